@@ -1,0 +1,45 @@
+"""Phone numbers typed on a remote: mainland mobile or landline numbers, validated and masked."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from storage import Invalid
+
+ACCEPTED_TYPES = {
+    PhoneNumberType.MOBILE,
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+
+
+def normalise(digits: str) -> str:
+    """Return the E.164 form of a mainland number, or raise Invalid('phone_invalid')."""
+    cleaned = "".join(ch for ch in digits if ch.isdigit())
+    if not 7 <= len(cleaned) <= 12:
+        raise Invalid("phone_invalid", "length")
+    try:
+        number = phonenumbers.parse(cleaned, "CN")
+    except phonenumbers.NumberParseException:
+        raise Invalid("phone_invalid", "unparseable") from None
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        raise Invalid("phone_invalid", "not a valid mainland number")
+    if phonenumbers.number_type(number) not in ACCEPTED_TYPES:
+        raise Invalid("phone_invalid", "not a mobile or landline number")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def national(e164: str) -> str:
+    """Digits as dialled inside China (13800138000, 04778512345)."""
+    number = phonenumbers.parse(e164, None)
+    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL).replace(" ", "").replace(
+        "-", ""
+    )
+
+
+def mask(e164: str) -> str:
+    """138****8000 for a mobile; 0477****2345 for a landline: the last four digits stay."""
+    digits = national(e164)
+    keep_head = 3 if digits.startswith("1") else 4
+    return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]

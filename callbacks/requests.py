@@ -1,0 +1,219 @@
+"""Creating and listing callback requests from the box.
+
+A submission is idempotent per (device, idempotency key): a double OK or a retry after a timeout
+returns the request already made. The open-request limit is checked inside the same write
+transaction, so two concurrent submissions cannot both slip under it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from callbacks import phones
+from storage import Database, Invalid, LimitReached
+
+SERVICES = ("consultation", "legal_aid", "mediation", "lawyer_mediation", "notarisation",
+            "appraisal")
+TIME_WINDOWS = ("morning", "afternoon", "evening")
+OPEN_STATES = ("submitted", "assigned", "in_progress")
+STATES = (*OPEN_STATES, "completed", "unreachable", "cancelled")
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    id: int
+    ref: str
+    service: str
+    service_point_code: str | None
+    phone_masked: str
+    time_window: str
+    status: str
+    household_note: str
+    created_at: float
+    updated_at: float
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATES
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated submission, ready to be written."""
+
+    service: str
+    service_point_code: str | None
+    phone_e164: str
+    time_window: str
+    idempotency_key: str
+
+
+def validate(
+    service: str, phone_digits: str, time_window: str, idempotency_key: str,
+    service_point_code: str | None = None,
+) -> Draft:
+    if service not in SERVICES:
+        raise Invalid("service_invalid", service)
+    if time_window not in TIME_WINDOWS:
+        raise Invalid("window_invalid", time_window)
+    if not (8 <= len(idempotency_key) <= 64) or not idempotency_key.isalnum():
+        raise Invalid("idempotency_key_invalid", idempotency_key)
+    e164 = phones.normalise(phone_digits)
+    return Draft(service, service_point_code or None, e164, time_window, idempotency_key)
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_hex(12)
+
+
+def _new_ref(now: float) -> str:
+    # Digits only, so it can be read out over the phone: date + 6 random digits.
+    return time.strftime("%y%m%d", time.localtime(now)) + f"{secrets.randbelow(10**6):06d}"
+
+
+_COLUMNS = (
+    "id, ref, service, service_point_code, phone_masked, time_window, status, household_note,"
+    " created_at, updated_at"
+)
+
+
+def _request(row) -> CallbackRequest:
+    return CallbackRequest(*[row[i] for i in range(10)])
+
+
+async def submit(
+    db: Database, device_id: int, draft: Draft, *, max_open: int, now: float | None = None
+) -> tuple[CallbackRequest, bool]:
+    """Write the request; return (request, created). Committed before this returns."""
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND idempotency_key = ?",
+            (device_id, draft.idempotency_key),
+        )
+        if row is not None:
+            return _request(row), False
+        open_count = (
+            await tx.fetchone(
+                "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
+                f" ({','.join('?' * len(OPEN_STATES))})",
+                (device_id, *OPEN_STATES),
+            )
+        )[0]
+        if open_count >= max_open:
+            raise LimitReached("callback_limit", str(max_open), limit=max_open)
+        for _attempt in range(5):
+            ref = _new_ref(now)
+            if await tx.fetchone("SELECT 1 FROM callback_requests WHERE ref = ?", (ref,)) is None:
+                break
+        request_id = await tx.insert(
+            "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
+            " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)",
+            (
+                ref, device_id, draft.idempotency_key, draft.service, draft.service_point_code,
+                draft.phone_e164, phones.mask(draft.phone_e164), draft.time_window, now, now,
+            ),
+        )
+        row = await tx.fetchone(f"SELECT {_COLUMNS} FROM callback_requests WHERE id = ?",
+                                (request_id,))
+    return _request(row), True
+
+
+async def list_for_device(db: Database, device_id: int, limit: int = 20) -> list[CallbackRequest]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ?"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (device_id, limit),
+    )
+    return [_request(r) for r in rows]
+
+
+async def get_for_device(db: Database, device_id: int, ref: str) -> CallbackRequest | None:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND ref = ?",
+        (device_id, ref),
+    )
+    return None if row is None else _request(row)
+
+
+async def count_open(db: Database, device_id: int) -> int:
+    return int(await db.fetchval(
+        "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
+        f" ({','.join('?' * len(OPEN_STATES))})",
+        (device_id, *OPEN_STATES),
+    ))
+
+
+# -- drafts: the steps on the box before the household confirms -------------------------------
+#
+# The phone number is kept server-side in a draft, never in a URL. The draft's id is the
+# submission's idempotency key, so a double OK or a retried POST makes one request.
+
+DRAFT_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class CallbackDraft:
+    id: str
+    service: str
+    service_point_code: str | None
+    phone_e164: str
+    phone_masked: str
+
+
+async def save_draft(
+    db: Database, device_id: int, service: str, phone_digits: str,
+    service_point_code: str | None = None, draft_id: str | None = None,
+    now: float | None = None,
+) -> CallbackDraft:
+    """Validate service and phone, then create (or update this box's) draft."""
+    if service not in SERVICES:
+        raise Invalid("service_invalid", service)
+    e164 = phones.normalise(phone_digits)
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM callback_drafts WHERE created_at < ?",
+                         (now - DRAFT_TTL_SECONDS,))
+        existing = None
+        if draft_id:
+            existing = await tx.fetchone(
+                "SELECT id FROM callback_drafts WHERE id = ? AND device_id = ?",
+                (draft_id, device_id),
+            )
+        if existing is not None:
+            await tx.execute(
+                "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?"
+                " WHERE id = ?",
+                (service, service_point_code or None, e164, draft_id),
+            )
+        else:
+            draft_id = new_idempotency_key()
+            await tx.execute(
+                "INSERT INTO callback_drafts (id, device_id, service, service_point_code,"
+                " phone_e164, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (draft_id, device_id, service, service_point_code or None, e164, now),
+            )
+    return CallbackDraft(draft_id, service, service_point_code or None, e164, phones.mask(e164))
+
+
+async def get_draft(db: Database, device_id: int, draft_id: str) -> CallbackDraft | None:
+    row = await db.fetchone(
+        "SELECT id, service, service_point_code, phone_e164 FROM callback_drafts"
+        " WHERE id = ? AND device_id = ?",
+        (draft_id, device_id),
+    )
+    if row is None:
+        return None
+    return CallbackDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]))
+
+
+async def submit_draft(
+    db: Database, device_id: int, draft: CallbackDraft, time_window: str, *, max_open: int
+) -> tuple[CallbackRequest, bool]:
+    """Submit a draft; its id is the idempotency key."""
+    checked = validate(draft.service, phones.national(draft.phone_e164), time_window, draft.id,
+                       draft.service_point_code)
+    return await submit(db, device_id, checked, max_open=max_open)

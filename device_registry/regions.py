@@ -1,0 +1,167 @@
+"""The official division tree (city → banner/district → township → village).
+
+`import_regions` validates a whole CSV before writing anything; `RegionTree` is the in-memory
+view the server keeps for chains and children (1,109 rows for Ordos).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from storage import Database, Invalid
+
+LEVELS = ("province", "city", "county", "township", "village")
+COLUMNS = ("code", "name", "level", "parent_code")
+BUNDLED_CSV = "ordos_divisions.csv"
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
+class RegionImportError(Invalid):
+    """A region file with problems; `problems` lists (line, message) pairs."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        text = "; ".join(f"line {line}: {msg}" for line, msg in problems[:20])
+        super().__init__("regions_invalid", text)
+
+
+def bundled_csv_text() -> str:
+    return resources.files("device_registry.data").joinpath(BUNDLED_CSV).read_text("utf-8")
+
+
+def decode_csv_bytes(raw: bytes) -> str:
+    """Operators' files come from Excel: UTF-8 with or without BOM, or GB18030/GBK."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030")
+
+
+def parse_regions(text: str, existing: dict[str, Region] | None = None) -> list[Region]:
+    """Parse and validate a region CSV; raise RegionImportError listing every bad line.
+
+    A parent must appear earlier in the file or already exist; a child's level must be below its
+    parent's.
+    """
+    reader = csv.reader(io.StringIO(text))
+    problems: list[tuple[int, str]] = []
+    header = next(reader, None)
+    if header is None or tuple(h.strip() for h in header) != COLUMNS:
+        raise RegionImportError([(1, f"header must be {','.join(COLUMNS)}, got {header!r}")])
+    known: dict[str, Region] = dict(existing or {})
+    seen_in_file: set[str] = set()
+    out: list[Region] = []
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(COLUMNS):
+            problems.append((line, f"expected {len(COLUMNS)} columns, got {len(row)}"))
+            continue
+        code, name, level, parent = (cell.strip() for cell in row)
+        if not code.isdigit():
+            problems.append((line, f"code {code!r} is not a number"))
+            continue
+        if code in seen_in_file:
+            problems.append((line, f"duplicate code {code}"))
+            continue
+        if not name:
+            problems.append((line, f"code {code} has no name"))
+        if level not in LEVELS:
+            problems.append((line, f"bad level {level!r} (one of {', '.join(LEVELS)})"))
+            continue
+        if parent:
+            parent_region = known.get(parent)
+            if parent_region is None:
+                problems.append((line, f"unknown parent {parent} of {code}"))
+                continue
+            if LEVELS.index(level) <= LEVELS.index(parent_region.level):
+                problems.append(
+                    (line, f"level {level} of {code} is not below its parent's {parent_region.level}")
+                )
+                continue
+        elif level not in ("province", "city"):
+            problems.append((line, f"{level} {code} has no parent"))
+            continue
+        region = Region(code, name, level, parent or None)
+        seen_in_file.add(code)
+        known[code] = region
+        out.append(region)
+    if problems:
+        raise RegionImportError(problems)
+    if not out:
+        raise RegionImportError([(1, "the file holds no regions")])
+    return out
+
+
+async def import_regions(db: Database, text: str) -> int:
+    """Validate `text` fully, then insert or update every region in one transaction."""
+    existing = {r.code: r for r in await load_regions(db)}
+    regions = parse_regions(text, existing)
+    async with db.transaction() as tx:
+        for position, region in enumerate(regions):
+            await tx.execute(
+                "INSERT INTO regions (code, name, level, parent_code, position)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level,"
+                " parent_code = excluded.parent_code, position = excluded.position",
+                (region.code, region.name, region.level, region.parent_code, position),
+            )
+    return len(regions)
+
+
+async def import_regions_file(db: Database, path: Path) -> int:
+    return await import_regions(db, decode_csv_bytes(path.read_bytes()))
+
+
+async def load_regions(db: Database) -> list[Region]:
+    rows = await db.fetchall(
+        "SELECT code, name, level, parent_code FROM regions ORDER BY position, code"
+    )
+    return [Region(r["code"], r["name"], r["level"], r["parent_code"]) for r in rows]
+
+
+class RegionTree:
+    """Read-only in-memory tree; rebuild it after an import."""
+
+    def __init__(self, regions: list[Region]) -> None:
+        self.by_code = {r.code: r for r in regions}
+        self.children: dict[str | None, list[Region]] = {}
+        for region in regions:
+            self.children.setdefault(region.parent_code, []).append(region)
+        self.roots = [r for r in regions if r.parent_code not in self.by_code]
+
+    @classmethod
+    async def load(cls, db: Database) -> RegionTree:
+        return cls(await load_regions(db))
+
+    def get(self, code: str | None) -> Region | None:
+        return self.by_code.get(code) if code else None
+
+    def chain(self, code: str | None) -> list[Region]:
+        """The region and its ancestors, nearest first (village → township → banner → city)."""
+        out = []
+        region = self.get(code)
+        while region is not None:
+            out.append(region)
+            region = self.by_code.get(region.parent_code) if region.parent_code else None
+        return out
+
+    def kids(self, code: str | None) -> list[Region]:
+        return self.children.get(code, [])
+
+    def full_name(self, code: str) -> str:
+        return "".join(r.name for r in reversed(self.chain(code)) if r.level != "province")

@@ -1,0 +1,105 @@
+"""Usage records (launches, program views, reading progress), written in batches.
+
+A box's page view must not wait on a disk write: `UsageRecorder.record_*` only appends to memory;
+`flush()` (run by a background task every few seconds and at shutdown) writes everything in one
+transaction. Reading progress not yet flushed is served from memory.
+"""
+
+from __future__ import annotations
+
+import time
+
+from storage import Database
+
+
+class UsageRecorder:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._events: list[tuple[int, str, int | None, int | None, float]] = []
+        self._progress: dict[tuple[int, int], tuple[int, float]] = {}
+        self._seen: dict[int, float] = {}
+        self._launched: dict[int, int] = {}
+
+    def record_launch(self, device_id: int, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self._events.append((device_id, "launch", None, None, now))
+        self._launched[device_id] = self._launched.get(device_id, 0) + 1
+        self._seen[device_id] = now
+
+    def record_view(self, device_id: int, program_id: int, page: int, now: float | None = None):
+        now = time.time() if now is None else now
+        self._events.append((device_id, "view", program_id, page, now))
+        self._progress[(device_id, program_id)] = (page, now)
+        self._seen[device_id] = now
+
+    def touch(self, device_id: int, now: float | None = None) -> None:
+        self._seen[device_id] = time.time() if now is None else now
+
+    @property
+    def pending(self) -> int:
+        return len(self._events) + len(self._seen)
+
+    async def flush(self) -> int:
+        """Write everything recorded so far in one transaction; return the number of events."""
+        if not (self._events or self._seen):
+            return 0
+        events, self._events = self._events, []
+        progress, self._progress = self._progress, {}
+        seen, self._seen = self._seen, {}
+        launched, self._launched = self._launched, {}
+        try:
+            async with self.db.transaction() as tx:
+                await tx.executemany(
+                    "INSERT INTO usage_events (device_id, kind, program_id, page, at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    events,
+                )
+                await tx.executemany(
+                    "INSERT INTO device_progress (device_id, program_id, page, updated_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (device_id, program_id) DO UPDATE SET"
+                    " page = excluded.page, updated_at = excluded.updated_at",
+                    [(d, p, page, at) for (d, p), (page, at) in progress.items()],
+                )
+                await tx.executemany(
+                    "UPDATE devices SET last_seen = MAX(COALESCE(last_seen, 0), ?),"
+                    " first_seen = COALESCE(first_seen, ?), launches = launches + ? WHERE id = ?",
+                    [(at, at, launched.get(d, 0), d) for d, at in seen.items()],
+                )
+        except BaseException:
+            # Keep the records for the next attempt rather than losing them.
+            self._events = events + self._events
+            for key, value in progress.items():
+                self._progress.setdefault(key, value)
+            for key, value in seen.items():
+                self._seen.setdefault(key, value)
+            for key, value in launched.items():
+                self._launched[key] = self._launched.get(key, 0) + value
+            raise
+        return len(events)
+
+    async def last_progress(self, device_id: int) -> tuple[int, int] | None:
+        """(program_id, page) the box read most recently, flushed or not."""
+        pending = [
+            (at, program_id, page)
+            for (dev, program_id), (page, at) in self._progress.items()
+            if dev == device_id
+        ]
+        row = await self.db.fetchone(
+            "SELECT program_id, page, updated_at FROM device_progress WHERE device_id = ?"
+            " ORDER BY updated_at DESC LIMIT 1",
+            (device_id,),
+        )
+        if row is not None:
+            pending.append((row["updated_at"], row["program_id"], row["page"]))
+        if not pending:
+            return None
+        _, program_id, page = max(pending)
+        return program_id, page
+
+    async def page_for(self, device_id: int, program_id: int) -> int | None:
+        if (device_id, program_id) in self._progress:
+            return self._progress[(device_id, program_id)][0]
+        return await self.db.fetchval(
+            "SELECT page FROM device_progress WHERE device_id = ? AND program_id = ?",
+            (device_id, program_id),
+        )

@@ -1,0 +1,182 @@
+"""SQLite through aiosqlite: one writer connection, a small pool of read-only readers, WAL.
+
+All writes go through `transaction()` (BEGIN IMMEDIATE … COMMIT under one lock), reads go to the
+readers concurrently. Schema changes are ordered, named migrations applied at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. `name` is unique and sorts in application order within its package."""
+
+    name: str
+    sql: str
+
+
+class Transaction:
+    """The writer connection inside an open transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor:
+        return await self._conn.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        cur = await self._conn.execute(sql, params)
+        return int(cur.lastrowid or 0)
+
+
+class Database:
+    """The embedded SQLite file. Open with `await db.open()`, close with `await db.close()`."""
+
+    def __init__(self, path: Path | str, *, readers: int = 2, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self._n_readers = max(1, readers)
+        self._synchronous = synchronous
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+        self._write_lock = asyncio.Lock()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await self._writer.execute("PRAGMA journal_mode = WAL")
+        await self._writer.execute(f"PRAGMA synchronous = {self._synchronous_pragma()}")
+        for _ in range(self._n_readers):
+            conn = await self._connect()
+            await conn.execute("PRAGMA query_only = ON")
+            self._all_readers.append(conn)
+            self._readers.put_nowait(conn)
+
+    def _synchronous_pragma(self) -> str:
+        value = self._synchronous.upper()
+        if value not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"sqlite synchronous must be OFF, NORMAL, FULL or EXTRA, not {value}")
+        return value
+
+    async def close(self) -> None:
+        for conn in self._all_readers:
+            await conn.close()
+        self._all_readers.clear()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._reader() as conn, conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._reader() as conn, conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    # -- writes ------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One write transaction: committed when the block ends, rolled back on any error."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Params = ()) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(sql, params)
+
+    # -- schema ------------------------------------------------------------------------------
+
+    async def migrate(self, migrations: Iterable[Migration]) -> list[str]:
+        """Apply, in order, every migration not applied yet; return the names applied now."""
+        steps = list(migrations)
+        names = [m.name for m in steps]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate migration names")
+        async with self.transaction() as tx:
+            await tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            done = {r[0] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
+        applied = []
+        for step in steps:
+            if step.name in done:
+                continue
+            async with self.transaction() as tx:
+                for statement in _split_sql(step.sql):
+                    await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                    (step.name, time.time()),
+                )
+            applied.append(step.name)
+        return applied
+
+    async def health(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        value = await self.fetchval("SELECT COUNT(*) FROM schema_migrations")
+        return {
+            "status": "ok",
+            "migrations": value,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (our migrations hold no ';' inside literals)."""
+    return [part.strip() for part in script.split(";") if part.strip()]

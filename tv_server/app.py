@@ -1,0 +1,125 @@
+"""The application factory: `create_app(settings)` wires storage, caches, background tasks and
+routes. Everything shared lives on the app under the typed keys of `tv_server.keys`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from device_registry.regions import RegionTree
+from device_registry.usage import UsageRecorder
+from storage import Database
+from tv_server import __version__, keys, tv
+from tv_server.boxauth import TokenSigner
+from tv_server.boxes import BoxDirectory
+from tv_server.demo import ensure_regions, load_demo
+from tv_server.events import AnnouncementHub, poll_forever
+from tv_server.media import serve_media
+from tv_server.middlewares import errors, security_headers
+from tv_server.migrations import MIGRATIONS
+from tv_server.screencache import ScreenCache
+from tv_server.settings import Settings, ensure_launch_secret
+from tv_server.static import StaticAssets, serve_static
+from tv_ui import i18n
+
+log = logging.getLogger(__name__)
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    db = Database(settings.db_path, readers=settings.db_readers,
+                  synchronous=settings.sqlite_synchronous)
+    await db.open()
+    try:
+        await db.migrate(MIGRATIONS)
+        await ensure_regions(db)
+        if settings.demo:
+            await load_demo(db, settings.data_path)
+        app[keys.DB] = db
+        app[keys.REGIONS] = await RegionTree.load(db)
+        app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
+        app[keys.USAGE] = UsageRecorder(db)
+        app[keys.HUB] = AnnouncementHub(db)
+        await app[keys.HUB].refresh()
+        yield
+    finally:
+        if keys.USAGE in app:
+            with contextlib.suppress(Exception):
+                await app[keys.USAGE].flush()
+        await db.close()
+
+
+async def _flush_usage_forever(usage: UsageRecorder, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await usage.flush()
+        except Exception:
+            log.exception("usage flush failed; records kept for the next attempt")
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    tasks = [
+        asyncio.create_task(_flush_usage_forever(app[keys.USAGE], settings.usage_flush_seconds)),
+        asyncio.create_task(poll_forever(app[keys.HUB], settings.announcement_poll_seconds)),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    # End open SSE streams so shutdown does not wait for their keep-alive timers.
+    if keys.HUB in app:
+        app[keys.HUB].close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        database = await request.app[keys.DB].health()
+        status = 200
+    except Exception as exc:  # report, never raise: this is what monitoring reads
+        database = {"status": "error", "error": type(exc).__name__}
+        status = 503
+    return web.json_response(
+        {"status": "ok" if status == 200 else "error", "version": __version__,
+         "database": database},
+        status=status,
+    )
+
+
+def create_app(settings: Settings) -> web.Application:
+    settings = ensure_launch_secret(settings)
+    app = web.Application(middlewares=[security_headers, errors], client_max_size=1024**2)
+    app[keys.SETTINGS] = settings
+    app[keys.TOKENS] = TokenSigner(settings.launch_secret)
+    app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)
+    app[keys.STATIC] = StaticAssets()
+    app[keys.PROGRAMS] = {}
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("tv_ui", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(), newstyle=True)
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_background)
+    app.on_shutdown.append(_on_shutdown)
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/static/{name}", serve_static, name="static")
+    app.router.add_get("/media/{path:.+}", serve_media, name="media")
+    tv.setup_routes(app)
+    return app

@@ -1,0 +1,81 @@
+"""Identifying a box: the operator portal's signed launch URL, then a signed page token.
+
+Launch: `sig` = hex HMAC-SHA256(launch_secret, "SERIAL|ts"), valid within ±launch_max_skew.
+Token: carried in every TV page URL (`/tv/b/TOKEN/...`) so the box stays identified without
+cookies or localStorage; it names the serial and the issue time, signed with a key derived from
+the launch secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+
+class BoxAuthError(Exception):
+    """`code` is one of: launch_missing, launch_bad_signature, launch_stale, token_invalid,
+    token_expired."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(code)
+
+
+def launch_signature(secret: str, serial: str, ts: int | str) -> str:
+    return hmac.new(secret.encode(), f"{serial}|{ts}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify_launch(
+    secret: str, serial: str, ts: str, sig: str, *, max_skew: int, now: float | None = None
+) -> None:
+    if not serial or not ts or not sig:
+        raise BoxAuthError("launch_missing")
+    if len(serial) > 64 or not ts.isdigit() or len(ts) > 12:
+        raise BoxAuthError("launch_bad_signature")
+    expected = launch_signature(secret, serial, ts)
+    if not hmac.compare_digest(expected, sig.lower()):
+        raise BoxAuthError("launch_bad_signature")
+    now = time.time() if now is None else now
+    if abs(now - int(ts)) > max_skew:
+        raise BoxAuthError("launch_stale")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    def __init__(self, secret: str) -> None:
+        self._key = hmac.new(secret.encode(), b"legaltv box token v1", hashlib.sha256).digest()
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:16])
+
+    def issue(self, serial: str, now: float | None = None) -> str:
+        issued = int(time.time() if now is None else now)
+        payload = f"{_b64(serial.encode())}.{issued:x}"
+        return f"{payload}.{self._mac(payload)}"
+
+    def read(self, token: str, *, ttl: int, now: float | None = None) -> str:
+        """Return the serial the token names, or raise BoxAuthError."""
+        parts = token.split(".")
+        if len(parts) != 3 or len(token) > 200:
+            raise BoxAuthError("token_invalid")
+        payload = f"{parts[0]}.{parts[1]}"
+        if not hmac.compare_digest(self._mac(payload), parts[2]):
+            raise BoxAuthError("token_invalid")
+        try:
+            serial = _unb64(parts[0]).decode("utf-8")
+            issued = int(parts[1], 16)
+        except ValueError:
+            raise BoxAuthError("token_invalid") from None
+        now = time.time() if now is None else now
+        if now - issued > ttl or issued - now > 300:
+            raise BoxAuthError("token_expired")
+        return serial

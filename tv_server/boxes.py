@@ -1,0 +1,59 @@
+"""The server's short-lived view of boxes: who a serial is, its region chain, whether the legal
+section is on for it. Cached for a few seconds so a cached screen costs no database query."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from device_registry import devices
+from device_registry.regions import RegionTree
+from storage import Database
+
+TTL_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class BoxView:
+    box: devices.Box
+    chain: tuple[str, ...]  # village, township, banner, city codes (nearest first)
+    entitled: bool
+
+
+class BoxDirectory:
+    def __init__(self, db: Database, regions: RegionTree) -> None:
+        self.db = db
+        self.regions = regions
+        self._boxes: dict[str, tuple[float, BoxView | None]] = {}
+        self._live: tuple[float, set[str]] = (0.0, set())
+
+    def forget(self) -> None:
+        self._boxes.clear()
+        self._live = (0.0, set())
+
+    async def live_regions(self) -> set[str]:
+        fetched, regions = self._live
+        if time.monotonic() - fetched > TTL_SECONDS:
+            regions = await devices.started_wave_regions(self.db)
+            self._live = (time.monotonic(), regions)
+        return regions
+
+    async def get(self, serial: str) -> BoxView | None:
+        cached = self._boxes.get(serial)
+        if cached is not None and time.monotonic() - cached[0] < TTL_SECONDS:
+            return cached[1]
+        box = await devices.get_box(self.db, serial)
+        view = None
+        if box is not None:
+            chain = tuple(r.code for r in self.regions.chain(box.village_code))
+            live = await self.live_regions()
+            view = BoxView(box, chain, devices.is_entitled(box, self.regions, live))
+        if len(self._boxes) > 100_000:
+            self._boxes.clear()
+        self._boxes[serial] = (time.monotonic(), view)
+        return view
+
+    async def record_unknown(self, serial: str) -> BoxView:
+        box = await devices.record_unknown_visit(self.db, serial)
+        self._boxes.pop(serial, None)
+        return BoxView(box, (), False)

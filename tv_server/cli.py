@@ -1,0 +1,170 @@
+"""The `legaltv` command: serve, and data commands that take --data-dir / LEGALTV_DATA_DIR."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from storage import Database, DomainError
+from tv_server import __version__
+from tv_server.settings import Settings, ensure_launch_secret, load_settings
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML settings file (or LEGALTV_CONFIG)")
+    parser.add_argument("--data-dir", help="data folder (or LEGALTV_DATA_DIR; default ./var)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="legaltv", description="LegalTV server and tools")
+    parser.add_argument("--version", action="version", version=f"legaltv {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    _add_common(serve)
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8080)")
+    serve.add_argument("--demo", action="store_true", default=None,
+                       help="load the bundled demo on first start and print demo URLs")
+
+    regions = sub.add_parser("regions", help="the region tree")
+    regions_sub = regions.add_subparsers(dest="action", required=True)
+    imp = regions_sub.add_parser("import", help="load a region CSV (code,name,level,parent_code)")
+    _add_common(imp)
+    imp.add_argument("file", type=Path)
+
+    demo = sub.add_parser("demo", help="the bundled demo")
+    demo_sub = demo.add_subparsers(dest="action", required=True)
+    _add_common(demo_sub.add_parser("load", help="load the demo data (idempotent)"))
+    launch = demo_sub.add_parser("launch-url", help="print a signed launch URL for a box")
+    _add_common(launch)
+    launch.add_argument("serial")
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra) -> Settings:
+    return load_settings(args.config, data_dir=args.data_dir, **extra)
+
+
+async def _with_db(settings: Settings, work):
+    from tv_server.migrations import MIGRATIONS
+
+    db = Database(settings.db_path, synchronous=settings.sqlite_synchronous)
+    await db.open()
+    try:
+        await db.migrate(MIGRATIONS)
+        return await work(db)
+    finally:
+        await db.close()
+
+
+def _base_url(settings: Settings) -> str:
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    return f"http://{host}:{settings.port}"
+
+
+def launch_url(settings: Settings, serial: str, now: float | None = None) -> str:
+    import time
+    from urllib.parse import urlencode
+
+    from tv_server.boxauth import launch_signature
+
+    ts = int(time.time() if now is None else now)
+    query = urlencode({"stb": serial, "ts": ts, "sig": launch_signature(
+        settings.launch_secret, serial, ts)})
+    return f"{_base_url(settings)}/tv/launch?{query}"
+
+
+def _print_banner(settings: Settings) -> None:
+    base = _base_url(settings)
+    lines = [
+        f"LegalTV {__version__} serving on {base}  (data: {settings.data_path.resolve()})",
+        f"  TV (demo box, live village):  {base}/tv/?stb=DEMO-0001",
+        f"  TV (demo box, not yet live):  {base}/tv/?stb=DEMO-0240",
+        f"  TV (unknown box):             {base}/tv/?stb=NEW-BOX-1",
+        f"  Signed launch (valid 5 min):  {launch_url(settings, 'DEMO-0001')}",
+        f"  Admin:                        {base}/admin/  (arrives with the editors' work;"
+        " no admin logins yet)",
+        f"  Health:                       {base}/healthz",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from tv_server.app import create_app
+
+    settings = ensure_launch_secret(
+        _settings(args, host=args.host, port=args.port, demo=args.demo)
+    )
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    app = create_app(settings)
+
+    async def banner(_app):
+        if settings.demo:
+            _print_banner(settings)
+        else:
+            print(f"LegalTV {__version__} serving on {_base_url(settings)}", flush=True)
+
+    app.on_startup.append(banner)
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                access_log=None, shutdown_timeout=5)
+    return 0
+
+
+def cmd_regions_import(args: argparse.Namespace) -> int:
+    from device_registry.regions import RegionImportError, import_regions_file
+
+    settings = _settings(args)
+    try:
+        count = asyncio.run(_with_db(settings, lambda db: import_regions_file(db, args.file)))
+    except RegionImportError as exc:
+        print(f"{args.file}: nothing was written; fix these lines:", file=sys.stderr)
+        for line, message in exc.problems:
+            print(f"  line {line}: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"imported {count} regions from {args.file}")
+    return 0
+
+
+def cmd_demo_load(args: argparse.Namespace) -> int:
+    from tv_server.demo import load_demo
+
+    settings = _settings(args)
+    loaded = asyncio.run(_with_db(settings, lambda db: load_demo(db, settings.data_path)))
+    print("demo loaded" if loaded else "demo already loaded; nothing changed")
+    return 0
+
+
+def cmd_demo_launch_url(args: argparse.Namespace) -> int:
+    print(launch_url(ensure_launch_secret(_settings(args)), args.serial))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {
+        ("serve", None): cmd_serve,
+        ("regions", "import"): cmd_regions_import,
+        ("demo", "load"): cmd_demo_load,
+        ("demo", "launch-url"): cmd_demo_launch_url,
+    }
+    try:
+        return handlers[(args.command, getattr(args, "action", None))](args)
+    except (ValueError, DomainError) as exc:
+        print(f"legaltv: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The bundled demo: the Ordos region tree, sample programs, the service directory, 240 demo
+boxes and a started pilot wave. Loading is idempotent: a second start changes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from importlib import resources
+from pathlib import Path
+
+from content import announcements, directory, programs
+from content.demo_directory import demo_service_points
+from device_registry import devices, regions
+from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
+from storage import Database
+
+log = logging.getLogger(__name__)
+DEMO_MARK = "demo_loaded"
+PILOT_WAVE = "第一批试点"
+
+
+async def ensure_regions(db: Database) -> bool:
+    """Load the bundled Ordos division tree when the database has no regions yet."""
+    if await db.fetchval("SELECT COUNT(*) FROM regions"):
+        return False
+    await regions.import_regions(db, regions.bundled_csv_text())
+    return True
+
+
+def catalog_root() -> Path:
+    return Path(str(resources.files("content").joinpath("catalog")))
+
+
+async def demo_loaded(db: Database) -> bool:
+    return bool(await db.fetchval("SELECT value FROM meta WHERE key = ?", (DEMO_MARK,)))
+
+
+async def load_demo(db: Database, data_dir: Path) -> bool:
+    """Load everything of the demo unless it was loaded before; return True when loaded now."""
+    if await demo_loaded(db):
+        return False
+    started = time.perf_counter()
+    await ensure_regions(db)
+    rows = list(csv.DictReader(io.StringIO(regions.bundled_csv_text())))
+    await programs.import_catalog(db, catalog_root(), data_dir)
+    await directory.upsert_points(db, demo_service_points(rows))
+    await devices.upsert_models(db, MODELS)
+    await devices.insert_boxes(db, demo_boxes(rows))
+    await devices.ensure_wave(db, PILOT_WAVE, "pilot", pilot_village_codes(rows), "started")
+    await announcements.create_announcement(
+        db,
+        "冬季草场流转合同请签书面合同，有疑问请拨打12348咨询。",
+        ["1506"],
+        level="info",
+    )
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?, '1', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = '1', updated_at = excluded.updated_at",
+            (DEMO_MARK, time.time()),
+        )
+    log.info("demo loaded in %.1f s", time.perf_counter() - started)
+    return True

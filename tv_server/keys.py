@@ -1,0 +1,30 @@
+"""Every shared object on the application, as a typed AppKey, declared in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from device_registry.regions import RegionTree
+    from device_registry.usage import UsageRecorder
+    from storage import Database
+    from tv_server.boxauth import TokenSigner
+    from tv_server.boxes import BoxDirectory
+    from tv_server.events import AnnouncementHub
+    from tv_server.screencache import ScreenCache
+    from tv_server.settings import Settings
+    from tv_server.static import StaticAssets
+
+SETTINGS = web.AppKey("settings", "Settings")
+DB = web.AppKey("db", "Database")
+REGIONS = web.AppKey("regions", "RegionTree")
+SCREENS = web.AppKey("screens", "ScreenCache")
+USAGE = web.AppKey("usage", "UsageRecorder")
+TOKENS = web.AppKey("tokens", "TokenSigner")
+BOXES = web.AppKey("boxes", "BoxDirectory")
+HUB = web.AppKey("hub", "AnnouncementHub")
+STATIC = web.AppKey("static", "StaticAssets")
+# Published programs by id, kept in memory for the TV screens; cleared on publish.
+PROGRAMS = web.AppKey("programs", dict)

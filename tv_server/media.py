@@ -1,0 +1,27 @@
+"""Media files from the data dir: images, renditions, title cards and videos. Videos are served
+with HTTP Range support (aiohttp's FileResponse), all with long cache lifetimes: every file name
+is content-addressed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from tv_server import keys
+
+SERVED_FOLDERS = ("media", "renditions", "titlecards")
+
+
+async def serve_media(request: web.Request) -> web.StreamResponse:
+    rel = request.match_info["path"]
+    parts = Path(rel).parts
+    if not parts or parts[0] not in SERVED_FOLDERS or ".." in parts or rel.startswith("/"):
+        raise web.HTTPNotFound()
+    root = request.app[keys.SETTINGS].data_path.resolve()
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        path, headers={"Cache-Control": "public, max-age=31536000, immutable"}
+    )

@@ -1,0 +1,102 @@
+"""Middlewares: one error renderer for every part (TV screen, JSON, plain text) and security
+headers. No stack trace ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from storage import DomainError
+from tv_server import keys
+from tv_server.tv.common import EarlyResponse
+from tv_ui import labels
+from tv_ui.i18n import gettext
+from tv_ui.keymaps import keymap_json
+
+log = logging.getLogger(__name__)
+
+_TOKEN_IN_PATH = re.compile(r"^/tv/b/([A-Za-z0-9_\-]+\.[0-9a-f]+\.[A-Za-z0-9_\-]+)/")
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+}
+
+
+def tv_message(code: str, params: dict) -> str:
+    template = labels.ERRORS.get(code) or labels.ERRORS["server_error"]
+    text = gettext(template)
+    try:
+        return text % params if params else text.replace("%%", "%")
+    except (KeyError, ValueError, TypeError):
+        return text
+
+
+def _api_message(code: str, detail: str) -> str:
+    return gettext(labels.ERRORS.get(code, "")) or detail or code
+
+
+def tv_error_response(request: web.Request, status: int, code: str, params: dict) -> web.Response:
+    match = _TOKEN_IN_PATH.match(request.path)
+    home = f"/tv/b/{match.group(1)}/home" if match else None
+    context = {
+        "message": tv_message(code, params),
+        "code": code,
+        "status": status,
+        "home_url": home,
+        "keymap": keymap_json(None),
+        "static": request.app[keys.STATIC].url,
+    }
+    response = aiohttp_jinja2.render_template("tv/error.html", request, context, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_response(request: web.Request, status: int, code: str, detail: str = "", params=None):
+    params = params or {}
+    if request.path.startswith("/tv"):
+        return tv_error_response(request, status, code, params)
+    if request.path.startswith("/api") or request.path.startswith("/healthz"):
+        return web.json_response(
+            {"error": {"code": code, "message": _api_message(code, detail)}}, status=status
+        )
+    return web.Response(status=status, text=f"{status}: {code}\n")
+
+
+@web.middleware
+async def errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except EarlyResponse as exc:
+        return exc.response
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.empty_body:
+            raise
+        code = _HTTP_CODES.get(exc.status, "error")
+        return error_response(request, exc.status, code, exc.reason)
+    except DomainError as exc:
+        return error_response(request, exc.status, exc.code, exc.detail, exc.params)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(request, 500, "server_error")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler):
+    response = await handler(request)
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/tv"):
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+            " media-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+    return response

@@ -1,0 +1,15 @@
+"""The ordered list of every schema migration, gathered from the domain packages."""
+
+from callbacks.schema import MIGRATIONS as CALLBACKS
+from content.schema import MIGRATIONS as CONTENT
+from device_registry.schema import MIGRATIONS as REGISTRY
+from storage import Migration
+
+CORE = [
+    Migration(
+        "core_0001_meta",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)",
+    ),
+]
+
+MIGRATIONS = [*CORE, *REGISTRY, *CONTENT, *CALLBACKS]

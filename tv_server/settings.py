@@ -1,0 +1,151 @@
+"""Every setting in one place: name, default, type and help.
+
+Values come from the defaults, then a TOML file (`--config` or LEGALTV_CONFIG), then `LEGALTV_*`
+environment variables, then command-line overrides. `docs/settings.md` documents each one (a test
+checks that).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Address the server listens on."),
+    Setting("port", 8080, "TCP port the server listens on.", int),
+    Setting("data_dir", "./var", "Folder holding the SQLite file, media and generated images."),
+    Setting("public_url", "", "Public base URL printed at start-up (default http://HOST:PORT)."),
+    Setting(
+        "launch_secret",
+        "",
+        "Shared secret of the operator portal for signed launch URLs (HMAC-SHA256). When empty, "
+        "a random secret is generated once and kept in DATA_DIR/launch_secret.",
+    ),
+    Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
+    Setting(
+        "box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int
+    ),
+    Setting("demo", False, "Load the bundled demo on start (idempotent).", bool),
+    Setting(
+        "allow_unsigned",
+        False,
+        "Accept /tv/?stb=SERIAL without a signature (always on with --demo; never in production).",
+        bool,
+    ),
+    Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
+    Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
+    Setting("usage_flush_seconds", 2.0, "How often batched usage records are written.", float),
+    Setting("sse_keepalive_seconds", 20.0, "Interval of keep-alive comments on SSE streams.", float),
+    Setting(
+        "announcement_poll_seconds", 5.0, "How often the server looks for new announcements.", float
+    ),
+    Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),
+    Setting("db_readers", 2, "Read-only SQLite connections in the pool.", int),
+    Setting(
+        "sqlite_synchronous",
+        "FULL",
+        "SQLite synchronous mode (FULL survives power loss; NORMAL only process crashes).",
+    ),
+    Setting("log_level", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.values["data_dir"])
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / "legaltv.sqlite3"
+
+    @property
+    def unsigned_allowed(self) -> bool:
+        return bool(self.values["allow_unsigned"] or self.values["demo"])
+
+
+def _coerce(setting: Setting, raw: Any, source: str) -> Any:
+    if setting.type is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"{source}: {setting.name} must be true or false, not {raw!r}")
+    try:
+        return setting.type(raw)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{source}: {setting.name} must be a {setting.type.__name__}, not {raw!r}"
+        ) from None
+
+
+def load_settings(
+    config_file: Path | str | None = None,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Merge defaults, the TOML file, LEGALTV_* variables and overrides (None means unset)."""
+    env = dict(os.environ if env is None else env)
+    values = {s.name: s.default for s in SETTINGS}
+    config_file = config_file or env.get("LEGALTV_CONFIG")
+    if config_file:
+        with open(config_file, "rb") as fh:
+            data = tomllib.load(fh)
+        for key, raw in data.items():
+            if key not in _BY_NAME:
+                raise ValueError(f"{config_file}: unknown setting {key!r}")
+            values[key] = _coerce(_BY_NAME[key], raw, str(config_file))
+    for setting in SETTINGS:
+        var = "LEGALTV_" + setting.name.upper()
+        if var in env:
+            values[setting.name] = _coerce(setting, env[var], var)
+    for key, raw in overrides.items():
+        if raw is None:
+            continue
+        if key not in _BY_NAME:
+            raise ValueError(f"unknown setting {key!r}")
+        values[key] = _coerce(_BY_NAME[key], raw, "command line")
+    return Settings(values)
+
+
+def ensure_launch_secret(settings: Settings) -> Settings:
+    """Return settings with a launch secret, generating and keeping one in the data dir if unset."""
+    if settings.launch_secret:
+        return settings
+    path = settings.data_path / "launch_secret"
+    if path.exists():
+        secret = path.read_text(encoding="ascii").strip()
+    else:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secret + "\n")
+    return Settings({**settings.values, "launch_secret": secret})

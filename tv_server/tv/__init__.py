@@ -1,0 +1,33 @@
+"""The household's TV screens under /tv. Every screen after launch lives at /tv/b/TOKEN/NAME, so
+all links between screens are relative and a rendered screen can be shared between boxes."""
+
+from aiohttp import web
+
+from tv_server.tv import callback, entry, programs, push, services
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/tv", entry.root)
+    r.add_get("/tv/", entry.root, name="tv_root")
+    r.add_get("/tv/launch", entry.launch, name="tv_launch")
+    b = "/tv/b/{token}/"
+    r.add_get(b + "home", entry.home, name="tv_home")
+    r.add_get(b + "programs", programs.categories, name="tv_categories")
+    r.add_get(b + "c-{slug}", programs.category, name="tv_category")
+    r.add_get(b + "p-{pid:\\d+}", programs.resume, name="tv_program")
+    r.add_get(b + "p-{pid:\\d+}-{n:\\d+}", programs.page, name="tv_page")
+    r.add_get(b + "v-{pid:\\d+}", programs.video, name="tv_video")
+    r.add_get(b + "dir", services.my_chain, name="tv_directory")
+    r.add_get(b + "dir-{code:\\d+}", services.region, name="tv_region")
+    r.add_get(b + "o-{pid:\\d+}", services.point, name="tv_point")
+    r.add_get(b + "cb", callback.choose_service, name="tv_cb")
+    r.add_get(b + "cb-phone", callback.phone, name="tv_cb_phone")
+    r.add_post(b + "cb-phone", callback.phone_post)
+    r.add_get(b + "cb-time", callback.time_window, name="tv_cb_time")
+    r.add_get(b + "cb-confirm", callback.confirm, name="tv_cb_confirm")
+    r.add_post(b + "cb-submit", callback.submit, name="tv_cb_submit")
+    r.add_get(b + "r-{ref:\\d+}", callback.receipt, name="tv_receipt")
+    r.add_get(b + "mine", callback.mine, name="tv_mine")
+    r.add_get(b + "events", push.events_stream, name="tv_events")
+    r.add_get(b + "ann.json", push.poll, name="tv_ann")

@@ -1,0 +1,214 @@
+"""Asking for a callback from the box: service → phone number → time window → confirm → receipt;
+and 我的申请, the household's requests with their status."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callbacks import phones
+from callbacks import requests as domain
+from content import directory
+from storage import Invalid, LimitReached, NotFound
+from tv_server import keys
+from tv_server.middlewares import tv_message
+from tv_server.tv.common import current_box, render, screen_url, send_html
+from tv_ui import labels
+from tv_ui.i18n import gettext
+
+PHONE_MAX = 12
+
+
+async def _point_or_none(request: web.Request, code: str | None) -> directory.ServicePoint | None:
+    if not code:
+        return None
+    try:
+        return await directory.get_point(request.app[keys.DB], code)
+    except NotFound:
+        return None
+
+
+def _services_for(point: directory.ServicePoint | None) -> list[str]:
+    if point is None:
+        return list(domain.SERVICES)
+    offered = [s for s in domain.SERVICES if s in point.services]
+    return offered or list(domain.SERVICES)
+
+
+async def choose_service(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    point = await _point_or_none(request, request.query.get("sp"))
+    open_count = await domain.count_open(request.app[keys.DB], box.id)
+    limit = request.app[keys.SETTINGS].max_open_callbacks
+    choices = [
+        {
+            "code": code,
+            "label": gettext(labels.SERVICES[code]),
+            "url": screen_url(request, "tv_cb_phone",
+                              query={"svc": code, "sp": point.code if point else None}),
+        }
+        for code in _services_for(point)
+    ]
+    html = render(
+        request, "tv/cb_service.html", box, point=point, choices=choices,
+        limit_message=tv_message("callback_limit", {"limit": limit})
+        if open_count >= limit else None,
+        mine_url=screen_url(request, "tv_mine"),
+        back=screen_url(request, "tv_home") + "#t-cb",
+    )
+    return send_html(request, html)
+
+
+def _phone_form(request, box, *, service, point_code, digits, draft_id, error=None, status=200):
+    return send_html(
+        request,
+        render(
+            request, "tv/cb_phone.html", box, service=service,
+            service_label=gettext(labels.SERVICES[service]), point_code=point_code or "",
+            digits=digits, draft_id=draft_id or "", error=error, max_digits=PHONE_MAX,
+            keypad=["1", "2", "3", "4", "5", "6", "7", "8", "9", "clr", "0", "del"],
+            back=screen_url(request, "tv_cb", query={"sp": point_code}),
+        ),
+        status=status,
+    )
+
+
+def _service_param(value: str) -> str:
+    if value not in domain.SERVICES:
+        raise Invalid("service_invalid", value)
+    return value
+
+
+async def phone(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    q = request.query
+    service = _service_param(q.get("svc", ""))
+    digits = ""
+    if q.get("d"):
+        draft = await domain.get_draft(request.app[keys.DB], box.id, q["d"])
+        if draft is not None:
+            digits = phones.national(draft.phone_e164)
+    return _phone_form(request, box, service=service, point_code=q.get("sp"), digits=digits,
+                       draft_id=q.get("d"))
+
+
+async def phone_post(request: web.Request) -> web.Response:
+    """The phone step's form: keypad presses without script, or 下一步."""
+    box = await current_box(request)
+    form = await request.post()
+    service = _service_param(str(form.get("svc", "")))
+    point_code = str(form.get("sp", "")) or None
+    draft_id = str(form.get("d", "")) or None
+    digits = "".join(ch for ch in str(form.get("phone", "")) if ch.isdigit())[:PHONE_MAX]
+    key = str(form.get("k", ""))
+    if key:  # the on-screen keypad, when the page's script did not handle it
+        if key.isdigit() and len(key) == 1 and len(digits) < PHONE_MAX:
+            digits += key
+        elif key == "del":
+            digits = digits[:-1]
+        elif key == "clr":
+            digits = ""
+        return _phone_form(request, box, service=service, point_code=point_code, digits=digits,
+                           draft_id=draft_id)
+    try:
+        draft = await domain.save_draft(request.app[keys.DB], box.id, service, digits,
+                                        point_code, draft_id)
+    except Invalid as exc:
+        return _phone_form(request, box, service=service, point_code=point_code, digits=digits,
+                           draft_id=draft_id, error=tv_message(exc.code, {}), status=422)
+    raise web.HTTPSeeOther(screen_url(request, "tv_cb_time", query={"d": draft.id}))
+
+
+async def _draft(request: web.Request, box) -> domain.CallbackDraft:
+    draft_id = request.query.get("d", "")
+    draft = await domain.get_draft(request.app[keys.DB], box.id, draft_id) if draft_id else None
+    if draft is None:
+        raise Invalid("idempotency_key_invalid", "draft gone")
+    return draft
+
+
+async def time_window(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    draft = await _draft(request, box)
+    windows = [
+        {"code": code, "label": gettext(label),
+         "url": screen_url(request, "tv_cb_confirm", query={"d": draft.id, "w": code})}
+        for code, label in labels.TIME_WINDOWS.items()
+    ]
+    html = render(request, "tv/cb_time.html", box, draft=draft, windows=windows,
+                  back=screen_url(request, "tv_cb_phone", query={
+                      "svc": draft.service, "sp": draft.service_point_code, "d": draft.id}))
+    return send_html(request, html)
+
+
+async def confirm(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    draft = await _draft(request, box)
+    window = request.query.get("w", "")
+    if window not in labels.TIME_WINDOWS:
+        raise Invalid("window_invalid", window)
+    point = await _point_or_none(request, draft.service_point_code)
+    html = render(
+        request, "tv/cb_confirm.html", box, draft=draft, window=window,
+        window_label=gettext(labels.TIME_WINDOWS[window]),
+        service_label=gettext(labels.SERVICES[draft.service]), point=point,
+        edit_phone=screen_url(request, "tv_cb_phone", query={
+            "svc": draft.service, "sp": draft.service_point_code, "d": draft.id}),
+        back=screen_url(request, "tv_cb_time", query={"d": draft.id}),
+    )
+    return send_html(request, html)
+
+
+async def submit(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    form = await request.post()
+    db = request.app[keys.DB]
+    draft = await domain.get_draft(db, box.id, str(form.get("d", "")))
+    if draft is None:
+        raise Invalid("idempotency_key_invalid", "draft gone")
+    try:
+        req, _created = await domain.submit_draft(
+            db, box.id, draft, str(form.get("w", "")),
+            max_open=request.app[keys.SETTINGS].max_open_callbacks,
+        )
+    except LimitReached as exc:
+        html = render(request, "tv/cb_limit.html", box,
+                      message=tv_message(exc.code, exc.params),
+                      mine_url=screen_url(request, "tv_mine"),
+                      back=screen_url(request, "tv_home"), back_force=True)
+        return send_html(request, html, status=429)
+    # The request is committed: only now is the receipt shown.
+    raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=req.ref))
+
+
+async def receipt(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    req = await domain.get_for_device(request.app[keys.DB], box.id, request.match_info["ref"])
+    if req is None:
+        raise NotFound("request_not_found", request.match_info["ref"])
+    point = await _point_or_none(request, req.service_point_code)
+    html = render(
+        request, "tv/cb_receipt.html", box, req=req, point=point,
+        service_label=gettext(labels.SERVICES[req.service]),
+        window_label=gettext(labels.TIME_WINDOWS[req.time_window]),
+        state_label=gettext(labels.STATES[req.status]),
+        mine_url=screen_url(request, "tv_mine"),
+        back=screen_url(request, "tv_home"), back_force=True,
+    )
+    return send_html(request, html)
+
+
+async def mine(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    db = request.app[keys.DB]
+    items = await domain.list_for_device(db, box.id)
+    names = {}
+    for item in items:
+        point = await _point_or_none(request, item.service_point_code)
+        names[item.ref] = point.name if point else ""
+    html = render(
+        request, "tv/mine.html", box, items=items, points=names,
+        services=labels.SERVICES, states=labels.STATES, windows=labels.TIME_WINDOWS,
+        new_url=screen_url(request, "tv_cb"),
+        back=screen_url(request, "tv_home") + "#t-mine",
+    )
+    return send_html(request, html)

@@ -1,0 +1,160 @@
+"""What every TV screen handler shares: who the box is, rendering, caching and sending."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from tv_server import keys
+from tv_server.boxauth import BoxAuthError
+from tv_server.boxes import BoxView
+from tv_server.screencache import Screen, make_screen
+from tv_ui.keymaps import keymap_json
+
+SCREEN_PREFIX = "/tv/b/-/"
+
+
+class EarlyResponse(Exception):
+    """Raised by helpers to answer the request with a ready response (a TV notice screen)."""
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        self.response = response
+        super().__init__("early response")
+
+
+@dataclass(frozen=True)
+class TvBox:
+    token: str
+    view: BoxView
+    lang: str = "zh"
+
+    @property
+    def id(self) -> int:
+        return self.view.box.id
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        return self.view.chain
+
+    @property
+    def family(self) -> str:
+        return self.view.box.keymap_family
+
+    @property
+    def profile(self) -> str:
+        return self.view.box.screen_profile
+
+
+def screen_url(request: web.Request, name: str, **parts) -> str:
+    """A screen's URL relative to the current one: `p-12-3`, `c-law?p=2`."""
+    query = {k: v for k, v in parts.pop("query", {}).items() if v not in (None, "")}
+    url = request.app.router[name].url_for(token="-", **{k: str(v) for k, v in parts.items()})
+    if query:
+        url = url.with_query(query)
+    text = str(url)
+    return text[len(SCREEN_PREFIX):] if text.startswith(SCREEN_PREFIX) else text
+
+
+async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
+    """The box named by the URL token; a notice screen for an unknown or not-yet-live box."""
+    token = request.match_info["token"]
+    settings = request.app[keys.SETTINGS]
+    try:
+        serial = request.app[keys.TOKENS].read(token, ttl=settings.box_token_ttl)
+    except BoxAuthError as exc:
+        raise EarlyResponse(notice(request, None, exc.code, status=403)) from None
+    view = await request.app[keys.BOXES].get(serial)
+    if view is None or not view.box.admitted:
+        raise EarlyResponse(notice(request, None, "not_enrolled"))
+    if entitled and not view.entitled:
+        raise EarlyResponse(notice(request, view, "coming_soon"))
+    request.app[keys.USAGE].touch(view.box.id)
+    return TvBox(token, view)
+
+
+def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
+    app = request.app
+    chain = box.chain if box else ()
+    context = {
+        "static": app[keys.STATIC].url,
+        "keymap": keymap_json(box.family if box else None),
+        "hotline": app[keys.SETTINGS].hotline,
+        "announcements": app[keys.HUB].for_chain(chain) if box else [],
+        "home_url": screen_url(request, "tv_home") if box else None,
+        "events": screen_url(request, "tv_events") if box else None,
+        "ann_poll": screen_url(request, "tv_ann") if box else None,
+        "u": lambda name, **parts: screen_url(request, name, **parts),
+        "profile": box.profile if box else "1080p",
+    }
+    context.update(extra)
+    return context
+
+
+def render(request: web.Request, template: str, box: TvBox | None, **extra) -> str:
+    return aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
+
+
+def send(request: web.Request, screen: Screen, *, status: int = 200) -> web.Response:
+    """Send a rendered screen with ETag/304 and gzip; boxes revalidate on every visit."""
+    headers = {
+        "ETag": screen.etag,
+        "Cache-Control": "private, no-cache",
+        "Vary": "Accept-Encoding",
+        "Content-Type": "text/html; charset=utf-8",
+    }
+    if status == 200 and screen.etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=screen.gzipped, status=status, headers=headers)
+    return web.Response(body=screen.body, status=status, headers=headers)
+
+
+def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Response:
+    return send(request, make_screen(html), status=status)
+
+
+def ann_key(request: web.Request, box: TvBox) -> tuple[int, ...]:
+    return tuple(a.id for a in request.app[keys.HUB].for_chain(box.chain, time.time()))
+
+
+async def cached(
+    request: web.Request,
+    box: TvBox,
+    key: Hashable,
+    tags: Iterable[str],
+    build,
+) -> web.Response:
+    """Serve a shareable screen from the cache, building it with `await build()` on a miss.
+
+    The key gets the box's key-map family, screen profile, language and current announcements
+    added, the only per-box inputs of a shared screen.
+    """
+    full_key = (key, box.family, box.profile, box.lang, ann_key(request, box))
+    cache = request.app[keys.SCREENS]
+    screen = cache.get(full_key)
+    if screen is None:
+        screen = cache.put(full_key, make_screen(await build(), tags))
+    return send(request, screen)
+
+
+def notice(request: web.Request, view: BoxView | None, kind: str, status: int = 200):
+    """A polite full-screen notice: not enrolled yet, coming soon, or a bad address."""
+    html = aiohttp_jinja2.render_string(
+        "tv/notice.html",
+        request,
+        {
+            "static": request.app[keys.STATIC].url,
+            "keymap": keymap_json(view.box.keymap_family if view else None),
+            "hotline": request.app[keys.SETTINGS].hotline,
+            "announcements": [],
+            "kind": kind,
+        },
+    )
+    response = send_html(request, html, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response

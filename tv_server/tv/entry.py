@@ -1,0 +1,103 @@
+"""Entry to the TV section: the operator portal's signed launch, the demo entry and home."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callbacks import requests as callbacks_domain
+from content import programs as programs_domain
+from storage import NotFound
+from tv_server import keys
+from tv_server.boxauth import BoxAuthError, verify_launch
+from tv_server.tv.common import current_box, notice, render, screen_url, send_html
+
+COOKIE = "ltv_box"
+
+
+def _enter(request: web.Request, serial: str) -> web.HTTPSeeOther:
+    token = request.app[keys.TOKENS].issue(serial)
+    location = request.app.router["tv_home"].url_for(token=token)
+    response = web.HTTPSeeOther(location)
+    # A cookie where the box keeps one, so /tv/ finds the box again; the URL token is what counts.
+    response.set_cookie(COOKIE, token, max_age=request.app[keys.SETTINGS].box_token_ttl,
+                        httponly=True, samesite="Lax", path="/tv")
+    return response
+
+
+async def _admit(request: web.Request, serial: str) -> web.StreamResponse:
+    boxes = request.app[keys.BOXES]
+    view = await boxes.get(serial)
+    if view is None:
+        await boxes.record_unknown(serial)
+        return notice(request, None, "not_enrolled")
+    if not view.box.admitted:
+        return notice(request, view, "not_enrolled")
+    request.app[keys.USAGE].record_launch(view.box.id)
+    raise _enter(request, serial)
+
+
+async def launch(request: web.Request) -> web.StreamResponse:
+    """`/tv/launch?stb=SERIAL&ts=UNIX&sig=HEX` from the operator's portal."""
+    settings = request.app[keys.SETTINGS]
+    q = request.query
+    serial = q.get("stb", "").strip()
+    try:
+        verify_launch(
+            settings.launch_secret, serial, q.get("ts", ""), q.get("sig", ""),
+            max_skew=settings.launch_max_skew,
+        )
+    except BoxAuthError as exc:
+        return notice(request, None, exc.code, status=403)
+    return await _admit(request, serial)
+
+
+async def root(request: web.Request) -> web.StreamResponse:
+    """`/tv/`: the demo's unsigned entry (`?stb=`), or back in through the box's cookie."""
+    settings = request.app[keys.SETTINGS]
+    serial = request.query.get("stb", "").strip()
+    if serial:
+        if not settings.unsigned_allowed:
+            return notice(request, None, "launch_missing", status=403)
+        if len(serial) > 64:
+            return notice(request, None, "launch_bad_signature", status=400)
+        return await _admit(request, serial)
+    token = request.cookies.get(COOKIE)
+    if token:
+        try:
+            request.app[keys.TOKENS].read(token, ttl=settings.box_token_ttl)
+        except BoxAuthError:
+            pass
+        else:
+            raise web.HTTPSeeOther(request.app.router["tv_home"].url_for(token=token))
+    return notice(request, None, "launch_missing", status=403)
+
+
+async def home(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    app = request.app
+    db = app[keys.DB]
+    resume = None
+    last = await app[keys.USAGE].last_progress(box.id)
+    if last is not None:
+        try:
+            detail = await programs_domain.get_program(db, last[0], list(box.chain))
+        except NotFound:  # withdrawn or no longer visible: no resume tile
+            detail = None
+        if detail is not None:
+            resume = {
+                "title": detail.card.title,
+                "page": min(last[1], len(detail.pages)),
+                "pages": len(detail.pages),
+                "url": screen_url(request, "tv_page", pid=detail.card.id,
+                                  n=min(last[1], len(detail.pages)) or 1),
+            }
+    open_requests = await callbacks_domain.count_open(db, box.id)
+    regions = app[keys.REGIONS]
+    village = regions.get(box.chain[0]) if box.chain else None
+    html = render(
+        request, "tv/home.html", box,
+        resume=resume, open_requests=open_requests,
+        place=regions.full_name(village.code) if village else "",
+        household=box.view.box.household_label,
+    )
+    return send_html(request, html)

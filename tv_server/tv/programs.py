@@ -1,0 +1,147 @@
+"""Legal-education programs on the box: categories → programs → pages (or a video)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from content import package
+from content import programs as domain
+from storage import NotFound
+from tv_server import keys
+from tv_server.tv.common import cached, current_box, render, screen_url
+
+PER_PAGE = 6
+
+
+async def program_for(request: web.Request, box, pid: int) -> domain.ProgramDetail:
+    """The program, from memory when possible; NotFound unless visible in the box's regions."""
+    details = request.app[keys.PROGRAMS]
+    detail = details.get(pid)
+    if detail is None:
+        detail = await domain.get_program(request.app[keys.DB], pid, None)
+        if len(details) > 2000:
+            details.clear()
+        details[pid] = detail
+    if not set(detail.regions).intersection(box.chain):
+        raise NotFound("program_not_found", str(pid))
+    return detail
+
+
+def _media_url(rel: str | None) -> str | None:
+    return f"/media/{rel}" if rel else None
+
+
+async def categories(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    db = request.app[keys.DB]
+
+    async def build() -> str:
+        cats = await domain.list_categories(db, list(box.chain))
+        return render(request, "tv/categories.html", box, categories=cats,
+                      back=screen_url(request, "tv_home") + "#t-programs")
+
+    return await cached(request, box, ("cats", box.chain[:1]), ["programs"], build)
+
+
+def _page_number(request: web.Request) -> int:
+    raw = request.query.get("p", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else 1
+
+
+async def category(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    db = request.app[keys.DB]
+    slug = request.match_info["slug"]
+    page = _page_number(request)
+
+    async def build() -> str:
+        cat = await domain.get_category(db, slug)
+        cards, total = await domain.list_programs(
+            db, slug, list(box.chain), (page - 1) * PER_PAGE, PER_PAGE
+        )
+        pages = max(1, -(-total // PER_PAGE))
+        if page > pages:
+            raise NotFound("not_found", f"page {page}")
+        thumbs = await domain.cover_files(db, [c.id for c in cards], "thumb-" + box.profile)
+        return render(
+            request, "tv/category.html", box, category=cat, cards=cards, page=page, pages=pages,
+            thumbs={k: _media_url(v) for k, v in thumbs.items()},
+            prev_url=screen_url(request, "tv_category", slug=slug, query={"p": page - 1})
+            if page > 1 else None,
+            next_url=screen_url(request, "tv_category", slug=slug, query={"p": page + 1})
+            if page < pages else None,
+            back=screen_url(request, "tv_categories") + "#cat-" + slug,
+        )
+
+    return await cached(request, box, ("cat", slug, page, box.chain[:1]), ["programs"], build)
+
+
+async def resume(request: web.Request) -> web.Response:
+    """Open a program where this box stopped: its video first, else the last page read."""
+    box = await current_box(request)
+    pid = int(request.match_info["pid"])
+    detail = await program_for(request, box, pid)
+    page = await request.app[keys.USAGE].page_for(box.id, pid)
+    if page is None and detail.video_file:
+        raise web.HTTPFound(screen_url(request, "tv_video", pid=pid))
+    page = min(max(page or 1, 1), max(len(detail.pages), 1))
+    raise web.HTTPFound(screen_url(request, "tv_page", pid=pid, n=page))
+
+
+async def page(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    db = request.app[keys.DB]
+    pid, number = int(request.match_info["pid"]), int(request.match_info["n"])
+    detail = await program_for(request, box, pid)
+    if not 1 <= number <= len(detail.pages):
+        raise NotFound("not_found", f"page {number}")
+    request.app[keys.USAGE].record_view(box.id, pid, number)
+
+    async def build() -> str:
+        current = detail.pages[number - 1]
+        spec = "page-" + box.profile
+        files = await domain.rendition_files(db, list(detail.images.values()), spec)
+
+        def image_url(path: str) -> str:
+            key = path[3:] if path.startswith("../") else path
+            media_id = detail.images.get(key) or detail.images.get(path)
+            return _media_url(files.get(media_id)) or ""
+
+        body = package.render_markdown(current.markdown, image_url=image_url)
+        card = detail.card
+        return render(
+            request, "tv/page.html", box, program=card, page=current, body=body,
+            number=number, total=len(detail.pages), pager=True,
+            prev_url=screen_url(request, "tv_page", pid=pid, n=number - 1) if number > 1 else None,
+            next_url=screen_url(request, "tv_page", pid=pid, n=number + 1)
+            if number < len(detail.pages) else None,
+            video_url=screen_url(request, "tv_video", pid=pid) if detail.video_file else None,
+            back=screen_url(request, "tv_category", slug=card.category) + f"#prog-{pid}",
+        )
+
+    return await cached(request, box, ("page", pid, number), [f"program:{pid}"], build)
+
+
+async def video(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    db = request.app[keys.DB]
+    pid = int(request.match_info["pid"])
+    detail = await program_for(request, box, pid)
+    if not detail.video_file:
+        raise NotFound("program_not_found", str(pid))
+    request.app[keys.USAGE].record_view(box.id, pid, 0)
+
+    async def build() -> str:
+        posters = await domain.rendition_files(
+            db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + box.profile
+        )
+        return render(
+            request, "tv/video.html", box, program=detail.card,
+            video_src=_media_url(detail.video_file),
+            poster=_media_url(posters.get(detail.poster_media_id)),
+            duration=detail.duration_seconds,
+            pages_url=screen_url(request, "tv_page", pid=pid, n=1) if detail.pages else None,
+            back=screen_url(request, "tv_category", slug=detail.card.category) + f"#prog-{pid}",
+        )
+
+    return await cached(request, box, ("video", pid), [f"program:{pid}"], build)

@@ -1,0 +1,66 @@
+"""Labels for codes shown on the box (services, kinds, states, time windows), marked for
+gettext. Translate at render time with `_()`."""
+
+from tv_ui.i18n import N_
+
+SERVICES = {
+    "consultation": N_("法律咨询"),
+    "legal_aid": N_("法律援助"),
+    "mediation": N_("人民调解"),
+    "lawyer_mediation": N_("律师调解"),
+    "notarisation": N_("公证"),
+    "appraisal": N_("司法鉴定"),
+    "education": N_("法治宣传"),
+    "correction": N_("社区矫正"),
+    "arbitration_guide": N_("仲裁指引"),
+}
+
+POINT_KINDS = {
+    "hotline": N_("热线"),
+    "city_centre": N_("市级中心"),
+    "banner_centre": N_("旗区中心"),
+    "township_station": N_("镇街工作站"),
+    "village_room": N_("村居工作室"),
+}
+
+LEVELS = {"city": N_("市"), "county": N_("旗区"), "township": N_("苏木乡镇"), "village": N_("嘎查村")}
+
+TIME_WINDOWS = {
+    "morning": N_("上午 8:30—12:00"),
+    "afternoon": N_("下午 14:30—18:00"),
+    "evening": N_("晚上 19:00—21:00"),
+}
+
+STATES = {
+    "submitted": N_("已提交，等待分派"),
+    "assigned": N_("已分派给工作人员"),
+    "in_progress": N_("正在办理"),
+    "completed": N_("已办结"),
+    "unreachable": N_("多次未能联系上"),
+    "cancelled": N_("已取消"),
+}
+
+LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
+
+# Messages for error codes shown on the TV.
+ERRORS = {
+    "launch_missing": N_("启动地址不完整，请从电视首页重新进入。"),
+    "launch_bad_signature": N_("启动地址无效，请从电视首页重新进入。"),
+    "launch_stale": N_("启动地址已过期，请从电视首页重新进入。"),
+    "token_invalid": N_("页面地址无效，请从电视首页重新进入。"),
+    "token_expired": N_("页面已过期，请从电视首页重新进入。"),
+    "phone_invalid": N_("电话号码不正确，请输入11位手机号或带区号的固定电话。"),
+    "service_invalid": N_("请选择要办理的服务。"),
+    "window_invalid": N_("请选择方便接听的时间。"),
+    "callback_limit": N_("您已有 %(limit)s 个申请正在办理中，请等办结后再申请。"),
+    "not_found": N_("没有找到这个页面。"),
+    "program_not_found": N_("没有找到这个节目，可能已经下线。"),
+    "category_not_found": N_("没有找到这个栏目。"),
+    "service_point_not_found": N_("没有找到这个服务点。"),
+    "region_not_found": N_("没有找到这个地区。"),
+    "request_not_found": N_("没有找到这条申请。"),
+    "method_not_allowed": N_("操作方式不正确，请返回后重试。"),
+    "bad_request": N_("请求不正确，请返回后重试。"),
+    "server_error": N_("系统暂时出了点问题，请稍后再试，或拨打12348。"),
+    "idempotency_key_invalid": N_("页面已过期，请返回重新填写。"),
+}
