@@ -39,7 +39,7 @@ def national(e164: str) -> str:
 
 
 def mask(e164: str) -> str:
-    """138****8000 for a mobile; 0477****2345 for a landline: the last four digits stay."""
+    """138****8000 for a mobile, 0477***2345 for a landline: head and last four digits stay."""
     digits = national(e164)
     keep_head = 3 if digits.startswith("1") else 4
     return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]

@@ -18,9 +18,10 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
     parts = Path(rel).parts
     if not parts or parts[0] not in SERVED_FOLDERS or ".." in parts or rel.startswith("/"):
         raise web.HTTPNotFound()
-    root = request.app[keys.SETTINGS].data_path.resolve()
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    # No ".." and only the served folders: the path stays inside them. Symlinks are not
+    # resolved on purpose, so operators may keep media folders on another disk.
+    path = request.app[keys.SETTINGS].data_path / Path(*parts)
+    if not path.is_file():
         raise web.HTTPNotFound()
     return web.FileResponse(
         path, headers={"Cache-Control": "public, max-age=31536000, immutable"}

@@ -23,7 +23,12 @@ POINT_KINDS = {
     "village_room": N_("村居工作室"),
 }
 
-LEVELS = {"city": N_("市"), "county": N_("旗区"), "township": N_("苏木乡镇"), "village": N_("嘎查村")}
+LEVELS = {
+    "city": N_("市级"),
+    "county": N_("旗区级"),
+    "township": N_("苏木乡镇街道"),
+    "village": N_("嘎查村社区"),
+}
 
 TIME_WINDOWS = {
     "morning": N_("上午 8:30—12:00"),

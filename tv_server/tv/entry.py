@@ -27,10 +27,9 @@ def _enter(request: web.Request, serial: str) -> web.HTTPSeeOther:
 async def _admit(request: web.Request, serial: str) -> web.StreamResponse:
     boxes = request.app[keys.BOXES]
     view = await boxes.get(serial)
-    if view is None:
+    if view is None or not view.box.admitted:
+        # Recorded (as pending when new) so staff can enrol it; each visit is counted.
         await boxes.record_unknown(serial)
-        return notice(request, None, "not_enrolled")
-    if not view.box.admitted:
         return notice(request, view, "not_enrolled")
     request.app[keys.USAGE].record_launch(view.box.id)
     raise _enter(request, serial)

@@ -1,6 +1,6 @@
-/* LegalTV remote control for every TV screen. Strict ES5 for old set-top-box WebKit.
- * Only enhances: without it, pages still work as plain links and forms.
- * The DOM contract and the rules are in docs/keymaps.md; key maps come from tv_ui/keymaps.py.
+/* LegalTV remote control of every TV screen; strict ES5 for old set-top-box WebKit.
+ * Only enhances: pages work as plain links and forms without it.
+ * Contract and rules: docs/keymaps.md. Key maps: tv_ui/keymaps.py via body[data-keymap].
  */
 (function (window, document) {
   'use strict';
@@ -110,7 +110,9 @@
   }
   function activate(el) {
     if (!el || lost()) { return; }
-    if (tag(el) === 'input' && el.form) {
+    if (tag(el) === 'video') {
+      if (el.paused) { el.play(); } else { el.pause(); }
+    } else if (tag(el) === 'input' && el.form) {
       var btn = el.form.querySelector('[type=submit]:not([data-key])');
       if (btn) { btn.click(); } else { remember(el); leaving = true; el.form.submit(); }
     } else if (el.click) {
@@ -166,7 +168,7 @@
     if (!a || !a.text || dismissed[a.id]) { return; }
     var el = annEl();
     ann = a.id;
-    if ('textContent' in el) { el.textContent = a.text; } else { el.innerText = a.text; }
+    el.textContent = a.text;
     el.setAttribute('data-level', a.level || 'info');
     el.removeAttribute('hidden');
     el.style.display = '';
@@ -183,7 +185,7 @@
   }
   function overlayOpen() {
     var el = byId('ann');
-    return el && hasClass(el, 'overlay') && !el.hasAttribute('hidden') && el.style.display !== 'none';
+    return el && hasClass(el, 'overlay') && !el.hasAttribute('hidden');
   }
   function parse(text) {
     try { return JSON.parse(text); } catch (e) { return null; }

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real demo data dir (loaded once per session, copied per test), the real app
+factory with test settings, and helpers to enter the TV as a box would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from storage import Database
+from tv_server.app import create_app
+from tv_server.demo import load_demo
+from tv_server.migrations import MIGRATIONS
+from tv_server.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+TEST_SECRET = "test-launch-secret-0123456789"
+SCREEN_LINK = re.compile(r'href="([a-z]+-[^"#]*|home|programs|dir|cb|mine)"')
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """The bundled demo loaded once into a data dir; tests get copies of its database."""
+    folder = tmp_path_factory.mktemp("demo-template")
+
+    async def build() -> None:
+        db = Database(folder / "legaltv.sqlite3")
+        await db.open()
+        try:
+            await db.migrate(MIGRATIONS)
+            await load_demo(db, folder)
+        finally:
+            await db.close()
+
+    asyncio.run(build())
+    return folder
+
+
+@pytest.fixture
+def data_dir(tmp_path, demo_template) -> Path:
+    """A fresh data dir holding a copy of the demo database; media folders are shared links."""
+    target = tmp_path / "data"
+    target.mkdir()
+    # Closing the template database checkpointed its WAL, so the main file is complete.
+    shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
+    for name in ("media", "renditions", "titlecards"):
+        (target / name).symlink_to(demo_template / name)
+    return target
+
+
+def make_settings(data_dir: Path, **overrides):
+    values = {"launch_secret": TEST_SECRET, "demo": True, "usage_flush_seconds": 0.2}
+    values.update(overrides)
+    return load_settings(env={}, data_dir=str(data_dir), **values)
+
+
+@pytest.fixture
+def settings(data_dir):
+    return make_settings(data_dir)
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings):
+    return await aiohttp_client(create_app(settings))
+
+
+async def enter(client, serial: str = "DEMO-0001") -> str:
+    """Enter the TV as the demo entry does; return the box's screen base `/tv/b/TOKEN/`."""
+    response = await client.get("/tv/", params={"stb": serial}, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    location = response.headers["Location"]
+    assert location.endswith("/home")
+    return location[: -len("home")]
+
+
+@pytest.fixture
+async def box(client) -> str:
+    return await enter(client)
+
+
+def chromium_or_skip() -> str:
+    path = "/usr/bin/chromium"
+    if not Path(path).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)")
+        pytest.skip("Chromium is not installed")
+    return path

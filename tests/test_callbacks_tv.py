@@ -1,0 +1,125 @@
+"""Asking for a callback from the box: validation, durability, idempotency, the open limit."""
+
+import re
+
+import pytest
+
+from callbacks import phones
+from storage import Invalid
+from tv_server import keys
+
+
+async def draft_for(client, box, phone="13800138000", service="consultation", sp=""):
+    response = await client.post(
+        box + "cb-phone", data={"svc": service, "sp": sp, "d": "", "phone": phone},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    return re.search(r"d=([0-9a-f]+)", response.headers["Location"]).group(1)
+
+
+async def submit(client, box, draft, window="morning"):
+    return await client.post(box + "cb-submit", data={"d": draft, "w": window},
+                             allow_redirects=False)
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164", "masked"),
+    [
+        ("13800138000", "+8613800138000", "138****8000"),
+        ("04778512345", "+864778512345", "0477***2345"),
+        ("19912345678", "+8619912345678", "199****5678"),
+    ],
+)
+def test_valid_mainland_numbers_are_normalised_and_masked(typed, e164, masked):
+    assert phones.normalise(typed) == e164
+    assert phones.mask(e164) == masked
+
+
+@pytest.mark.parametrize("typed", ["", "123", "1380013800", "23800138000", "12345678901234",
+                                   "00000000000", "10086"])
+def test_invalid_numbers_are_refused(typed):
+    with pytest.raises(Invalid) as caught:
+        phones.normalise(typed)
+    assert caught.value.code == "phone_invalid"
+
+
+async def test_invalid_phone_gets_a_clear_chinese_message_on_screen(client, box):
+    response = await client.post(
+        box + "cb-phone", data={"svc": "consultation", "phone": "12345"}, allow_redirects=False
+    )
+    assert response.status == 422
+    html = await response.text()
+    assert "电话号码不正确" in html
+    assert 'value="12345"' in html  # what was typed is kept for correction
+
+
+async def test_keypad_works_without_script(client, box):
+    data = {"svc": "consultation", "phone": "138", "k": "0"}
+    html = await (await client.post(box + "cb-phone", data=data)).text()
+    assert 'value="1380"' in html
+    html = await (await client.post(box + "cb-phone", data={**data, "k": "del"})).text()
+    assert 'value="13"' in html
+    html = await (await client.post(box + "cb-phone", data={**data, "k": "clr"})).text()
+    assert 'value=""' in html
+
+
+async def test_full_flow_gives_a_receipt_only_after_commit(client, box):
+    draft = await draft_for(client, box, sp="sp-150602001")
+    html = await (await client.get(f"{box}cb-confirm?d={draft}&w=evening")).text()
+    assert "138****8000" in html and "13800138000" not in html
+    response = await submit(client, box, draft, "evening")
+    assert response.status == 303
+    ref = response.headers["Location"].rsplit("r-", 1)[1]
+    row = await client.app[keys.DB].fetchone(
+        "SELECT status, phone_e164, time_window, service_point_code FROM callback_requests"
+        " WHERE ref = ?", (ref,))
+    assert tuple(row) == ("submitted", "+8613800138000", "evening", "sp-150602001")
+    receipt = await (await client.get(f"{box}r-{ref}")).text()
+    assert ref in receipt and "138****8000" in receipt
+    mine = await (await client.get(box + "mine")).text()
+    assert ref in mine and "138****8000" in mine and "13800138000" not in mine
+
+
+async def test_double_ok_makes_one_request(client, box):
+    draft = await draft_for(client, box)
+    first = await submit(client, box, draft)
+    second = await submit(client, box, draft)  # a double OK, or a retry after a timeout
+    assert first.headers["Location"] == second.headers["Location"]
+    count = await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM callback_requests")
+    assert count == 1
+
+
+async def test_open_request_limit(client, box):
+    for _ in range(3):
+        assert (await submit(client, box, await draft_for(client, box))).status == 303
+    response = await submit(client, box, await draft_for(client, box))
+    assert response.status == 429
+    assert "已有 3 个申请正在办理中" in await response.text()
+    html = await (await client.get(box + "cb")).text()
+    assert "已有 3 个申请正在办理中" in html
+    count = await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM callback_requests")
+    assert count == 3
+
+
+async def test_phone_never_appears_in_urls(client, box):
+    draft = await draft_for(client, box)
+    html = await (await client.get(f"{box}cb-time?d={draft}")).text()
+    assert "13800138000" not in html
+    assert "138****8000" in html
+
+
+async def test_a_draft_of_another_box_cannot_be_submitted(client, box):
+    from .conftest import enter
+
+    draft = await draft_for(client, box)
+    other = await enter(client, "DEMO-0002")
+    response = await submit(client, other, draft)
+    assert response.status == 400
+    assert "页面已过期" in await response.text()
+
+
+async def test_bad_window_and_service_are_refused(client, box):
+    draft = await draft_for(client, box)
+    assert (await submit(client, box, draft, "midnight")).status == 400
+    assert (await client.get(f"{box}cb-phone?svc=astrology")).status == 400

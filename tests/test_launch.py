@@ -1,0 +1,112 @@
+"""Entering the TV: the operator portal's signed launch URL, the demo entry, unknown boxes."""
+
+import time
+
+import pytest
+
+from tv_server import keys
+from tv_server.boxauth import launch_signature
+from tv_server.settings import load_settings
+
+from .conftest import TEST_SECRET, enter, make_settings
+
+
+def launch_params(serial="DEMO-0001", ts=None, secret=TEST_SECRET):
+    ts = int(time.time()) if ts is None else ts
+    return {"stb": serial, "ts": str(ts), "sig": launch_signature(secret, serial, ts)}
+
+
+async def test_signed_launch_opens_home(client):
+    response = await client.get("/tv/launch", params=launch_params())
+    assert response.status == 200
+    assert "/tv/b/" in str(response.url) and str(response.url).endswith("/home")
+    html = await response.text()
+    for label in ("普法节目", "服务指南", "申请回电", "我的申请", "12348"):
+        assert label in html
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (lambda: {**launch_params(), "sig": "0" * 64}, "启动地址无效"),
+        (lambda: launch_params(secret="someone-else"), "启动地址无效"),
+        (lambda: launch_params(ts=int(time.time()) - 301), "已过期"),
+        (lambda: launch_params(ts=int(time.time()) + 600), "已过期"),
+        (lambda: {"stb": "DEMO-0001", "ts": "abc", "sig": "zz"}, "启动地址无效"),
+        (lambda: {"stb": "DEMO-0001"}, "启动地址不完整"),
+    ],
+    ids=["wrong-sig", "wrong-secret", "stale", "future", "garbage", "missing"],
+)
+async def test_bad_launch_gets_a_clear_screen(client, params, message):
+    response = await client.get("/tv/launch", params=params(), allow_redirects=False)
+    assert response.status == 403
+    html = await response.text()
+    assert message in html or "重新进入" in html
+    assert "Traceback" not in html
+    assert 'class="f btn"' in html  # a way on, reachable by remote
+
+
+async def test_launch_within_five_minutes_is_accepted(client):
+    response = await client.get(
+        "/tv/launch", params=launch_params(ts=int(time.time()) - 290), allow_redirects=False
+    )
+    assert response.status == 303
+
+
+async def test_unsigned_entry_is_refused_outside_demo(aiohttp_client, data_dir):
+    from tv_server.app import create_app
+
+    client = await aiohttp_client(create_app(make_settings(data_dir, demo=False)))
+    response = await client.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
+    assert response.status == 403
+    response = await client.get("/tv/launch", params=launch_params(), allow_redirects=False)
+    assert response.status == 303
+
+
+async def test_unknown_box_sees_polite_screen_and_is_recorded_pending(client):
+    response = await client.get("/tv/launch", params=launch_params("NEW-BOX-77"))
+    assert response.status == 200
+    assert "还没有在您家的机顶盒开通" in await response.text()
+    db = client.app[keys.DB]
+    row = await db.fetchone("SELECT state, launches FROM devices WHERE serial = 'NEW-BOX-77'")
+    assert row["state"] == "pending"
+    await client.get("/tv/launch", params=launch_params("NEW-BOX-77"))
+    row = await db.fetchone("SELECT state, launches FROM devices WHERE serial = 'NEW-BOX-77'")
+    assert row["launches"] == 2
+
+
+async def test_box_outside_started_waves_sees_coming_soon(client):
+    base = await enter(client, "DEMO-0240")
+    response = await client.get(base + "home")
+    assert "即将在您所在的地区开通" in await response.text()
+
+
+async def test_token_keeps_box_identified_without_cookies(client, box):
+    client.session.cookie_jar.clear()
+    response = await client.get(box + "programs")
+    assert response.status == 200
+    assert "宪法与公民权利" in await response.text()
+
+
+async def test_tampered_token_is_refused(client, box):
+    token = box.split("/")[3]
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    response = await client.get(f"/tv/b/{forged}/home")
+    assert response.status == 403
+    assert "重新进入" in await response.text()
+
+
+async def test_cookie_brings_the_box_back_to_its_home(client, box):
+    response = await client.get("/tv/", allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == box + "home"
+
+
+def test_launch_secret_is_generated_once_and_kept(tmp_path):
+    from tv_server.settings import ensure_launch_secret
+
+    settings = load_settings(env={}, data_dir=str(tmp_path))
+    first = ensure_launch_secret(settings).launch_secret
+    second = ensure_launch_secret(settings).launch_secret
+    assert first == second and len(first) == 64
+    assert (tmp_path / "launch_secret").stat().st_mode & 0o077 == 0

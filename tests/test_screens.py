@@ -1,0 +1,186 @@
+"""TV screens over HTTP: content, caching (ETag/304, gzip), static assets, errors, weight."""
+
+import re
+
+from tv_server import keys
+
+from .conftest import enter
+
+
+async def first_link(client, url, pattern):
+    html = await (await client.get(url)).text()
+    match = re.search(pattern, html)
+    assert match, f"no link matching {pattern} in {url}"
+    return match.group(1)
+
+
+async def test_home_has_the_four_tiles_hotline_and_announcement(client, box):
+    html = await (await client.get(box + "home")).text()
+    for tile_id in ("t-programs", "t-dir", "t-cb", "t-mine"):
+        assert f'id="{tile_id}"' in html
+    assert "12348" in html
+    assert "冬季草场流转合同" in html  # the demo announcement for all of Ordos
+    assert 'name="page-view-size" content="1280*720"' in html
+
+
+async def test_programs_by_category_then_pages_with_indicator(client, box):
+    category = await first_link(client, box + "programs", r'href="(c-[a-z-]+)"')
+    program = await first_link(client, box + category, r'href="(p-\d+)"')
+    response = await client.get(box + program)  # resumes at page 1 for a new box
+    assert re.search(r"/p-\d+-1$", str(response.url))
+    html = await response.text()
+    assert re.search(r'id="indicator">1 / \d+<', html)
+    assert 'rel="next"' in html and "data-pager" in html
+
+
+async def test_page_images_are_renditions_for_the_box_profile(client, box):
+    db = client.app[keys.DB]
+    pid = await db.fetchval(
+        "SELECT program_id FROM program_pages WHERE markdown LIKE '%images/%' LIMIT 1"
+    )
+    number = await db.fetchval(
+        "SELECT number FROM program_pages WHERE program_id = ? AND markdown LIKE '%images/%'",
+        (pid,),
+    )
+    html = await (await client.get(f"{box}p-{pid}-{number}")).text()
+    src = re.search(r'<img src="(/media/renditions/[^"]+)"', html).group(1)
+    assert "page-1080p" in src  # the demo test model is a 1080p box
+    image = await client.get(src)
+    assert image.status == 200 and image.headers["Content-Type"] == "image/jpeg"
+
+
+async def test_continue_where_you_stopped(client, box):
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE video_media_id IS NULL LIMIT 1")
+    await client.get(f"{box}p-{pid}-3")
+    html = await (await client.get(box + "home")).text()
+    assert 'id="t-resume"' in html and f'href="p-{pid}-3"' in html
+    response = await client.get(f"{box}p-{pid}")
+    assert str(response.url).endswith(f"p-{pid}-3")
+
+
+async def test_views_and_launches_are_recorded_in_batches(client, box):
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
+    await client.get(f"{box}p-{pid}-1")
+    await client.get(f"{box}p-{pid}-2")
+    await client.app[keys.USAGE].flush()
+    kinds = await db.fetchall(
+        "SELECT kind, program_id, page FROM usage_events e JOIN devices d ON d.id = e.device_id"
+        " WHERE d.serial = 'DEMO-0001' ORDER BY e.id"
+    )
+    assert [tuple(r) for r in kinds] == [("launch", None, None), ("view", pid, 1), ("view", pid, 2)]
+    seen = await db.fetchval("SELECT last_seen FROM devices WHERE serial = 'DEMO-0001'")
+    assert seen is not None
+
+
+async def test_cached_screen_answers_304_and_gzip(client, box):
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    first = await client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    etag = first.headers["ETag"]
+    again = await client.get(url, headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert client.app[keys.SCREENS].hits >= 1
+
+
+async def test_screens_are_shared_between_boxes_of_the_same_kind(client, box):
+    other = await enter(client, "DEMO-0002")
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
+    a = await client.get(f"{box}p-{pid}-1")
+    b = await client.get(f"{other}p-{pid}-1")
+    assert a.headers["ETag"] == b.headers["ETag"]
+    assert box.split("/")[3] not in await b.text()  # no box token inside a shared screen
+
+
+async def test_static_assets_have_hashed_urls_cached_forever(client, box):
+    html = await (await client.get(box + "home")).text()
+    css = re.search(r'href="(/static/tv\.[0-9a-f]{10}\.css)"', html).group(1)
+    js = re.search(r'src="(/static/tv\.[0-9a-f]{10}\.js)"', html).group(1)
+    for url in (css, js):
+        response = await client.get(url)
+        assert response.status == 200
+        assert "immutable" in response.headers["Cache-Control"]
+    assert (await client.get("/static/tv.0000000000.css")).status == 404
+
+
+async def test_screen_weight_budget(client, box):
+    """≤ 30 KB of HTML+CSS+JS per screen before compression (images apart)."""
+    html = await (await client.get(box + "home")).text()
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    static = 0
+    for url in assets:
+        static += len(await (await client.get(url)).read())
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
+    for screen in ("home", "programs", "dir", "cb", "mine", f"p-{pid}-1"):
+        page = await (await client.get(box + screen, headers={"Accept-Encoding": "identity"})).read()
+        assert len(page) + static <= 30 * 1024, (screen, len(page), static)
+
+
+async def test_tv_errors_are_chinese_screens_with_a_way_home(client, box):
+    response = await client.get(box + "p-999999-1")
+    assert response.status == 404
+    html = await response.text()
+    assert "没有找到这个节目" in html
+    assert 'href="/tv/b/' in html and "回到首页" in html
+
+
+async def test_api_errors_are_json_with_a_code(client):
+    response = await client.get("/api/v1/nothing-here")
+    assert response.status == 404
+    body = await response.json()
+    assert body["error"]["code"] == "not_found"
+    assert body["error"]["message"]
+
+
+async def test_healthz_reports_version_and_database(client):
+    body = await (await client.get("/healthz")).json()
+    assert body["status"] == "ok" and body["version"] and body["database"]["status"] == "ok"
+
+
+async def test_video_is_served_with_range_support(client, box):
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE video_media_id IS NOT NULL")
+    html = await (await client.get(f"{box}v-{pid}")).text()
+    src = re.search(r'<video[^>]* src="([^"]+)"', html).group(1)
+    poster = re.search(r'poster="([^"]+)"', html).group(1)
+    assert (await client.get(poster)).status == 200
+    whole = await client.get(src)
+    size = int(whole.headers["Content-Length"])
+    part = await client.get(src, headers={"Range": "bytes=100-199"})
+    assert part.status == 206
+    assert part.headers["Content-Range"] == f"bytes 100-199/{size}"
+    assert len(await part.read()) == 100
+
+
+async def test_media_path_traversal_is_refused(client):
+    for path in ("/media/../legaltv.sqlite3", "/media/launch_secret", "/media/media/../../x"):
+        assert (await client.get(path)).status == 404
+
+
+async def test_directory_starts_with_the_box_own_chain(client, box):
+    html = await (await client.get(box + "dir")).text()
+    order = [html.index(name) for name in ("吉劳庆社区", "交通街道", "东胜区", "鄂尔多斯市公共法律服务中心")]
+    assert order == sorted(order)
+    assert "12348" in html
+    assert 'href="dir-1506"' in html  # other regions
+
+
+async def test_service_point_has_details_qr_and_callback(client, box):
+    point = await first_link(client, box + "dir", r'href="(o-\d+)"')
+    html = await (await client.get(box + point)).text()
+    assert "<svg" in html  # the QR code, inline: no extra request
+    assert "示例号码" in html  # demo phones are marked as samples
+    assert re.search(r'href="cb\?sp=sp-\d+"', html)
+
+
+async def test_browsing_other_regions(client, box):
+    html = await (await client.get(box + "dir-1506")).text()
+    assert "达拉特旗" in html
+    html = await (await client.get(box + "dir-150621")).text()
+    assert "达拉特旗公共法律服务中心" in html
+    assert (await client.get(box + "dir-999")).status == 404
