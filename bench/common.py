@@ -121,11 +121,12 @@ def read_rss(pid: int) -> dict[str, int]:
     return out
 
 
-def _start(argv: list[str], port: int, name: str, log_dir: Path, ready_path: str) -> Proc:
+def _start(argv: list[str], port: int, name: str, log_dir: Path, ready_path: str,
+           env: dict[str, str] | None = None) -> Proc:
     log_path = log_dir / f"{name}-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
     popen = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     base = f"http://{HOST}:{port}"
     proc = Proc(popen, base, log_path, name)
     try:
@@ -136,11 +137,13 @@ def _start(argv: list[str], port: int, name: str, log_dir: Path, ready_path: str
     return proc
 
 
-def start_demo_server(data_dir: Path, log_dir: Path | None = None, port: int | None = None) -> Proc:
+def start_demo_server(data_dir: Path, log_dir: Path | None = None, port: int | None = None,
+                      env: dict[str, str] | None = None) -> Proc:
+    """`legaltv serve --demo`; `env` adds LEGALTV_* settings (e.g. for an A/B experiment)."""
     port = port or free_port()
     argv = [LEGALTV, "serve", "--demo", "--data-dir", str(data_dir), "--host", HOST,
             "--port", str(port)]
-    return _start(argv, port, "legaltv", log_dir or data_dir, "/healthz")
+    return _start(argv, port, "legaltv", log_dir or data_dir, "/healthz", env)
 
 
 def start_hello_server(log_dir: Path, port: int | None = None) -> Proc:

@@ -87,14 +87,15 @@
     return false;
   }
   function move(dir) {
+    // On a reader page (body[data-pager]) Left/Right always turn the page.
+    if (body.hasAttribute('data-pager') && (dir === 'left' || dir === 'right')) {
+      return page(dir === 'left' ? 'prev' : 'next');
+    }
     var cur = lost() ? null : document.activeElement;
     if (!cur || !box(cur)) { return focus(initial()); }
     var to = byId(attr(cur, 'data-' + dir));   // leave-for override: data-left="ID" ...
     if (!box(to)) { to = neighbour(cur, dir); }
     if (to) { LTV.moves++; return focus(to); }
-    if (body.hasAttribute('data-pager') && (dir === 'left' || dir === 'right')) {
-      page(dir === 'left' ? 'prev' : 'next');
-    }
   }
   function page(rel) {
     var a = first('a[rel=' + rel + ']');
