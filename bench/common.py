@@ -146,9 +146,11 @@ def start_demo_server(data_dir: Path, log_dir: Path | None = None, port: int | N
     return _start(argv, port, "legaltv", log_dir or data_dir, "/healthz", env)
 
 
-def start_hello_server(log_dir: Path, port: int | None = None) -> Proc:
+def start_hello_server(log_dir: Path, port: int | None = None, replay: str | None = None) -> Proc:
     port = port or free_port()
     argv = [sys.executable, "-m", "bench.hello_server", "--host", HOST, "--port", str(port)]
+    if replay:
+        argv += ["--replay", replay]
     return _start(argv, port, "hello", log_dir, "/")
 
 

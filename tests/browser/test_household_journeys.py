@@ -16,6 +16,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 SIZES = [pytest.param((1280, 720), id="720p"), pytest.param((3840, 2160), id="2160p")]
 FOCUSED = "document.activeElement ? document.activeElement.id : ''"
 ON_BODY = "!document.activeElement || document.activeElement === document.body"
+# The focused element lies wholly inside the visible part of the screen's main area.
+FOCUS_VISIBLE = """(() => { var el = document.activeElement, m = document.getElementById('main');
+  if (!el || !m || !m.contains(el)) { return true; }
+  var r = el.getBoundingClientRect(), b = m.getBoundingClientRect();
+  return r.top >= b.top - 1 && r.bottom <= b.bottom + 1 && r.left >= b.left - 1
+    && r.right <= b.right + 1; })()"""
 
 
 @pytest.fixture
@@ -49,6 +55,7 @@ async def press(page, key, *, wait_nav=False):
         await page.keyboard.press(key)
         await page.wait_for_timeout(100)
     assert not await page.evaluate(ON_BODY), f"focus fell to body after {key} on {page.url}"
+    assert await page.evaluate(FOCUS_VISIBLE), f"focused element clipped after {key} on {page.url}"
 
 
 async def shot(page, name, size):
@@ -150,7 +157,7 @@ async def test_directory_to_callback_receipt_and_my_requests(tv, size):
     assert ref.isdigit() and len(ref) == 12
     await shot(page, "receipt", size)
     await no_overflow(page)
-    await press(page, "ArrowLeft")
+    await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "r-mine"
     await press(page, "Enter", wait_nav=True)
     mine = await page.inner_text("main")

@@ -1,0 +1,123 @@
+"""Readability at 3 m and the page budget, measured in the real browser on the real screens:
+body text ≥ 24 px on the 1280x720 canvas, contrast ≥ 7:1, ≤ 5 requests before first paint."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import async_playwright
+
+from tests.conftest import chromium_or_skip, make_settings
+from tv_server.app import create_app
+
+pytestmark = pytest.mark.browser
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+SCREENS = ["home", "programs", "dir", "cb", "mine", "cb-phone?svc=consultation", "PROGRAM"]
+
+# For every element with its own text: font size in canvas px, and the contrast between its
+# colour and the first opaque background behind it (WCAG relative luminance).
+MEASURE = """() => {
+  function rgb(s) { var m = s.match(/[\\d.]+/g); return m ? m.map(Number) : [0,0,0,0]; }
+  function lum(c) { var a = c.slice(0,3).map(function (v) { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * a[0] + 0.7152 * a[1] + 0.0722 * a[2]; }
+  function bg(el) { while (el) { var c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length < 4 || c[3] > 0.5) { return c; } el = el.parentElement; } return [255,255,255]; }
+  var out = [], all = document.querySelectorAll('#canvas *');
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i], own = '';
+    for (var n = el.firstChild; n; n = n.nextSibling) { if (n.nodeType === 3) own += n.nodeValue; }
+    own = own.trim();
+    var r = el.getBoundingClientRect();
+    if (!own || r.width === 0 || r.height === 0) { continue; }
+    var st = getComputedStyle(el), a = lum(rgb(st.color)), b = lum(bg(el));
+    var ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    out.push({text: own.slice(0, 20), size: parseFloat(st.fontSize), contrast: ratio});
+  }
+  return out; }"""
+
+
+@pytest.fixture
+async def browser_and_server(aiohttp_server, data_dir):
+    server = await aiohttp_server(create_app(make_settings(data_dir)))
+    executable = chromium_or_skip()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
+        yield browser, server
+        await browser.close()
+
+
+async def screen_urls(server, page):
+    await page.goto(str(server.make_url("/tv/?stb=DEMO-0001")))
+    base = page.url.rsplit("/", 1)[0] + "/"
+    program = await page.evaluate("""() => fetch('programs').then(r => r.text())
+        .then(t => t.match(/href="(c-[a-z-]+)"/)[1]).then(c => fetch(c)).then(r => r.text())
+        .then(t => t.match(/href="(p-\\d+)"/)[1])""")
+    return [base + (program + "-1" if s == "PROGRAM" else s) for s in SCREENS]
+
+
+async def test_text_is_large_and_contrasty_on_every_screen(browser_and_server):
+    browser, server = browser_and_server
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    problems = []
+    for url in await screen_urls(server, page):
+        await page.goto(url)
+        measured = await page.evaluate(MEASURE)
+        assert len(measured) >= 8, (url, measured)  # the measurement really saw the screen
+        for item in measured:
+            if item["size"] < 24:
+                problems.append((url.rsplit("/", 1)[1], item["text"], "size", item["size"]))
+            if item["contrast"] < 7:
+                problems.append((url.rsplit("/", 1)[1], item["text"], "contrast",
+                                 round(item["contrast"], 2)))
+    assert problems == []
+
+
+async def test_focus_ring_contrasts_with_unfocused_tiles(browser_and_server):
+    browser, server = browser_and_server
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    await page.goto(str(server.make_url("/tv/?stb=DEMO-0001")))
+    styles = await page.evaluate("""() => ['t-programs', 't-dir'].map(function (id) {
+        var s = getComputedStyle(document.getElementById(id));
+        return [s.backgroundColor, s.boxShadow]; })""")
+    focused, plain = styles
+    assert focused[0] != plain[0]
+    assert focused[1] != "none" and plain[1] == "none"
+
+
+async def test_at_most_five_requests_before_first_paint(browser_and_server):
+    browser, server = browser_and_server
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    urls = await screen_urls(server, page)
+    for url in urls:
+        requests = []
+
+        def record(request, requests=requests):
+            requests.append(request)
+
+        page.on("request", record)
+        await page.goto(url, wait_until="load")
+        page.remove_listener("request", record)
+        early = [r.url for r in requests if not r.url.endswith("/events")]
+        assert len(early) <= 5, (url, early)
+
+
+async def test_each_box_family_gets_its_key_map(browser_and_server):
+    browser, server = browser_and_server
+    from tv_server import keys
+
+    db = server.app[keys.DB]
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO device_models (model, vendor, keymap_family, screen_profile)"
+                         " VALUES ('IPANEL-TEST', 'test', 'ipanel', '720p')")
+        await tx.execute("UPDATE devices SET model = 'IPANEL-TEST' WHERE serial = 'DEMO-0003'")
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    await page.goto(str(server.make_url("/tv/?stb=DEMO-0003")))
+    assert await page.evaluate("document.activeElement.id") == "t-programs"
+    # iPanel's Right is key code 4 (its arrows are 1/2/3/4 for up/down/left/right).
+    await page.evaluate("""() => { var e = document.createEvent('Event');
+        e.initEvent('keydown', true, true); e.keyCode = 4; e.which = 4;
+        document.activeElement.dispatchEvent(e); }""")
+    await page.wait_for_timeout(100)
+    assert await page.evaluate("document.activeElement.id") == "t-dir"
