@@ -7,7 +7,7 @@ PORT ?= 8080
 DATA_DIR ?= ./var
 APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-core ffmpeg
 
-.PHONY: install system-deps run test lint format bench clean
+.PHONY: install system-deps run test lint format bench clean i18n
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,3 +47,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-artifacts
+
+## i18n: refresh the message template tv_ui/locale/messages.pot (and update any catalogs)
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o tv_ui/locale/messages.pot .
+	@for po in tv_ui/locale/*/LC_MESSAGES/messages.po; do [ -f "$$po" ] || continue; \
+	  $(BIN)/pybabel update -i tv_ui/locale/messages.pot -o "$$po" && \
+	  $(BIN)/pybabel compile -i "$$po" -o "$${po%.po}.mo"; done

@@ -62,7 +62,10 @@ def prepare_demo_dir(parent: str | None = None) -> Path:
     data_dir = Path(tempfile.mkdtemp(prefix="legaltv-bench-", dir=parent))
     subprocess.run(
         [LEGALTV, "demo", "load", "--data-dir", str(data_dir)],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, timeout=300,
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        timeout=300,
     )
     return data_dir
 
@@ -121,12 +124,24 @@ def read_rss(pid: int) -> dict[str, int]:
     return out
 
 
-def _start(argv: list[str], port: int, name: str, log_dir: Path, ready_path: str,
-           env: dict[str, str] | None = None) -> Proc:
+def _start(
+    argv: list[str],
+    port: int,
+    name: str,
+    log_dir: Path,
+    ready_path: str,
+    env: dict[str, str] | None = None,
+) -> Proc:
     log_path = log_dir / f"{name}-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
-    popen = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    popen = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
     base = f"http://{HOST}:{port}"
     proc = Proc(popen, base, log_path, name)
     try:
@@ -137,12 +152,25 @@ def _start(argv: list[str], port: int, name: str, log_dir: Path, ready_path: str
     return proc
 
 
-def start_demo_server(data_dir: Path, log_dir: Path | None = None, port: int | None = None,
-                      env: dict[str, str] | None = None) -> Proc:
+def start_demo_server(
+    data_dir: Path,
+    log_dir: Path | None = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Proc:
     """`legaltv serve --demo`; `env` adds LEGALTV_* settings (e.g. for an A/B experiment)."""
     port = port or free_port()
-    argv = [LEGALTV, "serve", "--demo", "--data-dir", str(data_dir), "--host", HOST,
-            "--port", str(port)]
+    argv = [
+        LEGALTV,
+        "serve",
+        "--demo",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
     return _start(argv, port, "legaltv", log_dir or data_dir, "/healthz", env)
 
 
@@ -161,8 +189,8 @@ _HREF = re.compile(r'href="([^"#]*)"')
 
 @dataclass
 class Screens:
-    base: str          # http://host:port
-    token_base: str    # http://host:port/tv/b/TOKEN/
+    base: str  # http://host:port
+    token_base: str  # http://host:port/tv/b/TOKEN/
     paths: dict[str, str] = field(default_factory=dict)  # label -> relative screen path
 
     def url(self, label: str) -> str:
@@ -195,8 +223,11 @@ def discover(base: str, serial: str = SERIAL) -> Screens:
     if status != 303 or not location or not location.endswith("/home"):
         raise RuntimeError(f"/tv/?stb={serial} answered {status} {location!r}, expected 303 → home")
     token_base = base + location[: -len("home")]
-    s = Screens(base, token_base, {"home": "home", "programs": "programs", "dir": "dir",
-                                   "cb": "cb", "mine": "mine"})
+    s = Screens(
+        base,
+        token_base,
+        {"home": "home", "programs": "programs", "dir": "dir", "cb": "cb", "mine": "mine"},
+    )
     _, _, html = _get(token_base + "programs")
     cats = [h for h in _links(html) if h.startswith("c-")]
     if not cats:
@@ -217,7 +248,7 @@ def discover(base: str, serial: str = SERIAL) -> Screens:
         if status == 200 and f'href="v-{pid}"' in html:
             s.paths["v"] = f"v-{pid}"
             break
-    if "v" not in s.paths:   # p-ID redirects to the video when the program has one
+    if "v" not in s.paths:  # p-ID redirects to the video when the program has one
         for pid in pids[:30]:
             status, headers, _ = _get(token_base + f"p-{pid}")
             loc = headers.get("Location") or headers.get("location") or ""
@@ -235,6 +266,7 @@ def discover(base: str, serial: str = SERIAL) -> Screens:
 
 
 # ---- machine facts ----
+
 
 def _cmd(argv: list[str]) -> str:
     try:
@@ -258,11 +290,13 @@ def machine_info() -> dict[str, str]:
                 break
     try:
         import aiohttp
+
         aiohttp_version = aiohttp.__version__
     except ImportError:
         aiohttp_version = "?"
     try:
         from importlib.metadata import version
+
         playwright_version = version("playwright")
     except Exception:
         playwright_version = "?"

@@ -42,8 +42,9 @@ def main() -> None:
     app.router.add_get("/", hello)
     if args.replay:
         app.router.add_get("/replay", replay_handler(args.replay))
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None,
-                shutdown_timeout=1)
+    web.run_app(
+        app, host=args.host, port=args.port, print=None, access_log=None, shutdown_timeout=1
+    )
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ async def measure_screen(context, url: str, presses: int, time_limit: float) -> 
             state = await page.evaluate(STATE)
             if state["onBody"]:
                 on_body += 1
-            if state["id"] == before["id"]:   # at an edge: turn (right, down, left, up, …)
+            if state["id"] == before["id"]:  # at an edge: turn (right, down, left, up, …)
                 no_move += 1
                 direction = (direction + 1) % len(DIRECTIONS)
         await page.wait_for_timeout(300)
@@ -121,22 +121,31 @@ async def run_async(base: str, presses: int = 60, time_limit: float = 90.0) -> d
     screens = await asyncio.to_thread(common.discover, base)
     results = {}
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=common.CHROMIUM,
-                                           args=common.CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(
+            executable_path=common.CHROMIUM, args=common.CHROMIUM_ARGS
+        )
         try:
             context = await browser.new_context(viewport={"width": 1280, "height": 720})
             for label in SCREENS:
-                results[label] = await measure_screen(context, screens.url(label), presses,
-                                                      time_limit)
+                results[label] = await measure_screen(
+                    context, screens.url(label), presses, time_limit
+                )
                 r = results[label]
-                print(f"  [keys] {label}: {r['measured']} moves / {r['presses']} presses, "
-                      f"p50 {fmt(r['p50_ms'])} p95 {fmt(r['p95_ms'])} max {fmt(r['max_ms'])} ms",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  [keys] {label}: {r['measured']} moves / {r['presses']} presses, "
+                    f"p50 {fmt(r['p50_ms'])} p95 {fmt(r['p95_ms'])} max {fmt(r['max_ms'])} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
             await context.close()
         finally:
             await browser.close()
-    return {"throttle": THROTTLE, "gap_ms": GAP_S * 1000, "screens": results,
-            "pass": all(r["pass"] for r in results.values())}
+    return {
+        "throttle": THROTTLE,
+        "gap_ms": GAP_S * 1000,
+        "screens": results,
+        "pass": all(r["pass"] for r in results.values()),
+    }
 
 
 def run(base: str | None = None, data_dir: Path | None = None, presses: int = 60) -> dict:

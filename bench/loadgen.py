@@ -19,7 +19,7 @@ async def worker(session, url, headers, deadline, lat, counts):
             async with session.get(url, headers=headers, allow_redirects=False) as r:
                 await r.read()
                 counts["ok" if r.status < 400 else "bad"] += 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             counts["bad"] += 1
             await asyncio.sleep(0.01)
             continue
@@ -33,16 +33,23 @@ async def main_async(url, connections, duration, headers):
     async with aiohttp.ClientSession(connector=conn, timeout=timeout, auto_decompress=False) as s:
         start = time.monotonic()
         deadline = start + duration
-        await asyncio.gather(*(worker(s, url, headers, deadline, lat, counts)
-                               for _ in range(connections)))
+        await asyncio.gather(
+            *(worker(s, url, headers, deadline, lat, counts) for _ in range(connections))
+        )
         elapsed = time.monotonic() - start
     lat.sort()
 
     def pct(q):
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else None
 
-    return {"rps": len(lat) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "requests": len(lat), "errors": counts["bad"], "tool": "aiohttp-loop"}
+    return {
+        "rps": len(lat) / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "requests": len(lat),
+        "errors": counts["bad"],
+        "tool": "aiohttp-loop",
+    }
 
 
 def main() -> None:

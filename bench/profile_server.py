@@ -32,8 +32,17 @@ def main() -> None:
     if a.screen == "hello":
         target = ["-m", "bench.hello_server", "--port", str(port)]
     else:
-        target = [common.LEGALTV, "serve", "--demo", "--data-dir", str(data_dir),
-                  "--host", common.HOST, "--port", str(port)]
+        target = [
+            common.LEGALTV,
+            "serve",
+            "--demo",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            common.HOST,
+            "--port",
+            str(port),
+        ]
     argv = [sys.executable, "-m", "cProfile", "-o", str(out), *target]
     log = open(data_dir / "prof.log", "wb")  # noqa: SIM115
     popen = subprocess.Popen(argv, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -61,22 +61,30 @@ def report(when: str, machine: dict, server, keys, weight, errors: dict, history
         "| --- | --- | --- | --- |",
     ]
     if server:
-        out.append(f"| Server: cached screen vs aiohttp hello-world (req/s ratio, median of "
-                   f"{server['repeats']} interleaved repeats) | {fmt(server['page_ratio'], 2)}× | "
-                   f"≥ {server_bench.TARGET_RATIO}× | {verdict(server['pass'])} |")
+        out.append(
+            f"| Server: cached screen vs aiohttp hello-world (req/s ratio, median of "
+            f"{server['repeats']} interleaved repeats) | {fmt(server['page_ratio'], 2)}× | "
+            f"≥ {server_bench.TARGET_RATIO}× | {verdict(server['pass'])} |"
+        )
     if keys:
         for label, s in keys["screens"].items():
-            out.append(f"| Remote: key → focus painted, CPU 6×, `{label}` | p95 {fmt(s['p95_ms'])} "
-                       f"ms, {s['on_body']} on body | p95 ≤ 50 ms, never body | "
-                       f"{verdict(s['pass'])} |")
+            out.append(
+                f"| Remote: key → focus painted, CPU 6×, `{label}` | p95 {fmt(s['p95_ms'])} "
+                f"ms, {s['on_body']} on body | p95 ≤ 50 ms, never body | "
+                f"{verdict(s['pass'])} |"
+            )
     if weight:
         done = [s for s in weight["screens"].values() if s]
         max_req = max(s["requests"] for s in done)
         max_bytes = max(s["text_bytes"] for s in done)
-        out.append(f"| Weight: requests before `load`, worst screen | {max_req} | ≤ 5 | "
-                   f"{verdict(weight['pass_requests'])} |")
-        out.append(f"| Weight: HTML+CSS+JS before compression, worst screen | {fmt(max_bytes)} B "
-                   f"| ≤ 30,720 B | {verdict(weight['pass_bytes'])} |")
+        out.append(
+            f"| Weight: requests before `load`, worst screen | {max_req} | ≤ 5 | "
+            f"{verdict(weight['pass_requests'])} |"
+        )
+        out.append(
+            f"| Weight: HTML+CSS+JS before compression, worst screen | {fmt(max_bytes)} B "
+            f"| ≤ 30,720 B | {verdict(weight['pass_bytes'])} |"
+        )
     for name, err in errors.items():
         if err:
             out.append(f"| {name} | did not run: {err} | | FAIL |")
@@ -117,20 +125,23 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="3 s load runs, 20 presses (a smoke run)")
     a = p.parse_args()
     duration, presses = (3.0, 20) if a.quick else (10.0, 60)
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = common.machine_info()
     print("== preparing the demo data dir (legaltv demo load)", file=sys.stderr, flush=True)
     data_dir = common.prepare_demo_dir()
     errors = {}
     try:
         server, errors["server bench"] = _safe(
-            "server bench", lambda: server_bench.run(data_dir, duration=duration, repeats=3))
+            "server bench", lambda: server_bench.run(data_dir, duration=duration, repeats=3)
+        )
         demo = common.start_demo_server(data_dir)
         try:
             keys, errors["keypress bench"] = _safe(
-                "keypress bench", lambda: keypress_bench.run(base=demo.base, presses=presses))
+                "keypress bench", lambda: keypress_bench.run(base=demo.base, presses=presses)
+            )
             weight, errors["weight bench"] = _safe(
-                "weight bench", lambda: weight_bench.run(base=demo.base))
+                "weight bench", lambda: weight_bench.run(base=demo.base)
+            )
         finally:
             demo.stop()
     finally:

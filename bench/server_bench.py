@@ -67,14 +67,35 @@ def load(url: str, duration: float, connections: int) -> dict:
     header = "Accept-Encoding: gzip"
     wrk = shutil.which("wrk")
     if wrk:
-        argv = [wrk, "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency",
-                "--timeout", "5s", "-H", header, url]
+        argv = [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(duration)}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-H",
+            header,
+            url,
+        ]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60).stdout
         return parse_wrk(out)
-    argv = [sys.executable, "-m", "bench.loadgen", url, "-c", str(connections), "-d",
-            str(duration), "-H", header]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60,
-                         cwd=common.ROOT).stdout
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        url,
+        "-c",
+        str(connections),
+        "-d",
+        str(duration),
+        "-H",
+        header,
+    ]
+    out = subprocess.run(
+        argv, capture_output=True, text=True, timeout=duration + 60, cwd=common.ROOT
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -85,8 +106,9 @@ def check(url: str) -> tuple[int, int, str]:
         return r.status, len(r.read()), r.headers.get("Content-Encoding", "")
 
 
-def run(data_dir: Path | None = None, duration: float = 10.0, repeats: int = 3,
-        connections: int = 32) -> dict:
+def run(
+    data_dir: Path | None = None, duration: float = 10.0, repeats: int = 3, connections: int = 32
+) -> dict:
     own_dir = data_dir is None
     data_dir = data_dir or common.prepare_demo_dir()
     hello = demo = None
@@ -94,9 +116,12 @@ def run(data_dir: Path | None = None, duration: float = 10.0, repeats: int = 3,
         demo = common.start_demo_server(data_dir)
         screens = common.discover(demo.base)
         hello = common.start_hello_server(data_dir, replay=screens.url("p"))
-        css_path = re.search(r'href="(/static/[^"]+\.css)"',
-                             urllib.request.urlopen(screens.url("home"), timeout=10)  # noqa: S310
-                             .read().decode())
+        css_path = re.search(
+            r'href="(/static/[^"]+\.css)"',
+            urllib.request.urlopen(screens.url("home"), timeout=10)  # noqa: S310
+            .read()
+            .decode(),
+        )
         urls = {
             "hello": hello.base + "/",
             "page": screens.url("p"),
@@ -105,7 +130,7 @@ def run(data_dir: Path | None = None, duration: float = 10.0, repeats: int = 3,
             "css": demo.base + (css_path.group(1) if css_path else "/static/tv.css"),
         }
         checks = {}
-        for label, url in urls.items():   # warm the cache and check each answers 200
+        for label, url in urls.items():  # warm the cache and check each answers 200
             for _ in range(3):
                 checks[label] = check(url)
         runs: dict[str, list[dict]] = {label: [] for label in urls}
@@ -115,10 +140,13 @@ def run(data_dir: Path | None = None, duration: float = 10.0, repeats: int = 3,
                 result = load(urls[label], duration, connections)
                 result["rep"] = rep
                 runs[label].append(result)
-                print(f"  [server] rep {rep + 1}/{repeats} {label:5s} "
-                      f"{fmt(result['rps'], 0)} req/s p50 {fmt(result['p50_ms'], 2)} ms "
-                      f"p99 {fmt(result['p99_ms'], 2)} ms errors {result['errors']}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  [server] rep {rep + 1}/{repeats} {label:5s} "
+                    f"{fmt(result['rps'], 0)} req/s p50 {fmt(result['p50_ms'], 2)} ms "
+                    f"p99 {fmt(result['p99_ms'], 2)} ms errors {result['errors']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 time.sleep(0.5)
         rss = {"legaltv": demo.rss_kb(), "hello": hello.rss_kb()}
         elapsed = time.time() - started
@@ -141,7 +169,8 @@ def run(data_dir: Path | None = None, duration: float = 10.0, repeats: int = 3,
     ratios = {}
     for label in ("page", "replay", "home", "css"):
         per_rep = [
-            p["rps"] / h["rps"] for p, h in zip(runs[label], runs["hello"], strict=True)
+            p["rps"] / h["rps"]
+            for p, h in zip(runs[label], runs["hello"], strict=True)
             if p["rps"] and h["rps"]
         ]
         ratios[label] = {"median_of_ratios": median(per_rep), "per_rep": per_rep}
@@ -210,8 +239,9 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print the raw result as JSON too")
     a = p.parse_args()
-    result = run(duration=min(a.duration, 60), repeats=min(a.repeats, 10),
-                 connections=a.connections)
+    result = run(
+        duration=min(a.duration, 60), repeats=min(a.repeats, 10), connections=a.connections
+    )
     print(markdown(result))
     if a.json:
         print(json.dumps(result, indent=2, default=str))

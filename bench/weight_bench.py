@@ -56,7 +56,8 @@ async def measure_screen(browser, session, url: str) -> dict:
         loaded["done"] = True
         focus_ok = await page.evaluate(
             "(function(){var a=document.activeElement;"
-            "return !!a && a!==document.body && a!==document.documentElement;})()")
+            "return !!a && a!==document.body && a!==document.documentElement;})()"
+        )
     finally:
         await context.close()
     text_raw = text_gz = image_bytes = 0
@@ -100,12 +101,14 @@ async def run_async(base: str) -> dict:
     screens = await asyncio.to_thread(common.discover, base)
     results = {}
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=common.CHROMIUM,
-                                           args=common.CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(
+            executable_path=common.CHROMIUM, args=common.CHROMIUM_ARGS
+        )
         try:
             timeout = aiohttp.ClientTimeout(total=20)
-            async with aiohttp.ClientSession(auto_decompress=False, timeout=timeout,
-                                             skip_auto_headers=["Accept-Encoding"]) as session:
+            async with aiohttp.ClientSession(
+                auto_decompress=False, timeout=timeout, skip_auto_headers=["Accept-Encoding"]
+            ) as session:
                 for label in SCREENS:
                     if label not in screens.paths:
                         results[label] = None

@@ -33,8 +33,10 @@ def normalise(digits: str) -> str:
 def national(e164: str) -> str:
     """Digits as dialled inside China (13800138000, 04778512345)."""
     number = phonenumbers.parse(e164, None)
-    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL).replace(" ", "").replace(
-        "-", ""
+    return (
+        phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        .replace(" ", "")
+        .replace("-", "")
     )
 
 

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from callbacks import phones
 from storage import Database, Invalid, LimitReached
 
-SERVICES = ("consultation", "legal_aid", "mediation", "lawyer_mediation", "notarisation",
-            "appraisal")
+SERVICES = (
+    "consultation",
+    "legal_aid",
+    "mediation",
+    "lawyer_mediation",
+    "notarisation",
+    "appraisal",
+)
 TIME_WINDOWS = ("morning", "afternoon", "evening")
 OPEN_STATES = ("submitted", "assigned", "in_progress")
 STATES = (*OPEN_STATES, "completed", "unreachable", "cancelled")
@@ -51,7 +57,10 @@ class Draft:
 
 
 def validate(
-    service: str, phone_digits: str, time_window: str, idempotency_key: str,
+    service: str,
+    phone_digits: str,
+    time_window: str,
+    idempotency_key: str,
     service_point_code: str | None = None,
 ) -> Draft:
     if service not in SERVICES:
@@ -113,12 +122,21 @@ async def submit(
             " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)",
             (
-                ref, device_id, draft.idempotency_key, draft.service, draft.service_point_code,
-                draft.phone_e164, phones.mask(draft.phone_e164), draft.time_window, now, now,
+                ref,
+                device_id,
+                draft.idempotency_key,
+                draft.service,
+                draft.service_point_code,
+                draft.phone_e164,
+                phones.mask(draft.phone_e164),
+                draft.time_window,
+                now,
+                now,
             ),
         )
-        row = await tx.fetchone(f"SELECT {_COLUMNS} FROM callback_requests WHERE id = ?",
-                                (request_id,))
+        row = await tx.fetchone(
+            f"SELECT {_COLUMNS} FROM callback_requests WHERE id = ?", (request_id,)
+        )
     return _request(row), True
 
 
@@ -140,11 +158,13 @@ async def get_for_device(db: Database, device_id: int, ref: str) -> CallbackRequ
 
 
 async def count_open(db: Database, device_id: int) -> int:
-    return int(await db.fetchval(
-        "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
-        f" ({','.join('?' * len(OPEN_STATES))})",
-        (device_id, *OPEN_STATES),
-    ))
+    return int(
+        await db.fetchval(
+            "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
+            f" ({','.join('?' * len(OPEN_STATES))})",
+            (device_id, *OPEN_STATES),
+        )
+    )
 
 
 # -- drafts: the steps on the box before the household confirms -------------------------------
@@ -165,8 +185,12 @@ class CallbackDraft:
 
 
 async def save_draft(
-    db: Database, device_id: int, service: str, phone_digits: str,
-    service_point_code: str | None = None, draft_id: str | None = None,
+    db: Database,
+    device_id: int,
+    service: str,
+    phone_digits: str,
+    service_point_code: str | None = None,
+    draft_id: str | None = None,
     now: float | None = None,
 ) -> CallbackDraft:
     """Validate service and phone, then create (or update this box's) draft."""
@@ -175,8 +199,9 @@ async def save_draft(
     e164 = phones.normalise(phone_digits)
     now = time.time() if now is None else now
     async with db.transaction() as tx:
-        await tx.execute("DELETE FROM callback_drafts WHERE created_at < ?",
-                         (now - DRAFT_TTL_SECONDS,))
+        await tx.execute(
+            "DELETE FROM callback_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,)
+        )
         existing = None
         if draft_id:
             existing = await tx.fetchone(
@@ -214,6 +239,11 @@ async def submit_draft(
     db: Database, device_id: int, draft: CallbackDraft, time_window: str, *, max_open: int
 ) -> tuple[CallbackRequest, bool]:
     """Submit a draft; its id is the idempotency key."""
-    checked = validate(draft.service, phones.national(draft.phone_e164), time_window, draft.id,
-                       draft.service_point_code)
+    checked = validate(
+        draft.service,
+        phones.national(draft.phone_e164),
+        time_window,
+        draft.id,
+        draft.service_point_code,
+    )
     return await submit(db, device_id, checked, max_open=max_open)

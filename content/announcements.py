@@ -73,8 +73,9 @@ async def current_announcements(db: Database, now: float | None = None) -> list[
         entry = grouped.setdefault(r["id"], {**dict(r), "regions": set()})
         entry["regions"].add(r["region_code"])
     return [
-        Announcement(g["id"], g["text"], g["level"], g["starts_at"], g["ends_at"],
-                     frozenset(g["regions"]))
+        Announcement(
+            g["id"], g["text"], g["level"], g["starts_at"], g["ends_at"], frozenset(g["regions"])
+        )
         for g in grouped.values()
     ]
 

@@ -10,8 +10,17 @@ from storage import Database, NotFound
 
 KIND_ORDER = ("village_room", "township_station", "banner_centre", "city_centre", "hotline")
 FIELDS = (
-    "code", "name", "kind", "region_code", "address", "hours", "phone", "phone_is_sample",
-    "services", "languages", "description",
+    "code",
+    "name",
+    "kind",
+    "region_code",
+    "address",
+    "hours",
+    "phone",
+    "phone_is_sample",
+    "services",
+    "languages",
+    "description",
 )
 
 
@@ -33,9 +42,18 @@ class ServicePoint:
 
 def _point(row) -> ServicePoint:
     return ServicePoint(
-        row["id"], row["code"], row["name"], row["kind"], row["region_code"], row["address"],
-        row["hours"], row["phone"], bool(row["phone_is_sample"]), json.loads(row["services"]),
-        json.loads(row["languages"]), row["description"],
+        row["id"],
+        row["code"],
+        row["name"],
+        row["kind"],
+        row["region_code"],
+        row["address"],
+        row["hours"],
+        row["phone"],
+        bool(row["phone_is_sample"]),
+        json.loads(row["services"]),
+        json.loads(row["languages"]),
+        row["description"],
     )
 
 
@@ -47,15 +65,24 @@ async def upsert_points(db: Database, points: list[dict]) -> int:
     async with db.transaction() as tx:
         await tx.executemany(
             "INSERT INTO service_points (" + ", ".join(FIELDS) + ", updated_at)"
-            " VALUES (" + ", ".join("?" * (len(FIELDS) + 1)) + ") ON CONFLICT (code) DO UPDATE SET "
+            " VALUES ("
+            + ", ".join("?" * (len(FIELDS) + 1))
+            + ") ON CONFLICT (code) DO UPDATE SET "
             + ", ".join(f"{f} = excluded.{f}" for f in FIELDS[1:])
             + ", updated_at = excluded.updated_at",
             [
                 (
-                    p["code"], p["name"], p["kind"], p["region_code"], p["address"], p["hours"],
-                    p["phone"], int(bool(p["phone_is_sample"])),
+                    p["code"],
+                    p["name"],
+                    p["kind"],
+                    p["region_code"],
+                    p["address"],
+                    p["hours"],
+                    p["phone"],
+                    int(bool(p["phone_is_sample"])),
                     json.dumps(p["services"], ensure_ascii=False),
-                    json.dumps(p["languages"], ensure_ascii=False), p.get("description", ""),
+                    json.dumps(p["languages"], ensure_ascii=False),
+                    p.get("description", ""),
                     now,
                 )
                 for p in points

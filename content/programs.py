@@ -108,8 +108,9 @@ def _prepare_image(src: Path, data_dir: Path, specs: list) -> _PreparedMedia:
     with Image.open(src) as im:
         mime = IMAGE_MIME[im.format]
     sha, rel = store_media_file(src, data_dir)
-    return _PreparedMedia(sha, rel, "image", mime, src.stat().st_size,
-                          _rendition_rows(src, specs, data_dir))
+    return _PreparedMedia(
+        sha, rel, "image", mime, src.stat().st_size, _rendition_rows(src, specs, data_dir)
+    )
 
 
 async def _insert_media(tx, media: _PreparedMedia) -> int:
@@ -160,8 +161,12 @@ async def import_program(
     }
     if program.cover:
         cover_src = program.root / program.cover
-        full = {p: renditions.make_rendition(cover_src, renditions.COVER_SPECS[p],
-                                             data_dir / "renditions") for p in PROFILES}
+        full = {
+            p: renditions.make_rendition(
+                cover_src, renditions.COVER_SPECS[p], data_dir / "renditions"
+            )
+            for p in PROFILES
+        }
     else:
         stem = f"{program.slug}-{hashlib.sha256(program.title.encode()).hexdigest()[:10]}"
         full = titlecard.write_title_cards(
@@ -183,12 +188,20 @@ async def import_program(
     async with db.transaction() as tx:
         video_id = await _insert_media(tx, video) if video else None
         poster_id = await _insert_media(tx, poster) if poster else None
-        existing = await tx.fetchone("SELECT id, version FROM programs WHERE slug = ?",
-                                     (program.slug,))
+        existing = await tx.fetchone(
+            "SELECT id, version FROM programs WHERE slug = ?", (program.slug,)
+        )
         values = (
-            program.title, program.summary, program.category, json.dumps(program.tags,
-            ensure_ascii=False), program.language, status, video_id, poster_id,
-            program.duration_seconds, str(program.published_at) if program.published_at else None,
+            program.title,
+            program.summary,
+            program.category,
+            json.dumps(program.tags, ensure_ascii=False),
+            program.language,
+            status,
+            video_id,
+            poster_id,
+            program.duration_seconds,
+            str(program.published_at) if program.published_at else None,
             now,
         )
         if existing is None:
@@ -236,8 +249,7 @@ async def import_catalog(db: Database, root: Path, data_dir: Path) -> list[int]:
     await import_categories(db, categories)
     titles = {c.slug: c.title for c in categories}
     return [
-        await import_program(db, p, data_dir, category_title=titles[p.category])
-        for p in programs
+        await import_program(db, p, data_dir, category_title=titles[p.category]) for p in programs
     ]
 
 
@@ -267,8 +279,9 @@ async def list_categories(db: Database, region_codes: list[str]) -> list[dict]:
 
 
 async def get_category(db: Database, slug: str) -> dict:
-    row = await db.fetchone("SELECT slug, title, description FROM categories WHERE slug = ?",
-                            (slug,))
+    row = await db.fetchone(
+        "SELECT slug, title, description FROM categories WHERE slug = ?", (slug,)
+    )
     if row is None:
         raise NotFound("category_not_found", slug)
     return dict(row)
@@ -282,8 +295,15 @@ _CARD_SQL = (
 
 
 def _card(row) -> ProgramCard:
-    return ProgramCard(row["id"], row["slug"], row["title"], row["summary"], row["category"],
-                       row["pages"], row["video_media_id"] is not None)
+    return ProgramCard(
+        row["id"],
+        row["slug"],
+        row["title"],
+        row["summary"],
+        row["category"],
+        row["pages"],
+        row["video_media_id"] is not None,
+    )
 
 
 async def list_programs(
@@ -343,7 +363,8 @@ async def cover_files(db: Database, program_ids: list[int], profile: str) -> dic
         return {}
     marks = ",".join("?" * len(program_ids))
     rows = await db.fetchall(
-        f"SELECT program_id, file FROM program_covers WHERE profile = ? AND program_id IN ({marks})",
+        "SELECT program_id, file FROM program_covers"
+        f" WHERE profile = ? AND program_id IN ({marks})",
         [profile, *program_ids],
     )
     return {r[0]: r[1] for r in rows}

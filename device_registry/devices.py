@@ -127,7 +127,9 @@ async def ensure_wave(
         row = await tx.fetchone("SELECT id FROM rollout_waves WHERE name = ?", (name,))
         if row is not None:
             return int(row[0])
-        position = (await tx.fetchone("SELECT COALESCE(MAX(position), 0) + 1 FROM rollout_waves"))[0]
+        position = (await tx.fetchone("SELECT COALESCE(MAX(position), 0) + 1 FROM rollout_waves"))[
+            0
+        ]
         wave_id = await tx.insert(
             "INSERT INTO rollout_waves (name, position, kind, status, created_at)"
             " VALUES (?, ?, ?, ?, ?)",

@@ -10,7 +10,6 @@ import csv
 import io
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from storage import Database, Invalid
 
@@ -90,7 +89,10 @@ def parse_regions(text: str, existing: dict[str, Region] | None = None) -> list[
                 continue
             if LEVELS.index(level) <= LEVELS.index(parent_region.level):
                 problems.append(
-                    (line, f"level {level} of {code} is not below its parent's {parent_region.level}")
+                    (
+                        line,
+                        f"level {level} of {code} is not below its parent's {parent_region.level}",
+                    )
                 )
                 continue
         elif level not in ("province", "city"):
@@ -121,10 +123,6 @@ async def import_regions(db: Database, text: str) -> int:
                 (region.code, region.name, region.level, region.parent_code, position),
             )
     return len(regions)
-
-
-async def import_regions_file(db: Database, path: Path) -> int:
-    return await import_regions(db, decode_csv_bytes(path.read_bytes()))
 
 
 async def load_regions(db: Database) -> list[Region]:

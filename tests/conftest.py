@@ -87,6 +87,8 @@ def chromium_or_skip() -> str:
     path = "/usr/bin/chromium"
     if not Path(path).exists():
         if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)")
+            pytest.fail(
+                "Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)"
+            )
         pytest.skip("Chromium is not installed")
     return path

@@ -11,7 +11,8 @@ from tv_server import keys
 
 async def draft_for(client, box, phone="13800138000", service="consultation", sp=""):
     response = await client.post(
-        box + "cb-phone", data={"svc": service, "sp": sp, "d": "", "phone": phone},
+        box + "cb-phone",
+        data={"svc": service, "sp": sp, "d": "", "phone": phone},
         allow_redirects=False,
     )
     assert response.status == 303, await response.text()
@@ -19,8 +20,9 @@ async def draft_for(client, box, phone="13800138000", service="consultation", sp
 
 
 async def submit(client, box, draft, window="morning"):
-    return await client.post(box + "cb-submit", data={"d": draft, "w": window},
-                             allow_redirects=False)
+    return await client.post(
+        box + "cb-submit", data={"d": draft, "w": window}, allow_redirects=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -36,8 +38,9 @@ def test_valid_mainland_numbers_are_normalised_and_masked(typed, e164, masked):
     assert phones.mask(e164) == masked
 
 
-@pytest.mark.parametrize("typed", ["", "123", "1380013800", "23800138000", "12345678901234",
-                                   "00000000000", "10086"])
+@pytest.mark.parametrize(
+    "typed", ["", "123", "1380013800", "23800138000", "12345678901234", "00000000000", "10086"]
+)
 def test_invalid_numbers_are_refused(typed):
     with pytest.raises(Invalid) as caught:
         phones.normalise(typed)
@@ -73,7 +76,9 @@ async def test_full_flow_gives_a_receipt_only_after_commit(client, box):
     ref = response.headers["Location"].rsplit("r-", 1)[1]
     row = await client.app[keys.DB].fetchone(
         "SELECT status, phone_e164, time_window, service_point_code FROM callback_requests"
-        " WHERE ref = ?", (ref,))
+        " WHERE ref = ?",
+        (ref,),
+    )
     assert tuple(row) == ("submitted", "+8613800138000", "evening", "sp-150602001")
     receipt = await (await client.get(f"{box}r-{ref}")).text()
     assert ref in receipt and "138****8000" in receipt

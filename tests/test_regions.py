@@ -92,23 +92,33 @@ def test_excel_encodings_are_accepted():
 
 def test_cli_reports_bad_lines_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("code,name,level,parent_code\n1506,市,city,\n150602,区,county,7777\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "code,name,level,parent_code\n1506,市,city,\n150602,区,county,7777\n", encoding="utf-8"
+    )
     env = {"PATH": "/usr/bin:/bin", "LEGALTV_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(
         [sys.executable, "-m", "tv_server.cli", "regions", "import", str(bad)],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
     )
     assert result.returncode == 2
     assert "line 3: unknown parent 7777" in result.stderr
     assert "nothing was written" in result.stderr
 
     good = tmp_path / "good.csv"
-    good.write_text("code,name,level,parent_code\n1506,市,city,\n150602,区,county,1506\n",
-                    encoding="utf-8")
+    good.write_text(
+        "code,name,level,parent_code\n1506,市,city,\n150602,区,county,1506\n", encoding="utf-8"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "tv_server.cli", "regions", "import", str(good)],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "imported 2 regions" in result.stdout

@@ -117,7 +117,9 @@ async def test_screen_weight_budget(client, box):
     db = client.app[keys.DB]
     pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
     for screen in ("home", "programs", "dir", "cb", "mine", f"p-{pid}-1"):
-        page = await (await client.get(box + screen, headers={"Accept-Encoding": "identity"})).read()
+        page = await (
+            await client.get(box + screen, headers={"Accept-Encoding": "identity"})
+        ).read()
         assert len(page) + static <= 30 * 1024, (screen, len(page), static)
 
 
@@ -164,7 +166,10 @@ async def test_media_path_traversal_is_refused(client):
 
 async def test_directory_starts_with_the_box_own_chain(client, box):
     html = await (await client.get(box + "dir")).text()
-    order = [html.index(name) for name in ("吉劳庆社区", "交通街道", "东胜区", "鄂尔多斯市公共法律服务中心")]
+    order = [
+        html.index(name)
+        for name in ("吉劳庆社区", "交通街道", "东胜区", "鄂尔多斯市公共法律服务中心")
+    ]
     assert order == sorted(order)
     assert "12348" in html
     assert 'href="dir-1506"' in html  # other regions

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    db = Database(settings.db_path, readers=settings.db_readers,
-                  synchronous=settings.sqlite_synchronous)
+    db = Database(
+        settings.db_path, readers=settings.db_readers, synchronous=settings.sqlite_synchronous
+    )
     await db.open()
     try:
         await db.migrate(MIGRATIONS)
@@ -92,8 +93,11 @@ async def healthz(request: web.Request) -> web.Response:
         database = {"status": "error", "error": type(exc).__name__}
         status = 503
     return web.json_response(
-        {"status": "ok" if status == 200 else "error", "version": __version__,
-         "database": database},
+        {
+            "status": "ok" if status == 200 else "error",
+            "version": __version__,
+            "database": database,
+        },
         status=status,
     )
 

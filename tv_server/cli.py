@@ -27,8 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(serve)
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8080)")
-    serve.add_argument("--demo", action="store_true", default=None,
-                       help="load the bundled demo on first start and print demo URLs")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="load the bundled demo on first start and print demo URLs",
+    )
 
     regions = sub.add_parser("regions", help="the region tree")
     regions_sub = regions.add_subparsers(dest="action", required=True)
@@ -75,8 +79,9 @@ def launch_url(settings: Settings, serial: str, now: float | None = None) -> str
     from tv_server.boxauth import launch_signature
 
     ts = int(time.time() if now is None else now)
-    query = urlencode({"stb": serial, "ts": ts, "sig": launch_signature(
-        settings.launch_secret, serial, ts)})
+    query = urlencode(
+        {"stb": serial, "ts": ts, "sig": launch_signature(settings.launch_secret, serial, ts)}
+    )
     return f"{_base_url(settings)}/tv/launch?{query}"
 
 
@@ -100,11 +105,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from tv_server.app import create_app
 
-    settings = ensure_launch_secret(
-        _settings(args, host=args.host, port=args.port, demo=args.demo)
+    settings = ensure_launch_secret(_settings(args, host=args.host, port=args.port, demo=args.demo))
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
     app = create_app(settings)
 
     async def banner(_app):
@@ -114,17 +118,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"LegalTV {__version__} serving on {_base_url(settings)}", flush=True)
 
     app.on_startup.append(banner)
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
-                access_log=None, shutdown_timeout=5)
+    web.run_app(
+        app, host=settings.host, port=settings.port, print=None, access_log=None, shutdown_timeout=5
+    )
     return 0
 
 
 def cmd_regions_import(args: argparse.Namespace) -> int:
-    from device_registry.regions import RegionImportError, import_regions_file
+    from device_registry.regions import RegionImportError, decode_csv_bytes, import_regions
 
     settings = _settings(args)
     try:
-        count = asyncio.run(_with_db(settings, lambda db: import_regions_file(db, args.file)))
+        text = decode_csv_bytes(args.file.read_bytes())
+        count = asyncio.run(_with_db(settings, lambda db: import_regions(db, text)))
     except RegionImportError as exc:
         print(f"{args.file}: nothing was written; fix these lines:", file=sys.stderr)
         for line, message in exc.problems:
@@ -132,6 +138,9 @@ def cmd_regions_import(args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:
         print(f"{args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"{args.file}: not UTF-8 or GB18030 text", file=sys.stderr)
         return 2
     print(f"imported {count} regions from {args.file}")
     return 0

@@ -7,15 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from device_registry.regions import RegionTree
-    from device_registry.usage import UsageRecorder
-    from storage import Database
-    from tv_server.boxauth import TokenSigner
-    from tv_server.boxes import BoxDirectory
-    from tv_server.events import AnnouncementHub
-    from tv_server.screencache import ScreenCache
-    from tv_server.settings import Settings
-    from tv_server.static import StaticAssets
+    pass
 
 SETTINGS = web.AppKey("settings", "Settings")
 DB = web.AppKey("db", "Database")

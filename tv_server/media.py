@@ -23,6 +23,4 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
     path = request.app[keys.SETTINGS].data_path / Path(*parts)
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(
-        path, headers={"Cache-Control": "public, max-age=31536000, immutable"}
-    )
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})

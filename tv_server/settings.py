@@ -35,9 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
         "a random secret is generated once and kept in DATA_DIR/launch_secret.",
     ),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
-    Setting(
-        "box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int
-    ),
+    Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
     Setting("demo", False, "Load the bundled demo on start (idempotent).", bool),
     Setting(
         "allow_unsigned",
@@ -48,7 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
     Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
     Setting("usage_flush_seconds", 2.0, "How often batched usage records are written.", float),
-    Setting("sse_keepalive_seconds", 20.0, "Interval of keep-alive comments on SSE streams.", float),
+    Setting(
+        "sse_keepalive_seconds", 20.0, "Interval of keep-alive comments on SSE streams.", float
+    ),
     Setting(
         "announcement_poll_seconds", 5.0, "How often the server looks for new announcements.", float
     ),

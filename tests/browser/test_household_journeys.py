@@ -11,8 +11,14 @@ from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 SIZES = [pytest.param((1280, 720), id="720p"), pytest.param((3840, 2160), id="2160p")]
 FOCUSED = "document.activeElement ? document.activeElement.id : ''"
 ON_BODY = "!document.activeElement || document.activeElement === document.body"
@@ -191,8 +197,9 @@ async def test_announcement_arrives_live_without_stealing_focus(tv, data_dir):
     await press(page, "ArrowRight")
     assert await page.evaluate(FOCUSED) == "t-dir"
     app = server.app
-    await create_announcement(app[keys.DB], "明天上午司法所有律师免费咨询", ["150602"],
-                              level="important")
+    await create_announcement(
+        app[keys.DB], "明天上午司法所有律师免费咨询", ["150602"], level="important"
+    )
     await app[keys.HUB].refresh()
     await page.wait_for_function(
         "document.getElementById('ann').textContent.indexOf('律师免费咨询') >= 0", timeout=5000

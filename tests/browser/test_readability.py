@@ -11,8 +11,14 @@ from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 SCREENS = ["home", "programs", "dir", "cb", "mine", "cb-phone?svc=consultation", "PROGRAM"]
 
 # For every element with its own text: font size in canvas px, and the contrast between its
@@ -69,8 +75,9 @@ async def test_text_is_large_and_contrasty_on_every_screen(browser_and_server):
             if item["size"] < 24:
                 problems.append((url.rsplit("/", 1)[1], item["text"], "size", item["size"]))
             if item["contrast"] < 7:
-                problems.append((url.rsplit("/", 1)[1], item["text"], "contrast",
-                                 round(item["contrast"], 2)))
+                problems.append(
+                    (url.rsplit("/", 1)[1], item["text"], "contrast", round(item["contrast"], 2))
+                )
     assert problems == []
 
 
@@ -109,8 +116,10 @@ async def test_each_box_family_gets_its_key_map(browser_and_server):
 
     db = server.app[keys.DB]
     async with db.transaction() as tx:
-        await tx.execute("INSERT INTO device_models (model, vendor, keymap_family, screen_profile)"
-                         " VALUES ('IPANEL-TEST', 'test', 'ipanel', '720p')")
+        await tx.execute(
+            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile)"
+            " VALUES ('IPANEL-TEST', 'test', 'ipanel', '720p')"
+        )
         await tx.execute("UPDATE devices SET model = 'IPANEL-TEST' WHERE serial = 'DEMO-0003'")
     page = await browser.new_page(viewport={"width": 1280, "height": 720})
     await page.goto(str(server.make_url("/tv/?stb=DEMO-0003")))

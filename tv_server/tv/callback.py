@@ -43,15 +43,21 @@ async def choose_service(request: web.Request) -> web.Response:
         {
             "code": code,
             "label": gettext(labels.SERVICES[code]),
-            "url": screen_url(request, "tv_cb_phone",
-                              query={"svc": code, "sp": point.code if point else None}),
+            "url": screen_url(
+                request, "tv_cb_phone", query={"svc": code, "sp": point.code if point else None}
+            ),
         }
         for code in _services_for(point)
     ]
     html = render(
-        request, "tv/cb_service.html", box, point=point, choices=choices,
+        request,
+        "tv/cb_service.html",
+        box,
+        point=point,
+        choices=choices,
         limit_message=tv_message("callback_limit", {"limit": limit})
-        if open_count >= limit else None,
+        if open_count >= limit
+        else None,
         mine_url=screen_url(request, "tv_mine"),
         back=screen_url(request, "tv_home") + "#t-cb",
     )
@@ -62,9 +68,16 @@ def _phone_form(request, box, *, service, point_code, digits, draft_id, error=No
     return send_html(
         request,
         render(
-            request, "tv/cb_phone.html", box, service=service,
-            service_label=gettext(labels.SERVICES[service]), point_code=point_code or "",
-            digits=digits, draft_id=draft_id or "", error=error, max_digits=PHONE_MAX,
+            request,
+            "tv/cb_phone.html",
+            box,
+            service=service,
+            service_label=gettext(labels.SERVICES[service]),
+            point_code=point_code or "",
+            digits=digits,
+            draft_id=draft_id or "",
+            error=error,
+            max_digits=PHONE_MAX,
             keypad=["1", "2", "3", "4", "5", "6", "7", "8", "9", "clr", "0", "del"],
             back=screen_url(request, "tv_cb", query={"sp": point_code}),
         ),
@@ -87,8 +100,9 @@ async def phone(request: web.Request) -> web.Response:
         draft = await domain.get_draft(request.app[keys.DB], box.id, q["d"])
         if draft is not None:
             digits = phones.national(draft.phone_e164)
-    return _phone_form(request, box, service=service, point_code=q.get("sp"), digits=digits,
-                       draft_id=q.get("d"))
+    return _phone_form(
+        request, box, service=service, point_code=q.get("sp"), digits=digits, draft_id=q.get("d")
+    )
 
 
 async def phone_post(request: web.Request) -> web.Response:
@@ -107,14 +121,24 @@ async def phone_post(request: web.Request) -> web.Response:
             digits = digits[:-1]
         elif key == "clr":
             digits = ""
-        return _phone_form(request, box, service=service, point_code=point_code, digits=digits,
-                           draft_id=draft_id)
+        return _phone_form(
+            request, box, service=service, point_code=point_code, digits=digits, draft_id=draft_id
+        )
     try:
-        draft = await domain.save_draft(request.app[keys.DB], box.id, service, digits,
-                                        point_code, draft_id)
+        draft = await domain.save_draft(
+            request.app[keys.DB], box.id, service, digits, point_code, draft_id
+        )
     except Invalid as exc:
-        return _phone_form(request, box, service=service, point_code=point_code, digits=digits,
-                           draft_id=draft_id, error=tv_message(exc.code, {}), status=422)
+        return _phone_form(
+            request,
+            box,
+            service=service,
+            point_code=point_code,
+            digits=digits,
+            draft_id=draft_id,
+            error=tv_message(exc.code, {}),
+            status=422,
+        )
     raise web.HTTPSeeOther(screen_url(request, "tv_cb_time", query={"d": draft.id}))
 
 
@@ -130,13 +154,25 @@ async def time_window(request: web.Request) -> web.Response:
     box = await current_box(request)
     draft = await _draft(request, box)
     windows = [
-        {"code": code, "label": gettext(label),
-         "url": screen_url(request, "tv_cb_confirm", query={"d": draft.id, "w": code})}
+        {
+            "code": code,
+            "label": gettext(label),
+            "url": screen_url(request, "tv_cb_confirm", query={"d": draft.id, "w": code}),
+        }
         for code, label in labels.TIME_WINDOWS.items()
     ]
-    html = render(request, "tv/cb_time.html", box, draft=draft, windows=windows,
-                  back=screen_url(request, "tv_cb_phone", query={
-                      "svc": draft.service, "sp": draft.service_point_code, "d": draft.id}))
+    html = render(
+        request,
+        "tv/cb_time.html",
+        box,
+        draft=draft,
+        windows=windows,
+        back=screen_url(
+            request,
+            "tv_cb_phone",
+            query={"svc": draft.service, "sp": draft.service_point_code, "d": draft.id},
+        ),
+    )
     return send_html(request, html)
 
 
@@ -148,11 +184,19 @@ async def confirm(request: web.Request) -> web.Response:
         raise Invalid("window_invalid", window)
     point = await _point_or_none(request, draft.service_point_code)
     html = render(
-        request, "tv/cb_confirm.html", box, draft=draft, window=window,
+        request,
+        "tv/cb_confirm.html",
+        box,
+        draft=draft,
+        window=window,
         window_label=gettext(labels.TIME_WINDOWS[window]),
-        service_label=gettext(labels.SERVICES[draft.service]), point=point,
-        edit_phone=screen_url(request, "tv_cb_phone", query={
-            "svc": draft.service, "sp": draft.service_point_code, "d": draft.id}),
+        service_label=gettext(labels.SERVICES[draft.service]),
+        point=point,
+        edit_phone=screen_url(
+            request,
+            "tv_cb_phone",
+            query={"svc": draft.service, "sp": draft.service_point_code, "d": draft.id},
+        ),
         back=screen_url(request, "tv_cb_time", query={"d": draft.id}),
     )
     return send_html(request, html)
@@ -167,14 +211,22 @@ async def submit(request: web.Request) -> web.Response:
         raise Invalid("idempotency_key_invalid", "draft gone")
     try:
         req, _created = await domain.submit_draft(
-            db, box.id, draft, str(form.get("w", "")),
+            db,
+            box.id,
+            draft,
+            str(form.get("w", "")),
             max_open=request.app[keys.SETTINGS].max_open_callbacks,
         )
     except LimitReached as exc:
-        html = render(request, "tv/cb_limit.html", box,
-                      message=tv_message(exc.code, exc.params),
-                      mine_url=screen_url(request, "tv_mine"),
-                      back=screen_url(request, "tv_home"), back_force=True)
+        html = render(
+            request,
+            "tv/cb_limit.html",
+            box,
+            message=tv_message(exc.code, exc.params),
+            mine_url=screen_url(request, "tv_mine"),
+            back=screen_url(request, "tv_home"),
+            back_force=True,
+        )
         return send_html(request, html, status=429)
     # The request is committed: only now is the receipt shown.
     raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=req.ref))
@@ -187,12 +239,17 @@ async def receipt(request: web.Request) -> web.Response:
         raise NotFound("request_not_found", request.match_info["ref"])
     point = await _point_or_none(request, req.service_point_code)
     html = render(
-        request, "tv/cb_receipt.html", box, req=req, point=point,
+        request,
+        "tv/cb_receipt.html",
+        box,
+        req=req,
+        point=point,
         service_label=gettext(labels.SERVICES[req.service]),
         window_label=gettext(labels.TIME_WINDOWS[req.time_window]),
         state_label=gettext(labels.STATES[req.status]),
         mine_url=screen_url(request, "tv_mine"),
-        back=screen_url(request, "tv_home"), back_force=True,
+        back=screen_url(request, "tv_home"),
+        back_force=True,
     )
     return send_html(request, html)
 
@@ -206,8 +263,14 @@ async def mine(request: web.Request) -> web.Response:
         point = await _point_or_none(request, item.service_point_code)
         names[item.ref] = point.name if point else ""
     html = render(
-        request, "tv/mine.html", box, items=items, points=names,
-        services=labels.SERVICES, states=labels.STATES, windows=labels.TIME_WINDOWS,
+        request,
+        "tv/mine.html",
+        box,
+        items=items,
+        points=names,
+        services=labels.SERVICES,
+        states=labels.STATES,
+        windows=labels.TIME_WINDOWS,
         new_url=screen_url(request, "tv_cb"),
         back=screen_url(request, "tv_home") + "#t-mine",
     )

@@ -52,11 +52,12 @@ class TvBox:
 def screen_url(request: web.Request, name: str, **parts) -> str:
     """A screen's URL relative to the current one: `p-12-3`, `c-law?p=2`."""
     query = {k: v for k, v in parts.pop("query", {}).items() if v not in (None, "")}
-    url = request.app.router[name].url_for(token="-", **{k: str(v) for k, v in parts.items()})
+    values = {k: str(v) for k, v in parts.items()}
+    url = request.app.router[name].url_for(token="-", **values)  # noqa: S106 - a placeholder
     if query:
         url = url.with_query(query)
     text = str(url)
-    return text[len(SCREEN_PREFIX):] if text.startswith(SCREEN_PREFIX) else text
+    return text[len(SCREEN_PREFIX) :] if text.startswith(SCREEN_PREFIX) else text
 
 
 async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:

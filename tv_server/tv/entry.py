@@ -19,8 +19,14 @@ def _enter(request: web.Request, serial: str) -> web.HTTPSeeOther:
     location = request.app.router["tv_home"].url_for(token=token)
     response = web.HTTPSeeOther(location)
     # A cookie where the box keeps one, so /tv/ finds the box again; the URL token is what counts.
-    response.set_cookie(COOKIE, token, max_age=request.app[keys.SETTINGS].box_token_ttl,
-                        httponly=True, samesite="Lax", path="/tv")
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=request.app[keys.SETTINGS].box_token_ttl,
+        httponly=True,
+        samesite="Lax",
+        path="/tv",
+    )
     return response
 
 
@@ -42,7 +48,10 @@ async def launch(request: web.Request) -> web.StreamResponse:
     serial = q.get("stb", "").strip()
     try:
         verify_launch(
-            settings.launch_secret, serial, q.get("ts", ""), q.get("sig", ""),
+            settings.launch_secret,
+            serial,
+            q.get("ts", ""),
+            q.get("sig", ""),
             max_skew=settings.launch_max_skew,
         )
     except BoxAuthError as exc:
@@ -87,15 +96,19 @@ async def home(request: web.Request) -> web.Response:
                 "title": detail.card.title,
                 "page": min(last[1], len(detail.pages)),
                 "pages": len(detail.pages),
-                "url": screen_url(request, "tv_page", pid=detail.card.id,
-                                  n=min(last[1], len(detail.pages)) or 1),
+                "url": screen_url(
+                    request, "tv_page", pid=detail.card.id, n=min(last[1], len(detail.pages)) or 1
+                ),
             }
     open_requests = await callbacks_domain.count_open(db, box.id)
     regions = app[keys.REGIONS]
     village = regions.get(box.chain[0]) if box.chain else None
     html = render(
-        request, "tv/home.html", box,
-        resume=resume, open_requests=open_requests,
+        request,
+        "tv/home.html",
+        box,
+        resume=resume,
+        open_requests=open_requests,
         place=regions.full_name(village.code) if village else "",
         household=box.view.box.household_label,
     )

@@ -37,8 +37,13 @@ async def categories(request: web.Request) -> web.Response:
 
     async def build() -> str:
         cats = await domain.list_categories(db, list(box.chain))
-        return render(request, "tv/categories.html", box, categories=cats,
-                      back=screen_url(request, "tv_home") + "#t-programs")
+        return render(
+            request,
+            "tv/categories.html",
+            box,
+            categories=cats,
+            back=screen_url(request, "tv_home") + "#t-programs",
+        )
 
     return await cached(request, box, ("cats", box.chain[:1]), ["programs"], build)
 
@@ -64,12 +69,20 @@ async def category(request: web.Request) -> web.Response:
             raise NotFound("not_found", f"page {page}")
         thumbs = await domain.cover_files(db, [c.id for c in cards], "thumb-" + box.profile)
         return render(
-            request, "tv/category.html", box, category=cat, cards=cards, page=page, pages=pages,
+            request,
+            "tv/category.html",
+            box,
+            category=cat,
+            cards=cards,
+            page=page,
+            pages=pages,
             thumbs={k: _media_url(v) for k, v in thumbs.items()},
             prev_url=screen_url(request, "tv_category", slug=slug, query={"p": page - 1})
-            if page > 1 else None,
+            if page > 1
+            else None,
             next_url=screen_url(request, "tv_category", slug=slug, query={"p": page + 1})
-            if page < pages else None,
+            if page < pages
+            else None,
             back=screen_url(request, "tv_categories") + "#cat-" + slug,
         )
 
@@ -110,11 +123,19 @@ async def page(request: web.Request) -> web.Response:
         body = package.render_markdown(current.markdown, image_url=image_url)
         card = detail.card
         return render(
-            request, "tv/page.html", box, program=card, page=current, body=body,
-            number=number, total=len(detail.pages), pager=True,
+            request,
+            "tv/page.html",
+            box,
+            program=card,
+            page=current,
+            body=body,
+            number=number,
+            total=len(detail.pages),
+            pager=True,
             prev_url=screen_url(request, "tv_page", pid=pid, n=number - 1) if number > 1 else None,
             next_url=screen_url(request, "tv_page", pid=pid, n=number + 1)
-            if number < len(detail.pages) else None,
+            if number < len(detail.pages)
+            else None,
             video_url=screen_url(request, "tv_video", pid=pid) if detail.video_file else None,
             back=screen_url(request, "tv_category", slug=card.category) + f"#prog-{pid}",
         )
@@ -136,7 +157,10 @@ async def video(request: web.Request) -> web.Response:
             db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + box.profile
         )
         return render(
-            request, "tv/video.html", box, program=detail.card,
+            request,
+            "tv/video.html",
+            box,
+            program=detail.card,
             video_src=_media_url(detail.video_file),
             poster=_media_url(posters.get(detail.poster_media_id)),
             duration=detail.duration_seconds,

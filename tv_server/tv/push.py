@@ -12,8 +12,9 @@ from tv_server.tv.common import current_box
 async def events_stream(request: web.Request) -> web.StreamResponse:
     box = await current_box(request)
     settings = request.app[keys.SETTINGS]
-    return await events.stream(request, request.app[keys.HUB], box.chain,
-                               settings.sse_keepalive_seconds)
+    return await events.stream(
+        request, request.app[keys.HUB], box.chain, settings.sse_keepalive_seconds
+    )
 
 
 async def poll(request: web.Request) -> web.Response:

@@ -36,8 +36,12 @@ async def my_chain(request: web.Request) -> web.Response:
             if region is not None and here:
                 sections.append({"region": region, "points": here})
         return render(
-            request, "tv/directory.html", box, sections=sections,
-            kinds=labels.POINT_KINDS, levels=labels.LEVELS,
+            request,
+            "tv/directory.html",
+            box,
+            sections=sections,
+            kinds=labels.POINT_KINDS,
+            levels=labels.LEVELS,
             other_url=screen_url(request, "tv_region", code=chain[-1]) if chain else None,
             back=screen_url(request, "tv_home") + "#t-dir",
         )
@@ -64,15 +68,26 @@ async def region(request: web.Request) -> web.Response:
         points = await directory.points_in_regions(request.app[keys.DB], [code])
         parent = tree.get(here.parent_code)
         return render(
-            request, "tv/region.html", box, region=here, points=points, children=shown,
-            kinds=labels.POINT_KINDS, levels=labels.LEVELS, page=page, pages=pages,
+            request,
+            "tv/region.html",
+            box,
+            region=here,
+            points=points,
+            children=shown,
+            kinds=labels.POINT_KINDS,
+            levels=labels.LEVELS,
+            page=page,
+            pages=pages,
             path=tree.full_name(code),
             prev_url=screen_url(request, "tv_region", code=code, query={"p": page - 1})
-            if page > 1 else None,
+            if page > 1
+            else None,
             next_url=screen_url(request, "tv_region", code=code, query={"p": page + 1})
-            if page < pages else None,
+            if page < pages
+            else None,
             back=(screen_url(request, "tv_region", code=parent.code) + f"#r-{code}")
-            if parent else screen_url(request, "tv_directory"),
+            if parent
+            else screen_url(request, "tv_directory"),
         )
 
     return await cached(request, box, ("region", code, page), ["directory"], build)
@@ -91,10 +106,15 @@ async def point(request: web.Request) -> web.Response:
         p = await directory.get_point(db, code)
         tree = request.app[keys.REGIONS]
         return render(
-            request, "tv/point.html", box, point=p, qr=_qr_svg(p),
+            request,
+            "tv/point.html",
+            box,
+            point=p,
+            qr=_qr_svg(p),
             services=[gettext(labels.SERVICES.get(s, s)) for s in p.services],
             languages=[gettext(labels.LANGUAGES.get(lang, lang)) for lang in p.languages],
-            kind=gettext(labels.POINT_KINDS[p.kind]), place=tree.full_name(p.region_code),
+            kind=gettext(labels.POINT_KINDS[p.kind]),
+            place=tree.full_name(p.region_code),
             callback_url=screen_url(request, "tv_cb", query={"sp": p.code}),
             back=screen_url(request, "tv_directory") + f"#o-{p.id}",
         )
