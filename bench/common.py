@@ -148,7 +148,9 @@ def _start(
         wait_http(base + ready_path)
     except Exception:
         proc.stop()
-        raise RuntimeError(f"{name} failed to start; log:\n{log_path.read_text()[-2000:]}")
+        raise RuntimeError(
+            f"{name} failed to start; log:\n{log_path.read_text()[-2000:]}"
+        ) from None
     return proc
 
 

@@ -103,10 +103,10 @@ async def test_cookie_brings_the_box_back_to_its_home(client, box):
 
 
 def test_launch_secret_is_generated_once_and_kept(tmp_path):
-    from tv_server.settings import ensure_launch_secret
+    from tv_server.settings import ensure_secrets
 
     settings = load_settings(env={}, data_dir=str(tmp_path))
-    first = ensure_launch_secret(settings).launch_secret
-    second = ensure_launch_secret(settings).launch_secret
+    first = ensure_secrets(settings).launch_secret
+    second = ensure_secrets(settings).launch_secret
     assert first == second and len(first) == 64
     assert (tmp_path / "launch_secret").stat().st_mode & 0o077 == 0

@@ -16,6 +16,7 @@ from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
 from tv_server import __version__, keys, tv
+from tv_server.admin import setup_admin
 from tv_server.boxauth import TokenSigner
 from tv_server.boxes import BoxDirectory
 from tv_server.demo import ensure_regions, load_demo
@@ -24,7 +25,7 @@ from tv_server.media import serve_media
 from tv_server.middlewares import errors, security_headers
 from tv_server.migrations import MIGRATIONS
 from tv_server.screencache import ScreenCache
-from tv_server.settings import Settings, ensure_launch_secret
+from tv_server.settings import Settings, ensure_secrets
 from tv_server.static import StaticAssets, serve_static
 from tv_ui import i18n
 
@@ -103,7 +104,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings) -> web.Application:
-    settings = ensure_launch_secret(settings)
+    settings = ensure_secrets(settings)
     app = web.Application(middlewares=[security_headers, errors], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)
@@ -112,7 +113,10 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.PROGRAMS] = {}
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.PackageLoader("tv_ui", "templates"),
+        loader=jinja2.ChoiceLoader([
+            jinja2.PackageLoader("tv_ui", "templates"),
+            jinja2.PackageLoader("tv_server.admin", "templates"),
+        ]),
         autoescape=jinja2.select_autoescape(default=True),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -126,4 +130,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/static/{name}", serve_static, name="static")
     app.router.add_get("/media/{path:.+}", serve_media, name="media")
     tv.setup_routes(app)
+    setup_admin(app)
     return app

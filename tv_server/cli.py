@@ -10,7 +10,7 @@ from pathlib import Path
 
 from storage import Database, DomainError
 from tv_server import __version__
-from tv_server.settings import Settings, ensure_launch_secret, load_settings
+from tv_server.settings import Settings, ensure_secrets, load_settings
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp = regions_sub.add_parser("import", help="load a region CSV (code,name,level,parent_code)")
     _add_common(imp)
     imp.add_argument("file", type=Path)
+
+    user = sub.add_parser("user", help="admin accounts")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    add = user_sub.add_parser("add", help="create an account (password read from stdin or asked)")
+    _add_common(add)
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["admin", "editor", "reviewer", "staff",
+                                                       "viewer"])
+    add.add_argument("--region", help="limit the account to a banner or township code")
+    add.add_argument("--name", default="", help="display name")
+    passwd = user_sub.add_parser("passwd", help="set a new password (ends its sessions)")
+    _add_common(passwd)
+    passwd.add_argument("username")
+    disable = user_sub.add_parser("disable", help="disable an account (ends its sessions)")
+    _add_common(disable)
+    disable.add_argument("username")
 
     demo = sub.add_parser("demo", help="the bundled demo")
     demo_sub = demo.add_subparsers(dest="action", required=True)
@@ -86,6 +102,8 @@ def launch_url(settings: Settings, serial: str, now: float | None = None) -> str
 
 
 def _print_banner(settings: Settings) -> None:
+    from tv_server.demo import DEMO_PASSWORD, DEMO_USERS
+
     base = _base_url(settings)
     lines = [
         f"LegalTV {__version__} serving on {base}  (data: {settings.data_path.resolve()})",
@@ -93,8 +111,10 @@ def _print_banner(settings: Settings) -> None:
         f"  TV (demo box, not yet live):  {base}/tv/?stb=DEMO-0240",
         f"  TV (unknown box):             {base}/tv/?stb=NEW-BOX-1",
         f"  Signed launch (valid 5 min):  {launch_url(settings, 'DEMO-0001')}",
-        f"  Admin:                        {base}/admin/  (arrives with the editors' work;"
-        " no admin logins yet)",
+        f"  Admin:                        {base}/admin/",
+        f"  Demo logins (password {DEMO_PASSWORD}): "
+        + ", ".join(f"{u} ({role}{' ' + region if region else ''})"
+                    for u, _n, role, region in DEMO_USERS),
         f"  Health:                       {base}/healthz",
     ]
     print("\n".join(lines), flush=True)
@@ -105,7 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from tv_server.app import create_app
 
-    settings = ensure_launch_secret(_settings(args, host=args.host, port=args.port, demo=args.demo))
+    settings = ensure_secrets(_settings(args, host=args.host, port=args.port, demo=args.demo))
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -146,6 +166,49 @@ def cmd_regions_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise ValueError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from accounts import audit, users
+
+    settings = _settings(args)
+    password = _read_password() if args.action in ("add", "passwd") else ""
+
+    async def work(db):
+        if args.action == "add":
+            if args.region:
+                from device_registry.regions import RegionTree
+
+                if (await RegionTree.load(db)).get(args.region) is None:
+                    raise ValueError(f"unknown region {args.region}")
+            user = await users.create_user(db, args.username, password, args.role,
+                                           display_name=args.name, region_code=args.region)
+            detail = {"role": user.role, "region": user.region_code, "via": "cli"}
+        else:
+            user = await users.find_user(db, args.username)
+            if args.action == "passwd":
+                await users.set_password(db, user.id, password)
+            else:
+                await users.set_disabled(db, user.id, True)
+            detail = {"via": "cli"}
+        await audit.record(db, user=None, action=f"user.{args.action}", object_type="user",
+                           object_id=user.id, detail={"username": user.username, **detail})
+        return user
+
+    user = asyncio.run(_with_db(settings, work))
+    print(f"{args.action}: {user.username} ({user.role})")
+    return 0
+
+
 def cmd_demo_load(args: argparse.Namespace) -> int:
     from tv_server.demo import load_demo
 
@@ -156,7 +219,7 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_launch_url(args: argparse.Namespace) -> int:
-    print(launch_url(ensure_launch_secret(_settings(args)), args.serial))
+    print(launch_url(ensure_secrets(_settings(args)), args.serial))
     return 0
 
 
@@ -166,11 +229,17 @@ def main(argv: list[str] | None = None) -> int:
         ("serve", None): cmd_serve,
         ("regions", "import"): cmd_regions_import,
         ("demo", "load"): cmd_demo_load,
+        ("user", "add"): cmd_user,
+        ("user", "passwd"): cmd_user,
+        ("user", "disable"): cmd_user,
         ("demo", "launch-url"): cmd_demo_launch_url,
     }
     try:
         return handlers[(args.command, getattr(args, "action", None))](args)
-    except (ValueError, DomainError) as exc:
+    except DomainError as exc:
+        print(f"legaltv: {exc.code}{': ' + exc.detail if exc.detail else ''}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"legaltv: {exc}", file=sys.stderr)
         return 2
 

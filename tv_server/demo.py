@@ -10,6 +10,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from accounts import users
 from content import announcements, directory, programs
 from content.demo_directory import demo_service_points
 from device_registry import devices, regions
@@ -19,6 +20,16 @@ from storage import Database
 log = logging.getLogger(__name__)
 DEMO_MARK = "demo_loaded"
 PILOT_WAVE = "第一批试点"
+DEMO_PASSWORD = "ordos-demo-2026"
+# (username, display name, role, region scope)
+DEMO_USERS = [
+    ("admin", "系统管理员", "admin", None),
+    ("editor", "市司法局编辑", "editor", None),
+    ("reviewer", "市司法局审核", "reviewer", None),
+    ("staff", "东胜区工作人员", "staff", "150602"),
+    ("dsq_editor", "东胜区编辑", "editor", "150602"),
+    ("viewer", "只读账号", "viewer", None),
+]
 
 
 async def ensure_regions(db: Database) -> bool:
@@ -55,6 +66,9 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         ["1506"],
         level="info",
     )
+    for username, name, role, region in DEMO_USERS:
+        await users.create_user(db, username, DEMO_PASSWORD, role, display_name=name,
+                                region_code=region)
     async with db.transaction() as tx:
         await tx.execute(
             "INSERT INTO meta (key, value, updated_at) VALUES (?, '1', ?)"

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _TOKEN_IN_PATH = re.compile(r"^/tv/b/([A-Za-z0-9_\-]+\.[0-9a-f]+\.[A-Za-z0-9_\-]+)/")
 _HTTP_CODES = {
     400: "bad_request",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -57,10 +58,24 @@ def tv_error_response(request: web.Request, status: int, code: str, params: dict
     return response
 
 
+def admin_error_response(request: web.Request, status: int, code: str) -> web.Response:
+    from tv_server.admin import labels as admin_labels
+    from tv_server.admin.common import context
+
+    text = admin_labels.ERRORS.get(code) or labels.ERRORS.get(code) or admin_labels.ERRORS[
+        "server_error"]
+    ctx = context(request, status=status, message=gettext(text))
+    response = aiohttp_jinja2.render_template("admin/error.html", request, ctx, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def error_response(request: web.Request, status: int, code: str, detail: str = "", params=None):
     params = params or {}
     if request.path.startswith("/tv"):
         return tv_error_response(request, status, code, params)
+    if request.path.startswith("/admin"):
+        return admin_error_response(request, status, code)
     if request.path.startswith("/api") or request.path.startswith("/healthz"):
         return web.json_response(
             {"error": {"code": code, "message": _api_message(code, detail)}}, status=status
@@ -78,6 +93,8 @@ async def errors(request: web.Request, handler):
         if exc.status < 400 or exc.empty_body:
             raise
         code = _HTTP_CODES.get(exc.status, "error")
+        if exc.reason in ("csrf", "forbidden"):
+            code = exc.reason
         return error_response(request, exc.status, code, exc.reason)
     except DomainError as exc:
         return error_response(request, exc.status, exc.code, exc.detail, exc.params)
@@ -93,7 +110,14 @@ async def security_headers(request: web.Request, handler):
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-    if request.path.startswith("/tv"):
+    if request.path.startswith("/admin"):
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+            " media-src 'self'; frame-src 'self'; frame-ancestors 'none'; form-action 'self';"
+            " base-uri 'none'; object-src 'none'",
+        )
+    elif request.path.startswith("/tv"):
         headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"

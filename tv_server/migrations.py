@@ -1,5 +1,6 @@
 """The ordered list of every schema migration, gathered from the domain packages."""
 
+from accounts.schema import MIGRATIONS as ACCOUNTS
 from callbacks.schema import MIGRATIONS as CALLBACKS
 from content.schema import MIGRATIONS as CONTENT
 from device_registry.schema import MIGRATIONS as REGISTRY
@@ -12,4 +13,4 @@ CORE = [
     ),
 ]
 
-MIGRATIONS = [*CORE, *REGISTRY, *CONTENT, *CALLBACKS]
+MIGRATIONS = [*CORE, *REGISTRY, *CONTENT, *CALLBACKS, *ACCOUNTS]

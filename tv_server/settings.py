@@ -34,6 +34,23 @@ SETTINGS: tuple[Setting, ...] = (
         "Shared secret of the operator portal for signed launch URLs (HMAC-SHA256). When empty, "
         "a random secret is generated once and kept in DATA_DIR/launch_secret.",
     ),
+    Setting(
+        "secret_key",
+        "",
+        "Key signing admin sessions and CSRF tokens. When empty, a random key is generated once "
+        "and kept in DATA_DIR/secret_key.",
+    ),
+    Setting("session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int),
+    Setting(
+        "cookie_secure", False, "Mark admin cookies Secure (set true behind HTTPS).", bool
+    ),
+    Setting(
+        "login_attempts_per_ip",
+        20,
+        "Login attempts one address may make in 10 minutes before it must wait.",
+        int,
+    ),
+    Setting("upload_max_bytes", 20 * 1024 * 1024, "Largest image or video upload.", int),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
     Setting("demo", False, "Load the bundled demo on start (idempotent).", bool),
@@ -135,17 +152,28 @@ def load_settings(
     return Settings(values)
 
 
-def ensure_launch_secret(settings: Settings) -> Settings:
-    """Return settings with a launch secret, generating and keeping one in the data dir if unset."""
-    if settings.launch_secret:
-        return settings
-    path = settings.data_path / "launch_secret"
+def _kept_secret(settings: Settings, name: str) -> str:
+    path = settings.data_path / name
     if path.exists():
-        secret = path.read_text(encoding="ascii").strip()
-    else:
-        settings.data_path.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_hex(32)
+        return path.read_text(encoding="ascii").strip()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secret + "\n")
-    return Settings({**settings.values, "launch_secret": secret})
+    except FileExistsError:  # another process made it first
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secret + "\n")
+    return secret
+
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Return settings with a launch secret and a session key, generating and keeping each in
+    the data dir when not configured."""
+    values = dict(settings.values)
+    for name in ("launch_secret", "secret_key"):
+        if not values[name]:
+            values[name] = _kept_secret(settings, name)
+    return Settings(values)
+
+

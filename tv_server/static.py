@@ -22,11 +22,17 @@ class Asset:
     content_type: str
 
 
+FOLDERS = (("tv_ui", "static"), ("tv_server.admin", "static"))
+
+
 class StaticAssets:
     def __init__(self) -> None:
         self.by_name: dict[str, Asset] = {}
         self.by_hashed: dict[str, Asset] = {}
-        folder = resources.files("tv_ui").joinpath("static")
+        for package, folder in FOLDERS:
+            self._add_folder(resources.files(package).joinpath(folder))
+
+    def _add_folder(self, folder) -> None:
         for entry in folder.iterdir():
             if entry.name.startswith(".") or not entry.is_file():
                 continue
@@ -38,6 +44,8 @@ class StaticAssets:
             if ctype.startswith("text/") or ctype.endswith("javascript"):
                 ctype += "; charset=utf-8"
             asset = Asset(entry.name, hashed, body, gzip.compress(body, 9, mtime=0), ctype)
+            if entry.name in self.by_name:
+                raise ValueError(f"two static files named {entry.name}")
             self.by_name[entry.name] = asset
             self.by_hashed[hashed] = asset
 

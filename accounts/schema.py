@@ -1,0 +1,40 @@
+"""Schema migrations of accounts and the audit log."""
+
+from storage import Migration
+
+MIGRATIONS = [
+    Migration(
+        "accounts_0001_users_audit",
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL DEFAULT '',
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin','editor','reviewer','staff','viewer')),
+            region_code TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until REAL,
+            session_epoch INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL,
+            last_login_at REAL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            user_id INTEGER,
+            username TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL DEFAULT '',
+            object_id TEXT NOT NULL DEFAULT '',
+            outcome TEXT NOT NULL DEFAULT 'ok' CHECK (outcome IN ('ok','denied','failed')),
+            detail TEXT NOT NULL DEFAULT '{}',
+            ip TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        CREATE INDEX audit_log_user ON audit_log(user_id, at);
+        CREATE INDEX audit_log_object ON audit_log(object_type, object_id)
+        """,
+    ),
+]

@@ -1,0 +1,189 @@
+"""Staff users: roles and what each may do, region scoping, authentication with lock-out."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from accounts.passwords import DUMMY_HASH, hash_password, password_problem, verify_password
+from storage import Conflict, Database, Invalid, NotFound
+
+ROLES = ("admin", "editor", "reviewer", "staff", "viewer")
+
+# What each role may do. "view" is reading the admin at all.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({
+        "view", "program.edit", "program.review", "program.publish", "directory.edit",
+        "announcement.edit", "users.manage", "audit.view", "registry.edit", "callbacks.work",
+    }),
+    "editor": frozenset({"view", "program.edit", "directory.edit", "announcement.edit"}),
+    "reviewer": frozenset({"view", "program.review", "program.publish"}),
+    "staff": frozenset({"view", "registry.edit", "callbacks.work", "announcement.edit"}),
+    "viewer": frozenset({"view"}),
+}
+SCOPABLE_ROLES = ("editor", "staff", "reviewer", "viewer")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
+MAX_FAILED_LOGINS = 5
+LOCKOUT_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    region_code: str | None
+    disabled: bool
+    session_epoch: int
+    locked_until: float | None = None
+    last_login_at: float | None = None
+
+    def can(self, permission: str) -> bool:
+        return not self.disabled and permission in PERMISSIONS.get(self.role, frozenset())
+
+
+_COLUMNS = (
+    "id, username, display_name, role, region_code, disabled, session_epoch, locked_until,"
+    " last_login_at"
+)
+
+
+def _user(row) -> User:
+    return User(row["id"], row["username"], row["display_name"], row["role"],
+                row["region_code"], bool(row["disabled"]), row["session_epoch"],
+                row["locked_until"], row["last_login_at"])
+
+
+def _check(username: str, role: str, password: str | None) -> None:
+    if not USERNAME_RE.match(username):
+        raise Invalid("username_invalid", username)
+    if role not in ROLES:
+        raise Invalid("role_invalid", role)
+    if password is not None:
+        problem = password_problem(password, username)
+        if problem:
+            raise Invalid(problem, "")
+
+
+async def create_user(
+    db: Database, username: str, password: str, role: str, *, display_name: str = "",
+    region_code: str | None = None,
+) -> User:
+    _check(username, role, password)
+    if role == "admin" and region_code:
+        raise Invalid("admin_not_scoped", "an admin sees every region")
+    async with db.transaction() as tx:
+        if await tx.fetchone("SELECT 1 FROM users WHERE username = ?", (username,)):
+            raise Conflict("username_taken", username)
+        user_id = await tx.insert(
+            "INSERT INTO users (username, display_name, password_hash, role, region_code,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (username, display_name or username, hash_password(password), role,
+             region_code or None, time.time()),
+        )
+    return await get_user(db, user_id)
+
+
+async def get_user(db: Database, user_id: int) -> User:
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,))
+    if row is None:
+        raise NotFound("user_not_found", str(user_id))
+    return _user(row)
+
+
+async def find_user(db: Database, username: str) -> User:
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM users WHERE username = ?", (username,))
+    if row is None:
+        raise NotFound("user_not_found", username)
+    return _user(row)
+
+
+async def list_users(db: Database) -> list[User]:
+    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM users ORDER BY disabled, role, username")
+    return [_user(r) for r in rows]
+
+
+async def update_user(
+    db: Database, user_id: int, *, role: str, region_code: str | None, display_name: str,
+) -> User:
+    if role not in ROLES:
+        raise Invalid("role_invalid", role)
+    if role == "admin" and region_code:
+        raise Invalid("admin_not_scoped", "an admin sees every region")
+    async with db.transaction() as tx:
+        cur = await tx.execute(
+            "UPDATE users SET role = ?, region_code = ?, display_name = ?,"
+            " session_epoch = session_epoch + 1 WHERE id = ?",
+            (role, region_code or None, display_name, user_id),
+        )
+        if cur.rowcount == 0:
+            raise NotFound("user_not_found", str(user_id))
+    return await get_user(db, user_id)
+
+
+async def set_password(db: Database, user_id: int, password: str) -> None:
+    user = await get_user(db, user_id)
+    problem = password_problem(password, user.username)
+    if problem:
+        raise Invalid(problem, "")
+    async with db.transaction() as tx:
+        # A new password ends every session of the account and lifts a lock-out.
+        await tx.execute(
+            "UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1,"
+            " failed_logins = 0, locked_until = NULL WHERE id = ?",
+            (hash_password(password), user_id),
+        )
+
+
+async def set_disabled(db: Database, user_id: int, disabled: bool) -> None:
+    async with db.transaction() as tx:
+        cur = await tx.execute(
+            "UPDATE users SET disabled = ?, session_epoch = session_epoch + 1 WHERE id = ?",
+            (int(disabled), user_id),
+        )
+        if cur.rowcount == 0:
+            raise NotFound("user_not_found", str(user_id))
+
+
+class LoginFailed(Invalid):
+    """`code` is login_failed (wrong name or password) or login_locked."""
+
+
+async def authenticate(
+    db: Database, username: str, password: str, now: float | None = None
+) -> User:
+    """Check a login. Failed attempts count per account; five lock it for 15 minutes."""
+    now = time.time() if now is None else now
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS}, password_hash, failed_logins FROM users WHERE username = ?",
+        (username,),
+    )
+    if row is None:
+        verify_password(password, DUMMY_HASH)  # same time as a real check
+        raise LoginFailed("login_failed", username)
+    if row["locked_until"] and row["locked_until"] > now:
+        raise LoginFailed("login_locked", username)
+    if row["disabled"] or not verify_password(password, row["password_hash"]):
+        failures = row["failed_logins"] + 1
+        locked = now + LOCKOUT_SECONDS if failures >= MAX_FAILED_LOGINS else None
+        async with db.transaction() as tx:
+            await tx.execute(
+                "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
+                (0 if locked else failures, locked, row["id"]),
+            )
+        raise LoginFailed("login_locked" if locked else "login_failed", username)
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ?"
+            " WHERE id = ?",
+            (now, row["id"]),
+        )
+    return _user(row)
+
+
+def in_scope(user: User, region_chain: list[str] | tuple[str, ...]) -> bool:
+    """May this user act on an object in a region with this chain (region first, then its
+    ancestors)? Unscoped users see everything."""
+    return user.region_code is None or user.region_code in region_chain

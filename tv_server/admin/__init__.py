@@ -1,0 +1,51 @@
+"""The admin under /admin: a desktop web UI in Chinese for editors and staff.
+
+A sub-application with its own gate (sessions, login, CSRF); handlers are grouped in `views_*`
+modules by concern and render the namespaced templates in `templates/admin/`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tv_server import keys
+from tv_server.admin import views_audit, views_auth, views_home, views_users
+from tv_server.admin.middleware import SIGNER, session_middleware
+from tv_server.admin.session import LoginLimiter, SessionSigner
+from tv_server.settings import Settings
+
+# Slices of the admin (programs, directory, announcements…) add their routes through this list
+# of callables taking the admin sub-application.
+EXTENSIONS: list = []
+
+
+def create_admin_app(settings: Settings) -> web.Application:
+    admin = web.Application(
+        middlewares=[session_middleware],
+        client_max_size=settings.upload_max_bytes + 1024 * 1024,
+    )
+    admin[SIGNER] = SessionSigner(settings.secret_key, settings.session_ttl)
+    admin[views_auth.LIMITER] = LoginLimiter(settings.login_attempts_per_ip)
+    r = admin.router
+    r.add_get("/", views_home.home, name="admin_home")
+    r.add_get("/login", views_auth.login_form, name="admin_login")
+    r.add_post("/login", views_auth.login)
+    r.add_post("/logout", views_auth.logout, name="admin_logout")
+    r.add_get("/users", views_users.user_list, name="admin_users")
+    r.add_get("/users/new", views_users.user_new, name="admin_user_new")
+    r.add_post("/users/new", views_users.user_create)
+    r.add_get("/users/{uid:\\d+}", views_users.user_edit, name="admin_user")
+    r.add_post("/users/{uid:\\d+}", views_users.user_update)
+    r.add_get("/audit", views_audit.audit_log, name="admin_audit")
+    for extend in EXTENSIONS:
+        extend(admin)
+    return admin
+
+
+async def _to_admin_home(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/admin/")
+
+
+def setup_admin(app: web.Application) -> None:
+    app.add_subapp("/admin", create_admin_app(app[keys.SETTINGS]))
+    app.router.add_get("/admin", _to_admin_home)

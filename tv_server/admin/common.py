@@ -1,0 +1,118 @@
+"""What the admin handlers share: the current user, permissions, rendering and auditing."""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlencode
+from collections.abc import Awaitable, Callable
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from accounts import audit
+from accounts.users import User, in_scope
+from tv_server import keys
+from tv_server.admin import labels
+from tv_ui.i18n import N_, gettext
+
+USER = web.RequestKey("user", User)
+# The admin's navigation: (permission needed, route name, label). Slices append their entries.
+NAV: list[tuple[str, str, str]] = [("view", "admin_home", N_("概览"))]
+NAV_TAIL: list[tuple[str, str, str]] = [
+    ("users.manage", "admin_users", N_("用户")),
+    ("audit.view", "admin_audit", N_("审计日志")),
+]
+SESSION = web.RequestKey("session", object)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def current_user(request: web.Request) -> User:
+    user = request.get(USER)
+    if user is None:
+        raise web.HTTPFound(request.app.router["admin_login"].url_for())
+    return user
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or ""
+
+
+async def log(
+    request: web.Request, action: str, *, object_type: str = "", object_id: str | int = "",
+    outcome: str = "ok", detail: dict | None = None, tx=None,
+) -> None:
+    """Write an audit entry for the current user (inside `tx` when given)."""
+    await audit.record(
+        tx or request.config_dict[keys.DB], user=request.get(USER), action=action,
+        object_type=object_type, object_id=object_id, outcome=outcome, detail=detail,
+        ip=client_ip(request),
+    )
+
+
+async def deny(request: web.Request, permission: str, **what) -> web.HTTPForbidden:
+    await log(request, permission, outcome="denied", detail={"path": request.path, **what})
+    return web.HTTPForbidden(reason="forbidden")
+
+
+def requires(permission: str) -> Callable[[Handler], Handler]:
+    """Only users whose role has `permission` get through; refusals are audited."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            user = current_user(request)
+            if not user.can(permission):
+                raise await deny(request, permission)
+            return await handler(request)
+
+        return checked
+
+    return wrap
+
+
+async def require_region(request: web.Request, permission: str, region_code: str | None):
+    """Refuse (and audit) when the region lies outside the user's scope."""
+    user = current_user(request)
+    chain = [r.code for r in request.config_dict[keys.REGIONS].chain(region_code)]
+    if region_code and not in_scope(user, chain):
+        raise await deny(request, permission, region=region_code)
+    if not region_code and user.region_code:
+        raise await deny(request, permission, region="")
+
+
+def url(request: web.Request, name: str, query: dict | None = None, **parts) -> str:
+    built = request.app.router[name].url_for(**{k: str(v) for k, v in parts.items()})
+    if query:
+        built = built.with_query({k: v for k, v in query.items() if v not in (None, "")})
+    return str(built)
+
+
+def context(request: web.Request, **extra) -> dict:
+    user = request.get(USER)
+    session = request.get(SESSION)
+    tree = request.config_dict[keys.REGIONS]
+    return {
+        "user": user,
+        "csrf_token": session.csrf if session else "",
+        "static": request.config_dict[keys.STATIC].url,
+        "url": lambda name, query=None, **parts: url(request, name, query, **parts),
+        "region_name": lambda code: tree.full_name(code) if code and tree.get(code) else "",
+        "roles": labels.ROLES,
+        "path": request.path,
+        "notice": gettext(labels.NOTICES.get(request.query.get("ok", ""), "")) or "",
+        "with_query": lambda **changes: "?" + urlencode({**request.query, **changes}),
+        "nav": [*NAV, *NAV_TAIL],
+        **extra,
+    }
+
+
+def render(request: web.Request, template: str, status: int = 200, **extra) -> web.Response:
+    response = aiohttp_jinja2.render_template(template, request, context(request, **extra),
+                                              status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def see_other(request: web.Request, name: str, ok: str = "", **parts) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(url(request, name, {"ok": ok} if ok else None, **parts))

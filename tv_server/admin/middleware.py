@@ -1,0 +1,68 @@
+"""The admin's gate: load the signed session, require a login, check CSRF on every unsafe
+request, refresh the session cookie."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from accounts.users import get_user
+from storage import NotFound
+from tv_server import keys
+from tv_server.admin.common import SESSION, USER, log
+from tv_server.admin.session import COOKIE, Session, SessionSigner, csrf_ok
+
+SIGNER = web.AppKey("admin_signer", SessionSigner)
+PUBLIC = {"admin_login"}
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _route_name(request: web.Request) -> str | None:
+    return request.match_info.route.name
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, session: Session):
+    settings = request.config_dict[keys.SETTINGS]
+    response.set_cookie(
+        COOKIE, request.app[SIGNER].dumps(session), httponly=True, samesite="Strict",
+        secure=settings.cookie_secure, path="/admin", max_age=settings.session_ttl,
+    )
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler):
+    signer = request.app[SIGNER]
+    session = signer.loads(request.cookies.get(COOKIE))
+    fresh = session is None
+    if session is None:
+        session = Session()
+    request[SESSION] = session
+    if session.user_id is not None:
+        try:
+            user = await get_user(request.config_dict[keys.DB], session.user_id)
+        except NotFound:
+            user = None
+        if user is None or user.disabled or user.session_epoch != session.epoch:
+            session = Session()  # ended by a password change, a role change or disabling
+            request[SESSION] = session
+            fresh = True
+        else:
+            request[USER] = user
+    if request.method in UNSAFE:
+        token = request.headers.get("X-CSRF-Token")
+        if token is None and request.content_type in (
+            "application/x-www-form-urlencoded", "multipart/form-data"
+        ):
+            token = (await request.post()).get("csrf_token")
+        if not csrf_ok(session, token if isinstance(token, str) else None):
+            await log(request, "csrf", outcome="denied", detail={"path": request.path})
+            raise web.HTTPForbidden(reason="csrf")
+    if USER not in request and _route_name(request) not in PUBLIC:
+        raise web.HTTPFound(request.app.router["admin_login"].url_for().with_query(
+            {"next": request.path_qs} if request.method == "GET" else {}))
+    response = await handler(request)
+    if fresh or time.time() - session.seen > 60:
+        session.seen = time.time()
+        set_session_cookie(request, response, request[SESSION])
+    return response

@@ -1,0 +1,86 @@
+"""Admin sessions: a signed, expiring cookie naming the user, the account's session epoch (so a
+password change or a disabled account ends every session) and the CSRF token of every form."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+COOKIE = "ltv_admin"
+
+
+@dataclass
+class Session:
+    user_id: int | None = None
+    epoch: int = 0
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    issued: float = field(default_factory=time.time)
+    seen: float = field(default_factory=time.time)
+
+    def payload(self) -> dict:
+        return {"u": self.user_id, "e": self.epoch, "c": self.csrf, "i": int(self.issued),
+                "s": int(self.seen)}
+
+
+class SessionSigner:
+    def __init__(self, secret: str, ttl: int) -> None:
+        self._key = hmac.new(secret.encode(), b"legaltv admin session v1", hashlib.sha256).digest()
+        self.ttl = ttl
+
+    def dumps(self, session: Session) -> str:
+        body = base64.urlsafe_b64encode(
+            json.dumps(session.payload(), separators=(",", ":")).encode()
+        ).rstrip(b"=").decode()
+        mac = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:40]
+        return f"{body}.{mac}"
+
+    def loads(self, value: str | None, now: float | None = None) -> Session | None:
+        """The session in a cookie, or None when it is missing, forged or expired."""
+        if not value or len(value) > 1024 or "." not in value:
+            return None
+        body, mac = value.rsplit(".", 1)
+        expected = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:40]
+        if not hmac.compare_digest(mac, expected):
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            session = Session(data["u"], int(data["e"]), str(data["c"]), float(data["i"]),
+                              float(data["s"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        now = time.time() if now is None else now
+        if now - session.seen > self.ttl or now - session.issued > 7 * 24 * 3600:
+            return None
+        return session
+
+
+def csrf_ok(session: Session, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(session.csrf, str(token))
+
+
+class LoginLimiter:
+    """Login attempts per client address in a sliding window of ten minutes (in memory)."""
+
+    WINDOW = 600.0
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._attempts: dict[str, deque[float]] = {}
+
+    def allow(self, address: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        attempts = self._attempts.setdefault(address, deque())
+        while attempts and now - attempts[0] > self.WINDOW:
+            attempts.popleft()
+        if len(attempts) >= self.limit:
+            return False
+        attempts.append(now)
+        if len(self._attempts) > 10_000:
+            self._attempts = {k: v for k, v in self._attempts.items() if v}
+        return True
