@@ -92,3 +92,36 @@ def chromium_or_skip() -> str:
             )
         pytest.skip("Chromium is not installed")
     return path
+
+
+DEMO_PASSWORD = "ordos-demo-2026"
+
+
+async def login(client, username: str, password: str = DEMO_PASSWORD):
+    """Log in to the admin as a person would: fetch the form, post it with its CSRF token."""
+    html = await (await client.get("/admin/login")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    response = await client.post(
+        "/admin/login",
+        data={"csrf_token": token, "username": username, "password": password},
+        allow_redirects=False,
+    )
+    return response
+
+
+async def csrf_of(client, path: str = "/admin/") -> str:
+    """The CSRF token printed in an admin page's forms."""
+    html = await (await client.get(path)).text()
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def admin_as(client):
+    """`await admin_as("editor")` logs the test client in as that demo account."""
+
+    async def _login(username: str):
+        response = await login(client, username)
+        assert response.status == 303, await response.text()
+        return client
+
+    return _login

@@ -17,6 +17,7 @@ from device_registry.usage import UsageRecorder
 from storage import Database
 from tv_server import __version__, keys, tv
 from tv_server.admin import setup_admin
+from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
 from tv_server.boxes import BoxDirectory
 from tv_server.demo import ensure_regions, load_demo
@@ -131,4 +132,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/media/{path:.+}", serve_media, name="media")
     tv.setup_routes(app)
     setup_admin(app)
+    setup_api(app)
     return app

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(disable)
     disable.add_argument("username")
 
+    for module in _command_modules():
+        module.register(sub, _add_common)
+
     demo = sub.add_parser("demo", help="the bundled demo")
     demo_sub = demo.add_subparsers(dest="action", required=True)
     _add_common(demo_sub.add_parser("load", help="load the demo data (idempotent)"))
@@ -63,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(launch)
     launch.add_argument("serial")
     return parser
+
+
+def _command_modules():
+    """Modules adding `legaltv` commands: each has register(subparsers, add_common) and
+    sets `handler` defaults on its parsers."""
+    from tv_server import cli_content, cli_directory
+
+    return (cli_content, cli_directory)
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:
@@ -234,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         ("user", "disable"): cmd_user,
         ("demo", "launch-url"): cmd_demo_launch_url,
     }
+    handler = getattr(args, "handler", None) or handlers[
+        (args.command, getattr(args, "action", None))
+    ]
     try:
-        return handlers[(args.command, getattr(args, "action", None))](args)
+        return handler(args)
     except DomainError as exc:
         print(f"legaltv: {exc.code}{': ' + exc.detail if exc.detail else ''}", file=sys.stderr)
         return 2

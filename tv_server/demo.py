@@ -18,7 +18,6 @@ from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
 from storage import Database
 
 log = logging.getLogger(__name__)
-DEMO_MARK = "demo_loaded"
 PILOT_WAVE = "第一批试点"
 DEMO_PASSWORD = "ordos-demo-2026"
 # (username, display name, role, region scope)
@@ -44,36 +43,58 @@ def catalog_root() -> Path:
     return Path(str(resources.files("content").joinpath("catalog")))
 
 
-async def demo_loaded(db: Database) -> bool:
-    return bool(await db.fetchval("SELECT value FROM meta WHERE key = ?", (DEMO_MARK,)))
+async def _done(db: Database, step: str) -> bool:
+    return bool(await db.fetchval("SELECT value FROM meta WHERE key = ?", (f"demo:{step}",)))
 
 
-async def load_demo(db: Database, data_dir: Path) -> bool:
-    """Load everything of the demo unless it was loaded before; return True when loaded now."""
-    if await demo_loaded(db):
-        return False
-    started = time.perf_counter()
-    await ensure_regions(db)
-    rows = list(csv.DictReader(io.StringIO(regions.bundled_csv_text())))
-    await programs.import_catalog(db, catalog_root(), data_dir)
-    await directory.upsert_points(db, demo_service_points(rows))
-    await devices.upsert_models(db, MODELS)
-    await devices.insert_boxes(db, demo_boxes(rows))
-    await devices.ensure_wave(db, PILOT_WAVE, "pilot", pilot_village_codes(rows), "started")
-    await announcements.create_announcement(
-        db,
-        "冬季草场流转合同请签书面合同，有疑问请拨打12348咨询。",
-        ["1506"],
-        level="info",
-    )
-    for username, name, role, region in DEMO_USERS:
-        await users.create_user(db, username, DEMO_PASSWORD, role, display_name=name,
-                                region_code=region)
+async def _mark(db: Database, step: str) -> None:
     async with db.transaction() as tx:
         await tx.execute(
             "INSERT INTO meta (key, value, updated_at) VALUES (?, '1', ?)"
             " ON CONFLICT (key) DO UPDATE SET value = '1', updated_at = excluded.updated_at",
-            (DEMO_MARK, time.time()),
+            (f"demo:{step}", time.time()),
         )
-    log.info("demo loaded in %.1f s", time.perf_counter() - started)
-    return True
+
+
+async def load_demo(db: Database, data_dir: Path) -> bool:
+    """Load each part of the demo not loaded before; return True when anything was loaded.
+
+    Parts are marked one by one, so a data dir from an older demo gains only what is new.
+    """
+    started = time.perf_counter()
+    await ensure_regions(db)
+    rows = list(csv.DictReader(io.StringIO(regions.bundled_csv_text())))
+
+    async def catalog():
+        await programs.import_catalog(db, catalog_root(), data_dir)
+
+    async def service_points():
+        await directory.upsert_points(db, demo_service_points(rows))
+
+    async def boxes():
+        await devices.upsert_models(db, MODELS)
+        await devices.insert_boxes(db, demo_boxes(rows))
+        await devices.ensure_wave(db, PILOT_WAVE, "pilot", pilot_village_codes(rows), "started")
+
+    async def announcement():
+        await announcements.create_announcement(
+            db, "冬季草场流转合同请签书面合同，有疑问请拨打12348咨询。", ["1506"], level="info"
+        )
+
+    async def accounts():
+        for username, name, role, region in DEMO_USERS:
+            await users.create_user(db, username, DEMO_PASSWORD, role, display_name=name,
+                                    region_code=region)
+
+    steps = [("catalog", catalog), ("directory", service_points), ("boxes", boxes),
+             ("announcement", announcement), ("users", accounts)]
+    loaded = False
+    for name, step in steps:
+        if await _done(db, name):
+            continue
+        await step()
+        await _mark(db, name)
+        loaded = True
+    if loaded:
+        log.info("demo loaded in %.1f s", time.perf_counter() - started)
+    return loaded

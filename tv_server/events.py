@@ -56,6 +56,16 @@ class AnnouncementHub:
         self._subscribers.pop(queue, None)
         self._shown.pop(queue, None)
 
+    def broadcast_refresh(self) -> int:
+        """Tell every connected box that listed content changed (screens marked
+        `data-refresh` reload). Returns how many boxes were told."""
+        told = 0
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(("refresh", {}))
+                told += 1
+        return told
+
     def close(self) -> None:
         """Tell every open stream to end (server shutdown)."""
         for queue in list(self._subscribers):

@@ -9,14 +9,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from tv_server import keys
-from tv_server.admin import views_audit, views_auth, views_home, views_users
+from tv_server.admin import (
+    announcements,
+    directory,
+    programs,
+    views_audit,
+    views_auth,
+    views_home,
+    views_users,
+)
 from tv_server.admin.middleware import SIGNER, session_middleware
 from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
-# Slices of the admin (programs, directory, announcements…) add their routes through this list
-# of callables taking the admin sub-application.
-EXTENSIONS: list = []
+# Slices of the admin, each registering its own routes and navigation entries.
+SLICES = (programs, directory, announcements)
 
 
 def create_admin_app(settings: Settings) -> web.Application:
@@ -37,8 +44,8 @@ def create_admin_app(settings: Settings) -> web.Application:
     r.add_get("/users/{uid:\\d+}", views_users.user_edit, name="admin_user")
     r.add_post("/users/{uid:\\d+}", views_users.user_update)
     r.add_get("/audit", views_audit.audit_log, name="admin_audit")
-    for extend in EXTENSIONS:
-        extend(admin)
+    for admin_slice in SLICES:
+        admin_slice.setup(admin)
     return admin
 
 

@@ -107,6 +107,7 @@ async def home(request: web.Request) -> web.Response:
         request,
         "tv/home.html",
         box,
+        refresh=True,
         resume=resume,
         open_requests=open_requests,
         place=regions.full_name(village.code) if village else "",

@@ -197,6 +197,8 @@
       var es = new window.EventSource(url);
       on(es, 'announcement', function (e) { show(parse(e.data)); });
       on(es, 'clear', function (e) { var d = parse(e.data); hide(d && d.id != null ? d.id : null); });
+      // New programs were published: a screen that lists them reloads, keeping focus.
+      on(es, 'refresh', function () { if (body.hasAttribute('data-refresh')) { location.reload(); } });
     } else if (poll) {
       var fetchAnn = function () {
         var x = new XMLHttpRequest();

@@ -1,0 +1,9 @@
+"""Admin slice: announcements."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup(admin: web.Application) -> None:
+    """Register this slice's routes (and NAV entries) on the admin sub-application."""

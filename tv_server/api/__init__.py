@@ -1,0 +1,11 @@
+"""The JSON API under /api/v1 (OpenAPI-described), for boxes, operators and the hotline."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tv_server.api import directory
+
+
+def setup_api(app: web.Application) -> None:
+    directory.setup(app)
