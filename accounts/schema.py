@@ -37,4 +37,20 @@ MIGRATIONS = [
         CREATE INDEX audit_log_object ON audit_log(object_type, object_id)
         """,
     ),
+    Migration(
+        "accounts_0002_api_keys",
+        """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL UNIQUE,
+            key_hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            revoked_at REAL,
+            last_used_at REAL
+        )
+        """,
+    ),
 ]

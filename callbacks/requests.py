@@ -7,12 +7,14 @@ transaction, so two concurrent submissions cannot both slip under it.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
 
-from callbacks import phones
+from callbacks import phones, webhooks
 from storage import Database, Invalid, LimitReached
+from storage.database import Transaction
 
 SERVICES = (
     "consultation",
@@ -92,11 +94,30 @@ def _request(row) -> CallbackRequest:
     return CallbackRequest(*[row[i] for i in range(10)])
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a new request goes and when its first call is due (decided before writing)."""
+
+    office_code: str | None = None
+    region_code: str | None = None
+    due_at: float | None = None
+    origin: str = "tv"
+    actor: str = "household"
+
+
 async def submit(
-    db: Database, device_id: int, draft: Draft, *, max_open: int, now: float | None = None
+    db: Database,
+    device_id: int,
+    draft: Draft,
+    *,
+    max_open: int,
+    now: float | None = None,
+    placement: Placement | None = None,
 ) -> tuple[CallbackRequest, bool]:
-    """Write the request; return (request, created). Committed before this returns."""
+    """Write the request and its 'submitted' event; return (request, created). Committed before
+    this returns."""
     now = time.time() if now is None else now
+    placement = placement or Placement()
     async with db.transaction() as tx:
         row = await tx.fetchone(
             f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND idempotency_key = ?",
@@ -120,7 +141,8 @@ async def submit(
         request_id = await tx.insert(
             "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
             " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)",
+            " updated_at, office_code, region_code, due_at, origin)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?)",
             (
                 ref,
                 device_id,
@@ -132,12 +154,67 @@ async def submit(
                 draft.time_window,
                 now,
                 now,
+                placement.office_code,
+                placement.region_code,
+                placement.due_at,
+                placement.origin,
             ),
+        )
+        await record_event(
+            tx,
+            request_id,
+            "submitted",
+            actor=placement.actor,
+            to_status="submitted",
+            now=now,
+            detail={"office": placement.office_code, "origin": placement.origin},
         )
         row = await tx.fetchone(
             f"SELECT {_COLUMNS} FROM callback_requests WHERE id = ?", (request_id,)
         )
     return _request(row), True
+
+
+async def record_event(
+    tx: Transaction,
+    request_id: int,
+    kind: str,
+    *,
+    actor: str,
+    now: float,
+    user_id: int | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    outcome: str | None = None,
+    reason: str = "",
+    for_household: bool = False,
+    call_again_at: float | None = None,
+    detail: dict | None = None,
+) -> int:
+    """Timestamp one change of a request (who: 'household', 'staff' with a user id, 'system',
+    'open311') inside the caller's transaction, and queue it for the webhooks."""
+    payload = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+    event_id = await tx.insert(
+        "INSERT INTO callback_events (request_id, at, actor, user_id, kind, from_status,"
+        " to_status, outcome, reason, for_household, call_again_at, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request_id,
+            now,
+            actor,
+            user_id,
+            kind,
+            from_status,
+            to_status,
+            outcome,
+            reason,
+            int(for_household),
+            call_again_at,
+            payload,
+        ),
+    )
+    await webhooks.enqueue(tx, event_id, now)
+    return event_id
 
 
 async def list_for_device(db: Database, device_id: int, limit: int = 20) -> list[CallbackRequest]:

@@ -41,4 +41,77 @@ MIGRATIONS = [
         CREATE INDEX callback_drafts_created ON callback_drafts(created_at)
         """,
     ),
+    Migration(
+        "callbacks_0003_lifecycle",
+        """
+        ALTER TABLE callback_requests ADD COLUMN region_code TEXT;
+        ALTER TABLE callback_requests ADD COLUMN office_code TEXT;
+        ALTER TABLE callback_requests ADD COLUMN assignee_id INTEGER;
+        ALTER TABLE callback_requests ADD COLUMN due_at REAL;
+        ALTER TABLE callback_requests ADD COLUMN first_call_at REAL;
+        ALTER TABLE callback_requests ADD COLUMN closed_at REAL;
+        ALTER TABLE callback_requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE callback_requests ADD COLUMN call_again_at REAL;
+        ALTER TABLE callback_requests ADD COLUMN origin TEXT NOT NULL DEFAULT 'tv';
+        ALTER TABLE callback_requests ADD COLUMN phone_erased_at REAL;
+        UPDATE callback_requests SET region_code =
+            (SELECT d.village_code FROM devices d WHERE d.id = callback_requests.device_id);
+        CREATE INDEX callback_requests_queue ON callback_requests(status, office_code, due_at);
+        CREATE INDEX callback_requests_region ON callback_requests(region_code, created_at);
+        CREATE INDEX callback_requests_assignee ON callback_requests(assignee_id, status);
+        CREATE TABLE callback_events (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES callback_requests(id),
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            user_id INTEGER,
+            kind TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            outcome TEXT,
+            reason TEXT NOT NULL DEFAULT '',
+            for_household INTEGER NOT NULL DEFAULT 0,
+            call_again_at REAL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX callback_events_request ON callback_events(request_id, at)
+        """,
+    ),
+    Migration(
+        "callbacks_0004_webhooks",
+        """
+        CREATE TABLE webhook_endpoints (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE webhook_outbox (
+            id INTEGER PRIMARY KEY,
+            endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+            delivery_id TEXT NOT NULL UNIQUE,
+            event_type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            delivered_at REAL,
+            given_up_at REAL,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX webhook_outbox_due ON webhook_outbox(delivered_at, given_up_at,
+            next_attempt_at)
+        """,
+    ),
+    Migration(
+        "callbacks_0005_hotline_device",
+        # Requests from the 12348 hotline (Open311) have no box: they hang on this one
+        # pseudo-device (state 'retired', so it can never enter the TV or count as a box).
+        """
+        INSERT OR IGNORE INTO devices (serial, household_label, state, created_at)
+            VALUES ('HOTLINE-12348', 'hotline 12348', 'retired', CAST(strftime('%s', 'now') AS REAL))
+        """,
+    ),
 ]

@@ -25,8 +25,9 @@ THUMB_SPECS = {
     "1080p": renditions.RenditionSpec("thumb-1080p", 564, 318),
     "2160p": renditions.RenditionSpec("thumb-2160p", 1128, 635),
 }
-PAGE_SPECS = list(renditions.PAGE_IMAGE_SPECS.values())
-COVER_SPECS = list(renditions.COVER_SPECS.values())
+# Each JPEG spec has a WebP twin (`page-1080p-webp`) for boxes whose model decodes WebP.
+PAGE_SPECS = [*renditions.PAGE_IMAGE_SPECS.values(), *renditions.PAGE_IMAGE_WEBP_SPECS.values()]
+COVER_SPECS = [*renditions.COVER_SPECS.values(), *renditions.COVER_WEBP_SPECS.values()]
 IMAGE_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
@@ -95,7 +96,7 @@ def _rendition_rows(src: Path, specs: list, data_dir: Path) -> list[tuple[str, s
 
 
 @dataclass
-class _PreparedMedia:
+class PreparedMedia:
     sha: str
     rel: str
     kind: str
@@ -104,16 +105,16 @@ class _PreparedMedia:
     renditions: list[tuple[str, str, int, int]]
 
 
-def _prepare_image(src: Path, data_dir: Path, specs: list) -> _PreparedMedia:
+def prepare_image(src: Path, data_dir: Path, specs: list) -> PreparedMedia:
     with Image.open(src) as im:
         mime = IMAGE_MIME[im.format]
     sha, rel = store_media_file(src, data_dir)
-    return _PreparedMedia(
+    return PreparedMedia(
         sha, rel, "image", mime, src.stat().st_size, _rendition_rows(src, specs, data_dir)
     )
 
 
-async def _insert_media(tx, media: _PreparedMedia) -> int:
+async def insert_media(tx, media: PreparedMedia) -> int:
     row = await tx.fetchone("SELECT id FROM media WHERE sha256 = ?", (media.sha,))
     if row is not None:
         media_id = int(row[0])
@@ -155,39 +156,37 @@ async def import_program(
 ) -> int:
     """Make every file and rendition first, then write the program in one transaction."""
     page_images = {
-        path: _prepare_image(program.root / path, data_dir, PAGE_SPECS)
+        path: prepare_image(program.root / path, data_dir, PAGE_SPECS)
         for page in program.pages
         for path in page.images
     }
-    if program.cover:
-        cover_src = program.root / program.cover
-        full = {
-            p: renditions.make_rendition(
-                cover_src, renditions.COVER_SPECS[p], data_dir / "renditions"
-            )
-            for p in PROFILES
-        }
-    else:
-        stem = f"{program.slug}-{hashlib.sha256(program.title.encode()).hexdigest()[:10]}"
-        full = titlecard.write_title_cards(
-            program.title, category_title, data_dir / "titlecards", stem
-        )
-    covers = {p: str(full[p].relative_to(data_dir)) for p in PROFILES}
-    for profile, spec in THUMB_SPECS.items():
-        thumb = renditions.make_rendition(full["2160p"], spec, data_dir / "renditions")
-        covers["thumb-" + profile] = str(thumb.relative_to(data_dir))
+    covers = make_covers(
+        program.slug,
+        program.title,
+        category_title,
+        program.root / program.cover if program.cover else None,
+        data_dir,
+    )
     video = poster = None
     if program.video:
         video_src = program.root / program.video
         sha, rel = store_media_file(video_src, data_dir)
-        video = _PreparedMedia(sha, rel, "video", "video/mp4", video_src.stat().st_size, [])
+        video = PreparedMedia(sha, rel, "video", "video/mp4", video_src.stat().st_size, [])
     if program.poster:
-        poster = _prepare_image(program.root / program.poster, data_dir, COVER_SPECS)
+        poster = prepare_image(program.root / program.poster, data_dir, COVER_SPECS)
+    # The original cover is kept as media too, so the program can be exported as it came.
+    cover = (
+        prepare_image(program.root / program.cover, data_dir, COVER_SPECS)
+        if program.cover
+        else None
+    )
 
     now = time.time()
     async with db.transaction() as tx:
-        video_id = await _insert_media(tx, video) if video else None
-        poster_id = await _insert_media(tx, poster) if poster else None
+        video_id = await insert_media(tx, video) if video else None
+        poster_id = await insert_media(tx, poster) if poster else None
+        if cover:
+            await insert_media(tx, cover)
         existing = await tx.fetchone(
             "SELECT id, version FROM programs WHERE slug = ?", (program.slug,)
         )
@@ -220,27 +219,69 @@ async def import_program(
                 " version = version + 1 WHERE id = ?",
                 (*values, program_id),
             )
-            for table in ("program_regions", "program_pages", "program_media", "program_covers"):
-                await tx.execute(f"DELETE FROM {table} WHERE program_id = ?", (program_id,))
-        await tx.executemany(
-            "INSERT INTO program_regions (program_id, region_code) VALUES (?, ?)",
-            [(program_id, code) for code in program.regions],
-        )
-        await tx.executemany(
-            "INSERT INTO program_pages (program_id, number, title, markdown) VALUES (?, ?, ?, ?)",
-            [(program_id, p.number, p.title, p.markdown) for p in program.pages],
-        )
-        for path, media in page_images.items():
-            media_id = await _insert_media(tx, media)
-            await tx.execute(
-                "INSERT INTO program_media (program_id, path, media_id) VALUES (?, ?, ?)",
-                (program_id, path, media_id),
-            )
-        await tx.executemany(
-            "INSERT INTO program_covers (program_id, profile, file) VALUES (?, ?, ?)",
-            [(program_id, profile, rel) for profile, rel in covers.items()],
+        images = {path: await insert_media(tx, media) for path, media in page_images.items()}
+        await write_program_rows(
+            tx,
+            program_id,
+            regions=program.regions,
+            pages=[(p.title, p.markdown) for p in program.pages],
+            images=images,
+            covers=covers,
         )
     return program_id
+
+
+def make_covers(
+    slug: str, title: str, category_title: str, cover_src: Path | None, data_dir: Path
+) -> dict[str, str]:
+    """Make the full-screen covers and grid thumbnails of a program, from its cover image or a
+    drawn title card; {profile or "thumb-" + profile: file relative to data_dir}."""
+    if cover_src is not None:
+        full = {
+            p: renditions.make_rendition(
+                cover_src, renditions.COVER_SPECS[p], data_dir / "renditions"
+            )
+            for p in PROFILES
+        }
+    else:
+        stem = f"{slug}-{hashlib.sha256(title.encode()).hexdigest()[:10]}"
+        full = titlecard.write_title_cards(title, category_title, data_dir / "titlecards", stem)
+    covers = {p: str(full[p].relative_to(data_dir)) for p in PROFILES}
+    for profile, spec in THUMB_SPECS.items():
+        thumb = renditions.make_rendition(full["2160p"], spec, data_dir / "renditions")
+        covers["thumb-" + profile] = str(thumb.relative_to(data_dir))
+    return covers
+
+
+async def write_program_rows(
+    tx,
+    program_id: int,
+    *,
+    regions: list[str],
+    pages: list[tuple[str, str]],
+    images: dict[str, int],
+    covers: dict[str, str],
+) -> None:
+    """Replace what the TV reads of a program besides its `programs` row: regions, pages
+    (title, Markdown) in order, page images (path → media id) and cover files."""
+    for table in ("program_regions", "program_pages", "program_media", "program_covers"):
+        await tx.execute(f"DELETE FROM {table} WHERE program_id = ?", (program_id,))
+    await tx.executemany(
+        "INSERT INTO program_regions (program_id, region_code) VALUES (?, ?)",
+        [(program_id, code) for code in regions],
+    )
+    await tx.executemany(
+        "INSERT INTO program_pages (program_id, number, title, markdown) VALUES (?, ?, ?, ?)",
+        [(program_id, n, title, md) for n, (title, md) in enumerate(pages, start=1)],
+    )
+    await tx.executemany(
+        "INSERT INTO program_media (program_id, path, media_id) VALUES (?, ?, ?)",
+        [(program_id, path, media_id) for path, media_id in images.items()],
+    )
+    await tx.executemany(
+        "INSERT INTO program_covers (program_id, profile, file) VALUES (?, ?, ?)",
+        [(program_id, profile, rel) for profile, rel in covers.items()],
+    )
 
 
 async def import_catalog(db: Database, root: Path, data_dir: Path) -> list[int]:
@@ -322,11 +363,12 @@ async def list_programs(
 
 
 async def get_program(
-    db: Database, program_id: int, region_codes: list[str] | None
+    db: Database, program_id: int, region_codes: list[str] | None, *, published_only: bool = True
 ) -> ProgramDetail:
-    """A published program visible in these regions (any region when `region_codes` is None)."""
+    """A published program visible in these regions (any region when `region_codes` is None;
+    any status too when `published_only` is false, for the editors' preview)."""
     if region_codes is None:
-        where, params = "p.status = 'published'", []
+        where, params = ("p.status = 'published'" if published_only else "1 = 1"), []
     else:
         where, params = _visible(region_codes)
     row = await db.fetchone(f"{_CARD_SQL} WHERE p.id = ? AND {where}", [program_id, *params])

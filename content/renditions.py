@@ -61,6 +61,15 @@ COVER_SPECS: dict[str, RenditionSpec] = {
 }
 
 
+def webp_of(spec: RenditionSpec) -> RenditionSpec:
+    """The WebP twin of a JPEG spec (`page-1080p` → `page-1080p-webp`), for boxes that decode it."""
+    return RenditionSpec(spec.name + "-webp", spec.max_width, spec.max_height, "WEBP")
+
+
+PAGE_IMAGE_WEBP_SPECS = {p: webp_of(s) for p, s in PAGE_IMAGE_SPECS.items()}
+COVER_WEBP_SPECS = {p: webp_of(s) for p, s in COVER_SPECS.items()}
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -69,9 +78,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def rendition_path(src: Path, spec: RenditionSpec, cache_dir: Path) -> Path:
+def rendition_path(
+    src: Path, spec: RenditionSpec, cache_dir: Path, source_hash: str | None = None
+) -> Path:
     """Where the rendition of `src` for `spec` lives (whether or not it exists yet)."""
-    source_hash = _sha256(Path(src))
+    source_hash = source_hash or _sha256(Path(src))
     return Path(cache_dir) / source_hash[:2] / f"{source_hash}-{spec.key}{spec.suffix}"
 
 
@@ -113,7 +124,12 @@ def make_rendition(src: Path, spec: RenditionSpec, cache_dir: Path) -> Path:
     out = rendition_path(src, spec, cache_dir)
     if out.is_file():
         return out
-    image = _to_rgb(open_image(src))
+    return write_rendition(open_image(src), spec, out)
+
+
+def write_rendition(image: Image.Image, spec: RenditionSpec, out: Path) -> Path:
+    """Fit a decoded image to `spec` and write it atomically to `out` (see make_rendition)."""
+    image = _to_rgb(image)
     if image.width > spec.max_width or image.height > spec.max_height:
         image.thumbnail((spec.max_width, spec.max_height), Image.Resampling.LANCZOS)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ class Box:
     household_label: str
     keymap_family: str
     screen_profile: str
+    webp: bool = False  # the model's browser decodes WebP images
 
     @property
     def admitted(self) -> bool:
@@ -35,7 +36,8 @@ class Box:
 async def get_box(db: Database, serial: str) -> Box | None:
     row = await db.fetchone(
         "SELECT d.id, d.serial, d.state, d.village_code, d.household_label,"
-        " COALESCE(m.keymap_family, ?) AS family, COALESCE(m.screen_profile, ?) AS profile"
+        " COALESCE(m.keymap_family, ?) AS family, COALESCE(m.screen_profile, ?) AS profile,"
+        " COALESCE(m.webp, 0) AS webp"
         " FROM devices d LEFT JOIN device_models m ON m.model = d.model WHERE d.serial = ?",
         (DEFAULT_FAMILY, DEFAULT_PROFILE, serial),
     )
@@ -49,6 +51,7 @@ async def get_box(db: Database, serial: str) -> Box | None:
         row["household_label"],
         row["family"],
         row["profile"],
+        bool(row["webp"]),
     )
 
 

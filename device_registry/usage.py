@@ -19,6 +19,8 @@ class UsageRecorder:
         self._progress: dict[tuple[int, int], tuple[int, float]] = {}
         self._seen: dict[int, float] = {}
         self._launched: dict[int, int] = {}
+        # The most recent (at, program, page) per box, so home needs no query for it.
+        self._latest: dict[int, tuple[float, int, int] | None] = {}
 
     def record_launch(self, device_id: int, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -31,6 +33,9 @@ class UsageRecorder:
         self._events.append((device_id, "view", program_id, page, now))
         self._progress[(device_id, program_id)] = (page, now)
         self._seen[device_id] = now
+        if len(self._latest) > 200_000:
+            self._latest.clear()
+        self._latest[device_id] = (now, program_id, page)
 
     def touch(self, device_id: int, now: float | None = None) -> None:
         self._seen[device_id] = time.time() if now is None else now
@@ -79,22 +84,18 @@ class UsageRecorder:
 
     async def last_progress(self, device_id: int) -> tuple[int, int] | None:
         """(program_id, page) the box read most recently, flushed or not."""
-        pending = [
-            (at, program_id, page)
-            for (dev, program_id), (page, at) in self._progress.items()
-            if dev == device_id
-        ]
-        row = await self.db.fetchone(
-            "SELECT program_id, page, updated_at FROM device_progress WHERE device_id = ?"
-            " ORDER BY updated_at DESC LIMIT 1",
-            (device_id,),
-        )
-        if row is not None:
-            pending.append((row["updated_at"], row["program_id"], row["page"]))
-        if not pending:
-            return None
-        _, program_id, page = max(pending)
-        return program_id, page
+        if device_id not in self._latest:
+            row = await self.db.fetchone(
+                "SELECT updated_at, program_id, page FROM device_progress WHERE device_id = ?"
+                " ORDER BY updated_at DESC LIMIT 1",
+                (device_id,),
+            )
+            known = self._latest.get(device_id)  # a view may have arrived meanwhile
+            if known is None and row is not None:
+                known = (row[0], row[1], row[2])
+            self._latest[device_id] = known
+        latest = self._latest[device_id]
+        return None if latest is None else (latest[1], latest[2])
 
     async def page_for(self, device_id: int, program_id: int) -> int | None:
         if (device_id, program_id) in self._progress:

@@ -15,7 +15,7 @@ from aiohttp import web
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
-from tv_server import __version__, keys, tv
+from tv_server import __version__, callback_tasks, keys, tv
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -23,7 +23,7 @@ from tv_server.boxes import BoxDirectory
 from tv_server.demo import ensure_regions, load_demo
 from tv_server.events import AnnouncementHub, poll_forever
 from tv_server.media import serve_media
-from tv_server.middlewares import errors, security_headers
+from tv_server.middlewares import guard
 from tv_server.migrations import MIGRATIONS
 from tv_server.screencache import ScreenCache
 from tv_server.settings import Settings, ensure_secrets
@@ -55,6 +55,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         if keys.USAGE in app:
             with contextlib.suppress(Exception):
                 await app[keys.USAGE].flush()
+        if keys.HUB in app:
+            with contextlib.suppress(Exception):
+                await app[keys.HUB].flush_impressions()
         await db.close()
 
 
@@ -72,6 +75,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(_flush_usage_forever(app[keys.USAGE], settings.usage_flush_seconds)),
         asyncio.create_task(poll_forever(app[keys.HUB], settings.announcement_poll_seconds)),
+        asyncio.create_task(callback_tasks.run_forever(app)),
     ]
     yield
     for task in tasks:
@@ -106,7 +110,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
-    app = web.Application(middlewares=[security_headers, errors], client_max_size=1024**2)
+    app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)
     app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)

@@ -51,8 +51,13 @@ def _unb64(text: str) -> bytes:
 
 
 class TokenSigner:
+    CACHE_SIZE = 200_000
+
     def __init__(self, secret: str) -> None:
         self._key = hmac.new(secret.encode(), b"legaltv box token v1", hashlib.sha256).digest()
+        # Tokens already verified: token -> (serial, issued). A box sends the same token with
+        # every screen, so the HMAC is checked once, not on every request.
+        self._verified: dict[str, tuple[str, int]] = {}
 
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:16])
@@ -64,6 +69,14 @@ class TokenSigner:
 
     def read(self, token: str, *, ttl: int, now: float | None = None) -> str:
         """Return the serial the token names, or raise BoxAuthError."""
+        known = self._verified.get(token)
+        serial, issued = known if known is not None else self._verify(token)
+        now = time.time() if now is None else now
+        if now - issued > ttl or issued - now > 300:
+            raise BoxAuthError("token_expired")
+        return serial
+
+    def _verify(self, token: str) -> tuple[str, int]:
         parts = token.split(".")
         if len(parts) != 3 or len(token) > 200:
             raise BoxAuthError("token_invalid")
@@ -75,7 +88,7 @@ class TokenSigner:
             issued = int(parts[1], 16)
         except ValueError:
             raise BoxAuthError("token_invalid") from None
-        now = time.time() if now is None else now
-        if now - issued > ttl or issued - now > 300:
-            raise BoxAuthError("token_expired")
-        return serial
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (serial, issued)
+        return serial, issued

@@ -71,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules():
     """Modules adding `legaltv` commands: each has register(subparsers, add_common) and
     sets `handler` defaults on its parsers."""
-    from tv_server import cli_content, cli_directory
+    from tv_server import cli_accounts, cli_callbacks, cli_content, cli_directory
 
-    return (cli_content, cli_directory)
+    return (cli_content, cli_directory, cli_callbacks, cli_accounts)
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:

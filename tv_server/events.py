@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -17,39 +18,127 @@ from storage import Database
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Listener:
+    """Who is at the other end of an SSE stream: the box's region chain and device id."""
+
+    chain: tuple[str, ...]
+    device_id: int | None = None
+
+
 class AnnouncementHub:
+    """The current announcements, indexed at refresh time by region code (direct and wave
+    targets) and by device id, so deciding for one box costs a few dict look-ups."""
+
+    MAX_REMEMBERED = 200_000  # impressions and dismissals kept in memory before forgetting
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self.current: list[ann_domain.Announcement] = []
-        self._subscribers: dict[asyncio.Queue, tuple[str, ...]] = {}
+        self._by_region: dict[str, list[ann_domain.Announcement]] = {}
+        self._by_device: dict[int, list[ann_domain.Announcement]] = {}
+        self._subscribers: dict[asyncio.Queue, Listener] = {}
         self._shown: dict[asyncio.Queue, frozenset[int]] = {}
+        self._pending: dict[tuple[int, int], float] = {}  # impressions not written yet
+        self._recorded: set[tuple[int, int]] = set()  # impressions known to be written
+        self._dismissed: set[tuple[int, int]] = set()  # (announcement, device) overlays closed
 
-    async def refresh(self) -> None:
-        self.current = await ann_domain.current_announcements(self.db)
-        for queue, chain in list(self._subscribers.items()):
-            self._push_changes(queue, chain)
+    async def refresh(self, now: float | None = None) -> None:
+        current = await ann_domain.current_announcements(self.db, now)
+        by_region: dict[str, list[ann_domain.Announcement]] = {}
+        by_device: dict[int, list[ann_domain.Announcement]] = {}
+        for a in current:
+            for code in a.regions | a.wave_regions:
+                by_region.setdefault(code, []).append(a)
+            for device_id in a.devices:
+                by_device.setdefault(device_id, []).append(a)
+        self.current, self._by_region, self._by_device = current, by_region, by_device
+        for queue, listener in list(self._subscribers.items()):
+            self._push_changes(queue, listener)
 
-    def for_chain(self, chain: tuple[str, ...], now: float | None = None):
-        return ann_domain.for_regions(self.current, list(chain), now)
+    def for_chain(
+        self, chain: tuple[str, ...], now: float | None = None, *, device_id: int | None = None
+    ) -> list[ann_domain.Announcement]:
+        """Active announcements for a box (region chain, device id), the one to show first."""
+        now = time.time() if now is None else now
+        found: dict[int, ann_domain.Announcement] = {}
+        for code in chain:
+            for a in self._by_region.get(code, ()):
+                found[a.id] = a
+        if device_id is not None:
+            for a in self._by_device.get(device_id, ()):
+                found[a.id] = a
+        return sorted((a for a in found.values() if a.active(now)), key=lambda a: a.rank)
 
-    def _push_changes(self, queue: asyncio.Queue, chain: tuple[str, ...]) -> None:
-        active = self.for_chain(chain)
+    # -- what boxes have shown -----------------------------------------------------------
+
+    def record_shown(self, ann_id: int, device_id: int, now: float | None = None) -> None:
+        """Note that a box showed an announcement; written by `flush_impressions`."""
+        key = (ann_id, device_id)
+        if key in self._recorded or key in self._pending:
+            return
+        self._pending[key] = time.time() if now is None else now
+
+    def dismiss(self, ann_id: int, device_id: int) -> None:
+        """The household closed an urgent overlay: later screens show it as a banner."""
+        if len(self._dismissed) > self.MAX_REMEMBERED:
+            self._dismissed.clear()
+        self._dismissed.add((ann_id, device_id))
+
+    def overlay(self, announcement: ann_domain.Announcement | None, device_id: int | None) -> bool:
+        return (
+            announcement is not None
+            and announcement.level == "urgent"
+            and (announcement.id, device_id) not in self._dismissed
+        )
+
+    @property
+    def pending_impressions(self) -> int:
+        return len(self._pending)
+
+    async def flush_impressions(self) -> int:
+        """Write the impressions noted so far in one transaction; kept for a retry on error."""
+        if not self._pending:
+            return 0
+        pending, self._pending = self._pending, {}
+        try:
+            await ann_domain.record_impressions(
+                self.db, [(a, d, at) for (a, d), at in pending.items()]
+            )
+        except BaseException:
+            for key, value in pending.items():
+                self._pending.setdefault(key, value)
+            raise
+        if len(self._recorded) > self.MAX_REMEMBERED:
+            self._recorded.clear()
+        self._recorded.update(pending)
+        return len(pending)
+
+    # -- streams -------------------------------------------------------------------------
+
+    def _push_changes(self, queue: asyncio.Queue, listener: Listener) -> None:
+        active = self.for_chain(listener.chain, device_id=listener.device_id)
         ids = frozenset(a.id for a in active)
         if ids == self._shown.get(queue):
             return
         self._shown[queue] = ids
         if active:
-            newest = max(active, key=lambda a: a.id)
-            event = ("announcement", newest.as_json())
+            first = active[0]
+            event = ("announcement", first.as_json(self.overlay(first, listener.device_id)))
         else:
             event = ("clear", {})
-        with contextlib.suppress(asyncio.QueueFull):  # a stalled box misses nothing lasting
+        try:
             queue.put_nowait(event)
+        except asyncio.QueueFull:  # a stalled box misses nothing lasting
+            return
+        if active and listener.device_id is not None:
+            self.record_shown(active[0].id, listener.device_id)
 
-    def subscribe(self, chain: tuple[str, ...]) -> asyncio.Queue:
+    def subscribe(self, chain: tuple[str, ...], device_id: int | None = None) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=32)
-        self._subscribers[queue] = chain
-        self._shown[queue] = frozenset(a.id for a in self.for_chain(chain))
+        listener = Listener(tuple(chain), device_id)
+        self._subscribers[queue] = listener
+        self._shown[queue] = frozenset(a.id for a in self.for_chain(chain, device_id=device_id))
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue) -> None:
@@ -61,6 +150,19 @@ class AnnouncementHub:
         `data-refresh` reload). Returns how many boxes were told."""
         told = 0
         for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(("refresh", {}))
+                told += 1
+        return told
+
+    def notify_device(self, device_id: int) -> int:
+        """Tell one box's open streams that its own data changed (e.g. staff acted on its
+        callback request): a screen marked `data-refresh` reloads. Returns how many streams
+        were told."""
+        told = 0
+        for queue, listener in list(self._subscribers.items()):
+            if listener.device_id != device_id:
+                continue
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(("refresh", {}))
                 told += 1
@@ -78,16 +180,25 @@ class AnnouncementHub:
 
 
 async def poll_forever(hub: AnnouncementHub, interval: float) -> None:
+    """Refresh the announcements and write the impressions noted since the last round."""
     while True:
         try:
             await hub.refresh()
         except Exception:  # a failed refresh must not stop the loop
             log.exception("announcement refresh failed")
+        try:
+            await hub.flush_impressions()
+        except Exception:
+            log.exception("impression flush failed; kept for the next attempt")
         await asyncio.sleep(interval)
 
 
 async def stream(
-    request: web.Request, hub: AnnouncementHub, chain: tuple[str, ...], keepalive: float
+    request: web.Request,
+    hub: AnnouncementHub,
+    chain: tuple[str, ...],
+    keepalive: float,
+    device_id: int | None = None,
 ) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
@@ -97,7 +208,7 @@ async def stream(
         }
     )
     await response.prepare(request)
-    queue = hub.subscribe(chain)
+    queue = hub.subscribe(chain, device_id)
     try:
         await response.write(b"retry: 15000\n\n")
         while True:

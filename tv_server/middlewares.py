@@ -76,6 +76,8 @@ def error_response(request: web.Request, status: int, code: str, detail: str = "
         return tv_error_response(request, status, code, params)
     if request.path.startswith("/admin"):
         return admin_error_response(request, status, code)
+    if request.path.startswith("/open311"):  # the GeoReport v2 error list
+        return web.json_response([{"code": status, "description": detail or code}], status=status)
     if request.path.startswith("/api") or request.path.startswith("/healthz"):
         return web.json_response(
             {"error": {"code": code, "message": _api_message(code, detail)}}, status=status
@@ -83,44 +85,55 @@ def error_response(request: web.Request, status: int, code: str, detail: str = "
     return web.Response(status=status, text=f"{status}: {code}\n")
 
 
+_COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+_CSP_ADMIN = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+    " media-src 'self'; frame-src 'self'; frame-ancestors 'none'; form-action 'self';"
+    " base-uri 'none'; object-src 'none'"
+)
+_CSP_TV = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+    " media-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """Security headers; a handler's own values (e.g. a preview frame's) are kept."""
+    headers = response.headers
+    for name, value in _COMMON_HEADERS.items():
+        if name not in headers:
+            headers[name] = value
+    if "Content-Security-Policy" not in headers:
+        path = request.path
+        if path.startswith("/tv"):
+            headers["Content-Security-Policy"] = _CSP_TV
+        elif path.startswith("/admin"):
+            headers["Content-Security-Policy"] = _CSP_ADMIN
+    return response
+
+
 @web.middleware
-async def errors(request: web.Request, handler):
+async def guard(request: web.Request, handler):
+    """Errors rendered for their audience, and security headers on every response."""
     try:
-        return await handler(request)
+        response = await handler(request)
     except EarlyResponse as exc:
-        return exc.response
+        response = exc.response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.empty_body:
+            _secure(request, exc)
             raise
         code = _HTTP_CODES.get(exc.status, "error")
         if exc.reason in ("csrf", "forbidden"):
             code = exc.reason
-        return error_response(request, exc.status, code, exc.reason)
+        response = error_response(request, exc.status, code, exc.reason)
     except DomainError as exc:
-        return error_response(request, exc.status, exc.code, exc.detail, exc.params)
+        response = error_response(request, exc.status, exc.code, exc.detail, exc.params)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(request, 500, "server_error")
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler):
-    response = await handler(request)
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    if request.path.startswith("/admin"):
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-            " media-src 'self'; frame-src 'self'; frame-ancestors 'none'; form-action 'self';"
-            " base-uri 'none'; object-src 'none'",
-        )
-    elif request.path.startswith("/tv"):
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-            " media-src 'self'; frame-ancestors 'none'; form-action 'self'",
-        )
-    return response
+        response = error_response(request, 500, "server_error")
+    return _secure(request, response)

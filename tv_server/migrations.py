@@ -2,7 +2,11 @@
 
 from accounts.schema import MIGRATIONS as ACCOUNTS
 from callbacks.schema import MIGRATIONS as CALLBACKS
+from content.editorial_schema import MIGRATIONS as EDITORIAL
 from content.schema import MIGRATIONS as CONTENT
+from content.schema_directory import MIGRATIONS as DIRECTORY
+from content.schema_uploads import MIGRATIONS as UPLOADS
+from content.schema_announcements import MIGRATIONS as ANNOUNCEMENTS
 from device_registry.schema import MIGRATIONS as REGISTRY
 from storage import Migration
 
@@ -13,4 +17,14 @@ CORE = [
     ),
 ]
 
-MIGRATIONS = [*CORE, *REGISTRY, *CONTENT, *CALLBACKS, *ACCOUNTS]
+MIGRATIONS = [
+    *CORE,
+    *REGISTRY,
+    *CONTENT,
+    *CALLBACKS,
+    *ACCOUNTS,
+    *ANNOUNCEMENTS,
+    *UPLOADS,
+    *EDITORIAL,
+    *DIRECTORY,
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,43 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLite synchronous mode (FULL survives power loss; NORMAL only process crashes).",
     ),
     Setting("log_level", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    # Callback requests (docs/callbacks.md).
+    Setting(
+        "callback_first_call_working_days",
+        1.0,
+        "Working days within which a callback's first call is due (then the end of the "
+        "household's time window).",
+        float,
+    ),
+    Setting(
+        "callback_max_attempts",
+        3,
+        "Failed call attempts (no answer, busy) after which a request becomes unreachable.",
+        int,
+    ),
+    Setting(
+        "callback_routing",
+        "",
+        "Routing rules SERVICE=KIND (comma-separated) over the defaults: consultation and "
+        "mediation to the township station, legal aid, notarisation and appraisal to the banner "
+        "centre.",
+    ),
+    Setting("callback_retention_days", 180, "Days a closed request keeps its phone number.", int),
+    Setting("working_weekdays", "1,2,3,4,5", "Working weekdays, ISO numbers (1 = Monday)."),
+    Setting("working_hours", "08:30-18:00", "Office hours on working days (China time)."),
+    Setting(
+        "public_holidays",
+        (),
+        "Public holidays, a TOML list of ISO dates (or comma-separated in the environment).",
+        tuple,
+    ),
+    Setting(
+        "makeup_working_days",
+        (),
+        "Weekend days worked instead (make-up days), a list of ISO dates like public_holidays.",
+        tuple,
+    ),
+    Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -86,11 +124,10 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 class Settings:
     values: dict[str, Any] = field(default_factory=dict)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __post_init__(self) -> None:
+        # Plain attributes: settings are read on every request, so no __getattr__ detour.
+        for name, value in self.values.items():
+            object.__setattr__(self, name, value)
 
     @property
     def data_path(self) -> Path:
@@ -115,6 +152,14 @@ def _coerce(setting: Setting, raw: Any, source: str) -> Any:
         if text in {"0", "false", "no", "off", ""}:
             return False
         raise ValueError(f"{source}: {setting.name} must be true or false, not {raw!r}")
+    if setting.type is tuple:  # a list of ISO dates: TOML list or comma-separated text
+        items = raw.split(",") if isinstance(raw, str) else raw
+        try:
+            return tuple(date.fromisoformat(str(i).strip()) for i in items if str(i).strip())
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{source}: {setting.name} must be a list of ISO dates, not {raw!r}"
+            ) from None
     try:
         return setting.type(raw)
     except (TypeError, ValueError):

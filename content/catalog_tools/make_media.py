@@ -55,7 +55,6 @@ IMAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
     "taoxin-weiquan": [
         ("hetong.jpg", "document", "劳动合同", "一个月内要签书面合同", "blue"),
         ("zhengju.jpg", "coin", "保留证据", "工资条 考勤 转账记录", "orange"),
-        ("12333.jpg", "phone", "12333", "人社服务热线", "green"),
     ],
     "caoyuan-chengbao": [
         ("caoxu.jpg", "sheep", "草畜平衡", "以草定畜 不超载", "green"),

@@ -11,7 +11,10 @@ from aiohttp import web
 from tv_server import keys
 from tv_server.admin import (
     announcements,
+    callbacks,
     directory,
+    media,
+    preview,
     programs,
     views_audit,
     views_auth,
@@ -23,7 +26,7 @@ from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
 # Slices of the admin, each registering its own routes and navigation entries.
-SLICES = (programs, directory, announcements)
+SLICES = (programs, directory, announcements, media, preview, callbacks)
 
 
 def create_admin_app(settings: Settings) -> web.Application:
@@ -36,7 +39,7 @@ def create_admin_app(settings: Settings) -> web.Application:
     r = admin.router
     r.add_get("/", views_home.home, name="admin_home")
     r.add_get("/login", views_auth.login_form, name="admin_login")
-    r.add_post("/login", views_auth.login)
+    r.add_post("/login", views_auth.login, name="admin_login_post")
     r.add_post("/logout", views_auth.logout, name="admin_logout")
     r.add_get("/users", views_users.user_list, name="admin_users")
     r.add_get("/users/new", views_users.user_new, name="admin_user_new")
@@ -55,4 +58,5 @@ async def _to_admin_home(_request: web.Request) -> web.Response:
 
 def setup_admin(app: web.Application) -> None:
     app.add_subapp("/admin", create_admin_app(app[keys.SETTINGS]))
+    app.cleanup_ctx.append(programs.scheduler)  # scheduled go-live needs the main app's caches
     app.router.add_get("/admin", _to_admin_home)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlencode
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -25,6 +25,13 @@ NAV_TAIL: list[tuple[str, str, str]] = [
 SESSION = web.RequestKey("session", object)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def add_nav(permission: str, route_name: str, label: str) -> None:
+    """Add a navigation entry once (apps are created many times in one process: tests)."""
+    entry = (permission, route_name, label)
+    if entry not in NAV:
+        NAV.append(entry)
 
 
 def current_user(request: web.Request) -> User:
@@ -82,7 +89,11 @@ async def require_region(request: web.Request, permission: str, region_code: str
 
 
 def url(request: web.Request, name: str, query: dict | None = None, **parts) -> str:
-    built = request.app.router[name].url_for(**{k: str(v) for k, v in parts.items()})
+    # The admin's routes, also from the main app's error middleware (request.app is the main
+    # app there).
+    apps = reversed(request.match_info.apps)
+    router = next((a.router for a in apps if name in a.router), request.app.router)
+    built = router[name].url_for(**{k: str(v) for k, v in parts.items()})
     if query:
         built = built.with_query({k: v for k, v in query.items() if v not in (None, "")})
     return str(built)

@@ -14,7 +14,7 @@ from tv_server.admin.common import SESSION, USER, log
 from tv_server.admin.session import COOKIE, Session, SessionSigner, csrf_ok
 
 SIGNER = web.AppKey("admin_signer", SessionSigner)
-PUBLIC = {"admin_login"}
+PUBLIC = {"admin_login", "admin_login_post"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -1,9 +1,106 @@
-"""Admin slice: programs."""
+"""Admin slice: programs — written, previewed, reviewed, scheduled, published and reversible.
+
+Routes and labels live here, the handlers in `views_programs`; `scheduler` is the background
+task that publishes approved programs at their go-live time and takes expired ones off.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
 from aiohttp import web
+
+from accounts import audit
+from content import workflow
+from tv_server import keys
+from tv_server.admin import labels, views_packages, views_programs
+from tv_server.admin.common import add_nav
+from tv_server.admin.program_labels import ERRORS, NOTICES
+from tv_ui.i18n import N_
+
+log = logging.getLogger(__name__)
+SCHEDULER_SECONDS = 15.0
 
 
 def setup(admin: web.Application) -> None:
     """Register this slice's routes (and NAV entries) on the admin sub-application."""
+    add_nav("view", "admin_programs", N_("节目"))
+    add_nav("program.review", "admin_program_queue", N_("待审核"))
+    labels.ERRORS.update(ERRORS)
+    labels.NOTICES.update(NOTICES)
+    r = admin.router
+    v = views_programs
+    r.add_get("/programs", v.program_list, name="admin_programs")
+    r.add_get("/programs/review", v.review_queue, name="admin_program_queue")
+    r.add_get("/programs/new", v.program_new, name="admin_program_new")
+    r.add_post("/programs/new", v.program_create)
+    r.add_get("/programs/{pid:\\d+}", v.program_edit, name="admin_program")
+    r.add_post("/programs/{pid:\\d+}", v.program_save)
+    r.add_post("/programs/{pid:\\d+}/workflow", v.program_action, name="admin_program_action")
+    r.add_get("/programs/{pid:\\d+}/review", v.program_review, name="admin_program_review")
+    r.add_get("/programs/{pid:\\d+}/history", v.program_history, name="admin_program_history")
+    r.add_post("/programs/{pid:\\d+}/history", v.program_history_action)
+    views_packages.setup(admin)
+
+
+async def _system_audit(tx, action: str, program_id: int, detail: dict) -> None:
+    await audit.record(tx, user=None, action=action, object_type="program",
+                       object_id=program_id, detail=detail)  # fmt: skip
+
+
+class _Watcher:
+    """Notices program changes made by another process (or the scheduler) and drops the
+    screens they affect from this process's TV cache."""
+
+    def __init__(self) -> None:
+        self.seen: float | None = None
+
+    async def check(self, app: web.Application) -> list[int]:
+        db = app[keys.DB]
+        newest = await db.fetchval(
+            "SELECT MAX(updated_at) FROM programs WHERE status != 'draft'"
+        )  # fmt: skip
+        if self.seen is None or newest is None or newest <= self.seen:
+            self.seen = newest if self.seen is None else max(self.seen, newest or 0)
+            return []
+        rows = await db.fetchall(
+            "SELECT id FROM programs WHERE status != 'draft' AND updated_at > ?", (self.seen,)
+        )
+        self.seen = newest
+        ids = [r[0] for r in rows]
+        views_programs.tv_changed(app, ids)
+        return ids
+
+
+async def tick(app: web.Application, watcher: _Watcher | None = None) -> list[int]:
+    """One round of the scheduler: publish what is due, expire what has ended, refresh the
+    TV cache; returns the ids of programs whose TV content changed."""
+    changed = await workflow.publish_due(app[keys.DB], time.time(), audit=_system_audit)
+    if changed:
+        views_programs.tv_changed(app, changed)
+    if watcher is not None:
+        await watcher.check(app)
+    return changed
+
+
+async def _run(app: web.Application) -> None:
+    watcher = _Watcher()
+    while True:
+        try:
+            await tick(app, watcher)
+        except Exception:  # a failed round must not stop publishing for good
+            log.exception("program scheduler round failed")
+        await asyncio.sleep(SCHEDULER_SECONDS)
+
+
+async def scheduler(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx of the main application (it needs the database and the TV caches)."""
+    task = asyncio.create_task(_run(app))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

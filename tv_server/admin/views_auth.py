@@ -47,13 +47,16 @@ async def login(request: web.Request) -> web.Response:
     request[SESSION] = session
     request[USER] = user
     await log(request, "login")
-    response = web.HTTPSeeOther(next_url or url(request, "admin_home"))
+    # A plain 303 response: returning (not raising) an HTTPException is deprecated.
+    location = next_url or url(request, "admin_home")
+    response = web.Response(status=303, headers={"Location": location})
     set_session_cookie(request, response, session)
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
     await log(request, "logout")
-    response = web.HTTPSeeOther(url(request, "admin_login", {"ok": "logged_out"}))
+    location = url(request, "admin_login", {"ok": "logged_out"})
+    response = web.Response(status=303, headers={"Location": location})
     set_session_cookie(request, response, Session())
     return response

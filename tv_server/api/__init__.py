@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tv_server.api import directory
+from tv_server.api import directory, open311
 
 
 def setup_api(app: web.Application) -> None:
     directory.setup(app)
+    open311.setup(app)

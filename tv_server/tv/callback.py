@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from callbacks import phones
+from callbacks import lifecycle, phones
 from callbacks import requests as domain
 from content import directory
-from storage import Invalid, LimitReached, NotFound
-from tv_server import keys
+from storage import Conflict, Invalid, LimitReached, NotFound
+from tv_server import callback_policy, keys
 from tv_server.middlewares import tv_message
 from tv_server.tv.common import current_box, render, screen_url, send_html
 from tv_ui import labels
@@ -210,11 +210,19 @@ async def submit(request: web.Request) -> web.Response:
     if draft is None:
         raise Invalid("idempotency_key_invalid", "draft gone")
     try:
-        req, _created = await domain.submit_draft(
-            db,
-            box.id,
-            draft,
+        checked = domain.validate(
+            draft.service,
+            phones.national(draft.phone_e164),
             str(form.get("w", "")),
+            draft.id,
+            draft.service_point_code,
+        )
+        req, _created = await lifecycle.submit(
+            db,
+            callback_policy.policy(request.app[keys.SETTINGS]),
+            box.id,
+            checked,
+            box.chain,
             max_open=request.app[keys.SETTINGS].max_open_callbacks,
         )
     except LimitReached as exc:
@@ -271,7 +279,51 @@ async def mine(request: web.Request) -> web.Response:
         services=labels.SERVICES,
         states=labels.STATES,
         windows=labels.TIME_WINDOWS,
+        cancel_urls={
+            item.ref: screen_url(request, "tv_cb_cancel", ref=item.ref)
+            for item in items
+            if item.open
+        },
+        refresh=True,  # staff acting on a request reload this screen over SSE
         new_url=screen_url(request, "tv_cb"),
         back=screen_url(request, "tv_home") + "#t-mine",
     )
     return send_html(request, html)
+
+
+async def _own_request(request: web.Request, box) -> domain.CallbackRequest:
+    req = await domain.get_for_device(request.app[keys.DB], box.id, request.match_info["ref"])
+    if req is None:
+        raise NotFound("request_not_found", request.match_info["ref"])
+    return req
+
+
+def _cancel_screen(request: web.Request, box, req, *, status: int = 200) -> web.Response:
+    html = render(
+        request,
+        "tv/cb_cancel.html",
+        box,
+        req=req,
+        service_label=gettext(labels.SERVICES[req.service]),
+        state_label=gettext(labels.STATES[req.status]),
+        back=screen_url(request, "tv_mine") + f"#req-{req.ref}",
+    )
+    return send_html(request, html, status=status)
+
+
+async def cancel_confirm(request: web.Request) -> web.Response:
+    """Step one of withdrawing a request: ask, with 不取消 focused first."""
+    box = await current_box(request)
+    return _cancel_screen(request, box, await _own_request(request, box))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    """Withdraw the request (idempotent: a repeated OK lands on 我的申请 just the same)."""
+    box = await current_box(request)
+    req = await _own_request(request, box)
+    try:
+        await lifecycle.cancel_by_household(request.app[keys.DB], box.id, req.ref)
+    except Conflict:  # closed by staff in the meantime: show its state instead
+        fresh = await _own_request(request, box)
+        return _cancel_screen(request, box, fresh, status=409)
+    raise web.HTTPSeeOther(screen_url(request, "tv_mine") + f"#req-{req.ref}")

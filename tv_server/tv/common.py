@@ -48,6 +48,10 @@ class TvBox:
     def profile(self) -> str:
         return self.view.box.screen_profile
 
+    @property
+    def webp(self) -> bool:
+        return self.view.box.webp
+
 
 def screen_url(request: web.Request, name: str, **parts) -> str:
     """A screen's URL relative to the current one: `p-12-3`, `c-law?p=2`."""
@@ -78,13 +82,14 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
 
 
 def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
-    app = request.app
-    chain = box.chain if box else ()
+    app = request.config_dict  # also rendered from the admin's preview sub-application
+    announcements, overlay = box_announcements(request, box) if box else ([], False)
     context = {
         "static": app[keys.STATIC].url,
         "keymap": keymap_json(box.family if box else None),
         "hotline": app[keys.SETTINGS].hotline,
-        "announcements": app[keys.HUB].for_chain(chain) if box else [],
+        "announcements": announcements,
+        "ann_overlay": overlay,
         "home_url": screen_url(request, "tv_home") if box else None,
         "events": screen_url(request, "tv_events") if box else None,
         "ann_poll": screen_url(request, "tv_ann") if box else None,
@@ -119,8 +124,22 @@ def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Resp
     return send(request, make_screen(html), status=status)
 
 
-def ann_key(request: web.Request, box: TvBox) -> tuple[int, ...]:
-    return tuple(a.id for a in request.app[keys.HUB].for_chain(box.chain, time.time()))
+def box_announcements(request: web.Request, box: TvBox) -> tuple[list, bool]:
+    """The box's active announcements (the one shown first) and whether the first shows as an
+    overlay; the first one is recorded as shown by this box."""
+    hub = request.config_dict[keys.HUB]
+    active = hub.for_chain(box.chain, time.time(), device_id=box.id)
+    if not active:
+        return active, False
+    hub.record_shown(active[0].id, box.id)
+    return active, hub.overlay(active[0], box.id)
+
+
+def ann_key(request: web.Request, box: TvBox) -> tuple:
+    """The announcement part of a shared screen's cache key: the box's active announcement ids
+    and whether the first is an overlay (urgent, not yet closed by this household)."""
+    active, overlay = box_announcements(request, box)
+    return (tuple(a.id for a in active), overlay)
 
 
 async def cached(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from callbacks import requests as callbacks_domain
-from content import programs as programs_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.tv.common import current_box, notice, render, screen_url, send_html
+from tv_server.tv.programs import program_for
 
 COOKIE = "ltv_box"
 
@@ -88,17 +88,18 @@ async def home(request: web.Request) -> web.Response:
     last = await app[keys.USAGE].last_progress(box.id)
     if last is not None:
         try:
-            detail = await programs_domain.get_program(db, last[0], list(box.chain))
+            detail = await program_for(request, box, last[0])
         except NotFound:  # withdrawn or no longer visible: no resume tile
             detail = None
         if detail is not None:
+            page = min(max(last[1], 1), len(detail.pages))
             resume = {
                 "title": detail.card.title,
-                "page": min(last[1], len(detail.pages)),
+                "page": page,
                 "pages": len(detail.pages),
-                "url": screen_url(
-                    request, "tv_page", pid=detail.card.id, n=min(last[1], len(detail.pages)) or 1
-                ),
+                "url": screen_url(request, "tv_page", pid=detail.card.id, n=page)
+                if detail.pages
+                else screen_url(request, "tv_video", pid=detail.card.id),
             }
     open_requests = await callbacks_domain.count_open(db, box.id)
     regions = app[keys.REGIONS]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from content import package
@@ -16,13 +18,14 @@ PER_PAGE = 6
 async def program_for(request: web.Request, box, pid: int) -> domain.ProgramDetail:
     """The program, from memory when possible; NotFound unless visible in the box's regions."""
     details = request.app[keys.PROGRAMS]
-    detail = details.get(pid)
-    if detail is None:
+    entry = details.get(pid)
+    if entry is None:
         detail = await domain.get_program(request.app[keys.DB], pid, None)
         if len(details) > 2000:
             details.clear()
-        details[pid] = detail
-    if not set(detail.regions).intersection(box.chain):
+        entry = details[pid] = (detail, frozenset(detail.regions))
+    detail, regions = entry
+    if regions.isdisjoint(box.chain):
         raise NotFound("program_not_found", str(pid))
     return detail
 
@@ -101,9 +104,92 @@ async def resume(request: web.Request) -> web.Response:
     raise web.HTTPFound(screen_url(request, "tv_page", pid=pid, n=page))
 
 
+async def page_image_files(db, media_ids: list[int], profile: str, webp: bool) -> dict[int, str]:
+    """Rendition files of page images for a screen profile: WebP where the box decodes it and
+    the rendition exists, the baseline JPEG otherwise."""
+    spec = "page-" + profile
+    files = await domain.rendition_files(db, media_ids, spec)
+    if webp:
+        files.update(await domain.rendition_files(db, media_ids, spec + "-webp"))
+    return files
+
+
+async def render_page(
+    request: web.Request,
+    box,
+    detail: domain.ProgramDetail,
+    number: int,
+    *,
+    profile: str,
+    webp: bool,
+    page_url: Callable[[int], str],
+    video_url: str | None,
+    back: str,
+    **extra,
+) -> str:
+    """A program page as the TV shows it; shared by the box's screens and the editors' preview
+    (which passes its own links and no box)."""
+    db = request.config_dict[keys.DB]
+    current = detail.pages[number - 1]
+    files = await page_image_files(db, list(detail.images.values()), profile, webp)
+
+    def image_url(path: str) -> str:
+        key = path[3:] if path.startswith("../") else path
+        media_id = detail.images.get(key) or detail.images.get(path)
+        return _media_url(files.get(media_id)) or ""
+
+    body = package.render_markdown(current.markdown, image_url=image_url)
+    return render(
+        request,
+        "tv/page.html",
+        box,
+        program=detail.card,
+        page=current,
+        body=body,
+        number=number,
+        total=len(detail.pages),
+        pager=True,
+        prev_url=page_url(number - 1) if number > 1 else None,
+        next_url=page_url(number + 1) if number < len(detail.pages) else None,
+        video_url=video_url if detail.video_file else None,
+        back=back,
+        profile=profile,
+        **extra,
+    )
+
+
+async def render_video(
+    request: web.Request,
+    box,
+    detail: domain.ProgramDetail,
+    *,
+    profile: str,
+    pages_url: str | None,
+    back: str,
+    **extra,
+) -> str:
+    """A program's video screen as the TV shows it (shared with the editors' preview)."""
+    db = request.config_dict[keys.DB]
+    posters = await domain.rendition_files(
+        db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + profile
+    )
+    return render(
+        request,
+        "tv/video.html",
+        box,
+        program=detail.card,
+        video_src=_media_url(detail.video_file),
+        poster=_media_url(posters.get(detail.poster_media_id)),
+        duration=detail.duration_seconds,
+        pages_url=pages_url if detail.pages else None,
+        back=back,
+        profile=profile,
+        **extra,
+    )
+
+
 async def page(request: web.Request) -> web.Response:
     box = await current_box(request)
-    db = request.app[keys.DB]
     pid, number = int(request.match_info["pid"]), int(request.match_info["n"])
     detail = await program_for(request, box, pid)
     if not 1 <= number <= len(detail.pages):
@@ -111,41 +197,24 @@ async def page(request: web.Request) -> web.Response:
     request.app[keys.USAGE].record_view(box.id, pid, number)
 
     async def build() -> str:
-        current = detail.pages[number - 1]
-        spec = "page-" + box.profile
-        files = await domain.rendition_files(db, list(detail.images.values()), spec)
-
-        def image_url(path: str) -> str:
-            key = path[3:] if path.startswith("../") else path
-            media_id = detail.images.get(key) or detail.images.get(path)
-            return _media_url(files.get(media_id)) or ""
-
-        body = package.render_markdown(current.markdown, image_url=image_url)
-        card = detail.card
-        return render(
+        return await render_page(
             request,
-            "tv/page.html",
             box,
-            program=card,
-            page=current,
-            body=body,
-            number=number,
-            total=len(detail.pages),
-            pager=True,
-            prev_url=screen_url(request, "tv_page", pid=pid, n=number - 1) if number > 1 else None,
-            next_url=screen_url(request, "tv_page", pid=pid, n=number + 1)
-            if number < len(detail.pages)
-            else None,
-            video_url=screen_url(request, "tv_video", pid=pid) if detail.video_file else None,
-            back=screen_url(request, "tv_category", slug=card.category) + f"#prog-{pid}",
+            detail,
+            number,
+            profile=box.profile,
+            webp=box.webp,
+            page_url=lambda n: screen_url(request, "tv_page", pid=pid, n=n),
+            video_url=screen_url(request, "tv_video", pid=pid),
+            back=screen_url(request, "tv_category", slug=detail.card.category) + f"#prog-{pid}",
         )
 
-    return await cached(request, box, ("page", pid, number), [f"program:{pid}"], build)
+    key = ("page", pid, number, box.webp)
+    return await cached(request, box, key, [f"program:{pid}"], build)
 
 
 async def video(request: web.Request) -> web.Response:
     box = await current_box(request)
-    db = request.app[keys.DB]
     pid = int(request.match_info["pid"])
     detail = await program_for(request, box, pid)
     if not detail.video_file:
@@ -153,18 +222,12 @@ async def video(request: web.Request) -> web.Response:
     request.app[keys.USAGE].record_view(box.id, pid, 0)
 
     async def build() -> str:
-        posters = await domain.rendition_files(
-            db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + box.profile
-        )
-        return render(
+        return await render_video(
             request,
-            "tv/video.html",
             box,
-            program=detail.card,
-            video_src=_media_url(detail.video_file),
-            poster=_media_url(posters.get(detail.poster_media_id)),
-            duration=detail.duration_seconds,
-            pages_url=screen_url(request, "tv_page", pid=pid, n=1) if detail.pages else None,
+            detail,
+            profile=box.profile,
+            pages_url=screen_url(request, "tv_page", pid=pid, n=1),
             back=screen_url(request, "tv_category", slug=detail.card.category) + f"#prog-{pid}",
         )
 

@@ -56,7 +56,9 @@
     return !a || a === body || a === document.documentElement;
   }
   function ensureFocus() {
-    if (lost() && !leaving) { focus(box(last) ? last : initial()); }
+    // Only while this document has the focus: in the editors' preview frames a blur means
+    // the editor moved elsewhere, and taking the focus back would fight the other frames.
+    if (lost() && !leaving && document.hasFocus()) { focus(box(last) ? last : initial()); }
   }
 
   /* ---- Arrows: the best geometric neighbour; rectangles measured once per press ---- */
@@ -167,9 +169,17 @@
   }
   function show(a) {
     if (!a || !a.text || dismissed[a.id]) { return; }
-    var el = annEl();
+    var el = annEl(), im;
     ann = a.id;
+    el.setAttribute('data-id', a.id);
+    if (hasClass(el, 'ann')) { el.className = 'ann ann-' + (a.level || 'info') + (a.overlay ? ' overlay' : ''); }
     el.textContent = a.text;
+    if (a.image) {
+      im = document.createElement('img');
+      im.src = a.image;
+      im.alt = '';
+      el.insertBefore(im, el.firstChild);
+    }
     el.setAttribute('data-level', a.level || 'info');
     el.removeAttribute('hidden');
     el.style.display = '';
@@ -223,7 +233,13 @@
       if (action === 'pageup' || action === 'pagedown') { page(action === 'pageup' ? 'prev' : 'next'); }
       else { move(action); }
     } else if ((action === 'ok' || action === 'back') && overlayOpen()) {
+      ann = attr(byId('ann'), 'data-id');
       dismissed[ann] = 1;   // polling or a reconnect will not bring it back
+      if (ann && attr(body, 'data-ann-poll')) {   // later screens show it as a banner
+        var x = new XMLHttpRequest();
+        x.open('GET', attr(body, 'data-ann-poll') + '?ok=' + ann, true);
+        x.send();
+      }
       hide(null);
     } else if (action === 'ok') {
       activate(el);

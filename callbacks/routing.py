@@ -1,0 +1,67 @@
+"""Routing a callback request to the office that will call back.
+
+The office the household chose wins; otherwise a rule per service names the kind of service point
+(e.g. consultation → the township station of the box's village) and the nearest point of that kind
+up the box's region chain takes it, falling back to the nearest point of any higher level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from content import directory
+from storage import Database, NotFound
+
+DEFAULT_RULES: dict[str, str] = {
+    "consultation": "township_station",
+    "mediation": "township_station",
+    "lawyer_mediation": "township_station",
+    "legal_aid": "banner_centre",
+    "notarisation": "banner_centre",
+    "appraisal": "banner_centre",
+}
+# When no point of the ruled kind exists in the chain: try these, nearest level first.
+FALLBACK_KINDS = ("village_room", "township_station", "banner_centre", "city_centre", "hotline")
+
+
+def parse_rules(text: str) -> dict[str, str]:
+    """'consultation=township_station, legal_aid=banner_centre' → a dict over the defaults."""
+    rules = dict(DEFAULT_RULES)
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        service, sep, kind = part.partition("=")
+        service, kind = service.strip(), kind.strip()
+        if not sep or kind not in directory.KINDS:
+            raise ValueError(f"callback routing rule must be SERVICE=KIND, not {part.strip()!r}")
+        rules[service] = kind
+    return rules
+
+
+async def route(
+    db: Database,
+    service: str,
+    chosen_point: str | None,
+    region_chain: Sequence[str],
+    rules: Mapping[str, str] = DEFAULT_RULES,
+) -> str | None:
+    """The code of the service point that gets the request (None when no office is known)."""
+    if chosen_point:
+        try:
+            return (await directory.get_point(db, chosen_point)).code
+        except NotFound:
+            pass  # the office left the directory since: route by the rules instead
+    if not region_chain:
+        return None
+    points = await directory.points_in_regions(db, list(region_chain))
+    wanted = rules.get(service)
+    if wanted:
+        for point in points:  # nearest region first
+            if point.kind == wanted:
+                return point.code
+    start = FALLBACK_KINDS.index(wanted) if wanted in FALLBACK_KINDS else 0
+    for kind in FALLBACK_KINDS[start:]:
+        for point in points:
+            if point.kind == kind:
+                return point.code
+    return points[0].code if points else None

@@ -1,0 +1,381 @@
+"""Import a content package (a folder or a .zip in the format of `content/catalog/`): unpack it
+safely, validate everything, then write categories and programs through the editorial workflow
+in one transaction. Any problem → `PackageError` listing them all and nothing written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from content import package, workflow
+from content import programs as live
+from content.package import PackageError, Problem
+from content.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
+from storage import Conflict, Database
+
+MAX_FILES = 2000  # entries in a zip
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # total size once unpacked
+MAX_RATIO = 100  # an entry above 1 MiB may expand at most this many times (zip bombs)
+RATIO_FLOOR = 1024 * 1024
+EDITABLE = ("draft", "needs_changes", "scheduled", "current")
+
+
+@dataclass(frozen=True)
+class Imported:
+    id: int
+    slug: str
+    title: str
+    outcome: str  # "published" (live now), "draft" (waits for review) or "unchanged"
+    revision: int
+
+
+@dataclass
+class ImportResult:
+    categories: list[str] = field(default_factory=list)
+    programs: list[Imported] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {"categories": len(self.categories)}
+        for item in self.programs:
+            out[item.outcome] = out.get(item.outcome, 0) + 1
+        return out
+
+
+# -- unpacking ----------------------------------------------------------------------------------
+
+
+def _refuse(name: str, message: str) -> PackageError:
+    return PackageError([Problem(Path(name), message)])
+
+
+def _entry_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
+    """The entry's path inside the package, or None when it must be refused."""
+    name = info.filename
+    if "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return None
+    parts = PurePosixPath(name).parts
+    if not parts or any(p in ("..", "") for p in parts):
+        return None
+    return PurePosixPath(*[p for p in parts if p != "."])
+
+
+def unpack_zip(
+    source: Path, dest: Path, *, max_files: int = MAX_FILES, max_bytes: int = MAX_UNPACKED_BYTES
+) -> None:
+    """Unpack a zip into `dest`, refusing absolute paths, `..`, symlinks and zip bombs (too many
+    entries, too many bytes in all, or an entry that expands far more than real media does)."""
+    label = source.name
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _refuse(label, f"not a readable zip file ({exc})") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > max_files:
+            raise _refuse(label, f"{len(infos)} entries; at most {max_files}")
+        declared = 0
+        problems = []
+        for info in infos:
+            if _entry_path(info) is None:
+                problems.append(Problem(Path(label), f"{info.filename!r}: unsafe path refused"))
+            if stat.S_ISLNK(info.external_attr >> 16):
+                problems.append(Problem(Path(label), f"{info.filename!r}: symbolic link refused"))
+            declared += info.file_size
+            if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(
+                info.compress_size, 1
+            ):
+                problems.append(
+                    Problem(Path(label), f"{info.filename!r}: expands too much (a zip bomb?)")
+                )
+        if problems:
+            raise PackageError(problems)
+        if declared > max_bytes:
+            raise _refuse(label, f"unpacks to {declared} bytes; at most {max_bytes}")
+        written = 0
+        for info in infos:
+            rel = _entry_path(info)
+            target = dest.joinpath(*rel.parts)
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src, target.open("wb") as out:
+                    # Count what really comes out: the sizes in the headers may lie.
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise _refuse(label, f"unpacks to more than {max_bytes} bytes")
+                        out.write(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise _refuse(label, f"{info.filename!r}: cannot be unpacked ({exc})") from exc
+
+
+def _package_root(folder: Path) -> Path:
+    """The folder holding categories.toml: the top, or the one folder a zip was made of."""
+    if (folder / "categories.toml").exists():
+        return folder
+    inner = [p for p in folder.iterdir() if not p.name.startswith((".", "_"))]
+    if len(inner) == 1 and inner[0].is_dir() and (inner[0] / "categories.toml").exists():
+        return inner[0]
+    return folder
+
+
+def locate(source: Path, tmp: Path, **limits) -> tuple[Path, Path]:
+    """(package root, folder that problem paths are shown relative to) of a package folder, or
+    of a zip once unpacked into `tmp`."""
+    if source.is_dir():
+        return _package_root(source), source.parent
+    if not source.is_file():
+        raise _refuse(str(source), "no such file or folder")
+    unpack_zip(source, tmp, **limits)
+    return _package_root(tmp), tmp
+
+
+def _shown(problems: list[Problem], base: Path, prefix: str) -> list[Problem]:
+    out = []
+    for p in problems:
+        try:
+            rel = Path(prefix) / Path(p.path).relative_to(base)
+        except ValueError:
+            rel = Path(p.path)
+        out.append(Problem(rel, p.message, p.line))
+    return out
+
+
+# -- checking what the package format cannot know -----------------------------------------------
+
+
+async def _check(
+    db: Database,
+    programs: list[package.Program],
+    *,
+    regions_allowed: Callable[[list[str]], bool] | None,
+) -> tuple[list[Problem], dict[str, int]]:
+    """Problems against the database and the editors' rules; {slug: id} of existing programs."""
+    problems: list[Problem] = []
+    existing: dict[str, int] = {}
+    for p in programs:
+        toml = p.root / "program.toml"
+        text = toml.read_text(encoding="utf-8")
+
+        def bad(key: str, message: str, toml: Path = toml, text: str = text) -> None:
+            problems.append(Problem(toml, f"'{key}': {message}", package._key_line(text, key)))
+
+        if len(p.title) > TITLE_MAX:
+            bad("title", f"is {len(p.title)} characters long; at most {TITLE_MAX}")
+        if len(p.tags) > TAGS_MAX:
+            bad("tags", f"{len(p.tags)} tags; at most {TAGS_MAX}")
+        for tag in p.tags:
+            if len(tag) > TAG_MAX:
+                bad("tags", f"{tag!r} is longer than {TAG_MAX} characters")
+        if len(p.pages) > PAGES_MAX:
+            problems.append(Problem(p.root / "pages", f"{len(p.pages)} pages; at most {PAGES_MAX}"))
+        marks = ",".join("?" * len(p.regions))
+        rows = await db.fetchall(f"SELECT code FROM regions WHERE code IN ({marks})", p.regions)
+        known = {r[0] for r in rows}
+        for code in p.regions:
+            if code not in known:
+                bad("regions", f"unknown region {code!r}")
+        if regions_allowed is not None and not regions_allowed(p.regions):
+            bad("regions", "outside the regions you may edit")
+        row = await db.fetchone(
+            "SELECT p.id, w.state FROM programs p LEFT JOIN program_workflow w"
+            " ON w.program_id = p.id WHERE p.slug = ?",
+            (p.slug,),
+        )
+        if row is not None:
+            existing[p.slug] = int(row["id"])
+            if row["state"] == "in_review":
+                bad("slug", f"program {p.slug!r} is waiting for review; withdraw it first")
+    return problems, existing
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    program: package.Program
+    pages: dict[str, live.PreparedMedia]
+    cover: live.PreparedMedia | None
+    covers: dict[str, str]
+    video: live.PreparedMedia | None
+    poster: live.PreparedMedia | None
+
+
+def _prepare(program: package.Program, category_title: str, data_dir: Path) -> _Prepared:
+    """Store every file (content-addressed) and make every rendition before the transaction."""
+    root = program.root
+    pages = {
+        path: live.prepare_image(root / path, data_dir, live.PAGE_SPECS)
+        for page in program.pages
+        for path in page.images
+    }
+    cover = None
+    if program.cover:
+        cover = live.prepare_image(root / program.cover, data_dir, live.COVER_SPECS)
+    covers = live.make_covers(
+        program.slug,
+        program.title,
+        category_title,
+        data_dir / cover.rel if cover else None,
+        data_dir,
+    )
+    video = None
+    if program.video:
+        sha, rel = live.store_media_file(root / program.video, data_dir)
+        size = (root / program.video).stat().st_size
+        video = live.PreparedMedia(sha, rel, "video", "video/mp4", size, [])
+    poster = None
+    if program.poster:
+        poster = live.prepare_image(root / program.poster, data_dir, live.COVER_SPECS)
+    return _Prepared(program, pages, cover, covers, video, poster)
+
+
+async def _write_program(
+    tx, item: _Prepared, existing_id: int | None, *, publish_new: bool, publish_updates: bool,
+    author: str, note: str, now: float, audit: workflow.AuditHook | None,
+) -> Imported:  # fmt: skip
+    p = item.program
+    if item.cover:
+        await live.insert_media(tx, item.cover)
+    content = Content(
+        title=p.title,
+        summary=p.summary,
+        category=p.category,
+        tags=list(p.tags),
+        language=p.language,
+        regions=list(p.regions),
+        pages=[PageDraft(page.title, page.markdown) for page in p.pages],
+        images={path: await live.insert_media(tx, m) for path, m in item.pages.items()},
+        covers=item.covers,
+        video_media_id=await live.insert_media(tx, item.video) if item.video else None,
+        poster_media_id=await live.insert_media(tx, item.poster) if item.poster else None,
+        duration_seconds=p.duration_seconds if p.video else None,
+    )
+    if existing_id is None:
+        if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (p.slug,)):
+            raise Conflict("slug_taken", p.slug)
+        pid = await tx.insert(
+            "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
+            " published_at, updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?, ?)",
+            (p.slug, p.title, p.summary, p.category, p.language, str(p.published_at), now),
+        )
+        rev = await tx.insert(
+            "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (pid, content.to_json(), author, note, now),
+        )
+        await tx.execute(
+            "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
+            " VALUES (?, 'draft', ?, ?)",
+            (pid, rev, now),
+        )
+        publish = publish_new
+    else:
+        pid = existing_id
+        flow = await workflow._locked(tx, pid, EDITABLE)
+        draft = await tx.fetchone(
+            "SELECT content FROM program_revisions WHERE id = ?", (flow.draft_revision_id,)
+        )
+        if Content.from_json(draft["content"]) == content:
+            rev = flow.draft_revision_id
+            if flow.state == "current" or not publish_updates:
+                result = Imported(pid, p.slug, p.title, "unchanged", rev)
+                if audit:
+                    await audit(tx, "program.import", pid, {"slug": p.slug, "outcome": "unchanged"})
+                return result
+        else:
+            state = "needs_changes" if flow.state == "needs_changes" else "draft"
+            rev = await workflow._new_draft(
+                tx, pid, content, state=state, author=author, note=note, now=now
+            )
+        publish = publish_updates
+    if publish:
+        await workflow._publish(tx, pid, rev, author, now)
+    outcome = "published" if publish else "draft"
+    if audit:
+        await audit(
+            tx, "program.import", pid, {"slug": p.slug, "revision": rev, "outcome": outcome}
+        )
+    return Imported(pid, p.slug, p.title, outcome, rev)
+
+
+async def import_package(
+    db: Database,
+    data_dir: Path,
+    source: Path,
+    *,
+    publish_new: bool = True,
+    publish_updates: bool = False,
+    author: str = "",
+    label: str = "",
+    regions_allowed: Callable[[list[str]], bool] | None = None,
+    audit: workflow.AuditHook | None = None,
+    max_files: int = MAX_FILES,
+    max_bytes: int = MAX_UNPACKED_BYTES,
+) -> ImportResult:
+    """Import a package folder or zip; raise PackageError (problems as file:line, relative to
+    the package) with nothing written when anything is wrong.
+
+    A program whose slug is new is created, and published when `publish_new`, else left as a
+    draft for review. A program that exists gets the package as a new revision of its working
+    copy (a draft to review), published at once when `publish_updates`; a package identical to
+    the working copy changes nothing. Categories are added or updated."""
+    source, data_dir = Path(source), Path(data_dir)
+    label = label or source.name
+    with tempfile.TemporaryDirectory(prefix="legaltv-import-") as tmp:
+        root, base = await asyncio.to_thread(
+            locate, source, Path(tmp), max_files=max_files, max_bytes=max_bytes
+        )
+        prefix = label if base != source.parent else ""
+        try:
+            categories, programs = await asyncio.to_thread(package.load_catalog, root)
+        except PackageError as exc:
+            raise PackageError(_shown(exc.problems, base, prefix)) from None
+        except OSError as exc:
+            raise _refuse(label, f"cannot be read ({exc})") from exc
+        if not programs:
+            raise _refuse(label, "no program folders (expected <slug>/program.toml)")
+        problems, existing = await _check(db, programs, regions_allowed=regions_allowed)
+        if problems:
+            raise PackageError(_shown(problems, base, prefix))
+        for pid in existing.values():
+            await workflow.get_state(db, pid)  # gives programs made before the workflow one
+        titles = {c.slug: c.title for c in categories}
+        prepared = [
+            await asyncio.to_thread(_prepare, p, titles[p.category], data_dir) for p in programs
+        ]
+        now = time.time()
+        note = f"import {label}"
+        result = ImportResult(categories=[c.slug for c in categories])
+        async with db.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO categories (slug, title, description, position) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (slug) DO UPDATE SET title = excluded.title,"
+                " description = excluded.description, position = excluded.position",
+                [(c.slug, c.title, c.description, c.order) for c in categories],
+            )
+            for item in prepared:
+                result.programs.append(
+                    await _write_program(
+                        tx,
+                        item,
+                        existing.get(item.program.slug),
+                        publish_new=publish_new,
+                        publish_updates=publish_updates,
+                        author=author,
+                        note=note,
+                        now=now,
+                        audit=audit,
+                    )  # fmt: skip
+                )
+    return result

@@ -1,0 +1,36 @@
+"""Schema migrations of announcement targeting and impressions, in application order.
+
+They only add to `content_0003_announcements`: wave and single-box targets, an optional image,
+editing/withdrawal bookkeeping, and which boxes have shown which announcement.
+"""
+
+from storage import Migration
+
+MIGRATIONS = [
+    Migration(
+        "announcements_0001_targets_impressions",
+        """
+        ALTER TABLE announcements ADD COLUMN image TEXT;
+        ALTER TABLE announcements ADD COLUMN created_by INTEGER;
+        ALTER TABLE announcements ADD COLUMN updated_at REAL;
+        ALTER TABLE announcements ADD COLUMN withdrawn_at REAL;
+        CREATE INDEX announcements_ends ON announcements(ends_at);
+        CREATE TABLE announcement_waves (
+            announcement_id INTEGER NOT NULL REFERENCES announcements(id) ON DELETE CASCADE,
+            wave_id INTEGER NOT NULL REFERENCES rollout_waves(id),
+            PRIMARY KEY (announcement_id, wave_id)
+        );
+        CREATE TABLE announcement_devices (
+            announcement_id INTEGER NOT NULL REFERENCES announcements(id) ON DELETE CASCADE,
+            device_id INTEGER NOT NULL REFERENCES devices(id),
+            PRIMARY KEY (announcement_id, device_id)
+        );
+        CREATE TABLE announcement_impressions (
+            announcement_id INTEGER NOT NULL REFERENCES announcements(id) ON DELETE CASCADE,
+            device_id INTEGER NOT NULL REFERENCES devices(id),
+            first_shown_at REAL NOT NULL,
+            PRIMARY KEY (announcement_id, device_id)
+        )
+        """,
+    ),
+]

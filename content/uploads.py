@@ -1,0 +1,360 @@
+"""Editors' uploads: images (JPEG, PNG, WebP) and H.264 MP4 videos, judged by their bytes.
+
+An image is sniffed, verified, fully decoded under the decompression-bomb guard, turned upright by
+its EXIF orientation and kept without metadata; every rendition is made on disk before the one
+transaction that records the media row, so a failed upload leaves no row and no new file behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import math
+import os
+import struct
+import tempfile
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from content import programs, renditions
+from content.renditions import RenditionSpec
+from storage import Database, Invalid, NotFound
+
+# Formats accepted from editors: Pillow format name → (MIME type, file suffix).
+IMAGE_TYPES = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "WEBP": ("image/webp", ".webp"),
+}
+THUMB_WEBP_SPECS = {p: renditions.webp_of(s) for p, s in programs.THUMB_SPECS.items()}
+# Every rendition an uploaded image may need (page image, cover or poster, grid thumbnail),
+# each as a baseline JPEG for old boxes and as WebP for boxes that decode it.
+UPLOAD_SPECS: list[RenditionSpec] = [
+    *renditions.PAGE_IMAGE_SPECS.values(),
+    *renditions.PAGE_IMAGE_WEBP_SPECS.values(),
+    *renditions.COVER_SPECS.values(),
+    *renditions.COVER_WEBP_SPECS.values(),
+    *programs.THUMB_SPECS.values(),
+    *THUMB_WEBP_SPECS.values(),
+]
+# Metadata that forces the stored original to be rewritten (GPS and camera data live in EXIF).
+_METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "comment")
+_VIDEO_CODECS = (b"avc1", b"avc3")  # H.264 sample entries
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+
+# (tx, media id, {sha256, bytes, mime, kind}): e.g. the audit entry, inside the transaction.
+Recorder = Callable[[object, int, dict], Awaitable[None]]
+
+
+@dataclass
+class CheckedImage:
+    """An upload that passed every check: its format and upright, fully decoded pixels."""
+
+    fmt: str
+    image: Image.Image
+    data: bytes  # the bytes to store: the upload itself, or rewritten without metadata
+
+
+# -- images ----------------------------------------------------------------------------------
+
+
+def _open(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data), formats=tuple(IMAGE_TYPES))
+
+
+def check_image(data: bytes) -> CheckedImage:
+    """Sniff, verify and decode an uploaded image; raise `Invalid` with an upload_* code."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with _open(data) as im:
+                fmt = im.format
+                if im.width * im.height > renditions.MAX_PIXELS:
+                    raise Invalid("upload_bomb", f"{im.width}×{im.height} px")
+                im.verify()
+            # verify() leaves the image unusable: reopen and decode every pixel, which is what
+            # finds a truncated JPEG.
+            with _open(data) as im:
+                im.load()
+                metadata = bool(im.getexif()) or any(k in im.info for k in _METADATA_KEYS)
+                icc = im.info.get("icc_profile")
+                image = ImageOps.exif_transpose(im)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise Invalid("upload_bomb", str(exc)) from exc
+        except UnidentifiedImageError as exc:
+            raise Invalid("upload_not_image", str(exc)) from exc
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+            raise Invalid("upload_truncated", str(exc)) from exc
+    if fmt not in IMAGE_TYPES:  # formats= already refuses others; kept as a guard
+        raise Invalid("upload_not_image", str(fmt))
+    stored = _without_metadata(image, fmt, icc) if metadata else data
+    return CheckedImage(fmt, image, stored)
+
+
+def _without_metadata(image: Image.Image, fmt: str, icc: bytes | None) -> bytes:
+    """Re-encode the upright image in its own format, keeping only the colour profile."""
+    out = io.BytesIO()
+    kwargs = {"icc_profile": icc} if icc else {}
+    if fmt == "JPEG":
+        if image.mode not in ("RGB", "L", "CMYK"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=92, **kwargs)
+    elif fmt == "PNG":
+        image.save(out, "PNG", **kwargs)
+    else:
+        image.save(out, "WEBP", quality=90, **kwargs)
+    return out.getvalue()
+
+
+def _fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The size Pillow's thumbnail() gives `size` inside `box` (never larger)."""
+    width, height = size
+    x, y = box
+    if width <= x and height <= y:
+        return size
+    aspect = width / height
+
+    def round_aspect(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if x / y >= aspect:
+        x = round_aspect(y * aspect, key=lambda n: abs(aspect - n / y))
+    else:
+        y = round_aspect(x / aspect, key=lambda n: 0 if n == 0 else abs(aspect - x / n))
+    return x, y
+
+
+def make_renditions(
+    image: Image.Image,
+    source_hash: str,
+    cache_dir: Path,
+    specs: list[RenditionSpec] = UPLOAD_SPECS,
+    *,
+    timings: dict[str, float] | None = None,
+) -> dict[str, tuple[Path, int, int, bool]]:
+    """Make every spec's rendition from one decoded image; {spec name: (path, w, h, created)}.
+
+    Each size is resized once and encoded as JPEG and/or WebP; files already cached (same
+    source hash and spec) are kept. Paths are those `renditions.make_rendition` would use.
+    """
+    rgb = renditions._to_rgb(image)
+    by_size: dict[tuple[int, int], list[RenditionSpec]] = {}
+    for spec in specs:
+        by_size.setdefault((spec.max_width, spec.max_height), []).append(spec)
+
+    def one_size(box: tuple[int, int], group: list[RenditionSpec]):
+        started = time.perf_counter()
+        target = _fit(rgb.size, box)
+        paths = [renditions.rendition_path(Path(), s, cache_dir, source_hash) for s in group]
+        missing = [not path.is_file() for path in paths]
+        fitted = rgb
+        if any(missing) and target != rgb.size:
+            fitted = rgb.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        resized = time.perf_counter()
+        out = []
+        for spec, path, created in zip(group, paths, missing, strict=True):
+            t0 = time.perf_counter()
+            if created:
+                renditions.write_rendition(fitted, spec, path)
+            if timings is not None:
+                # The resize is shared by the group: count it once, with its first spec.
+                extra = resized - started if spec is group[0] else 0.0
+                timings[spec.name] = time.perf_counter() - t0 + extra
+            out.append((spec.name, (path, *target, created)))
+        return out
+
+    made = [one_size(box, group) for box, group in by_size.items()]
+    return {name: value for group in made for name, value in group}
+
+
+# -- videos ----------------------------------------------------------------------------------
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """Yield (type, payload start, box end) of the ISO-BMFF boxes in data[start:end]."""
+    pos = start
+    while pos < end:
+        if end - pos < 8:
+            raise Invalid("upload_truncated", f"box header at {pos}")
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:
+            if end - pos < 16:
+                raise Invalid("upload_truncated", f"large box header at {pos}")
+            size = struct.unpack_from(">Q", data, pos + 8)[0]
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header:
+            raise Invalid("upload_not_mp4", f"box of {size} bytes at {pos}")
+        if pos + size > end:
+            raise Invalid("upload_truncated", f"{kind!r} box at {pos} overruns the file")
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _has_h264(data: bytes, start: int, end: int, depth: int = 0) -> bool:
+    for kind, body, box_end in _boxes(data, start, end):
+        if kind in _MP4_CONTAINERS and depth < 8:
+            if _has_h264(data, body, box_end, depth + 1):
+                return True
+        elif kind == b"stsd":  # full box header (4) + entry count (4), then sample entries
+            if any(k in _VIDEO_CODECS for k, _, _ in _boxes(data, body + 8, box_end)):
+                return True
+    return False
+
+
+def check_mp4(data: bytes) -> None:
+    """An MP4 file (an `ftyp` box first) with an H.264 video track; else `Invalid`."""
+    if len(data) < 12 or data[4:8] != b"ftyp":
+        raise Invalid("upload_not_mp4", "no ftyp box")
+    top = list(_boxes(data, 0, len(data)))
+    moov = [(body, end) for kind, body, end in top if kind == b"moov"]
+    if not moov or not _has_h264(data, *moov[0]):
+        raise Invalid("upload_not_mp4", "no H.264 (avc1) track")
+
+
+# -- storing ---------------------------------------------------------------------------------
+
+
+def _write_once(path: Path, data: bytes) -> bool:
+    """Write `data` to a content-addressed `path` atomically unless present; True if written."""
+    if path.is_file():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+@dataclass
+class _Prepared:
+    media: programs.PreparedMedia
+    width: int | None
+    height: int | None
+    created: list[Path]
+
+
+def _prepare(data_dir: Path, data: bytes, kind: str) -> _Prepared:
+    """Check the bytes, then write the original and its renditions (blocking: run in a thread)."""
+    if kind == "video":
+        check_mp4(data)
+        sha = hashlib.sha256(data).hexdigest()
+        rel = f"media/{sha[:2]}/{sha}.mp4"
+        created = [data_dir / rel] if _write_once(data_dir / rel, data) else []
+        media = programs.PreparedMedia(sha, rel, "video", "video/mp4", len(data), [])
+        return _Prepared(media, None, None, created)
+    checked = check_image(data)
+    mime, suffix = IMAGE_TYPES[checked.fmt]
+    sha = hashlib.sha256(checked.data).hexdigest()
+    rel = f"media/{sha[:2]}/{sha}{suffix}"
+    created = []
+    try:
+        if _write_once(data_dir / rel, checked.data):
+            created.append(data_dir / rel)
+        made = make_renditions(checked.image, sha, data_dir / "renditions")
+    except BaseException:
+        _remove(created)
+        raise
+    created += [path for path, _w, _h, new in made.values() if new]
+    rows = [(name, str(path.relative_to(data_dir)), w, h) for name, (path, w, h, _) in made.items()]
+    media = programs.PreparedMedia(sha, rel, "image", mime, len(checked.data), rows)
+    return _Prepared(media, checked.image.width, checked.image.height, created)
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+async def store_upload(
+    db: Database,
+    data_dir: Path,
+    filename: str,
+    data: bytes,
+    *,
+    max_bytes: int,
+    kind: str = "image",
+    record: Recorder | None = None,
+) -> int:
+    """Check and store an uploaded image or video; return its media id.
+
+    Raises `Invalid` with upload_too_large, upload_not_image, upload_truncated, upload_bomb or
+    upload_not_mp4, leaving nothing stored. `record(tx, media_id, facts)` runs inside the
+    transaction (the web layer writes its audit entry there).
+    """
+    if kind not in ("image", "video"):
+        raise Invalid("upload_kind", kind)
+    if len(data) > max_bytes:
+        raise Invalid("upload_too_large", f"{len(data)} > {max_bytes}", mb=max_bytes // 2**20)
+    if not data:
+        raise Invalid("upload_not_image" if kind == "image" else "upload_not_mp4", "empty")
+    prepared = await asyncio.to_thread(_prepare, Path(data_dir), data, kind)
+    name = Path(filename or "").name[:200]
+    try:
+        async with db.transaction() as tx:
+            media_id = await programs.insert_media(tx, prepared.media)
+            await tx.execute(
+                "UPDATE media SET width = COALESCE(width, ?), height = COALESCE(height, ?),"
+                " original_name = CASE WHEN original_name = '' THEN ? ELSE original_name END"
+                " WHERE id = ?",
+                (prepared.width, prepared.height, name, media_id),
+            )
+            if record is not None:
+                media = prepared.media
+                facts = {"sha256": media.sha, "bytes": media.size, "mime": media.mime}
+                await record(tx, media_id, {**facts, "kind": media.kind})
+    except BaseException:
+        _remove(prepared.created)
+        raise
+    return media_id
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def media_url(rel: str | None) -> str | None:
+    """The public URL of a file under the data dir (served by the server's /media route)."""
+    return f"/media/{rel}" if rel else None
+
+
+async def media_info(db: Database, media_id: int) -> dict:
+    """A media row with its URL, size and renditions {spec: {url, width, height}}."""
+    row = await db.fetchone(
+        "SELECT id, sha256, kind, mime, file, bytes, width, height, original_name, created_at"
+        " FROM media WHERE id = ?",
+        (media_id,),
+    )
+    if row is None:
+        raise NotFound("media_not_found", str(media_id))
+    rows = await db.fetchall(
+        "SELECT spec, file, width, height FROM renditions WHERE media_id = ? ORDER BY spec",
+        (media_id,),
+    )
+    info = dict(row)
+    info["url"] = media_url(row["file"])
+    info["renditions"] = {
+        r["spec"]: {"url": media_url(r["file"]), "width": r["width"], "height": r["height"]}
+        for r in rows
+    }
+    return info
+
+
+async def rendition_url(db: Database, media_id: int, spec_name: str) -> str | None:
+    """The URL of one rendition of a media file (e.g. `thumb-720p`, `page-1080p-webp`)."""
+    file = await db.fetchval(
+        "SELECT file FROM renditions WHERE media_id = ? AND spec = ?", (media_id, spec_name)
+    )
+    return media_url(file)

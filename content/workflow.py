@@ -1,0 +1,750 @@
+"""The editorial workflow of programs: drafts saved as revisions, review, scheduled go-live and
+expiry, publishing into the tables the TV reads, unpublishing, and putting an earlier version back.
+
+The TV only ever reads the live tables (`programs`, `program_pages`, …); a draft lives in
+`program_revisions` until a reviewer approves it, so editing never changes what boxes show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from content import package
+from content import programs as live
+from content import uploads as uploads_domain
+from content.revisions import Content, Fields, PageDraft, check_images, validate_fields
+from storage import Conflict, Database, Invalid, NotFound
+from storage.database import Transaction
+
+STATES = ("draft", "in_review", "needs_changes", "scheduled", "current")
+CST = dt.timezone(dt.timedelta(hours=8))
+# (tx, action, program id, detail): writes the audit entry inside the change it describes.
+AuditHook = Callable[[Transaction, str, int, dict], Awaitable[None]]
+IMAGE_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str  # as sent by the browser; names the image (`images/<name>.jpg`)
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Workflow:
+    state: str
+    draft_revision_id: int
+    live_revision_id: int | None
+    go_live_at: float | None
+    expire_at: float | None
+    submitted_by: str
+    submitted_at: float | None
+    reviewed_by: str
+    reviewed_at: float | None
+    comment: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: int
+    author: str
+    note: str
+    created_at: float
+    published_at: float | None
+    published_by: str | None
+    content: Content
+
+
+@dataclass(frozen=True)
+class ProgramState:
+    id: int
+    slug: str
+    status: str  # what the TV shows: draft (never live), published, unpublished
+    workflow: Workflow
+    draft: Revision
+    live: Revision | None
+
+    @property
+    def regions(self) -> list[str]:
+        """Every region the program reaches now or would reach once approved."""
+        codes = list(self.draft.content.regions)
+        if self.live:
+            codes += [c for c in self.live.content.regions if c not in codes]
+        return codes
+
+
+@dataclass(frozen=True)
+class ListRow:
+    id: int
+    slug: str
+    title: str
+    category: str
+    regions: list[str]
+    status: str
+    state: str
+    go_live_at: float | None
+    expire_at: float | None
+    updated_at: float
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def _workflow(row) -> Workflow:
+    return Workflow(*(row[k] for k in Workflow.__dataclass_fields__))
+
+
+def _revision(row) -> Revision:
+    return Revision(
+        row["id"],
+        row["author"],
+        row["note"],
+        row["created_at"],
+        row["published_at"],
+        row["published_by"],
+        Content.from_json(row["content"]),
+    )
+
+
+async def _live_content(db_or_tx, program_id: int) -> Content:
+    """The program as the TV shows it now, as revision content (for programs made before the
+    workflow existed, e.g. imported packages)."""
+    p = await db_or_tx.fetchone("SELECT * FROM programs WHERE id = ?", (program_id,))
+    pages = await db_or_tx.fetchall(
+        "SELECT title, markdown FROM program_pages WHERE program_id = ? ORDER BY number",
+        (program_id,),
+    )
+    regions = await db_or_tx.fetchall(
+        "SELECT region_code FROM program_regions WHERE program_id = ? ORDER BY region_code",
+        (program_id,),
+    )
+    images = await db_or_tx.fetchall(
+        "SELECT path, media_id FROM program_media WHERE program_id = ?", (program_id,)
+    )
+    covers = await db_or_tx.fetchall(
+        "SELECT profile, file FROM program_covers WHERE program_id = ?", (program_id,)
+    )
+    return Content(
+        title=p["title"],
+        summary=p["summary"],
+        category=p["category"],
+        tags=json.loads(p["tags"]),
+        language=p["language"],
+        regions=[r[0] for r in regions],
+        pages=[PageDraft(r["title"], r["markdown"]) for r in pages],
+        images={r["path"]: r["media_id"] for r in images},
+        covers={r["profile"]: r["file"] for r in covers},
+        video_media_id=p["video_media_id"],
+        poster_media_id=p["poster_media_id"],
+        duration_seconds=p["duration_seconds"],
+    )
+
+
+async def _ensure_workflow(db: Database, program_id: int) -> None:
+    """Give a program made outside the workflow its first revision: what is live now."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone("SELECT status FROM programs WHERE id = ?", (program_id,))
+        if row is None:
+            raise NotFound("program_not_found", str(program_id))
+        if await tx.fetchone("SELECT 1 FROM program_workflow WHERE program_id = ?", (program_id,)):
+            return
+        now = time.time()
+        content = await _live_content(tx, program_id)
+        is_live = row["status"] in ("published", "unpublished")
+        rev = await tx.insert(
+            "INSERT INTO program_revisions (program_id, content, author, note, created_at,"
+            " published_at) VALUES (?, ?, '', 'imported', ?, ?)",
+            (program_id, content.to_json(), now, now if is_live else None),
+        )
+        await tx.execute(
+            "INSERT INTO program_workflow (program_id, state, draft_revision_id,"
+            " live_revision_id, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (program_id, "current" if is_live else "draft", rev, rev if is_live else None, now),
+        )
+
+
+async def get_state(db: Database, program_id: int) -> ProgramState:
+    row = await db.fetchone(
+        "SELECT p.id, p.slug, p.status, w.* FROM programs p"
+        " LEFT JOIN program_workflow w ON w.program_id = p.id WHERE p.id = ?",
+        (program_id,),
+    )
+    if row is None:
+        raise NotFound("program_not_found", str(program_id))
+    if row["state"] is None:
+        await _ensure_workflow(db, program_id)
+        return await get_state(db, program_id)
+    flow = _workflow(row)
+    revs = {
+        r["id"]: _revision(r)
+        for r in await db.fetchall(
+            "SELECT * FROM program_revisions WHERE id IN (?, ?)",
+            (flow.draft_revision_id, flow.live_revision_id or 0),
+        )
+    }
+    return ProgramState(
+        row["id"],
+        row["slug"],
+        row["status"],
+        flow,
+        revs[flow.draft_revision_id],
+        revs.get(flow.live_revision_id),
+    )
+
+
+async def get_revision(db: Database, program_id: int, revision_id: int) -> Revision:
+    row = await db.fetchone(
+        "SELECT * FROM program_revisions WHERE id = ? AND program_id = ?",
+        (revision_id, program_id),
+    )
+    if row is None:
+        raise NotFound("revision_not_found", str(revision_id))
+    return _revision(row)
+
+
+async def list_revisions(db: Database, program_id: int) -> list[Revision]:
+    rows = await db.fetchall(
+        "SELECT * FROM program_revisions WHERE program_id = ? ORDER BY id DESC", (program_id,)
+    )
+    return [_revision(r) for r in rows]
+
+
+async def list_programs(
+    db: Database,
+    *,
+    state: str = "",
+    category: str = "",
+    query: str = "",
+    visible: Callable[[list[str]], bool] | None = None,
+) -> list[ListRow]:
+    """Programs for the admin list, newest change first, with the working copy's title."""
+    rows = await db.fetchall(
+        "SELECT p.id, p.slug, p.status, p.title, p.category, p.updated_at,"
+        " w.state, w.go_live_at, w.expire_at, w.updated_at AS w_updated, r.content"
+        " FROM programs p LEFT JOIN program_workflow w ON w.program_id = p.id"
+        " LEFT JOIN program_revisions r ON r.id = w.draft_revision_id"
+    )
+    live_regions: dict[int, list[str]] = {}
+    for r in await db.fetchall("SELECT program_id, region_code FROM program_regions"):
+        live_regions.setdefault(r[0], []).append(r[1])
+    out = []
+    for r in rows:
+        draft = Content.from_json(r["content"]) if r["content"] else None
+        regions = list(draft.regions) if draft else []
+        regions += [c for c in live_regions.get(r["id"], []) if c not in regions]
+        item = ListRow(
+            r["id"],
+            r["slug"],
+            draft.title if draft else r["title"],
+            draft.category if draft else r["category"],
+            regions,
+            r["status"],
+            r["state"] or ("current" if r["status"] != "draft" else "draft"),
+            r["go_live_at"],
+            r["expire_at"],
+            r["w_updated"] or r["updated_at"],
+        )
+        if state and item.state != state and item.status != state:
+            continue
+        if category and item.category != category:
+            continue
+        if query and query not in item.title and query not in item.slug:
+            continue
+        if visible is not None and not visible(item.regions):
+            continue
+        out.append(item)
+    return sorted(out, key=lambda i: -i.updated_at)
+
+
+async def category_titles(db: Database) -> dict[str, str]:
+    rows = await db.fetchall("SELECT slug, title FROM categories ORDER BY position, slug")
+    return {r[0]: r[1] for r in rows}
+
+
+# -- writing drafts ----------------------------------------------------------------------------
+
+
+def _image_name(filename: str, data: bytes) -> str:
+    """Where an uploaded page image is found by the Markdown: `images/<ascii name>.<ext>`."""
+    try:
+        with Image.open(io.BytesIO(data), formats=tuple(IMAGE_EXT)) as im:
+            ext = IMAGE_EXT[im.format]
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise Invalid("upload_not_image", str(exc), name=filename) from exc
+    stem = Path(filename).stem.lower()
+    stem = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "" for c in stem)
+    return f"images/{stem or 'img-' + hashlib.sha256(data).hexdigest()[:8]}{ext}"
+
+
+async def _prepare(
+    db: Database,
+    data_dir: Path,
+    fields: Fields,
+    base: Content | None,
+    *,
+    slug: str,
+    uploads: Iterable[Upload],
+    cover: Upload | None,
+    remove_images: Iterable[str],
+    title_card: bool,
+    region_exists: Callable[[str], bool],
+    max_bytes: int,
+) -> Content:
+    """Validate the form, then store the uploads and make the covers: every file exists before
+    the revision is written. Refusals come before anything is stored."""
+    cats = await category_titles(db)
+    title, summary, tags, pages = validate_fields(
+        fields, categories=set(cats), region_exists=region_exists
+    )
+    named = {_image_name(up.filename, up.data): up for up in uploads}
+    kept = {p: m for p, m in (base.images if base else {}).items() if p not in set(remove_images)}
+    check_images(pages, set(kept) | set(named))
+    if cover is not None:
+        _image_name(cover.filename, cover.data)
+    for up in [*named.values(), *([cover] if cover else [])]:
+        if len(up.data) > max_bytes:
+            raise Invalid("upload_too_large", up.filename, mb=max_bytes // 2**20, name=up.filename)
+    images = dict(kept)
+    for path, up in named.items():
+        images[path] = await uploads_domain.store_upload(
+            db, data_dir, up.filename, up.data, max_bytes=max_bytes
+        )
+    covers = dict(base.covers) if base else {}
+    cover_src = None
+    if cover is not None:
+        media_id = await uploads_domain.store_upload(
+            db, data_dir, cover.filename, cover.data, max_bytes=max_bytes
+        )
+        cover_src = data_dir / await db.fetchval("SELECT file FROM media WHERE id = ?", (media_id,))
+    redraw = (
+        title_card
+        or not covers
+        or (
+            covers.get("720p", "").startswith("titlecards/")
+            and (title != base.title or fields.category != base.category)
+        )
+    )
+    if cover_src is not None or redraw:
+        covers = await asyncio.to_thread(
+            live.make_covers, slug, title, cats[fields.category], cover_src, data_dir
+        )
+    return Content(
+        title=title,
+        summary=summary,
+        category=fields.category,
+        tags=tags,
+        language=fields.language,
+        regions=list(dict.fromkeys(fields.regions)),
+        pages=pages,
+        images=images,
+        covers=covers,
+        video_media_id=base.video_media_id if base else None,
+        poster_media_id=base.poster_media_id if base else None,
+        duration_seconds=base.duration_seconds if base else None,
+    )
+
+
+async def create_program(
+    db: Database,
+    data_dir: Path,
+    fields: Fields,
+    *,
+    slug: str = "",
+    uploads: Iterable[Upload] = (),
+    cover: Upload | None = None,
+    region_exists: Callable[[str], bool],
+    max_bytes: int,
+    author: str,
+    note: str = "",
+    audit: AuditHook | None = None,
+) -> int:
+    """A new program: its first revision as a draft; nothing reaches the TV yet."""
+    slug = slug.strip()
+    if slug and not package.SLUG_RE.fullmatch(slug):
+        raise Invalid("slug_invalid", slug)
+    slug = slug or f"program-{secrets.token_hex(4)}"
+    if await db.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
+        raise Conflict("slug_taken", slug)
+    content = await _prepare(
+        db, data_dir, fields, None, slug=slug, uploads=uploads, cover=cover,
+        remove_images=(), title_card=False, region_exists=region_exists, max_bytes=max_bytes,
+    )  # fmt: skip
+    now = time.time()
+    async with db.transaction() as tx:
+        if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
+            raise Conflict("slug_taken", slug)
+        pid = await tx.insert(
+            "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
+            " updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?)",
+            (slug, content.title, content.summary, content.category, content.language, now),
+        )
+        rev = await tx.insert(
+            "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (pid, content.to_json(), author, note.strip(), now),
+        )
+        await tx.execute(
+            "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
+            " VALUES (?, 'draft', ?, ?)",
+            (pid, rev, now),
+        )
+        if audit:
+            await audit(tx, "program.create", pid, {"slug": slug, "revision": rev})
+    return pid
+
+
+async def _locked(
+    tx: Transaction, program_id: int, allowed: Iterable[str], revision: int | None = None
+) -> Workflow:
+    """The workflow row read inside the write transaction; Conflict when someone else moved
+    the program on since the page was shown."""
+    row = await tx.fetchone("SELECT * FROM program_workflow WHERE program_id = ?", (program_id,))
+    if row is None:
+        raise NotFound("program_not_found", str(program_id))
+    flow = _workflow(row)
+    if flow.state not in set(allowed):
+        raise Conflict(f"not_allowed_{flow.state}", flow.state)
+    if revision is not None and flow.draft_revision_id != revision:
+        raise Conflict("edited_elsewhere", str(flow.draft_revision_id))
+    return flow
+
+
+async def _new_draft(
+    tx: Transaction, program_id: int, content: Content, *, state: str, author: str, note: str,
+    now: float,
+) -> int:  # fmt: skip
+    rev = await tx.insert(
+        "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (program_id, content.to_json(), author, note.strip(), now),
+    )
+    await tx.execute(
+        "UPDATE program_workflow SET draft_revision_id = ?, state = ?, go_live_at = NULL,"
+        " expire_at = CASE WHEN state = 'scheduled' THEN NULL ELSE expire_at END,"
+        " updated_at = ? WHERE program_id = ?",
+        (rev, state, now, program_id),
+    )
+    return rev
+
+
+async def save_draft(
+    db: Database,
+    data_dir: Path,
+    program_id: int,
+    fields: Fields,
+    *,
+    base_revision: int,
+    uploads: Iterable[Upload] = (),
+    cover: Upload | None = None,
+    remove_images: Iterable[str] = (),
+    title_card: bool = False,
+    region_exists: Callable[[str], bool],
+    max_bytes: int,
+    author: str,
+    note: str = "",
+    audit: AuditHook | None = None,
+) -> int:
+    """Save the form as a new revision of the working copy; the TV keeps showing what is live.
+
+    Refused while the program waits for review, and when someone saved since `base_revision`
+    was shown (no lost updates). Saving an approved, scheduled copy cancels its schedule.
+    Returns the working revision's id (unchanged when nothing changed)."""
+    state = await get_state(db, program_id)
+    if state.workflow.state == "in_review":
+        raise Conflict("not_allowed_in_review")
+    if state.workflow.draft_revision_id != base_revision:
+        raise Conflict("edited_elsewhere", str(state.workflow.draft_revision_id))
+    content = await _prepare(
+        db, data_dir, fields, state.draft.content, slug=state.slug, uploads=uploads,
+        cover=cover, remove_images=remove_images, title_card=title_card,
+        region_exists=region_exists, max_bytes=max_bytes,
+    )  # fmt: skip
+    if content == state.draft.content:
+        return base_revision
+    now = time.time()
+    async with db.transaction() as tx:
+        flow = await _locked(
+            tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
+        )
+        new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
+        rev = await _new_draft(
+            tx, program_id, content, state=new_state, author=author, note=note, now=now
+        )
+        if audit:
+            detail = {"revision": rev}
+            if flow.state == "scheduled":
+                detail["schedule_cancelled"] = True
+            await audit(tx, "program.save", program_id, detail)
+    return rev
+
+
+async def restore(
+    db: Database, program_id: int, revision_id: int, *, base_revision: int, author: str,
+    audit: AuditHook | None = None,
+) -> int:  # fmt: skip
+    """Make an earlier revision the working copy again (as a new draft, to be reviewed)."""
+    old = await get_revision(db, program_id, revision_id)
+    now = time.time()
+    async with db.transaction() as tx:
+        await _locked(
+            tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
+        )
+        rev = await _new_draft(
+            tx, program_id, old.content, state="draft", author=author,
+            note=f"#{revision_id}", now=now,
+        )  # fmt: skip
+        if audit:
+            await audit(tx, "program.restore", program_id, {"from": revision_id, "revision": rev})
+    return rev
+
+
+# -- review --------------------------------------------------------------------------------------
+
+
+async def submit(
+    db: Database, program_id: int, *, revision: int, actor: str, audit: AuditHook | None = None
+) -> None:
+    """Send the working copy to review."""
+    now = time.time()
+    async with db.transaction() as tx:
+        flow = await _locked(tx, program_id, ("draft", "needs_changes", "current"), revision)
+        if flow.state == "current":
+            raise Conflict("nothing_to_review")
+        await tx.execute(
+            "UPDATE program_workflow SET state = 'in_review', submitted_by = ?,"
+            " submitted_at = ?, updated_at = ? WHERE program_id = ?",
+            (actor, now, now, program_id),
+        )
+        if audit:
+            await audit(tx, "program.submit", program_id, {"revision": revision})
+
+
+async def withdraw(
+    db: Database, program_id: int, *, actor: str, audit: AuditHook | None = None
+) -> None:
+    """Take a copy back from review, or cancel its schedule: it becomes a draft again."""
+    async with db.transaction() as tx:
+        flow = await _locked(tx, program_id, ("in_review", "scheduled"))
+        await tx.execute(
+            "UPDATE program_workflow SET state = 'draft', go_live_at = NULL,"
+            " expire_at = CASE WHEN state = 'scheduled' THEN NULL ELSE expire_at END,"
+            " updated_at = ? WHERE program_id = ?",
+            (time.time(), program_id),
+        )
+        if audit:
+            await audit(tx, "program.withdraw", program_id, {"from": flow.state})
+
+
+async def request_changes(
+    db: Database, program_id: int, *, revision: int, comment: str, actor: str,
+    audit: AuditHook | None = None,
+) -> None:  # fmt: skip
+    comment = comment.strip()
+    if not comment:
+        raise Invalid("comment_required")
+    now = time.time()
+    async with db.transaction() as tx:
+        await _locked(tx, program_id, ("in_review",), revision)
+        await tx.execute(
+            "UPDATE program_workflow SET state = 'needs_changes', comment = ?, reviewed_by = ?,"
+            " reviewed_at = ?, updated_at = ? WHERE program_id = ?",
+            (comment, actor, now, now, program_id),
+        )
+        if audit:
+            await audit(tx, "program.request_changes", program_id,
+                        {"revision": revision, "comment": comment})  # fmt: skip
+
+
+async def approve(
+    db: Database,
+    program_id: int,
+    *,
+    revision: int,
+    actor: str,
+    go_live_at: float | None = None,
+    expire_at: float | None = None,
+    comment: str = "",
+    now: float | None = None,
+    audit: AuditHook | None = None,
+) -> str:
+    """Approve the copy under review: publish it now, or at `go_live_at` when that is later.
+    `expire_at` takes it off the TV again. Returns "published" or "scheduled"."""
+    now = time.time() if now is None else now
+    start = go_live_at if go_live_at and go_live_at > now else now
+    if expire_at is not None and expire_at <= start:
+        raise Invalid("expiry_before_start")
+    async with db.transaction() as tx:
+        await _locked(tx, program_id, ("in_review",), revision)
+        await tx.execute(
+            "UPDATE program_workflow SET reviewed_by = ?, reviewed_at = ?, comment = ?,"
+            " expire_at = ?, updated_at = ? WHERE program_id = ?",
+            (actor, now, comment.strip(), expire_at, now, program_id),
+        )
+        if start > now:
+            await tx.execute(
+                "UPDATE program_workflow SET state = 'scheduled', go_live_at = ?"
+                " WHERE program_id = ?",
+                (go_live_at, program_id),
+            )
+            outcome = "scheduled"
+        else:
+            await _publish(tx, program_id, revision, actor, now)
+            outcome = "published"
+        if audit:
+            await audit(tx, "program.approve", program_id, {
+                "revision": revision, "outcome": outcome, "go_live_at": go_live_at,
+                "expire_at": expire_at,
+            })  # fmt: skip
+    return outcome
+
+
+# -- going live ----------------------------------------------------------------------------------
+
+
+async def _publish(tx: Transaction, program_id: int, revision: int, actor: str, now: float):
+    """Copy a revision into what the TV reads, in the caller's transaction."""
+    row = await tx.fetchone(
+        "SELECT content FROM program_revisions WHERE id = ? AND program_id = ?",
+        (revision, program_id),
+    )
+    if row is None:
+        raise NotFound("revision_not_found", str(revision))
+    c = Content.from_json(row["content"])
+    today = dt.datetime.fromtimestamp(now, CST).date().isoformat()
+    await tx.execute(
+        "UPDATE programs SET title = ?, summary = ?, category = ?, tags = ?, language = ?,"
+        " status = 'published', video_media_id = ?, poster_media_id = ?, duration_seconds = ?,"
+        " published_at = COALESCE(published_at, ?), updated_at = ?, version = version + 1"
+        " WHERE id = ?",
+        (c.title, c.summary, c.category, json.dumps(c.tags, ensure_ascii=False), c.language,
+         c.video_media_id, c.poster_media_id, c.duration_seconds, today, now, program_id),
+    )  # fmt: skip
+    await live.write_program_rows(
+        tx, program_id, regions=c.regions, pages=[(p.title, p.markdown) for p in c.pages],
+        images=c.images, covers=c.covers,
+    )  # fmt: skip
+    await tx.execute(
+        "UPDATE program_revisions SET published_at = ?, published_by = ? WHERE id = ?",
+        (now, actor, revision),
+    )
+    await tx.execute(
+        "UPDATE program_workflow SET live_revision_id = ?, go_live_at = NULL, updated_at = ?,"
+        " state = CASE WHEN draft_revision_id = ? THEN 'current' ELSE state END"
+        " WHERE program_id = ?",
+        (revision, now, revision, program_id),
+    )
+
+
+async def _set_status(
+    db: Database, program_id: int, *, want: str, action: str, audit: AuditHook | None
+) -> None:
+    now = time.time()
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "SELECT p.status, w.live_revision_id FROM programs p JOIN program_workflow w"
+            " ON w.program_id = p.id WHERE p.id = ?",
+            (program_id,),
+        )
+        if row is None:
+            raise NotFound("program_not_found", str(program_id))
+        allowed_from = "published" if want == "unpublished" else "unpublished"
+        if row["status"] != allowed_from or row["live_revision_id"] is None:
+            raise Conflict(f"not_allowed_{row['status']}", row["status"])
+        await tx.execute(
+            "UPDATE programs SET status = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+            (want, now, program_id),
+        )
+        await tx.execute(
+            "UPDATE program_workflow SET expire_at = NULL, updated_at = ? WHERE program_id = ?",
+            (now, program_id),
+        )
+        if audit:
+            await audit(tx, action, program_id, {"revision": row["live_revision_id"]})
+
+
+async def unpublish(
+    db: Database, program_id: int, *, actor: str, audit: AuditHook | None = None
+) -> None:
+    """Take a program off the TV at once; `republish` puts the same version back."""
+    await _set_status(db, program_id, want="unpublished", action="program.unpublish", audit=audit)
+
+
+async def republish(
+    db: Database, program_id: int, *, actor: str, audit: AuditHook | None = None
+) -> None:
+    await _set_status(db, program_id, want="published", action="program.republish", audit=audit)
+
+
+async def revert(
+    db: Database, program_id: int, revision_id: int, *, actor: str,
+    audit: AuditHook | None = None,
+) -> None:  # fmt: skip
+    """Put a version that was live before back on the TV now (it was reviewed then). Work in
+    progress on the working copy is kept; with none, the working copy follows."""
+    old = await get_revision(db, program_id, revision_id)
+    if old.published_at is None:
+        raise Invalid("revision_never_published", str(revision_id))
+    now = time.time()
+    async with db.transaction() as tx:
+        flow = await _locked(tx, program_id, STATES)
+        if flow.state == "current":
+            await tx.execute(
+                "UPDATE program_workflow SET draft_revision_id = ? WHERE program_id = ?",
+                (revision_id, program_id),
+            )
+        await _publish(tx, program_id, revision_id, actor, now)
+        await tx.execute(
+            "UPDATE program_workflow SET expire_at = NULL WHERE program_id = ?", (program_id,)
+        )
+        if audit:
+            await audit(tx, "program.revert", program_id,
+                        {"revision": revision_id, "was": flow.live_revision_id})  # fmt: skip
+
+
+async def publish_due(
+    db: Database, now: float | None = None, audit: AuditHook | None = None
+) -> list[int]:
+    """Publish approved copies whose go-live time has come and take expired programs off;
+    return the ids of programs whose TV content changed. Safe to run from several processes."""
+    now = time.time() if now is None else now
+    changed: list[int] = []
+    due = await db.fetchall(
+        "SELECT program_id, draft_revision_id FROM program_workflow"
+        " WHERE state = 'scheduled' AND go_live_at <= ? ORDER BY go_live_at",
+        (now,),
+    )
+    for row in due:
+        pid, rev = row[0], row[1]
+        async with db.transaction() as tx:
+            try:
+                await _locked(tx, pid, ("scheduled",), rev)
+            except Conflict:
+                continue  # another process published it, or it was withdrawn meanwhile
+            await _publish(tx, pid, rev, "", now)
+            if audit:
+                await audit(tx, "program.publish_scheduled", pid, {"revision": rev})
+        changed.append(pid)
+    expired = await db.fetchall(
+        "SELECT w.program_id FROM program_workflow w JOIN programs p ON p.id = w.program_id"
+        " WHERE p.status = 'published' AND w.expire_at <= ?",
+        (now,),
+    )
+    for row in expired:
+        try:
+            await _set_status(db, row[0], want="unpublished", action="program.expire",
+                              audit=audit)  # fmt: skip
+        except Conflict:
+            continue
+        changed.append(row[0])
+    return changed

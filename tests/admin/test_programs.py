@@ -1,0 +1,236 @@
+"""The programs slice as editors and reviewers use it: drafts that do not reach the TV, review,
+publishing, scheduling, unpublishing and putting an earlier version back."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from content import workflow
+from tests.conftest import csrf_of
+from tv_server.admin import programs as slice_
+
+BODY = (
+    "# 第一页标题\n\n草场流转要签书面合同，写清面积、年限和价格。\n\n"
+    "# 第二页\n\n有纠纷先找村调解委员会，也可拨打12348。\n"
+)
+
+
+def form(**changes) -> dict:
+    data = {
+        "title": "草场流转新规定",
+        "summary": "签书面合同，写清面积年限。",
+        "category": "caoyuan-tudi",
+        "tags": "草场，合同",
+        "language": "zh",
+        "regions": "1506",
+        "body": BODY,
+    }
+    data.update(changes)
+    return data
+
+
+async def create(client, **changes) -> int:
+    token = await csrf_of(client, "/admin/programs/new")
+    response = await client.post(
+        "/admin/programs/new", data={"csrf_token": token, **form(**changes)}, allow_redirects=False
+    )
+    assert response.status == 303, await response.text()
+    return int(re.search(r"/programs/(\d+)", response.headers["Location"]).group(1))
+
+
+async def act(client, pid: int, action: str, **extra):
+    token = await csrf_of(client, f"/admin/programs/{pid}")
+    state = await workflow.get_state(client.app[keys_db()], pid)
+    data = {"csrf_token": token, "action": action, "revision": state.draft.id, **extra}
+    return await client.post(f"/admin/programs/{pid}/workflow", data=data, allow_redirects=False)
+
+
+def keys_db():
+    from tv_server import keys
+
+    return keys.DB
+
+
+async def tv_category(client, box) -> str:
+    return await (await client.get(f"{box}c-caoyuan-tudi")).text()
+
+
+async def switch(client, admin_as, username: str):
+    client.session.cookie_jar.clear()
+    await admin_as(username)
+
+
+async def test_draft_stays_off_the_tv_until_a_reviewer_approves(client, box, admin_as):
+    await admin_as("editor")
+    pid = await create(client)
+    assert "草场流转新规定" not in await tv_category(client, box)
+    page = await (await client.get(f"/admin/programs/{pid}")).text()
+    assert "草稿" in page and "未上线" in page
+    assert (await act(client, pid, "submit")).status == 303
+    # Editors cannot approve their own work.
+    assert (await act(client, pid, "approve")).status == 403
+    await switch(client, admin_as, "reviewer")
+    queue = await (await client.get("/admin/programs/review")).text()
+    assert "草场流转新规定" in queue
+    review = await (await client.get(f"/admin/programs/{pid}/review")).text()
+    assert "有纠纷先找村调解委员会" in review
+    response = await act(client, pid, "approve")
+    assert response.status == 303 and "ok=program_published" in response.headers["Location"]
+    assert "草场流转新规定" in await tv_category(client, box)
+    pages = await (await client.get(f"{box}p-{pid}-2")).text()
+    assert "有纠纷先找村调解委员会" in pages
+
+
+async def test_edits_to_a_live_program_wait_for_review_and_can_be_rolled_back(
+    client, box, admin_as
+):
+    await admin_as("editor")
+    pid = await create(client)
+    await act(client, pid, "submit")
+    await switch(client, admin_as, "reviewer")
+    await act(client, pid, "approve")
+    await switch(client, admin_as, "editor")
+    state = await workflow.get_state(client.app[keys_db()], pid)
+    token = await csrf_of(client, f"/admin/programs/{pid}")
+    response = await client.post(
+        f"/admin/programs/{pid}",
+        data={"csrf_token": token, "revision": state.draft.id, **form(title="改过的标题")},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    tv = await tv_category(client, box)
+    assert "草场流转新规定" in tv and "改过的标题" not in tv
+    await act(client, pid, "submit")
+    await switch(client, admin_as, "reviewer")
+    response = await act(client, pid, "request_changes", comment="")
+    assert response.status == 400 and "退回时请写明" in await response.text()
+    await act(client, pid, "request_changes", comment="标题太口语化")
+    await switch(client, admin_as, "editor")
+    page = await (await client.get(f"/admin/programs/{pid}")).text()
+    assert "标题太口语化" in page and "退回修改" in page
+    await act(client, pid, "submit")
+    await switch(client, admin_as, "reviewer")
+    await act(client, pid, "approve")
+    assert "改过的标题" in await tv_category(client, box)
+    # Put the first published version back at once.
+    first = (await workflow.list_revisions(client.app[keys_db()], pid))[-1]
+    token = await csrf_of(client, f"/admin/programs/{pid}/history")
+    response = await client.post(
+        f"/admin/programs/{pid}/history",
+        data={"csrf_token": token, "action": "revert", "revision": first.id},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    tv = await tv_category(client, box)
+    assert "草场流转新规定" in tv and "改过的标题" not in tv
+
+
+async def test_unpublish_takes_it_off_and_republish_brings_it_back(client, box, admin_as):
+    await admin_as("admin")
+    pid = await create(client)
+    await act(client, pid, "submit")
+    await act(client, pid, "approve")
+    assert "草场流转新规定" in await tv_category(client, box)
+    assert (await act(client, pid, "unpublish")).status == 303
+    assert "草场流转新规定" not in await tv_category(client, box)
+    assert (await client.get(f"{box}p-{pid}-1")).status == 404
+    assert (await act(client, pid, "republish")).status == 303
+    assert "草场流转新规定" in await tv_category(client, box)
+    log = await (await client.get("/admin/audit?object_type=program")).text()
+    for action in ("program.create", "program.approve", "program.unpublish"):
+        assert action in log
+
+
+async def test_scheduled_program_goes_live_at_its_time(client, box, admin_as):
+    await admin_as("admin")
+    pid = await create(client)
+    await act(client, pid, "submit")
+    response = await act(client, pid, "approve", go_live_at="2099-01-01T08:00")
+    assert "ok=program_scheduled" in response.headers["Location"]
+    assert "草场流转新规定" not in await tv_category(client, box)
+    assert await slice_.tick(client.app) == []
+    db = client.app[keys_db()]
+    async with db.transaction() as tx:  # the clock moves on to the go-live time
+        await tx.execute(
+            "UPDATE program_workflow SET go_live_at = ? WHERE program_id = ?",
+            (time.time() - 1, pid),
+        )
+    assert await slice_.tick(client.app) == [pid]
+    assert "草场流转新规定" in await tv_category(client, box)
+
+
+async def test_bad_form_is_shown_again_with_a_chinese_message(client, admin_as):
+    await admin_as("editor")
+    token = await csrf_of(client, "/admin/programs/new")
+    long_page = "# 太长\n\n" + "字" * 500
+    response = await client.post(
+        "/admin/programs/new", data={"csrf_token": token, **form(body=long_page)}
+    )
+    text = await response.text()
+    assert response.status == 400
+    assert "第1页有500个字" in text and "草场流转新规定" in text
+    response = await client.post(
+        "/admin/programs/new",
+        data={"csrf_token": token, **form(body="# 页\n\n![](../images/nope.jpg) 文字")},
+    )
+    assert response.status == 400 and "还没有上传" in await response.text()
+
+
+async def test_stale_form_does_not_overwrite_a_newer_draft(client, admin_as):
+    await admin_as("editor")
+    pid = await create(client)
+    state = await workflow.get_state(client.app[keys_db()], pid)
+    token = await csrf_of(client, f"/admin/programs/{pid}")
+    for title, expected in (("第一次修改", 303), ("第二次修改", 409)):
+        response = await client.post(
+            f"/admin/programs/{pid}",
+            data={"csrf_token": token, "revision": state.draft.id, **form(title=title)},
+            allow_redirects=False,
+        )
+        assert response.status == expected
+    text = await response.text()
+    assert "别人刚刚保存了这个节目" in text and "第二次修改" in text  # what was typed is kept
+    now = await workflow.get_state(client.app[keys_db()], pid)
+    assert now.draft.content.title == "第一次修改"
+
+
+async def test_scoped_editor_cannot_aim_at_the_whole_city(client, admin_as):
+    await admin_as("dsq_editor")
+    token = await csrf_of(client, "/admin/programs/new")
+    response = await client.post(
+        "/admin/programs/new", data={"csrf_token": token, **form()}, allow_redirects=False
+    )
+    assert response.status == 403
+    pid = await create(client, regions="150602")
+    listing = await (await client.get("/admin/programs")).text()
+    assert f"/admin/programs/{pid}" in listing
+    # City-wide demo programs are outside this editor's region.
+    assert "caoyuan-chengbao" not in listing
+
+
+async def test_uploaded_image_is_used_by_a_page_and_shown_on_the_tv(client, box, admin_as):
+    import io
+
+    from aiohttp import FormData
+    from PIL import Image
+
+    await admin_as("admin")
+    picture = io.BytesIO()
+    Image.new("RGB", (960, 540), (30, 90, 160)).save(picture, "PNG")
+    token = await csrf_of(client, "/admin/programs/new")
+    data = FormData()
+    body = "# 合同样本\n\n![合同样本](../images/hetong.png)\n\n签合同前看清楚条款。\n"
+    for key, value in {"csrf_token": token, **form(body=body)}.items():
+        data.add_field(key, value)
+    data.add_field("images", picture.getvalue(), filename="hetong.png", content_type="image/png")
+    response = await client.post("/admin/programs/new", data=data, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    pid = int(re.search(r"/programs/(\d+)", response.headers["Location"]).group(1))
+    edit = await (await client.get(f"/admin/programs/{pid}")).text()
+    assert "../images/hetong.png" in edit
+    await act(client, pid, "submit")
+    await act(client, pid, "approve")
+    page = await (await client.get(f"{box}p-{pid}-1")).text()
+    src = re.search(r'<img src="([^"]+)" alt="合同样本"', page).group(1)
+    assert (await client.get(src)).status == 200

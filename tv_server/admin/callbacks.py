@@ -1,0 +1,481 @@
+"""The staff's callback queue in /admin: a queue per office and region, one request's page with
+its actions (claim, assign, call attempts, notes, complete, cancel, reveal the number), bulk
+reassignment, and the figures page with CSV/XLSX export. Every action is audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import time
+
+from aiohttp import web
+
+from accounts import users as accounts
+from callbacks import deadlines, lifecycle
+from content import directory
+from storage import DomainError
+from tv_server import box_events, callback_policy, keys
+from tv_server.admin import labels
+from tv_server.admin.common import (
+    add_nav,
+    current_user,
+    log,
+    render,
+    require_region,
+    requires,
+    see_other,
+    url,
+)
+from tv_ui import labels as tv_labels
+from tv_ui.i18n import N_, gettext
+
+PERMISSION = "callbacks.work"
+PAGE = 50
+
+OUTCOMES = {
+    "answered": N_("已接通"),
+    "no_answer": N_("无人接听"),
+    "busy": N_("占线"),
+    "wrong_number": N_("号码错误"),
+    "call_again": N_("约定再打"),
+}
+EVENTS = {
+    "submitted": N_("提交"),
+    "claimed": N_("认领"),
+    "assigned": N_("分派"),
+    "attempt": N_("回电"),
+    "note": N_("备注"),
+    "completed": N_("办结"),
+    "cancelled": N_("取消"),
+    "phone_erased": N_("号码已清除"),
+}
+STATUS_FILTERS = {
+    "open": N_("未办结"),
+    "submitted": N_("待认领"),
+    "assigned": N_("已分派"),
+    "in_progress": N_("办理中"),
+    "closed": N_("已关闭"),
+    "completed": N_("已办结"),
+    "unreachable": N_("无法联系"),
+    "cancelled": N_("已取消"),
+    "": N_("全部"),
+}
+DUE_FILTERS = {"": N_("全部"), "overdue": N_("已超时"), "today": N_("今天到期")}
+MESSAGES = {
+    "already_claimed": N_("这条申请刚被其他工作人员认领了。"),
+    "not_assignee": N_("只有承办人才能进行这个操作。"),
+    "request_not_in_hand": N_("请先认领这条申请。"),
+    "request_closed": N_("这条申请已经关闭。"),
+    "reason_required": N_("请填写取消原因。"),
+    "note_required": N_("请填写备注内容。"),
+    "text_too_long": N_("内容太长了。"),
+    "outcome_invalid": N_("请选择回电结果。"),
+    "call_again_time_invalid": N_("请填写一个将来的再打时间。"),
+    "assign_target_required": N_("请选择承办人或服务机构。"),
+    "assignee_invalid": N_("承办人不存在或已停用。"),
+    "service_point_invalid": N_("服务机构不存在。"),
+    "nothing_selected": N_("请先勾选申请。"),
+    "phone_erased": N_("这个号码已按保存期限清除。"),
+}
+NOTICES = {
+    "cb_claimed": N_("已认领，现在由您承办。"),
+    "cb_assigned": N_("已分派。"),
+    "cb_attempt": N_("回电结果已记录。"),
+    "cb_note": N_("备注已保存。"),
+    "cb_completed": N_("已办结。"),
+    "cb_cancelled": N_("申请已取消。"),
+}
+
+
+def setup(admin: web.Application) -> None:
+    """Register this slice's routes (and NAV entries) on the admin sub-application."""
+    r = admin.router
+    r.add_get("/callbacks", queue, name="admin_callbacks")
+    r.add_post("/callbacks/bulk", bulk, name="admin_callbacks_bulk")
+    r.add_get("/callbacks/figures", figures, name="admin_callback_figures")
+    r.add_get("/callbacks/{cid:\\d+}", detail, name="admin_callback")
+    r.add_post("/callbacks/{cid:\\d+}", act)
+    for code, text in NOTICES.items():
+        labels.NOTICES.setdefault(code, text)
+    add_nav(PERMISSION, "admin_callbacks", N_("回电工单"))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _local(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
+    return dt.datetime.fromtimestamp(ts, deadlines.CST).strftime(fmt) if ts else ""
+
+
+def _scope(request: web.Request) -> set[str] | None:
+    """Region codes the user may see (None: every region)."""
+    user = current_user(request)
+    if user.region_code is None:
+        return None
+    tree = request.config_dict[keys.REGIONS]
+    out, stack = set(), [user.region_code]
+    while stack:
+        code = stack.pop()
+        out.add(code)
+        stack.extend(r.code for r in tree.kids(code))
+    return out
+
+
+async def _offices(request: web.Request, scope: set[str] | None) -> list[directory.ServicePoint]:
+    points = await directory.all_points(request.config_dict[keys.DB], scope)
+    return [p for p in points if p.kind != "village_room"]
+
+
+def _message(exc: DomainError) -> str:
+    text = MESSAGES.get(exc.code) or labels.ERRORS.get(exc.code) or labels.ERRORS["server_error"]
+    return gettext(text)
+
+
+def _common(request: web.Request) -> dict:
+    return {
+        "services": tv_labels.SERVICES,
+        "states": tv_labels.STATES,
+        "windows": tv_labels.TIME_WINDOWS,
+        "outcomes": OUTCOMES,
+        "event_kinds": EVENTS,
+        "local": _local,
+        "now": time.time(),
+    }
+
+
+async def _ticket(request: web.Request) -> lifecycle.Ticket:
+    ticket = await lifecycle.get(request.config_dict[keys.DB], int(request.match_info["cid"]))
+    await require_region(request, PERMISSION, ticket.region_code)
+    return ticket
+
+
+# -- the queue -------------------------------------------------------------------------------
+
+
+@requires(PERMISSION)
+async def queue(request: web.Request) -> web.Response:
+    db = request.config_dict[keys.DB]
+    user = current_user(request)
+    scope = _scope(request)
+    q = request.query
+    status = q.get("status", "open")
+    status = status if status in STATUS_FILTERS else "open"
+    due = q.get("due", "") if q.get("due", "") in DUE_FILTERS else ""
+    service = q.get("service", "") if q.get("service", "") in tv_labels.SERVICES else ""
+    offices = await _offices(request, scope)
+    office = q.get("office", "")
+    if office and office not in {p.code for p in offices}:
+        office = ""
+    page = max(1, int(q["page"])) if q.get("page", "").isdigit() else 1
+    flt = lifecycle.QueueFilter(
+        regions=scope,
+        office=office,
+        status=status,
+        service=service,
+        due=due,
+        assignee_id=user.id if q.get("mine") else None,
+    )
+    tickets, total = await lifecycle.queue(db, flt, limit=PAGE, offset=(page - 1) * PAGE)
+    staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    return render(
+        request,
+        "admin/callbacks/queue.html",
+        tickets=tickets,
+        total=total,
+        page=page,
+        pages=max(1, (total + PAGE - 1) // PAGE),
+        overdue=await lifecycle.overdue_count(db, scope),
+        offices=offices,
+        office_names={p.code: p.name for p in offices},
+        staff=staff,
+        filters={
+            "status": status,
+            "due": due,
+            "service": service,
+            "office": office,
+            "mine": q.get("mine", ""),
+        },
+        status_filters=STATUS_FILTERS,
+        error=gettext(MESSAGES[request.query["err"]])
+        if request.query.get("err") in MESSAGES
+        else "",
+        due_filters=DUE_FILTERS,
+        **_common(request),
+    )
+
+
+@requires(PERMISSION)
+async def bulk(request: web.Request) -> web.Response:
+    """Reassign the ticked requests to a person and/or another office, all or nothing."""
+    db = request.config_dict[keys.DB]
+    form = await request.post()
+    ids = [int(v) for v in form.getall("ids", []) if str(v).isdigit()]
+    tickets = [await lifecycle.get(db, i) for i in ids]
+    for ticket in tickets:
+        await require_region(request, PERMISSION, ticket.region_code)
+    assignee = str(form.get("assignee", ""))
+    office = str(form.get("office", ""))
+    try:
+        if office and office not in {p.code for p in await _offices(request, _scope(request))}:
+            raise DomainError("service_point_invalid", office)
+        await lifecycle.assign(
+            db,
+            ids,
+            by_user_id=current_user(request).id,
+            assignee_id=int(assignee) if assignee.isdigit() else None,
+            office_code=office or None,
+            reason=str(form.get("reason", "")),
+        )
+    except DomainError as exc:
+        await log(
+            request, "callback.bulk_assign", outcome="failed", detail={"ids": ids, "code": exc.code}
+        )
+        raise web.HTTPSeeOther(url(request, "admin_callbacks", {"err": exc.code})) from None
+    for ticket in tickets:
+        await log(
+            request,
+            "callback.assign",
+            object_type="callback",
+            object_id=ticket.ref,
+            detail={"assignee": assignee, "office": office, "bulk": True},
+        )
+        box_events.notify(request.config_dict, ticket.device_id)
+    raise see_other(request, "admin_callbacks", ok="cb_assigned")
+
+
+# -- one request -----------------------------------------------------------------------------
+
+
+async def _detail(
+    request: web.Request,
+    ticket,
+    *,
+    status: int = 200,
+    error: str = "",
+    phone: str = "",
+    form: dict | None = None,
+) -> web.Response:
+    db = request.config_dict[keys.DB]
+    scope = _scope(request)
+    offices = await _offices(request, scope)
+    office = next((p for p in offices if p.code == ticket.office_code), None)
+    if office is None and ticket.office_code:
+        try:
+            office = await directory.get_point(db, ticket.office_code)
+        except DomainError:
+            office = None
+    staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    return render(
+        request,
+        "admin/callbacks/detail.html",
+        status=status,
+        t=ticket,
+        office=office,
+        offices=offices,
+        staff=staff,
+        history=await lifecycle.events(db, ticket.id),
+        mine=ticket.assignee_id == current_user(request).id,
+        phone=phone,
+        error=error,
+        form=form or {},
+        region_full=request.config_dict[keys.REGIONS].full_name(ticket.region_code)
+        if ticket.region_code and request.config_dict[keys.REGIONS].get(ticket.region_code)
+        else "",
+        **_common(request),
+    )
+
+
+@requires(PERMISSION)
+async def detail(request: web.Request) -> web.Response:
+    return await _detail(request, await _ticket(request))
+
+
+def _call_again(value: str) -> float | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise DomainError("call_again_time_invalid", value) from None
+    return moment.replace(tzinfo=deadlines.CST).timestamp()
+
+
+@requires(PERMISSION)
+async def act(request: web.Request) -> web.Response:
+    db = request.config_dict[keys.DB]
+    ticket = await _ticket(request)
+    user = current_user(request)
+    form = await request.post()
+    action = str(form.get("action", ""))
+    data = {
+        k: str(form.get(k, ""))
+        for k in ("outcome", "note", "call_again", "reason", "assignee", "office", "for_household")
+    }
+    audit = {"object_type": "callback", "object_id": ticket.ref}
+    try:
+        if action == "claim":
+            await lifecycle.claim(db, ticket.id, user.id)
+            ok = "cb_claimed"
+        elif action == "assign":
+            office = data["office"] or None
+            if office and office not in {p.code for p in await _offices(request, _scope(request))}:
+                raise DomainError("service_point_invalid", office)
+            await lifecycle.assign(
+                db,
+                [ticket.id],
+                by_user_id=user.id,
+                assignee_id=int(data["assignee"]) if data["assignee"].isdigit() else None,
+                office_code=office,
+                reason=data["reason"],
+            )
+            ok = "cb_assigned"
+        elif action == "attempt":
+            await lifecycle.record_attempt(
+                db,
+                callback_policy.policy(request.config_dict[keys.SETTINGS]),
+                ticket.id,
+                user.id,
+                data["outcome"],
+                note=data["note"],
+                call_again_at=_call_again(data["call_again"]),
+            )
+            ok = "cb_attempt"
+        elif action == "note":
+            await lifecycle.add_note(
+                db, ticket.id, user.id, data["note"], for_household=bool(data["for_household"])
+            )
+            ok = "cb_note"
+        elif action == "complete":
+            await lifecycle.complete(db, ticket.id, user.id, data["note"])
+            ok = "cb_completed"
+        elif action == "cancel":
+            await lifecycle.cancel_by_staff(db, ticket.id, user.id, data["reason"])
+            ok = "cb_cancelled"
+        elif action == "reveal":
+            number = await lifecycle.reveal_phone(db, ticket.id, user.id)
+            await log(request, "callback.reveal_phone", **audit)
+            return await _detail(request, ticket, phone=number)
+        else:
+            raise DomainError("bad_request", action)
+    except DomainError as exc:
+        await log(
+            request,
+            f"callback.{action or 'unknown'}",
+            outcome="failed",
+            detail={"code": exc.code},
+            **audit,
+        )
+        status = 409 if exc.status == 409 else 400
+        fresh = await lifecycle.get(db, ticket.id)
+        return await _detail(request, fresh, status=status, error=_message(exc), form=data)
+    detail_log = {k: v for k, v in data.items() if v and k != "note"}
+    if data["note"]:
+        detail_log["note"] = data["note"][:100]
+    await log(request, f"callback.{action}", detail=detail_log, **audit)
+    box_events.notify(request.config_dict, ticket.device_id)
+    raise see_other(request, "admin_callback", ok=ok, cid=ticket.id)
+
+
+# -- figures and export ----------------------------------------------------------------------
+
+
+def _day(value: str) -> float | None:
+    try:
+        return dt.datetime.combine(
+            dt.date.fromisoformat(value), dt.time(0), deadlines.CST
+        ).timestamp()
+    except ValueError:
+        return None
+
+
+def _township_of(request: web.Request, scope: set[str] | None) -> dict[str, str]:
+    """Map every village to its township's full name (figures are per township)."""
+    tree = request.config_dict[keys.REGIONS]
+    out = {}
+    for code, region in tree.by_code.items():
+        if scope is not None and code not in scope:
+            continue
+        chain = tree.chain(code)
+        township = next((r for r in chain if r.level == "township"), None)
+        county = next((r for r in chain if r.level == "county"), None)
+        name = "".join(r.name for r in (county, township) if r is not None) or region.name
+        out[code] = name
+    return out
+
+
+@requires(PERMISSION)
+async def figures(request: web.Request) -> web.StreamResponse:
+    db = request.config_dict[keys.DB]
+    scope = _scope(request)
+    since_text, until_text = request.query.get("since", ""), request.query.get("until", "")
+    since = _day(since_text)
+    until = _day(until_text)
+    if until is not None:
+        until += 86400  # the end day is included
+    numbers = await lifecycle.figures(
+        db, scope, since=since, until=until, region_level_of=_township_of(request, scope)
+    )
+    fmt = request.query.get("format", "")
+    if fmt in ("csv", "xlsx"):
+        await log(
+            request,
+            "callback.export",
+            detail={"format": fmt, "since": since_text, "until": until_text},
+        )
+        return _export(numbers, fmt)
+    return render(
+        request,
+        "admin/callbacks/figures.html",
+        f=numbers,
+        since=since_text,
+        until=until_text,
+        median=_duration(numbers.median_first_call_seconds),
+        **_common(request),
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}"
+
+
+def _rows(f: lifecycle.Figures) -> list[list]:
+    rows: list[list] = [["section", "key", "count"], ["total", "", f.total]]
+    rows += [["region", k, v] for k, v in f.by_region.items()]
+    rows += [["service", k, v] for k, v in f.by_service.items()]
+    rows += [["status", k, v] for k, v in f.by_status.items()]
+    rows += [["day", k, v] for k, v in f.by_period.items()]
+    rows.append(["median_first_call_seconds", "", f.median_first_call_seconds])
+    rows.append(["within_deadline_share", "", f.within_deadline_share])
+    return rows
+
+
+def _export(f: lifecycle.Figures, fmt: str) -> web.Response:
+    stamp = time.strftime("%Y%m%d")
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf).writerows(_rows(f))
+        return web.Response(
+            body=("\ufeff" + buf.getvalue()).encode("utf-8"),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="callbacks-{stamp}.csv"'},
+        )
+    from openpyxl import Workbook  # only the export needs it
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "callbacks"
+    for row in _rows(f):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return web.Response(
+        body=out.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="callbacks-{stamp}.xlsx"'},
+    )

@@ -1,0 +1,166 @@
+"""Admin slice: uploading images and videos. One POST route answers JSON to the editor's script
+(XHR with an X-CSRF-Token header) and redirects a plain form back to the page it came from, so
+editors without JavaScript can upload too; bad files get a Chinese message and store nothing."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from content import uploads
+from storage import Invalid
+from tv_server import keys
+from tv_server.admin.common import log, render, requires, url
+from tv_ui.i18n import N_, gettext
+
+MESSAGES = {
+    "upload_too_large": N_("文件太大，最大 %(mb)s MB。"),
+    "upload_not_image": N_("这不是 JPEG、PNG 或 WebP 图片，请换一个文件。"),
+    "upload_truncated": N_("文件不完整或已损坏，请重新导出后再上传。"),
+    "upload_bomb": N_("图片像素太多（最多4000万像素），请缩小后再上传。"),
+    "upload_not_mp4": N_("视频必须是 H.264 编码的 MP4 文件。"),
+    "upload_missing": N_("请选择要上传的文件。"),
+    "upload_kind": N_("上传类型不正确。"),
+    "server_error": N_("系统出错了，请稍后再试。"),
+}
+STATUS = {"upload_too_large": 413}
+# Multipart framing around the file: a body this much over the limit is refused unread.
+FRAMING_BYTES = 64 * 1024
+
+
+def upload_message(code: str, **params) -> str:
+    """The Chinese message for an upload error code (for other slices' forms too)."""
+    text = gettext(MESSAGES.get(code) or MESSAGES["server_error"])
+    try:
+        return text % params if params else text
+    except (KeyError, ValueError, TypeError):
+        return gettext(MESSAGES["server_error"])
+
+
+def _wants_json(request: web.Request) -> bool:
+    return "X-CSRF-Token" in request.headers or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _safe_next(value: str) -> str:
+    """Only a path inside the admin may be redirected to (no open redirect)."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/admin/"):
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _with_media(next_url: str, media_id: int) -> str:
+    parts = urlsplit(next_url)
+    query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("media="))
+    return f"{parts.path}?{query + '&' if query else ''}media={media_id}"
+
+
+def _max_bytes(request: web.Request) -> int:
+    return int(request.config_dict[keys.SETTINGS].upload_max_bytes)
+
+
+async def _refuse(request: web.Request, code: str, form: dict, **params) -> web.Response:
+    status = STATUS.get(code, 400)
+    message = upload_message(code, **params)
+    await log(request, "media.upload", outcome="failed", detail={"code": code, **form})
+    if _wants_json(request):
+        return web.json_response(
+            {"error": {"code": code, "message": message}},
+            status=status,
+            headers={"Cache-Control": "no-store"},
+        )
+    return render(
+        request,
+        "admin/media/upload.html",
+        status=status,
+        error=message,
+        form=form,
+        media=None,
+        max_mb=_max_bytes(request) // 2**20,
+    )
+
+
+@requires("program.edit")
+async def upload_form(request: web.Request) -> web.Response:
+    """The plain upload page; shows the last upload when `?media=ID` is given."""
+    media = None
+    raw = request.query.get("media", "")
+    if raw.isdigit():
+        media = await uploads.media_info(request.config_dict[keys.DB], int(raw))
+    form = {
+        "kind": request.query.get("kind", "image"),
+        "next": _safe_next(request.query.get("next", "")),
+    }
+    return render(
+        request,
+        "admin/media/upload.html",
+        media=media,
+        form=form,
+        max_mb=_max_bytes(request) // 2**20,
+    )
+
+
+@requires("program.edit")
+async def upload(request: web.Request) -> web.StreamResponse:
+    max_bytes = _max_bytes(request)
+    if request.content_length and request.content_length > max_bytes + FRAMING_BYTES:
+        return await _refuse(request, "upload_too_large", {}, mb=max_bytes // 2**20)
+    try:
+        post = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        return await _refuse(request, "upload_too_large", {}, mb=max_bytes // 2**20)
+    kind = str(post.get("kind", "image"))
+    form = {"kind": kind, "next": _safe_next(str(post.get("next", "")))}
+    field = post.get("file")
+    if not isinstance(field, web.FileField):
+        return await _refuse(request, "upload_missing", form)
+    data = field.file.read(max_bytes + 1)
+    form["name"] = field.filename or ""
+    db = request.config_dict[keys.DB]
+
+    async def record(tx, media_id: int, facts: dict) -> None:
+        detail = {"name": form["name"], **facts}
+        await log(
+            request, "media.upload", object_type="media", object_id=media_id, detail=detail, tx=tx
+        )
+
+    try:
+        media_id = await uploads.store_upload(
+            db,
+            request.config_dict[keys.SETTINGS].data_path,
+            field.filename or "",
+            data,
+            max_bytes=max_bytes,
+            kind=kind,
+            record=record,
+        )
+    except Invalid as exc:
+        return await _refuse(request, exc.code, form, **exc.params)
+    info = await uploads.media_info(db, media_id)
+    if _wants_json(request):
+        thumb = info["renditions"].get("thumb-720p", {})
+        return web.json_response(
+            {
+                "id": media_id,
+                "kind": info["kind"],
+                "mime": info["mime"],
+                "sha256": info["sha256"],
+                "url": info["url"],
+                "thumb_url": thumb.get("url"),
+                "width": info["width"],
+                "height": info["height"],
+            },
+            status=200,
+            headers={"Cache-Control": "no-store"},
+        )
+    back = form["next"] or url(request, "admin_media")
+    raise web.HTTPSeeOther(_with_media(back, media_id))
+
+
+def setup(admin: web.Application) -> None:
+    """Register the upload routes (no navigation entry: uploads start from a program)."""
+    admin.router.add_get("/media", upload_form, name="admin_media")
+    admin.router.add_post("/media", upload, name="admin_media_upload")

@@ -1,0 +1,161 @@
+"""Admin slice: preview a program exactly as the TV renders it. The preview page holds three
+frames (1280×720, 1920×1080, 3840×2160) whose documents come from the TV's own page and video
+renderers with a neutral box: no usage is recorded and every link stays inside the preview."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from accounts.users import in_scope
+from content.preview import PreviewSource, preview_source
+from storage import NotFound
+from tv_server import keys
+from tv_server.admin.common import current_user, deny, render, requires, url
+from tv_server.tv import programs as tv_programs
+from tv_ui.i18n import N_
+
+# (profile, width, height, label, scale without script)
+FRAMES = (
+    ("720p", 1280, 720, N_("1280×720 旧机顶盒"), 0.5),
+    ("1080p", 1920, 1080, N_("1920×1080 高清"), 1 / 3),
+    ("2160p", 3840, 2160, N_("3840×2160 4K"), 1 / 6),
+)
+PROFILES = {f[0] for f in FRAMES}
+# The TV's policy, except that the admin (same origin) may frame it.
+FRAME_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+    " media-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none';"
+    " object-src 'none'"
+)
+
+
+def _int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 10 else None
+
+
+async def _source(request: web.Request) -> tuple[int, PreviewSource]:
+    """The program and revision asked for, after the region check for scoped users."""
+    pid = int(request.match_info["pid"])
+    db = request.config_dict[keys.DB]
+    source = await preview_source(db, pid, _int(request.query.get("rev")))
+    user = current_user(request)
+    if user.region_code is not None:
+        tree = request.config_dict[keys.REGIONS]
+        chains = [[r.code for r in tree.chain(code)] for code in source.regions]
+        if not any(in_scope(user, chain) for chain in chains):
+            raise await deny(request, "view", program=pid, regions=source.regions)
+    return pid, source
+
+
+def _page(request: web.Request, source: PreviewSource) -> int | str:
+    """The page number asked for, or "video"; page 1 (or the video) when absent."""
+    detail = source.detail
+    raw = request.query.get("page", "")
+    if raw == "video" or (not raw and not detail.pages and detail.video_file):
+        if not detail.video_file:
+            raise NotFound("not_found", "video")
+        return "video"
+    number = _int(raw) or 1
+    if not 1 <= number <= len(detail.pages):
+        raise NotFound("not_found", f"page {number}")
+    return number
+
+
+@requires("view")
+async def preview(request: web.Request) -> web.Response:
+    pid, source = await _source(request)
+    page = _page(request, source)
+    webp = request.query.get("webp") == "1"
+    rev = source.revision_id
+
+    def link(**changes) -> str:
+        query = {"rev": rev, "page": page, "webp": "1" if webp else None, **changes}
+        return url(request, "admin_program_preview", query, pid=pid)
+
+    frames = [
+        {
+            "profile": profile,
+            "width": width,
+            "height": height,
+            "label": label,
+            "percent": round(scale * 100),
+            "url": url(
+                request,
+                "admin_program_preview_frame",
+                {"profile": profile, "page": page, "rev": rev, "webp": "1" if webp else None},
+                pid=pid,
+            ),
+        }
+        for profile, width, height, label, scale in FRAMES
+    ]
+    router = request.app.router
+    edit_url = url(request, "admin_program", pid=pid) if "admin_program" in router else None
+    return render(
+        request,
+        "admin/preview/preview.html",
+        source=source,
+        detail=source.detail,
+        page=page,
+        webp=webp,
+        link=link,
+        frames=frames,
+        edit_url=edit_url,
+    )
+
+
+@requires("view")
+async def frame(request: web.Request) -> web.Response:
+    """One frame's document: the TV's own screen for the page (or video), links kept inside."""
+    pid, source = await _source(request)
+    page = _page(request, source)
+    profile = request.query.get("profile", "1080p")
+    if profile not in PROFILES:
+        raise NotFound("not_found", profile)
+    webp = request.query.get("webp") == "1"
+
+    def frame_url(to: int | str) -> str:
+        query = {"profile": profile, "page": to, "rev": source.revision_id}
+        if webp:
+            query["webp"] = "1"
+        return url(request, "admin_program_preview_frame", query, pid=pid)
+
+    detail = source.detail
+    if page == "video":
+        html = await tv_programs.render_video(
+            request,
+            None,
+            detail,
+            profile=profile,
+            pages_url=frame_url(1),
+            back=frame_url("video"),
+            back_force=True,
+        )
+    else:
+        html = await tv_programs.render_page(
+            request,
+            None,
+            detail,
+            page,
+            profile=profile,
+            webp=webp,
+            page_url=frame_url,
+            video_url=frame_url("video"),
+            back=frame_url(1),
+            back_force=True,
+        )
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "SAMEORIGIN",
+            "Content-Security-Policy": FRAME_CSP,
+        },
+    )
+
+
+def setup(admin: web.Application) -> None:
+    """Register the preview routes (reached from a program's page: no navigation entry)."""
+    r = admin.router
+    r.add_get("/programs/{pid:\\d+}/preview", preview, name="admin_program_preview")
+    r.add_get("/programs/{pid:\\d+}/preview/frame", frame, name="admin_program_preview_frame")

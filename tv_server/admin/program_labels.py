@@ -1,0 +1,107 @@
+"""Labels and messages of the programs slice, marked for gettext (rendered with `%(name)s`
+parameters taken from the domain error)."""
+
+from tv_ui.i18n import N_
+
+STATES = {
+    "draft": N_("草稿"),
+    "in_review": N_("待审核"),
+    "needs_changes": N_("退回修改"),
+    "scheduled": N_("已排期"),
+    "current": N_("无待审修改"),
+}
+
+STATUS = {
+    "draft": N_("未上线"),
+    "published": N_("已上线"),
+    "unpublished": N_("已下线"),
+}
+
+WHOLE_CITY = N_("%(name)s（全市）")
+IMAGE_ALT = N_("图片说明")
+
+LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
+
+CHANGE_FIELDS = {
+    "title": N_("标题"),
+    "summary": N_("简介"),
+    "category": N_("栏目"),
+    "language": N_("语言"),
+    "tags": N_("标签"),
+    "regions": N_("播出地区"),
+    "cover": N_("封面"),
+    "images": N_("图片"),
+}
+
+ACTIONS = {
+    "program.create": N_("新建"),
+    "program.save": N_("保存草稿"),
+    "program.submit": N_("提交审核"),
+    "program.withdraw": N_("撤回"),
+    "program.request_changes": N_("退回修改"),
+    "program.approve": N_("审核通过"),
+    "program.publish_scheduled": N_("按排期上线"),
+    "program.unpublish": N_("下线"),
+    "program.republish": N_("重新上线"),
+    "program.expire": N_("到期下线"),
+    "program.revert": N_("恢复为线上版本"),
+    "program.restore": N_("恢复为草稿"),
+}
+
+NOTICES = {
+    "program_saved": N_("草稿已保存，电视上的内容不变，提交审核并通过后才会上线。"),
+    "program_unchanged": N_("没有修改。"),
+    "program_created": N_("节目已创建为草稿。"),
+    "program_submitted": N_("已提交审核。"),
+    "program_withdrawn": N_("已撤回，节目回到草稿状态。"),
+    "program_changes_requested": N_("已退回编辑修改。"),
+    "program_published": N_("已上线，机顶盒将在几秒内看到新内容。"),
+    "program_scheduled": N_("已审核通过，将在排期时间自动上线。"),
+    "program_unpublished": N_("节目已下线，机顶盒上不再显示。"),
+    "program_republished": N_("节目已重新上线。"),
+    "program_reverted": N_("已恢复为所选的线上版本。"),
+    "program_restored": N_("所选版本已恢复为草稿，请检查后提交审核。"),
+}
+
+ERRORS = {
+    "program_not_found": N_("没有这个节目。"),
+    "revision_not_found": N_("没有这个版本。"),
+    "title_required": N_("请填写标题。"),
+    "title_too_long": N_("标题有%(n)s个字，最多%(max)s个字。"),
+    "summary_required": N_("请填写简介。"),
+    "summary_too_long": N_("简介有%(n)s个字，最多%(max)s个字。"),
+    "category_unknown": N_("请选择栏目。"),
+    "language_invalid": N_("请选择语言。"),
+    "regions_required": N_("请至少选择一个播出地区。"),
+    "too_many_tags": N_("标签最多%(max)s个。"),
+    "tag_too_long": N_("标签“%(tag)s”太长，每个标签最多%(max)s个字。"),
+    "body_required": N_("请填写节目正文。"),
+    "body_no_title": N_("正文第一行必须是页标题，格式：# 页标题"),
+    "too_many_pages": N_("一个节目最多%(max)s页。"),
+    "page_title_empty": N_("第%(page)s页没有标题。"),
+    "page_empty": N_("第%(page)s页只有标题，没有正文。"),
+    "page_too_long": N_("第%(page)s页有%(n)s个字，电视一屏放不下（最多%(max)s个字），请分成两页。"),
+    "image_path_invalid": N_("第%(page)s页的图片“%(ref)s”不能是网址，请先上传图片。"),
+    "image_not_uploaded": N_("第%(page)s页用到的图片“%(ref)s”还没有上传。"),
+    "image_alt_missing": N_("第%(page)s页的图片“%(ref)s”缺少说明文字，格式：![说明](%(ref)s)"),
+    "upload_not_image": N_("上传的文件不是JPEG、PNG或WebP图片。"),
+    "upload_truncated": N_("上传的图片不完整或已损坏。"),
+    "upload_bomb": N_("上传的图片尺寸太大。"),
+    "upload_too_large": N_("上传的文件太大，每个文件最多%(mb)s MB。"),
+    "payload_too_large": N_("上传的文件太大。"),
+    "slug_invalid": N_("节目代号只能用小写字母、数字和横线。"),
+    "slug_taken": N_("这个节目代号已被使用。"),
+    "edited_elsewhere": N_("别人刚刚保存了这个节目。请重新打开页面，在最新版本上修改。"),
+    "not_allowed_in_review": N_("节目正在审核中，不能修改；请先撤回。"),
+    "not_allowed_draft": N_("节目当前的状态不能进行这个操作。"),
+    "not_allowed_needs_changes": N_("节目当前的状态不能进行这个操作。"),
+    "not_allowed_scheduled": N_("节目当前的状态不能进行这个操作。"),
+    "not_allowed_current": N_("节目当前的状态不能进行这个操作。"),
+    "not_allowed_published": N_("节目已经在线上。"),
+    "not_allowed_unpublished": N_("节目已经下线。"),
+    "nothing_to_review": N_("草稿和线上版本相同，没有需要审核的内容。"),
+    "comment_required": N_("退回时请写明需要修改什么。"),
+    "expiry_before_start": N_("下线时间必须晚于上线时间。"),
+    "date_invalid": N_("时间格式不对。"),
+    "revision_never_published": N_("这个版本从未上线过，请用“恢复为草稿”并送审。"),
+}

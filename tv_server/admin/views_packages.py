@@ -1,0 +1,183 @@
+"""Admin pages for content packages: download programs as a .zip package, upload a package to
+import it (everything is checked first; any problem → the report and nothing written).
+
+Registered by the programs slice (`tv_server.admin.programs.setup`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+
+from content import export, package_import, workflow
+from content.package import PackageError
+from storage import DomainError
+from tv_server import keys
+from tv_server.admin import program_labels
+from tv_server.admin.common import add_nav, current_user, deny, log, render, requires
+from tv_server.admin.views_programs import _audit, _message, _visible, tv_changed
+from tv_ui.i18n import N_, gettext
+
+MESSAGES = {
+    "no_file": N_("请选择要导入的内容包（.zip 文件）。"),
+    "not_zip": N_("内容包必须是 .zip 文件。"),
+    "too_large": N_("文件太大：最多 %(mb)s MB。"),
+    "has_problems": N_("内容包中有 %(n)s 处问题，没有导入任何内容。请改正后重新上传。"),
+    "nothing": N_("没有可导出的节目。"),
+}
+OUTCOMES = {
+    "published": N_("已上线"),
+    "draft": N_("已存为草稿，待审核"),
+    "unchanged": N_("没有变化"),
+}
+FRAMING_BYTES = 64 * 1024  # multipart framing around the file
+
+
+def setup(admin: web.Application) -> None:
+    add_nav("view", "admin_packages", N_("内容包"))
+    program_labels.ACTIONS["program.import"] = N_("导入内容包")
+    r = admin.router
+    r.add_get("/packages", package_page, name="admin_packages")
+    r.add_get("/packages/export.zip", export_zip, name="admin_packages_export")
+    r.add_post("/packages/import", import_zip, name="admin_packages_import")
+
+
+def _max_bytes(request: web.Request) -> int:
+    return int(request.config_dict[keys.SETTINGS].upload_max_bytes)
+
+
+async def _page(request: web.Request, status: int = 200, **ctx) -> web.Response:
+    db = request.config_dict[keys.DB]
+    rows = await workflow.list_programs(db, visible=_visible(request))
+    user = current_user(request)
+    return render(
+        request,
+        "admin/packages/index.html",
+        status=status,
+        rows=sorted(rows, key=lambda r: r.slug),
+        categories=await workflow.category_titles(db),
+        statuses=program_labels.STATUS,
+        outcomes=OUTCOMES,
+        max_mb=_max_bytes(request) // 2**20,
+        can_import=user.can("program.edit"),
+        can_publish=user.can("program.publish"),
+        **ctx,
+    )
+
+
+@requires("view")
+async def package_page(request: web.Request) -> web.Response:
+    return await _page(request)
+
+
+@requires("view")
+async def export_zip(request: web.Request) -> web.StreamResponse:
+    """?id=N (repeatable) or ?all=1; &latest=1 for the latest revisions instead of the live
+    content. Programs outside the user's regions are refused."""
+    db = request.config_dict[keys.DB]
+    visible = _visible(request)
+    latest = request.query.get("latest") == "1"
+    rows = {r.id: r for r in await workflow.list_programs(db)}
+    if request.query.get("all") == "1":
+        ids = sorted(
+            pid
+            for pid, r in rows.items()
+            if visible(r.regions) and (latest or r.status == "published")
+        )
+    else:
+        try:
+            ids = [int(v) for v in request.query.getall("id", [])]
+        except ValueError:
+            raise web.HTTPBadRequest() from None
+        for pid in ids:
+            if pid not in rows:
+                raise web.HTTPNotFound()
+            if not visible(rows[pid].regions):
+                raise await deny(request, "view", object="program", id=pid)
+    if not ids:
+        return await _page(request, status=400, error=gettext(MESSAGES["nothing"]))
+    try:
+        data, slugs = await export.export_zip(
+            db, request.config_dict[keys.SETTINGS].data_path, ids, latest=latest
+        )
+    except DomainError as exc:
+        return await _page(request, status=400, error=_message(exc))
+    await log(request, "content.export", object_type="package",
+              detail={"programs": slugs, "latest": latest, "bytes": len(data)})  # fmt: skip
+    name = slugs[0] if len(slugs) == 1 else f"legaltv-{len(slugs)}"
+    stamp = dt.date.today().strftime("%Y%m%d")
+    return web.Response(
+        body=data,
+        content_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-{stamp}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _file_label(filename: str) -> str:
+    name = Path(filename.replace("\\", "/")).name
+    return re.sub(r"[^\w.\-]+", "_", name)[:80] or "package.zip"
+
+
+async def _refused(request: web.Request, status: int, code: str, **params) -> web.Response:
+    await log(request, "content.import", object_type="package", outcome="failed",
+              detail={"code": code, **params})  # fmt: skip
+    return await _page(request, status=status, error=gettext(MESSAGES[code]) % params)
+
+
+@requires("program.edit")
+async def import_zip(request: web.Request) -> web.Response:
+    max_bytes = _max_bytes(request)
+    mb = max_bytes // 2**20
+    if request.content_length and request.content_length > max_bytes + FRAMING_BYTES:
+        return await _refused(request, 413, "too_large", mb=mb)
+    try:
+        post = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        return await _refused(request, 413, "too_large", mb=mb)
+    upload = post.get("file")
+    if not isinstance(upload, web.FileField):
+        return await _refused(request, 400, "no_file")
+    raw = upload.file.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        return await _refused(request, 413, "too_large", mb=mb)
+    if not raw:
+        return await _refused(request, 400, "no_file")
+    if not raw.startswith(b"PK"):
+        return await _refused(request, 400, "not_zip")
+    label = _file_label(upload.filename or "")
+    user = current_user(request)
+    publish = user.can("program.publish") and post.get("publish") == "1"
+    settings = request.config_dict[keys.SETTINGS]
+    with tempfile.TemporaryDirectory(prefix="legaltv-upload-") as tmp:
+        path = Path(tmp) / "package.zip"
+        path.write_bytes(raw)
+        try:
+            result = await package_import.import_package(
+                request.config_dict[keys.DB], settings.data_path, path,
+                publish_new=publish, publish_updates=publish, author=user.username,
+                label=label, regions_allowed=_visible(request) if user.region_code else None,
+                audit=_audit(request),
+            )  # fmt: skip
+        except PackageError as exc:
+            await log(request, "content.import", object_type="package", outcome="failed",
+                      detail={"file": label, "problems": len(exc.problems)})  # fmt: skip
+            report = [(str(p.path), p.line, p.message) for p in exc.problems]
+            error = gettext(MESSAGES["has_problems"]) % {"n": len(report)}
+            return await _page(request, status=400, error=error, report=report, name=label)
+        except DomainError as exc:
+            await log(request, "content.import", object_type="package", outcome="failed",
+                      detail={"file": label, "code": exc.code})  # fmt: skip
+            return await _page(request, status=409, error=_message(exc), name=label)
+    await log(request, "content.import", object_type="package",
+              detail={"file": label, "publish": publish, **result.counts()})  # fmt: skip
+    live = [p.id for p in result.programs if p.outcome == "published"]
+    if live:
+        tv_changed(request.config_dict, live)
+    return await _page(request, imported=result, name=label)
