@@ -120,16 +120,18 @@ async def get(db: Database, name: str) -> ApiKey:
 
 async def _change(db: Database, name: str, sql: str, params: tuple, action: str, via: str) -> None:
     async with db.transaction() as tx:
-        row = await tx.fetchone(
-            "SELECT id, revoked_at FROM api_keys WHERE name = ?", (name,)
-        )
+        row = await tx.fetchone("SELECT id, revoked_at FROM api_keys WHERE name = ?", (name,))
         if row is None:
             raise NotFound("apikey_not_found", name)
         if row[1] is not None:
             raise Conflict("apikey_revoked", name)
         await tx.execute(sql, (*params, row[0]))
         await audit.record(
-            tx, user=None, action=action, object_type="apikey", object_id=name,
+            tx,
+            user=None,
+            action=action,
+            object_type="apikey",
+            object_id=name,
             detail={"via": via},
         )
 
@@ -137,22 +139,28 @@ async def _change(db: Database, name: str, sql: str, params: tuple, action: str,
 async def revoke(db: Database, name: str, *, via: str = "cli") -> None:
     """Revoke for good: the key never authenticates again (the row stays for the audit)."""
     await _change(
-        db, name, "UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(),),
-        "apikey.revoke", via,
+        db,
+        name,
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ?",
+        (time.time(),),
+        "apikey.revoke",
+        via,
     )
 
 
 async def set_disabled(db: Database, name: str, disabled: bool, *, via: str = "cli") -> None:
     """Disable (or enable again) a key without revoking it."""
     await _change(
-        db, name, "UPDATE api_keys SET disabled = ? WHERE id = ?", (int(disabled),),
-        "apikey.disable" if disabled else "apikey.enable", via,
+        db,
+        name,
+        "UPDATE api_keys SET disabled = ? WHERE id = ?",
+        (int(disabled),),
+        "apikey.disable" if disabled else "apikey.enable",
+        via,
     )
 
 
-async def authenticate(
-    db: Database, raw: str, scope: str, now: float | None = None
-) -> ApiKey:
+async def authenticate(db: Database, raw: str, scope: str, now: float | None = None) -> ApiKey:
     """The active key presented as `raw`, holding `scope`. Raises Invalid('api_key_invalid')
     for a missing, unknown, disabled or revoked key and Invalid('api_key_scope') for a key
     without the scope. Notes the use (at most every LAST_USED_EVERY seconds per key)."""

@@ -17,7 +17,14 @@ import sys
 import traceback
 from pathlib import Path
 
-from bench import common, keypress_bench, renditions_bench, server_bench, weight_bench
+from bench import (
+    callbacks_bench,
+    common,
+    keypress_bench,
+    renditions_bench,
+    server_bench,
+    weight_bench,
+)
 from bench.common import fmt, verdict
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -156,10 +163,13 @@ def main() -> None:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     rend, errors["renditions bench"] = _safe("renditions bench", renditions_bench.run)
+    cbs, errors["callbacks bench"] = _safe("callbacks bench", callbacks_bench.run)
     previous = RESULTS.read_text() if RESULTS.exists() else ""
     text = report(when, machine, server, keys, weight, errors, _history(previous), a.quick)
     if rend:
         text = renditions_bench.add_section(text, rend, machine)
+    if cbs:
+        text = callbacks_bench.add_section(text, cbs, machine)
     RESULTS.write_text(text)
     print(text)
     print(f"(written to {RESULTS.relative_to(common.ROOT)})", file=sys.stderr)

@@ -111,7 +111,8 @@ MIGRATIONS = [
         # pseudo-device (state 'retired', so it can never enter the TV or count as a box).
         """
         INSERT OR IGNORE INTO devices (serial, household_label, state, created_at)
-            VALUES ('HOTLINE-12348', 'hotline 12348', 'retired', CAST(strftime('%s', 'now') AS REAL))
+            VALUES ('HOTLINE-12348', 'hotline 12348', 'retired',
+                    CAST(strftime('%s', 'now') AS REAL))
         """,
     ),
 ]

@@ -188,6 +188,13 @@ class Change:
     new: str
 
 
+def _media_ref(content: Content) -> str:
+    """The video and poster of a revision as a short text (media ids)."""
+    if content.video_media_id is None:
+        return ""
+    return f"video #{content.video_media_id} · poster #{content.poster_media_id}"
+
+
 def diff(old: Content | None, new: Content) -> tuple[list[Change], list[tuple[str, str]]]:
     """What changed from `old` (None: nothing live yet) to `new`: the changed fields, and the
     body as lines marked " " (same), "-" (removed) or "+" (added)."""
@@ -203,6 +210,8 @@ def diff(old: Content | None, new: Content) -> tuple[list[Change], list[tuple[st
             )
     if before.covers != new.covers:
         changes.append(Change("cover", before.covers.get("720p", ""), new.covers.get("720p", "")))
+    if (before.video_media_id, before.poster_media_id) != (new.video_media_id, new.poster_media_id):
+        changes.append(Change("video", _media_ref(before), _media_ref(new)))
     if set(before.images) != set(new.images):
         changes.append(
             Change("images", "、".join(sorted(before.images)), "、".join(sorted(new.images)))

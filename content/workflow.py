@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import secrets
+import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -300,6 +301,9 @@ async def _prepare(
     title_card: bool,
     region_exists: Callable[[str], bool],
     max_bytes: int,
+    video: Upload | None = None,
+    poster: Upload | None = None,
+    remove_video: bool = False,
 ) -> Content:
     """Validate the form, then store the uploads and make the covers: every file exists before
     the revision is written. Refusals come before anything is stored."""
@@ -312,13 +316,31 @@ async def _prepare(
     check_images(pages, set(kept) | set(named))
     if cover is not None:
         _image_name(cover.filename, cover.data)
-    for up in [*named.values(), *([cover] if cover else [])]:
+    if poster is not None:
+        _image_name(poster.filename, poster.data)
+    for up in [*named.values(), *(u for u in (cover, video, poster) if u is not None)]:
         if len(up.data) > max_bytes:
             raise Invalid("upload_too_large", up.filename, mb=max_bytes // 2**20, name=up.filename)
+    video_id, poster_id, duration = _kept_video(base, remove_video)
+    if video is not None:
+        uploads_domain.check_mp4(video.data)
+    if video is not None and poster is None and poster_id is None:
+        raise Invalid("poster_required")
+    if poster is not None and video is None and video_id is None:
+        raise Invalid("poster_without_video")
     images = dict(kept)
     for path, up in named.items():
         images[path] = await uploads_domain.store_upload(
             db, data_dir, up.filename, up.data, max_bytes=max_bytes
+        )
+    if video is not None:
+        video_id = await uploads_domain.store_upload(
+            db, data_dir, video.filename, video.data, max_bytes=max_bytes, kind="video"
+        )
+        duration = mp4_duration(video.data)
+    if poster is not None:
+        poster_id = await uploads_domain.store_upload(
+            db, data_dir, poster.filename, poster.data, max_bytes=max_bytes, kind="image"
         )
     covers = dict(base.covers) if base else {}
     cover_src = None
@@ -349,10 +371,36 @@ async def _prepare(
         pages=pages,
         images=images,
         covers=covers,
-        video_media_id=base.video_media_id if base else None,
-        poster_media_id=base.poster_media_id if base else None,
-        duration_seconds=base.duration_seconds if base else None,
+        video_media_id=video_id,
+        poster_media_id=poster_id,
+        duration_seconds=duration,
     )
+
+
+def _kept_video(base: Content | None, remove: bool) -> tuple[int | None, int | None, int | None]:
+    """(video, poster, duration) carried over from the revision being edited."""
+    if base is None or remove:
+        return None, None, None
+    return base.video_media_id, base.poster_media_id, base.duration_seconds
+
+
+def mp4_duration(data: bytes) -> int | None:
+    """Whole seconds of an MP4 from its `mvhd` box (None when it cannot be read)."""
+    try:
+        for kind, body, end in uploads_domain._boxes(data, 0, len(data)):
+            if kind != b"moov":
+                continue
+            for inner, start, _stop in uploads_domain._boxes(data, body, end):
+                if inner != b"mvhd":
+                    continue
+                if data[start] == 1:  # version 1: 64-bit times
+                    scale, length = struct.unpack_from(">IQ", data, start + 20)
+                else:
+                    scale, length = struct.unpack_from(">II", data, start + 12)
+                return round(length / scale) if scale else None
+    except (Invalid, struct.error, IndexError):
+        return None
+    return None
 
 
 async def create_program(
@@ -363,13 +411,16 @@ async def create_program(
     slug: str = "",
     uploads: Iterable[Upload] = (),
     cover: Upload | None = None,
+    video: Upload | None = None,
+    poster: Upload | None = None,
     region_exists: Callable[[str], bool],
     max_bytes: int,
     author: str,
     note: str = "",
     audit: AuditHook | None = None,
 ) -> int:
-    """A new program: its first revision as a draft; nothing reaches the TV yet."""
+    """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
+    H.264 MP4) needs a `poster` image; both go live with the revision."""
     slug = slug.strip()
     if slug and not package.SLUG_RE.fullmatch(slug):
         raise Invalid("slug_invalid", slug)
@@ -379,6 +430,7 @@ async def create_program(
     content = await _prepare(
         db, data_dir, fields, None, slug=slug, uploads=uploads, cover=cover,
         remove_images=(), title_card=False, region_exists=region_exists, max_bytes=max_bytes,
+        video=video, poster=poster,
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
@@ -449,6 +501,9 @@ async def save_draft(
     cover: Upload | None = None,
     remove_images: Iterable[str] = (),
     title_card: bool = False,
+    video: Upload | None = None,
+    poster: Upload | None = None,
+    remove_video: bool = False,
     region_exists: Callable[[str], bool],
     max_bytes: int,
     author: str,
@@ -456,6 +511,8 @@ async def save_draft(
     audit: AuditHook | None = None,
 ) -> int:
     """Save the form as a new revision of the working copy; the TV keeps showing what is live.
+    A new `video` replaces the old one (its poster is kept unless a new `poster` is given);
+    `remove_video` drops video and poster.
 
     Refused while the program waits for review, and when someone saved since `base_revision`
     was shown (no lost updates). Saving an approved, scheduled copy cancels its schedule.
@@ -468,7 +525,8 @@ async def save_draft(
     content = await _prepare(
         db, data_dir, fields, state.draft.content, slug=state.slug, uploads=uploads,
         cover=cover, remove_images=remove_images, title_card=title_card,
-        region_exists=region_exists, max_bytes=max_bytes,
+        region_exists=region_exists, max_bytes=max_bytes, video=video, poster=poster,
+        remove_video=remove_video,
     )  # fmt: skip
     if content == state.draft.content:
         return base_revision
@@ -572,6 +630,7 @@ async def approve(
     *,
     revision: int,
     actor: str,
+    role: str,
     go_live_at: float | None = None,
     expire_at: float | None = None,
     comment: str = "",
@@ -579,13 +638,22 @@ async def approve(
     audit: AuditHook | None = None,
 ) -> str:
     """Approve the copy under review: publish it now, or at `go_live_at` when that is later.
-    `expire_at` takes it off the TV again. Returns "published" or "scheduled"."""
+    `expire_at` takes it off the TV again. Returns "published" or "scheduled".
+
+    Four eyes: the author of the revision under review, or whoever submitted it, may not
+    approve it (Conflict `approve_own_work`) unless `role` is admin."""
     now = time.time() if now is None else now
     start = go_live_at if go_live_at and go_live_at > now else now
     if expire_at is not None and expire_at <= start:
         raise Invalid("expiry_before_start")
     async with db.transaction() as tx:
-        await _locked(tx, program_id, ("in_review",), revision)
+        flow = await _locked(tx, program_id, ("in_review",), revision)
+        if role != "admin":
+            author = await tx.fetchone(
+                "SELECT author FROM program_revisions WHERE id = ?", (revision,)
+            )
+            if actor in (flow.submitted_by, author["author"] if author else None):
+                raise Conflict("approve_own_work", actor)
         await tx.execute(
             "UPDATE program_workflow SET reviewed_by = ?, reviewed_at = ?, comment = ?,"
             " expire_at = ?, updated_at = ? WHERE program_id = ?",

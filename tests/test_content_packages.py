@@ -367,7 +367,7 @@ async def test_zip_limits_on_entries_and_unpacked_size(demo_db, private_media, t
 
 
 async def test_a_zip_whose_headers_lie_about_sizes_is_stopped(tmp_path):
-    """The declared sizes pass; the bytes really coming out are counted and stopped."""
+    """Sizes in the headers that do not match the data: refused, little written."""
     data = os.urandom(300_000)
     archive = _zip(tmp_path / "liar.zip", [("pkg/a.bin", data)])
     raw = bytearray(archive.read_bytes())

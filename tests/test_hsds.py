@@ -257,3 +257,11 @@ def test_cli_export_hsds_writes_valid_files(data_dir, tmp_path, capsys, service_
     organizations = json.loads((folder / "organizations.json").read_text(encoding="utf-8"))
     assert len(organizations) == 352 and len(services) > 1000
     assert all(problems(service_validator, s) == [] for s in services[:50])
+
+
+async def test_api_pages_are_gzipped_for_clients_that_ask(client):
+    response = await client.get(
+        "/api/v1/directory/hsds/services?per_page=50", headers={"Accept-Encoding": "gzip"}
+    )
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert (await response.json())["size"] == 50

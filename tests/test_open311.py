@@ -63,7 +63,10 @@ async def test_api_keys_are_hashed_scoped_revocable_and_audited(client):
     assert caught.value.code == "apikey_scope_invalid"
     entries, _ = await audit.search(db, action="apikey.*")
     assert [e.action for e in reversed(entries)] == [
-        "apikey.create", "apikey.disable", "apikey.enable", "apikey.revoke",
+        "apikey.create",
+        "apikey.disable",
+        "apikey.enable",
+        "apikey.revoke",
     ]
 
 
@@ -71,11 +74,15 @@ async def test_services_and_definition(client):
     services = await (await client.get(f"{BASE}/services.json")).json()
     codes = {s["service_code"] for s in services}
     assert {"consultation", "legal_aid", "mediation"} <= codes
-    assert next(s for s in services if s["service_code"] == "legal_aid")["service_name"] == "法律援助"
+    assert (
+        next(s for s in services if s["service_code"] == "legal_aid")["service_name"] == "法律援助"
+    )
     definition = await (await client.get(f"{BASE}/services/consultation.json")).json()
     window = next(a for a in definition["attributes"] if a["code"] == "time_window")
     assert window["required"] and {v["key"] for v in window["values"]} == {
-        "morning", "afternoon", "evening",
+        "morning",
+        "afternoon",
+        "evening",
     }
     response = await client.get(f"{BASE}/services/astrology.json")
     assert response.status == 404
@@ -111,14 +118,14 @@ async def test_get_maps_states_to_open_closed_with_notes_office_and_due(client, 
     ref = (await response.json())[0]["service_request_id"]
     db = client.app[keys.DB]
     ticket = await lifecycle.get_by_ref(db, ref)
-    body = await (
-        await client.get(f"{BASE}/requests/{ref}.json", params={"api_key": key})
-    ).json()
+    body = await (await client.get(f"{BASE}/requests/{ref}.json", params={"api_key": key})).json()
     item = body[0]
     assert item["status"] == "open" and item["legaltv_status"] == "submitted"
     assert item["service_request_id"] == ref
     assert item["expected_datetime"].endswith("+08:00")
-    office = await db.fetchval("SELECT name FROM service_points WHERE code = ?", (ticket.office_code,))
+    office = await db.fetchval(
+        "SELECT name FROM service_points WHERE code = ?", (ticket.office_code,)
+    )
     assert item["agency_responsible"] == office
     assert item["legaltv_phone_masked"] == "138****8000"
     assert "13800138000" not in str(body)

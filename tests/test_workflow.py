@@ -8,6 +8,7 @@ import pytest
 from content import programs, workflow
 from content.revisions import Fields, parse_body
 from storage import Conflict, Database, Invalid
+from tests.conftest import ROOT
 from tv_server.migrations import MIGRATIONS
 
 FIELDS = Fields(
@@ -75,7 +76,8 @@ async def test_publishing_copies_the_revision_and_drafts_never_reach_the_tv(db, 
     assert not await visible(db, pid)
     state = await workflow.get_state(db, pid)
     await workflow.submit(db, pid, revision=state.draft.id, actor="ed")
-    assert await workflow.approve(db, pid, revision=state.draft.id, actor="rv") == "published"
+    outcome = await workflow.approve(db, pid, revision=state.draft.id, actor="rv", role="reviewer")
+    assert outcome == "published"
     detail = await programs.get_program(db, pid, None)
     assert [p.title for p in detail.pages] == ["赡养义务", "怎么办"]
     # A saved edit is a new revision; the TV keeps the approved one.
@@ -98,11 +100,12 @@ async def test_schedule_and_expiry_run_when_due(db, data_dir):
     rev = (await workflow.get_state(db, pid)).draft.id
     await workflow.submit(db, pid, revision=rev, actor="ed")
     with pytest.raises(Invalid):
-        await workflow.approve(db, pid, revision=rev, actor="rv", go_live_at=2000.0,
-                               expire_at=1500.0, now=1000.0)  # fmt: skip
+        await workflow.approve(db, pid, revision=rev, actor="rv", role="reviewer",
+                               go_live_at=2000.0, expire_at=1500.0, now=1000.0)  # fmt: skip
     outcome = await workflow.approve(
-        db, pid, revision=rev, actor="rv", go_live_at=2000.0, expire_at=3000.0, now=1000.0
-    )
+        db, pid, revision=rev, actor="rv", role="reviewer", go_live_at=2000.0, expire_at=3000.0,
+        now=1000.0,
+    )  # fmt: skip
     assert outcome == "scheduled"
     assert await workflow.publish_due(db, now=1999.0) == []
     assert await workflow.publish_due(db, now=2000.0) == [pid]
@@ -116,14 +119,14 @@ async def test_revert_puts_an_earlier_live_version_back(db, data_dir):
     pid = await new_program(db, data_dir)
     first = (await workflow.get_state(db, pid)).draft
     await workflow.submit(db, pid, revision=first.id, actor="ed")
-    await workflow.approve(db, pid, revision=first.id, actor="rv")
+    await workflow.approve(db, pid, revision=first.id, actor="rv", role="reviewer")
     cat = first.content.category
     second = await workflow.save_draft(
         db, data_dir, pid, Fields(**{**FIELDS.__dict__, "category": cat, "title": "第二版"}),
         base_revision=first.id, region_exists=lambda code: True, max_bytes=10**7, author="ed",
     )  # fmt: skip
     await workflow.submit(db, pid, revision=second, actor="ed")
-    await workflow.approve(db, pid, revision=second, actor="rv")
+    await workflow.approve(db, pid, revision=second, actor="rv", role="reviewer")
     assert (await programs.get_program(db, pid, None)).card.title == "第二版"
     await workflow.revert(db, pid, first.id, actor="rv")
     assert (await programs.get_program(db, pid, None)).card.title == "赡养老人是法定义务"
@@ -138,3 +141,78 @@ async def test_imported_programs_get_their_live_version_as_first_revision(db):
     assert state.workflow.state == "current" and state.live.id == state.draft.id
     assert [p.title for p in state.draft.content.pages] == [p.title for p in live.pages]
     assert state.draft.content.images == live.images
+
+
+DEMO_VIDEO = ROOT / "content/catalog/fang-dianxin-zhapian/media/video.mp4"
+DEMO_POSTER = ROOT / "content/catalog/fang-dianxin-zhapian/media/poster.jpg"
+
+
+@pytest.mark.parametrize(
+    ("submitter", "author", "actor", "role", "allowed"),
+    [
+        ("ed", "ed", "ed", "reviewer", False),  # wrote and submitted it
+        ("ed", "ed", "ed", "admin", True),  # admins may
+        ("ed", "ed", "rv", "reviewer", True),  # someone else
+        ("rv", "ed", "rv", "reviewer", False),  # submitted someone's work: still theirs
+        ("ed", "rv", "rv", "reviewer", False),  # wrote the revision under review
+    ],
+)
+async def test_nobody_approves_their_own_work_unless_admin(
+    db, data_dir, submitter, author, actor, role, allowed
+):
+    pid = await new_program(db, data_dir)
+    state = await workflow.get_state(db, pid)
+    rev = state.draft.id
+    async with db.transaction() as tx:  # who wrote the revision under review
+        await tx.execute("UPDATE program_revisions SET author = ? WHERE id = ?", (author, rev))
+    await workflow.submit(db, pid, revision=rev, actor=submitter)
+    if allowed:
+        assert await workflow.approve(db, pid, revision=rev, actor=actor, role=role)
+        assert await visible(db, pid)
+        return
+    with pytest.raises(Conflict) as caught:
+        await workflow.approve(db, pid, revision=rev, actor=actor, role=role)
+    assert caught.value.code == "approve_own_work"
+    after = await workflow.get_state(db, pid)
+    assert after.workflow.state == "in_review" and not await visible(db, pid)
+
+
+async def test_video_with_poster_goes_live_with_its_revision(db, data_dir):
+    pid = await new_program(db, data_dir)
+    first = (await workflow.get_state(db, pid)).draft
+    video = workflow.Upload("zhapian.mp4", DEMO_VIDEO.read_bytes())
+    poster = workflow.Upload("poster.jpg", DEMO_POSTER.read_bytes())
+    fields = Fields(**{**FIELDS.__dict__, "category": first.content.category})
+    save = dict(region_exists=lambda code: True, max_bytes=10**7, author="ed")
+    with pytest.raises(Invalid) as caught:  # a video needs its poster
+        await workflow.save_draft(db, data_dir, pid, fields, base_revision=first.id,
+                                  video=video, **save)  # fmt: skip
+    assert caught.value.code == "poster_required"
+    with pytest.raises(Invalid) as caught:  # not an MP4
+        await workflow.save_draft(db, data_dir, pid, fields, base_revision=first.id,
+                                  video=poster, poster=poster, **save)  # fmt: skip
+    assert caught.value.code == "upload_not_mp4"
+    with pytest.raises(Invalid) as caught:
+        small = {**save, "max_bytes": 100_000}
+        await workflow.save_draft(db, data_dir, pid, fields, base_revision=first.id,
+                                  video=video, poster=poster, **small)  # fmt: skip
+    assert caught.value.code == "upload_too_large"
+    rev = await workflow.save_draft(db, data_dir, pid, fields, base_revision=first.id,
+                                    video=video, poster=poster, **save)  # fmt: skip
+    content = (await workflow.get_revision(db, pid, rev)).content
+    assert content.video_media_id and content.poster_media_id
+    assert content.duration_seconds and content.duration_seconds > 0
+    await workflow.submit(db, pid, revision=rev, actor="ed")
+    await workflow.approve(db, pid, revision=rev, actor="rv", role="reviewer")
+    detail = await programs.get_program(db, pid, None)
+    assert detail.video_file and (data_dir / detail.video_file).read_bytes() == video.data
+    assert detail.poster_media_id == content.poster_media_id
+    # Removing the video is a revision too; once approved the TV has no video any more.
+    rev2 = await workflow.save_draft(db, data_dir, pid, fields, base_revision=rev,
+                                     remove_video=True, **save)  # fmt: skip
+    await workflow.submit(db, pid, revision=rev2, actor="ed")
+    await workflow.approve(db, pid, revision=rev2, actor="rv", role="reviewer")
+    assert (await programs.get_program(db, pid, None)).video_file is None
+    row = await db.fetchone("SELECT video_media_id, poster_media_id FROM programs WHERE id = ?",
+                            (pid,))  # fmt: skip
+    assert tuple(row) == (None, None)

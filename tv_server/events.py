@@ -37,6 +37,8 @@ class AnnouncementHub:
         self.current: list[ann_domain.Announcement] = []
         self._by_region: dict[str, list[ann_domain.Announcement]] = {}
         self._by_device: dict[int, list[ann_domain.Announcement]] = {}
+        # region chain -> (valid from, valid until, active announcements)
+        self._memo: dict[tuple[str, ...], tuple[float, float, list]] = {}
         self._subscribers: dict[asyncio.Queue, Listener] = {}
         self._shown: dict[asyncio.Queue, frozenset[int]] = {}
         self._pending: dict[tuple[int, int], float] = {}  # impressions not written yet
@@ -53,22 +55,43 @@ class AnnouncementHub:
             for device_id in a.devices:
                 by_device.setdefault(device_id, []).append(a)
         self.current, self._by_region, self._by_device = current, by_region, by_device
+        self._memo = {}
         for queue, listener in list(self._subscribers.items()):
             self._push_changes(queue, listener)
 
     def for_chain(
         self, chain: tuple[str, ...], now: float | None = None, *, device_id: int | None = None
     ) -> list[ann_domain.Announcement]:
-        """Active announcements for a box (region chain, device id), the one to show first."""
+        """Active announcements for a box (region chain, device id), the one to show first.
+
+        Asked on every TV request, so the answer for a region chain is remembered until the
+        next refresh or the next start/end time among its announcements, whichever is first.
+        """
         now = time.time() if now is None else now
+        per_device = device_id is not None and device_id in self._by_device
+        memo = self._memo
+        if not per_device:
+            known = memo.get(chain)
+            if known is not None and known[0] <= now < known[1]:
+                return known[2]
         found: dict[int, ann_domain.Announcement] = {}
         for code in chain:
             for a in self._by_region.get(code, ()):
                 found[a.id] = a
-        if device_id is not None:
-            for a in self._by_device.get(device_id, ()):
+        if per_device:
+            for a in self._by_device[device_id]:
                 found[a.id] = a
-        return sorted((a for a in found.values() if a.active(now)), key=lambda a: a.rank)
+        active = sorted((a for a in found.values() if a.active(now)), key=lambda a: a.rank)
+        if not per_device:
+            until = min(
+                [a.starts_at for a in found.values() if a.starts_at > now]
+                + [a.ends_at for a in found.values() if a.ends_at and a.ends_at > now]
+                + [now + 60.0]
+            )
+            if len(memo) > 50_000:
+                memo.clear()
+            memo[chain] = (now, until, active)
+        return active
 
     # -- what boxes have shown -----------------------------------------------------------
 

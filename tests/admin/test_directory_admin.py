@@ -363,3 +363,28 @@ async def test_an_oversized_upload_gets_413_with_a_message(client, admin_as):
     response = await client.post(IMPORT, data=upload(await csrf_of(client, IMPORT), body))
     assert response.status == 413
     assert "文件太大" in await response.text()
+
+
+async def test_a_scoped_edit_keeps_an_organization_from_outside_the_area(client, admin_as):
+    db = db_of(client)
+    regions = client.app[keys.REGIONS].by_code
+    station = await point(client, "sp-150602001")
+    await directory.update_point(
+        db,
+        station.id,
+        {**station.snapshot(), "organization": "org-1506"},
+        expected_version=station.version,
+        known_regions=regions,
+    )
+    station = await point(client, "sp-150602001")
+    await admin_as("dsq_editor")
+    url = f"{LIST}/points/{station.id}"
+    html = await (await client.get(url)).text()
+    assert '<option value="org-1506" selected>' in html
+
+    response = await client.post(
+        url, data=form_of(station, await csrf_of(client, url), name="新名字"), allow_redirects=False
+    )
+    assert response.status == 303
+    after = await point(client, "sp-150602001")
+    assert (after.name, after.organization) == ("新名字", "org-1506")

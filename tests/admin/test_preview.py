@@ -163,11 +163,24 @@ async def test_viewer_may_preview(client, admin_as):
     assert (await client.get(frame_url(1, profile="720p", page=1))).status == 200
 
 
-async def test_scoped_editor_may_not_preview_a_program_outside_their_region(client, admin_as):
-    await admin_as("dsq_editor")  # scoped to 东胜区; the demo programs reach the whole city
+async def test_scoped_editor_previews_what_their_region_sees_and_nothing_else(
+    client, admin_as, data_dir
+):
+    db = client.app[keys.DB]
+    # Program 1 reaches the whole city, so boxes in 东胜区 show it: the scoped editor may look.
+    await admin_as("dsq_editor")
     for path in ("/admin/programs/1/preview", frame_url(1, profile="720p", page=1)):
+        assert (await client.get(path)).status == 200
+    # Aimed at 乌审旗 only, no box of 东胜区 shows it: refused and audited.
+    fields = Fields.of((await workflow.get_state(db, 1)).draft.content)
+    pid = await workflow.create_program(
+        db, data_dir,
+        Fields(**{**fields.__dict__, "regions": ("150626",), "body": "# 一\n\n乌审旗的节目。"}),
+        region_exists=lambda code: True, max_bytes=10**7, author="editor",
+    )  # fmt: skip
+    for path in (f"/admin/programs/{pid}/preview", frame_url(pid, profile="720p", page=1)):
         assert (await client.get(path)).status == 403
-    denied = await client.app[keys.DB].fetchall(
+    denied = await db.fetchall(
         "SELECT username FROM audit_log WHERE outcome = 'denied' AND action = 'view'"
     )
     assert len(denied) == 2 and denied[0][0] == "dsq_editor"

@@ -205,8 +205,6 @@ async def test_scoped_editor_cannot_aim_at_the_whole_city(client, admin_as):
     pid = await create(client, regions="150602")
     listing = await (await client.get("/admin/programs")).text()
     assert f"/admin/programs/{pid}" in listing
-    # City-wide demo programs are outside this editor's region.
-    assert "caoyuan-chengbao" not in listing
 
 
 async def test_uploaded_image_is_used_by_a_page_and_shown_on_the_tv(client, box, admin_as):
@@ -234,3 +232,121 @@ async def test_uploaded_image_is_used_by_a_page_and_shown_on_the_tv(client, box,
     page = await (await client.get(f"{box}p-{pid}-1")).text()
     src = re.search(r'<img src="([^"]+)" alt="合同样本"', page).group(1)
     assert (await client.get(src)).status == 200
+
+
+async def test_scoped_editor_views_city_wide_programs_but_cannot_change_them(client, admin_as):
+    db = client.app[keys_db()]
+    city_wide = await db.fetchval("SELECT id FROM programs WHERE slug = 'caoyuan-chengbao'")
+    await admin_as("admin")
+    elsewhere = await create(client, title="乌审旗的节目", regions="150626")
+    await switch(client, admin_as, "dsq_editor")
+    listing = await (await client.get("/admin/programs")).text()
+    # Boxes in 东胜区 see the city-wide program: the editor sees it too, marked read-only.
+    assert "caoyuan-chengbao" in listing and "仅可查看" in listing
+    assert "乌审旗的节目" not in listing  # no box of 东胜区 sees that one
+    page = await client.get(f"/admin/programs/{city_wide}")
+    text = await page.text()
+    assert page.status == 200 and 'id="scope-read-only"' in text
+    assert "<fieldset disabled>" in text and 'value="submit"' not in text
+    for path in (f"/admin/programs/{city_wide}/preview",
+                 f"/admin/programs/{city_wide}/preview/frame?profile=720p&page=1",
+                 f"/admin/programs/{city_wide}/history"):  # fmt: skip
+        assert (await client.get(path)).status == 200, path
+    state = await workflow.get_state(db, city_wide)
+    token = await csrf_of(client, f"/admin/programs/{city_wide}")
+    response = await client.post(
+        f"/admin/programs/{city_wide}",
+        data={"csrf_token": token, "revision": state.draft.id, **form(title="改不了")},
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert (await act(client, city_wide, "submit")).status == 403
+    assert (await workflow.get_state(db, city_wide)).draft.content.title != "改不了"
+    for path in (f"/admin/programs/{elsewhere}", f"/admin/programs/{elsewhere}/preview"):
+        assert (await client.get(path)).status == 403, path
+    denied = await db.fetchall(
+        "SELECT action FROM audit_log WHERE outcome = 'denied' AND username = 'dsq_editor'"
+    )
+    assert len(denied) == 4
+
+
+async def test_a_reviewer_cannot_approve_what_they_wrote_unless_admin(client, admin_as):
+    from accounts import users
+    from tests.conftest import login
+
+    db = client.app[keys_db()]
+    writer = await users.create_user(db, "writer1", "Caoyuan-2026-writer", "editor")
+
+    assert (await login(client, "writer1", "Caoyuan-2026-writer")).status == 303
+    pid = await create(client)
+    await act(client, pid, "submit")
+    # The writer becomes a reviewer (a new job): still not the one to approve their own work.
+    await users.update_user(db, writer.id, role="reviewer", region_code=None,
+                            display_name="writer1")  # fmt: skip
+    client.session.cookie_jar.clear()
+    assert (await login(client, "writer1", "Caoyuan-2026-writer")).status == 303
+    review = await (await client.get(f"/admin/programs/{pid}/review")).text()
+    assert 'id="own-work"' in review and 'value="approve"' not in review
+    response = await act(client, pid, "approve")
+    text = await response.text()
+    assert response.status == 403 and "不能审核通过自己编写或提交的节目" in text
+    assert (await workflow.get_state(db, pid)).status == "draft"
+    row = await db.fetchone(
+        "SELECT username, outcome FROM audit_log WHERE action = 'program.approve'"
+        " AND object_id = ? ORDER BY id DESC",
+        (str(pid),),
+    )
+    assert tuple(row) == ("writer1", "denied")
+    # An admin may approve their own program.
+    await switch(client, admin_as, "admin")
+    own = await create(client, title="管理员自己的节目")
+    await act(client, own, "submit")
+    response = await act(client, own, "approve")
+    assert "ok=program_published" in response.headers["Location"]
+
+
+async def test_program_video_with_poster_plays_on_the_tv(client, box, admin_as):
+    from aiohttp import FormData
+
+    from tests.conftest import ROOT
+
+    demo = ROOT / "content/catalog/fang-dianxin-zhapian/media"
+    video, poster = (demo / "video.mp4").read_bytes(), (demo / "poster.jpg").read_bytes()
+    await admin_as("admin")
+    pid = await create(client)
+
+    async def save(files: dict, **extra):
+        state = await workflow.get_state(client.app[keys_db()], pid)
+        token = await csrf_of(client, f"/admin/programs/{pid}")
+        data = FormData()
+        fields = {"csrf_token": token, "revision": str(state.draft.id), **form(), **extra}
+        for key, value in fields.items():
+            data.add_field(key, value)
+        for key, (name, raw, mime) in files.items():
+            data.add_field(key, raw, filename=name, content_type=mime)
+        return await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
+
+    response = await save({"video": ("fa.mp4", video, "video/mp4")})
+    assert response.status == 400 and "海报" in await response.text()
+    response = await save({"video": ("fa.mp4", poster, "video/mp4"),
+                           "poster": ("p.jpg", poster, "image/jpeg")})  # fmt: skip
+    assert response.status == 400 and "MP4" in await response.text()
+    response = await save({"video": ("fa.mp4", video, "video/mp4"),
+                           "poster": ("p.jpg", poster, "image/jpeg")})  # fmt: skip
+    assert response.status == 303, await response.text()
+    edit = await (await client.get(f"/admin/programs/{pid}")).text()
+    assert "fa.mp4" in edit and 'name="remove_video"' in edit
+    await act(client, pid, "submit")
+    await act(client, pid, "approve")
+    screen = await client.get(f"{box}v-{pid}")
+    html = await screen.text()
+    assert screen.status == 200
+    src = re.search(r'<video[^>]* src="([^"]+)"', html) or re.search(r'<source src="([^"]+)"', html)
+    played = await client.get(src.group(1))
+    assert played.status == 200 and await played.read() == video
+    assert re.search(r'poster="/media/renditions/[^"]*cover-1080p', html)  # the box is 1080p
+    # Taking the video off is reviewed like any change, then the TV has no video screen.
+    assert (await save({}, remove_video="1")).status == 303
+    await act(client, pid, "submit")
+    await act(client, pid, "approve")
+    assert (await client.get(f"{box}v-{pid}")).status == 404

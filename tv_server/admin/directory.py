@@ -267,6 +267,10 @@ async def _render_point_form(
 ) -> web.Response:
     db = request.config_dict[keys.DB]
     orgs = await directory.all_organizations(db, scope(request))
+    # A point may belong to an organization outside the editor's area (say the city's): keep
+    # it selectable so that saving does not quietly move the point to another organization.
+    linked = form.get("organization") or ""
+    outside = linked if linked and linked not in {o.code for o in orgs} else ""
     if problems and not error:
         error = gettext(MESSAGES["fix_below"]) % {"n": len(problems)}
     return render(
@@ -279,6 +283,7 @@ async def _render_point_form(
         bad_fields={p.field for p in problems},
         error=error,
         organizations=orgs,
+        outside_organization=outside,
         regions=region_options(request),
         **choices(request),
     )

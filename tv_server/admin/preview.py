@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from accounts.users import in_scope
 from content.preview import PreviewSource, preview_source
 from storage import NotFound
 from tv_server import keys
-from tv_server.admin.common import current_user, deny, render, requires, url
+from tv_server.admin import program_scope
+from tv_server.admin.common import deny, render, requires, url
 from tv_server.tv import programs as tv_programs
 from tv_ui.i18n import N_
 
@@ -34,16 +34,13 @@ def _int(raw: str | None) -> int | None:
 
 
 async def _source(request: web.Request) -> tuple[int, PreviewSource]:
-    """The program and revision asked for, after the region check for scoped users."""
+    """The program and revision asked for, after the region check for scoped users: the same
+    rule as the programs list (a program some box of their region can see)."""
     pid = int(request.match_info["pid"])
     db = request.config_dict[keys.DB]
     source = await preview_source(db, pid, _int(request.query.get("rev")))
-    user = current_user(request)
-    if user.region_code is not None:
-        tree = request.config_dict[keys.REGIONS]
-        chains = [[r.code for r in tree.chain(code)] for code in source.regions]
-        if not any(in_scope(user, chain) for chain in chains):
-            raise await deny(request, "view", program=pid, regions=source.regions)
+    if not program_scope.can_view(request, source.regions):
+        raise await deny(request, "view", program=pid, regions=source.regions)
     return pid, source
 
 

@@ -31,6 +31,7 @@ CHANGE_FIELDS = {
     "regions": N_("播出地区"),
     "cover": N_("封面"),
     "images": N_("图片"),
+    "video": N_("视频"),
 }
 
 ACTIONS = {
@@ -85,7 +86,7 @@ ERRORS = {
     "image_not_uploaded": N_("第%(page)s页用到的图片“%(ref)s”还没有上传。"),
     "image_alt_missing": N_("第%(page)s页的图片“%(ref)s”缺少说明文字，格式：![说明](%(ref)s)"),
     "upload_not_image": N_("上传的文件不是JPEG、PNG或WebP图片。"),
-    "upload_truncated": N_("上传的图片不完整或已损坏。"),
+    "upload_truncated": N_("上传的文件不完整或已损坏。"),
     "upload_bomb": N_("上传的图片尺寸太大。"),
     "upload_too_large": N_("上传的文件太大，每个文件最多%(mb)s MB。"),
     "payload_too_large": N_("上传的文件太大。"),
@@ -104,4 +105,11 @@ ERRORS = {
     "expiry_before_start": N_("下线时间必须晚于上线时间。"),
     "date_invalid": N_("时间格式不对。"),
     "revision_never_published": N_("这个版本从未上线过，请用“恢复为草稿”并送审。"),
+    "approve_own_work": N_("不能审核通过自己编写或提交的节目，请另一位审核员审核。"),
+    "upload_not_mp4": N_("视频必须是H.264编码的MP4文件。"),
+    "poster_required": N_("上传视频时请同时上传一张海报图片。"),
+    "poster_without_video": N_("海报图片要和视频一起上传。"),
 }
+
+SCOPE_READ_ONLY = N_("这个节目的播出地区超出您负责的地区，您只能查看和预览，不能修改。")
+VIDEO_INFO = N_("视频：%(name)s，%(mb)s MB，%(seconds)s 秒")

@@ -9,13 +9,12 @@ from collections.abc import Iterable, Mapping
 from aiohttp import web
 
 from accounts import audit
-from accounts.users import in_scope
 from content import programs as live
-from content import revisions, workflow
+from content import revisions, uploads, workflow
 from content.revisions import Fields
-from storage import DomainError
+from storage import DomainError, NotFound
 from tv_server import keys
-from tv_server.admin import labels
+from tv_server.admin import labels, program_scope
 from tv_server.admin import program_labels as L
 from tv_server.admin.common import (
     current_user,
@@ -42,22 +41,10 @@ def _pid(request: web.Request) -> int:
     return int(request.match_info["pid"])
 
 
-def _chain(request: web.Request, code: str) -> list[str]:
-    return [r.code for r in request.config_dict[keys.REGIONS].chain(code)]
-
-
 def _visible(request: web.Request):
-    """Whether the current user may see and change a program reaching these regions: every
-    region must lie inside the user's scope."""
-    user = current_user(request)
-
-    def check(codes: Iterable[str]) -> bool:
-        codes = list(codes)
-        if user.region_code is None:
-            return True
-        return bool(codes) and all(in_scope(user, _chain(request, c)) for c in codes)
-
-    return check
+    """Whether the current user may change a program reaching these regions (every region
+    inside their scope); kept for the packages slice, see `program_scope`."""
+    return lambda codes: program_scope.can_change(request, codes)
 
 
 async def _guard(request: web.Request, permission: str, codes: Iterable[str]) -> None:
@@ -154,7 +141,12 @@ async def _form(request: web.Request):
         return None
 
     uploads = [u for u in map(upload, form.getall("images", [])) if u is not None]
-    return form, fields, uploads, upload(form.get("cover"))
+    media = {
+        "cover": upload(form.get("cover")),
+        "video": upload(form.get("video")),
+        "poster": upload(form.get("poster")),
+    }
+    return form, fields, uploads, media
 
 
 async def _form_context(request: web.Request, state: workflow.ProgramState | None) -> dict:
@@ -170,6 +162,7 @@ async def _form_context(request: web.Request, state: workflow.ProgramState | Non
             for path, mid in sorted(content.images.items())
         ]  # fmt: skip
     cover = content.covers.get("thumb-720p") if content else None
+    changeable = state is None or program_scope.can_change(request, state.regions)
     return {
         "state": state,
         "categories": await workflow.category_titles(db),
@@ -179,18 +172,48 @@ async def _form_context(request: web.Request, state: workflow.ProgramState | Non
         "statuses": L.STATUS,
         "images": images,
         "cover_url": f"/media/{cover}" if cover else "",
-        "can_edit": user.can("program.edit"),
-        "can_review": user.can("program.review"),
-        "can_publish": user.can("program.publish"),
+        "can_edit": changeable and user.can("program.edit"),
+        "can_review": changeable and user.can("program.review"),
+        "can_publish": changeable and user.can("program.publish"),
+        "read_only_scope": not changeable,
+        "video": await _video_context(db, content),
+        "own_work": state is not None and _own_work(user, state),
         "when": _when,
         "page_max": revisions.PAGE_MAX_CHARS,
         "summary_max": revisions.SUMMARY_MAX,
     }
 
 
+async def _video_context(db, content) -> dict | None:
+    """The working copy's video and poster for the form's side panel."""
+    if content is None or content.video_media_id is None:
+        return None
+    try:
+        info = await uploads.media_info(db, content.video_media_id)
+    except NotFound:
+        return None
+    poster = ""
+    if content.poster_media_id is not None:
+        files = await live.rendition_files(db, [content.poster_media_id], "thumb-720p")
+        poster = f"/media/{files[content.poster_media_id]}" if files else ""
+    facts = {
+        "name": info["original_name"] or info["sha256"][:12],
+        "mb": round(info["bytes"] / 2**20, 1),
+        "seconds": content.duration_seconds or "?",
+    }
+    return {"text": gettext(L.VIDEO_INFO) % facts, "poster_url": poster}
+
+
+def _own_work(user, state: workflow.ProgramState) -> bool:
+    """The four-eyes rule of `workflow.approve`, to hide the button it would refuse."""
+    if user.role == "admin":
+        return False
+    return user.username in (state.workflow.submitted_by, state.draft.author)
+
+
 async def _state_in_scope(request: web.Request) -> workflow.ProgramState:
     state = await workflow.get_state(_db(request), _pid(request))
-    if not _visible(request)(state.regions):
+    if not program_scope.can_view(request, state.regions):
         raise await deny(request, "view", object="program", id=state.id)
     return state
 
@@ -215,13 +238,14 @@ async def _list(request: web.Request, *, queue: bool) -> web.Response:
         filters["state"] = "in_review"
     rows = await workflow.list_programs(
         _db(request), state=filters["state"], category=filters["category"], query=filters["q"],
-        visible=_visible(request),
+        visible=lambda codes: program_scope.can_view(request, codes),
     )  # fmt: skip
     tree = request.config_dict[keys.REGIONS]
     return render(
         request, "admin/programs.html", rows=rows, filters=filters, queue=queue,
         categories=await workflow.category_titles(_db(request)), states=L.STATES,
         statuses=L.STATUS, when=_when,
+        changeable=lambda row: program_scope.can_change(request, row.regions),
         region_short=lambda code: tree.get(code).name if tree.get(code) else code,
     )  # fmt: skip
 
@@ -237,13 +261,13 @@ async def program_new(request: web.Request) -> web.Response:
 
 @requires("program.edit")
 async def program_create(request: web.Request) -> web.Response:
-    form, fields, uploads, cover = await _form(request)
+    form, fields, uploads, media = await _form(request)
     slug = str(form.get("slug", ""))
     settings = request.config_dict[keys.SETTINGS]
     try:
         await _guard(request, "program.edit", fields.regions)
         pid = await workflow.create_program(
-            _db(request), settings.data_path, fields, slug=slug, uploads=uploads, cover=cover,
+            _db(request), settings.data_path, fields, slug=slug, uploads=uploads, **media,
             region_exists=_region_exists(request), max_bytes=settings.upload_max_bytes,
             author=current_user(request).username, note=str(form.get("note", "")),
             audit=_audit(request),
@@ -270,14 +294,15 @@ async def program_edit(request: web.Request) -> web.Response:
 @requires("program.edit")
 async def program_save(request: web.Request) -> web.Response:
     state = await _state_in_scope(request)
-    form, fields, uploads, cover = await _form(request)
+    form, fields, uploads, media = await _form(request)
     settings = request.config_dict[keys.SETTINGS]
     base = int(form.get("revision", "0") or 0)
     try:
         await _guard(request, "program.edit", [*state.regions, *fields.regions])
         rev = await workflow.save_draft(
             _db(request), settings.data_path, state.id, fields, base_revision=base,
-            uploads=uploads, cover=cover, remove_images=form.getall("remove_images", []),
+            uploads=uploads, **media, remove_images=form.getall("remove_images", []),
+            remove_video=form.get("remove_video") == "1",
             title_card=form.get("title_card") == "1", region_exists=_region_exists(request),
             max_bytes=settings.upload_max_bytes, author=current_user(request).username,
             note=str(form.get("note", "")), audit=_audit(request),
@@ -329,7 +354,8 @@ async def program_action(request: web.Request) -> web.Response:
             if not user.can("program.review"):
                 raise await deny(request, "program.review", object="program", id=state.id)
             outcome = await workflow.approve(
-                db, state.id, revision=revision, actor=user.username, comment=comment,
+                db, state.id, revision=revision, actor=user.username, role=user.role,
+                comment=comment,
                 go_live_at=_parse_when(str(form.get("go_live_at", ""))),
                 expire_at=_parse_when(str(form.get("expire_at", ""))), audit=hook,
             )  # fmt: skip
@@ -339,6 +365,12 @@ async def program_action(request: web.Request) -> web.Response:
         elif action == "republish":
             await workflow.republish(db, state.id, actor=user.username, audit=hook)
     except DomainError as exc:
+        if exc.code == "approve_own_work":
+            detail = {"revision": revision, "reason": exc.code}
+            await log(request, "program.approve", object_type="program", object_id=state.id,
+                      outcome="denied", detail=detail)  # fmt: skip
+            return await _review_page(request, state, status=403, error=_message(exc),
+                                      form=dict(form))  # fmt: skip
         if action in ("approve", "request_changes"):
             return await _review_page(request, state, status=400, error=_message(exc),
                                       form=dict(form))  # fmt: skip
@@ -355,13 +387,17 @@ async def program_action(request: web.Request) -> web.Response:
 
 
 async def _review_page(request, state, *, status: int = 200, error: str = "", form=None):
+    user = current_user(request)
+    changeable = program_scope.can_change(request, state.regions)
     changes, lines = revisions.diff(state.live.content if state.live else None,
                                     state.draft.content)  # fmt: skip
     return render(
         request, "admin/program_review.html", status=status, state=state, changes=changes,
         lines=lines, fields_label=L.CHANGE_FIELDS, states=L.STATES, statuses=L.STATUS,
         when=_when, error=error or None, form=form or {},
-        can_publish=current_user(request).can("program.publish"),
+        can_publish=user.can("program.publish") and changeable,
+        can_review=user.can("program.review") and changeable,
+        own_work=_own_work(user, state), read_only_scope=not changeable,
     )  # fmt: skip
 
 
@@ -380,11 +416,13 @@ async def program_history(request: web.Request) -> web.Response:
     entries, _total = await audit.search(db, object_type="program", object_id=str(state.id),
                                          limit=100)  # fmt: skip
     user = current_user(request)
+    changeable = program_scope.can_change(request, state.regions)
     return render(
         request, "admin/program_history.html", state=state,
         revisions=await workflow.list_revisions(db, state.id), entries=entries, when=_when,
         actions=L.ACTIONS, states=L.STATES, statuses=L.STATUS,
-        can_edit=user.can("program.edit"), can_publish=user.can("program.publish"),
+        can_edit=changeable and user.can("program.edit"),
+        can_publish=changeable and user.can("program.publish"), read_only_scope=not changeable,
     )  # fmt: skip
 
 

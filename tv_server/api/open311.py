@@ -84,7 +84,9 @@ def _date(value: str, name: str) -> float:
     try:
         parsed = dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        raise Open311Error(400, f"{name} must be a W3C date-time, e.g. 2026-06-01T08:00:00+08:00")
+        raise Open311Error(
+            400, f"{name} must be a W3C date-time, e.g. 2026-06-01T08:00:00+08:00"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CST)
     try:

@@ -42,7 +42,7 @@ _REQUEST = {
             "type": "string",
             "format": "date-time",
             "nullable": True,
-            "description": "When the first call is due (限时办结).",
+            "description": "When the first call is due (the deadline).",
         },
         "address": _NULLABLE_STRING,
         "address_id": {**_NULLABLE_STRING, "description": "The region code."},
@@ -73,7 +73,7 @@ _DOCUMENT = {
         "version": "2.0.0",
         "description": (
             "Callback requests for the 12348 public legal service hotline platform. JSON only;"
-            " errors are `[{\"code\", \"description\"}]` with the matching HTTP status: 400 for"
+            ' errors are `[{"code", "description"}]` with the matching HTTP status: 400 for'
             " missing or invalid parameters or another format than .json, 403 for a missing or"
             " bad api_key, 404 for an unknown service or request."
         ),
@@ -320,9 +320,7 @@ _DOCUMENT = {
         "responses": {
             "Error": {
                 "description": "Open311 error list",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                },
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             },
             "Requests": {
                 "description": "Service requests",
