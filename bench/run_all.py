@@ -21,6 +21,7 @@ from bench import (
     callbacks_bench,
     common,
     keypress_bench,
+    publish_bench,
     renditions_bench,
     server_bench,
     weight_bench,
@@ -164,12 +165,17 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
     rend, errors["renditions bench"] = _safe("renditions bench", renditions_bench.run)
     cbs, errors["callbacks bench"] = _safe("callbacks bench", callbacks_bench.run)
+    pub, errors["publish bench"] = _safe(
+        "publish bench", lambda: publish_bench.run(steady=duration / 2, window=2.0)
+    )
     previous = RESULTS.read_text() if RESULTS.exists() else ""
     text = report(when, machine, server, keys, weight, errors, _history(previous), a.quick)
     if rend:
         text = renditions_bench.add_section(text, rend, machine)
     if cbs:
         text = callbacks_bench.add_section(text, cbs, machine)
+    if pub:
+        text = publish_bench.add_section(text, pub, machine)
     RESULTS.write_text(text)
     print(text)
     print(f"(written to {RESULTS.relative_to(common.ROOT)})", file=sys.stderr)

@@ -81,9 +81,12 @@ async def test_cached_screen_answers_304_and_gzip(client, box):
     first = await client.get(url, headers={"Accept-Encoding": "gzip"})
     assert first.headers["Content-Encoding"] == "gzip"
     etag = first.headers["ETag"]
+    cached_screens = len(client.app[keys.SCREENS])
     again = await client.get(url, headers={"If-None-Match": etag})
     assert again.status == 304
-    assert client.app[keys.SCREENS].hits >= 1
+    third = await client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert third.headers["ETag"] == etag
+    assert len(client.app[keys.SCREENS]) == cached_screens  # served again, not rendered again
 
 
 async def test_screens_are_shared_between_boxes_of_the_same_kind(client, box):
@@ -189,3 +192,70 @@ async def test_browsing_other_regions(client, box):
     html = await (await client.get(box + "dir-150621")).text()
     assert "达拉特旗公共法律服务中心" in html
     assert (await client.get(box + "dir-999")).status == 404
+
+
+async def test_repeat_visits_still_count_as_views(client, box):
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
+    for _ in range(3):
+        assert (await client.get(f"{box}p-{pid}-2")).status == 200
+    await client.app[keys.USAGE].flush()
+    views = await db.fetchval(
+        "SELECT COUNT(*) FROM usage_events WHERE kind = 'view' AND program_id = ? AND page = 2",
+        (pid,),
+    )
+    assert views == 3
+
+
+async def test_publishing_reaches_a_box_that_saw_the_page_before(client, box):
+    """A repeat request must not outlive an invalidation (the fast lane checks the cache)."""
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    before = await (await client.get(url)).text()
+    await (await client.get(url)).text()
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE program_pages SET title = '新标题已更新' WHERE program_id = ?"
+                         " AND number = 1", (pid,))
+    client.app[keys.PROGRAMS].pop(pid, None)
+    client.app[keys.SCREENS].invalidate(f"program:{pid}")
+    after = await (await client.get(url)).text()
+    assert "新标题已更新" not in before and "新标题已更新" in after
+
+
+async def test_retired_box_loses_the_fast_lane(client, box):
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    assert (await client.get(url)).status == 200
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE devices SET state = 'retired' WHERE serial = 'DEMO-0001'")
+    client.app[keys.BOXES].forget()  # as after the directory's 15 s TTL
+    response = await client.get(url)
+    assert "还没有在您家的机顶盒开通" in await response.text()
+
+
+async def test_concurrent_requests_share_one_build_and_a_stale_build_is_not_kept():
+    import asyncio
+
+    from tv_server.screencache import ScreenCache
+
+    cache = ScreenCache()
+    builds = 0
+    release = asyncio.Event()
+
+    async def build():
+        nonlocal builds
+        builds += 1
+        await release.wait()
+        return f"<p>build {builds}</p>"
+
+    waiting = [asyncio.create_task(cache.get_or_build("k", ["program:1"], build))
+               for _ in range(10)]
+    await asyncio.sleep(0)
+    cache.invalidate("program:1")  # a publish lands while the first build runs
+    release.set()
+    screens = await asyncio.gather(*waiting)
+    assert builds == 2  # one shared build, redone once because it overlapped the publish
+    assert {s.body for s in screens} == {b"<p>build 2</p>"}
+    assert cache.holds("k", screens[0])

@@ -28,6 +28,7 @@ from tv_server.migrations import MIGRATIONS
 from tv_server.screencache import ScreenCache
 from tv_server.settings import Settings, ensure_secrets
 from tv_server.static import StaticAssets, serve_static
+from tv_server.tv import fastlane
 from tv_ui import i18n
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)
     app[keys.STATIC] = StaticAssets()
     app[keys.PROGRAMS] = {}
+    app[fastlane.FAST] = {}
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader([

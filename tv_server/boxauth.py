@@ -76,6 +76,11 @@ class TokenSigner:
             raise BoxAuthError("token_expired")
         return serial
 
+    def issued(self, token: str) -> float:
+        """When a token already read was issued (seconds since the epoch)."""
+        known = self._verified.get(token)
+        return float(known[1]) if known is not None else 0.0
+
     def _verify(self, token: str) -> tuple[str, int]:
         parts = token.split(".")
         if len(parts) != 3 or len(token) > 200:

@@ -38,6 +38,11 @@ class BoxDirectory:
             self._live = (time.monotonic(), regions)
         return regions
 
+    def trusted_until(self, serial: str) -> float:
+        """Until when (monotonic) the cached view of this box is used without a query."""
+        cached = self._boxes.get(serial)
+        return cached[0] + TTL_SECONDS if cached is not None else 0.0
+
     async def get(self, serial: str) -> BoxView | None:
         cached = self._boxes.get(serial)
         if cached is not None and time.monotonic() - cached[0] < TTL_SECONDS:

@@ -39,6 +39,8 @@ class AnnouncementHub:
         self._by_device: dict[int, list[ann_domain.Announcement]] = {}
         # region chain -> (valid from, valid until, active announcements)
         self._memo: dict[tuple[str, ...], tuple[float, float, list]] = {}
+        # Bumped whenever what a box would be shown may have changed (fast-lane entries check it).
+        self.generation = 0
         self._subscribers: dict[asyncio.Queue, Listener] = {}
         self._shown: dict[asyncio.Queue, frozenset[int]] = {}
         self._pending: dict[tuple[int, int], float] = {}  # impressions not written yet
@@ -54,6 +56,8 @@ class AnnouncementHub:
                 by_region.setdefault(code, []).append(a)
             for device_id in a.devices:
                 by_device.setdefault(device_id, []).append(a)
+        if current != self.current:
+            self.generation += 1
         self.current, self._by_region, self._by_device = current, by_region, by_device
         self._memo = {}
         for queue, listener in list(self._subscribers.items()):
@@ -93,6 +97,14 @@ class AnnouncementHub:
             memo[chain] = (now, until, active)
         return active
 
+    def stable_until(self, chain: tuple[str, ...], device_id: int | None) -> float:
+        """Until when (wall clock) `for_chain` keeps its answer for this box, barring a refresh;
+        0 for boxes with announcements of their own (not remembered)."""
+        if device_id is not None and device_id in self._by_device:
+            return 0.0
+        known = self._memo.get(chain)
+        return known[1] if known is not None else 0.0
+
     # -- what boxes have shown -----------------------------------------------------------
 
     def record_shown(self, ann_id: int, device_id: int, now: float | None = None) -> None:
@@ -107,6 +119,7 @@ class AnnouncementHub:
         if len(self._dismissed) > self.MAX_REMEMBERED:
             self._dismissed.clear()
         self._dismissed.add((ann_id, device_id))
+        self.generation += 1
 
     def overlay(self, announcement: ann_domain.Announcement | None, device_id: int | None) -> bool:
         return (

@@ -6,10 +6,11 @@ touches. LRU-bounded.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 
@@ -33,6 +34,10 @@ class ScreenCache:
         self._entries: OrderedDict[Hashable, Screen] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        # Bumped by every invalidation: a build that started before it must not be stored.
+        self.generation = 0
+        # Builds under way, so concurrent requests for one screen wait for a single build.
+        self.building: dict[Hashable, asyncio.Future] = {}
 
     def get(self, key: Hashable) -> Screen | None:
         screen = self._entries.get(key)
@@ -43,6 +48,10 @@ class ScreenCache:
         self.hits += 1
         return screen
 
+    def holds(self, key: Hashable, screen: Screen) -> bool:
+        """Is this very screen still cached under this key (not invalidated or replaced)?"""
+        return self._entries.get(key) is screen
+
     def put(self, key: Hashable, screen: Screen) -> Screen:
         self._entries[key] = screen
         self._entries.move_to_end(key)
@@ -51,13 +60,47 @@ class ScreenCache:
         return screen
 
     def invalidate(self, *tags: str) -> int:
+        self.generation += 1
         doomed = [k for k, s in self._entries.items() if s.tags.intersection(tags)]
         for key in doomed:
             del self._entries[key]
         return len(doomed)
 
     def clear(self) -> None:
+        self.generation += 1
         self._entries.clear()
+
+    async def get_or_build(
+        self, key: Hashable, tags: Iterable[str], build: Callable[[], Awaitable[str]]
+    ) -> Screen:
+        """The cached screen, or one build of it shared by every request waiting meanwhile.
+
+        A build that overlapped an invalidation is served to its waiters but not kept, and is
+        rebuilt once, so a publish can never be undone by a render that read the old data.
+        """
+        screen = self.get(key)
+        if screen is not None:
+            return screen
+        pending = self.building.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self.building[key] = future
+        try:
+            for _attempt in range(2):
+                generation = self.generation
+                screen = make_screen(await build(), tags)
+                if generation == self.generation:
+                    self.put(key, screen)
+                    break
+            future.set_result(screen)
+            return screen
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters get it, nobody else needs to
+            raise
+        finally:
+            del self.building[key]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -13,6 +13,7 @@ from tv_server import keys
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
 from tv_server.screencache import Screen, make_screen
+from tv_server.tv import fastlane
 from tv_ui.keymaps import keymap_json
 
 SCREEN_PREFIX = "/tv/b/-/"
@@ -156,9 +157,10 @@ async def cached(
     """
     full_key = (key, box.family, box.profile, box.lang, ann_key(request, box))
     cache = request.app[keys.SCREENS]
-    screen = cache.get(full_key)
-    if screen is None:
-        screen = cache.put(full_key, make_screen(await build(), tags))
+    screen = await cache.get_or_build(full_key, tags, build)
+    if request.method == "GET" and cache.holds(full_key, screen):
+        until = request.app[keys.HUB].stable_until(box.chain, box.id)
+        fastlane.remember(request, box, full_key, screen, until)
     return send(request, screen)
 
 

@@ -10,6 +10,7 @@ from content import package
 from content import programs as domain
 from storage import NotFound
 from tv_server import keys
+from tv_server.tv import fastlane
 from tv_server.tv.common import cached, current_box, render, screen_url
 
 PER_PAGE = 6
@@ -195,6 +196,7 @@ async def page(request: web.Request) -> web.Response:
     if not 1 <= number <= len(detail.pages):
         raise NotFound("not_found", f"page {number}")
     request.app[keys.USAGE].record_view(box.id, pid, number)
+    request[fastlane.VIEW] = (pid, number)  # what a fast-lane repeat records as viewed
 
     async def build() -> str:
         return await render_page(
