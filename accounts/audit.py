@@ -24,14 +24,27 @@ class Entry:
 
 
 async def record(
-    db_or_tx, *, user, action: str, object_type: str = "", object_id: str | int = "",
-    outcome: str = "ok", detail: dict | None = None, ip: str = "",
+    db_or_tx,
+    *,
+    user,
+    action: str,
+    object_type: str = "",
+    object_id: str | int = "",
+    outcome: str = "ok",
+    detail: dict | None = None,
+    ip: str = "",
 ) -> None:
     """Write one entry. Pass the open transaction to log inside the change it describes."""
     params = (
-        time.time(), getattr(user, "id", None), getattr(user, "username", "") or "",
-        action, object_type, str(object_id), outcome,
-        json.dumps(detail or {}, ensure_ascii=False, sort_keys=True), ip,
+        time.time(),
+        getattr(user, "id", None),
+        getattr(user, "username", "") or "",
+        action,
+        object_type,
+        str(object_id),
+        outcome,
+        json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+        ip,
     )
     sql = (
         "INSERT INTO audit_log (at, user_id, username, action, object_type, object_id,"
@@ -41,14 +54,26 @@ async def record(
 
 
 async def search(
-    db: Database, *, username: str = "", action: str = "", object_type: str = "",
-    object_id: str = "", outcome: str = "", since: float | None = None,
-    until: float | None = None, limit: int = 100, offset: int = 0,
+    db: Database,
+    *,
+    username: str = "",
+    action: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    outcome: str = "",
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> tuple[list[Entry], int]:
     where, params = [], []
-    for column, value in (("username", username), ("action", action),
-                          ("object_type", object_type), ("object_id", object_id),
-                          ("outcome", outcome)):
+    for column, value in (
+        ("username", username),
+        ("action", action),
+        ("object_type", object_type),
+        ("object_id", object_id),
+        ("outcome", outcome),
+    ):
         if value:
             if column == "action" and value.endswith("*"):
                 where.append("action LIKE ?")
@@ -69,7 +94,17 @@ async def search(
         [*params, limit, offset],
     )
     return [
-        Entry(r["id"], r["at"], r["user_id"], r["username"], r["action"], r["object_type"],
-              r["object_id"], r["outcome"], json.loads(r["detail"]), r["ip"])
+        Entry(
+            r["id"],
+            r["at"],
+            r["user_id"],
+            r["username"],
+            r["action"],
+            r["object_type"],
+            r["object_id"],
+            r["outcome"],
+            json.loads(r["detail"]),
+            r["ip"],
+        )
         for r in rows
     ], int(total)

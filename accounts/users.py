@@ -13,10 +13,20 @@ ROLES = ("admin", "editor", "reviewer", "staff", "viewer")
 
 # What each role may do. "view" is reading the admin at all.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({
-        "view", "program.edit", "program.review", "program.publish", "directory.edit",
-        "announcement.edit", "users.manage", "audit.view", "registry.edit", "callbacks.work",
-    }),
+    "admin": frozenset(
+        {
+            "view",
+            "program.edit",
+            "program.review",
+            "program.publish",
+            "directory.edit",
+            "announcement.edit",
+            "users.manage",
+            "audit.view",
+            "registry.edit",
+            "callbacks.work",
+        }
+    ),
     "editor": frozenset({"view", "program.edit", "directory.edit", "announcement.edit"}),
     "reviewer": frozenset({"view", "program.review", "program.publish"}),
     "staff": frozenset({"view", "registry.edit", "callbacks.work", "announcement.edit"}),
@@ -51,9 +61,17 @@ _COLUMNS = (
 
 
 def _user(row) -> User:
-    return User(row["id"], row["username"], row["display_name"], row["role"],
-                row["region_code"], bool(row["disabled"]), row["session_epoch"],
-                row["locked_until"], row["last_login_at"])
+    return User(
+        row["id"],
+        row["username"],
+        row["display_name"],
+        row["role"],
+        row["region_code"],
+        bool(row["disabled"]),
+        row["session_epoch"],
+        row["locked_until"],
+        row["last_login_at"],
+    )
 
 
 def _check(username: str, role: str, password: str | None) -> None:
@@ -68,7 +86,12 @@ def _check(username: str, role: str, password: str | None) -> None:
 
 
 async def create_user(
-    db: Database, username: str, password: str, role: str, *, display_name: str = "",
+    db: Database,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str = "",
     region_code: str | None = None,
 ) -> User:
     _check(username, role, password)
@@ -80,8 +103,14 @@ async def create_user(
         user_id = await tx.insert(
             "INSERT INTO users (username, display_name, password_hash, role, region_code,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (username, display_name or username, hash_password(password), role,
-             region_code or None, time.time()),
+            (
+                username,
+                display_name or username,
+                hash_password(password),
+                role,
+                region_code or None,
+                time.time(),
+            ),
         )
     return await get_user(db, user_id)
 
@@ -106,7 +135,12 @@ async def list_users(db: Database) -> list[User]:
 
 
 async def update_user(
-    db: Database, user_id: int, *, role: str, region_code: str | None, display_name: str,
+    db: Database,
+    user_id: int,
+    *,
+    role: str,
+    region_code: str | None,
+    display_name: str,
 ) -> User:
     if role not in ROLES:
         raise Invalid("role_invalid", role)

@@ -1,20 +1,36 @@
 """Boxes and their entitlement: which box is known, where it sits, whether the section is on.
 
 The legal section is on for a box exactly when it is admitted and its village (or an ancestor
-region) is in a started rollout wave.
+region) is in a started rollout wave. Also: admission (pending boxes accepted or rejected, an
+auto-accept rule by village), enrolment with a per-device token (only its hash is stored),
+replacement of a household's box, and free key-value inventory attributes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+import secrets
 import time
 from dataclasses import dataclass
 
 from device_registry.regions import RegionTree
-from storage import Database
+from storage import Conflict, Database, Invalid, NotFound
 
 ADMITTED_STATES = ("planned", "installed", "activated", "active", "inactive")
+STATES = ("pending", "rejected", *ADMITTED_STATES, "retired")
+IMPORT_STATES = ("planned", "installed", "activated")
+PROFILES = ("720p", "1080p", "2160p")
 DEFAULT_FAMILY = "browser"
 DEFAULT_PROFILE = "1080p"
+ACTIVE_DAYS = 7  # a box seen within this many days is active
+SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{2,63}$")
+_MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}([:\-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,63}$")
+ATTRIBUTE_KEY_RE = re.compile(r"^[a-z][a-z0-9_.\-]{0,39}$")
+ATTRIBUTE_VALUE_MAX = 200
+TOKEN_PREFIX = "ltvd_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,8 @@ class Box:
 async def get_box(db: Database, serial: str) -> Box | None:
     row = await db.fetchone(
         "SELECT d.id, d.serial, d.state, d.village_code, d.household_label,"
-        " COALESCE(m.keymap_family, ?) AS family, COALESCE(m.screen_profile, ?) AS profile,"
+        " COALESCE(m.keymap_family, ?) AS family,"
+        " COALESCE(d.screen_profile, m.screen_profile, ?) AS profile,"
         " COALESCE(m.webp, 0) AS webp"
         " FROM devices d LEFT JOIN device_models m ON m.model = d.model WHERE d.serial = ?",
         (DEFAULT_FAMILY, DEFAULT_PROFILE, serial),
@@ -143,3 +160,467 @@ async def ensure_wave(
             [(wave_id, code) for code in region_codes],
         )
     return wave_id
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def valid_serial(serial: str) -> bool:
+    return bool(SERIAL_RE.match(serial or ""))
+
+
+def normalize_mac(raw: str) -> str | None:
+    """`AA:BB:CC:DD:EE:FF` for a MAC written with colons, dashes or nothing; None if malformed."""
+    raw = (raw or "").strip()
+    if not _MAC_RE.match(raw):
+        return None
+    digits = re.sub(r"[:\-]", "", raw).upper()
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def valid_version(value: str) -> bool:
+    """Firmware and portal versions: short, printable, no spaces."""
+    return bool(_VERSION_RE.match(value or ""))
+
+
+def effective_state(state: str, last_seen: float | None, now: float | None = None) -> str:
+    """The state shown to staff: an activated box is active when seen in the last 7 days."""
+    if state not in ("activated", "active", "inactive"):
+        return state
+    now = time.time() if now is None else now
+    if last_seen is None:
+        return state
+    return "active" if now - last_seen <= ACTIVE_DAYS * 86400 else "inactive"
+
+
+async def mark_inactive(db: Database, now: float | None = None) -> int:
+    """Active boxes not seen for 7 days become inactive; return how many changed."""
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        cur = await tx.execute(
+            "UPDATE devices SET state = 'inactive' WHERE state = 'active' AND last_seen < ?",
+            (now - ACTIVE_DAYS * 86400,),
+        )
+        return cur.rowcount
+
+
+# --- details ----------------------------------------------------------------------------------
+
+DETAIL_COLUMNS = (
+    "d.id, d.serial, d.mac, d.model, d.firmware, d.portal_version, d.uptime, d.village_code,"
+    " d.household_id, d.household_label, d.state, d.installed_at, d.activated_at, d.first_seen,"
+    " d.last_seen, d.retired_at, d.replaced_by, d.launches, d.created_at,"
+    " COALESCE(m.keymap_family, 'browser') AS keymap_family,"
+    " COALESCE(d.screen_profile, m.screen_profile, '1080p') AS screen_profile"
+)
+
+
+async def device_details(db: Database, serial: str, now: float | None = None) -> dict:
+    """Every registry field of a box, its attributes and effective state; NotFound if unknown."""
+    row = await db.fetchone(
+        f"SELECT {DETAIL_COLUMNS} FROM devices d"
+        " LEFT JOIN device_models m ON m.model = d.model WHERE d.serial = ?",
+        (serial,),
+    )
+    if row is None:
+        raise NotFound("device_unknown", serial)
+    out = dict(row)
+    out["effective_state"] = effective_state(row["state"], row["last_seen"], now)
+    out["attributes"] = await get_attributes(db, row["id"])
+    return out
+
+
+async def get_attributes(db: Database, device_id: int) -> dict[str, str]:
+    rows = await db.fetchall(
+        "SELECT key, value FROM device_attributes WHERE device_id = ? ORDER BY key", (device_id,)
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def set_attributes(db: Database, serial: str, attributes: dict[str, str | None]) -> None:
+    """Set free inventory attributes of a box (a None or empty value removes the key)."""
+    for key, value in attributes.items():
+        if not ATTRIBUTE_KEY_RE.match(key):
+            raise Invalid("attribute_key_invalid", key)
+        if value is not None and (not isinstance(value, str) or len(value) > ATTRIBUTE_VALUE_MAX):
+            raise Invalid("attribute_value_invalid", key)
+    async with db.transaction() as tx:
+        row = await tx.fetchone("SELECT id FROM devices WHERE serial = ?", (serial,))
+        if row is None:
+            raise NotFound("device_unknown", serial)
+        await tx.executemany(
+            "DELETE FROM device_attributes WHERE device_id = ? AND key = ?",
+            [(row[0], k) for k, v in attributes.items() if not v],
+        )
+        await tx.executemany(
+            "INSERT INTO device_attributes (device_id, key, value) VALUES (?, ?, ?)"
+            " ON CONFLICT (device_id, key) DO UPDATE SET value = excluded.value",
+            [(row[0], k, v) for k, v in attributes.items() if v],
+        )
+
+
+# --- admission --------------------------------------------------------------------------------
+
+
+async def decide_pending(
+    db: Database, serials: list[str], accept: bool, village_code: str | None = None
+) -> list[str]:
+    """Accept (state installed) or reject pending boxes; return the serials that changed.
+
+    Boxes that are not pending are left alone. Accepting may place the boxes in a village.
+    """
+    serials = sorted({s for s in serials if s})
+    if not serials:
+        raise Invalid("device_selection_empty", "")
+    async with db.transaction() as tx:
+        if village_code is not None:
+            row = await tx.fetchone("SELECT level FROM regions WHERE code = ?", (village_code,))
+            if row is None or row[0] != "village":
+                raise Invalid("village_unknown", village_code)
+        changed = []
+        for chunk in _chunks(serials, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = await tx.fetchall(
+                f"SELECT serial FROM devices WHERE state = 'pending' AND serial IN ({marks})",
+                chunk,
+            )
+            changed.extend(r[0] for r in rows)
+        if accept:
+            await tx.executemany(
+                "UPDATE devices SET state = 'installed',"
+                " village_code = COALESCE(?, village_code) WHERE serial = ?",
+                [(village_code, s) for s in changed],
+            )
+        else:
+            await tx.executemany(
+                "UPDATE devices SET state = 'rejected' WHERE serial = ?", [(s,) for s in changed]
+            )
+    return sorted(changed)
+
+
+async def auto_accept_villages(db: Database) -> list[str]:
+    rows = await db.fetchall("SELECT village_code FROM auto_accept_villages ORDER BY village_code")
+    return [r[0] for r in rows]
+
+
+async def set_auto_accept(db: Database, village_code: str, on: bool) -> None:
+    """Turn the auto-accept rule on or off for a village."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone("SELECT level FROM regions WHERE code = ?", (village_code,))
+        if row is None or row[0] != "village":
+            raise Invalid("village_unknown", village_code)
+        if on:
+            await tx.execute(
+                "INSERT INTO auto_accept_villages (village_code, created_at) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (village_code, time.time()),
+            )
+        else:
+            await tx.execute(
+                "DELETE FROM auto_accept_villages WHERE village_code = ?", (village_code,)
+            )
+
+
+async def register_pending(
+    db: Database, serial: str, village_code: str | None = None, now: float | None = None
+) -> str:
+    """A box announcing itself: pending (or installed when its village auto-accepts); unknown
+    boxes are created, known ones only seen. Return the box's state."""
+    if not valid_serial(serial):
+        raise Invalid("serial_invalid", serial)
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        if village_code is not None:
+            row = await tx.fetchone("SELECT level FROM regions WHERE code = ?", (village_code,))
+            if row is None or row[0] != "village":
+                raise Invalid("village_unknown", village_code)
+        row = await tx.fetchone("SELECT state FROM devices WHERE serial = ?", (serial,))
+        if row is None:
+            await tx.execute(
+                "INSERT INTO devices (serial, village_code, state, first_seen, last_seen,"
+                " created_at) VALUES (?, ?, 'pending', ?, ?, ?)",
+                (serial, village_code, now, now, now),
+            )
+            state = "pending"
+        else:
+            state = row[0]
+            if state == "pending" and village_code is not None:
+                await tx.execute(
+                    "UPDATE devices SET village_code = ? WHERE serial = ?", (village_code, serial)
+                )
+        if state == "pending":
+            auto = await tx.fetchone(
+                "SELECT 1 FROM auto_accept_villages a JOIN devices d"
+                " ON d.village_code = a.village_code WHERE d.serial = ?",
+                (serial,),
+            )
+            if auto is not None:
+                await tx.execute(
+                    "UPDATE devices SET state = 'installed' WHERE serial = ?", (serial,)
+                )
+                state = "installed"
+    return state
+
+
+# --- tokens and enrolment ---------------------------------------------------------------------
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+async def issue_token(db: Database, serial: str, now: float | None = None) -> str:
+    """A new device token for an admitted box (the previous one stops working); shown once."""
+    now = time.time() if now is None else now
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with db.transaction() as tx:
+        row = await tx.fetchone("SELECT id, state FROM devices WHERE serial = ?", (serial,))
+        if row is None:
+            raise NotFound("device_unknown", serial)
+        if row[1] not in ADMITTED_STATES:
+            raise Conflict(f"device_{row[1]}", serial)
+        await tx.execute(
+            "INSERT INTO device_tokens (device_id, token_hash, issued_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash,"
+            " issued_at = excluded.issued_at",
+            (row[0], _token_hash(raw), now),
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class DeviceAuth:
+    device_id: int
+    serial: str
+    state: str
+    token_hash: str | None
+
+
+async def device_auth(db: Database, serial: str) -> DeviceAuth | None:
+    row = await db.fetchone(
+        "SELECT d.id, d.serial, d.state, t.token_hash FROM devices d"
+        " LEFT JOIN device_tokens t ON t.device_id = d.id WHERE d.serial = ?",
+        (serial,),
+    )
+    return None if row is None else DeviceAuth(row[0], row[1], row[2], row[3])
+
+
+def token_matches(auth: DeviceAuth, raw: str) -> bool:
+    if not auth.token_hash or not raw.startswith(TOKEN_PREFIX):
+        return False
+    return hmac.compare_digest(auth.token_hash, _token_hash(raw))
+
+
+def validate_enrolment(data: dict, tree: RegionTree, models: set[str]) -> dict:
+    """Check an enrolment body; return clean fields or raise Invalid with a stable code."""
+    if not isinstance(data, dict):
+        raise Invalid("body_invalid", "a JSON object is expected")
+    allowed = {"serial", "mac", "model", "firmware", "village_code", "household_label", "state"}
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise Invalid("field_unknown", ", ".join(extra))
+    for name in allowed:
+        if name in data and data[name] is not None and not isinstance(data[name], str):
+            raise Invalid("field_invalid", name)
+    serial = (data.get("serial") or "").strip()
+    if not valid_serial(serial):
+        raise Invalid("serial_invalid", serial)
+    mac = None
+    if data.get("mac"):
+        mac = normalize_mac(data["mac"])
+        if mac is None:
+            raise Invalid("mac_invalid", data["mac"])
+    model = (data.get("model") or "").strip() or None
+    if model is not None and model not in models:
+        raise Invalid("model_unknown", model)
+    firmware = (data.get("firmware") or "").strip()
+    if firmware and not valid_version(firmware):
+        raise Invalid("firmware_invalid", firmware)
+    village = (data.get("village_code") or "").strip()
+    region = tree.get(village)
+    if region is None or region.level != "village":
+        raise Invalid("village_unknown", village)
+    label = (data.get("household_label") or "").strip()
+    if len(label) > 100:
+        raise Invalid("household_label_invalid", "at most 100 characters")
+    state = (data.get("state") or "installed").strip()
+    if state not in IMPORT_STATES:
+        raise Invalid("state_invalid", state)
+    return {
+        "serial": serial,
+        "mac": mac,
+        "model": model,
+        "firmware": firmware,
+        "village_code": village,
+        "household_label": label,
+        "state": state,
+    }
+
+
+async def known_models(db: Database) -> set[str]:
+    return {r[0] for r in await db.fetchall("SELECT model FROM device_models")}
+
+
+async def enrol(
+    db: Database, tree: RegionTree, data: dict, now: float | None = None
+) -> tuple[bool, str]:
+    """Register (or update) a box from the operator's systems, pre-authorised; a pending box is
+    thereby accepted. Return (created, device token). A retired or rejected box is refused."""
+    from device_registry import households
+
+    fields = validate_enrolment(data, tree, await known_models(db))
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "SELECT id, state FROM devices WHERE serial = ?", (fields["serial"],)
+        )
+        if row is not None and row[1] in ("retired", "rejected"):
+            raise Conflict(f"device_{row[1]}", fields["serial"])
+        if fields["mac"]:
+            other = await tx.fetchone(
+                "SELECT serial FROM devices WHERE mac = ? AND serial != ?",
+                (fields["mac"], fields["serial"]),
+            )
+            if other is not None:
+                raise Conflict("mac_taken", fields["mac"])
+        household_id = None
+        if fields["household_label"]:
+            household_id = await households.ensure_household(
+                tx, fields["village_code"], fields["household_label"], now
+            )
+        if row is None:
+            device_id = await tx.insert(
+                "INSERT INTO devices (serial, mac, model, firmware, village_code, household_id,"
+                " household_label, state, installed_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    fields["serial"],
+                    fields["mac"],
+                    fields["model"],
+                    fields["firmware"],
+                    fields["village_code"],
+                    household_id,
+                    fields["household_label"],
+                    fields["state"],
+                    _today(now),
+                    now,
+                ),
+            )
+        else:
+            device_id = row[0]
+            state = fields["state"] if row[1] == "pending" else row[1]
+            await tx.execute(
+                "UPDATE devices SET mac = COALESCE(?, mac), model = COALESCE(?, model),"
+                " firmware = CASE WHEN ? != '' THEN ? ELSE firmware END, village_code = ?,"
+                " household_id = ?, household_label = ?, state = ?,"
+                " installed_at = COALESCE(installed_at, ?) WHERE id = ?",
+                (
+                    fields["mac"],
+                    fields["model"],
+                    fields["firmware"],
+                    fields["firmware"],
+                    fields["village_code"],
+                    household_id,
+                    fields["household_label"],
+                    state,
+                    _today(now),
+                    device_id,
+                ),
+            )
+        if household_id is not None:
+            await households.link_box(tx, household_id, device_id, now, "enrolled")
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        await tx.execute(
+            "INSERT INTO device_tokens (device_id, token_hash, issued_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash,"
+            " issued_at = excluded.issued_at",
+            (device_id, _token_hash(raw), now),
+        )
+    return row is None, raw
+
+
+def _today(now: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(now))
+
+
+# --- replacement ------------------------------------------------------------------------------
+
+
+async def replace_box(
+    db: Database, old_serial: str, new_serial: str, now: float | None = None
+) -> int:
+    """Swap a household's old box for a new one: the new box takes the old one's village and
+    household (created from the label when missing), inherits its reading progress, and the old
+    box is retired (`replaced_by`). The household's box history links both, so its views and
+    callbacks stay reachable. Return the new box's id."""
+    from device_registry import households
+
+    if old_serial == new_serial:
+        raise Invalid("replacement_same_box", old_serial)
+    if not valid_serial(new_serial):
+        raise Invalid("serial_invalid", new_serial)
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        old = await tx.fetchone(
+            "SELECT id, state, village_code, household_id, household_label FROM devices"
+            " WHERE serial = ?",
+            (old_serial,),
+        )
+        if old is None:
+            raise NotFound("device_unknown", old_serial)
+        if old["state"] not in ADMITTED_STATES:
+            raise Conflict(f"device_{old['state']}", old_serial)
+        if not old["village_code"]:
+            raise Invalid("village_unknown", old_serial)
+        new = await tx.fetchone("SELECT id, state FROM devices WHERE serial = ?", (new_serial,))
+        if new is not None and new["state"] not in ("pending", "planned", "installed"):
+            raise Conflict("replacement_box_in_use", new_serial)
+        household_id = old["household_id"]
+        if household_id is None:
+            label = old["household_label"] or old_serial
+            household_id = await households.ensure_household(tx, old["village_code"], label, now)
+        if new is None:
+            new_id = await tx.insert(
+                "INSERT INTO devices (serial, village_code, household_id, household_label,"
+                " state, installed_at, created_at) VALUES (?, ?, ?, ?, 'installed', ?, ?)",
+                (
+                    new_serial,
+                    old["village_code"],
+                    household_id,
+                    old["household_label"],
+                    _today(now),
+                    now,
+                ),
+            )
+        else:
+            new_id = new["id"]
+            await tx.execute(
+                "UPDATE devices SET village_code = ?, household_id = ?, household_label = ?,"
+                " state = 'installed', installed_at = COALESCE(installed_at, ?) WHERE id = ?",
+                (old["village_code"], household_id, old["household_label"], _today(now), new_id),
+            )
+        await tx.execute(
+            "UPDATE devices SET state = 'retired', retired_at = ?, replaced_by = ?,"
+            " household_id = ? WHERE id = ?",
+            (now, new_id, household_id, old["id"]),
+        )
+        await tx.execute("DELETE FROM device_tokens WHERE device_id = ?", (old["id"],))
+        await households.link_box(tx, household_id, old["id"], now, "installed")
+        await tx.execute(
+            "UPDATE household_boxes SET until = ?, reason = 'replaced'"
+            " WHERE household_id = ? AND device_id = ?",
+            (now, household_id, old["id"]),
+        )
+        await households.link_box(tx, household_id, new_id, now, "replacement")
+        await tx.execute(
+            "INSERT INTO device_progress (device_id, program_id, page, updated_at)"
+            " SELECT ?, program_id, page, updated_at FROM device_progress WHERE device_id = ?"
+            " ON CONFLICT (device_id, program_id) DO NOTHING",
+            (new_id, old["id"]),
+        )
+    return new_id
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -81,4 +81,91 @@ MIGRATIONS = [
         )
         """,
     ),
+    # Rollout waves and coverage (device_registry.waves, device_registry.coverage).
+    Migration(
+        "registry_101_wave_details",
+        """
+        ALTER TABLE rollout_waves ADD COLUMN planned_start TEXT NOT NULL DEFAULT '';
+        ALTER TABLE rollout_waves ADD COLUMN planned_end TEXT NOT NULL DEFAULT '';
+        ALTER TABLE rollout_waves ADD COLUMN target_boxes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE rollout_waves ADD COLUMN ramp_percent INTEGER NOT NULL DEFAULT 100;
+        ALTER TABLE rollout_waves ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+        ALTER TABLE rollout_waves ADD COLUMN updated_at REAL
+        """,
+    ),
+    Migration(
+        "registry_102_coverage_snapshots",
+        """
+        CREATE TABLE coverage_snapshots (
+            day TEXT NOT NULL,
+            region_code TEXT NOT NULL,
+            households INTEGER NOT NULL,
+            installed INTEGER NOT NULL,
+            active7 INTEGER NOT NULL,
+            active30 INTEGER NOT NULL,
+            covered INTEGER NOT NULL,
+            taken_at REAL NOT NULL,
+            PRIMARY KEY (region_code, day)
+        )
+        """,
+    ),
+    Migration(
+        "registry_103_coverage_index",
+        # Covers the coverage aggregation: one index-only pass per village and household.
+        "CREATE INDEX devices_coverage ON devices(village_code, household_label, state, last_seen)",
+    ),
+    Migration(
+        "registry_201_box_registry",
+        """
+        CREATE TABLE households (
+            id INTEGER PRIMARY KEY,
+            village_code TEXT NOT NULL REFERENCES regions(code),
+            label TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT '',
+            contact_masked TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            UNIQUE (village_code, label)
+        );
+        ALTER TABLE devices ADD COLUMN firmware TEXT NOT NULL DEFAULT '';
+        ALTER TABLE devices ADD COLUMN portal_version TEXT NOT NULL DEFAULT '';
+        ALTER TABLE devices ADD COLUMN uptime INTEGER;
+        ALTER TABLE devices ADD COLUMN activated_at REAL;
+        ALTER TABLE devices ADD COLUMN retired_at REAL;
+        ALTER TABLE devices ADD COLUMN screen_profile TEXT
+            CHECK (screen_profile IS NULL OR screen_profile IN ('720p','1080p','2160p'));
+        ALTER TABLE devices ADD COLUMN household_id INTEGER REFERENCES households(id);
+        ALTER TABLE devices ADD COLUMN replaced_by INTEGER REFERENCES devices(id);
+        CREATE INDEX devices_household ON devices(household_id);
+        CREATE INDEX devices_state_seen ON devices(state, last_seen);
+        CREATE TABLE village_households (
+            village_code TEXT PRIMARY KEY REFERENCES regions(code),
+            households INTEGER NOT NULL CHECK (households >= 0),
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE household_boxes (
+            household_id INTEGER NOT NULL REFERENCES households(id),
+            device_id INTEGER NOT NULL REFERENCES devices(id),
+            since REAL NOT NULL,
+            until REAL,
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (household_id, device_id)
+        );
+        CREATE INDEX household_boxes_device ON household_boxes(device_id);
+        CREATE TABLE device_attributes (
+            device_id INTEGER NOT NULL REFERENCES devices(id),
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (device_id, key)
+        );
+        CREATE TABLE device_tokens (
+            device_id INTEGER PRIMARY KEY REFERENCES devices(id),
+            token_hash TEXT NOT NULL,
+            issued_at REAL NOT NULL
+        );
+        CREATE TABLE auto_accept_villages (
+            village_code TEXT PRIMARY KEY REFERENCES regions(code),
+            created_at REAL NOT NULL
+        )
+        """,
+    ),
 ]

@@ -97,12 +97,11 @@ async def test_admins_cannot_be_scoped(db):
 
 async def test_audit_search_filters(db):
     user = await users.create_user(db, "auditor", "a good passphrase", "admin")
-    await audit.record(db, user=user, action="program.publish", object_type="program",
-                       object_id=7, ip="10.0.0.1")
-    await audit.record(db, user=user, action="program.edit", object_type="program",
-                       object_id=8)
-    await audit.record(db, user=None, action="login", outcome="failed",
-                       detail={"username": "x"})
+    await audit.record(
+        db, user=user, action="program.publish", object_type="program", object_id=7, ip="10.0.0.1"
+    )
+    await audit.record(db, user=user, action="program.edit", object_type="program", object_id=8)
+    await audit.record(db, user=None, action="login", outcome="failed", detail={"username": "x"})
     entries, total = await audit.search(db, action="program.*")
     assert total == 2 and {e.object_id for e in entries} == {"7", "8"}
     entries, total = await audit.search(db, outcome="failed")

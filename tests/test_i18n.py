@@ -10,8 +10,12 @@ from .conftest import ROOT
 
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 GETTEXT_CALL = re.compile(r"""_\(\s*(["'])(?:(?!\1).)*\1""", re.S)
-TEMPLATES = sorted([*(ROOT / "tv_ui" / "templates").rglob("*.html"),
-                    *(ROOT / "tv_server" / "admin" / "templates").rglob("*.html")])
+TEMPLATES = sorted(
+    [
+        *(ROOT / "tv_ui" / "templates").rglob("*.html"),
+        *(ROOT / "tv_server" / "admin" / "templates").rglob("*.html"),
+    ]
+)
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)

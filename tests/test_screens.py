@@ -215,8 +215,10 @@ async def test_publishing_reaches_a_box_that_saw_the_page_before(client, box):
     before = await (await client.get(url)).text()
     await (await client.get(url)).text()
     async with db.transaction() as tx:
-        await tx.execute("UPDATE program_pages SET title = '新标题已更新' WHERE program_id = ?"
-                         " AND number = 1", (pid,))
+        await tx.execute(
+            "UPDATE program_pages SET title = '新标题已更新' WHERE program_id = ? AND number = 1",
+            (pid,),
+        )
     client.app[keys.PROGRAMS].pop(pid, None)
     client.app[keys.SCREENS].invalidate(f"program:{pid}")
     after = await (await client.get(url)).text()
@@ -250,8 +252,9 @@ async def test_concurrent_requests_share_one_build_and_a_stale_build_is_not_kept
         await release.wait()
         return f"<p>build {builds}</p>"
 
-    waiting = [asyncio.create_task(cache.get_or_build("k", ["program:1"], build))
-               for _ in range(10)]
+    waiting = [
+        asyncio.create_task(cache.get_or_build("k", ["program:1"], build)) for _ in range(10)
+    ]
     await asyncio.sleep(0)
     cache.invalidate("program:1")  # a publish lands while the first build runs
     release.set()

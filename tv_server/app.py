@@ -15,7 +15,7 @@ from aiohttp import web
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
-from tv_server import __version__, callback_tasks, keys, tv
+from tv_server import __version__, callback_tasks, coverage_tasks, keys, tv
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -77,6 +77,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(_flush_usage_forever(app[keys.USAGE], settings.usage_flush_seconds)),
         asyncio.create_task(poll_forever(app[keys.HUB], settings.announcement_poll_seconds)),
         asyncio.create_task(callback_tasks.run_forever(app)),
+        asyncio.create_task(coverage_tasks.run_forever(app)),
     ]
     yield
     for task in tasks:
@@ -120,10 +121,12 @@ def create_app(settings: Settings) -> web.Application:
     app[fastlane.FAST] = {}
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.ChoiceLoader([
-            jinja2.PackageLoader("tv_ui", "templates"),
-            jinja2.PackageLoader("tv_server.admin", "templates"),
-        ]),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("tv_ui", "templates"),
+                jinja2.PackageLoader("tv_server.admin", "templates"),
+            ]
+        ),
         autoescape=jinja2.select_autoescape(default=True),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

@@ -1,12 +1,13 @@
 """The server's short-lived view of boxes: who a serial is, its region chain, whether the legal
-section is on for it. Cached for a few seconds so a cached screen costs no database query."""
+section is on for it (a started wave and its sticky ramp, see `device_registry.waves`). Cached
+for a few seconds so a cached screen costs no database query."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from device_registry import devices
+from device_registry import devices, waves
 from device_registry.regions import RegionTree
 from storage import Database
 
@@ -18,6 +19,7 @@ class BoxView:
     box: devices.Box
     chain: tuple[str, ...]  # village, township, banner, city codes (nearest first)
     entitled: bool
+    wave_id: int | None = None  # the started wave that switched the section on
 
 
 class BoxDirectory:
@@ -25,18 +27,22 @@ class BoxDirectory:
         self.db = db
         self.regions = regions
         self._boxes: dict[str, tuple[float, BoxView | None]] = {}
-        self._live: tuple[float, set[str]] = (0.0, set())
+        self._live: tuple[float, waves.LiveMap] = (0.0, {})
 
     def forget(self) -> None:
         self._boxes.clear()
-        self._live = (0.0, set())
+        self._live = (0.0, {})
+
+    async def live_waves(self) -> waves.LiveMap:
+        """Regions of started waves with their ramps (refreshed every TTL_SECONDS)."""
+        fetched, live = self._live
+        if not fetched or time.monotonic() - fetched > TTL_SECONDS:
+            live = await waves.live_map(self.db)
+            self._live = (time.monotonic(), live)
+        return live
 
     async def live_regions(self) -> set[str]:
-        fetched, regions = self._live
-        if time.monotonic() - fetched > TTL_SECONDS:
-            regions = await devices.started_wave_regions(self.db)
-            self._live = (time.monotonic(), regions)
-        return regions
+        return set(await self.live_waves())
 
     def trusted_until(self, serial: str) -> float:
         """Until when (monotonic) the cached view of this box is used without a query."""
@@ -51,8 +57,11 @@ class BoxDirectory:
         view = None
         if box is not None:
             chain = tuple(r.code for r in self.regions.chain(box.village_code))
-            live = await self.live_regions()
-            view = BoxView(box, chain, devices.is_entitled(box, self.regions, live))
+            live = await self.live_waves()
+            wave_id = waves.entitling_wave(
+                box.serial, box.state, box.village_code, self.regions, live
+            )
+            view = BoxView(box, chain, wave_id is not None, wave_id)
         if len(self._boxes) > 100_000:
             self._boxes.clear()
         self._boxes[serial] = (time.monotonic(), view)

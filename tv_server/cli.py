@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_sub.add_parser("add", help="create an account (password read from stdin or asked)")
     _add_common(add)
     add.add_argument("username")
-    add.add_argument("--role", required=True, choices=["admin", "editor", "reviewer", "staff",
-                                                       "viewer"])
+    add.add_argument(
+        "--role", required=True, choices=["admin", "editor", "reviewer", "staff", "viewer"]
+    )
     add.add_argument("--region", help="limit the account to a banner or township code")
     add.add_argument("--name", default="", help="display name")
     passwd = user_sub.add_parser("passwd", help="set a new password (ends its sessions)")
@@ -71,9 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules():
     """Modules adding `legaltv` commands: each has register(subparsers, add_common) and
     sets `handler` defaults on its parsers."""
-    from tv_server import cli_accounts, cli_callbacks, cli_content, cli_directory
+    from tv_server import cli_accounts, cli_callbacks, cli_content, cli_directory, cli_registry
 
-    return (cli_content, cli_directory, cli_callbacks, cli_accounts)
+    return (cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry)
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:
@@ -124,8 +125,9 @@ def _print_banner(settings: Settings) -> None:
         f"  Signed launch (valid 5 min):  {launch_url(settings, 'DEMO-0001')}",
         f"  Admin:                        {base}/admin/",
         f"  Demo logins (password {DEMO_PASSWORD}): "
-        + ", ".join(f"{u} ({role}{' ' + region if region else ''})"
-                    for u, _n, role, region in DEMO_USERS),
+        + ", ".join(
+            f"{u} ({role}{' ' + region if region else ''})" for u, _n, role, region in DEMO_USERS
+        ),
         f"  Health:                       {base}/healthz",
     ]
     print("\n".join(lines), flush=True)
@@ -201,8 +203,14 @@ def cmd_user(args: argparse.Namespace) -> int:
 
                 if (await RegionTree.load(db)).get(args.region) is None:
                     raise ValueError(f"unknown region {args.region}")
-            user = await users.create_user(db, args.username, password, args.role,
-                                           display_name=args.name, region_code=args.region)
+            user = await users.create_user(
+                db,
+                args.username,
+                password,
+                args.role,
+                display_name=args.name,
+                region_code=args.region,
+            )
             detail = {"role": user.role, "region": user.region_code, "via": "cli"}
         else:
             user = await users.find_user(db, args.username)
@@ -211,8 +219,14 @@ def cmd_user(args: argparse.Namespace) -> int:
             else:
                 await users.set_disabled(db, user.id, True)
             detail = {"via": "cli"}
-        await audit.record(db, user=None, action=f"user.{args.action}", object_type="user",
-                           object_id=user.id, detail={"username": user.username, **detail})
+        await audit.record(
+            db,
+            user=None,
+            action=f"user.{args.action}",
+            object_type="user",
+            object_id=user.id,
+            detail={"username": user.username, **detail},
+        )
         return user
 
     user = asyncio.run(_with_db(settings, work))
@@ -245,9 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         ("user", "disable"): cmd_user,
         ("demo", "launch-url"): cmd_demo_launch_url,
     }
-    handler = getattr(args, "handler", None) or handlers[
-        (args.command, getattr(args, "action", None))
-    ]
+    handler = (
+        getattr(args, "handler", None) or handlers[(args.command, getattr(args, "action", None))]
+    )
     try:
         return handler(args)
     except DomainError as exc:

@@ -19,7 +19,7 @@ from storage import Database
 
 log = logging.getLogger(__name__)
 PILOT_WAVE = "第一批试点"
-DEMO_PASSWORD = "ordos-demo-2026"
+DEMO_PASSWORD = "ordos-demo-2026"  # noqa: S105 - the published demo password, demo data only
 # (username, display name, role, region scope)
 DEMO_USERS = [
     ("admin", "系统管理员", "admin", None),
@@ -83,11 +83,17 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
 
     async def accounts():
         for username, name, role, region in DEMO_USERS:
-            await users.create_user(db, username, DEMO_PASSWORD, role, display_name=name,
-                                    region_code=region)
+            await users.create_user(
+                db, username, DEMO_PASSWORD, role, display_name=name, region_code=region
+            )
 
-    steps = [("catalog", catalog), ("directory", service_points), ("boxes", boxes),
-             ("announcement", announcement), ("users", accounts)]
+    steps = [
+        ("catalog", catalog),
+        ("directory", service_points),
+        ("boxes", boxes),
+        ("announcement", announcement),
+        ("users", accounts),
+    ]
     loaded = False
     for name, step in steps:
         if await _done(db, name):

@@ -63,8 +63,11 @@ def admin_error_response(request: web.Request, status: int, code: str) -> web.Re
     from tv_server.admin import labels as admin_labels
     from tv_server.admin.common import context
 
-    text = admin_labels.ERRORS.get(code) or labels.ERRORS.get(code) or admin_labels.ERRORS[
-        "server_error"]
+    text = (
+        admin_labels.ERRORS.get(code)
+        or labels.ERRORS.get(code)
+        or admin_labels.ERRORS["server_error"]
+    )
     ctx = context(request, status=status, message=gettext(text))
     response = aiohttp_jinja2.render_template("admin/error.html", request, ctx, status=status)
     response.headers["Cache-Control"] = "no-store"

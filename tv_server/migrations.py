@@ -4,9 +4,9 @@ from accounts.schema import MIGRATIONS as ACCOUNTS
 from callbacks.schema import MIGRATIONS as CALLBACKS
 from content.editorial_schema import MIGRATIONS as EDITORIAL
 from content.schema import MIGRATIONS as CONTENT
+from content.schema_announcements import MIGRATIONS as ANNOUNCEMENTS
 from content.schema_directory import MIGRATIONS as DIRECTORY
 from content.schema_uploads import MIGRATIONS as UPLOADS
-from content.schema_announcements import MIGRATIONS as ANNOUNCEMENTS
 from device_registry.schema import MIGRATIONS as REGISTRY
 from storage import Migration
 

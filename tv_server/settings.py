@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
         "and kept in DATA_DIR/secret_key.",
     ),
     Setting("session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int),
-    Setting(
-        "cookie_secure", False, "Mark admin cookies Secure (set true behind HTTPS).", bool
-    ),
+    Setting("cookie_secure", False, "Mark admin cookies Secure (set true behind HTTPS).", bool),
     Setting(
         "login_attempts_per_ip",
         20,
@@ -220,5 +218,3 @@ def ensure_secrets(settings: Settings) -> Settings:
         if not values[name]:
             values[name] = _kept_secret(settings, name)
     return Settings(values)
-
-

@@ -18,8 +18,7 @@ async def test_login_and_logout(client):
     home = await client.get("/admin/")
     assert home.status == 200 and "系统管理员" in await home.text()
     token = await csrf_of(client)
-    response = await client.post("/admin/logout", data={"csrf_token": token},
-                                 allow_redirects=False)
+    response = await client.post("/admin/logout", data={"csrf_token": token}, allow_redirects=False)
     assert response.status == 303
     assert (await client.get("/admin/", allow_redirects=False)).status == 302
 
@@ -55,8 +54,9 @@ async def test_forms_without_csrf_are_refused(client, admin_as):
     response = await client.post("/admin/users/new", data={"username": "x"})
     assert response.status == 403
     assert "页面已过期" in await response.text()
-    response = await client.post("/admin/login", data={"username": "admin",
-                                                      "password": "ordos-demo-2026"})
+    response = await client.post(
+        "/admin/login", data={"username": "admin", "password": "ordos-demo-2026"}
+    )
     assert response.status == 403
 
 
@@ -80,17 +80,27 @@ async def test_viewer_cannot_manage_users_and_it_is_audited(client, admin_as):
     assert response.status == 403
     assert "没有权限" in await response.text()
     row = await client.app[keys.DB].fetchone(
-        "SELECT username, action, outcome FROM audit_log WHERE outcome = 'denied'")
+        "SELECT username, action, outcome FROM audit_log WHERE outcome = 'denied'"
+    )
     assert tuple(row) == ("viewer", "users.manage", "denied")
 
 
 async def test_admin_creates_a_scoped_user_who_can_then_log_in(client, admin_as):
     await admin_as("admin")
     token = await csrf_of(client, "/admin/users/new")
-    response = await client.post("/admin/users/new", data={
-        "csrf_token": token, "username": "dlt_staff", "display_name": "达拉特旗工作人员",
-        "role": "staff", "region": "150621", "password": "dalate-2026-ok",
-        "password2": "dalate-2026-ok"}, allow_redirects=False)
+    response = await client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": token,
+            "username": "dlt_staff",
+            "display_name": "达拉特旗工作人员",
+            "role": "staff",
+            "region": "150621",
+            "password": "dalate-2026-ok",
+            "password2": "dalate-2026-ok",
+        },
+        allow_redirects=False,
+    )
     assert response.status == 303
     users_page = await (await client.get("/admin/users")).text()
     assert "dlt_staff" in users_page and "达拉特旗" in users_page
@@ -102,9 +112,18 @@ async def test_admin_creates_a_scoped_user_who_can_then_log_in(client, admin_as)
 async def test_bad_user_form_keeps_input_and_explains(client, admin_as):
     await admin_as("admin")
     token = await csrf_of(client, "/admin/users/new")
-    response = await client.post("/admin/users/new", data={
-        "csrf_token": token, "username": "newbie", "display_name": "新人", "role": "editor",
-        "region": "", "password": "short", "password2": "short"})
+    response = await client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": token,
+            "username": "newbie",
+            "display_name": "新人",
+            "role": "editor",
+            "region": "",
+            "password": "short",
+            "password2": "short",
+        },
+    )
     assert response.status == 400
     html = await response.text()
     assert "密码至少10个字符" in html and 'value="newbie"' in html
@@ -118,9 +137,16 @@ async def test_password_reset_ends_the_users_sessions(client, aiohttp_client, ad
     db = client.app[keys.DB]
     uid = await db.fetchval("SELECT id FROM users WHERE username = 'editor'")
     token = await csrf_of(client, f"/admin/users/{uid}")
-    response = await client.post(f"/admin/users/{uid}", data={
-        "csrf_token": token, "action": "password", "password": "brand-new-secret",
-        "password2": "brand-new-secret"}, allow_redirects=False)
+    response = await client.post(
+        f"/admin/users/{uid}",
+        data={
+            "csrf_token": token,
+            "action": "password",
+            "password": "brand-new-secret",
+            "password2": "brand-new-secret",
+        },
+        allow_redirects=False,
+    )
     assert response.status == 303
     assert (await other.get("/admin/", allow_redirects=False)).status == 302
 

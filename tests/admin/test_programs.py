@@ -350,3 +350,21 @@ async def test_program_video_with_poster_plays_on_the_tv(client, box, admin_as):
     await act(client, pid, "submit")
     await act(client, pid, "approve")
     assert (await client.get(f"{box}v-{pid}")).status == 404
+
+
+async def test_a_viewer_trying_to_publish_is_refused_and_audited(client, box, admin_as):
+    """The issue's case: a viewer trying to publish → 403, written to the audit log."""
+    from tv_server import keys
+
+    await admin_as("editor")
+    pid = await create(client)
+    assert (await act(client, pid, "submit")).status == 303
+    await switch(client, admin_as, "viewer")
+    response = await act(client, pid, "approve")
+    assert response.status == 403
+    assert "没有权限" in await response.text()
+    denied = await client.app[keys.DB].fetchall(
+        "SELECT username, outcome FROM audit_log WHERE outcome = 'denied' AND username = 'viewer'"
+    )
+    assert denied
+    assert "草场流转新规定" not in await tv_category(client, box)

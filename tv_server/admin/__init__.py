@@ -12,21 +12,24 @@ from tv_server import keys
 from tv_server.admin import (
     announcements,
     callbacks,
+    coverage,
     directory,
     media,
     preview,
     programs,
+    registry,
     views_audit,
     views_auth,
     views_home,
     views_users,
+    waves,
 )
 from tv_server.admin.middleware import SIGNER, session_middleware
 from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
 # Slices of the admin, each registering its own routes and navigation entries.
-SLICES = (programs, directory, announcements, media, preview, callbacks)
+SLICES = (programs, directory, announcements, media, preview, callbacks, registry, waves, coverage)
 
 
 def create_admin_app(settings: Settings) -> web.Application:

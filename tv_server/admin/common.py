@@ -46,13 +46,24 @@ def client_ip(request: web.Request) -> str:
 
 
 async def log(
-    request: web.Request, action: str, *, object_type: str = "", object_id: str | int = "",
-    outcome: str = "ok", detail: dict | None = None, tx=None,
+    request: web.Request,
+    action: str,
+    *,
+    object_type: str = "",
+    object_id: str | int = "",
+    outcome: str = "ok",
+    detail: dict | None = None,
+    tx=None,
 ) -> None:
     """Write an audit entry for the current user (inside `tx` when given)."""
     await audit.record(
-        tx or request.config_dict[keys.DB], user=request.get(USER), action=action,
-        object_type=object_type, object_id=object_id, outcome=outcome, detail=detail,
+        tx or request.config_dict[keys.DB],
+        user=request.get(USER),
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        detail=detail,
         ip=client_ip(request),
     )
 
@@ -119,8 +130,9 @@ def context(request: web.Request, **extra) -> dict:
 
 
 def render(request: web.Request, template: str, status: int = 200, **extra) -> web.Response:
-    response = aiohttp_jinja2.render_template(template, request, context(request, **extra),
-                                              status=status)
+    response = aiohttp_jinja2.render_template(
+        template, request, context(request, **extra), status=status
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -25,8 +25,13 @@ def _route_name(request: web.Request) -> str | None:
 def set_session_cookie(request: web.Request, response: web.StreamResponse, session: Session):
     settings = request.config_dict[keys.SETTINGS]
     response.set_cookie(
-        COOKIE, request.app[SIGNER].dumps(session), httponly=True, samesite="Strict",
-        secure=settings.cookie_secure, path="/admin", max_age=settings.session_ttl,
+        COOKIE,
+        request.app[SIGNER].dumps(session),
+        httponly=True,
+        samesite="Strict",
+        secure=settings.cookie_secure,
+        path="/admin",
+        max_age=settings.session_ttl,
     )
 
 
@@ -52,15 +57,19 @@ async def session_middleware(request: web.Request, handler):
     if request.method in UNSAFE:
         token = request.headers.get("X-CSRF-Token")
         if token is None and request.content_type in (
-            "application/x-www-form-urlencoded", "multipart/form-data"
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
         ):
             token = (await request.post()).get("csrf_token")
         if not csrf_ok(session, token if isinstance(token, str) else None):
             await log(request, "csrf", outcome="denied", detail={"path": request.path})
             raise web.HTTPForbidden(reason="csrf")
     if USER not in request and _route_name(request) not in PUBLIC:
-        raise web.HTTPFound(request.app.router["admin_login"].url_for().with_query(
-            {"next": request.path_qs} if request.method == "GET" else {}))
+        raise web.HTTPFound(
+            request.app.router["admin_login"]
+            .url_for()
+            .with_query({"next": request.path_qs} if request.method == "GET" else {})
+        )
     response = await handler(request)
     if fresh or time.time() - session.seen > 60:
         session.seen = time.time()

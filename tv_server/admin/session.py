@@ -24,8 +24,13 @@ class Session:
     seen: float = field(default_factory=time.time)
 
     def payload(self) -> dict:
-        return {"u": self.user_id, "e": self.epoch, "c": self.csrf, "i": int(self.issued),
-                "s": int(self.seen)}
+        return {
+            "u": self.user_id,
+            "e": self.epoch,
+            "c": self.csrf,
+            "i": int(self.issued),
+            "s": int(self.seen),
+        }
 
 
 class SessionSigner:
@@ -34,9 +39,11 @@ class SessionSigner:
         self.ttl = ttl
 
     def dumps(self, session: Session) -> str:
-        body = base64.urlsafe_b64encode(
-            json.dumps(session.payload(), separators=(",", ":")).encode()
-        ).rstrip(b"=").decode()
+        body = (
+            base64.urlsafe_b64encode(json.dumps(session.payload(), separators=(",", ":")).encode())
+            .rstrip(b"=")
+            .decode()
+        )
         mac = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:40]
         return f"{body}.{mac}"
 
@@ -50,8 +57,9 @@ class SessionSigner:
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            session = Session(data["u"], int(data["e"]), str(data["c"]), float(data["i"]),
-                              float(data["s"]))
+            session = Session(
+                data["u"], int(data["e"]), str(data["c"]), float(data["i"]), float(data["s"])
+            )
         except (ValueError, KeyError, TypeError):
             return None
         now = time.time() if now is None else now

@@ -27,15 +27,25 @@ def _day(value: str, end: bool = False) -> float | None:
 async def audit_log(request: web.Request) -> web.Response:
     q = request.query
     page = int(q["page"]) if q.get("page", "").isdigit() and int(q["page"]) > 0 else 1
-    filters = {k: q.get(k, "").strip() for k in ("username", "action", "object_type",
-                                                   "object_id", "outcome")}
+    filters = {
+        k: q.get(k, "").strip()
+        for k in ("username", "action", "object_type", "object_id", "outcome")
+    }
     entries, total = await audit.search(
-        request.config_dict[keys.DB], **filters, since=_day(q.get("since", "")),
-        until=_day(q.get("until", ""), end=True), limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+        request.config_dict[keys.DB],
+        **filters,
+        since=_day(q.get("since", "")),
+        until=_day(q.get("until", ""), end=True),
+        limit=PER_PAGE,
+        offset=(page - 1) * PER_PAGE,
     )
     return render(
-        request, "admin/audit.html", entries=entries, total=total, page=page,
-        pages=max(1, -(-total // PER_PAGE)), filters={**filters, "since": q.get("since", ""),
-                                                      "until": q.get("until", "")},
+        request,
+        "admin/audit.html",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        filters={**filters, "since": q.get("since", ""), "until": q.get("until", "")},
         when=lambda ts: dt.datetime.fromtimestamp(ts, CST).strftime("%Y-%m-%d %H:%M:%S"),
     )

@@ -32,17 +32,31 @@ async def login(request: web.Request) -> web.Response:
     password = str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "")))
     if not request.app[LIMITER].allow(client_ip(request)):
-        await log(request, "login", outcome="denied", detail={"username": username,
-                                                               "reason": "rate"})
-        return render(request, "admin/login.html", status=429, username=username, next=next_url,
-                      error=gettext(labels.ERRORS["login_rate"]))
+        await log(
+            request, "login", outcome="denied", detail={"username": username, "reason": "rate"}
+        )
+        return render(
+            request,
+            "admin/login.html",
+            status=429,
+            username=username,
+            next=next_url,
+            error=gettext(labels.ERRORS["login_rate"]),
+        )
     try:
         user = await authenticate(request.config_dict[keys.DB], username, password)
     except LoginFailed as exc:
-        await log(request, "login", outcome="failed", detail={"username": username,
-                                                               "reason": exc.code})
-        return render(request, "admin/login.html", status=401, username=username, next=next_url,
-                      error=gettext(labels.ERRORS[exc.code]))
+        await log(
+            request, "login", outcome="failed", detail={"username": username, "reason": exc.code}
+        )
+        return render(
+            request,
+            "admin/login.html",
+            status=401,
+            username=username,
+            next=next_url,
+            error=gettext(labels.ERRORS[exc.code]),
+        )
     session = Session(user_id=user.id, epoch=user.session_epoch)  # a new session id and token
     request[SESSION] = session
     request[USER] = user

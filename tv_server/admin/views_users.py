@@ -38,8 +38,9 @@ def _message(exc: DomainError) -> str:
 
 @requires("users.manage")
 async def user_list(request: web.Request) -> web.Response:
-    return render(request, "admin/users.html", users=await users.list_users(
-        request.config_dict[keys.DB]))
+    return render(
+        request, "admin/users.html", users=await users.list_users(request.config_dict[keys.DB])
+    )
 
 
 @requires("users.manage")
@@ -55,15 +56,30 @@ async def user_create(request: web.Request) -> web.Response:
         if form.get("password") != form.get("password2"):
             raise DomainError("password_mismatch")
         user = await users.create_user(
-            request.config_dict[keys.DB], data["username"].strip(), str(form.get("password", "")),
-            data["role"], display_name=data["display_name"].strip(),
+            request.config_dict[keys.DB],
+            data["username"].strip(),
+            str(form.get("password", "")),
+            data["role"],
+            display_name=data["display_name"].strip(),
             region_code=_region(request, data["region"]),
         )
     except DomainError as exc:
-        return render(request, "admin/user_form.html", status=400, edit=None, form=data,
-                      scopes=_scopes(request), error=_message(exc))
-    await log(request, "user.create", object_type="user", object_id=user.id,
-              detail={"username": user.username, "role": user.role, "region": user.region_code})
+        return render(
+            request,
+            "admin/user_form.html",
+            status=400,
+            edit=None,
+            form=data,
+            scopes=_scopes(request),
+            error=_message(exc),
+        )
+    await log(
+        request,
+        "user.create",
+        object_type="user",
+        object_id=user.id,
+        detail={"username": user.username, "role": user.role, "region": user.region_code},
+    )
     raise see_other(request, "admin_users", ok="created")
 
 
@@ -71,10 +87,8 @@ async def user_create(request: web.Request) -> web.Response:
 async def user_edit(request: web.Request) -> web.Response:
     db = request.config_dict[keys.DB]
     user = await users.get_user(db, int(request.match_info["uid"]))
-    form = {"display_name": user.display_name, "role": user.role,
-            "region": user.region_code or ""}
-    return render(request, "admin/user_form.html", edit=user, form=form,
-                  scopes=_scopes(request))
+    form = {"display_name": user.display_name, "role": user.role, "region": user.region_code or ""}
+    return render(request, "admin/user_form.html", edit=user, form=form, scopes=_scopes(request))
 
 
 @requires("users.manage")
@@ -98,13 +112,30 @@ async def user_update(request: web.Request) -> web.Response:
             await log(request, f"user.{action}", object_type="user", object_id=target.id)
             raise see_other(request, "admin_users", ok=f"{action}d")
         updated = await users.update_user(
-            db, target.id, role=data["role"], region_code=_region(request, data["region"]),
+            db,
+            target.id,
+            role=data["role"],
+            region_code=_region(request, data["region"]),
             display_name=data["display_name"].strip() or target.username,
         )
     except DomainError as exc:
-        return render(request, "admin/user_form.html", status=400, edit=target, form=data,
-                      scopes=_scopes(request), error=_message(exc))
-    await log(request, "user.update", object_type="user", object_id=target.id,
-              detail={"role": [target.role, updated.role],
-                      "region": [target.region_code, updated.region_code]})
+        return render(
+            request,
+            "admin/user_form.html",
+            status=400,
+            edit=target,
+            form=data,
+            scopes=_scopes(request),
+            error=_message(exc),
+        )
+    await log(
+        request,
+        "user.update",
+        object_type="user",
+        object_id=target.id,
+        detail={
+            "role": [target.role, updated.role],
+            "region": [target.region_code, updated.region_code],
+        },
+    )
     raise see_other(request, "admin_users", ok="saved")

@@ -1,0 +1,620 @@
+"""Registry bench: heartbeat ingest over HTTP against an aiohttp hello-world (same run), the batched
+heartbeat flush against a raw SQLite `executemany`, the coverage dashboard and `/api/v1/coverage`
+at 1,000,000 boxes (cold and warm, with the server's RSS), and the CSV import of 100,000 boxes.
+
+    .venv/bin/python -m bench.registry_bench [--quick] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench import common, server_bench
+from bench.common import fmt, median, verdict
+
+START = "<!-- registry:start -->"
+END = "<!-- registry:end -->"
+HEARTBEAT_TARGET = 0.6  # heartbeat req/s ÷ hello-world req/s
+COVERAGE_TARGET_MS = 200.0
+PASSWORD = "ordos-registry-bench-2026"
+DB_FILE = "legaltv.sqlite3"
+BODY = '{"firmware":"V1.0.9","portal_version":"2.0.5","uptime":'
+# The statement HeartbeatWriter.flush() runs (device_registry/heartbeats.py), for the raw baseline.
+FLUSH_SQL = (
+    "UPDATE devices SET"
+    " firmware = CASE WHEN ? != '' THEN ? ELSE firmware END,"
+    " portal_version = CASE WHEN ? != '' THEN ? ELSE portal_version END,"
+    " uptime = COALESCE(?, uptime),"
+    " last_seen = MAX(COALESCE(last_seen, 0), ?),"
+    " first_seen = COALESCE(first_seen, ?),"
+    " activated_at = COALESCE(activated_at, ?),"
+    " state = CASE WHEN state IN ('planned','installed','activated','inactive')"
+    " THEN 'active' ELSE state END"
+    " WHERE id = ? AND state NOT IN ('retired','rejected','pending')"
+)
+
+
+def _run(argv: list[str], timeout: float) -> tuple[float, str]:
+    """Run a CLI command; return its wall time and stdout (raise with its stderr on failure)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, cwd=common.ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} failed: {done.stderr[-1500:]}")
+    return elapsed, done.stdout
+
+
+def synth_dir(boxes: int, seed: int = 1) -> tuple[Path, float]:
+    """A fresh temp data dir filled by `legaltv registry synth`; return it and the wall time."""
+    data_dir = Path(tempfile.mkdtemp(prefix="legaltv-registry-bench-"))
+    argv = [common.LEGALTV, "registry", "synth", "--boxes", str(boxes), "--seed", str(seed)]
+    elapsed, _ = _run([*argv, "--data-dir", str(data_dir)], timeout=600)
+    return data_dir, elapsed
+
+
+def start_server(data_dir: Path) -> common.Proc:
+    """`legaltv serve` (not demo) on the data dir, on a free loopback port."""
+    port = common.free_port()
+    argv = [common.LEGALTV, "serve", "--data-dir", str(data_dir), "--host", common.HOST]
+    return common._start([*argv, "--port", str(port)], port, "legaltv", data_dir, "/healthz")
+
+
+async def _open_db(data_dir: Path):
+    from storage import Database
+
+    db = Database(data_dir / DB_FILE, synchronous="NORMAL")  # set-up only
+    await db.open()
+    return db
+
+
+# ---- 1. heartbeats ---------------------------------------------------------------------------
+
+
+async def issue_tokens(data_dir: Path, count: int) -> list[tuple[str, str]]:
+    """(serial, token) for `count` admitted boxes, through the domain function."""
+    from device_registry import devices
+
+    db = await _open_db(data_dir)
+    try:
+        marks = ",".join("?" * len(devices.ADMITTED_STATES))
+        rows = await db.fetchall(
+            f"SELECT serial FROM devices WHERE state IN ({marks}) ORDER BY id LIMIT ?",  # noqa: S608
+            (*devices.ADMITTED_STATES, count),
+        )
+        return [(r[0], await devices.issue_token(db, r[0])) for r in rows]
+    finally:
+        await db.close()
+
+
+def lua_script(pairs: list[tuple[str, str]], folder: Path) -> Path:
+    """A wrk script POSTing heartbeats, rotating over the serial/token pairs."""
+    entries = ",\n".join(f'  {{"{serial}", "{token}"}}' for serial, token in pairs)
+    path = folder / "heartbeat.lua"
+    path.write_text(
+        "local boxes = {\n" + entries + "\n}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i + 1\n"
+        "  local b = boxes[(i % #boxes) + 1]\n"
+        '  return wrk.format("POST", "/api/v1/devices/" .. b[1] .. "/heartbeat",\n'
+        '    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. b[2]},\n'
+        f"    '{BODY}' .. i .. '}}')\n"
+        "end\n"
+    )
+    return path
+
+
+async def _post_loop(base: str, pairs, connections: int, duration: float) -> dict:
+    """Fallback when wrk is missing: keep-alive aiohttp POSTs for `duration` seconds."""
+    lat, counts = [], {"ok": 0, "bad": 0}
+    deadline = time.monotonic() + duration
+
+    async def worker(session, offset):
+        i = offset
+        while time.monotonic() < deadline:
+            serial, token = pairs[i % len(pairs)]
+            i += connections
+            t0 = time.perf_counter()
+            try:
+                async with session.post(
+                    f"{base}/api/v1/devices/{serial}/heartbeat",
+                    data=BODY + str(i) + "}",
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                ) as r:
+                    await r.read()
+                    counts["ok" if r.status < 400 else "bad"] += 1
+            except (TimeoutError, aiohttp.ClientError):
+                counts["bad"] += 1
+                await asyncio.sleep(0.01)
+                continue
+            lat.append(time.perf_counter() - t0)
+
+    started = time.monotonic()
+    conn = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(
+        connector=conn, timeout=aiohttp.ClientTimeout(total=10)
+    ) as session:
+        await asyncio.gather(*(worker(session, k) for k in range(connections)))
+    lat.sort()
+    elapsed = time.monotonic() - started
+    return {
+        "rps": len(lat) / elapsed,
+        "p50_ms": lat[len(lat) // 2] * 1000 if lat else None,
+        "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000 if lat else None,
+        "requests": len(lat),
+        "errors": counts["bad"],
+        "tool": "aiohttp-loop",
+    }
+
+
+def heartbeat_load(base: str, script: Path, pairs, duration: float, connections: int) -> dict:
+    wrk = shutil.which("wrk")
+    if not wrk:
+        return asyncio.run(_post_loop(base, pairs, connections, duration))
+    argv = [wrk, "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency"]
+    argv += ["--timeout", "5s", "-s", str(script), base + "/"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60).stdout
+    return server_bench.parse_wrk(out)
+
+
+async def stored_beats(data_dir: Path, serials: list[str], since: float) -> int:
+    db = await _open_db(data_dir)
+    try:
+        marks = ",".join("?" * len(serials))
+        return int(
+            await db.fetchval(
+                f"SELECT COUNT(*) FROM devices WHERE serial IN ({marks}) AND last_seen >= ?",  # noqa: S608
+                (*serials, since),
+            )
+        )
+    finally:
+        await db.close()
+
+
+async def flush_vs_raw(data_dir: Path, sizes: tuple[int, ...], repeats: int) -> list[dict]:
+    """HeartbeatWriter.flush() of N beats vs a raw sqlite3 executemany of the same updates (same
+    SQL, same rows, one transaction each, synchronous FULL like the server), interleaved."""
+    from device_registry.heartbeats import Beat, HeartbeatWriter
+    from storage import Database
+
+    db = Database(data_dir / DB_FILE)  # the server's default: synchronous FULL
+    await db.open()
+    raw = sqlite3.connect(data_dir / DB_FILE, isolation_level=None)
+    raw.execute("PRAGMA busy_timeout = 5000")
+    raw.execute("PRAGMA synchronous = FULL")
+    results = []
+    try:
+        ids = [
+            r[0]
+            for r in await db.fetchall(
+                "SELECT id FROM devices WHERE state NOT IN ('retired','rejected','pending')"
+                " ORDER BY id"
+            )
+        ]
+        for size in sizes:
+            chosen = random.Random(size).sample(ids, min(size, len(ids)))
+            times = {"writer": [], "raw": []}
+            for rep in range(repeats):
+                now = time.time()
+                beats = [Beat(i, now - k * 0.001, "V1.0.9", "2.0.5", 3600 + rep) for k, i in enumerate(chosen)]
+                writer = HeartbeatWriter(db)
+                started = time.perf_counter()
+                for beat in beats:
+                    writer.record(beat)
+                await writer.flush()
+                times["writer"].append(time.perf_counter() - started)
+                rows = [
+                    (b.firmware, b.firmware, b.portal_version, b.portal_version, b.uptime)
+                    + (b.at, b.at, b.at, b.device_id)
+                    for b in beats
+                ]
+                started = time.perf_counter()
+                raw.execute("BEGIN IMMEDIATE")
+                raw.executemany(FLUSH_SQL, rows)
+                raw.execute("COMMIT")
+                times["raw"].append(time.perf_counter() - started)
+            w, r = statistics.median(times["writer"]), statistics.median(times["raw"])
+            results.append(
+                {"beats": len(chosen), "writer_s": w, "raw_s": r, "ratio": w / r, "runs": times}
+            )
+    finally:
+        raw.close()
+        await db.close()
+    return results
+
+
+def run_heartbeats(
+    boxes: int, tokens: int, duration: float, repeats: int, connections: int
+) -> tuple[dict, Path]:
+    data_dir, synth_s = synth_dir(boxes)
+    t0 = time.perf_counter()
+    pairs = asyncio.run(issue_tokens(data_dir, tokens))
+    tokens_s = time.perf_counter() - t0
+    script = lua_script(pairs, data_dir)
+    began = time.time() - 1
+    hello = legaltv = None
+    runs: dict[str, list[dict]] = {"hello": [], "heartbeat": []}
+    try:
+        legaltv = start_server(data_dir)
+        hello = common.start_hello_server(data_dir)
+        probe = asyncio.run(_post_loop(legaltv.base, pairs[:4], 2, 0.5))  # also warms up
+        if not probe["requests"] or probe["errors"]:
+            raise RuntimeError(f"heartbeat probe failed: {probe}; log {legaltv.log_path}")
+        for rep in range(repeats):
+            for label in ("hello", "heartbeat"):
+                if label == "hello":
+                    r = server_bench.load(hello.base + "/", duration, connections)
+                else:
+                    r = heartbeat_load(legaltv.base, script, pairs, duration, connections)
+                runs[label].append(r)
+                print(
+                    f"  [registry] rep {rep + 1}/{repeats} {label:9s} {fmt(r['rps'], 0)} req/s "
+                    f"p50 {fmt(r['p50_ms'], 2)} ms p99 {fmt(r['p99_ms'], 2)} ms "
+                    f"errors {r['errors']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                time.sleep(0.5)
+        rss = {"legaltv": legaltv.rss_kb(), "hello": hello.rss_kb()}
+        time.sleep(3)  # one flush interval (usage_flush_seconds = 2) before stopping
+    finally:
+        for proc in (legaltv, hello):
+            if proc:
+                proc.stop()
+    stored = asyncio.run(stored_beats(data_dir, [s for s, _ in pairs], began))
+    flush = asyncio.run(flush_vs_raw(data_dir, (1000, boxes), 3))
+    per_rep = [
+        b["rps"] / h["rps"]
+        for b, h in zip(runs["heartbeat"], runs["hello"], strict=True)
+        if b["rps"] and h["rps"]
+    ]
+    ratio = median(per_rep)
+    result = {
+        "boxes": boxes,
+        "tokens": len(pairs),
+        "synth_s": synth_s,
+        "tokens_s": tokens_s,
+        "tool": runs["hello"][0]["tool"],
+        "duration_s": duration,
+        "repeats": repeats,
+        "connections": connections,
+        "runs": runs,
+        "per_rep": per_rep,
+        "ratio": ratio,
+        "pass": ratio is not None and ratio >= HEARTBEAT_TARGET,
+        "stored": stored,
+        "rss_kb": rss,
+        "flush": flush,
+    }
+    return result, data_dir
+
+
+# ---- 2. coverage -----------------------------------------------------------------------------
+
+
+async def coverage_setup(data_dir: Path) -> str:
+    """An admin account and a coverage:read API key; return the key."""
+    from accounts import apikeys, users
+
+    db = await _open_db(data_dir)
+    try:
+        await users.create_user(db, "bench", PASSWORD, "admin")
+        _, key = await apikeys.create(db, "bench", ["coverage:read"])
+        return key
+    finally:
+        await db.close()
+
+
+async def _timed_get(session, url: str, **kw) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    async with session.get(url, **kw) as response:
+        body = await response.read()
+    return (time.perf_counter() - started) * 1000, response.status, len(body)
+
+
+async def _measure(base: str, target: str, path: str, key: str, warm: int) -> dict:
+    jar = aiohttp.CookieJar(unsafe=True)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as session:
+        kw = {}
+        if target == "admin":
+            async with session.get(base + "/admin/login") as r:
+                html = await r.text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+            form = {"csrf_token": token, "username": "bench", "password": PASSWORD}
+            async with session.post(base + "/admin/login", data=form) as r:
+                await r.read()
+        else:
+            kw = {"headers": {"Authorization": f"Bearer {key}"}}
+        cold, status, size = await _timed_get(session, base + path, **kw)
+        times = []
+        for _ in range(warm):
+            ms, status, size = await _timed_get(session, base + path, **kw)
+            times.append(ms)
+        if target == "admin":
+            async with session.get(base + path) as r:
+                page = await r.text()
+            if 'id="cv-totals"' not in page:
+                raise RuntimeError("the dashboard did not render (not logged in?)")
+    return {
+        "cold_ms": cold,
+        "warm_median_ms": statistics.median(times),
+        "warm_max_ms": max(times),
+        "status": status,
+        "bytes": size,
+    }
+
+
+def run_coverage(boxes: int, warm: int) -> dict:
+    data_dir, synth_s = synth_dir(boxes)
+    try:
+        key = asyncio.run(coverage_setup(data_dir))
+        db_mib = (data_dir / DB_FILE).stat().st_size / 1024 / 1024
+        targets = {}
+        for label, target, path in (
+            ("dashboard", "admin", "/admin/coverage?region=1506"),
+            ("api", "api", "/api/v1/coverage?region=1506"),
+        ):
+            proc = start_server(data_dir)  # a fresh process each: the first request is cold
+            try:
+                m = asyncio.run(_measure(proc.base, target, path, key, warm))
+                m["rss_kb"] = proc.rss_kb()
+            finally:
+                proc.stop()
+            m["path"] = path
+            m["pass"] = m["warm_median_ms"] <= COVERAGE_TARGET_MS and m["status"] == 200
+            targets[label] = m
+            print(
+                f"  [registry] {label}: HTTP {m['status']} cold {m['cold_ms']:.0f} ms, warm median "
+                f"{m['warm_median_ms']:.1f} ms, RSS {m['rss_kb'].get('VmRSS', 0) / 1024:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return {
+        "boxes": boxes,
+        "synth_s": synth_s,
+        "db_mib": db_mib,
+        "warm": warm,
+        "targets": targets,
+    }
+
+
+# ---- 3. CSV import ---------------------------------------------------------------------------
+
+
+def write_csv(data_dir: Path, rows: int, path: Path) -> None:
+    """`rows` boxes over the real village codes of the data dir, with unique serials and MACs."""
+    from device_registry.demo_boxes import MODELS
+
+    with sqlite3.connect(data_dir / DB_FILE) as conn:
+        villages = [
+            r[0] for r in conn.execute("SELECT code FROM regions WHERE level = 'village'")
+        ]
+    models = [m["model"] for m in MODELS if "(test)" not in m["model"]]
+    rng = random.Random(7)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(
+            ["serial", "mac", "model", "firmware", "village_code", "household_label"]
+            + ["installed_at", "state"]
+        )
+        for i in range(1, rows + 1):
+            village = rng.choice(villages)
+            out.writerow(
+                [
+                    f"CSV-{i:07d}",
+                    f"02:C5:00:{(i >> 16) & 255:02X}:{(i >> 8) & 255:02X}:{i & 255:02X}",
+                    rng.choice(models),
+                    "V1.0.3",
+                    village,
+                    f"{village[-6:]}-C{i:06d}",
+                    "2026-10-01",
+                    rng.choice(("planned", "installed", "activated")),
+                ]
+            )
+
+
+def run_import(data_dir: Path, rows: int) -> dict:
+    path = data_dir / "boxes.csv"
+    write_csv(data_dir, rows, path)
+    base = [common.LEGALTV, "devices", "import", str(path), "--data-dir", str(data_dir)]
+    dry_s, dry_out = _run([*base, "--dry-run"], timeout=600)
+    real_s, real_out = _run(base, timeout=600)
+    with sqlite3.connect(data_dir / DB_FILE) as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM devices WHERE serial LIKE 'CSV-%'").fetchone()[0]
+    return {
+        "rows": rows,
+        "bytes": path.stat().st_size,
+        "dry_s": dry_s,
+        "real_s": real_s,
+        "dry_out": dry_out.strip(),
+        "real_out": real_out.strip(),
+        "stored": stored,
+    }
+
+
+# ---- the run and its report ------------------------------------------------------------------
+
+
+def run(quick: bool = False) -> dict:
+    started = time.perf_counter()
+    duration = 3.0 if quick else 8.0
+    hb, hb_dir = run_heartbeats(20_000, 1000, duration, 3, 32)
+    try:
+        imp = run_import(hb_dir, 10_000 if quick else 100_000)
+    finally:
+        shutil.rmtree(hb_dir, ignore_errors=True)
+    cov = run_coverage(100_000 if quick else 1_000_000, 20)
+    return {
+        "heartbeats": hb,
+        "coverage": cov,
+        "import": imp,
+        "quick": quick,
+        "elapsed_s": time.perf_counter() - started,
+    }
+
+
+def _mib(kb: dict, key: str = "VmRSS") -> str:
+    return fmt(kb.get(key, 0) / 1024, 1)
+
+
+def markdown(r: dict) -> str:
+    hb, cov, imp = r["heartbeats"], r["coverage"], r["import"]
+    cov_ok = all(t["pass"] for t in cov["targets"].values())
+    lines = [
+        "| budget | measured | target | result |",
+        "| --- | --- | --- | --- |",
+        f"| Heartbeat POST vs hello-world (req/s, median of per-repeat ratios) | "
+        f"{fmt(hb['ratio'], 2)}× | ≥ {HEARTBEAT_TARGET}× | {verdict(hb['pass'])} |",
+    ]
+    for label, t in cov["targets"].items():
+        lines.append(
+            f"| `{t['path']}`, {fmt(cov['boxes'])} boxes, warm median | "
+            f"{fmt(t['warm_median_ms'])} ms | ≤ {COVERAGE_TARGET_MS:.0f} ms | {verdict(t['pass'])} |"
+        )
+    lines += [
+        "",
+        f"### Heartbeat ingest ({fmt(hb['boxes'])} synthetic boxes, {hb['tokens']} with tokens)",
+        "",
+        f"`{hb['tool']}` 1 thread, {hb['connections']} connections, {hb['duration_s']:.0f} s per "
+        f"run, {hb['repeats']} interleaved repeats (hello, heartbeat, …). Heartbeat requests are "
+        "`POST /api/v1/devices/{serial}/heartbeat` with the box's bearer token and a JSON body "
+        "(firmware, portal_version, uptime), rotating over the boxes (a wrk Lua script); "
+        "answered 202 and buffered, written by the flush task every 2 s. Set-up: "
+        f"`registry synth` {fmt(hb['synth_s'])} s, {hb['tokens']} tokens via "
+        f"`devices.issue_token` {fmt(hb['tokens_s'])} s.",
+        "",
+        "| target | req/s (median) | p50 ms | p99 ms | runs req/s | errors |",
+        "| --- | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for label, title in (("hello", "aiohttp hello-world `GET /`"), ("heartbeat", "heartbeat POST")):
+        rs = hb["runs"][label]
+        lines.append(
+            f"| {title} | {fmt(median([x['rps'] for x in rs]), 0)} | "
+            f"{fmt(median([x['p50_ms'] for x in rs]), 2)} | "
+            f"{fmt(median([x['p99_ms'] for x in rs]), 2)} | "
+            f"{', '.join(fmt(x['rps'], 0) for x in rs)} | {sum(x['errors'] or 0 for x in rs)} |"
+        )
+    lines += [
+        "",
+        f"Heartbeat ÷ hello per repeat: {', '.join(fmt(x, 2) for x in hb['per_rep'])}; "
+        f"**median {fmt(hb['ratio'], 2)}× (target ≥ {HEARTBEAT_TARGET}×): "
+        f"{verdict(hb['pass'])}**. Boxes whose `last_seen` the run moved: "
+        f"{hb['stored']} of {hb['tokens']}. RSS after the load: legaltv "
+        f"{_mib(hb['rss_kb']['legaltv'])} MiB (peak {_mib(hb['rss_kb']['legaltv'], 'VmHWM')} "
+        f"MiB), hello-world {_mib(hb['rss_kb']['hello'])} MiB.",
+        "",
+        "Flush: `HeartbeatWriter.record()` + `flush()` (aiosqlite, one transaction) vs a raw "
+        "`sqlite3` `executemany` of the same UPDATE and rows in one transaction; both "
+        "synchronous=FULL on the same file, interleaved, median of 3.",
+        "",
+        "| beats | writer s | raw executemany s | writer ÷ raw | beats/s (writer) |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in hb["flush"]:
+        lines.append(
+            f"| {fmt(f['beats'])} | {f['writer_s']:.3f} | {f['raw_s']:.3f} | "
+            f"{fmt(f['ratio'], 2)}× | {fmt(f['beats'] / f['writer_s'], 0)} |"
+        )
+    lines += [
+        "",
+        f"### Coverage at {fmt(cov['boxes'])} boxes over the 1,011 villages",
+        "",
+        f"`registry synth --boxes {cov['boxes']}` {fmt(cov['synth_s'])} s, database "
+        f"{fmt(cov['db_mib'], 0)} MiB. A fresh `legaltv serve` per target (so the first request is "
+        "cold: the figures are computed at start by the background task or by that request); the "
+        f"dashboard logged in as an admin (login form + CSRF token), the API with a "
+        f"`coverage:read` key; warm = median of {cov['warm']} sequential requests.",
+        "",
+        "| target | status / bytes | cold (first request) ms | warm median ms | warm max ms "
+        "| server RSS MiB (peak) | ≤ 200 ms |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for t in cov["targets"].values():
+        lines.append(
+            f"| `{t['path']}` | {t['status']} / {fmt(t['bytes'])} B | {fmt(t['cold_ms'], 0)} | "
+            f"{fmt(t['warm_median_ms'])} | {fmt(t['warm_max_ms'])} | {_mib(t['rss_kb'])} "
+            f"({_mib(t['rss_kb'], 'VmHWM')}) | {verdict(t['pass'])} |"
+        )
+    lines += [
+        "",
+        f"**Coverage ≤ {COVERAGE_TARGET_MS:.0f} ms warm: {verdict(cov_ok)}**",
+        "",
+        f"### CSV import of {fmt(imp['rows'])} boxes",
+        "",
+        f"`legaltv devices import FILE` (CLI subprocess, process start included) on the "
+        f"{fmt(hb['boxes'])}-box data dir; {fmt(imp['bytes'])} B UTF-8, every column, real "
+        f"village codes; {fmt(imp['stored'])} boxes stored after the real import.",
+        "",
+        "| run | seconds | rows/s |",
+        "| --- | ---: | ---: |",
+        f"| `--dry-run` | {imp['dry_s']:.2f} | {fmt(imp['rows'] / imp['dry_s'], 0)} |",
+        f"| import | {imp['real_s']:.2f} | {fmt(imp['rows'] / imp['real_s'], 0)} |",
+        "",
+        f"Whole registry bench: {fmt(r['elapsed_s'], 0)} s.",
+    ]
+    return "\n".join(lines)
+
+
+def add_section(text: str, result: dict, machine: dict) -> str:
+    """`text` (bench/RESULTS.md) with this bench's section put in or replaced."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    section = "\n".join(
+        [
+            START,
+            "## Registry: heartbeats, coverage at 1,000,000 boxes, CSV import",
+            "",
+            f"Run {when} (`bench/registry_bench.py`{', --quick' if result['quick'] else ''}) on "
+            f"`{machine['uname']}`, {machine['nproc']} × {machine['cpu']}, memory "
+            f"{machine['memory']}; Python {machine['python']}, aiohttp {machine['aiohttp']}; "
+            f"{machine['wrk']}.",
+            "",
+            markdown(result),
+            END,
+        ]
+    )
+    if START in text and END in text:
+        pattern = re.escape(START) + r".*?" + re.escape(END)
+        return re.sub(pattern, lambda _m: section, text, flags=re.S)
+    at = text.find("\n## History")
+    if at < 0:
+        return text + "\n" + section + "\n"
+    return text[:at] + "\n" + section + "\n" + text[at:]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller sizes, 3 s load runs")
+    p.add_argument("--write", action="store_true", help="put the section into bench/RESULTS.md")
+    p.add_argument("--json", action="store_true", help="print the raw result as JSON too")
+    a = p.parse_args()
+    result = run(a.quick)
+    print(markdown(result))
+    if a.json:
+        print(json.dumps(result, indent=2, default=str))
+    if a.write:
+        results = Path(__file__).resolve().parent / "RESULTS.md"
+        results.write_text(add_section(results.read_text(), result, common.machine_info()))
+
+
+if __name__ == "__main__":
+    main()

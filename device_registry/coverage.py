@@ -1,0 +1,417 @@
+"""Coverage figures per region: households, boxes installed and active, coverage, usage, callbacks.
+
+Every figure is aggregated per village with one GROUP BY, then rolled up in Python through the
+region tree (village → township → banner → city). A village's households are its imported total
+(`village_households`) when there is one, else the distinct non-empty `devices.household_label`
+of its registered boxes; a household is covered when one of its installed boxes was seen in the
+last 7 days.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import weakref
+from dataclasses import asdict, dataclass, fields
+
+from device_registry import waves as waves_mod
+from device_registry.regions import Region, RegionTree
+from storage import Database, NotFound
+
+CST = dt.timezone(dt.timedelta(hours=8))
+DAY = 86400.0
+INSTALLED_STATES = ("installed", "activated", "active", "inactive")
+UNREGISTERED_STATES = ("pending", "rejected")
+DEFAULT_PERIOD_DAYS = 30
+CACHE_SECONDS = 30.0
+FIGURES = (
+    "households",
+    "equipped",
+    "installed",
+    "active7",
+    "active30",
+    "covered",
+    "launches",
+    "views",
+    "callbacks",
+)
+
+
+@dataclass
+class Figures:
+    households: int = 0
+    equipped: int = 0  # households with an installed box
+    installed: int = 0
+    active7: int = 0
+    active30: int = 0
+    covered: int = 0  # households with a box seen in the last 7 days
+    launches: int = 0
+    views: int = 0
+    callbacks: int = 0
+
+    def add(self, other: Figures) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def coverage(self) -> float | None:
+        return self.covered / self.households if self.households else None
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["coverage"] = None if self.coverage is None else round(self.coverage, 4)
+        return out
+
+
+@dataclass(frozen=True)
+class Period:
+    since: float
+    until: float
+
+
+def default_period(now: float) -> Period:
+    return Period(now - DEFAULT_PERIOD_DAYS * DAY, now)
+
+
+def day_of(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, CST).date().isoformat()
+
+
+def day_start(day: dt.date) -> float:
+    return dt.datetime.combine(day, dt.time(0), CST).timestamp()
+
+
+_IN = ",".join("?" * len(INSTALLED_STATES))
+# Per household first (one pass over the covering index devices_coverage), then per village.
+_VILLAGE_SQL = (
+    "SELECT village_code, SUM(h != ''), SUM(h != '' AND inst > 0), SUM(inst), SUM(a7),"
+    " SUM(a30), SUM(h != '' AND a7 > 0) FROM ("
+    " SELECT village_code, household_label AS h,"
+    f" SUM(state IN ({_IN})) AS inst,"
+    f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a7,"
+    f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a30"
+    " FROM devices WHERE village_code IS NOT NULL AND state NOT IN (?, ?)"
+    " GROUP BY village_code, household_label)"
+    " GROUP BY village_code"
+)
+
+
+async def village_figures(db: Database, now: float, period: Period) -> dict[str, Figures]:
+    """Figures of every village that has boxes, keyed by village code."""
+    week, month = now - 7 * DAY, now - 30 * DAY
+    s = INSTALLED_STATES
+    params = (*s, *s, week, *s, month, *UNREGISTERED_STATES)
+    out: dict[str, Figures] = {}
+    for code, hh, equipped, installed, a7, a30, covered in await db.fetchall(_VILLAGE_SQL, params):
+        out[code] = Figures(hh, equipped, installed, a7, a30, covered)
+    if await db.fetchone(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'village_households'"
+    ):
+        for code, households in await db.fetchall(
+            "SELECT village_code, households FROM village_households"
+        ):
+            out.setdefault(code, Figures()).households = households
+    for code, launches, views in await db.fetchall(
+        "SELECT d.village_code, SUM(e.kind = 'launch'), SUM(e.kind = 'view')"
+        " FROM usage_events e JOIN devices d ON d.id = e.device_id"
+        " WHERE e.at >= ? AND e.at < ? AND d.village_code IS NOT NULL GROUP BY d.village_code",
+        (period.since, period.until),
+    ):
+        f = out.setdefault(code, Figures())
+        f.launches, f.views = launches or 0, views or 0
+    for code, count in await db.fetchall(
+        "SELECT d.village_code, COUNT(*) FROM callback_requests c"
+        " JOIN devices d ON d.id = c.device_id"
+        " WHERE c.created_at >= ? AND c.created_at < ? AND d.village_code IS NOT NULL"
+        " GROUP BY d.village_code",
+        (period.since, period.until),
+    ):
+        out.setdefault(code, Figures()).callbacks = count
+    return out
+
+
+def roll_up(tree: RegionTree, villages: dict[str, Figures]) -> dict[str, Figures]:
+    """Figures of every region of the tree: a region's are the sum of its villages'."""
+    totals: dict[str, Figures] = {code: Figures() for code in tree.by_code}
+    for code, figures in villages.items():
+        for region in tree.chain(code):
+            totals[region.code].add(figures)
+    return totals
+
+
+@dataclass(frozen=True)
+class Computed:
+    figures: dict[str, Figures]  # every region's, villages included
+    period: Period
+    at: float  # wall-clock time of the computation
+
+
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def all_figures(
+    db: Database,
+    tree: RegionTree,
+    now: float | None = None,
+    period: Period | None = None,
+    *,
+    cache_seconds: float = 0.0,
+    store: bool = False,
+) -> Computed:
+    """Rolled-up figures of every region.
+
+    With cache_seconds, a result younger than that for the same period is reused (the default
+    period — the last 30 days — shares one entry, which the server's background task refreshes
+    every minute, so the dashboard and the API answer from memory); `store` keeps the result.
+    """
+    now = time.time() if now is None else now
+    key = None if period is None else (int(period.since // 60), int(period.until // 60))
+    if cache_seconds <= 0 and not store:
+        used = period or default_period(now)
+        return Computed(roll_up(tree, await village_figures(db, now, used)), used, now)
+    slot = _cache.setdefault(db, {})
+    lock = _locks.setdefault(db, asyncio.Lock())
+    asked = time.monotonic()
+    async with lock:  # one computation at a time: a request arriving meanwhile reuses it
+        hit = slot.get(key)
+        if hit is not None and (
+            (cache_seconds > 0 and asked - hit[0] < cache_seconds) or hit[0] >= asked
+        ):
+            return hit[1]
+        used = period or default_period(now)
+        result = Computed(roll_up(tree, await village_figures(db, now, used)), used, now)
+        if len(slot) > 32:
+            slot.clear()
+        slot[key] = (time.monotonic(), result)
+    return result
+
+
+def forget(db: Database) -> None:
+    """Drop cached figures (after a bulk change the staff want to see at once)."""
+    _cache.pop(db, None)
+
+
+@dataclass
+class Report:
+    region: Region
+    totals: Figures
+    rows: list[tuple[Region, Figures]]
+    period: Period
+    computed_at: float
+
+
+async def report(
+    db: Database,
+    tree: RegionTree,
+    region_code: str,
+    now: float | None = None,
+    period: Period | None = None,
+    *,
+    cache_seconds: float = 0.0,
+) -> Report:
+    """A region's figures and those of each of its children."""
+    region = tree.get(region_code)
+    if region is None:
+        raise NotFound("region_not_found", region_code)
+    done = await all_figures(db, tree, now, period, cache_seconds=cache_seconds)
+    figures = done.figures
+    rows = [(kid, figures[kid.code]) for kid in tree.kids(region.code)]
+    return Report(region, figures[region.code], rows, done.period, done.at)
+
+
+def as_json(rep: Report) -> dict:
+    return {
+        "region": {"code": rep.region.code, "name": rep.region.name, "level": rep.region.level},
+        "period": {"since": rep.period.since, "until": rep.period.until},
+        "totals": rep.totals.as_dict(),
+        "children": [
+            {"code": r.code, "name": r.name, "level": r.level, **f.as_dict()} for r, f in rep.rows
+        ],
+    }
+
+
+# -- daily snapshots -------------------------------------------------------------------------
+
+
+async def take_snapshot(db: Database, tree: RegionTree, now: float | None = None) -> int:
+    """Store today's figures of every region (replacing an earlier snapshot of the same day)."""
+    now = time.time() if now is None else now
+    figures = (await all_figures(db, tree, now, store=True)).figures
+    day = day_of(now)
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO coverage_snapshots (day, region_code, households, installed, active7,"
+            " active30, covered, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (region_code, day) DO UPDATE SET households = excluded.households,"
+            " installed = excluded.installed, active7 = excluded.active7,"
+            " active30 = excluded.active30, covered = excluded.covered,"
+            " taken_at = excluded.taken_at",
+            [
+                (day, code, f.households, f.installed, f.active7, f.active30, f.covered, now)
+                for code, f in figures.items()
+            ],
+        )
+    return len(figures)
+
+
+async def has_snapshot(db: Database, tree: RegionTree, day: str) -> bool:
+    root = tree.roots[0].code if tree.roots else ""
+    return bool(
+        await db.fetchone(
+            "SELECT 1 FROM coverage_snapshots WHERE region_code = ? AND day = ?", (root, day)
+        )
+    )
+
+
+async def trend(db: Database, region_code: str, days: int = 60) -> list[dict]:
+    """The region's snapshots, oldest first (at most `days` of them)."""
+    rows = await db.fetchall(
+        "SELECT day, households, installed, active7, active30, covered FROM coverage_snapshots"
+        " WHERE region_code = ? ORDER BY day DESC LIMIT ?",
+        (region_code, days),
+    )
+    return [
+        {
+            "day": r[0],
+            "households": r[1],
+            "installed": r[2],
+            "active7": r[3],
+            "active30": r[4],
+            "covered": r[5],
+            "coverage": round(r[5] / r[1], 4) if r[1] else None,
+        }
+        for r in reversed(rows)
+    ]
+
+
+# -- planning aid ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Readiness:
+    village: Region
+    households: int
+    equipped: int
+    installed: int
+    active7: int
+    nearness: int  # 2: same township as a covered village, 1: same banner, 0: neither
+    score: int
+
+    @property
+    def share(self) -> float | None:
+        return self.equipped / self.households if self.households else None
+
+
+def covered_villages(tree: RegionTree, wave_list: list[waves_mod.Wave]) -> set[str]:
+    """Villages reached by a wave that has started (started, paused or completed)."""
+    out: set[str] = set()
+    for wave in wave_list:
+        if wave.status != "planned":
+            out |= waves_mod.wave_villages(wave, tree)
+    return out
+
+
+def _ancestor(tree: RegionTree, code: str, level: str) -> str | None:
+    return next((r.code for r in tree.chain(code) if r.level == level), None)
+
+
+async def readiness(
+    db: Database,
+    tree: RegionTree,
+    scope_code: str | None = None,
+    now: float | None = None,
+    *,
+    cache_seconds: float = 0.0,
+) -> list[Readiness]:
+    """Villages not yet covered, best candidates first.
+
+    score = share of households with an installed box (0-100) + 20 per nearness step
+    + active boxes (capped at 30).
+    """
+    now = time.time() if now is None else now
+    figures = (await all_figures(db, tree, now, cache_seconds=cache_seconds)).figures
+    covered = covered_villages(tree, await waves_mod.list_waves(db))
+    near_township = {_ancestor(tree, v, "township") for v in covered}
+    near_county = {_ancestor(tree, v, "county") for v in covered}
+    out = []
+    for code, region in tree.by_code.items():
+        if region.level != "village" or code in covered:
+            continue
+        if scope_code and scope_code not in {r.code for r in tree.chain(code)}:
+            continue
+        f = figures[code]
+        if _ancestor(tree, code, "township") in near_township:
+            nearness = 2
+        elif _ancestor(tree, code, "county") in near_county:
+            nearness = 1
+        else:
+            nearness = 0
+        share = f.equipped / f.households if f.households else 0.0
+        score = round(100 * share) + 20 * nearness + min(f.active7, 30)
+        out.append(
+            Readiness(region, f.households, f.equipped, f.installed, f.active7, nearness, score)
+        )
+    out.sort(key=lambda r: (-r.score, r.village.code))
+    return out
+
+
+async def propose_wave(
+    db: Database,
+    tree: RegionTree,
+    name: str,
+    top: int,
+    scope_code: str | None = None,
+    now: float | None = None,
+) -> waves_mod.Wave:
+    """A planned expansion wave over the `top` best-ranked villages, for staff to edit."""
+    ranked = [r for r in await readiness(db, tree, scope_code, now) if r.households][:top]
+    if not ranked:
+        raise NotFound("no_candidate_villages", "")
+    data = waves_mod.WaveInput(
+        name=name,
+        kind="expansion",
+        regions=tuple(r.village.code for r in ranked),
+        target_boxes=sum(r.installed for r in ranked),
+    )
+    return await waves_mod.create_wave(db, data, tree, now)
+
+
+# -- one box's timeline ----------------------------------------------------------------------
+
+
+async def box_timeline(db: Database, serial: str) -> dict:
+    """What happened to one box: registry dates, first launch, views, callbacks."""
+    row = await db.fetchone("SELECT * FROM devices WHERE serial = ?", (serial,))
+    if row is None:
+        raise NotFound("device_not_found", serial)
+    row = dict(zip(row.keys(), tuple(row), strict=True))  # columns vary with the registry's
+    device_id = row["id"]
+    usage = await db.fetchone(
+        "SELECT MIN(CASE WHEN kind = 'launch' THEN at END), SUM(kind = 'view'),"
+        " SUM(kind = 'launch') FROM usage_events WHERE device_id = ?",
+        (device_id,),
+    )
+    calls = await db.fetchall(
+        "SELECT ref, service, status, created_at FROM callback_requests WHERE device_id = ?"
+        " ORDER BY created_at",
+        (device_id,),
+    )
+    return {
+        "id": device_id,
+        "serial": row["serial"],
+        "state": row["state"],
+        "village_code": row["village_code"],
+        "household_label": row["household_label"],
+        "installed_at": row.get("installed_at"),
+        "activated_at": row.get("activated_at"),
+        "first_seen": row.get("first_seen"),
+        "last_seen": row.get("last_seen"),
+        "first_launch": usage[0],
+        "views": usage[1] or 0,
+        "launches": usage[2] or 0,
+        "callbacks": [
+            {"ref": c[0], "service": c[1], "status": c[2], "created_at": c[3]} for c in calls
+        ],
+    }

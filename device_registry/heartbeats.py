@@ -1,0 +1,88 @@
+"""Heartbeats from boxes, written in batches.
+
+`HeartbeatWriter.record()` validates nothing and only keeps the latest beat per box in memory;
+`flush()` (a background task every few seconds, and at shutdown) writes them all in one
+transaction: firmware, portal version, uptime, first/last seen, activation and state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from storage import Database
+
+# A heartbeat's own clock may drift; further off than this it is refused as absurd.
+MAX_FUTURE_SECONDS = 300
+MAX_PAST_SECONDS = 86400
+MAX_UPTIME_SECONDS = 10 * 365 * 86400
+
+
+@dataclass(frozen=True)
+class Beat:
+    device_id: int
+    at: float
+    firmware: str
+    portal_version: str
+    uptime: int | None
+
+
+def timestamp_ok(at: float, now: float | None = None) -> bool:
+    """True when a beat's time lies within the accepted window around the server's clock."""
+    now = time.time() if now is None else now
+    return now - MAX_PAST_SECONDS <= at <= now + MAX_FUTURE_SECONDS
+
+
+class HeartbeatWriter:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._beats: dict[int, Beat] = {}
+
+    def record(self, beat: Beat) -> None:
+        known = self._beats.get(beat.device_id)
+        if known is None or known.at <= beat.at:
+            self._beats[beat.device_id] = beat
+
+    @property
+    def pending(self) -> int:
+        return len(self._beats)
+
+    async def flush(self) -> int:
+        """Write the buffered beats in one transaction; return how many boxes were updated."""
+        if not self._beats:
+            return 0
+        beats, self._beats = self._beats, {}
+        rows = [
+            (
+                b.firmware,
+                b.firmware,
+                b.portal_version,
+                b.portal_version,
+                b.uptime,
+                b.at,
+                b.at,
+                b.at,
+                b.device_id,
+            )
+            for b in beats.values()
+        ]
+        try:
+            async with self.db.transaction() as tx:
+                await tx.executemany(
+                    "UPDATE devices SET"
+                    " firmware = CASE WHEN ? != '' THEN ? ELSE firmware END,"
+                    " portal_version = CASE WHEN ? != '' THEN ? ELSE portal_version END,"
+                    " uptime = COALESCE(?, uptime),"
+                    " last_seen = MAX(COALESCE(last_seen, 0), ?),"
+                    " first_seen = COALESCE(first_seen, ?),"
+                    " activated_at = COALESCE(activated_at, ?),"
+                    " state = CASE WHEN state IN ('planned','installed','activated','inactive')"
+                    " THEN 'active' ELSE state END"
+                    " WHERE id = ? AND state NOT IN ('retired','rejected','pending')",
+                    rows,
+                )
+        except BaseException:
+            for device_id, beat in beats.items():
+                self._beats.setdefault(device_id, beat)
+            raise
+        return len(rows)

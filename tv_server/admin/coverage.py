@@ -1,0 +1,438 @@
+"""The coverage dashboard in /admin: drill down city → banner → township → village with sortable
+tables, server-rendered SVG bar charts and trend line, CSV/XLSX export, the readiness ranking
+with "propose the next wave", on-demand snapshots and one box's timeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import time
+
+from aiohttp import web
+
+from device_registry import coverage, waves
+from storage import DomainError
+from tv_server import keys
+from tv_server.admin import labels
+from tv_server.admin import waves as wave_views
+from tv_server.admin.common import (
+    add_nav,
+    current_user,
+    deny,
+    log,
+    render,
+    require_region,
+    requires,
+    see_other,
+    url,
+)
+from tv_ui.i18n import N_, gettext
+
+PERMISSION = "view"
+EDIT = "registry.edit"
+CACHE_SECONDS = 120.0  # the background task refreshes the default period every minute
+COLUMNS = {
+    "households": N_("户数"),
+    "installed": N_("已安装机顶盒"),
+    "active7": N_("7天活跃"),
+    "active30": N_("30天活跃"),
+    "covered": N_("有活跃机顶盒的户数"),
+    "coverage": N_("覆盖率"),
+    "launches": N_("启动次数"),
+    "views": N_("节目观看"),
+    "callbacks": N_("回电申请"),
+}
+READINESS_COLUMNS = {
+    "households": N_("户数"),
+    "equipped": N_("已装机户数"),
+    "share": N_("装机户比例"),
+    "active7": N_("活跃机顶盒"),
+    "nearness": N_("邻近已覆盖地区"),
+    "score": N_("准备度"),
+}
+BOX_STATES = {
+    "pending": N_("待审核"),
+    "rejected": N_("已拒绝"),
+    "planned": N_("计划安装"),
+    "installed": N_("已安装"),
+    "activated": N_("已激活"),
+    "active": N_("活跃"),
+    "inactive": N_("不活跃"),
+    "retired": N_("已退役"),
+}
+NEARNESS = {2: N_("同一苏木乡镇"), 1: N_("同一旗区"), 0: N_("较远")}
+MESSAGES = {
+    "period_invalid": N_("日期格式不对。"),
+    "no_candidate_villages": N_("没有可以提议的嘎查村。"),
+    "top_invalid": N_("提议数量要在1到200之间。"),
+}
+NOTICES = {
+    "snapshot_taken": N_("已保存今天的覆盖快照。"),
+    "wave_proposed": N_("已生成计划中的批次，请修改后再启动。"),
+}
+CHART_WIDTH = 560
+
+
+def setup(admin: web.Application) -> None:
+    """Register this slice's routes (and NAV entries) on the admin sub-application."""
+    r = admin.router
+    r.add_get("/coverage", dashboard, name="admin_coverage")
+    r.add_post("/coverage/snapshot", snapshot, name="admin_coverage_snapshot")
+    r.add_get("/coverage/readiness", readiness, name="admin_coverage_readiness")
+    r.add_post("/coverage/readiness", propose)
+    r.add_get("/coverage/box/{serial}", box_timeline, name="admin_coverage_box")
+    for code, text in NOTICES.items():
+        labels.NOTICES.setdefault(code, text)
+    add_nav(PERMISSION, "admin_coverage", N_("覆盖情况"))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _city_code(request: web.Request) -> str:
+    tree = request.config_dict[keys.REGIONS]
+    return next(r.code for r in tree.by_code.values() if r.level == "city")
+
+
+async def _region(request: web.Request, permission: str) -> str:
+    """The requested region (default: the user's own region, else the city), in scope."""
+    user = current_user(request)
+    code = request.query.get("region", "") or user.region_code or _city_code(request)
+    if request.config_dict[keys.REGIONS].get(code) is None:
+        raise web.HTTPNotFound()
+    await require_region(request, permission, code)
+    return code
+
+
+def _period(request: web.Request, now: float) -> tuple[coverage.Period | None, str, str]:
+    """The chosen period (None: the default last 30 days, served from the shared cache)."""
+    since_text = request.query.get("since", "").strip()
+    until_text = request.query.get("until", "").strip()
+    if not since_text and not until_text:
+        return None, "", ""
+    default = coverage.default_period(now)
+    try:
+        since = coverage.day_start(dt.date.fromisoformat(since_text)) if since_text else None
+        until = (
+            coverage.day_start(dt.date.fromisoformat(until_text)) + coverage.DAY
+            if until_text
+            else None
+        )
+    except ValueError:
+        raise web.HTTPBadRequest(text=gettext(MESSAGES["period_invalid"])) from None
+    return (
+        coverage.Period(since or default.since, until or default.until),
+        since_text,
+        until_text,
+    )
+
+
+def _sorted(rows: list, key: str, desc: bool, value) -> list:
+    present = [r for r in rows if value(r, key) is not None]
+    missing = [r for r in rows if value(r, key) is None]
+    present.sort(key=lambda r: value(r, key), reverse=desc)
+    return present + missing
+
+
+def _figure(row, key: str):
+    region, figures = row
+    if key == "name":
+        return region.code
+    return getattr(figures, key)
+
+
+def bars(rows: list, key: str, scale: float | None = None) -> list[dict]:
+    """Bar geometry for an inline SVG chart of one figure per region."""
+    values = [
+        (r.name, r.code, f.coverage if key == "coverage" else getattr(f, key)) for r, f in rows
+    ]
+    top = scale or max((v or 0 for _, _, v in values), default=0) or 1
+    out = []
+    for i, (name, code, v) in enumerate(values):
+        v = v or 0
+        out.append(
+            {
+                "name": name,
+                "code": code,
+                "y": i * 26,
+                "width": round(CHART_WIDTH * v / top, 1),
+                "label": f"{v * 100:.1f}%" if key == "coverage" else str(v),
+            }
+        )
+    return out
+
+
+def trend_line(points: list[dict], width: int = 600, height: int = 160) -> dict:
+    """Polyline points of the coverage trend (0-100 % on the y axis)."""
+    values = [p["coverage"] or 0.0 for p in points]
+    if not values:
+        return {"points": "", "days": [], "width": width, "height": height}
+    step = width / max(1, len(values) - 1)
+    coords = [f"{round(i * step, 1)},{round(height - v * height, 1)}" for i, v in enumerate(values)]
+    return {
+        "dots": [c.split(",") for c in coords],
+        "points": " ".join(coords),
+        "width": width,
+        "height": height,
+        "first": points[0]["day"],
+        "last": points[-1]["day"],
+        "latest": f"{values[-1] * 100:.1f}%",
+    }
+
+
+def export(name: str, header: list[str], rows: list[list], fmt: str) -> web.Response:
+    stamp = time.strftime("%Y%m%d")
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return web.Response(
+            body=("\ufeff" + buf.getvalue()).encode("utf-8"),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
+        )
+    from openpyxl import Workbook  # only the export needs it
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = name
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return web.Response(
+        body=out.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.xlsx"'},
+    )
+
+
+FIGURE_KEYS = [
+    "households",
+    "equipped",
+    "installed",
+    "active7",
+    "active30",
+    "covered",
+    "coverage",
+    "launches",
+    "views",
+    "callbacks",
+]
+
+
+def _export_rows(rep: coverage.Report) -> list[list]:
+    rows = []
+    for region, f in [(rep.region, rep.totals), *rep.rows]:
+        d = f.as_dict()
+        rows.append([region.code, region.name, region.level, *[d[k] for k in FIGURE_KEYS]])
+    return rows
+
+
+# -- the dashboard ---------------------------------------------------------------------------
+
+
+@requires(PERMISSION)
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    db, tree = request.config_dict[keys.DB], request.config_dict[keys.REGIONS]
+    code = await _region(request, PERMISSION)
+    now = time.time()
+    period, since_text, until_text = _period(request, now)
+    if request.query.get("fresh"):
+        coverage.forget(db)
+    rep = await coverage.report(db, tree, code, now, period, cache_seconds=CACHE_SECONDS)
+    fmt = request.query.get("format", "")
+    if fmt in ("csv", "xlsx"):
+        await log(
+            request,
+            "coverage.export",
+            object_type="region",
+            object_id=code,
+            detail={"format": fmt, "since": since_text, "until": until_text},
+        )
+        return export("coverage", ["code", "name", "level", *FIGURE_KEYS], _export_rows(rep), fmt)
+    sort = request.query.get("sort", "name")
+    sort = sort if sort in COLUMNS or sort == "name" else "name"
+    desc = request.query.get("dir", "desc" if sort != "name" else "asc") == "desc"
+
+    def value(row, key):
+        return row[1].coverage if key == "coverage" else _figure(row, key)
+
+    rows = _sorted(rep.rows, sort, desc, value)
+    user = current_user(request)
+    chain = [r for r in reversed(tree.chain(code)) if r.level != "province"]
+    if user.region_code:  # no breadcrumb above the user's own region
+        keep = [r.code for r in tree.chain(user.region_code)]
+        chain = [r for r in chain if r.code not in keep or r.code == user.region_code]
+    all_waves = await waves.list_waves(db)
+    mine = {r.code for r in tree.chain(code)}
+    shown = [
+        w
+        for w in all_waves
+        if any(c in mine or code in {r.code for r in tree.chain(c)} for c in w.regions)
+    ]
+    return render(
+        request,
+        "admin/coverage/dashboard.html",
+        rep=rep,
+        rows=rows,
+        chain=chain,
+        columns=COLUMNS,
+        sort=sort,
+        desc=desc,
+        since=since_text,
+        until=until_text,
+        period_text=(coverage.day_of(rep.period.since), coverage.day_of(rep.period.until - 1)),
+        computed_at=dt.datetime.fromtimestamp(rep.computed_at, coverage.CST).strftime("%H:%M"),
+        coverage_bars=bars(rows, "coverage", 1.0),
+        installed_bars=bars(rows, "installed"),
+        trend=trend_line(await coverage.trend(db, code)),
+        waves=shown,
+        kinds=wave_views.KINDS,
+        statuses=wave_views.STATUSES,
+        is_village=rep.region.level == "village",
+        devices=await _village_devices(db, code) if rep.region.level == "village" else [],
+        can_edit=user.can(EDIT),
+        box_states=BOX_STATES,
+        pct=lambda v: "—" if v is None else f"{v * 100:.1f}%",
+    )
+
+
+async def _village_devices(db, code: str) -> list:
+    return await db.fetchall(
+        "SELECT serial, state, household_label, last_seen FROM devices WHERE village_code = ?"
+        " ORDER BY household_label, serial LIMIT 500",
+        (code,),
+    )
+
+
+@requires(EDIT)
+async def snapshot(request: web.Request) -> web.Response:
+    db, tree = request.config_dict[keys.DB], request.config_dict[keys.REGIONS]
+    user = current_user(request)
+    if user.region_code:  # a snapshot covers the whole city
+        raise await deny(request, EDIT, action="coverage.snapshot")
+    count = await coverage.take_snapshot(db, tree)
+    await log(request, "coverage.snapshot", detail={"regions": count})
+    raise web.HTTPSeeOther(url(request, "admin_coverage", {"ok": "snapshot_taken"}))
+
+
+# -- planning aid ----------------------------------------------------------------------------
+
+
+def _readiness_value(r: coverage.Readiness, key: str):
+    if key == "name":
+        return r.village.code
+    return getattr(r, key)
+
+
+@requires(PERMISSION)
+async def readiness(request: web.Request, error: str = "", status: int = 200):
+    db, tree = request.config_dict[keys.DB], request.config_dict[keys.REGIONS]
+    code = await _region(request, PERMISSION)
+    ranked = await coverage.readiness(db, tree, code, cache_seconds=CACHE_SECONDS)
+    sort = request.query.get("sort", "score")
+    sort = sort if sort in READINESS_COLUMNS or sort == "name" else "score"
+    desc = request.query.get("dir", "asc" if sort == "name" else "desc") == "desc"
+    ranked = _sorted(ranked, sort, desc, _readiness_value)
+    fmt = request.query.get("format", "")
+    if fmt in ("csv", "xlsx"):
+        await log(
+            request,
+            "coverage.export",
+            object_type="readiness",
+            object_id=code,
+            detail={"format": fmt},
+        )
+        rows = [
+            [
+                r.village.code,
+                tree.full_name(r.village.code),
+                r.households,
+                r.equipped,
+                None if r.share is None else round(r.share, 4),
+                r.active7,
+                r.nearness,
+                r.score,
+            ]
+            for r in ranked
+        ]
+        header = ["code", "name", "households", "equipped", "share", "active7", "nearness", "score"]
+        return export("readiness", header, rows, fmt)
+    return render(
+        request,
+        "admin/coverage/readiness.html",
+        status=status,
+        ranked=ranked[:300],
+        total=len(ranked),
+        region=tree.get(code),
+        columns=READINESS_COLUMNS,
+        nearness=NEARNESS,
+        sort=sort,
+        desc=desc,
+        error=error,
+        can_edit=current_user(request).can(EDIT),
+        pct=lambda v: "—" if v is None else f"{v * 100:.1f}%",
+    )
+
+
+@requires(EDIT)
+async def propose(request: web.Request) -> web.StreamResponse:
+    db, tree = request.config_dict[keys.DB], request.config_dict[keys.REGIONS]
+    code = await _region(request, EDIT)
+    form = await request.post()
+    top_text = form.get("top", "10").strip()
+    if not top_text.isdigit() or not 1 <= int(top_text) <= 200:
+        return await readiness.__wrapped__(request, gettext(MESSAGES["top_invalid"]), 400)
+    user = current_user(request)
+    name = form.get("name", "").strip() or gettext(N_("提议批次 %(day)s")) % {
+        "day": dt.date.today().isoformat()
+    }
+    scope = code if code != _city_code(request) else None
+    try:
+        wave = await coverage.propose_wave(db, tree, name, int(top_text), scope)
+    except DomainError as exc:
+        text = MESSAGES.get(exc.code) or wave_views.MESSAGES.get(exc.code)
+        message = gettext(text) if text else gettext(labels.ERRORS["server_error"])
+        return await readiness.__wrapped__(request, message, 400)
+    await log(
+        request,
+        "wave.propose",
+        object_type="wave",
+        object_id=wave.id,
+        detail={"regions": list(wave.regions), "user_region": user.region_code or ""},
+    )
+    raise see_other(request, "admin_wave", ok="wave_proposed", wid=wave.id)
+
+
+# -- one box ---------------------------------------------------------------------------------
+
+
+@requires(PERMISSION)
+async def box_timeline(request: web.Request) -> web.Response:
+    db, tree = request.config_dict[keys.DB], request.config_dict[keys.REGIONS]
+    try:
+        line = await coverage.box_timeline(db, request.match_info["serial"])
+    except DomainError:
+        raise web.HTTPNotFound() from None
+    await require_region(request, PERMISSION, line["village_code"])
+    view = await request.config_dict[keys.BOXES].get(line["serial"])
+    wave = None
+    if view is not None and view.wave_id is not None:
+        wave = await waves.get_wave(db, view.wave_id)
+    return render(
+        request,
+        "admin/coverage/box.html",
+        line=line,
+        wave=wave,
+        box_states=BOX_STATES,
+        village=tree.full_name(line["village_code"]) if tree.get(line["village_code"]) else "",
+        local=lambda ts: (
+            dt.datetime.fromtimestamp(ts, coverage.CST).strftime("%Y-%m-%d %H:%M") if ts else "—"
+        ),
+    )

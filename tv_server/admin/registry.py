@@ -1,0 +1,456 @@
+"""The box registry in /admin: pending boxes accepted or rejected one by one or in bulk, the
+auto-accept rule by village, a box's page (fields, attributes, household history, replacement)
+and the operator's CSV upload with the same line-by-line report as the CLI. Region-scoped and
+audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from aiohttp import web
+
+from device_registry import devices, households, registry_io
+from storage import DomainError
+from tv_server import keys
+from tv_server.admin import labels
+from tv_server.admin.common import (
+    add_nav,
+    current_user,
+    deny,
+    log,
+    render,
+    require_region,
+    requires,
+    see_other,
+)
+from tv_ui.i18n import N_, gettext
+
+PERMISSION = "registry.edit"
+PAGE = 100
+MAX_UPLOAD = 20 * 1024 * 1024
+
+STATES = {
+    "pending": N_("待审核"),
+    "rejected": N_("已拒绝"),
+    "planned": N_("计划安装"),
+    "installed": N_("已安装"),
+    "activated": N_("已激活"),
+    "active": N_("活跃"),
+    "inactive": N_("不活跃"),
+    "retired": N_("已退役"),
+}
+NOTICES = {
+    "registry_accepted": N_("已接受所选机顶盒。"),
+    "registry_rejected": N_("已拒绝所选机顶盒。"),
+    "registry_replaced": N_("已完成换机，旧机顶盒已退役。"),
+    "registry_imported": N_("机顶盒清单已导入。"),
+    "registry_auto": N_("自动接受规则已更新。"),
+    "registry_households": N_("各村户数已更新。"),
+}
+MESSAGES = {
+    "nothing_selected": N_("请先勾选机顶盒。"),
+    "village_unknown": N_("请填写一个有效的村（嘎查）代码。"),
+    "device_unknown": N_("找不到这台机顶盒。"),
+    "device_retired": N_("这台机顶盒已退役。"),
+    "device_rejected": N_("这台机顶盒已被拒绝。"),
+    "device_pending": N_("这台机顶盒还在等待审核。"),
+    "serial_invalid": N_("序列号格式不正确。"),
+    "replacement_same_box": N_("新旧机顶盒不能是同一台。"),
+    "replacement_box_in_use": N_("新机顶盒已在其他家庭使用。"),
+    "no_file": N_("请选择要上传的 CSV 文件。"),
+    "household_label_invalid": N_("请填写户名（最多 100 个字）。"),
+    "household_address_invalid": N_("地址最多 200 个字。"),
+    "too_large": N_("文件太大，最大 %(mb)s MB。"),
+    "not_text": N_("文件不是 UTF-8 或 GBK 编码的 CSV。"),
+    "has_problems": N_("有 %(n)s 行需要修改，没有写入任何数据。"),
+    "dry_run_ok": N_("检查通过：%(n)s 行都没有问题（未写入）。"),
+}
+
+SEPARATOR = N_("；")
+# The import report's issue codes (device_registry.registry_io) in Chinese.
+ISSUES = {
+    "file_empty": N_("文件是空的。"),
+    "columns_unknown": N_("不认识的列：%(names)s"),
+    "columns_missing": N_("缺少的列：%(names)s"),
+    "columns_repeated": N_("重复的列：%(names)s"),
+    "columns_expected": N_("应有的列：%(names)s"),
+    "column_count": N_("应有 %(expected)s 列，实际 %(found)s 列"),
+    "serial_invalid": N_("序列号格式不正确：%(value)s"),
+    "serial_repeated": N_("序列号 %(value)s 重复（第 %(other)s 行也有）"),
+    "serial_registered": N_("序列号 %(value)s 已经登记过"),
+    "mac_invalid": N_("MAC 地址格式不正确：%(value)s"),
+    "mac_repeated": N_("MAC 地址 %(value)s 重复（第 %(other)s 行也有）"),
+    "mac_registered": N_("MAC 地址 %(value)s 已属于机顶盒 %(other)s"),
+    "model_unknown": N_("不认识的型号：%(value)s"),
+    "firmware_invalid": N_("固件版本格式不正确：%(value)s"),
+    "village_unknown": N_("不认识的村代码：%(value)s"),
+    "household_label_invalid": N_("户名超过 100 个字"),
+    "installed_at_invalid": N_("安装日期不是 年-月-日 格式：%(value)s"),
+    "state_invalid": N_("状态 %(value)s 不对，只能是 planned、installed 或 activated"),
+    "header_invalid": N_("第一行必须是 village_code,households"),
+    "households_invalid": N_("户数必须是不超过 %(max)s 的整数"),
+    "village_repeated": N_("村 %(value)s 在第 %(other)s 行已经有了"),
+}
+
+
+def issue_rows(issues: list[tuple[int, str, dict]]) -> list[tuple[int, str]]:
+    """Import problems in Chinese, one row per bad line."""
+    rows: dict[int, list[str]] = {}
+    for line, code, params in issues:
+        rows.setdefault(line, []).append(gettext(ISSUES[code]) % params)
+    return [(line, gettext(SEPARATOR).join(texts)) for line, texts in rows.items()]
+
+
+def setup(admin: web.Application) -> None:
+    """Register this slice's routes (and NAV entry) on the admin sub-application."""
+    r = admin.router
+    r.add_get("/registry", index, name="admin_registry")
+    r.add_post("/registry/decide", decide, name="admin_registry_decide")
+    r.add_post("/registry/auto-accept", auto_accept, name="admin_registry_auto")
+    r.add_get("/registry/import", import_form, name="admin_registry_import")
+    r.add_post("/registry/import", import_upload)
+    r.add_post("/registry/households", households_upload, name="admin_registry_households")
+    r.add_get("/registry/box/{serial}", box_page, name="admin_registry_box")
+    r.add_post("/registry/box/{serial}/replace", replace, name="admin_registry_replace")
+    r.add_post("/registry/box/{serial}/household", household, name="admin_registry_household")
+    for code, text in NOTICES.items():
+        labels.NOTICES.setdefault(code, text)
+    add_nav(PERMISSION, "admin_registry", N_("机顶盒"))
+
+
+def _message(code: str, **params) -> str:
+    text = gettext(MESSAGES.get(code) or labels.ERRORS.get(code) or labels.ERRORS["server_error"])
+    return text % params if params else text
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def _scope_villages(request: web.Request) -> list[str] | None:
+    """Village codes the user may see (None: every region)."""
+    user = current_user(request)
+    if user.region_code is None:
+        return None
+    tree = request.config_dict[keys.REGIONS]
+    out, stack = [], [user.region_code]
+    while stack:
+        code = stack.pop()
+        region = tree.get(code)
+        if region is not None and region.level == "village":
+            out.append(code)
+        stack.extend(r.code for r in tree.kids(code))
+    return out
+
+
+async def _listing(request: web.Request, state: str, query: str, page: int) -> tuple[list, int]:
+    db = request.config_dict[keys.DB]
+    where, params = [], []
+    scope = _scope_villages(request)
+    if scope is not None:
+        where.append("village_code IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(scope))
+    if state:
+        where.append("state = ?")
+        params.append(state)
+    if query:
+        where.append("(serial LIKE ? OR mac LIKE ? OR household_label LIKE ?)")
+        params.extend([f"%{query}%"] * 3)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    total = await db.fetchval(f"SELECT COUNT(*) FROM devices{clause}", params)
+    rows = await db.fetchall(
+        "SELECT serial, mac, model, village_code, household_label, state, last_seen"
+        f" FROM devices{clause} ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*params, PAGE, (page - 1) * PAGE],
+    )
+    return [dict(r) for r in rows], total
+
+
+async def _pending_count(request: web.Request) -> int:
+    scope = _scope_villages(request)
+    if scope is None:
+        sql, params = "SELECT COUNT(*) FROM devices WHERE state = 'pending'", ()
+    else:
+        sql = (
+            "SELECT COUNT(*) FROM devices WHERE state = 'pending'"
+            " AND village_code IN (SELECT value FROM json_each(?))"
+        )
+        params = (json.dumps(scope),)
+    return await request.config_dict[keys.DB].fetchval(sql, params)
+
+
+async def _index(request: web.Request, status: int = 200, **extra) -> web.Response:
+    state = request.query.get("state", "")
+    state = state if state in STATES else ""
+    query = request.query.get("q", "").strip()[:64]
+    page = request.query.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    boxes, total = await _listing(request, state, query, page)
+    auto = await devices.auto_accept_villages(request.config_dict[keys.DB])
+    scope = _scope_villages(request)
+    if scope is not None:
+        auto = [code for code in auto if code in set(scope)]
+    return render(
+        request,
+        "admin/registry/index.html",
+        status=status,
+        boxes=boxes,
+        total=total,
+        pending=await _pending_count(request),
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        states=STATES,
+        filters={"state": state, "q": query},
+        auto_villages=auto,
+        when=_when,
+        effective=lambda b: devices.effective_state(b["state"], b["last_seen"]),
+        **extra,
+    )
+
+
+@requires(PERMISSION)
+async def index(request: web.Request) -> web.Response:
+    return await _index(request)
+
+
+@requires(PERMISSION)
+async def decide(request: web.Request) -> web.Response:
+    post = await request.post()
+    serials = sorted({s for s in post.getall("serials", []) if isinstance(s, str) and s})
+    accept = post.get("decision") == "accept"
+    village = str(post.get("village_code", "")).strip() or None
+    if not serials:
+        return await _index(request, status=400, error=_message("nothing_selected"))
+    db = request.config_dict[keys.DB]
+    tree = request.config_dict[keys.REGIONS]
+    if village is not None:
+        region = tree.get(village)
+        if region is None or region.level != "village":
+            return await _index(
+                request, status=400, error=_message("village_unknown"), typed_village=village
+            )
+        await require_region(request, PERMISSION, village)
+    scope = _scope_villages(request)
+    if scope is not None:
+        allowed = set(scope)
+        rows = await db.fetchall(
+            "SELECT serial, village_code FROM devices WHERE serial IN"
+            " (SELECT value FROM json_each(?))",
+            (json.dumps(serials),),
+        )
+        outside = [r[0] for r in rows if r[1] not in allowed and village is None]
+        if outside:
+            raise await deny(request, PERMISSION, serials=outside[:20])
+    try:
+        changed = await devices.decide_pending(db, serials, accept, village)
+    except DomainError as exc:
+        return await _index(request, status=400, error=_message(exc.code))
+    action = "device.accept" if accept else "device.reject"
+    for serial in changed:
+        await log(
+            request, action, object_type="device", object_id=serial, detail={"village": village}
+        )
+    request.config_dict[keys.BOXES].forget()
+    raise see_other(
+        request, "admin_registry", ok="registry_accepted" if accept else "registry_rejected"
+    )
+
+
+@requires(PERMISSION)
+async def auto_accept(request: web.Request) -> web.Response:
+    post = await request.post()
+    village = str(post.get("village_code", "")).strip()
+    on = post.get("on") == "1"
+    region = request.config_dict[keys.REGIONS].get(village)
+    if region is None or region.level != "village":
+        return await _index(
+            request, status=400, error=_message("village_unknown"), typed_auto=village
+        )
+    await require_region(request, PERMISSION, village)
+    await devices.set_auto_accept(request.config_dict[keys.DB], village, on)
+    await log(
+        request, "device.auto_accept", object_type="region", object_id=village, detail={"on": on}
+    )
+    raise see_other(request, "admin_registry", ok="registry_auto")
+
+
+async def _box(request: web.Request, serial: str) -> dict:
+    try:
+        box = await devices.device_details(request.config_dict[keys.DB], serial)
+    except DomainError:
+        raise web.HTTPNotFound() from None
+    await require_region(request, PERMISSION, box["village_code"])
+    return box
+
+
+async def _box_page(request: web.Request, box: dict, status: int = 200, **extra):
+    db = request.config_dict[keys.DB]
+    history, household = [], None
+    if box["household_id"] is not None:
+        household = await households.get_household(db, box["household_id"])
+        history = await households.box_history(db, box["household_id"])
+    return render(
+        request,
+        "admin/registry/box.html",
+        status=status,
+        box=box,
+        history=history,
+        household=household,
+        states=STATES,
+        when=_when,
+        **extra,
+    )
+
+
+@requires(PERMISSION)
+async def box_page(request: web.Request) -> web.Response:
+    return await _box_page(request, await _box(request, request.match_info["serial"]))
+
+
+@requires(PERMISSION)
+async def replace(request: web.Request) -> web.Response:
+    serial = request.match_info["serial"]
+    box = await _box(request, serial)
+    post = await request.post()
+    new_serial = str(post.get("new_serial", "")).strip()
+    db = request.config_dict[keys.DB]
+    try:
+        await devices.replace_box(db, serial, new_serial)
+    except DomainError as exc:
+        return await _box_page(
+            request, box, status=400, error=_message(exc.code), typed_serial=new_serial
+        )
+    await log(
+        request,
+        "device.replace",
+        object_type="device",
+        object_id=serial,
+        detail={"new": new_serial},
+    )
+    request.config_dict[keys.BOXES].forget()
+    raise see_other(request, "admin_registry_box", ok="registry_replaced", serial=new_serial)
+
+
+@requires(PERMISSION)
+async def household(request: web.Request) -> web.Response:
+    """Record the household a box serves: label, address, contact (kept masked)."""
+    serial = request.match_info["serial"]
+    box = await _box(request, serial)
+    post = await request.post()
+    typed = {k: str(post.get(k, "")) for k in ("label", "address", "contact")}
+    try:
+        household_id = await households.assign_household(
+            request.config_dict[keys.DB],
+            serial,
+            typed["label"],
+            typed["address"],
+            typed["contact"],
+        )
+    except DomainError as exc:
+        return await _box_page(
+            request, box, status=400, error=_message(exc.code), typed_household=typed
+        )
+    await log(
+        request,
+        "household.assign",
+        object_type="device",
+        object_id=serial,
+        detail={"household": household_id, "label": typed["label"]},
+    )
+    raise see_other(request, "admin_registry_box", ok="saved", serial=serial)
+
+
+def _import_page(request: web.Request, status: int = 200, **extra) -> web.Response:
+    return render(
+        request, "admin/registry/import.html", status=status, columns=registry_io.COLUMNS, **extra
+    )
+
+
+@requires(PERMISSION)
+async def import_form(request: web.Request) -> web.Response:
+    return _import_page(request)
+
+
+@requires(PERMISSION)
+async def import_upload(request: web.Request) -> web.Response:
+    if current_user(request).region_code is not None:
+        raise await deny(request, PERMISSION, action="device.import")
+    post = await request.post()
+    upload = post.get("file")
+    dry_run = post.get("dry_run") == "1"
+    if not isinstance(upload, web.FileField):
+        return _import_page(request, status=400, error=_message("no_file"), dry_run=dry_run)
+    raw = upload.file.read(MAX_UPLOAD + 1)
+    if len(raw) > MAX_UPLOAD:
+        return _import_page(
+            request,
+            status=413,
+            dry_run=dry_run,
+            error=_message("too_large", mb=MAX_UPLOAD // 2**20),
+        )
+    try:
+        text = registry_io.decode(raw)
+    except UnicodeDecodeError:
+        return _import_page(request, status=400, error=_message("not_text"), dry_run=dry_run)
+    report = await registry_io.import_devices(request.config_dict[keys.DB], text, dry_run=dry_run)
+    if report.problems:
+        return _import_page(
+            request,
+            status=400,
+            report=report,
+            problems=issue_rows(report.issues),
+            dry_run=dry_run,
+            error=_message("has_problems", n=len(report.problems)),
+        )
+    if dry_run:
+        return _import_page(
+            request, report=report, dry_run=True, checked=_message("dry_run_ok", n=report.rows)
+        )
+    await log(
+        request,
+        "device.import",
+        object_type="device",
+        object_id=upload.filename or "",
+        detail={"new": report.new, "accepted": report.accepted},
+    )
+    request.config_dict[keys.BOXES].forget()
+    raise see_other(request, "admin_registry", ok="registry_imported")
+
+
+@requires(PERMISSION)
+async def households_upload(request: web.Request) -> web.Response:
+    """Household totals per village: CSV `village_code,households`, all or nothing."""
+    if current_user(request).region_code is not None:
+        raise await deny(request, PERMISSION, action="households.import")
+    post = await request.post()
+    upload = post.get("file")
+    if not isinstance(upload, web.FileField):
+        return _import_page(request, status=400, error=_message("no_file"))
+    raw = upload.file.read(MAX_UPLOAD + 1)
+    if len(raw) > MAX_UPLOAD:
+        return _import_page(
+            request, status=413, error=_message("too_large", mb=MAX_UPLOAD // 2**20)
+        )
+    try:
+        count = await households.import_totals(
+            request.config_dict[keys.DB], registry_io.decode(raw)
+        )
+    except UnicodeDecodeError:
+        return _import_page(request, status=400, error=_message("not_text"))
+    except households.HouseholdImportError as exc:
+        return _import_page(
+            request,
+            status=400,
+            household_problems=issue_rows(exc.issues),
+            error=_message("has_problems", n=len(exc.problems)),
+        )
+    await log(
+        request,
+        "households.import",
+        object_type="region",
+        object_id=upload.filename or "",
+        detail={"villages": count},
+    )
+    raise see_other(request, "admin_registry_import", ok="registry_households")

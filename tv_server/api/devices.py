@@ -1,0 +1,315 @@
+"""The device API under /api/v1/devices: enrolment by the operator's systems (API key
+`devices:write`), heartbeats from boxes (per-device token, written in batches) and entitlement
+for the operator's portal (device token or API key `devices:read`). Described by the OpenAPI
+document at /api/v1/openapi.json (`openapi_devices.py`). Errors: {"error": {"code","message"}}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from accounts import apikeys, audit
+from device_registry import devices
+from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter, timestamp_ok
+from storage import DomainError
+from tv_server import keys
+from tv_server.api.openapi_devices import document
+from tv_ui.keymaps import keymap
+
+log = logging.getLogger(__name__)
+
+HEARTBEATS = web.AppKey("heartbeats", HeartbeatWriter)
+AUTH_CACHE = web.AppKey("device_auth_cache", dict)
+AUTH_TTL_SECONDS = 10.0
+INACTIVE_SWEEP_SECONDS = 3600.0
+MAX_BODY = 4096
+MESSAGES = {
+    "api_key_invalid": "a valid API key is required (Authorization: Bearer ltv_…)",
+    "api_key_scope": "this API key lacks the scope needed here",
+    "token_invalid": "a valid device token is required (Authorization: Bearer ltvd_…)",
+    "device_unknown": "no box with this serial is registered",
+    "device_retired": "this box is retired; it was replaced or taken out of service",
+    "device_rejected": "this box was rejected by staff",
+    "device_pending": "this box waits for staff to accept it",
+    "body_invalid": "the body must be a JSON object",
+    "body_too_large": f"the body must be at most {MAX_BODY} bytes",
+    "field_unknown": "the body holds fields this endpoint does not know",
+    "field_invalid": "a field has the wrong type",
+    "serial_invalid": "serial: 3-64 letters, digits, '.', '_' or '-'",
+    "mac_invalid": "mac must look like AA:BB:CC:DD:EE:FF",
+    "mac_taken": "this MAC address belongs to another box",
+    "model_unknown": "model is not a known box model",
+    "firmware_invalid": "firmware: 1-64 letters, digits, '.', '_', '+' or '-'",
+    "portal_version_invalid": "portal_version: 1-64 letters, digits, '.', '_', '+' or '-'",
+    "uptime_invalid": "uptime must be a whole number of seconds, 0 to 10 years",
+    "timestamp_invalid": "at must be within a day before and 5 minutes after the server's clock",
+    "village_unknown": "village_code is not a known village code",
+    "household_label_invalid": "household_label is at most 100 characters",
+    "state_invalid": "state must be planned, installed or activated",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str = "") -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+def error(status: int, code: str, detail: str = "") -> web.Response:
+    message = MESSAGES.get(code, code)
+    if detail:
+        message = f"{message} ({detail})"
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def api(handler: Handler) -> Handler:
+    """Answer our errors and domain errors in the API's JSON error shape."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = error(exc.status, exc.code, exc.detail)
+        except DomainError as exc:
+            status = 401 if exc.code.startswith("api_key") else exc.status
+            if exc.code == "api_key_scope":
+                status = 403
+            response = error(
+                status,
+                exc.code,
+                exc.detail if exc.code in ("field_unknown", "field_invalid") else "",
+            )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapper
+
+
+def _bearer(request: web.Request) -> str:
+    value = request.headers.get("Authorization", "")
+    if value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return request.headers.get("X-API-Key", "").strip()
+
+
+async def _api_key(request: web.Request, scope: str) -> apikeys.ApiKey:
+    return await apikeys.authenticate(request.app[keys.DB], _bearer(request), scope)
+
+
+async def _device(request: web.Request, serial: str) -> devices.DeviceAuth:
+    """The box whose token was presented; raise the matching 4xx otherwise."""
+    cache = request.app[AUTH_CACHE]
+    cached = cache.get(serial)
+    if cached is not None and time.monotonic() - cached[0] < AUTH_TTL_SECONDS:
+        auth = cached[1]
+    else:
+        auth = await devices.device_auth(request.app[keys.DB], serial)
+        if len(cache) > 200_000:
+            cache.clear()
+        cache[serial] = (time.monotonic(), auth)
+    if auth is None:
+        raise ApiError(404, "device_unknown")
+    if auth.state in ("retired", "rejected", "pending"):
+        raise ApiError(403 if auth.state == "pending" else 410, f"device_{auth.state}")
+    if not devices.token_matches(auth, _bearer(request)):
+        raise ApiError(401, "token_invalid")
+    return auth
+
+
+async def _json_body(request: web.Request) -> dict:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "body_too_large")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "body_too_large")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "body_invalid") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "body_invalid")
+    return body
+
+
+def _timestamp(value: object, now: float) -> float:
+    if value is None:
+        return now
+    if isinstance(value, bool):
+        raise ApiError(400, "timestamp_invalid")
+    if isinstance(value, (int, float)):
+        at = float(value)
+    elif isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+            if parsed.tzinfo is None:
+                raise ValueError
+            at = parsed.timestamp()
+        except (ValueError, OverflowError, OSError):
+            raise ApiError(400, "timestamp_invalid") from None
+    else:
+        raise ApiError(400, "timestamp_invalid")
+    if not math.isfinite(at) or not timestamp_ok(at, now):
+        raise ApiError(400, "timestamp_invalid")
+    return at
+
+
+def parse_heartbeat(body: dict, device_id: int, now: float) -> Beat:
+    """Validate a heartbeat body (firmware, portal_version, uptime, optional at)."""
+    extra = sorted(set(body) - {"firmware", "portal_version", "uptime", "at"})
+    if extra:
+        raise ApiError(400, "field_unknown", ", ".join(extra))
+    firmware = body.get("firmware", "")
+    if not isinstance(firmware, str) or (firmware and not devices.valid_version(firmware)):
+        raise ApiError(400, "firmware_invalid")
+    portal = body.get("portal_version", "")
+    if not isinstance(portal, str) or (portal and not devices.valid_version(portal)):
+        raise ApiError(400, "portal_version_invalid")
+    uptime = body.get("uptime")
+    if uptime is not None and (
+        isinstance(uptime, bool)
+        or not isinstance(uptime, int)
+        or not 0 <= uptime <= MAX_UPTIME_SECONDS
+    ):
+        raise ApiError(400, "uptime_invalid")
+    return Beat(device_id, _timestamp(body.get("at"), now), firmware, portal, uptime)
+
+
+@api
+async def enrol(request: web.Request) -> web.Response:
+    key = await _api_key(request, "devices:write")
+    body = await _json_body(request)
+    created, token = await devices.enrol(request.app[keys.DB], request.app[keys.REGIONS], body)
+    serial = body["serial"].strip()
+    await audit.record(
+        request.app[keys.DB],
+        user=None,
+        action="device.enrol",
+        object_type="device",
+        object_id=serial,
+        detail={"api_key": key.name, "created": created},
+        ip=request.remote or "",
+    )
+    request.app[AUTH_CACHE].pop(serial, None)
+    request.app[keys.BOXES].forget()
+    details = await devices.device_details(request.app[keys.DB], serial)
+    return web.json_response(
+        {"serial": serial, "state": details["state"], "token": token},
+        status=201 if created else 200,
+    )
+
+
+@api
+async def register(request: web.Request) -> web.Response:
+    """A box announcing itself: it becomes pending for staff (or is accepted at once when its
+    village has the auto-accept rule). No token yet: staff or the operator issue one."""
+    serial = request.match_info["serial"]
+    body = await _json_body(request)
+    extra = sorted(set(body) - {"village_code"})
+    if extra:
+        raise ApiError(400, "field_unknown", ", ".join(extra))
+    village = body.get("village_code")
+    if village is not None and not isinstance(village, str):
+        raise ApiError(400, "field_invalid", "village_code")
+    state = await devices.register_pending(request.app[keys.DB], serial, village or None)
+    request.app[AUTH_CACHE].pop(serial, None)
+    request.app[keys.BOXES].forget()
+    return web.json_response({"serial": serial, "state": state}, status=202)
+
+
+@api
+async def heartbeat(request: web.Request) -> web.Response:
+    serial = request.match_info["serial"]
+    auth = await _device(request, serial)
+    beat = parse_heartbeat(await _json_body(request), auth.device_id, time.time())
+    request.app[HEARTBEATS].record(beat)
+    return web.json_response({"status": "accepted", "serial": serial}, status=202)
+
+
+@api
+async def entitlement(request: web.Request) -> web.Response:
+    serial = request.match_info["serial"]
+    if _bearer(request).startswith(devices.TOKEN_PREFIX):
+        await _device(request, serial)
+    else:
+        await _api_key(request, "devices:read")
+    view = await request.app[keys.BOXES].get(serial)
+    if view is None:
+        raise ApiError(404, "device_unknown")
+    box = view.box
+    return web.json_response(
+        {
+            "serial": box.serial,
+            "state": box.state,
+            "entitled": bool(view.entitled),
+            "village_code": box.village_code,
+            "regions": list(view.chain),
+            "keymap_family": box.keymap_family,
+            "keymap": {str(code): action for code, action in keymap(box.keymap_family).items()},
+            "screen_profile": box.screen_profile,
+        }
+    )
+
+
+@api
+async def device_record(request: web.Request) -> web.Response:
+    await _api_key(request, "devices:read")
+    details = await devices.device_details(request.app[keys.DB], request.match_info["serial"])
+    details.pop("id", None)
+    return web.json_response(details)
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    return web.json_response(document(), headers={"Cache-Control": "public, max-age=300"})
+
+
+async def _flush_forever(app: web.Application, interval: float) -> None:
+    last_sweep = 0.0
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await app[HEARTBEATS].flush()
+            if time.monotonic() - last_sweep > INACTIVE_SWEEP_SECONDS:
+                await devices.mark_inactive(app[keys.DB])
+                last_sweep = time.monotonic()
+        except Exception:
+            log.exception("heartbeat flush failed; beats kept for the next attempt")
+
+
+async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
+    """The batched heartbeat writer and its flush task (every usage_flush_seconds)."""
+    app[HEARTBEATS] = HeartbeatWriter(app[keys.DB])
+    task = asyncio.create_task(_flush_forever(app, app[keys.SETTINGS].usage_flush_seconds))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    with contextlib.suppress(Exception):
+        await app[HEARTBEATS].flush()
+
+
+def setup(app: web.Application) -> None:
+    """Register the device routes and the heartbeat writer on the main application."""
+    app[AUTH_CACHE] = {}
+    app.cleanup_ctx.append(heartbeat_writer)
+    r = app.router
+    r.add_get("/api/v1/openapi.json", openapi, name="api_openapi")
+    r.add_post("/api/v1/devices", enrol, name="api_device_enrol")
+    r.add_get("/api/v1/devices/{serial}", device_record, name="api_device")
+    r.add_post("/api/v1/devices/{serial}/register", register, name="api_device_register")
+    r.add_post("/api/v1/devices/{serial}/heartbeat", heartbeat, name="api_device_heartbeat")
+    r.add_get("/api/v1/devices/{serial}/entitlement", entitlement, name="api_device_entitlement")

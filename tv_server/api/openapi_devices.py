@@ -1,0 +1,256 @@
+"""The OpenAPI 3.0 document of the device API (/api/v1/devices…), served at
+/api/v1/openapi.json. Kept next to the handlers in `devices.py`; a test checks they agree."""
+
+from __future__ import annotations
+
+from functools import cache
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+_SERIAL = {
+    "name": "serial",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]{2,63}$"},
+}
+_VERSION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+\\-]{0,63}$"}
+
+
+@cache
+def document() -> dict:
+    """The OpenAPI 3.0.3 description of the device endpoints."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "LegalTV device API",
+            "version": "1.0.0",
+            "description": (
+                "Enrolment of set-top boxes by the operator's systems, heartbeats from boxes and"
+                " the entitlement of a box to the legal section. See docs/device-api.md."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "An operator API key `ltv_…` (`legaltv apikey create NAME --scope"
+                        " SCOPE`); scopes devices:write (enrol) and devices:read (read)."
+                        " Also accepted in the X-API-Key header."
+                    ),
+                },
+                "deviceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "The per-device token `ltvd_…` issued at enrolment or by"
+                        " `legaltv devices token SERIAL` (a new one replaces the old)."
+                    ),
+                },
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string", "example": "device_unknown"},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "Enrolment": {
+                    "type": "object",
+                    "required": ["serial", "village_code"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "serial": {"type": "string", "example": "HS4K-000123"},
+                        "mac": {"type": "string", "example": "AC:DB:48:00:01:23"},
+                        "model": {"type": "string", "description": "a known box model"},
+                        "firmware": _VERSION,
+                        "village_code": {"type": "string", "example": "150602001001"},
+                        "household_label": {"type": "string", "maxLength": 100},
+                        "state": {
+                            "type": "string",
+                            "enum": ["planned", "installed", "activated"],
+                            "default": "installed",
+                        },
+                    },
+                },
+                "Enrolled": {
+                    "type": "object",
+                    "properties": {
+                        "serial": {"type": "string"},
+                        "state": {"type": "string"},
+                        "token": {"type": "string", "description": "shown once; keep it"},
+                    },
+                },
+                "Heartbeat": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "firmware": _VERSION,
+                        "portal_version": _VERSION,
+                        "uptime": {"type": "integer", "minimum": 0, "maximum": 315360000},
+                        "at": {
+                            "description": (
+                                "when the beat was taken: epoch seconds or ISO 8601 with a"
+                                " time zone; at most 1 day old and 5 minutes ahead"
+                            ),
+                            "oneOf": [{"type": "number"}, {"type": "string"}],
+                        },
+                    },
+                },
+                "Entitlement": {
+                    "type": "object",
+                    "properties": {
+                        "serial": {"type": "string"},
+                        "state": {"type": "string"},
+                        "entitled": {
+                            "type": "boolean",
+                            "description": "the legal section is on for this box",
+                        },
+                        "village_code": {"type": "string", "nullable": True},
+                        "regions": {"type": "array", "items": {"type": "string"}},
+                        "keymap_family": {"type": "string"},
+                        "keymap": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "key code -> action (up, down, ok, back, …)",
+                        },
+                        "screen_profile": {"type": "string", "enum": ["720p", "1080p", "2160p"]},
+                    },
+                },
+            },
+        },
+        "paths": {
+            "/api/v1/devices": {
+                "post": {
+                    "summary": "Enrol a box (pre-authorised; a pending box is accepted)",
+                    "operationId": "enrolDevice",
+                    "security": [{"apiKey": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Enrolment"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "enrolled; the device token is returned once",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Enrolled"}
+                                }
+                            },
+                        },
+                        "200": {"description": "already known: updated, new token issued"},
+                        "400": _error("invalid body or field"),
+                        "401": _error("missing or invalid API key"),
+                        "403": _error("the API key lacks devices:write"),
+                        "409": _error("the box is retired or rejected, or the MAC is taken"),
+                        "413": _error("body too large"),
+                    },
+                }
+            },
+            "/api/v1/devices/{serial}": {
+                "get": {
+                    "summary": "A box's registry record",
+                    "operationId": "getDevice",
+                    "security": [{"apiKey": []}],
+                    "parameters": [_SERIAL],
+                    "responses": {
+                        "200": {"description": "every registry field and attribute"},
+                        "401": _error("missing or invalid API key"),
+                        "403": _error("the API key lacks devices:read"),
+                        "404": _error("unknown serial"),
+                    },
+                }
+            },
+            "/api/v1/devices/{serial}/register": {
+                "post": {
+                    "summary": "A box announces itself: pending for staff, or accepted at once"
+                    " when its village has the auto-accept rule",
+                    "operationId": "registerDevice",
+                    "security": [],
+                    "parameters": [_SERIAL],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {"village_code": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {"description": "state: pending, installed, or the known state"},
+                        "400": _error("malformed serial, body or village code"),
+                    },
+                }
+            },
+            "/api/v1/devices/{serial}/heartbeat": {
+                "post": {
+                    "summary": "A box reports it is alive (written in batches)",
+                    "operationId": "deviceHeartbeat",
+                    "security": [{"deviceToken": []}],
+                    "parameters": [_SERIAL],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Heartbeat"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {"description": "accepted; stored within a few seconds"},
+                        "400": _error("malformed body, bad field or absurd timestamp"),
+                        "401": _error("missing or wrong device token"),
+                        "403": _error("the box is pending staff approval"),
+                        "404": _error("unknown serial"),
+                        "410": _error("the box is retired or rejected"),
+                        "413": _error("body too large"),
+                    },
+                }
+            },
+            "/api/v1/devices/{serial}/entitlement": {
+                "get": {
+                    "summary": "Is the legal section on for this box; its key map and profile",
+                    "operationId": "deviceEntitlement",
+                    "security": [{"deviceToken": []}, {"apiKey": []}],
+                    "parameters": [_SERIAL],
+                    "responses": {
+                        "200": {
+                            "description": "the entitlement",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Entitlement"}
+                                }
+                            },
+                        },
+                        "401": _error("missing or invalid token / API key"),
+                        "403": _error("pending box, or API key without devices:read"),
+                        "404": _error("unknown serial"),
+                        "410": _error("the box is retired or rejected"),
+                    },
+                }
+            },
+        },
+    }
