@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
+import io
 import json
 import random
 import re
@@ -24,15 +26,15 @@ from pathlib import Path
 
 import aiohttp
 
-from bench import common, server_bench
+from bench import common, coverage_bench, server_bench
 from bench.common import fmt, median, verdict
 
 START = "<!-- registry:start -->"
 END = "<!-- registry:end -->"
 HEARTBEAT_TARGET = 0.6  # heartbeat req/s ÷ hello-world req/s
 COVERAGE_TARGET_MS = 200.0
-PASSWORD = "ordos-registry-bench-2026"
 DB_FILE = "legaltv.sqlite3"
+JSON = {"Content-Type": "application/json"}
 BODY = '{"firmware":"V1.0.9","portal_version":"2.0.5","uptime":'
 # The statement HeartbeatWriter.flush() runs (device_registry/heartbeats.py), for the raw baseline.
 FLUSH_SQL = (
@@ -136,7 +138,10 @@ async def _post_loop(base: str, pairs, connections: int, duration: float) -> dic
                 async with session.post(
                     f"{base}/api/v1/devices/{serial}/heartbeat",
                     data=BODY + str(i) + "}",
-                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                    },
                 ) as r:
                     await r.read()
                     counts["ok" if r.status < 400 else "bad"] += 1
@@ -213,7 +218,10 @@ async def flush_vs_raw(data_dir: Path, sizes: tuple[int, ...], repeats: int) -> 
             times = {"writer": [], "raw": []}
             for rep in range(repeats):
                 now = time.time()
-                beats = [Beat(i, now - k * 0.001, "V1.0.9", "2.0.5", 3600 + rep) for k, i in enumerate(chosen)]
+                beats = [
+                    Beat(i, now - k * 0.001, "V1.0.9", "2.0.5", 3600 + rep)
+                    for k, i in enumerate(chosen)
+                ]
                 writer = HeartbeatWriter(db)
                 started = time.perf_counter()
                 for beat in beats:
@@ -309,14 +317,13 @@ def run_heartbeats(
 # ---- 2. coverage -----------------------------------------------------------------------------
 
 
-async def coverage_setup(data_dir: Path) -> str:
-    """An admin account and a coverage:read API key; return the key."""
-    from accounts import apikeys, users
+async def api_key(data_dir: Path) -> str:
+    """A `coverage:read` API key for the bench."""
+    from accounts import apikeys
 
     db = await _open_db(data_dir)
     try:
-        await users.create_user(db, "bench", PASSWORD, "admin")
-        _, key = await apikeys.create(db, "bench", ["coverage:read"])
+        _, key = await apikeys.create(db, "registry-bench", ["coverage:read"])
         return key
     finally:
         await db.close()
@@ -338,7 +345,7 @@ async def _measure(base: str, target: str, path: str, key: str, warm: int) -> di
             async with session.get(base + "/admin/login") as r:
                 html = await r.text()
             token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-            form = {"csrf_token": token, "username": "bench", "password": PASSWORD}
+            form = {"csrf_token": token, "username": "bench", "password": coverage_bench.PASSWORD}
             async with session.post(base + "/admin/login", data=form) as r:
                 await r.read()
         else:
@@ -363,9 +370,16 @@ async def _measure(base: str, target: str, path: str, key: str, warm: int) -> di
 
 
 def run_coverage(boxes: int, warm: int) -> dict:
-    data_dir, synth_s = synth_dir(boxes)
+    """Fill with `coverage_bench.fill` (synth + uncached aggregation timings + an admin "bench"),
+    measure over HTTP against `legaltv serve`, then run `coverage_bench.serve` (in-process)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="legaltv-coverage-bench-"))
+    log = io.StringIO()
     try:
-        key = asyncio.run(coverage_setup(data_dir))
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(log):
+            asyncio.run(coverage_bench.fill(data_dir, boxes, 1))
+        synth_s = time.perf_counter() - started
+        key = asyncio.run(api_key(data_dir))
         db_mib = (data_dir / DB_FILE).stat().st_size / 1024 / 1024
         targets = {}
         for label, target, path in (
@@ -387,9 +401,12 @@ def run_coverage(boxes: int, warm: int) -> dict:
                 file=sys.stderr,
                 flush=True,
             )
+        with contextlib.redirect_stdout(log):
+            asyncio.run(coverage_bench.serve(data_dir))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     return {
+        "coverage_bench": log.getvalue().strip().splitlines(),
         "boxes": boxes,
         "synth_s": synth_s,
         "db_mib": db_mib,
@@ -406,9 +423,7 @@ def write_csv(data_dir: Path, rows: int, path: Path) -> None:
     from device_registry.demo_boxes import MODELS
 
     with sqlite3.connect(data_dir / DB_FILE) as conn:
-        villages = [
-            r[0] for r in conn.execute("SELECT code FROM regions WHERE level = 'village'")
-        ]
+        villages = [r[0] for r in conn.execute("SELECT code FROM regions WHERE level = 'village'")]
     models = [m["model"] for m in MODELS if "(test)" not in m["model"]]
     rng = random.Random(7)
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -440,7 +455,9 @@ def run_import(data_dir: Path, rows: int) -> dict:
     dry_s, dry_out = _run([*base, "--dry-run"], timeout=600)
     real_s, real_out = _run(base, timeout=600)
     with sqlite3.connect(data_dir / DB_FILE) as conn:
-        stored = conn.execute("SELECT COUNT(*) FROM devices WHERE serial LIKE 'CSV-%'").fetchone()[0]
+        stored = conn.execute("SELECT COUNT(*) FROM devices WHERE serial LIKE 'CSV-%'").fetchone()[
+            0
+        ]
     return {
         "rows": rows,
         "bytes": path.stat().st_size,
@@ -486,10 +503,11 @@ def markdown(r: dict) -> str:
         f"| Heartbeat POST vs hello-world (req/s, median of per-repeat ratios) | "
         f"{fmt(hb['ratio'], 2)}× | ≥ {HEARTBEAT_TARGET}× | {verdict(hb['pass'])} |",
     ]
-    for label, t in cov["targets"].items():
+    for t in cov["targets"].values():
         lines.append(
             f"| `{t['path']}`, {fmt(cov['boxes'])} boxes, warm median | "
-            f"{fmt(t['warm_median_ms'])} ms | ≤ {COVERAGE_TARGET_MS:.0f} ms | {verdict(t['pass'])} |"
+            f"{fmt(t['warm_median_ms'])} ms | ≤ {COVERAGE_TARGET_MS:.0f} ms | "
+            f"{verdict(t['pass'])} |"
         )
     lines += [
         "",
@@ -539,7 +557,8 @@ def markdown(r: dict) -> str:
         "",
         f"### Coverage at {fmt(cov['boxes'])} boxes over the 1,011 villages",
         "",
-        f"`registry synth --boxes {cov['boxes']}` {fmt(cov['synth_s'])} s, database "
+        f"Filled by `coverage_bench.fill` (`synth.synthesize` of {fmt(cov['boxes'])} boxes plus "
+        f"3 uncached aggregations) in {fmt(cov['synth_s'])} s, database "
         f"{fmt(cov['db_mib'], 0)} MiB. A fresh `legaltv serve` per target (so the first request is "
         "cold: the figures are computed at start by the background task or by that request); the "
         f"dashboard logged in as an admin (login form + CSRF token), the API with a "
@@ -558,6 +577,13 @@ def markdown(r: dict) -> str:
     lines += [
         "",
         f"**Coverage ≤ {COVERAGE_TARGET_MS:.0f} ms warm: {verdict(cov_ok)}**",
+        "",
+        "`bench/coverage_bench.py` on the same data dir (aggregation in-process, uncached; then "
+        "its own in-process test server, 30 requests each):",
+        "",
+        "```",
+        *cov["coverage_bench"],
+        "```",
         "",
         f"### CSV import of {fmt(imp['rows'])} boxes",
         "",

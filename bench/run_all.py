@@ -22,6 +22,7 @@ from bench import (
     common,
     keypress_bench,
     publish_bench,
+    registry_bench,
     renditions_bench,
     server_bench,
     weight_bench,
@@ -168,6 +169,8 @@ def main() -> None:
     pub, errors["publish bench"] = _safe(
         "publish bench", lambda: publish_bench.run(steady=duration / 2, window=2.0)
     )
+    # registry bench: heartbeats, CSV import, coverage at 1M boxes (runs bench.coverage_bench too)
+    reg, errors["registry bench"] = _safe("registry bench", lambda: registry_bench.run(a.quick))
     previous = RESULTS.read_text() if RESULTS.exists() else ""
     text = report(when, machine, server, keys, weight, errors, _history(previous), a.quick)
     if rend:
@@ -176,6 +179,8 @@ def main() -> None:
         text = callbacks_bench.add_section(text, cbs, machine)
     if pub:
         text = publish_bench.add_section(text, pub, machine)
+    if reg:
+        text = registry_bench.add_section(text, reg, machine)
     RESULTS.write_text(text)
     print(text)
     print(f"(written to {RESULTS.relative_to(common.ROOT)})", file=sys.stderr)

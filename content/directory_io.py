@@ -14,23 +14,8 @@ from content import directory
 from content.directory import Applied, DirectoryInvalid, Problem, ServicePoint
 from storage import Database
 
-COLUMNS = (
-    "code",
-    "name",
-    "kind",
-    "region_code",
-    "region_served",
-    "organization",
-    "address",
-    "hours",
-    "phone",
-    "phone_is_sample",
-    "services",
-    "languages",
-    "latitude",
-    "longitude",
-    "description",
-)
+# The CSV columns: the point's code, then everything an editor can change, in that order.
+COLUMNS = ("code", *directory.EDITABLE)
 BOM = "\ufeff"
 MAX_BYTES = 5 * 1024 * 1024  # the whole Ordos directory is about 150 KB
 

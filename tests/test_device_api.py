@@ -245,7 +245,7 @@ async def test_openapi_document_describes_the_routes(client):
         (r.resource.canonical, r.method.lower())
         for r in client.app.router.routes()
         if r.resource is not None
-        and r.resource.canonical.startswith("/api/v1/devices")
+        and r.resource.canonical.startswith(("/api/v1/devices", "/api/v1/coverage"))
         and r.method != "HEAD"
     }
     assert {path for path, _m in routes} == paths

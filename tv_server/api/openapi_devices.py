@@ -1,5 +1,6 @@
-"""The OpenAPI 3.0 document of the device API (/api/v1/devices…), served at
-/api/v1/openapi.json. Kept next to the handlers in `devices.py`; a test checks they agree."""
+"""The OpenAPI 3.0 document of the device API (/api/v1/devices…) and of the coverage figures
+(/api/v1/coverage, handler in `coverage.py`), served at /api/v1/openapi.json. Kept next to the
+handlers in `devices.py`; a test checks they agree."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def document() -> dict:
                     "scheme": "bearer",
                     "description": (
                         "An operator API key `ltv_…` (`legaltv apikey create NAME --scope"
-                        " SCOPE`); scopes devices:write (enrol) and devices:read (read)."
+                        " SCOPE`); scopes devices:write (enrol), devices:read (read) and"
+                        " coverage:read (coverage figures)."
                         " Also accepted in the X-API-Key header."
                     ),
                 },
@@ -110,6 +112,69 @@ def document() -> dict:
                                 " time zone; at most 1 day old and 5 minutes ahead"
                             ),
                             "oneOf": [{"type": "number"}, {"type": "string"}],
+                        },
+                    },
+                },
+                "CoverageFigures": {
+                    "type": "object",
+                    "properties": {
+                        **{
+                            name: {"type": "integer"}
+                            for name in (
+                                "households",
+                                "equipped",
+                                "installed",
+                                "active7",
+                                "active30",
+                                "covered",
+                                "launches",
+                                "views",
+                                "callbacks",
+                            )
+                        },
+                        "coverage": {
+                            "type": "number",
+                            "nullable": True,
+                            "description": "covered ÷ households (box seen in the last 7 days)",
+                        },
+                    },
+                },
+                "Coverage": {
+                    "type": "object",
+                    "properties": {
+                        "region": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string", "example": "1506"},
+                                "name": {"type": "string"},
+                                "level": {"type": "string"},
+                            },
+                        },
+                        "period": {
+                            "type": "object",
+                            "description": "epoch seconds, until exclusive",
+                            "properties": {
+                                "since": {"type": "number"},
+                                "until": {"type": "number"},
+                            },
+                        },
+                        "totals": {"$ref": "#/components/schemas/CoverageFigures"},
+                        "children": {
+                            "type": "array",
+                            "description": "each child region with its figures",
+                            "items": {
+                                "allOf": [
+                                    {
+                                        "type": "object",
+                                        "properties": {
+                                            "code": {"type": "string"},
+                                            "name": {"type": "string"},
+                                            "level": {"type": "string"},
+                                        },
+                                    },
+                                    {"$ref": "#/components/schemas/CoverageFigures"},
+                                ]
+                            },
                         },
                     },
                 },
@@ -249,6 +314,50 @@ def document() -> dict:
                         "403": _error("pending box, or API key without devices:read"),
                         "404": _error("unknown serial"),
                         "410": _error("the box is retired or rejected"),
+                    },
+                }
+            },
+            "/api/v1/coverage": {
+                "get": {
+                    "summary": "Coverage figures of a region and of each of its children",
+                    "operationId": "getCoverage",
+                    "security": [{"apiKey": []}],
+                    "parameters": [
+                        {
+                            "name": "region",
+                            "in": "query",
+                            "description": "region code; the city when absent",
+                            "schema": {"type": "string", "example": "150602"},
+                        },
+                        *(
+                            {
+                                "name": name,
+                                "in": "query",
+                                "description": f"period {name} (default: the last 30 days)",
+                                "schema": {"type": "string", "format": "date"},
+                            }
+                            for name in ("since", "until")
+                        ),
+                        {
+                            "name": "api_key",
+                            "in": "query",
+                            "description": "the API key, when no Authorization header is sent",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the figures (recomputed every minute)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Coverage"}
+                                }
+                            },
+                        },
+                        "400": _error("since or until is not a date YYYY-MM-DD"),
+                        "401": _error("missing or invalid API key"),
+                        "403": _error("the API key lacks coverage:read"),
+                        "404": _error("unknown region code"),
                     },
                 }
             },
