@@ -196,12 +196,12 @@ def _audit(request: web.Request, action: str, object_type: str):
 # --- service points ----------------------------------------------------------------------
 
 
-@requires(PERMISSION)
-async def point_list(request: web.Request) -> web.Response:
+async def _listing(request: web.Request, fetch, template: str, name: str) -> web.Response:
+    """A filtered, paginated list of points or organisations within the user's region."""
     q = request.query
     filters = {k: q.get(k, "").strip() for k in ("region", "kind", "q")}
     page = _page(request)
-    points, total = await directory.list_points(
+    rows, total = await fetch(
         request.config_dict[keys.DB],
         regions=region_filter(request, filters["region"]),
         kind=filters["kind"] if filters["kind"] in directory.KINDS else "",
@@ -211,8 +211,8 @@ async def point_list(request: web.Request) -> web.Response:
     )
     return render(
         request,
-        "admin/directory/points.html",
-        points=points,
+        template,
+        **{name: rows},
         total=total,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
@@ -220,6 +220,11 @@ async def point_list(request: web.Request) -> web.Response:
         areas=area_choices(request),
         **choices(request),
     )
+
+
+@requires(PERMISSION)
+async def point_list(request: web.Request) -> web.Response:
+    return await _listing(request, directory.list_points, "admin/directory/points.html", "points")
 
 
 def _point_form(point: directory.ServicePoint) -> dict:
@@ -399,27 +404,11 @@ async def point_delete(request: web.Request) -> web.Response:
 
 @requires(PERMISSION)
 async def org_list(request: web.Request) -> web.Response:
-    q = request.query
-    filters = {k: q.get(k, "").strip() for k in ("region", "kind", "q")}
-    page = _page(request)
-    orgs, total = await directory.list_organizations(
-        request.config_dict[keys.DB],
-        regions=region_filter(request, filters["region"]),
-        kind=filters["kind"] if filters["kind"] in directory.KINDS else "",
-        q=filters["q"],
-        limit=PER_PAGE,
-        offset=(page - 1) * PER_PAGE,
-    )
-    return render(
+    return await _listing(
         request,
+        directory.list_organizations,
         "admin/directory/organizations.html",
-        organizations=orgs,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PER_PAGE)),
-        filters=filters,
-        areas=area_choices(request),
-        **choices(request),
+        "organizations",
     )
 
 
