@@ -497,6 +497,8 @@ def _mib(kb: dict, key: str = "VmRSS") -> str:
 def markdown(r: dict) -> str:
     hb, cov, imp = r["heartbeats"], r["coverage"], r["import"]
     cov_ok = all(t["pass"] for t in cov["targets"].values())
+    cold = ", ".join(f"{fmt(t['cold_ms'], 0)} ms" for t in cov["targets"].values())
+    cold_ok = all(t["cold_ms"] <= COVERAGE_TARGET_MS for t in cov["targets"].values())
     lines = [
         "| budget | measured | target | result |",
         "| --- | --- | --- | --- |",
@@ -576,7 +578,9 @@ def markdown(r: dict) -> str:
         )
     lines += [
         "",
-        f"**Coverage ≤ {COVERAGE_TARGET_MS:.0f} ms warm: {verdict(cov_ok)}**",
+        f"**Coverage ≤ {COVERAGE_TARGET_MS:.0f} ms warm: {verdict(cov_ok)}**; first request "
+        f"after a start: {cold} ({verdict(cold_ok)} against {COVERAGE_TARGET_MS:.0f} ms; it "
+        "waits for the first aggregation, see the uncached times below).",
         "",
         "`bench/coverage_bench.py` on the same data dir (aggregation in-process, uncached; then "
         "its own in-process test server, 30 requests each):",
