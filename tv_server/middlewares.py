@@ -10,6 +10,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from storage import DomainError
+from tv_server import headers as headers_
 from tv_server import keys
 from tv_server.tv import fastlane
 from tv_server.tv.common import EarlyResponse, send
@@ -89,34 +90,18 @@ def error_response(request: web.Request, status: int, code: str, detail: str = "
     return web.Response(status=status, text=f"{status}: {code}\n")
 
 
-_COMMON_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
-_CSP_ADMIN = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-    " media-src 'self'; frame-src 'self'; frame-ancestors 'none'; form-action 'self';"
-    " base-uri 'none'; object-src 'none'"
-)
-_CSP_TV = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-    " media-src 'self'; frame-ancestors 'none'; form-action 'self'"
-)
-
-
 def _secure(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     """Security headers; a handler's own values (e.g. a preview frame's) are kept."""
     headers = response.headers
-    for name, value in _COMMON_HEADERS.items():
+    for name, value in headers_.COMMON.items():
         if name not in headers:
             headers[name] = value
     if "Content-Security-Policy" not in headers:
         path = request.path
         if path.startswith("/tv"):
-            headers["Content-Security-Policy"] = _CSP_TV
+            headers["Content-Security-Policy"] = headers_.CSP_TV
         elif path.startswith("/admin"):
-            headers["Content-Security-Policy"] = _CSP_ADMIN
+            headers["Content-Security-Policy"] = headers_.CSP_ADMIN
     return response
 
 
@@ -126,7 +111,7 @@ async def guard(request: web.Request, handler):
     if request.method == "GET" and request.path.startswith("/tv/b/"):
         entry = fastlane.lookup(request)
         if entry is not None:
-            return _secure(request, send(request, entry.screen))
+            return send(request, entry.screen)  # carries its security headers already
     try:
         response = await handler(request)
     except EarlyResponse as exc:

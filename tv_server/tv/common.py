@@ -12,6 +12,7 @@ from aiohttp import web
 from tv_server import keys
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
+from tv_server.headers import TV_SCREEN
 from tv_server.screencache import Screen, make_screen
 from tv_server.tv import fastlane
 from tv_ui.keymaps import keymap_json
@@ -107,12 +108,7 @@ def render(request: web.Request, template: str, box: TvBox | None, **extra) -> s
 
 def send(request: web.Request, screen: Screen, *, status: int = 200) -> web.Response:
     """Send a rendered screen with ETag/304 and gzip; boxes revalidate on every visit."""
-    headers = {
-        "ETag": screen.etag,
-        "Cache-Control": "private, no-cache",
-        "Vary": "Accept-Encoding",
-        "Content-Type": "text/html; charset=utf-8",
-    }
+    headers = {**TV_SCREEN, "ETag": screen.etag}
     if status == 200 and screen.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     if "gzip" in request.headers.get("Accept-Encoding", ""):

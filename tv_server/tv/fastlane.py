@@ -21,7 +21,7 @@ from tv_server import keys
 from tv_server.screencache import Screen
 
 MAX_ENTRIES = 100_000
-FAST = web.AppKey("tv_fastlane", dict)
+FAST = web.AppKey("tv_fastlane", dict)  # raw request path (with query) -> Entry
 VIEW = web.RequestKey("tv_view", tuple)  # (program, page) a screen records as viewed
 
 
@@ -45,7 +45,7 @@ def remember(
     if len(lane) >= MAX_ENTRIES:
         lane.clear()
     token_until = app[keys.TOKENS].issued(box.token) + app[keys.SETTINGS].box_token_ttl
-    lane[request.path_qs] = Entry(
+    lane[request.raw_path] = Entry(
         screen,
         cache_key,
         box.id,
@@ -58,17 +58,18 @@ def remember(
 
 def lookup(request: web.Request) -> Entry | None:
     """The remembered answer for this URL, if everything that decided it still holds."""
-    entry = request.app[FAST].get(request.path_qs)
+    app = request.app
+    lane = app[FAST]
+    entry = lane.get(request.raw_path)
     if entry is None:
         return None
-    app = request.app
     if (
-        time.monotonic() >= app[keys.BOXES].trusted_until(entry.serial)
+        entry.hub_generation != app[keys.HUB].generation
         or time.time() >= entry.wall_until
-        or entry.hub_generation != app[keys.HUB].generation
+        or time.monotonic() >= app[keys.BOXES].trusted_until(entry.serial)
         or not app[keys.SCREENS].holds(entry.cache_key, entry.screen)
     ):
-        del app[FAST][request.path_qs]
+        del lane[request.raw_path]
         return None
     usage = app[keys.USAGE]
     if entry.view is not None:
