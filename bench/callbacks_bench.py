@@ -277,24 +277,15 @@ def markdown(r: dict) -> str:
 def add_section(text: str, result: dict, machine: dict) -> str:
     """`text` (bench/RESULTS.md) with this bench's section put in or replaced."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    section = "\n".join(
-        [
-            START,
-            "## Callbacks: boxes submitting and polling while staff work the queue",
-            "",
-            f"Run {when} on `{machine['uname']}`, {machine['nproc']} × {machine['cpu']}.",
-            "",
-            markdown(result),
-            END,
-        ]
+    intro = f"Run {when} on `{machine['uname']}`, {machine['nproc']} × {machine['cpu']}."
+    return common.put_section(
+        text,
+        START,
+        END,
+        "Callbacks: boxes submitting and polling while staff work the queue",
+        intro,
+        markdown(result),
     )
-    if START in text and END in text:
-        pattern = re.escape(START) + r".*?" + re.escape(END)
-        return re.sub(pattern, lambda _m: section, text, flags=re.S)
-    at = text.find("\n## History")
-    if at < 0:
-        return text + "\n" + section + "\n"
-    return text[:at] + "\n" + section + "\n" + text[at:]
 
 
 def main() -> None:

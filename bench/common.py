@@ -331,3 +331,16 @@ def verdict(ok: bool | None) -> str:
 
 def run_async(coro):
     return asyncio.run(coro)
+
+
+def put_section(text: str, start: str, end: str, title: str, intro: str, body: str) -> str:
+    """`text` (bench/RESULTS.md) with one bench's delimited section put in or replaced; a new
+    section goes before the History table."""
+    section = "\n".join([start, f"## {title}", "", intro, "", body, end])
+    if start in text and end in text:
+        pattern = re.escape(start) + r".*?" + re.escape(end)
+        return re.sub(pattern, lambda _m: section, text, flags=re.S)
+    at = text.find("\n## History")
+    if at < 0:
+        return text + "\n" + section + "\n"
+    return text[:at] + "\n" + section + "\n" + text[at:]

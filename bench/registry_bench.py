@@ -608,27 +608,20 @@ def markdown(r: dict) -> str:
 def add_section(text: str, result: dict, machine: dict) -> str:
     """`text` (bench/RESULTS.md) with this bench's section put in or replaced."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    section = "\n".join(
-        [
-            START,
-            "## Registry: heartbeats, coverage at 1,000,000 boxes, CSV import",
-            "",
-            f"Run {when} (`bench/registry_bench.py`{', --quick' if result['quick'] else ''}) on "
-            f"`{machine['uname']}`, {machine['nproc']} × {machine['cpu']}, memory "
-            f"{machine['memory']}; Python {machine['python']}, aiohttp {machine['aiohttp']}; "
-            f"{machine['wrk']}.",
-            "",
-            markdown(result),
-            END,
-        ]
+    intro = (
+        f"Run {when} (`bench/registry_bench.py`{', --quick' if result['quick'] else ''}) on "
+        f"`{machine['uname']}`, {machine['nproc']} × {machine['cpu']}, memory "
+        f"{machine['memory']}; Python {machine['python']}, aiohttp {machine['aiohttp']}; "
+        f"{machine['wrk']}."
     )
-    if START in text and END in text:
-        pattern = re.escape(START) + r".*?" + re.escape(END)
-        return re.sub(pattern, lambda _m: section, text, flags=re.S)
-    at = text.find("\n## History")
-    if at < 0:
-        return text + "\n" + section + "\n"
-    return text[:at] + "\n" + section + "\n" + text[at:]
+    return common.put_section(
+        text,
+        START,
+        END,
+        "Registry: heartbeats, coverage at 1,000,000 boxes, CSV import",
+        intro,
+        markdown(result),
+    )
 
 
 def main() -> None:
