@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-import json
 import posixpath
 import re
 import shutil
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from content import workflow
-from content.revisions import Content, PageDraft
+from content.revisions import Content
 from storage import Database, Invalid, NotFound
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -112,29 +111,7 @@ async def live_snapshot(db: Database, program_id: int) -> Snapshot:
         raise NotFound("program_not_found", str(program_id))
     if p["status"] not in ("published", "unpublished"):
         raise Invalid("program_not_live", str(program_id), id=program_id)
-    pid = (program_id,)
-    pages = await db.fetchall(
-        "SELECT title, markdown FROM program_pages WHERE program_id = ? ORDER BY number", pid
-    )
-    regions = await db.fetchall(
-        "SELECT region_code FROM program_regions WHERE program_id = ? ORDER BY region_code", pid
-    )
-    images = await db.fetchall("SELECT path, media_id FROM program_media WHERE program_id = ?", pid)
-    covers = await db.fetchall("SELECT profile, file FROM program_covers WHERE program_id = ?", pid)
-    content = Content(
-        title=p["title"],
-        summary=p["summary"],
-        category=p["category"],
-        tags=json.loads(p["tags"]),
-        language=p["language"],
-        regions=[r[0] for r in regions],
-        pages=[PageDraft(r["title"], r["markdown"]) for r in pages],
-        images={r["path"]: r["media_id"] for r in images},
-        covers={r["profile"]: r["file"] for r in covers},
-        video_media_id=p["video_media_id"],
-        poster_media_id=p["poster_media_id"],
-        duration_seconds=p["duration_seconds"],
-    )
+    content = await workflow.live_content(db, program_id)
     return Snapshot(p["id"], p["slug"], p["published_at"] or _today(), content)
 
 

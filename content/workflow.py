@@ -118,7 +118,7 @@ def _revision(row) -> Revision:
     )
 
 
-async def _live_content(db_or_tx, program_id: int) -> Content:
+async def live_content(db_or_tx, program_id: int) -> Content:
     """The program as the TV shows it now, as revision content (for programs made before the
     workflow existed, e.g. imported packages)."""
     p = await db_or_tx.fetchone("SELECT * FROM programs WHERE id = ?", (program_id,))
@@ -161,7 +161,7 @@ async def _ensure_workflow(db: Database, program_id: int) -> None:
         if await tx.fetchone("SELECT 1 FROM program_workflow WHERE program_id = ?", (program_id,)):
             return
         now = time.time()
-        content = await _live_content(tx, program_id)
+        content = await live_content(tx, program_id)
         is_live = row["status"] in ("published", "unpublished")
         rev = await tx.insert(
             "INSERT INTO program_revisions (program_id, content, author, note, created_at,"

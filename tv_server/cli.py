@@ -157,23 +157,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_regions_import(args: argparse.Namespace) -> int:
-    from device_registry.regions import RegionImportError, decode_csv_bytes, import_regions
-
-    settings = _settings(args)
+def import_csv_file(args: argparse.Namespace, decode, work, error_type) -> int | None:
+    """Read `args.file` (Excel encodings), run `work(db, text)`; print every bad line of an
+    `error_type` (with `.problems` as (line, message) pairs) and return None on any failure."""
     try:
-        text = decode_csv_bytes(args.file.read_bytes())
-        count = asyncio.run(_with_db(settings, lambda db: import_regions(db, text)))
-    except RegionImportError as exc:
+        text = decode(args.file.read_bytes())
+        return asyncio.run(_with_db(_settings(args), lambda db: work(db, text)))
+    except error_type as exc:
         print(f"{args.file}: nothing was written; fix these lines:", file=sys.stderr)
         for line, message in exc.problems:
             print(f"  line {line}: {message}", file=sys.stderr)
-        return 2
     except OSError as exc:
         print(f"{args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
     except UnicodeDecodeError:
-        print(f"{args.file}: not UTF-8 or GB18030 text", file=sys.stderr)
+        print(f"{args.file}: not UTF-8 or GB18030/GBK text", file=sys.stderr)
+    return None
+
+
+def cmd_regions_import(args: argparse.Namespace) -> int:
+    from device_registry.regions import RegionImportError, decode_csv_bytes, import_regions
+
+    count = import_csv_file(args, decode_csv_bytes, import_regions, RegionImportError)
+    if count is None:
         return 2
     print(f"imported {count} regions from {args.file}")
     return 0

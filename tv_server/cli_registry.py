@@ -180,23 +180,10 @@ def cmd_replace(args: argparse.Namespace) -> int:
 def cmd_households_import(args: argparse.Namespace) -> int:
     from device_registry import households
     from device_registry.registry_io import decode
-    from tv_server.cli import _settings, _with_db
+    from tv_server.cli import import_csv_file
 
-    try:
-        text = decode(args.file.read_bytes())
-        count = asyncio.run(
-            _with_db(_settings(args), lambda db: households.import_totals(db, text))
-        )
-    except households.HouseholdImportError as exc:
-        print(f"{args.file}: nothing was written; fix these lines:", file=sys.stderr)
-        for line, message in exc.problems:
-            print(f"  line {line}: {message}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError:
-        print(f"{args.file}: not UTF-8 or GB18030/GBK text", file=sys.stderr)
+    count = import_csv_file(args, decode, households.import_totals, households.HouseholdImportError)
+    if count is None:
         return 2
     print(f"household totals set for {count} villages")
     return 0
