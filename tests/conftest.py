@@ -10,10 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from storage import Database
 from tv_server.app import create_app
 from tv_server.demo import load_demo
+from tv_server.front import FrontRunner
 from tv_server.migrations import MIGRATIONS
 from tv_server.settings import load_settings
 
@@ -62,6 +65,41 @@ def make_settings(data_dir: Path, **overrides):
 @pytest.fixture
 def settings(data_dir):
     return make_settings(data_dir)
+
+
+class FrontTestServer(TestServer):
+    """The test server with the front installed (tv_server.front), as `legaltv serve` runs."""
+
+    async def _make_runner(self, **kwargs) -> FrontRunner:
+        return FrontRunner(self.app, **kwargs)
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client):
+    """pytest-aiohttp's client, serving an app through the front like production."""
+
+    async def make(app_or_server, **kwargs):
+        if isinstance(app_or_server, web.Application):
+            app_or_server = FrontTestServer(app_or_server)
+        return await aiohttp_client(app_or_server, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+async def aiohttp_server():
+    """A real server on a free loopback port, through the front like production."""
+    servers = []
+
+    async def start(app: web.Application, *, host: str = "127.0.0.1", port=None, **kwargs):
+        server = FrontTestServer(app, host=host, port=port)
+        await server.start_server(**kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    while servers:
+        await servers.pop().close()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tv_server.boxauth import TokenSigner
 from tv_server.boxes import BoxDirectory
 from tv_server.demo import ensure_regions, load_demo
 from tv_server.events import AnnouncementHub, poll_forever
+from tv_server.front import ANSWERED, add_lane
 from tv_server.media import serve_media
 from tv_server.middlewares import guard
 from tv_server.migrations import MIGRATIONS
@@ -105,6 +106,7 @@ async def healthz(request: web.Request) -> web.Response:
             "status": "ok" if status == 200 else "error",
             "version": __version__,
             "database": database,
+            "front": request.app.get(ANSWERED, {}),
         },
         status=status,
     )
@@ -118,7 +120,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)
     app[keys.STATIC] = StaticAssets()
     app[keys.PROGRAMS] = {}
-    app[fastlane.FAST] = {}
+    app[fastlane.FAST] = fastlane.FastLane()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader(
@@ -140,6 +142,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/static/{name}", serve_static, name="static")
     app.router.add_get("/media/{path:.+}", serve_media, name="media")
     tv.setup_routes(app)
+    add_lane(app, "tv_screen", "GET", "/tv/b/", fastlane.answer)
     setup_admin(app)
     setup_api(app)
     return app

@@ -28,8 +28,11 @@ class BoxDirectory:
         self.regions = regions
         self._boxes: dict[str, tuple[float, BoxView | None]] = {}
         self._live: tuple[float, waves.LiveMap] = (0.0, {})
+        # Bumped whenever cached views are dropped (fast-lane entries check it).
+        self.generation = 0
 
     def forget(self) -> None:
+        self.generation += 1
         self._boxes.clear()
         self._live = (0.0, {})
 
@@ -69,5 +72,6 @@ class BoxDirectory:
 
     async def record_unknown(self, serial: str) -> BoxView:
         box = await devices.record_unknown_visit(self.db, serial)
+        self.generation += 1
         self._boxes.pop(serial, None)
         return BoxView(box, (), False)

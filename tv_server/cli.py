@@ -151,10 +151,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"LegalTV {__version__} serving on {_base_url(settings)}", flush=True)
 
     app.on_startup.append(banner)
-    web.run_app(
-        app, host=settings.host, port=settings.port, print=None, access_log=None, shutdown_timeout=5
-    )
+    try:
+        asyncio.run(_serve(app, settings))
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
     return 0
+
+
+async def _serve(app, settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM, through the front (hot requests answered before routing)."""
+    from aiohttp import web
+
+    from tv_server.front import FrontRunner
+
+    runner = FrontRunner(app, access_log=None, shutdown_timeout=5, handle_signals=True)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 def import_csv_file(args: argparse.Namespace, decode, work, error_type) -> int | None:

@@ -12,8 +12,7 @@ from aiohttp import web
 from storage import DomainError
 from tv_server import headers as headers_
 from tv_server import keys
-from tv_server.tv import fastlane
-from tv_server.tv.common import EarlyResponse, send
+from tv_server.tv.common import EarlyResponse
 from tv_ui import labels
 from tv_ui.i18n import gettext
 from tv_ui.keymaps import keymap_json
@@ -108,10 +107,6 @@ def _secure(request: web.Request, response: web.StreamResponse) -> web.StreamRes
 @web.middleware
 async def guard(request: web.Request, handler):
     """Errors rendered for their audience, and security headers on every response."""
-    if request.method == "GET" and request.path.startswith("/tv/b/"):
-        entry = fastlane.lookup(request)
-        if entry is not None:
-            return send(request, entry.screen)  # carries its security headers already
     try:
         response = await handler(request)
     except EarlyResponse as exc:

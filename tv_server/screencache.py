@@ -13,6 +13,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 
+from aiohttp import web
+from multidict import CIMultiDict
+
+from tv_server.headers import TV_SCREEN
+
 
 @dataclass(frozen=True)
 class Screen:
@@ -20,12 +25,28 @@ class Screen:
     gzipped: bytes
     etag: str
     tags: frozenset[str]
+    # The response headers, prebuilt (each response gets a copy): plain and gzip.
+    headers: CIMultiDict[str]
+    gzip_headers: CIMultiDict[str]
 
 
 def make_screen(html: str, tags: Iterable[str] = ()) -> Screen:
     body = html.encode("utf-8")
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    return Screen(body, gzip.compress(body, compresslevel=6, mtime=0), etag, frozenset(tags))
+    headers = CIMultiDict({**TV_SCREEN, "ETag": etag})
+    gzip_headers = CIMultiDict({**headers, "Content-Encoding": "gzip"})
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+    return Screen(body, gzipped, etag, frozenset(tags), headers, gzip_headers)
+
+
+def send(request: web.Request, screen: Screen, *, status: int = 200) -> web.Response:
+    """Send a rendered screen with ETag/304 and gzip; boxes revalidate on every visit."""
+    asked = request.headers
+    if status == 200 and screen.etag in asked.get("If-None-Match", ""):
+        return web.Response(status=304, headers=screen.headers.copy())
+    if "gzip" in asked.get("Accept-Encoding", ""):
+        return web.Response(body=screen.gzipped, status=status, headers=screen.gzip_headers.copy())
+    return web.Response(body=screen.body, status=status, headers=screen.headers.copy())
 
 
 class ScreenCache:

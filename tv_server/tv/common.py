@@ -12,8 +12,7 @@ from aiohttp import web
 from tv_server import keys
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
-from tv_server.headers import TV_SCREEN
-from tv_server.screencache import Screen, make_screen
+from tv_server.screencache import make_screen, send
 from tv_server.tv import fastlane
 from tv_ui.keymaps import keymap_json
 
@@ -106,17 +105,6 @@ def render(request: web.Request, template: str, box: TvBox | None, **extra) -> s
     return aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
 
 
-def send(request: web.Request, screen: Screen, *, status: int = 200) -> web.Response:
-    """Send a rendered screen with ETag/304 and gzip; boxes revalidate on every visit."""
-    headers = {**TV_SCREEN, "ETag": screen.etag}
-    if status == 200 and screen.etag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return web.Response(body=screen.gzipped, status=status, headers=headers)
-    return web.Response(body=screen.body, status=status, headers=headers)
-
-
 def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Response:
     return send(request, make_screen(html), status=status)
 
@@ -154,9 +142,9 @@ async def cached(
     full_key = (key, box.family, box.profile, box.lang, ann_key(request, box))
     cache = request.app[keys.SCREENS]
     screen = await cache.get_or_build(full_key, tags, build)
-    if request.method == "GET" and cache.holds(full_key, screen):
+    if request.method == "GET":
         until = request.app[keys.HUB].stable_until(box.chain, box.id)
-        fastlane.remember(request, box, full_key, screen, until)
+        request.app[fastlane.FAST].remember(request, box, full_key, screen, until)
     return send(request, screen)
 
 

@@ -7,73 +7,97 @@ directory's own cache), the token's expiry and the announcement state. While all
 holds, the next request for that URL is answered from the cache without resolving the box again.
 Anything that changes (a publish, an announcement, a retired box after its 15 s directory TTL, an
 expired token) sends the request down the full path, which refreshes the entry.
+
+The check is kept to a few comparisons, since it runs for most requests a server gets: an entry
+carries the sum of the generation counters of the screen cache, the announcement hub and the box
+directory (each only ever grows, so any change anywhere changes the sum) and the earliest moment
+it may no longer hold, on both clocks. Answering is the front's job (`tv_server.front`): the
+lane runs before routing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from tv_server import keys
-from tv_server.screencache import Screen
+from tv_server.screencache import Screen, send
 
 MAX_ENTRIES = 100_000
-FAST = web.AppKey("tv_fastlane", dict)  # raw request path (with query) -> Entry
 VIEW = web.RequestKey("tv_view", tuple)  # (program, page) a screen records as viewed
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     screen: Screen
-    cache_key: Hashable
     device_id: int
     view: tuple[int, int] | None  # (program, page) to record as viewed
-    serial: str  # valid while the box directory still trusts its cached view of this box
+    stamp: int  # the sum of the generations it was decided under
+    trusted_until: float  # monotonic: the box directory's trust in its view of the box
     wall_until: float  # wall clock: token expiry and the next announcement start/end
-    hub_generation: int
 
 
-def remember(
-    request: web.Request, box, cache_key: Hashable, screen: Screen, wall_until: float
-) -> None:
-    """Remember how this URL was just answered (called by the full path)."""
-    app = request.app
-    lane = app[FAST]
-    if len(lane) >= MAX_ENTRIES:
-        lane.clear()
-    token_until = app[keys.TOKENS].issued(box.token) + app[keys.SETTINGS].box_token_ttl
-    lane[request.raw_path] = Entry(
-        screen,
-        cache_key,
-        box.id,
-        request.get(VIEW),
-        box.view.box.serial,
-        min(wall_until, token_until),
-        app[keys.HUB].generation,
-    )
+class FastLane:
+    """Remembered answers by raw request path (with query)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self._bound = False
+
+    def _bind(self, app: web.Application) -> None:
+        self.hub, self.screens, self.boxes = app[keys.HUB], app[keys.SCREENS], app[keys.BOXES]
+        self.usage, self.tokens = app[keys.USAGE], app[keys.TOKENS]
+        self.token_ttl = app[keys.SETTINGS].box_token_ttl
+        self._bound = True
+
+    def stamp(self) -> int:
+        return self.hub.generation + self.screens.generation + self.boxes.generation
+
+    def remember(
+        self, request: web.Request, box, cache_key, screen: Screen, wall_until: float
+    ) -> None:
+        """Remember how this URL was just answered (called by the full path)."""
+        if not self._bound:
+            self._bind(request.app)
+        if not self.screens.holds(cache_key, screen):
+            return  # a build that overlapped an invalidation: served once, never remembered
+        if len(self.entries) >= MAX_ENTRIES:
+            self.entries.clear()
+        token_until = self.tokens.issued(box.token) + self.token_ttl
+        self.entries[request.raw_path] = Entry(
+            screen,
+            box.id,
+            request.get(VIEW),
+            self.stamp(),
+            self.boxes.trusted_until(box.view.box.serial),
+            min(wall_until, token_until),
+        )
+
+    def lookup(self, request: web.Request) -> Entry | None:
+        """The remembered answer for this URL, if everything that decided it still holds."""
+        entry = self.entries.get(request.raw_path)
+        if entry is None:
+            return None
+        if (
+            entry.stamp != self.hub.generation + self.screens.generation + self.boxes.generation
+            or time.monotonic() >= entry.trusted_until
+            or time.time() >= entry.wall_until
+        ):
+            del self.entries[request.raw_path]
+            return None
+        if entry.view is not None:
+            self.usage.record_view(entry.device_id, *entry.view)
+        else:
+            self.usage.touch(entry.device_id)
+        return entry
 
 
-def lookup(request: web.Request) -> Entry | None:
-    """The remembered answer for this URL, if everything that decided it still holds."""
-    app = request.app
-    lane = app[FAST]
-    entry = lane.get(request.raw_path)
-    if entry is None:
-        return None
-    if (
-        entry.hub_generation != app[keys.HUB].generation
-        or time.time() >= entry.wall_until
-        or time.monotonic() >= app[keys.BOXES].trusted_until(entry.serial)
-        or not app[keys.SCREENS].holds(entry.cache_key, entry.screen)
-    ):
-        del lane[request.raw_path]
-        return None
-    usage = app[keys.USAGE]
-    if entry.view is not None:
-        usage.record_view(entry.device_id, *entry.view)
-    else:
-        usage.touch(entry.device_id)
-    return entry
+FAST = web.AppKey("tv_fastlane", FastLane)
+
+
+def answer(app: web.Application, request: web.Request) -> web.Response | None:
+    """The front lane for `GET /tv/b/…` (see tv_server.front): the remembered screen, or None."""
+    entry = app[FAST].lookup(request)
+    return None if entry is None else send(request, entry.screen)
