@@ -106,18 +106,26 @@ async def issue_tokens(data_dir: Path, count: int) -> list[tuple[str, str]]:
 
 
 def lua_script(pairs: list[tuple[str, str]], folder: Path) -> Path:
-    """A wrk script POSTing heartbeats, rotating over the serial/token pairs."""
+    """A wrk script POSTing heartbeats, rotating over the serial/token pairs. The requests are
+    formatted once at start (each box with its own uptime), so wrk's per-request work is a table
+    lookup: the load generator shares the 2 cores and should spend them on sending."""
     entries = ",\n".join(f'  {{"{serial}", "{token}"}}' for serial, token in pairs)
     path = folder / "heartbeat.lua"
     path.write_text(
         "local boxes = {\n" + entries + "\n}\n"
+        "local reqs = {}\n"
+        "init = function(args)\n"
+        "  for n, b in ipairs(boxes) do\n"
+        '    reqs[n] = wrk.format("POST", "/api/v1/devices/" .. b[1] .. "/heartbeat",\n'
+        '      {["Host"] = wrk.host .. ":" .. wrk.port, ["Content-Type"] = "application/json",\n'
+        '       ["Authorization"] = "Bearer " .. b[2]},\n'
+        f"      '{BODY}' .. n .. '}}')\n"
+        "  end\n"
+        "end\n"
         "local i = 0\n"
         "request = function()\n"
         "  i = i + 1\n"
-        "  local b = boxes[(i % #boxes) + 1]\n"
-        '  return wrk.format("POST", "/api/v1/devices/" .. b[1] .. "/heartbeat",\n'
-        '    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. b[2]},\n'
-        f"    '{BODY}' .. i .. '}}')\n"
+        "  return reqs[(i % #reqs) + 1]\n"
         "end\n"
     )
     return path
@@ -329,11 +337,18 @@ async def api_key(data_dir: Path) -> str:
         await db.close()
 
 
-async def _timed_get(session, url: str, **kw) -> tuple[float, int, int]:
+async def _timed_get(session, url: str, **kw) -> tuple[float, int, bytes]:
     started = time.perf_counter()
     async with session.get(url, **kw) as response:
         body = await response.read()
-    return (time.perf_counter() - started) * 1000, response.status, len(body)
+    return (time.perf_counter() - started) * 1000, response.status, body
+
+
+def _stale(target: str, body: bytes) -> bool:
+    """Whether the answer holds the figures kept by the last run (served while recomputing)."""
+    if target == "api":
+        return bool(json.loads(body).get("stale"))
+    return b'data-stale="1"' in body
 
 
 async def _measure(base: str, target: str, path: str, key: str, warm: int) -> dict:
@@ -350,28 +365,39 @@ async def _measure(base: str, target: str, path: str, key: str, warm: int) -> di
                 await r.read()
         else:
             kw = {"headers": {"Authorization": f"Bearer {key}"}}
-        cold, status, size = await _timed_get(session, base + path, **kw)
+        cold, status, body = await _timed_get(session, base + path, **kw)
+        cold_status, stale = status, status == 200 and _stale(target, body)
         times = []
         for _ in range(warm):
-            ms, status, size = await _timed_get(session, base + path, **kw)
+            ms, status, body = await _timed_get(session, base + path, **kw)
             times.append(ms)
-        if target == "admin":
-            async with session.get(base + path) as r:
-                page = await r.text()
-            if 'id="cv-totals"' not in page:
-                raise RuntimeError("the dashboard did not render (not logged in?)")
+        if target == "admin" and 'id="cv-totals"' not in body.decode():
+            raise RuntimeError("the dashboard did not render (not logged in?)")
     return {
         "cold_ms": cold,
+        "cold_status": cold_status,
+        "stale": stale,
         "warm_median_ms": statistics.median(times),
         "warm_max_ms": max(times),
         "status": status,
-        "bytes": size,
+        "bytes": len(body),
     }
+
+
+async def _drop_kept_figures(data_dir: Path) -> None:
+    """A first start: no figures kept by an earlier run (they are computed before listening)."""
+    db = await _open_db(data_dir)
+    try:
+        await db.execute("DELETE FROM coverage_latest")
+    finally:
+        await db.close()
 
 
 def run_coverage(boxes: int, warm: int) -> dict:
     """Fill with `coverage_bench.fill` (synth + uncached aggregation timings + an admin "bench"),
-    measure over HTTP against `legaltv serve`, then run `coverage_bench.serve` (in-process)."""
+    measure over HTTP against `legaltv serve` started afresh for each target, first with no
+    figures kept (a first start) then with those the previous server kept (a restart), then run
+    `coverage_bench.serve` (in-process)."""
     data_dir = Path(tempfile.mkdtemp(prefix="legaltv-coverage-bench-"))
     log = io.StringIO()
     try:
@@ -382,25 +408,37 @@ def run_coverage(boxes: int, warm: int) -> dict:
         key = asyncio.run(api_key(data_dir))
         db_mib = (data_dir / DB_FILE).stat().st_size / 1024 / 1024
         targets = {}
-        for label, target, path in (
-            ("dashboard", "admin", "/admin/coverage?region=1506"),
-            ("api", "api", "/api/v1/coverage?region=1506"),
-        ):
-            proc = start_server(data_dir)  # a fresh process each: the first request is cold
-            try:
-                m = asyncio.run(_measure(proc.base, target, path, key, warm))
-                m["rss_kb"] = proc.rss_kb()
-            finally:
-                proc.stop()
-            m["path"] = path
-            m["pass"] = m["warm_median_ms"] <= COVERAGE_TARGET_MS and m["status"] == 200
-            targets[label] = m
-            print(
-                f"  [registry] {label}: HTTP {m['status']} cold {m['cold_ms']:.0f} ms, warm median "
-                f"{m['warm_median_ms']:.1f} ms, RSS {m['rss_kb'].get('VmRSS', 0) / 1024:.0f} MiB",
-                file=sys.stderr,
-                flush=True,
-            )
+        for kept in (False, True):
+            for label, target, path in (
+                ("dashboard", "admin", "/admin/coverage?region=1506"),
+                ("api", "api", "/api/v1/coverage?region=1506"),
+            ):
+                if not kept:
+                    asyncio.run(_drop_kept_figures(data_dir))
+                began = time.perf_counter()
+                proc = start_server(data_dir)  # a fresh process each: the first request is cold
+                ready_s = time.perf_counter() - began
+                try:
+                    m = asyncio.run(_measure(proc.base, target, path, key, warm))
+                    m["rss_kb"] = proc.rss_kb()
+                finally:
+                    proc.stop()
+                m.update(path=path, kept=kept, ready_s=ready_s)
+                m["pass"] = (
+                    m["cold_ms"] <= COVERAGE_TARGET_MS
+                    and m["warm_median_ms"] <= COVERAGE_TARGET_MS
+                    and m["cold_status"] == m["status"] == 200
+                )
+                targets[f"{label}, {'restart' if kept else 'first start'}"] = m
+                rss_mib = m["rss_kb"].get("VmRSS", 0) / 1024
+                print(
+                    f"  [registry] {label} ({'restart' if kept else 'first start'}): ready "
+                    f"{ready_s:.1f} s, HTTP {m['status']} first request {m['cold_ms']:.0f} ms"
+                    f"{' (kept figures)' if m['stale'] else ''}, warm median "
+                    f"{m['warm_median_ms']:.1f} ms, RSS {rss_mib:.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
         with contextlib.redirect_stdout(log):
             asyncio.run(coverage_bench.serve(data_dir))
     finally:
@@ -497,8 +535,8 @@ def _mib(kb: dict, key: str = "VmRSS") -> str:
 def markdown(r: dict) -> str:
     hb, cov, imp = r["heartbeats"], r["coverage"], r["import"]
     cov_ok = all(t["pass"] for t in cov["targets"].values())
-    cold = ", ".join(f"{fmt(t['cold_ms'], 0)} ms" for t in cov["targets"].values())
-    cold_ok = all(t["cold_ms"] <= COVERAGE_TARGET_MS for t in cov["targets"].values())
+    worst_cold = max(t["cold_ms"] for t in cov["targets"].values())
+    worst_warm = max(t["warm_median_ms"] for t in cov["targets"].values())
     lines = [
         "| budget | measured | target | result |",
         "| --- | --- | --- | --- |",
@@ -507,9 +545,10 @@ def markdown(r: dict) -> str:
     ]
     for t in cov["targets"].values():
         lines.append(
-            f"| `{t['path']}`, {fmt(cov['boxes'])} boxes, warm median | "
-            f"{fmt(t['warm_median_ms'])} ms | ≤ {COVERAGE_TARGET_MS:.0f} ms | "
-            f"{verdict(t['pass'])} |"
+            f"| `{t['path']}`, {fmt(cov['boxes'])} boxes, first request after "
+            f"{'a restart' if t['kept'] else 'the first start'} (warm median "
+            f"{fmt(t['warm_median_ms'])} ms) | "
+            f"{fmt(t['cold_ms'], 1)} ms | ≤ {COVERAGE_TARGET_MS:.0f} ms | {verdict(t['pass'])} |"
         )
     lines += [
         "",
@@ -561,29 +600,35 @@ def markdown(r: dict) -> str:
         "",
         f"Filled by `coverage_bench.fill` (`synth.synthesize` of {fmt(cov['boxes'])} boxes plus "
         f"3 uncached aggregations) in {fmt(cov['synth_s'])} s, database "
-        f"{fmt(cov['db_mib'], 0)} MiB. A fresh `legaltv serve` per target (so the first request is "
-        "cold: the figures are computed at start by the background task or by that request); the "
-        f"dashboard logged in as an admin (login form + CSRF token), the API with a "
-        f"`coverage:read` key; warm = median of {cov['warm']} sequential requests.",
+        f"{fmt(cov['db_mib'], 0)} MiB. A fresh `legaltv serve` per target and start, first with "
+        "no figures kept (a first start: they are computed before the server listens, so "
+        "'ready' is longer), then with those the previous server kept in `coverage_latest` (a "
+        "restart: they are served, marked stale, while new ones are computed); cold = the first "
+        "coverage request after the start (the server answered only `/healthz` before), which is "
+        "what the target is about. The dashboard logged in as an admin (login form + CSRF "
+        f"token), the API with a `coverage:read` key; warm = median of {cov['warm']} sequential "
+        "requests.",
         "",
-        "| target | status / bytes | cold (first request) ms | warm median ms | warm max ms "
-        "| server RSS MiB (peak) | ≤ 200 ms |",
-        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+        "| target | start | ready s | status / bytes | first request ms | warm median ms "
+        "| warm max ms | server RSS MiB (peak) | ≤ 200 ms |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | --- |",
     ]
-    for t in cov["targets"].values():
+    for label, t in cov["targets"].items():
+        start = "restart (kept, stale)" if t["stale"] else label.split(", ")[1]
         lines.append(
-            f"| `{t['path']}` | {t['status']} / {fmt(t['bytes'])} B | {fmt(t['cold_ms'], 0)} | "
-            f"{fmt(t['warm_median_ms'])} | {fmt(t['warm_max_ms'])} | {_mib(t['rss_kb'])} "
-            f"({_mib(t['rss_kb'], 'VmHWM')}) | {verdict(t['pass'])} |"
+            f"| `{t['path']}` | {start} | {fmt(t['ready_s'], 1)} | {t['status']} / "
+            f"{fmt(t['bytes'])} B | {fmt(t['cold_ms'], 1)} | {fmt(t['warm_median_ms'])} | "
+            f"{fmt(t['warm_max_ms'])} | {_mib(t['rss_kb'])} ({_mib(t['rss_kb'], 'VmHWM')}) | "
+            f"{verdict(t['pass'])} |"
         )
     lines += [
         "",
-        f"**Coverage ≤ {COVERAGE_TARGET_MS:.0f} ms warm: {verdict(cov_ok)}**; first request "
-        f"after a start: {cold} ({verdict(cold_ok)} against {COVERAGE_TARGET_MS:.0f} ms; it "
-        "waits for the first aggregation, see the uncached times below).",
+        f"**Coverage, first request after a start ≤ {COVERAGE_TARGET_MS:.0f} ms (and warm): "
+        f"{verdict(cov_ok)}** — slowest first request {fmt(worst_cold, 1)} ms, slowest warm "
+        f"median {fmt(worst_warm, 1)} ms.",
         "",
         "`bench/coverage_bench.py` on the same data dir (aggregation in-process, uncached; then "
-        "its own in-process test server, 30 requests each):",
+        "its own in-process test server started afresh for each line, 30 warm requests each):",
         "",
         "```",
         *cov["coverage_bench"],

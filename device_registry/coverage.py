@@ -2,9 +2,15 @@
 
 Every figure is aggregated per village with one GROUP BY, then rolled up in Python through the
 region tree (village → township → banner → city). A village's households are its imported total
-(`village_households`) when there is one, else the distinct non-empty `devices.household_label`
-of its registered boxes; a household is covered when one of its installed boxes was seen in the
-last 7 days.
+(`village_households`), raised to the households the registry knows when that is lower — the
+larger of its household records and the distinct non-empty `devices.household_label` of its
+registered boxes — so coverage never exceeds 100 %; such a village is flagged (`short_villages`,
+`short_households`) for staff to fix the import. A household is covered when one of its installed
+boxes was seen in the last 7 days.
+
+The default period's figures are shared per database (`all_figures`) and the latest are kept in
+`coverage_latest`, so a restarted server answers at once from them (marked stale, with their time)
+while it computes new ones.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import datetime as dt
 import time
 import weakref
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from device_registry import waves as waves_mod
 from device_registry.regions import Region, RegionTree
@@ -24,7 +30,6 @@ DAY = 86400.0
 INSTALLED_STATES = ("installed", "activated", "active", "inactive")
 UNREGISTERED_STATES = ("pending", "rejected")
 DEFAULT_PERIOD_DAYS = 30
-CACHE_SECONDS = 30.0
 FIGURES = (
     "households",
     "equipped",
@@ -35,12 +40,14 @@ FIGURES = (
     "launches",
     "views",
     "callbacks",
+    "short_villages",
+    "short_households",
 )
 
 
 @dataclass
 class Figures:
-    households: int = 0
+    households: int = 0  # imported total, or what the registry knows when that is more
     equipped: int = 0  # households with an installed box
     installed: int = 0
     active7: int = 0
@@ -49,6 +56,8 @@ class Figures:
     launches: int = 0
     views: int = 0
     callbacks: int = 0
+    short_villages: int = 0  # villages whose imported total is below what the registry knows
+    short_households: int = 0  # by how many households those totals fall short, together
 
     def add(self, other: Figures) -> None:
         for f in fields(self):
@@ -57,6 +66,11 @@ class Figures:
     @property
     def coverage(self) -> float | None:
         return self.covered / self.households if self.households else None
+
+    @property
+    def imported(self) -> int:
+        """A flagged village's imported total (its households less the shortfall)."""
+        return self.households - self.short_households
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -97,23 +111,22 @@ _VILLAGE_SQL = (
 )
 
 
+async def _tables(db: Database) -> set[str]:
+    rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {r[0] for r in rows}
+
+
 async def village_figures(db: Database, now: float, period: Period) -> dict[str, Figures]:
-    """Figures of every village that has boxes, keyed by village code."""
+    """Figures of every village that has boxes, household records or a total, by village code."""
     week, month = now - 7 * DAY, now - 30 * DAY
     s = INSTALLED_STATES
     params = (*s, *s, week, *s, month, *UNREGISTERED_STATES)
     out: dict[str, Figures] = {}
     for code, hh, equipped, installed, a7, a30, covered in await db.fetchall(_VILLAGE_SQL, params):
         out[code] = Figures(hh, equipped, installed, a7, a30, covered)
-    if await db.fetchone(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'village_households'"
-    ):
-        for code, households in await db.fetchall(
-            "SELECT village_code, households FROM village_households"
-        ):
-            out.setdefault(code, Figures()).households = households
     for code, launches, views in await db.fetchall(
-        "SELECT d.village_code, SUM(e.kind = 'launch'), SUM(e.kind = 'view')"
+        "SELECT d.village_code, SUM(CASE WHEN e.kind = 'launch' THEN e.n ELSE 0 END),"
+        " SUM(CASE WHEN e.kind = 'view' THEN e.n ELSE 0 END)"
         " FROM usage_events e JOIN devices d ON d.id = e.device_id"
         " WHERE e.at >= ? AND e.at < ? AND d.village_code IS NOT NULL GROUP BY d.village_code",
         (period.since, period.until),
@@ -128,6 +141,27 @@ async def village_figures(db: Database, now: float, period: Period) -> dict[str,
         (period.since, period.until),
     ):
         out.setdefault(code, Figures()).callbacks = count
+    tables = await _tables(db)
+    records: dict[str, int] = {}
+    if "households" in tables:
+        records = dict(
+            await db.fetchall("SELECT village_code, COUNT(*) FROM households GROUP BY village_code")
+        )
+    imported: dict[str, int] = {}
+    if "village_households" in tables:
+        imported = dict(
+            await db.fetchall("SELECT village_code, households FROM village_households")
+        )
+    for code in records.keys() | imported.keys():
+        out.setdefault(code, Figures())
+    for code, f in out.items():
+        # What the registry knows: its household records, or the households on registered boxes
+        # (every covered or equipped household is one of those), whichever is more.
+        known = max(f.households, records.get(code, 0))
+        total = imported.get(code)
+        f.households = known if total is None else max(total, known)
+        if total is not None and total < known:
+            f.short_villages, f.short_households = 1, known - total
     return out
 
 
@@ -144,11 +178,41 @@ def roll_up(tree: RegionTree, villages: dict[str, Figures]) -> dict[str, Figures
 class Computed:
     figures: dict[str, Figures]  # every region's, villages included
     period: Period
-    at: float  # wall-clock time of the computation
+    at: float  # wall-clock time of the computation: the figures are "as of" then
+    stale: bool = False  # read back from coverage_latest at start, served until recomputed
 
 
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+async def _compute(db: Database, tree: RegionTree, now: float, period: Period) -> Computed:
+    return Computed(roll_up(tree, await village_figures(db, now, period)), period, now)
+
+
+# -- figures shared per database -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    started: float  # time.monotonic() when its computation began
+    generation: int  # forget() count then: an entry of an older generation is never served
+    result: Computed
+    loaded: bool = False  # read back from coverage_latest, not computed by this process
+
+
+@dataclass
+class _Shared:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    generation: int = 0
+    entries: dict = field(default_factory=dict)  # period key (None: default period) → _Entry
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # set by forget()
+
+
+_shared: weakref.WeakKeyDictionary[Database, _Shared] = weakref.WeakKeyDictionary()
+
+
+def _of(db: Database) -> _Shared:
+    shared = _shared.get(db)
+    if shared is None:
+        shared = _shared[db] = _Shared()
+    return shared
 
 
 async def all_figures(
@@ -162,35 +226,116 @@ async def all_figures(
 ) -> Computed:
     """Rolled-up figures of every region.
 
-    With cache_seconds, a result younger than that for the same period is reused (the default
-    period — the last 30 days — shares one entry, which the server's background task refreshes
-    every minute, so the dashboard and the API answer from memory); `store` keeps the result.
+    Without cache_seconds or store they are computed afresh. Otherwise results are shared per
+    period: one whose computation began less than cache_seconds ago is reused (the server's
+    background task recomputes the default period — the last 30 days — every minute, so the
+    dashboard and the API answer from memory); figures read back from `coverage_latest` at start
+    (`load_latest`) are served, marked stale, until the first computation replaces them. `store`
+    computes anew unless a computation began after the call (or within cache_seconds), and keeps
+    the result.
     """
     now = time.time() if now is None else now
-    key = None if period is None else (int(period.since // 60), int(period.until // 60))
     if cache_seconds <= 0 and not store:
-        used = period or default_period(now)
-        return Computed(roll_up(tree, await village_figures(db, now, used)), used, now)
-    slot = _cache.setdefault(db, {})
-    lock = _locks.setdefault(db, asyncio.Lock())
+        return await _compute(db, tree, now, period or default_period(now))
+    key = None if period is None else (int(period.since // 60), int(period.until // 60))
+    shared = _of(db)
     asked = time.monotonic()
-    async with lock:  # one computation at a time: a request arriving meanwhile reuses it
-        hit = slot.get(key)
-        if hit is not None and (
-            (cache_seconds > 0 and asked - hit[0] < cache_seconds) or hit[0] >= asked
+    hit = shared.entries.get(key)
+    if (
+        not store
+        and hit is not None
+        and hit.generation == shared.generation
+        and (hit.loaded or asked - hit.started < cache_seconds)
+    ):
+        return hit.result
+    async with shared.lock:  # one computation at a time: a request arriving meanwhile reuses it
+        hit = shared.entries.get(key)
+        if (
+            hit is not None
+            and hit.generation == shared.generation
+            and not hit.loaded
+            and (asked - hit.started < cache_seconds or hit.started >= asked)
         ):
-            return hit[1]
-        used = period or default_period(now)
-        result = Computed(roll_up(tree, await village_figures(db, now, used)), used, now)
-        if len(slot) > 32:
-            slot.clear()
-        slot[key] = (time.monotonic(), result)
+            return hit.result
+        generation, started = shared.generation, time.monotonic()
+        result = await _compute(db, tree, now, period or default_period(now))
+        if generation == shared.generation:  # not overtaken by a forget() meanwhile
+            if len(shared.entries) > 32:
+                shared.entries.clear()
+            shared.entries[key] = _Entry(started, generation, result)
     return result
 
 
 def forget(db: Database) -> None:
-    """Drop cached figures (after a bulk change the staff want to see at once)."""
-    _cache.pop(db, None)
+    """Drop the shared figures after a change staff want to see at once: the next request
+    computes afresh, and the server's background task is woken to do it now."""
+    shared = _of(db)
+    shared.generation += 1
+    shared.entries.clear()
+    shared.changed.set()
+
+
+async def wait_for_change(db: Database, seconds: float) -> bool:
+    """Wait up to `seconds` for a forget(); return whether one came."""
+    shared = _of(db)
+    try:
+        async with asyncio.timeout(seconds):
+            await shared.changed.wait()
+    except TimeoutError:
+        return False
+    shared.changed.clear()
+    return True
+
+
+# -- the latest figures, kept across restarts ------------------------------------------------
+
+_NAMES = [f.name for f in fields(Figures)]
+_LATEST_COLUMNS = ", ".join(_NAMES)
+
+
+async def keep_latest(db: Database, tree: RegionTree, done: Computed) -> bool:
+    """Store computed default-period figures in coverage_latest, one row per village, unless newer
+    ones are there (the server's background task does this after each refresh, off the request
+    path); return whether they were stored."""
+    if done.stale:
+        return False
+    marks = ", ".join("?" * (len(_NAMES) + 4))
+    rows = [
+        (code, *(getattr(done.figures[code], n) for n in _NAMES))
+        + (done.period.since, done.period.until, done.at)
+        for code, region in tree.by_code.items()
+        if region.level == "village"
+    ]
+    async with db.transaction() as tx:
+        newest = await tx.fetchone("SELECT MAX(computed_at) FROM coverage_latest")
+        if newest[0] is not None and newest[0] >= done.at:
+            return False
+        await tx.execute("DELETE FROM coverage_latest")
+        await tx.executemany(
+            f"INSERT INTO coverage_latest (village_code, {_LATEST_COLUMNS}, since, until,"
+            f" computed_at) VALUES ({marks})",
+            rows,
+        )
+    return True
+
+
+async def load_latest(db: Database, tree: RegionTree) -> Computed | None:
+    """Serve the figures kept by the last computation (marked stale) until new ones are computed;
+    None when there are none."""
+    rows = await db.fetchall(
+        f"SELECT village_code, {_LATEST_COLUMNS}, since, until, computed_at FROM coverage_latest"
+    )
+    if not rows:
+        return None
+    count = len(_NAMES)
+    villages = {r[0]: Figures(*r[1 : count + 1]) for r in rows}
+    since, until, at = rows[0][count + 1 : count + 4]
+    result = Computed(roll_up(tree, villages), Period(since, until), at, stale=True)
+    shared = _of(db)
+    if None not in shared.entries:
+        age = max(0.0, time.time() - at)
+        shared.entries[None] = _Entry(time.monotonic() - age, shared.generation, result, True)
+    return shared.entries[None].result
 
 
 @dataclass
@@ -200,6 +345,7 @@ class Report:
     rows: list[tuple[Region, Figures]]
     period: Period
     computed_at: float
+    stale: bool = False
 
 
 async def report(
@@ -218,13 +364,15 @@ async def report(
     done = await all_figures(db, tree, now, period, cache_seconds=cache_seconds)
     figures = done.figures
     rows = [(kid, figures[kid.code]) for kid in tree.kids(region.code)]
-    return Report(region, figures[region.code], rows, done.period, done.at)
+    return Report(region, figures[region.code], rows, done.period, done.at, done.stale)
 
 
 def as_json(rep: Report) -> dict:
     return {
         "region": {"code": rep.region.code, "name": rep.region.name, "level": rep.region.level},
         "period": {"since": rep.period.since, "until": rep.period.until},
+        "as_of": dt.datetime.fromtimestamp(rep.computed_at, CST).isoformat(timespec="seconds"),
+        "stale": rep.stale,
         "totals": rep.totals.as_dict(),
         "children": [
             {"code": r.code, "name": r.name, "level": r.level, **f.as_dict()} for r, f in rep.rows
@@ -235,10 +383,13 @@ def as_json(rep: Report) -> dict:
 # -- daily snapshots -------------------------------------------------------------------------
 
 
-async def take_snapshot(db: Database, tree: RegionTree, now: float | None = None) -> int:
-    """Store today's figures of every region (replacing an earlier snapshot of the same day)."""
+async def take_snapshot(
+    db: Database, tree: RegionTree, now: float | None = None, *, max_age: float = 0.0
+) -> int:
+    """Store today's figures of every region (replacing an earlier snapshot of the same day),
+    computed afresh or, with max_age, reused when their computation began that recently."""
     now = time.time() if now is None else now
-    figures = (await all_figures(db, tree, now, store=True)).figures
+    figures = (await all_figures(db, tree, now, cache_seconds=max_age, store=True)).figures
     day = day_of(now)
     async with db.transaction() as tx:
         await tx.executemany(
@@ -389,8 +540,9 @@ async def box_timeline(db: Database, serial: str) -> dict:
     row = dict(zip(row.keys(), tuple(row), strict=True))  # columns vary with the registry's
     device_id = row["id"]
     usage = await db.fetchone(
-        "SELECT MIN(CASE WHEN kind = 'launch' THEN at END), SUM(kind = 'view'),"
-        " SUM(kind = 'launch') FROM usage_events WHERE device_id = ?",
+        "SELECT MIN(CASE WHEN kind = 'launch' THEN at END),"
+        " SUM(CASE WHEN kind = 'view' THEN n ELSE 0 END),"
+        " SUM(CASE WHEN kind = 'launch' THEN n ELSE 0 END) FROM usage_events WHERE device_id = ?",
         (device_id,),
     )
     calls = await db.fetchall(

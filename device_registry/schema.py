@@ -168,4 +168,40 @@ MIGRATIONS = [
         )
         """,
     ),
+    Migration(
+        "registry_202_device_keymap_family",
+        # A box's own key-map family, set by staff when it differs from its model's (NULL: the
+        # model's), like devices.screen_profile.
+        "ALTER TABLE devices ADD COLUMN keymap_family TEXT",
+    ),
+    Migration(
+        "registry_104_coverage_latest",
+        # The latest default-period coverage figures per village (device_registry.coverage),
+        # written after each computation and read back at start, so that the first request after
+        # a restart answers at once.
+        """
+        CREATE TABLE coverage_latest (
+            village_code TEXT PRIMARY KEY,
+            households INTEGER NOT NULL,
+            equipped INTEGER NOT NULL,
+            installed INTEGER NOT NULL,
+            active7 INTEGER NOT NULL,
+            active30 INTEGER NOT NULL,
+            covered INTEGER NOT NULL,
+            launches INTEGER NOT NULL,
+            views INTEGER NOT NULL,
+            callbacks INTEGER NOT NULL,
+            short_villages INTEGER NOT NULL,
+            short_households INTEGER NOT NULL,
+            since REAL NOT NULL,
+            until REAL NOT NULL,
+            computed_at REAL NOT NULL
+        )
+        """,
+    ),
+    # Views of one page by one box within a minute are one row with a count (device_registry.usage).
+    Migration(
+        "registry_203_usage_counts",
+        "ALTER TABLE usage_events ADD COLUMN n INTEGER NOT NULL DEFAULT 1",
+    ),
 ]

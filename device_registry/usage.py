@@ -3,6 +3,11 @@
 A box's page view must not wait on a disk write: `UsageRecorder.record_*` only appends to memory;
 `flush()` (run by a background task every few seconds and at shutdown) writes everything in one
 transaction. Reading progress not yet flushed is served from memory.
+
+Every view counts (a Back press that shows a page again is a view again), but the views of one
+page by one box within one minute are kept as one row with a count `n` (its `at` is the first of
+them): a box paging back and forth, or a screen reloaded in a loop, costs one row a minute rather
+than one per request.
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ import time
 
 from storage import Database
 
+VIEW_BUCKET_SECONDS = 60
+
 
 class UsageRecorder:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._events: list[tuple[int, str, int | None, int | None, float]] = []
+        # (device, program, page, minute) -> [first at, views]
+        self._views: dict[tuple[int, int, int, int], list] = {}
         self._progress: dict[tuple[int, int], tuple[int, float]] = {}
         self._seen: dict[int, float] = {}
         self._launched: dict[int, int] = {}
@@ -30,7 +39,12 @@ class UsageRecorder:
 
     def record_view(self, device_id: int, program_id: int, page: int, now: float | None = None):
         now = time.time() if now is None else now
-        self._events.append((device_id, "view", program_id, page, now))
+        key = (device_id, program_id, page, int(now // VIEW_BUCKET_SECONDS))
+        counted = self._views.get(key)
+        if counted is None:
+            self._views[key] = [now, 1]
+        else:
+            counted[1] += 1
         self._progress[(device_id, program_id)] = (page, now)
         self._seen[device_id] = now
         if len(self._latest) > 200_000:
@@ -42,22 +56,28 @@ class UsageRecorder:
 
     @property
     def pending(self) -> int:
-        return len(self._events) + len(self._seen)
+        return len(self._events) + len(self._views) + len(self._seen)
 
     async def flush(self) -> int:
         """Write everything recorded so far in one transaction; return the number of events."""
-        if not (self._events or self._seen):
+        if not (self._events or self._views or self._seen):
             return 0
         events, self._events = self._events, []
+        views, self._views = self._views, {}
         progress, self._progress = self._progress, {}
         seen, self._seen = self._seen, {}
         launched, self._launched = self._launched, {}
         try:
             async with self.db.transaction() as tx:
                 await tx.executemany(
-                    "INSERT INTO usage_events (device_id, kind, program_id, page, at)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO usage_events (device_id, kind, program_id, page, at, n)"
+                    " VALUES (?, ?, ?, ?, ?, 1)",
                     events,
+                )
+                await tx.executemany(
+                    "INSERT INTO usage_events (device_id, kind, program_id, page, at, n)"
+                    " VALUES (?, 'view', ?, ?, ?, ?)",
+                    [(d, p, page, at, n) for (d, p, page, _m), (at, n) in views.items()],
                 )
                 await tx.executemany(
                     "INSERT INTO device_progress (device_id, program_id, page, updated_at)"
@@ -73,6 +93,9 @@ class UsageRecorder:
         except BaseException:
             # Keep the records for the next attempt rather than losing them.
             self._events = events + self._events
+            for key, (at, n) in views.items():
+                counted = self._views.setdefault(key, [at, 0])
+                counted[0], counted[1] = min(counted[0], at), counted[1] + n
             for key, value in progress.items():
                 self._progress.setdefault(key, value)
             for key, value in seen.items():
@@ -80,7 +103,7 @@ class UsageRecorder:
             for key, value in launched.items():
                 self._launched[key] = self._launched.get(key, 0) + value
             raise
-        return len(events)
+        return len(events) + sum(n for _at, n in views.values())
 
     async def last_progress(self, device_id: int) -> tuple[int, int] | None:
         """(program_id, page) the box read most recently, flushed or not."""

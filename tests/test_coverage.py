@@ -1,5 +1,6 @@
 """Coverage figures: a known registry built row by row, every figure checked against counts made
-independently here, at every level of the tree; snapshots, trend, readiness and proposals."""
+independently here, at every level of the tree; household totals that never let coverage pass
+100 %; the latest figures kept across a restart; snapshots, trend, readiness and proposals."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ async def db(tmp_path):
 
 
 async def build_registry(db, tree: RegionTree, villages: list[str], seed: int = 4) -> list[dict]:
-    """Random boxes, usage events and callbacks with known timestamps; return the boxes."""
+    """Random boxes, usage events and callbacks with known timestamps, and household records in
+    two villages (more than their boxes' households in the second); return the boxes."""
     rng = random.Random(seed)
     boxes = []
     for i in range(400):
@@ -74,6 +76,11 @@ async def build_registry(db, tree: RegionTree, villages: list[str], seed: int = 
             "INSERT INTO usage_events (device_id, kind, at) VALUES (?, ?, ?)", events
         )
         await tx.executemany(
+            "INSERT INTO households (village_code, label, created_at) VALUES (?, ?, 0)",
+            [(villages[0], f"户{n}") for n in range(3)]
+            + [(villages[1], f"档案{n}") for n in range(40)],
+        )
+        await tx.executemany(
             "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
             " phone_e164, phone_masked, time_window, created_at, updated_at)"
             " VALUES (?, ?, ?, 'consultation', '+8613800138000', '138****8000', 'morning',"
@@ -91,8 +98,24 @@ async def build_registry(db, tree: RegionTree, villages: list[str], seed: int = 
     return boxes
 
 
-def expected(boxes: list[dict], villages: set[str]) -> dict:
-    """The figures counted the slow, obvious way."""
+async def household_sources(db) -> tuple[dict[str, int], dict[str, int]]:
+    """Household records and imported totals per village, read straight from their tables."""
+    records: dict[str, int] = {}
+    for (village,) in await db.fetchall("SELECT village_code FROM households"):
+        records[village] = records.get(village, 0) + 1
+    totals = {r[0]: r[1] for r in await db.fetchall("SELECT * FROM village_households")}
+    return records, totals
+
+
+def expected(
+    boxes: list[dict],
+    villages: set[str],
+    records: dict[str, int] | None = None,
+    totals: dict[str, int] | None = None,
+) -> dict:
+    """The figures counted the slow, obvious way. A village's households: its imported total,
+    unless the registry knows more (household records, or households of registered boxes)."""
+    records, totals = records or {}, totals or {}
     mine = [b for b in boxes if b["village"] in villages]
     registered = [b for b in mine if b["state"] not in ("pending", "rejected")]
     installed = [b for b in mine if b["state"] in ("installed", "activated", "active", "inactive")]
@@ -100,12 +123,20 @@ def expected(boxes: list[dict], villages: set[str]) -> dict:
     def seen_within(b, days):
         return b["last_seen"] is not None and b["last_seen"] >= NOW - days * DAY
 
-    households = {(b["village"], b["household"]) for b in registered if b["household"]}
+    households, short_villages, short_households = 0, 0, 0
+    for village in villages:
+        labelled = {b["household"] for b in registered if b["village"] == village}
+        known = max(len(labelled - {""}), records.get(village, 0))
+        total = totals.get(village)
+        households += known if total is None else max(total, known)
+        if total is not None and total < known:
+            short_villages += 1
+            short_households += known - total
     covered = {
         (b["village"], b["household"]) for b in installed if b["household"] and seen_within(b, 7)
     }
     return {
-        "households": len(households),
+        "households": households,
         "equipped": len({(b["village"], b["household"]) for b in installed if b["household"]}),
         "installed": len(installed),
         "active7": sum(1 for b in installed if seen_within(b, 7)),
@@ -114,7 +145,9 @@ def expected(boxes: list[dict], villages: set[str]) -> dict:
         "launches": sum(b["launches"] for b in mine),
         "views": sum(b["views"] for b in mine),
         "callbacks": sum(b["callbacks"] for b in mine),
-        "coverage": round(len(covered) / len(households), 4) if households else None,
+        "short_villages": short_villages,
+        "short_households": short_households,
+        "coverage": round(len(covered) / households, 4) if households else None,
     }
 
 
@@ -137,23 +170,32 @@ def pick_villages(tree: RegionTree) -> list[str]:
     return out
 
 
-async def test_every_figure_matches_an_independent_count_at_every_level(db):
-    tree = await RegionTree.load(db)
-    villages = pick_villages(tree)
-    boxes = await build_registry(db, tree, villages)
-    period = coverage.Period(SINCE, UNTIL)
+async def assert_every_level_matches(db, tree, villages, boxes, period) -> None:
+    records, totals = await household_sources(db)
     touched = set()
     for v in villages:
         touched |= {r.code for r in tree.chain(v)}
     for code in sorted(touched):
         rep = await coverage.report(db, tree, code, NOW, period)
-        assert rep.totals.as_dict() == expected(boxes, region_villages(tree, code)), code
+        want = expected(boxes, region_villages(tree, code), records, totals)
+        assert rep.totals.as_dict() == want, code
         for kid, figures in rep.rows:
-            assert figures.as_dict() == expected(boxes, region_villages(tree, kid.code))
+            want = expected(boxes, region_villages(tree, kid.code), records, totals)
+            assert figures.as_dict() == want, kid.code
+
+
+async def test_every_figure_matches_an_independent_count_at_every_level(db):
+    tree = await RegionTree.load(db)
+    villages = pick_villages(tree)
+    boxes = await build_registry(db, tree, villages)
+    period = coverage.Period(SINCE, UNTIL)
+    await assert_every_level_matches(db, tree, villages, boxes, period)
     city = next(r for r in tree.by_code.values() if r.level == "city")
     totals = (await coverage.report(db, tree, city.code, NOW, period)).totals
     assert totals.installed > 50 and totals.covered > 5 and totals.callbacks > 5
     assert 0 < totals.coverage < 1
+    # 40 household records, more than the households on its boxes, count for villages[1].
+    assert (await coverage.report(db, tree, villages[1], NOW, period)).totals.households == 40
     # An imported household total replaces the stand-in count of that village.
     async with db.transaction() as tx:
         await tx.execute(
@@ -162,10 +204,51 @@ async def test_every_figure_matches_an_independent_count_at_every_level(db):
             (villages[0],),
         )
     rep = await coverage.report(db, tree, villages[0], NOW, period)
-    assert rep.totals.households == 400
+    assert rep.totals.households == 400 and rep.totals.short_villages == 0
     city_after = (await coverage.report(db, tree, city.code, NOW, period)).totals
     before = expected(boxes, {villages[0]})["households"]
     assert city_after.households == totals.households - before + 400
+    # Totals below what the registry knows are raised to it, and flagged.
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO village_households (village_code, households, updated_at)"
+            " VALUES (?, ?, 0)",
+            [(villages[1], 10), (villages[2], 1)],
+        )
+    await assert_every_level_matches(db, tree, villages, boxes, period)
+    rep = await coverage.report(db, tree, villages[1], NOW, period)
+    assert (rep.totals.households, rep.totals.imported, rep.totals.short_villages) == (40, 10, 1)
+    flagged = (await coverage.report(db, tree, city.code, NOW, period)).totals
+    assert flagged.short_villages == 2 and flagged.short_households > 30
+
+
+async def test_an_imported_total_below_the_households_with_boxes_never_passes_100_percent(db):
+    tree = await RegionTree.load(db)
+    village = pick_villages(tree)[0]
+    async with db.transaction() as tx:
+        for n in range(3):
+            household = await tx.insert(
+                "INSERT INTO households (village_code, label, created_at) VALUES (?, ?, ?)",
+                (village, f"户{n}", NOW),
+            )
+            await tx.execute(
+                "INSERT INTO devices (serial, village_code, household_id, household_label, state,"
+                " last_seen, created_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+                (f"FULL-{n}", village, household, f"户{n}", NOW - DAY, NOW - 50 * DAY),
+            )
+        await tx.execute(
+            "INSERT INTO village_households (village_code, households, updated_at)"
+            " VALUES (?, 2, 0)",
+            (village,),
+        )
+    for code in [r.code for r in tree.chain(village)]:
+        totals = (await coverage.report(db, tree, code, NOW)).totals
+        assert totals.covered == 3 and totals.households == 3, code
+        assert totals.coverage <= 1.0
+        assert (totals.short_villages, totals.short_households) == (1, 1)
+    township = tree.chain(village)[1].code
+    row = dict((await coverage.report(db, tree, township, NOW)).rows)[tree.get(village)]
+    assert row.imported == 2 and row.as_dict()["coverage"] == 1.0
 
 
 async def test_snapshots_keep_one_row_per_region_and_day_and_feed_the_trend(db):
@@ -180,7 +263,7 @@ async def test_snapshots_keep_one_row_per_region_and_day_and_feed_the_trend(db):
     assert await coverage.has_snapshot(db, tree, coverage.day_of(NOW))
     points = await coverage.trend(db, county)
     assert [p["day"] for p in points] == [coverage.day_of(NOW - 2 * DAY), coverage.day_of(NOW)]
-    want = expected(boxes, region_villages(tree, county))
+    want = expected(boxes, region_villages(tree, county), *await household_sources(db))
     assert points[-1]["covered"] == want["covered"]
     assert points[-1]["households"] == want["households"]
     rows = await db.fetchval("SELECT COUNT(*) FROM coverage_snapshots")
@@ -241,7 +324,64 @@ async def test_box_timeline(db):
     line = await coverage.box_timeline(db, b["serial"])
     assert line["activated_at"] == NOW - 50 * DAY and line["installed_at"] == "2026-03-01"
     views = await db.fetchval(
-        "SELECT COUNT(*) FROM usage_events WHERE device_id = ? AND kind = 'view'", (b["id"],)
+        "SELECT COALESCE(SUM(n), 0) FROM usage_events WHERE device_id = ? AND kind = 'view'",
+        (b["id"],),
     )
     assert line["views"] == views and line["village_code"] == b["village"]
     assert len(line["callbacks"]) >= b["callbacks"]
+
+
+async def test_the_latest_figures_are_kept_and_served_marked_stale_after_a_restart(tmp_path, db):
+    tree = await RegionTree.load(db)
+    villages = pick_villages(tree)
+    boxes = await build_registry(db, tree, villages)
+    city = next(r for r in tree.by_code.values() if r.level == "city").code
+    kept = await coverage.all_figures(db, tree, NOW, store=True)
+    assert not kept.stale and await coverage.keep_latest(db, tree, kept)
+    assert not await coverage.keep_latest(db, tree, kept)  # only newer figures replace them
+    assert await db.fetchval("SELECT COUNT(*) FROM coverage_latest") == sum(
+        1 for r in tree.by_code.values() if r.level == "village"
+    )
+    # The same file opened again, as by a restarted server.
+    again = Database(tmp_path / "c.sqlite3")
+    await again.open()
+    try:
+        assert await coverage.load_latest(again, tree) is not None
+        rep = await coverage.report(again, tree, city, cache_seconds=120)
+        assert rep.stale and rep.computed_at == NOW and rep.period == coverage.default_period(NOW)
+        assert rep.totals == kept.figures[city]
+        body = coverage.as_json(rep)
+        assert body["stale"] is True and body["as_of"].endswith("+08:00")
+        stale = await coverage.all_figures(again, tree, cache_seconds=120)
+        assert stale.stale and not await coverage.keep_latest(again, tree, stale)
+        # A box installed meanwhile: the refresh (or a staff change) brings the exact figures.
+        async with again.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO devices (serial, village_code, household_label, state, last_seen,"
+                " created_at) VALUES ('LATE-1', ?, '新户', 'active', ?, ?)",
+                (villages[0], NOW - DAY, NOW),
+            )
+        boxes.append(
+            {"village": villages[0], "household": "新户", "state": "active", "last_seen": NOW - DAY}
+            | {"launches": 0, "views": 0, "callbacks": 0}
+        )
+        coverage.forget(again)
+        fresh = await coverage.report(again, tree, city, NOW, cache_seconds=120)
+        records, totals = await household_sources(again)
+        want = expected(boxes, region_villages(tree, city), records, totals)
+        assert not fresh.stale
+        got = fresh.totals.as_dict()
+        for name in ("households", "equipped", "installed", "active7", "active30", "covered"):
+            assert got[name] == want[name], name  # (usage is counted over another period here)
+    finally:
+        await again.close()
+
+
+async def test_forget_wakes_the_refresh_and_drops_figures_computed_before_it(db):
+    tree = await RegionTree.load(db)
+    first = await coverage.all_figures(db, tree, cache_seconds=120)
+    assert await coverage.all_figures(db, tree, cache_seconds=120) is first
+    assert not await coverage.wait_for_change(db, 0.01)
+    coverage.forget(db)
+    assert await coverage.wait_for_change(db, 1.0)
+    assert await coverage.all_figures(db, tree, cache_seconds=120) is not first

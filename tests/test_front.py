@@ -4,13 +4,19 @@ front) stops cleanly on SIGTERM without losing buffered usage records."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 
 import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
 
+from device_registry import devices
+from tests.conftest import make_settings
 from tests.test_callback_durability import Server, free_port
 from tv_server import keys
+from tv_server.api.devices import HEARTBEATS
+from tv_server.app import create_app
 
 LIVE = "DEMO-0001"
 VOLATILE = {"Date", "Server", "Content-Length", "Transfer-Encoding"}
@@ -45,9 +51,53 @@ async def test_a_repeat_screen_is_answered_by_the_front_exactly_as_the_full_path
     # The front counts the view as the full path does.
     await client.app[keys.USAGE].flush()
     views = await db.fetchval(
-        "SELECT COUNT(*) FROM usage_events WHERE kind = 'view' AND program_id = ?", (pid,)
+        "SELECT SUM(n) FROM usage_events WHERE kind = 'view' AND program_id = ?", (pid,)
     )
     assert views == 3
+
+
+async def test_heartbeats_through_the_front_answer_as_the_routed_handler(
+    aiohttp_client, data_dir, tmp_path
+):
+    """The same requests against the app served with and without the front give the same
+    statuses, JSON bodies and headers; only the front counts them as its own."""
+    settings = make_settings(data_dir)
+    front = await aiohttp_client(create_app(settings))
+    plain = TestClient(TestServer(create_app(settings)))  # aiohttp's own runner: no front
+    await plain.start_server()
+    try:
+        token = await devices.issue_token(front.app[keys.DB], LIVE)
+        auth = {"Authorization": f"Bearer {token}"}
+        good = {"firmware": "V1.2.3", "portal_version": "4.0.1", "uptime": 360}
+        cases = [
+            (f"/api/v1/devices/{LIVE}/heartbeat", good, auth, 202),
+            (f"/api/v1/devices/{LIVE}/heartbeat", good, {"Authorization": "Bearer ltvd_x"}, 401),
+            ("/api/v1/devices/NO-SUCH-BOX/heartbeat", good, auth, 404),
+            (f"/api/v1/devices/{LIVE}/heartbeat", "not json", auth, 400),
+            (f"/api/v1/devices/{LIVE}/heartbeat", {"colour": "red"}, auth, 400),
+            (f"/api/v1/devices/{LIVE}/heartbeat", {"uptime": -1}, auth, 400),
+            (f"/api/v1/devices/{LIVE}/heartbeat", {"firmware": "x" * 5000}, auth, 413),
+            (f"/api/v1/devices/{LIVE}/heartbeat?x=1", good, auth, 202),
+        ]
+        for path, body, headers, status in cases:
+            data = body if isinstance(body, str) else json.dumps(body)
+            answers = []
+            for c in (front, plain):
+                r = await c.post(path, data=data, headers=headers)
+                answers.append((r.status, await r.json(), _headers(r)))
+            assert answers[0] == answers[1], path
+            assert answers[0][0] == status, (path, answers[0])
+        # Seven of the eight were answered by the front; the query string took the full path.
+        assert (await _front_answered(front))["heartbeat"] == 7
+        assert (await _front_answered(plain))["heartbeat"] == 0
+        for c in (front, plain):
+            await c.app[HEARTBEATS].flush()
+        rows = await front.app[keys.DB].fetchall(
+            "SELECT firmware, portal_version FROM devices WHERE serial = ?", (LIVE,)
+        )
+        assert [tuple(r) for r in rows] == [("V1.2.3", "4.0.1")]
+    finally:
+        await plain.close()
 
 
 async def test_serve_stops_on_sigterm_and_keeps_buffered_usage(data_dir, tmp_path, monkeypatch):
@@ -75,7 +125,7 @@ async def test_serve_stops_on_sigterm_and_keeps_buffered_usage(data_dir, tmp_pat
         server.stop()
     with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
         views = conn.execute(
-            "SELECT COUNT(*) FROM usage_events WHERE kind = 'view' AND program_id = ? AND page = 2",
+            "SELECT SUM(n) FROM usage_events WHERE kind = 'view' AND program_id = ? AND page = 2",
             (pid,),
         ).fetchone()[0]
     assert views == 2

@@ -74,6 +74,7 @@ async def _flush_usage_forever(usage: UsageRecorder, interval: float) -> None:
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
+    await coverage_tasks.warm_up(app)  # before listening: the first request answers from memory
     tasks = [
         asyncio.create_task(_flush_usage_forever(app[keys.USAGE], settings.usage_flush_seconds)),
         asyncio.create_task(poll_forever(app[keys.HUB], settings.announcement_poll_seconds)),

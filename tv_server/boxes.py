@@ -72,6 +72,5 @@ class BoxDirectory:
 
     async def record_unknown(self, serial: str) -> BoxView:
         box = await devices.record_unknown_visit(self.db, serial)
-        self.generation += 1
         self._boxes.pop(serial, None)
         return BoxView(box, (), False)

@@ -1,11 +1,12 @@
-"""Coverage in the background: every minute the figures of the default period (last 30 days) are
-recomputed into the shared cache, so the dashboard and /api/v1/coverage answer from memory; once a
-day (at the first check of the day) every region's figures are stored as a snapshot for the
-trend line."""
+"""Coverage in the background: at start the figures kept by the last run are loaded (or, when
+there are none, computed before the server listens), so the first request answers from memory;
+then every minute — and at once after a staff change (`coverage.forget`) — the figures of the
+default period (last 30 days) are recomputed into the shared cache and kept in `coverage_latest`
+for the next start; once a day (at the first check of the day) every region's figures are stored
+as a snapshot for the trend line."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -16,6 +17,22 @@ from tv_server import keys
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 60.0
+# A refresh reuses figures whose computation began this recently (at start, or on a staff request).
+REUSE_SECONDS = 10.0
+
+
+async def warm_up(app: web.Application) -> None:
+    """Before the server listens: serve the figures kept by the last run (marked stale, with their
+    time, until the first refresh replaces them a few seconds later), else compute them now."""
+    db, tree = app[keys.DB], app[keys.REGIONS]
+    try:
+        if await coverage.load_latest(db, tree) is not None:
+            return
+        started = time.perf_counter()
+        await coverage.keep_latest(db, tree, await coverage.all_figures(db, tree, store=True))
+        log.info("coverage figures computed at start in %.1f s", time.perf_counter() - started)
+    except Exception:  # the server still starts; the first request computes them instead
+        log.exception("coverage figures could not be prepared at start")
 
 
 async def snapshot_if_due(app: web.Application, now: float | None = None) -> bool:
@@ -24,14 +41,17 @@ async def snapshot_if_due(app: web.Application, now: float | None = None) -> boo
     db = app[keys.DB]
     if await coverage.has_snapshot(db, app[keys.REGIONS], coverage.day_of(now)):
         return False
-    await coverage.take_snapshot(db, app[keys.REGIONS], now)
+    await coverage.take_snapshot(db, app[keys.REGIONS], now, max_age=REUSE_SECONDS)
     return True
 
 
 async def refresh(app: web.Application) -> None:
-    """Recompute the default period's figures into the cache (and snapshot when due)."""
-    if not await snapshot_if_due(app):  # a snapshot refreshes the cache itself
-        await coverage.all_figures(app[keys.DB], app[keys.REGIONS], store=True)
+    """Recompute the default period's figures into the cache, keep them for the next start, and
+    take today's snapshot from them when due."""
+    db, tree = app[keys.DB], app[keys.REGIONS]
+    done = await coverage.all_figures(db, tree, cache_seconds=REUSE_SECONDS, store=True)
+    await coverage.keep_latest(db, tree, done)
+    await snapshot_if_due(app)
 
 
 async def run_forever(app: web.Application, interval: float = REFRESH_SECONDS) -> None:
@@ -40,4 +60,4 @@ async def run_forever(app: web.Application, interval: float = REFRESH_SECONDS) -
             await refresh(app)
         except Exception:
             log.exception("coverage refresh failed; retried at the next check")
-        await asyncio.sleep(interval)
+        await coverage.wait_for_change(app[keys.DB], interval)

@@ -49,6 +49,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Login attempts one address may make in 10 minutes before it must wait.",
         int,
     ),
+    Setting(
+        "register_attempts_per_ip",
+        30,
+        "Self-registrations of boxes (POST /api/v1/devices/{serial}/register) one client "
+        "address may make per minute; then 429 with Retry-After. 0 turns the limit off.",
+        int,
+    ),
+    Setting(
+        "register_new_per_minute",
+        120,
+        "New boxes self-registration may add per minute from all addresses together (caps how "
+        "fast the pending list grows). 0 turns the limit off.",
+        int,
+    ),
     Setting("upload_max_bytes", 20 * 1024 * 1024, "Largest image or video upload.", int),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),

@@ -1,6 +1,8 @@
 """The coverage dashboard and its JSON API: exact figures for a known registry, drill-down,
 sorting, exports (CSV, XLSX read back with openpyxl), scoping, snapshots, readiness and
-proposals, one box's timeline, and the API's key checks."""
+proposals, one box's timeline, and the API's key checks; staff changes shown at once, imported
+totals below the registry flagged, and the first request after a start answered from the kept
+figures (marked stale) or from figures computed before the server listens."""
 
 from __future__ import annotations
 
@@ -10,12 +12,17 @@ import io
 import re
 import time
 
+import aiohttp
 from openpyxl import load_workbook
 
 from accounts import apikeys
 from device_registry import coverage
-from tests.conftest import csrf_of
-from tv_server import keys
+from device_registry.regions import RegionTree
+from storage import Database
+from tests.conftest import csrf_of, login, make_settings
+from tv_server import coverage_tasks, keys
+from tv_server.app import create_app
+from tv_server.migrations import MIGRATIONS
 
 DAY = 86400.0
 
@@ -320,8 +327,6 @@ async def test_box_timeline_shows_the_entitling_wave_and_usage(client, admin_as,
 
 
 async def test_the_server_snapshots_once_a_day_in_the_background(client):
-    from tv_server import coverage_tasks
-
     db, tree = client.app[keys.DB], client.app[keys.REGIONS]
     today = coverage.day_of(time.time())
     for _ in range(100):  # the task's first check runs at start
@@ -334,3 +339,144 @@ async def test_the_server_snapshots_once_a_day_in_the_background(client):
     assert await coverage_tasks.snapshot_if_due(client.app, tomorrow) is True
     days = await db.fetchall("SELECT DISTINCT day FROM coverage_snapshots ORDER BY day")
     assert [d[0] for d in days] == [today, coverage.day_of(tomorrow)]
+
+
+def flag(html: str, code: str) -> str | None:
+    row = re.search(rf'<tr data-code="{code}">(.*?)</tr>', html, re.S).group(1)
+    found = re.search(r'<span class="badge cv-short"[^>]*>([^<]*)</span>', row)
+    return found and found.group(1)
+
+
+async def test_staff_changes_show_on_the_next_dashboard_view(client, admin_as):
+    township, villages = await empty_township(client)
+    await known_registry(client, villages)
+    await admin_as("admin")
+    path = f"/admin/coverage?region={township}"
+    assert row_cells(await (await client.get(path)).text(), villages[0])["installed"] == "5"
+    # Accepting the pending box K-A7 (household 戊, seen yesterday): no "refresh" needed.
+    token = await csrf_of(client, "/admin/registry")
+    form = {"csrf_token": token, "serials": "K-A7", "decision": "accept"}
+    response = await client.post("/admin/registry/decide", data=form, allow_redirects=False)
+    assert response.status == 303
+    cells = row_cells(await (await client.get(path)).text(), villages[0])
+    assert (cells["installed"], cells["households"], cells["covered"]) == ("6", "5", "2")
+
+
+async def test_an_imported_total_below_the_registry_is_raised_and_flagged(client, admin_as):
+    township, villages = await empty_township(client)
+    await known_registry(client, villages)
+    db = client.app[keys.DB]
+    now = time.time()
+    async with db.transaction() as tx:  # three households with an active box in villages[2]
+        for n in range(3):
+            household = await tx.insert(
+                "INSERT INTO households (village_code, label, created_at) VALUES (?, ?, ?)",
+                (villages[2], f"满{n}", now),
+            )
+            await tx.execute(
+                "INSERT INTO devices (serial, village_code, household_id, household_label,"
+                " state, last_seen, created_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+                (f"K-C{n}", villages[2], household, f"满{n}", now - DAY, now - 30 * DAY),
+            )
+    coverage.forget(db)
+    await admin_as("admin")
+    path = f"/admin/coverage?region={township}"
+    html = await (await client.get(path)).text()
+    assert row_cells(html, villages[2])["coverage"] == "100.0%" and flag(html, villages[2]) is None
+    # Staff import totals of 2 (below the 3 households) and 4 (what villages[0] knows).
+    token = await csrf_of(client, "/admin/registry/import")
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", token)
+    text = f"village_code,households\n{villages[2]},2\n{villages[0]},4\n"
+    form.add_field("file", text.encode(), filename="households.csv", content_type="text/csv")
+    response = await client.post("/admin/registry/households", data=form, allow_redirects=False)
+    assert response.status == 303
+    html = await (await client.get(path)).text()
+    cells = row_cells(html, villages[2])
+    assert (cells["households"], cells["covered"], cells["coverage"]) == ("3", "3", "100.0%")
+    assert flag(html, villages[2]) == "导入2户，少于登记的3户"
+    assert flag(html, villages[0]) is None and flag(html, villages[1]) is None
+    assert "有1个嘎查村导入的户数少于登记的住户（共少1户）" in html
+    page = await (await client.get(f"/admin/coverage?region={villages[2]}")).text()
+    assert "这个嘎查村导入的户数（2）少于登记的住户（3）" in page
+    assert totals(page)["coverage"] == "100.0%"
+    county = client.app[keys.REGIONS].chain(villages[2])[2].code
+    html = await (await client.get(f"/admin/coverage?region={county}")).text()
+    assert flag(html, township) == "1个嘎查村导入户数偏少"
+    _, key = await apikeys.create(db, "operator", ["coverage:read"])
+    body = await (await client.get(f"/api/v1/coverage?region={township}&api_key={key}")).json()
+    child = {c["code"]: c for c in body["children"]}[villages[2]]
+    assert (child["coverage"], child["short_villages"], child["short_households"]) == (1.0, 1, 1)
+    assert body["totals"]["short_villages"] == 1 and body["stale"] is False
+    csv_text = (await (await client.get(f"{path}&format=csv")).read()).decode("utf-8-sig")
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(csv_text))}
+    assert rows[villages[2]]["short_villages"] == "1" and rows[villages[2]]["coverage"] == "1.0"
+
+
+async def keep_figures(data_dir, at: float) -> None:
+    """Figures kept in coverage_latest by an earlier run, computed at `at`."""
+    db = Database(data_dir / "legaltv.sqlite3")
+    await db.open()
+    try:
+        await db.migrate(MIGRATIONS)
+        tree = await RegionTree.load(db)
+        await coverage.keep_latest(db, tree, await coverage.all_figures(db, tree, at, store=True))
+    finally:
+        await db.close()
+
+
+async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_stale(
+    aiohttp_client, data_dir, monkeypatch
+):
+    async def no_refresh(app):  # hold the background refresh back, to look at the first answer
+        return None
+
+    monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
+    yesterday = time.time() - DAY
+    await keep_figures(data_dir, yesterday)
+    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    _, key = await apikeys.create(client.app[keys.DB], "operator", ["coverage:read"])
+    body = await (await client.get(f"/api/v1/coverage?api_key={key}")).json()
+    assert body["stale"] is True and body["totals"]["installed"] > 0
+    assert body["as_of"].startswith(coverage.day_of(yesterday))
+    assert body["period"]["until"] == yesterday
+    assert (await login(client, "admin")).status == 303
+    html = await (await client.get("/admin/coverage")).text()
+    stamp = coverage.day_of(yesterday)
+    assert 'data-stale="1"' in html and f"以下是截至 {stamp}" in html
+    html = await (await client.get("/admin/coverage?fresh=1")).text()
+    assert 'data-stale="1"' not in html and "数据更新于" in html
+    body = await (await client.get(f"/api/v1/coverage?api_key={key}")).json()
+    assert body["stale"] is False and body["as_of"].startswith(coverage.day_of(time.time()))
+
+
+async def test_without_kept_figures_they_are_computed_before_the_server_listens(
+    aiohttp_client, data_dir, monkeypatch
+):
+    async def no_refresh(app):
+        return None
+
+    monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
+    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    db = client.app[keys.DB]
+    assert await db.fetchval("SELECT COUNT(*) FROM coverage_latest") > 0
+    _, key = await apikeys.create(db, "operator", ["coverage:read"])
+    body = await (await client.get(f"/api/v1/coverage?api_key={key}")).json()
+    installed = await db.fetchval(
+        "SELECT COUNT(*) FROM devices WHERE village_code IS NOT NULL"
+        " AND state IN ('installed', 'activated', 'active', 'inactive')"
+    )
+    assert body["stale"] is False and body["totals"]["installed"] == installed
+
+
+async def test_a_change_wakes_the_background_refresh_which_keeps_the_new_figures(client):
+    db = client.app[keys.DB]
+    before = await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest")
+    assert before is not None  # kept at start
+    coverage.forget(db)  # as the registry's staff actions do
+    for _ in range(100):
+        after = await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest")
+        if after > before:
+            break
+        await asyncio.sleep(0.05)
+    assert after > before

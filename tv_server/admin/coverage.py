@@ -223,7 +223,16 @@ FIGURE_KEYS = [
     "launches",
     "views",
     "callbacks",
+    "short_villages",
+    "short_households",
 ]
+
+
+def as_of(ts: float, now: float) -> str:
+    """When the figures were computed: the time, with the date when it is not today."""
+    when = dt.datetime.fromtimestamp(ts, coverage.CST)
+    same_day = coverage.day_of(ts) == coverage.day_of(now)
+    return when.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
 
 
 def _export_rows(rep: coverage.Report) -> list[list]:
@@ -288,7 +297,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         since=since_text,
         until=until_text,
         period_text=(coverage.day_of(rep.period.since), coverage.day_of(rep.period.until - 1)),
-        computed_at=dt.datetime.fromtimestamp(rep.computed_at, coverage.CST).strftime("%H:%M"),
+        computed_at=as_of(rep.computed_at, now),
+        stale=rep.stale,
         coverage_bars=bars(rows, "coverage", 1.0),
         installed_bars=bars(rows, "installed"),
         trend=trend_line(await coverage.trend(db, code)),

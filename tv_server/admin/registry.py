@@ -1,7 +1,7 @@
 """The box registry in /admin: pending boxes accepted or rejected one by one or in bulk, the
-auto-accept rule by village, a box's page (fields, attributes, household history, replacement)
-and the operator's CSV upload with the same line-by-line report as the CLI. Region-scoped and
-audited.
+auto-accept rule by village, a box's page (fields, attributes, household history, replacement,
+corrections of its registry fields and inventory attributes) and the operator's CSV upload with
+the same line-by-line report as the CLI. Region-scoped and audited.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 
 from aiohttp import web
 
-from device_registry import devices, households, registry_io
-from storage import DomainError
+from device_registry import coverage, devices, households, registry_io
+from storage import Conflict, DomainError, Invalid
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
@@ -26,6 +26,7 @@ from tv_server.admin.common import (
     see_other,
 )
 from tv_ui.i18n import N_, gettext
+from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES
 
 PERMISSION = "registry.edit"
 PAGE = 100
@@ -48,6 +49,8 @@ NOTICES = {
     "registry_imported": N_("机顶盒清单已导入。"),
     "registry_auto": N_("自动接受规则已更新。"),
     "registry_households": N_("各村户数已更新。"),
+    "registry_box_saved": N_("机顶盒信息已保存。"),
+    "registry_box_unchanged": N_("没有需要保存的修改。"),
 }
 MESSAGES = {
     "nothing_selected": N_("请先勾选机顶盒。"),
@@ -66,7 +69,33 @@ MESSAGES = {
     "not_text": N_("文件不是 UTF-8 或 GBK 编码的 CSV。"),
     "has_problems": N_("有 %(n)s 行需要修改，没有写入任何数据。"),
     "dry_run_ok": N_("检查通过：%(n)s 行都没有问题（未写入）。"),
+    # Corrections on a box's page (device_registry.devices.update_device).
+    "device_changed": N_("没有保存：这台机顶盒刚被修改过（上方是最新信息）。请核对后再保存。"),
+    "field_invalid": N_("有一项内容格式不对。"),
+    "model_unknown": N_("请选择一个已登记的型号。"),
+    "mac_invalid": N_("MAC 地址格式不正确，应类似 AC:DB:48:00:01:23。"),
+    "mac_taken": N_("这个 MAC 地址已属于另一台机顶盒。"),
+    "firmware_invalid": N_("固件版本只能用字母、数字和 . _ + -，最多 64 个字符，不能有空格。"),
+    "screen_profile_invalid": N_("画面规格只能是 720p、1080p 或 2160p。"),
+    "keymap_family_invalid": N_("请选择遥控器键位类型。"),
+    "installed_at_invalid": N_("安装日期要写成 年-月-日，在 2000 年以后，且不晚于今天。"),
+    "activated_at_invalid": N_("激活时间格式不对，或者晚于现在。"),
+    "activated_before_installed": N_("激活时间不能早于安装日期。"),
+    "state_unknown": N_("请选择状态。"),
+    "state_change_invalid": N_("状态不能从“%(current)s”改为“%(wanted)s”。"),
+    "attribute_key_invalid": N_(
+        "属性名“%(key)s”不对：以小写字母开头，只用小写字母、数字和 . _ -，最多 40 位。"
+    ),
+    "attribute_key_missing": N_("请给新属性填写属性名。"),
+    "attribute_value_invalid": N_("属性“%(key)s”的值最多 200 个字，而且只能写一行。"),
+    "attribute_value_required": N_("请填写属性“%(key)s”的值。"),
+    "attribute_key_repeated": N_("属性“%(key)s”已经有了，请直接修改它的值。"),
+    "attributes_too_many": N_("每台机顶盒最多 %(max)s 个属性。"),
 }
+# Key-map families staff may give a box ("default" is for boxes of unknown models).
+EDITABLE_FAMILIES = tuple(sorted(f for f in FAMILIES if f != DEFAULT_FAMILY))
+NEW_ATTRIBUTE_ROWS = 3
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, the server's local time
 
 SEPARATOR = N_("；")
 # The import report's issue codes (device_registry.registry_io) in Chinese.
@@ -115,6 +144,7 @@ def setup(admin: web.Application) -> None:
     r.add_get("/registry/box/{serial}", box_page, name="admin_registry_box")
     r.add_post("/registry/box/{serial}/replace", replace, name="admin_registry_replace")
     r.add_post("/registry/box/{serial}/household", household, name="admin_registry_household")
+    r.add_post("/registry/box/{serial}/edit", edit, name="admin_registry_edit")
     for code, text in NOTICES.items():
         labels.NOTICES.setdefault(code, text)
     add_nav(PERMISSION, "admin_registry", N_("机顶盒"))
@@ -253,6 +283,7 @@ async def decide(request: web.Request) -> web.Response:
             request, action, object_type="device", object_id=serial, detail={"village": village}
         )
     request.config_dict[keys.BOXES].forget()
+    coverage.forget(request.config_dict[keys.DB])  # the next dashboard view is exact
     raise see_other(
         request, "admin_registry", ok="registry_accepted" if accept else "registry_rejected"
     )
@@ -291,6 +322,9 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
     if box["household_id"] is not None:
         household = await households.get_household(db, box["household_id"])
         history = await households.box_history(db, box["household_id"])
+    models = await devices.list_models(db)
+    model = next((m for m in models if m["model"] == box["model"]), None)
+    extra.setdefault("edit", _edit_form(box))
     return render(
         request,
         "admin/registry/box.html",
@@ -300,6 +334,12 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
         household=household,
         states=STATES,
         when=_when,
+        models=models,
+        model_profile=model["screen_profile"] if model else devices.DEFAULT_PROFILE,
+        model_family=model["keymap_family"] if model else devices.DEFAULT_FAMILY,
+        profiles=devices.PROFILES,
+        families=EDITABLE_FAMILIES,
+        next_states=devices.STATE_CHANGES.get(box["state"], ()),
         **extra,
     )
 
@@ -330,6 +370,7 @@ async def replace(request: web.Request) -> web.Response:
         detail={"new": new_serial},
     )
     request.config_dict[keys.BOXES].forget()
+    coverage.forget(request.config_dict[keys.DB])
     raise see_other(request, "admin_registry_box", ok="registry_replaced", serial=new_serial)
 
 
@@ -359,7 +400,150 @@ async def household(request: web.Request) -> web.Response:
         object_id=serial,
         detail={"household": household_id, "label": typed["label"]},
     )
+    coverage.forget(request.config_dict[keys.DB])
     raise see_other(request, "admin_registry_box", ok="saved", serial=serial)
+
+
+# -- corrections of a box's fields and attributes ------------------------------------------------
+
+
+def _minute(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime(MINUTE_FORMAT) if ts is not None else ""
+
+
+def _edit_form(box: dict) -> dict:
+    """The correction form as rendered from a box's record."""
+    return {
+        "fields": {
+            "model": box["model"] or "",
+            "mac": box["mac"] or "",
+            "firmware": box["firmware"] or "",
+            "screen_profile": box["screen_profile_override"] or "",
+            "keymap_family": box["keymap_family_override"] or "",
+            "installed_at": box["installed_at"] or "",
+            "activated_at": _minute(box["activated_at"]),
+            "state": box["state"],
+        },
+        "attributes": [(k, v, False) for k, v in box["attributes"].items()],
+        "new": [("", "")] * NEW_ATTRIBUTE_ROWS,
+        "version": box["version"],
+    }
+
+
+def _typed_edit(post) -> dict:
+    """The correction form as posted (only the fields the form showed)."""
+    removed = {str(k) for k in post.getall("attr_remove", [])}
+    old_keys = [str(k) for k in post.getall("attr_key", [])]
+    old_values = [str(v) for v in post.getall("attr_value", [])]
+    new_keys = [str(k) for k in post.getall("new_key", [])]
+    new_values = [str(v) for v in post.getall("new_value", [])]
+    new = list(zip(new_keys, new_values, strict=False))
+    return {
+        "fields": {
+            name: str(post.get(name, "")).strip()
+            for name in devices.EDITABLE_FIELDS
+            if name in post
+        },
+        "attributes": [(k, v, k in removed) for k, v in zip(old_keys, old_values, strict=False)],
+        "new": new + [("", "")] * max(0, NEW_ATTRIBUTE_ROWS - len(new)),
+        "version": str(post.get("version", "")),
+    }
+
+
+def _changes(typed: dict, shown: dict) -> dict:
+    """What the staff member changed: the typed form against the form as it was shown."""
+    changes: dict = {
+        name: value
+        for name, value in typed["fields"].items()
+        if value != shown["fields"].get(name, "")
+    }
+    if "activated_at" in changes and changes["activated_at"]:
+        try:
+            local = dt.datetime.strptime(changes["activated_at"], MINUTE_FORMAT)
+        except ValueError:
+            raise Invalid("activated_at_invalid", changes["activated_at"]) from None
+        changes["activated_at"] = local.timestamp()
+    current = {key: value for key, value, _removed in shown["attributes"]}
+    attributes: dict[str, str | None] = {}
+    for key, value, removed in typed["attributes"]:
+        if key not in current:
+            continue
+        value = value.strip()
+        if removed or not value:
+            attributes[key] = None
+        elif value != current[key]:
+            attributes[key] = value
+    for key, value in typed["new"]:
+        key, value = key.strip().lower(), value.strip()
+        if not key and not value:
+            continue
+        if not key:
+            raise Invalid("attribute_key_missing", "")
+        if not value:
+            raise Invalid("attribute_value_required", key, key=key)
+        if key in current or key in attributes:
+            raise Invalid("attribute_key_repeated", key, key=key)
+        attributes[key] = value
+    if attributes:
+        changes["attributes"] = attributes
+    return changes
+
+
+def _error_text(exc: DomainError) -> str:
+    params = dict(exc.params)
+    for name in ("current", "wanted"):
+        if name in params:
+            params[name] = gettext(STATES.get(params[name], params[name]))
+    return _message(exc.code, **params)
+
+
+@requires(PERMISSION)
+async def edit(request: web.Request) -> web.Response:
+    """Correct a box's registry fields and attributes: validated, one transaction, audited
+    with before and after; refused (409) when the box changed since the form was shown."""
+    serial = request.match_info["serial"]
+    box = await _box(request, serial)
+    typed = _typed_edit(await request.post())
+    db = request.config_dict[keys.DB]
+
+    async def audited(tx, before: dict, after: dict) -> None:
+        await log(
+            request,
+            "device.update",
+            object_type="device",
+            object_id=serial,
+            detail={"before": before, "after": after},
+            tx=tx,
+        )
+
+    try:
+        if typed["version"] != box["version"]:
+            raise Conflict("device_changed", serial)
+        changes = _changes(typed, _edit_form(box))
+        if not changes:
+            raise see_other(
+                request, "admin_registry_box", ok="registry_box_unchanged", serial=serial
+            )
+        _before, after = await devices.update_device(
+            db,
+            serial,
+            changes,
+            models=await devices.known_models(db),
+            families=EDITABLE_FAMILIES,
+            expected_version=typed["version"],
+            then=audited,
+        )
+    except DomainError as exc:
+        if exc.code == "device_changed":
+            # Show the latest record above and keep what was typed, now against the latest
+            # version: saving again is a deliberate decision.
+            box = await _box(request, serial)
+            typed["version"] = box["version"]
+        return await _box_page(request, box, status=exc.status, error=_error_text(exc), edit=typed)
+    request.config_dict[keys.BOXES].forget()
+    if "state" in after:
+        coverage.forget(db)  # installed/retired counts change at once
+    raise see_other(request, "admin_registry_box", ok="registry_box_saved", serial=serial)
 
 
 def _import_page(request: web.Request, status: int = 200, **extra) -> web.Response:
@@ -416,6 +600,7 @@ async def import_upload(request: web.Request) -> web.Response:
         detail={"new": report.new, "accepted": report.accepted},
     )
     request.config_dict[keys.BOXES].forget()
+    coverage.forget(request.config_dict[keys.DB])
     raise see_other(request, "admin_registry", ok="registry_imported")
 
 
@@ -453,4 +638,5 @@ async def households_upload(request: web.Request) -> web.Response:
         object_id=upload.filename or "",
         detail={"villages": count},
     )
+    coverage.forget(request.config_dict[keys.DB])
     raise see_other(request, "admin_registry_import", ok="registry_households")

@@ -9,8 +9,9 @@ import hmac
 import json
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass, field
+
+from tv_server.ratelimit import SlidingWindow
 
 COOKIE = "ltv_admin"
 
@@ -72,23 +73,10 @@ def csrf_ok(session: Session, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf, str(token))
 
 
-class LoginLimiter:
+class LoginLimiter(SlidingWindow):
     """Login attempts per client address in a sliding window of ten minutes (in memory)."""
 
     WINDOW = 600.0
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._attempts: dict[str, deque[float]] = {}
-
-    def allow(self, address: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        attempts = self._attempts.setdefault(address, deque())
-        while attempts and now - attempts[0] > self.WINDOW:
-            attempts.popleft()
-        if len(attempts) >= self.limit:
-            return False
-        attempts.append(now)
-        if len(self._attempts) > 10_000:
-            self._attempts = {k: v for k, v in self._attempts.items() if v}
-        return True
+        super().__init__(limit, self.WINDOW)

@@ -1,14 +1,19 @@
 """Rollout waves in /admin: list, create, edit, start, pause and complete, every action audited.
 
 Region-scoped staff see the waves touching their region and change only waves whose target
-regions all lie inside it. A change of status takes effect on the boxes at once.
+regions all lie inside it. A change of status takes effect on the boxes at once. Targets are
+picked from the region tree (banner → township → village checkboxes, searchable with
+static/wave_picker.js) or pasted as codes.
 """
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from device_registry import waves
+from device_registry.regions import Region, RegionTree
 from storage import DomainError, Invalid
 from tv_server import keys
 from tv_server.admin import labels
@@ -25,12 +30,24 @@ STATUSES = {
     "completed": N_("已完成"),
 }
 ACTIONS = {"start": N_("启动"), "pause": N_("暂停"), "complete": N_("完成")}
+LEVELS = {"county": N_("旗区"), "township": N_("苏木乡镇"), "village": N_("嘎查村")}
+FIELDS = (
+    "name",
+    "kind",
+    "position",
+    "planned_start",
+    "planned_end",
+    "target_boxes",
+    "ramp_percent",
+    "notes",
+)
+_SEPARATORS = re.compile(r"[\s,\uff0c\u3001;\uff1b]+")
 MESSAGES = {
     "wave_name_required": N_("请填写批次名称。"),
     "wave_name_too_long": N_("批次名称太长了。"),
     "wave_name_taken": N_("已有同名的批次。"),
     "wave_kind_invalid": N_("请选择批次类型。"),
-    "wave_regions_required": N_("请至少填写一个目标地区代码。"),
+    "wave_regions_required": N_("请至少选择一个目标地区。"),
     "wave_region_invalid": N_("目标地区代码不对：只能是旗区、苏木乡镇或嘎查村。"),
     "wave_start_invalid": N_("计划开始日期格式不对。"),
     "wave_end_invalid": N_("计划结束日期格式不对。"),
@@ -96,7 +113,59 @@ def common(request: web.Request) -> dict:
         "statuses": STATUSES,
         "actions": ACTIONS,
         "transitions": waves.TRANSITIONS,
+        "levels": LEVELS,
     }
+
+
+# -- the target picker -----------------------------------------------------------------------
+
+
+def _picker_roots(request: web.Request) -> list[Region]:
+    """The regions at the top of the user's picker: every banner, or the user's own region."""
+    tree: RegionTree = request.config_dict[keys.REGIONS]
+    code = current_user(request).region_code
+    tops = [tree.get(code)] if code else list(tree.roots)
+    out: list[Region] = []
+    for region in tops:
+        if region is None:
+            continue
+        if region.level in waves.TARGET_LEVELS:
+            out.append(region)
+        else:  # the city (or province): its banners
+            out.extend(r for r in tree.kids(region.code) if r.level in waves.TARGET_LEVELS)
+    return out
+
+
+def _node(tree: RegionTree, region: Region, selected: set[str], shown: set[str]) -> dict:
+    shown.add(region.code)
+    kids = [
+        _node(tree, kid, selected, shown)
+        for kid in tree.kids(region.code)
+        if kid.level in waves.TARGET_LEVELS
+    ]
+    villages = sum(k["villages"] for k in kids) + (region.level == "village")
+    return {
+        "code": region.code,
+        "name": region.name,
+        "level": region.level,
+        "checked": region.code in selected,
+        "open": any(k["checked"] or k["open"] for k in kids),
+        "villages": villages,
+        "kids": kids,
+    }
+
+
+def target_label(tree: RegionTree, code: str) -> str:
+    """A target's names from its banner down (东胜区 · 巴音门克街道 · 某村)."""
+    chain = [r.name for r in reversed(tree.chain(code)) if r.level in waves.TARGET_LEVELS]
+    return " · ".join(chain)
+
+
+def split_codes(values: list[str]) -> list[str]:
+    """Region codes from checkboxes and pasted text (any blanks, commas or semicolons), in
+    order, each once."""
+    codes = (code for value in values for code in _SEPARATORS.split(str(value)))
+    return list(dict.fromkeys(code for code in codes if code))
 
 
 def message(exc: DomainError) -> str:
@@ -122,12 +191,12 @@ async def wave_list(request: web.Request) -> web.Response:
 
 def _form_of(wave: waves.Wave | None) -> dict:
     if wave is None:
-        return {"kind": "pilot", "ramp_percent": "100", "target_boxes": "0"}
+        return {"kind": "pilot", "ramp_percent": "100", "target_boxes": "0", "regions": []}
     return {
         "name": wave.name,
         "kind": wave.kind,
         "position": str(wave.position),
-        "regions": "\n".join(wave.regions),
+        "regions": list(wave.regions),
         "planned_start": wave.planned_start,
         "planned_end": wave.planned_end,
         "target_boxes": str(wave.target_boxes),
@@ -145,12 +214,18 @@ def _int(value: str, default: int | None) -> int | None:
     return int(value)
 
 
+def _posted(post) -> dict:
+    """The wave form as posted: its fields, and the targets ticked in the picker or pasted."""
+    form = {name: str(post.get(name, "")) for name in FIELDS}
+    form["regions"] = split_codes([*post.getall("regions", []), post.get("regions_paste", "")])
+    return form
+
+
 def _input(form) -> waves.WaveInput:
-    codes = tuple(form.get("regions", "").replace(",", " ").replace("\uff0c", " ").split())
     return waves.WaveInput(
         name=form.get("name", ""),
         kind=form.get("kind", ""),
-        regions=codes,
+        regions=tuple(form.get("regions", ())),
         position=_int(form.get("position", ""), None),
         planned_start=form.get("planned_start", "").strip(),
         planned_end=form.get("planned_end", "").strip(),
@@ -161,9 +236,27 @@ def _input(form) -> waves.WaveInput:
 
 
 def _form_page(request, wave, form, error="", status=200) -> web.Response:
-    tree = request.config_dict[keys.REGIONS]
-    codes = form.get("regions", "").replace(",", " ").split()
-    targets = [(c, tree.full_name(c) if tree.get(c) else "") for c in codes]
+    tree: RegionTree = request.config_dict[keys.REGIONS]
+    codes = list(form.get("regions", ()))
+    editable = wave is None or may_change(request, wave.regions)
+    shown: set[str] = set()
+    picker = [_node(tree, r, set(codes), shown) for r in _picker_roots(request)] if editable else []
+    if len(picker) == 1:  # a banner's (or township's) staff: their own region, opened
+        picker[0]["open"] = True
+    targets = []
+    for code in codes:
+        region = tree.get(code)
+        targets.append(
+            {
+                "code": code,
+                "name": target_label(tree, code) if region else "",
+                "level": region.level if region else "",
+                "in_picker": code in shown,
+            }
+        )
+    # Codes the picker cannot show (unknown, or outside the user's region) stay in the paste
+    # box, so nothing typed is lost.
+    paste = "\n".join(code for code in codes if code not in shown)
     return render(
         request,
         "admin/waves/form.html",
@@ -172,7 +265,9 @@ def _form_page(request, wave, form, error="", status=200) -> web.Response:
         form=form,
         error=error,
         targets=targets,
-        editable=wave is None or may_change(request, wave.regions),
+        picker=picker,
+        paste=paste,
+        editable=editable,
         **common(request),
     )
 
@@ -185,7 +280,7 @@ async def wave_new(request: web.Request) -> web.Response:
 @requires(PERMISSION)
 async def wave_create(request: web.Request) -> web.Response:
     db, tree = request.config_dict[keys.DB], request.config_dict[keys.REGIONS]
-    form = dict(await request.post())
+    form = _posted(await request.post())
     try:
         data = _input(form)
         data = waves.validate(data, tree)
@@ -227,8 +322,9 @@ async def wave_edit(request: web.Request) -> web.Response:
 async def wave_act(request: web.Request) -> web.Response:
     db, tree = request.config_dict[keys.DB], request.config_dict[keys.REGIONS]
     wave = await _wave(request)
-    form = dict(await request.post())
-    action = form.get("action", "save")
+    post = await request.post()
+    form = _posted(post)
+    action = str(post.get("action", "save"))
     if not may_change(request, wave.regions):
         raise await _deny(request, PERMISSION, wave=wave.id)
     try:

@@ -1,7 +1,9 @@
 """`GET /api/v1/coverage?region=CODE`: the dashboard's figures as JSON for operator systems.
 
 Authenticated with an API key holding the `coverage:read` scope, passed as `api_key` or as
-`Authorization: Bearer KEY`; errors are JSON {"error": {"code", "message"}}.
+`Authorization: Bearer KEY`; errors are JSON {"error": {"code", "message"}}. The figures are those
+of `as_of`; `stale` is true right after a restart, while the figures kept by the last run are
+served and new ones computed.
 """
 
 from __future__ import annotations

@@ -13,18 +13,24 @@ import functools
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from accounts import apikeys, audit
-from device_registry import devices
+from device_registry import coverage, devices
 from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter, timestamp_ok
 from storage import DomainError
+from tv_server import headers as headers_
 from tv_server import keys
 from tv_server.api.openapi_devices import document
-from tv_ui.keymaps import keymap
+from tv_server.front import add_lane
+from tv_server.middlewares import error_response
+from tv_server.ratelimit import SlidingWindow, retry_after_header
+from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES, keymap
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,20 @@ MESSAGES = {
     "village_unknown": "village_code is not a known village code",
     "household_label_invalid": "household_label is at most 100 characters",
     "state_invalid": "state must be planned, installed or activated",
+    "state_unknown": "state is not a known box state",
+    "state_change_invalid": "this change of state is not allowed (see docs/device-api.md)",
+    "screen_profile_invalid": "screen_profile must be 720p, 1080p, 2160p or null",
+    "keymap_family_invalid": "keymap_family is not a known key-map family",
+    "installed_at_invalid": "installed_at must be a date YYYY-MM-DD from 2000 to today, or null",
+    "activated_at_invalid": (
+        "activated_at must be epoch seconds or ISO 8601 with a time zone, not in the future"
+    ),
+    "activated_before_installed": "activated_at lies before installed_at",
+    "attribute_key_invalid": "attribute keys: a lowercase letter, then up to 39 of a-z 0-9 . _ -",
+    "attribute_value_invalid": "attribute values: text of at most 200 characters, one line",
+    "attributes_too_many": f"a box has at most {devices.ATTRIBUTES_MAX} attributes",
+    "version_mismatch": "the box changed since you read it (If-Match); read it again",
+    "rate_limited": "too many registrations; try again after Retry-After seconds",
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -76,6 +96,16 @@ def error(status: int, code: str, detail: str = "") -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+def _error_of(exc: ApiError | DomainError) -> web.Response:
+    if isinstance(exc, ApiError):
+        return error(exc.status, exc.code, exc.detail)
+    status = 401 if exc.code.startswith("api_key") else exc.status
+    if exc.code == "api_key_scope":
+        status = 403
+    detail = exc.detail if exc.code in ("field_unknown", "field_invalid") else ""
+    return error(status, exc.code, detail)
+
+
 def api(handler: Handler) -> Handler:
     """Answer our errors and domain errors in the API's JSON error shape."""
 
@@ -83,17 +113,8 @@ def api(handler: Handler) -> Handler:
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
             response = await handler(request)
-        except ApiError as exc:
-            response = error(exc.status, exc.code, exc.detail)
-        except DomainError as exc:
-            status = 401 if exc.code.startswith("api_key") else exc.status
-            if exc.code == "api_key_scope":
-                status = 403
-            response = error(
-                status,
-                exc.code,
-                exc.detail if exc.code in ("field_unknown", "field_invalid") else "",
-            )
+        except (ApiError, DomainError) as exc:
+            response = _error_of(exc)
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -111,23 +132,37 @@ async def _api_key(request: web.Request, scope: str) -> apikeys.ApiKey:
     return await apikeys.authenticate(request.app[keys.DB], _bearer(request), scope)
 
 
-async def _device(request: web.Request, serial: str) -> devices.DeviceAuth:
-    """The box whose token was presented; raise the matching 4xx otherwise."""
-    cache = request.app[AUTH_CACHE]
+async def _device(app: web.Application, request: web.Request, serial: str) -> devices.DeviceAuth:
+    """The box whose token was presented; raise the matching 4xx otherwise.
+
+    A box's record is cached for AUTH_TTL_SECONDS together with the Authorization header last
+    verified for it, so a box's next heartbeats cost neither a query nor a hash. Any registry
+    change made through the admin or the API (which makes the box directory forget its views)
+    drops the cache too."""
+    cache = app[AUTH_CACHE]
+    header = request.headers.get("Authorization", "")
+    generation = app[keys.BOXES].generation
     cached = cache.get(serial)
-    if cached is not None and time.monotonic() - cached[0] < AUTH_TTL_SECONDS:
-        auth = cached[1]
+    if (
+        cached is not None
+        and cached[3] == generation
+        and time.monotonic() - cached[0] < AUTH_TTL_SECONDS
+    ):
+        fetched, auth, verified, _ = cached
+        if header and header == verified:
+            return auth
     else:
-        auth = await devices.device_auth(request.app[keys.DB], serial)
+        fetched, auth = time.monotonic(), await devices.device_auth(app[keys.DB], serial)
         if len(cache) > 200_000:
             cache.clear()
-        cache[serial] = (time.monotonic(), auth)
+        cache[serial] = (fetched, auth, "", generation)
     if auth is None:
         raise ApiError(404, "device_unknown")
     if auth.state in ("retired", "rejected", "pending"):
         raise ApiError(403 if auth.state == "pending" else 410, f"device_{auth.state}")
     if not devices.token_matches(auth, _bearer(request)):
         raise ApiError(401, "token_invalid")
+    cache[serial] = (fetched, auth, header, generation)
     return auth
 
 
@@ -213,10 +248,43 @@ async def enrol(request: web.Request) -> web.Response:
     )
 
 
+class RegisterLimits:
+    """How fast boxes may announce themselves: per client address, and new boxes from all
+    addresses together (settings register_attempts_per_ip, register_new_per_minute; 0: off)."""
+
+    WINDOW = 60.0
+
+    def __init__(self, per_address: int, new_boxes: int) -> None:
+        self.per_address = SlidingWindow(per_address, self.WINDOW) if per_address > 0 else None
+        self.new_boxes = SlidingWindow(new_boxes, self.WINDOW) if new_boxes > 0 else None
+
+    def address(self, address: str) -> float:
+        """0 (and counted) or the seconds this address must wait."""
+        return self.per_address.retry_after(address) if self.per_address else 0.0
+
+    def new_box(self) -> float:
+        """0 (and counted) or the seconds until another new box may be added."""
+        return self.new_boxes.retry_after("") if self.new_boxes else 0.0
+
+
+REGISTER_LIMITS = web.AppKey("register_limits", RegisterLimits)
+
+
+def _rate_limited(seconds: float) -> web.Response:
+    response = error(429, "rate_limited")
+    response.headers["Retry-After"] = retry_after_header(seconds)
+    return response
+
+
 @api
 async def register(request: web.Request) -> web.Response:
     """A box announcing itself: it becomes pending for staff (or is accepted at once when its
-    village has the auto-accept rule). No token yet: staff or the operator issue one."""
+    village has the auto-accept rule). No token yet: staff or the operator issue one.
+    Rate-limited per client address, and new boxes per minute overall (429, Retry-After)."""
+    limits = request.app[REGISTER_LIMITS]
+    wait = limits.address(request.remote or "")
+    if wait:
+        return _rate_limited(wait)
     serial = request.match_info["serial"]
     body = await _json_body(request)
     extra = sorted(set(body) - {"village_code"})
@@ -225,26 +293,140 @@ async def register(request: web.Request) -> web.Response:
     village = body.get("village_code")
     if village is not None and not isinstance(village, str):
         raise ApiError(400, "field_invalid", "village_code")
-    state = await devices.register_pending(request.app[keys.DB], serial, village or None)
+    db = request.app[keys.DB]
+    region = request.app[keys.REGIONS].get(village)
+    if (
+        devices.valid_serial(serial)
+        and (not village or (region is not None and region.level == "village"))
+        and await devices.device_auth(db, serial) is None
+    ):
+        wait = limits.new_box()
+        if wait:
+            log.warning("self-registration of new boxes over register_new_per_minute")
+            return _rate_limited(wait)
+    state = await devices.register_pending(db, serial, village or None)
     request.app[AUTH_CACHE].pop(serial, None)
     request.app[keys.BOXES].forget()
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 
+# Key-map families a box may be given by hand ("default" is for boxes of unknown models).
+EDITABLE_FAMILIES = tuple(sorted(f for f in FAMILIES if f != DEFAULT_FAMILY))
+# Domain errors answered with their detail (which key, which field, which change).
+_DETAILED = {
+    "field_unknown",
+    "field_invalid",
+    "attribute_key_invalid",
+    "attribute_value_invalid",
+    "state_change_invalid",
+}
+
+
+def _if_match(request: web.Request) -> str | None:
+    """The version an If-Match header names (None: no precondition)."""
+    raw = request.headers.get("If-Match", "").strip()
+    if not raw or raw == "*":
+        return None
+    return raw.removeprefix("W/").strip('"')
+
+
+@api
+async def update(request: web.Request) -> web.Response:
+    """Correct a box's registry fields and attributes (API key `devices:write`); `null` clears
+    a field or removes an attribute. Audited with the key's name, before and after."""
+    key = await _api_key(request, "devices:write")
+    serial = request.match_info["serial"]
+    body = await _json_body(request)
+    db = request.app[keys.DB]
+
+    async def audited(tx, before: dict, after: dict) -> None:
+        await audit.record(
+            tx,
+            user=None,
+            action="device.update",
+            object_type="device",
+            object_id=serial,
+            detail={"api_key": key.name, "before": before, "after": after},
+            ip=request.remote or "",
+        )
+
+    try:
+        _before, after = await devices.update_device(
+            db,
+            serial,
+            body,
+            models=await devices.known_models(db),
+            families=EDITABLE_FAMILIES,
+            expected_version=_if_match(request),
+            then=audited,
+        )
+    except DomainError as exc:
+        if exc.code == "device_changed":
+            raise ApiError(412, "version_mismatch") from None
+        if exc.code in _DETAILED:
+            raise ApiError(exc.status, exc.code, exc.detail) from None
+        raise
+    request.app[AUTH_CACHE].pop(serial, None)
+    request.app[keys.BOXES].forget()
+    if "state" in after:
+        coverage.forget(db)  # installed/retired counts change at once
+    details = await devices.device_details(db, serial)
+    details.pop("id", None)
+    return web.json_response(details, headers={"ETag": f'"{details["version"]}"'})
+
+
+_ACCEPTED_HEADERS = CIMultiDict(
+    {
+        **headers_.COMMON,
+        "Content-Type": "application/json; charset=utf-8",
+        "Cache-Control": "no-store",
+    }
+)
+
+
+async def _heartbeat(app: web.Application, request: web.Request, serial: str) -> web.Response:
+    auth = await _device(app, request, serial)
+    beat = parse_heartbeat(await _json_body(request), auth.device_id, time.time())
+    app[HEARTBEATS].record(beat)
+    body = b'{"status": "accepted", "serial": ' + json.dumps(serial).encode() + b"}"
+    return web.Response(body=body, status=202, headers=_ACCEPTED_HEADERS.copy())
+
+
 @api
 async def heartbeat(request: web.Request) -> web.Response:
-    serial = request.match_info["serial"]
-    auth = await _device(request, serial)
-    beat = parse_heartbeat(await _json_body(request), auth.device_id, time.time())
-    request.app[HEARTBEATS].record(beat)
-    return web.json_response({"status": "accepted", "serial": serial}, status=202)
+    return await _heartbeat(request.app, request, request.match_info["serial"])
+
+
+_HEARTBEAT_PATH = re.compile(r"/api/v1/devices/([A-Za-z0-9._-]{1,64})/heartbeat")
+_LANE_HEADERS = {**headers_.COMMON, "Cache-Control": "no-store"}
+
+
+def heartbeat_lane(app: web.Application, request: web.Request):
+    """The front lane for heartbeats (see tv_server.front): answered before routing, with the
+    same statuses, bodies and headers as the routed `heartbeat` handler."""
+    match = _HEARTBEAT_PATH.fullmatch(request.raw_path)
+    if match is None:
+        return None  # a query string, an encoded serial: the full path decides
+    return _heartbeat_answer(app, request, match.group(1))
+
+
+async def _heartbeat_answer(app: web.Application, request: web.Request, serial: str):
+    try:
+        response = await _heartbeat(app, request, serial)
+    except (ApiError, DomainError) as exc:
+        response = _error_of(exc)
+    except Exception:
+        log.exception("unhandled error on heartbeat %s", request.raw_path)
+        response = error_response(request, 500, "server_error")
+    response.headers.update(_LANE_HEADERS)
+    return response
 
 
 @api
 async def entitlement(request: web.Request) -> web.Response:
     serial = request.match_info["serial"]
     if _bearer(request).startswith(devices.TOKEN_PREFIX):
-        await _device(request, serial)
+        await _device(request.app, request, serial)
     else:
         await _api_key(request, "devices:read")
     view = await request.app[keys.BOXES].get(serial)
@@ -305,11 +487,17 @@ async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Register the device routes and the heartbeat writer on the main application."""
     app[AUTH_CACHE] = {}
+    settings = app[keys.SETTINGS]
+    app[REGISTER_LIMITS] = RegisterLimits(
+        settings.register_attempts_per_ip, settings.register_new_per_minute
+    )
     app.cleanup_ctx.append(heartbeat_writer)
     r = app.router
     r.add_get("/api/v1/openapi.json", openapi, name="api_openapi")
     r.add_post("/api/v1/devices", enrol, name="api_device_enrol")
     r.add_get("/api/v1/devices/{serial}", device_record, name="api_device")
+    r.add_patch("/api/v1/devices/{serial}", update, name="api_device_update")
     r.add_post("/api/v1/devices/{serial}/register", register, name="api_device_register")
     r.add_post("/api/v1/devices/{serial}/heartbeat", heartbeat, name="api_device_heartbeat")
+    add_lane(app, "heartbeat", "POST", "/api/v1/devices/", heartbeat_lane)
     r.add_get("/api/v1/devices/{serial}/entitlement", entitlement, name="api_device_entitlement")

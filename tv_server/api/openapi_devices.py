@@ -44,7 +44,7 @@ def document() -> dict:
                     "scheme": "bearer",
                     "description": (
                         "An operator API key `ltv_…` (`legaltv apikey create NAME --scope"
-                        " SCOPE`); scopes devices:write (enrol), devices:read (read) and"
+                        " SCOPE`); scopes devices:write (enrol, correct), devices:read (read) and"
                         " coverage:read (coverage figures)."
                         " Also accepted in the X-API-Key header."
                     ),
@@ -137,6 +137,15 @@ def document() -> dict:
                             "nullable": True,
                             "description": "covered ÷ households (box seen in the last 7 days)",
                         },
+                        "short_villages": {
+                            "type": "integer",
+                            "description": "villages whose imported household total is below the"
+                            " households the registry knows (counted with the latter instead)",
+                        },
+                        "short_households": {
+                            "type": "integer",
+                            "description": "by how many households those totals fall short",
+                        },
                     },
                 },
                 "Coverage": {
@@ -158,6 +167,16 @@ def document() -> dict:
                                 "until": {"type": "number"},
                             },
                         },
+                        "as_of": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "when the figures were computed (+08:00)",
+                        },
+                        "stale": {
+                            "type": "boolean",
+                            "description": "true right after a restart: the figures kept by the"
+                            " last run, served while new ones are computed",
+                        },
                         "totals": {"$ref": "#/components/schemas/CoverageFigures"},
                         "children": {
                             "type": "array",
@@ -175,6 +194,103 @@ def document() -> dict:
                                     {"$ref": "#/components/schemas/CoverageFigures"},
                                 ]
                             },
+                        },
+                    },
+                },
+                "DeviceUpdate": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": (
+                        "Only the fields to change; null clears a field (screen_profile and"
+                        " keymap_family: back to the model's). At most 4 KB."
+                    ),
+                    "properties": {
+                        "model": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "a known box model",
+                        },
+                        "mac": {"type": "string", "nullable": True, "example": "AC:DB:48:00:01:23"},
+                        "firmware": {**_VERSION, "nullable": True},
+                        "screen_profile": {
+                            "type": "string",
+                            "nullable": True,
+                            "enum": ["720p", "1080p", "2160p", None],
+                        },
+                        "keymap_family": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "browser, coship, enrich, hbbtv, huawei, inspur,"
+                            " ipanel or satellite",
+                        },
+                        "installed_at": {"type": "string", "format": "date", "nullable": True},
+                        "activated_at": {
+                            "nullable": True,
+                            "description": "epoch seconds or ISO 8601 with a time zone",
+                            "oneOf": [{"type": "number"}, {"type": "string"}],
+                        },
+                        "state": {
+                            "type": "string",
+                            "description": (
+                                "allowed changes: planned → installed, activated, retired;"
+                                " installed → planned, activated, retired; activated →"
+                                " installed, retired; active, inactive → retired; rejected →"
+                                " pending"
+                            ),
+                        },
+                        "attributes": {
+                            "type": "object",
+                            "description": "key -> text (at most 200 characters); null removes",
+                            "maxProperties": 50,
+                            "additionalProperties": {
+                                "type": "string",
+                                "nullable": True,
+                                "maxLength": 200,
+                            },
+                        },
+                    },
+                },
+                "Device": {
+                    "type": "object",
+                    "description": "a box's registry record",
+                    "required": ["serial", "state", "effective_state", "attributes", "version"],
+                    "properties": {
+                        "serial": {"type": "string"},
+                        "mac": {"type": "string", "nullable": True},
+                        "model": {"type": "string", "nullable": True},
+                        "firmware": {"type": "string"},
+                        "portal_version": {"type": "string"},
+                        "uptime": {"type": "integer", "nullable": True},
+                        "village_code": {"type": "string", "nullable": True},
+                        "household_id": {"type": "integer", "nullable": True},
+                        "household_label": {"type": "string"},
+                        "state": {"type": "string"},
+                        "effective_state": {"type": "string"},
+                        "installed_at": {"type": "string", "nullable": True},
+                        **{
+                            name: {"type": "number", "nullable": True}
+                            for name in (
+                                "activated_at",
+                                "first_seen",
+                                "last_seen",
+                                "retired_at",
+                                "created_at",
+                            )
+                        },
+                        "replaced_by": {"type": "integer", "nullable": True},
+                        "launches": {"type": "integer"},
+                        "keymap_family": {"type": "string"},
+                        "screen_profile": {"type": "string", "enum": ["720p", "1080p", "2160p"]},
+                        "keymap_family_override": {"type": "string", "nullable": True},
+                        "screen_profile_override": {"type": "string", "nullable": True},
+                        "attributes": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        },
+                        "version": {
+                            "type": "string",
+                            "description": "changes with every change of the record; send it"
+                            " back in If-Match to refuse a lost update",
                         },
                     },
                 },
@@ -239,12 +355,61 @@ def document() -> dict:
                     "security": [{"apiKey": []}],
                     "parameters": [_SERIAL],
                     "responses": {
-                        "200": {"description": "every registry field and attribute"},
+                        "200": {
+                            "description": "every registry field and attribute",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Device"}
+                                }
+                            },
+                        },
                         "401": _error("missing or invalid API key"),
                         "403": _error("the API key lacks devices:read"),
                         "404": _error("unknown serial"),
                     },
-                }
+                },
+                "patch": {
+                    "summary": "Correct a box's registry fields and inventory attributes",
+                    "operationId": "updateDevice",
+                    "security": [{"apiKey": []}],
+                    "parameters": [
+                        _SERIAL,
+                        {
+                            "name": "If-Match",
+                            "in": "header",
+                            "description": "the record's version as read; refused with 412"
+                            " when the box changed since",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/DeviceUpdate"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "the record after the change (ETag: its version)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Device"}
+                                }
+                            },
+                        },
+                        "400": _error("invalid body, field or attribute"),
+                        "401": _error("missing or invalid API key"),
+                        "403": _error("the API key lacks devices:write"),
+                        "404": _error("unknown serial"),
+                        "409": _error(
+                            "state change not allowed, box retired, or MAC of another box"
+                        ),
+                        "412": _error("If-Match names an old version"),
+                        "413": _error("body too large"),
+                    },
+                },
             },
             "/api/v1/devices/{serial}/register": {
                 "post": {
@@ -267,6 +432,15 @@ def document() -> dict:
                     "responses": {
                         "202": {"description": "state: pending, installed, or the known state"},
                         "400": _error("malformed serial, body or village code"),
+                        "429": {
+                            **_error("too many registrations from this address, or new boxes"),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "seconds to wait",
+                                    "schema": {"type": "integer"},
+                                }
+                            },
+                        },
                     },
                 }
             },
