@@ -1,5 +1,10 @@
 """The baseline: a plain aiohttp hello-world, as cheap as aiohttp gets.
 
+`POST /api/v1/devices/{serial}/heartbeat` is the bare aiohttp POST: it reads the JSON body,
+parses it with the parser the app uses (orjson) and answers 202 with a small JSON object — no
+authentication, validation or storage. It is the least any heartbeat endpoint on aiohttp does,
+measured with the same load.
+
 `--replay URL` adds `/replay`: the response of URL (fetched once at start with
 `Accept-Encoding: gzip`: same status, body bytes and headers) served from a constant, with no
 middleware. It separates what a screen costs for its bytes and headers from what the app's own
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import urllib.request
 
+import orjson
 from aiohttp import web
 
 SKIP = {"content-length", "date", "server", "connection", "keep-alive", "transfer-encoding"}
@@ -18,6 +24,11 @@ SKIP = {"content-length", "date", "server", "connection", "keep-alive", "transfe
 
 async def hello(_request: web.Request) -> web.Response:
     return web.Response(text="Hello, world")
+
+
+async def bare_post(request: web.Request) -> web.Response:
+    orjson.loads(await request.read())
+    return web.Response(body=b'{"status": "accepted"}', status=202, content_type="application/json")
 
 
 def replay_handler(url: str):
@@ -40,6 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     app = web.Application()
     app.router.add_get("/", hello)
+    app.router.add_post("/api/v1/devices/{serial}/heartbeat", bare_post)
     if args.replay:
         app.router.add_get("/replay", replay_handler(args.replay))
     web.run_app(

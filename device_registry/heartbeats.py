@@ -8,7 +8,7 @@ transaction: firmware, portal version, uptime, first/last seen, activation and s
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from storage import Database
 
@@ -18,8 +18,7 @@ MAX_PAST_SECONDS = 86400
 MAX_UPTIME_SECONDS = 10 * 365 * 86400
 
 
-@dataclass(frozen=True)
-class Beat:
+class Beat(NamedTuple):  # a tuple: made once per heartbeat request, so cheap to make
     device_id: int
     at: float
     firmware: str
