@@ -132,13 +132,28 @@ async def _api_key(request: web.Request, scope: str) -> apikeys.ApiKey:
     return await apikeys.authenticate(request.app[keys.DB], _bearer(request), scope)
 
 
+def _verified(app: web.Application, request: web.Request, serial: str):
+    """The box's cached record when this very Authorization header was verified for it within
+    AUTH_TTL_SECONDS and nothing in the registry changed since; otherwise None."""
+    cached = app[AUTH_CACHE].get(serial)
+    if (
+        cached is not None
+        and cached[2]
+        and cached[2] == request.headers.get("Authorization")
+        and cached[3] == app[keys.BOXES].generation
+        and time.monotonic() - cached[0] < AUTH_TTL_SECONDS
+    ):
+        return cached[1]
+    return None
+
+
 async def _device(app: web.Application, request: web.Request, serial: str) -> devices.DeviceAuth:
     """The box whose token was presented; raise the matching 4xx otherwise.
 
     A box's record is cached for AUTH_TTL_SECONDS together with the Authorization header last
-    verified for it, so a box's next heartbeats cost neither a query nor a hash. Any registry
-    change made through the admin or the API (which makes the box directory forget its views)
-    drops the cache too."""
+    verified for it, so a box's next heartbeats cost neither a query nor a hash (`_verified`).
+    Any registry change made through the admin or the API (which makes the box directory forget
+    its views) drops the cache too."""
     cache = app[AUTH_CACHE]
     header = request.headers.get("Authorization", "")
     generation = app[keys.BOXES].generation
@@ -166,10 +181,7 @@ async def _device(app: web.Application, request: web.Request, serial: str) -> de
     return auth
 
 
-async def _json_body(request: web.Request) -> dict:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "body_too_large")
-    raw = await request.content.read(MAX_BODY + 1)
+def _parse_body(raw: bytes) -> dict:
     if len(raw) > MAX_BODY:
         raise ApiError(413, "body_too_large")
     try:
@@ -181,6 +193,12 @@ async def _json_body(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, "body_invalid")
     return body
+
+
+async def _json_body(request: web.Request) -> dict:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "body_too_large")
+    return _parse_body(await request.content.read(MAX_BODY + 1))
 
 
 def _timestamp(value: object, now: float) -> float:
@@ -389,12 +407,15 @@ _ACCEPTED_HEADERS = CIMultiDict(
 )
 
 
+def _accept(app: web.Application, auth: devices.DeviceAuth, body: dict, serial: str):
+    app[HEARTBEATS].record(parse_heartbeat(body, auth.device_id, time.time()))
+    answer = b'{"status": "accepted", "serial": ' + orjson.dumps(serial) + b"}"
+    return web.Response(body=answer, status=202, headers=_ACCEPTED_HEADERS.copy())
+
+
 async def _heartbeat(app: web.Application, request: web.Request, serial: str) -> web.Response:
     auth = await _device(app, request, serial)
-    beat = parse_heartbeat(await _json_body(request), auth.device_id, time.time())
-    app[HEARTBEATS].record(beat)
-    body = b'{"status": "accepted", "serial": ' + orjson.dumps(serial) + b"}"
-    return web.Response(body=body, status=202, headers=_ACCEPTED_HEADERS.copy())
+    return _accept(app, auth, await _json_body(request), serial)
 
 
 @api
@@ -408,23 +429,38 @@ _LANE_HEADERS = {**headers_.COMMON, "Cache-Control": "no-store"}
 
 def heartbeat_lane(app: web.Application, request: web.Request):
     """The front lane for heartbeats (see tv_server.front): answered before routing, with the
-    same statuses, bodies and headers as the routed `heartbeat` handler."""
+    same statuses, bodies and headers as the routed `heartbeat` handler. The usual heartbeat —
+    a box whose token was verified a moment ago, its body arrived with its headers — is answered
+    right here, without a coroutine; the rest goes through `_heartbeat`."""
     match = _HEARTBEAT_PATH.fullmatch(request.raw_path)
     if match is None:
         return None  # a query string, an encoded serial: the full path decides
-    return _heartbeat_answer(app, request, match.group(1))
+    serial = match.group(1)
+    auth = _verified(app, request, serial)
+    if auth is not None and request.content.is_eof():
+        try:
+            return _accept(app, auth, _parse_body(request.content.read_nowait()), serial)
+        except (ApiError, DomainError) as exc:
+            return _lane_error(_error_of(exc))
+        except Exception:  # the body is read: answer here rather than hand it on
+            log.exception("unhandled error on heartbeat %s", request.raw_path)
+            return _lane_error(error_response(request, 500, "server_error"))
+    return _heartbeat_answer(app, request, serial)
+
+
+def _lane_error(response: web.Response) -> web.Response:
+    response.headers.update(_LANE_HEADERS)
+    return response
 
 
 async def _heartbeat_answer(app: web.Application, request: web.Request, serial: str):
     try:
-        response = await _heartbeat(app, request, serial)
+        return await _heartbeat(app, request, serial)  # carries its headers already
     except (ApiError, DomainError) as exc:
-        response = _error_of(exc)
+        return _lane_error(_error_of(exc))
     except Exception:
         log.exception("unhandled error on heartbeat %s", request.raw_path)
-        response = error_response(request, 500, "server_error")
-    response.headers.update(_LANE_HEADERS)
-    return response
+        return _lane_error(error_response(request, 500, "server_error"))
 
 
 @api
