@@ -20,8 +20,7 @@ async def test_views_in_one_minute_are_one_row_with_their_count(client):
     usage.record_view(device_id, pid, 1, now=start + 21)  # the next minute
     assert await usage.flush() == 6
     rows = await db.fetchall(
-        "SELECT page, at, n FROM usage_events WHERE device_id = ? AND kind = 'view'"
-        " ORDER BY at",
+        "SELECT page, at, n FROM usage_events WHERE device_id = ? AND kind = 'view' ORDER BY at",
         (device_id,),
     )
     assert [tuple(r) for r in rows] == [(1, start, 4), (2, start + 12, 1), (1, start + 21, 1)]

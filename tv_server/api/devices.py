@@ -132,26 +132,11 @@ async def _api_key(request: web.Request, scope: str) -> apikeys.ApiKey:
     return await apikeys.authenticate(request.app[keys.DB], _bearer(request), scope)
 
 
-def _verified(app: web.Application, request: web.Request, serial: str):
-    """The box's cached record when this very Authorization header was verified for it within
-    AUTH_TTL_SECONDS and nothing in the registry changed since; otherwise None."""
-    cached = app[AUTH_CACHE].get(serial)
-    if (
-        cached is not None
-        and cached[2]
-        and cached[2] == request.headers.get("Authorization")
-        and cached[3] == app[keys.BOXES].generation
-        and time.monotonic() - cached[0] < AUTH_TTL_SECONDS
-    ):
-        return cached[1]
-    return None
-
-
 async def _device(app: web.Application, request: web.Request, serial: str) -> devices.DeviceAuth:
     """The box whose token was presented; raise the matching 4xx otherwise.
 
     A box's record is cached for AUTH_TTL_SECONDS together with the Authorization header last
-    verified for it, so a box's next heartbeats cost neither a query nor a hash (`_verified`).
+    verified for it, so a box's next heartbeats cost neither a query nor a hash (`HeartbeatLane`).
     Any registry change made through the admin or the API (which makes the box directory forget
     its views) drops the cache too."""
     cache = app[AUTH_CACHE]
@@ -407,15 +392,15 @@ _ACCEPTED_HEADERS = CIMultiDict(
 )
 
 
-def _accept(app: web.Application, auth: devices.DeviceAuth, body: dict, serial: str):
-    app[HEARTBEATS].record(parse_heartbeat(body, auth.device_id, time.time()))
+def _accepted(serial: str) -> web.Response:
     answer = b'{"status": "accepted", "serial": ' + orjson.dumps(serial) + b"}"
     return web.Response(body=answer, status=202, headers=_ACCEPTED_HEADERS.copy())
 
 
 async def _heartbeat(app: web.Application, request: web.Request, serial: str) -> web.Response:
     auth = await _device(app, request, serial)
-    return _accept(app, auth, await _json_body(request), serial)
+    app[HEARTBEATS].record(parse_heartbeat(await _json_body(request), auth.device_id, time.time()))
+    return _accepted(serial)
 
 
 @api
@@ -427,25 +412,43 @@ _HEARTBEAT_PATH = re.compile(r"/api/v1/devices/([A-Za-z0-9._-]{1,64})/heartbeat"
 _LANE_HEADERS = {**headers_.COMMON, "Cache-Control": "no-store"}
 
 
-def heartbeat_lane(app: web.Application, request: web.Request):
+class HeartbeatLane:
     """The front lane for heartbeats (see tv_server.front): answered before routing, with the
     same statuses, bodies and headers as the routed `heartbeat` handler. The usual heartbeat —
-    a box whose token was verified a moment ago, its body arrived with its headers — is answered
-    right here, without a coroutine; the rest goes through `_heartbeat`."""
-    match = _HEARTBEAT_PATH.fullmatch(request.raw_path)
-    if match is None:
-        return None  # a query string, an encoded serial: the full path decides
-    serial = match.group(1)
-    auth = _verified(app, request, serial)
-    if auth is not None and request.content.is_eof():
-        try:
-            return _accept(app, auth, _parse_body(request.content.read_nowait()), serial)
-        except (ApiError, DomainError) as exc:
-            return _lane_error(_error_of(exc))
-        except Exception:  # the body is read: answer here rather than hand it on
-            log.exception("unhandled error on heartbeat %s", request.raw_path)
-            return _lane_error(error_response(request, 500, "server_error"))
-    return _heartbeat_answer(app, request, serial)
+    a box whose token `_device` verified a moment ago, its body arrived with its
+    headers — is answered right here, without a coroutine; the rest goes through `_heartbeat`.
+    One per app; it binds the app's objects at its first request (they exist from start-up)."""
+
+    def __init__(self) -> None:
+        self.writer: HeartbeatWriter | None = None
+
+    def __call__(self, app: web.Application, request: web.Request):
+        match = _HEARTBEAT_PATH.fullmatch(request.raw_path)
+        if match is None:
+            return None  # a query string, an encoded serial: the full path decides
+        serial = match.group(1)
+        if self.writer is None:
+            self.cache, self.boxes, self.writer = app[AUTH_CACHE], app[keys.BOXES], app[HEARTBEATS]
+        cached = self.cache.get(serial)
+        content = request.content
+        if (
+            cached is not None
+            and cached[2]
+            and cached[2] == request.headers.get("Authorization")
+            and cached[3] == self.boxes.generation
+            and time.monotonic() - cached[0] < AUTH_TTL_SECONDS
+            and content.is_eof()
+        ):
+            try:
+                body = _parse_body(content.read_nowait())
+                self.writer.record(parse_heartbeat(body, cached[1].device_id, time.time()))
+            except (ApiError, DomainError) as exc:
+                return _lane_error(_error_of(exc))
+            except Exception:  # the body is read: answer here rather than hand it on
+                log.exception("unhandled error on heartbeat %s", request.raw_path)
+                return _lane_error(error_response(request, 500, "server_error"))
+            return _accepted(serial)
+        return _heartbeat_answer(app, request, serial)
 
 
 def _lane_error(response: web.Response) -> web.Response:
@@ -540,5 +543,5 @@ def setup(app: web.Application) -> None:
     r.add_patch("/api/v1/devices/{serial}", update, name="api_device_update")
     r.add_post("/api/v1/devices/{serial}/register", register, name="api_device_register")
     r.add_post("/api/v1/devices/{serial}/heartbeat", heartbeat, name="api_device_heartbeat")
-    add_lane(app, "heartbeat", "POST", "/api/v1/devices/", heartbeat_lane)
+    add_lane(app, "heartbeat", "POST", "/api/v1/devices/", HeartbeatLane())
     r.add_get("/api/v1/devices/{serial}/entitlement", entitlement, name="api_device_entitlement")
