@@ -256,6 +256,15 @@ async def flush_vs_raw(data_dir: Path, sizes: tuple[int, ...], repeats: int) -> 
     return results
 
 
+def _per_rep(runs: dict[str, list[dict]], label: str) -> list[float]:
+    """req/s of `label` ÷ hello-world, per interleaved repeat."""
+    return [
+        x["rps"] / h["rps"]
+        for x, h in zip(runs[label], runs["hello"], strict=True)
+        if x["rps"] and h["rps"]
+    ]
+
+
 def run_heartbeats(
     boxes: int, tokens: int, duration: float, repeats: int, connections: int
 ) -> tuple[dict, Path]:
@@ -298,17 +307,8 @@ def run_heartbeats(
                 proc.stop()
     stored = asyncio.run(stored_beats(data_dir, [s for s, _ in pairs], began))
     flush = asyncio.run(flush_vs_raw(data_dir, (1000, boxes), 3))
-    per_rep = [
-        b["rps"] / h["rps"]
-        for b, h in zip(runs["heartbeat"], runs["hello"], strict=True)
-        if b["rps"] and h["rps"]
-    ]
+    per_rep, bare_per_rep = _per_rep(runs, "heartbeat"), _per_rep(runs, "bare")
     ratio = median(per_rep)
-    bare_per_rep = [
-        b["rps"] / h["rps"]
-        for b, h in zip(runs["bare"], runs["hello"], strict=True)
-        if b["rps"] and h["rps"]
-    ]
     result = {
         "boxes": boxes,
         "tokens": len(pairs),

@@ -265,8 +265,7 @@ async def enrol(request: web.Request) -> web.Response:
         detail={"api_key": key.name, "created": created},
         ip=request.remote or "",
     )
-    request.app[AUTH_CACHE].pop(serial, None)
-    request.app[keys.BOXES].forget()
+    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
     details = await devices.device_details(request.app[keys.DB], serial)
     return web.json_response(
         {"serial": serial, "state": details["state"], "token": token},
@@ -331,8 +330,7 @@ async def register(request: web.Request) -> web.Response:
             log.warning("self-registration of new boxes over register_new_per_minute")
             return _rate_limited(wait)
     state = await devices.register_pending(db, serial, village or None)
-    request.app[AUTH_CACHE].pop(serial, None)
-    request.app[keys.BOXES].forget()
+    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 
@@ -392,8 +390,7 @@ async def update(request: web.Request) -> web.Response:
         if exc.code in _DETAILED:
             raise ApiError(exc.status, exc.code, exc.detail) from None
         raise
-    request.app[AUTH_CACHE].pop(serial, None)
-    request.app[keys.BOXES].forget()
+    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
     if "state" in after:
         coverage.forget(db)  # installed/retired counts change at once
     details = await devices.device_details(db, serial)
