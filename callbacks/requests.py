@@ -284,15 +284,13 @@ class CallbackDraft:
 
 
 def valid_draft_id(draft_id: str | None) -> bool:
-    return bool(draft_id) and len(draft_id) <= DRAFT_ID_MAX and draft_id.isascii() and (
-        draft_id.isalnum()
-    )
+    if not draft_id or len(draft_id) > DRAFT_ID_MAX:
+        return False
+    return draft_id.isascii() and draft_id.isalnum()
 
 
 async def _drop_submitted_draft(tx: Transaction, device_id: int, key: str) -> None:
-    await tx.execute(
-        "DELETE FROM callback_drafts WHERE id = ? AND device_id = ?", (key, device_id)
-    )
+    await tx.execute("DELETE FROM callback_drafts WHERE id = ? AND device_id = ?", (key, device_id))
 
 
 async def save_draft(
