@@ -124,6 +124,7 @@ async def submit(
             (device_id, draft.idempotency_key),
         )
         if row is not None:
+            await _drop_submitted_draft(tx, device_id, draft.idempotency_key)
             return _request(row), False
         open_count = (
             await tx.fetchone(
@@ -169,6 +170,7 @@ async def submit(
             now=now,
             detail={"office": placement.office_code, "origin": placement.origin},
         )
+        await _drop_submitted_draft(tx, device_id, draft.idempotency_key)
         row = await tx.fetchone(
             f"SELECT {_COLUMNS} FROM callback_requests WHERE id = ?", (request_id,)
         )
@@ -226,6 +228,17 @@ async def list_for_device(db: Database, device_id: int, limit: int = 20) -> list
     return [_request(r) for r in rows]
 
 
+async def get_by_key(db: Database, device_id: int, key: str) -> CallbackRequest | None:
+    """The request this box already made with this idempotency key (a submitted draft's id)."""
+    if not valid_draft_id(key):
+        return None
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND idempotency_key = ?",
+        (device_id, key),
+    )
+    return None if row is None else _request(row)
+
+
 async def get_for_device(db: Database, device_id: int, ref: str) -> CallbackRequest | None:
     row = await db.fetchone(
         f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND ref = ?",
@@ -247,9 +260,18 @@ async def count_open(db: Database, device_id: int) -> int:
 # -- drafts: the steps on the box before the household confirms -------------------------------
 #
 # The phone number is kept server-side in a draft, never in a URL. The draft's id is the
-# submission's idempotency key, so a double OK or a retried POST makes one request.
+# submission's idempotency key, so a double OK or a retried POST makes one request. Anyone
+# holding a box's page token can make drafts, so everything a draft stores is bounded: the
+# service is one of SERVICES, the number is validated, the service point must be in the
+# directory, and a box keeps at most DRAFTS_PER_BOX (its oldest is replaced). A submitted draft
+# is deleted in the submission's transaction; its id lives on as the request's idempotency key,
+# so a repeated submit still finds the request (`get_by_key`).
 
 DRAFT_TTL_SECONDS = 24 * 3600
+DRAFTS_PER_BOX = 5
+DRAFT_ID_MAX = 64
+SERVICE_POINT_CODE_MAX = 64
+PHONE_INPUT_MAX = 32  # characters of typed input looked at (a number has at most 12 digits)
 
 
 @dataclass(frozen=True)
@@ -261,6 +283,16 @@ class CallbackDraft:
     phone_masked: str
 
 
+def valid_draft_id(draft_id: str | None) -> bool:
+    if not draft_id or len(draft_id) > DRAFT_ID_MAX:
+        return False
+    return draft_id.isascii() and draft_id.isalnum()
+
+
+async def _drop_submitted_draft(tx: Transaction, device_id: int, key: str) -> None:
+    await tx.execute("DELETE FROM callback_drafts WHERE id = ? AND device_id = ?", (key, device_id))
+
+
 async def save_draft(
     db: Database,
     device_id: int,
@@ -270,12 +302,25 @@ async def save_draft(
     draft_id: str | None = None,
     now: float | None = None,
 ) -> CallbackDraft:
-    """Validate service and phone, then create (or update this box's) draft."""
+    """Validate service, service point and phone, then create (or update this box's) draft.
+    Invalid('service_point_invalid') for a code the directory does not hold."""
     if service not in SERVICES:
         raise Invalid("service_invalid", service)
+    if len(phone_digits) > PHONE_INPUT_MAX:
+        raise Invalid("phone_invalid", "length")
     e164 = phones.normalise(phone_digits)
+    service_point_code = service_point_code or None
+    if service_point_code is not None and len(service_point_code) > SERVICE_POINT_CODE_MAX:
+        raise Invalid("service_point_invalid", service_point_code[:SERVICE_POINT_CODE_MAX])
+    if not valid_draft_id(draft_id):
+        draft_id = None
     now = time.time() if now is None else now
     async with db.transaction() as tx:
+        if service_point_code is not None and (
+            await tx.fetchone("SELECT 1 FROM service_points WHERE code = ?", (service_point_code,))
+            is None
+        ):
+            raise Invalid("service_point_invalid", service_point_code)
         await tx.execute(
             "DELETE FROM callback_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,)
         )
@@ -289,19 +334,28 @@ async def save_draft(
             await tx.execute(
                 "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?"
                 " WHERE id = ?",
-                (service, service_point_code or None, e164, draft_id),
+                (service, service_point_code, e164, draft_id),
             )
         else:
+            # Room for the new one: keep this box's newest DRAFTS_PER_BOX - 1.
+            await tx.execute(
+                "DELETE FROM callback_drafts WHERE device_id = ? AND id NOT IN"
+                " (SELECT id FROM callback_drafts WHERE device_id = ?"
+                " ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+                (device_id, device_id, DRAFTS_PER_BOX - 1),
+            )
             draft_id = new_idempotency_key()
             await tx.execute(
                 "INSERT INTO callback_drafts (id, device_id, service, service_point_code,"
                 " phone_e164, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (draft_id, device_id, service, service_point_code or None, e164, now),
+                (draft_id, device_id, service, service_point_code, e164, now),
             )
-    return CallbackDraft(draft_id, service, service_point_code or None, e164, phones.mask(e164))
+    return CallbackDraft(draft_id, service, service_point_code, e164, phones.mask(e164))
 
 
 async def get_draft(db: Database, device_id: int, draft_id: str) -> CallbackDraft | None:
+    if not valid_draft_id(draft_id):
+        return None
     row = await db.fetchone(
         "SELECT id, service, service_point_code, phone_e164 FROM callback_drafts"
         " WHERE id = ? AND device_id = ?",

@@ -115,4 +115,11 @@ MIGRATIONS = [
                     CAST(strftime('%s', 'now') AS REAL))
         """,
     ),
+    Migration(
+        "callbacks_0006_drafts_by_device",
+        # A box keeps at most a few drafts: capping them looks a box's drafts up by device.
+        """
+        CREATE INDEX callback_drafts_device ON callback_drafts(device_id, created_at)
+        """,
+    ),
 ]

@@ -612,8 +612,10 @@ async def set_auto_accept(db: Database, village_code: str, on: bool) -> None:
 async def register_pending(
     db: Database, serial: str, village_code: str | None = None, now: float | None = None
 ) -> str:
-    """A box announcing itself: pending (or installed when its village auto-accepts); unknown
-    boxes are created, known ones only seen. Return the box's state."""
+    """A box announcing itself: an unknown box is created pending (or installed when its
+    village auto-accepts). A known box changes nothing: not its village (only staff move a
+    pending box, so a caller cannot carry it into an auto-accepting village), not its state.
+    Return the box's state."""
     if not valid_serial(serial):
         raise Invalid("serial_invalid", serial)
     now = time.time() if now is None else now
@@ -623,30 +625,20 @@ async def register_pending(
             if row is None or row[0] != "village":
                 raise Invalid("village_unknown", village_code)
         row = await tx.fetchone("SELECT state FROM devices WHERE serial = ?", (serial,))
-        if row is None:
-            await tx.execute(
-                "INSERT INTO devices (serial, village_code, state, first_seen, last_seen,"
-                " created_at) VALUES (?, ?, 'pending', ?, ?, ?)",
-                (serial, village_code, now, now, now),
+        if row is not None:
+            return row[0]
+        auto = village_code is not None and (
+            await tx.fetchone(
+                "SELECT 1 FROM auto_accept_villages WHERE village_code = ?", (village_code,)
             )
-            state = "pending"
-        else:
-            state = row[0]
-            if state == "pending" and village_code is not None:
-                await tx.execute(
-                    "UPDATE devices SET village_code = ? WHERE serial = ?", (village_code, serial)
-                )
-        if state == "pending":
-            auto = await tx.fetchone(
-                "SELECT 1 FROM auto_accept_villages a JOIN devices d"
-                " ON d.village_code = a.village_code WHERE d.serial = ?",
-                (serial,),
-            )
-            if auto is not None:
-                await tx.execute(
-                    "UPDATE devices SET state = 'installed' WHERE serial = ?", (serial,)
-                )
-                state = "installed"
+            is not None
+        )
+        state = "installed" if auto else "pending"
+        await tx.execute(
+            "INSERT INTO devices (serial, village_code, state, first_seen, last_seen,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (serial, village_code, state, now, now, now),
+        )
     return state
 
 

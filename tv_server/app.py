@@ -50,7 +50,11 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
         app[keys.USAGE] = UsageRecorder(db)
-        app[keys.HUB] = AnnouncementHub(db)
+        app[keys.HUB] = AnnouncementHub(
+            db,
+            streams_per_box=settings.sse_streams_per_box,
+            streams_max=settings.sse_streams_max,
+        )
         await app[keys.HUB].refresh()
         yield
     finally:

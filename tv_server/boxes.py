@@ -36,6 +36,11 @@ class BoxDirectory:
         self._boxes.clear()
         self._live = (0.0, {})
 
+    def forget_box(self, serial: str) -> None:
+        """Drop one box's cached view (a box that did not exist before); every other view and
+        the generation stay, so no other box's fast-lane entries or tokens go cold."""
+        self._boxes.pop(serial, None)
+
     async def live_waves(self) -> waves.LiveMap:
         """Regions of started waves with their ramps (refreshed every TTL_SECONDS)."""
         fetched, live = self._live

@@ -32,8 +32,11 @@ class AnnouncementHub:
 
     MAX_REMEMBERED = 200_000  # impressions and dismissals kept in memory before forgetting
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, streams_per_box: int = 2, streams_max: int = 0) -> None:
         self.db = db
+        # Open SSE streams allowed per box and in all (0: no limit); beyond, the oldest ends.
+        self.streams_per_box = streams_per_box
+        self.streams_max = streams_max
         self.current: list[ann_domain.Announcement] = []
         self._by_region: dict[str, list[ann_domain.Announcement]] = {}
         self._by_device: dict[int, list[ann_domain.Announcement]] = {}
@@ -41,7 +44,8 @@ class AnnouncementHub:
         self._memo: dict[tuple[str, ...], tuple[float, float, list]] = {}
         # Bumped whenever what a box would be shown may have changed (fast-lane entries check it).
         self.generation = 0
-        self._subscribers: dict[asyncio.Queue, Listener] = {}
+        self._subscribers: dict[asyncio.Queue, Listener] = {}  # oldest first
+        self._streams_of: dict[int, list[asyncio.Queue]] = {}  # device id -> its, oldest first
         self._shown: dict[asyncio.Queue, frozenset[int]] = {}
         self._pending: dict[tuple[int, int], float] = {}  # impressions not written yet
         self._recorded: set[tuple[int, int]] = set()  # impressions known to be written
@@ -114,12 +118,23 @@ class AnnouncementHub:
             return
         self._pending[key] = time.time() if now is None else now
 
-    def dismiss(self, ann_id: int, device_id: int) -> None:
-        """The household closed an urgent overlay: later screens show it as a banner."""
+    def dismiss(self, ann_id: int, device_id: int, chain: tuple[str, ...]) -> bool:
+        """The household closed an urgent overlay: later screens show it as a banner.
+
+        Only an urgent announcement this box is being shown counts, and only the first time:
+        anything else changes nothing (no remembered pair, no new generation, which would send
+        every box's next screen down the full path). Returns whether it counted."""
+        key = (ann_id, device_id)
+        if key in self._dismissed or not any(
+            a.id == ann_id and a.level == "urgent"
+            for a in self.for_chain(chain, device_id=device_id)
+        ):
+            return False
         if len(self._dismissed) > self.MAX_REMEMBERED:
             self._dismissed.clear()
-        self._dismissed.add((ann_id, device_id))
+        self._dismissed.add(key)
         self.generation += 1
+        return True
 
     def overlay(self, announcement: ann_domain.Announcement | None, device_id: int | None) -> bool:
         return (
@@ -171,15 +186,41 @@ class AnnouncementHub:
             self.record_shown(active[0].id, listener.device_id)
 
     def subscribe(self, chain: tuple[str, ...], device_id: int | None = None) -> asyncio.Queue:
+        """A new stream's queue. Over `streams_per_box` for this box or `streams_max` in all,
+        the oldest streams (of this box, then of any) are told to end first, so streams opened
+        by a looping page or a flood cannot pile up."""
+        if device_id is not None and self.streams_per_box > 0:
+            mine = self._streams_of.get(device_id, [])
+            while len(mine) >= self.streams_per_box:
+                self._end(mine[0])
+        if self.streams_max > 0:
+            while len(self._subscribers) >= self.streams_max:
+                self._end(next(iter(self._subscribers)))
         queue: asyncio.Queue = asyncio.Queue(maxsize=32)
         listener = Listener(tuple(chain), device_id)
         self._subscribers[queue] = listener
+        if device_id is not None:
+            self._streams_of.setdefault(device_id, []).append(queue)
         self._shown[queue] = frozenset(a.id for a in self.for_chain(chain, device_id=device_id))
         return queue
 
+    def _end(self, queue: asyncio.Queue) -> None:
+        """Unsubscribe a stream and tell it to close (room is made: a full queue still ends)."""
+        self.unsubscribe(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(("close", {}))
+
     def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self._subscribers.pop(queue, None)
+        listener = self._subscribers.pop(queue, None)
         self._shown.pop(queue, None)
+        if listener is not None and listener.device_id is not None:
+            mine = self._streams_of.get(listener.device_id)
+            if mine is not None:
+                with contextlib.suppress(ValueError):
+                    mine.remove(queue)
+                if not mine:
+                    del self._streams_of[listener.device_id]
 
     def broadcast_refresh(self) -> int:
         """Tell every connected box that listed content changed (screens marked

@@ -80,6 +80,20 @@ SETTINGS: tuple[Setting, ...] = (
         "sse_keepalive_seconds", 20.0, "Interval of keep-alive comments on SSE streams.", float
     ),
     Setting(
+        "sse_streams_per_box",
+        2,
+        "Announcement streams (SSE) one box may hold open; a further one ends its oldest. "
+        "0 turns the limit off.",
+        int,
+    ),
+    Setting(
+        "sse_streams_max",
+        20000,
+        "Announcement streams (SSE) one server process holds open in all; a further one ends "
+        "the oldest (that box reconnects or polls). 0 turns the limit off.",
+        int,
+    ),
+    Setting(
         "announcement_poll_seconds", 5.0, "How often the server looks for new announcements.", float
     ),
     Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),

@@ -56,6 +56,7 @@ ERRORS = {
     "token_expired": N_("页面已过期，请从电视首页重新进入。"),
     "phone_invalid": N_("电话号码不正确，请输入11位手机号或带区号的固定电话。"),
     "service_invalid": N_("请选择要办理的服务。"),
+    "service_point_invalid": N_("没有找到所选的服务点，请返回重新选择。"),
     "window_invalid": N_("请选择方便接听的时间。"),
     "callback_limit": N_("您已有 %(limit)s 个申请正在办理中，请等办结后再申请。"),
     "not_found": N_("没有找到这个页面。"),

@@ -305,6 +305,8 @@ def _rate_limited(seconds: float) -> web.Response:
 async def register(request: web.Request) -> web.Response:
     """A box announcing itself: it becomes pending for staff (or is accepted at once when its
     village has the auto-accept rule). No token yet: staff or the operator issue one.
+    A known box announcing itself again changes nothing and drops no cache (anyone may call
+    this, so it must not be a way to keep every box's cached screens and tokens cold).
     Rate-limited per client address, and new boxes per minute overall (429, Retry-After)."""
     limits = request.app[REGISTER_LIMITS]
     wait = limits.address(request.remote or "")
@@ -320,17 +322,16 @@ async def register(request: web.Request) -> web.Response:
         raise ApiError(400, "field_invalid", "village_code")
     db = request.app[keys.DB]
     region = request.app[keys.REGIONS].get(village)
-    if (
-        devices.valid_serial(serial)
-        and (not village or (region is not None and region.level == "village"))
-        and await devices.device_auth(db, serial) is None
-    ):
+    new = devices.valid_serial(serial) and await devices.device_auth(db, serial) is None
+    if new and (not village or (region is not None and region.level == "village")):
         wait = limits.new_box()
         if wait:
             log.warning("self-registration of new boxes over register_new_per_minute")
             return _rate_limited(wait)
     state = await devices.register_pending(db, serial, village or None)
-    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
+    if new:  # only this serial's cached "unknown" views are wrong now
+        request.app[keys.BOXES].forget_box(serial)
+        request.app[AUTH_CACHE].pop(serial, None)
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 

@@ -414,7 +414,7 @@ def document() -> dict:
             "/api/v1/devices/{serial}/register": {
                 "post": {
                     "summary": "A box announces itself: pending for staff, or accepted at once"
-                    " when its village has the auto-accept rule",
+                    " when its village has the auto-accept rule; a known box changes nothing",
                     "operationId": "registerDevice",
                     "security": [],
                     "parameters": [_SERIAL],

@@ -129,6 +129,8 @@ async def phone_post(request: web.Request) -> web.Response:
             request.app[keys.DB], box.id, service, digits, point_code, draft_id
         )
     except Invalid as exc:
+        if exc.code == "service_point_invalid":
+            point_code = None  # never echo what the directory does not hold
         return _phone_form(
             request,
             box,
@@ -206,8 +208,13 @@ async def submit(request: web.Request) -> web.Response:
     box = await current_box(request)
     form = await request.post()
     db = request.app[keys.DB]
-    draft = await domain.get_draft(db, box.id, str(form.get("d", "")))
+    key = str(form.get("d", ""))
+    draft = await domain.get_draft(db, box.id, key)
     if draft is None:
+        # Submitting deletes the draft; a repeated OK finds the request made with its id.
+        done = await domain.get_by_key(db, box.id, key)
+        if done is not None:
+            raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=done.ref))
         raise Invalid("idempotency_key_invalid", "draft gone")
     try:
         checked = domain.validate(

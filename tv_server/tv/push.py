@@ -22,8 +22,8 @@ async def poll(request: web.Request) -> web.Response:
     box = await current_box(request)
     hub = request.app[keys.HUB]
     closed = request.query.get("ok", "")
-    if closed.isdigit():
-        hub.dismiss(int(closed), box.id)
+    if closed.isascii() and closed.isdigit() and len(closed) <= 18:
+        hub.dismiss(int(closed), box.id, box.chain)  # only an overlay this box is shown
     active, overlay = box_announcements(request, box)
     return web.json_response(
         {"announcements": [a.as_json(overlay and i == 0) for i, a in enumerate(active)]},
