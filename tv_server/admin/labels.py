@@ -25,7 +25,7 @@ ERRORS = {
     "login_failed": N_("用户名或密码不正确。连续输错5次，账号将锁定15分钟。"),
     "login_rate": N_("尝试次数过多，请10分钟后再试。"),
     "csrf": N_("页面已过期，请刷新后重试。"),
-    "payload_too_large": N_("提交的内容太长，请检查后重试。"),
+    "anonymous_too_large": N_("未登录时不能提交这么多内容。请先登录，再重新提交。"),
     "forbidden": N_("您没有权限进行这个操作。"),
     "username_invalid": N_("用户名只能用3到32个字母、数字、下划线、点或横线。"),
     "username_taken": N_("这个用户名已被使用。"),

@@ -12,6 +12,7 @@ from accounts.users import session_user
 from tv_server import keys
 from tv_server.admin.common import SESSION, USER, log_refusal
 from tv_server.admin.session import COOKIE, Session, SessionSigner, csrf_ok
+from tv_server.middlewares import admin_error_response
 
 SIGNER = web.AppKey("admin_signer", SessionSigner)
 PUBLIC = {"admin_login", "admin_login_post"}
@@ -56,13 +57,16 @@ async def session_middleware(request: web.Request, handler):
         else:
             request[USER] = user
     if request.method in UNSAFE and USER not in request:
-        length = request.content_length
-        if length is not None and length > ANONYMOUS_BODY_MAX:
-            raise web.HTTPRequestEntityTooLarge(max_size=ANONYMOUS_BODY_MAX, actual_size=length)
-        # Also caps a body sent without a length (chunked) while it is read.
-        cloned = request.clone(client_max_size=ANONYMOUS_BODY_MAX)
-        cloned[SESSION] = session
-        request = cloned
+        # Capped also while read (a body sent without a length); parsed here once, for the
+        # CSRF check and the handler.
+        request = request.clone(client_max_size=ANONYMOUS_BODY_MAX)
+        request[SESSION] = session
+        try:
+            if (request.content_length or 0) > ANONYMOUS_BODY_MAX:
+                raise web.HTTPRequestEntityTooLarge(ANONYMOUS_BODY_MAX, request.content_length)
+            await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            return admin_error_response(request, 413, "anonymous_too_large")
     if request.method in UNSAFE:
         token = request.headers.get("X-CSRF-Token")
         if token is None and request.content_type in (
