@@ -111,12 +111,14 @@ async def test_refused_logins_write_one_row_per_address_a_minute(aiohttp_client,
 async def test_the_next_row_says_how_many_refusals_were_folded(
     aiohttp_client, data_dir, monkeypatch
 ):
-    monkeypatch.setattr(audit.Folder, "WINDOW", 1.0)
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
-    for _ in range(4):
-        assert (await login(client, "nobody", "whatever pw")).status == 401
-    await asyncio.sleep(1.1)
-    assert (await login(client, "nobody", "whatever pw")).status == 401
+    monkeypatch.setattr(audit.Folder, "WINDOW", 1.5)
+    # One attempt allowed per address: the rest are refused at once (no hashing, no waiting).
+    client = await aiohttp_client(create_app(make_settings(data_dir, login_attempts_per_ip=1)))
+    statuses = [(await login(client, "nobody", "whatever pw")).status for _ in range(4)]
+    assert statuses == [401, 429, 429, 429]
+    assert len(await _audit_rows(client, "login")) == 1
+    await asyncio.sleep(1.6)
+    assert (await login(client, "nobody", "whatever pw")).status == 429
     rows = await _audit_rows(client, "login")
     assert len(rows) == 2
     assert '"folded": 3' in rows[1]["detail"] and "folded" not in rows[0]["detail"]
