@@ -1,4 +1,11 @@
-"""The audit log: who did what to which object, when, from which address, and the outcome."""
+"""The audit log: who did what to which object, when, from which address, and the outcome.
+
+Whatever a request can put into a row is capped here, so no caller can forget: every text
+column at FIELD_MAX characters and every text inside `detail` at DETAIL_TEXT_MAX (a cut text
+ends with CUT), `detail` at DETAIL_ITEMS_MAX entries per list or object and DETAIL_DEPTH_MAX
+levels. Anonymous refusals (failed logins, CSRF failures) go through a `Folder`: at most one row
+per address and kind a minute, the rest counted into the next row.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,51 @@ class Entry:
     ip: str
 
 
+FIELD_MAX = 64
+DETAIL_TEXT_MAX = 500
+DETAIL_ITEMS_MAX = 200
+DETAIL_DEPTH_MAX = 4
+DETAIL_MAX = 16_000  # characters of the whole `detail` JSON
+CUT = "…[cut]"
+
+
+def _cap(text: str, limit: int = FIELD_MAX) -> str:
+    return text if len(text) <= limit else text[:limit] + CUT
+
+
+def _capped(value, text_max: int, items_max: int, depth: int = 0):
+    """`value` with every text, list and object cut to size (JSON-ready)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if depth >= DETAIL_DEPTH_MAX:
+            return CUT
+        if isinstance(value, dict):
+            items = list(value.items())
+            capped: dict | list = {
+                _cap(str(k)): _capped(v, text_max, items_max, depth + 1)
+                for k, v in items[:items_max]
+            }
+            if len(items) > items_max:
+                capped[CUT] = len(items) - items_max
+            return capped
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+        capped = [_capped(v, text_max, items_max, depth + 1) for v in items[:items_max]]
+        if len(items) > items_max:
+            capped.append(CUT)
+        return capped
+    return _cap(str(value), text_max)
+
+
+def _detail_json(detail: dict) -> str:
+    """The `detail` column: capped texts and lists, then a cap on the whole."""
+    for text_max, items_max in ((DETAIL_TEXT_MAX, DETAIL_ITEMS_MAX), (FIELD_MAX, 20)):
+        text = json.dumps(_capped(detail, text_max, items_max), ensure_ascii=False, sort_keys=True)
+        if len(text) <= DETAIL_MAX:
+            return text
+    return json.dumps({CUT: sorted(_cap(str(k)) for k in detail)[:20]}, ensure_ascii=False)
+
+
 async def record(
     db_or_tx,
     *,
@@ -38,13 +90,13 @@ async def record(
     params = (
         time.time(),
         getattr(user, "id", None),
-        getattr(user, "username", "") or "",
-        action,
-        object_type,
-        str(object_id),
+        _cap(getattr(user, "username", "") or ""),
+        _cap(action),
+        _cap(object_type),
+        _cap(str(object_id)),
         outcome,
-        json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
-        ip,
+        _detail_json(detail or {}),
+        _cap(ip),
     )
     sql = (
         "INSERT INTO audit_log (at, user_id, username, action, object_type, object_id,"
@@ -108,3 +160,49 @@ async def search(
         )
         for r in rows
     ], int(total)
+
+
+class Folder:
+    """At most one row per key (an address and a kind of refusal) every `window` seconds; the
+    refusals in between are only counted, and the next row written for the key carries their
+    number as `detail["folded"]`. Kept in memory, bounded like the rate limits."""
+
+    MAX_KEYS = 10_000
+    WINDOW = 60.0
+
+    def __init__(self, window: float | None = None) -> None:
+        self.window = self.WINDOW if window is None else window
+        self._last: dict[str, float] = {}  # key -> when its last row was written
+        self._folded: dict[str, int] = {}  # key -> refusals counted since that row
+
+    def admit(self, key: str, now: float | None = None) -> int | None:
+        """None when this refusal is only counted; else how many were folded before it."""
+        now = time.monotonic() if now is None else now
+        last = self._last.get(key)
+        if last is not None and now - last < self.window:
+            self._folded[key] = self._folded.get(key, 0) + 1
+            return None
+        if len(self._last) >= self.MAX_KEYS:
+            self._forget(now)
+        self._last[key] = now
+        return self._folded.pop(key, 0)
+
+    def _forget(self, now: float) -> None:
+        stale = [k for k, at in self._last.items() if now - at >= self.window]
+        for key in stale if stale else list(self._last)[: self.MAX_KEYS // 10]:
+            del self._last[key]
+            self._folded.pop(key, None)
+
+    async def record(
+        self, db_or_tx, *, ip: str, action: str, detail: dict | None = None, **entry
+    ) -> bool:
+        """Write the refusal unless its address already had one of this action this window;
+        True when a row was written."""
+        folded = self.admit(f"{action} {ip}")
+        if folded is None:
+            return False
+        detail = dict(detail or {})
+        if folded:
+            detail["folded"] = folded
+        await record(db_or_tx, ip=ip, action=action, detail=detail, **entry)
+        return True

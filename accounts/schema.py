@@ -53,4 +53,15 @@ MIGRATIONS = [
         )
         """,
     ),
+    Migration(
+        "accounts_0003_admin_sessions",
+        """
+        CREATE TABLE admin_sessions (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX admin_sessions_user ON admin_sessions(user_id)
+        """,
+    ),
 ]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass
 
-from accounts.passwords import DUMMY_HASH, hash_password, password_problem, verify_password
+from accounts.passwords import (
+    DUMMY_HASH,
+    hash_password_async,
+    password_problem,
+    verify_password_async,
+)
 from storage import Conflict, Database, Invalid, NotFound
 
 ROLES = ("admin", "editor", "reviewer", "staff", "viewer")
@@ -106,7 +112,7 @@ async def create_user(
             (
                 username,
                 display_name or username,
-                hash_password(password),
+                await hash_password_async(password),
                 role,
                 region_code or None,
                 time.time(),
@@ -162,12 +168,13 @@ async def set_password(db: Database, user_id: int, password: str) -> None:
     problem = password_problem(password, user.username)
     if problem:
         raise Invalid(problem, "")
+    password_hash = await hash_password_async(password)
     async with db.transaction() as tx:
         # A new password ends every session of the account and lifts a lock-out.
         await tx.execute(
             "UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1,"
             " failed_logins = 0, locked_until = NULL WHERE id = ?",
-            (hash_password(password), user_id),
+            (password_hash, user_id),
         )
 
 
@@ -182,39 +189,105 @@ async def set_disabled(db: Database, user_id: int, disabled: bool) -> None:
 
 
 class LoginFailed(Invalid):
-    """`code` is login_failed (wrong name or password) or login_locked."""
+    """`code` is login_failed (unknown name, wrong password, disabled account) or login_locked;
+    `locked_now` when this attempt locked the account. Callers show one message for every code,
+    so a refusal never tells whether the name exists."""
+
+    locked_now = False
 
 
 async def authenticate(
     db: Database, username: str, password: str, now: float | None = None
 ) -> User:
-    """Check a login. Failed attempts count per account; five lock it for 15 minutes."""
+    """Check a login. Failed attempts count per account, atomically (concurrent attempts cannot
+    lose a count); five lock it for 15 minutes. Every attempt spends one scrypt, in a thread:
+    an unknown name, a locked or a disabled account take as long as a wrong password."""
     now = time.time() if now is None else now
     row = await db.fetchone(
-        f"SELECT {_COLUMNS}, password_hash, failed_logins FROM users WHERE username = ?",
-        (username,),
+        f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?", (username,)
     )
     if row is None:
-        verify_password(password, DUMMY_HASH)  # same time as a real check
+        await verify_password_async(password, DUMMY_HASH)  # same time as a real check
         raise LoginFailed("login_failed", username)
     if row["locked_until"] and row["locked_until"] > now:
+        await verify_password_async(password, DUMMY_HASH)
         raise LoginFailed("login_locked", username)
-    if row["disabled"] or not verify_password(password, row["password_hash"]):
-        failures = row["failed_logins"] + 1
-        locked = now + LOCKOUT_SECONDS if failures >= MAX_FAILED_LOGINS else None
-        async with db.transaction() as tx:
-            await tx.execute(
-                "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
-                (0 if locked else failures, locked, row["id"]),
+    matches = await verify_password_async(password, row["password_hash"])
+    async with db.transaction() as tx:
+        if matches and not row["disabled"]:
+            # Only while not locked: a lock-out set by a concurrent attempt wins.
+            done = await tx.fetchone(
+                "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ?"
+                " WHERE id = ? AND disabled = 0 AND (locked_until IS NULL OR locked_until <= ?)"
+                " RETURNING id",
+                (now, row["id"], now),
             )
-        raise LoginFailed("login_locked" if locked else "login_failed", username)
+            if done is not None:
+                return _user(row)
+            raise LoginFailed("login_locked", username)
+        counted = await tx.fetchone(
+            "UPDATE users SET"
+            " locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,"
+            " failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END"
+            " WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)"
+            " RETURNING locked_until",
+            (MAX_FAILED_LOGINS, now + LOCKOUT_SECONDS, MAX_FAILED_LOGINS, row["id"], now),
+        )
+    if counted is None:  # locked meanwhile by a concurrent attempt
+        raise LoginFailed("login_locked", username)
+    if counted["locked_until"] is not None and counted["locked_until"] > now:
+        failed = LoginFailed("login_locked", username)
+        failed.locked_now = True
+        raise failed
+    raise LoginFailed("login_failed", username)
+
+
+# Server-side admin sessions: the cookie names a random session id, kept here (hashed) while the
+# session lasts. Logging out deletes it, so a copied cookie stops working.
+SESSION_MAX_AGE = 7 * 24 * 3600
+
+
+def _session_key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+async def start_session(db: Database, user_id: int, session_id: str, now: float | None = None):
+    now = time.time() if now is None else now
     async with db.transaction() as tx:
         await tx.execute(
-            "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ?"
-            " WHERE id = ?",
-            (now, row["id"]),
+            "DELETE FROM admin_sessions WHERE created_at < ?", (now - SESSION_MAX_AGE,)
         )
-    return _user(row)
+        await tx.execute(
+            "INSERT INTO admin_sessions (id, user_id, created_at) VALUES (?, ?, ?)",
+            (_session_key(session_id), user_id, now),
+        )
+
+
+async def session_user(db: Database, user_id: int, session_id: str) -> User | None:
+    """The user of a live session, or None when it ended (logged out) or never existed."""
+    if not session_id:
+        return None
+    row = await db.fetchone(
+        f"SELECT {', '.join(f'u.{c.strip()} AS {c.strip()}' for c in _COLUMNS.split(','))}"
+        " FROM admin_sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = ? AND s.user_id = ?",
+        (_session_key(session_id), user_id),
+    )
+    return None if row is None else _user(row)
+
+
+async def end_session(db: Database, session_id: str) -> None:
+    if session_id:
+        await db.execute("DELETE FROM admin_sessions WHERE id = ?", (_session_key(session_id),))
+
+
+async def end_all_sessions(db: Database, user_id: int) -> None:
+    """Log the account out everywhere: every session of it ends, now and on every device."""
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM admin_sessions WHERE user_id = ?", (user_id,))
+        await tx.execute(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", (user_id,)
+        )
 
 
 def in_scope(user: User, region_chain: list[str] | tuple[str, ...]) -> bool:

@@ -7,6 +7,7 @@ checks that).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -42,7 +43,22 @@ SETTINGS: tuple[Setting, ...] = (
         "and kept in DATA_DIR/secret_key.",
     ),
     Setting("session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int),
-    Setting("cookie_secure", False, "Mark admin cookies Secure (set true behind HTTPS).", bool),
+    Setting(
+        "cookie_secure",
+        False,
+        "Mark admin cookies Secure (sent over HTTPS only). When not set, on whenever public_url "
+        "starts with https://.",
+        bool,
+    ),
+    Setting(
+        "trusted_proxies",
+        (),
+        "Addresses or CIDR networks of the reverse proxies in front (a TOML list, or "
+        "comma-separated in the environment). Only from these peers is X-Forwarded-For read "
+        "(its rightmost address that is not itself a trusted proxy) for the login and "
+        "self-registration limits and the audit log. Empty: the TCP peer is the client.",
+        ipaddress.ip_network,
+    ),
     Setting(
         "login_attempts_per_ip",
         20,
@@ -178,6 +194,17 @@ def _coerce(setting: Setting, raw: Any, source: str) -> Any:
         if text in {"0", "false", "no", "off", ""}:
             return False
         raise ValueError(f"{source}: {setting.name} must be true or false, not {raw!r}")
+    if setting.type is ipaddress.ip_network:  # a list of addresses or CIDR networks
+        items = raw.split(",") if isinstance(raw, str) else raw
+        try:
+            return tuple(
+                ipaddress.ip_network(str(i).strip(), strict=False) for i in items if str(i).strip()
+            )
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{source}: {setting.name} must be a list of addresses or CIDR networks, "
+                f"not {raw!r}"
+            ) from None
     if setting.type is tuple:  # a list of ISO dates: TOML list or comma-separated text
         items = raw.split(",") if isinstance(raw, str) else raw
         try:
@@ -202,6 +229,7 @@ def load_settings(
     """Merge defaults, the TOML file, LEGALTV_* variables and overrides (None means unset)."""
     env = dict(os.environ if env is None else env)
     values = {s.name: s.default for s in SETTINGS}
+    given: set[str] = set()  # settings set explicitly, by any source
     config_file = config_file or env.get("LEGALTV_CONFIG")
     if config_file:
         with open(config_file, "rb") as fh:
@@ -210,16 +238,21 @@ def load_settings(
             if key not in _BY_NAME:
                 raise ValueError(f"{config_file}: unknown setting {key!r}")
             values[key] = _coerce(_BY_NAME[key], raw, str(config_file))
+            given.add(key)
     for setting in SETTINGS:
         var = "LEGALTV_" + setting.name.upper()
         if var in env:
             values[setting.name] = _coerce(setting, env[var], var)
+            given.add(setting.name)
     for key, raw in overrides.items():
         if raw is None:
             continue
         if key not in _BY_NAME:
             raise ValueError(f"unknown setting {key!r}")
         values[key] = _coerce(_BY_NAME[key], raw, "command line")
+        given.add(key)
+    if "cookie_secure" not in given and str(values["public_url"]).lower().startswith("https://"):
+        values["cookie_secure"] = True  # an HTTPS site sends its admin cookie over HTTPS only
     return Settings(values)
 
 

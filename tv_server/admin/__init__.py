@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from accounts.audit import Folder
 from tv_server import keys
 from tv_server.admin import (
     announcements,
@@ -24,6 +25,7 @@ from tv_server.admin import (
     views_users,
     waves,
 )
+from tv_server.admin.common import REFUSALS
 from tv_server.admin.middleware import SIGNER, session_middleware
 from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
@@ -39,6 +41,7 @@ def create_admin_app(settings: Settings) -> web.Application:
     )
     admin[SIGNER] = SessionSigner(settings.secret_key, settings.session_ttl)
     admin[views_auth.LIMITER] = LoginLimiter(settings.login_attempts_per_ip)
+    admin[REFUSALS] = Folder()
     r = admin.router
     r.add_get("/", views_home.home, name="admin_home")
     r.add_get("/login", views_auth.login_form, name="admin_login")

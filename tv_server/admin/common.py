@@ -13,6 +13,7 @@ from accounts import audit
 from accounts.users import User, in_scope
 from tv_server import keys
 from tv_server.admin import labels
+from tv_server.proxies import client_address
 from tv_ui.i18n import N_, gettext
 
 USER = web.RequestKey("user", User)
@@ -23,6 +24,8 @@ NAV_TAIL: list[tuple[str, str, str]] = [
     ("audit.view", "admin_audit", N_("审计日志")),
 ]
 SESSION = web.RequestKey("session", object)
+# Refusals anyone can cause (failed logins, CSRF failures): one row per address a minute.
+REFUSALS = web.AppKey("admin_refusals", audit.Folder)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,7 +45,7 @@ def current_user(request: web.Request) -> User:
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or ""
+    return client_address(request)
 
 
 async def log(
@@ -62,6 +65,21 @@ async def log(
         action=action,
         object_type=object_type,
         object_id=object_id,
+        outcome=outcome,
+        detail=detail,
+        ip=client_ip(request),
+    )
+
+
+async def log_refusal(
+    request: web.Request, action: str, *, outcome: str, detail: dict | None = None
+) -> None:
+    """Audit a refusal anyone can cause: at most one row per address and action a minute, the
+    others counted into the next row (`folded`)."""
+    await request.app[REFUSALS].record(
+        request.config_dict[keys.DB],
+        user=request.get(USER),
+        action=action,
         outcome=outcome,
         detail=detail,
         ip=client_ip(request),

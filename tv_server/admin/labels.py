@@ -17,13 +17,15 @@ NOTICES = {
     "enabled": N_("账号已启用。"),
     "password": N_("密码已更改，该账号的所有登录已退出。"),
     "logged_out": N_("您已退出登录。"),
+    "logged_out_everywhere": N_("您已在所有设备上退出登录。"),
 }
 
 ERRORS = {
-    "login_failed": N_("用户名或密码不正确。"),
-    "login_locked": N_("登录失败次数过多，账号已锁定15分钟。"),
+    # One message for every refused login: it must not tell whether the name exists.
+    "login_failed": N_("用户名或密码不正确。连续输错5次，账号将锁定15分钟。"),
     "login_rate": N_("尝试次数过多，请10分钟后再试。"),
     "csrf": N_("页面已过期，请刷新后重试。"),
+    "anonymous_too_large": N_("未登录时不能提交这么多内容。请先登录，再重新提交。"),
     "forbidden": N_("您没有权限进行这个操作。"),
     "username_invalid": N_("用户名只能用3到32个字母、数字、下划线、点或横线。"),
     "username_taken": N_("这个用户名已被使用。"),

@@ -1,5 +1,6 @@
-"""The admin's gate: load the signed session, require a login, check CSRF on every unsafe
-request, refresh the session cookie."""
+"""The admin's gate: load the signed session and check it is still live on the server, require a
+login, cap what an anonymous request may send, check CSRF on every unsafe request, refresh the
+session cookie."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import time
 
 from aiohttp import web
 
-from accounts.users import get_user
-from storage import NotFound
+from accounts.users import session_user
 from tv_server import keys
-from tv_server.admin.common import SESSION, USER, log
+from tv_server.admin.common import SESSION, USER, log_refusal
 from tv_server.admin.session import COOKIE, Session, SessionSigner, csrf_ok
+from tv_server.middlewares import admin_error_response
 
 SIGNER = web.AppKey("admin_signer", SessionSigner)
 PUBLIC = {"admin_login", "admin_login_post"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Bytes an unsafe request without a logged-in user may send (the login form is ~200): refused
+# with 413 before anything is parsed or written.
+ANONYMOUS_BODY_MAX = 4096
 
 
 def _route_name(request: web.Request) -> str | None:
@@ -44,16 +48,25 @@ async def session_middleware(request: web.Request, handler):
         session = Session()
     request[SESSION] = session
     if session.user_id is not None:
-        try:
-            user = await get_user(request.config_dict[keys.DB], session.user_id)
-        except NotFound:
-            user = None
+        user = await session_user(request.config_dict[keys.DB], session.user_id, session.sid)
         if user is None or user.disabled or user.session_epoch != session.epoch:
-            session = Session()  # ended by a password change, a role change or disabling
+            # Ended by logging out, a password change, a role change or disabling.
+            session = Session()
             request[SESSION] = session
             fresh = True
         else:
             request[USER] = user
+    if request.method in UNSAFE and USER not in request:
+        # Capped also while read (a body sent without a length); parsed here once, for the
+        # CSRF check and the handler.
+        request = request.clone(client_max_size=ANONYMOUS_BODY_MAX)
+        request[SESSION] = session
+        try:
+            if (request.content_length or 0) > ANONYMOUS_BODY_MAX:
+                raise web.HTTPRequestEntityTooLarge(ANONYMOUS_BODY_MAX, request.content_length)
+            await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            return admin_error_response(request, 413, "anonymous_too_large")
     if request.method in UNSAFE:
         token = request.headers.get("X-CSRF-Token")
         if token is None and request.content_type in (
@@ -62,7 +75,7 @@ async def session_middleware(request: web.Request, handler):
         ):
             token = (await request.post()).get("csrf_token")
         if not csrf_ok(session, token if isinstance(token, str) else None):
-            await log(request, "csrf", outcome="denied", detail={"path": request.path})
+            await log_refusal(request, "csrf", outcome="denied", detail={"path": request.path})
             raise web.HTTPForbidden(reason="csrf")
     if USER not in request and _route_name(request) not in PUBLIC:
         raise web.HTTPFound(

@@ -1,5 +1,7 @@
-"""Admin sessions: a signed, expiring cookie naming the user, the account's session epoch (so a
-password change or a disabled account ends every session) and the CSRF token of every form."""
+"""Admin sessions: a signed, expiring cookie naming the user, the server-side session id (kept in
+the database while the session lasts, so logging out ends it even for a copied cookie), the
+account's session epoch (so a password change, a disabled account or "log out everywhere" ends
+every session) and the CSRF token of every form."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class Session:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     issued: float = field(default_factory=time.time)
     seen: float = field(default_factory=time.time)
+    sid: str = ""  # the server-side session id of a logged-in session
 
     def payload(self) -> dict:
         return {
@@ -31,6 +34,7 @@ class Session:
             "c": self.csrf,
             "i": int(self.issued),
             "s": int(self.seen),
+            "k": self.sid,
         }
 
 
@@ -59,7 +63,12 @@ class SessionSigner:
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
             session = Session(
-                data["u"], int(data["e"]), str(data["c"]), float(data["i"]), float(data["s"])
+                data["u"],
+                int(data["e"]),
+                str(data["c"]),
+                float(data["i"]),
+                float(data["s"]),
+                str(data.get("k", "")),
             )
         except (ValueError, KeyError, TypeError):
             return None

@@ -29,6 +29,7 @@ from tv_server import keys
 from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
 from tv_server.middlewares import error_response
+from tv_server.proxies import client_address
 from tv_server.ratelimit import SlidingWindow, retry_after_header
 from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES, keymap
 
@@ -263,7 +264,7 @@ async def enrol(request: web.Request) -> web.Response:
         object_type="device",
         object_id=serial,
         detail={"api_key": key.name, "created": created},
-        ip=request.remote or "",
+        ip=client_address(request),
     )
     request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
     details = await devices.device_details(request.app[keys.DB], serial)
@@ -309,7 +310,7 @@ async def register(request: web.Request) -> web.Response:
     this, so it must not be a way to keep every box's cached screens and tokens cold).
     Rate-limited per client address, and new boxes per minute overall (429, Retry-After)."""
     limits = request.app[REGISTER_LIMITS]
-    wait = limits.address(request.remote or "")
+    wait = limits.address(client_address(request))
     if wait:
         return _rate_limited(wait)
     serial = request.match_info["serial"]
@@ -372,7 +373,7 @@ async def update(request: web.Request) -> web.Response:
             object_type="device",
             object_id=serial,
             detail={"api_key": key.name, "before": before, "after": after},
-            ip=request.remote or "",
+            ip=client_address(request),
         )
 
     try:
