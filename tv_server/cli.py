@@ -78,9 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules():
     """Modules adding `legaltv` commands: each has register(subparsers, add_common) and
     sets `handler` defaults on its parsers."""
-    from tv_server import cli_accounts, cli_callbacks, cli_content, cli_directory, cli_registry
+    from tv_server import (
+        cli_accounts,
+        cli_backup,
+        cli_callbacks,
+        cli_content,
+        cli_directory,
+        cli_registry,
+    )
 
-    return (cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry)
+    return (cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry, cli_backup)
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:
