@@ -83,7 +83,7 @@ def _integrity(path: Path) -> dict[str, int]:
             return _table_counts(conn)
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise BackupError(f"{path.name}: not a sound SQLite database ({exc})") from None
 
 
