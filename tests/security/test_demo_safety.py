@@ -29,7 +29,7 @@ async def test_demo_accounts_cannot_log_in_after_a_start_without_demo(aiohttp_cl
     for username in ("admin", "editor", "reviewer", "staff", "dsq_editor", "viewer"):
         response = await login(plain, username)
         assert response.status != 303, username
-        assert "Set-Cookie" not in response.headers or "admin_session=;" in str(response.headers)
+        assert "ltv_admin" not in response.cookies, username
     # The session opened while the demo was on ends too.
     plain.session.cookie_jar.update_cookies(cookies, plain.make_url("/"))
     response = await plain.get("/admin/", allow_redirects=False)
