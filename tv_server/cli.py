@@ -304,6 +304,7 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     settings = _settings(args)
     loaded = asyncio.run(_with_db(settings, lambda db: load_demo(db, settings.data_path)))
     print("demo loaded" if loaded else "demo already loaded; nothing changed")
+    print("its accounts stay enabled only while the server runs with --demo")
     return 0
 
 
