@@ -3,7 +3,7 @@
 Imports nothing of the web layer, so `content`, `device_registry` and `callbacks` can use it.
 """
 
-from storage.database import Database, Migration
+from storage.database import Database, Migration, MigrationError
 from storage.errors import Conflict, DomainError, Invalid, LimitReached, NotFound
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "Invalid",
     "LimitReached",
     "Migration",
+    "MigrationError",
     "NotFound",
 ]

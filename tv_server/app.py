@@ -20,7 +20,7 @@ from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
 from tv_server.boxes import BoxDirectory
-from tv_server.demo import ensure_regions, load_demo
+from tv_server.demo import apply_demo_mode, ensure_regions
 from tv_server.events import AnnouncementHub, poll_forever
 from tv_server.front import ANSWERED, add_lane
 from tv_server.media import serve_media
@@ -44,8 +44,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     try:
         await db.migrate(MIGRATIONS)
         await ensure_regions(db)
-        if settings.demo:
-            await load_demo(db, settings.data_path)
+        await apply_demo_mode(db, settings.data_path, settings.demo)
         app[keys.DB] = db
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
@@ -112,6 +111,8 @@ async def healthz(request: web.Request) -> web.Response:
             "version": __version__,
             "database": database,
             "front": request.app.get(ANSWERED, {}),
+            # Settings that must never be on in production: "demo", "allow_unsigned".
+            "warnings": list(request.app[keys.SETTINGS].unsafe_modes),
         },
         status=status,
     )

@@ -82,11 +82,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("upload_max_bytes", 20 * 1024 * 1024, "Largest image or video upload.", int),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
-    Setting("demo", False, "Load the bundled demo on start (idempotent).", bool),
+    Setting(
+        "demo",
+        False,
+        "Load the bundled demo on start (idempotent) and enable its six accounts with the "
+        "published password. A start without it disables those accounts.",
+        bool,
+    ),
     Setting(
         "allow_unsigned",
         False,
-        "Accept /tv/?stb=SERIAL without a signature (always on with --demo; never in production).",
+        "Accept /tv/?stb=SERIAL without a signature: anyone may then enter as any box. For the "
+        "demo and trials only (`make run` turns it on with the demo); never in production.",
         bool,
     ),
     Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
@@ -181,7 +188,12 @@ class Settings:
 
     @property
     def unsigned_allowed(self) -> bool:
-        return bool(self.values["allow_unsigned"] or self.values["demo"])
+        return bool(self.values["allow_unsigned"])
+
+    @property
+    def unsafe_modes(self) -> tuple[str, ...]:
+        """The settings on that must never be on a production server (see /healthz)."""
+        return tuple(name for name in ("demo", "allow_unsigned") if self.values[name])
 
 
 def _coerce(setting: Setting, raw: Any, source: str) -> Any:
