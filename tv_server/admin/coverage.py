@@ -5,9 +5,7 @@ with "propose the next wave", on-demand snapshots and one box's timeline.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import time
 
 from aiohttp import web
@@ -15,7 +13,7 @@ from aiohttp import web
 from device_registry import coverage, waves
 from storage import DomainError
 from tv_server import keys
-from tv_server.admin import labels
+from tv_server.admin import downloads, labels
 from tv_server.admin import waves as wave_views
 from tv_server.admin.common import (
     add_nav,
@@ -182,36 +180,6 @@ def trend_line(points: list[dict], width: int = 600, height: int = 160) -> dict:
     }
 
 
-def export(name: str, header: list[str], rows: list[list], fmt: str) -> web.Response:
-    stamp = time.strftime("%Y%m%d")
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(header)
-        writer.writerows(rows)
-        return web.Response(
-            body=("\ufeff" + buf.getvalue()).encode("utf-8"),
-            content_type="text/csv",
-            charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-        )
-    from openpyxl import Workbook  # only the export needs it
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = name
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return web.Response(
-        body=out.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.xlsx"'},
-    )
-
-
 FIGURE_KEYS = [
     "households",
     "equipped",
@@ -264,7 +232,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             object_id=code,
             detail={"format": fmt, "since": since_text, "until": until_text},
         )
-        return export("coverage", ["code", "name", "level", *FIGURE_KEYS], _export_rows(rep), fmt)
+        header = ["code", "name", "level", *FIGURE_KEYS]
+        return downloads.table("coverage", fmt, header, _export_rows(rep))
     sort = request.query.get("sort", "name")
     sort = sort if sort in COLUMNS or sort == "name" else "name"
     desc = request.query.get("dir", "desc" if sort != "name" else "asc") == "desc"
@@ -373,7 +342,7 @@ async def readiness(request: web.Request, error: str = "", status: int = 200):
             for r in ranked
         ]
         header = ["code", "name", "households", "equipped", "share", "active7", "nearness", "score"]
-        return export("readiness", header, rows, fmt)
+        return downloads.table("readiness", fmt, header, rows)
     return render(
         request,
         "admin/coverage/readiness.html",
