@@ -11,7 +11,7 @@ import time
 from aiohttp import web
 
 from device_registry import coverage, waves
-from storage import DomainError
+from storage import DomainError, LimitReached
 from tv_server import keys
 from tv_server.admin import downloads, labels
 from tv_server.admin import waves as wave_views
@@ -26,6 +26,7 @@ from tv_server.admin.common import (
     see_other,
     url,
 )
+from tv_server.ratelimit import retry_after_header
 from tv_ui.i18n import N_, gettext
 
 PERMISSION = "view"
@@ -65,6 +66,7 @@ MESSAGES = {
     "period_invalid": N_("日期格式不对。"),
     "no_candidate_villages": N_("没有可以提议的嘎查村。"),
     "top_invalid": N_("提议数量要在1到200之间。"),
+    "computation_running": N_("您上一次要求的重新统计还没有完成，请稍等几秒后再刷新。"),
 }
 NOTICES = {
     "snapshot_taken": N_("已保存今天的覆盖快照。"),
@@ -220,9 +222,24 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     code = await _region(request, PERMISSION)
     now = time.time()
     period, since_text, until_text = _period(request, now)
-    if request.query.get("fresh"):
-        coverage.forget(db)
-    rep = await coverage.report(db, tree, code, now, period, cache_seconds=CACHE_SECONDS)
+    fresh = bool(request.query.get("fresh"))
+    try:
+        rep = await coverage.report(
+            db,
+            tree,
+            code,
+            now,
+            period,
+            cache_seconds=CACHE_SECONDS,
+            fresh=fresh,
+            # Only what a viewer asks for explicitly counts as their computation.
+            viewer=f"user:{current_user(request).id}" if fresh or period else None,
+        )
+    except LimitReached:
+        raise web.HTTPTooManyRequests(
+            text=gettext(MESSAGES["computation_running"]),
+            headers={"Retry-After": retry_after_header(coverage.BUSY_RETRY_SECONDS)},
+        ) from None
     fmt = request.query.get("format", "")
     if fmt in ("csv", "xlsx"):
         await log(
