@@ -237,6 +237,11 @@ def computations(db: Database) -> int:
     return _of(db).computations
 
 
+def in_flight(db: Database) -> int:
+    """Computations of `db`'s figures queued or running that a request may still join."""
+    return len(_of(db).flights)
+
+
 def _reusable(hit: _Entry | None, shared: _Shared, age_limit: float, renew: bool) -> bool:
     if hit is None or hit.generation != shared.generation:
         return False

@@ -26,6 +26,7 @@ from tv_server.admin.common import (
     see_other,
     url,
 )
+from tv_server.middlewares import admin_error_response
 from tv_server.ratelimit import retry_after_header
 from tv_ui.i18n import N_, gettext
 
@@ -66,8 +67,8 @@ MESSAGES = {
     "period_invalid": N_("日期格式不对。"),
     "no_candidate_villages": N_("没有可以提议的嘎查村。"),
     "top_invalid": N_("提议数量要在1到200之间。"),
-    "computation_running": N_("您上一次要求的重新统计还没有完成，请稍等几秒后再刷新。"),
 }
+ERRORS = {"computation_running": N_("您上一次要求的重新统计还没有完成，请稍等几秒后再刷新。")}
 NOTICES = {
     "snapshot_taken": N_("已保存今天的覆盖快照。"),
     "wave_proposed": N_("已生成计划中的批次，请修改后再启动。"),
@@ -85,6 +86,8 @@ def setup(admin: web.Application) -> None:
     r.add_get("/coverage/box/{serial}", box_timeline, name="admin_coverage_box")
     for code, text in NOTICES.items():
         labels.NOTICES.setdefault(code, text)
+    for code, text in ERRORS.items():
+        labels.ERRORS.setdefault(code, text)
     add_nav(PERMISSION, "admin_coverage", N_("覆盖情况"))
 
 
@@ -235,11 +238,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             # Only what a viewer asks for explicitly counts as their computation.
             viewer=f"user:{current_user(request).id}" if fresh or period else None,
         )
-    except LimitReached:
-        raise web.HTTPTooManyRequests(
-            text=gettext(MESSAGES["computation_running"]),
-            headers={"Retry-After": retry_after_header(coverage.BUSY_RETRY_SECONDS)},
-        ) from None
+    except LimitReached as exc:
+        response = admin_error_response(request, 429, exc.code)
+        response.headers["Retry-After"] = retry_after_header(coverage.BUSY_RETRY_SECONDS)
+        return response
     fmt = request.query.get("format", "")
     if fmt in ("csv", "xlsx"):
         await log(
