@@ -201,6 +201,16 @@ def test_the_cli_directory_export_is_guarded(data_dir, tmp_path, capsys):
     assert "0 created, 0 updated" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["=1+1", "+86 477", "-1", "@SUM(1)", "\tx", "\rx", "'=x", "''@x", "'abc", "abc", "", "1-2"],
+)
+def test_guarding_a_cell_is_undone_exactly_by_the_import(text):
+    guarded = sheets.guard(text)
+    assert not guarded.startswith(TRIGGERS)
+    assert sheets.unguard(guarded) == text
+
+
 # -- API keys in headers, not in URLs ----------------------------------------------------------
 
 
