@@ -1,4 +1,5 @@
-"""Storage shared by the domain packages: the SQLite database wrapper and domain errors.
+"""Storage shared by the domain packages: the SQLite database wrapper, domain errors, and the
+one CSV/XLSX table writer of every export (`storage.sheets`).
 
 Imports nothing of the web layer, so `content`, `device_registry` and `callbacks` can use it.
 """

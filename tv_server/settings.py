@@ -79,6 +79,13 @@ SETTINGS: tuple[Setting, ...] = (
         "fast the pending list grows). 0 turns the limit off.",
         int,
     ),
+    Setting(
+        "api_key_requests_per_minute",
+        120,
+        "Requests one API key may make per minute to the Open311 endpoints, and apart from "
+        "those to the coverage API; then 429 with Retry-After. 0 turns the limit off.",
+        int,
+    ),
     Setting("upload_max_bytes", 20 * 1024 * 1024, "Largest image or video upload.", int),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),

@@ -5,9 +5,7 @@ reassignment, and the figures page with CSV/XLSX export. Every action is audited
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import time
 
 from aiohttp import web
@@ -17,7 +15,7 @@ from callbacks import deadlines, lifecycle
 from content import directory
 from storage import DomainError
 from tv_server import box_events, callback_policy, keys
-from tv_server.admin import labels
+from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
     add_nav,
     current_user,
@@ -424,7 +422,7 @@ async def figures(request: web.Request) -> web.StreamResponse:
             "callback.export",
             detail={"format": fmt, "since": since_text, "until": until_text},
         )
-        return _export(numbers, fmt)
+        return downloads.table("callbacks", fmt, HEADER, _rows(numbers))
     return render(
         request,
         "admin/callbacks/figures.html",
@@ -443,8 +441,11 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}"
 
 
+HEADER = ["section", "key", "count"]
+
+
 def _rows(f: lifecycle.Figures) -> list[list]:
-    rows: list[list] = [["section", "key", "count"], ["total", "", f.total]]
+    rows: list[list] = [["total", "", f.total]]
     rows += [["region", k, v] for k, v in f.by_region.items()]
     rows += [["service", k, v] for k, v in f.by_service.items()]
     rows += [["status", k, v] for k, v in f.by_status.items()]
@@ -452,30 +453,3 @@ def _rows(f: lifecycle.Figures) -> list[list]:
     rows.append(["median_first_call_seconds", "", f.median_first_call_seconds])
     rows.append(["within_deadline_share", "", f.within_deadline_share])
     return rows
-
-
-def _export(f: lifecycle.Figures, fmt: str) -> web.Response:
-    stamp = time.strftime("%Y%m%d")
-    if fmt == "csv":
-        buf = io.StringIO()
-        csv.writer(buf).writerows(_rows(f))
-        return web.Response(
-            body=("\ufeff" + buf.getvalue()).encode("utf-8"),
-            content_type="text/csv",
-            charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="callbacks-{stamp}.csv"'},
-        )
-    from openpyxl import Workbook  # only the export needs it
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "callbacks"
-    for row in _rows(f):
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return web.Response(
-        body=out.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="callbacks-{stamp}.xlsx"'},
-    )

@@ -13,6 +13,7 @@ from aiohttp import web
 from content import directory, directory_io
 from content.directory import DirectoryInvalid
 from tv_server import keys
+from tv_server.admin import downloads
 from tv_server.admin.common import log, render, requires, see_other
 from tv_server.admin.directory import (
     PERMISSION,
@@ -49,15 +50,7 @@ async def export_csv(request: web.Request) -> web.Response:
     data = await directory_io.export_csv(request.config_dict[keys.DB], scope(request))
     await log(request, "directory.export", object_type="service_point", detail={"bytes": len(data)})
     stamp = dt.date.today().strftime("%Y%m%d")
-    return web.Response(
-        body=data,
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="legaltv-directory-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return downloads.attachment(data, "csv", f"legaltv-directory-{stamp}.csv")
 
 
 @requires(PERMISSION)
