@@ -193,7 +193,7 @@ def sniff(head: bytes) -> str | None:
         return "webp"
     if head[4:8] == b"ftyp":
         return "mp4"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+    if head[:2] == b"PK":  # a zip (the package import checks the rest)
         return "zip"
     return None
 

@@ -34,6 +34,7 @@ from tv_server.admin.session import csrf_ok
 TEXT_MAX_BYTES = 1024 * 1024  # all text fields of one form together
 MAX_FILES = 20  # file parts in one request
 CHUNK = 256 * 1024
+SUFFIXES = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "mp4": ".mp4", "zip": ".zip"}
 # Set by the admin middleware when a streamed route's CSRF token is still to be read.
 CSRF_DEFERRED = web.RequestKey("admin_csrf_deferred", bool)
 
@@ -84,15 +85,18 @@ def too_large(limit: int, field: str = "") -> Invalid:
 
 
 @contextlib.asynccontextmanager
-async def read_form(request: web.Request, accept: Accept) -> AsyncIterator[StreamedForm]:
+async def read_form(
+    request: web.Request, accept: Accept, into: StreamedForm | None = None
+) -> AsyncIterator[StreamedForm]:
     """Read the request's form, files to disk; the files are removed when the block ends.
 
     Raises `Invalid` (upload_too_large, or what `accept` raises) and HTTPForbidden (CSRF).
-    A form whose reading was refused leaves nothing behind.
+    A form whose reading was refused leaves nothing behind; `into` then still holds the text
+    fields read before the refusal (to show the form again with them).
     """
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=temp_root(request)))
     try:
-        yield await _read(request, accept, folder)
+        yield await _read(request, accept, folder, StreamedForm() if into is None else into)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -108,8 +112,9 @@ async def _csrf(request: web.Request, form: StreamedForm) -> None:
     request[CSRF_DEFERRED] = False
 
 
-async def _read(request: web.Request, accept: Accept, folder: Path) -> StreamedForm:
-    form = StreamedForm()
+async def _read(
+    request: web.Request, accept: Accept, folder: Path, form: StreamedForm
+) -> StreamedForm:
     if request.content_type != "multipart/form-data":
         # A plain form (no files): the small body limit of every route applies.
         form.extend(await request.post())
@@ -154,6 +159,7 @@ async def _save_file(
         return None
     kind = uploads.sniff(head)
     limit = accept(part.name or "", kind, filename, form)  # may refuse before anything is written
+    path = path.with_suffix(SUFFIXES.get(kind or "", ".bin"))
     size = len(head)
     if size > limit:
         raise too_large(limit, part.name or "")
