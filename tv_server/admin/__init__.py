@@ -33,10 +33,9 @@ SLICES = (programs, directory, announcements, media, preview, callbacks, registr
 
 
 def create_admin_app(settings: Settings) -> web.Application:
-    admin = web.Application(
-        middlewares=[session_middleware],
-        client_max_size=settings.upload_max_bytes + 1024 * 1024,
-    )
+    # No client_max_size here: aiohttp takes it from the main app (1 MiB for every route);
+    # the routes that take files stream them (`streamed`) with their own limits.
+    admin = web.Application(middlewares=[session_middleware])
     admin[SIGNER] = SessionSigner(settings.secret_key, settings.session_ttl)
     admin[views_auth.LIMITER] = LoginLimiter(settings.login_attempts_per_ip)
     r = admin.router

@@ -208,3 +208,21 @@ def image_or_video(request: web.Request, field_kinds: dict[str, str]) -> Accept:
                       name=filename)  # fmt: skip
 
     return accept
+
+
+async def read_small_file(
+    request: web.Request, limit: int, field: str = "file"
+) -> tuple[StreamedForm, bytes | None, str]:
+    """A form with one small file (a CSV): (text fields, the file's bytes or None when no file
+    was chosen, its name). Raises `Invalid("upload_too_large")` past `limit`."""
+
+    def accept(name: str, _kind: str | None, _filename: str, _fields) -> int:
+        if name != field:
+            raise Invalid("upload_kind", name)
+        return limit
+
+    async with read_form(request, accept) as form:
+        upload = form.popone(field, None)
+        if not isinstance(upload, FormFile):
+            return form, None, ""
+        return form, upload.read(), upload.filename
