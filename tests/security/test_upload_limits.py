@@ -10,6 +10,7 @@ import io
 import os
 import re
 import subprocess
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from tests.conftest import csrf_of, login, make_settings
+from tests.conftest import ROOT, csrf_of, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -250,7 +251,7 @@ async def test_the_413_comes_while_the_body_is_still_streaming(aiohttp_client, p
         ("video", "clip.mp4", "jpeg", "upload_not_mp4"),  # a photo named as a video
         ("image", "photo.jpg", "html", "upload_not_image"),  # a web page named as a photo
         ("video", "clip.mp4", "zip", "upload_not_mp4"),
-        ("video", "clip.jpg", "mp4", "upload_not_mp4"),  # real video bytes, a photo's name
+        ("video", "clip.jpg", "real-mp4", "upload_not_mp4"),  # a real video, a photo's name
     ],
 )
 async def test_bytes_that_are_not_what_the_name_says_are_refused(
@@ -262,6 +263,7 @@ async def test_bytes_that_are_not_what_the_name_says_are_refused(
         "jpeg": poster_jpeg(),
         "html": b"<!doctype html><script>alert(1)</script>" + bytes(5000),
         "zip": b"PK\x03\x04" + bytes(5000),
+        "real-mp4": (ROOT / "content/catalog/fang-dianxin-zhapian/media/video.mp4").read_bytes(),
     }[content]
     before = files_under(private_data_dir / "media")
     response = await _post_media(client, payload, name, "application/octet-stream", kind)
@@ -339,3 +341,15 @@ async def test_a_file_before_the_csrf_token_is_refused_before_it_reaches_the_dis
     assert (await client.post("/admin/media", data=no_token)).status == 403
     assert files_under(private_data_dir / "tmp") == []
     assert files_under(private_data_dir / "media") == []
+
+
+async def test_uploads_a_crash_left_behind_are_swept_at_start(aiohttp_client, private_data_dir):
+    stale = private_data_dir / "tmp" / "upload-crashed"
+    fresh = private_data_dir / "tmp" / "upload-in-progress"
+    for folder in (stale, fresh):
+        folder.mkdir(parents=True)
+        (folder / "01.mp4").write_bytes(bytes(1000))
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+    await aiohttp_client(create_app(make_settings(private_data_dir)))
+    assert not stale.exists() and (fresh / "01.mp4").is_file()

@@ -18,6 +18,7 @@ from tv_server.admin import (
     preview,
     programs,
     registry,
+    streamed,
     views_audit,
     views_auth,
     views_home,
@@ -58,7 +59,12 @@ async def _to_admin_home(_request: web.Request) -> web.Response:
     raise web.HTTPFound("/admin/")
 
 
+async def _sweep_uploads(app: web.Application) -> None:
+    streamed.sweep(app[keys.SETTINGS].data_path)
+
+
 def setup_admin(app: web.Application) -> None:
     app.add_subapp("/admin", create_admin_app(app[keys.SETTINGS]))
+    app.on_startup.append(_sweep_uploads)  # uploads a crash left half-written
     app.cleanup_ctx.append(programs.scheduler)  # scheduled go-live needs the main app's caches
     app.router.add_get("/admin", _to_admin_home)

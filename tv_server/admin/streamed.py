@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,21 @@ def temp_root(request: web.Request) -> Path:
     root = Path(request.config_dict[keys.SETTINGS].data_path) / "tmp"
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def sweep(data_dir: Path, older_than: float = 24 * 3600) -> int:
+    """Remove upload folders a crash left in DATA_DIR/tmp (those older than a day: another
+    process sharing the data dir may be receiving one); return how many."""
+    root = Path(data_dir) / "tmp"
+    if not root.is_dir():
+        return 0
+    swept = 0
+    for folder in root.glob("upload-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - folder.stat().st_mtime > older_than:
+                shutil.rmtree(folder, ignore_errors=True)
+                swept += 1
+    return swept
 
 
 def too_large(limit: int, field: str = "") -> Invalid:
