@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import io
 import json
 import secrets
-import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ IMAGE_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 @dataclass(frozen=True)
 class Upload:
     filename: str  # as sent by the browser; names the image (`images/<name>.jpg`)
-    data: bytes
+    data: uploads_domain.Source  # the bytes, or the file a streamed upload was written to
 
 
 @dataclass(frozen=True)
@@ -276,16 +274,17 @@ async def category_titles(db: Database) -> dict[str, str]:
 # -- writing drafts ----------------------------------------------------------------------------
 
 
-def _image_name(filename: str, data: bytes) -> str:
+def _image_name(filename: str, data: uploads_domain.Source) -> str:
     """Where an uploaded page image is found by the Markdown: `images/<ascii name>.<ext>`."""
+    source = data if isinstance(data, Path) else io.BytesIO(data)
     try:
-        with Image.open(io.BytesIO(data), formats=tuple(IMAGE_EXT)) as im:
+        with Image.open(source, formats=tuple(IMAGE_EXT)) as im:
             ext = IMAGE_EXT[im.format]
     except (OSError, SyntaxError, ValueError) as exc:
         raise Invalid("upload_not_image", str(exc), name=filename) from exc
     stem = Path(filename).stem.lower()
     stem = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "" for c in stem)
-    return f"images/{stem or 'img-' + hashlib.sha256(data).hexdigest()[:8]}{ext}"
+    return f"images/{stem or 'img-' + uploads_domain.sha256_of(data)[:8]}{ext}"
 
 
 async def _prepare(
@@ -304,6 +303,7 @@ async def _prepare(
     video: Upload | None = None,
     poster: Upload | None = None,
     remove_video: bool = False,
+    video_max_bytes: int | None = None,
 ) -> Content:
     """Validate the form, then store the uploads and make the covers: every file exists before
     the revision is written. Refusals come before anything is stored."""
@@ -318,9 +318,11 @@ async def _prepare(
         _image_name(cover.filename, cover.data)
     if poster is not None:
         _image_name(poster.filename, poster.data)
+    video_max = max_bytes if video_max_bytes is None else video_max_bytes
     for up in [*named.values(), *(u for u in (cover, video, poster) if u is not None)]:
-        if len(up.data) > max_bytes:
-            raise Invalid("upload_too_large", up.filename, mb=max_bytes // 2**20, name=up.filename)
+        limit = video_max if up is video else max_bytes
+        if uploads_domain.source_size(up.data) > limit:
+            raise Invalid("upload_too_large", up.filename, mb=limit // 2**20, name=up.filename)
     video_id, poster_id, duration = _kept_video(base, remove_video)
     if video is not None:
         uploads_domain.check_mp4(video.data)
@@ -335,7 +337,7 @@ async def _prepare(
         )
     if video is not None:
         video_id = await uploads_domain.store_upload(
-            db, data_dir, video.filename, video.data, max_bytes=max_bytes, kind="video"
+            db, data_dir, video.filename, video.data, max_bytes=video_max, kind="video"
         )
         duration = mp4_duration(video.data)
     if poster is not None:
@@ -384,23 +386,9 @@ def _kept_video(base: Content | None, remove: bool) -> tuple[int | None, int | N
     return base.video_media_id, base.poster_media_id, base.duration_seconds
 
 
-def mp4_duration(data: bytes) -> int | None:
+def mp4_duration(data: uploads_domain.Source) -> int | None:
     """Whole seconds of an MP4 from its `mvhd` box (None when it cannot be read)."""
-    try:
-        for kind, body, end in uploads_domain._boxes(data, 0, len(data)):
-            if kind != b"moov":
-                continue
-            for inner, start, _stop in uploads_domain._boxes(data, body, end):
-                if inner != b"mvhd":
-                    continue
-                if data[start] == 1:  # version 1: 64-bit times
-                    scale, length = struct.unpack_from(">IQ", data, start + 20)
-                else:
-                    scale, length = struct.unpack_from(">II", data, start + 12)
-                return round(length / scale) if scale else None
-    except (Invalid, struct.error, IndexError):
-        return None
-    return None
+    return uploads_domain.mp4_duration(data)
 
 
 async def create_program(
@@ -418,6 +406,7 @@ async def create_program(
     author: str,
     note: str = "",
     audit: AuditHook | None = None,
+    video_max_bytes: int | None = None,
 ) -> int:
     """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
     H.264 MP4) needs a `poster` image; both go live with the revision."""
@@ -430,7 +419,7 @@ async def create_program(
     content = await _prepare(
         db, data_dir, fields, None, slug=slug, uploads=uploads, cover=cover,
         remove_images=(), title_card=False, region_exists=region_exists, max_bytes=max_bytes,
-        video=video, poster=poster,
+        video=video, poster=poster, video_max_bytes=video_max_bytes,
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
@@ -509,6 +498,7 @@ async def save_draft(
     author: str,
     note: str = "",
     audit: AuditHook | None = None,
+    video_max_bytes: int | None = None,
 ) -> int:
     """Save the form as a new revision of the working copy; the TV keeps showing what is live.
     A new `video` replaces the old one (its poster is kept unless a new `poster` is given);
@@ -526,7 +516,7 @@ async def save_draft(
         db, data_dir, fields, state.draft.content, slug=state.slug, uploads=uploads,
         cover=cover, remove_images=remove_images, title_card=title_card,
         region_exists=region_exists, max_bytes=max_bytes, video=video, poster=poster,
-        remove_video=remove_video,
+        remove_video=remove_video, video_max_bytes=video_max_bytes,
     )  # fmt: skip
     if content == state.draft.content:
         return base_revision

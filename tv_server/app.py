@@ -120,6 +120,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
+    # 1 MiB for every body read whole (TV, API, login, admin forms); the admin's file routes
+    # stream theirs with the upload limits (tv_server/admin/streamed.py).
     app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)

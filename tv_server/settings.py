@@ -86,7 +86,20 @@ SETTINGS: tuple[Setting, ...] = (
         "those to the coverage API; then 429 with Retry-After. 0 turns the limit off.",
         int,
     ),
-    Setting("upload_max_bytes", 20 * 1024 * 1024, "Largest image or video upload.", int),
+    Setting(
+        "upload_max_bytes",
+        20 * 1024 * 1024,
+        "Largest image an editor may upload (program pictures, covers, posters, announcement "
+        "pictures). The body is streamed to disk and refused with 413 as soon as it is passed.",
+        int,
+    ),
+    Setting(
+        "video_upload_max_bytes",
+        2 * 1024**3,
+        "Largest video (H.264 MP4) an editor may upload, and largest content package (.zip, "
+        "at most 512 MB however high this is). Streamed to disk, refused with 413 once passed.",
+        int,
+    ),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
     Setting(

@@ -107,6 +107,8 @@ ERRORS = {
     "revision_never_published": N_("这个版本从未上线过，请用“恢复为草稿”并送审。"),
     "approve_own_work": N_("不能审核通过自己编写或提交的节目，请另一位审核员审核。"),
     "upload_not_mp4": N_("视频必须是H.264编码的MP4文件。"),
+    "upload_too_many": N_("一次最多上传20个文件。"),
+    "upload_kind": N_("上传类型不正确。"),
     "poster_required": N_("上传视频时请同时上传一张海报图片。"),
     "poster_without_video": N_("海报图片要和视频一起上传。"),
 }

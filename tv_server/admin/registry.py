@@ -25,6 +25,7 @@ from tv_server.admin.common import (
     requires,
     see_other,
 )
+from tv_server.admin.streamed import read_small_file, streamed
 from tv_ui.i18n import N_, gettext
 from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES
 
@@ -558,22 +559,21 @@ async def import_form(request: web.Request) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed
 async def import_upload(request: web.Request) -> web.Response:
     if current_user(request).region_code is not None:
         raise await deny(request, PERMISSION, action="device.import")
-    post = await request.post()
-    upload = post.get("file")
-    dry_run = post.get("dry_run") == "1"
-    if not isinstance(upload, web.FileField):
-        return _import_page(request, status=400, error=_message("no_file"), dry_run=dry_run)
-    raw = upload.file.read(MAX_UPLOAD + 1)
-    if len(raw) > MAX_UPLOAD:
+    try:
+        post, raw, filename = await read_small_file(request, MAX_UPLOAD)
+    except Invalid as exc:
+        if exc.code != "upload_too_large":
+            return _import_page(request, status=400, error=_message("no_file"))
         return _import_page(
-            request,
-            status=413,
-            dry_run=dry_run,
-            error=_message("too_large", mb=MAX_UPLOAD // 2**20),
+            request, status=413, error=_message("too_large", mb=MAX_UPLOAD // 2**20)
         )
+    dry_run = post.get("dry_run") == "1"
+    if raw is None:
+        return _import_page(request, status=400, error=_message("no_file"), dry_run=dry_run)
     try:
         text = registry_io.decode(raw)
     except UnicodeDecodeError:
@@ -596,7 +596,7 @@ async def import_upload(request: web.Request) -> web.Response:
         request,
         "device.import",
         object_type="device",
-        object_id=upload.filename or "",
+        object_id=filename,
         detail={"new": report.new, "accepted": report.accepted},
     )
     request.config_dict[keys.BOXES].forget()
@@ -605,19 +605,21 @@ async def import_upload(request: web.Request) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed
 async def households_upload(request: web.Request) -> web.Response:
     """Household totals per village: CSV `village_code,households`, all or nothing."""
     if current_user(request).region_code is not None:
         raise await deny(request, PERMISSION, action="households.import")
-    post = await request.post()
-    upload = post.get("file")
-    if not isinstance(upload, web.FileField):
-        return _import_page(request, status=400, error=_message("no_file"))
-    raw = upload.file.read(MAX_UPLOAD + 1)
-    if len(raw) > MAX_UPLOAD:
+    try:
+        _post, raw, filename = await read_small_file(request, MAX_UPLOAD)
+    except Invalid as exc:
+        if exc.code != "upload_too_large":
+            return _import_page(request, status=400, error=_message("no_file"))
         return _import_page(
             request, status=413, error=_message("too_large", mb=MAX_UPLOAD // 2**20)
         )
+    if raw is None:
+        return _import_page(request, status=400, error=_message("no_file"))
     try:
         count = await households.import_totals(
             request.config_dict[keys.DB], registry_io.decode(raw)
@@ -635,7 +637,7 @@ async def households_upload(request: web.Request) -> web.Response:
         request,
         "households.import",
         object_type="region",
-        object_id=upload.filename or "",
+        object_id=filename,
         detail={"villages": count},
     )
     coverage.forget(request.config_dict[keys.DB])

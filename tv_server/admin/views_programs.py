@@ -25,6 +25,13 @@ from tv_server.admin.common import (
     requires,
     see_other,
 )
+from tv_server.admin.streamed import (
+    FormFile,
+    StreamedForm,
+    image_or_video,
+    read_form,
+    streamed,
+)
 from tv_ui.i18n import gettext
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the office's clock
@@ -123,8 +130,11 @@ def _parse_when(value: str) -> float | None:
     return moment.timestamp()
 
 
-async def _form(request: web.Request):
-    form = await request.post()
+# The program form's file fields and what each takes (see `streamed.image_or_video`).
+FORM_FILES = {"images": "image", "cover": "image", "poster": "image", "video": "video"}
+
+
+def _form(form: StreamedForm):
     fields = Fields(
         title=str(form.get("title", "")),
         summary=str(form.get("summary", "")),
@@ -136,8 +146,8 @@ async def _form(request: web.Request):
     )
 
     def upload(field) -> workflow.Upload | None:
-        if isinstance(field, web.FileField) and field.filename:
-            return workflow.Upload(field.filename, field.file.read())
+        if isinstance(field, FormFile) and field.filename:
+            return workflow.Upload(field.filename, field.path)  # read from disk when stored
         return None
 
     uploads = [u for u in map(upload, form.getall("images", [])) if u is not None]
@@ -260,19 +270,25 @@ async def program_new(request: web.Request) -> web.Response:
 
 
 @requires("program.edit")
+@streamed
 async def program_create(request: web.Request) -> web.Response:
-    form, fields, uploads, media = await _form(request)
-    slug = str(form.get("slug", ""))
     settings = request.config_dict[keys.SETTINGS]
+    read = StreamedForm()
     try:
-        await _guard(request, "program.edit", fields.regions)
-        pid = await workflow.create_program(
-            _db(request), settings.data_path, fields, slug=slug, uploads=uploads, **media,
-            region_exists=_region_exists(request), max_bytes=settings.upload_max_bytes,
-            author=current_user(request).username, note=str(form.get("note", "")),
-            audit=_audit(request),
-        )  # fmt: skip
+        async with read_form(request, image_or_video(request, FORM_FILES), into=read) as form:
+            _f, fields, uploads, media = _form(form)
+            await _guard(request, "program.edit", fields.regions)
+            pid = await workflow.create_program(
+                _db(request), settings.data_path, fields, slug=str(form.get("slug", "")),
+                uploads=uploads, **media, region_exists=_region_exists(request),
+                max_bytes=settings.upload_max_bytes,
+                video_max_bytes=settings.video_upload_max_bytes,
+                author=current_user(request).username, note=str(form.get("note", "")),
+                audit=_audit(request),
+            )  # fmt: skip
     except DomainError as exc:
+        _f, fields, _u, _m = _form(read)
+        slug = str(read.get("slug", ""))
         ctx = await _form_context(request, None)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
                       slug=slug, error=_message(exc), **ctx)  # fmt: skip
@@ -292,22 +308,29 @@ async def program_edit(request: web.Request) -> web.Response:
 
 
 @requires("program.edit")
+@streamed
 async def program_save(request: web.Request) -> web.Response:
     state = await _state_in_scope(request)
-    form, fields, uploads, media = await _form(request)
     settings = request.config_dict[keys.SETTINGS]
-    base = int(form.get("revision", "0") or 0)
+    read = StreamedForm()
+    base = 0
     try:
-        await _guard(request, "program.edit", [*state.regions, *fields.regions])
-        rev = await workflow.save_draft(
-            _db(request), settings.data_path, state.id, fields, base_revision=base,
-            uploads=uploads, **media, remove_images=form.getall("remove_images", []),
-            remove_video=form.get("remove_video") == "1",
-            title_card=form.get("title_card") == "1", region_exists=_region_exists(request),
-            max_bytes=settings.upload_max_bytes, author=current_user(request).username,
-            note=str(form.get("note", "")), audit=_audit(request),
-        )  # fmt: skip
+        async with read_form(request, image_or_video(request, FORM_FILES), into=read) as form:
+            _f, fields, uploads, media = _form(form)
+            base = int(form.get("revision", "0") or 0)
+            await _guard(request, "program.edit", [*state.regions, *fields.regions])
+            rev = await workflow.save_draft(
+                _db(request), settings.data_path, state.id, fields, base_revision=base,
+                uploads=uploads, **media, remove_images=form.getall("remove_images", []),
+                remove_video=form.get("remove_video") == "1",
+                title_card=form.get("title_card") == "1", region_exists=_region_exists(request),
+                max_bytes=settings.upload_max_bytes,
+                video_max_bytes=settings.video_upload_max_bytes,
+                author=current_user(request).username, note=str(form.get("note", "")),
+                audit=_audit(request),
+            )  # fmt: skip
     except DomainError as exc:
+        _f, fields, _u, _m = _form(read)
         ctx = await _form_context(request, state)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
                       slug=state.slug, error=_message(exc), **ctx)  # fmt: skip
