@@ -61,7 +61,8 @@ async def session_middleware(request: web.Request, handler):
             fresh = True
         else:
             request[USER] = user
-    if request.method in UNSAFE and USER not in request:
+    if request.method in UNSAFE and USER not in request and not _streamed(request):
+        # A route taking files is never read for a stranger: they are sent to the login below.
         # Capped also while read (a body sent without a length); parsed here once, for the
         # CSRF check and the handler.
         request = request.clone(client_max_size=ANONYMOUS_BODY_MAX)
