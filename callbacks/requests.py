@@ -160,6 +160,12 @@ async def submit(
                 placement.origin,
             ),
         )
+        # The draft held the number only until now: the request keeps it (the key stays, so a
+        # retried submission still finds the request).
+        await tx.execute(
+            "DELETE FROM callback_drafts WHERE id = ? AND device_id = ?",
+            (draft.idempotency_key, device_id),
+        )
         await record_event(
             tx,
             request_id,
@@ -215,6 +221,15 @@ async def record_event(
     )
     await webhooks.enqueue(tx, event_id, now)
     return event_id
+
+
+async def get_by_key(db: Database, device_id: int, idempotency_key: str) -> CallbackRequest | None:
+    """The request a submission with this key made (a draft's id is its key)."""
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND idempotency_key = ?",
+        (device_id, idempotency_key),
+    )
+    return None if row is None else _request(row)
 
 
 async def list_for_device(db: Database, device_id: int, limit: int = 20) -> list[CallbackRequest]:

@@ -15,7 +15,7 @@ from aiohttp import web
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
-from tv_server import __version__, callback_tasks, coverage_tasks, keys, tv
+from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -115,6 +115,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
+    logredact.install()  # no log line of the process carries a box token or an API key
     app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)

@@ -136,9 +136,11 @@ def _print_banner(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from tv_server import logredact
     from tv_server.app import create_app
 
     settings = ensure_secrets(_settings(args, host=args.host, port=args.port, demo=args.demo))
+    logredact.install()  # before the first line is logged (create_app installs it too)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

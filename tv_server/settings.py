@@ -127,6 +127,13 @@ SETTINGS: tuple[Setting, ...] = (
         tuple,
     ),
     Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
+    Setting(
+        "webhook_retention_days",
+        30,
+        "Days a queued webhook body is kept (delivered, given up or waiting on a switched-off "
+        "endpoint) before it is deleted.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
