@@ -42,7 +42,12 @@ SETTINGS: tuple[Setting, ...] = (
         "and kept in DATA_DIR/secret_key.",
     ),
     Setting("session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int),
-    Setting("cookie_secure", False, "Mark admin cookies Secure (set true behind HTTPS).", bool),
+    Setting(
+        "cookie_secure",
+        False,
+        "Mark admin cookies and the box cookie Secure (set true behind HTTPS).",
+        bool,
+    ),
     Setting(
         "login_attempts_per_ip",
         20,
