@@ -5,6 +5,7 @@ an API key; the box cookie is Secure under https; staff revoke one box's TV sess
 import json
 import logging
 import re
+import sqlite3
 import time
 
 import aiohttp
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from callbacks import lifecycle, webhooks
 from tests.conftest import TEST_SECRET, csrf_of, enter, login, make_settings
+from tests.test_callback_durability import Server, free_port
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.boxauth import launch_signature
@@ -175,6 +177,33 @@ async def test_error_log_lines_hold_no_box_token_nor_api_key(client, box, caplog
     assert "S3cretS3cret" not in text and "ab" * 32 not in text
     for record in caplog.records:
         assert token not in record.getMessage()
+
+
+async def test_a_real_server_s_log_holds_no_box_token_nor_api_key(data_dir, tmp_path):
+    server = Server(data_dir, free_port(), tmp_path / "server.log")
+    key = "ltv_0123abcd_S3cretS3cretS3cret"
+    try:
+        await server.start()
+        async with aiohttp.ClientSession() as session:
+            async with session.get(
+                server.base + "/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False
+            ) as r:
+                box = r.headers["Location"][: -len("home")]
+            with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:  # a database fault
+                conn.execute("ALTER TABLE callback_requests RENAME TO callback_requests_gone")
+                conn.execute("DROP TABLE api_keys")
+            async with session.get(server.base + box + "mine") as r:
+                assert r.status == 500
+            async with session.get(
+                server.base + "/open311/v2/requests.json", params={"api_key": key}
+            ) as r:
+                assert r.status == 500
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert "unhandled error on GET /tv/b/***/mine" in log
+    assert "api_key=***" in log
+    assert box.split("/")[3] not in log and "S3cretS3cret" not in log
 
 
 def test_redact_masks_tokens_keys_and_signatures_wherever_they_stand():
