@@ -47,6 +47,7 @@ class Box:
     keymap_family: str
     screen_profile: str
     webp: bool = False  # the model's browser decodes WebP images
+    token_generation: int = 0  # TV page tokens of an older generation are refused
 
     @property
     def admitted(self) -> bool:
@@ -58,7 +59,7 @@ async def get_box(db: Database, serial: str) -> Box | None:
         "SELECT d.id, d.serial, d.state, d.village_code, d.household_label,"
         " COALESCE(d.keymap_family, m.keymap_family, ?) AS family,"
         " COALESCE(d.screen_profile, m.screen_profile, ?) AS profile,"
-        " COALESCE(m.webp, 0) AS webp"
+        " COALESCE(m.webp, 0) AS webp, d.token_generation"
         " FROM devices d LEFT JOIN device_models m ON m.model = d.model WHERE d.serial = ?",
         (DEFAULT_FAMILY, DEFAULT_PROFILE, serial),
     )
@@ -73,7 +74,25 @@ async def get_box(db: Database, serial: str) -> Box | None:
         row["family"],
         row["profile"],
         bool(row["webp"]),
+        row["token_generation"],
     )
+
+
+async def revoke_tv_sessions(db: Database, serial: str, audit=None) -> int:
+    """End every TV session of a box: raise its token generation, so the page tokens it was
+    given are refused and only its next signed launch gets in. `audit(tx, generation)` is
+    awaited inside the same transaction. Returns the new generation."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "UPDATE devices SET token_generation = token_generation + 1 WHERE serial = ?"
+            " RETURNING token_generation",
+            (serial,),
+        )
+        if row is None:
+            raise NotFound("device_unknown", serial)
+        if audit is not None:
+            await audit(tx, row[0])
+    return int(row[0])
 
 
 async def record_unknown_visit(db: Database, serial: str, now: float | None = None) -> Box:

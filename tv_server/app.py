@@ -15,7 +15,7 @@ from aiohttp import web
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
-from tv_server import __version__, callback_tasks, coverage_tasks, keys, tv
+from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -122,6 +122,7 @@ def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
     # 1 MiB for every body read whole (TV, API, login, admin forms); the admin's file routes
     # stream theirs with the upload limits (tv_server/admin/streamed.py).
+    logredact.install()  # no log line of the process carries a box token or an API key
     app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)

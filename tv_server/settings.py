@@ -46,7 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cookie_secure",
         False,
-        "Mark admin cookies Secure (sent over HTTPS only). When not set, on whenever public_url "
+        "Mark admin cookies and the box cookie Secure (sent over HTTPS only). When not set, on whenever public_url "
         "starts with https://.",
         bool,
     ),
@@ -184,6 +184,13 @@ SETTINGS: tuple[Setting, ...] = (
         tuple,
     ),
     Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
+    Setting(
+        "webhook_retention_days",
+        30,
+        "Days a queued webhook body is kept (delivered, given up or waiting on a switched-off "
+        "endpoint) before it is deleted.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -52,6 +52,7 @@ NOTICES = {
     "registry_households": N_("各村户数已更新。"),
     "registry_box_saved": N_("机顶盒信息已保存。"),
     "registry_box_unchanged": N_("没有需要保存的修改。"),
+    "registry_tv_revoked": N_("已让这台机顶盒的电视页面地址全部失效，它需从门户重新进入。"),
 }
 MESSAGES = {
     "nothing_selected": N_("请先勾选机顶盒。"),
@@ -146,6 +147,7 @@ def setup(admin: web.Application) -> None:
     r.add_post("/registry/box/{serial}/replace", replace, name="admin_registry_replace")
     r.add_post("/registry/box/{serial}/household", household, name="admin_registry_household")
     r.add_post("/registry/box/{serial}/edit", edit, name="admin_registry_edit")
+    r.add_post("/registry/box/{serial}/revoke-tv", revoke_tv, name="admin_registry_revoke_tv")
     for code, text in NOTICES.items():
         labels.NOTICES.setdefault(code, text)
     add_nav(PERMISSION, "admin_registry", N_("机顶盒"))
@@ -403,6 +405,28 @@ async def household(request: web.Request) -> web.Response:
     )
     coverage.forget(request.config_dict[keys.DB])
     raise see_other(request, "admin_registry_box", ok="saved", serial=serial)
+
+
+@requires(PERMISSION)
+async def revoke_tv(request: web.Request) -> web.Response:
+    """End the box's TV sessions (e.g. a leaked page URL): its old URLs are refused until the
+    next launch from the operator's portal."""
+    serial = request.match_info["serial"]
+    await _box(request, serial)  # 404 unknown, 403 (audited) outside the user's region
+
+    async def audited(tx, generation: int) -> None:
+        await log(
+            request,
+            "device.revoke_tv_sessions",
+            object_type="device",
+            object_id=serial,
+            detail={"generation": generation},
+            tx=tx,
+        )
+
+    await devices.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
+    request.config_dict[keys.BOXES].forget()  # also drops the fast lane's remembered screens
+    raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
 
 
 # -- corrections of a box's fields and attributes ------------------------------------------------
