@@ -4,7 +4,7 @@ Imports nothing of the web layer, so `content`, `device_registry` and `callbacks
 """
 
 from storage.database import Database, Migration
-from storage.errors import Conflict, DomainError, Invalid, LimitReached, NotFound
+from storage.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, OutOfScope
 
 __all__ = [
     "Conflict",
@@ -14,4 +14,5 @@ __all__ = [
     "LimitReached",
     "Migration",
     "NotFound",
+    "OutOfScope",
 ]
