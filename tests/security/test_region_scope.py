@@ -30,6 +30,7 @@ from device_registry import devices
 from tests.conftest import DEMO_PASSWORD, csrf_of, login
 from tests.test_content_packages import CATALOG, tree
 from tv_server import keys
+from tv_server.admin import create_admin_app
 
 OWN = "150602"  # 东胜区: the region of the demo's `staff` and `dsq_editor`
 FAR = "150621"  # 达拉特旗: another banner
@@ -264,11 +265,11 @@ def admin_app(app: web.Application) -> web.Application:
     raise AssertionError("no admin sub-application")
 
 
-def mutating_routes(app: web.Application) -> set[str]:
-    """"METHOD /path" of every admin route that is not a read, as registered (without /admin)."""
+def mutating_routes(admin: web.Application) -> set[str]:
+    """Every admin route that is not a read, as "METHOD /path" (registered, without /admin)."""
     return {
         f"{route.method} {route.resource.canonical.removeprefix('/admin')}"
-        for route in admin_app(app).router.routes()
+        for route in admin.router.routes()
         if route.method not in ("GET", "HEAD", "OPTIONS")
     }
 
@@ -312,9 +313,7 @@ async def far_callback(client, far_box: str) -> int:
     )
     chain = [r.code for r in client.app[keys.REGIONS].chain(village)]
     draft = box_requests.validate("legal_aid", "13900139000", "evening", "outside" * 3)
-    request, _ = await lifecycle.submit(
-        db, lifecycle.Policy(), device_id, draft, chain, max_open=3
-    )
+    request, _ = await lifecycle.submit(db, lifecycle.Policy(), device_id, draft, chain, max_open=3)
     return request.id
 
 
@@ -385,10 +384,15 @@ def form_data(token: str, fields: dict) -> FormData:
 # -- the tests -----------------------------------------------------------------------------------
 
 
+def unattacked(admin: web.Application) -> list[str]:
+    return sorted(mutating_routes(admin) - {a.route for a in ATTACKS} - set(UNSCOPED))
+
+
 async def test_every_mutating_admin_route_is_attacked(client):
-    routes = mutating_routes(client.app)
+    admin = admin_app(client.app)  # the admin as served
+    routes = mutating_routes(admin)
     attacked = {a.route for a in ATTACKS}
-    missing = sorted(routes - attacked - set(UNSCOPED))
+    missing = unattacked(admin)
     assert not missing, (
         f"admin routes that change data without a region-scope attack: {missing} — add a row"
         " to ATTACKS in tests/security/test_region_scope.py (or to UNSCOPED, with the reason)"
@@ -398,9 +402,19 @@ async def test_every_mutating_admin_route_is_attacked(client):
     assert not attacked & set(UNSCOPED)
 
 
-@pytest.mark.parametrize(
-    "attack", ATTACKS, ids=[f"{a.route}#{i}" for i, a in enumerate(ATTACKS)]
-)
+def test_a_new_route_without_a_row_is_caught(settings):
+    admin = create_admin_app(settings)
+    assert unattacked(admin) == []
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    admin.router.add_post("/registry/box/{serial}/new-button", handler)
+    admin.router.add_delete("/waves/{wid}", handler)
+    assert unattacked(admin) == ["DELETE /waves/{wid}", "POST /registry/box/{serial}/new-button"]
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[f"{a.route}#{i}" for i, a in enumerate(ATTACKS)])
 async def test_a_scoped_user_cannot_change_another_banners_object(client, data_dir, attack):
     db = client.app[keys.DB]
     t = await targets(client, data_dir)
