@@ -442,3 +442,47 @@ async def test_a_scoped_user_cannot_change_another_banners_object(client, data_d
         )
         assert denied and "csrf" not in [r[0] for r in denied], denied
     assert await snapshot(db, attack.watch) == before
+
+
+async def test_inside_their_banner_the_same_actions_still_work(client, data_dir):
+    """The checks refuse only what crosses the banner: 东胜区's staff still accept their pending
+    box, replace their box with a fresh one, and 东胜区's editor restores and imports their own
+    program."""
+    db = client.app[keys.DB]
+    t = await targets(client, data_dir)
+    await devices.register_pending(db, "FRESH-0001")  # a new box that announced no village
+    assert (await login(client, "staff")).status == 303
+    token = await csrf_of(client)
+    fields = {"serials": t.own_pending, "decision": "accept", "village_code": t.own_village}
+    response = await client.post(
+        "/admin/registry/decide", data=form_data(token, fields), allow_redirects=False
+    )
+    assert response.status == 303
+    assert (await devices.device_details(db, t.own_pending))["state"] == "installed"
+    response = await client.post(
+        f"/admin/registry/box/{t.own_box}/replace",
+        data=form_data(token, {"new_serial": "FRESH-0001"}),
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    fresh = await devices.device_details(db, "FRESH-0001")
+    assert fresh["village_code"].startswith(OWN)
+    assert fresh["village_code"] == (await devices.device_details(db, t.own_box))["village_code"]
+
+    assert (await login(client, "dsq_editor")).status == 303
+    token = await csrf_of(client)
+    state = await workflow.get_state(db, t.moved_program)
+    response = await client.post(
+        f"/admin/programs/{t.moved_program}/history",
+        data=form_data(token, {"action": "restore", "revision": str(state.live.id)}),
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    response = await client.post(
+        "/admin/packages/import",
+        data=form_data(token, {"file": File("bao.zip", package(state.slug, OWN))}),
+    )
+    assert response.status == 200, await response.text()
+    latest = await workflow.get_state(db, t.moved_program)
+    assert latest.draft.id > state.draft.id + 1  # restored, then imported
+    assert latest.draft.content.title == "遗产怎么继承：遗嘱与法定继承"
