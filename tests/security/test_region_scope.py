@@ -66,6 +66,8 @@ class Targets:
     city_announcement: int  # the demo's announcement to the whole city
     city_wave: int  # the demo's pilot wave (东胜区, 达拉特旗 and 乌审旗 villages)
     far_callback: int  # a callback request from a 达拉特旗 box
+    own_callback: int  # a callback request from a 东胜区 box
+    far_staff: int  # `dlt_staff`, staff of 达拉特旗
     city_user: int  # the demo's `viewer` (every region)
     directory_csv: bytes  # the directory as CSV with 达拉特旗's point renamed
 
@@ -171,6 +173,11 @@ ATTACKS = [
            lambda t: {"ids": str(t.far_callback), "assignee": "4"}, CALLBACK_TABLES),
     Attack("POST /callbacks/{cid}", "staff", "/admin/callbacks/{t.far_callback}",
            lambda t: {"action": "claim"}, CALLBACK_TABLES),
+    # One's own requests given to another banner's colleague (who could not even open them).
+    Attack("POST /callbacks/bulk", "staff", "/admin/callbacks/bulk",
+           lambda t: {"ids": str(t.own_callback), "assignee": str(t.far_staff)}, CALLBACK_TABLES),
+    Attack("POST /callbacks/{cid}", "staff", "/admin/callbacks/{t.own_callback}",
+           lambda t: {"action": "assign", "assignee": str(t.far_staff)}, CALLBACK_TABLES),
     # -- the box registry
     # Another banner's pending box accepted into a village of one's own.
     Attack("POST /registry/decide", "staff", "/admin/registry/decide",
@@ -306,10 +313,10 @@ async def moved_program(db, data_dir) -> tuple[int, int]:
     return pid, first
 
 
-async def far_callback(client, far_box: str) -> int:
+async def callback(client, serial: str) -> int:
     db = client.app[keys.DB]
     device_id, village = await db.fetchone(
-        "SELECT id, village_code FROM devices WHERE serial = ?", (far_box,)
+        "SELECT id, village_code FROM devices WHERE serial = ?", (serial,)
     )
     chain = [r.code for r in client.app[keys.REGIONS].chain(village)]
     draft = box_requests.validate("legal_aid", "13900139000", "evening", "outside" * 3)
@@ -364,7 +371,11 @@ async def targets(client, data_dir) -> Targets:
         far_org=await db.fetchval("SELECT id FROM organizations WHERE region_code = ?", (FAR,)),
         city_announcement=await db.fetchval("SELECT MIN(id) FROM announcements"),
         city_wave=await db.fetchval("SELECT MIN(id) FROM rollout_waves"),
-        far_callback=await far_callback(client, far_box),
+        far_callback=await callback(client, far_box),
+        own_callback=await callback(client, "DEMO-0001"),
+        far_staff=(
+            await users.create_user(db, "dlt_staff", DEMO_PASSWORD, "staff", region_code=FAR)
+        ).id,
         city_user=(await users.find_user(db, "viewer")).id,
         directory_csv=out.getvalue().encode("utf-8"),
     )
@@ -446,8 +457,8 @@ async def test_a_scoped_user_cannot_change_another_banners_object(client, data_d
 
 async def test_inside_their_banner_the_same_actions_still_work(client, data_dir):
     """The checks refuse only what crosses the banner: 东胜区's staff still accept their pending
-    box, replace their box with a fresh one, and 东胜区's editor restores and imports their own
-    program."""
+    box, replace their box with a fresh one and give their requests to a colleague of theirs;
+    东胜区's editor restores and imports their own program."""
     db = client.app[keys.DB]
     t = await targets(client, data_dir)
     await devices.register_pending(db, "FRESH-0001")  # a new box that announced no village
@@ -468,6 +479,19 @@ async def test_inside_their_banner_the_same_actions_still_work(client, data_dir)
     fresh = await devices.device_details(db, "FRESH-0001")
     assert fresh["village_code"].startswith(OWN)
     assert fresh["village_code"] == (await devices.device_details(db, t.own_box))["village_code"]
+
+    # Their requests go to colleagues who can open them: 达拉特旗's staff are not offered.
+    page = await (await client.get(f"/admin/callbacks/{t.own_callback}")).text()
+    staff_id = (await users.find_user(db, "staff")).id
+    assert f'<option value="{staff_id}">' in page
+    assert f'<option value="{t.far_staff}">' not in page
+    response = await client.post(
+        f"/admin/callbacks/{t.own_callback}",
+        data=form_data(token, {"action": "assign", "assignee": str(staff_id)}),
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert (await lifecycle.get(db, t.own_callback)).assignee_id == staff_id
 
     assert (await login(client, "dsq_editor")).status == 303
     token = await csrf_of(client)
