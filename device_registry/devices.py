@@ -577,7 +577,7 @@ async def decide_pending(
             if row is None or row[0] != "village":
                 raise Invalid("village_unknown", village_code)
             if allowed is not None and not allowed(village_code):
-                raise OutOfScope("village_out_of_scope", village_code)
+                raise OutOfScope("village_out_of_scope", village_code, village=village_code)
         changed = []
         for chunk in _chunks(serials, 500):
             marks = ",".join("?" * len(chunk))
@@ -587,7 +587,7 @@ async def decide_pending(
                 )
                 outside = sorted(r[0] for r in rows if not allowed(r[1]))
                 if outside:
-                    raise OutOfScope("device_out_of_scope", ",".join(outside[:20]))
+                    raise OutOfScope("device_out_of_scope", outside[0], serials=outside[:20])
             rows = await tx.fetchall(
                 f"SELECT serial FROM devices WHERE state = 'pending' AND serial IN ({marks})",
                 chunk,
@@ -890,13 +890,13 @@ async def replace_box(
         if not old["village_code"]:
             raise Invalid("village_unknown", old_serial)
         if allowed is not None and not allowed(old["village_code"]):
-            raise OutOfScope("device_out_of_scope", old_serial)
+            raise OutOfScope("device_out_of_scope", old_serial, serials=[old_serial])
         new = await tx.fetchone(
             "SELECT id, state, village_code FROM devices WHERE serial = ?", (new_serial,)
         )
         if new is not None and allowed is not None and new["village_code"] is not None:
             if not allowed(new["village_code"]):
-                raise OutOfScope("device_out_of_scope", new_serial)
+                raise OutOfScope("device_out_of_scope", new_serial, serials=[new_serial])
         if new is not None and new["state"] not in ("pending", "planned", "installed"):
             raise Conflict("replacement_box_in_use", new_serial)
         household_id = old["household_id"]

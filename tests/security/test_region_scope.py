@@ -510,3 +510,38 @@ async def test_inside_their_banner_the_same_actions_still_work(client, data_dir)
     latest = await workflow.get_state(db, t.moved_program)
     assert latest.draft.id > state.draft.id + 1  # restored, then imported
     assert latest.draft.content.title == "遗产怎么继承：遗嘱与法定继承"
+
+
+async def test_the_registry_checks_the_scope_inside_its_transaction(data_dir):
+    """Called with `allowed`, the domain refuses a box outside it — whichever box or village —
+    and writes nothing (what the admin passes for a scoped account)."""
+    from storage import Database, OutOfScope
+    from tv_server.migrations import MIGRATIONS
+
+    db = Database(data_dir / "legaltv.sqlite3")
+    await db.open()
+    try:
+        await db.migrate(MIGRATIONS)
+        own, far = await first_village(db, OWN), await first_village(db, FAR)
+        await devices.register_pending(db, "OWN-PEND-0002", own)
+        await devices.register_pending(db, "NOWHERE-0001")
+
+        def allowed(code: str | None) -> bool:
+            return bool(code) and code.startswith(OWN)
+
+        before = await snapshot(db, BOX_TABLES)
+        with pytest.raises(OutOfScope):  # the target village
+            await devices.decide_pending(db, ["OWN-PEND-0002"], True, far, allowed=allowed)
+        with pytest.raises(OutOfScope):  # a box placed in no village yet
+            await devices.decide_pending(
+                db, ["OWN-PEND-0002", "NOWHERE-0001"], True, own, allowed=allowed
+            )
+        far_box = await db.fetchval(
+            "SELECT serial FROM devices WHERE village_code LIKE ? ORDER BY serial", (FAR + "%",)
+        )
+        with pytest.raises(OutOfScope):  # the old box
+            await devices.replace_box(db, far_box, "MOLE-0003", allowed=allowed)
+        assert await snapshot(db, BOX_TABLES) == before
+        assert await devices.decide_pending(db, ["OWN-PEND-0002"], True, own, allowed=allowed)
+    finally:
+        await db.close()

@@ -278,9 +278,7 @@ async def decide(request: web.Request) -> web.Response:
             db, serials, accept, village, allowed=_village_allowed(request)
         )
     except OutOfScope as exc:
-        raise await deny(
-            request, PERMISSION, serials=exc.detail.split(","), village=village
-        ) from None
+        raise await deny(request, PERMISSION, **{"village": village, **exc.params}) from None
     except DomainError as exc:
         return await _index(request, status=400, error=_message(exc.code))
     action = "device.accept" if accept else "device.reject"
@@ -365,7 +363,7 @@ async def replace(request: web.Request) -> web.Response:
     try:
         await devices.replace_box(db, serial, new_serial, allowed=_village_allowed(request))
     except OutOfScope as exc:
-        raise await deny(request, PERMISSION, serial=serial, new=exc.detail) from None
+        raise await deny(request, PERMISSION, serial=serial, new=new_serial, **exc.params) from None
     except DomainError as exc:
         return await _box_page(
             request, box, status=400, error=_message(exc.code), typed_serial=new_serial
