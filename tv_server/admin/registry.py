@@ -12,7 +12,7 @@ import json
 from aiohttp import web
 
 from device_registry import coverage, devices, households, registry_io
-from storage import Conflict, DomainError, Invalid
+from storage import Conflict, DomainError, Invalid, OutOfScope
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
@@ -178,6 +178,16 @@ def _scope_villages(request: web.Request) -> list[str] | None:
     return out
 
 
+def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
+    """Whether a box in this village (None: in no village) lies in the user's region; None for
+    a user of every region."""
+    user = current_user(request)
+    if user.region_code is None:
+        return None
+    tree = request.config_dict[keys.REGIONS]
+    return lambda code: bool(code) and user.region_code in [r.code for r in tree.chain(code)]
+
+
 async def _listing(request: web.Request, state: str, query: str, page: int) -> tuple[list, int]:
     db = request.config_dict[keys.DB]
     where, params = [], []
@@ -265,19 +275,13 @@ async def decide(request: web.Request) -> web.Response:
                 request, status=400, error=_message("village_unknown"), typed_village=village
             )
         await require_region(request, PERMISSION, village)
-    scope = _scope_villages(request)
-    if scope is not None:
-        allowed = set(scope)
-        rows = await db.fetchall(
-            "SELECT serial, village_code FROM devices WHERE serial IN"
-            " (SELECT value FROM json_each(?))",
-            (json.dumps(serials),),
-        )
-        outside = [r[0] for r in rows if r[1] not in allowed and village is None]
-        if outside:
-            raise await deny(request, PERMISSION, serials=outside[:20])
     try:
-        changed = await devices.decide_pending(db, serials, accept, village)
+        # Every selected box's current village and the target village, inside the transaction.
+        changed = await devices.decide_pending(
+            db, serials, accept, village, allowed=_village_allowed(request)
+        )
+    except OutOfScope as exc:
+        raise await deny(request, PERMISSION, **{"village": village, **exc.params}) from None
     except DomainError as exc:
         return await _index(request, status=400, error=_message(exc.code))
     action = "device.accept" if accept else "device.reject"
@@ -360,7 +364,9 @@ async def replace(request: web.Request) -> web.Response:
     new_serial = str(post.get("new_serial", "")).strip()
     db = request.config_dict[keys.DB]
     try:
-        await devices.replace_box(db, serial, new_serial)
+        await devices.replace_box(db, serial, new_serial, allowed=_village_allowed(request))
+    except OutOfScope as exc:
+        raise await deny(request, PERMISSION, serial=serial, new=new_serial, **exc.params) from None
     except DomainError as exc:
         return await _box_page(
             request, box, status=400, error=_message(exc.code), typed_serial=new_serial

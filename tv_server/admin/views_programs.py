@@ -456,13 +456,17 @@ async def program_history_action(request: web.Request) -> web.Response:
     action = str(form.get("action", ""))
     revision = int(form.get("revision", "0") or 0)
     db, user, hook = _db(request), current_user(request), _audit(request)
+    if action in ("restore", "revert"):
+        # The regions the program would reach again count as much as its current ones.
+        old = await workflow.get_revision(db, state.id, revision)
+        regions = [*state.regions, *(c for c in old.content.regions if c not in state.regions)]
     if action == "restore":
-        await _guard(request, "program.edit", state.regions)
+        await _guard(request, "program.edit", regions)
         await workflow.restore(db, state.id, revision, base_revision=state.draft.id,
                                author=user.username, audit=hook)  # fmt: skip
         raise see_other(request, "admin_program", ok="program_restored", pid=state.id)
     if action == "revert":
-        await _guard(request, "program.publish", state.regions)
+        await _guard(request, "program.publish", regions)
         await workflow.revert(db, state.id, revision, actor=user.username, audit=hook)
         tv_changed(request.config_dict, [state.id])
         raise see_other(request, "admin_program", ok="program_reverted", pid=state.id)
