@@ -208,6 +208,8 @@ ATTACKS = [
            lambda t: {"label": "王家", "address": "", "contact": ""}, BOX_TABLES),
     Attack("POST /registry/box/{serial}/edit", "staff", "/admin/registry/box/{t.far_box}/edit",
            lambda t: {"firmware": "MOLE", "version": "x"}, BOX_TABLES),
+    Attack("POST /registry/box/{serial}/revoke-tv", "staff",
+           "/admin/registry/box/{t.far_box}/revoke-tv", lambda t: {}, BOX_TABLES),
     # -- waves and coverage
     Attack("POST /waves/new", "staff", "/admin/waves/new",
            lambda t: {"name": "达拉特旗", "kind": "expansion", "regions": FAR,
