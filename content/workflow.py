@@ -152,40 +152,71 @@ async def live_content(db_or_tx, program_id: int) -> Content:
     )
 
 
-async def _ensure_workflow(db: Database, program_id: int) -> None:
-    """Give a program made outside the workflow its first revision: what is live now."""
+# The note of the first revision given to a program made outside the workflow (the demo catalog,
+# `content import`); revisions written by older versions say "imported".
+IMPORTED_NOTE = "导入时的版本"
+
+
+async def _first_revision(tx: Transaction, program_id: int):
+    """Give a program made outside the workflow its first revision — what is live now, dated
+    when the program was last changed — and return its workflow row (None: no such program).
+    Only ever called on a write path: reading a program never writes."""
+    row = await tx.fetchone("SELECT status, updated_at FROM programs WHERE id = ?", (program_id,))
+    if row is None:
+        return None
+    when = row["updated_at"]
+    content = await live_content(tx, program_id)
+    is_live = row["status"] in ("published", "unpublished")
+    rev = await tx.insert(
+        "INSERT INTO program_revisions (program_id, content, author, note, created_at,"
+        " published_at) VALUES (?, ?, '', ?, ?, ?)",
+        (program_id, content.to_json(), IMPORTED_NOTE, when, when if is_live else None),
+    )
+    await tx.execute(
+        "INSERT INTO program_workflow (program_id, state, draft_revision_id,"
+        " live_revision_id, updated_at) VALUES (?, ?, ?, ?, ?)",
+        (program_id, "current" if is_live else "draft", rev, rev if is_live else None, when),
+    )
+    return await tx.fetchone("SELECT * FROM program_workflow WHERE program_id = ?", (program_id,))
+
+
+async def ensure_workflows(db: Database) -> int:
+    """Give every program made outside the workflow its first revision (after the demo or a
+    catalog import, and at start-up for older databases); returns how many were given one."""
+    done = 0
     async with db.transaction() as tx:
-        row = await tx.fetchone("SELECT status FROM programs WHERE id = ?", (program_id,))
-        if row is None:
-            raise NotFound("program_not_found", str(program_id))
-        if await tx.fetchone("SELECT 1 FROM program_workflow WHERE program_id = ?", (program_id,)):
-            return
-        now = time.time()
-        content = await live_content(tx, program_id)
-        is_live = row["status"] in ("published", "unpublished")
-        rev = await tx.insert(
-            "INSERT INTO program_revisions (program_id, content, author, note, created_at,"
-            " published_at) VALUES (?, ?, '', 'imported', ?, ?)",
-            (program_id, content.to_json(), now, now if is_live else None),
+        rows = await tx.fetchall(
+            "SELECT id FROM programs WHERE id NOT IN (SELECT program_id FROM program_workflow)"
         )
-        await tx.execute(
-            "INSERT INTO program_workflow (program_id, state, draft_revision_id,"
-            " live_revision_id, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (program_id, "current" if is_live else "draft", rev, rev if is_live else None, now),
-        )
+        for row in rows:
+            await _first_revision(tx, row[0])
+            done += 1
+    return done
+
+
+def _unrecorded(program_id: int, row, content: Content) -> ProgramState:
+    """The state of a program without a workflow row yet, as it would be recorded, without
+    writing anything: its draft is "revision 0", what is live now."""
+    is_live = row["status"] in ("published", "unpublished")
+    when = row["p_updated"]
+    rev = Revision(0, "", IMPORTED_NOTE, when, when if is_live else None, None, content)
+    flow = Workflow(
+        "current" if is_live else "draft", 0, 0 if is_live else None, None, None, "", None, "",
+        None, "", when,
+    )  # fmt: skip
+    return ProgramState(program_id, row["slug"], row["status"], flow, rev, rev if is_live else None)
 
 
 async def get_state(db: Database, program_id: int) -> ProgramState:
     row = await db.fetchone(
-        "SELECT p.id, p.slug, p.status, w.* FROM programs p"
+        "SELECT p.id, p.slug, p.status, p.updated_at AS p_updated, w.* FROM programs p"
         " LEFT JOIN program_workflow w ON w.program_id = p.id WHERE p.id = ?",
         (program_id,),
     )
     if row is None:
         raise NotFound("program_not_found", str(program_id))
     if row["state"] is None:
-        await _ensure_workflow(db, program_id)
-        return await get_state(db, program_id)
+        return _unrecorded(program_id, row, await live_content(db, program_id))
     flow = _workflow(row)
     revs = {
         r["id"]: _revision(r)
@@ -462,8 +493,11 @@ async def _locked(
     """The workflow row read inside the write transaction; Conflict when someone else moved
     the program on since the page was shown."""
     row = await tx.fetchone("SELECT * FROM program_workflow WHERE program_id = ?", (program_id,))
-    if row is None:
-        raise NotFound("program_not_found", str(program_id))
+    if row is None:  # made outside the workflow: the page showed it as "revision 0"
+        row = await _first_revision(tx, program_id)
+        if row is None:
+            raise NotFound("program_not_found", str(program_id))
+        revision = row["draft_revision_id"] if revision == 0 else revision
     flow = _workflow(row)
     if flow.state not in set(allowed):
         raise Conflict(f"not_allowed_{flow.state}", flow.state)

@@ -12,6 +12,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from content import workflow
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
@@ -46,6 +47,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await ensure_regions(db)
         if settings.demo:
             await load_demo(db, settings.data_path)
+        await workflow.ensure_workflows(db)  # programs imported outside the workflow
         app[keys.DB] = db
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
