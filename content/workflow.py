@@ -16,7 +16,7 @@ import secrets
 import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -24,8 +24,15 @@ from PIL import Image
 from content import package
 from content import programs as live
 from content import uploads as uploads_domain
-from content.revisions import Content, Fields, PageDraft, check_images, validate_fields
-from storage import Conflict, Database, Invalid, NotFound
+from content.revisions import (
+    Content,
+    Fields,
+    FormInvalid,
+    PageDraft,
+    check_fields,
+    check_images,
+)
+from storage import Conflict, Database, DomainError, Invalid, NotFound
 from storage.database import Transaction
 
 STATES = ("draft", "in_review", "needs_changes", "scheduled", "current")
@@ -39,6 +46,18 @@ IMAGE_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 class Upload:
     filename: str  # as sent by the browser; names the image (`images/<name>.jpg`)
     data: bytes
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Files stored before the form was saved — pictures put in with 插入图片, and files of a
+    refused form offered again — by the form field they belong to."""
+
+    images: dict[str, int] = field(default_factory=dict)  # "images/x.jpg" → media id
+    cover: int | None = None
+    poster: int | None = None
+    video: int | None = None
+    duration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -335,30 +354,57 @@ async def _prepare(
     video: Upload | None = None,
     poster: Upload | None = None,
     remove_video: bool = False,
+    earlier: dict[str, DomainError] | None = None,
+    staged: Staged | None = None,
 ) -> Content:
-    """Validate the form, then store the uploads and make the covers: every file exists before
+    """Validate the form (every problem at once, with `earlier` ones found by the caller:
+    FormInvalid), then store the uploads and make the covers: every file exists before
     the revision is written. Refusals come before anything is stored."""
     cats = await category_titles(db)
-    title, summary, tags, pages = validate_fields(
+    errors, title, summary, tags, pages = check_fields(
         fields, categories=set(cats), region_exists=region_exists
     )
-    named = {_image_name(up.filename, up.data): up for up in uploads}
+    errors = {**(earlier or {}), **errors}
+
+    def check(name: str, test: Callable[[], object]) -> None:
+        try:
+            test()
+        except Invalid as exc:
+            errors.setdefault(name, exc)
+
+    named: dict[str, Upload] = {}
+    for up in uploads:
+        check("images", lambda up=up: named.setdefault(_image_name(up.filename, up.data), up))
     kept = {p: m for p, m in (base.images if base else {}).items() if p not in set(remove_images)}
-    check_images(pages, set(kept) | set(named))
+    staged = staged or Staged()
+    kept.update({p: m for p, m in staged.images.items() if p not in named})
+    if pages is not None:
+        check("body", lambda: check_images(pages, set(kept) | set(named)))
     if cover is not None:
-        _image_name(cover.filename, cover.data)
+        check("cover", lambda: _image_name(cover.filename, cover.data))
     if poster is not None:
-        _image_name(poster.filename, poster.data)
-    for up in [*named.values(), *(u for u in (cover, video, poster) if u is not None)]:
+        check("poster", lambda: _image_name(poster.filename, poster.data))
+    sized = [("images", u) for u in uploads] + [
+        (name, u) for name, u in (("cover", cover), ("video", video), ("poster", poster)) if u
+    ]
+    for name, up in sized:
         if len(up.data) > max_bytes:
-            raise Invalid("upload_too_large", up.filename, mb=max_bytes // 2**20, name=up.filename)
+            errors[name] = Invalid(
+                "upload_too_large", up.filename, mb=max_bytes // 2**20, name=up.filename
+            )
     video_id, poster_id, duration = _kept_video(base, remove_video)
+    if video is None and staged.video is not None:
+        video_id, duration = staged.video, staged.duration
+    if poster is None and staged.poster is not None:
+        poster_id = staged.poster
     if video is not None:
-        uploads_domain.check_mp4(video.data)
+        check("video", lambda: uploads_domain.check_mp4(video.data))
     if video is not None and poster is None and poster_id is None:
-        raise Invalid("poster_required")
+        errors.setdefault("poster", Invalid("poster_required"))
     if poster is not None and video is None and video_id is None:
-        raise Invalid("poster_without_video")
+        errors.setdefault("poster", Invalid("poster_without_video"))
+    if errors or pages is None:
+        raise FormInvalid(errors)
     images = dict(kept)
     for path, up in named.items():
         images[path] = await uploads_domain.store_upload(
@@ -375,6 +421,10 @@ async def _prepare(
         )
     covers = dict(base.covers) if base else {}
     cover_src = None
+    if cover is None and staged.cover is not None:
+        cover_src = data_dir / await db.fetchval(
+            "SELECT file FROM media WHERE id = ?", (staged.cover,)
+        )
     if cover is not None:
         media_id = await uploads_domain.store_upload(
             db, data_dir, cover.filename, cover.data, max_bytes=max_bytes
@@ -434,6 +484,88 @@ def mp4_duration(data: bytes) -> int | None:
     return None
 
 
+async def stage_file(
+    db: Database, data_dir: Path, up: Upload, *, kind: str, max_bytes: int
+) -> tuple[str, str]:
+    """Store one file of a form before the form is saved; return (its page path for pictures,
+    else "", its sha256 — the token the form sends back to use it)."""
+    path = _image_name(up.filename, up.data) if kind == "image" else ""
+    media_id = await uploads_domain.store_upload(
+        db, data_dir, up.filename, up.data, max_bytes=max_bytes, kind=kind
+    )
+    sha = await db.fetchval("SELECT sha256 FROM media WHERE id = ?", (media_id,))
+    return path, sha
+
+
+async def resolve_staged(db: Database, data_dir: Path, tokens: dict[str, list[str]]) -> Staged:
+    """The files a form refers to by sha256 (`images` as "images/x.jpg:sha256"); unknown
+    tokens, and files of the wrong kind, are ignored."""
+
+    async def media(sha: str, kind: str):
+        if not (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+            return None
+        return await db.fetchone(
+            "SELECT id, file FROM media WHERE sha256 = ? AND kind = ?", (sha, kind)
+        )
+
+    images = {}
+    for token in tokens.get("images", [])[:100]:
+        path, _, sha = token.rpartition(":")
+        row = await media(sha, "image")
+        if row is not None and path.startswith("images/") and "/" not in path[7:]:
+            images[path] = row["id"]
+    found = {}
+    for name, kind in (("cover", "image"), ("poster", "image"), ("video", "video")):
+        sha = (tokens.get(name) or [""])[0]
+        row = await media(sha, kind) if sha else None
+        found[name] = row
+    duration = None
+    if found["video"] is not None:
+        data = await asyncio.to_thread((data_dir / found["video"]["file"]).read_bytes)
+        duration = mp4_duration(data)
+    return Staged(
+        images, *(found[n]["id"] if found[n] else None for n in ("cover", "poster", "video")),
+        duration,
+    )  # fmt: skip
+
+
+SLUG_MAX = 48
+
+
+def slug_of(title: str) -> str:
+    """A readable slug from a title: Chinese in pinyin (草场流转 → cao-chang-liu-zhuan), other
+    letters and digits kept; `program` when nothing is left."""
+    from pypinyin import lazy_pinyin  # loads its dictionary on first use only
+
+    words = []
+    for part in lazy_pinyin(title.strip().lower(), errors="default"):
+        word = "".join(c for c in part if c.isascii() and c.isalnum())
+        if word:
+            words.append(word)
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > SLUG_MAX:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return slug or "program"
+
+
+async def _free_slug(db: Database, base: str) -> str:
+    """`base`, or `base-2`, `base-3`, … the first one no program uses."""
+    taken = {
+        r[0]
+        for r in await db.fetchall(
+            "SELECT slug FROM programs WHERE slug = ? OR slug LIKE ?", (base, f"{base}-%")
+        )
+    }
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
 async def create_program(
     db: Database,
     data_dir: Path,
@@ -449,19 +581,23 @@ async def create_program(
     author: str,
     note: str = "",
     audit: AuditHook | None = None,
+    staged: Staged | None = None,
 ) -> int:
     """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
     H.264 MP4) needs a `poster` image; both go live with the revision."""
     slug = slug.strip()
+    earlier: dict[str, DomainError] = {}
     if slug and not package.SLUG_RE.fullmatch(slug):
-        raise Invalid("slug_invalid", slug)
-    slug = slug or f"program-{secrets.token_hex(4)}"
-    if await db.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
-        raise Conflict("slug_taken", slug)
+        earlier["slug"] = Invalid("slug_invalid", slug)
+    if slug:
+        if await db.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
+            earlier["slug"] = Conflict("slug_taken", slug)
+    else:
+        slug = await _free_slug(db, slug_of(fields.title))
     content = await _prepare(
         db, data_dir, fields, None, slug=slug, uploads=uploads, cover=cover,
         remove_images=(), title_card=False, region_exists=region_exists, max_bytes=max_bytes,
-        video=video, poster=poster,
+        video=video, poster=poster, earlier=earlier, staged=staged,
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
@@ -543,6 +679,7 @@ async def save_draft(
     author: str,
     note: str = "",
     audit: AuditHook | None = None,
+    staged: Staged | None = None,
 ) -> int:
     """Save the form as a new revision of the working copy; the TV keeps showing what is live.
     A new `video` replaces the old one (its poster is kept unless a new `poster` is given);
@@ -560,7 +697,7 @@ async def save_draft(
         db, data_dir, fields, state.draft.content, slug=state.slug, uploads=uploads,
         cover=cover, remove_images=remove_images, title_card=title_card,
         region_exists=region_exists, max_bytes=max_bytes, video=video, poster=poster,
-        remove_video=remove_video,
+        remove_video=remove_video, staged=staged,
     )  # fmt: skip
     if content == state.draft.content:
         return base_revision

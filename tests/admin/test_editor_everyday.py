@@ -14,7 +14,7 @@ from tv_server import keys
 
 ROLES = ("admin", "editor", "reviewer", "staff", "dsq_editor", "viewer")
 # Written on every request by design, not by reading a program.
-NOT_CONTENT = {"sessions", "login_attempts", "audit_log", "usage_events", "usage_daily"}
+NOT_CONTENT = {"audit_log", "usage_events"}
 
 
 def snapshot(path) -> dict[str, list]:

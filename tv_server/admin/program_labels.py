@@ -111,5 +111,7 @@ ERRORS = {
     "poster_without_video": N_("海报图片要和视频一起上传。"),
 }
 
+FORM_PROBLEMS = N_("有%(n)s处需要修改，已在下面标出。")
+
 SCOPE_READ_ONLY = N_("这个节目的播出地区超出您负责的地区，您只能查看和预览，不能修改。")
 VIDEO_INFO = N_("视频：%(name)s，%(mb)s MB，%(seconds)s 秒")

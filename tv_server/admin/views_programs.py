@@ -14,7 +14,7 @@ from content import revisions, uploads, workflow
 from content.revisions import Fields
 from storage import DomainError, NotFound
 from tv_server import keys
-from tv_server.admin import labels, program_scope
+from tv_server.admin import labels, program_scope, waves
 from tv_server.admin import program_labels as L
 from tv_server.admin.common import (
     current_user,
@@ -62,6 +62,17 @@ def _message(exc: DomainError) -> str:
         return text % exc.params if exc.params else text
     except (KeyError, ValueError, TypeError):
         return text
+
+
+def _errors(exc: DomainError) -> dict:
+    """The refused form's messages: `error` on top, `errors` next to each field."""
+    found = getattr(exc, "errors", None) or {}
+    messages = {name: _message(problem) for name, problem in found.items()}
+    if len(messages) > 1:
+        top = gettext(L.FORM_PROBLEMS) % {"n": len(messages)}
+    else:
+        top = _message(exc)
+    return {"error": top, "errors": messages}
 
 
 def _audit(request: web.Request) -> workflow.AuditHook:
@@ -146,10 +157,73 @@ async def _form(request: web.Request):
         "video": upload(form.get("video")),
         "poster": upload(form.get("poster")),
     }
+    tokens = {name: [str(v) for v in form.getall(f"staged_{name}", [])] for name in STAGED}
+    settings = request.config_dict[keys.SETTINGS]
+    media["staged"] = await workflow.resolve_staged(_db(request), settings.data_path, tokens)
     return form, fields, uploads, media
 
 
-async def _form_context(request: web.Request, state: workflow.ProgramState | None) -> dict:
+STAGED = ("images", "cover", "poster", "video")
+
+
+async def _keep_files(request: web.Request, exc: DomainError, chosen_files, media) -> dict:
+    """The files of a refused form that were fine, stored now and offered again by the page
+    (as hidden `staged_*` fields) so nobody has to choose them a second time."""
+    bad = set(getattr(exc, "errors", {}) or {exc.code: exc})
+    settings = request.config_dict[keys.SETTINGS]
+    db = _db(request)
+    out: dict[str, list[dict]] = {name: [] for name in STAGED}
+    staged: workflow.Staged = media["staged"]
+    files = await live.rendition_files(db, list(staged.images.values()), "page-720p")
+    for path, mid in staged.images.items():
+        sha = await db.fetchval("SELECT sha256 FROM media WHERE id = ?", (mid,))
+        url = f"/media/{files[mid]}" if mid in files else ""
+        out["images"].append({"token": f"{path}:{sha}", "name": path, "url": url})
+    for name in ("cover", "poster", "video"):
+        mid = getattr(staged, name)
+        if mid is not None and name not in bad:
+            row = await db.fetchone("SELECT sha256, original_name FROM media WHERE id = ?", (mid,))
+            out[name].append({"token": row[0], "name": row[1] or row[0][:12], "url": ""})
+    chosen = [("images", u) for u in chosen_files] + [
+        (n, media[n]) for n in ("cover", "poster", "video") if media[n] is not None
+    ]
+    for name, up in chosen:
+        if name in bad or (name != "images" and out[name]):
+            continue
+        kind = "video" if name == "video" else "image"
+        try:
+            path, sha = await workflow.stage_file(
+                db, settings.data_path, up, kind=kind, max_bytes=settings.upload_max_bytes
+            )
+        except DomainError:
+            continue
+        token = f"{path}:{sha}" if name == "images" else sha
+        out[name].append({"token": token, "name": path or up.filename, "url": ""})
+    return out
+
+
+def _picker_context(request: web.Request, codes: list[str], editable: bool) -> dict:
+    """The village picker of waves, for the program's regions; the whole city (for users
+    without a region scope) is a checkbox of its own above the tree."""
+    tree = request.config_dict[keys.REGIONS]
+    user = current_user(request)
+    cities = []
+    if user.region_code is None:
+        for root in tree.roots:
+            for city in tree.kids(root.code) if root.level == "province" else [root]:
+                cities.append((city.code, gettext(L.WHOLE_CITY) % {"name": city.name},
+                               city.code in codes))  # fmt: skip
+    city_codes = {c[0] for c in cities}
+    picker, targets, _shown = waves.region_picker(
+        request, [c for c in codes if c not in city_codes], editable=editable
+    )
+    return {"picker": picker, "targets": targets, "city_options": cities,
+            "levels": waves.LEVELS}  # fmt: skip
+
+
+async def _form_context(
+    request: web.Request, state: workflow.ProgramState | None, fields: Fields | None = None
+) -> dict:
     db = _db(request)
     user = current_user(request)
     content = state.draft.content if state else None
@@ -163,7 +237,12 @@ async def _form_context(request: web.Request, state: workflow.ProgramState | Non
         ]  # fmt: skip
     cover = content.covers.get("thumb-720p") if content else None
     changeable = state is None or program_scope.can_change(request, state.regions)
+    locked = not (changeable and user.can("program.edit")) or (
+        state is not None and state.workflow.state == "in_review"
+    )
+    codes = list(fields.regions if fields else content.regions if content else [])
     return {
+        **_picker_context(request, codes, not locked),
         "state": state,
         "categories": await workflow.category_titles(db),
         "region_options": _region_options(request),
@@ -273,9 +352,10 @@ async def program_create(request: web.Request) -> web.Response:
             audit=_audit(request),
         )  # fmt: skip
     except DomainError as exc:
-        ctx = await _form_context(request, None)
+        kept = await _keep_files(request, exc, uploads, media)
+        ctx = await _form_context(request, None, fields)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
-                      slug=slug, error=_message(exc), **ctx)  # fmt: skip
+                      slug=slug, kept=kept, **_errors(exc), **ctx)  # fmt: skip
     raise see_other(request, "admin_program", ok="program_created", pid=pid)
 
 
@@ -308,11 +388,60 @@ async def program_save(request: web.Request) -> web.Response:
             note=str(form.get("note", "")), audit=_audit(request),
         )  # fmt: skip
     except DomainError as exc:
-        ctx = await _form_context(request, state)
+        kept = await _keep_files(request, exc, uploads, media)
+        ctx = await _form_context(request, state, fields)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
-                      slug=state.slug, error=_message(exc), **ctx)  # fmt: skip
+                      slug=state.slug, kept=kept, **_errors(exc), **ctx)  # fmt: skip
     notice = "program_unchanged" if rev == base else "program_saved"
+    if form.get("then") == "submit":  # 提交审核 sends what the form holds, saved first
+        try:
+            await workflow.submit(_db(request), state.id, revision=rev or base,
+                                  actor=current_user(request).username,
+                                  audit=_audit(request))  # fmt: skip
+        except DomainError as exc:
+            state = await workflow.get_state(_db(request), state.id)
+            ctx = await _form_context(request, state)
+            return render(request, "admin/program_form.html", status=exc.status,
+                          fields=Fields.of(state.draft.content), slug=state.slug,
+                          error=_message(exc), **ctx)  # fmt: skip
+        notice = "program_submitted"
     raise see_other(request, "admin_program", ok=notice, pid=state.id)
+
+
+@requires("program.edit")
+async def image_insert(request: web.Request) -> web.Response:
+    """插入图片: store one picture before the form is saved; answer where the body refers to it
+    (`images/x.jpg`) and the token the form sends back. The picture joins the program when the
+    form is saved (and is offered again by a refused form)."""
+    form = await request.post()
+    field = form.get("image")
+    settings = request.config_dict[keys.SETTINGS]
+    if not (isinstance(field, web.FileField) and field.filename):
+        return _json_error("upload_not_image", gettext(labels.ERRORS.get("upload_not_image", "")))
+    up = workflow.Upload(field.filename, field.file.read())
+    try:
+        path, sha = await workflow.stage_file(
+            _db(request), settings.data_path, up, kind="image",
+            max_bytes=settings.upload_max_bytes,
+        )  # fmt: skip
+    except DomainError as exc:
+        return _json_error(exc.code, _message(exc), status=_status(exc))
+    await log(request, "program.image_upload", object_type="media", object_id=sha[:16],
+              detail={"path": path, "bytes": len(up.data)})  # fmt: skip
+    files = await live.rendition_files(
+        _db(request),
+        [await _db(request).fetchval("SELECT id FROM media WHERE sha256 = ?", (sha,))],
+        "page-720p",
+    )
+    alt = gettext(L.IMAGE_ALT)
+    return web.json_response({
+        "path": path, "token": f"{path}:{sha}", "markdown": f"![{alt}](../{path})",
+        "alt": alt, "url": f"/media/{next(iter(files.values()))}" if files else "",
+    })  # fmt: skip
+
+
+def _json_error(code: str, message: str, *, status: int = 400) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 # -- workflow actions --------------------------------------------------------------------------
