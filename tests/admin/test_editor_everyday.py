@@ -89,3 +89,170 @@ async def test_demo_programs_have_a_chinese_first_revision(client, admin_as):
     pid = await db.fetchval("SELECT id FROM programs WHERE title = '草场流转合同怎么签'")
     history = await (await client.get(f"/admin/programs/{pid}/history")).text()
     assert "导入时的版本" in history and "imported" not in history
+
+
+def picture(color=(30, 90, 160)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (320, 200), color).save(out, "PNG")
+    return out.getvalue()
+
+
+def multipart(data: dict, files: dict):
+    from aiohttp import FormData
+
+    body = FormData()
+    for name, value in data.items():
+        for v in value if isinstance(value, list) else [value]:
+            body.add_field(name, str(v))
+    for name, (filename, content, ctype) in files.items():
+        body.add_field(name, content, filename=filename, content_type=ctype)
+    return body
+
+
+async def test_submit_sends_what_the_form_holds(client, admin_as):
+    await admin_as("editor")
+    pid = await create(client)
+    db = client.app[keys.DB]
+    state = await workflow.get_state(db, pid)
+    token = await csrf_of(client, f"/admin/programs/{pid}")
+    typed = form(body="# 第一页标题\n\n刚刚输入、还没保存的内容。\n")
+    data = {**typed, "csrf_token": token, "revision": state.draft.id, "then": "submit"}
+    response = await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
+    assert response.status == 303 and "program_submitted" in response.headers["Location"]
+    state = await workflow.get_state(db, pid)
+    assert state.workflow.state == "in_review"
+    assert "刚刚输入、还没保存的内容" in state.draft.content.body()
+    page = await (await client.get(f"/admin/programs/{pid}")).text()
+    assert 'form="program-form" name="then" value="submit"' not in page  # locked in review
+    assert "data-dirty-guard" in page
+
+
+async def test_every_mistake_is_shown_at_once_next_to_its_field(client, admin_as):
+    await admin_as("editor")
+    token = await csrf_of(client, "/admin/programs/new")
+    bad = form(title="", summary="", category="", body="没有页标题", regions="", slug="Bad Slug")
+    bad.pop("regions")
+    response = await client.post(
+        "/admin/programs/new", data={**bad, "csrf_token": token}, allow_redirects=False
+    )
+    assert response.status == 400
+    page = await response.text()
+    for name in ("title", "summary", "category", "regions", "body", "slug"):
+        assert f'id="err-{name}"' in page, name
+    assert "请填写标题" in page and "请填写简介" in page and "请选择栏目" in page
+    assert "请至少选择一个播出地区" in page and "正文第一行必须是页标题" in page
+    assert "有6处需要修改" in page
+
+
+async def test_a_refused_form_keeps_the_chosen_files(client, admin_as):
+    await admin_as("editor")
+    token = await csrf_of(client, "/admin/programs/new")
+    body = "# 第一页\n\n![合同](../images/hetong.png)\n"
+    data = {**form(title="", body=body), "csrf_token": token}
+    files = {
+        "images": ("hetong.png", picture(), "image/png"),
+        "cover": ("fengmian.png", picture((200, 60, 40)), "image/png"),
+    }
+    response = await client.post("/admin/programs/new", data=multipart(data, files))
+    assert response.status == 400
+    page = await response.text()
+    assert 'id="err-title"' in page and "err-body" not in page  # the picture was there
+    images = re.findall(r'name="staged_images" value="([^"]+)"', page)
+    cover = re.findall(r'name="staged_cover" value="([^"]+)"', page)
+    assert images and images[0].startswith("images/hetong.png:") and cover
+    # Sent again without choosing the files: the program gets both.
+    again = {**form(body=body), "csrf_token": token, "staged_images": images,
+             "staged_cover": cover[0]}  # fmt: skip
+    response = await client.post("/admin/programs/new", data=multipart(again, {}),
+                                 allow_redirects=False)  # fmt: skip
+    assert response.status == 303, await response.text()
+    pid = int(re.search(r"/programs/(\d+)", response.headers["Location"]).group(1))
+    state = await workflow.get_state(client.app[keys.DB], pid)
+    assert "images/hetong.png" in state.draft.content.images
+    assert not state.draft.content.covers["720p"].startswith("titlecards/")
+
+
+async def test_insert_image_gives_markdown_without_knowing_paths(client, admin_as):
+    await admin_as("editor")
+    token = await csrf_of(client, "/admin/programs/new")
+    response = await client.post(
+        "/admin/programs/images",
+        data=multipart({"csrf_token": token}, {"image": ("合同 样本.PNG", picture(), "image/png")}),
+    )
+    assert response.status == 200
+    answer = await response.json()
+    assert answer["markdown"] == f"![图片说明](../{answer['path']})"
+    assert answer["token"].startswith(answer["path"] + ":")
+    response = await client.post(
+        "/admin/programs/images",
+        data=multipart({"csrf_token": token}, {"image": ("x.png", b"not a picture", "image/png")}),
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "upload_not_image"
+    await switch(client, admin_as, "viewer")
+    token = await csrf_of(client, "/admin/")
+    response = await client.post(
+        "/admin/programs/images",
+        data=multipart({"csrf_token": token}, {"image": ("a.png", picture(), "image/png")}),
+    )
+    assert response.status == 403
+
+
+async def test_slug_comes_from_the_title_and_regions_from_the_village_picker(client, admin_as):
+    await admin_as("editor")
+    page = await (await client.get("/admin/programs/new")).text()
+    assert "按住Ctrl" not in page and 'id="wv-tree"' in page and "/wave_picker." in page
+    assert "鄂尔多斯市（全市）" in page
+    pid = await create(client, title="草场流转新规定")
+    slug = await client.app[keys.DB].fetchval("SELECT slug FROM programs WHERE id = ?", (pid,))
+    assert slug == "cao-chang-liu-zhuan-xin-gui-ding"
+    pid = await create(client, title="草场流转新规定")
+    slug = await client.app[keys.DB].fetchval("SELECT slug FROM programs WHERE id = ?", (pid,))
+    assert slug == "cao-chang-liu-zhuan-xin-gui-ding-2"
+
+
+async def test_review_page_shows_names_and_marks_changes_in_the_text(client, admin_as):
+    db = client.app[keys.DB]
+    await admin_as("editor")
+    pid = await db.fetchval("SELECT id FROM programs WHERE title = '草场流转合同怎么签'")
+    state = await workflow.get_state(db, pid)
+    live = state.live.content
+    body = live.body().replace("书面合同", "正式的书面合同", 1)
+    assert body != live.body()
+    token = await csrf_of(client, f"/admin/programs/{pid}")
+    data = {**form(title=live.title, summary=live.summary, category=live.category,
+                   regions="150602", body=body, language="mn"),
+            "csrf_token": token, "revision": state.draft.id, "then": "submit"}  # fmt: skip
+    response = await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    await switch(client, admin_as, "reviewer")
+    page = await (await client.get(f"/admin/programs/{pid}/review")).text()
+    assert "东胜区" in page and '<td class="new">150602' not in page
+    assert "蒙古语" in page and ">mn<" not in page
+    assert "<ins>正式的</ins>" in page
+    assert "+ " not in page.split('id="body-diff"')[1].split("</div>")[0]
+
+
+async def test_home_lists_my_drafts_in_review_and_returned(client, admin_as):
+    await admin_as("editor")
+    draft = await create(client, title="我的草稿节目")
+    sent = await create(client, title="我送审的节目")
+    back = await create(client, title="被退回的节目")
+    assert (await act(client, sent, "submit")).status == 303
+    assert (await act(client, back, "submit")).status == 303
+    await switch(client, admin_as, "reviewer")
+    assert (await act(client, back, "request_changes", comment="第二页写错了")).status == 303
+    await switch(client, admin_as, "editor")
+    page = await (await client.get("/admin/")).text()
+    mine = page.split('id="my-work"')[1]
+    assert "我的稿件" in page
+    for title in ("我的草稿节目", "我送审的节目", "被退回的节目", "第二页写错了"):
+        assert title in mine
+    assert mine.index("被退回的节目") < mine.index("我的草稿节目") < mine.index("我送审的节目")
+    assert f"/admin/programs/{draft}" in mine
+    await switch(client, admin_as, "reviewer")
+    assert 'id="my-work"' not in await (await client.get("/admin/")).text()

@@ -8,7 +8,7 @@ STATES = {
     "in_review": N_("待审核"),
     "needs_changes": N_("退回修改"),
     "scheduled": N_("已排期"),
-    "current": N_("无待审修改"),
+    "current": N_("已审核"),
 }
 
 STATUS = {
@@ -19,6 +19,7 @@ STATUS = {
 
 WHOLE_CITY = N_("%(name)s（全市）")
 IMAGE_ALT = N_("图片说明")
+IMAGE_IN_TEXT = N_("图片：%(alt)s")
 
 LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
 

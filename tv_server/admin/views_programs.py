@@ -4,14 +4,17 @@ slice), review (approve, schedule, send back), publish, unpublish, history and r
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from collections.abc import Iterable, Mapping
 
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from accounts import audit
 from content import programs as live
 from content import revisions, uploads, workflow
-from content.revisions import Fields
+from content.revisions import Content, Fields
 from storage import DomainError, NotFound
 from tv_server import keys
 from tv_server.admin import labels, program_scope, waves
@@ -515,14 +518,97 @@ async def program_action(request: web.Request) -> web.Response:
 # -- review ------------------------------------------------------------------------------------
 
 
+def _plain(line: str) -> tuple[str, str]:
+    """A body line as the TV shows its text: ("title" | "text", the words without Markdown)."""
+    if line.startswith("# "):
+        return "title", line[2:].strip()
+    line = revisions.IMAGE_MD_RE.sub(
+        lambda m: "〔" + gettext(L.IMAGE_IN_TEXT) % {"alt": m.group(1)} + "〕", line
+    )
+    line = re.sub(r"^\s*(?:[-+*]|\d+[.)])\s+", "• ", line)
+    return "text", re.sub(r"\*\*|__|`", "", line).strip()
+
+
+def _marked(old: str, new: str) -> Markup:
+    """One changed line: removed characters in <del>, added ones in <ins> (Chinese has no
+    spaces between words, so the diff goes by character)."""
+    out = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, a, b, c, d in matcher.get_opcodes():
+        if op == "equal":
+            out.append(escape(old[a:b]))
+            continue
+        if b > a:
+            out.append(Markup("<del>%s</del>") % old[a:b])
+        if d > c:
+            out.append(Markup("<ins>%s</ins>") % new[c:d])
+    return Markup("").join(out)
+
+
+def rendered_diff(old: Content | None, new: Content) -> list[tuple[str, Markup]]:
+    """The body as rendered text, line by line, with what changed marked: (kind, html) where
+    kind is "title" or "text"."""
+    before = [_plain(x) for x in (old.body().splitlines() if old else []) if x.strip()]
+    after = [_plain(x) for x in new.body().splitlines() if x.strip()]
+    out: list[tuple[str, Markup]] = []
+    matcher = difflib.SequenceMatcher(None, [t for _, t in before], [t for _, t in after],
+                                      autojunk=False)  # fmt: skip
+    for op, a, b, c, d in matcher.get_opcodes():
+        if op == "equal":
+            out += [(kind, escape(text)) for kind, text in after[c:d]]
+            continue
+        pairs = min(b - a, d - c) if op == "replace" else 0
+        for i in range(pairs):
+            out.append((after[c + i][0], _marked(before[a + i][1], after[c + i][1])))
+        out += [(k, Markup("<del>%s</del>") % t) for k, t in before[a + pairs : b]]
+        out += [(k, Markup("<ins>%s</ins>") % t) for k, t in after[c + pairs : d]]
+    return out
+
+
+async def _shown_changes(request: web.Request, changes) -> list[dict]:
+    """The changed fields as a reviewer reads them: names, not codes; the cover as a picture."""
+    tree = request.config_dict[keys.REGIONS]
+    cats = await workflow.category_titles(_db(request))
+
+    def region(code: str) -> str:
+        if tree.get(code) is None:
+            return code
+        names = [r.name for r in reversed(tree.chain(code)) if r.level != "province"]
+        return " · ".join(names[1:] if len(names) > 1 else names)
+
+    def shown(name: str, value: str) -> str:
+        if not value:
+            return ""
+        if name == "category":
+            return cats.get(value, value)
+        if name == "language":
+            return gettext(L.LANGUAGES[value]) if value in L.LANGUAGES else value
+        if name == "regions":
+            return "、".join(region(c) for c in value.split("、"))
+        if name == "images":
+            return "、".join(p.removeprefix("images/") for p in value.split("、"))
+        return value
+
+    out = []
+    for c in changes:
+        row = {"field": c.field, "old": shown(c.field, c.old), "new": shown(c.field, c.new)}
+        if c.field == "cover":
+            row.update(old_url=f"/media/{c.old}" if c.old else "",
+                       new_url=f"/media/{c.new}" if c.new else "")  # fmt: skip
+        out.append(row)
+    return out
+
+
 async def _review_page(request, state, *, status: int = 200, error: str = "", form=None):
     user = current_user(request)
     changeable = program_scope.can_change(request, state.regions)
-    changes, lines = revisions.diff(state.live.content if state.live else None,
-                                    state.draft.content)  # fmt: skip
+    old = state.live.content if state.live else None
+    changes, _lines = revisions.diff(old, state.draft.content)
     return render(
-        request, "admin/program_review.html", status=status, state=state, changes=changes,
-        lines=lines, fields_label=L.CHANGE_FIELDS, states=L.STATES, statuses=L.STATUS,
+        request, "admin/program_review.html", status=status, state=state,
+        changes=await _shown_changes(request, changes),
+        lines=rendered_diff(old, state.draft.content), fields_label=L.CHANGE_FIELDS,
+        states=L.STATES, statuses=L.STATUS,
         when=_when, error=error or None, form=form or {},
         can_publish=user.can("program.publish") and changeable,
         can_review=user.can("program.review") and changeable,
