@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import secrets
 import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable

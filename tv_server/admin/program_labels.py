@@ -19,7 +19,7 @@ STATUS = {
 
 WHOLE_CITY = N_("%(name)s（全市）")
 IMAGE_ALT = N_("图片说明")
-IMAGE_IN_TEXT = N_("图片：%(alt)s")
+IMAGE_IN_TEXT = N_("〔图片：%(alt)s〕")
 
 LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
 

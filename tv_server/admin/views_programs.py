@@ -396,7 +396,7 @@ async def program_save(request: web.Request) -> web.Response:
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
                       slug=state.slug, kept=kept, **_errors(exc), **ctx)  # fmt: skip
     notice = "program_unchanged" if rev == base else "program_saved"
-    if form.get("then") == "submit":  # 提交审核 sends what the form holds, saved first
+    if form.get("then") == "submit":  # the submit button sends what the form holds, saved
         try:
             await workflow.submit(_db(request), state.id, revision=rev or base,
                                   actor=current_user(request).username,
@@ -522,9 +522,7 @@ def _plain(line: str) -> tuple[str, str]:
     """A body line as the TV shows its text: ("title" | "text", the words without Markdown)."""
     if line.startswith("# "):
         return "title", line[2:].strip()
-    line = revisions.IMAGE_MD_RE.sub(
-        lambda m: "〔" + gettext(L.IMAGE_IN_TEXT) % {"alt": m.group(1)} + "〕", line
-    )
+    line = revisions.IMAGE_MD_RE.sub(lambda m: gettext(L.IMAGE_IN_TEXT) % {"alt": m.group(1)}, line)
     line = re.sub(r"^\s*(?:[-+*]|\d+[.)])\s+", "• ", line)
     return "text", re.sub(r"\*\*|__|`", "", line).strip()
 
@@ -565,6 +563,9 @@ def rendered_diff(old: Content | None, new: Content) -> list[tuple[str, Markup]]
     return out
 
 
+SEP = "\u3001"  # the ideographic comma `revisions.diff` joins lists with
+
+
 async def _shown_changes(request: web.Request, changes) -> list[dict]:
     """The changed fields as a reviewer reads them: names, not codes; the cover as a picture."""
     tree = request.config_dict[keys.REGIONS]
@@ -584,9 +585,9 @@ async def _shown_changes(request: web.Request, changes) -> list[dict]:
         if name == "language":
             return gettext(L.LANGUAGES[value]) if value in L.LANGUAGES else value
         if name == "regions":
-            return "、".join(region(c) for c in value.split("、"))
+            return SEP.join(region(c) for c in value.split(SEP))
         if name == "images":
-            return "、".join(p.removeprefix("images/") for p in value.split("、"))
+            return SEP.join(p.removeprefix("images/") for p in value.split(SEP))
         return value
 
     out = []
