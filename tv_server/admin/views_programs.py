@@ -221,7 +221,7 @@ def _picker_context(request: web.Request, codes: list[str], editable: bool) -> d
         request, [c for c in codes if c not in city_codes], editable=editable
     )
     return {"picker": picker, "targets": targets, "city_options": cities,
-            "levels": waves.LEVELS}  # fmt: skip
+            "city_chosen": any(c[2] for c in cities), "levels": waves.LEVELS}  # fmt: skip
 
 
 async def _form_context(
