@@ -12,6 +12,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from content import workflow
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
@@ -45,6 +46,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await db.migrate(MIGRATIONS)
         await ensure_regions(db)
         await apply_demo_mode(db, settings.data_path, settings.demo)
+        await workflow.ensure_workflows(db)  # programs imported outside the workflow
         app[keys.DB] = db
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
