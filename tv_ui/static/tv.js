@@ -89,15 +89,39 @@
     return false;
   }
   function move(dir) {
-    // On a reader page (body[data-pager]) Left/Right always turn the page.
+    // On a reader page (body[data-pager]) Left/Right always turn the page, and Up/Down scroll
+    // a page whose text is taller than its box; focus stays where it is (on the pager).
     if (body.hasAttribute('data-pager') && (dir === 'left' || dir === 'right')) {
       return page(dir === 'left' ? 'prev' : 'next');
+    }
+    if (body.hasAttribute('data-pager') && (dir === 'up' || dir === 'down') && scroll(dir)) {
+      return true;
     }
     var cur = lost() ? null : document.activeElement;
     if (!cur || !box(cur)) { return focus(initial()); }
     var to = byId(attr(cur, 'data-' + dir));   // leave-for override: data-left="ID" ...
     if (!box(to)) { to = neighbour(cur, dir); }
     if (to) { LTV.moves++; return focus(to); }
+  }
+  /* ---- Reader text taller than its box: Up/Down scroll it, #more says there is more ---- */
+
+  // Text is never hidden silently: the box's own fonts decide how tall a page is, so only the
+  // box can tell; the step keeps two lines of overlap so no line is ever skipped.
+  function scroll(dir) {
+    var s = first('[data-scroll]');
+    if (!s) { return false; }
+    var max = s.scrollHeight - s.clientHeight, top = s.scrollTop;
+    var step = Math.max(40, s.clientHeight - 100);
+    if (dir === 'down' ? top >= max - 1 : top <= 0) { return false; }
+    s.scrollTop = dir === 'down' ? Math.min(max, top + step) : Math.max(0, top - step);
+    more();
+    return true;
+  }
+  function more() {
+    var s = first('[data-scroll]'), m = byId('more');
+    if (s && m) {
+      m.className = s.scrollTop + s.clientHeight < s.scrollHeight - 1 ? 'more' : 'more hidden';
+    }
   }
   function page(rel) {
     var a = first('a[rel=' + rel + ']');
@@ -316,6 +340,8 @@
       if (e.persisted) { leaving = false; pending = null; focus(initial()); }
     });
     focus(initial());
+    more();
+    on(window, 'load', more);   // images change the page's height once they arrive
     listen();
   }
 
