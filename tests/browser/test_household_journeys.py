@@ -156,8 +156,8 @@ async def test_directory_to_callback_receipt_and_my_requests(tv, size):
     await press(page, "Enter", wait_nav=True)  # → time window
     await press(page, "ArrowRight")
     assert await page.evaluate(FOCUSED) == "w-afternoon"
-    await press(page, "Enter", wait_nav=True)  # → confirm
-    assert "138****8000" in await page.inner_text("main")
+    await press(page, "Enter", wait_nav=True)  # → confirm: the whole number, to check it
+    assert "138 0013 8000" in await page.inner_text("main")
     await press(page, "Enter", wait_nav=True)  # 确认提交 → receipt
     ref = await page.inner_text("#ref")
     assert ref.isdigit() and len(ref) == 12

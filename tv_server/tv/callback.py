@@ -188,6 +188,7 @@ async def confirm(request: web.Request) -> web.Response:
         "tv/cb_confirm.html",
         box,
         draft=draft,
+        phone_grouped=phones.grouped(draft.phone_e164),
         window=window,
         window_label=gettext(labels.TIME_WINDOWS[window]),
         service_label=gettext(labels.SERVICES[draft.service]),
@@ -199,7 +200,9 @@ async def confirm(request: web.Request) -> web.Response:
         ),
         back=screen_url(request, "tv_cb_time", query={"d": draft.id}),
     )
-    return send_html(request, html)
+    response = send_html(request, html)
+    response.headers["Cache-Control"] = "no-store"  # the whole number: kept nowhere
+    return response
 
 
 async def submit(request: web.Request) -> web.Response:
