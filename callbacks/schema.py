@@ -115,4 +115,14 @@ MIGRATIONS = [
                     CAST(strftime('%s', 'now') AS REAL))
         """,
     ),
+    Migration(
+        "callbacks_0006_request_topic",
+        # What the matter is about, chosen on the box (optional): '' when skipped.
+        """
+        ALTER TABLE callback_requests ADD COLUMN topic TEXT NOT NULL DEFAULT '' CHECK (topic IN
+            ('', 'land', 'family', 'wages', 'debt', 'other'));
+        ALTER TABLE callback_drafts ADD COLUMN topic TEXT NOT NULL DEFAULT '' CHECK (topic IN
+            ('', 'land', 'family', 'wages', 'debt', 'other'))
+        """,
+    ),
 ]

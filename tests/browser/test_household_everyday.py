@@ -5,17 +5,24 @@ number to check before sending, services in plain words, 我的申请 without de
 from __future__ import annotations
 
 import pytest
+from playwright.async_api import async_playwright
 
-from tests.browser.test_household_journeys import (  # noqa: F401 - `tv` is a fixture
-    FOCUSED,
-    SIZES,
-    open_box,
-    press,
-    shot,
-    tv,
-)
+from tests.browser.test_household_journeys import ARGS, FOCUSED, SIZES, open_box, press, shot
+from tests.conftest import chromium_or_skip, make_settings
+from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def tv(aiohttp_server, data_dir):
+    server = await aiohttp_server(create_app(make_settings(data_dir)))
+    executable = chromium_or_skip()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
+        yield server, browser
+        await browser.close()
+
 
 # Every line of text of the reader page: an id stable across scrolling, and whether the line
 # lies wholly inside the visible part of the page box, of #main and of the window.
@@ -153,10 +160,10 @@ async def to_phone_step(page):
     base = await base_url(page)
     await page.goto(base + "cb")
     await press(page, "Enter", wait_nav=True)  # the first service
-    while "cb-phone" not in page.url:  # an optional step between: skip it
-        skip = await page.query_selector("#topic-skip")
-        assert skip is not None, page.url
-        await skip.focus()
+    if "cb-topic" in page.url:  # the optional "what is it about": skip it
+        for key in ("ArrowDown", "ArrowRight", "ArrowRight"):
+            await press(page, key)
+        assert await page.evaluate(FOCUSED) == "topic-skip"
         await press(page, "Enter", wait_nav=True)
     assert await page.evaluate(FOCUSED) == "k-1"
 
@@ -219,3 +226,54 @@ async def test_confirm_shows_the_whole_number_grouped(tv, size):
     receipt = await page.inner_text("main")
     assert "138****5678" in receipt
     assert "138 1234 5678" not in receipt and "13812345678" not in receipt
+
+
+# ------------------------------------------------------------ services, topic, 我的申请
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_plain_words_topic_and_my_requests_without_dead_ends(tv, size):
+    page = await open_box(tv, size)
+    base = await base_url(page)
+    await page.goto(base + "cb")
+    for _ in range(2):
+        await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "svc-mediation"
+    assert "邻里、土地、草场纠纷，帮您调解" in await page.inner_text("#svc-mediation")
+    await shot(page, "callback-service", size)
+    await press(page, "Enter", wait_nav=True)
+    assert "cb-topic" in page.url and await page.evaluate(FOCUSED) == "topic-land"
+    await shot(page, "callback-topic", size)
+    await press(page, "Enter", wait_nav=True)  # 土地草场
+    for digit in "13812345678":
+        await press(page, digit)
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "Enter", wait_nav=True)  # 上午
+    assert "人民调解 · 土地草场" in await page.inner_text("main")
+    await press(page, "Enter", wait_nav=True)  # 确认提交 → receipt
+    ref = await page.inner_text("#ref")
+    assert "最晚在" in await page.inner_text("#call-day")
+    await shot(page, "receipt", size)
+    await press(page, "ArrowDown")
+    await press(page, "Enter", wait_nav=True)  # 查看我的申请
+    assert await page.evaluate(FOCUSED) == f"req-{ref}"
+    row = await page.inner_text(f"#req-{ref}")
+    for text in ("申请", "最晚", "上午 8:30—12:00", "司法所", "已收到"):
+        assert text in row, row
+    await shot(page, "my-requests", size)
+    await press(page, "Enter", wait_nav=True)  # OK on the row: its detail
+    assert f"m-{ref}" in page.url and await page.evaluate(FOCUSED) == "r-mine"
+    assert "土地草场" in await page.inner_text("main")
+    await shot(page, "request-detail", size)
+    await press(page, "Backspace", wait_nav=True)  # Back: the list, on that row
+    assert "/mine" in page.url and await page.evaluate(FOCUSED) == f"req-{ref}"
+    await press(page, "ArrowDown")
+    assert await page.evaluate(FOCUSED) == f"cancel-{ref}"
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "cc-cancel"
+    await press(page, "Enter", wait_nav=True)  # 确定取消 → the list
+    assert "/mine" in page.url and "您已取消" in await page.inner_text(f"#req-{ref}")
+    await press(page, "Backspace", wait_nav=True)  # Back: home, not the cancel screen
+    assert page.url.split("#")[0].endswith("/home")
+    assert page.errors == []
