@@ -63,13 +63,6 @@ POINT_KINDS = {
     "village_room": N_("村居工作室"),
 }
 
-LEVELS = {
-    "city": N_("市级"),
-    "county": N_("旗区级"),
-    "township": N_("苏木乡镇街道"),
-    "village": N_("嘎查村社区"),
-}
-
 # The household's own chain in the directory, in plain words.
 OWN_LEVELS = {
     "city": N_("市里"),

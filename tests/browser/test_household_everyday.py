@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.browser.test_household_journeys import ARGS, FOCUSED, SIZES, open_box, press, shot
+from tests.browser.test_readability import MEASURE
 from tests.conftest import chromium_or_skip, make_settings
 from tv_server.app import create_app
 
@@ -135,6 +136,8 @@ async def test_long_page_scrolls_with_a_marker_and_still_turns(tv, size):
     measured = await page.evaluate(LINES)
     assert measured["more"], "a page taller than its box shows ▼ 更多"
     assert "更多" in await page.inner_text("#more")
+    if size == (1280, 720):
+        await readable(page)
     await shot(page, "program-page-more", size)
     focused = await page.evaluate(FOCUSED)
     seen, every, presses = await read_whole_page(page)
@@ -151,6 +154,16 @@ async def test_long_page_scrolls_with_a_marker_and_still_turns(tv, size):
     assert (await page.inner_text("#indicator")).startswith("3 /")
     assert main  # the page had text at all
     assert page.errors == []
+
+
+async def readable(page):
+    """Body text >= 24 px on the 720p canvas and contrast >= 7:1 (as test_readability)."""
+    problems = [
+        (m["text"], m["size"], round(m["contrast"], 2))
+        for m in await page.evaluate(MEASURE)
+        if m["size"] < 24 or m["contrast"] < 7
+    ]
+    assert problems == [], page.url
 
 
 # ------------------------------------------------------------------ the phone step
@@ -244,6 +257,8 @@ async def test_plain_words_topic_and_my_requests_without_dead_ends(tv, size):
     await press(page, "Enter", wait_nav=True)
     assert "cb-topic" in page.url and await page.evaluate(FOCUSED) == "topic-land"
     await shot(page, "callback-topic", size)
+    if size == (1280, 720):
+        await readable(page)
     await press(page, "Enter", wait_nav=True)  # 土地草场
     for digit in "13812345678":
         await press(page, digit)
@@ -261,10 +276,14 @@ async def test_plain_words_topic_and_my_requests_without_dead_ends(tv, size):
     for text in ("申请", "最晚", "上午 8:30—12:00", "司法所", "已收到"):
         assert text in row, row
     await shot(page, "my-requests", size)
+    if size == (1280, 720):
+        await readable(page)
     await press(page, "Enter", wait_nav=True)  # OK on the row: its detail
     assert f"m-{ref}" in page.url and await page.evaluate(FOCUSED) == "r-mine"
     assert "土地草场" in await page.inner_text("main")
     await shot(page, "request-detail", size)
+    if size == (1280, 720):
+        await readable(page)
     await press(page, "Backspace", wait_nav=True)  # Back: the list, on that row
     assert "/mine" in page.url and await page.evaluate(FOCUSED) == f"req-{ref}"
     await press(page, "ArrowDown")
