@@ -35,7 +35,7 @@ _REQUEST = {
         "service_code": {"type": "string"},
         "description": {
             **_NULLABLE_STRING,
-            "description": "What the matter is about (a topic label), when the household chose one.",
+            "description": "What the matter is about (a topic), if the household chose one.",
         },
         "agency_responsible": {**_NULLABLE_STRING, "description": "The office's name."},
         "service_notice": _NULLABLE_STRING,
