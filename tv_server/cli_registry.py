@@ -1,6 +1,6 @@
 """`legaltv devices …`, `legaltv households …` and `legaltv registry synth`: import the
-operator's box CSV (with a progress bar), print a device token, accept/reject pending boxes,
-replace a household's box, import household totals, and build a synthetic registry."""
+operator's box CSV (with a progress bar), print or revoke a device token, accept/reject pending
+boxes, replace a household's box, import household totals, and build a synthetic registry."""
 
 from __future__ import annotations
 
