@@ -209,6 +209,7 @@ class SignedTokens:
         self.key = key
         self.ledger = tokens.TokenLedger(db, key)
         self._seen = (-1, -1)  # (db commits, box directory generation) at the last reading
+        self._lock = asyncio.Lock()
 
     def fresh(self) -> bool:
         return (
@@ -217,10 +218,15 @@ class SignedTokens:
             and time.monotonic() - self.ledger.refreshed_at < TOKEN_RECHECK_SECONDS
         )
 
-    async def refresh(self) -> None:
+    async def refresh(self, force: bool = False) -> None:
+        """Re-read the ledger unless another request did since this one found it stale (many
+        requests may find it stale at once, after a heartbeat flush: one query serves them)."""
         seen = (self.db.commits, self.boxes.generation)
-        await self.ledger.refresh()
-        self._seen = seen
+        async with self._lock:
+            if not force and self._seen == seen and self.fresh():
+                return
+            await self.ledger.refresh()
+            self._seen = seen
 
     def device_id(self, serial: str, raw: str) -> int | None:
         """The box's id for a good token; None for a bad MAC (the caller looks the serial up
@@ -646,7 +652,7 @@ async def _flush_forever(app: web.Application, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             await app[HEARTBEATS].flush()
-            await app[SIGNED_TOKENS].refresh()  # revocations by other processes, at this pace
+            await app[SIGNED_TOKENS].refresh(force=True)  # other processes' revocations too
             if time.monotonic() - last_sweep > INACTIVE_SWEEP_SECONDS:
                 await devices.mark_inactive(app[keys.DB])
                 last_sweep = time.monotonic()
