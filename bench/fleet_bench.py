@@ -79,11 +79,13 @@ def fill_tokens(data_dir: Path, signed: int, legacy: int) -> dict:
 
 def lua_script(pairs: list[tuple[str, str]], folder: Path, name: str) -> Path:
     """A wrk script: every request is the next box's heartbeat; each wrk thread starts at its own
-    offset (threads × offset spread over the list). Requests are formatted once in init."""
-    entries = ",\n".join(f'  {{"{serial}", "{token}"}}' for serial, token in pairs)
+    offset (threads × offset spread over the list). The boxes are read from a file next to it
+    (a Lua table literal of 100,000 entries overflows LuaJIT's constant table) and their requests
+    formatted once in init."""
+    data = folder / f"{name}.boxes"
+    data.write_text("".join(f"{serial} {token}\n" for serial, token in pairs))
     path = folder / f"{name}.lua"
     path.write_text(
-        "local boxes = {\n" + entries + "\n}\n"
         "local threads = 0\n"
         "setup = function(thread)\n"
         "  thread:set('offset', threads)\n"
@@ -92,10 +94,12 @@ def lua_script(pairs: list[tuple[str, str]], folder: Path, name: str) -> Path:
         "local reqs = {}\n"
         "local i = 0\n"
         "init = function(args)\n"
-        "  for n, b in ipairs(boxes) do\n"
-        '    reqs[n] = wrk.format("POST", "/api/v1/devices/" .. b[1] .. "/heartbeat",\n'
+        f"  for line in io.lines('{data}') do\n"
+        '    local serial, token = line:match("^(%S+) (%S+)$")\n'
+        "    local n = #reqs + 1\n"
+        '    reqs[n] = wrk.format("POST", "/api/v1/devices/" .. serial .. "/heartbeat",\n'
         '      {["Host"] = wrk.host .. ":" .. wrk.port, ["Content-Type"] = "application/json",\n'
-        '       ["Authorization"] = "Bearer " .. b[2]},\n'
+        '       ["Authorization"] = "Bearer " .. token},\n'
         f"      '{BODY}' .. n .. '}}')\n"
         "  end\n"
         "  i = math.floor((offset or 0) * #reqs / 8)\n"
