@@ -209,7 +209,7 @@ MIGRATIONS = [
     # triggers revoke on every path: a deleted token (revoke, retirement, replacement) moves the
     # generation on; leaving the admitted states moves it on and sets the refusal.
     Migration(
-        "registry_204_device_token_state",
+        "registry_205_device_token_state",
         """
         CREATE TABLE device_token_state (
             device_id INTEGER PRIMARY KEY,

@@ -7,7 +7,7 @@ generation and issue time, so checking one costs a hash of a few dozen bytes and
 Revocation is by generation. `device_token_state` holds, per box that ever had a signed token, the
 generation now valid and, when the box may not beat at all, why (`refusal`: retired, rejected,
 pending, unknown). Issuing a token moves the generation on (the previous token stops working);
-database triggers (schema `registry_204_device_token_state`) move it on and set the refusal when a
+database triggers (schema `registry_205_device_token_state`) move it on and set the refusal when a
 box's token is deleted (staff revoke, retirement, replacement) or its state leaves the admitted
 states, whichever code path or process made the change. Every change bumps the row's `seq`, so
 `TokenLedger.refresh()` reads only what changed since its last look.
@@ -37,7 +37,8 @@ def key_of(secret: str) -> bytes:
     return secret.encode("utf-8")
 
 
-def _mac(key: bytes, serial: str, device_id: int, generation: int, issued: int) -> str:
+def _mac(key: bytes, serial: str, device_id: str, generation: str, issued: str) -> str:
+    """Over the fields as written in the token (so "07" and "7" differ: one spelling only)."""
     message = f"ltvd1|{serial}|{device_id}|{generation}|{issued}".encode()
     digest = hmac.digest(key, message, hashlib.sha256)
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
@@ -46,8 +47,8 @@ def _mac(key: bytes, serial: str, device_id: int, generation: int, issued: int) 
 def mint(key: bytes, serial: str, device_id: int, generation: int, issued: float) -> str:
     """A signed token for generation `generation` of this box (the caller records the
     generation, see `devices.issue_token`)."""
-    at = int(issued)
-    return f"{PREFIX}{device_id}.{generation}.{at}.{_mac(key, serial, device_id, generation, at)}"
+    fields = (str(int(device_id)), str(int(generation)), str(int(issued)))
+    return f"{PREFIX}{'.'.join(fields)}.{_mac(key, serial, *fields)}"
 
 
 def is_signed(raw: str) -> bool:
@@ -65,7 +66,7 @@ def verify(key: bytes, serial: str, raw: str) -> tuple[int, int] | None:
         return None
     if len(device_id) > 18 or len(generation) > 18 or len(issued) > 18:
         return None
-    expected = _mac(key, serial, int(device_id), int(generation), int(issued))
+    expected = _mac(key, serial, device_id, generation, issued)
     if not hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii", "replace")):
         return None
     return int(device_id), int(generation)

@@ -122,6 +122,7 @@ async def test_forged_and_altered_tokens_are_refused(client):
         "the prefix alone": tokens.PREFIX,
         "extra fields": token + ".1",
         "non-digits": f"{tokens.PREFIX}x.{generation}.{issued}.{mac}",
+        "a leading zero": f"{tokens.PREFIX}0{device_id}.{generation}.{issued}.{mac}",
     }
     for why, bad in forged.items():
         response = await _beat(client, BOX, bad)
