@@ -5,7 +5,7 @@ Imports nothing of the web layer, so `content`, `device_registry` and `callbacks
 """
 
 from storage.database import Database, Migration, MigrationError
-from storage.errors import Conflict, DomainError, Invalid, LimitReached, NotFound
+from storage.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, OutOfScope
 
 __all__ = [
     "Conflict",
@@ -16,4 +16,5 @@ __all__ = [
     "Migration",
     "MigrationError",
     "NotFound",
+    "OutOfScope",
 ]

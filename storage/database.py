@@ -94,6 +94,9 @@ class Database:
         self._writer = await self._connect()
         await self._writer.execute("PRAGMA journal_mode = WAL")
         await self._writer.execute(f"PRAGMA synchronous = {self._synchronous_pragma()}")
+        # Deleted or overwritten content is zeroed, not left in free pages: erased personal data
+        # (callbacks.lifecycle.erase_expired_phones) must not be readable from the file.
+        await self._writer.execute("PRAGMA secure_delete = ON")
         for _ in range(self._n_readers):
             conn = await self._connect()
             await conn.execute("PRAGMA query_only = ON")
@@ -158,6 +161,17 @@ class Database:
     async def execute(self, sql: str, params: Params = ()) -> None:
         async with self.transaction() as tx:
             await tx.execute(sql, params)
+
+    async def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and truncate it to zero bytes, so
+        that old page images (e.g. of erased rows) leave the disk. False when a reader kept it
+        from completing (it is retried by the next call)."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        async with self._write_lock:
+            async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                row = await cur.fetchone()
+        return row is not None and row[0] == 0
 
     # -- schema ------------------------------------------------------------------------------
 

@@ -170,6 +170,7 @@ def print_unsafe_warnings(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from tv_server import logredact
     from tv_server.app import create_app
 
     settings = ensure_secrets(
@@ -181,6 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             allow_unsigned=args.allow_unsigned,
         )
     )
+    logredact.install()  # before the first line is logged (create_app installs it too)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

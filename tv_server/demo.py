@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from accounts import users
-from content import announcements, directory, programs
+from content import announcements, directory, programs, workflow
 from content.demo_directory import demo_service_points
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
@@ -72,6 +72,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
 
     async def catalog():
         await programs.import_catalog(db, catalog_root(), data_dir)
+        await workflow.ensure_workflows(db)  # each program's first revision, noted in Chinese
 
     async def service_points():
         await directory.upsert_points(db, demo_service_points(rows))

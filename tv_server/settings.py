@@ -53,7 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cookie_secure",
         False,
-        "Mark admin cookies Secure (sent over HTTPS only). When not set, on whenever public_url "
+        "Mark admin cookies and the box cookie Secure (sent over HTTPS only). When not set, on whenever public_url "
         "starts with https://.",
         bool,
     ),
@@ -93,7 +93,20 @@ SETTINGS: tuple[Setting, ...] = (
         "those to the coverage API; then 429 with Retry-After. 0 turns the limit off.",
         int,
     ),
-    Setting("upload_max_bytes", 20 * 1024 * 1024, "Largest image or video upload.", int),
+    Setting(
+        "upload_max_bytes",
+        20 * 1024 * 1024,
+        "Largest image an editor may upload (program pictures, covers, posters, announcement "
+        "pictures). The body is streamed to disk and refused with 413 as soon as it is passed.",
+        int,
+    ),
+    Setting(
+        "video_upload_max_bytes",
+        2 * 1024**3,
+        "Largest video (H.264 MP4) an editor may upload, and largest content package (.zip, "
+        "at most 512 MB however high this is). Streamed to disk, refused with 413 once passed.",
+        int,
+    ),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
     Setting(
@@ -178,6 +191,13 @@ SETTINGS: tuple[Setting, ...] = (
         tuple,
     ),
     Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
+    Setting(
+        "webhook_retention_days",
+        30,
+        "Days a queued webhook body is kept (delivered, given up or waiting on a switched-off "
+        "endpoint) before it is deleted.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

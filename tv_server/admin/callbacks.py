@@ -19,6 +19,7 @@ from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
     add_nav,
     current_user,
+    deny,
     log,
     render,
     require_region,
@@ -121,6 +122,35 @@ def _scope(request: web.Request) -> set[str] | None:
     return out
 
 
+def _works_on(request: web.Request, person: accounts.User, region_code: str | None) -> bool:
+    """Whether this colleague may work on a request of this region (it is in their queue)."""
+    if person.disabled or not person.can(PERMISSION):
+        return False
+    chain = [r.code for r in request.config_dict[keys.REGIONS].chain(region_code)]
+    return person.region_code is None or accounts.in_scope(person, chain)
+
+
+async def _colleagues(request: web.Request, region_code: str | None) -> list[accounts.User]:
+    """The people requests of this region can be given to."""
+    people = await accounts.list_users(request.config_dict[keys.DB])
+    return [u for u in people if _works_on(request, u, region_code)]
+
+
+async def _check_assignee(request: web.Request, assignee: str, tickets: list) -> None:
+    """Refuse (403, audited) giving requests to someone who could not open them: a colleague
+    of another banner, or one without the callback permission."""
+    if not assignee.isdigit():
+        return
+    try:
+        person = await accounts.get_user(request.config_dict[keys.DB], int(assignee))
+    except DomainError:
+        return  # unknown: the lifecycle refuses it with its message
+    if not all(_works_on(request, person, t.region_code) for t in tickets):
+        raise await deny(
+            request, PERMISSION, assignee=person.username, callbacks=[t.ref for t in tickets]
+        )
+
+
 async def _offices(request: web.Request, scope: set[str] | None) -> list[directory.ServicePoint]:
     points = await directory.all_points(request.config_dict[keys.DB], scope)
     return [p for p in points if p.kind != "village_room"]
@@ -176,7 +206,10 @@ async def queue(request: web.Request) -> web.Response:
         assignee_id=user.id if q.get("mine") else None,
     )
     tickets, total = await lifecycle.queue(db, flt, limit=PAGE, offset=(page - 1) * PAGE)
-    staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    if user.region_code is None:  # their ticks may be anywhere: each is checked on posting
+        staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    else:
+        staff = await _colleagues(request, user.region_code)
     return render(
         request,
         "admin/callbacks/queue.html",
@@ -215,6 +248,7 @@ async def bulk(request: web.Request) -> web.Response:
         await require_region(request, PERMISSION, ticket.region_code)
     assignee = str(form.get("assignee", ""))
     office = str(form.get("office", ""))
+    await _check_assignee(request, assignee, tickets)
     try:
         if office and office not in {p.code for p in await _offices(request, _scope(request))}:
             raise DomainError("service_point_invalid", office)
@@ -264,7 +298,7 @@ async def _detail(
             office = await directory.get_point(db, ticket.office_code)
         except DomainError:
             office = None
-    staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    staff = await _colleagues(request, ticket.region_code)
     return render(
         request,
         "admin/callbacks/detail.html",
@@ -317,6 +351,7 @@ async def act(request: web.Request) -> web.Response:
             await lifecycle.claim(db, ticket.id, user.id)
             ok = "cb_claimed"
         elif action == "assign":
+            await _check_assignee(request, data["assignee"], [ticket])
             office = data["office"] or None
             if office and office not in {p.code for p in await _offices(request, _scope(request))}:
                 raise DomainError("service_point_invalid", office)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from content import directory, directory_io
 from content.directory import DirectoryInvalid
+from storage import Invalid
 from tv_server import keys
 from tv_server.admin import downloads
 from tv_server.admin.common import log, render, requires, see_other
@@ -22,6 +23,7 @@ from tv_server.admin.directory import (
     problem_text,
     scope,
 )
+from tv_server.admin.streamed import read_small_file, streamed
 from tv_ui.i18n import N_, gettext
 
 MESSAGES = {
@@ -100,18 +102,18 @@ async def _check(request: web.Request, raw: bytes, name: str) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed
 async def import_check(request: web.Request) -> web.Response:
-    post = await request.post()
-    upload = post.get("file")
-    if not isinstance(upload, web.FileField):
-        return _render(request, status=400, error=gettext(MESSAGES["no_file"]))
-    raw = upload.file.read(directory_io.MAX_BYTES + 1)
-    if len(raw) > directory_io.MAX_BYTES:
+    try:
+        _post, raw, filename = await read_small_file(request, directory_io.MAX_BYTES)
+    except Invalid as exc:
+        if exc.code != "upload_too_large":
+            return _render(request, status=400, error=gettext(MESSAGES["no_file"]))
         message = gettext(MESSAGES["too_large"]) % {"mb": directory_io.MAX_BYTES // 2**20}
         return _render(request, status=413, error=message)
-    if not raw.strip():
+    if raw is None or not raw.strip():
         return _render(request, status=400, error=gettext(MESSAGES["no_file"]))
-    return await _check(request, raw, upload.filename or "")
+    return await _check(request, raw, filename)
 
 
 @requires(PERMISSION)
