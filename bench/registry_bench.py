@@ -90,9 +90,13 @@ async def _open_db(data_dir: Path):
 
 
 async def issue_tokens(data_dir: Path, count: int) -> list[tuple[str, str]]:
-    """(serial, token) for `count` admitted boxes, through the domain function."""
-    from device_registry import devices
+    """(serial, token) for `count` admitted boxes, through the domain function, signed with the
+    key the server will read from the data dir."""
+    from device_registry import devices, tokens
+    from tv_server.settings import ensure_secrets, load_settings
 
+    settings = ensure_secrets(load_settings(env={}, data_dir=str(data_dir)))
+    key = tokens.key_of(settings.device_token_secret)
     db = await _open_db(data_dir)
     try:
         marks = ",".join("?" * len(devices.ADMITTED_STATES))
@@ -100,7 +104,7 @@ async def issue_tokens(data_dir: Path, count: int) -> list[tuple[str, str]]:
             f"SELECT serial FROM devices WHERE state IN ({marks}) ORDER BY id LIMIT ?",  # noqa: S608
             (*devices.ADMITTED_STATES, count),
         )
-        return [(r[0], await devices.issue_token(db, r[0])) for r in rows]
+        return [(r[0], await devices.issue_token(db, r[0], key=key)) for r in rows]
     finally:
         await db.close()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from bench import (
     callbacks_bench,
     common,
+    fleet_bench,
     keypress_bench,
     publish_bench,
     registry_bench,
@@ -171,6 +172,8 @@ def main() -> None:
     )
     # registry bench: heartbeats, CSV import, coverage at 1M boxes (runs bench.coverage_bench too)
     reg, errors["registry bench"] = _safe("registry bench", lambda: registry_bench.run(a.quick))
+    # fleet bench: heartbeats from 120,000 boxes, none twice in a run (signed device tokens)
+    fleet, errors["fleet bench"] = _safe("fleet bench", lambda: fleet_bench.run(a.quick))
     previous = RESULTS.read_text() if RESULTS.exists() else ""
     text = report(when, machine, server, keys, weight, errors, _history(previous), a.quick)
     if rend:
@@ -181,6 +184,8 @@ def main() -> None:
         text = publish_bench.add_section(text, pub, machine)
     if reg:
         text = registry_bench.add_section(text, reg, machine)
+    if fleet:
+        text = fleet_bench.add_section(text, fleet, machine)
     RESULTS.write_text(text)
     print(text)
     print(f"(written to {RESULTS.relative_to(common.ROOT)})", file=sys.stderr)

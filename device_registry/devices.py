@@ -2,7 +2,8 @@
 
 The legal section is on for a box exactly when it is admitted and its village (or an ancestor
 region) is in a started rollout wave. Also: admission (pending boxes accepted or rejected, an
-auto-accept rule by village), enrolment with a per-device token (only its hash is stored),
+auto-accept rule by village), enrolment with a per-device token (signed, see
+`device_registry.tokens`; older boxes may hold legacy tokens, only their hash stored),
 replacement of a household's box, and free key-value inventory attributes.
 """
 
@@ -13,12 +14,12 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from device_registry import tokens
 from device_registry.regions import RegionTree
 from storage import Conflict, Database, Invalid, NotFound, OutOfScope
 
@@ -688,23 +689,42 @@ def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-async def issue_token(db: Database, serial: str, now: float | None = None) -> str:
-    """A new device token for an admitted box (the previous one stops working); shown once."""
+async def _new_token(tx, key: bytes, serial: str, device_id: int, now: float) -> str:
+    """Inside a write transaction: a signed token of the box's next generation (the previous
+    token, signed or legacy, stops working); its hash replaces the stored one."""
+    generation = await tokens.next_generation(tx, device_id)
+    raw = tokens.mint(key, serial, device_id, generation, now)
+    await tx.execute(
+        "INSERT INTO device_tokens (device_id, token_hash, issued_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash,"
+        " issued_at = excluded.issued_at",
+        (device_id, _token_hash(raw), now),
+    )
+    return raw
+
+
+async def issue_token(db: Database, serial: str, *, key: bytes, now: float | None = None) -> str:
+    """A new signed device token for an admitted box (the previous one stops working); shown
+    once. `key`: the server's device token key (`tokens.key_of(settings.device_token_secret)`)."""
     now = time.time() if now is None else now
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with db.transaction() as tx:
         row = await tx.fetchone("SELECT id, state FROM devices WHERE serial = ?", (serial,))
         if row is None:
             raise NotFound("device_unknown", serial)
         if row[1] not in ADMITTED_STATES:
             raise Conflict(f"device_{row[1]}", serial)
-        await tx.execute(
-            "INSERT INTO device_tokens (device_id, token_hash, issued_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash,"
-            " issued_at = excluded.issued_at",
-            (row[0], _token_hash(raw), now),
-        )
-    return raw
+        return await _new_token(tx, key, serial, row[0], now)
+
+
+async def revoke_token(db: Database, serial: str) -> bool:
+    """Revoke a box's device token (signed or legacy) without retiring the box: its beats are
+    refused until a new token is issued. Return whether it had one."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone("SELECT id FROM devices WHERE serial = ?", (serial,))
+        if row is None:
+            raise NotFound("device_unknown", serial)
+        cur = await tx.execute("DELETE FROM device_tokens WHERE device_id = ?", (row[0],))
+        return cur.rowcount > 0
 
 
 @dataclass(frozen=True)
@@ -781,10 +801,11 @@ async def known_models(db: Database) -> set[str]:
 
 
 async def enrol(
-    db: Database, tree: RegionTree, data: dict, now: float | None = None
+    db: Database, tree: RegionTree, data: dict, *, key: bytes, now: float | None = None
 ) -> tuple[bool, str]:
     """Register (or update) a box from the operator's systems, pre-authorised; a pending box is
-    thereby accepted. Return (created, device token). A retired or rejected box is refused."""
+    thereby accepted. Return (created, signed device token under `key`). A retired or rejected
+    box is refused."""
     from device_registry import households
 
     fields = validate_enrolment(data, tree, await known_models(db))
@@ -848,13 +869,7 @@ async def enrol(
             )
         if household_id is not None:
             await households.link_box(tx, household_id, device_id, now, "enrolled")
-        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        await tx.execute(
-            "INSERT INTO device_tokens (device_id, token_hash, issued_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash,"
-            " issued_at = excluded.issued_at",
-            (device_id, _token_hash(raw), now),
-        )
+        raw = await _new_token(tx, key, fields["serial"], device_id, now)
     return row is None, raw
 
 

@@ -210,4 +210,45 @@ MIGRATIONS = [
         "registry_204_device_token_generation",
         "ALTER TABLE devices ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",
     ),
+    # Signed device tokens (device_registry.tokens): per box, the token generation now valid and
+    # why it may not beat; `seq` orders changes so the server re-reads only what changed. The
+    # triggers revoke on every path: a deleted token (revoke, retirement, replacement) moves the
+    # generation on; leaving the admitted states moves it on and sets the refusal.
+    Migration(
+        "registry_205_device_token_state",
+        """
+        CREATE TABLE device_token_state (
+            device_id INTEGER PRIMARY KEY,
+            generation INTEGER NOT NULL,
+            refusal TEXT,
+            seq INTEGER NOT NULL
+        );
+        CREATE INDEX device_token_state_seq ON device_token_state(seq);
+        CREATE TRIGGER device_token_deleted AFTER DELETE ON device_tokens
+        BEGIN
+            UPDATE device_token_state SET generation = generation + 1,
+                seq = (SELECT MAX(seq) + 1 FROM device_token_state)
+            WHERE device_id = OLD.device_id;
+        END;
+        CREATE TRIGGER device_token_state_changed AFTER UPDATE OF state ON devices
+        WHEN NEW.state IS NOT OLD.state
+            AND (NEW.state IN ('retired', 'rejected', 'pending')
+                 OR OLD.state IN ('retired', 'rejected', 'pending'))
+        BEGIN
+            UPDATE device_token_state SET
+                generation = generation
+                    + (NEW.state IN ('retired', 'rejected', 'pending') AND refusal IS NULL),
+                refusal = CASE WHEN NEW.state IN ('retired', 'rejected', 'pending')
+                    THEN NEW.state END,
+                seq = (SELECT MAX(seq) + 1 FROM device_token_state)
+            WHERE device_id = NEW.id;
+        END;
+        CREATE TRIGGER device_token_device_deleted AFTER DELETE ON devices
+        BEGIN
+            UPDATE device_token_state SET refusal = 'unknown',
+                seq = (SELECT MAX(seq) + 1 FROM device_token_state)
+            WHERE device_id = OLD.id;
+        END
+        """,
+    ),
 ]

@@ -26,7 +26,7 @@ from typing import Any
 DB_NAME = "legaltv.sqlite3"
 MANIFEST = "manifest.json"
 FOLDERS = ("media", "renditions", "titlecards")
-SECRETS = ("launch_secret", "secret_key")
+SECRETS = ("launch_secret", "secret_key", "device_token_secret")
 FORMAT = 1
 _STAGING = ".restoring"
 _CHUNK = 1024 * 1024

@@ -77,6 +77,10 @@ class Database:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
+        # Statistics: queries run on the readers, and transactions committed (a change of the
+        # latter tells a cache of this process that data may have changed).
+        self.reads = 0
+        self.commits = 0
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -124,10 +128,12 @@ class Database:
             self._readers.put_nowait(conn)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        self.reads += 1
         async with self._reader() as conn, conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        self.reads += 1
         async with self._reader() as conn, conn.execute(sql, params) as cur:
             return await cur.fetchone()
 
@@ -150,6 +156,7 @@ class Database:
                 await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
+            self.commits += 1
 
     async def execute(self, sql: str, params: Params = ()) -> None:
         async with self.transaction() as tx:
@@ -212,5 +219,15 @@ class Database:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (our migrations hold no ';' inside literals)."""
-    return [part.strip() for part in script.split(";") if part.strip()]
+    """Split a migration script into statements (our migrations hold no ';' inside literals;
+    a trigger's body, BEGIN … END, stays one statement)."""
+    statements, current = [], ""
+    for part in script.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \t\n;"):
+                statements.append(current.strip()[:-1].strip())
+            current = ""
+    if current.strip(" \t\n;"):
+        statements.append(current.strip().rstrip(";").strip())
+    return statements

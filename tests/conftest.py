@@ -13,7 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from device_registry import tokens
 from storage import Database
+from tv_server import keys
 from tv_server.app import create_app
 from tv_server.demo import load_demo
 from tv_server.front import FrontRunner
@@ -65,6 +67,26 @@ def make_settings(data_dir: Path, **overrides):
     }
     values.update(overrides)
     return load_settings(env={}, data_dir=str(data_dir), **values)
+
+
+def device_token_key(app: web.Application) -> bytes:
+    """The key the app signs device tokens with (for `devices.issue_token` in tests)."""
+    return tokens.key_of(app[keys.SETTINGS].device_token_secret)
+
+
+async def legacy_device_token(db: Database, serial: str) -> str:
+    """A device token as issued before signed tokens: random, only its hash stored."""
+    import hashlib
+    import secrets
+
+    raw = "ltvd_" + secrets.token_urlsafe(32)
+    await db.execute(
+        "INSERT INTO device_tokens (device_id, token_hash, issued_at)"
+        " SELECT id, ?, 0 FROM devices WHERE serial = ?"
+        " ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash",
+        (hashlib.sha256(raw.encode()).hexdigest(), serial),
+    )
+    return raw
 
 
 @pytest.fixture

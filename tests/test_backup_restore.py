@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from device_registry import devices
-from tests.conftest import ROOT, TEST_SECRET, make_settings
+from tests.conftest import ROOT, TEST_SECRET, device_token_key, make_settings
 from tests.test_launch import launch_params
 from tv_server import keys
 from tv_server.app import create_app
@@ -102,7 +102,10 @@ class Load:
 async def test_backup_under_load_restores_every_table(aiohttp_client, data_dir, tmp_path):
     client = await aiohttp_client(create_app(make_settings(data_dir, max_open_callbacks=10**6)))
     db = client.app[keys.DB]
-    tokens = [await devices.issue_token(db, f"DEMO-{n:04d}") for n in range(1, 21)]
+    tokens = [
+        await devices.issue_token(db, f"DEMO-{n:04d}", key=device_token_key(client.app))
+        for n in range(1, 21)
+    ]
     await asyncio.sleep(0.5)  # the usage flusher has written what start-up recorded
     before = _tables(data_dir / "legaltv.sqlite3")
 

@@ -11,6 +11,7 @@ import jsonschema
 from accounts import apikeys
 from device_registry import devices
 from device_registry.regions import RegionTree
+from tests.conftest import device_token_key
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 
@@ -98,7 +99,7 @@ async def test_enrol_heartbeat_entitlement_round_trip(client):
 
 async def test_heartbeats_are_flushed_by_the_background_task(client):
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, LIVE)
+    token = await devices.issue_token(db, LIVE, key=device_token_key(client.app))
     before = await db.fetchval("SELECT last_seen FROM devices WHERE serial = ?", (LIVE,))
     response = await client.post(
         f"/api/v1/devices/{LIVE}/heartbeat",
@@ -177,7 +178,7 @@ async def test_enrol_refuses_bad_input_and_writes_nothing(client):
 
 async def test_heartbeat_bad_input_is_refused_and_nothing_is_stored(client):
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, LIVE)
+    token = await devices.issue_token(db, LIVE, key=device_token_key(client.app))
     box = {"Authorization": f"Bearer {token}"}
     url = f"/api/v1/devices/{LIVE}/heartbeat"
     now = time.time()
@@ -217,7 +218,7 @@ async def test_heartbeat_bad_input_is_refused_and_nothing_is_stored(client):
 
 async def test_heartbeat_from_retired_box_is_gone(client):
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, LIVE)
+    token = await devices.issue_token(db, LIVE, key=device_token_key(client.app))
     await devices.replace_box(db, LIVE, "NEW-4K-0001")
     response = await client.post(
         f"/api/v1/devices/{LIVE}/heartbeat", json={}, headers={"Authorization": f"Bearer {token}"}

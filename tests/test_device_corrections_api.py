@@ -11,7 +11,7 @@ import pytest
 
 from accounts import apikeys
 from device_registry import devices
-from tests.conftest import make_settings
+from tests.conftest import device_token_key, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.ratelimit import SlidingWindow
@@ -189,7 +189,7 @@ async def test_a_stale_if_match_is_refused_with_412(client):
 async def test_retiring_by_patch_revokes_the_token_and_closes_the_fields(client):
     db = client.app[keys.DB]
     key = await _key(client, "devices:write")
-    token = await devices.issue_token(db, BOX)
+    token = await devices.issue_token(db, BOX, key=device_token_key(client.app))
     response = await client.patch(URL, json={"state": "retired"}, headers=key)
     assert response.status == 200, await response.text()
     record = await response.json()

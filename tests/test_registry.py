@@ -14,6 +14,8 @@ from storage import Conflict, Database, Invalid, NotFound
 from tv_server import cli
 from tv_server.migrations import MIGRATIONS
 
+KEY = b"test device token key"
+
 DAY = 86400
 
 
@@ -137,7 +139,7 @@ async def test_replacement_keeps_household_history_and_retires_old_box(db):
         "INSERT INTO usage_events (device_id, kind, at) VALUES (?, 'launch', ?)",
         (old.id, time.time()),
     )
-    await devices.issue_token(db, "DEMO-0001")
+    await devices.issue_token(db, "DEMO-0001", key=KEY)
     new_id = await devices.replace_box(db, "DEMO-0001", "NEW-4K-0001")
     retired = await devices.device_details(db, "DEMO-0001")
     fresh = await devices.device_details(db, "NEW-4K-0001")
@@ -184,9 +186,9 @@ async def test_inventory_attributes(db):
 async def test_token_only_for_admitted_boxes(db):
     await devices.register_pending(db, "P-TOKEN-1")
     with pytest.raises(Conflict):
-        await devices.issue_token(db, "P-TOKEN-1")
-    first = await devices.issue_token(db, "DEMO-0001")
-    second = await devices.issue_token(db, "DEMO-0001")
+        await devices.issue_token(db, "P-TOKEN-1", key=KEY)
+    first = await devices.issue_token(db, "DEMO-0001", key=KEY)
+    second = await devices.issue_token(db, "DEMO-0001", key=KEY)
     auth = await devices.device_auth(db, "DEMO-0001")
     assert devices.token_matches(auth, second) and not devices.token_matches(auth, first)
 

@@ -1,6 +1,6 @@
 """`legaltv devices …`, `legaltv households …` and `legaltv registry synth`: import the
-operator's box CSV (with a progress bar), print a device token, accept/reject pending boxes,
-replace a household's box, import household totals, and build a synthetic registry."""
+operator's box CSV (with a progress bar), print or revoke a device token, accept/reject pending
+boxes, replace a household's box, import household totals, and build a synthetic registry."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ def register(sub, add_common) -> None:
     add_common(token)
     token.add_argument("serial")
     token.set_defaults(handler=cmd_token)
+    revoke = actions.add_parser(
+        "revoke-token", help="revoke a box's device token (its beats are refused at once)"
+    )
+    add_common(revoke)
+    revoke.add_argument("serial")
+    revoke.set_defaults(handler=cmd_revoke_token)
 
     for action, text in (("accept", "accept pending boxes"), ("reject", "reject pending boxes")):
         parser = actions.add_parser(action, help=text)
@@ -128,20 +134,42 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from device_registry import devices
+    from device_registry import devices, tokens
     from tv_server.cli import _settings, _with_db
+    from tv_server.settings import ensure_secrets
+
+    settings = ensure_secrets(_settings(args))
+    key = tokens.key_of(settings.device_token_secret)
 
     async def work(db):
-        raw = await devices.issue_token(db, args.serial)
+        raw = await devices.issue_token(db, args.serial, key=key)
         await _audit(db, "device.token", args.serial, {})
         return raw
 
-    raw = asyncio.run(_with_db(_settings(args), work))
+    raw = asyncio.run(_with_db(settings, work))
     print(
         f"device token for {args.serial} (shown once; the previous token no longer works):",
         file=sys.stderr,
     )
     print(raw)
+    return 0
+
+
+def cmd_revoke_token(args: argparse.Namespace) -> int:
+    from device_registry import devices
+    from tv_server.cli import _settings, _with_db
+
+    async def work(db):
+        had = await devices.revoke_token(db, args.serial)
+        await _audit(db, "device.token_revoke", args.serial, {"had_token": had})
+        return had
+
+    had = asyncio.run(_with_db(_settings(args), work))
+    print(
+        f"device token of {args.serial} revoked"
+        if had
+        else f"{args.serial} had no device token (nothing to revoke)"
+    )
     return 0
 
 

@@ -42,6 +42,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Key signing admin sessions and CSRF tokens. When empty, a random key is generated once "
         "and kept in DATA_DIR/secret_key.",
     ),
+    Setting(
+        "device_token_secret",
+        "",
+        "Key signing device tokens (HMAC-SHA256; heartbeats verify them without a database "
+        "read). When empty, a random key is generated once and kept in "
+        "DATA_DIR/device_token_secret. Changing it invalidates every signed device token.",
+    ),
     Setting("session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int),
     Setting(
         "cookie_secure",
@@ -311,10 +318,10 @@ def _kept_secret(settings: Settings, name: str) -> str:
 
 
 def ensure_secrets(settings: Settings) -> Settings:
-    """Return settings with a launch secret and a session key, generating and keeping each in
-    the data dir when not configured."""
+    """Return settings with a launch secret, a session key and a device token key, generating
+    and keeping each in the data dir when not configured."""
     values = dict(settings.values)
-    for name in ("launch_secret", "secret_key"):
+    for name in ("launch_secret", "secret_key", "device_token_secret"):
         if not values[name]:
             values[name] = _kept_secret(settings, name)
     return Settings(values)

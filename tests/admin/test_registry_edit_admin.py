@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from device_registry import devices
+from tests.conftest import device_token_key
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 
@@ -288,7 +289,7 @@ async def test_the_form_needs_its_csrf_token(client, admin_as):
 
 async def test_retiring_closes_the_fields_but_not_the_attributes(client, admin_as):
     db = client.app[keys.DB]
-    await devices.issue_token(db, BOX)
+    await devices.issue_token(db, BOX, key=device_token_key(client.app))
     await admin_as("staff")
     html = await _page(client)
     assert 'value="retired"' in html and 'value="pending"' not in html  # allowed moves only
@@ -317,7 +318,7 @@ async def test_a_box_retired_in_the_admin_is_refused_on_its_next_heartbeat(clien
     """The device API caches a box's record and verified token for 10 s; a registry change in
     the admin must reach it at once, not after that cache expires."""
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, BOX)
+    token = await devices.issue_token(db, BOX, key=device_token_key(client.app))
     beat = f"/api/v1/devices/{BOX}/heartbeat"
     auth = {"Authorization": f"Bearer {token}"}
     assert (await client.post(beat, json={"uptime": 10}, headers=auth)).status == 202

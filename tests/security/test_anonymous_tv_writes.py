@@ -9,7 +9,7 @@ import re
 
 from content import announcements as ann
 from device_registry import devices
-from tests.conftest import enter, make_settings
+from tests.conftest import enter, legacy_device_token, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -138,7 +138,7 @@ async def test_a_known_box_registering_again_leaves_every_cache_warm(client, box
 
 async def test_a_verified_device_token_stays_cached_across_re_registration(client):
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, "DEMO-0001")
+    token = await legacy_device_token(db, "DEMO-0001")  # the cache serves legacy tokens
     auth = {"Authorization": f"Bearer {token}"}
     beat = {"firmware": "V1"}
     assert (

@@ -15,13 +15,14 @@ import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
 from accounts import apikeys, audit
-from device_registry import coverage, devices
+from device_registry import coverage, devices, tokens
 from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter, timestamp_ok
 from storage import DomainError
 from tv_server import headers as headers_
@@ -37,8 +38,10 @@ from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES, keymap
 log = logging.getLogger(__name__)
 
 HEARTBEATS = web.AppKey("heartbeats", HeartbeatWriter)
-AUTH_CACHE = web.AppKey("device_auth_cache", dict)
 AUTH_TTL_SECONDS = 10.0
+# Signed tokens: the revocation ledger is re-read after every commit of this process and every
+# flush interval (the background task); a request finding it older than this re-reads it itself.
+TOKEN_RECHECK_SECONDS = 10.0
 INACTIVE_SWEEP_SECONDS = 3600.0
 MAX_BODY = 4096
 MESSAGES = {
@@ -138,38 +141,143 @@ async def _api_key(request: web.Request, scope: str) -> apikeys.ApiKey:
     return await apikeys.authenticate(request.app[keys.DB], _bearer(request), scope)
 
 
-async def _device(app: web.Application, request: web.Request, serial: str) -> devices.DeviceAuth:
-    """The box whose token was presented; raise the matching 4xx otherwise.
+class AuthCache:
+    """Legacy device tokens (stored hash, see `device_registry.tokens`) verified lately.
 
-    A box's record is cached for AUTH_TTL_SECONDS together with the Authorization header last
-    verified for it, so a box's next heartbeats cost neither a query nor a hash (`HeartbeatLane`).
-    Any registry change made through the admin or the API (which makes the box directory forget
-    its views) drops the cache too."""
+    Per serial: the box's record as read, when, the box directory generation then, and the
+    Authorization header last verified for it. An entry serves for AUTH_TTL_SECONDS while the
+    generation holds (any registry change made through the admin or the API makes the box
+    directory forget its views, which drops every entry), so a box's next heartbeats cost
+    neither a query nor a hash."""
+
+    MAX_ENTRIES = 200_000
+
+    @dataclass(slots=True)
+    class Entry:
+        fetched: float  # monotonic
+        auth: devices.DeviceAuth | None
+        generation: int
+        verified: str = ""  # the Authorization header verified for this box ("": none yet)
+
+    def __init__(self, boxes) -> None:
+        self.boxes = boxes
+        self._entries: dict[str, AuthCache.Entry] = {}
+
+    def get(self, serial: str) -> AuthCache.Entry | None:
+        """The box's entry while it is still good, else None."""
+        entry = self._entries.get(serial)
+        if (
+            entry is None
+            or entry.generation != self.boxes.generation
+            or time.monotonic() - entry.fetched >= AUTH_TTL_SECONDS
+        ):
+            return None
+        return entry
+
+    def verified(self, serial: str, header: str | None) -> devices.DeviceAuth | None:
+        """The box's record when `header` is the Authorization header verified for it lately."""
+        entry = self.get(serial)
+        if entry is None or not header or entry.verified != header:
+            return None
+        return entry.auth
+
+    def put(self, serial: str, auth: devices.DeviceAuth | None) -> AuthCache.Entry:
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        entry = self._entries[serial] = AuthCache.Entry(
+            time.monotonic(), auth, self.boxes.generation
+        )
+        return entry
+
+    def pop(self, serial: str) -> None:
+        self._entries.pop(serial, None)
+
+
+AUTH_CACHE = web.AppKey("device_auth_cache", AuthCache)
+
+
+class SignedTokens:
+    """Signed device tokens (`device_registry.tokens`), checked in memory against the ledger of
+    revoked generations. The ledger is re-read (one query for what changed) when this process
+    committed a transaction or the box directory forgot its views since the last reading — so a
+    box retired, rejected, replaced or revoked here is refused on its very next beat — and every
+    flush interval by the background task, for changes made by other processes."""
+
+    def __init__(self, db, boxes, key: bytes) -> None:
+        self.db = db
+        self.boxes = boxes
+        self.key = key
+        self.ledger = tokens.TokenLedger(db, key)
+        self._seen = (-1, -1)  # (db commits, box directory generation) at the last reading
+        self._lock = asyncio.Lock()
+
+    def fresh(self) -> bool:
+        return (
+            self._seen[0] == self.db.commits
+            and self._seen[1] == self.boxes.generation
+            and time.monotonic() - self.ledger.refreshed_at < TOKEN_RECHECK_SECONDS
+        )
+
+    async def refresh(self, force: bool = False) -> None:
+        """Re-read the ledger unless another request did since this one found it stale (many
+        requests may find it stale at once, after a heartbeat flush: one query serves them)."""
+        seen = (self.db.commits, self.boxes.generation)
+        async with self._lock:
+            if not force and self._seen == seen and self.fresh():
+                return
+            await self.ledger.refresh()
+            self._seen = seen
+
+    def device_id(self, serial: str, raw: str) -> int | None:
+        """The box's id for a good token; None for a bad MAC (the caller looks the serial up
+        to answer as for any wrong token); the matching ApiError for a revoked one. Call only
+        when `fresh()`."""
+        verified = tokens.verify(self.key, serial, raw)
+        if verified is None:
+            return None
+        refusal = self.ledger.refusal(*verified)
+        if refusal is None:
+            return verified[0]
+        if refusal == "unknown":
+            raise ApiError(404, "device_unknown")
+        if refusal == "revoked":
+            raise ApiError(401, "token_invalid")
+        raise ApiError(403 if refusal == "pending" else 410, f"device_{refusal}")
+
+
+SIGNED_TOKENS = web.AppKey("signed_device_tokens", SignedTokens)
+
+
+async def _device(app: web.Application, request: web.Request, serial: str) -> int:
+    """The id of the box whose token was presented; raise the matching 4xx otherwise.
+
+    A signed token is checked in memory (`SignedTokens`): no query. A legacy token is checked
+    against the stored hash, its verdict cached (`AuthCache`)."""
+    raw = _bearer(request)
+    if tokens.is_signed(raw):
+        signed = app[SIGNED_TOKENS]
+        if not signed.fresh():
+            await signed.refresh()
+        device_id = signed.device_id(serial, raw)
+        if device_id is not None:
+            return device_id
     cache = app[AUTH_CACHE]
     header = request.headers.get("Authorization", "")
-    generation = app[keys.BOXES].generation
-    cached = cache.get(serial)
-    if (
-        cached is not None
-        and cached[3] == generation
-        and time.monotonic() - cached[0] < AUTH_TTL_SECONDS
-    ):
-        fetched, auth, verified, _ = cached
-        if header and header == verified:
-            return auth
-    else:
-        fetched, auth = time.monotonic(), await devices.device_auth(app[keys.DB], serial)
-        if len(cache) > 200_000:
-            cache.clear()
-        cache[serial] = (fetched, auth, "", generation)
+    auth = cache.verified(serial, header)
+    if auth is not None:
+        return auth.device_id
+    entry = cache.get(serial)
+    if entry is None:
+        entry = cache.put(serial, await devices.device_auth(app[keys.DB], serial))
+    auth = entry.auth
     if auth is None:
         raise ApiError(404, "device_unknown")
     if auth.state in ("retired", "rejected", "pending"):
         raise ApiError(403 if auth.state == "pending" else 410, f"device_{auth.state}")
-    if not devices.token_matches(auth, _bearer(request)):
+    if tokens.is_signed(raw) or not devices.token_matches(auth, raw):
         raise ApiError(401, "token_invalid")
-    cache[serial] = (fetched, auth, header, generation)
-    return auth
+    entry.verified = header
+    return auth.device_id
 
 
 def _parse_body(raw: bytes) -> dict:
@@ -260,7 +368,9 @@ def parse_heartbeat(body: dict, device_id: int, now: float) -> Beat:
 async def enrol(request: web.Request) -> web.Response:
     key = await _api_key(request, "devices:write")
     body = await _json_body(request)
-    created, token = await devices.enrol(request.app[keys.DB], request.app[keys.REGIONS], body)
+    created, token = await devices.enrol(
+        request.app[keys.DB], request.app[keys.REGIONS], body, key=request.app[SIGNED_TOKENS].key
+    )
     serial = body["serial"].strip()
     await audit.record(
         request.app[keys.DB],
@@ -337,7 +447,7 @@ async def register(request: web.Request) -> web.Response:
     state = await devices.register_pending(db, serial, village or None)
     if new:  # only this serial's cached "unknown" views are wrong now
         request.app[keys.BOXES].forget_box(serial)
-        request.app[AUTH_CACHE].pop(serial, None)
+        request.app[AUTH_CACHE].pop(serial)
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 
@@ -420,8 +530,8 @@ def _accepted(serial: str) -> web.Response:
 
 
 async def _heartbeat(app: web.Application, request: web.Request, serial: str) -> web.Response:
-    auth = await _device(app, request, serial)
-    app[HEARTBEATS].record(parse_heartbeat(await _json_body(request), auth.device_id, time.time()))
+    device_id = await _device(app, request, serial)
+    app[HEARTBEATS].record(parse_heartbeat(await _json_body(request), device_id, time.time()))
     return _accepted(serial)
 
 
@@ -432,13 +542,15 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 _HEARTBEAT_PATH = re.compile(r"/api/v1/devices/([A-Za-z0-9._-]{1,64})/heartbeat")
 _LANE_HEADERS = {**headers_.COMMON, "Cache-Control": "no-store"}
+_SIGNED_BEARER = "Bearer " + tokens.PREFIX
 
 
 class HeartbeatLane:
     """The front lane for heartbeats (see tv_server.front): answered before routing, with the
     same statuses, bodies and headers as the routed `heartbeat` handler. The usual heartbeat —
-    a box whose token `_device` verified a moment ago, its body arrived with its
-    headers — is answered right here, without a coroutine; the rest goes through `_heartbeat`.
+    a good signed token while the revocation ledger is current (or a legacy token `_device`
+    verified a moment ago), its body arrived with its headers — is answered right here, without
+    a coroutine or a query; the rest goes through `_heartbeat`.
     One per app; it binds the app's objects at its first request (they exist from start-up)."""
 
     def __init__(self) -> None:
@@ -450,20 +562,29 @@ class HeartbeatLane:
             return None  # a query string, an encoded serial: the full path decides
         serial = match.group(1)
         if self.writer is None:
-            self.cache, self.boxes, self.writer = app[AUTH_CACHE], app[keys.BOXES], app[HEARTBEATS]
-        cached = self.cache.get(serial)
+            self.cache, self.signed, self.writer = (
+                app[AUTH_CACHE],
+                app[SIGNED_TOKENS],
+                app[HEARTBEATS],
+            )
         content = request.content
-        if (
-            cached is not None
-            and cached[2]
-            and cached[2] == request.headers.get("Authorization")
-            and cached[3] == self.boxes.generation
-            and time.monotonic() - cached[0] < AUTH_TTL_SECONDS
-            and content.is_eof()
-        ):
+        if not content.is_eof():
+            return _heartbeat_answer(app, request, serial)
+        header = request.headers.get("Authorization")
+        device_id = None
+        if header is not None and header.startswith(_SIGNED_BEARER):
+            if self.signed.fresh():
+                try:
+                    device_id = self.signed.device_id(serial, header[7:])
+                except ApiError:
+                    device_id = None  # refused: the full path answers (and reads no body first)
+        else:
+            auth = self.cache.verified(serial, header)
+            device_id = None if auth is None else auth.device_id
+        if device_id is not None:
             try:
                 body = _parse_body(content.read_nowait())
-                self.writer.record(parse_heartbeat(body, cached[1].device_id, time.time()))
+                self.writer.record(parse_heartbeat(body, device_id, time.time()))
             except (ApiError, DomainError) as exc:
                 return _lane_error(_error_of(exc))
             except Exception:  # the body is read: answer here rather than hand it on
@@ -531,6 +652,7 @@ async def _flush_forever(app: web.Application, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             await app[HEARTBEATS].flush()
+            await app[SIGNED_TOKENS].refresh(force=True)  # other processes' revocations too
             if time.monotonic() - last_sweep > INACTIVE_SWEEP_SECONDS:
                 await devices.mark_inactive(app[keys.DB])
                 last_sweep = time.monotonic()
@@ -539,8 +661,13 @@ async def _flush_forever(app: web.Application, interval: float) -> None:
 
 
 async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
-    """The batched heartbeat writer and its flush task (every usage_flush_seconds)."""
+    """The batched heartbeat writer and its flush task (every usage_flush_seconds); the cache
+    of legacy device tokens and the ledger of signed ones (read in full here, at start)."""
     app[HEARTBEATS] = HeartbeatWriter(app[keys.DB])
+    app[AUTH_CACHE] = AuthCache(app[keys.BOXES])
+    key = tokens.key_of(app[keys.SETTINGS].device_token_secret)
+    app[SIGNED_TOKENS] = SignedTokens(app[keys.DB], app[keys.BOXES], key)
+    await app[SIGNED_TOKENS].refresh()
     task = asyncio.create_task(_flush_forever(app, app[keys.SETTINGS].usage_flush_seconds))
     yield
     task.cancel()
@@ -552,7 +679,6 @@ async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Register the device routes and the heartbeat writer on the main application."""
-    app[AUTH_CACHE] = {}
     settings = app[keys.SETTINGS]
     app[REGISTER_LIMITS] = RegisterLimits(
         settings.register_attempts_per_ip, settings.register_new_per_minute
