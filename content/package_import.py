@@ -184,6 +184,16 @@ async def _check(
         for code in p.regions:
             if code not in known:
                 bad("regions", f"unknown region {code!r}")
+        cited = sorted({c.law for c in p.citations})
+        known_laws = {
+            r[0]
+            for r in await db.fetchall(
+                f"SELECT code FROM laws WHERE code IN ({','.join('?' * len(cited))})", cited
+            )
+        } if cited else set()  # fmt: skip
+        for code in cited:
+            if code not in known_laws:
+                bad("citations", f"law {code!r} is not in the law register")
         if regions_allowed is not None and not regions_allowed(p.regions):
             bad("regions", "outside the regions you may edit")
         row = await db.fetchone(
@@ -260,6 +270,7 @@ async def _write_program(
         video_media_id=await live.insert_media(tx, item.video) if item.video else None,
         poster_media_id=await live.insert_media(tx, item.poster) if item.poster else None,
         duration_seconds=p.duration_seconds if p.video else None,
+        citations=list(p.citations),
     )
     if existing_id is None:
         if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (p.slug,)):

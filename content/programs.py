@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from content import citations as cites
 from content import package, renditions, titlecard
 from storage import Database, NotFound
 
@@ -228,6 +229,7 @@ async def import_program(
             images=images,
             covers=covers,
         )
+        await cites.write_live(tx, program_id, program.citations)
     return program_id
 
 
