@@ -58,8 +58,20 @@ def article_text(number: int) -> str:
 
 
 def wording(name: str, articles: list[int]) -> str:
-    """《中华人民共和国民法典》第一千零七十九条、第一千零八十四条"""
-    return f"《{name}》" + "、".join(article_text(a) for a in articles)
+    """《中华人民共和国民法典》第一千零七十九条、第一千零八十四条; three or more articles in a
+    row read 第一千一百三十三条至第一千一百三十九条."""
+    runs: list[list[int]] = []
+    for a in sorted(articles):
+        if runs and a == runs[-1][-1] + 1:
+            runs[-1].append(a)
+        else:
+            runs.append([a])
+    parts = [
+        f"{article_text(r[0])}至{article_text(r[-1])}" if len(r) >= 3
+        else "、".join(article_text(a) for a in r)
+        for r in runs
+    ]  # fmt: skip
+    return f"《{name}》" + "、".join(parts)
 
 
 def parse_articles(text: str) -> list[int]:
@@ -86,12 +98,12 @@ def check(citations: list[Citation], *, pages: int, known: Callable[[str], bool]
     seen = set()
     for c in citations:
         if not known(c.law):
-            raise Invalid("law_not_found", c.law, code=c.law)
+            raise Invalid("law_not_found", c.law, law=c.law)
         if c.page is not None and not 1 <= c.page <= pages:
             raise Invalid("citation_page_invalid", str(c.page), page=c.page)
         key = (c.law, c.page)
         if key in seen:
-            raise Invalid("citation_duplicate", c.law, code=c.law)
+            raise Invalid("citation_duplicate", c.law, law=c.law)
         seen.add(key)
 
 
@@ -174,15 +186,19 @@ class Shown:
     text: str  # 《…》第…条
 
 
-async def shown_live(db, program_id: int) -> list[Shown]:
-    """The live citations of a program, worded with the register's names."""
+async def shown(db, citations: list[Citation]) -> list[Shown]:
+    """Citations worded with the register's names (the code when a law is missing)."""
+    codes = sorted({c.law for c in citations})
     rows = await db.fetchall(
-        "SELECT c.law_code, c.articles, c.page, l.name FROM program_citations c"
-        " LEFT JOIN laws l ON l.code = c.law_code WHERE c.program_id = ? ORDER BY c.position",
-        (program_id,),
-    )
-    return [Shown(r["page"], wording(r["name"] or r["law_code"], json.loads(r["articles"])))
-            for r in rows]  # fmt: skip
+        f"SELECT code, name FROM laws WHERE code IN ({','.join('?' * len(codes))})", codes
+    ) if codes else []  # fmt: skip
+    names = {r[0]: r[1] for r in rows}
+    return [Shown(c.page, wording(names.get(c.law, c.law), c.articles)) for c in citations]
+
+
+async def shown_live(db, program_id: int) -> list[Shown]:
+    """The live citations of a program, as the TV words them."""
+    return await shown(db, await read_live(db, program_id))
 
 
 async def mark_reviewed(tx, program_id: int, actor: str, now: float) -> None:

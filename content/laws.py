@@ -24,12 +24,18 @@ from storage.database import Transaction
 CST = dt.timezone(dt.timedelta(hours=8))
 STATUSES = ("in_force", "amended", "repealed")
 # Accepted in a CSV besides the codes, as people write them in Excel.
-STATUS_WORDS = {"现行有效": "in_force", "已修改": "amended", "已修正": "amended", "已废止": "repealed"}
+STATUS_WORDS = {
+    "现行有效": "in_force",
+    "已修改": "amended",
+    "已修正": "amended",
+    "已废止": "repealed",
+}
 NAME_MAX, ISSUER_MAX, NOTE_MAX = 80, 40, 200
 COLUMNS = (
     "code", "name", "issuer", "promulgated_on", "effective_on", "status", "amended_on",
     "repealed_on", "replaced_by", "note",
 )  # fmt: skip
+RESERVED = {"new", "import"}  # admin paths beside /laws/CODE
 _OPTIONAL = {"amended_on", "repealed_on", "replaced_by"}  # NULL when empty
 CSV_MAX_BYTES = 1024 * 1024
 CSV_MAX_ROWS = 2000
@@ -97,7 +103,7 @@ async def list_laws(db) -> list[Law]:
 async def get_law(db, code: str) -> Law:
     row = await db.fetchone("SELECT * FROM laws WHERE code = ?", (code,))
     if row is None:
-        raise NotFound("law_not_found", code, code=code)
+        raise NotFound("law_not_found", code, law=code)
     return _law(row)
 
 
@@ -128,7 +134,7 @@ def clean(values: dict, *, known: Callable[[str], bool]) -> tuple[Law | None, li
     problems: list[Problem] = []
     text = {k: str(values.get(k) or "").strip() for k in COLUMNS}
     code = text["code"].lower()
-    if not cites.CODE_RE.fullmatch(code):
+    if not cites.CODE_RE.fullmatch(code) or code in RESERVED:
         problems.append(Problem("code", "code_invalid", text["code"]))
     for key, limit in (("name", NAME_MAX), ("issuer", ISSUER_MAX)):
         if not text[key]:
@@ -207,8 +213,11 @@ def _today(now: float) -> str:
 
 async def _write(tx, law: Law, before: Law | None, actor: str, now: float) -> list[int]:
     today = _today(now)
-    pending = 0 if law.effective_on > today and (before is None or
-                                                  before.effective_on != law.effective_on) else 1
+    pending = (
+        0
+        if law.effective_on > today and (before is None or before.effective_on != law.effective_on)
+        else 1
+    )
     v = {k: (val or None) if k in _OPTIONAL else val for k, val in law.values().items()}
     if before is None:
         await tx.execute(
@@ -249,7 +258,7 @@ async def save_law(
         if not create:
             row = await tx.fetchone("SELECT * FROM laws WHERE code = ?", (law.code,))
             if row is None:
-                raise NotFound("law_not_found", law.code, code=law.code)
+                raise NotFound("law_not_found", law.code, law=law.code)
             before = _law(row)
         flagged = await _write(tx, law, before, actor, now)
         if audit:
@@ -705,4 +714,3 @@ def problem_codes() -> tuple[str, ...]:
         "encoding", "columns_missing", "columns_unknown", "row_width", "empty_file",
         "too_many_rows",
     )  # fmt: skip
-

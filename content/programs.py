@@ -10,7 +10,7 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -59,6 +59,13 @@ class ProgramDetail:
     poster_media_id: int | None
     duration_seconds: int | None
     regions: list[str]
+    citations: list[cites.Shown] = field(default_factory=list)  # its legal basis, worded
+
+    def basis(self, number: int) -> list[str]:
+        """What page `number` shows as its legal basis: its own citations, and on the last
+        page those of the whole program."""
+        last = number == len(self.pages)
+        return [c.text for c in self.citations if c.page == number or (c.page is None and last)]
 
 
 # -- media -----------------------------------------------------------------------------------
@@ -399,6 +406,7 @@ async def get_program(
         poster_media_id=full["poster_media_id"],
         duration_seconds=full["duration_seconds"],
         regions=[r[0] for r in regions],
+        citations=await cites.shown_live(db, program_id),
     )
 
 

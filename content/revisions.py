@@ -201,7 +201,8 @@ def _media_ref(content: Content) -> str:
 def _cited(content: Content) -> str:
     """The citations of a revision as a short text: "civil-code 1079,1084 · p2 …"."""
     return "；".join(
-        c.law + (" " + ",".join(map(str, c.articles)) if c.articles else "")
+        c.law
+        + (" " + ",".join(map(str, c.articles)) if c.articles else "")
         + (f" · p{c.page}" if c.page else "")
         for c in content.citations
     )

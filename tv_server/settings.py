@@ -171,6 +171,12 @@ SETTINGS: tuple[Setting, ...] = (
         tuple,
     ),
     Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
+    Setting(
+        "legal_review_days",
+        365,
+        "Days after its last legal review that a published program is due for the next one.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -15,6 +15,7 @@ from tv_server.admin import (
     callbacks,
     coverage,
     directory,
+    laws,
     media,
     preview,
     programs,
@@ -31,7 +32,9 @@ from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
 # Slices of the admin, each registering its own routes and navigation entries.
-SLICES = (programs, directory, announcements, media, preview, callbacks, registry, waves, coverage)
+SLICES = (
+    programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
+)  # fmt: skip
 
 
 def create_admin_app(settings: Settings) -> web.Application:
@@ -65,4 +68,5 @@ async def _to_admin_home(_request: web.Request) -> web.Response:
 def setup_admin(app: web.Application) -> None:
     app.add_subapp("/admin", create_admin_app(app[keys.SETTINGS]))
     app.cleanup_ctx.append(programs.scheduler)  # scheduled go-live needs the main app's caches
+    app.cleanup_ctx.append(laws.legal_task)  # new effective dates, the weekly digest
     app.router.add_get("/admin", _to_admin_home)
