@@ -153,9 +153,7 @@ async def enqueue(tx: Transaction, event_id: int, now: float) -> int:
     return len(rows)
 
 
-async def enqueue_event(
-    tx: Transaction, event_type: str, body: dict, key: str, now: float
-) -> int:
+async def enqueue_event(tx: Transaction, event_type: str, body: dict, key: str, now: float) -> int:
     """Queue an event of another domain (e.g. `legal.review_digest`) for every active endpoint,
     inside the caller's transaction; `key` makes the delivery ids (stable, so receivers can
     drop duplicates). Returns the number of deliveries queued."""

@@ -180,10 +180,24 @@ async def read_live(db_or_tx, program_id: int) -> list[Citation]:
 
 @dataclass(frozen=True)
 class Shown:
-    """A citation as the TV words it."""
+    """A citation with its law's name, as the TV words it."""
 
     page: int | None
-    text: str  # 《…》第…条
+    name: str
+    articles: list[int]
+
+    @property
+    def text(self) -> str:  # 《…》第…条
+        return wording(self.name, self.articles)
+
+
+def basis(shown: list[Shown]) -> list[str]:
+    """Citations worded for one screen, one entry per law (its articles together, in order)."""
+    merged: dict[str, list[int]] = {}
+    for c in shown:
+        merged.setdefault(c.name, [])
+        merged[c.name] += [a for a in c.articles if a not in merged[c.name]]
+    return [wording(name, articles) for name, articles in merged.items()]
 
 
 async def shown(db, citations: list[Citation]) -> list[Shown]:
@@ -193,7 +207,7 @@ async def shown(db, citations: list[Citation]) -> list[Shown]:
         f"SELECT code, name FROM laws WHERE code IN ({','.join('?' * len(codes))})", codes
     ) if codes else []  # fmt: skip
     names = {r[0]: r[1] for r in rows}
-    return [Shown(c.page, wording(names.get(c.law, c.law), c.articles)) for c in citations]
+    return [Shown(c.page, names.get(c.law, c.law), list(c.articles)) for c in citations]
 
 
 async def shown_live(db, program_id: int) -> list[Shown]:

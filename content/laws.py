@@ -595,12 +595,12 @@ async def save_citations(
 
 
 async def draft_warnings(db, citations: list[Citation]) -> list[Law]:
-    """Laws cited by a working copy that are no longer (or not as cited) in force."""
+    """Repealed laws a working copy still cites (an amended law is still in force)."""
     codes = sorted({c.law for c in citations})
     if not codes:
         return []
     rows = await db.fetchall(
-        f"SELECT * FROM laws WHERE status != 'in_force' AND code IN ({','.join('?' * len(codes))})",
+        f"SELECT * FROM laws WHERE status = 'repealed' AND code IN ({','.join('?' * len(codes))})",
         codes,
     )
     return [_law(r) for r in rows]

@@ -65,7 +65,9 @@ class ProgramDetail:
         """What page `number` shows as its legal basis: its own citations, and on the last
         page those of the whole program."""
         last = number == len(self.pages)
-        return [c.text for c in self.citations if c.page == number or (c.page is None and last)]
+        return cites.basis(
+            [c for c in self.citations if c.page == number or (c.page is None and last)]
+        )
 
 
 # -- media -----------------------------------------------------------------------------------

@@ -330,15 +330,17 @@ async def test_the_weekly_digest_goes_out_once_a_week_through_the_outbox(client)
 async def test_the_tv_page_shows_its_legal_basis(client, box):
     pid = await _pid(client, "hunyin-jiating")
     html = await (await client.get(f"{box}p-{pid}-1")).text()
-    basis = re.search(r'<p class="basis" id="basis">([^<]*)</p>', html).group(1)
+    basis = re.search(r'<span class="basis" id="basis">([^<]*)</span>', html).group(1)
     assert (
         basis
         == "依据：《中华人民共和国民法典》第一千零四十六条、第一千零四十七条、第一千零四十九条"
     )
     last = await (await client.get(f"{box}p-{pid}-5")).text()
-    # The last page adds what the whole program rests on.
-    assert "《中华人民共和国民法典》第一千零四十一条；" in last
-    assert "第一千零八十四条至第一千零八十六条</p>" in last
+    # The last page adds what the whole program rests on, one entry per law.
+    assert (
+        "依据：《中华人民共和国民法典》第一千零四十一条、第一千零八十四条至第一千零八十六条</span>"
+        in last
+    )
     assert len(html.encode()) < 30 * 1024
 
 
@@ -350,7 +352,7 @@ async def test_renaming_a_law_reaches_the_cached_tv_page(client, box, admin_as):
     assert "《道路交通安全法（测试名）》" in await (await client.get(f"{box}p-{pid}-4")).text()
 
 
-# -- editing citations ------------------------------------------------------------------------------
+# -- editing citations ---------------------------------------------------------------------------
 
 
 async def test_editors_pick_citations_from_the_register_as_a_new_draft(client, box, admin_as):
@@ -420,7 +422,10 @@ async def test_the_register_csv_round_trips_and_imports_gbk(client, admin_as):
         "people-mediation-law,中华人民共和国人民调解法,全国人民代表大会常务委员会,2010-08-28,"
         "2011-01-01,已修改,2026-11-11,",
     )
-    text += "labor-dispute-law,中华人民共和国劳动争议调解仲裁法,全国人民代表大会常务委员会,2007-12-29,2008-05-01,现行有效,,,,\r\n"
+    text += (
+        "labor-dispute-law,中华人民共和国劳动争议调解仲裁法,全国人民代表大会常务委员会,"
+        "2007-12-29,2008-05-01,现行有效,,,,\r\n"
+    )
     response = await _import(client, text.encode("gb18030"))
     assert response.status == 303, await response.text()
     assert (await laws.get_law(_db(client), "labor-dispute-law")).issuer.startswith("全国")
