@@ -457,7 +457,7 @@ async def legal_states(
         out.append(LegalState(
             r["id"], r["slug"], r["title"], r["status"], regions.get(r["id"], []),
             reviewed.isoformat(), due.isoformat(), due < today and r["status"] == "published",
-            bool(r["withdrawn"]), open_flags.get(r["id"], []),
+            bool(r["withdrawn"]) and r["status"] == "unpublished", open_flags.get(r["id"], []),
         ))  # fmt: skip
     return sorted(out, key=lambda s: (s.review_by, s.slug))
 

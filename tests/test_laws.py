@@ -473,3 +473,67 @@ def test_review_days_setting_is_documented():
 
     assert any(s.name == "legal_review_days" and s.default == 365 for s in SETTINGS)
     assert time.time() > 0
+
+
+# -- packages -------------------------------------------------------------------------------------
+
+
+async def test_new_citations_travel_in_a_package_and_back(client, tmp_path):
+    from content import export, package_import
+    from tests.test_content_packages import open_db
+
+    db = _db(client)
+    pid = await _pid(client, "gongzheng")
+    state = await workflow.get_state(db, pid)
+    new = [Citation("notarization-law", [11]), Citation("civil-code", [1139, 1142], 4)]
+    await laws.save_citations(db, pid, new, base_revision=state.draft.id, author="editor")
+    data_dir = client.server.app[keys.SETTINGS].data_path
+    await export.export_programs(db, data_dir, [pid], tmp_path / "pkg", latest=True)
+    toml = (tmp_path / "pkg" / "gongzheng" / "program.toml").read_text(encoding="utf-8")
+    assert toml.endswith(
+        'citations = [\n  { law = "notarization-law", articles = [11] },\n'
+        '  { law = "civil-code", articles = [1139, 1142], page = 4 },\n]\n'
+    )
+    fresh = await open_db(tmp_path / "fresh")
+    try:
+        await package_import.import_package(fresh, tmp_path / "fresh", tmp_path / "pkg")
+        fid = await fresh.fetchval("SELECT id FROM programs WHERE slug = 'gongzheng'")
+        assert await cites.read_live(fresh, fid) == new
+        await export.export_programs(fresh, tmp_path / "fresh", [fid], tmp_path / "again")
+    finally:
+        await fresh.close()
+    again = (tmp_path / "again" / "gongzheng" / "program.toml").read_text(encoding="utf-8")
+    assert again == toml
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('citations = [{ law = "no-such-law" }]', "law 'no-such-law' is not in the law register"),
+        ('citations = [{ law = "civil-code", page = 9 }]', "page 9 of a program of 4 pages"),
+        ('citations = [{ law = "civil-code", articles = ["一"] }]', "list of article numbers"),
+        ('citations = [{ law = "civil-code", clause = 1 }]', "unknown key(s) clause"),
+    ],
+)
+async def test_a_package_with_bad_citations_names_the_line_and_writes_nothing(
+    client, tmp_path, line, message
+):
+    import shutil
+
+    from content import package_import
+    from content.package import PackageError
+
+    db = _db(client)
+    pkg = tmp_path / "pkg"
+    shutil.copytree(catalog_root() / "gongzheng", pkg / "gongzheng")
+    shutil.copy(catalog_root() / "categories.toml", pkg / "categories.toml")
+    toml = pkg / "gongzheng" / "program.toml"
+    text = toml.read_text(encoding="utf-8")
+    text = text[: text.index("citations = [")] + line + "\n"
+    toml.write_text(text, encoding="utf-8")
+    before = await db.fetchval("SELECT COUNT(*) FROM program_revisions")
+    with pytest.raises(PackageError) as caught:
+        await package_import.import_package(db, tmp_path / "media", pkg)
+    shown = [str(p) for p in caught.value.problems]
+    assert any(message in p and "program.toml:9" in p for p in shown), shown
+    assert await db.fetchval("SELECT COUNT(*) FROM program_revisions") == before
