@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from storage import Invalid
 
@@ -105,6 +105,12 @@ def check(citations: list[Citation], *, pages: int, known: Callable[[str], bool]
         if key in seen:
             raise Invalid("citation_duplicate", c.law, law=c.law)
         seen.add(key)
+
+
+def fit(citations: list[Citation], pages: int) -> list[Citation]:
+    """Citations kept when a revision's pages change: one of a page that is gone becomes the
+    whole program's (shown on the last page), so nothing cited is lost or points nowhere."""
+    return [c if c.page is None or c.page <= pages else replace(c, page=None) for c in citations]
 
 
 def from_toml(value: object, bad: Callable[[str, str], None]) -> list[Citation] | None:

@@ -107,6 +107,16 @@ async def get_law(db, code: str) -> Law:
     return _law(row)
 
 
+async def citing_programs(db, code: str) -> list[dict]:
+    """The programs whose live text cites the law: id, title, slug."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT p.id, p.title, p.slug FROM program_citations c"
+        " JOIN programs p ON p.id = c.program_id WHERE c.law_code = ? ORDER BY p.title",
+        (code,),
+    )
+    return [dict(r) for r in rows]
+
+
 async def citing_counts(db) -> dict[str, int]:
     """How many programs' live text cites each law."""
     rows = await db.fetchall(
@@ -414,6 +424,21 @@ async def flags(db, program_ids: list[int] | None = None) -> dict[int, list[Flag
     return out
 
 
+async def program_regions(db, program_ids: list[int]) -> dict[int, list[str]]:
+    """The regions (live rows) of these programs."""
+    if not program_ids:
+        return {}
+    marks = ",".join("?" * len(program_ids))
+    rows = await db.fetchall(
+        f"SELECT program_id, region_code FROM program_regions WHERE program_id IN ({marks})",
+        program_ids,
+    )
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        out.setdefault(r[0], []).append(r[1])
+    return out
+
+
 @dataclass(frozen=True)
 class LegalState:
     program_id: int
@@ -475,7 +500,10 @@ async def reapprove(
     legal review is done, its flags are cleared, and a program withdrawn for legal review goes
     back on the TV. Refused while it still cites a repealed law: that needs a new revision.
     Returns whether the TV content changed (it was withdrawn)."""
+    from content import workflow
+
     now = time.time() if now is None else now
+    await workflow.get_state(db, program_id)  # gives a program imported live its workflow row
     async with db.transaction() as tx:
         row = await tx.fetchone(
             "SELECT p.status, w.live_revision_id, COALESCE(g.withdrawn, 0) AS withdrawn"

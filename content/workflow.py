@@ -376,7 +376,7 @@ async def _prepare(
         video_media_id=video_id,
         poster_media_id=poster_id,
         duration_seconds=duration,
-        citations=list(base.citations) if base else [],  # edited on the legal page
+        citations=cites.fit(base.citations, len(pages)) if base else [],  # the legal page's
     )
 
 

@@ -109,6 +109,15 @@ def test_a_run_of_articles_reads_from_to():
     )
 
 
+def test_a_citation_of_a_page_that_is_gone_becomes_the_whole_programs():
+    kept = [Citation("civil-code", [1079], 2), Citation("civil-code", [1084], 5), Citation("x")]
+    assert cites.fit(kept, 3) == [
+        Citation("civil-code", [1079], 2),
+        Citation("civil-code", [1084], None),
+        Citation("x"),
+    ]
+
+
 # -- flags ----------------------------------------------------------------------------------------
 
 

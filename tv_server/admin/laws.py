@@ -144,14 +144,7 @@ def _form_values(law: laws.Law | None) -> dict:
 
 async def _law_page(request, law, values, *, create: bool, status=200, problems=()):
     db = _db(request)
-    programs = []
-    if law is not None:
-        rows = await db.fetchall(
-            "SELECT DISTINCT p.id, p.title, p.slug FROM program_citations c"
-            " JOIN programs p ON p.id = c.program_id WHERE c.law_code = ? ORDER BY p.title",
-            (law.code,),
-        )
-        programs = [dict(r) for r in rows]
+    programs = await laws.citing_programs(db, law.code) if law is not None else []
     return render(
         request, "admin/laws/form.html", status=status, law=law, values=values, create=create,
         problems=[problem_text(p) for p in problems],
@@ -187,10 +180,8 @@ async def _save(request: web.Request, create: bool) -> web.Response:
         return await _law_page(request, law, values, create=create, status=400,
                                problems=exc.problems)  # fmt: skip
     if law is not None and law.name != saved.name:  # the TV words citations with the name
-        rows = await _db(request).fetchall(
-            "SELECT DISTINCT program_id FROM program_citations WHERE law_code = ?", (saved.code,)
-        )
-        views_programs.tv_changed(request.config_dict, [r[0] for r in rows])
+        citing = await laws.citing_programs(_db(request), saved.code)
+        views_programs.tv_changed(request.config_dict, [p["id"] for p in citing])
     raise see_other(request, "admin_law", ok="law_flagged" if flagged else "law_saved",
                     code=saved.code)  # fmt: skip
 

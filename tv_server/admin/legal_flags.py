@@ -7,6 +7,7 @@ from aiohttp import web
 
 from content import laws
 from tv_server import keys
+from tv_server.admin import program_scope
 from tv_ui.i18n import N_, gettext
 
 FLAG = {
@@ -26,8 +27,16 @@ def flag_text(flag: laws.Flag) -> str:
 
 
 async def list_context(request: web.Request) -> dict:
-    """For the programs list and the review queue: open flags by program id."""
-    return {"legal": await laws.flags(request.config_dict[keys.DB]), "flag_text": flag_text}
+    """For the programs list and the review queue: open flags by program id, of the programs
+    the user may see."""
+    db = request.config_dict[keys.DB]
+    found = await laws.flags(db)
+    regions = await laws.program_regions(db, list(found))
+    visible = {
+        pid: flags for pid, flags in found.items()
+        if program_scope.can_view(request, regions.get(pid, []))
+    }  # fmt: skip
+    return {"legal": visible, "flag_text": flag_text}
 
 
 async def program_context(request: web.Request, program_id: int) -> dict:
