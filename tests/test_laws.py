@@ -546,3 +546,28 @@ async def test_a_package_with_bad_citations_names_the_line_and_writes_nothing(
     shown = [str(p) for p in caught.value.problems]
     assert any(message in p and "program.toml:9" in p for p in shown), shown
     assert await db.fetchval("SELECT COUNT(*) FROM program_revisions") == before
+
+
+def test_cli_exports_the_register_and_imports_it_all_or_nothing(data_dir, tmp_path):
+    from tests.test_content_packages import legaltv
+
+    out = tmp_path / "laws.csv"
+    done = legaltv("laws", "export", str(out), data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    text = out.read_bytes().decode("utf-8-sig")
+    assert "civil-code,中华人民共和国民法典,全国人民代表大会,2020-05-28,2021-01-01,in_force" in text
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text + "x,,,,,,,,,\r\n", encoding="utf-8")
+    done = legaltv("laws", "import", str(bad), data_dir=data_dir)
+    assert done.returncode == 2
+    assert "nothing was written" in done.stderr and f"line {text.count(chr(10)) + 1}" in done.stderr
+    changed = tmp_path / "changed.csv"
+    changed.write_text(
+        text.replace(
+            "2010-08-28,2011-01-01,in_force,,", "2010-08-28,2011-01-01,amended,2026-11-11,"
+        ),
+        encoding="gb18030",
+    )
+    done = legaltv("laws", "import", str(changed), data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    assert "0 added, 1 changed" in done.stdout and "1 programs flagged" in done.stdout
