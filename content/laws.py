@@ -107,6 +107,15 @@ async def get_law(db, code: str) -> Law:
     return _law(row)
 
 
+async def known_codes(db, codes: list[str]) -> set[str]:
+    """Which of these law codes the register holds."""
+    if not codes:
+        return set()
+    marks = ",".join("?" * len(codes))
+    rows = await db.fetchall(f"SELECT code FROM laws WHERE code IN ({marks})", codes)
+    return {r[0] for r in rows}
+
+
 async def citing_programs(db, code: str) -> list[dict]:
     """The programs whose live text cites the law: id, title, slug."""
     rows = await db.fetchall(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from content import package, workflow
+from content import laws, package, workflow
 from content import programs as live
 from content.package import PackageError, Problem
 from content.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
@@ -185,15 +185,8 @@ async def _check(
             if code not in known:
                 bad("regions", f"unknown region {code!r}")
         cited = sorted({c.law for c in p.citations})
-        known_laws = {
-            r[0]
-            for r in await db.fetchall(
-                f"SELECT code FROM laws WHERE code IN ({','.join('?' * len(cited))})", cited
-            )
-        } if cited else set()  # fmt: skip
-        for code in cited:
-            if code not in known_laws:
-                bad("citations", f"law {code!r} is not in the law register")
+        for code in sorted(set(cited) - await laws.known_codes(db, cited)):
+            bad("citations", f"law {code!r} is not in the law register")
         if regions_allowed is not None and not regions_allowed(p.regions):
             bad("regions", "outside the regions you may edit")
         row = await db.fetchone(
