@@ -139,6 +139,9 @@ async def test_marking_a_law_amended_flags_exactly_the_programs_citing_it(client
     assert "《中华人民共和国农村土地承包法》已于 2026-11-30 修改" in page
     worklist = await (await client.get("/admin/legal")).text()
     assert all(f'id="legal-{slug}"' in worklist for slug in expected)
+    queue = await (await client.get("/admin/programs/review")).text()
+    assert all(f'id="queue-legal-{slug}"' in queue for slug in expected)
+    assert "《中华人民共和国农村土地承包法》已于 2026-11-30 修改" in queue
     rows = await _db(client).fetchall(
         "SELECT detail FROM audit_log WHERE action = 'law.update' AND object_id = ?",
         ("rural-land-contract-law",),

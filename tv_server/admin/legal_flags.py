@@ -3,6 +3,8 @@ list, the reviewers' queue and on a program's pages (see `tv_server/admin/laws.p
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from content import laws
@@ -28,7 +30,7 @@ def flag_text(flag: laws.Flag) -> str:
 
 async def list_context(request: web.Request) -> dict:
     """For the programs list and the review queue: open flags by program id, of the programs
-    the user may see."""
+    the user may see (and those programs' legal state, for the queue)."""
     db = request.config_dict[keys.DB]
     found = await laws.flags(db)
     regions = await laws.program_regions(db, list(found))
@@ -36,7 +38,11 @@ async def list_context(request: web.Request) -> dict:
         pid: flags for pid, flags in found.items()
         if program_scope.can_view(request, regions.get(pid, []))
     }  # fmt: skip
-    return {"legal": visible, "flag_text": flag_text}
+    states = await laws.legal_states(
+        db, now=time.time(), review_days=int(request.config_dict[keys.SETTINGS].legal_review_days),
+        program_ids=list(visible),
+    )  # fmt: skip
+    return {"legal": visible, "legal_queue": states, "flag_text": flag_text}
 
 
 async def program_context(request: web.Request, program_id: int) -> dict:
