@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.view",
             "registry.edit",
             "callbacks.work",
+            "laws.edit",
         }
     ),
     "editor": frozenset({"view", "program.edit", "directory.edit", "announcement.edit"}),

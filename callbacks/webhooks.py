@@ -1,4 +1,5 @@
-"""Outbound webhooks for callback-request events: endpoints and a persisted outbox.
+"""Outbound webhooks for callback-request events (and the legal review digest): endpoints and a
+persisted outbox.
 
 Every request event is queued, inside the transaction that makes it, once per active endpoint
 (with a stable delivery id, so receivers can drop duplicates: delivery is at least once). A
@@ -142,6 +143,28 @@ async def enqueue(tx: Transaction, event_id: int, now: float) -> int:
         delivery_id = f"evt-{event_id}-ep-{endpoint[0]}"
         payload = json.dumps(
             {**body, "delivery_id": delivery_id}, ensure_ascii=False, sort_keys=True
+        )
+        rows.append((endpoint[0], delivery_id, event_type, payload, now, now))
+    await tx.executemany(
+        "INSERT INTO webhook_outbox (endpoint_id, delivery_id, event_type, payload,"
+        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return len(rows)
+
+
+async def enqueue_event(tx: Transaction, event_type: str, body: dict, key: str, now: float) -> int:
+    """Queue an event of another domain (e.g. `legal.review_digest`) for every active endpoint,
+    inside the caller's transaction; `key` makes the delivery ids (stable, so receivers can
+    drop duplicates). Returns the number of deliveries queued."""
+    endpoints = await tx.fetchall("SELECT id FROM webhook_endpoints WHERE active = 1")
+    rows = []
+    for endpoint in endpoints:
+        delivery_id = f"{key}-ep-{endpoint[0]}"
+        payload = json.dumps(
+            {**body, "event": event_type, "delivery_id": delivery_id},
+            ensure_ascii=False,
+            sort_keys=True,
         )
         rows.append((endpoint[0], delivery_id, event_type, payload, now, now))
     await tx.executemany(

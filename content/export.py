@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from content import citations as cites
 from content import workflow
 from content.revisions import Content
 from storage import Database, Invalid, NotFound
@@ -25,7 +26,7 @@ CATEGORIES_HEADER = (
 )
 PROGRAM_KEYS = (
     "slug", "title", "summary", "category", "tags", "language", "regions", "cover", "video",
-    "poster", "duration_seconds", "published_at",
+    "poster", "duration_seconds", "published_at", "citations",
 )  # fmt: skip
 MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4"}
 _SHA_RE = re.compile(r"([0-9a-f]{64})-")
@@ -71,6 +72,8 @@ def toml_value(value: object) -> str:
         return str(value)
     if isinstance(value, str):
         return toml_string(value)
+    if isinstance(value, list) and value and isinstance(value[0], cites.Citation):
+        return cites.to_toml(value)
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
@@ -225,6 +228,7 @@ async def program_files(db: Database, data_dir: Path, snap: Snapshot) -> Files:
         "poster": poster,
         "duration_seconds": c.duration_seconds if video else None,
         "published_at": str(snap.published_at)[:10],
+        "citations": list(c.citations) or None,
     }
     files[prefix + "program.toml"] = program_toml(values)
     for number, page in enumerate(c.pages, start=1):

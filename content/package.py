@@ -21,6 +21,8 @@ import nh3
 from markdown_it import MarkdownIt
 from PIL import Image, UnidentifiedImageError
 
+from content import citations as cites
+
 SLUG_RE = re.compile(r"[a-z0-9-]+")
 PAGE_NAME_RE = re.compile(r"(\d+)\.md")
 IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -41,7 +43,7 @@ PROGRAM_REQUIRED = {
     "regions",
     "published_at",
 }
-PROGRAM_OPTIONAL = {"cover", "video", "poster", "duration_seconds"}
+PROGRAM_OPTIONAL = {"cover", "video", "poster", "duration_seconds", "citations"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Program:
     published_at: dt.date
     pages: list[Page]
     root: Path  # the program folder
+    citations: list[cites.Citation] = field(default_factory=list)  # laws it rests on
 
     def path(self, relative: str) -> Path:
         """Absolute path of a file of this program (a cover, an image, the video)."""
@@ -183,6 +186,10 @@ def load_program(folder: Path, categories: set[str]) -> Program:
             duration = None
 
     pages = _load_pages(folder, problems)
+    citations = cites.from_toml(data["citations"], bad) if "citations" in data else []
+    for c in citations or []:
+        if c.page is not None and pages and not 1 <= c.page <= len(pages):
+            bad("citations", f"page {c.page} of a program of {len(pages)} pages")
     if problems:
         raise PackageError(problems)
     return Program(
@@ -200,6 +207,7 @@ def load_program(folder: Path, categories: set[str]) -> Program:
         published_at=published_at,
         pages=pages,
         root=folder,
+        citations=citations,
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from content import package, workflow
+from content import laws, package, workflow
 from content import programs as live
 from content.package import PackageError, Problem
 from content.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
@@ -193,6 +193,9 @@ async def _check(
         for code in p.regions:
             if code not in known:
                 bad("regions", f"unknown region {code!r}")
+        cited = sorted({c.law for c in p.citations})
+        for code in sorted(set(cited) - await laws.known_codes(db, cited)):
+            bad("citations", f"law {code!r} is not in the law register")
         if regions_allowed is not None and not regions_allowed(p.regions):
             bad("regions", "outside the regions you may edit")
         row = await db.fetchone(
@@ -303,6 +306,7 @@ async def _write_program(
         video_media_id=await live.insert_media(tx, item.video) if item.video else None,
         poster_media_id=await live.insert_media(tx, item.poster) if item.poster else None,
         duration_seconds=p.duration_seconds if p.video else None,
+        citations=list(p.citations),
     )
     if existing_id is None:
         if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (p.slug,)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from content import programs, uploads, workflow
+from content import citations, programs, uploads, workflow
 from content.revisions import Content
 from storage import Database, NotFound
 
@@ -44,6 +44,7 @@ async def _detail(db: Database, program_id: int, slug: str, content: Content):
         poster_media_id=content.poster_media_id,
         duration_seconds=content.duration_seconds,
         regions=list(content.regions),
+        citations=await citations.shown(db, content.citations),
     )
 
 

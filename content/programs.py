@@ -10,11 +10,12 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from content import citations as cites
 from content import package, renditions, titlecard
 from storage import Database, NotFound
 
@@ -58,6 +59,15 @@ class ProgramDetail:
     poster_media_id: int | None
     duration_seconds: int | None
     regions: list[str]
+    citations: list[cites.Shown] = field(default_factory=list)  # its legal basis, worded
+
+    def basis(self, number: int) -> list[str]:
+        """What page `number` shows as its legal basis: its own citations, and on the last
+        page those of the whole program."""
+        last = number == len(self.pages)
+        return cites.basis(
+            [c for c in self.citations if c.page == number or (c.page is None and last)]
+        )
 
 
 # -- media -----------------------------------------------------------------------------------
@@ -228,6 +238,7 @@ async def import_program(
             images=images,
             covers=covers,
         )
+        await cites.write_live(tx, program_id, program.citations)
     return program_id
 
 
@@ -397,6 +408,7 @@ async def get_program(
         poster_media_id=full["poster_media_id"],
         duration_seconds=full["duration_seconds"],
         regions=[r[0] for r in regions],
+        citations=await cites.shown_live(db, program_id),
     )
 
 

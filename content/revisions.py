@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from content import package
+from content.citations import Citation
 from storage import DomainError, Invalid
 
 TITLE_MAX = 40
@@ -46,6 +47,7 @@ class Content:
     video_media_id: int | None = None
     poster_media_id: int | None = None
     duration_seconds: int | None = None
+    citations: list[Citation] = field(default_factory=list)  # the laws it rests on
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
@@ -54,6 +56,7 @@ class Content:
     def from_json(cls, text: str) -> Content:
         data = json.loads(text)
         data["pages"] = [PageDraft(**p) for p in data["pages"]]
+        data["citations"] = [Citation.of(c) for c in data.get("citations", [])]
         return cls(**data)
 
     def body(self) -> str:
@@ -230,6 +233,16 @@ def _media_ref(content: Content) -> str:
     return f"video #{content.video_media_id} · poster #{content.poster_media_id}"
 
 
+def _cited(content: Content) -> str:
+    """The citations of a revision as a short text: "civil-code 1079,1084 · p2 …"."""
+    return "；".join(
+        c.law
+        + (" " + ",".join(map(str, c.articles)) if c.articles else "")
+        + (f" · p{c.page}" if c.page else "")
+        for c in content.citations
+    )
+
+
 def diff(old: Content | None, new: Content) -> tuple[list[Change], list[tuple[str, str]]]:
     """What changed from `old` (None: nothing live yet) to `new`: the changed fields, and the
     body as lines marked " " (same), "-" (removed) or "+" (added)."""
@@ -251,6 +264,8 @@ def diff(old: Content | None, new: Content) -> tuple[list[Change], list[tuple[st
         changes.append(
             Change("images", "、".join(sorted(before.images)), "、".join(sorted(new.images)))
         )
+    if before.citations != new.citations:
+        changes.append(Change("citations", _cited(before), _cited(new)))
     lines = [
         (line[0], line[2:])
         for line in difflib.ndiff(

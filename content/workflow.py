@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from content import citations as cites
 from content import package
 from content import programs as live
 from content import uploads as uploads_domain
@@ -165,6 +166,7 @@ async def live_content(db_or_tx, program_id: int) -> Content:
         video_media_id=p["video_media_id"],
         poster_media_id=p["poster_media_id"],
         duration_seconds=p["duration_seconds"],
+        citations=await cites.read_live(db_or_tx, program_id),
     )
 
 
@@ -456,6 +458,7 @@ async def _prepare(
         video_media_id=video_id,
         poster_media_id=poster_id,
         duration_seconds=duration,
+        citations=cites.fit(base.citations, len(pages)) if base else [],  # the legal page's
     )
 
 
@@ -829,6 +832,7 @@ async def approve(
             outcome = "scheduled"
         else:
             await _publish(tx, program_id, revision, actor, now)
+            await cites.mark_reviewed(tx, program_id, actor, now)  # a legal review too
             outcome = "published"
         if audit:
             await audit(tx, "program.approve", program_id, {
@@ -863,6 +867,7 @@ async def _publish(tx: Transaction, program_id: int, revision: int, actor: str, 
         tx, program_id, regions=c.regions, pages=[(p.title, p.markdown) for p in c.pages],
         images=c.images, covers=c.covers,
     )  # fmt: skip
+    await cites.write_live(tx, program_id, c.citations)
     await tx.execute(
         "UPDATE program_revisions SET published_at = ?, published_by = ? WHERE id = ?",
         (now, actor, revision),

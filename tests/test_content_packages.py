@@ -20,7 +20,7 @@ from content import export, package_import, workflow
 from content.package import PackageError
 from storage import Database
 from tests.conftest import ROOT
-from tv_server.demo import catalog_root, ensure_regions
+from tv_server.demo import catalog_root, ensure_laws, ensure_regions
 from tv_server.migrations import MIGRATIONS
 
 CATALOG = catalog_root()
@@ -34,6 +34,7 @@ async def open_db(folder: Path) -> Database:
     await db.open()
     await db.migrate(MIGRATIONS)
     await ensure_regions(db)
+    await ensure_laws(db)  # as `serve` does: the bundled programs cite laws of the register
     return db
 
 

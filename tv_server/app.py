@@ -21,7 +21,7 @@ from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
 from tv_server.boxes import BoxDirectory
-from tv_server.demo import apply_demo_mode, ensure_regions
+from tv_server.demo import apply_demo_mode, ensure_laws, ensure_regions
 from tv_server.events import AnnouncementHub, poll_forever
 from tv_server.front import ANSWERED, add_lane
 from tv_server.media import serve_media
@@ -45,6 +45,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     try:
         await db.migrate(MIGRATIONS)
         await ensure_regions(db)
+        await ensure_laws(db)
         await apply_demo_mode(db, settings.data_path, settings.demo)
         await workflow.ensure_workflows(db)  # programs imported outside the workflow
         app[keys.DB] = db

@@ -84,10 +84,14 @@ def _command_modules():
         cli_callbacks,
         cli_content,
         cli_directory,
+        cli_laws,
         cli_registry,
     )
 
-    return (cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry, cli_backup)
+    return (
+        cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry, cli_backup,
+        cli_laws,
+    )  # fmt: skip
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:

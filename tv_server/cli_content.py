@@ -56,12 +56,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from accounts import audit
     from content.package_import import import_package
     from tv_server.cli import _settings, _with_db
-    from tv_server.demo import ensure_regions
+    from tv_server.demo import ensure_laws, ensure_regions
 
     settings = _settings(args)
 
     async def work(db):
         await ensure_regions(db)  # as `serve` does: programs are aimed at regions
+        await ensure_laws(db)  # and cite laws of the register
         result = await import_package(
             db, settings.data_path, args.path, publish_new=True, publish_updates=args.publish,
             author="cli", audit=_cli_audit(),

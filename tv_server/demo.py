@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from accounts import users
-from content import announcements, directory, programs, workflow
+from content import announcements, directory, laws, programs, workflow
 from content.demo_directory import demo_service_points
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
@@ -36,6 +36,15 @@ async def ensure_regions(db: Database) -> bool:
     if await db.fetchval("SELECT COUNT(*) FROM regions"):
         return False
     await regions.import_regions(db, regions.bundled_csv_text())
+    return True
+
+
+async def ensure_laws(db: Database) -> bool:
+    """Load the bundled law register (the laws the bundled catalog cites, with their real dates)
+    when the register is empty; after that it is the admins' to keep."""
+    if await db.fetchval("SELECT COUNT(*) FROM laws"):
+        return False
+    await laws.load_demo_laws(db)
     return True
 
 
@@ -70,6 +79,9 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
     await ensure_regions(db)
     rows = list(csv.DictReader(io.StringIO(regions.bundled_csv_text())))
 
+    async def law_register():
+        await laws.load_demo_laws(db)  # those missing, for a data dir made before the register
+
     async def catalog():
         await programs.import_catalog(db, catalog_root(), data_dir)
         await workflow.ensure_workflows(db)  # each program's first revision, noted in Chinese
@@ -94,6 +106,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
             )
 
     steps = [
+        ("laws", law_register),
         ("catalog", catalog),
         ("directory", service_points),
         ("boxes", boxes),

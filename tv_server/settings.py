@@ -198,6 +198,12 @@ SETTINGS: tuple[Setting, ...] = (
         "endpoint) before it is deleted.",
         int,
     ),
+    Setting(
+        "legal_review_days",
+        365,
+        "Days after its last legal review that a published program is due for the next one.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

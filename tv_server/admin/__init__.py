@@ -15,6 +15,7 @@ from tv_server.admin import (
     callbacks,
     coverage,
     directory,
+    laws,
     media,
     preview,
     programs,
@@ -32,7 +33,9 @@ from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
 # Slices of the admin, each registering its own routes and navigation entries.
-SLICES = (programs, directory, announcements, media, preview, callbacks, registry, waves, coverage)
+SLICES = (
+    programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
+)  # fmt: skip
 
 
 def create_admin_app(settings: Settings) -> web.Application:
@@ -70,4 +73,5 @@ def setup_admin(app: web.Application) -> None:
     app.add_subapp("/admin", create_admin_app(app[keys.SETTINGS]))
     app.on_startup.append(_sweep_uploads)  # uploads a crash left half-written
     app.cleanup_ctx.append(programs.scheduler)  # scheduled go-live needs the main app's caches
+    app.cleanup_ctx.append(laws.legal_task)  # new effective dates, the weekly digest
     app.router.add_get("/admin", _to_admin_home)

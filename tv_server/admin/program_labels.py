@@ -33,6 +33,7 @@ CHANGE_FIELDS = {
     "cover": N_("封面"),
     "images": N_("图片"),
     "video": N_("视频"),
+    "citations": N_("法律依据"),
 }
 
 ACTIONS = {
@@ -48,6 +49,10 @@ ACTIONS = {
     "program.expire": N_("到期下线"),
     "program.revert": N_("恢复为线上版本"),
     "program.restore": N_("恢复为草稿"),
+    "program.citations": N_("修改法律依据"),
+    "program.legal_reapprove": N_("法律复核通过"),
+    "program.legal_withdraw": N_("法律复核期间下线"),
+    "program.legal_keep_live": N_("法律复核期间继续播出"),
 }
 
 NOTICES = {

@@ -17,7 +17,7 @@ from content import revisions, uploads, workflow
 from content.revisions import Content, Fields
 from storage import DomainError, NotFound
 from tv_server import keys
-from tv_server.admin import labels, program_scope, waves
+from tv_server.admin import labels, legal_flags, program_scope, waves
 from tv_server.admin import program_labels as L
 from tv_server.admin.common import (
     current_user,
@@ -357,6 +357,7 @@ async def _list(request: web.Request, *, queue: bool) -> web.Response:
         statuses=L.STATUS, when=_when,
         changeable=lambda row: program_scope.can_change(request, row.regions),
         region_short=lambda code: tree.get(code).name if tree.get(code) else code,
+        **await legal_flags.list_context(request),
     )  # fmt: skip
 
 
@@ -411,7 +412,8 @@ async def program_edit(request: web.Request) -> web.Response:
     state = await _state_in_scope(request)
     ctx = await _form_context(request, state)
     return render(request, "admin/program_form.html", fields=Fields.of(state.draft.content),
-                  slug=state.slug, **ctx)  # fmt: skip
+                  slug=state.slug, **ctx,
+                  **await legal_flags.program_context(request, state.id))  # fmt: skip
 
 
 @requires("program.edit")
@@ -671,6 +673,7 @@ async def _review_page(request, state, *, status: int = 200, error: str = "", fo
         can_publish=user.can("program.publish") and changeable,
         can_review=user.can("program.review") and changeable,
         own_work=_own_work(user, state), read_only_scope=not changeable,
+        **await legal_flags.program_context(request, state.id),
     )  # fmt: skip
 
 

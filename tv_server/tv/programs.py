@@ -157,6 +157,7 @@ async def render_page(
         video_url=video_url if detail.video_file else None,
         back=back,
         profile=profile,
+        basis=detail.basis(number),
         **extra,
     )
 
