@@ -95,6 +95,7 @@ POINT_TABLES = ("service_points", "organizations")
 ANNOUNCEMENT_TABLES = ("announcements", "announcement_regions", "announcement_devices")
 WAVE_TABLES = ("rollout_waves", "wave_regions")
 CALLBACK_TABLES = ("callback_requests", "callback_events")
+LEGAL_TABLES = (*PROGRAM_TABLES, "program_citations", "legal_flags", "program_legal")
 
 DIRECTORY_SCOPE = "这个地区不在您负责的范围内"
 PACKAGE_SCOPE = "outside the ones you may edit"
@@ -122,6 +123,13 @@ ATTACKS = [
     Attack("POST /programs/{pid}/history", "dsq_editor",
            "/admin/programs/{t.city_program}/history",
            lambda t: {"action": "restore", "revision": str(t.city_revision)}, PROGRAM_TABLES),
+    Attack("POST /programs/{pid}/legal", "dsq_editor",
+           "/admin/programs/{t.city_program}/legal",
+           lambda t: {"action": "citations", "revision": "0", "law": "minfadian",
+                      "articles": "1", "page": ""}, LEGAL_TABLES),
+    Attack("POST /programs/{pid}/legal", "dsq_reviewer",
+           "/admin/programs/{t.city_program}/legal",
+           lambda t: {"action": "reapprove", "revision": "0"}, LEGAL_TABLES),
     # The program is 东胜区's now, but the revision brought back aimed at 达拉特旗.
     Attack("POST /programs/{pid}/history", "dsq_editor",
            "/admin/programs/{t.moved_program}/history",
@@ -228,6 +236,10 @@ UNSCOPED = {
     "POST /logout": "ends the caller's own session",
     "POST /media": "stores a file attached to nothing; a program uses it only through its own"
     " region-checked save",
+    "POST /laws/new": "the law register is one for the whole city and admin-only (laws.edit);"
+    " roles are tested in test_law_register_scope.py",
+    "POST /laws/{code}": "the law register: admin-only, no region (test_law_register_scope.py)",
+    "POST /laws/import": "the law register: admin-only, no region (test_law_register_scope.py)",
     "POST /programs/images": "插入图片 stores a picture attached to nothing; it joins a program"
     " only through that program's region-checked save",
 }
