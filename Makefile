@@ -6,8 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= ./var
 APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-core ffmpeg
+BENCH_APT_PACKAGES := wrk
 
-.PHONY: install system-deps run test lint format bench clean i18n
+.PHONY: install system-deps apt-install run test lint format bench clean i18n
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,7 +20,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 ## system-deps: Chromium, CJK/Mongolian fonts and ffmpeg from Debian packages, when missing
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+## apt-install: the Debian PACKAGES not yet installed
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -43,6 +48,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_APT_PACKAGES)"
 	$(BIN)/python -m bench.run_all
 
 clean:
