@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from callbacks import deadlines, phones, routing
 from callbacks import requests as box_requests
 from callbacks.requests import OPEN_STATES, Placement, record_event
-from storage import Conflict, Database, Invalid, NotFound
+from storage import Conflict, Database, Invalid, NotFound, clock
 
 CLOSED_STATES = ("completed", "unreachable", "cancelled")
 OUTCOMES = ("answered", "no_answer", "busy", "wrong_number", "call_again")
@@ -225,10 +225,7 @@ def _where(f: QueueFilter, now: float) -> tuple[str, list]:
     if f.due in ("overdue", "today"):
         limit = now
         if f.due == "today":
-            local = dt.datetime.fromtimestamp(now, deadlines.CST).date()
-            limit = dt.datetime.combine(
-                local + dt.timedelta(days=1), dt.time(0), deadlines.CST
-            ).timestamp()
+            limit = clock.at(clock.today(now) + dt.timedelta(days=1))
         where.append(
             f"r.due_at IS NOT NULL AND r.due_at < ? AND r.first_call_at IS NULL"
             f" AND r.status IN ({','.join('?' * len(OPEN_STATES))})"
@@ -666,7 +663,7 @@ async def figures(
         by_region[key] = by_region.get(key, 0) + 1
         by_service[service] = by_service.get(service, 0) + 1
         by_status[status] = by_status.get(status, 0) + 1
-        day = dt.datetime.fromtimestamp(created, deadlines.CST).date().isoformat()
+        day = clock.date(created)
         by_period[day] = by_period.get(day, 0) + 1
         if first_call is not None:
             waits.append(first_call - created)

@@ -23,9 +23,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 from device_registry import waves as waves_mod
 from device_registry.regions import Region, RegionTree
-from storage import Database, NotFound
+from storage import Database, NotFound, clock
 
-CST = dt.timezone(dt.timedelta(hours=8))
 DAY = 86400.0
 INSTALLED_STATES = ("installed", "activated", "active", "inactive")
 UNREGISTERED_STATES = ("pending", "rejected")
@@ -89,11 +88,11 @@ def default_period(now: float) -> Period:
 
 
 def day_of(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, CST).date().isoformat()
+    return clock.date(ts)
 
 
 def day_start(day: dt.date) -> float:
-    return dt.datetime.combine(day, dt.time(0), CST).timestamp()
+    return clock.at(day)
 
 
 _IN = ",".join("?" * len(INSTALLED_STATES))
@@ -371,7 +370,7 @@ def as_json(rep: Report) -> dict:
     return {
         "region": {"code": rep.region.code, "name": rep.region.name, "level": rep.region.level},
         "period": {"since": rep.period.since, "until": rep.period.until},
-        "as_of": dt.datetime.fromtimestamp(rep.computed_at, CST).isoformat(timespec="seconds"),
+        "as_of": clock.iso(rep.computed_at),
         "stale": rep.stale,
         "totals": rep.totals.as_dict(),
         "children": [

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device_registry.regions import RegionTree
-from storage import Conflict, Database, Invalid, NotFound
+from storage import Conflict, Database, Invalid, NotFound, clock
 
 ADMITTED_STATES = ("planned", "installed", "activated", "active", "inactive")
 STATES = ("pending", "rejected", *ADMITTED_STATES, "retired")
@@ -351,7 +351,7 @@ def _installed_at(value: str, now: float) -> str | None:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise Invalid("installed_at_invalid", value) from None
-    if not EARLIEST_DATE <= day <= dt.date.fromtimestamp(now):
+    if not EARLIEST_DATE <= day <= clock.today(now):
         raise Invalid("installed_at_invalid", value)
     return day.isoformat()
 
@@ -374,7 +374,7 @@ def _activated_at(raw: object, now: float) -> float | None:
         at = parsed.timestamp()
     else:
         raise Invalid("activated_at_invalid", str(raw))
-    earliest = dt.datetime.combine(EARLIEST_DATE, dt.time()).timestamp()
+    earliest = clock.at(EARLIEST_DATE)
     if not (earliest <= at <= now + CLOCK_SKEW_SECONDS):  # also refuses NaN
         raise Invalid("activated_at_invalid", str(raw))
     return at
@@ -509,7 +509,7 @@ async def update_device(
             ("installed_at" in fields or "activated_at" in fields)
             and installed
             and activated is not None
-            and dt.date.fromtimestamp(activated).isoformat() < installed
+            and clock.date(activated) < installed
         ):
             raise Invalid("activated_before_installed", f"{activated} < {installed}")
         attribute_changes = {k: v for k, v in wanted_attributes.items() if attributes.get(k) != v}
@@ -820,7 +820,7 @@ async def enrol(
 
 
 def _today(now: float) -> str:
-    return time.strftime("%Y-%m-%d", time.localtime(now))
+    return clock.date(now)
 
 
 # --- replacement ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
-from storage import Database
+from storage import Database, clock
 from tv_server import __version__, callback_tasks, coverage_tasks, keys, tv
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
@@ -119,6 +119,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
+    clock.set_zone(settings.timezone)
     app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)

@@ -13,9 +13,9 @@ import time
 from aiohttp import web
 
 from accounts import users as accounts
-from callbacks import deadlines, lifecycle
+from callbacks import lifecycle
 from content import directory
-from storage import DomainError
+from storage import DomainError, clock
 from tv_server import box_events, callback_policy, keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
@@ -106,7 +106,7 @@ def setup(admin: web.Application) -> None:
 
 
 def _local(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
-    return dt.datetime.fromtimestamp(ts, deadlines.CST).strftime(fmt) if ts else ""
+    return clock.fmt(ts, fmt) if ts else ""
 
 
 def _scope(request: web.Request) -> set[str] | None:
@@ -299,7 +299,7 @@ def _call_again(value: str) -> float | None:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise DomainError("call_again_time_invalid", value) from None
-    return moment.replace(tzinfo=deadlines.CST).timestamp()
+    return clock.parse(moment)
 
 
 @requires(PERMISSION)
@@ -383,9 +383,7 @@ async def act(request: web.Request) -> web.Response:
 
 def _day(value: str) -> float | None:
     try:
-        return dt.datetime.combine(
-            dt.date.fromisoformat(value), dt.time(0), deadlines.CST
-        ).timestamp()
+        return clock.at(dt.date.fromisoformat(value))
     except ValueError:
         return None
 
@@ -455,7 +453,7 @@ def _rows(f: lifecycle.Figures) -> list[list]:
 
 
 def _export(f: lifecycle.Figures, fmt: str) -> web.Response:
-    stamp = time.strftime("%Y%m%d")
+    stamp = clock.stamp()
     if fmt == "csv":
         buf = io.StringIO()
         csv.writer(buf).writerows(_rows(f))

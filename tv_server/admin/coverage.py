@@ -13,7 +13,7 @@ import time
 from aiohttp import web
 
 from device_registry import coverage, waves
-from storage import DomainError
+from storage import DomainError, clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin import waves as wave_views
@@ -183,7 +183,7 @@ def trend_line(points: list[dict], width: int = 600, height: int = 160) -> dict:
 
 
 def export(name: str, header: list[str], rows: list[list], fmt: str) -> web.Response:
-    stamp = time.strftime("%Y%m%d")
+    stamp = clock.stamp()
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -230,9 +230,8 @@ FIGURE_KEYS = [
 
 def as_of(ts: float, now: float) -> str:
     """When the figures were computed: the time, with the date when it is not today."""
-    when = dt.datetime.fromtimestamp(ts, coverage.CST)
     same_day = coverage.day_of(ts) == coverage.day_of(now)
-    return when.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+    return clock.fmt(ts, "%H:%M" if same_day else clock.MINUTE)
 
 
 def _export_rows(rep: coverage.Report) -> list[list]:
@@ -401,7 +400,7 @@ async def propose(request: web.Request) -> web.StreamResponse:
         return await readiness.__wrapped__(request, gettext(MESSAGES["top_invalid"]), 400)
     user = current_user(request)
     name = form.get("name", "").strip() or gettext(N_("提议批次 %(day)s")) % {
-        "day": dt.date.today().isoformat()
+        "day": clock.today().isoformat()
     }
     scope = code if code != _city_code(request) else None
     try:
@@ -442,7 +441,5 @@ async def box_timeline(request: web.Request) -> web.Response:
         wave=wave,
         box_states=BOX_STATES,
         village=tree.full_name(line["village_code"]) if tree.get(line["village_code"]) else "",
-        local=lambda ts: (
-            dt.datetime.fromtimestamp(ts, coverage.CST).strftime("%Y-%m-%d %H:%M") if ts else "—"
-        ),
+        local=lambda ts: clock.minute(ts, "—"),
     )

@@ -12,7 +12,7 @@ import json
 from aiohttp import web
 
 from device_registry import coverage, devices, households, registry_io
-from storage import Conflict, DomainError, Invalid
+from storage import Conflict, DomainError, Invalid, clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
@@ -95,7 +95,7 @@ MESSAGES = {
 # Key-map families staff may give a box ("default" is for boxes of unknown models).
 EDITABLE_FAMILIES = tuple(sorted(f for f in FAMILIES if f != DEFAULT_FAMILY))
 NEW_ATTRIBUTE_ROWS = 3
-MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, the server's local time
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, the office's clock
 
 SEPARATOR = N_("；")
 # The import report's issue codes (device_registry.registry_io) in Chinese.
@@ -156,7 +156,7 @@ def _message(code: str, **params) -> str:
 
 
 def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+    return clock.minute(ts) if ts else ""
 
 
 def _scope_villages(request: web.Request) -> list[str] | None:
@@ -408,7 +408,7 @@ async def household(request: web.Request) -> web.Response:
 
 
 def _minute(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime(MINUTE_FORMAT) if ts is not None else ""
+    return clock.fmt(ts, MINUTE_FORMAT)
 
 
 def _edit_form(box: dict) -> dict:
@@ -462,7 +462,7 @@ def _changes(typed: dict, shown: dict) -> dict:
             local = dt.datetime.strptime(changes["activated_at"], MINUTE_FORMAT)
         except ValueError:
             raise Invalid("activated_at_invalid", changes["activated_at"]) from None
-        changes["activated_at"] = local.timestamp()
+        changes["activated_at"] = clock.parse(local)
     current = {key: value for key, value, _removed in shown["attributes"]}
     attributes: dict[str, str | None] = {}
     for key, value, removed in typed["attributes"]:

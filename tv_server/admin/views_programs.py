@@ -12,7 +12,7 @@ from accounts import audit
 from content import programs as live
 from content import revisions, uploads, workflow
 from content.revisions import Fields
-from storage import DomainError, NotFound
+from storage import DomainError, NotFound, clock
 from tv_server import keys
 from tv_server.admin import labels, program_scope
 from tv_server.admin import program_labels as L
@@ -26,9 +26,6 @@ from tv_server.admin.common import (
     see_other,
 )
 from tv_ui.i18n import gettext
-
-CST = dt.timezone(dt.timedelta(hours=8))  # the office's clock
-
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -107,7 +104,7 @@ def _region_exists(request: web.Request):
 
 
 def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts, CST).strftime("%Y-%m-%d %H:%M") if ts else ""
+    return clock.minute(ts) if ts else ""
 
 
 def _parse_when(value: str) -> float | None:
@@ -118,9 +115,7 @@ def _parse_when(value: str) -> float | None:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise DomainError("date_invalid", value) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CST)
-    return moment.timestamp()
+    return clock.parse(moment)
 
 
 async def _form(request: web.Request):
