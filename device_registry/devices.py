@@ -187,14 +187,29 @@ def valid_version(value: str) -> bool:
     return bool(_VERSION_RE.match(value or ""))
 
 
-def effective_state(state: str, last_seen: float | None, now: float | None = None) -> str:
-    """The state shown to staff: an activated box is active when seen in the last 7 days."""
-    if state not in ("activated", "active", "inactive"):
-        return state
+# The one definition of an active box, for the box list, the box page and the coverage figures:
+# an installed box (any of these states) seen within the last ACTIVE_DAYS days.
+INSTALLED_STATES = ("installed", "activated", "active", "inactive")
+
+
+def active_since(now: float) -> float:
+    """Boxes seen at or after this moment are active."""
+    return now - ACTIVE_DAYS * 86400
+
+
+def is_active(state: str, last_seen: float | None, now: float | None = None) -> bool:
     now = time.time() if now is None else now
-    if last_seen is None:
-        return state
-    return "active" if now - last_seen <= ACTIVE_DAYS * 86400 else "inactive"
+    return state in INSTALLED_STATES and last_seen is not None and last_seen >= active_since(now)
+
+
+def effective_state(state: str, last_seen: float | None, now: float | None = None) -> str:
+    """The state shown to staff: active exactly when `is_active`; an activated or active box
+    not seen within the window is inactive (one never seen stays 'activated')."""
+    if is_active(state, last_seen, now):
+        return "active"
+    if state == "active" or (state == "activated" and last_seen is not None):
+        return "inactive"
+    return state
 
 
 async def mark_inactive(db: Database, now: float | None = None) -> int:
@@ -203,7 +218,7 @@ async def mark_inactive(db: Database, now: float | None = None) -> int:
     async with db.transaction() as tx:
         cur = await tx.execute(
             "UPDATE devices SET state = 'inactive' WHERE state = 'active' AND last_seen < ?",
-            (now - ACTIVE_DAYS * 86400,),
+            (active_since(now),),
         )
         return cur.rowcount
 

@@ -123,6 +123,17 @@ def _scope(request: web.Request) -> set[str] | None:
     return out
 
 
+region_scope = _scope  # for the start page's figures
+
+
+async def open_count(request: web.Request, scope: set[str] | None) -> int:
+    """Open requests in these regions (None: all)."""
+    _tickets, total = await lifecycle.queue(
+        request.config_dict[keys.DB], lifecycle.QueueFilter(regions=scope), limit=0
+    )
+    return total
+
+
 async def _offices(request: web.Request, scope: set[str] | None) -> list[directory.ServicePoint]:
     points = await directory.all_points(request.config_dict[keys.DB], scope)
     return [p for p in points if p.kind != "village_room"]

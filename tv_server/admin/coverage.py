@@ -164,6 +164,23 @@ def bars(rows: list, key: str, scale: float | None = None) -> list[dict]:
     return out
 
 
+def _with_live(points: list[dict], rep) -> list[dict]:
+    """The snapshots with today's point replaced by the figures shown above, so the trend's
+    latest value is the one at the top of the page."""
+    f = rep.totals
+    day = coverage.day_of(rep.computed_at)
+    live = {
+        "day": day,
+        "households": f.households,
+        "installed": f.installed,
+        "active7": f.active7,
+        "active30": f.active30,
+        "covered": f.covered,
+        "coverage": None if f.coverage is None else round(f.coverage, 4),
+    }
+    return [p for p in points if p["day"] != day] + [live]
+
+
 def trend_line(points: list[dict], width: int = 600, height: int = 160) -> dict:
     """Polyline points of the coverage trend (0-100 % on the y axis)."""
     values = [p["coverage"] or 0.0 for p in points]
@@ -300,7 +317,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         stale=rep.stale,
         coverage_bars=bars(rows, "coverage", 1.0),
         installed_bars=bars(rows, "installed"),
-        trend=trend_line(await coverage.trend(db, code)),
+        trend=trend_line(_with_live(await coverage.trend(db, code), rep)),
         waves=shown,
         kinds=wave_views.KINDS,
         statuses=wave_views.STATUSES,

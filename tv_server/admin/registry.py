@@ -175,13 +175,29 @@ def _scope_villages(request: web.Request) -> list[str] | None:
     return out
 
 
+def sees_unplaced(request: web.Request) -> bool:
+    """Pending boxes with no region yet belong to the city's staff (unscoped or scoped to the
+    city itself): they are the ones who place them in a village."""
+    user = current_user(request)
+    if user.region_code is None:
+        return True
+    region = request.config_dict[keys.REGIONS].get(user.region_code)
+    return region is not None and region.level in ("province", "city")
+
+
+def _scope_clause(request: web.Request) -> tuple[str, list]:
+    """SQL (and parameters) limiting devices to those the user sees; '' for every box."""
+    scope = _scope_villages(request)
+    if scope is None:
+        return "", []
+    unplaced = " OR (village_code IS NULL AND state = 'pending')" if sees_unplaced(request) else ""
+    return f"(village_code IN (SELECT value FROM json_each(?)){unplaced})", [json.dumps(scope)]
+
+
 async def _listing(request: web.Request, state: str, query: str, page: int) -> tuple[list, int]:
     db = request.config_dict[keys.DB]
-    where, params = [], []
-    scope = _scope_villages(request)
-    if scope is not None:
-        where.append("village_code IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(scope))
+    clause, params = _scope_clause(request)
+    where = [clause] if clause else []
     if state:
         where.append("state = ?")
         params.append(state)
@@ -198,17 +214,20 @@ async def _listing(request: web.Request, state: str, query: str, page: int) -> t
     return [dict(r) for r in rows], total
 
 
-async def _pending_count(request: web.Request) -> int:
-    scope = _scope_villages(request)
-    if scope is None:
-        sql, params = "SELECT COUNT(*) FROM devices WHERE state = 'pending'", ()
-    else:
-        sql = (
-            "SELECT COUNT(*) FROM devices WHERE state = 'pending'"
-            " AND village_code IN (SELECT value FROM json_each(?))"
-        )
-        params = (json.dumps(scope),)
+async def pending_count(request: web.Request) -> int:
+    """Pending boxes this user sees in 机顶盒 › 待审核 (and can accept or reject)."""
+    clause, params = _scope_clause(request)
+    sql = "SELECT COUNT(*) FROM devices WHERE state = 'pending'" + (f" AND {clause}" if clause else "")
     return await request.config_dict[keys.DB].fetchval(sql, params)
+
+
+async def box_count(request: web.Request) -> int:
+    """Registered boxes (not pending, rejected or retired) this user sees."""
+    clause, params = _scope_clause(request)
+    sql = "SELECT COUNT(*) FROM devices WHERE state NOT IN ('pending','rejected','retired')"
+    return await request.config_dict[keys.DB].fetchval(
+        sql + (f" AND {clause}" if clause else ""), params
+    )
 
 
 async def _index(request: web.Request, status: int = 200, **extra) -> web.Response:
@@ -228,7 +247,7 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
         status=status,
         boxes=boxes,
         total=total,
-        pending=await _pending_count(request),
+        pending=await pending_count(request),
         page=page,
         pages=max(1, -(-total // PAGE)),
         states=STATES,
@@ -312,7 +331,8 @@ async def _box(request: web.Request, serial: str) -> dict:
         box = await devices.device_details(request.config_dict[keys.DB], serial)
     except DomainError:
         raise web.HTTPNotFound() from None
-    await require_region(request, PERMISSION, box["village_code"])
+    if not (box["village_code"] is None and box["state"] == "pending" and sees_unplaced(request)):
+        await require_region(request, PERMISSION, box["village_code"])
     return box
 
 

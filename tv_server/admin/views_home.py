@@ -1,26 +1,28 @@
-"""The admin's start page: the figures an editor or staff member looks at first."""
+"""The admin's start page: the figures an editor or staff member looks at first, counted over
+the viewer's own region, each one a link to the list it counts."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from content import directory
 from tv_server import keys
+from tv_server.admin import callbacks, registry
 from tv_server.admin.common import current_user, render
 
 
 async def home(request: web.Request) -> web.Response:
-    current_user(request)
+    user = current_user(request)
     db = request.config_dict[keys.DB]
+    scope = callbacks.region_scope(request)  # region codes under the user's region, or None
     figures = {
         "programs": await db.fetchval("SELECT COUNT(*) FROM programs WHERE status = 'published'"),
-        "points": await db.fetchval("SELECT COUNT(*) FROM service_points"),
-        "boxes": await db.fetchval(
-            "SELECT COUNT(*) FROM devices WHERE state NOT IN ('pending','rejected','retired')"
-        ),
-        "pending": await db.fetchval("SELECT COUNT(*) FROM devices WHERE state = 'pending'"),
-        "open_callbacks": await db.fetchval(
-            "SELECT COUNT(*) FROM callback_requests"
-            " WHERE status IN ('submitted','assigned','in_progress')"
-        ),
+        "points": len(await directory.all_points(db, scope)),
+        "boxes": await registry.box_count(request),
     }
-    return render(request, "admin/home.html", figures=figures)
+    if user.can(registry.PERMISSION):  # only who can accept a pending box is told of one
+        figures["pending"] = await registry.pending_count(request)
+    if user.can(callbacks.PERMISSION):
+        figures["open_callbacks"] = await callbacks.open_count(request, scope)
+    region = request.config_dict[keys.REGIONS].full_name(user.region_code) if user.region_code else ""
+    return render(request, "admin/home.html", figures=figures, region=region)
