@@ -217,8 +217,10 @@ async def _listing(request: web.Request, state: str, query: str, page: int) -> t
 async def pending_count(request: web.Request) -> int:
     """Pending boxes this user sees in 机顶盒 › 待审核 (and can accept or reject)."""
     clause, params = _scope_clause(request)
-    sql = "SELECT COUNT(*) FROM devices WHERE state = 'pending'" + (f" AND {clause}" if clause else "")
-    return await request.config_dict[keys.DB].fetchval(sql, params)
+    sql = "SELECT COUNT(*) FROM devices WHERE state = 'pending'"
+    return await request.config_dict[keys.DB].fetchval(
+        sql + (f" AND {clause}" if clause else ""), params
+    )
 
 
 async def box_count(request: web.Request) -> int:

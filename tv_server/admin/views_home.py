@@ -24,5 +24,6 @@ async def home(request: web.Request) -> web.Response:
         figures["pending"] = await registry.pending_count(request)
     if user.can(callbacks.PERMISSION):
         figures["open_callbacks"] = await callbacks.open_count(request, scope)
-    region = request.config_dict[keys.REGIONS].full_name(user.region_code) if user.region_code else ""
+    tree = request.config_dict[keys.REGIONS]
+    region = tree.full_name(user.region_code) if user.region_code else ""
     return render(request, "admin/home.html", figures=figures, region=region)
