@@ -229,6 +229,13 @@ def export(name: str, header: list[str], rows: list[list], fmt: str) -> web.Resp
     )
 
 
+# The exports' column titles: the dashboard's, and those it does not show.
+EXPORT_COLUMNS = {
+    **COLUMNS,
+    "equipped": N_("已装机户数"),
+    "short_villages": N_("导入户数偏少的嘎查村"),
+    "short_households": N_("导入户数偏少的户数"),
+}
 FIGURE_KEYS = [
     "households",
     "equipped",
@@ -255,8 +262,15 @@ def _export_rows(rep: coverage.Report) -> list[list]:
     rows = []
     for region, f in [(rep.region, rep.totals), *rep.rows]:
         d = f.as_dict()
-        rows.append([region.code, region.name, region.level, *[d[k] for k in FIGURE_KEYS]])
+        d["coverage"] = labels.percent(d["coverage"])
+        level = gettext(labels.REGION_LEVELS.get(region.level, region.level))
+        rows.append([region.code, region.name, level, *[d[k] for k in FIGURE_KEYS]])
     return rows
+
+
+def _export_header() -> list[str]:
+    titles = [gettext(EXPORT_COLUMNS[k]) for k in FIGURE_KEYS]
+    return [gettext(N_("地区代码")), gettext(N_("地区")), gettext(N_("级别")), *titles]
 
 
 # -- the dashboard ---------------------------------------------------------------------------
@@ -280,7 +294,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             object_id=code,
             detail={"format": fmt, "since": since_text, "until": until_text},
         )
-        return export("coverage", ["code", "name", "level", *FIGURE_KEYS], _export_rows(rep), fmt)
+        return export("coverage", _export_header(), _export_rows(rep), fmt)
     sort = request.query.get("sort", "name")
     sort = sort if sort in COLUMNS or sort == "name" else "name"
     desc = request.query.get("dir", "desc" if sort != "name" else "asc") == "desc"
@@ -381,14 +395,18 @@ async def readiness(request: web.Request, error: str = "", status: int = 200):
                 tree.full_name(r.village.code),
                 r.households,
                 r.equipped,
-                None if r.share is None else round(r.share, 4),
+                labels.percent(r.share),
                 r.active7,
-                r.nearness,
+                gettext(NEARNESS[r.nearness]),
                 r.score,
             ]
             for r in ranked
         ]
-        header = ["code", "name", "households", "equipped", "share", "active7", "nearness", "score"]
+        header = [
+            gettext(N_("地区代码")),
+            gettext(N_("嘎查村")),
+            *[gettext(t) for t in READINESS_COLUMNS.values()],
+        ]
         return export("readiness", header, rows, fmt)
     return render(
         request,
