@@ -24,12 +24,14 @@ from tv_server.admin.common import (
     require_region,
     requires,
     see_other,
+    url,
 )
 from tv_ui.i18n import N_, gettext
 from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES
 
 PERMISSION = "registry.edit"
 PAGE = 100
+ACCEPTED_SHOWN = 20  # accepted boxes offered their household form after a decision
 MAX_UPLOAD = 20 * 1024 * 1024
 
 STATES = {
@@ -239,6 +241,9 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
     page = request.query.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     boxes, total = await _listing(request, state, query, page)
+    accepted = [
+        s for s in request.query.get("accepted", "")[:2000].split(",") if devices.SERIAL_RE.match(s)
+    ][:ACCEPTED_SHOWN]
     auto = await devices.auto_accept_villages(request.config_dict[keys.DB])
     scope = _scope_villages(request)
     if scope is not None:
@@ -254,6 +259,7 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
         pages=max(1, -(-total // PAGE)),
         states=STATES,
         filters={"state": state, "q": query},
+        accepted=accepted,
         auto_villages=auto,
         when=_when,
         effective=lambda b: devices.effective_state(b["state"], b["last_seen"]),
@@ -305,9 +311,14 @@ async def decide(request: web.Request) -> web.Response:
         )
     request.config_dict[keys.BOXES].forget()
     coverage.forget(request.config_dict[keys.DB])  # the next dashboard view is exact
-    raise see_other(
-        request, "admin_registry", ok="registry_accepted" if accept else "registry_rejected"
-    )
+    # Back to the list as it was filtered; accepted boxes are offered their household form.
+    query = {
+        "ok": "registry_accepted" if accept else "registry_rejected",
+        "state": request.query.get("state", ""),
+        "q": request.query.get("q", ""),
+        "accepted": ",".join(changed[:ACCEPTED_SHOWN]) if accept else "",
+    }
+    raise web.HTTPSeeOther(url(request, "admin_registry", query))
 
 
 @requires(PERMISSION)
