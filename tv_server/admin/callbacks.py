@@ -426,7 +426,7 @@ async def act(request: web.Request) -> web.Response:
                 else None,
             )
             ok = "cb_attempt"
-            if also_complete:  # "已接通" and done in the same step: the note is the result
+            if also_complete:  # answered and done in one step: the note is the result
                 await lifecycle.complete(db, ticket.id, user.id, data["note"])
                 ok = "cb_completed"
         elif action == "note":
