@@ -29,7 +29,7 @@ system-deps:
 install: system-deps $(VENV)/.installed
 
 run: install
-	$(BIN)/legaltv serve --demo --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+	$(BIN)/legaltv serve --demo --allow-unsigned --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
 test: install
 	$(BIN)/python -m pytest

@@ -105,6 +105,31 @@ async def record(
     await db_or_tx.execute(sql, params)  # a Database or an open Transaction
 
 
+async def drop_detail_fields(
+    tx, *, object_type: str, object_id: str, fields: tuple[str, ...]
+) -> int:
+    """Remove free-text fields (e.g. note excerpts) from the entries about one object, keeping
+    who did what and when: used when that object's personal data is erased. Returns how many
+    entries changed."""
+    rows = await tx.fetchall(
+        "SELECT id, detail FROM audit_log WHERE object_type = ? AND object_id = ?",
+        (object_type, str(object_id)),
+    )
+    changed = 0
+    for row in rows:
+        detail = json.loads(row[1] or "{}")
+        if not isinstance(detail, dict) or not any(f in detail for f in fields):
+            continue
+        for f in fields:
+            detail.pop(f, None)
+        await tx.execute(
+            "UPDATE audit_log SET detail = ? WHERE id = ?",
+            (json.dumps(detail, ensure_ascii=False, sort_keys=True), row[0]),
+        )
+        changed += 1
+    return changed
+
+
 async def search(
     db: Database,
     *,

@@ -64,4 +64,16 @@ MIGRATIONS = [
         CREATE INDEX admin_sessions_user ON admin_sessions(user_id)
         """,
     ),
+    Migration(
+        # demo: 0 a person's account, 1 made by the demo loader with the published password,
+        # 2 such an account disabled because the server started without --demo. Data dirs
+        # where the demo was loaded before this mark existed get their six demo accounts marked.
+        "accounts_0004_demo_accounts",
+        """
+        ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1, 2));
+        UPDATE users SET demo = 1
+         WHERE username IN ('admin', 'editor', 'reviewer', 'staff', 'dsq_editor', 'viewer')
+           AND EXISTS (SELECT 1 FROM meta WHERE key IN ('demo_loaded', 'demo:users'))
+        """,
+    ),
 ]

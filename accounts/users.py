@@ -7,6 +7,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from accounts import audit
 from accounts.passwords import (
     DUMMY_HASH,
     hash_password_async,
@@ -41,6 +42,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 SCOPABLE_ROLES = ("editor", "staff", "reviewer", "viewer")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
 MAX_FAILED_LOGINS = 5
+# users.demo: a demo account (published password), and one disabled because demo mode was off.
+DEMO_ACTIVE = 1
+DEMO_PARKED = 2
 LOCKOUT_SECONDS = 15 * 60
 
 
@@ -99,7 +103,9 @@ async def create_user(
     *,
     display_name: str = "",
     region_code: str | None = None,
+    demo: bool = False,
 ) -> User:
+    """Create an account; `demo` marks one of the demo's accounts (published password)."""
     _check(username, role, password)
     if role == "admin" and region_code:
         raise Invalid("admin_not_scoped", "an admin sees every region")
@@ -108,7 +114,7 @@ async def create_user(
             raise Conflict("username_taken", username)
         user_id = await tx.insert(
             "INSERT INTO users (username, display_name, password_hash, role, region_code,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            " created_at, demo) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 username,
                 display_name or username,
@@ -116,6 +122,7 @@ async def create_user(
                 role,
                 region_code or None,
                 time.time(),
+                DEMO_ACTIVE if demo else 0,
             ),
         )
     return await get_user(db, user_id)
@@ -170,11 +177,14 @@ async def set_password(db: Database, user_id: int, password: str) -> None:
         raise Invalid(problem, "")
     password_hash = await hash_password_async(password)
     async with db.transaction() as tx:
-        # A new password ends every session of the account and lifts a lock-out.
+        # A new password ends every session of the account and lifts a lock-out. The account
+        # no longer has the demo's published password, so it stops being a demo account (one
+        # disabled because demo mode was off comes back as a person's account).
         await tx.execute(
             "UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1,"
-            " failed_logins = 0, locked_until = NULL WHERE id = ?",
-            (password_hash, user_id),
+            " failed_logins = 0, locked_until = NULL,"
+            " disabled = CASE WHEN demo = ? THEN 0 ELSE disabled END, demo = 0 WHERE id = ?",
+            (password_hash, DEMO_PARKED, user_id),
         )
 
 
@@ -186,6 +196,55 @@ async def set_disabled(db: Database, user_id: int, disabled: bool) -> None:
         )
         if cur.rowcount == 0:
             raise NotFound("user_not_found", str(user_id))
+
+
+async def park_demo_accounts(db: Database) -> list[str]:
+    """Disable every enabled demo account (they have the published password); return their
+    names. Run at a start without demo mode."""
+    async with db.transaction() as tx:
+        rows = await tx.fetchall(
+            "SELECT id, username FROM users WHERE demo IN (?, ?) AND disabled = 0",
+            (DEMO_ACTIVE, DEMO_PARKED),
+        )
+        for row in rows:
+            await tx.execute(
+                "UPDATE users SET disabled = 1, demo = ?, session_epoch = session_epoch + 1"
+                " WHERE id = ?",
+                (DEMO_PARKED, row["id"]),
+            )
+            await audit.record(
+                tx,
+                user=None,
+                action="user.disable",
+                object_type="user",
+                object_id=row["id"],
+                detail={"username": row["username"], "via": "demo mode off"},
+            )
+    return [row["username"] for row in rows]
+
+
+async def unpark_demo_accounts(db: Database) -> list[str]:
+    """Enable again the demo accounts disabled by a start without demo mode (not those a
+    person disabled); return their names. Run at a start in demo mode."""
+    async with db.transaction() as tx:
+        rows = await tx.fetchall(
+            "SELECT id, username FROM users WHERE demo = ? AND disabled = 1", (DEMO_PARKED,)
+        )
+        for row in rows:
+            await tx.execute(
+                "UPDATE users SET disabled = 0, demo = ?, failed_logins = 0,"
+                " locked_until = NULL WHERE id = ?",
+                (DEMO_ACTIVE, row["id"]),
+            )
+            await audit.record(
+                tx,
+                user=None,
+                action="user.enable",
+                object_type="user",
+                object_id=row["id"],
+                detail={"username": row["username"], "via": "demo mode on"},
+            )
+    return [row["username"] for row in rows]
 
 
 class LoginFailed(Invalid):

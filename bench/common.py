@@ -160,12 +160,14 @@ def start_demo_server(
     port: int | None = None,
     env: dict[str, str] | None = None,
 ) -> Proc:
-    """`legaltv serve --demo`; `env` adds LEGALTV_* settings (e.g. for an A/B experiment)."""
+    """`legaltv serve --demo --allow-unsigned`; `env` adds LEGALTV_* settings (e.g. for an
+    A/B experiment)."""
     port = port or free_port()
     argv = [
         LEGALTV,
         "serve",
         "--demo",
+        "--allow-unsigned",
         "--data-dir",
         str(data_dir),
         "--host",

@@ -36,6 +36,7 @@ def main() -> None:
             common.LEGALTV,
             "serve",
             "--demo",
+            "--allow-unsigned",
             "--data-dir",
             str(data_dir),
             "--host",

@@ -14,7 +14,8 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from callbacks import deadlines, phones, routing
+from accounts import audit
+from callbacks import deadlines, phones, routing, webhooks
 from callbacks import requests as box_requests
 from callbacks.requests import OPEN_STATES, Placement, record_event
 from storage import Conflict, Database, Invalid, NotFound, clock
@@ -743,31 +744,48 @@ async def figures(
 # --- privacy ------------------------------------------------------------------------------------
 
 ERASED_PHONE = "+860000000000"  # what phone_e164 holds after erasure (the masked form stays)
+FREE_TEXT_AUDIT_FIELDS = ("note", "reason")  # what the admin logs of a callback action's texts
 
 
 async def erase_expired_phones(
     db: Database, retention_days: float, now: float | None = None
 ) -> int:
-    """Irreversibly drop the numbers of requests closed more than `retention_days` ago; keep
-    only the masked form. Returns how many were erased."""
+    """Irreversibly drop the personal data of requests closed more than `retention_days` ago:
+    the number (only the masked form stays), and every free text that may repeat it — the
+    reasons and notes of its events, the note for the household, the note excerpts of the
+    audit log and its queued webhook bodies — plus every draft older than a day (a submitted
+    draft is deleted at once). Returns how many requests were erased.
+
+    The database zeroes what it deletes (`secure_delete`); `apply_retention` then checkpoints
+    the write-ahead log, so no old page image keeps a copy on disk."""
     now = time.time() if now is None else now
     cutoff = now - retention_days * 86400
     async with db.transaction() as tx:
         rows = await tx.fetchall(
-            "SELECT id, status FROM callback_requests WHERE phone_erased_at IS NULL"
+            "SELECT id, status, ref FROM callback_requests"
+            " WHERE phone_erased_at IS NULL"
             f" AND status IN ({','.join('?' * len(CLOSED_STATES))})"
             " AND COALESCE(closed_at, updated_at) < ?",
             (*CLOSED_STATES, cutoff),
         )
-        for request_id, status in rows:
+        for request_id, status, ref in rows:
             await tx.execute(
-                "UPDATE callback_requests SET phone_e164 = ?, phone_erased_at = ? WHERE id = ?",
+                "UPDATE callback_requests SET phone_e164 = ?, phone_erased_at = ?,"
+                " household_note = '' WHERE id = ?",
                 (ERASED_PHONE, now, request_id),
             )
+            event_ids = [
+                r[0]
+                for r in await tx.fetchall(
+                    "SELECT id FROM callback_events WHERE request_id = ?", (request_id,)
+                )
+            ]
             await tx.execute(
-                "DELETE FROM callback_drafts WHERE device_id ="
-                " (SELECT device_id FROM callback_requests WHERE id = ?)",
-                (request_id,),
+                "UPDATE callback_events SET reason = '' WHERE request_id = ?", (request_id,)
+            )
+            await webhooks.forget_events(tx, event_ids)
+            await audit.drop_detail_fields(
+                tx, object_type="callback", object_id=ref, fields=FREE_TEXT_AUDIT_FIELDS
             )
             await record_event(
                 tx,
@@ -779,7 +797,24 @@ async def erase_expired_phones(
                 to_status=status,
                 reason=f"retention {retention_days:g} days",
             )
+        # Drafts never submitted expire after a day; drop the stale ones here too.
+        await tx.execute(
+            "DELETE FROM callback_drafts WHERE created_at < ?",
+            (now - box_requests.DRAFT_TTL_SECONDS,),
+        )
     return len(rows)
+
+
+async def apply_retention(
+    db: Database, retention_days: float, webhook_retention_days: float, now: float | None = None
+) -> tuple[int, int]:
+    """One retention round: erase expired requests, purge old webhook bodies, then checkpoint
+    the write-ahead log when anything went. Returns (requests erased, webhook rows deleted)."""
+    erased = await erase_expired_phones(db, retention_days, now)
+    purged = await webhooks.purge(db, webhook_retention_days, now)
+    if erased or purged:
+        await db.checkpoint()
+    return erased, purged
 
 
 async def household_export(db: Database, serial: str) -> dict:

@@ -3,7 +3,8 @@
 Every request event is queued, inside the transaction that makes it, once per active endpoint
 (with a stable delivery id, so receivers can drop duplicates: delivery is at least once). A
 sender (tv_server/webhook_sender.py) posts due rows; failures back off exponentially per row, so
-a dead endpoint only delays its own rows. Bodies never hold a phone number.
+a dead endpoint only delays its own rows. Bodies carry codes and states only, never free text
+(staff notes and reasons may hold a phone number), so they never hold a phone number.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ async def enqueue(tx: Transaction, event_id: int, now: float) -> int:
     if not endpoints:
         return 0
     row = await tx.fetchone(
-        "SELECT e.id, e.at, e.kind, e.actor, e.from_status, e.to_status, e.outcome, e.reason,"
+        "SELECT e.id, e.at, e.kind, e.actor, e.from_status, e.to_status, e.outcome,"
         " r.ref, r.service, r.office_code, r.region_code, r.status, r.origin, r.due_at"
         " FROM callback_events e JOIN callback_requests r ON r.id = e.request_id"
         " WHERE e.id = ?",
@@ -126,7 +127,6 @@ async def enqueue(tx: Transaction, event_id: int, now: float) -> int:
         "from_status": row["from_status"],
         "to_status": row["to_status"],
         "outcome": row["outcome"],
-        "reason": row["reason"],
         "request": {
             "ref": row["ref"],
             "service": row["service"],
@@ -210,3 +210,27 @@ async def pending_count(db: Database) -> int:
             "SELECT COUNT(*) FROM webhook_outbox WHERE delivered_at IS NULL AND given_up_at IS NULL"
         )
     )
+
+
+async def forget_events(tx: Transaction, event_ids: list[int]) -> None:
+    """Drop the outbox rows of these events (inside the caller's transaction), e.g. when a
+    request's personal data is erased. Delivery ids are 'evt-{event}-ep-{endpoint}'."""
+    for event_id in event_ids:
+        prefix = f"evt-{event_id}-ep-"
+        # A range on the unique index: every id starting with the prefix ('.' follows '-').
+        await tx.execute(
+            "DELETE FROM webhook_outbox WHERE delivery_id >= ? AND delivery_id < ?",
+            (prefix, prefix[:-1] + "."),
+        )
+
+
+async def purge(db: Database, retention_days: float, now: float | None = None) -> int:
+    """Delete outbox rows queued more than `retention_days` ago: delivered, given up, or still
+    waiting on an endpoint that was switched off (an active endpoint's row is delivered or given
+    up within a day). Returns how many were deleted."""
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        cur = await tx.execute(
+            "DELETE FROM webhook_outbox WHERE created_at < ?", (now - retention_days * 86400,)
+        )
+        return cur.rowcount

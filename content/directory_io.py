@@ -1,6 +1,7 @@
-"""The service directory as a CSV file, for operators working in Excel: export (UTF-8 with BOM),
-and an import that checks every row first, reports each bad one with its line number, and then
-writes all rows in one transaction or none at all. Columns are documented in docs/directory.md.
+"""The service directory as a CSV file, for operators working in Excel: export (UTF-8 with BOM,
+text that would start a formula guarded with a `'`, see `storage.sheets`), and an import that
+takes such a `'` off again, checks every row first, reports each bad one with its line number,
+and then writes all rows in one transaction or none at all. Columns: docs/directory.md.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from dataclasses import dataclass, field
 
 from content import directory
 from content.directory import Applied, DirectoryInvalid, Problem, ServicePoint
-from storage import Database
+from storage import Database, sheets
 
 # The CSV columns: the point's code, then everything an editor can change, in that order.
 COLUMNS = ("code", *directory.EDITABLE)
-BOM = "\ufeff"
+BOM = sheets.BOM
 MAX_BYTES = 5 * 1024 * 1024  # the whole Ordos directory is about 150 KB
 
 
@@ -47,21 +48,19 @@ def _cell(value: object) -> str:
     return str(value)  # floats print the shortest text that reads back as the same number
 
 
-def point_row(point: ServicePoint) -> list[str]:
-    return [_cell(getattr(point, name)) for name in COLUMNS]
+def point_row(point: ServicePoint) -> list[str | float]:
+    """A point's cells; coordinates stay numbers (the table writer guards text only)."""
+    values = (getattr(point, name) for name in COLUMNS)
+    return [v if isinstance(v, float) else _cell(v) for v in values]
 
 
 def export_text(points: Collection[ServicePoint]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(point_row(p) for p in points)
-    return out.getvalue()
+    return sheets.csv_text(COLUMNS, (point_row(p) for p in points))
 
 
 def csv_bytes(points: Collection[ServicePoint]) -> bytes:
     """UTF-8 with a BOM, so that Excel reads the Chinese right."""
-    return (BOM + export_text(points)).encode("utf-8")
+    return sheets.csv_bytes(COLUMNS, (point_row(p) for p in points))
 
 
 async def export_csv(db: Database, regions: Collection[str] | None = None) -> bytes:
@@ -114,7 +113,8 @@ def parse(
                 Problem("row", "row_width", f"{len(cells)} / {len(header)}", line=line)
             )
             continue
-        raw = dict(zip(header, (c.strip() for c in cells), strict=True))
+        # The export put a `'` before text that would start a formula: take exactly that one off.
+        raw = dict(zip(header, (sheets.unguard(c.strip()) for c in cells), strict=True))
         data, problems = directory.clean_point(raw, known_regions, allowed=allowed)
         plan.problems.extend(Problem(p.field, p.code, p.value, line=line) for p in problems)
         code = data["code"]

@@ -6,6 +6,7 @@ in one transaction. Any problem → `PackageError` listing them all and nothing 
 from __future__ import annotations
 
 import asyncio
+import re
 import stat
 import tempfile
 import time
@@ -158,10 +159,18 @@ async def _check(
     programs: list[package.Program],
     *,
     regions_allowed: Callable[[list[str]], bool] | None,
+    categories: list[package.Category] = (),
+    root: Path | None = None,
 ) -> tuple[list[Problem], dict[str, int]]:
-    """Problems against the database and the editors' rules; {slug: id} of existing programs."""
+    """Problems against the database and the editors' rules; {slug: id} of existing programs.
+
+    With `regions_allowed` (a region-scoped editor) the package's regions and those of every
+    existing program it would change must pass it, and the categories every box shares may be
+    added but not changed."""
     problems: list[Problem] = []
     existing: dict[str, int] = {}
+    if regions_allowed is not None and root is not None:
+        problems.extend(await _category_changes(db, categories, root / "categories.toml"))
     for p in programs:
         toml = p.root / "program.toml"
         text = toml.read_text(encoding="utf-8")
@@ -195,7 +204,41 @@ async def _check(
             existing[p.slug] = int(row["id"])
             if row["state"] == "in_review":
                 bad("slug", f"program {p.slug!r} is waiting for review; withdraw it first")
+            if regions_allowed is not None:
+                # The program as it is (working copy and live version), as a direct edit checks.
+                state = await workflow.get_state(db, int(row["id"]))
+                if not regions_allowed(state.regions):
+                    bad("slug", f"program {p.slug!r} reaches regions outside the ones you may edit")
     return problems, existing
+
+
+async def _category_changes(
+    db: Database, categories: list[package.Category], path: Path
+) -> list[Problem]:
+    """Categories of the package that would change an existing one (title, description or
+    order): only an editor of every region may do that."""
+    rows = {
+        r["slug"]: (r["title"], r["description"] or "", r["position"])
+        for r in await db.fetchall("SELECT slug, title, description, position FROM categories")
+    }
+    changed = [
+        c.slug
+        for c in categories
+        if c.slug in rows and rows[c.slug] != (c.title, c.description or "", c.order)
+    ]
+    if not changed:
+        return []
+    lines = (await asyncio.to_thread(path.read_text, encoding="utf-8")).splitlines()
+
+    def line_of(slug: str) -> int | None:
+        pattern = re.compile(rf"\s*slug\s*=\s*[\"']{re.escape(slug)}[\"']")
+        return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), None)
+
+    message = "differs from the category every region shares; only an editor of every region"
+    return [
+        Problem(path, f"category {slug!r} {message} may change it", line_of(slug))
+        for slug in changed
+    ]
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -345,7 +388,9 @@ async def import_package(
             raise _refuse(label, f"cannot be read ({exc})") from exc
         if not programs:
             raise _refuse(label, "no program folders (expected <slug>/program.toml)")
-        problems, existing = await _check(db, programs, regions_allowed=regions_allowed)
+        problems, existing = await _check(
+            db, programs, regions_allowed=regions_allowed, categories=categories, root=root
+        )
         if problems:
             raise PackageError(_shown(problems, base, prefix))
         for pid in existing.values():

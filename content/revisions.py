@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from content import package
-from storage import Invalid
+from storage import DomainError, Invalid
 
 TITLE_MAX = 40
 SUMMARY_MAX = package.SUMMARY_MAX
@@ -152,30 +152,65 @@ def parse_tags(text: str) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
+class FormInvalid(Invalid):
+    """Every problem of a form at once, by the form field it is about ("title", "body",
+    "images", …). Its own code and params are the first problem's, for callers showing one."""
+
+    def __init__(self, errors: dict[str, DomainError]) -> None:
+        first = next(iter(errors.values()))
+        super().__init__(first.code, first.detail, **first.params)
+        self.status = first.status
+        self.errors = errors
+
+
+def check_fields(
+    fields: Fields, *, categories: set[str], region_exists
+) -> tuple[dict[str, DomainError], str, str, list[str], list[PageDraft] | None]:
+    """Check every field of the form; return (problems by field, title, summary, tags, pages —
+    None when the body is refused)."""
+    errors: dict[str, DomainError] = {}
+    title, summary = fields.title.strip(), fields.summary.strip()
+    if not title:
+        errors["title"] = Invalid("title_required")
+    elif len(title) > TITLE_MAX:
+        errors["title"] = Invalid("title_too_long", n=len(title), max=TITLE_MAX)
+    if not summary:
+        errors["summary"] = Invalid("summary_required")
+    elif len(summary) > SUMMARY_MAX:
+        errors["summary"] = Invalid("summary_too_long", n=len(summary), max=SUMMARY_MAX)
+    if fields.category not in categories:
+        errors["category"] = Invalid("category_unknown", fields.category)
+    if fields.language not in package.LANGUAGES:
+        errors["language"] = Invalid("language_invalid", fields.language)
+    if not fields.regions:
+        errors["regions"] = Invalid("regions_required")
+    for code in fields.regions:
+        if not region_exists(code):
+            errors["regions"] = Invalid("region_not_found", code)
+    tags: list[str] = []
+    try:
+        tags = parse_tags(fields.tags)
+    except Invalid as exc:
+        errors["tags"] = exc
+    pages = None
+    try:
+        pages = parse_body(fields.body)
+    except Invalid as exc:
+        errors["body"] = exc
+    return errors, title, summary, tags, pages
+
+
 def validate_fields(
     fields: Fields, *, categories: set[str], region_exists
 ) -> tuple[str, str, list[str], list[PageDraft]]:
-    """Check the form; return (title, summary, tags, pages). Raises the first problem found."""
-    title, summary = fields.title.strip(), fields.summary.strip()
-    if not title:
-        raise Invalid("title_required")
-    if len(title) > TITLE_MAX:
-        raise Invalid("title_too_long", n=len(title), max=TITLE_MAX)
-    if not summary:
-        raise Invalid("summary_required")
-    if len(summary) > SUMMARY_MAX:
-        raise Invalid("summary_too_long", n=len(summary), max=SUMMARY_MAX)
-    if fields.category not in categories:
-        raise Invalid("category_unknown", fields.category)
-    if fields.language not in package.LANGUAGES:
-        raise Invalid("language_invalid", fields.language)
-    if not fields.regions:
-        raise Invalid("regions_required")
-    for code in fields.regions:
-        if not region_exists(code):
-            raise Invalid("region_not_found", code)
-    tags = parse_tags(fields.tags)
-    return title, summary, tags, parse_body(fields.body)
+    """Check the form; return (title, summary, tags, pages). Raises FormInvalid naming every
+    problem found."""
+    errors, title, summary, tags, pages = check_fields(
+        fields, categories=categories, region_exists=region_exists
+    )
+    if errors or pages is None:
+        raise FormInvalid(errors)
+    return title, summary, tags, pages
 
 
 # -- comparing two revisions -------------------------------------------------------------------

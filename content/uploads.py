@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 import os
+import shutil
 import struct
 import tempfile
 import time
@@ -19,6 +20,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -175,19 +177,72 @@ def make_renditions(
 
 # -- videos ----------------------------------------------------------------------------------
 
+# What a file holds, judged by its first bytes (SNIFF_BYTES are enough): "jpeg", "png", "webp",
+# "mp4", "zip", or None for anything else.
+SNIFF_BYTES = 16
+IMAGE_KINDS = {"jpeg", "png", "webp"}
 
-def _boxes(data: bytes, start: int, end: int):
-    """Yield (type, payload start, box end) of the ISO-BMFF boxes in data[start:end]."""
+
+def sniff(head: bytes) -> str | None:
+    """The type of a file from its first bytes, whatever its name says."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:2] == b"PK":  # a zip (the package import checks the rest)
+        return "zip"
+    return None
+
+
+# What a file name's extension promises, by family: an image must not arrive as clip.mp4 nor a
+# video as photo.jpg (within images the bytes decide: a PNG named .jpg is stored as PNG).
+_NAME_FAMILIES = {
+    ".jpg": "image", ".jpeg": "image", ".png": "image", ".webp": "image",
+    ".mp4": "video", ".m4v": "video", ".mov": "video", ".zip": "zip",
+}  # fmt: skip
+_KIND_FAMILIES = {"jpeg": "image", "png": "image", "webp": "image", "mp4": "video", "zip": "zip"}
+
+
+def name_matches(filename: str, kind: str | None) -> bool:
+    """Whether the bytes (sniffed `kind`) are what the file's name says; names without a known
+    extension promise nothing."""
+    promised = _NAME_FAMILIES.get(Path(filename.replace("\\", "/")).suffix.lower())
+    return promised is None or promised == _KIND_FAMILIES.get(kind or "")
+
+
+# An upload's bytes: in memory, or a file on disk (a streamed upload, never read whole).
+Source = bytes | Path
+
+
+def source_size(source: Source) -> int:
+    return source.stat().st_size if isinstance(source, Path) else len(source)
+
+
+def _open_source(source: Source) -> BinaryIO:
+    return source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+
+
+def _boxes(fh: BinaryIO, start: int, end: int):
+    """Yield (type, payload start, box end) of the ISO-BMFF boxes between `start` and `end` of
+    a seekable file (reads only the box headers)."""
     pos = start
     while pos < end:
         if end - pos < 8:
             raise Invalid("upload_truncated", f"box header at {pos}")
-        size, kind = struct.unpack_from(">I4s", data, pos)
+        fh.seek(pos)
+        head = fh.read(16)
+        if len(head) < 8:
+            raise Invalid("upload_truncated", f"box header at {pos}")
+        size, kind = struct.unpack_from(">I4s", head)
         header = 8
         if size == 1:
-            if end - pos < 16:
+            if end - pos < 16 or len(head) < 16:
                 raise Invalid("upload_truncated", f"large box header at {pos}")
-            size = struct.unpack_from(">Q", data, pos + 8)[0]
+            size = struct.unpack_from(">Q", head, 8)[0]
             header = 16
         elif size == 0:
             size = end - pos
@@ -199,44 +254,93 @@ def _boxes(data: bytes, start: int, end: int):
         pos += size
 
 
-def _has_h264(data: bytes, start: int, end: int, depth: int = 0) -> bool:
-    for kind, body, box_end in _boxes(data, start, end):
+def _has_h264(fh: BinaryIO, start: int, end: int, depth: int = 0) -> bool:
+    for kind, body, box_end in list(_boxes(fh, start, end)):
         if kind in _MP4_CONTAINERS and depth < 8:
-            if _has_h264(data, body, box_end, depth + 1):
+            if _has_h264(fh, body, box_end, depth + 1):
                 return True
         elif kind == b"stsd":  # full box header (4) + entry count (4), then sample entries
-            if any(k in _VIDEO_CODECS for k, _, _ in _boxes(data, body + 8, box_end)):
+            if any(k in _VIDEO_CODECS for k, _, _ in _boxes(fh, body + 8, box_end)):
                 return True
     return False
 
 
-def check_mp4(data: bytes) -> None:
-    """An MP4 file (an `ftyp` box first) with an H.264 video track; else `Invalid`."""
-    if len(data) < 12 or data[4:8] != b"ftyp":
+def _moov(fh: BinaryIO, size: int) -> tuple[int, int] | None:
+    fh.seek(0)
+    head = fh.read(12)
+    if len(head) < 12 or head[4:8] != b"ftyp":
         raise Invalid("upload_not_mp4", "no ftyp box")
-    top = list(_boxes(data, 0, len(data)))
-    moov = [(body, end) for kind, body, end in top if kind == b"moov"]
-    if not moov or not _has_h264(data, *moov[0]):
-        raise Invalid("upload_not_mp4", "no H.264 (avc1) track")
+    moov = [(body, end) for kind, body, end in _boxes(fh, 0, size) if kind == b"moov"]
+    return moov[0] if moov else None
+
+
+def check_mp4(source: Source) -> None:
+    """An MP4 file (an `ftyp` box first) with an H.264 video track; else `Invalid`. A file on
+    disk is checked by seeking from box header to box header, never read whole."""
+    with _open_source(source) as fh:
+        moov = _moov(fh, source_size(source))
+        if moov is None or not _has_h264(fh, *moov):
+            raise Invalid("upload_not_mp4", "no H.264 (avc1) track")
+
+
+def mp4_duration(source: Source) -> int | None:
+    """Whole seconds of an MP4 from its `mvhd` box (None when it cannot be read)."""
+    try:
+        with _open_source(source) as fh:
+            moov = _moov(fh, source_size(source))
+            if moov is None:
+                return None
+            for inner, start, stop in _boxes(fh, *moov):
+                if inner != b"mvhd":
+                    continue
+                fh.seek(start)
+                head = fh.read(min(stop - start, 32))
+                if head[0] == 1:  # version 1: 64-bit times
+                    scale, length = struct.unpack_from(">IQ", head, 20)
+                else:
+                    scale, length = struct.unpack_from(">II", head, 12)
+                return round(length / scale) if scale else None
+    except (Invalid, struct.error, IndexError, OSError):
+        return None
+    return None
 
 
 # -- storing ---------------------------------------------------------------------------------
 
 
-def _write_once(path: Path, data: bytes) -> bool:
-    """Write `data` to a content-addressed `path` atomically unless present; True if written."""
+def _write_once(path: Path, data: Source) -> bool:
+    """Write `data` to a content-addressed `path` atomically unless present; True if written.
+    A file on disk is hard-linked (copied across file systems), never read into memory."""
     if path.is_file():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        if isinstance(data, Path):
+            os.close(fd)
+            os.unlink(tmp)
+            try:
+                os.link(data, tmp)
+            except OSError:
+                shutil.copyfile(data, tmp)
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def sha256_of(source: Source) -> str:
+    if not isinstance(source, Path):
+        return hashlib.sha256(source).hexdigest()
+    digest = hashlib.sha256()
+    with source.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -247,15 +351,19 @@ class _Prepared:
     created: list[Path]
 
 
-def _prepare(data_dir: Path, data: bytes, kind: str) -> _Prepared:
-    """Check the bytes, then write the original and its renditions (blocking: run in a thread)."""
+def _prepare(data_dir: Path, data: Source, kind: str) -> _Prepared:
+    """Check the bytes, then write the original and its renditions (blocking: run in a thread).
+    A video on disk is checked, hashed and linked into place in chunks; an image is decoded
+    whole anyway (its pixels are larger than its file), so its bytes are read."""
     if kind == "video":
         check_mp4(data)
-        sha = hashlib.sha256(data).hexdigest()
+        sha = sha256_of(data)
         rel = f"media/{sha[:2]}/{sha}.mp4"
         created = [data_dir / rel] if _write_once(data_dir / rel, data) else []
-        media = programs.PreparedMedia(sha, rel, "video", "video/mp4", len(data), [])
+        media = programs.PreparedMedia(sha, rel, "video", "video/mp4", source_size(data), [])
         return _Prepared(media, None, None, created)
+    if isinstance(data, Path):
+        data = data.read_bytes()
     checked = check_image(data)
     mime, suffix = IMAGE_TYPES[checked.fmt]
     sha = hashlib.sha256(checked.data).hexdigest()
@@ -283,7 +391,7 @@ async def store_upload(
     db: Database,
     data_dir: Path,
     filename: str,
-    data: bytes,
+    data: Source,
     *,
     max_bytes: int,
     kind: str = "image",
@@ -297,9 +405,10 @@ async def store_upload(
     """
     if kind not in ("image", "video"):
         raise Invalid("upload_kind", kind)
-    if len(data) > max_bytes:
-        raise Invalid("upload_too_large", f"{len(data)} > {max_bytes}", mb=max_bytes // 2**20)
-    if not data:
+    size = source_size(data)
+    if size > max_bytes:
+        raise Invalid("upload_too_large", f"{size} > {max_bytes}", mb=max_bytes // 2**20)
+    if not size:
         raise Invalid("upload_not_image" if kind == "image" else "upload_not_mp4", "empty")
     prepared = await asyncio.to_thread(_prepare, Path(data_dir), data, kind)
     name = Path(filename or "").name[:200]

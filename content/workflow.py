@@ -8,14 +8,11 @@ The TV only ever reads the live tables (`programs`, `program_pages`, …); a dra
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import json
-import secrets
-import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -23,8 +20,15 @@ from PIL import Image
 from content import package
 from content import programs as live
 from content import uploads as uploads_domain
-from content.revisions import Content, Fields, PageDraft, check_images, validate_fields
-from storage import Conflict, Database, Invalid, NotFound, clock
+from content.revisions import (
+    Content,
+    Fields,
+    FormInvalid,
+    PageDraft,
+    check_fields,
+    check_images,
+)
+from storage import Conflict, Database, DomainError, Invalid, NotFound, clock
 from storage.database import Transaction
 
 STATES = ("draft", "in_review", "needs_changes", "scheduled", "current")
@@ -36,7 +40,19 @@ IMAGE_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 @dataclass(frozen=True)
 class Upload:
     filename: str  # as sent by the browser; names the image (`images/<name>.jpg`)
-    data: bytes
+    data: uploads_domain.Source  # the bytes, or the file a streamed upload was written to
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Files stored before the form was saved — pictures put in with 插入图片, and files of a
+    refused form offered again — by the form field they belong to."""
+
+    images: dict[str, int] = field(default_factory=dict)  # "images/x.jpg" → media id
+    cover: int | None = None
+    poster: int | None = None
+    video: int | None = None
+    duration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,40 +166,71 @@ async def live_content(db_or_tx, program_id: int) -> Content:
     )
 
 
-async def _ensure_workflow(db: Database, program_id: int) -> None:
-    """Give a program made outside the workflow its first revision: what is live now."""
+# The note of the first revision given to a program made outside the workflow (the demo catalog,
+# `content import`); revisions written by older versions say "imported".
+IMPORTED_NOTE = "导入时的版本"
+
+
+async def _first_revision(tx: Transaction, program_id: int):
+    """Give a program made outside the workflow its first revision — what is live now, dated
+    when the program was last changed — and return its workflow row (None: no such program).
+    Only ever called on a write path: reading a program never writes."""
+    row = await tx.fetchone("SELECT status, updated_at FROM programs WHERE id = ?", (program_id,))
+    if row is None:
+        return None
+    when = row["updated_at"]
+    content = await live_content(tx, program_id)
+    is_live = row["status"] in ("published", "unpublished")
+    rev = await tx.insert(
+        "INSERT INTO program_revisions (program_id, content, author, note, created_at,"
+        " published_at) VALUES (?, ?, '', ?, ?, ?)",
+        (program_id, content.to_json(), IMPORTED_NOTE, when, when if is_live else None),
+    )
+    await tx.execute(
+        "INSERT INTO program_workflow (program_id, state, draft_revision_id,"
+        " live_revision_id, updated_at) VALUES (?, ?, ?, ?, ?)",
+        (program_id, "current" if is_live else "draft", rev, rev if is_live else None, when),
+    )
+    return await tx.fetchone("SELECT * FROM program_workflow WHERE program_id = ?", (program_id,))
+
+
+async def ensure_workflows(db: Database) -> int:
+    """Give every program made outside the workflow its first revision (after the demo or a
+    catalog import, and at start-up for older databases); returns how many were given one."""
+    done = 0
     async with db.transaction() as tx:
-        row = await tx.fetchone("SELECT status FROM programs WHERE id = ?", (program_id,))
-        if row is None:
-            raise NotFound("program_not_found", str(program_id))
-        if await tx.fetchone("SELECT 1 FROM program_workflow WHERE program_id = ?", (program_id,)):
-            return
-        now = time.time()
-        content = await live_content(tx, program_id)
-        is_live = row["status"] in ("published", "unpublished")
-        rev = await tx.insert(
-            "INSERT INTO program_revisions (program_id, content, author, note, created_at,"
-            " published_at) VALUES (?, ?, '', 'imported', ?, ?)",
-            (program_id, content.to_json(), now, now if is_live else None),
+        rows = await tx.fetchall(
+            "SELECT id FROM programs WHERE id NOT IN (SELECT program_id FROM program_workflow)"
         )
-        await tx.execute(
-            "INSERT INTO program_workflow (program_id, state, draft_revision_id,"
-            " live_revision_id, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (program_id, "current" if is_live else "draft", rev, rev if is_live else None, now),
-        )
+        for row in rows:
+            await _first_revision(tx, row[0])
+            done += 1
+    return done
+
+
+def _unrecorded(program_id: int, row, content: Content) -> ProgramState:
+    """The state of a program without a workflow row yet, as it would be recorded, without
+    writing anything: its draft is "revision 0", what is live now."""
+    is_live = row["status"] in ("published", "unpublished")
+    when = row["p_updated"]
+    rev = Revision(0, "", IMPORTED_NOTE, when, when if is_live else None, None, content)
+    flow = Workflow(
+        "current" if is_live else "draft", 0, 0 if is_live else None, None, None, "", None, "",
+        None, "", when,
+    )  # fmt: skip
+    return ProgramState(program_id, row["slug"], row["status"], flow, rev, rev if is_live else None)
 
 
 async def get_state(db: Database, program_id: int) -> ProgramState:
     row = await db.fetchone(
-        "SELECT p.id, p.slug, p.status, w.* FROM programs p"
+        "SELECT p.id, p.slug, p.status, p.updated_at AS p_updated, w.* FROM programs p"
         " LEFT JOIN program_workflow w ON w.program_id = p.id WHERE p.id = ?",
         (program_id,),
     )
     if row is None:
         raise NotFound("program_not_found", str(program_id))
     if row["state"] is None:
-        await _ensure_workflow(db, program_id)
-        return await get_state(db, program_id)
+        return _unrecorded(program_id, row, await live_content(db, program_id))
     flow = _workflow(row)
     revs = {
         r["id"]: _revision(r)
@@ -274,16 +321,17 @@ async def category_titles(db: Database) -> dict[str, str]:
 # -- writing drafts ----------------------------------------------------------------------------
 
 
-def _image_name(filename: str, data: bytes) -> str:
+def _image_name(filename: str, data: uploads_domain.Source) -> str:
     """Where an uploaded page image is found by the Markdown: `images/<ascii name>.<ext>`."""
+    source = data if isinstance(data, Path) else io.BytesIO(data)
     try:
-        with Image.open(io.BytesIO(data), formats=tuple(IMAGE_EXT)) as im:
+        with Image.open(source, formats=tuple(IMAGE_EXT)) as im:
             ext = IMAGE_EXT[im.format]
     except (OSError, SyntaxError, ValueError) as exc:
         raise Invalid("upload_not_image", str(exc), name=filename) from exc
     stem = Path(filename).stem.lower()
     stem = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "" for c in stem)
-    return f"images/{stem or 'img-' + hashlib.sha256(data).hexdigest()[:8]}{ext}"
+    return f"images/{stem or 'img-' + uploads_domain.sha256_of(data)[:8]}{ext}"
 
 
 async def _prepare(
@@ -302,30 +350,60 @@ async def _prepare(
     video: Upload | None = None,
     poster: Upload | None = None,
     remove_video: bool = False,
+    video_max_bytes: int | None = None,
+    earlier: dict[str, DomainError] | None = None,
+    staged: Staged | None = None,
 ) -> Content:
-    """Validate the form, then store the uploads and make the covers: every file exists before
+    """Validate the form (every problem at once, with `earlier` ones found by the caller:
+    FormInvalid), then store the uploads and make the covers: every file exists before
     the revision is written. Refusals come before anything is stored."""
     cats = await category_titles(db)
-    title, summary, tags, pages = validate_fields(
+    errors, title, summary, tags, pages = check_fields(
         fields, categories=set(cats), region_exists=region_exists
     )
-    named = {_image_name(up.filename, up.data): up for up in uploads}
+    errors = {**(earlier or {}), **errors}
+
+    def check(name: str, test: Callable[[], object]) -> None:
+        try:
+            test()
+        except Invalid as exc:
+            errors.setdefault(name, exc)
+
+    named: dict[str, Upload] = {}
+    for up in uploads:
+        check("images", lambda up=up: named.setdefault(_image_name(up.filename, up.data), up))
     kept = {p: m for p, m in (base.images if base else {}).items() if p not in set(remove_images)}
-    check_images(pages, set(kept) | set(named))
+    staged = staged or Staged()
+    kept.update({p: m for p, m in staged.images.items() if p not in named})
+    if pages is not None:
+        check("body", lambda: check_images(pages, set(kept) | set(named)))
     if cover is not None:
-        _image_name(cover.filename, cover.data)
+        check("cover", lambda: _image_name(cover.filename, cover.data))
     if poster is not None:
-        _image_name(poster.filename, poster.data)
-    for up in [*named.values(), *(u for u in (cover, video, poster) if u is not None)]:
-        if len(up.data) > max_bytes:
-            raise Invalid("upload_too_large", up.filename, mb=max_bytes // 2**20, name=up.filename)
+        check("poster", lambda: _image_name(poster.filename, poster.data))
+    video_max = max_bytes if video_max_bytes is None else video_max_bytes
+    sized = [("images", u) for u in uploads] + [
+        (name, u) for name, u in (("cover", cover), ("video", video), ("poster", poster)) if u
+    ]
+    for name, up in sized:
+        limit = video_max if name == "video" else max_bytes
+        if uploads_domain.source_size(up.data) > limit:
+            errors[name] = Invalid(
+                "upload_too_large", up.filename, mb=limit // 2**20, name=up.filename
+            )
     video_id, poster_id, duration = _kept_video(base, remove_video)
+    if video is None and staged.video is not None:
+        video_id, duration = staged.video, staged.duration
+    if poster is None and staged.poster is not None:
+        poster_id = staged.poster
     if video is not None:
-        uploads_domain.check_mp4(video.data)
+        check("video", lambda: uploads_domain.check_mp4(video.data))
     if video is not None and poster is None and poster_id is None:
-        raise Invalid("poster_required")
+        errors.setdefault("poster", Invalid("poster_required"))
     if poster is not None and video is None and video_id is None:
-        raise Invalid("poster_without_video")
+        errors.setdefault("poster", Invalid("poster_without_video"))
+    if errors or pages is None:
+        raise FormInvalid(errors)
     images = dict(kept)
     for path, up in named.items():
         images[path] = await uploads_domain.store_upload(
@@ -333,7 +411,7 @@ async def _prepare(
         )
     if video is not None:
         video_id = await uploads_domain.store_upload(
-            db, data_dir, video.filename, video.data, max_bytes=max_bytes, kind="video"
+            db, data_dir, video.filename, video.data, max_bytes=video_max, kind="video"
         )
         duration = mp4_duration(video.data)
     if poster is not None:
@@ -342,6 +420,10 @@ async def _prepare(
         )
     covers = dict(base.covers) if base else {}
     cover_src = None
+    if cover is None and staged.cover is not None:
+        cover_src = data_dir / await db.fetchval(
+            "SELECT file FROM media WHERE id = ?", (staged.cover,)
+        )
     if cover is not None:
         media_id = await uploads_domain.store_upload(
             db, data_dir, cover.filename, cover.data, max_bytes=max_bytes
@@ -382,23 +464,91 @@ def _kept_video(base: Content | None, remove: bool) -> tuple[int | None, int | N
     return base.video_media_id, base.poster_media_id, base.duration_seconds
 
 
-def mp4_duration(data: bytes) -> int | None:
+def mp4_duration(data: uploads_domain.Source) -> int | None:
     """Whole seconds of an MP4 from its `mvhd` box (None when it cannot be read)."""
-    try:
-        for kind, body, end in uploads_domain._boxes(data, 0, len(data)):
-            if kind != b"moov":
-                continue
-            for inner, start, _stop in uploads_domain._boxes(data, body, end):
-                if inner != b"mvhd":
-                    continue
-                if data[start] == 1:  # version 1: 64-bit times
-                    scale, length = struct.unpack_from(">IQ", data, start + 20)
-                else:
-                    scale, length = struct.unpack_from(">II", data, start + 12)
-                return round(length / scale) if scale else None
-    except (Invalid, struct.error, IndexError):
-        return None
-    return None
+    return uploads_domain.mp4_duration(data)
+
+
+async def stage_file(
+    db: Database, data_dir: Path, up: Upload, *, kind: str, max_bytes: int
+) -> tuple[str, str]:
+    """Store one file of a form before the form is saved; return (its page path for pictures,
+    else "", its sha256 — the token the form sends back to use it)."""
+    path = _image_name(up.filename, up.data) if kind == "image" else ""
+    media_id = await uploads_domain.store_upload(
+        db, data_dir, up.filename, up.data, max_bytes=max_bytes, kind=kind
+    )
+    sha = await db.fetchval("SELECT sha256 FROM media WHERE id = ?", (media_id,))
+    return path, sha
+
+
+async def resolve_staged(db: Database, data_dir: Path, tokens: dict[str, list[str]]) -> Staged:
+    """The files a form refers to by sha256 (`images` as "images/x.jpg:sha256"); unknown
+    tokens, and files of the wrong kind, are ignored."""
+
+    async def media(sha: str, kind: str):
+        if not (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+            return None
+        return await db.fetchone(
+            "SELECT id, file FROM media WHERE sha256 = ? AND kind = ?", (sha, kind)
+        )
+
+    images = {}
+    for token in tokens.get("images", [])[:100]:
+        path, _, sha = token.rpartition(":")
+        row = await media(sha, "image")
+        if row is not None and path.startswith("images/") and "/" not in path[7:]:
+            images[path] = row["id"]
+    found = {}
+    for name, kind in (("cover", "image"), ("poster", "image"), ("video", "video")):
+        sha = (tokens.get(name) or [""])[0]
+        row = await media(sha, kind) if sha else None
+        found[name] = row
+    duration = None
+    if found["video"] is not None:
+        data = await asyncio.to_thread((data_dir / found["video"]["file"]).read_bytes)
+        duration = mp4_duration(data)
+    return Staged(
+        images, *(found[n]["id"] if found[n] else None for n in ("cover", "poster", "video")),
+        duration,
+    )  # fmt: skip
+
+
+SLUG_MAX = 48
+
+
+def slug_of(title: str) -> str:
+    """A readable slug from a title: Chinese in pinyin (草场流转 → cao-chang-liu-zhuan), other
+    letters and digits kept; `program` when nothing is left."""
+    from pypinyin import lazy_pinyin  # loads its dictionary on first use only
+
+    words = []
+    for part in lazy_pinyin(title.strip().lower(), errors="default"):
+        word = "".join(c for c in part if c.isascii() and c.isalnum())
+        if word:
+            words.append(word)
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > SLUG_MAX:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return slug or "program"
+
+
+async def _free_slug(db: Database, base: str) -> str:
+    """`base`, or `base-2`, `base-3`, … the first one no program uses."""
+    taken = {
+        r[0]
+        for r in await db.fetchall(
+            "SELECT slug FROM programs WHERE slug = ? OR slug LIKE ?", (base, f"{base}-%")
+        )
+    }
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
 
 
 async def create_program(
@@ -416,19 +566,25 @@ async def create_program(
     author: str,
     note: str = "",
     audit: AuditHook | None = None,
+    video_max_bytes: int | None = None,
+    staged: Staged | None = None,
 ) -> int:
     """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
     H.264 MP4) needs a `poster` image; both go live with the revision."""
     slug = slug.strip()
+    earlier: dict[str, DomainError] = {}
     if slug and not package.SLUG_RE.fullmatch(slug):
-        raise Invalid("slug_invalid", slug)
-    slug = slug or f"program-{secrets.token_hex(4)}"
-    if await db.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
-        raise Conflict("slug_taken", slug)
+        earlier["slug"] = Invalid("slug_invalid", slug)
+    if slug:
+        if await db.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
+            earlier["slug"] = Conflict("slug_taken", slug)
+    else:
+        slug = await _free_slug(db, slug_of(fields.title))
     content = await _prepare(
         db, data_dir, fields, None, slug=slug, uploads=uploads, cover=cover,
         remove_images=(), title_card=False, region_exists=region_exists, max_bytes=max_bytes,
-        video=video, poster=poster,
+        video=video, poster=poster, video_max_bytes=video_max_bytes, earlier=earlier,
+        staged=staged,
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
@@ -460,8 +616,11 @@ async def _locked(
     """The workflow row read inside the write transaction; Conflict when someone else moved
     the program on since the page was shown."""
     row = await tx.fetchone("SELECT * FROM program_workflow WHERE program_id = ?", (program_id,))
-    if row is None:
-        raise NotFound("program_not_found", str(program_id))
+    if row is None:  # made outside the workflow: the page showed it as "revision 0"
+        row = await _first_revision(tx, program_id)
+        if row is None:
+            raise NotFound("program_not_found", str(program_id))
+        revision = row["draft_revision_id"] if revision == 0 else revision
     flow = _workflow(row)
     if flow.state not in set(allowed):
         raise Conflict(f"not_allowed_{flow.state}", flow.state)
@@ -507,6 +666,8 @@ async def save_draft(
     author: str,
     note: str = "",
     audit: AuditHook | None = None,
+    video_max_bytes: int | None = None,
+    staged: Staged | None = None,
 ) -> int:
     """Save the form as a new revision of the working copy; the TV keeps showing what is live.
     A new `video` replaces the old one (its poster is kept unless a new `poster` is given);
@@ -524,7 +685,7 @@ async def save_draft(
         db, data_dir, fields, state.draft.content, slug=state.slug, uploads=uploads,
         cover=cover, remove_images=remove_images, title_card=title_card,
         region_exists=region_exists, max_bytes=max_bytes, video=video, poster=poster,
-        remove_video=remove_video,
+        remove_video=remove_video, video_max_bytes=video_max_bytes, staged=staged,
     )  # fmt: skip
     if content == state.draft.content:
         return base_revision

@@ -10,7 +10,8 @@ boxes was seen in the last 7 days.
 
 The default period's figures are shared per database (`all_figures`) and the latest are kept in
 `coverage_latest`, so a restarted server answers at once from them (marked stale, with their time)
-while it computes new ones.
+while it computes new ones. Computations run one at a time and are shared by everyone asking for
+the same period meanwhile (single-flight); `computations(db)` counts them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from device_registry import devices as devices_mod
 from device_registry import waves as waves_mod
 from device_registry.regions import Region, RegionTree
-from storage import Database, NotFound, clock
+from storage import Database, LimitReached, NotFound, clock
 
 DAY = 86400.0
 INSTALLED_STATES = devices_mod.INSTALLED_STATES
@@ -183,10 +184,14 @@ class Computed:
 
 
 async def _compute(db: Database, tree: RegionTree, now: float, period: Period) -> Computed:
+    _of(db).computations += 1
     return Computed(roll_up(tree, await village_figures(db, now, period)), period, now)
 
 
 # -- figures shared per database -------------------------------------------------------------
+
+FRESH_SECONDS = 10.0  # a "refresh now" reuses figures whose computation began this recently
+BUSY_RETRY_SECONDS = 5.0  # what to tell a viewer whose own computation still runs
 
 
 @dataclass(frozen=True)
@@ -197,12 +202,24 @@ class _Entry:
     loaded: bool = False  # read back from coverage_latest, not computed by this process
 
 
+@dataclass(eq=False)
+class _Flight:
+    """One computation of a period's figures, awaited by everyone who asks meanwhile."""
+
+    task: asyncio.Task | None = None
+    viewer: str | None = None
+    generation: int | None = None  # set when the computation begins (it waits for the lock)
+
+
 @dataclass
 class _Shared:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one computation at a time
     generation: int = 0
     entries: dict = field(default_factory=dict)  # period key (None: default period) → _Entry
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set by forget()
+    flights: dict = field(default_factory=dict)  # period key → the _Flight others may join
+    viewers: dict = field(default_factory=dict)  # viewer → computations it started, running
+    computations: int = 0  # whole-registry computations run (see `computations`)
 
 
 _shared: weakref.WeakKeyDictionary[Database, _Shared] = weakref.WeakKeyDictionary()
@@ -215,6 +232,51 @@ def _of(db: Database) -> _Shared:
     return shared
 
 
+def computations(db: Database) -> int:
+    """How many times this process computed figures over the whole registry of `db`."""
+    return _of(db).computations
+
+
+def in_flight(db: Database) -> int:
+    """Computations of `db`'s figures queued or running that a request may still join."""
+    return len(_of(db).flights)
+
+
+def _reusable(hit: _Entry | None, shared: _Shared, age_limit: float, renew: bool) -> bool:
+    if hit is None or hit.generation != shared.generation:
+        return False
+    if renew:  # asked for figures computed now: the kept ones of a past run never do
+        return not hit.loaded and time.monotonic() - hit.started < age_limit
+    return hit.loaded or time.monotonic() - hit.started < age_limit
+
+
+async def _fly(
+    db: Database, tree: RegionTree, now: float, period: Period | None, key, flight: _Flight
+) -> Computed:
+    shared = _of(db)
+    try:
+        async with shared.lock:
+            flight.generation, started = shared.generation, time.monotonic()
+            result = await _compute(db, tree, now, period or default_period(now))
+            if flight.generation == shared.generation:  # not overtaken by a forget() meanwhile
+                if len(shared.entries) > 32:
+                    shared.entries.clear()
+                shared.entries[key] = _Entry(started, flight.generation, result)
+            return result
+    finally:
+        if shared.flights.get(key) is flight:
+            del shared.flights[key]
+        if flight.viewer is not None:
+            left = shared.viewers.pop(flight.viewer, 1) - 1
+            if left > 0:
+                shared.viewers[flight.viewer] = left
+
+
+def _retrieved(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # awaited by the callers; read here so nothing is logged twice
+
+
 async def all_figures(
     db: Database,
     tree: RegionTree,
@@ -223,47 +285,47 @@ async def all_figures(
     *,
     cache_seconds: float = 0.0,
     store: bool = False,
+    fresh: bool = False,
+    viewer: str | None = None,
 ) -> Computed:
     """Rolled-up figures of every region.
 
-    Without cache_seconds or store they are computed afresh. Otherwise results are shared per
-    period: one whose computation began less than cache_seconds ago is reused (the server's
+    Without cache_seconds, store or fresh they are computed afresh. Otherwise results are shared
+    per period: one whose computation began less than cache_seconds ago is reused (the server's
     background task recomputes the default period — the last 30 days — every minute, so the
     dashboard and the API answer from memory); figures read back from `coverage_latest` at start
     (`load_latest`) are served, marked stale, until the first computation replaces them. `store`
-    computes anew unless a computation began after the call (or within cache_seconds), and keeps
-    the result.
+    (the background task) computes anew unless a computation began within cache_seconds; `fresh`
+    (a viewer's "refresh now") unless one began within FRESH_SECONDS.
+
+    Computations are single-flight: one at a time for the database, and whoever asks for a
+    period whose computation is queued or running waits for it and shares its result. The
+    figures cover the whole tree, so one computation serves every region and scope. A `viewer`
+    (a staff account, an API key) whose own computation is still queued or running cannot start
+    another: LimitReached('computation_running'); joining one is always allowed.
     """
     now = time.time() if now is None else now
-    if cache_seconds <= 0 and not store:
+    if cache_seconds <= 0 and not store and not fresh:
         return await _compute(db, tree, now, period or default_period(now))
     key = None if period is None else (int(period.since // 60), int(period.until // 60))
     shared = _of(db)
-    asked = time.monotonic()
     hit = shared.entries.get(key)
-    if (
-        not store
-        and hit is not None
-        and hit.generation == shared.generation
-        and (hit.loaded or asked - hit.started < cache_seconds)
-    ):
+    age_limit = FRESH_SECONDS if fresh and not store else cache_seconds
+    if _reusable(hit, shared, age_limit, store or fresh):
         return hit.result
-    async with shared.lock:  # one computation at a time: a request arriving meanwhile reuses it
-        hit = shared.entries.get(key)
-        if (
-            hit is not None
-            and hit.generation == shared.generation
-            and not hit.loaded
-            and (asked - hit.started < cache_seconds or hit.started >= asked)
-        ):
-            return hit.result
-        generation, started = shared.generation, time.monotonic()
-        result = await _compute(db, tree, now, period or default_period(now))
-        if generation == shared.generation:  # not overtaken by a forget() meanwhile
-            if len(shared.entries) > 32:
-                shared.entries.clear()
-            shared.entries[key] = _Entry(started, generation, result)
-    return result
+    flight = shared.flights.get(key)
+    if flight is None or flight.generation not in (None, shared.generation):
+        # None: still waiting for the lock, so it will read what a forget() announced.
+        if viewer is not None and shared.viewers.get(viewer):
+            raise LimitReached("computation_running", viewer)
+        flight = _Flight(viewer=viewer)
+        if viewer is not None:
+            shared.viewers[viewer] = shared.viewers.get(viewer, 0) + 1
+        flight.task = asyncio.ensure_future(_fly(db, tree, now, period, key, flight))
+        flight.task.add_done_callback(_retrieved)
+        shared.flights[key] = flight
+    # Shielded: a caller that goes away does not cancel the computation the others wait for.
+    return await asyncio.shield(flight.task)
 
 
 def forget(db: Database) -> None:
@@ -356,12 +418,17 @@ async def report(
     period: Period | None = None,
     *,
     cache_seconds: float = 0.0,
+    fresh: bool = False,
+    viewer: str | None = None,
 ) -> Report:
-    """A region's figures and those of each of its children."""
+    """A region's figures and those of each of its children (`all_figures` says how they are
+    shared, and what `fresh` and `viewer` do)."""
     region = tree.get(region_code)
     if region is None:
         raise NotFound("region_not_found", region_code)
-    done = await all_figures(db, tree, now, period, cache_seconds=cache_seconds)
+    done = await all_figures(
+        db, tree, now, period, cache_seconds=cache_seconds, fresh=fresh, viewer=viewer
+    )
     figures = done.figures
     rows = [(kid, figures[kid.code]) for kid in tree.kids(region.code)]
     return Report(region, figures[region.code], rows, done.period, done.at, done.stale)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device_registry.regions import RegionTree
-from storage import Conflict, Database, Invalid, NotFound, clock
+from storage import Conflict, Database, Invalid, NotFound, OutOfScope, clock
 
 ADMITTED_STATES = ("planned", "installed", "activated", "active", "inactive")
 STATES = ("pending", "rejected", *ADMITTED_STATES, "retired")
@@ -47,6 +47,7 @@ class Box:
     keymap_family: str
     screen_profile: str
     webp: bool = False  # the model's browser decodes WebP images
+    token_generation: int = 0  # TV page tokens of an older generation are refused
 
     @property
     def admitted(self) -> bool:
@@ -58,7 +59,7 @@ async def get_box(db: Database, serial: str) -> Box | None:
         "SELECT d.id, d.serial, d.state, d.village_code, d.household_label,"
         " COALESCE(d.keymap_family, m.keymap_family, ?) AS family,"
         " COALESCE(d.screen_profile, m.screen_profile, ?) AS profile,"
-        " COALESCE(m.webp, 0) AS webp"
+        " COALESCE(m.webp, 0) AS webp, d.token_generation"
         " FROM devices d LEFT JOIN device_models m ON m.model = d.model WHERE d.serial = ?",
         (DEFAULT_FAMILY, DEFAULT_PROFILE, serial),
     )
@@ -73,7 +74,25 @@ async def get_box(db: Database, serial: str) -> Box | None:
         row["family"],
         row["profile"],
         bool(row["webp"]),
+        row["token_generation"],
     )
+
+
+async def revoke_tv_sessions(db: Database, serial: str, audit=None) -> int:
+    """End every TV session of a box: raise its token generation, so the page tokens it was
+    given are refused and only its next signed launch gets in. `audit(tx, generation)` is
+    awaited inside the same transaction. Returns the new generation."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "UPDATE devices SET token_generation = token_generation + 1 WHERE serial = ?"
+            " RETURNING token_generation",
+            (serial,),
+        )
+        if row is None:
+            raise NotFound("device_unknown", serial)
+        if audit is not None:
+            await audit(tx, row[0])
+    return int(row[0])
 
 
 async def record_unknown_visit(db: Database, serial: str, now: float | None = None) -> Box:
@@ -565,12 +584,23 @@ async def update_device(
 # --- admission --------------------------------------------------------------------------------
 
 
+VillageAllowed = Callable[[str | None], bool]
+
+
 async def decide_pending(
-    db: Database, serials: list[str], accept: bool, village_code: str | None = None
+    db: Database,
+    serials: list[str],
+    accept: bool,
+    village_code: str | None = None,
+    *,
+    allowed: VillageAllowed | None = None,
 ) -> list[str]:
     """Accept (state installed) or reject pending boxes; return the serials that changed.
 
     Boxes that are not pending are left alone. Accepting may place the boxes in a village.
+    With `allowed` (a region-scoped account), the target village and the current village of
+    every selected box must pass it (a box in no village does not), else OutOfScope and
+    nothing is written.
     """
     serials = sorted({s for s in serials if s})
     if not serials:
@@ -580,9 +610,18 @@ async def decide_pending(
             row = await tx.fetchone("SELECT level FROM regions WHERE code = ?", (village_code,))
             if row is None or row[0] != "village":
                 raise Invalid("village_unknown", village_code)
+            if allowed is not None and not allowed(village_code):
+                raise OutOfScope("village_out_of_scope", village_code, village=village_code)
         changed = []
         for chunk in _chunks(serials, 500):
             marks = ",".join("?" * len(chunk))
+            if allowed is not None:
+                rows = await tx.fetchall(
+                    f"SELECT serial, village_code FROM devices WHERE serial IN ({marks})", chunk
+                )
+                outside = sorted(r[0] for r in rows if not allowed(r[1]))
+                if outside:
+                    raise OutOfScope("device_out_of_scope", outside[0], serials=outside[:20])
             rows = await tx.fetchall(
                 f"SELECT serial FROM devices WHERE state = 'pending' AND serial IN ({marks})",
                 chunk,
@@ -842,12 +881,21 @@ def _today(now: float) -> str:
 
 
 async def replace_box(
-    db: Database, old_serial: str, new_serial: str, now: float | None = None
+    db: Database,
+    old_serial: str,
+    new_serial: str,
+    now: float | None = None,
+    *,
+    allowed: VillageAllowed | None = None,
 ) -> int:
     """Swap a household's old box for a new one: the new box takes the old one's village and
     household (created from the label when missing), inherits its reading progress, and the old
     box is retired (`replaced_by`). The household's box history links both, so its views and
-    callbacks stay reachable. Return the new box's id."""
+    callbacks stay reachable. Return the new box's id.
+
+    With `allowed` (a region-scoped account), the old box's village must pass it, and so must
+    the new box's when it is already placed in a village (a fresh box placed nowhere yet may be
+    taken), else OutOfScope and nothing is written."""
     from device_registry import households
 
     if old_serial == new_serial:
@@ -867,7 +915,14 @@ async def replace_box(
             raise Conflict(f"device_{old['state']}", old_serial)
         if not old["village_code"]:
             raise Invalid("village_unknown", old_serial)
-        new = await tx.fetchone("SELECT id, state FROM devices WHERE serial = ?", (new_serial,))
+        if allowed is not None and not allowed(old["village_code"]):
+            raise OutOfScope("device_out_of_scope", old_serial, serials=[old_serial])
+        new = await tx.fetchone(
+            "SELECT id, state, village_code FROM devices WHERE serial = ?", (new_serial,)
+        )
+        if new is not None and allowed is not None and new["village_code"] is not None:
+            if not allowed(new["village_code"]):
+                raise OutOfScope("device_out_of_scope", new_serial, serials=[new_serial])
         if new is not None and new["state"] not in ("pending", "planned", "installed"):
             raise Conflict("replacement_box_in_use", new_serial)
         household_id = old["household_id"]

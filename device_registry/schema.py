@@ -204,4 +204,10 @@ MIGRATIONS = [
         "registry_203_usage_counts",
         "ALTER TABLE usage_events ADD COLUMN n INTEGER NOT NULL DEFAULT 1",
     ),
+    # Staff revoke a box's TV sessions by raising its generation: page tokens of an older one are
+    # refused (tv_server.boxauth).
+    Migration(
+        "registry_204_device_token_generation",
+        "ALTER TABLE devices ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",
+    ),
 ]

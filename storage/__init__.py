@@ -1,10 +1,11 @@
-"""Storage shared by the domain packages: the SQLite database wrapper and domain errors.
+"""Storage shared by the domain packages: the SQLite database wrapper, domain errors, and the
+one CSV/XLSX table writer of every export (`storage.sheets`).
 
 Imports nothing of the web layer, so `content`, `device_registry` and `callbacks` can use it.
 """
 
-from storage.database import Database, Migration
-from storage.errors import Conflict, DomainError, Invalid, LimitReached, NotFound
+from storage.database import Database, Migration, MigrationError
+from storage.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, OutOfScope
 
 __all__ = [
     "Conflict",
@@ -13,5 +14,7 @@ __all__ = [
     "Invalid",
     "LimitReached",
     "Migration",
+    "MigrationError",
     "NotFound",
+    "OutOfScope",
 ]

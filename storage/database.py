@@ -28,6 +28,19 @@ class Migration:
     sql: str
 
 
+class MigrationError(Exception):
+    """A schema migration failed; every pending migration was rolled back."""
+
+    def __init__(self, name: str, error: str, pending: int) -> None:
+        self.name = name
+        self.error = error
+        self.pending = pending
+        super().__init__(
+            f"migration {name} failed: {error} (the database was left as it was;"
+            f" {pending} migration(s) not applied)"
+        )
+
+
 class Transaction:
     """The writer connection inside an open transaction."""
 
@@ -77,6 +90,9 @@ class Database:
         self._writer = await self._connect()
         await self._writer.execute("PRAGMA journal_mode = WAL")
         await self._writer.execute(f"PRAGMA synchronous = {self._synchronous_pragma()}")
+        # Deleted or overwritten content is zeroed, not left in free pages: erased personal data
+        # (callbacks.lifecycle.erase_expired_phones) must not be readable from the file.
+        await self._writer.execute("PRAGMA secure_delete = ON")
         for _ in range(self._n_readers):
             conn = await self._connect()
             await conn.execute("PRAGMA query_only = ON")
@@ -139,10 +155,25 @@ class Database:
         async with self.transaction() as tx:
             await tx.execute(sql, params)
 
+    async def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and truncate it to zero bytes, so
+        that old page images (e.g. of erased rows) leave the disk. False when a reader kept it
+        from completing (it is retried by the next call)."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        async with self._write_lock:
+            async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                row = await cur.fetchone()
+        return row is not None and row[0] == 0
+
     # -- schema ------------------------------------------------------------------------------
 
     async def migrate(self, migrations: Iterable[Migration]) -> list[str]:
-        """Apply, in order, every migration not applied yet; return the names applied now."""
+        """Apply, in order, every migration not applied yet; return the names applied now.
+
+        All pending migrations run in one transaction (SQLite DDL is transactional): when one
+        fails, MigrationError names it and the database is left exactly as it was.
+        """
         steps = list(migrations)
         names = [m.name for m in steps]
         if len(set(names)) != len(names):
@@ -153,19 +184,22 @@ class Database:
                 " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
             )
             done = {r[0] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
-        applied = []
-        for step in steps:
-            if step.name in done:
-                continue
+        pending = [step for step in steps if step.name not in done]
+        if not pending:
+            return []
+        current = pending[0]
+        try:
             async with self.transaction() as tx:
-                for statement in _split_sql(step.sql):
-                    await tx.execute(statement)
-                await tx.execute(
-                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                    (step.name, time.time()),
-                )
-            applied.append(step.name)
-        return applied
+                for current in pending:
+                    for statement in _split_sql(current.sql):
+                        await tx.execute(statement)
+                    await tx.execute(
+                        "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                        (current.name, time.time()),
+                    )
+        except sqlite3.Error as exc:
+            raise MigrationError(current.name, str(exc), len(pending)) from exc
+        return [step.name for step in pending]
 
     async def health(self) -> dict[str, Any]:
         started = time.perf_counter()

@@ -32,3 +32,11 @@ class Conflict(DomainError):
 class LimitReached(DomainError):
     code = "limit_reached"
     status = 429
+
+
+class OutOfScope(DomainError):
+    """A region-scoped account aimed at an object outside its region (checked inside the
+    transaction that would change it)."""
+
+    code = "out_of_scope"
+    status = 403

@@ -57,7 +57,12 @@ def data_dir(tmp_path, demo_template) -> Path:
 
 
 def make_settings(data_dir: Path, **overrides):
-    values = {"launch_secret": TEST_SECRET, "demo": True, "usage_flush_seconds": 0.2}
+    values = {
+        "launch_secret": TEST_SECRET,
+        "demo": True,
+        "allow_unsigned": True,
+        "usage_flush_seconds": 0.2,
+    }
     values.update(overrides)
     return load_settings(env={}, data_dir=str(data_dir), **values)
 

@@ -48,6 +48,7 @@ class Server:
                     "tv_server.cli",
                     "serve",
                     "--demo",
+                    "--allow-unsigned",
                     "--data-dir",
                     str(self.data_dir),
                     "--port",

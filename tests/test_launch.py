@@ -56,7 +56,9 @@ async def test_launch_within_five_minutes_is_accepted(client):
 async def test_unsigned_entry_is_refused_outside_demo(aiohttp_client, data_dir):
     from tv_server.app import create_app
 
-    client = await aiohttp_client(create_app(make_settings(data_dir, demo=False)))
+    client = await aiohttp_client(
+        create_app(make_settings(data_dir, demo=False, allow_unsigned=False))
+    )
     response = await client.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
     assert response.status == 403
     response = await client.get("/tv/launch", params=launch_params(), allow_redirects=False)

@@ -99,6 +99,12 @@ def test_open311_fuzz(case, fuzz_server):
     # half the creations get a real village so routing and writing run too.
     if isinstance(case.query, dict) and "api_key" in case.query:
         case.query["api_key"] = key
+    # The document's other ways of sending the key (header security schemes).
+    if isinstance(case.headers, dict):
+        if "X-API-Key" in case.headers:
+            case.headers["X-API-Key"] = key
+        if "Authorization" in case.headers:
+            case.headers["Authorization"] = f"Bearer {key}"
     if isinstance(case.body, dict):
         case.body["api_key"] = key
         if random.Random(repr(sorted(case.body.items(), key=str))).random() < 0.5:

@@ -12,15 +12,16 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from content import workflow
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database, clock
-from tv_server import __version__, callback_tasks, coverage_tasks, keys, tv
+from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
 from tv_server.boxes import BoxDirectory
-from tv_server.demo import ensure_regions, load_demo
+from tv_server.demo import apply_demo_mode, ensure_regions
 from tv_server.events import AnnouncementHub, poll_forever
 from tv_server.front import ANSWERED, add_lane
 from tv_server.media import serve_media
@@ -44,8 +45,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     try:
         await db.migrate(MIGRATIONS)
         await ensure_regions(db)
-        if settings.demo:
-            await load_demo(db, settings.data_path)
+        await apply_demo_mode(db, settings.data_path, settings.demo)
+        await workflow.ensure_workflows(db)  # programs imported outside the workflow
         app[keys.DB] = db
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
@@ -112,6 +113,8 @@ async def healthz(request: web.Request) -> web.Response:
             "version": __version__,
             "database": database,
             "front": request.app.get(ANSWERED, {}),
+            # Settings that must never be on in production: "demo", "allow_unsigned".
+            "warnings": list(request.app[keys.SETTINGS].unsafe_modes),
         },
         status=status,
     )
@@ -120,6 +123,9 @@ async def healthz(request: web.Request) -> web.Response:
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
     clock.set_zone(settings.timezone)
+    # 1 MiB for every body read whole (TV, API, login, admin forms); the admin's file routes
+    # stream theirs with the upload limits (tv_server/admin/streamed.py).
+    logredact.install()  # no log line of the process carries a box token or an API key
     app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)

@@ -3,7 +3,10 @@
 Launch: `sig` = hex HMAC-SHA256(launch_secret, "SERIAL|ts"), valid within ±launch_max_skew.
 Token: carried in every TV page URL (`/tv/b/TOKEN/...`) so the box stays identified without
 cookies or localStorage; it names the serial and the issue time, signed with a key derived from
-the launch secret.
+the launch secret. A box whose TV sessions staff revoked has a higher token generation
+(`devices.token_generation`): its tokens then carry it as a fourth part
+(`SERIAL.ISSUED.GENERATION.MAC`), and tokens of an older generation are refused. Generation 0
+keeps the original three-part form, so tokens issued before generations existed stay valid.
 """
 
 from __future__ import annotations
@@ -55,22 +58,24 @@ class TokenSigner:
 
     def __init__(self, secret: str) -> None:
         self._key = hmac.new(secret.encode(), b"legaltv box token v1", hashlib.sha256).digest()
-        # Tokens already verified: token -> (serial, issued). A box sends the same token with
-        # every screen, so the HMAC is checked once, not on every request.
-        self._verified: dict[str, tuple[str, int]] = {}
+        # Tokens already verified: token -> (serial, issued, generation). A box sends the same
+        # token with every screen, so the HMAC is checked once, not on every request.
+        self._verified: dict[str, tuple[str, int, int]] = {}
 
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:16])
 
-    def issue(self, serial: str, now: float | None = None) -> str:
+    def issue(self, serial: str, now: float | None = None, generation: int = 0) -> str:
         issued = int(time.time() if now is None else now)
         payload = f"{_b64(serial.encode())}.{issued:x}"
+        if generation:
+            payload += f".{generation:x}"
         return f"{payload}.{self._mac(payload)}"
 
     def read(self, token: str, *, ttl: int, now: float | None = None) -> str:
         """Return the serial the token names, or raise BoxAuthError."""
         known = self._verified.get(token)
-        serial, issued = known if known is not None else self._verify(token)
+        serial, issued, _generation = known if known is not None else self._verify(token)
         now = time.time() if now is None else now
         if now - issued > ttl or issued - now > 300:
             raise BoxAuthError("token_expired")
@@ -81,19 +86,25 @@ class TokenSigner:
         known = self._verified.get(token)
         return float(known[1]) if known is not None else 0.0
 
-    def _verify(self, token: str) -> tuple[str, int]:
+    def generation(self, token: str) -> int:
+        """The token generation a token already read carries (0 for three-part tokens)."""
+        known = self._verified.get(token)
+        return known[2] if known is not None else 0
+
+    def _verify(self, token: str) -> tuple[str, int, int]:
         parts = token.split(".")
-        if len(parts) != 3 or len(token) > 200:
+        if len(parts) not in (3, 4) or len(token) > 200:
             raise BoxAuthError("token_invalid")
-        payload = f"{parts[0]}.{parts[1]}"
-        if not hmac.compare_digest(self._mac(payload), parts[2]):
+        payload = ".".join(parts[:-1])
+        if not hmac.compare_digest(self._mac(payload), parts[-1]):
             raise BoxAuthError("token_invalid")
         try:
             serial = _unb64(parts[0]).decode("utf-8")
             issued = int(parts[1], 16)
+            generation = int(parts[2], 16) if len(parts) == 4 else 0
         except ValueError:
             raise BoxAuthError("token_invalid") from None
         if len(self._verified) >= self.CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = (serial, issued)
-        return serial, issued
+        self._verified[token] = (serial, issued, generation)
+        return serial, issued, generation

@@ -1,5 +1,6 @@
 """Background work of the callback domain: delivering the webhook outbox (aiohttp client) and
-erasing the phone numbers of requests closed longer than the retention period.
+erasing the personal data of requests closed longer than the retention period and purging old
+webhook bodies.
 """
 
 from __future__ import annotations
@@ -63,11 +64,16 @@ async def run_forever(app: web.Application) -> None:
             if time.time() >= next_erase:
                 next_erase = time.time() + ERASE_EVERY
                 try:
-                    erased = await lifecycle.erase_expired_phones(
-                        db, settings.callback_retention_days
+                    erased, purged = await lifecycle.apply_retention(
+                        db, settings.callback_retention_days, settings.webhook_retention_days
                     )
-                    if erased:
-                        log.info("erased the phone numbers of %d closed requests", erased)
+                    if erased or purged:
+                        log.info(
+                            "erased the personal data of %d closed requests, deleted %d old"
+                            " webhook deliveries",
+                            erased,
+                            purged,
+                        )
                 except Exception:
                     log.exception("phone retention round failed")
             await asyncio.sleep(settings.webhook_poll_seconds)

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from storage import Database, DomainError, clock
+from storage import Database, DomainError, MigrationError, clock
 from tv_server import __version__
 from tv_server.settings import Settings, ensure_secrets, load_settings
 
@@ -31,7 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         default=None,
-        help="load the bundled demo on first start and print demo URLs",
+        help="load the bundled demo on first start, enable its accounts and print demo URLs",
+    )
+    serve.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        default=None,
+        help="accept /tv/?stb=SERIAL without a signature (demo and trials only)",
     )
 
     regions = sub.add_parser("regions", help="the region tree")
@@ -72,9 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules():
     """Modules adding `legaltv` commands: each has register(subparsers, add_common) and
     sets `handler` defaults on its parsers."""
-    from tv_server import cli_accounts, cli_callbacks, cli_content, cli_directory, cli_registry
+    from tv_server import (
+        cli_accounts,
+        cli_backup,
+        cli_callbacks,
+        cli_content,
+        cli_directory,
+        cli_registry,
+    )
 
-    return (cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry)
+    return (cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry, cli_backup)
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:
@@ -119,11 +132,14 @@ def _print_banner(settings: Settings) -> None:
     from tv_server.demo import DEMO_PASSWORD, DEMO_USERS
 
     base = _base_url(settings)
-    lines = [
-        f"LegalTV {__version__} serving on {base}  (data: {settings.data_path.resolve()})",
+    unsigned = [
         f"  TV (demo box, live village):  {base}/tv/?stb=DEMO-0001",
         f"  TV (demo box, not yet live):  {base}/tv/?stb=DEMO-0240",
         f"  TV (unknown box):             {base}/tv/?stb=NEW-BOX-1",
+    ]
+    lines = [
+        f"LegalTV {__version__} serving on {base}  (data: {settings.data_path.resolve()})",
+        *(unsigned if settings.unsigned_allowed else []),
         f"  Signed launch (valid 5 min):  {launch_url(settings, 'DEMO-0001')}",
         f"  Admin:                        {base}/admin/",
         f"  Demo logins (password {DEMO_PASSWORD}): "
@@ -135,12 +151,40 @@ def _print_banner(settings: Settings) -> None:
     print("\n".join(lines), flush=True)
 
 
+UNSAFE_WARNINGS = {
+    "demo": "demo mode is on: six demo accounts (admin, editor, …) log in with the published "
+    "password {password}",
+    "allow_unsigned": "unsigned box entry is on: anyone can open /tv/?stb=SERIAL as any box",
+}
+
+
+def print_unsafe_warnings(settings: Settings) -> None:
+    """A clear warning on stderr for each setting that must never be on in production."""
+    from tv_server.demo import DEMO_PASSWORD
+
+    for name in settings.unsafe_modes:
+        text = UNSAFE_WARNINGS[name].format(password=DEMO_PASSWORD)
+        print(f"WARNING: {text}. Never use it on a production server.", file=sys.stderr)
+    if settings.unsafe_modes:
+        sys.stderr.flush()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from tv_server import logredact
     from tv_server.app import create_app
 
-    settings = ensure_secrets(_settings(args, host=args.host, port=args.port, demo=args.demo))
+    settings = ensure_secrets(
+        _settings(
+            args,
+            host=args.host,
+            port=args.port,
+            demo=args.demo,
+            allow_unsigned=args.allow_unsigned,
+        )
+    )
+    logredact.install()  # before the first line is logged (create_app installs it too)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -151,6 +195,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             _print_banner(settings)
         else:
             print(f"LegalTV {__version__} serving on {_base_url(settings)}", flush=True)
+        print_unsafe_warnings(settings)
 
     app.on_startup.append(banner)
     try:
@@ -263,6 +308,7 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     settings = _settings(args)
     loaded = asyncio.run(_with_db(settings, lambda db: load_demo(db, settings.data_path)))
     print("demo loaded" if loaded else "demo already loaded; nothing changed")
+    print("its accounts stay enabled only while the server runs with --demo")
     return 0
 
 
@@ -290,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"legaltv: {exc.code}{': ' + exc.detail if exc.detail else ''}", file=sys.stderr)
         return 2
+    except MigrationError as exc:
+        print(f"legaltv: cannot open the database: {exc}", file=sys.stderr)
+        return 3
     except ValueError as exc:
         print(f"legaltv: {exc}", file=sys.stderr)
         return 2

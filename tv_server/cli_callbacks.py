@@ -66,9 +66,12 @@ def cmd_erase_expired(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def work(db):
-        return await lifecycle.erase_expired_phones(db, settings.callback_retention_days)
+        return await lifecycle.apply_retention(
+            db, settings.callback_retention_days, settings.webhook_retention_days
+        )
 
-    print(f"{asyncio.run(_with_db(settings, work))} phone numbers erased")
+    erased, purged = asyncio.run(_with_db(settings, work))
+    print(f"{erased} phone numbers erased, {purged} old webhook deliveries deleted")
     return 0
 
 

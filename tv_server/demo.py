@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from accounts import users
-from content import announcements, directory, programs
+from content import announcements, directory, programs, workflow
 from content.demo_directory import demo_service_points
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
@@ -44,7 +44,12 @@ def catalog_root() -> Path:
 
 
 async def _done(db: Database, step: str) -> bool:
-    return bool(await db.fetchval("SELECT value FROM meta WHERE key = ?", (f"demo:{step}",)))
+    # `demo_loaded` marked the whole demo in release 0.1.0, before parts were marked one by one.
+    return bool(
+        await db.fetchval(
+            "SELECT value FROM meta WHERE key IN (?, 'demo_loaded')", (f"demo:{step}",)
+        )
+    )
 
 
 async def _mark(db: Database, step: str) -> None:
@@ -67,6 +72,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
 
     async def catalog():
         await programs.import_catalog(db, catalog_root(), data_dir)
+        await workflow.ensure_workflows(db)  # each program's first revision, noted in Chinese
 
     async def service_points():
         await directory.upsert_points(db, demo_service_points(rows))
@@ -84,7 +90,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
     async def accounts():
         for username, name, role, region in DEMO_USERS:
             await users.create_user(
-                db, username, DEMO_PASSWORD, role, display_name=name, region_code=region
+                db, username, DEMO_PASSWORD, role, display_name=name, region_code=region, demo=True
             )
 
     steps = [
@@ -104,3 +110,21 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
     if loaded:
         log.info("demo loaded in %.1f s", time.perf_counter() - started)
     return loaded
+
+
+async def apply_demo_mode(db: Database, data_dir: Path, demo: bool) -> None:
+    """At start-up: in demo mode load what is missing of the demo and enable the demo accounts
+    a start without demo mode disabled; otherwise disable every demo account, since their
+    password is published."""
+    if demo:
+        await load_demo(db, data_dir)
+        names = await users.unpark_demo_accounts(db)
+        if names:
+            log.warning("demo mode: demo accounts enabled again: %s", ", ".join(names))
+        return
+    names = await users.park_demo_accounts(db)
+    if names:
+        log.warning(
+            "demo mode is off: demo accounts with the published password disabled: %s",
+            ", ".join(names),
+        )

@@ -19,7 +19,10 @@ from tv_ui.keymaps import keymap_json
 
 log = logging.getLogger(__name__)
 
-_TOKEN_IN_PATH = re.compile(r"^/tv/b/([A-Za-z0-9_\-]+\.[0-9a-f]+\.[A-Za-z0-9_\-]+)/")
+# SERIAL.ISSUED[.GENERATION].MAC (tv_server.boxauth)
+_TOKEN_IN_PATH = re.compile(
+    r"^/tv/b/([A-Za-z0-9_\-]+\.[0-9a-f]+(?:\.[0-9a-f]+)?\.[A-Za-z0-9_\-]+)/"
+)
 _HTTP_CODES = {
     400: "bad_request",
     403: "forbidden",
@@ -122,6 +125,7 @@ async def guard(request: web.Request, handler):
     except DomainError as exc:
         response = error_response(request, exc.status, exc.code, exc.detail, exc.params)
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # With the query, which helps; tokens and keys are masked (tv_server.logredact).
+        log.exception("unhandled error on %s %s", request.method, request.path_qs)
         response = error_response(request, 500, "server_error")
     return _secure(request, response)

@@ -48,7 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cookie_secure",
         False,
-        "Mark admin cookies Secure (sent over HTTPS only). When not set, on whenever public_url "
+        "Mark admin cookies and the box cookie Secure (sent over HTTPS only). When not set, on whenever public_url "
         "starts with https://.",
         bool,
     ),
@@ -81,14 +81,41 @@ SETTINGS: tuple[Setting, ...] = (
         "fast the pending list grows). 0 turns the limit off.",
         int,
     ),
-    Setting("upload_max_bytes", 20 * 1024 * 1024, "Largest image or video upload.", int),
+    Setting(
+        "api_key_requests_per_minute",
+        120,
+        "Requests one API key may make per minute to the Open311 endpoints, and apart from "
+        "those to the coverage API; then 429 with Retry-After. 0 turns the limit off.",
+        int,
+    ),
+    Setting(
+        "upload_max_bytes",
+        20 * 1024 * 1024,
+        "Largest image an editor may upload (program pictures, covers, posters, announcement "
+        "pictures). The body is streamed to disk and refused with 413 as soon as it is passed.",
+        int,
+    ),
+    Setting(
+        "video_upload_max_bytes",
+        2 * 1024**3,
+        "Largest video (H.264 MP4) an editor may upload, and largest content package (.zip, "
+        "at most 512 MB however high this is). Streamed to disk, refused with 413 once passed.",
+        int,
+    ),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
-    Setting("demo", False, "Load the bundled demo on start (idempotent).", bool),
+    Setting(
+        "demo",
+        False,
+        "Load the bundled demo on start (idempotent) and enable its six accounts with the "
+        "published password. A start without it disables those accounts.",
+        bool,
+    ),
     Setting(
         "allow_unsigned",
         False,
-        "Accept /tv/?stb=SERIAL without a signature (always on with --demo; never in production).",
+        "Accept /tv/?stb=SERIAL without a signature: anyone may then enter as any box. For the "
+        "demo and trials only (`make run` turns it on with the demo); never in production.",
         bool,
     ),
     Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
@@ -166,6 +193,13 @@ SETTINGS: tuple[Setting, ...] = (
         tuple,
     ),
     Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
+    Setting(
+        "webhook_retention_days",
+        30,
+        "Days a queued webhook body is kept (delivered, given up or waiting on a switched-off "
+        "endpoint) before it is deleted.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -190,7 +224,12 @@ class Settings:
 
     @property
     def unsigned_allowed(self) -> bool:
-        return bool(self.values["allow_unsigned"] or self.values["demo"])
+        return bool(self.values["allow_unsigned"])
+
+    @property
+    def unsafe_modes(self) -> tuple[str, ...]:
+        """The settings on that must never be on a production server (see /healthz)."""
+        return tuple(name for name in ("demo", "allow_unsigned") if self.values[name])
 
 
 def _coerce(setting: Setting, raw: Any, source: str) -> Any:

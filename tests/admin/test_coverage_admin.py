@@ -184,16 +184,20 @@ async def test_api_returns_the_same_figures_with_a_scoped_key(client):
     response = await client.get(f"/api/v1/coverage?region={township}")
     assert response.status == 401
     assert (await response.json())["error"]["code"] == "api_key_required"
-    response = await client.get(f"/api/v1/coverage?region={township}&api_key=ltv_bad")
+    response = await client.get(
+        f"/api/v1/coverage?region={township}", headers={"X-API-Key": "ltv_bad"}
+    )
     assert response.status == 401
     response = await client.get(
         f"/api/v1/coverage?region={township}", headers={"Authorization": f"Bearer {other}"}
     )
     assert response.status == 403
     assert (await response.json())["error"]["code"] == "api_key_scope"
-    response = await client.get(f"/api/v1/coverage?region=999&api_key={key}")
+    response = await client.get("/api/v1/coverage?region=999", headers={"X-API-Key": key})
     assert response.status == 404
-    response = await client.get(f"/api/v1/coverage?region={township}&since=nope&api_key={key}")
+    response = await client.get(
+        f"/api/v1/coverage?region={township}&since=nope", headers={"X-API-Key": key}
+    )
     assert response.status == 400
     response = await client.get(
         f"/api/v1/coverage?region={township}", headers={"Authorization": f"Bearer {key}"}
@@ -407,7 +411,8 @@ async def test_an_imported_total_below_the_registry_is_raised_and_flagged(client
     html = await (await client.get(f"/admin/coverage?region={county}")).text()
     assert flag(html, township) == "1个嘎查村导入户数偏少"
     _, key = await apikeys.create(db, "operator", ["coverage:read"])
-    body = await (await client.get(f"/api/v1/coverage?region={township}&api_key={key}")).json()
+    response = await client.get(f"/api/v1/coverage?region={township}", headers={"X-API-Key": key})
+    body = await response.json()
     child = {c["code"]: c for c in body["children"]}[villages[2]]
     assert (child["coverage"], child["short_villages"], child["short_households"]) == (1.0, 1, 1)
     assert body["totals"]["short_villages"] == 1 and body["stale"] is False
@@ -440,7 +445,7 @@ async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_s
     await keep_figures(data_dir, yesterday)
     client = await aiohttp_client(create_app(make_settings(data_dir)))
     _, key = await apikeys.create(client.app[keys.DB], "operator", ["coverage:read"])
-    body = await (await client.get(f"/api/v1/coverage?api_key={key}")).json()
+    body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
     assert body["stale"] is True and body["totals"]["installed"] > 0
     assert body["as_of"].startswith(coverage.day_of(yesterday))
     assert body["period"]["until"] == yesterday
@@ -450,7 +455,7 @@ async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_s
     assert 'data-stale="1"' in html and f"以下是截至 {stamp}" in html
     html = await (await client.get("/admin/coverage?fresh=1")).text()
     assert 'data-stale="1"' not in html and "数据更新于" in html
-    body = await (await client.get(f"/api/v1/coverage?api_key={key}")).json()
+    body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
     assert body["stale"] is False and body["as_of"].startswith(coverage.day_of(time.time()))
 
 
@@ -465,7 +470,7 @@ async def test_without_kept_figures_they_are_computed_before_the_server_listens(
     db = client.app[keys.DB]
     assert await db.fetchval("SELECT COUNT(*) FROM coverage_latest") > 0
     _, key = await apikeys.create(db, "operator", ["coverage:read"])
-    body = await (await client.get(f"/api/v1/coverage?api_key={key}")).json()
+    body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
     installed = await db.fetchval(
         "SELECT COUNT(*) FROM devices WHERE village_code IS NOT NULL"
         " AND state IN ('installed', 'activated', 'active', 'inactive')"

@@ -174,7 +174,9 @@ async def test_scoped_editor_cannot_export_a_program_outside_their_region(aiohtt
 
 
 async def test_a_too_large_upload_gets_413_with_a_message(aiohttp_client, private_data_dir):
-    client = await signed_in(aiohttp_client, private_data_dir, "editor", upload_max_bytes=20_000)
+    client = await signed_in(
+        aiohttp_client, private_data_dir, "editor", video_upload_max_bytes=20_000
+    )
     response = await upload(client, b"PK" + bytes(30_000))
     assert response.status == 413
     assert "文件太大" in await response.text()

@@ -11,6 +11,7 @@ import pytest
 
 from device_registry import devices
 from tv_server import keys
+from tv_server.api.devices import HEARTBEATS
 
 BOX = "DEMO-0001"  # active, in 东胜区 (the demo staff account's banner)
 PAGE = f"/admin/registry/box/{BOX}"
@@ -321,6 +322,9 @@ async def test_a_box_retired_in_the_admin_is_refused_on_its_next_heartbeat(clien
     auth = {"Authorization": f"Bearer {token}"}
     assert (await client.post(beat, json={"uptime": 10}, headers=auth)).status == 202
     assert (await client.post(beat, json={"uptime": 11}, headers=auth)).status == 202  # cached
+    # The beats activate the box when the batch is written; write it now, so the form below
+    # is opened on the record the staff member really edits (else the save is a 409 conflict).
+    await client.app[HEARTBEATS].flush()
     await admin_as("staff")
     html = await _page(client)
     response = await client.post(

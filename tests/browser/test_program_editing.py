@@ -114,7 +114,9 @@ async def test_program_from_draft_to_the_right_boxes_and_back(aiohttp_server, da
         await page.fill("input[name=title]", TITLE)
         await page.fill("input[name=summary]", "书面合同写清面积、年限和价格。")
         await page.select_option("select[name=category]", "caoyuan-tudi")
-        await page.select_option("select[name=regions]", ["150602"])
+        await page.fill("#wv-search", "东胜区")  # the village picker of waves
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#wv-chips li[data-code='150602']")).to_be_visible()
         await page.fill("textarea[name=body]", BODY)
         await page.set_input_files(
             "input[name=images]",

@@ -19,6 +19,7 @@ from tv_server.admin import (
     preview,
     programs,
     registry,
+    streamed,
     views_audit,
     views_auth,
     views_home,
@@ -35,10 +36,9 @@ SLICES = (programs, directory, announcements, media, preview, callbacks, registr
 
 
 def create_admin_app(settings: Settings) -> web.Application:
-    admin = web.Application(
-        middlewares=[session_middleware],
-        client_max_size=settings.upload_max_bytes + 1024 * 1024,
-    )
+    # No client_max_size here: aiohttp takes it from the main app (1 MiB for every route);
+    # the routes that take files stream them (`streamed`) with their own limits.
+    admin = web.Application(middlewares=[session_middleware])
     admin[SIGNER] = SessionSigner(settings.secret_key, settings.session_ttl)
     admin[views_auth.LIMITER] = LoginLimiter(settings.login_attempts_per_ip)
     admin[REFUSALS] = Folder()
@@ -62,7 +62,12 @@ async def _to_admin_home(_request: web.Request) -> web.Response:
     raise web.HTTPFound("/admin/")
 
 
+async def _sweep_uploads(app: web.Application) -> None:
+    streamed.sweep(app[keys.SETTINGS].data_path)
+
+
 def setup_admin(app: web.Application) -> None:
     app.add_subapp("/admin", create_admin_app(app[keys.SETTINGS]))
+    app.on_startup.append(_sweep_uploads)  # uploads a crash left half-written
     app.cleanup_ctx.append(programs.scheduler)  # scheduled go-live needs the main app's caches
     app.router.add_get("/admin", _to_admin_home)

@@ -6,6 +6,7 @@ and see how many of the targeted boxes have shown it. Region-scoped users stay i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 
@@ -13,8 +14,10 @@ from aiohttp import web
 
 from accounts.users import User, in_scope
 from content import announcements as ann
+from content.uploads import name_matches
 from storage import DomainError, Invalid, clock
 from tv_server import keys
+from tv_server.admin import streamed as streamed_forms
 from tv_server.admin.common import add_nav, current_user, deny, log, render, requires, see_other
 from tv_ui.i18n import N_, gettext
 
@@ -169,13 +172,36 @@ def _form_data(form) -> dict:
     return data
 
 
+def _accept(request: web.Request) -> streamed_forms.Accept:
+    """The form's one file: a JPEG or PNG picture (by its bytes) up to `upload_max_bytes`."""
+
+    def accept(field: str, kind: str | None, filename: str, _fields) -> int:
+        if field != "image" or kind not in ("jpeg", "png") or not name_matches(filename, kind):
+            raise Invalid("announcement_image_type", f"{field}: {kind}")
+        return streamed_forms.image_limit(request)
+
+    return accept
+
+
+@contextlib.asynccontextmanager
+async def _read(request: web.Request, into: streamed_forms.StreamedForm):
+    """The posted form, its picture streamed to disk; an oversize picture → image_large."""
+    try:
+        async with streamed_forms.read_form(request, _accept(request), into=into) as form:
+            yield form
+    except Invalid as exc:
+        if exc.code.startswith("upload_"):  # too large or too many files
+            raise Invalid("announcement_image_large", exc.code) from None
+        raise
+
+
 async def _upload(request: web.Request, form) -> str | None:
     """The uploaded picture stored with its rendition, or None when no file was chosen."""
     field = form.get("image")
-    if not isinstance(field, web.FileField) or not field.filename:
+    if not isinstance(field, streamed_forms.FormFile) or not field.filename:
         return None
     settings = request.config_dict[keys.SETTINGS]
-    raw = field.file.read(settings.upload_max_bytes + 1)
+    raw = field.read()  # at most upload_max_bytes; the picture is decoded whole anyway
     return await asyncio.to_thread(
         ann.prepare_image, raw, settings.data_path, settings.upload_max_bytes
     )
@@ -311,12 +337,14 @@ async def announcement_new(request: web.Request) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed_forms.streamed
 async def announcement_create(request: web.Request) -> web.Response:
-    form = await request.post()
-    data = _form_data(form)
+    read = streamed_forms.StreamedForm()
     try:
-        ann_id, detail = await _save(request, data, form)
+        async with _read(request, read) as form:
+            ann_id, detail = await _save(request, _form_data(form), form)
     except DomainError as exc:
+        data = _form_data(read)
         await _refused(request, "announcement.create", exc)
         status = 413 if exc.code == "announcement_image_large" else 400
         return await _form_page(request, form=data, status=status, error=_message(request, exc))
@@ -344,34 +372,17 @@ async def announcement_edit(request: web.Request) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed_forms.streamed
 async def announcement_update(request: web.Request) -> web.Response:
     record = await _record_or_deny(request)
-    form = await request.post()
-    db = request.config_dict[keys.DB]
-    if form.get("action") == "withdraw":
-        try:
-            await ann.withdraw_announcement(db, record.id)
-        except DomainError as exc:
-            return await _form_page(
-                request,
-                form=_form_data(form),
-                edit=record,
-                status=400,
-                error=_message(request, exc),
-            )
-        await log(
-            request,
-            "announcement.withdraw",
-            object_type="announcement",
-            object_id=record.id,
-            detail={"text": record.text},
-        )
-        await request.config_dict[keys.HUB].refresh()
-        raise see_other(request, "admin_announcements", ok="withdrawn")
-    data = _form_data(form)
+    read = streamed_forms.StreamedForm()
     try:
-        _id, detail = await _save(request, data, form, record)
+        async with _read(request, read) as form:
+            if form.get("action") == "withdraw":
+                return await _withdraw(request, record, form)
+            _id, detail = await _save(request, _form_data(form), form, record)
     except DomainError as exc:
+        data = _form_data(read)
         await _refused(request, "announcement.update", exc, object_id=record.id)
         status = 413 if exc.code == "announcement_image_large" else 400
         return await _form_page(
@@ -386,3 +397,26 @@ async def announcement_update(request: web.Request) -> web.Response:
     )
     await request.config_dict[keys.HUB].refresh()
     raise see_other(request, "admin_announcements", ok="saved")
+
+
+async def _withdraw(request: web.Request, record, form) -> web.Response:
+    db = request.config_dict[keys.DB]
+    try:
+        await ann.withdraw_announcement(db, record.id)
+    except DomainError as exc:
+        return await _form_page(
+            request,
+            form=_form_data(form),
+            edit=record,
+            status=400,
+            error=_message(request, exc),
+        )
+    await log(
+        request,
+        "announcement.withdraw",
+        object_type="announcement",
+        object_id=record.id,
+        detail={"text": record.text},
+    )
+    await request.config_dict[keys.HUB].refresh()
+    raise see_other(request, "admin_announcements", ok="withdrawn")

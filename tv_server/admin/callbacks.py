@@ -5,9 +5,7 @@ reassignment, and the figures page with CSV/XLSX export. Every action is audited
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import time
 
 from aiohttp import web
@@ -17,10 +15,11 @@ from callbacks import lifecycle
 from content import directory
 from storage import DomainError, clock
 from tv_server import box_events, callback_policy, keys
-from tv_server.admin import labels
+from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
     add_nav,
     current_user,
+    deny,
     log,
     render,
     require_region,
@@ -143,6 +142,35 @@ async def open_count(request: web.Request, scope: set[str] | None) -> int:
     return total
 
 
+def _works_on(request: web.Request, person: accounts.User, region_code: str | None) -> bool:
+    """Whether this colleague may work on a request of this region (it is in their queue)."""
+    if person.disabled or not person.can(PERMISSION):
+        return False
+    chain = [r.code for r in request.config_dict[keys.REGIONS].chain(region_code)]
+    return person.region_code is None or accounts.in_scope(person, chain)
+
+
+async def _colleagues(request: web.Request, region_code: str | None) -> list[accounts.User]:
+    """The people requests of this region can be given to."""
+    people = await accounts.list_users(request.config_dict[keys.DB])
+    return [u for u in people if _works_on(request, u, region_code)]
+
+
+async def _check_assignee(request: web.Request, assignee: str, tickets: list) -> None:
+    """Refuse (403, audited) giving requests to someone who could not open them: a colleague
+    of another banner, or one without the callback permission."""
+    if not assignee.isdigit():
+        return
+    try:
+        person = await accounts.get_user(request.config_dict[keys.DB], int(assignee))
+    except DomainError:
+        return  # unknown: the lifecycle refuses it with its message
+    if not all(_works_on(request, person, t.region_code) for t in tickets):
+        raise await deny(
+            request, PERMISSION, assignee=person.username, callbacks=[t.ref for t in tickets]
+        )
+
+
 async def _offices(request: web.Request, scope: set[str] | None) -> list[directory.ServicePoint]:
     points = await directory.all_points(request.config_dict[keys.DB], scope)
     return [p for p in points if p.kind != "village_room"]
@@ -198,7 +226,10 @@ async def queue(request: web.Request) -> web.Response:
         assignee_id=user.id if q.get("mine") else None,
     )
     tickets, total = await lifecycle.queue(db, flt, limit=PAGE, offset=(page - 1) * PAGE)
-    staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    if user.region_code is None:  # their ticks may be anywhere: each is checked on posting
+        staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    else:
+        staff = await _colleagues(request, user.region_code)
     return render(
         request,
         "admin/callbacks/queue.html",
@@ -262,6 +293,7 @@ async def bulk(request: web.Request) -> web.Response:
         await require_region(request, PERMISSION, ticket.region_code)
     assignee = str(form.get("assignee", ""))
     office = str(form.get("office", ""))
+    await _check_assignee(request, assignee, tickets)
     try:
         if office and office not in {p.code for p in await _offices(request, _scope(request))}:
             raise DomainError("service_point_invalid", office)
@@ -311,7 +343,7 @@ async def _detail(
             office = await directory.get_point(db, ticket.office_code)
         except DomainError:
             office = None
-    staff = [u for u in await accounts.list_users(db) if u.can(PERMISSION) and not u.disabled]
+    staff = await _colleagues(request, ticket.region_code)
     return render(
         request,
         "admin/callbacks/detail.html",
@@ -396,6 +428,7 @@ async def act(request: web.Request) -> web.Response:
             await lifecycle.claim(db, ticket.id, user.id)
             ok = "cb_claimed"
         elif action == "assign":
+            await _check_assignee(request, data["assignee"], [ticket])
             office = data["office"] or None
             if office and office not in {p.code for p in await _offices(request, _scope(request))}:
                 raise DomainError("service_point_invalid", office)
@@ -516,7 +549,7 @@ async def figures(request: web.Request) -> web.StreamResponse:
             "callback.export",
             detail={"format": fmt, "since": since_text, "until": until_text},
         )
-        return _export(numbers, fmt)
+        return downloads.table("callbacks", fmt, _header(), _rows(numbers))
     return render(
         request,
         "admin/callbacks/figures.html",
@@ -535,12 +568,15 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}"
 
 
+def _header() -> list[str]:
+    return [gettext(N_("分类")), gettext(N_("项目")), gettext(N_("数量"))]
+
+
 def _rows(f: lifecycle.Figures) -> list[list]:
     """The figures as the office's report table: section, item, count, in Chinese."""
     t = gettext
     services, states = tv_labels.SERVICES, STAFF_STATES
-    rows: list[list] = [[t(N_("分类")), t(N_("项目")), t(N_("数量"))]]
-    rows.append([t(N_("合计")), "", f.total])
+    rows: list[list] = [[t(N_("合计")), "", f.total]]
     rows += [[t(N_("地区")), k, v] for k, v in f.by_region.items()]
     rows += [
         [t(N_("服务")), t(services[k]) if k in services else k, v] for k, v in f.by_service.items()
@@ -550,30 +586,3 @@ def _rows(f: lifecycle.Figures) -> list[list]:
     rows.append([t(N_("首次回电用时中位数（时:分）")), "", _duration(f.median_first_call_seconds)])
     rows.append([t(N_("按期回电比例")), "", labels.percent(f.within_deadline_share)])
     return rows
-
-
-def _export(f: lifecycle.Figures, fmt: str) -> web.Response:
-    stamp = clock.stamp()
-    if fmt == "csv":
-        buf = io.StringIO()
-        csv.writer(buf).writerows(_rows(f))
-        return web.Response(
-            body=("\ufeff" + buf.getvalue()).encode("utf-8"),
-            content_type="text/csv",
-            charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="callbacks-{stamp}.csv"'},
-        )
-    from openpyxl import Workbook  # only the export needs it
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "callbacks"
-    for row in _rows(f):
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return web.Response(
-        body=out.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="callbacks-{stamp}.xlsx"'},
-    )

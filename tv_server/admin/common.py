@@ -143,6 +143,7 @@ def context(request: web.Request, **extra) -> dict:
         "notice": gettext(labels.NOTICES.get(request.query.get("ok", ""), "")) or "",
         "with_query": lambda **changes: "?" + urlencode({**request.query, **changes}),
         "nav": [*NAV, *NAV_TAIL],
+        "unsafe_modes": request.config_dict[keys.SETTINGS].unsafe_modes,
         **extra,
     }
 

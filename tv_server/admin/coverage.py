@@ -5,17 +5,15 @@ with "propose the next wave", on-demand snapshots and one box's timeline.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import time
 
 from aiohttp import web
 
 from device_registry import coverage, waves
-from storage import DomainError, clock
+from storage import DomainError, LimitReached, clock
 from tv_server import keys
-from tv_server.admin import labels
+from tv_server.admin import downloads, labels
 from tv_server.admin import waves as wave_views
 from tv_server.admin.common import (
     add_nav,
@@ -28,6 +26,8 @@ from tv_server.admin.common import (
     see_other,
     url,
 )
+from tv_server.middlewares import admin_error_response
+from tv_server.ratelimit import retry_after_header
 from tv_ui.i18n import N_, gettext
 
 PERMISSION = "view"
@@ -68,6 +68,7 @@ MESSAGES = {
     "no_candidate_villages": N_("没有可以提议的嘎查村。"),
     "top_invalid": N_("提议数量要在1到200之间。"),
 }
+ERRORS = {"computation_running": N_("您上一次要求的重新统计还没有完成，请稍等几秒后再刷新。")}
 NOTICES = {
     "snapshot_taken": N_("已保存今天的覆盖快照。"),
     "wave_proposed": N_("已生成计划中的批次，请修改后再启动。"),
@@ -85,6 +86,8 @@ def setup(admin: web.Application) -> None:
     r.add_get("/coverage/box/{serial}", box_timeline, name="admin_coverage_box")
     for code, text in NOTICES.items():
         labels.NOTICES.setdefault(code, text)
+    for code, text in ERRORS.items():
+        labels.ERRORS.setdefault(code, text)
     add_nav(PERMISSION, "admin_coverage", N_("覆盖情况"))
 
 
@@ -199,36 +202,6 @@ def trend_line(points: list[dict], width: int = 600, height: int = 160) -> dict:
     }
 
 
-def export(name: str, header: list[str], rows: list[list], fmt: str) -> web.Response:
-    stamp = clock.stamp()
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(header)
-        writer.writerows(rows)
-        return web.Response(
-            body=("\ufeff" + buf.getvalue()).encode("utf-8"),
-            content_type="text/csv",
-            charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-        )
-    from openpyxl import Workbook  # only the export needs it
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = name
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return web.Response(
-        body=out.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.xlsx"'},
-    )
-
-
 # The exports' column titles: the dashboard's, and those it does not show.
 EXPORT_COLUMNS = {
     **COLUMNS,
@@ -282,9 +255,23 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     code = await _region(request, PERMISSION)
     now = time.time()
     period, since_text, until_text = _period(request, now)
-    if request.query.get("fresh"):
-        coverage.forget(db)
-    rep = await coverage.report(db, tree, code, now, period, cache_seconds=CACHE_SECONDS)
+    fresh = bool(request.query.get("fresh"))
+    try:
+        rep = await coverage.report(
+            db,
+            tree,
+            code,
+            now,
+            period,
+            cache_seconds=CACHE_SECONDS,
+            fresh=fresh,
+            # Only what a viewer asks for explicitly counts as their computation.
+            viewer=f"user:{current_user(request).id}" if fresh or period else None,
+        )
+    except LimitReached as exc:
+        response = admin_error_response(request, 429, exc.code)
+        response.headers["Retry-After"] = retry_after_header(coverage.BUSY_RETRY_SECONDS)
+        return response
     fmt = request.query.get("format", "")
     if fmt in ("csv", "xlsx"):
         await log(
@@ -294,7 +281,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             object_id=code,
             detail={"format": fmt, "since": since_text, "until": until_text},
         )
-        return export("coverage", _export_header(), _export_rows(rep), fmt)
+        return downloads.table("coverage", fmt, _export_header(), _export_rows(rep))
     sort = request.query.get("sort", "name")
     sort = sort if sort in COLUMNS or sort == "name" else "name"
     desc = request.query.get("dir", "desc" if sort != "name" else "asc") == "desc"
@@ -407,7 +394,7 @@ async def readiness(request: web.Request, error: str = "", status: int = 200):
             gettext(N_("嘎查村")),
             *[gettext(t) for t in READINESS_COLUMNS.values()],
         ]
-        return export("readiness", header, rows, fmt)
+        return downloads.table("readiness", fmt, header, rows)
     return render(
         request,
         "admin/coverage/readiness.html",

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from content import directory, directory_io
 from content.directory import DirectoryInvalid
-from storage import clock
+from storage import Invalid, clock
 from tv_server import keys
+from tv_server.admin import downloads
 from tv_server.admin.common import log, render, requires, see_other
 from tv_server.admin.directory import (
     PERMISSION,
@@ -21,6 +22,7 @@ from tv_server.admin.directory import (
     problem_text,
     scope,
 )
+from tv_server.admin.streamed import read_small_file, streamed
 from tv_ui.i18n import N_, gettext
 
 MESSAGES = {
@@ -49,15 +51,7 @@ async def export_csv(request: web.Request) -> web.Response:
     data = await directory_io.export_csv(request.config_dict[keys.DB], scope(request))
     await log(request, "directory.export", object_type="service_point", detail={"bytes": len(data)})
     stamp = clock.stamp()
-    return web.Response(
-        body=data,
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="legaltv-directory-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return downloads.attachment(data, "csv", f"legaltv-directory-{stamp}.csv")
 
 
 @requires(PERMISSION)
@@ -107,18 +101,18 @@ async def _check(request: web.Request, raw: bytes, name: str) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed
 async def import_check(request: web.Request) -> web.Response:
-    post = await request.post()
-    upload = post.get("file")
-    if not isinstance(upload, web.FileField):
-        return _render(request, status=400, error=gettext(MESSAGES["no_file"]))
-    raw = upload.file.read(directory_io.MAX_BYTES + 1)
-    if len(raw) > directory_io.MAX_BYTES:
+    try:
+        _post, raw, filename = await read_small_file(request, directory_io.MAX_BYTES)
+    except Invalid as exc:
+        if exc.code != "upload_too_large":
+            return _render(request, status=400, error=gettext(MESSAGES["no_file"]))
         message = gettext(MESSAGES["too_large"]) % {"mb": directory_io.MAX_BYTES // 2**20}
         return _render(request, status=413, error=message)
-    if not raw.strip():
+    if raw is None or not raw.strip():
         return _render(request, status=400, error=gettext(MESSAGES["no_file"]))
-    return await _check(request, raw, upload.filename or "")
+    return await _check(request, raw, filename)
 
 
 @requires(PERMISSION)

@@ -11,7 +11,9 @@ from aiohttp import web
 from content import uploads
 from storage import Invalid
 from tv_server import keys
+from tv_server.admin import streamed as streamed_forms
 from tv_server.admin.common import log, render, requires, url
+from tv_server.admin.streamed import streamed
 from tv_ui.i18n import N_, gettext
 
 MESSAGES = {
@@ -22,11 +24,10 @@ MESSAGES = {
     "upload_not_mp4": N_("视频必须是 H.264 编码的 MP4 文件。"),
     "upload_missing": N_("请选择要上传的文件。"),
     "upload_kind": N_("上传类型不正确。"),
+    "upload_too_many": N_("一次最多上传20个文件。"),
     "server_error": N_("系统出错了，请稍后再试。"),
 }
 STATUS = {"upload_too_large": 413}
-# Multipart framing around the file: a body this much over the limit is refused unread.
-FRAMING_BYTES = 64 * 1024
 
 
 def upload_message(code: str, **params) -> str:
@@ -59,7 +60,13 @@ def _with_media(next_url: str, media_id: int) -> str:
 
 
 def _max_bytes(request: web.Request) -> int:
-    return int(request.config_dict[keys.SETTINGS].upload_max_bytes)
+    return streamed_forms.image_limit(request)
+
+
+def _limit(request: web.Request, kind: str) -> int:
+    if kind == "video":
+        return streamed_forms.video_limit(request)
+    return streamed_forms.image_limit(request)
 
 
 async def _refuse(request: web.Request, code: str, form: dict, **params) -> web.Response:
@@ -80,6 +87,7 @@ async def _refuse(request: web.Request, code: str, form: dict, **params) -> web.
         form=form,
         media=None,
         max_mb=_max_bytes(request) // 2**20,
+        video_max_mb=streamed_forms.video_limit(request) // 2**20,
     )
 
 
@@ -100,43 +108,48 @@ async def upload_form(request: web.Request) -> web.Response:
         media=media,
         form=form,
         max_mb=_max_bytes(request) // 2**20,
+        video_max_mb=streamed_forms.video_limit(request) // 2**20,
     )
 
 
 @requires("program.edit")
+@streamed
 async def upload(request: web.Request) -> web.StreamResponse:
-    max_bytes = _max_bytes(request)
-    if request.content_length and request.content_length > max_bytes + FRAMING_BYTES:
-        return await _refuse(request, "upload_too_large", {}, mb=max_bytes // 2**20)
-    try:
-        post = await request.post()
-    except web.HTTPRequestEntityTooLarge:
-        return await _refuse(request, "upload_too_large", {}, mb=max_bytes // 2**20)
-    kind = str(post.get("kind", "image"))
-    form = {"kind": kind, "next": _safe_next(str(post.get("next", "")))}
-    field = post.get("file")
-    if not isinstance(field, web.FileField):
-        return await _refuse(request, "upload_missing", form)
-    data = field.file.read(max_bytes + 1)
-    form["name"] = field.filename or ""
+    """One image (up to `upload_max_bytes`) or video (up to `video_upload_max_bytes`), streamed
+    to disk; the limit follows the kind asked for and what the first bytes are."""
+    form: dict = {"kind": "image", "next": ""}
+
+    def accept(field: str, kind: str | None, filename: str, fields) -> int:
+        form["kind"] = wanted = str(fields.get("kind", "image"))
+        form["name"] = filename
+        if wanted not in ("image", "video"):
+            raise Invalid("upload_kind", wanted)
+        return streamed_forms.image_or_video(request, {"file": wanted})(field, kind, filename)
+
     db = request.config_dict[keys.DB]
-
-    async def record(tx, media_id: int, facts: dict) -> None:
-        detail = {"name": form["name"], **facts}
-        await log(
-            request, "media.upload", object_type="media", object_id=media_id, detail=detail, tx=tx
-        )
-
     try:
-        media_id = await uploads.store_upload(
-            db,
-            request.config_dict[keys.SETTINGS].data_path,
-            field.filename or "",
-            data,
-            max_bytes=max_bytes,
-            kind=kind,
-            record=record,
-        )
+        async with streamed_forms.read_form(request, accept) as post:
+            kind = str(post.get("kind", "image"))
+            form = {"kind": kind, "next": _safe_next(str(post.get("next", "")))}
+            field = post.get("file")
+            if not isinstance(field, streamed_forms.FormFile):
+                return await _refuse(request, "upload_missing", form)
+            form["name"] = field.filename
+
+            async def record(tx, media_id: int, facts: dict) -> None:
+                detail = {"name": form["name"], **facts}
+                await log(request, "media.upload", object_type="media", object_id=media_id,
+                          detail=detail, tx=tx)  # fmt: skip
+
+            media_id = await uploads.store_upload(
+                db,
+                request.config_dict[keys.SETTINGS].data_path,
+                field.filename,
+                field.path,
+                max_bytes=_limit(request, kind),
+                kind=kind,
+                record=record,
+            )
     except Invalid as exc:
         return await _refuse(request, exc.code, form, **exc.params)
     info = await uploads.media_info(db, media_id)

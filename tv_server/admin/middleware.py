@@ -12,6 +12,7 @@ from accounts.users import session_user
 from tv_server import keys
 from tv_server.admin.common import SESSION, USER, log_refusal
 from tv_server.admin.session import COOKIE, Session, SessionSigner, csrf_ok
+from tv_server.admin.streamed import CSRF_DEFERRED, is_streamed
 from tv_server.middlewares import admin_error_response
 
 SIGNER = web.AppKey("admin_signer", SessionSigner)
@@ -39,6 +40,10 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, sessi
     )
 
 
+def _streamed(request: web.Request) -> bool:
+    return is_streamed(getattr(request.match_info, "handler", None))
+
+
 @web.middleware
 async def session_middleware(request: web.Request, handler):
     signer = request.app[SIGNER]
@@ -56,7 +61,8 @@ async def session_middleware(request: web.Request, handler):
             fresh = True
         else:
             request[USER] = user
-    if request.method in UNSAFE and USER not in request:
+    if request.method in UNSAFE and USER not in request and not _streamed(request):
+        # A route taking files is never read for a stranger: they are sent to the login below.
         # Capped also while read (a body sent without a length); parsed here once, for the
         # CSRF check and the handler.
         request = request.clone(client_max_size=ANONYMOUS_BODY_MAX)
@@ -69,14 +75,19 @@ async def session_middleware(request: web.Request, handler):
             return admin_error_response(request, 413, "anonymous_too_large")
     if request.method in UNSAFE:
         token = request.headers.get("X-CSRF-Token")
-        if token is None and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
-            token = (await request.post()).get("csrf_token")
-        if not csrf_ok(session, token if isinstance(token, str) else None):
-            await log_refusal(request, "csrf", outcome="denied", detail={"path": request.path})
-            raise web.HTTPForbidden(reason="csrf")
+        if token is None and request.content_type == "multipart/form-data" and _streamed(request):
+            # A route taking files reads its own body (`streamed`): the token is checked there,
+            # before the first file part, and only for a signed-in user (see below).
+            request[CSRF_DEFERRED] = True
+        else:
+            if token is None and request.content_type in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ):
+                token = (await request.post()).get("csrf_token")
+            if not csrf_ok(session, token if isinstance(token, str) else None):
+                await log_refusal(request, "csrf", outcome="denied", detail={"path": request.path})
+                raise web.HTTPForbidden(reason="csrf")
     if USER not in request and _route_name(request) not in PUBLIC:
         raise web.HTTPFound(
             request.app.router["admin_login"]

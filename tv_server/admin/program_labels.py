@@ -8,7 +8,7 @@ STATES = {
     "in_review": N_("待审核"),
     "needs_changes": N_("退回修改"),
     "scheduled": N_("已排期"),
-    "current": N_("无待审修改"),
+    "current": N_("已审核"),
 }
 
 STATUS = {
@@ -19,6 +19,7 @@ STATUS = {
 
 WHOLE_CITY = N_("%(name)s（全市）")
 IMAGE_ALT = N_("图片说明")
+IMAGE_IN_TEXT = N_("〔图片：%(alt)s〕")
 
 LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
 
@@ -107,9 +108,13 @@ ERRORS = {
     "revision_never_published": N_("这个版本从未上线过，请用“恢复为草稿”并送审。"),
     "approve_own_work": N_("不能审核通过自己编写或提交的节目，请另一位审核员审核。"),
     "upload_not_mp4": N_("视频必须是H.264编码的MP4文件。"),
+    "upload_too_many": N_("一次最多上传20个文件。"),
+    "upload_kind": N_("上传类型不正确。"),
     "poster_required": N_("上传视频时请同时上传一张海报图片。"),
     "poster_without_video": N_("海报图片要和视频一起上传。"),
 }
+
+FORM_PROBLEMS = N_("有%(n)s处需要修改，已在下面标出。")
 
 SCOPE_READ_ONLY = N_("这个节目的播出地区超出您负责的地区，您只能查看和预览，不能修改。")
 VIDEO_INFO = N_("视频：%(name)s，%(mb)s MB，%(seconds)s 秒")

@@ -38,6 +38,7 @@ def setup(admin: web.Application) -> None:
     r.add_get("/programs/review", v.review_queue, name="admin_program_queue")
     r.add_get("/programs/new", v.program_new, name="admin_program_new")
     r.add_post("/programs/new", v.program_create)
+    r.add_post("/programs/images", v.image_insert, name="admin_program_image")
     r.add_get("/programs/{pid:\\d+}", v.program_edit, name="admin_program")
     r.add_post("/programs/{pid:\\d+}", v.program_save)
     r.add_post("/programs/{pid:\\d+}/workflow", v.program_action, name="admin_program_action")

@@ -12,7 +12,7 @@ import json
 from aiohttp import web
 
 from device_registry import coverage, devices, households, registry_io
-from storage import Conflict, DomainError, Invalid, clock
+from storage import Conflict, DomainError, Invalid, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
@@ -26,6 +26,7 @@ from tv_server.admin.common import (
     see_other,
     url,
 )
+from tv_server.admin.streamed import read_small_file, streamed
 from tv_ui.i18n import N_, gettext
 from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES
 
@@ -53,6 +54,7 @@ NOTICES = {
     "registry_households": N_("各村户数已更新。"),
     "registry_box_saved": N_("机顶盒信息已保存。"),
     "registry_box_unchanged": N_("没有需要保存的修改。"),
+    "registry_tv_revoked": N_("已让这台机顶盒的电视页面地址全部失效，它需从门户重新进入。"),
 }
 MESSAGES = {
     "nothing_selected": N_("请先勾选机顶盒。"),
@@ -147,6 +149,7 @@ def setup(admin: web.Application) -> None:
     r.add_post("/registry/box/{serial}/replace", replace, name="admin_registry_replace")
     r.add_post("/registry/box/{serial}/household", household, name="admin_registry_household")
     r.add_post("/registry/box/{serial}/edit", edit, name="admin_registry_edit")
+    r.add_post("/registry/box/{serial}/revoke-tv", revoke_tv, name="admin_registry_revoke_tv")
     for code, text in NOTICES.items():
         labels.NOTICES.setdefault(code, text)
     add_nav(PERMISSION, "admin_registry", N_("机顶盒"))
@@ -194,6 +197,16 @@ def _scope_clause(request: web.Request) -> tuple[str, list]:
         return "", []
     unplaced = " OR (village_code IS NULL AND state = 'pending')" if sees_unplaced(request) else ""
     return f"(village_code IN (SELECT value FROM json_each(?)){unplaced})", [json.dumps(scope)]
+
+
+def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
+    """Whether a box in this village (None: in no village) lies in the user's region; None for
+    a user of every region."""
+    user = current_user(request)
+    if user.region_code is None:
+        return None
+    tree = request.config_dict[keys.REGIONS]
+    return lambda code: bool(code) and user.region_code in [r.code for r in tree.chain(code)]
 
 
 async def _listing(request: web.Request, state: str, query: str, page: int) -> tuple[list, int]:
@@ -289,19 +302,13 @@ async def decide(request: web.Request) -> web.Response:
                 request, status=400, error=_message("village_unknown"), typed_village=village
             )
         await require_region(request, PERMISSION, village)
-    scope = _scope_villages(request)
-    if scope is not None:
-        allowed = set(scope)
-        rows = await db.fetchall(
-            "SELECT serial, village_code FROM devices WHERE serial IN"
-            " (SELECT value FROM json_each(?))",
-            (json.dumps(serials),),
-        )
-        outside = [r[0] for r in rows if r[1] not in allowed and village is None]
-        if outside:
-            raise await deny(request, PERMISSION, serials=outside[:20])
     try:
-        changed = await devices.decide_pending(db, serials, accept, village)
+        # Every selected box's current village and the target village, inside the transaction.
+        changed = await devices.decide_pending(
+            db, serials, accept, village, allowed=_village_allowed(request)
+        )
+    except OutOfScope as exc:
+        raise await deny(request, PERMISSION, **{"village": village, **exc.params}) from None
     except DomainError as exc:
         return await _index(request, status=400, error=_message(exc.code))
     action = "device.accept" if accept else "device.reject"
@@ -339,12 +346,13 @@ async def auto_accept(request: web.Request) -> web.Response:
     raise see_other(request, "admin_registry", ok="registry_auto")
 
 
-async def _box(request: web.Request, serial: str) -> dict:
+async def _box(request: web.Request, serial: str, viewing: bool = False) -> dict:
     try:
         box = await devices.device_details(request.config_dict[keys.DB], serial)
     except DomainError:
         raise web.HTTPNotFound() from None
-    if not (box["village_code"] is None and box["state"] == "pending" and sees_unplaced(request)):
+    unplaced = box["village_code"] is None and box["state"] == "pending"
+    if not (viewing and unplaced and sees_unplaced(request)):  # the city's staff look at it
         await require_region(request, PERMISSION, box["village_code"])
     return box
 
@@ -379,7 +387,7 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
 
 @requires(PERMISSION)
 async def box_page(request: web.Request) -> web.Response:
-    return await _box_page(request, await _box(request, request.match_info["serial"]))
+    return await _box_page(request, await _box(request, request.match_info["serial"], True))
 
 
 @requires(PERMISSION)
@@ -390,7 +398,9 @@ async def replace(request: web.Request) -> web.Response:
     new_serial = str(post.get("new_serial", "")).strip()
     db = request.config_dict[keys.DB]
     try:
-        await devices.replace_box(db, serial, new_serial)
+        await devices.replace_box(db, serial, new_serial, allowed=_village_allowed(request))
+    except OutOfScope as exc:
+        raise await deny(request, PERMISSION, serial=serial, new=new_serial, **exc.params) from None
     except DomainError as exc:
         return await _box_page(
             request, box, status=400, error=_message(exc.code), typed_serial=new_serial
@@ -435,6 +445,28 @@ async def household(request: web.Request) -> web.Response:
     )
     coverage.forget(request.config_dict[keys.DB])
     raise see_other(request, "admin_registry_box", ok="saved", serial=serial)
+
+
+@requires(PERMISSION)
+async def revoke_tv(request: web.Request) -> web.Response:
+    """End the box's TV sessions (e.g. a leaked page URL): its old URLs are refused until the
+    next launch from the operator's portal."""
+    serial = request.match_info["serial"]
+    await _box(request, serial)  # 404 unknown, 403 (audited) outside the user's region
+
+    async def audited(tx, generation: int) -> None:
+        await log(
+            request,
+            "device.revoke_tv_sessions",
+            object_type="device",
+            object_id=serial,
+            detail={"generation": generation},
+            tx=tx,
+        )
+
+    await devices.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
+    request.config_dict[keys.BOXES].forget()  # also drops the fast lane's remembered screens
+    raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
 
 
 # -- corrections of a box's fields and attributes ------------------------------------------------
@@ -591,22 +623,21 @@ async def import_form(request: web.Request) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed
 async def import_upload(request: web.Request) -> web.Response:
     if current_user(request).region_code is not None:
         raise await deny(request, PERMISSION, action="device.import")
-    post = await request.post()
-    upload = post.get("file")
-    dry_run = post.get("dry_run") == "1"
-    if not isinstance(upload, web.FileField):
-        return _import_page(request, status=400, error=_message("no_file"), dry_run=dry_run)
-    raw = upload.file.read(MAX_UPLOAD + 1)
-    if len(raw) > MAX_UPLOAD:
+    try:
+        post, raw, filename = await read_small_file(request, MAX_UPLOAD)
+    except Invalid as exc:
+        if exc.code != "upload_too_large":
+            return _import_page(request, status=400, error=_message("no_file"))
         return _import_page(
-            request,
-            status=413,
-            dry_run=dry_run,
-            error=_message("too_large", mb=MAX_UPLOAD // 2**20),
+            request, status=413, error=_message("too_large", mb=MAX_UPLOAD // 2**20)
         )
+    dry_run = post.get("dry_run") == "1"
+    if raw is None:
+        return _import_page(request, status=400, error=_message("no_file"), dry_run=dry_run)
     try:
         text = registry_io.decode(raw)
     except UnicodeDecodeError:
@@ -629,7 +660,7 @@ async def import_upload(request: web.Request) -> web.Response:
         request,
         "device.import",
         object_type="device",
-        object_id=upload.filename or "",
+        object_id=filename,
         detail={"new": report.new, "accepted": report.accepted},
     )
     request.config_dict[keys.BOXES].forget()
@@ -638,19 +669,21 @@ async def import_upload(request: web.Request) -> web.Response:
 
 
 @requires(PERMISSION)
+@streamed
 async def households_upload(request: web.Request) -> web.Response:
     """Household totals per village: CSV `village_code,households`, all or nothing."""
     if current_user(request).region_code is not None:
         raise await deny(request, PERMISSION, action="households.import")
-    post = await request.post()
-    upload = post.get("file")
-    if not isinstance(upload, web.FileField):
-        return _import_page(request, status=400, error=_message("no_file"))
-    raw = upload.file.read(MAX_UPLOAD + 1)
-    if len(raw) > MAX_UPLOAD:
+    try:
+        _post, raw, filename = await read_small_file(request, MAX_UPLOAD)
+    except Invalid as exc:
+        if exc.code != "upload_too_large":
+            return _import_page(request, status=400, error=_message("no_file"))
         return _import_page(
             request, status=413, error=_message("too_large", mb=MAX_UPLOAD // 2**20)
         )
+    if raw is None:
+        return _import_page(request, status=400, error=_message("no_file"))
     try:
         count = await households.import_totals(
             request.config_dict[keys.DB], registry_io.decode(raw)
@@ -668,7 +701,7 @@ async def households_upload(request: web.Request) -> web.Response:
         request,
         "households.import",
         object_type="region",
-        object_id=upload.filename or "",
+        object_id=filename,
         detail={"villages": count},
     )
     coverage.forget(request.config_dict[keys.DB])

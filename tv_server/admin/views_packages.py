@@ -6,17 +6,18 @@ Registered by the programs slice (`tv_server.admin.programs.setup`).
 
 from __future__ import annotations
 
+import contextlib
 import re
-import tempfile
 from pathlib import Path
 
 from aiohttp import web
 
 from content import export, package_import, workflow
 from content.package import PackageError
-from storage import DomainError, clock
+from storage import DomainError, Invalid, clock
 from tv_server import keys
 from tv_server.admin import program_labels
+from tv_server.admin import streamed as streamed_forms
 from tv_server.admin.common import add_nav, current_user, deny, log, render, requires
 from tv_server.admin.views_programs import _audit, _message, _visible, tv_changed
 from tv_ui.i18n import N_, gettext
@@ -33,7 +34,6 @@ OUTCOMES = {
     "draft": N_("已存为草稿，待审核"),
     "unchanged": N_("没有变化"),
 }
-FRAMING_BYTES = 64 * 1024  # multipart framing around the file
 
 
 def setup(admin: web.Application) -> None:
@@ -46,7 +46,8 @@ def setup(admin: web.Application) -> None:
 
 
 def _max_bytes(request: web.Request) -> int:
-    return int(request.config_dict[keys.SETTINGS].upload_max_bytes)
+    """A package carries videos: the video limit, but no more than a package may unpack to."""
+    return min(streamed_forms.video_limit(request), package_import.MAX_UNPACKED_BYTES)
 
 
 async def _page(request: web.Request, status: int = 200, **ctx) -> web.Response:
@@ -131,32 +132,33 @@ async def _refused(request: web.Request, status: int, code: str, **params) -> we
 
 
 @requires("program.edit")
+@streamed_forms.streamed
 async def import_zip(request: web.Request) -> web.Response:
     max_bytes = _max_bytes(request)
     mb = max_bytes // 2**20
-    if request.content_length and request.content_length > max_bytes + FRAMING_BYTES:
-        return await _refused(request, 413, "too_large", mb=mb)
-    try:
-        post = await request.post()
-    except web.HTTPRequestEntityTooLarge:
-        return await _refused(request, 413, "too_large", mb=mb)
-    upload = post.get("file")
-    if not isinstance(upload, web.FileField):
-        return await _refused(request, 400, "no_file")
-    raw = upload.file.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        return await _refused(request, 413, "too_large", mb=mb)
-    if not raw:
-        return await _refused(request, 400, "no_file")
-    if not raw.startswith(b"PK"):
-        return await _refused(request, 400, "not_zip")
-    label = _file_label(upload.filename or "")
-    user = current_user(request)
-    publish = user.can("program.publish") and post.get("publish") == "1"
-    settings = request.config_dict[keys.SETTINGS]
-    with tempfile.TemporaryDirectory(prefix="legaltv-upload-") as tmp:
-        path = Path(tmp) / "package.zip"
-        path.write_bytes(raw)
+
+    def accept(field: str, kind: str | None, _filename: str, _fields) -> int:
+        if field != "file":
+            raise Invalid("no_file", field)
+        if kind != "zip":
+            raise Invalid("not_zip", str(kind))
+        return max_bytes
+
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            post = await stack.enter_async_context(streamed_forms.read_form(request, accept))
+        except Invalid as exc:
+            if exc.code == "upload_too_large":
+                return await _refused(request, 413, "too_large", mb=mb)
+            return await _refused(request, 400, exc.code if exc.code in MESSAGES else "no_file")
+        upload = post.get("file")
+        if not isinstance(upload, streamed_forms.FormFile) or not upload.size:
+            return await _refused(request, 400, "no_file")
+        label = _file_label(upload.filename)
+        user = current_user(request)
+        publish = user.can("program.publish") and post.get("publish") == "1"
+        settings = request.config_dict[keys.SETTINGS]
+        path = upload.path
         try:
             result = await package_import.import_package(
                 request.config_dict[keys.DB], settings.data_path, path,

@@ -4,17 +4,20 @@ slice), review (approve, schedule, send back), publish, unpublish, history and r
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from collections.abc import Iterable, Mapping
 
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from accounts import audit
 from content import programs as live
 from content import revisions, uploads, workflow
-from content.revisions import Fields
+from content.revisions import Content, Fields
 from storage import DomainError, NotFound, clock
 from tv_server import keys
-from tv_server.admin import labels, program_scope
+from tv_server.admin import labels, program_scope, waves
 from tv_server.admin import program_labels as L
 from tv_server.admin.common import (
     current_user,
@@ -24,6 +27,13 @@ from tv_server.admin.common import (
     require_region,
     requires,
     see_other,
+)
+from tv_server.admin.streamed import (
+    FormFile,
+    StreamedForm,
+    image_or_video,
+    read_form,
+    streamed,
 )
 from tv_ui.i18n import gettext
 
@@ -59,6 +69,17 @@ def _message(exc: DomainError) -> str:
         return text % exc.params if exc.params else text
     except (KeyError, ValueError, TypeError):
         return text
+
+
+def _errors(exc: DomainError) -> dict:
+    """The refused form's messages: `error` on top, `errors` next to each field."""
+    found = getattr(exc, "errors", None) or {}
+    messages = {name: _message(problem) for name, problem in found.items()}
+    if len(messages) > 1:
+        top = gettext(L.FORM_PROBLEMS) % {"n": len(messages)}
+    else:
+        top = _message(exc)
+    return {"error": top, "errors": messages}
 
 
 def _audit(request: web.Request) -> workflow.AuditHook:
@@ -118,8 +139,11 @@ def _parse_when(value: str) -> float | None:
     return clock.parse(moment)
 
 
-async def _form(request: web.Request):
-    form = await request.post()
+# The program form's file fields and what each takes (see `streamed.image_or_video`).
+FORM_FILES = {"images": "image", "cover": "image", "poster": "image", "video": "video"}
+
+
+def _form(form: StreamedForm):
     fields = Fields(
         title=str(form.get("title", "")),
         summary=str(form.get("summary", "")),
@@ -131,8 +155,8 @@ async def _form(request: web.Request):
     )
 
     def upload(field) -> workflow.Upload | None:
-        if isinstance(field, web.FileField) and field.filename:
-            return workflow.Upload(field.filename, field.file.read())
+        if isinstance(field, FormFile) and field.filename:
+            return workflow.Upload(field.filename, field.path)  # read from disk when stored
         return None
 
     uploads = [u for u in map(upload, form.getall("images", [])) if u is not None]
@@ -144,7 +168,88 @@ async def _form(request: web.Request):
     return form, fields, uploads, media
 
 
-async def _form_context(request: web.Request, state: workflow.ProgramState | None) -> dict:
+async def _staged(request: web.Request, form: StreamedForm) -> workflow.Staged:
+    """The files an earlier, refused form stored and this one refers to (`staged_*` fields)."""
+    tokens = {name: [str(v) for v in form.getall(f"staged_{name}", [])] for name in STAGED}
+    settings = request.config_dict[keys.SETTINGS]
+    return await workflow.resolve_staged(_db(request), settings.data_path, tokens)
+
+
+async def _refused_files(
+    request: web.Request, exc: DomainError, read: StreamedForm, kept: dict | None
+) -> dict:
+    """What a refused form offers again: `kept` when the domain saw the files, else (refused
+    while streaming, or by scope) only what earlier forms had stored."""
+    if kept is not None:
+        return kept
+    media = {"cover": None, "video": None, "poster": None, "staged": await _staged(request, read)}
+    return await _keep_files(request, exc, [], media)
+
+
+STAGED = ("images", "cover", "poster", "video")
+
+
+async def _keep_files(request: web.Request, exc: DomainError, chosen_files, media) -> dict:
+    """The files of a refused form that were fine, stored now and offered again by the page
+    (as hidden `staged_*` fields) so nobody has to choose them a second time."""
+    bad = set(getattr(exc, "errors", {}) or {exc.code: exc})
+    settings = request.config_dict[keys.SETTINGS]
+    db = _db(request)
+    out: dict[str, list[dict]] = {name: [] for name in STAGED}
+    staged: workflow.Staged = media["staged"]
+    files = await live.rendition_files(db, list(staged.images.values()), "page-720p")
+    for path, mid in staged.images.items():
+        sha = await db.fetchval("SELECT sha256 FROM media WHERE id = ?", (mid,))
+        url = f"/media/{files[mid]}" if mid in files else ""
+        out["images"].append({"token": f"{path}:{sha}", "name": path, "url": url})
+    for name in ("cover", "poster", "video"):
+        mid = getattr(staged, name)
+        if mid is not None and name not in bad:
+            row = await db.fetchone("SELECT sha256, original_name FROM media WHERE id = ?", (mid,))
+            out[name].append({"token": row[0], "name": row[1] or row[0][:12], "url": ""})
+    chosen = [("images", u) for u in chosen_files] + [
+        (n, media[n]) for n in ("cover", "poster", "video") if media[n] is not None
+    ]
+    for name, up in chosen:
+        if name in bad or (name != "images" and out[name]):
+            continue
+        kind = "video" if name == "video" else "image"
+        try:
+            limit = (
+                settings.video_upload_max_bytes if kind == "video" else settings.upload_max_bytes
+            )
+            path, sha = await workflow.stage_file(
+                db, settings.data_path, up, kind=kind, max_bytes=limit
+            )
+        except DomainError:
+            continue
+        token = f"{path}:{sha}" if name == "images" else sha
+        out[name].append({"token": token, "name": path or up.filename, "url": ""})
+    return out
+
+
+def _picker_context(request: web.Request, codes: list[str], editable: bool) -> dict:
+    """The village picker of waves, for the program's regions; the whole city (for users
+    without a region scope) is a checkbox of its own above the tree."""
+    tree = request.config_dict[keys.REGIONS]
+    user = current_user(request)
+    cities = []
+    if user.region_code is None:
+        for root in tree.roots:
+            for city in tree.kids(root.code) if root.level == "province" else [root]:
+                cities.append((city.code, gettext(L.WHOLE_CITY) % {"name": city.name},
+                               city.code in codes))  # fmt: skip
+    city_codes = {c[0] for c in cities}
+    picker, targets, _shown = waves.region_picker(
+        request, [c for c in codes if c not in city_codes], editable=editable
+    )
+    return {"picker": picker, "targets": targets, "city_options": cities,
+            "city_chosen": any(c[2] for c in cities), "levels": waves.LEVELS}  # fmt: skip
+
+
+async def _form_context(
+    request: web.Request, state: workflow.ProgramState | None, fields: Fields | None = None
+) -> dict:
     db = _db(request)
     user = current_user(request)
     content = state.draft.content if state else None
@@ -158,7 +263,12 @@ async def _form_context(request: web.Request, state: workflow.ProgramState | Non
         ]  # fmt: skip
     cover = content.covers.get("thumb-720p") if content else None
     changeable = state is None or program_scope.can_change(request, state.regions)
+    locked = not (changeable and user.can("program.edit")) or (
+        state is not None and state.workflow.state == "in_review"
+    )
+    codes = list(fields.regions if fields else content.regions if content else [])
     return {
+        **_picker_context(request, codes, not locked),
         "state": state,
         "categories": await workflow.category_titles(db),
         "region_options": _region_options(request),
@@ -255,22 +365,35 @@ async def program_new(request: web.Request) -> web.Response:
 
 
 @requires("program.edit")
+@streamed
 async def program_create(request: web.Request) -> web.Response:
-    form, fields, uploads, media = await _form(request)
-    slug = str(form.get("slug", ""))
     settings = request.config_dict[keys.SETTINGS]
+    read = StreamedForm()
+    kept = None
     try:
-        await _guard(request, "program.edit", fields.regions)
-        pid = await workflow.create_program(
-            _db(request), settings.data_path, fields, slug=slug, uploads=uploads, **media,
-            region_exists=_region_exists(request), max_bytes=settings.upload_max_bytes,
-            author=current_user(request).username, note=str(form.get("note", "")),
-            audit=_audit(request),
-        )  # fmt: skip
+        async with read_form(request, image_or_video(request, FORM_FILES), into=read) as form:
+            _f, fields, uploads, media = _form(form)
+            media["staged"] = await _staged(request, form)
+            await _guard(request, "program.edit", fields.regions)
+            try:
+                pid = await workflow.create_program(
+                    _db(request), settings.data_path, fields, slug=str(form.get("slug", "")),
+                    uploads=uploads, **media, region_exists=_region_exists(request),
+                    max_bytes=settings.upload_max_bytes,
+                    video_max_bytes=settings.video_upload_max_bytes,
+                    author=current_user(request).username, note=str(form.get("note", "")),
+                    audit=_audit(request),
+                )  # fmt: skip
+            except DomainError as exc:  # kept while the files are still on disk
+                kept = await _keep_files(request, exc, uploads, media)
+                raise
     except DomainError as exc:
-        ctx = await _form_context(request, None)
+        _f, fields, _u, _m = _form(read)
+        slug = str(read.get("slug", ""))
+        kept = await _refused_files(request, exc, read, kept)
+        ctx = await _form_context(request, None, fields)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
-                      slug=slug, error=_message(exc), **ctx)  # fmt: skip
+                      slug=slug, kept=kept, **_errors(exc), **ctx)  # fmt: skip
     raise see_other(request, "admin_program", ok="program_created", pid=pid)
 
 
@@ -287,27 +410,93 @@ async def program_edit(request: web.Request) -> web.Response:
 
 
 @requires("program.edit")
+@streamed
 async def program_save(request: web.Request) -> web.Response:
     state = await _state_in_scope(request)
-    form, fields, uploads, media = await _form(request)
     settings = request.config_dict[keys.SETTINGS]
-    base = int(form.get("revision", "0") or 0)
+    read = StreamedForm()
+    base = 0
+    kept = None
     try:
-        await _guard(request, "program.edit", [*state.regions, *fields.regions])
-        rev = await workflow.save_draft(
-            _db(request), settings.data_path, state.id, fields, base_revision=base,
-            uploads=uploads, **media, remove_images=form.getall("remove_images", []),
-            remove_video=form.get("remove_video") == "1",
-            title_card=form.get("title_card") == "1", region_exists=_region_exists(request),
-            max_bytes=settings.upload_max_bytes, author=current_user(request).username,
-            note=str(form.get("note", "")), audit=_audit(request),
-        )  # fmt: skip
+        async with read_form(request, image_or_video(request, FORM_FILES), into=read) as form:
+            _f, fields, uploads, media = _form(form)
+            media["staged"] = await _staged(request, form)
+            base = int(form.get("revision", "0") or 0)
+            await _guard(request, "program.edit", [*state.regions, *fields.regions])
+            try:
+                rev = await workflow.save_draft(
+                    _db(request), settings.data_path, state.id, fields, base_revision=base,
+                    uploads=uploads, **media, remove_images=form.getall("remove_images", []),
+                    remove_video=form.get("remove_video") == "1",
+                    title_card=form.get("title_card") == "1", region_exists=_region_exists(request),
+                    max_bytes=settings.upload_max_bytes,
+                    video_max_bytes=settings.video_upload_max_bytes,
+                    author=current_user(request).username, note=str(form.get("note", "")),
+                    audit=_audit(request),
+                )  # fmt: skip
+            except DomainError as exc:  # kept while the files are still on disk
+                kept = await _keep_files(request, exc, uploads, media)
+                raise
     except DomainError as exc:
-        ctx = await _form_context(request, state)
+        _f, fields, _u, _m = _form(read)
+        kept = await _refused_files(request, exc, read, kept)
+        ctx = await _form_context(request, state, fields)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
-                      slug=state.slug, error=_message(exc), **ctx)  # fmt: skip
+                      slug=state.slug, kept=kept, **_errors(exc), **ctx)  # fmt: skip
     notice = "program_unchanged" if rev == base else "program_saved"
+    if form.get("then") == "submit":  # the submit button sends what the form holds, saved
+        try:
+            await workflow.submit(_db(request), state.id, revision=rev or base,
+                                  actor=current_user(request).username,
+                                  audit=_audit(request))  # fmt: skip
+        except DomainError as exc:
+            state = await workflow.get_state(_db(request), state.id)
+            ctx = await _form_context(request, state)
+            return render(request, "admin/program_form.html", status=exc.status,
+                          fields=Fields.of(state.draft.content), slug=state.slug,
+                          error=_message(exc), **ctx)  # fmt: skip
+        notice = "program_submitted"
     raise see_other(request, "admin_program", ok=notice, pid=state.id)
+
+
+@requires("program.edit")
+@streamed
+async def image_insert(request: web.Request) -> web.Response:
+    """插入图片: store one picture before the form is saved; answer where the body refers to it
+    (`images/x.jpg`) and the token the form sends back. The picture joins the program when the
+    form is saved (and is offered again by a refused form)."""
+    settings = request.config_dict[keys.SETTINGS]
+    try:
+        async with read_form(request, image_or_video(request, {"image": "image"})) as form:
+            field = form.get("image")
+            if not (isinstance(field, FormFile) and field.filename):
+                return _json_error(
+                    "upload_not_image", gettext(labels.ERRORS.get("upload_not_image", ""))
+                )
+            up = workflow.Upload(field.filename, field.path)  # streamed to disk
+            size = uploads.source_size(up.data)
+            path, sha = await workflow.stage_file(
+                _db(request), settings.data_path, up, kind="image",
+                max_bytes=settings.upload_max_bytes,
+            )  # fmt: skip
+    except DomainError as exc:
+        return _json_error(exc.code, _message(exc), status=_status(exc))
+    await log(request, "program.image_upload", object_type="media", object_id=sha[:16],
+              detail={"path": path, "bytes": size})  # fmt: skip
+    files = await live.rendition_files(
+        _db(request),
+        [await _db(request).fetchval("SELECT id FROM media WHERE sha256 = ?", (sha,))],
+        "page-720p",
+    )
+    alt = gettext(L.IMAGE_ALT)
+    return web.json_response({
+        "path": path, "token": f"{path}:{sha}", "markdown": f"![{alt}](../{path})",
+        "alt": alt, "url": f"/media/{next(iter(files.values()))}" if files else "",
+    })  # fmt: skip
+
+
+def _json_error(code: str, message: str, *, status: int = 400) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 # -- workflow actions --------------------------------------------------------------------------
@@ -381,14 +570,98 @@ async def program_action(request: web.Request) -> web.Response:
 # -- review ------------------------------------------------------------------------------------
 
 
+def _plain(line: str) -> tuple[str, str]:
+    """A body line as the TV shows its text: ("title" | "text", the words without Markdown)."""
+    if line.startswith("# "):
+        return "title", line[2:].strip()
+    line = revisions.IMAGE_MD_RE.sub(lambda m: gettext(L.IMAGE_IN_TEXT) % {"alt": m.group(1)}, line)
+    line = re.sub(r"^\s*(?:[-+*]|\d+[.)])\s+", "• ", line)
+    return "text", re.sub(r"\*\*|__|`", "", line).strip()
+
+
+def _marked(old: str, new: str) -> Markup:
+    """One changed line: removed characters in <del>, added ones in <ins> (Chinese has no
+    spaces between words, so the diff goes by character)."""
+    out = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, a, b, c, d in matcher.get_opcodes():
+        if op == "equal":
+            out.append(escape(old[a:b]))
+            continue
+        if b > a:
+            out.append(Markup("<del>%s</del>") % old[a:b])
+        if d > c:
+            out.append(Markup("<ins>%s</ins>") % new[c:d])
+    return Markup("").join(out)
+
+
+def rendered_diff(old: Content | None, new: Content) -> list[tuple[str, Markup]]:
+    """The body as rendered text, line by line, with what changed marked: (kind, html) where
+    kind is "title" or "text"."""
+    before = [_plain(x) for x in (old.body().splitlines() if old else []) if x.strip()]
+    after = [_plain(x) for x in new.body().splitlines() if x.strip()]
+    out: list[tuple[str, Markup]] = []
+    matcher = difflib.SequenceMatcher(None, [t for _, t in before], [t for _, t in after],
+                                      autojunk=False)  # fmt: skip
+    for op, a, b, c, d in matcher.get_opcodes():
+        if op == "equal":
+            out += [(kind, escape(text)) for kind, text in after[c:d]]
+            continue
+        pairs = min(b - a, d - c) if op == "replace" else 0
+        for i in range(pairs):
+            out.append((after[c + i][0], _marked(before[a + i][1], after[c + i][1])))
+        out += [(k, Markup("<del>%s</del>") % t) for k, t in before[a + pairs : b]]
+        out += [(k, Markup("<ins>%s</ins>") % t) for k, t in after[c + pairs : d]]
+    return out
+
+
+SEP = "\u3001"  # the ideographic comma `revisions.diff` joins lists with
+
+
+async def _shown_changes(request: web.Request, changes) -> list[dict]:
+    """The changed fields as a reviewer reads them: names, not codes; the cover as a picture."""
+    tree = request.config_dict[keys.REGIONS]
+    cats = await workflow.category_titles(_db(request))
+
+    def region(code: str) -> str:
+        if tree.get(code) is None:
+            return code
+        names = [r.name for r in reversed(tree.chain(code)) if r.level != "province"]
+        return " · ".join(names[1:] if len(names) > 1 else names)
+
+    def shown(name: str, value: str) -> str:
+        if not value:
+            return ""
+        if name == "category":
+            return cats.get(value, value)
+        if name == "language":
+            return gettext(L.LANGUAGES[value]) if value in L.LANGUAGES else value
+        if name == "regions":
+            return SEP.join(region(c) for c in value.split(SEP))
+        if name == "images":
+            return SEP.join(p.removeprefix("images/") for p in value.split(SEP))
+        return value
+
+    out = []
+    for c in changes:
+        row = {"field": c.field, "old": shown(c.field, c.old), "new": shown(c.field, c.new)}
+        if c.field == "cover":
+            row.update(old_url=f"/media/{c.old}" if c.old else "",
+                       new_url=f"/media/{c.new}" if c.new else "")  # fmt: skip
+        out.append(row)
+    return out
+
+
 async def _review_page(request, state, *, status: int = 200, error: str = "", form=None):
     user = current_user(request)
     changeable = program_scope.can_change(request, state.regions)
-    changes, lines = revisions.diff(state.live.content if state.live else None,
-                                    state.draft.content)  # fmt: skip
+    old = state.live.content if state.live else None
+    changes, _lines = revisions.diff(old, state.draft.content)
     return render(
-        request, "admin/program_review.html", status=status, state=state, changes=changes,
-        lines=lines, fields_label=L.CHANGE_FIELDS, states=L.STATES, statuses=L.STATUS,
+        request, "admin/program_review.html", status=status, state=state,
+        changes=await _shown_changes(request, changes),
+        lines=rendered_diff(old, state.draft.content), fields_label=L.CHANGE_FIELDS,
+        states=L.STATES, statuses=L.STATUS,
         when=_when, error=error or None, form=form or {},
         can_publish=user.can("program.publish") and changeable,
         can_review=user.can("program.review") and changeable,
@@ -428,13 +701,17 @@ async def program_history_action(request: web.Request) -> web.Response:
     action = str(form.get("action", ""))
     revision = int(form.get("revision", "0") or 0)
     db, user, hook = _db(request), current_user(request), _audit(request)
+    if action in ("restore", "revert"):
+        # The regions the program would reach again count as much as its current ones.
+        old = await workflow.get_revision(db, state.id, revision)
+        regions = [*state.regions, *(c for c in old.content.regions if c not in state.regions)]
     if action == "restore":
-        await _guard(request, "program.edit", state.regions)
+        await _guard(request, "program.edit", regions)
         await workflow.restore(db, state.id, revision, base_revision=state.draft.id,
                                author=user.username, audit=hook)  # fmt: skip
         raise see_other(request, "admin_program", ok="program_restored", pid=state.id)
     if action == "revert":
-        await _guard(request, "program.publish", state.regions)
+        await _guard(request, "program.publish", regions)
         await workflow.revert(db, state.id, revision, actor=user.username, audit=hook)
         tv_changed(request.config_dict, [state.id])
         raise see_other(request, "admin_program", ok="program_reverted", pid=state.id)

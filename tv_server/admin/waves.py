@@ -235,10 +235,11 @@ def _input(form) -> waves.WaveInput:
     )
 
 
-def _form_page(request, wave, form, error="", status=200) -> web.Response:
+def region_picker(request: web.Request, codes: list[str], *, editable: bool = True):
+    """The village picker's tree (empty when not `editable`), the chosen targets as chips, and
+    the codes the tree shows — for admin/_region_picker.html and static/wave_picker.js (also
+    used by the program form)."""
     tree: RegionTree = request.config_dict[keys.REGIONS]
-    codes = list(form.get("regions", ()))
-    editable = wave is None or may_change(request, wave.regions)
     shown: set[str] = set()
     picker = [_node(tree, r, set(codes), shown) for r in _picker_roots(request)] if editable else []
     if len(picker) == 1:  # a banner's (or township's) staff: their own region, opened
@@ -254,6 +255,13 @@ def _form_page(request, wave, form, error="", status=200) -> web.Response:
                 "in_picker": code in shown,
             }
         )
+    return picker, targets, shown
+
+
+def _form_page(request, wave, form, error="", status=200) -> web.Response:
+    codes = list(form.get("regions", ()))
+    editable = wave is None or may_change(request, wave.regions)
+    picker, targets, shown = region_picker(request, codes, editable=editable)
     # Codes the picker cannot show (unknown, or outside the user's region) stay in the paste
     # box, so nothing typed is lost.
     paste = "\n".join(code for code in codes if code not in shown)

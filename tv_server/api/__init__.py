@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tv_server.api import coverage, devices, directory, open311
+from tv_server.api import coverage, devices, directory, keyauth, open311
 
 
 def setup_api(app: web.Application) -> None:
+    keyauth.setup(app)
     directory.setup(app)
     open311.setup(app)
     devices.setup(app)

@@ -1,9 +1,11 @@
 """`GET /api/v1/coverage?region=CODE`: the dashboard's figures as JSON for operator systems.
 
-Authenticated with an API key holding the `coverage:read` scope, passed as `api_key` or as
-`Authorization: Bearer KEY`; errors are JSON {"error": {"code", "message"}}. The figures are those
-of `as_of`; `stale` is true right after a restart, while the figures kept by the last run are
-served and new ones computed.
+Authenticated with an API key holding the `coverage:read` scope, sent in the `X-API-Key` header
+or as `Authorization: Bearer KEY` (never in the query string: see `keyauth`), and limited per key
+(429 with Retry-After); errors are JSON {"error": {"code", "message"}}. The figures are those of
+`as_of`; `stale` is true right after a restart, while the figures kept by the last run are served
+and new ones computed. A custom period is computed once for every caller asking at the same time,
+and one key cannot start a second computation while its first runs (429).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from aiohttp import web
 
 from accounts import apikeys
 from device_registry import coverage
-from storage import Invalid
+from storage import Invalid, LimitReached
 from tv_server import keys
+from tv_server.api import keyauth
+from tv_server.ratelimit import retry_after_header
 
 SCOPE = "coverage:read"
 CACHE_SECONDS = 120.0  # see tv_server.coverage_tasks
@@ -25,11 +29,9 @@ def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def _presented_key(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.query.get("api_key", "")
+def _retry(response: web.Response, seconds: float) -> web.Response:
+    response.headers["Retry-After"] = retry_after_header(seconds)
+    return response
 
 
 def _day(text: str, name: str) -> float | None:
@@ -43,15 +45,25 @@ def _day(text: str, name: str) -> float | None:
 
 async def get_coverage(request: web.Request) -> web.Response:
     db, tree = request.app[keys.DB], request.app[keys.REGIONS]
-    raw = _presented_key(request)
+    if keyauth.in_query(request):
+        return error(400, keyauth.IN_QUERY, keyauth.IN_QUERY_MESSAGE)
+    raw = keyauth.presented(request)
     if not raw:
-        return error(401, "api_key_required", "send an API key with scope coverage:read")
+        return error(
+            401,
+            "api_key_required",
+            "send an API key with scope coverage:read in the X-API-Key header",
+        )
     try:
-        await apikeys.authenticate(db, raw, SCOPE)
+        key = await apikeys.authenticate(db, raw, SCOPE)
     except Invalid as exc:
         if exc.code == "api_key_scope":
             return error(403, "api_key_scope", "this API key lacks the scope coverage:read")
         return error(401, "api_key_invalid", "the API key is not valid")
+    wait = request.app[keyauth.LIMITS].retry_after("coverage", key.id)
+    if wait:
+        message = "too many requests for this API key; try again after Retry-After seconds"
+        return _retry(error(429, "rate_limited", message), wait)
     code = request.query.get("region", "")
     if not code:
         code = next(r.code for r in tree.by_code.values() if r.level == "city")
@@ -69,7 +81,13 @@ async def get_coverage(request: web.Request) -> web.Response:
             since if since is not None else default.since,
             until + coverage.DAY if until is not None else default.until,
         )
-        rep = await coverage.report(db, tree, code, None, period, cache_seconds=CACHE_SECONDS)
+        try:
+            rep = await coverage.report(
+                db, tree, code, None, period, cache_seconds=CACHE_SECONDS, viewer=f"key:{key.id}"
+            )
+        except LimitReached:
+            message = "this API key's previous coverage computation is still running"
+            return _retry(error(429, "computation_running", message), coverage.BUSY_RETRY_SECONDS)
     return web.json_response(coverage.as_json(rep), headers={"Cache-Control": "no-store"})
 
 

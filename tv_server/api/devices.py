@@ -26,6 +26,7 @@ from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter
 from storage import DomainError
 from tv_server import headers as headers_
 from tv_server import keys
+from tv_server.api import keyauth
 from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
 from tv_server.middlewares import error_response
@@ -77,6 +78,7 @@ MESSAGES = {
     "attributes_too_many": f"a box has at most {devices.ATTRIBUTES_MAX} attributes",
     "version_mismatch": "the box changed since you read it (If-Match); read it again",
     "rate_limited": "too many registrations; try again after Retry-After seconds",
+    keyauth.IN_QUERY: keyauth.IN_QUERY_MESSAGE,
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,11 +110,14 @@ def _error_of(exc: ApiError | DomainError) -> web.Response:
 
 
 def api(handler: Handler) -> Handler:
-    """Answer our errors and domain errors in the API's JSON error shape."""
+    """Answer our errors and domain errors in the API's JSON error shape; refuse an API key in
+    the URL (keys go in headers here)."""
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
+            if keyauth.in_query(request):
+                raise ApiError(400, keyauth.IN_QUERY)
             response = await handler(request)
         except (ApiError, DomainError) as exc:
             response = _error_of(exc)

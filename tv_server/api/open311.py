@@ -4,6 +4,10 @@ Services are our callback services; requests are callback requests (created thro
 `callbacks.hotline.submit`, so routing, deadlines, webhooks and the staff queue apply). JSON only;
 errors in the spec's format `[{"code": 400, "description": "…"}]`. The OpenAPI 3.0 description is
 served at /open311/v2/openapi.json (see `open311_openapi.py`).
+
+The API key may come as the spec's `api_key` parameter (query string, or form field of a POST) —
+the only place in the product that still accepts a key in a URL — or, better, in the `X-API-Key`
+header or as `Authorization: Bearer KEY`. Each key's requests are limited per minute (429).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from callbacks import hotline, lifecycle
 from callbacks.requests import OPEN_STATES, SERVICES, TIME_WINDOWS
 from storage import DomainError, clock
 from tv_server import callback_policy, keys
+from tv_server.api import keyauth
 from tv_server.api.open311_openapi import document
+from tv_server.ratelimit import retry_after_header
 from tv_ui import labels
 from tv_ui.i18n import gettext
 
@@ -39,15 +45,19 @@ _INVALID = {
 
 
 class Open311Error(Exception):
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, retry_after: float = 0.0) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.retry_after = retry_after
 
 
-def error_body(status: int, description: str) -> web.Response:
-    """The spec's error shape, with the matching HTTP status."""
-    return web.json_response([{"code": status, "description": description}], status=status)
+def error_body(status: int, description: str, retry_after: float = 0.0) -> web.Response:
+    """The spec's error shape, with the matching HTTP status (and Retry-After for a 429)."""
+    response = web.json_response([{"code": status, "description": description}], status=status)
+    if retry_after:
+        response.headers["Retry-After"] = retry_after_header(retry_after)
+    return response
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,7 +73,7 @@ def open311(handler: Handler) -> Handler:
                 raise Open311Error(400, "only the json format is offered")
             return await handler(request)
         except Open311Error as exc:
-            return error_body(exc.status, exc.description)
+            return error_body(exc.status, exc.description, exc.retry_after)
         except DomainError as exc:
             if exc.code in _INVALID:
                 return error_body(400, _INVALID[exc.code])
@@ -94,15 +104,23 @@ def _date(value: str, name: str) -> float:
 
 
 async def _key(request: web.Request, params: Mapping[str, str], scope: str) -> apikeys.ApiKey:
-    raw = params.get("api_key", "")
+    """The key sent in a header or as the spec's api_key parameter, holding `scope`, within its
+    requests per minute."""
+    raw = keyauth.presented(request) or params.get(keyauth.QUERY_PARAMETER, "")
     if not raw:
-        raise Open311Error(403, "api_key is required")
+        raise Open311Error(403, "api_key is required (or send the X-API-Key header)")
     try:
-        return await apikeys.authenticate(request.app[keys.DB], raw, scope)
+        key = await apikeys.authenticate(request.app[keys.DB], raw, scope)
     except DomainError as exc:
         if exc.code == "api_key_scope":
             raise Open311Error(403, f"this api_key may not use {scope}") from None
         raise Open311Error(403, "api_key is not valid") from None
+    wait = request.app[keyauth.LIMITS].retry_after("open311", key.id)
+    if wait:
+        raise Open311Error(
+            429, "too many requests for this api_key; try again after Retry-After seconds", wait
+        )
+    return key
 
 
 def _service(code: str) -> dict:

@@ -8,12 +8,30 @@ import copy
 from callbacks.requests import SERVICES, TIME_WINDOWS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
-_API_KEY_QUERY = {
-    "name": "api_key",
-    "in": "query",
-    "required": True,
-    "description": "An API key from `legaltv apikey create` with scope open311:read.",
-    "schema": {"type": "string"},
+_RATE_LIMITED = {"$ref": "#/components/responses/RateLimited"}
+# A key in one of three places: the spec's api_key parameter, or (better: URLs are logged) a header.
+_KEYED = [{"apiKeyQuery": []}, {"apiKeyHeader": []}, {"bearer": []}]
+_SECURITY_SCHEMES = {
+    "apiKeyQuery": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "api_key",
+        "description": (
+            "The GeoReport v2 api_key parameter (for a POST also accepted as a form field): a key"
+            " from `legaltv apikey create` with scope open311:read or open311:write."
+        ),
+    },
+    "apiKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The same key in a header, kept out of URLs and access logs.",
+    },
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The same key as `Authorization: Bearer KEY`.",
+    },
 }
 _JURISDICTION = {
     "name": "jurisdiction_id",
@@ -75,7 +93,9 @@ _DOCUMENT = {
             "Callback requests for the 12348 public legal service hotline platform. JSON only;"
             ' errors are `[{"code", "description"}]` with the matching HTTP status: 400 for'
             " missing or invalid parameters or another format than .json, 403 for a missing or"
-            " bad api_key, 404 for an unknown service or request."
+            " bad api_key, 404 for an unknown service or request, 429 (with Retry-After) when a"
+            " key makes more requests per minute than the server allows. The key goes in the"
+            " api_key parameter, the X-API-Key header or as Authorization: Bearer."
         ),
     },
     "paths": {
@@ -131,8 +151,8 @@ _DOCUMENT = {
             "get": {
                 "operationId": "listRequests",
                 "summary": "Callback requests (newest first; the last 90 days by default)",
+                "security": _KEYED,
                 "parameters": [
-                    _API_KEY_QUERY,
                     _JURISDICTION,
                     {
                         "name": "service_request_id",
@@ -162,11 +182,13 @@ _DOCUMENT = {
                     "200": {"$ref": "#/components/responses/Requests"},
                     "400": _ERROR,
                     "403": _ERROR,
+                    "429": _RATE_LIMITED,
                 },
             },
             "post": {
                 "operationId": "createRequest",
                 "summary": "Ask for a callback (idempotent on Idempotency-Key or token)",
+                "security": _KEYED,
                 "parameters": [
                     {
                         "name": "Idempotency-Key",
@@ -182,7 +204,6 @@ _DOCUMENT = {
                             "schema": {
                                 "type": "object",
                                 "required": [
-                                    "api_key",
                                     "service_code",
                                     "phone",
                                     "address_id",
@@ -191,7 +212,8 @@ _DOCUMENT = {
                                 "properties": {
                                     "api_key": {
                                         "type": "string",
-                                        "description": "A key with scope open311:write.",
+                                        "description": "A key with scope open311:write"
+                                        " (or send it in the X-API-Key header).",
                                     },
                                     "jurisdiction_id": {"type": "string"},
                                     "service_code": {"type": "string", "enum": list(SERVICES)},
@@ -229,6 +251,7 @@ _DOCUMENT = {
                     "201": {"$ref": "#/components/responses/Created"},
                     "400": _ERROR,
                     "403": _ERROR,
+                    "429": _RATE_LIMITED,
                 },
             },
         },
@@ -236,6 +259,7 @@ _DOCUMENT = {
             "get": {
                 "operationId": "getRequest",
                 "summary": "One callback request (a list of one, as the spec says)",
+                "security": _KEYED,
                 "parameters": [
                     {
                         "name": "service_request_id",
@@ -243,7 +267,6 @@ _DOCUMENT = {
                         "required": True,
                         "schema": {"type": "string"},
                     },
-                    _API_KEY_QUERY,
                     _JURISDICTION,
                 ],
                 "responses": {
@@ -251,11 +274,13 @@ _DOCUMENT = {
                     "400": _ERROR,
                     "403": _ERROR,
                     "404": _ERROR,
+                    "429": _RATE_LIMITED,
                 },
             }
         },
     },
     "components": {
+        "securitySchemes": _SECURITY_SCHEMES,
         "schemas": {
             "Error": {
                 "type": "array",
@@ -320,6 +345,16 @@ _DOCUMENT = {
         "responses": {
             "Error": {
                 "description": "Open311 error list",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+            "RateLimited": {
+                "description": "Too many requests for this key: wait Retry-After seconds",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Seconds to wait",
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                },
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             },
             "Requests": {

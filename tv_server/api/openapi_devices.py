@@ -21,6 +21,8 @@ _SERIAL = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]{2,63}$"},
 }
 _VERSION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+\\-]{0,63}$"}
+# An operator key in either header; never in the query string (refused: api_key_in_query).
+_API_KEY = [{"apiKey": []}, {"apiKeyHeader": []}]
 
 
 @cache
@@ -45,9 +47,15 @@ def document() -> dict:
                     "description": (
                         "An operator API key `ltv_…` (`legaltv apikey create NAME --scope"
                         " SCOPE`); scopes devices:write (enrol, correct), devices:read (read) and"
-                        " coverage:read (coverage figures)."
-                        " Also accepted in the X-API-Key header."
+                        " coverage:read (coverage figures). Or in the X-API-Key header; a key in"
+                        " the query string (api_key) is refused with 400 api_key_in_query."
                     ),
+                },
+                "apiKeyHeader": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "The same operator API key `ltv_…` in the X-API-Key header.",
                 },
                 "deviceToken": {
                     "type": "http",
@@ -321,7 +329,7 @@ def document() -> dict:
                 "post": {
                     "summary": "Enrol a box (pre-authorised; a pending box is accepted)",
                     "operationId": "enrolDevice",
-                    "security": [{"apiKey": []}],
+                    "security": _API_KEY,
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -352,7 +360,7 @@ def document() -> dict:
                 "get": {
                     "summary": "A box's registry record",
                     "operationId": "getDevice",
-                    "security": [{"apiKey": []}],
+                    "security": _API_KEY,
                     "parameters": [_SERIAL],
                     "responses": {
                         "200": {
@@ -371,7 +379,7 @@ def document() -> dict:
                 "patch": {
                     "summary": "Correct a box's registry fields and inventory attributes",
                     "operationId": "updateDevice",
-                    "security": [{"apiKey": []}],
+                    "security": _API_KEY,
                     "parameters": [
                         _SERIAL,
                         {
@@ -473,7 +481,7 @@ def document() -> dict:
                 "get": {
                     "summary": "Is the legal section on for this box; its key map and profile",
                     "operationId": "deviceEntitlement",
-                    "security": [{"deviceToken": []}, {"apiKey": []}],
+                    "security": [{"deviceToken": []}, *_API_KEY],
                     "parameters": [_SERIAL],
                     "responses": {
                         "200": {
@@ -495,7 +503,7 @@ def document() -> dict:
                 "get": {
                     "summary": "Coverage figures of a region and of each of its children",
                     "operationId": "getCoverage",
-                    "security": [{"apiKey": []}],
+                    "security": _API_KEY,
                     "parameters": [
                         {
                             "name": "region",
@@ -512,12 +520,6 @@ def document() -> dict:
                             }
                             for name in ("since", "until")
                         ),
-                        {
-                            "name": "api_key",
-                            "in": "query",
-                            "description": "the API key, when no Authorization header is sent",
-                            "schema": {"type": "string"},
-                        },
                     ],
                     "responses": {
                         "200": {
@@ -528,10 +530,25 @@ def document() -> dict:
                                 }
                             },
                         },
-                        "400": _error("since or until is not a date YYYY-MM-DD"),
+                        "400": _error(
+                            "since or until is not a date YYYY-MM-DD, or api_key was sent in"
+                            " the query string (api_key_in_query: use the X-API-Key header)"
+                        ),
                         "401": _error("missing or invalid API key"),
                         "403": _error("the API key lacks coverage:read"),
                         "404": _error("unknown region code"),
+                        "429": {
+                            **_error(
+                                "too many requests for this key (rate_limited), or its previous"
+                                " custom-period computation still runs (computation_running)"
+                            ),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "seconds to wait",
+                                    "schema": {"type": "integer", "minimum": 1},
+                                }
+                            },
+                        },
                     },
                 }
             },

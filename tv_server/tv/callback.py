@@ -144,10 +144,21 @@ async def phone_post(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(screen_url(request, "tv_cb_time", query={"d": draft.id}))
 
 
+async def _submitted_already(request: web.Request, box, draft_id: str) -> None:
+    """A draft is deleted when it is submitted (it held the number): a repeated OK or a step
+    revisited afterwards lands on the receipt of the request it made."""
+    if not draft_id:
+        return
+    made = await domain.get_by_key(request.app[keys.DB], box.id, draft_id)
+    if made is not None:
+        raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=made.ref))
+
+
 async def _draft(request: web.Request, box) -> domain.CallbackDraft:
     draft_id = request.query.get("d", "")
     draft = await domain.get_draft(request.app[keys.DB], box.id, draft_id) if draft_id else None
     if draft is None:
+        await _submitted_already(request, box, draft_id)
         raise Invalid("idempotency_key_invalid", "draft gone")
     return draft
 
@@ -211,10 +222,7 @@ async def submit(request: web.Request) -> web.Response:
     key = str(form.get("d", ""))
     draft = await domain.get_draft(db, box.id, key)
     if draft is None:
-        # Submitting deletes the draft; a repeated OK finds the request made with its id.
-        done = await domain.get_by_key(db, box.id, key)
-        if done is not None:
-            raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=done.ref))
+        await _submitted_already(request, box, key)
         raise Invalid("idempotency_key_invalid", "draft gone")
     try:
         checked = domain.validate(

@@ -74,6 +74,10 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
     except BoxAuthError as exc:
         raise EarlyResponse(notice(request, None, exc.code, status=403)) from None
     view = await request.app[keys.BOXES].get(serial)
+    if view is not None and request.app[keys.TOKENS].generation(token) != (
+        view.box.token_generation
+    ):  # staff revoked this box's TV sessions: back in through the portal only
+        raise EarlyResponse(notice(request, None, "token_expired", status=403))
     if view is None or not view.box.admitted:
         raise EarlyResponse(notice(request, None, "not_enrolled"))
     if entitled and not view.entitled:

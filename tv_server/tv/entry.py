@@ -14,18 +14,20 @@ from tv_server.tv.programs import program_for
 COOKIE = "ltv_box"
 
 
-def _enter(request: web.Request, serial: str) -> web.HTTPSeeOther:
-    token = request.app[keys.TOKENS].issue(serial)
+def _enter(request: web.Request, serial: str, generation: int = 0) -> web.HTTPSeeOther:
+    settings = request.app[keys.SETTINGS]
+    token = request.app[keys.TOKENS].issue(serial, generation=generation)
     location = request.app.router["tv_home"].url_for(token=token)
     response = web.HTTPSeeOther(location)
     # A cookie where the box keeps one, so /tv/ finds the box again; the URL token is what counts.
     response.set_cookie(
         COOKIE,
         token,
-        max_age=request.app[keys.SETTINGS].box_token_ttl,
+        max_age=settings.box_token_ttl,
         httponly=True,
         samesite="Lax",
         path="/tv",
+        secure=settings.cookie_secure or settings.public_url.lower().startswith("https://"),
     )
     return response
 
@@ -38,7 +40,7 @@ async def _admit(request: web.Request, serial: str) -> web.StreamResponse:
         await boxes.record_unknown(serial)
         return notice(request, view, "not_enrolled")
     request.app[keys.USAGE].record_launch(view.box.id)
-    raise _enter(request, serial)
+    raise _enter(request, serial, view.box.token_generation)
 
 
 async def launch(request: web.Request) -> web.StreamResponse:

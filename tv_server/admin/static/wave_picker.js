@@ -95,9 +95,30 @@
     return li;
   }
 
+  // Checkboxes of the picker outside the tree (the whole city on the program form).
+  var extras = picker.querySelectorAll('input.wv-extra');
+
+  function extraChip(box) {
+    var li = document.createElement('li');
+    li.className = 'wv-chip';
+    li.setAttribute('data-code', box.value);
+    li.appendChild(document.createTextNode(box.getAttribute('data-name') + ' '));
+    var remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'wv-remove';
+    remove.setAttribute('aria-label', picker.getAttribute('data-remove') + ' ' + box.getAttribute('data-name'));
+    remove.appendChild(document.createTextNode('\u00d7'));
+    remove.onclick = function () { box.checked = false; render(); box.focus(); };
+    li.appendChild(remove);
+    return li;
+  }
+
   function render() {
     while (chips.firstChild) { chips.removeChild(chips.firstChild); }
     var count = 0;
+    for (var x = 0; x < extras.length; x++) {
+      if (extras[x].checked) { chips.appendChild(extraChip(extras[x])); count++; }
+    }
     for (var i = 0; i < entries.length; i++) {
       var entry = entries[i];
       var inside = covered(entry);
@@ -159,6 +180,7 @@
   }
 
   tree.addEventListener('change', render);
+  for (var e = 0; e < extras.length; e++) { extras[e].addEventListener('change', render); }
   search.addEventListener('input', function () { filter(search.value); });
   search.addEventListener('keydown', function (event) {
     var key = event.key || event.keyCode;

@@ -1,0 +1,158 @@
+"""Demo safety: the demo's accounts (published password) and unsigned box entry are off unless
+asked for, and a server with either on says so loudly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+from accounts import users
+from tests.conftest import ROOT, TEST_SECRET, login, make_settings
+from tv_server import keys
+from tv_server.app import create_app
+
+
+async def _app_client(aiohttp_client, data_dir, **overrides):
+    return await aiohttp_client(create_app(make_settings(data_dir, **overrides)))
+
+
+async def test_demo_accounts_cannot_log_in_after_a_start_without_demo(aiohttp_client, data_dir):
+    demo = await _app_client(aiohttp_client, data_dir, demo=True)
+    assert (await login(demo, "admin")).status == 303  # the demo as `make run` shows it
+    assert (await demo.get("/admin/", allow_redirects=False)).status == 200
+    cookies = demo.session.cookie_jar.filter_cookies(demo.make_url("/admin/"))
+    await demo.close()
+
+    plain = await _app_client(aiohttp_client, data_dir, demo=False, allow_unsigned=False)
+    for username in ("admin", "editor", "reviewer", "staff", "dsq_editor", "viewer"):
+        response = await login(plain, username)
+        assert response.status != 303, username
+        assert "ltv_admin" not in response.cookies, username
+    # The session opened while the demo was on ends too.
+    plain.session.cookie_jar.update_cookies(cookies, plain.make_url("/"))
+    response = await plain.get("/admin/", allow_redirects=False)
+    assert response.status in (302, 303)
+    assert "/admin/login" in response.headers["Location"]
+    # Recorded in the audit log as disabling each account.
+    db = plain.app[keys.DB]
+    actions = await db.fetchall(
+        "SELECT object_id, detail FROM audit_log WHERE action = 'user.disable'"
+    )
+    assert len(actions) == 6
+    assert all("demo mode off" in row["detail"] for row in actions)
+    await plain.close()
+
+    again = await _app_client(aiohttp_client, data_dir, demo=True)
+    assert (await login(again, "admin")).status == 303  # --demo enables them again
+
+
+async def test_demo_mode_keeps_what_people_chose(aiohttp_client, data_dir):
+    demo = await _app_client(aiohttp_client, data_dir, demo=True)
+    db = demo.app[keys.DB]
+    editor = await users.find_user(db, "editor")
+    viewer = await users.find_user(db, "viewer")
+    await users.set_password(db, editor.id, "a-new-private-passphrase-7")
+    await users.set_disabled(db, viewer.id, True)
+    await demo.close()
+
+    plain = await _app_client(aiohttp_client, data_dir, demo=False)
+    # A demo account given its own password is a person's account now and stays.
+    assert (await login(plain, "editor", "a-new-private-passphrase-7")).status == 303
+    assert (await login(plain, "reviewer")).status != 303
+    await plain.close()
+
+    again = await _app_client(aiohttp_client, data_dir, demo=True)
+    assert (await login(again, "reviewer")).status == 303
+    assert (await login(again, "viewer")).status != 303  # a person disabled it: stays so
+
+
+async def test_unsigned_entry_needs_its_own_flag(aiohttp_client, data_dir):
+    demo_only = await _app_client(aiohttp_client, data_dir, demo=True, allow_unsigned=False)
+    response = await demo_only.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
+    assert response.status == 403
+    assert "Traceback" not in await response.text()
+    await demo_only.close()
+
+    flag = await _app_client(aiohttp_client, data_dir, demo=False, allow_unsigned=True)
+    response = await flag.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
+    assert response.status == 303
+
+
+async def test_health_and_admin_show_unsafe_modes(aiohttp_client, data_dir):
+    plain = await _app_client(aiohttp_client, data_dir, demo=False, allow_unsigned=False)
+    assert (await (await plain.get("/healthz")).json())["warnings"] == []
+    assert "演示模式已开启" not in await (await plain.get("/admin/login")).text()
+    await plain.close()
+
+    demo = await _app_client(aiohttp_client, data_dir, demo=True, allow_unsigned=True)
+    assert (await (await demo.get("/healthz")).json())["warnings"] == ["demo", "allow_unsigned"]
+    html = await (await demo.get("/admin/login")).text()
+    assert "演示模式已开启" in html
+    assert "已允许未签名进入" in html
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _serve_until_listening(data_dir, *flags: str) -> tuple[str, str, int]:
+    """Run `legaltv serve` until it answers /healthz; return its stdout, stderr and the
+    health warnings."""
+    import aiohttp
+
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LEGALTV_LAUNCH_SECRET": TEST_SECRET}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tv_server.cli",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        *flags,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                await asyncio.sleep(0.1)
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        warnings = (await response.json())["warnings"]
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert proc.returncode is None, "the server stopped"
+            else:
+                raise AssertionError("the server did not start")
+    finally:
+        proc.terminate()
+        out, err = await proc.communicate()
+    return out.decode(), err.decode(), warnings
+
+
+async def test_serve_prints_a_warning_for_each_unsafe_mode(data_dir):
+    out, err, warnings = await _serve_until_listening(data_dir, "--demo", "--allow-unsigned")
+    assert warnings == ["demo", "allow_unsigned"]
+    assert "WARNING: demo mode is on" in err
+    assert "ordos-demo-2026" in err
+    assert "WARNING: unsigned box entry is on" in err
+    assert "/tv/?stb=DEMO-0001" in out  # the README's demo URLs keep working
+
+    out, err, warnings = await _serve_until_listening(data_dir, "--demo")
+    assert warnings == ["demo"]
+    assert "unsigned box entry" not in err
+    assert "/tv/?stb=DEMO-0001" not in out  # not printed when they would be refused
+
+    out, err, warnings = await _serve_until_listening(data_dir)
+    assert warnings == []
+    assert "WARNING: demo mode is on" not in err
+    assert "unsigned box entry" not in err
+    assert "demo accounts with the published password disabled" in err  # the log says so
