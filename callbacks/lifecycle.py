@@ -277,8 +277,8 @@ async def todays_calls(
 ) -> list[Call]:
     """Open requests to call today, in the office's day: those waiting for their first call or
     whose last call found nobody (in the window the household chose), and those with a
-    call-again time before the end of today (in the window of that time). Agreed times first,
-    by time; then by due time."""
+    call-again time before the end of today (in the window of that time). By window; in each,
+    agreed times first, by time, then by due time."""
     now = time.time() if now is None else now
     end = clock.at(clock.today(now) + dt.timedelta(days=1))
     clause, params = _where(QueueFilter(regions=regions, status="open"), now)
@@ -298,6 +298,8 @@ async def todays_calls(
         t = _ticket(row)
         agreed = t.call_again_at
         calls.append(Call(t, window_of(agreed) if agreed else t.time_window, agreed))
+    order = list(deadlines.WINDOWS)
+    calls.sort(key=lambda c: (order.index(c.window), c.agreed_at is None, c.agreed_at or 0))
     return calls
 
 
