@@ -64,6 +64,7 @@ class Ticket:
     created_at: float
     updated_at: float
     phone_erased: bool
+    topic: str = ""
 
     @property
     def open(self) -> bool:
@@ -94,15 +95,16 @@ _SELECT = (
     "SELECT r.id, r.ref, r.device_id, d.serial, d.household_label, r.service, r.office_code,"
     " r.region_code, r.status, r.assignee_id, COALESCE(u.display_name, ''), r.phone_masked,"
     " r.time_window, r.due_at, r.first_call_at, r.closed_at, r.attempts, r.call_again_at,"
-    " r.household_note, r.origin, r.created_at, r.updated_at, r.phone_erased_at IS NOT NULL"
+    " r.household_note, r.origin, r.created_at, r.updated_at, r.phone_erased_at IS NOT NULL,"
+    " r.topic"
     " FROM callback_requests r JOIN devices d ON d.id = r.device_id"
     " LEFT JOIN users u ON u.id = r.assignee_id"
 )
 
 
 def _ticket(row) -> Ticket:
-    values = [row[i] for i in range(23)]
-    values[-1] = bool(values[-1])
+    values = [row[i] for i in range(24)]
+    values[22] = bool(values[22])
     return Ticket(*values)
 
 

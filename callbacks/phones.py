@@ -40,6 +40,12 @@ def national(e164: str) -> str:
     )
 
 
+def grouped(e164: str) -> str:
+    """The whole number in groups for reading back (138 1234 5678, 0477 851 2345): shown only to
+    the household that just typed it, on the confirm step."""
+    return phonenumbers.format_number(phonenumbers.parse(e164, None), PhoneNumberFormat.NATIONAL)
+
+
 def mask(e164: str) -> str:
     """138****8000 for a mobile, 0477***2345 for a landline: head and last four digits stay."""
     digits = national(e164)

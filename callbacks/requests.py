@@ -25,6 +25,8 @@ SERVICES = (
     "appraisal",
 )
 TIME_WINDOWS = ("morning", "afternoon", "evening")
+# What the matter is about, optional ("" when the household skipped the question); staff see it.
+TOPICS = ("land", "family", "wages", "debt", "other")
 OPEN_STATES = ("submitted", "assigned", "in_progress")
 STATES = (*OPEN_STATES, "completed", "unreachable", "cancelled")
 
@@ -41,6 +43,9 @@ class CallbackRequest:
     household_note: str
     created_at: float
     updated_at: float
+    topic: str = ""
+    due_at: float | None = None  # when the first call is due: the day the household is told
+    office_code: str | None = None
 
     @property
     def open(self) -> bool:
@@ -56,6 +61,14 @@ class Draft:
     phone_e164: str
     time_window: str
     idempotency_key: str
+    topic: str = ""
+
+
+def topic_param(value: str) -> str:
+    """A topic code or "" (skipped); anything else is refused."""
+    if value and value not in TOPICS:
+        raise Invalid("topic_invalid", value[:40])
+    return value
 
 
 def validate(
@@ -64,15 +77,17 @@ def validate(
     time_window: str,
     idempotency_key: str,
     service_point_code: str | None = None,
+    topic: str = "",
 ) -> Draft:
     if service not in SERVICES:
         raise Invalid("service_invalid", service)
+    topic = topic_param(topic)
     if time_window not in TIME_WINDOWS:
         raise Invalid("window_invalid", time_window)
     if not (8 <= len(idempotency_key) <= 64) or not idempotency_key.isalnum():
         raise Invalid("idempotency_key_invalid", idempotency_key)
     e164 = phones.normalise(phone_digits)
-    return Draft(service, service_point_code or None, e164, time_window, idempotency_key)
+    return Draft(service, service_point_code or None, e164, time_window, idempotency_key, topic)
 
 
 def new_idempotency_key() -> str:
@@ -86,12 +101,12 @@ def _new_ref(now: float) -> str:
 
 _COLUMNS = (
     "id, ref, service, service_point_code, phone_masked, time_window, status, household_note,"
-    " created_at, updated_at"
+    " created_at, updated_at, topic, due_at, office_code"
 )
 
 
 def _request(row) -> CallbackRequest:
-    return CallbackRequest(*[row[i] for i in range(10)])
+    return CallbackRequest(*[row[i] for i in range(13)])
 
 
 @dataclass(frozen=True)
@@ -142,8 +157,8 @@ async def submit(
         request_id = await tx.insert(
             "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
             " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
-            " updated_at, office_code, region_code, due_at, origin)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?)",
+            " updated_at, office_code, region_code, due_at, origin, topic)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?)",
             (
                 ref,
                 device_id,
@@ -159,6 +174,7 @@ async def submit(
                 placement.region_code,
                 placement.due_at,
                 placement.origin,
+                draft.topic,
             ),
         )
         await record_event(
@@ -281,6 +297,7 @@ class CallbackDraft:
     service_point_code: str | None
     phone_e164: str
     phone_masked: str
+    topic: str = ""
 
 
 def valid_draft_id(draft_id: str | None) -> bool:
@@ -301,6 +318,7 @@ async def save_draft(
     service_point_code: str | None = None,
     draft_id: str | None = None,
     now: float | None = None,
+    topic: str = "",
 ) -> CallbackDraft:
     """Validate service, service point and phone, then create (or update this box's) draft.
     Invalid('service_point_invalid') for a code the directory does not hold."""
@@ -308,6 +326,7 @@ async def save_draft(
         raise Invalid("service_invalid", service)
     if len(phone_digits) > PHONE_INPUT_MAX:
         raise Invalid("phone_invalid", "length")
+    topic = topic_param(topic)
     e164 = phones.normalise(phone_digits)
     service_point_code = service_point_code or None
     if service_point_code is not None and len(service_point_code) > SERVICE_POINT_CODE_MAX:
@@ -332,9 +351,9 @@ async def save_draft(
             )
         if existing is not None:
             await tx.execute(
-                "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?"
-                " WHERE id = ?",
-                (service, service_point_code, e164, draft_id),
+                "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?,"
+                " topic = ? WHERE id = ?",
+                (service, service_point_code, e164, topic, draft_id),
             )
         else:
             # Room for the new one: keep this box's newest DRAFTS_PER_BOX - 1.
@@ -347,23 +366,23 @@ async def save_draft(
             draft_id = new_idempotency_key()
             await tx.execute(
                 "INSERT INTO callback_drafts (id, device_id, service, service_point_code,"
-                " phone_e164, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (draft_id, device_id, service, service_point_code, e164, now),
+                " phone_e164, created_at, topic) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (draft_id, device_id, service, service_point_code, e164, now, topic),
             )
-    return CallbackDraft(draft_id, service, service_point_code, e164, phones.mask(e164))
+    return CallbackDraft(draft_id, service, service_point_code, e164, phones.mask(e164), topic)
 
 
 async def get_draft(db: Database, device_id: int, draft_id: str) -> CallbackDraft | None:
     if not valid_draft_id(draft_id):
         return None
     row = await db.fetchone(
-        "SELECT id, service, service_point_code, phone_e164 FROM callback_drafts"
+        "SELECT id, service, service_point_code, phone_e164, topic FROM callback_drafts"
         " WHERE id = ? AND device_id = ?",
         (draft_id, device_id),
     )
     if row is None:
         return None
-    return CallbackDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]))
+    return CallbackDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]), row[4])
 
 
 async def submit_draft(
@@ -376,5 +395,6 @@ async def submit_draft(
         time_window,
         draft.id,
         draft.service_point_code,
+        draft.topic,
     )
     return await submit(db, device_id, checked, max_open=max_open)

@@ -122,4 +122,14 @@ MIGRATIONS = [
         CREATE INDEX callback_drafts_device ON callback_drafts(device_id, created_at)
         """,
     ),
+    Migration(
+        "callbacks_0007_request_topic",
+        # What the matter is about, chosen on the box (optional): '' when skipped.
+        """
+        ALTER TABLE callback_requests ADD COLUMN topic TEXT NOT NULL DEFAULT '' CHECK (topic IN
+            ('', 'land', 'family', 'wages', 'debt', 'other'));
+        ALTER TABLE callback_drafts ADD COLUMN topic TEXT NOT NULL DEFAULT '' CHECK (topic IN
+            ('', 'land', 'family', 'wages', 'debt', 'other'))
+        """,
+    ),
 ]

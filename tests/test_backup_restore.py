@@ -143,6 +143,10 @@ async def test_backup_under_load_restores_every_table(aiohttp_client, data_dir, 
         assert not steady - Counter(rows), f"{table}: rows lost"
         known = set(before[table]) | set(after[table])
         live_ids = {r[0] for r in after[table]}
+        if table == "callback_drafts":
+            # A draft lives between a box's steps and is deleted when submitted: the snapshot
+            # may hold drafts made and submitted while it ran, which neither side saw.
+            continue
         strange = [r for r in rows if r not in known and r[0] not in live_ids]
         assert not strange, f"{table}: rows the live database never had: {strange[:3]}"
         if before[table] == after[table]:

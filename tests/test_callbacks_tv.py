@@ -69,8 +69,11 @@ async def test_keypad_works_without_script(client, box):
 
 async def test_full_flow_gives_a_receipt_only_after_commit(client, box):
     draft = await draft_for(client, box, sp="sp-150602001")
-    html = await (await client.get(f"{box}cb-confirm?d={draft}&w=evening")).text()
-    assert "138****8000" in html and "13800138000" not in html
+    confirm = await client.get(f"{box}cb-confirm?d={draft}&w=evening")
+    html = await confirm.text()
+    # The household checks the whole number it typed, in groups; the page is kept nowhere.
+    assert "138 0013 8000" in html and "****" not in html
+    assert confirm.headers["Cache-Control"] == "no-store"
     response = await submit(client, box, draft, "evening")
     assert response.status == 303
     ref = response.headers["Location"].rsplit("r-", 1)[1]

@@ -119,7 +119,8 @@ async def test_screen_weight_budget(client, box):
         static += len(await (await client.get(url)).read())
     db = client.app[keys.DB]
     pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
-    for screen in ("home", "programs", "dir", "cb", "mine", f"p-{pid}-1"):
+    screens = ("home", "programs", "dir", "cb", "cb-topic?svc=mediation", "mine", f"p-{pid}-1")
+    for screen in screens:
         page = await (
             await client.get(box + screen, headers={"Accept-Encoding": "identity"})
         ).read()

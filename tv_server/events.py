@@ -50,9 +50,15 @@ class AnnouncementHub:
         self._pending: dict[tuple[int, int], float] = {}  # impressions not written yet
         self._recorded: set[tuple[int, int]] = set()  # impressions known to be written
         self._dismissed: set[tuple[int, int]] = set()  # (announcement, device) overlays closed
+        # One refresh at a time: a slow read begun before a write must not land after a newer
+        # one (it would show the old list again and bump the generation twice).
+        self._refreshing = asyncio.Lock()
 
     async def refresh(self, now: float | None = None) -> None:
-        current = await ann_domain.current_announcements(self.db, now)
+        async with self._refreshing:
+            self._apply(await ann_domain.current_announcements(self.db, now))
+
+    def _apply(self, current: list[ann_domain.Announcement]) -> None:
         by_region: dict[str, list[ann_domain.Announcement]] = {}
         by_device: dict[int, list[ann_domain.Announcement]] = {}
         for a in current:

@@ -48,8 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cookie_secure",
         False,
-        "Mark admin cookies and the box cookie Secure (sent over HTTPS only). When not set, on whenever public_url "
-        "starts with https://.",
+        "Mark admin cookies and the box cookie Secure (sent over HTTPS only). When not set, on "
+        "whenever public_url starts with https://.",
         bool,
     ),
     Setting(

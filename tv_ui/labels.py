@@ -15,6 +15,46 @@ SERVICES = {
     "arbitration_guide": N_("仲裁指引"),
 }
 
+# One plain sentence under each service on the box, for those to whom the names mean little.
+SERVICE_HINTS = {
+    "consultation": N_("遇到法律上的事，先问问该怎么办"),
+    "legal_aid": N_("家里困难请不起律师，国家免费帮您"),
+    "mediation": N_("邻里、土地、草场纠纷，帮您调解"),
+    "lawyer_mediation": N_("请律师居中说和，双方商量着解决"),
+    "notarisation": N_("合同、遗嘱、委托书，办个公证更稳妥"),
+    "appraisal": N_("伤情、笔迹、亲子关系，请专业机构鉴定"),
+}
+
+# What the matter is about (optional on the box, shown to staff).
+TOPICS = {
+    "land": N_("土地草场"),
+    "family": N_("婚姻家庭"),
+    "wages": N_("劳务工钱"),
+    "debt": N_("借钱欠款"),
+    "other": N_("其他"),
+}
+
+# A request's status as the household reads it on the box (staff keep STATES).
+HOUSEHOLD_STATES = {
+    "submitted": N_("已收到，正在安排人员"),
+    "assigned": N_("已安排好工作人员，等电话"),
+    "in_progress": N_("正在帮您办"),
+    "completed": N_("已经办完了"),
+    "unreachable": N_("打了几次电话都没打通"),
+    "cancelled": N_("您已取消"),
+}
+
+DAY = N_("%(m)s月%(d)s日")
+WEEKDAYS = (
+    N_("星期一"),
+    N_("星期二"),
+    N_("星期三"),
+    N_("星期四"),
+    N_("星期五"),
+    N_("星期六"),
+    N_("星期日"),
+)
+
 POINT_KINDS = {
     "hotline": N_("热线"),
     "city_centre": N_("市级中心"),
@@ -23,11 +63,20 @@ POINT_KINDS = {
     "village_room": N_("村居工作室"),
 }
 
-LEVELS = {
-    "city": N_("市级"),
-    "county": N_("旗区级"),
-    "township": N_("苏木乡镇街道"),
-    "village": N_("嘎查村社区"),
+# The household's own chain in the directory, in plain words.
+OWN_LEVELS = {
+    "city": N_("市里"),
+    "county": N_("本旗（区）"),
+    "township": N_("本乡镇（苏木）"),
+    "village": N_("本村（嘎查）"),
+}
+
+# What a region's list of smaller regions holds, in plain words.
+CHILD_LEVELS = {
+    "province": N_("选一个盟市"),
+    "city": N_("选一个旗（区）"),
+    "county": N_("选一个乡镇（苏木）"),
+    "township": N_("选一个村（嘎查）"),
 }
 
 TIME_WINDOWS = {
@@ -58,6 +107,7 @@ ERRORS = {
     "service_invalid": N_("请选择要办理的服务。"),
     "service_point_invalid": N_("没有找到所选的服务点，请返回重新选择。"),
     "window_invalid": N_("请选择方便接听的时间。"),
+    "topic_invalid": N_("请选择是哪方面的事，或者跳过。"),
     "callback_limit": N_("您已有 %(limit)s 个申请正在办理中，请等办结后再申请。"),
     "not_found": N_("没有找到这个页面。"),
     "program_not_found": N_("没有找到这个节目，可能已经下线。"),

@@ -74,7 +74,7 @@ async def test_claim_attempt_and_note_for_household_shows_on_the_tv(client, admi
     response = await act(client, cid, action="note", note="律师明天上午再联系您", for_household="1")
     assert response.status == 303
     html = await (await client.get(box + "mine")).text()
-    assert "律师明天上午再联系您" in html and "正在办理" in html
+    assert "律师明天上午再联系您" in html and "正在帮您办" in html  # in plain words
     html = await (await client.get(f"/admin/callbacks/{cid}")).text()
     assert "已接通" in html and "认领" in html
 

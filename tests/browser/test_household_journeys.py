@@ -131,7 +131,11 @@ async def test_directory_to_callback_receipt_and_my_requests(tv, size):
     await shot(page, "service-point", size)
     await press(page, "Enter", wait_nav=True)  # 请回电
     assert await page.evaluate(FOCUSED) == "svc-consultation"
-    await press(page, "Enter", wait_nav=True)  # 法律咨询 → phone
+    await press(page, "Enter", wait_nav=True)  # 法律咨询 → what is it about (optional)
+    for key in ("ArrowDown", "ArrowRight", "ArrowRight"):
+        await press(page, key)
+    assert await page.evaluate(FOCUSED) == "topic-skip"
+    await press(page, "Enter", wait_nav=True)  # 跳过 → phone
     for digit in "1380013800":
         await press(page, digit)
     await press(page, "9")  # a typo...
@@ -156,8 +160,8 @@ async def test_directory_to_callback_receipt_and_my_requests(tv, size):
     await press(page, "Enter", wait_nav=True)  # → time window
     await press(page, "ArrowRight")
     assert await page.evaluate(FOCUSED) == "w-afternoon"
-    await press(page, "Enter", wait_nav=True)  # → confirm
-    assert "138****8000" in await page.inner_text("main")
+    await press(page, "Enter", wait_nav=True)  # → confirm: the whole number, to check it
+    assert "138 0013 8000" in await page.inner_text("main")
     await press(page, "Enter", wait_nav=True)  # 确认提交 → receipt
     ref = await page.inner_text("#ref")
     assert ref.isdigit() and len(ref) == 12
@@ -177,7 +181,8 @@ async def test_invalid_phone_shows_a_readable_message(tv):
     await press(page, "ArrowRight")
     await press(page, "ArrowRight")
     await press(page, "Enter", wait_nav=True)
-    await press(page, "Enter", wait_nav=True)
+    await press(page, "Enter", wait_nav=True)  # 法律咨询
+    await press(page, "Enter", wait_nav=True)  # 土地草场
     for digit in "12345":
         await press(page, digit)
     await press(page, "ArrowUp")

@@ -1,6 +1,6 @@
 """我的申请 is open on a household's TV while a staff member works the request in the admin: the
 TV screen reloads by itself (SSE `refresh` sent to that box only) and shows the household note
-and 已办结. Screenshots go to test-artifacts/."""
+and 已经办完了. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ async def test_my_requests_updates_live_when_staff_complete(browser_and_server):
     await tv.goto(str(server.make_url("/tv/?stb=DEMO-0001")))
     await tv.goto(tv.url.rsplit("/", 1)[0] + "/mine")
     row = f"#req-{ref}"
-    assert "已办结" not in await tv.inner_text(row)
+    assert "已经办完了" not in await tv.inner_text(row)
     await tv.evaluate("window.__notReloaded = true")
     # Let the box's EventSource connect before staff act.
     hub = server.app[keys.HUB]
@@ -91,11 +91,11 @@ async def test_my_requests_updates_live_when_staff_complete(browser_and_server):
         await done_form.locator("button[type=submit]").click()
     await tv.wait_for_function(
         f"() => !window.__notReloaded && document.querySelector('{row}') &&"
-        f" document.querySelector('{row}').textContent.indexOf('已办结') >= 0",
+        f" document.querySelector('{row}').textContent.indexOf('已经办完了') >= 0",
         timeout=5000,
     )
     text = await tv.inner_text(row)
-    assert "已办结" in text and NOTE in text
+    assert "已经办完了" in text and NOTE in text
     assert "13800138000" not in await tv.content()
     assert await tv.evaluate("document.activeElement && document.activeElement !== document.body")
     await tv.screenshot(path=str(ARTIFACTS / "my-requests-live-completed-1280x720.png"))

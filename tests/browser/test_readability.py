@@ -19,7 +19,16 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-SCREENS = ["home", "programs", "dir", "cb", "mine", "cb-phone?svc=consultation", "PROGRAM"]
+SCREENS = [
+    "home",
+    "programs",
+    "dir",
+    "cb",
+    "cb-topic?svc=mediation",
+    "mine",
+    "cb-phone?svc=consultation",
+    "PROGRAM",
+]
 
 # For every element with its own text: font size in canvas px, and the contrast between its
 # colour and the first opaque background behind it (WCAG relative luminance).

@@ -228,8 +228,8 @@ UNSCOPED = {
     "POST /logout": "ends the caller's own session",
     "POST /media": "stores a file attached to nothing; a program uses it only through its own"
     " region-checked save",
-    "POST /programs/images": "插入图片 stores a picture attached to nothing; it joins a program only"
-    " through that program's region-checked save",
+    "POST /programs/images": "插入图片 stores a picture attached to nothing; it joins a program"
+    " only through that program's region-checked save",
 }
 
 

@@ -186,6 +186,7 @@ def _common(request: web.Request) -> dict:
         "services": tv_labels.SERVICES,
         "states": STAFF_STATES,
         "windows": tv_labels.TIME_WINDOWS,
+        "topics": tv_labels.TOPICS,
         "outcomes": OUTCOMES,
         "event_kinds": EVENTS,
         "local": _local,

@@ -183,7 +183,10 @@ def _request_json(ticket: lifecycle.Ticket, offices: dict[str, str], regions) ->
         "status_notes": ticket.household_note or None,
         "service_name": gettext(labels.SERVICES.get(ticket.service, ticket.service)),
         "service_code": ticket.service,
-        "description": None,
+        # What the household said the matter is about (土地草场 …), when it chose.
+        "description": gettext(labels.TOPICS[ticket.topic])
+        if ticket.topic in labels.TOPICS
+        else None,
         "agency_responsible": offices.get(ticket.office_code or "") or None,
         "service_notice": None,
         "requested_datetime": _iso(ticket.created_at),

@@ -51,7 +51,10 @@ _REQUEST = {
         "status_notes": {**_NULLABLE_STRING, "description": "The last note for the household."},
         "service_name": {"type": "string"},
         "service_code": {"type": "string"},
-        "description": _NULLABLE_STRING,
+        "description": {
+            **_NULLABLE_STRING,
+            "description": "What the matter is about (a topic), if the household chose one.",
+        },
         "agency_responsible": {**_NULLABLE_STRING, "description": "The office's name."},
         "service_notice": _NULLABLE_STRING,
         "requested_datetime": {"type": "string", "format": "date-time"},

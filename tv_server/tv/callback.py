@@ -8,7 +8,7 @@ from aiohttp import web
 from callbacks import lifecycle, phones
 from callbacks import requests as domain
 from content import directory
-from storage import Conflict, Invalid, LimitReached, NotFound
+from storage import Conflict, Invalid, LimitReached, NotFound, clock
 from tv_server import callback_policy, keys
 from tv_server.middlewares import tv_message
 from tv_server.tv.common import current_box, render, screen_url, send_html
@@ -16,6 +16,19 @@ from tv_ui import labels
 from tv_ui.i18n import gettext
 
 PHONE_MAX = 12
+
+
+def day_label(ts: float | None, *, weekday: bool = True) -> str:
+    """'12月8日 星期一' in China Standard Time, as a household says a day."""
+    if ts is None:
+        return ""
+    day = clock.local(ts).date()
+    text = gettext(labels.DAY) % {"m": day.month, "d": day.day}
+    return text + " " + gettext(labels.WEEKDAYS[day.isoweekday() - 1]) if weekday else text
+
+
+def topic_label(code: str) -> str:
+    return gettext(labels.TOPICS[code]) if code in labels.TOPICS else ""
 
 
 async def _point_or_none(request: web.Request, code: str | None) -> directory.ServicePoint | None:
@@ -43,8 +56,9 @@ async def choose_service(request: web.Request) -> web.Response:
         {
             "code": code,
             "label": gettext(labels.SERVICES[code]),
+            "hint": gettext(labels.SERVICE_HINTS[code]),
             "url": screen_url(
-                request, "tv_cb_phone", query={"svc": code, "sp": point.code if point else None}
+                request, "tv_cb_topic", query={"svc": code, "sp": point.code if point else None}
             ),
         }
         for code in _services_for(point)
@@ -64,7 +78,36 @@ async def choose_service(request: web.Request) -> web.Response:
     return send_html(request, html)
 
 
-def _phone_form(request, box, *, service, point_code, digits, draft_id, error=None, status=200):
+async def topic(request: web.Request) -> web.Response:
+    """Optional: what the matter is about, so the right person calls back; 跳过 skips it."""
+    box = await current_box(request)
+    service = _service_param(request.query.get("svc", ""))
+    point_code = request.query.get("sp")
+    choices = [
+        {
+            "code": code,
+            "label": gettext(label),
+            "url": screen_url(
+                request, "tv_cb_phone", query={"svc": service, "sp": point_code, "t": code}
+            ),
+        }
+        for code, label in labels.TOPICS.items()
+    ]
+    html = render(
+        request,
+        "tv/cb_topic.html",
+        box,
+        choices=choices,
+        service_label=gettext(labels.SERVICES[service]),
+        skip_url=screen_url(request, "tv_cb_phone", query={"svc": service, "sp": point_code}),
+        back=screen_url(request, "tv_cb", query={"sp": point_code}) + f"#svc-{service}",
+    )
+    return send_html(request, html)
+
+
+def _phone_form(
+    request, box, *, service, point_code, digits, draft_id, topic="", error=None, status=200
+):
     return send_html(
         request,
         render(
@@ -74,12 +117,13 @@ def _phone_form(request, box, *, service, point_code, digits, draft_id, error=No
             service=service,
             service_label=gettext(labels.SERVICES[service]),
             point_code=point_code or "",
+            topic=topic,
             digits=digits,
             draft_id=draft_id or "",
             error=error,
             max_digits=PHONE_MAX,
             keypad=["1", "2", "3", "4", "5", "6", "7", "8", "9", "clr", "0", "del"],
-            back=screen_url(request, "tv_cb", query={"sp": point_code}),
+            back=screen_url(request, "tv_cb_topic", query={"svc": service, "sp": point_code}),
         ),
         status=status,
     )
@@ -95,13 +139,21 @@ async def phone(request: web.Request) -> web.Response:
     box = await current_box(request)
     q = request.query
     service = _service_param(q.get("svc", ""))
+    topic = domain.topic_param(q.get("t", ""))
     digits = ""
     if q.get("d"):
         draft = await domain.get_draft(request.app[keys.DB], box.id, q["d"])
         if draft is not None:
             digits = phones.national(draft.phone_e164)
+            topic = topic or draft.topic
     return _phone_form(
-        request, box, service=service, point_code=q.get("sp"), digits=digits, draft_id=q.get("d")
+        request,
+        box,
+        service=service,
+        point_code=q.get("sp"),
+        digits=digits,
+        draft_id=q.get("d"),
+        topic=topic,
     )
 
 
@@ -112,6 +164,7 @@ async def phone_post(request: web.Request) -> web.Response:
     service = _service_param(str(form.get("svc", "")))
     point_code = str(form.get("sp", "")) or None
     draft_id = str(form.get("d", "")) or None
+    topic = domain.topic_param(str(form.get("t", "")))
     digits = "".join(ch for ch in str(form.get("phone", "")) if ch.isdigit())[:PHONE_MAX]
     key = str(form.get("k", ""))
     if key:  # the on-screen keypad, when the page's script did not handle it
@@ -122,11 +175,17 @@ async def phone_post(request: web.Request) -> web.Response:
         elif key == "clr":
             digits = ""
         return _phone_form(
-            request, box, service=service, point_code=point_code, digits=digits, draft_id=draft_id
+            request,
+            box,
+            service=service,
+            point_code=point_code,
+            digits=digits,
+            draft_id=draft_id,
+            topic=topic,
         )
     try:
         draft = await domain.save_draft(
-            request.app[keys.DB], box.id, service, digits, point_code, draft_id
+            request.app[keys.DB], box.id, service, digits, point_code, draft_id, topic=topic
         )
     except Invalid as exc:
         if exc.code == "service_point_invalid":
@@ -138,6 +197,7 @@ async def phone_post(request: web.Request) -> web.Response:
             point_code=point_code,
             digits=digits,
             draft_id=draft_id,
+            topic=topic,
             error=tv_message(exc.code, {}),
             status=422,
         )
@@ -183,7 +243,12 @@ async def time_window(request: web.Request) -> web.Response:
         back=screen_url(
             request,
             "tv_cb_phone",
-            query={"svc": draft.service, "sp": draft.service_point_code, "d": draft.id},
+            query={
+                "svc": draft.service,
+                "sp": draft.service_point_code,
+                "d": draft.id,
+                "t": draft.topic,
+            },
         ),
     )
     return send_html(request, html)
@@ -201,18 +266,27 @@ async def confirm(request: web.Request) -> web.Response:
         "tv/cb_confirm.html",
         box,
         draft=draft,
+        phone_grouped=phones.grouped(draft.phone_e164),
         window=window,
         window_label=gettext(labels.TIME_WINDOWS[window]),
         service_label=gettext(labels.SERVICES[draft.service]),
+        topic_label=topic_label(draft.topic),
         point=point,
         edit_phone=screen_url(
             request,
             "tv_cb_phone",
-            query={"svc": draft.service, "sp": draft.service_point_code, "d": draft.id},
+            query={
+                "svc": draft.service,
+                "sp": draft.service_point_code,
+                "d": draft.id,
+                "t": draft.topic,
+            },
         ),
         back=screen_url(request, "tv_cb_time", query={"d": draft.id}),
     )
-    return send_html(request, html)
+    response = send_html(request, html)
+    response.headers["Cache-Control"] = "no-store"  # the whole number: kept nowhere
+    return response
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -231,6 +305,7 @@ async def submit(request: web.Request) -> web.Response:
             str(form.get("w", "")),
             draft.id,
             draft.service_point_code,
+            draft.topic,
         )
         req, _created = await lifecycle.submit(
             db,
@@ -255,45 +330,77 @@ async def submit(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=req.ref))
 
 
-async def receipt(request: web.Request) -> web.Response:
-    box = await current_box(request)
-    req = await domain.get_for_device(request.app[keys.DB], box.id, request.match_info["ref"])
-    if req is None:
-        raise NotFound("request_not_found", request.match_info["ref"])
-    point = await _point_or_none(request, req.service_point_code)
+def _request_screen(request: web.Request, box, req, point, *, detail: bool) -> web.Response:
+    """The receipt after submitting, and a request's page opened from 我的申请: what was asked,
+    of whom, and the day staff will call."""
     html = render(
         request,
         "tv/cb_receipt.html",
         box,
         req=req,
         point=point,
+        detail=detail,
         service_label=gettext(labels.SERVICES[req.service]),
+        topic_label=topic_label(req.topic),
         window_label=gettext(labels.TIME_WINDOWS[req.time_window]),
-        state_label=gettext(labels.STATES[req.status]),
-        mine_url=screen_url(request, "tv_mine"),
-        back=screen_url(request, "tv_home"),
+        call_day=day_label(req.due_at),
+        filed_day=day_label(req.created_at, weekday=False),
+        state_label=gettext(labels.HOUSEHOLD_STATES[req.status]),
+        mine_url=screen_url(request, "tv_mine") + f"#req-{req.ref}",
+        cancel_url=screen_url(request, "tv_cb_cancel", ref=req.ref) if req.open else None,
+        back=screen_url(request, "tv_mine") + f"#req-{req.ref}"
+        if detail
+        else screen_url(request, "tv_home"),
         back_force=True,
     )
     return send_html(request, html)
+
+
+async def _office(request: web.Request, req) -> directory.ServicePoint | None:
+    """The office the request went to (routed), else the one the household chose."""
+    return await _point_or_none(request, req.office_code) or await _point_or_none(
+        request, req.service_point_code
+    )
+
+
+async def receipt(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    req = await _own_request(request, box)
+    return _request_screen(request, box, req, await _office(request, req), detail=False)
+
+
+async def detail(request: web.Request) -> web.Response:
+    """One request, opened with OK on its row of 我的申请."""
+    box = await current_box(request)
+    req = await _own_request(request, box)
+    return _request_screen(request, box, req, await _office(request, req), detail=True)
 
 
 async def mine(request: web.Request) -> web.Response:
     box = await current_box(request)
     db = request.app[keys.DB]
     items = await domain.list_for_device(db, box.id)
-    names = {}
+    rows = []
     for item in items:
-        point = await _point_or_none(request, item.service_point_code)
-        names[item.ref] = point.name if point else ""
+        point = await _office(request, item)
+        rows.append(
+            {
+                "req": item,
+                "office": point.name if point else "",
+                "service": gettext(labels.SERVICES[item.service]),
+                "topic": topic_label(item.topic),
+                "state": gettext(labels.HOUSEHOLD_STATES[item.status]),
+                "filed": day_label(item.created_at, weekday=False),
+                "call_day": day_label(item.due_at) if item.open else "",
+                "window": gettext(labels.TIME_WINDOWS[item.time_window]),
+                "url": screen_url(request, "tv_request", ref=item.ref),
+            }
+        )
     html = render(
         request,
         "tv/mine.html",
         box,
-        items=items,
-        points=names,
-        services=labels.SERVICES,
-        states=labels.STATES,
-        windows=labels.TIME_WINDOWS,
+        rows=rows,
         cancel_urls={
             item.ref: screen_url(request, "tv_cb_cancel", ref=item.ref)
             for item in items
@@ -302,6 +409,8 @@ async def mine(request: web.Request) -> web.Response:
         refresh=True,  # staff acting on a request reload this screen over SSE
         new_url=screen_url(request, "tv_cb"),
         back=screen_url(request, "tv_home") + "#t-mine",
+        # Back from the list always goes home, never to a cancel screen left behind in history.
+        back_force=True,
     )
     return send_html(request, html)
 
@@ -320,7 +429,7 @@ def _cancel_screen(request: web.Request, box, req, *, status: int = 200) -> web.
         box,
         req=req,
         service_label=gettext(labels.SERVICES[req.service]),
-        state_label=gettext(labels.STATES[req.status]),
+        state_label=gettext(labels.HOUSEHOLD_STATES[req.status]),
         back=screen_url(request, "tv_mine") + f"#req-{req.ref}",
     )
     return send_html(request, html, status=status)

@@ -78,10 +78,13 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
         view.box.token_generation
     ):  # staff revoked this box's TV sessions: back in through the portal only
         raise EarlyResponse(notice(request, None, "token_expired", status=403))
+    # 知道了 on these notices comes back here (not to /tv/, which cannot tell who the box is),
+    # so the household reads the same message until the box is enrolled or its region is live.
+    again = screen_url(request, "tv_home")
     if view is None or not view.box.admitted:
-        raise EarlyResponse(notice(request, None, "not_enrolled"))
+        raise EarlyResponse(notice(request, None, "not_enrolled", again=again))
     if entitled and not view.entitled:
-        raise EarlyResponse(notice(request, view, "coming_soon"))
+        raise EarlyResponse(notice(request, view, "coming_soon", again=again))
     request.app[keys.USAGE].touch(view.box.id)
     return TvBox(token, view)
 
@@ -100,6 +103,7 @@ def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
         "ann_poll": screen_url(request, "tv_ann") if box else None,
         "u": lambda name, **parts: screen_url(request, name, **parts),
         "profile": box.profile if box else "1080p",
+        "demo": app[keys.SETTINGS].demo,
     }
     context.update(extra)
     return context
@@ -152,8 +156,16 @@ async def cached(
     return send(request, screen)
 
 
-def notice(request: web.Request, view: BoxView | None, kind: str, status: int = 200):
-    """A polite full-screen notice: not enrolled yet, coming soon, or a bad address."""
+def notice(
+    request: web.Request,
+    view: BoxView | None,
+    kind: str,
+    status: int = 200,
+    *,
+    again: str | None = None,
+):
+    """A polite full-screen notice: not enrolled yet, coming soon, or a bad address. `again` is
+    where 知道了 leads (the box's own entry when known, else /tv/)."""
     html = aiohttp_jinja2.render_string(
         "tv/notice.html",
         request,
@@ -163,6 +175,7 @@ def notice(request: web.Request, view: BoxView | None, kind: str, status: int = 
             "hotline": request.app[keys.SETTINGS].hotline,
             "announcements": [],
             "kind": kind,
+            "again": again or "/tv/",
         },
     )
     response = send_html(request, html, status=status)

@@ -38,7 +38,9 @@ async def _admit(request: web.Request, serial: str) -> web.StreamResponse:
     if view is None or not view.box.admitted:
         # Recorded (as pending when new) so staff can enrol it; each visit is counted.
         await boxes.record_unknown(serial)
-        return notice(request, view, "not_enrolled")
+        token = request.app[keys.TOKENS].issue(serial)
+        again = str(request.app.router["tv_home"].url_for(token=token))
+        return notice(request, view, "not_enrolled", again=again)
     request.app[keys.USAGE].record_launch(view.box.id)
     raise _enter(request, serial, view.box.token_generation)
 

@@ -102,6 +102,8 @@ async def resume(request: web.Request) -> web.Response:
     if page is None and detail.video_file:
         raise web.HTTPFound(screen_url(request, "tv_video", pid=pid))
     page = min(max(page or 1, 1), max(len(detail.pages), 1))
+    if page == len(detail.pages):  # read to the end: reopening it starts again at page 1
+        page = 1
     raise web.HTTPFound(screen_url(request, "tv_page", pid=pid, n=page))
 
 

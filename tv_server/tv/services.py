@@ -41,7 +41,7 @@ async def my_chain(request: web.Request) -> web.Response:
             box,
             sections=sections,
             kinds=labels.POINT_KINDS,
-            levels=labels.LEVELS,
+            levels=labels.OWN_LEVELS,
             other_url=screen_url(request, "tv_region", code=chain[-1]) if chain else None,
             back=screen_url(request, "tv_home") + "#t-dir",
         )
@@ -75,7 +75,7 @@ async def region(request: web.Request) -> web.Response:
             points=points,
             children=shown,
             kinds=labels.POINT_KINDS,
-            levels=labels.LEVELS,
+            children_label=labels.CHILD_LEVELS.get(here.level, labels.CHILD_LEVELS["township"]),
             page=page,
             pages=pages,
             path=tree.full_name(code),

@@ -5,7 +5,7 @@
 (function (window, document) {
   'use strict';
 
-  var GAP_MS = 80;        // at most one movement per GAP_MS; a held key never queues work
+  var GAP_MS = 80;   // at most one movement per GAP_MS; a held key never queues work
   var REPEAT_MS = 200;    // a non-movement key held down acts once
   var MOVES = { up: 1, down: 1, left: 1, right: 1, pageup: 1, pagedown: 1 };
   var body, keymap = {}, last = null, leaving = false;
@@ -89,15 +89,32 @@
     return false;
   }
   function move(dir) {
-    // On a reader page (body[data-pager]) Left/Right always turn the page.
+    // Reader page (body[data-pager]): Left/Right turn the page, Up/Down scroll a long one.
     if (body.hasAttribute('data-pager') && (dir === 'left' || dir === 'right')) {
       return page(dir === 'left' ? 'prev' : 'next');
+    }
+    if (body.hasAttribute('data-pager') && (dir === 'up' || dir === 'down') && scroll(dir)) {
+      return true;
     }
     var cur = lost() ? null : document.activeElement;
     if (!cur || !box(cur)) { return focus(initial()); }
     var to = byId(attr(cur, 'data-' + dir));   // leave-for override: data-left="ID" ...
     if (!box(to)) { to = neighbour(cur, dir); }
     if (to) { LTV.moves++; return focus(to); }
+  }
+
+  /* ---- A reader page taller than its box scrolls; #more shows while text lies below ---- */
+
+  function scroll(dir) {   // two lines of overlap: no line is skipped
+    var s = first('[data-scroll]'), top = s && s.scrollTop, max = s && s.scrollHeight - s.clientHeight;
+    if (!s || (dir === 'down' ? top >= max - 1 : top <= 0)) { return false; }
+    s.scrollTop = top + (dir === 'down' ? 1 : -1) * Math.max(40, s.clientHeight - 100);
+    more();
+    return true;
+  }
+  function more() {
+    var s = first('[data-scroll]'), m = byId('more');
+    if (s && m) { m.className = s.scrollTop + s.clientHeight < s.scrollHeight - 1 ? 'more' : 'more hidden'; }
   }
   function page(rel) {
     var a = first('a[rel=' + rel + ']');
@@ -116,7 +133,7 @@
     if (tag(el) === 'video') {
       if (el.paused) { el.play(); } else { el.pause(); }
     } else if (tag(el) === 'input' && el.form) {
-      var btn = el.form.querySelector('[type=submit]:not([data-key])');
+      var btn = submitOf(el);
       if (btn) { btn.click(); } else { remember(el); leaving = true; el.form.submit(); }
     } else if (el.click) {
       el.click();   // the key's own default action is prevented: exactly one activation
@@ -146,6 +163,11 @@
     return byId(t) || (t && f && f.elements[t]) || (f && f.querySelector('input[data-digits]')) ||
       first('input[data-digits]');
   }
+  function complete(input) {   // then the focus moves to submit
+    var v = input.value;
+    return /^1\d{10}$/.test(v) || v.length >= parseInt(attr(input, 'maxlength'), 10);
+  }
+  function submitOf(input) { return input.form && input.form.querySelector('[type=submit]:not([data-key])'); }
   function edit(input, key) {
     if (!input) { return; }
     var v = input.value, max = parseInt(attr(input, 'maxlength'), 10);
@@ -248,7 +270,10 @@
     } else if (action === 'home' || action === 'exit') {
       go((action === 'exit' && attr(body, 'data-exit')) || attr(body, 'data-home') || '/tv/');
     } else if (/^[0-9]$/.test(action)) {
-      edit(digitsInput(lost() ? null : el), action);
+      // focus the field: OK there submits, it does not press a keypad key
+      el = digitsInput(lost() ? null : el);
+      edit(el, action);
+      if (box(el)) { focus(el); }
     } else {
       colour(action);
     }
@@ -290,8 +315,9 @@
     var key = attr(el, 'data-key'), href = attr(el, 'href') || '';
     if (key && el.form) {   // keypad button: edit here instead of submitting
       e.preventDefault();
-      edit(digitsInput(el), key);
-      focus(el);
+      var input = digitsInput(el);
+      edit(input, key);
+      focus(input && complete(input) && submitOf(input) || el);
       return;
     }
     if (!e.defaultPrevented && (href || el.form)) {
@@ -316,6 +342,8 @@
       if (e.persisted) { leaving = false; pending = null; focus(initial()); }
     });
     focus(initial());
+    more();
+    on(window, 'load', more);
     listen();
   }
 
