@@ -1,7 +1,7 @@
 """Deadlines of callback requests (限时办结): a working-time calendar and the due time per request.
 
 Pure functions over a `Calendar` (working weekdays and hours, public holidays, make-up working
-days); times are epoch seconds, dates and hours are China Standard Time (UTC+8, no DST).
+days); times are epoch seconds, dates and hours are on the office's clock (`storage.clock`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
+from storage import clock
 
 # The household's time windows (must match what the box shows): start and end, local time.
 WINDOWS: dict[str, tuple[dt.time, dt.time]] = {
@@ -51,12 +51,8 @@ class Calendar:
         return (dt.datetime.combine(day, self.end) - dt.datetime.combine(day, self.start)).seconds
 
 
-def _local(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, CST)
-
-
-def _at(day: dt.date, time: dt.time) -> float:
-    return dt.datetime.combine(day, time, CST).timestamp()
+_local = clock.local
+_at = clock.at
 
 
 def add_working_time(cal: Calendar, start: float, seconds: float) -> float:

@@ -18,7 +18,7 @@ from accounts import audit
 from callbacks import deadlines, phones, routing, webhooks
 from callbacks import requests as box_requests
 from callbacks.requests import OPEN_STATES, Placement, record_event
-from storage import Conflict, Database, Invalid, NotFound
+from storage import Conflict, Database, Invalid, NotFound, clock
 
 CLOSED_STATES = ("completed", "unreachable", "cancelled")
 OUTCOMES = ("answered", "no_answer", "busy", "wrong_number", "call_again")
@@ -194,7 +194,7 @@ class QueueFilter:
     office: str = ""
     status: str = "open"  # 'open', 'closed', '' (all) or one state
     service: str = ""
-    due: str = ""  # '', 'overdue', 'today' (due before the end of today)
+    due: str = ""  # '', 'overdue', 'today' (due, or a call-again time, before the end of today)
     assignee_id: int | None = None
 
 
@@ -228,15 +228,15 @@ def _where(f: QueueFilter, now: float) -> tuple[str, list]:
     if f.due in ("overdue", "today"):
         limit = now
         if f.due == "today":
-            local = dt.datetime.fromtimestamp(now, deadlines.CST).date()
-            limit = dt.datetime.combine(
-                local + dt.timedelta(days=1), dt.time(0), deadlines.CST
-            ).timestamp()
+            limit = clock.at(clock.today(now) + dt.timedelta(days=1))
+        # Waiting for its first call past (or, for 'today', before the end of) the due time;
+        # or a call-again time the household agreed that falls by then.
         where.append(
-            f"r.due_at IS NOT NULL AND r.due_at < ? AND r.first_call_at IS NULL"
+            "(r.due_at IS NOT NULL AND r.due_at < ? AND r.first_call_at IS NULL"
+            " OR r.call_again_at IS NOT NULL AND r.call_again_at < ?)"
             f" AND r.status IN ({','.join('?' * len(OPEN_STATES))})"
         )
-        params.extend([limit, *OPEN_STATES])
+        params.extend([limit, limit, *OPEN_STATES])
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
@@ -252,6 +252,57 @@ async def queue(
         [*params, limit, offset],
     )
     return [_ticket(r) for r in rows], int(total)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call to make today: the request, the window it falls in, and the agreed time when the
+    household chose one (约定再打), else None (call within its chosen window)."""
+
+    ticket: Ticket
+    window: str
+    agreed_at: float | None
+
+
+def window_of(ts: float) -> str:
+    """The household time window a moment falls in (or, between windows, the one before)."""
+    moment = clock.local(ts).time()
+    if moment >= deadlines.WINDOWS["evening"][0]:
+        return "evening"
+    if moment >= deadlines.WINDOWS["afternoon"][0]:
+        return "afternoon"
+    return "morning"
+
+
+async def todays_calls(
+    db: Database, regions: Collection[str] | None, *, now: float | None = None, limit: int = 500
+) -> list[Call]:
+    """Open requests to call today, in the office's day: those waiting for their first call or
+    whose last call found nobody (in the window the household chose), and those with a
+    call-again time before the end of today (in the window of that time). By window; in each,
+    agreed times first, by time, then by due time."""
+    now = time.time() if now is None else now
+    end = clock.at(clock.today(now) + dt.timedelta(days=1))
+    clause, params = _where(QueueFilter(regions=regions, status="open"), now)
+    clause += (" AND " if clause else " WHERE ") + (
+        "(r.call_again_at IS NOT NULL AND r.call_again_at < ?"
+        " OR r.call_again_at IS NULL AND (r.first_call_at IS NULL OR (SELECT e.outcome"
+        " FROM callback_events e WHERE e.request_id = r.id AND e.kind = 'attempt'"
+        " ORDER BY e.at DESC, e.id DESC LIMIT 1) IN ('no_answer', 'busy')))"
+    )
+    rows = await db.fetchall(
+        f"{_SELECT}{clause} ORDER BY r.call_again_at IS NULL, r.call_again_at,"
+        " r.due_at IS NULL, r.due_at, r.id LIMIT ?",
+        [*params, end, limit],
+    )
+    calls = []
+    for row in rows:
+        t = _ticket(row)
+        agreed = t.call_again_at
+        calls.append(Call(t, window_of(agreed) if agreed else t.time_window, agreed))
+    order = list(deadlines.WINDOWS)
+    calls.sort(key=lambda c: (order.index(c.window), c.agreed_at is None, c.agreed_at or 0))
+    return calls
 
 
 async def find(
@@ -512,9 +563,12 @@ async def add_note(
 async def complete(
     db: Database, request_id: int, user_id: int, note: str = "", now: float | None = None
 ) -> None:
+    """Close a request in hand with a short result (what was done), which must be given."""
     now = time.time() if now is None else now
     if len(note) > NOTE_MAX:
         raise Invalid("text_too_long", str(NOTE_MAX))
+    if not note.strip():
+        raise Invalid("result_required", "")
     async with db.transaction() as tx:
         status, assignee, _device = await _locked(tx, request_id)
         if status not in ("assigned", "in_progress"):
@@ -669,7 +723,7 @@ async def figures(
         by_region[key] = by_region.get(key, 0) + 1
         by_service[service] = by_service.get(service, 0) + 1
         by_status[status] = by_status.get(status, 0) + 1
-        day = dt.datetime.fromtimestamp(created, deadlines.CST).date().isoformat()
+        day = clock.date(created)
         by_period[day] = by_period.get(day, 0) + 1
         if first_call is not None:
             waits.append(first_call - created)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from callbacks import phones, webhooks
-from storage import Database, Invalid, LimitReached
+from storage import Database, Invalid, LimitReached, clock
 from storage.database import Transaction
 
 SERVICES = (
@@ -96,7 +96,7 @@ def new_idempotency_key() -> str:
 
 def _new_ref(now: float) -> str:
     # Digits only, so it can be read out over the phone: date + 6 random digits.
-    return time.strftime("%y%m%d", time.localtime(now)) + f"{secrets.randbelow(10**6):06d}"
+    return clock.fmt(now, "%y%m%d") + f"{secrets.randbelow(10**6):06d}"
 
 
 _COLUMNS = (

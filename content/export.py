@@ -6,7 +6,6 @@ Markdown, and the original image and video files copied byte for byte from the m
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import posixpath
 import re
@@ -18,9 +17,8 @@ from pathlib import Path
 from content import citations as cites
 from content import workflow
 from content.revisions import Content
-from storage import Database, Invalid, NotFound
+from storage import Database, Invalid, NotFound, clock
 
-CST = dt.timezone(dt.timedelta(hours=8))
 CATEGORIES_HEADER = (
     "# Categories of the programs in this package, in the order the TV shows them.\n"
 )
@@ -126,7 +124,7 @@ async def latest_snapshot(db: Database, program_id: int) -> Snapshot:
 
 
 def _today() -> str:
-    return dt.datetime.now(CST).date().isoformat()
+    return clock.today().isoformat()
 
 
 async def _program_ids(db: Database, ids: list[int] | None, latest: bool) -> list[int]:

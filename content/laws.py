@@ -18,10 +18,9 @@ from dataclasses import asdict, dataclass, field
 from callbacks import webhooks
 from content import citations as cites
 from content.citations import Citation
-from storage import Conflict, Database, Invalid, NotFound, sheets
+from storage import Conflict, Database, Invalid, NotFound, clock, sheets
 from storage.database import Transaction
 
-CST = dt.timezone(dt.timedelta(hours=8))
 STATUSES = ("in_force", "amended", "repealed")
 # Accepted in a CSV besides the codes, as people write them in Excel.
 STATUS_WORDS = {
@@ -227,7 +226,7 @@ async def _flag_citing(tx, code: str, kind: str, on_date: str, now: float) -> li
 
 
 def _today(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, CST).date().isoformat()
+    return clock.local(now).date().isoformat()
 
 
 async def _write(tx, law: Law, before: Law | None, actor: str, now: float) -> list[int]:
@@ -480,13 +479,13 @@ async def legal_states(
     for r in await db.fetchall("SELECT program_id, region_code FROM program_regions"):
         regions.setdefault(r[0], []).append(r[1])
     open_flags = await flags(db)
-    today = dt.datetime.fromtimestamp(now, CST).date()
+    today = clock.local(now).date()
     out = []
     for r in rows:
         if program_ids is not None and r["id"] not in program_ids:
             continue
         last = r["reviewed_at"] or r["approved_at"] or r["updated_at"]
-        reviewed = dt.datetime.fromtimestamp(last, CST).date()
+        reviewed = clock.local(last).date()
         due = reviewed + dt.timedelta(days=review_days)
         out.append(LegalState(
             r["id"], r["slug"], r["title"], r["status"], regions.get(r["id"], []),
@@ -647,7 +646,7 @@ async def draft_warnings(db, citations: list[Citation]) -> list[Law]:
 
 
 def _week(now: float) -> str:
-    year, week, _ = dt.datetime.fromtimestamp(now, CST).isocalendar()
+    year, week, _ = clock.local(now).isocalendar()
     return f"{year}-W{week:02d}"
 
 
@@ -660,7 +659,7 @@ async def weekly_digest(
     now = time.time() if now is None else now
     week = _week(now)
     states = await legal_states(db, now=now, review_days=review_days)
-    horizon = (dt.datetime.fromtimestamp(now, CST).date()
+    horizon = (clock.local(now).date()
                + dt.timedelta(days=ahead_days)).isoformat()  # fmt: skip
 
     def item(s: LegalState) -> dict:

@@ -8,7 +8,6 @@ The TV only ever reads the live tables (`programs`, `program_pages`, …); a dra
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import json
 import time
@@ -30,11 +29,10 @@ from content.revisions import (
     check_fields,
     check_images,
 )
-from storage import Conflict, Database, DomainError, Invalid, NotFound
+from storage import Conflict, Database, DomainError, Invalid, NotFound, clock
 from storage.database import Transaction
 
 STATES = ("draft", "in_review", "needs_changes", "scheduled", "current")
-CST = dt.timezone(dt.timedelta(hours=8))
 # (tx, action, program id, detail): writes the audit entry inside the change it describes.
 AuditHook = Callable[[Transaction, str, int, dict], Awaitable[None]]
 IMAGE_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -854,7 +852,7 @@ async def _publish(tx: Transaction, program_id: int, revision: int, actor: str, 
     if row is None:
         raise NotFound("revision_not_found", str(revision))
     c = Content.from_json(row["content"])
-    today = dt.datetime.fromtimestamp(now, CST).date().isoformat()
+    today = clock.date(now)
     await tx.execute(
         "UPDATE programs SET title = ?, summary = ?, category = ?, tags = ?, language = ?,"
         " status = 'published', video_media_id = ?, poster_media_id = ?, duration_seconds = ?,"

@@ -22,13 +22,13 @@ import time
 import weakref
 from dataclasses import asdict, dataclass, field, fields
 
+from device_registry import devices as devices_mod
 from device_registry import waves as waves_mod
 from device_registry.regions import Region, RegionTree
-from storage import Database, LimitReached, NotFound
+from storage import Database, LimitReached, NotFound, clock
 
-CST = dt.timezone(dt.timedelta(hours=8))
 DAY = 86400.0
-INSTALLED_STATES = ("installed", "activated", "active", "inactive")
+INSTALLED_STATES = devices_mod.INSTALLED_STATES
 UNREGISTERED_STATES = ("pending", "rejected")
 DEFAULT_PERIOD_DAYS = 30
 FIGURES = (
@@ -90,11 +90,11 @@ def default_period(now: float) -> Period:
 
 
 def day_of(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, CST).date().isoformat()
+    return clock.date(ts)
 
 
 def day_start(day: dt.date) -> float:
-    return dt.datetime.combine(day, dt.time(0), CST).timestamp()
+    return clock.at(day)
 
 
 _IN = ",".join("?" * len(INSTALLED_STATES))
@@ -119,7 +119,7 @@ async def _tables(db: Database) -> set[str]:
 
 async def village_figures(db: Database, now: float, period: Period) -> dict[str, Figures]:
     """Figures of every village that has boxes, household records or a total, by village code."""
-    week, month = now - 7 * DAY, now - 30 * DAY
+    week, month = devices_mod.active_since(now), now - 30 * DAY
     s = INSTALLED_STATES
     params = (*s, *s, week, *s, month, *UNREGISTERED_STATES)
     out: dict[str, Figures] = {}
@@ -438,7 +438,7 @@ def as_json(rep: Report) -> dict:
     return {
         "region": {"code": rep.region.code, "name": rep.region.name, "level": rep.region.level},
         "period": {"since": rep.period.since, "until": rep.period.until},
-        "as_of": dt.datetime.fromtimestamp(rep.computed_at, CST).isoformat(timespec="seconds"),
+        "as_of": clock.iso(rep.computed_at),
         "stale": rep.stale,
         "totals": rep.totals.as_dict(),
         "children": [

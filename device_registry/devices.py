@@ -21,7 +21,7 @@ from typing import Any
 
 from device_registry import tokens
 from device_registry.regions import RegionTree
-from storage import Conflict, Database, Invalid, NotFound, OutOfScope
+from storage import Conflict, Database, Invalid, NotFound, OutOfScope, clock
 
 ADMITTED_STATES = ("planned", "installed", "activated", "active", "inactive")
 STATES = ("pending", "rejected", *ADMITTED_STATES, "retired")
@@ -207,14 +207,29 @@ def valid_version(value: str) -> bool:
     return bool(_VERSION_RE.match(value or ""))
 
 
-def effective_state(state: str, last_seen: float | None, now: float | None = None) -> str:
-    """The state shown to staff: an activated box is active when seen in the last 7 days."""
-    if state not in ("activated", "active", "inactive"):
-        return state
+# The one definition of an active box, for the box list, the box page and the coverage figures:
+# an installed box (any of these states) seen within the last ACTIVE_DAYS days.
+INSTALLED_STATES = ("installed", "activated", "active", "inactive")
+
+
+def active_since(now: float) -> float:
+    """Boxes seen at or after this moment are active."""
+    return now - ACTIVE_DAYS * 86400
+
+
+def is_active(state: str, last_seen: float | None, now: float | None = None) -> bool:
     now = time.time() if now is None else now
-    if last_seen is None:
-        return state
-    return "active" if now - last_seen <= ACTIVE_DAYS * 86400 else "inactive"
+    return state in INSTALLED_STATES and last_seen is not None and last_seen >= active_since(now)
+
+
+def effective_state(state: str, last_seen: float | None, now: float | None = None) -> str:
+    """The state shown to staff: active exactly when `is_active`; an activated or active box
+    not seen within the window is inactive (one never seen stays 'activated')."""
+    if is_active(state, last_seen, now):
+        return "active"
+    if state == "active" or (state == "activated" and last_seen is not None):
+        return "inactive"
+    return state
 
 
 async def mark_inactive(db: Database, now: float | None = None) -> int:
@@ -223,7 +238,7 @@ async def mark_inactive(db: Database, now: float | None = None) -> int:
     async with db.transaction() as tx:
         cur = await tx.execute(
             "UPDATE devices SET state = 'inactive' WHERE state = 'active' AND last_seen < ?",
-            (now - ACTIVE_DAYS * 86400,),
+            (active_since(now),),
         )
         return cur.rowcount
 
@@ -371,7 +386,7 @@ def _installed_at(value: str, now: float) -> str | None:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise Invalid("installed_at_invalid", value) from None
-    if not EARLIEST_DATE <= day <= dt.date.fromtimestamp(now):
+    if not EARLIEST_DATE <= day <= clock.today(now):
         raise Invalid("installed_at_invalid", value)
     return day.isoformat()
 
@@ -394,7 +409,7 @@ def _activated_at(raw: object, now: float) -> float | None:
         at = parsed.timestamp()
     else:
         raise Invalid("activated_at_invalid", str(raw))
-    earliest = dt.datetime.combine(EARLIEST_DATE, dt.time()).timestamp()
+    earliest = clock.at(EARLIEST_DATE)
     if not (earliest <= at <= now + CLOCK_SKEW_SECONDS):  # also refuses NaN
         raise Invalid("activated_at_invalid", str(raw))
     return at
@@ -529,7 +544,7 @@ async def update_device(
             ("installed_at" in fields or "activated_at" in fields)
             and installed
             and activated is not None
-            and dt.date.fromtimestamp(activated).isoformat() < installed
+            and clock.date(activated) < installed
         ):
             raise Invalid("activated_before_installed", f"{activated} < {installed}")
         attribute_changes = {k: v for k, v in wanted_attributes.items() if attributes.get(k) != v}
@@ -874,7 +889,7 @@ async def enrol(
 
 
 def _today(now: float) -> str:
-    return time.strftime("%Y-%m-%d", time.localtime(now))
+    return clock.date(now)
 
 
 # --- replacement ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from device_registry import devices
 from device_registry.demo_boxes import MODELS
-from storage import Conflict, Database, Invalid
+from storage import Conflict, Database, Invalid, clock
 
 CHUNK = 50_000
 CACHE_KIB = 256 * 1024
@@ -107,7 +107,7 @@ async def synthesize(
                         household_id,
                         label,
                         state,
-                        time.strftime("%Y-%m-%d", time.localtime(installed_day)),
+                        clock.date(installed_day),
                         activated,
                         first_seen,
                         seen,

@@ -8,10 +8,10 @@ import pytest
 from accounts.users import find_user
 from callbacks import deadlines, lifecycle, routing, webhooks
 from callbacks import requests as box_requests
-from storage import Conflict, Invalid
+from storage import Conflict, Invalid, clock
 from tv_server import keys
 
-CST = deadlines.CST
+CST = clock.zone()
 
 
 def at(text: str) -> float:

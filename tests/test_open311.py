@@ -133,7 +133,7 @@ async def test_get_maps_states_to_open_closed_with_notes_office_and_due(client, 
     staff = await find_user(db, "staff")
     await lifecycle.claim(db, ticket.id, staff.id)
     await lifecycle.add_note(db, ticket.id, staff.id, "已安排律师回电", for_household=True)
-    await lifecycle.complete(db, ticket.id, staff.id)
+    await lifecycle.complete(db, ticket.id, staff.id, "已电话解答")
     listed = await (
         await client.get(f"{BASE}/requests.json", params={"api_key": key, "status": "closed"})
     ).json()

@@ -15,7 +15,7 @@ from aiohttp import web
 from content import workflow
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
-from storage import Database
+from storage import Database, clock
 from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
@@ -123,6 +123,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
+    clock.set_zone(settings.timezone)
     # 1 MiB for every body read whole (TV, API, login, admin forms); the admin's file routes
     # stream theirs with the upload limits (tv_server/admin/streamed.py).
     logredact.install()  # no log line of the process carries a box token or an API key

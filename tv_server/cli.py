@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from storage import Database, DomainError, MigrationError
+from storage import Database, DomainError, MigrationError, clock
 from tv_server import __version__
 from tv_server.settings import Settings, ensure_secrets, load_settings
 
@@ -95,7 +95,9 @@ def _command_modules():
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:
-    return load_settings(args.config, data_dir=args.data_dir, **extra)
+    settings = load_settings(args.config, data_dir=args.data_dir, **extra)
+    clock.set_zone(settings.timezone)
+    return settings
 
 
 async def _with_db(settings: Settings, work):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
+
+from storage import clock
 
 
 def register(sub, add_common) -> None:
@@ -46,7 +47,7 @@ def register(sub, add_common) -> None:
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    return clock.minute(ts)
 
 
 def cmd_create(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from storage import clock
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -125,6 +127,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
     Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
+    Setting(
+        "timezone",
+        "Asia/Shanghai",
+        "The offices' time zone (an IANA name): every time and date the admin, exports, the "
+        "CLI and the TV show, and every date computed (deadlines, coverage days, reference "
+        "numbers), whatever zone the server itself is set to.",
+    ),
     Setting("usage_flush_seconds", 2.0, "How often batched usage records are written.", float),
     Setting(
         "sse_keepalive_seconds", 20.0, "Interval of keep-alive comments on SSE streams.", float
@@ -177,7 +186,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("callback_retention_days", 180, "Days a closed request keeps its phone number.", int),
     Setting("working_weekdays", "1,2,3,4,5", "Working weekdays, ISO numbers (1 = Monday)."),
-    Setting("working_hours", "08:30-18:00", "Office hours on working days (China time)."),
+    Setting("working_hours", "08:30-18:00", "Office hours on working days (in `timezone`)."),
     Setting(
         "public_holidays",
         (),
@@ -303,6 +312,7 @@ def load_settings(
             raise ValueError(f"unknown setting {key!r}")
         values[key] = _coerce(_BY_NAME[key], raw, "command line")
         given.add(key)
+    clock.load_zone(values["timezone"])  # an unknown zone stops the start, not the first page
     if "cookie_secure" not in given and str(values["public_url"]).lower().startswith("https://"):
         values["cookie_secure"] = True  # an HTTPS site sends its admin cookie over HTTPS only
     return Settings(values)

@@ -152,8 +152,8 @@ async def test_figures_export_as_csv_and_xlsx(client, admin_as):
     response = await client.get("/admin/callbacks/figures?format=csv")
     assert response.status == 200
     text = (await response.read()).decode("utf-8-sig")
-    assert "service,consultation," in text
+    assert "服务,法律咨询," in text
     response = await client.get("/admin/callbacks/figures?format=xlsx")
     book = load_workbook(io.BytesIO(await response.read()))
     values = [tuple(r) for r in book.active.iter_rows(values_only=True)]
-    assert ("section", "key", "count") in values and any(r[0] == "total" for r in values)
+    assert ("分类", "项目", "数量") in values and any(r[0] == "合计" for r in values)

@@ -223,8 +223,10 @@ async def test_csv_and_xlsx_exports_hold_the_table(client, admin_as):
     response = await client.get(f"/admin/coverage?region={township}&format=csv")
     assert response.status == 200
     text = (await response.read()).decode("utf-8-sig")
-    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(text))}
-    assert rows[villages[0]]["installed"] == "5" and rows[township]["households"] == "6"
+    rows = {r["地区代码"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows[villages[0]]["已安装机顶盒"] == "5" and rows[township]["户数"] == "6"
+    assert rows[villages[0]]["级别"] == "嘎查村" and rows[township]["级别"] == "苏木乡镇"
+    assert rows[villages[0]]["覆盖率"].endswith("%")
     response = await client.get(f"/admin/coverage?region={township}&format=xlsx")
     book = load_workbook(io.BytesIO(await response.read()))
     sheet = book.active
@@ -233,11 +235,12 @@ async def test_csv_and_xlsx_exports_hold_the_table(client, admin_as):
         row[0]: dict(zip(header, row, strict=True))
         for row in sheet.iter_rows(min_row=2, values_only=True)
     }
-    assert data[villages[0]]["covered"] == 1 and data[villages[1]]["active30"] == 1
-    assert data[township]["installed"] == 7
+    assert data[villages[0]]["有活跃机顶盒的户数"] == 1 and data[villages[1]]["30天活跃"] == 1
+    assert data[township]["已安装机顶盒"] == 7
     readiness = await client.get(f"/admin/coverage/readiness?region={township}&format=xlsx")
     sheet = load_workbook(io.BytesIO(await readiness.read())).active
-    assert sheet.cell(1, 1).value == "code" and sheet.max_row >= 2
+    assert sheet.cell(1, 1).value == "地区代码" and sheet.max_row >= 2
+    assert sheet.cell(1, 5).value == "装机户比例" and str(sheet.cell(2, 5).value).endswith("%")
 
 
 async def test_banner_staff_see_only_their_banner(client, admin_as):
@@ -414,8 +417,9 @@ async def test_an_imported_total_below_the_registry_is_raised_and_flagged(client
     assert (child["coverage"], child["short_villages"], child["short_households"]) == (1.0, 1, 1)
     assert body["totals"]["short_villages"] == 1 and body["stale"] is False
     csv_text = (await (await client.get(f"{path}&format=csv")).read()).decode("utf-8-sig")
-    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(csv_text))}
-    assert rows[villages[2]]["short_villages"] == "1" and rows[villages[2]]["coverage"] == "1.0"
+    rows = {r["地区代码"]: r for r in csv.DictReader(io.StringIO(csv_text))}
+    village = rows[villages[2]]
+    assert village["导入户数偏少的嘎查村"] == "1" and village["覆盖率"] == "100.0%"
 
 
 async def keep_figures(data_dir, at: float) -> None:

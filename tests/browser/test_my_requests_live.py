@@ -86,6 +86,7 @@ async def test_my_requests_updates_live_when_staff_complete(browser_and_server):
     await tv.evaluate("window.__notReloaded = true")
 
     done_form = admin.locator("form:has(input[name=action][value=complete])")
+    await done_form.locator("input[name=note]").fill("已电话解答")
     async with admin.expect_navigation():
         await done_form.locator("button[type=submit]").click()
     await tv.wait_for_function(

@@ -37,6 +37,9 @@ async def test_staff_corrects_a_box_on_its_page(aiohttp_server, data_dir):
             await form.locator("select[name=model]").select_option("Huawei EC6110")
             await form.locator("input[name=mac]").fill("AC-DB-48-00-01-23")
             await form.locator("input[name=firmware]").fill("V100R005")
+            # Technical fields sit under the "advanced" fold: open it from the keyboard.
+            await form.locator("#reg-edit-advanced > summary").focus()
+            await page.keyboard.press("Enter")
             await form.locator("select[name=screen_profile]").select_option("2160p")
             await form.locator("input[name=installed_at]").fill("2026-05-01")
             await form.locator("input[name=attr_value]").first.fill("锅盖天线")

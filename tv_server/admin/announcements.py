@@ -15,7 +15,7 @@ from aiohttp import web
 from accounts.users import User, in_scope
 from content import announcements as ann
 from content.uploads import name_matches
-from storage import DomainError, Invalid
+from storage import DomainError, Invalid, clock
 from tv_server import keys
 from tv_server.admin import streamed as streamed_forms
 from tv_server.admin.common import add_nav, current_user, deny, log, render, requires, see_other
@@ -23,7 +23,6 @@ from tv_ui.i18n import N_, gettext
 
 PERMISSION = "announcement.edit"
 # China keeps one time zone without daylight saving: a fixed offset is exact.
-CHINA = dt.timezone(dt.timedelta(hours=8))
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 LEVELS = {"info": N_("一般"), "important": N_("重要"), "urgent": N_("紧急（弹窗）")}
@@ -76,7 +75,7 @@ def setup(admin: web.Application) -> None:
 
 
 def _local(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "" if ts is None else dt.datetime.fromtimestamp(ts, CHINA).strftime(fmt)
+    return clock.fmt(ts, fmt)
 
 
 def _parse_time(value: str) -> float | None:
@@ -87,7 +86,7 @@ def _parse_time(value: str) -> float | None:
         parsed = dt.datetime.strptime(value[:16], TIME_FORMAT)
     except ValueError:
         raise Invalid("announcement_time", value) from None
-    return parsed.replace(tzinfo=CHINA).timestamp()
+    return clock.parse(parsed)
 
 
 def _split(value: str) -> list[str]:

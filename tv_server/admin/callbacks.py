@@ -11,9 +11,9 @@ import time
 from aiohttp import web
 
 from accounts import users as accounts
-from callbacks import deadlines, lifecycle
+from callbacks import lifecycle
 from content import directory
-from storage import DomainError
+from storage import DomainError, clock
 from tv_server import box_events, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
@@ -50,15 +50,21 @@ EVENTS = {
     "cancelled": N_("取消"),
     "phone_erased": N_("号码已清除"),
 }
-STATUS_FILTERS = {
-    "open": N_("未办结"),
+# One staff name per state, in the filter, the rows, the request page and the exports (the
+# household's TV wording is tv_ui.labels.STATES).
+STAFF_STATES = {
     "submitted": N_("待认领"),
-    "assigned": N_("已分派"),
+    "assigned": N_("已认领"),
     "in_progress": N_("办理中"),
-    "closed": N_("已关闭"),
     "completed": N_("已办结"),
     "unreachable": N_("无法联系"),
     "cancelled": N_("已取消"),
+}
+STATUS_FILTERS = {
+    "open": N_("未办结"),
+    **{k: STAFF_STATES[k] for k in ("submitted", "assigned", "in_progress")},
+    "closed": N_("已关闭"),
+    **{k: STAFF_STATES[k] for k in ("completed", "unreachable", "cancelled")},
     "": N_("全部"),
 }
 DUE_FILTERS = {"": N_("全部"), "overdue": N_("已超时"), "today": N_("今天到期")}
@@ -77,6 +83,8 @@ MESSAGES = {
     "service_point_invalid": N_("服务机构不存在。"),
     "nothing_selected": N_("请先勾选申请。"),
     "phone_erased": N_("这个号码已按保存期限清除。"),
+    "result_required": N_("请简要写下办理结果，再办结。"),
+    "complete_needs_answered": N_("只有“已接通”的回电才能同时办结。"),
 }
 NOTICES = {
     "cb_claimed": N_("已认领，现在由您承办。"),
@@ -94,6 +102,7 @@ def setup(admin: web.Application) -> None:
     r.add_get("/callbacks", queue, name="admin_callbacks")
     r.add_post("/callbacks/bulk", bulk, name="admin_callbacks_bulk")
     r.add_get("/callbacks/figures", figures, name="admin_callback_figures")
+    r.add_get("/callbacks/today", today, name="admin_callbacks_today")
     r.add_get("/callbacks/{cid:\\d+}", detail, name="admin_callback")
     r.add_post("/callbacks/{cid:\\d+}", act)
     for code, text in NOTICES.items():
@@ -105,7 +114,7 @@ def setup(admin: web.Application) -> None:
 
 
 def _local(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
-    return dt.datetime.fromtimestamp(ts, deadlines.CST).strftime(fmt) if ts else ""
+    return clock.fmt(ts, fmt) if ts else ""
 
 
 def _scope(request: web.Request) -> set[str] | None:
@@ -120,6 +129,17 @@ def _scope(request: web.Request) -> set[str] | None:
         out.add(code)
         stack.extend(r.code for r in tree.kids(code))
     return out
+
+
+region_scope = _scope  # for the start page's figures
+
+
+async def open_count(request: web.Request, scope: set[str] | None) -> int:
+    """Open requests in these regions (None: all)."""
+    _tickets, total = await lifecycle.queue(
+        request.config_dict[keys.DB], lifecycle.QueueFilter(regions=scope), limit=0
+    )
+    return total
 
 
 def _works_on(request: web.Request, person: accounts.User, region_code: str | None) -> bool:
@@ -164,7 +184,7 @@ def _message(exc: DomainError) -> str:
 def _common(request: web.Request) -> dict:
     return {
         "services": tv_labels.SERVICES,
-        "states": tv_labels.STATES,
+        "states": STAFF_STATES,
         "windows": tv_labels.TIME_WINDOWS,
         "topics": tv_labels.TOPICS,
         "outcomes": OUTCOMES,
@@ -234,6 +254,31 @@ async def queue(request: web.Request) -> web.Response:
         if request.query.get("err") in MESSAGES
         else "",
         due_filters=DUE_FILTERS,
+        **_common(request),
+    )
+
+
+@requires(PERMISSION)
+async def today(request: web.Request) -> web.Response:
+    """Today's calls: who to ring this morning, afternoon and evening, with when each request
+    came in and when its call is due."""
+    db = request.config_dict[keys.DB]
+    scope = _scope(request)
+    window = request.query.get("window", "")
+    window = window if window in tv_labels.TIME_WINDOWS else ""
+    calls = await lifecycle.todays_calls(db, scope)
+    counts = {w: sum(c.window == w for c in calls) for w in tv_labels.TIME_WINDOWS}
+    offices = await _offices(request, scope)
+    return render(
+        request,
+        "admin/callbacks/today.html",
+        calls=[c for c in calls if not window or c.window == window],
+        total=len(calls),
+        counts=counts,
+        window=window,
+        day=clock.today().isoformat(),
+        office_names={p.code: p.name for p in offices},
+        user_id=current_user(request).id,
         **_common(request),
     )
 
@@ -322,7 +367,29 @@ async def _detail(
 
 @requires(PERMISSION)
 async def detail(request: web.Request) -> web.Response:
-    return await _detail(request, await _ticket(request))
+    ticket = await _ticket(request)
+    kept = request.query.get("phone") == "1"
+    return await _detail(request, ticket, phone=await _shown_again(request, ticket) if kept else "")
+
+
+async def _shown_again(request: web.Request, ticket) -> str:
+    """The number revealed earlier on this page, shown again after an action there while the
+    request is open and still the user's (each showing audited like a reveal); else ''."""
+    user = current_user(request)
+    if not ticket.open or ticket.assignee_id != user.id:
+        return ""
+    try:
+        phone = await lifecycle.reveal_phone(request.config_dict[keys.DB], ticket.id, user.id)
+    except DomainError:
+        return ""
+    await log(
+        request,
+        "callback.reveal_phone",
+        object_type="callback",
+        object_id=ticket.ref,
+        detail={"kept": True},
+    )
+    return phone
 
 
 def _call_again(value: str) -> float | None:
@@ -332,7 +399,7 @@ def _call_again(value: str) -> float | None:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise DomainError("call_again_time_invalid", value) from None
-    return moment.replace(tzinfo=deadlines.CST).timestamp()
+    return clock.parse(moment)
 
 
 @requires(PERMISSION)
@@ -344,7 +411,17 @@ async def act(request: web.Request) -> web.Response:
     action = str(form.get("action", ""))
     data = {
         k: str(form.get(k, ""))
-        for k in ("outcome", "note", "call_again", "reason", "assignee", "office", "for_household")
+        for k in (
+            "outcome",
+            "note",
+            "call_again",
+            "reason",
+            "assignee",
+            "office",
+            "for_household",
+            "complete",
+            "keep_phone",
+        )
     }
     audit = {"object_type": "callback", "object_id": ticket.ref}
     try:
@@ -366,6 +443,11 @@ async def act(request: web.Request) -> web.Response:
             )
             ok = "cb_assigned"
         elif action == "attempt":
+            also_complete = data["complete"] == "1"
+            if also_complete and data["outcome"] != "answered":
+                raise DomainError("complete_needs_answered", data["outcome"])
+            if also_complete and not data["note"].strip():
+                raise DomainError("result_required", "")
             await lifecycle.record_attempt(
                 db,
                 callback_policy.policy(request.config_dict[keys.SETTINGS]),
@@ -373,9 +455,14 @@ async def act(request: web.Request) -> web.Response:
                 user.id,
                 data["outcome"],
                 note=data["note"],
-                call_again_at=_call_again(data["call_again"]),
+                call_again_at=_call_again(data["call_again"])
+                if data["outcome"] == "call_again"
+                else None,
             )
             ok = "cb_attempt"
+            if also_complete:  # answered and done in one step: the note is the result
+                await lifecycle.complete(db, ticket.id, user.id, data["note"])
+                ok = "cb_completed"
         elif action == "note":
             await lifecycle.add_note(
                 db, ticket.id, user.id, data["note"], for_household=bool(data["for_household"])
@@ -403,13 +490,20 @@ async def act(request: web.Request) -> web.Response:
         )
         status = 409 if exc.status == 409 else 400
         fresh = await lifecycle.get(db, ticket.id)
-        return await _detail(request, fresh, status=status, error=_message(exc), form=data)
+        phone = await _shown_again(request, fresh) if data["keep_phone"] == "1" else ""
+        return await _detail(
+            request, fresh, status=status, error=_message(exc), form=data, phone=phone
+        )
     detail_log = {k: v for k, v in data.items() if v and k != "note"}
     if data["note"]:
         detail_log["note"] = data["note"][:100]
     await log(request, f"callback.{action}", detail=detail_log, **audit)
+    if action == "attempt" and ok == "cb_completed":
+        await log(request, "callback.complete", detail={"note": data["note"][:100]}, **audit)
     box_events.notify(request.config_dict, ticket.device_id)
-    raise see_other(request, "admin_callback", ok=ok, cid=ticket.id)
+    # A number revealed on this page stays shown to its assignee while they work the request.
+    keep = "1" if data["keep_phone"] == "1" and action not in ("complete", "cancel") else None
+    raise web.HTTPSeeOther(url(request, "admin_callback", {"ok": ok, "phone": keep}, cid=ticket.id))
 
 
 # -- figures and export ----------------------------------------------------------------------
@@ -417,9 +511,7 @@ async def act(request: web.Request) -> web.Response:
 
 def _day(value: str) -> float | None:
     try:
-        return dt.datetime.combine(
-            dt.date.fromisoformat(value), dt.time(0), deadlines.CST
-        ).timestamp()
+        return clock.at(dt.date.fromisoformat(value))
     except ValueError:
         return None
 
@@ -458,7 +550,7 @@ async def figures(request: web.Request) -> web.StreamResponse:
             "callback.export",
             detail={"format": fmt, "since": since_text, "until": until_text},
         )
-        return downloads.table("callbacks", fmt, HEADER, _rows(numbers))
+        return downloads.table("callbacks", fmt, _header(), _rows(numbers))
     return render(
         request,
         "admin/callbacks/figures.html",
@@ -477,15 +569,21 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}"
 
 
-HEADER = ["section", "key", "count"]
+def _header() -> list[str]:
+    return [gettext(N_("分类")), gettext(N_("项目")), gettext(N_("数量"))]
 
 
 def _rows(f: lifecycle.Figures) -> list[list]:
-    rows: list[list] = [["total", "", f.total]]
-    rows += [["region", k, v] for k, v in f.by_region.items()]
-    rows += [["service", k, v] for k, v in f.by_service.items()]
-    rows += [["status", k, v] for k, v in f.by_status.items()]
-    rows += [["day", k, v] for k, v in f.by_period.items()]
-    rows.append(["median_first_call_seconds", "", f.median_first_call_seconds])
-    rows.append(["within_deadline_share", "", f.within_deadline_share])
+    """The figures as the office's report table: section, item, count, in Chinese."""
+    t = gettext
+    services, states = tv_labels.SERVICES, STAFF_STATES
+    rows: list[list] = [[t(N_("合计")), "", f.total]]
+    rows += [[t(N_("地区")), k, v] for k, v in f.by_region.items()]
+    rows += [
+        [t(N_("服务")), t(services[k]) if k in services else k, v] for k, v in f.by_service.items()
+    ]
+    rows += [[t(N_("状态")), t(states[k]) if k in states else k, v] for k, v in f.by_status.items()]
+    rows += [[t(N_("日期")), k, v] for k, v in f.by_period.items()]
+    rows.append([t(N_("首次回电用时中位数（时:分）")), "", _duration(f.median_first_call_seconds)])
+    rows.append([t(N_("按期回电比例")), "", labels.percent(f.within_deadline_share)])
     return rows

@@ -11,7 +11,7 @@ import time
 from aiohttp import web
 
 from device_registry import coverage, waves
-from storage import DomainError, LimitReached
+from storage import DomainError, LimitReached, clock
 from tv_server import keys
 from tv_server.admin import downloads, labels
 from tv_server.admin import waves as wave_views
@@ -167,6 +167,23 @@ def bars(rows: list, key: str, scale: float | None = None) -> list[dict]:
     return out
 
 
+def _with_live(points: list[dict], rep) -> list[dict]:
+    """The snapshots with today's point replaced by the figures shown above, so the trend's
+    latest value is the one at the top of the page."""
+    f = rep.totals
+    day = coverage.day_of(rep.computed_at)
+    live = {
+        "day": day,
+        "households": f.households,
+        "installed": f.installed,
+        "active7": f.active7,
+        "active30": f.active30,
+        "covered": f.covered,
+        "coverage": None if f.coverage is None else round(f.coverage, 4),
+    }
+    return [p for p in points if p["day"] != day] + [live]
+
+
 def trend_line(points: list[dict], width: int = 600, height: int = 160) -> dict:
     """Polyline points of the coverage trend (0-100 % on the y axis)."""
     values = [p["coverage"] or 0.0 for p in points]
@@ -185,6 +202,13 @@ def trend_line(points: list[dict], width: int = 600, height: int = 160) -> dict:
     }
 
 
+# The exports' column titles: the dashboard's, and those it does not show.
+EXPORT_COLUMNS = {
+    **COLUMNS,
+    "equipped": N_("已装机户数"),
+    "short_villages": N_("导入户数偏少的嘎查村"),
+    "short_households": N_("导入户数偏少的户数"),
+}
 FIGURE_KEYS = [
     "households",
     "equipped",
@@ -203,17 +227,23 @@ FIGURE_KEYS = [
 
 def as_of(ts: float, now: float) -> str:
     """When the figures were computed: the time, with the date when it is not today."""
-    when = dt.datetime.fromtimestamp(ts, coverage.CST)
     same_day = coverage.day_of(ts) == coverage.day_of(now)
-    return when.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+    return clock.fmt(ts, "%H:%M" if same_day else clock.MINUTE)
 
 
 def _export_rows(rep: coverage.Report) -> list[list]:
     rows = []
     for region, f in [(rep.region, rep.totals), *rep.rows]:
         d = f.as_dict()
-        rows.append([region.code, region.name, region.level, *[d[k] for k in FIGURE_KEYS]])
+        d["coverage"] = labels.percent(d["coverage"])
+        level = gettext(labels.REGION_LEVELS.get(region.level, region.level))
+        rows.append([region.code, region.name, level, *[d[k] for k in FIGURE_KEYS]])
     return rows
+
+
+def _export_header() -> list[str]:
+    titles = [gettext(EXPORT_COLUMNS[k]) for k in FIGURE_KEYS]
+    return [gettext(N_("地区代码")), gettext(N_("地区")), gettext(N_("级别")), *titles]
 
 
 # -- the dashboard ---------------------------------------------------------------------------
@@ -251,8 +281,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             object_id=code,
             detail={"format": fmt, "since": since_text, "until": until_text},
         )
-        header = ["code", "name", "level", *FIGURE_KEYS]
-        return downloads.table("coverage", fmt, header, _export_rows(rep))
+        return downloads.table("coverage", fmt, _export_header(), _export_rows(rep))
     sort = request.query.get("sort", "name")
     sort = sort if sort in COLUMNS or sort == "name" else "name"
     desc = request.query.get("dir", "desc" if sort != "name" else "asc") == "desc"
@@ -289,7 +318,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         stale=rep.stale,
         coverage_bars=bars(rows, "coverage", 1.0),
         installed_bars=bars(rows, "installed"),
-        trend=trend_line(await coverage.trend(db, code)),
+        trend=trend_line(_with_live(await coverage.trend(db, code), rep)),
         waves=shown,
         kinds=wave_views.KINDS,
         statuses=wave_views.STATUSES,
@@ -353,14 +382,18 @@ async def readiness(request: web.Request, error: str = "", status: int = 200):
                 tree.full_name(r.village.code),
                 r.households,
                 r.equipped,
-                None if r.share is None else round(r.share, 4),
+                labels.percent(r.share),
                 r.active7,
-                r.nearness,
+                gettext(NEARNESS[r.nearness]),
                 r.score,
             ]
             for r in ranked
         ]
-        header = ["code", "name", "households", "equipped", "share", "active7", "nearness", "score"]
+        header = [
+            gettext(N_("地区代码")),
+            gettext(N_("嘎查村")),
+            *[gettext(t) for t in READINESS_COLUMNS.values()],
+        ]
         return downloads.table("readiness", fmt, header, rows)
     return render(
         request,
@@ -389,7 +422,7 @@ async def propose(request: web.Request) -> web.StreamResponse:
         return await readiness.__wrapped__(request, gettext(MESSAGES["top_invalid"]), 400)
     user = current_user(request)
     name = form.get("name", "").strip() or gettext(N_("提议批次 %(day)s")) % {
-        "day": dt.date.today().isoformat()
+        "day": clock.today().isoformat()
     }
     scope = code if code != _city_code(request) else None
     try:
@@ -430,7 +463,5 @@ async def box_timeline(request: web.Request) -> web.Response:
         wave=wave,
         box_states=BOX_STATES,
         village=tree.full_name(line["village_code"]) if tree.get(line["village_code"]) else "",
-        local=lambda ts: (
-            dt.datetime.fromtimestamp(ts, coverage.CST).strftime("%Y-%m-%d %H:%M") if ts else "—"
-        ),
+        local=lambda ts: clock.minute(ts, "—"),
     )

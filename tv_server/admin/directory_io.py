@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 
 from aiohttp import web
 
 from content import directory, directory_io
 from content.directory import DirectoryInvalid
-from storage import Invalid
+from storage import Invalid, clock
 from tv_server import keys
 from tv_server.admin import downloads
 from tv_server.admin.common import log, render, requires, see_other
@@ -51,7 +50,7 @@ def _render(request: web.Request, status: int = 200, **ctx) -> web.Response:
 async def export_csv(request: web.Request) -> web.Response:
     data = await directory_io.export_csv(request.config_dict[keys.DB], scope(request))
     await log(request, "directory.export", object_type="service_point", detail={"bytes": len(data)})
-    stamp = dt.date.today().strftime("%Y%m%d")
+    stamp = clock.stamp()
     return downloads.attachment(data, "csv", f"legaltv-directory-{stamp}.csv")
 
 

@@ -3,12 +3,11 @@ tables written by `storage.sheets` (text cells never run as formulas in Excel)."
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from aiohttp import web
 
-from storage import sheets
+from storage import clock, sheets
 
 
 def attachment(body: bytes, fmt: str, filename: str) -> web.Response:
@@ -27,4 +26,4 @@ def attachment(body: bytes, fmt: str, filename: str) -> web.Response:
 def table(name: str, fmt: str, header: sheets.Row, rows: Iterable[sheets.Row]) -> web.Response:
     """The table as `NAME-YYYYMMDD.csv` or `.xlsx` (sheet NAME)."""
     body = sheets.table_bytes(fmt, header, rows, title=name)
-    return attachment(body, fmt, f"{name}-{time.strftime('%Y%m%d')}.{fmt}")
+    return attachment(body, fmt, f"{name}-{clock.stamp()}.{fmt}")

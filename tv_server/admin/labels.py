@@ -10,6 +10,21 @@ ROLES = {
     "viewer": N_("只读"),
 }
 
+# Region levels as the offices name them (in exports and headings).
+REGION_LEVELS = {
+    "province": N_("自治区"),
+    "city": N_("市"),
+    "county": N_("旗区"),
+    "township": N_("苏木乡镇"),
+    "village": N_("嘎查村"),
+}
+
+
+def percent(share: float | None) -> str:
+    """A rate as the reports write it: '25.0%', or '' when there is none."""
+    return "" if share is None else f"{share * 100:.1f}%"
+
+
 NOTICES = {
     "saved": N_("已保存。"),
     "created": N_("已创建。"),

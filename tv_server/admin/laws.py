@@ -18,7 +18,7 @@ from content import citations as cites
 from content import laws, workflow
 from content.citations import Citation
 from content.laws import LawInvalid, Problem
-from storage import DomainError
+from storage import DomainError, clock
 from tv_server import keys
 from tv_server.admin import labels, program_scope, views_programs
 from tv_server.admin.common import (
@@ -200,7 +200,7 @@ async def law_update(request: web.Request) -> web.Response:
 async def export_csv(request: web.Request) -> web.Response:
     data = laws.export_csv(await laws.list_laws(_db(request)))
     await log(request, "law.export", object_type="law", detail={"bytes": len(data)})
-    stamp = dt.date.today().strftime("%Y%m%d")
+    stamp = clock.stamp()
     return attachment(data, "csv", f"legaltv-laws-{stamp}.csv")
 
 
@@ -252,7 +252,7 @@ async def review_list(request: web.Request) -> web.Response:
         s for s in await laws.legal_states(_db(request), now=now, review_days=_days(request))
         if program_scope.can_view(request, s.regions)
     ]  # fmt: skip
-    soon = (dt.datetime.fromtimestamp(now, laws.CST).date() + dt.timedelta(days=30)).isoformat()
+    soon = (clock.today(now) + dt.timedelta(days=30)).isoformat()
     return render(
         request, "admin/laws/review.html",
         flagged=[s for s in states if s.flags],

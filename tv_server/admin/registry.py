@@ -12,7 +12,7 @@ import json
 from aiohttp import web
 
 from device_registry import coverage, devices, households, registry_io
-from storage import Conflict, DomainError, Invalid, OutOfScope
+from storage import Conflict, DomainError, Invalid, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
@@ -24,6 +24,7 @@ from tv_server.admin.common import (
     require_region,
     requires,
     see_other,
+    url,
 )
 from tv_server.admin.streamed import read_small_file, streamed
 from tv_ui.i18n import N_, gettext
@@ -31,6 +32,7 @@ from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES
 
 PERMISSION = "registry.edit"
 PAGE = 100
+ACCEPTED_SHOWN = 20  # accepted boxes offered their household form after a decision
 MAX_UPLOAD = 20 * 1024 * 1024
 
 STATES = {
@@ -97,7 +99,7 @@ MESSAGES = {
 # Key-map families staff may give a box ("default" is for boxes of unknown models).
 EDITABLE_FAMILIES = tuple(sorted(f for f in FAMILIES if f != DEFAULT_FAMILY))
 NEW_ATTRIBUTE_ROWS = 3
-MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, the server's local time
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, the office's clock
 
 SEPARATOR = N_("；")
 # The import report's issue codes (device_registry.registry_io) in Chinese.
@@ -159,7 +161,7 @@ def _message(code: str, **params) -> str:
 
 
 def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+    return clock.minute(ts) if ts else ""
 
 
 def _scope_villages(request: web.Request) -> list[str] | None:
@@ -178,6 +180,25 @@ def _scope_villages(request: web.Request) -> list[str] | None:
     return out
 
 
+def sees_unplaced(request: web.Request) -> bool:
+    """Pending boxes with no region yet belong to the city's staff (unscoped or scoped to the
+    city itself): they are the ones who place them in a village."""
+    user = current_user(request)
+    if user.region_code is None:
+        return True
+    region = request.config_dict[keys.REGIONS].get(user.region_code)
+    return region is not None and region.level in ("province", "city")
+
+
+def _scope_clause(request: web.Request) -> tuple[str, list]:
+    """SQL (and parameters) limiting devices to those the user sees; '' for every box."""
+    scope = _scope_villages(request)
+    if scope is None:
+        return "", []
+    unplaced = " OR (village_code IS NULL AND state = 'pending')" if sees_unplaced(request) else ""
+    return f"(village_code IN (SELECT value FROM json_each(?)){unplaced})", [json.dumps(scope)]
+
+
 def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
     """Whether a box in this village (None: in no village) lies in the user's region; None for
     a user of every region."""
@@ -190,11 +211,8 @@ def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
 
 async def _listing(request: web.Request, state: str, query: str, page: int) -> tuple[list, int]:
     db = request.config_dict[keys.DB]
-    where, params = [], []
-    scope = _scope_villages(request)
-    if scope is not None:
-        where.append("village_code IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(scope))
+    clause, params = _scope_clause(request)
+    where = [clause] if clause else []
     if state:
         where.append("state = ?")
         params.append(state)
@@ -211,17 +229,22 @@ async def _listing(request: web.Request, state: str, query: str, page: int) -> t
     return [dict(r) for r in rows], total
 
 
-async def _pending_count(request: web.Request) -> int:
-    scope = _scope_villages(request)
-    if scope is None:
-        sql, params = "SELECT COUNT(*) FROM devices WHERE state = 'pending'", ()
-    else:
-        sql = (
-            "SELECT COUNT(*) FROM devices WHERE state = 'pending'"
-            " AND village_code IN (SELECT value FROM json_each(?))"
-        )
-        params = (json.dumps(scope),)
-    return await request.config_dict[keys.DB].fetchval(sql, params)
+async def pending_count(request: web.Request) -> int:
+    """Pending boxes this user sees in 机顶盒 › 待审核 (and can accept or reject)."""
+    clause, params = _scope_clause(request)
+    sql = "SELECT COUNT(*) FROM devices WHERE state = 'pending'"
+    return await request.config_dict[keys.DB].fetchval(
+        sql + (f" AND {clause}" if clause else ""), params
+    )
+
+
+async def box_count(request: web.Request) -> int:
+    """Registered boxes (not pending, rejected or retired) this user sees."""
+    clause, params = _scope_clause(request)
+    sql = "SELECT COUNT(*) FROM devices WHERE state NOT IN ('pending','rejected','retired')"
+    return await request.config_dict[keys.DB].fetchval(
+        sql + (f" AND {clause}" if clause else ""), params
+    )
 
 
 async def _index(request: web.Request, status: int = 200, **extra) -> web.Response:
@@ -231,6 +254,9 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
     page = request.query.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     boxes, total = await _listing(request, state, query, page)
+    accepted = [
+        s for s in request.query.get("accepted", "")[:2000].split(",") if devices.SERIAL_RE.match(s)
+    ][:ACCEPTED_SHOWN]
     auto = await devices.auto_accept_villages(request.config_dict[keys.DB])
     scope = _scope_villages(request)
     if scope is not None:
@@ -241,11 +267,12 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
         status=status,
         boxes=boxes,
         total=total,
-        pending=await _pending_count(request),
+        pending=await pending_count(request),
         page=page,
         pages=max(1, -(-total // PAGE)),
         states=STATES,
         filters={"state": state, "q": query},
+        accepted=accepted,
         auto_villages=auto,
         when=_when,
         effective=lambda b: devices.effective_state(b["state"], b["last_seen"]),
@@ -291,9 +318,14 @@ async def decide(request: web.Request) -> web.Response:
         )
     request.config_dict[keys.BOXES].forget()
     coverage.forget(request.config_dict[keys.DB])  # the next dashboard view is exact
-    raise see_other(
-        request, "admin_registry", ok="registry_accepted" if accept else "registry_rejected"
-    )
+    # Back to the list as it was filtered; accepted boxes are offered their household form.
+    query = {
+        "ok": "registry_accepted" if accept else "registry_rejected",
+        "state": request.query.get("state", ""),
+        "q": request.query.get("q", ""),
+        "accepted": ",".join(changed[:ACCEPTED_SHOWN]) if accept else "",
+    }
+    raise web.HTTPSeeOther(url(request, "admin_registry", query))
 
 
 @requires(PERMISSION)
@@ -314,12 +346,14 @@ async def auto_accept(request: web.Request) -> web.Response:
     raise see_other(request, "admin_registry", ok="registry_auto")
 
 
-async def _box(request: web.Request, serial: str) -> dict:
+async def _box(request: web.Request, serial: str, viewing: bool = False) -> dict:
     try:
         box = await devices.device_details(request.config_dict[keys.DB], serial)
     except DomainError:
         raise web.HTTPNotFound() from None
-    await require_region(request, PERMISSION, box["village_code"])
+    unplaced = box["village_code"] is None and box["state"] == "pending"
+    if not (viewing and unplaced and sees_unplaced(request)):  # the city's staff look at it
+        await require_region(request, PERMISSION, box["village_code"])
     return box
 
 
@@ -353,7 +387,7 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
 
 @requires(PERMISSION)
 async def box_page(request: web.Request) -> web.Response:
-    return await _box_page(request, await _box(request, request.match_info["serial"]))
+    return await _box_page(request, await _box(request, request.match_info["serial"], True))
 
 
 @requires(PERMISSION)
@@ -439,7 +473,7 @@ async def revoke_tv(request: web.Request) -> web.Response:
 
 
 def _minute(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime(MINUTE_FORMAT) if ts is not None else ""
+    return clock.fmt(ts, MINUTE_FORMAT)
 
 
 def _edit_form(box: dict) -> dict:
@@ -493,7 +527,7 @@ def _changes(typed: dict, shown: dict) -> dict:
             local = dt.datetime.strptime(changes["activated_at"], MINUTE_FORMAT)
         except ValueError:
             raise Invalid("activated_at_invalid", changes["activated_at"]) from None
-        changes["activated_at"] = local.timestamp()
+        changes["activated_at"] = clock.parse(local)
     current = {key: value for key, value, _removed in shown["attributes"]}
     attributes: dict[str, str | None] = {}
     for key, value, removed in typed["attributes"]:

@@ -7,11 +7,11 @@ import datetime as dt
 from aiohttp import web
 
 from accounts import audit
+from storage import clock
 from tv_server import keys
 from tv_server.admin.common import render, requires
 
 PER_PAGE = 50
-CST = dt.timezone(dt.timedelta(hours=8))  # China Standard Time, for the office's dates
 
 
 def _day(value: str, end: bool = False) -> float | None:
@@ -19,8 +19,7 @@ def _day(value: str, end: bool = False) -> float | None:
         day = dt.date.fromisoformat(value)
     except ValueError:
         return None
-    start = dt.datetime.combine(day, dt.time(), CST)
-    return (start + dt.timedelta(days=1 if end else 0)).timestamp()
+    return clock.at(day + dt.timedelta(days=1 if end else 0))
 
 
 @requires("audit.view")
@@ -47,5 +46,5 @@ async def audit_log(request: web.Request) -> web.Response:
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         filters={**filters, "since": q.get("since", ""), "until": q.get("until", "")},
-        when=lambda ts: dt.datetime.fromtimestamp(ts, CST).strftime("%Y-%m-%d %H:%M:%S"),
+        when=clock.second,
     )

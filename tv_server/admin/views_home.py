@@ -1,11 +1,14 @@
-"""The admin's start page: the figures an editor or staff member looks at first."""
+"""The admin's start page: the figures an editor or staff member looks at first, counted over
+the viewer's own region, each one a link to the list it counts."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from content import directory
 from content.revisions import Content
 from tv_server import keys
+from tv_server.admin import callbacks, registry
 from tv_server.admin import program_labels as L
 from tv_server.admin.common import current_user, render
 
@@ -34,17 +37,19 @@ async def _mine(db, username: str) -> dict[str, list]:
 async def home(request: web.Request) -> web.Response:
     user = current_user(request)
     db = request.config_dict[keys.DB]
+    scope = callbacks.region_scope(request)  # region codes under the user's region, or None
     mine = await _mine(db, user.username) if user.can("program.edit") else None
     figures = {
         "programs": await db.fetchval("SELECT COUNT(*) FROM programs WHERE status = 'published'"),
-        "points": await db.fetchval("SELECT COUNT(*) FROM service_points"),
-        "boxes": await db.fetchval(
-            "SELECT COUNT(*) FROM devices WHERE state NOT IN ('pending','rejected','retired')"
-        ),
-        "pending": await db.fetchval("SELECT COUNT(*) FROM devices WHERE state = 'pending'"),
-        "open_callbacks": await db.fetchval(
-            "SELECT COUNT(*) FROM callback_requests"
-            " WHERE status IN ('submitted','assigned','in_progress')"
-        ),
+        "points": len(await directory.all_points(db, scope)),
+        "boxes": await registry.box_count(request),
     }
-    return render(request, "admin/home.html", figures=figures, mine=mine, states=L.STATES)
+    if user.can(registry.PERMISSION):  # only who can accept a pending box is told of one
+        figures["pending"] = await registry.pending_count(request)
+    if user.can(callbacks.PERMISSION):
+        figures["open_callbacks"] = await callbacks.open_count(request, scope)
+    tree = request.config_dict[keys.REGIONS]
+    region = tree.full_name(user.region_code) if user.region_code else ""
+    return render(
+        request, "admin/home.html", figures=figures, region=region, mine=mine, states=L.STATES
+    )

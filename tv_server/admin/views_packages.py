@@ -7,7 +7,6 @@ Registered by the programs slice (`tv_server.admin.programs.setup`).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from aiohttp import web
 
 from content import export, package_import, workflow
 from content.package import PackageError
-from storage import DomainError, Invalid
+from storage import DomainError, Invalid, clock
 from tv_server import keys
 from tv_server.admin import program_labels
 from tv_server.admin import streamed as streamed_forms
@@ -110,7 +109,7 @@ async def export_zip(request: web.Request) -> web.StreamResponse:
     await log(request, "content.export", object_type="package",
               detail={"programs": slugs, "latest": latest, "bytes": len(data)})  # fmt: skip
     name = slugs[0] if len(slugs) == 1 else f"legaltv-{len(slugs)}"
-    stamp = dt.date.today().strftime("%Y%m%d")
+    stamp = clock.stamp()
     return web.Response(
         body=data,
         content_type="application/zip",

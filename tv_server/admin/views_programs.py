@@ -15,7 +15,7 @@ from accounts import audit
 from content import programs as live
 from content import revisions, uploads, workflow
 from content.revisions import Content, Fields
-from storage import DomainError, NotFound
+from storage import DomainError, NotFound, clock
 from tv_server import keys
 from tv_server.admin import labels, legal_flags, program_scope, waves
 from tv_server.admin import program_labels as L
@@ -36,9 +36,6 @@ from tv_server.admin.streamed import (
     streamed,
 )
 from tv_ui.i18n import gettext
-
-CST = dt.timezone(dt.timedelta(hours=8))  # the office's clock
-
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -128,7 +125,7 @@ def _region_exists(request: web.Request):
 
 
 def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts, CST).strftime("%Y-%m-%d %H:%M") if ts else ""
+    return clock.minute(ts) if ts else ""
 
 
 def _parse_when(value: str) -> float | None:
@@ -139,9 +136,7 @@ def _parse_when(value: str) -> float | None:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise DomainError("date_invalid", value) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CST)
-    return moment.timestamp()
+    return clock.parse(moment)
 
 
 # The program form's file fields and what each takes (see `streamed.image_or_video`).

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
 from accounts import apikeys
 from callbacks import hotline, lifecycle
-from callbacks.deadlines import CST
 from callbacks.requests import OPEN_STATES, SERVICES, TIME_WINDOWS
-from storage import DomainError
+from storage import DomainError, clock
 from tv_server import callback_policy, keys
 from tv_server.api import keyauth
 from tv_server.api.open311_openapi import document
@@ -85,9 +85,7 @@ def open311(handler: Handler) -> Handler:
 
 
 def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, CST).isoformat(timespec="seconds")
+    return None if ts is None else clock.iso(ts)
 
 
 def _date(value: str, name: str) -> float:
@@ -98,7 +96,7 @@ def _date(value: str, name: str) -> float:
             400, f"{name} must be a W3C date-time, e.g. 2026-06-01T08:00:00+08:00"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=CST)
+        parsed = parsed.replace(tzinfo=clock.zone())
     try:
         return parsed.timestamp()
     except (OverflowError, OSError, ValueError):
@@ -242,7 +240,7 @@ async def list_requests(request: web.Request) -> web.Response:
     if since is not None and until is not None and since > until:
         raise Open311Error(400, "start_date is after end_date")
     if refs is None and since is None and until is None:
-        since = dt.datetime.now(CST).timestamp() - DEFAULT_DAYS * 86400
+        since = time.time() - DEFAULT_DAYS * 86400
     tickets = await lifecycle.find(
         request.app[keys.DB],
         refs=refs,

@@ -3,14 +3,12 @@ and 我的申请, the household's requests with their status."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 
-from callbacks import deadlines, lifecycle, phones
+from callbacks import lifecycle, phones
 from callbacks import requests as domain
 from content import directory
-from storage import Conflict, Invalid, LimitReached, NotFound
+from storage import Conflict, Invalid, LimitReached, NotFound, clock
 from tv_server import callback_policy, keys
 from tv_server.middlewares import tv_message
 from tv_server.tv.common import current_box, render, screen_url, send_html
@@ -24,7 +22,7 @@ def day_label(ts: float | None, *, weekday: bool = True) -> str:
     """'12月8日 星期一' in China Standard Time, as a household says a day."""
     if ts is None:
         return ""
-    day = dt.datetime.fromtimestamp(ts, deadlines.CST).date()
+    day = clock.local(ts).date()
     text = gettext(labels.DAY) % {"m": day.month, "d": day.day}
     return text + " " + gettext(labels.WEEKDAYS[day.isoweekday() - 1]) if weekday else text
 
