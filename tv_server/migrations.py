@@ -1,6 +1,7 @@
 """The ordered list of every schema migration, gathered from the domain packages."""
 
 from accounts.schema import MIGRATIONS as ACCOUNTS
+from advisers.schema import MIGRATIONS as ADVISERS
 from callbacks.schema import MIGRATIONS as CALLBACKS
 from content.editorial_schema import MIGRATIONS as EDITORIAL
 from content.schema import MIGRATIONS as CONTENT
@@ -8,6 +9,7 @@ from content.schema_announcements import MIGRATIONS as ANNOUNCEMENTS
 from content.schema_directory import MIGRATIONS as DIRECTORY
 from content.schema_uploads import MIGRATIONS as UPLOADS
 from device_registry.schema import MIGRATIONS as REGISTRY
+from feedback.schema import MIGRATIONS as FEEDBACK
 from storage import Migration
 
 CORE = [
@@ -27,4 +29,6 @@ MIGRATIONS = [
     *UPLOADS,
     *EDITORIAL,
     *DIRECTORY,
+    *ADVISERS,
+    *FEEDBACK,
 ]
