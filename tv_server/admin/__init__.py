@@ -11,10 +11,12 @@ from aiohttp import web
 from accounts.audit import Folder
 from tv_server import keys
 from tv_server.admin import (
+    advisers,
     announcements,
     callbacks,
     coverage,
     directory,
+    feedback,
     media,
     preview,
     programs,
@@ -32,7 +34,19 @@ from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
 # Slices of the admin, each registering its own routes and navigation entries.
-SLICES = (programs, directory, announcements, media, preview, callbacks, registry, waves, coverage)
+SLICES = (
+    programs,
+    directory,
+    announcements,
+    media,
+    preview,
+    callbacks,
+    registry,
+    waves,
+    coverage,
+    advisers,
+    feedback,
+)
 
 
 def create_admin_app(settings: Settings) -> web.Application:
