@@ -41,11 +41,11 @@ async def test_a_completed_callback_is_rated_once_with_a_reason(client, box):
     req = await completed_request(client)
     assert (await home_goes_to(client, box)).endswith(f"rate-{req.ref}")
     page = await (await client.get(box + f"rate-{req.ref}")).text()
-    assert 'data-pick="1"' in page and 'data-pick="5"' in page and req.ref in page
+    assert 'data-key="1"' in page and 'data-key="5"' in page and req.ref in page
     response = await client.post(box + f"rate-{req.ref}", data={"s": "2"}, allow_redirects=False)
     assert response.headers["Location"].endswith(f"rate-{req.ref}-why")
-    # One rating per request: a second answer changes nothing.
-    await client.post(box + f"rate-{req.ref}", data={"s": "5"}, allow_redirects=False)
+    # One rating per request: a second answer (here a score button without script) is ignored.
+    await client.post(box + f"rate-{req.ref}", data={"k": "5"}, allow_redirects=False)
     response = await client.post(
         box + f"rate-{req.ref}-why", data={"r": "slow"}, allow_redirects=False
     )

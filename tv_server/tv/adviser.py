@@ -64,7 +64,7 @@ async def card(request: web.Request, box: TvBox) -> dict | None:
 def _qr_svg(adviser: advisers.Adviser) -> str:
     memo = " ".join(x for x in (adviser.firm, adviser.place) if x)
     qr = segno.helpers.make_mecard(name=adviser.name, phone=adviser.phone or None, memo=memo)
-    return qr.svg_inline(scale=3, border=2, dark="#000000", light="#ffffff")
+    return qr.svg_inline(scale=3, border=2, dark="#000000", light="#ffffff", omitsize=True)
 
 
 async def page(request: web.Request) -> web.Response:

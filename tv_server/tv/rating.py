@@ -74,7 +74,8 @@ async def answer(request: web.Request) -> web.Response:
     if form.get("skip"):
         await ratings.skip(db, subject, now=time.time())
         raise _home(request)
-    raw = str(form.get("s", ""))
+    # The digit typed into the score field; without script, the score button pressed (`k`).
+    raw = str(form.get("s", "")) or str(form.get("k", ""))
     if raw not in ("1", "2", "3", "4", "5"):
         raise Invalid("score_invalid", raw[:8])
     await ratings.answer(db, subject, int(raw), now=time.time())

@@ -269,10 +269,6 @@
       back();
     } else if (action === 'home' || action === 'exit') {
       go((action === 'exit' && attr(body, 'data-exit')) || attr(body, 'data-home') || '/tv/');
-    } else if (/^[0-9]$/.test(action) && first('[data-pick="' + action + '"]')) {
-      el = first('[data-pick="' + action + '"]');   // a choice answered by its number (rating)
-      focus(el);
-      el.click();
     } else if (/^[0-9]$/.test(action)) {
       // focus the field: OK there submits, it does not press a keypad key
       el = digitsInput(lost() ? null : el);
