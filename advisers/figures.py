@@ -81,6 +81,4 @@ async def callbacks_per_adviser(
         t[2] += 1
         t[3] += status == "completed"
         t[4] += status in OPEN_STATES
-    return sorted(
-        (AdviserCount(i, *v) for i, v in tally.items()), key=lambda a: (-a.total, a.code)
-    )
+    return sorted((AdviserCount(i, *v) for i, v in tally.items()), key=lambda a: (-a.total, a.code))

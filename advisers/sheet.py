@@ -85,16 +85,16 @@ def parse(
         data, problems = advisers.clean(raw, known_villages, office_codes, allowed=allowed)
         plan.problems.extend(Problem(p.field, p.code, p.value, line) for p in problems)
         if data["code"] in seen_codes:
-            plan.problems.append(
-                Problem("code", "code_duplicate", f"{data['code']} @ {seen_codes[data['code']]}", line)
-            )
+            first = seen_codes[data["code"]]
+            value = f"{data['code']} @ {first}"
+            plan.problems.append(Problem("code", "code_duplicate", value, line))
             continue
         seen_codes[data["code"]] = line
         twice = [v for v in data["villages"] if v in seen_villages]
         if twice:
-            plan.problems.append(
-                Problem("villages", "village_twice", f"{twice[0]} @ {seen_villages[twice[0]]}", line)
-            )
+            first = seen_villages[twice[0]]
+            value = f"{twice[0]} @ {first}"
+            plan.problems.append(Problem("villages", "village_twice", value, line))
         seen_villages.update((v, line) for v in data["villages"])
         if not problems and not twice:
             data["line"] = line
@@ -128,7 +128,9 @@ async def import_csv(
             for data in plan.rows:
                 adviser_id = stored.get(data["code"])
                 try:
-                    await advisers.write(tx, data, adviser_id=adviser_id, allowed=allowed, then=then)
+                    await advisers.write(
+                        tx, data, adviser_id=adviser_id, allowed=allowed, then=then
+                    )
                 except OutOfScope as exc:
                     plan.problems.append(
                         Problem("villages", "region_out_of_scope", exc.detail, data["line"])

@@ -124,9 +124,12 @@ async def test_satisfaction_and_low_list_match_independent_counts(client, admin_
         allow_redirects=False,
     )
     assert response.status == 303
-    assert await db.fetchval(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'feedback.follow_up' AND username = 'staff'"
-    ) == 1
+    assert (
+        await db.fetchval(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'feedback.follow_up' AND username = 'staff'"
+        )
+        == 1
+    )
     again = await client.post(
         f"/admin/feedback/low/callback/{sid}", data=form_data(token, {"note": "再来一次"})
     )

@@ -29,8 +29,12 @@ async def test_adviser_callback_then_rating_with_a_digit(tv, size):  # noqa: F81
     page = await open_box(tv, size)
     await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "t-adv"
-    await shot(page, "adviser-card", size)
     await no_overflow(page)
+    await press(page, "ArrowDown")  # the one-key 请他/她回电 is wholly on screen too
+    assert await page.evaluate(FOCUSED) == "t-adv-call"
+    await shot(page, "adviser-card", size)
+    await press(page, "ArrowUp")
+    assert await page.evaluate(FOCUSED) == "t-adv"
     await press(page, "Enter", wait_nav=True)  # the adviser's page
     assert await page.evaluate(FOCUSED) == "adv-call"
     assert "可以帮您" in await page.inner_text("main")

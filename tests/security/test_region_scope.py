@@ -199,8 +199,9 @@ ATTACKS = [
     Attack("POST /advisers/import", "staff", "/admin/advisers/import",
            lambda t: {"file": File("a.csv", adviser_csv(t.far_village), "text/csv")},
            ADVISER_TABLES, refused=DIRECTORY_SCOPE),
-    Attack("POST /feedback/low/{kind}/{sid}", "staff", "/admin/feedback/low/callback/{t.far_rating}",
-           lambda t: {"note": "已回访"}, ("ratings",)),
+    Attack("POST /feedback/low/{kind}/{sid}", "staff",
+           "/admin/feedback/low/callback/{t.far_rating}", lambda t: {"note": "已回访"},
+           ("ratings",)),
     # -- the box registry
     # Another banner's pending box accepted into a village of one's own.
     Attack("POST /registry/decide", "staff", "/admin/registry/decide",
@@ -286,8 +287,8 @@ def package(slug: str, region: str, *, category_title: str = "") -> bytes:
 
 
 def adviser_csv(village: str) -> bytes:
-    header = "code,name,firm,office_code,phone,languages,services,villages,sittings,place,description"
-    return f"{header}\nadv-mole,律师,,,,zh,,{village},,,\n".encode()
+    header = "code,name,firm,office_code,phone,languages,services,villages,sittings,place"
+    return f"{header},description\nadv-mole,律师,,,,zh,,{village},,,\n".encode()
 
 
 async def low_rating(client, serial: str) -> int:

@@ -26,8 +26,14 @@ from tv_server.admin.common import (
 )
 from tv_server.admin.directory import PROBLEMS as DIRECTORY_PROBLEMS
 from tv_server.admin.directory import allowed, region_filter, scope
-from tv_server.admin.streamed import check_named, image_limit, read_form, read_small_file, streamed
-from tv_server.admin.streamed import FormFile
+from tv_server.admin.streamed import (
+    FormFile,
+    check_named,
+    image_limit,
+    read_form,
+    read_small_file,
+    streamed,
+)
 from tv_ui import labels as tv_labels
 from tv_ui.i18n import N_, gettext
 
@@ -421,9 +427,7 @@ async def adviser_figures(request: web.Request) -> web.StreamResponse:
             ["banner", b.code, b.name, b.villages, b.with_adviser, b.without_adviser]
             for b in banners
         ]
-        rows += [
-            ["adviser", a.code, a.name, a.total, a.completed, a.open] for a in per_adviser
-        ]
+        rows += [["adviser", a.code, a.name, a.total, a.completed, a.open] for a in per_adviser]
         header = ["section", "code", "name", "count_a", "count_b", "count_c"]
         return downloads.table("advisers", fmt, header, rows)
     return render(

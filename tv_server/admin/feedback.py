@@ -84,8 +84,8 @@ async def satisfaction(request: web.Request) -> web.StreamResponse:
     names = await _names(request, by)
     fmt = request.query.get("format", "")
     if fmt in ("csv", "xlsx"):
-        await log(request, "feedback.export",
-                  detail={"format": fmt, "by": by, "since": since_text, "until": until_text})  # fmt: skip
+        detail = {"format": fmt, "by": by, "since": since_text, "until": until_text}
+        await log(request, "feedback.export", detail=detail)
         header = ["by", "key", "name", "ratings", "mean", "satisfied_4_5", "low_1_2"]
         rows = [
             [by, g.key, names.get(g.key, g.key), g.count, round(g.mean, 2), g.satisfied, g.low]

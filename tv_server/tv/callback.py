@@ -115,7 +115,8 @@ async def own_adviser(request: web.Request, box, raw) -> advisers.Adviser | None
     text = str(raw)
     adviser = None
     if text.isdigit() and len(text) < 10:
-        adviser = await advisers.for_village(request.app[keys.DB], box.chain[0] if box.chain else None)
+        village = box.chain[0] if box.chain else None
+        adviser = await advisers.for_village(request.app[keys.DB], village)
     if adviser is None or str(adviser.id) != text:
         raise Invalid("adviser_invalid", text[:20])
     return adviser
@@ -367,9 +368,7 @@ async def submit(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=req.ref))
 
 
-async def _request_screen(
-    request: web.Request, box, req, point, *, detail: bool
-) -> web.Response:
+async def _request_screen(request: web.Request, box, req, point, *, detail: bool) -> web.Response:
     """The receipt after submitting, and a request's page opened from 我的申请: what was asked,
     of whom, and the day staff will call."""
     html = render(

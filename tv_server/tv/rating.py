@@ -36,7 +36,8 @@ async def due_url(request: web.Request, box: TvBox) -> str | None:
 
 
 async def _subject(request: web.Request, box: TvBox) -> ratings.Subject:
-    return await ratings.subject(request.app[keys.DB], box.id, "callback", request.match_info["ref"])
+    ref = request.match_info["ref"]
+    return await ratings.subject(request.app[keys.DB], box.id, "callback", ref)
 
 
 def _home(request: web.Request) -> web.HTTPSeeOther:
