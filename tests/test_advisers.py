@@ -262,3 +262,19 @@ async def test_figures_match_independent_counts(client, admin_as, box):
     assert row and tuple(map(int, row.groups())) == (2, 1, 1)
     xlsx = await client.get("/admin/advisers/figures?format=xlsx")
     assert xlsx.status == 200 and (await xlsx.read())[:2] == b"PK"
+
+
+async def test_staff_list_and_open_only_their_banners_advisers(client, admin_as):
+    db = client.app[keys.DB]
+    await admin_as("staff")
+    page = await (await client.get("/admin/advisers")).text()
+    own = await db.fetchval(
+        "SELECT MIN(adviser_id) FROM adviser_villages WHERE village_code LIKE '150602%'"
+    )
+    far = await db.fetchval(
+        "SELECT MIN(adviser_id) FROM adviser_villages WHERE village_code LIKE '150621%'"
+    )
+    assert f"/admin/advisers/{own}" in page and f"/admin/advisers/{far}" not in page
+    edit = await client.get(f"/admin/advisers/{own}")
+    assert edit.status == 200 and "本人已同意展示（demo 记录）" in await edit.text()
+    assert (await client.get(f"/admin/advisers/{far}")).status == 403
