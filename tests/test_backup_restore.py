@@ -149,7 +149,7 @@ async def test_backup_under_load_restores_every_table(aiohttp_client, data_dir, 
             # may hold one made and submitted while it ran, which neither side saw.
             strange = []
         assert not strange, f"{table}: rows the live database never had: {strange[:3]}"
-        if before[table] == after[table]:
+        if before[table] == after[table] and table != "callback_drafts":  # see above
             assert rows == before[table], f"{table} differs"
     conn = sqlite3.connect(restored_dir / "legaltv.sqlite3")
     refs = {r[0] for r in conn.execute("SELECT ref FROM callback_requests")}
