@@ -58,6 +58,9 @@ async def test_a_completed_callback_is_rated_once_with_a_reason(client, box):
     ticket = await lifecycle.get(db, req.id)
     assert tuple(row) == (2, "slow", "legal_aid", ticket.office_code, ticket.region_code)
     assert await home_goes_to(client, box) is None
+    export = await lifecycle.household_export(db, "DEMO-0001")  # subject access: it is theirs
+    item = next(r for r in export["callback_requests"] if r["ref"] == req.ref)
+    assert item["rating"]["score"] == 2 and item["rating"]["reason"] == "slow"
 
 
 async def test_skipped_twice_is_never_asked_again(client, box):
@@ -126,7 +129,8 @@ async def test_satisfaction_and_low_list_match_independent_counts(client, admin_
     assert response.status == 303
     assert (
         await db.fetchval(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'feedback.follow_up' AND username = 'staff'"
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'feedback.follow_up'"
+            " AND username = 'staff'"
         )
         == 1
     )

@@ -133,7 +133,9 @@ async def adviser_list(request: web.Request) -> web.Response:
         "admin/advisers/list.html",
         items=items,
         region=chosen,
-        village_names=lambda a: gettext(N_("、")).join(tree.get(v).name for v in a.villages[:6] if tree.get(v)),
+        village_names=lambda a: gettext(N_("、")).join(
+            tree.get(v).name for v in a.villages[:6] if tree.get(v)
+        ),
     )
 
 
