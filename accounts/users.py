@@ -33,11 +33,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "registry.edit",
             "callbacks.work",
             "laws.edit",
+            "advisers.edit",
         }
     ),
     "editor": frozenset({"view", "program.edit", "directory.edit", "announcement.edit"}),
     "reviewer": frozenset({"view", "program.review", "program.publish"}),
-    "staff": frozenset({"view", "registry.edit", "callbacks.work", "announcement.edit"}),
+    "staff": frozenset(
+        {"view", "registry.edit", "callbacks.work", "announcement.edit", "advisers.edit"}
+    ),
     "viewer": frozenset({"view"}),
 }
 SCOPABLE_ROLES = ("editor", "staff", "reviewer", "viewer")

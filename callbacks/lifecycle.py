@@ -853,6 +853,12 @@ async def household_export(db: Database, serial: str) -> dict:
             }
             for e in await events(db, r["id"])
         ]
+        rating = await db.fetchone(  # the household's own rating of it (feedback.ratings)
+            "SELECT score, reason, asks, answered_at FROM ratings"
+            " WHERE kind = 'callback' AND subject_id = ?",
+            (r["id"],),
+        )
+        item["rating"] = None if rating is None else {k: rating[k] for k in rating.keys()}
         out.append(item)
     return {
         "serial": device["serial"],

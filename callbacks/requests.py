@@ -46,6 +46,7 @@ class CallbackRequest:
     topic: str = ""
     due_at: float | None = None  # when the first call is due: the day the household is told
     office_code: str | None = None
+    adviser_id: int | None = None  # asked of the village's legal adviser (the TV card)
 
     @property
     def open(self) -> bool:
@@ -62,6 +63,7 @@ class Draft:
     time_window: str
     idempotency_key: str
     topic: str = ""
+    adviser_id: int | None = None
 
 
 def topic_param(value: str) -> str:
@@ -78,6 +80,7 @@ def validate(
     idempotency_key: str,
     service_point_code: str | None = None,
     topic: str = "",
+    adviser_id: int | None = None,
 ) -> Draft:
     if service not in SERVICES:
         raise Invalid("service_invalid", service)
@@ -87,7 +90,9 @@ def validate(
     if not (8 <= len(idempotency_key) <= 64) or not idempotency_key.isalnum():
         raise Invalid("idempotency_key_invalid", idempotency_key)
     e164 = phones.normalise(phone_digits)
-    return Draft(service, service_point_code or None, e164, time_window, idempotency_key, topic)
+    return Draft(
+        service, service_point_code or None, e164, time_window, idempotency_key, topic, adviser_id
+    )
 
 
 def new_idempotency_key() -> str:
@@ -101,12 +106,12 @@ def _new_ref(now: float) -> str:
 
 _COLUMNS = (
     "id, ref, service, service_point_code, phone_masked, time_window, status, household_note,"
-    " created_at, updated_at, topic, due_at, office_code"
+    " created_at, updated_at, topic, due_at, office_code, adviser_id"
 )
 
 
 def _request(row) -> CallbackRequest:
-    return CallbackRequest(*[row[i] for i in range(13)])
+    return CallbackRequest(*[row[i] for i in range(14)])
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,8 @@ async def submit(
         request_id = await tx.insert(
             "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
             " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
-            " updated_at, office_code, region_code, due_at, origin, topic)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, office_code, region_code, due_at, origin, topic, adviser_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 ref,
                 device_id,
@@ -175,6 +180,7 @@ async def submit(
                 placement.due_at,
                 placement.origin,
                 draft.topic,
+                draft.adviser_id,
             ),
         )
         await record_event(
@@ -298,6 +304,7 @@ class CallbackDraft:
     phone_e164: str
     phone_masked: str
     topic: str = ""
+    adviser_id: int | None = None
 
 
 def valid_draft_id(draft_id: str | None) -> bool:
@@ -319,6 +326,7 @@ async def save_draft(
     draft_id: str | None = None,
     now: float | None = None,
     topic: str = "",
+    adviser_id: int | None = None,
 ) -> CallbackDraft:
     """Validate service, service point and phone, then create (or update this box's) draft.
     Invalid('service_point_invalid') for a code the directory does not hold."""
@@ -340,6 +348,10 @@ async def save_draft(
             is None
         ):
             raise Invalid("service_point_invalid", service_point_code)
+        if adviser_id is not None and (
+            await tx.fetchone("SELECT 1 FROM advisers WHERE id = ?", (adviser_id,)) is None
+        ):
+            raise Invalid("adviser_invalid", str(adviser_id))
         await tx.execute(
             "DELETE FROM callback_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,)
         )
@@ -352,8 +364,8 @@ async def save_draft(
         if existing is not None:
             await tx.execute(
                 "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?,"
-                " topic = ? WHERE id = ?",
-                (service, service_point_code, e164, topic, draft_id),
+                " topic = ?, adviser_id = ? WHERE id = ?",
+                (service, service_point_code, e164, topic, adviser_id, draft_id),
             )
         else:
             # Room for the new one: keep this box's newest DRAFTS_PER_BOX - 1.
@@ -366,23 +378,25 @@ async def save_draft(
             draft_id = new_idempotency_key()
             await tx.execute(
                 "INSERT INTO callback_drafts (id, device_id, service, service_point_code,"
-                " phone_e164, created_at, topic) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (draft_id, device_id, service, service_point_code, e164, now, topic),
+                " phone_e164, created_at, topic, adviser_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (draft_id, device_id, service, service_point_code, e164, now, topic, adviser_id),
             )
-    return CallbackDraft(draft_id, service, service_point_code, e164, phones.mask(e164), topic)
+    return CallbackDraft(
+        draft_id, service, service_point_code, e164, phones.mask(e164), topic, adviser_id
+    )
 
 
 async def get_draft(db: Database, device_id: int, draft_id: str) -> CallbackDraft | None:
     if not valid_draft_id(draft_id):
         return None
     row = await db.fetchone(
-        "SELECT id, service, service_point_code, phone_e164, topic FROM callback_drafts"
-        " WHERE id = ? AND device_id = ?",
+        "SELECT id, service, service_point_code, phone_e164, topic, adviser_id"
+        " FROM callback_drafts WHERE id = ? AND device_id = ?",
         (draft_id, device_id),
     )
     if row is None:
         return None
-    return CallbackDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]), row[4])
+    return CallbackDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]), row[4], row[5])
 
 
 async def submit_draft(

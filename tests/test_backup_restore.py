@@ -152,7 +152,7 @@ async def test_backup_under_load_restores_every_table(aiohttp_client, data_dir, 
             continue
         strange = [r for r in rows if r not in known and r[0] not in live_ids]
         assert not strange, f"{table}: rows the live database never had: {strange[:3]}"
-        if before[table] == after[table]:
+        if before[table] == after[table] and table != "callback_drafts":  # see above
             assert rows == before[table], f"{table} differs"
     conn = sqlite3.connect(restored_dir / "legaltv.sqlite3")
     refs = {r[0] for r in conn.execute("SELECT ref FROM callback_requests")}

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from accounts import users
+from advisers import demo as demo_advisers
 from content import announcements, directory, laws, programs, workflow
 from content.demo_directory import demo_service_points
 from device_registry import devices, regions
@@ -99,6 +100,9 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
             db, "冬季草场流转合同请签书面合同，有疑问请拨打12348咨询。", ["1506"], level="info"
         )
 
+    async def village_advisers():
+        await demo_advisers.load(db, data_dir, rows, pilot_village_codes(rows))
+
     async def accounts():
         for username, name, role, region in DEMO_USERS:
             await users.create_user(
@@ -112,6 +116,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         ("boxes", boxes),
         ("announcement", announcement),
         ("users", accounts),
+        ("advisers", village_advisers),
     ]
     loaded = False
     for name, step in steps:

@@ -1,6 +1,7 @@
 """The ordered list of every schema migration, gathered from the domain packages."""
 
 from accounts.schema import MIGRATIONS as ACCOUNTS
+from advisers.schema import MIGRATIONS as ADVISERS
 from callbacks.schema import MIGRATIONS as CALLBACKS
 from content.editorial_schema import MIGRATIONS as EDITORIAL
 from content.schema import MIGRATIONS as CONTENT
@@ -9,6 +10,7 @@ from content.schema_directory import MIGRATIONS as DIRECTORY
 from content.schema_laws import MIGRATIONS as LAWS
 from content.schema_uploads import MIGRATIONS as UPLOADS
 from device_registry.schema import MIGRATIONS as REGISTRY
+from feedback.schema import MIGRATIONS as FEEDBACK
 from storage import Migration
 
 CORE = [
@@ -29,4 +31,6 @@ MIGRATIONS = [
     *EDITORIAL,
     *DIRECTORY,
     *LAWS,
+    *ADVISERS,
+    *FEEDBACK,
 ]

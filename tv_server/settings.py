@@ -126,6 +126,19 @@ SETTINGS: tuple[Setting, ...] = (
         bool,
     ),
     Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
+    Setting(
+        "rating_window_days",
+        14,
+        "Days after a request is completed during which the household is asked to rate it"
+        " (0: never ask).",
+        int,
+    ),
+    Setting(
+        "rating_ask_again_hours",
+        12,
+        "Hours before a rating that was shown and left unanswered is asked once more.",
+        float,
+    ),
     Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
     Setting(
         "timezone",

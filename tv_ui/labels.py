@@ -96,6 +96,22 @@ STATES = {
 
 LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
 
+# The rating screen (满意度): what each number key means, and the optional reasons.
+SCORES = {
+    1: N_("很不满意"),
+    2: N_("不满意"),
+    3: N_("一般"),
+    4: N_("满意"),
+    5: N_("很满意"),
+}
+RATING_REASONS = {
+    "fast": N_("回电及时"),
+    "clear": N_("讲得清楚"),
+    "polite": N_("态度好"),
+    "slow": N_("等得太久"),
+    "unresolved": N_("问题没解决"),
+}
+
 # Messages for error codes shown on the TV.
 ERRORS = {
     "launch_missing": N_("启动地址不完整，请从电视首页重新进入。"),
@@ -119,4 +135,8 @@ ERRORS = {
     "bad_request": N_("请求不正确，请返回后重试。"),
     "server_error": N_("系统暂时出了点问题，请稍后再试，或拨打12348。"),
     "idempotency_key_invalid": N_("页面已过期，请返回重新填写。"),
+    "adviser_invalid": N_("没有找到本村的法律顾问，请返回首页。"),
+    "adviser_not_found": N_("本村还没有登记法律顾问，可以拨打12348咨询。"),
+    "score_invalid": N_("请按数字键1到5打分。"),
+    "reason_invalid": N_("请选择一个原因，或者返回。"),
 }

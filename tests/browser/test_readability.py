@@ -27,6 +27,7 @@ SCREENS = [
     "cb-topic?svc=mediation",
     "mine",
     "cb-phone?svc=consultation",
+    "adv",
     "PROGRAM",
 ]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from callbacks import requests as box_requests
 from content import directory_io, export, workflow
 from content.revisions import Fields
 from device_registry import devices
+from feedback import ratings
 from tests.conftest import DEMO_PASSWORD, csrf_of, login
 from tests.test_content_packages import CATALOG, tree
 from tv_server import keys
@@ -70,6 +72,9 @@ class Targets:
     far_staff: int  # `dlt_staff`, staff of 达拉特旗
     city_user: int  # the demo's `viewer` (every region)
     directory_csv: bytes  # the directory as CSV with 达拉特旗's point renamed
+    far_adviser: int = 0  # a demo adviser of 达拉特旗 villages
+    own_adviser: int = 0  # a demo adviser of 东胜区 villages
+    far_rating: int = 0  # a low rating of a completed request from a 达拉特旗 box
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ ANNOUNCEMENT_TABLES = ("announcements", "announcement_regions", "announcement_de
 WAVE_TABLES = ("rollout_waves", "wave_regions")
 CALLBACK_TABLES = ("callback_requests", "callback_events")
 LEGAL_TABLES = (*PROGRAM_TABLES, "program_citations", "legal_flags", "program_legal")
+ADVISER_TABLES = ("advisers", "adviser_villages")
 
 DIRECTORY_SCOPE = "这个地区不在您负责的范围内"
 PACKAGE_SCOPE = "outside the ones you may edit"
@@ -186,6 +192,24 @@ ATTACKS = [
            lambda t: {"ids": str(t.own_callback), "assignee": str(t.far_staff)}, CALLBACK_TABLES),
     Attack("POST /callbacks/{cid}", "staff", "/admin/callbacks/{t.own_callback}",
            lambda t: {"action": "assign", "assignee": str(t.far_staff)}, CALLBACK_TABLES),
+    # -- village legal advisers and ratings
+    Attack("POST /advisers/new", "staff", "/admin/advisers/new",
+           lambda t: {"code": "adv-mole", "name": "律师", "villages": t.far_village},
+           ADVISER_TABLES, refused=DIRECTORY_SCOPE),
+    Attack("POST /advisers/{aid}", "staff", "/admin/advisers/{t.far_adviser}",
+           lambda t: {"name": "改名", "villages": t.own_village}, ADVISER_TABLES),
+    # One's own adviser given a village of another banner.
+    Attack("POST /advisers/{aid}", "staff", "/admin/advisers/{t.own_adviser}",
+           lambda t: {"name": "改名", "villages": t.far_village}, ADVISER_TABLES,
+           refused=DIRECTORY_SCOPE),
+    Attack("POST /advisers/{aid}/delete", "staff", "/admin/advisers/{t.far_adviser}/delete",
+           lambda t: {}, ADVISER_TABLES),
+    Attack("POST /advisers/import", "staff", "/admin/advisers/import",
+           lambda t: {"file": File("a.csv", adviser_csv(t.far_village), "text/csv")},
+           ADVISER_TABLES, refused=DIRECTORY_SCOPE),
+    Attack("POST /feedback/low/{kind}/{sid}", "staff",
+           "/admin/feedback/low/callback/{t.far_rating}", lambda t: {"note": "已回访"},
+           ("ratings",)),
     # -- the box registry
     # Another banner's pending box accepted into a village of one's own.
     Attack("POST /registry/decide", "staff", "/admin/registry/decide",
@@ -274,6 +298,24 @@ def package(slug: str, region: str, *, category_title: str = "") -> bytes:
     return export.zip_files(files)
 
 
+def adviser_csv(village: str) -> bytes:
+    header = "code,name,firm,office_code,phone,languages,services,villages,sittings,place"
+    return f"{header},description\nadv-mole,律师,,,,zh,,{village},,,\n".encode()
+
+
+async def low_rating(client, serial: str) -> int:
+    db = client.app[keys.DB]
+    request_id = await callback(client, serial, key="rated" * 3)
+    admin = await users.find_user(db, "admin")
+    await lifecycle.claim(db, request_id, admin.id)
+    await lifecycle.complete(db, request_id, admin.id)
+    device_id = await db.fetchval("SELECT id FROM devices WHERE serial = ?", (serial,))
+    ref = await db.fetchval("SELECT ref FROM callback_requests WHERE id = ?", (request_id,))
+    subject = await ratings.subject(db, device_id, "callback", ref)
+    await ratings.answer(db, subject, 1, now=time.time())
+    return request_id
+
+
 def registry_csv(village: str) -> bytes:
     header = "serial,mac,model,firmware,village_code,household_label,installed_at,state"
     return f"{header}\nMOLE-0002,,,,{village},,,\n".encode()
@@ -329,13 +371,13 @@ async def moved_program(db, data_dir) -> tuple[int, int]:
     return pid, first
 
 
-async def callback(client, serial: str) -> int:
+async def callback(client, serial: str, key: str = "outside" * 3) -> int:
     db = client.app[keys.DB]
     device_id, village = await db.fetchone(
         "SELECT id, village_code FROM devices WHERE serial = ?", (serial,)
     )
     chain = [r.code for r in client.app[keys.REGIONS].chain(village)]
-    draft = box_requests.validate("legal_aid", "13900139000", "evening", "outside" * 3)
+    draft = box_requests.validate("legal_aid", "13900139000", "evening", key)
     request, _ = await lifecycle.submit(db, lifecycle.Policy(), device_id, draft, chain, max_open=3)
     return request.id
 
@@ -394,6 +436,13 @@ async def targets(client, data_dir) -> Targets:
         ).id,
         city_user=(await users.find_user(db, "viewer")).id,
         directory_csv=out.getvalue().encode("utf-8"),
+        far_adviser=await db.fetchval(
+            "SELECT MIN(adviser_id) FROM adviser_villages WHERE village_code LIKE ?", (FAR + "%",)
+        ),
+        own_adviser=await db.fetchval(
+            "SELECT MIN(adviser_id) FROM adviser_villages WHERE village_code LIKE ?", (OWN + "%",)
+        ),
+        far_rating=await low_rating(client, far_box),
     )
 
 

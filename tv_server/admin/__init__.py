@@ -11,10 +11,12 @@ from aiohttp import web
 from accounts.audit import Folder
 from tv_server import keys
 from tv_server.admin import (
+    advisers,
     announcements,
     callbacks,
     coverage,
     directory,
+    feedback,
     laws,
     media,
     preview,
@@ -35,6 +37,7 @@ from tv_server.settings import Settings
 # Slices of the admin, each registering its own routes and navigation entries.
 SLICES = (
     programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
+    advisers, feedback,
 )  # fmt: skip
 
 

@@ -3,7 +3,7 @@ all links between screens are relative and a rendered screen can be shared betwe
 
 from aiohttp import web
 
-from tv_server.tv import callback, entry, programs, push, services
+from tv_server.tv import adviser, callback, entry, programs, push, rating, services
 
 
 def setup_routes(app: web.Application) -> None:
@@ -36,3 +36,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(b + "mc-{ref:\\d+}", callback.cancel_confirm, name="tv_cb_cancel")
     r.add_post(b + "mc-{ref:\\d+}", callback.cancel)
     r.add_get(b + "ann.json", push.poll, name="tv_ann")
+    r.add_get(b + "adv", adviser.page, name="tv_adviser")
+    r.add_get(b + "rate-{ref:\\d+}", rating.ask, name="tv_rate")
+    r.add_post(b + "rate-{ref:\\d+}", rating.answer)
+    r.add_get(b + "rate-{ref:\\d+}-why", rating.why, name="tv_rate_why")
+    r.add_post(b + "rate-{ref:\\d+}-why", rating.why_post)

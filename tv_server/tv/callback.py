@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from advisers import advisers
 from callbacks import lifecycle, phones
 from callbacks import requests as domain
 from content import directory
@@ -105,8 +106,38 @@ async def topic(request: web.Request) -> web.Response:
     return send_html(request, html)
 
 
+async def own_adviser(request: web.Request, box, raw) -> advisers.Adviser | None:
+    """The adviser named by `a` when it is this box's village's own (else refused)."""
+    if not raw:
+        return None
+    text = str(raw)
+    adviser = None
+    if text.isdigit() and len(text) < 10:
+        village = box.chain[0] if box.chain else None
+        adviser = await advisers.for_village(request.app[keys.DB], village)
+    if adviser is None or str(adviser.id) != text:
+        raise Invalid("adviser_invalid", text[:20])
+    return adviser
+
+
+def _phone_back(request, service, point_code, adviser) -> str:
+    if adviser is not None:  # asked from the adviser's card: back to the adviser
+        return screen_url(request, "tv_adviser") + "#adv-call"
+    return screen_url(request, "tv_cb_topic", query={"svc": service, "sp": point_code})
+
+
 def _phone_form(
-    request, box, *, service, point_code, digits, draft_id, topic="", error=None, status=200
+    request,
+    box,
+    *,
+    service,
+    point_code,
+    digits,
+    draft_id,
+    topic="",
+    error=None,
+    status=200,
+    adviser=None,
 ):
     return send_html(
         request,
@@ -123,7 +154,8 @@ def _phone_form(
             error=error,
             max_digits=PHONE_MAX,
             keypad=["1", "2", "3", "4", "5", "6", "7", "8", "9", "clr", "0", "del"],
-            back=screen_url(request, "tv_cb_topic", query={"svc": service, "sp": point_code}),
+            adviser=adviser,
+            back=_phone_back(request, service, point_code, adviser),
         ),
         status=status,
     )
@@ -140,6 +172,8 @@ async def phone(request: web.Request) -> web.Response:
     q = request.query
     service = _service_param(q.get("svc", ""))
     topic = domain.topic_param(q.get("t", ""))
+    adviser = await own_adviser(request, box, q.get("a"))
+    point_code = adviser.office_code if adviser is not None else q.get("sp")
     digits = ""
     if q.get("d"):
         draft = await domain.get_draft(request.app[keys.DB], box.id, q["d"])
@@ -150,10 +184,11 @@ async def phone(request: web.Request) -> web.Response:
         request,
         box,
         service=service,
-        point_code=q.get("sp"),
+        point_code=point_code,
         digits=digits,
         draft_id=q.get("d"),
         topic=topic,
+        adviser=adviser,
     )
 
 
@@ -165,6 +200,9 @@ async def phone_post(request: web.Request) -> web.Response:
     point_code = str(form.get("sp", "")) or None
     draft_id = str(form.get("d", "")) or None
     topic = domain.topic_param(str(form.get("t", "")))
+    adviser = await own_adviser(request, box, form.get("a"))
+    if adviser is not None:
+        point_code = adviser.office_code
     digits = "".join(ch for ch in str(form.get("phone", "")) if ch.isdigit())[:PHONE_MAX]
     key = str(form.get("k", ""))
     if key:  # the on-screen keypad, when the page's script did not handle it
@@ -182,10 +220,18 @@ async def phone_post(request: web.Request) -> web.Response:
             digits=digits,
             draft_id=draft_id,
             topic=topic,
+            adviser=adviser,
         )
     try:
         draft = await domain.save_draft(
-            request.app[keys.DB], box.id, service, digits, point_code, draft_id, topic=topic
+            request.app[keys.DB],
+            box.id,
+            service,
+            digits,
+            point_code,
+            draft_id,
+            topic=topic,
+            adviser_id=adviser.id if adviser is not None else None,
         )
     except Invalid as exc:
         if exc.code == "service_point_invalid":
@@ -200,6 +246,7 @@ async def phone_post(request: web.Request) -> web.Response:
             topic=topic,
             error=tv_message(exc.code, {}),
             status=422,
+            adviser=adviser,
         )
     raise web.HTTPSeeOther(screen_url(request, "tv_cb_time", query={"d": draft.id}))
 
@@ -240,18 +287,14 @@ async def time_window(request: web.Request) -> web.Response:
         box,
         draft=draft,
         windows=windows,
-        back=screen_url(
-            request,
-            "tv_cb_phone",
-            query={
-                "svc": draft.service,
-                "sp": draft.service_point_code,
-                "d": draft.id,
-                "t": draft.topic,
-            },
-        ),
+        back=_edit_phone(request, draft),
     )
     return send_html(request, html)
+
+
+def _edit_phone(request: web.Request, draft: domain.CallbackDraft) -> str:
+    query = {"svc": draft.service, "sp": draft.service_point_code, "d": draft.id, "t": draft.topic}
+    return screen_url(request, "tv_cb_phone", query={**query, "a": draft.adviser_id})
 
 
 async def confirm(request: web.Request) -> web.Response:
@@ -272,16 +315,8 @@ async def confirm(request: web.Request) -> web.Response:
         service_label=gettext(labels.SERVICES[draft.service]),
         topic_label=topic_label(draft.topic),
         point=point,
-        edit_phone=screen_url(
-            request,
-            "tv_cb_phone",
-            query={
-                "svc": draft.service,
-                "sp": draft.service_point_code,
-                "d": draft.id,
-                "t": draft.topic,
-            },
-        ),
+        adviser=await _adviser_or_none(request, draft.adviser_id),
+        edit_phone=_edit_phone(request, draft),
         back=screen_url(request, "tv_cb_time", query={"d": draft.id}),
     )
     response = send_html(request, html)
@@ -306,6 +341,7 @@ async def submit(request: web.Request) -> web.Response:
             draft.id,
             draft.service_point_code,
             draft.topic,
+            adviser_id=draft.adviser_id,
         )
         req, _created = await lifecycle.submit(
             db,
@@ -330,7 +366,7 @@ async def submit(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=req.ref))
 
 
-def _request_screen(request: web.Request, box, req, point, *, detail: bool) -> web.Response:
+async def _request_screen(request: web.Request, box, req, point, *, detail: bool) -> web.Response:
     """The receipt after submitting, and a request's page opened from 我的申请: what was asked,
     of whom, and the day staff will call."""
     html = render(
@@ -339,6 +375,7 @@ def _request_screen(request: web.Request, box, req, point, *, detail: bool) -> w
         box,
         req=req,
         point=point,
+        adviser=await _adviser_or_none(request, req.adviser_id),
         detail=detail,
         service_label=gettext(labels.SERVICES[req.service]),
         topic_label=topic_label(req.topic),
@@ -356,6 +393,15 @@ def _request_screen(request: web.Request, box, req, point, *, detail: bool) -> w
     return send_html(request, html)
 
 
+async def _adviser_or_none(request: web.Request, adviser_id: int | None):
+    if adviser_id is None:
+        return None
+    try:
+        return await advisers.get(request.app[keys.DB], adviser_id)
+    except NotFound:
+        return None
+
+
 async def _office(request: web.Request, req) -> directory.ServicePoint | None:
     """The office the request went to (routed), else the one the household chose."""
     return await _point_or_none(request, req.office_code) or await _point_or_none(
@@ -366,14 +412,14 @@ async def _office(request: web.Request, req) -> directory.ServicePoint | None:
 async def receipt(request: web.Request) -> web.Response:
     box = await current_box(request)
     req = await _own_request(request, box)
-    return _request_screen(request, box, req, await _office(request, req), detail=False)
+    return await _request_screen(request, box, req, await _office(request, req), detail=False)
 
 
 async def detail(request: web.Request) -> web.Response:
     """One request, opened with OK on its row of 我的申请."""
     box = await current_box(request)
     req = await _own_request(request, box)
-    return _request_screen(request, box, req, await _office(request, req), detail=True)
+    return await _request_screen(request, box, req, await _office(request, req), detail=True)
 
 
 async def mine(request: web.Request) -> web.Response:

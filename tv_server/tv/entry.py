@@ -8,6 +8,7 @@ from callbacks import requests as callbacks_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.boxauth import BoxAuthError, verify_launch
+from tv_server.tv import adviser, rating
 from tv_server.tv.common import current_box, notice, render, screen_url, send_html
 from tv_server.tv.programs import program_for
 
@@ -88,6 +89,9 @@ async def home(request: web.Request) -> web.Response:
     box = await current_box(request)
     app = request.app
     db = app[keys.DB]
+    rate = await rating.due_url(request, box)
+    if rate is not None:  # a request was completed since: ask how it went, once per visit
+        raise web.HTTPSeeOther(rate)
     resume = None
     last = await app[keys.USAGE].last_progress(box.id)
     if last is not None:
@@ -117,5 +121,6 @@ async def home(request: web.Request) -> web.Response:
         open_requests=open_requests,
         place=regions.full_name(village.code) if village else "",
         household=box.view.box.household_label,
+        adviser=await adviser.card(request, box),
     )
     return send_html(request, html)

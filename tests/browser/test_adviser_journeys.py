@@ -1,0 +1,90 @@
+"""Key-only journeys to the village's legal adviser and the rating screen, at 720p and 4K:
+home → 我村法律顾问 → 请他/她回电 → 我的申请, then the completed callback rated with a digit key.
+Screenshots of the card, the adviser's page and the rating screen go to test-artifacts/."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts import users
+from callbacks import lifecycle
+from tests.browser.test_household_journeys import (
+    FOCUSED,
+    SIZES,
+    no_overflow,
+    open_box,
+    press,
+    shot,
+    tv,  # noqa: F401 - the fixture
+)
+from tv_server import keys
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_adviser_callback_then_rating_with_a_digit(tv, size):  # noqa: F811
+    server, _browser = tv
+    db = server.app[keys.DB]
+    page = await open_box(tv, size)
+    await press(page, "ArrowDown")
+    assert await page.evaluate(FOCUSED) == "t-adv"
+    await no_overflow(page)
+    await press(page, "ArrowDown")  # the one-key 请他/她回电 is wholly on screen too
+    assert await page.evaluate(FOCUSED) == "t-adv-call"
+    await shot(page, "adviser-card", size)
+    await press(page, "ArrowUp")
+    assert await page.evaluate(FOCUSED) == "t-adv"
+    await press(page, "Enter", wait_nav=True)  # the adviser's page
+    assert await page.evaluate(FOCUSED) == "adv-call"
+    assert "可以帮您" in await page.inner_text("main")
+    await shot(page, "adviser-page", size)
+    await no_overflow(page)
+    await press(page, "Enter", wait_nav=True)  # 请他/她回电 → the callback flow's phone step
+    assert "律师回电" in await page.inner_text("main")
+    for digit in "13800138000":
+        await press(page, digit)
+    for _ in range(6):
+        if await page.evaluate(FOCUSED) in ("phone", "phone-next"):
+            break
+        await press(page, "ArrowUp")
+    if await page.evaluate(FOCUSED) == "phone":
+        await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "phone-next"
+    await press(page, "Enter", wait_nav=True)  # → time window
+    await press(page, "Enter", wait_nav=True)  # 上午 → confirm
+    assert "法律顾问" in await page.inner_text("main")
+    await press(page, "Enter", wait_nav=True)  # 确认提交 → receipt
+    ref = await page.inner_text("#ref")
+    await press(page, "ArrowDown")
+    assert await page.evaluate(FOCUSED) == "r-mine"
+    await press(page, "Enter", wait_nav=True)  # 我的申请
+    assert ref in await page.inner_text("main")
+    adviser_id = await db.fetchval("SELECT adviser_id FROM callback_requests WHERE ref = ?", (ref,))
+    assert adviser_id is not None
+
+    # Staff complete it; the household's next visit to home asks for a rating.
+    ticket = await lifecycle.get_by_ref(db, ref)
+    admin = await users.find_user(db, "admin")
+    await lifecycle.claim(db, ticket.id, admin.id)
+    await lifecycle.complete(db, ticket.id, admin.id)
+    await press(page, "Backspace", wait_nav=True)  # home → the rating screen
+    assert f"rate-{ref}" in page.url
+    assert await page.evaluate(FOCUSED) == "score-5"
+    await shot(page, "rating", size)
+    await no_overflow(page)
+    await press(page, "4")  # the number key gives the score, OK sends it
+    assert await page.input_value("#score") == "4"
+    assert await page.evaluate(FOCUSED) == "score"
+    await press(page, "Enter", wait_nav=True)
+    assert "您打了 4 分" in await page.inner_text("main")
+    await shot(page, "rating-reason", size)
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "why-clear"
+    await press(page, "Enter", wait_nav=True)  # 讲得清楚 → home
+    assert page.url.split("#")[0].endswith("/home")
+    row = await db.fetchone(
+        "SELECT score, reason, adviser_id FROM ratings WHERE kind = 'callback' AND ref = ?", (ref,)
+    )
+    assert tuple(row) == (4, "clear", adviser_id)
+    assert page.errors == []

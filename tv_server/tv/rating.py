@@ -1,0 +1,112 @@
+"""Rating a completed request on the box (满意度): one screen, 1–5 with the number keys, then an
+optional reason from a short list. Home sends the household here on its next visit
+(`feedback.ratings.due`); the rules of asking live in `feedback/ratings.py`."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from feedback import ratings
+from storage import Invalid
+from tv_server import keys
+from tv_server.tv.common import TvBox, current_box, render, screen_url, send_html
+from tv_ui import labels
+from tv_ui.i18n import gettext
+
+
+def _pause(request: web.Request) -> float:
+    return request.app[keys.SETTINGS].rating_ask_again_hours * 3600
+
+
+async def due_url(request: web.Request, box: TvBox) -> str | None:
+    """The rating screen to show instead of home, if a completed request waits for one."""
+    settings = request.app[keys.SETTINGS]
+    if settings.rating_window_days <= 0:
+        return None
+    found = await ratings.due(
+        request.app[keys.DB],
+        box.id,
+        now=time.time(),
+        window=settings.rating_window_days * 86400,
+        pause=_pause(request),
+    )
+    return screen_url(request, "tv_rate", ref=found.ref) if found else None
+
+
+async def _subject(request: web.Request, box: TvBox) -> ratings.Subject:
+    ref = request.match_info["ref"]
+    return await ratings.subject(request.app[keys.DB], box.id, "callback", ref)
+
+
+def _home(request: web.Request) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(screen_url(request, "tv_home"))
+
+
+async def ask(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    subject = await _subject(request, box)
+    db = request.app[keys.DB]
+    score, _reason, _asks = await ratings.state(db, subject)
+    if score is not None:
+        raise web.HTTPSeeOther(screen_url(request, "tv_rate_why", ref=subject.ref))
+    await ratings.mark_asked(db, subject, now=time.time(), pause=_pause(request))
+    html = render(
+        request,
+        "tv/rate.html",
+        box,
+        subject=subject,
+        service_label=gettext(labels.SERVICES.get(subject.service, "")),
+        scores=[(n, gettext(labels.SCORES[n])) for n in range(1, 6)],
+        back=screen_url(request, "tv_home"),
+        back_force=True,
+    )
+    response = send_html(request, html)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def answer(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    subject = await _subject(request, box)
+    form = await request.post()
+    db = request.app[keys.DB]
+    if form.get("skip"):
+        await ratings.skip(db, subject, now=time.time())
+        raise _home(request)
+    # The digit typed into the score field; without script, the score button pressed (`k`).
+    raw = str(form.get("s", "")) or str(form.get("k", ""))
+    if raw not in ("1", "2", "3", "4", "5"):
+        raise Invalid("score_invalid", raw[:8])
+    await ratings.answer(db, subject, int(raw), now=time.time())
+    raise web.HTTPSeeOther(screen_url(request, "tv_rate_why", ref=subject.ref))
+
+
+async def why(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    subject = await _subject(request, box)
+    score, reason, _asks = await ratings.state(request.app[keys.DB], subject)
+    if score is None:
+        raise web.HTTPSeeOther(screen_url(request, "tv_rate", ref=subject.ref))
+    if reason:
+        raise _home(request)
+    html = render(
+        request,
+        "tv/rate_why.html",
+        box,
+        subject=subject,
+        score=score,
+        reasons=[(code, gettext(labels.RATING_REASONS[code])) for code in ratings.REASONS],
+        back=screen_url(request, "tv_home"),
+        back_force=True,
+    )
+    return send_html(request, html)
+
+
+async def why_post(request: web.Request) -> web.Response:
+    box = await current_box(request)
+    subject = await _subject(request, box)
+    form = await request.post()
+    await ratings.give_reason(request.app[keys.DB], subject, str(form.get("r", ""))[:20])
+    raise _home(request)
