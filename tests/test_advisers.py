@@ -236,7 +236,7 @@ async def test_figures_match_independent_counts(client, admin_as, box):
     staff = await users.find_user(db, "staff")
     ticket = await lifecycle.get_by_ref(db, ref)
     await lifecycle.claim(db, ticket.id, staff.id)
-    await lifecycle.complete(db, ticket.id, staff.id)
+    await lifecycle.complete(db, ticket.id, staff.id, "已电话解答")
     await ask_adviser(client, box, adviser.id)
     await admin_as("viewer")
     page = await (await client.get("/admin/advisers/figures")).text()

@@ -23,7 +23,7 @@ async def completed_request(client, serial="DEMO-0001", service="legal_aid", key
     req, _ = await lifecycle.submit(db, lifecycle.Policy(), device_id, draft, chain, max_open=3)
     admin = await users.find_user(db, "admin")
     await lifecycle.claim(db, req.id, admin.id)
-    await lifecycle.complete(db, req.id, admin.id)
+    await lifecycle.complete(db, req.id, admin.id, "已电话解答")
     return req
 
 

@@ -67,7 +67,7 @@ async def test_adviser_callback_then_rating_with_a_digit(tv, size):  # noqa: F81
     ticket = await lifecycle.get_by_ref(db, ref)
     admin = await users.find_user(db, "admin")
     await lifecycle.claim(db, ticket.id, admin.id)
-    await lifecycle.complete(db, ticket.id, admin.id)
+    await lifecycle.complete(db, ticket.id, admin.id, "已电话解答")
     await press(page, "Backspace", wait_nav=True)  # home → the rating screen
     assert f"rate-{ref}" in page.url
     assert await page.evaluate(FOCUSED) == "score-5"

@@ -308,7 +308,7 @@ async def low_rating(client, serial: str) -> int:
     request_id = await callback(client, serial, key="rated" * 3)
     admin = await users.find_user(db, "admin")
     await lifecycle.claim(db, request_id, admin.id)
-    await lifecycle.complete(db, request_id, admin.id)
+    await lifecycle.complete(db, request_id, admin.id, "已电话解答")
     device_id = await db.fetchval("SELECT id FROM devices WHERE serial = ?", (serial,))
     ref = await db.fetchval("SELECT ref FROM callback_requests WHERE id = ?", (request_id,))
     subject = await ratings.subject(db, device_id, "callback", ref)
