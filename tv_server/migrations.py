@@ -1,6 +1,7 @@
 """The ordered list of every schema migration, gathered from the domain packages."""
 
 from accounts.schema import MIGRATIONS as ACCOUNTS
+from appointments.schema import MIGRATIONS as APPOINTMENTS
 from callbacks.schema import MIGRATIONS as CALLBACKS
 from content.editorial_schema import MIGRATIONS as EDITORIAL
 from content.schema import MIGRATIONS as CONTENT
@@ -27,4 +28,5 @@ MIGRATIONS = [
     *UPLOADS,
     *EDITORIAL,
     *DIRECTORY,
+    *APPOINTMENTS,
 ]
