@@ -12,6 +12,7 @@ from accounts.audit import Folder
 from tv_server import keys
 from tv_server.admin import (
     announcements,
+    appointments,
     callbacks,
     coverage,
     directory,
@@ -32,7 +33,18 @@ from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
 # Slices of the admin, each registering its own routes and navigation entries.
-SLICES = (programs, directory, announcements, media, preview, callbacks, registry, waves, coverage)
+SLICES = (
+    programs,
+    directory,
+    announcements,
+    media,
+    preview,
+    callbacks,
+    registry,
+    waves,
+    coverage,
+    appointments,
+)
 
 
 def create_admin_app(settings: Settings) -> web.Application:
