@@ -342,7 +342,7 @@ async def appointment_act(request: web.Request) -> web.Response:
             f"appointment.{action}",
             object_type="appointment",
             object_id=appt.code,
-            outcome="refused",
+            outcome="failed",
             detail={"code": exc.code},
         )
         raise web.HTTPSeeOther(
