@@ -135,7 +135,8 @@ async def choose_day(request: web.Request) -> web.Response:
     days = [
         {
             "day": day,
-            "label": day_label(slots.starts_at(day, "12:00")),
+            "label": day_label(slots.starts_at(day, "12:00"), weekday=False),
+            "weekday": gettext(labels.WEEKDAYS[day.isoweekday() - 1]),
             "free": sum(s.free for s in found),
             "url": screen_url(
                 request,
