@@ -233,3 +233,28 @@ async def test_the_point_page_offers_booking_once_slots_are_published(client, bo
     client.app[keys.SCREENS].invalidate("appointments")
     html = await (await client.get(f"{box}o-{pid}")).text()
     assert 'id="ask-appointment"' in html
+
+
+async def test_every_booking_screen_keeps_the_weight_budget(client, box):
+    """≤ 30 KB of HTML+CSS+JS per screen before compression, as every TV screen."""
+    await publish(client)
+    draft = await phone_step(client, box, tomorrow())
+    day = tomorrow().isoformat()
+    html = await (await client.get(box + "home")).text()
+    static = 0
+    for url in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
+        static += len(await (await client.get(url)).read())
+    screens = [
+        "ap",
+        "ap-pt?svc=notarisation",
+        f"ap-day?svc=notarisation&sp={POINT}",
+        f"ap-slot?svc=notarisation&sp={POINT}&day={day}",
+        f"ap-phone?svc=notarisation&sp={POINT}&day={day}&at=09:00",
+        f"ap-confirm?d={draft}&day={day}&at=09:00",
+    ]
+    code = (await book(client, box, draft, tomorrow())).headers["Location"].rsplit("a-", 1)[1]
+    screens += [f"a-{code}", f"ac-{code}", "mine"]
+    for screen in screens:
+        response = await client.get(box + screen, headers={"Accept-Encoding": "identity"})
+        assert response.status == 200, screen
+        assert len(await response.read()) + static <= 30 * 1024, screen

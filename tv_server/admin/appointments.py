@@ -53,6 +53,7 @@ MESSAGES = {
     "pattern_not_found": N_("这个时段已被删除。"),
     "exception_not_found": N_("这个停约日已被删除。"),
 }
+FAILED = N_("操作没有成功：%(code)s")
 NOTICES = {
     "ap_saved": N_("已保存。"),
     "ap_marked": N_("已记录到场情况。"),
@@ -76,7 +77,7 @@ def setup(admin: web.Application) -> None:
 
 
 def _message(exc: DomainError) -> str:
-    return gettext(MESSAGES[exc.code]) if exc.code in MESSAGES else f"操作没有成功：{exc.code}"
+    return gettext(MESSAGES.get(exc.code, FAILED)) % {"code": exc.code}
 
 
 def _allowed(request: web.Request):
@@ -361,7 +362,7 @@ async def appointment_act(request: web.Request) -> web.Response:
         },
     )
     device_id = await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appt.id,))
-    box_events.notify(request.config_dict, device_id)  # 我的申请 reloads on the box
+    box_events.notify(request.config_dict, device_id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_day"]
         .url_for(code=appt.point_code)

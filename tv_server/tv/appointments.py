@@ -18,9 +18,11 @@ from tv_server.middlewares import tv_message
 from tv_server.tv.callback import PHONE_MAX, day_label, keypad_input
 from tv_server.tv.common import TvBox, current_box, render, screen_url, send_html
 from tv_ui import labels
-from tv_ui.i18n import gettext
+from tv_ui.i18n import N_, gettext
 
 POINTS_SHOWN = 8
+PHONE_HEADING = N_("预约办理")
+PHONE_LEAD = N_("请用遥控器的数字键输入您的电话号码（%(when)s %(service)s）")
 
 
 def _calendar(request: web.Request):
@@ -206,8 +208,8 @@ def _phone_screen(request, box, *, service, point, day, start, digits, draft_id,
         request,
         "tv/cb_phone.html",
         box,
-        phone_heading=gettext("预约办理"),
-        phone_lead=gettext("请用遥控器的数字键输入您的电话号码（%(when)s %(service)s）")
+        phone_heading=gettext(PHONE_HEADING),
+        phone_lead=gettext(PHONE_LEAD)
         % {"when": _when(day, start), "service": gettext(labels.SERVICES[service])},
         phone_action="ap-phone",
         phone_hidden=[
