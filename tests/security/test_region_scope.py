@@ -25,8 +25,8 @@ from aiohttp import FormData, web
 from accounts import users
 from appointments import bookings, slots
 from callbacks import lifecycle
-from callbacks.deadlines import Calendar
 from callbacks import requests as box_requests
+from callbacks.deadlines import Calendar
 from content import directory_io, export, workflow
 from content.revisions import Fields
 from device_registry import devices
@@ -185,10 +185,12 @@ ATTACKS = [
     Attack("POST /callbacks/{cid}", "staff", "/admin/callbacks/{t.own_callback}",
            lambda t: {"action": "assign", "assignee": str(t.far_staff)}, CALLBACK_TABLES),
     # -- appointments
-    Attack("POST /appointments/point/{code}", "staff", "/admin/appointments/point/{t.far_point_code}",
+    Attack("POST /appointments/point/{code}", "staff",
+           "/admin/appointments/point/{t.far_point_code}",
            lambda t: {"action": "add_pattern", "service": "mediation", "weekday": "1",
                       "start": "14:00", "end": "15:00", "capacity": "9"}, APPOINTMENT_TABLES),
-    Attack("POST /appointments/point/{code}", "staff", "/admin/appointments/point/{t.far_point_code}",
+    Attack("POST /appointments/point/{code}", "staff",
+           "/admin/appointments/point/{t.far_point_code}",
            lambda t: {"action": "add_closed", "day": "2030-01-02", "reason": "x"},
            APPOINTMENT_TABLES),
     Attack("POST /appointments/{aid}", "staff", "/admin/appointments/{t.far_appointment}",
