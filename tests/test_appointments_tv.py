@@ -258,3 +258,23 @@ async def test_every_booking_screen_keeps_the_weight_budget(client, box):
         response = await client.get(box + screen, headers={"Accept-Encoding": "identity"})
         assert response.status == 200, screen
         assert len(await response.read()) + static <= 30 * 1024, screen
+
+
+async def test_a_box_keeps_at_most_five_appointment_drafts(client, box):
+    await publish(client)
+    for _ in range(7):
+        await phone_step(client, box, tomorrow())
+    drafts = await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM appointment_drafts")
+    assert drafts == 5
+    response = await client.post(
+        box + "ap-phone",
+        data={
+            "svc": "notarisation",
+            "sp": POINT,
+            "day": tomorrow().isoformat(),
+            "at": "09:00",
+            "phone": "1" * 40,
+        },
+        allow_redirects=False,
+    )
+    assert response.status == 422 and "电话号码不正确" in await response.text()
