@@ -22,6 +22,7 @@ SCOPES = {
     "coverage:read": "read coverage figures",
     "devices:write": "enrol and update devices",
     "devices:read": "read the device registry",
+    "appointments:read": "read appointments at service points (read-only, for the hotline)",
 }
 PREFIX = "ltv_"
 NAME_MAX = 64

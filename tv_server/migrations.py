@@ -2,6 +2,7 @@
 
 from accounts.schema import MIGRATIONS as ACCOUNTS
 from advisers.schema import MIGRATIONS as ADVISERS
+from appointments.schema import MIGRATIONS as APPOINTMENTS
 from callbacks.schema import MIGRATIONS as CALLBACKS
 from content.editorial_schema import MIGRATIONS as EDITORIAL
 from content.schema import MIGRATIONS as CONTENT
@@ -33,4 +34,5 @@ MIGRATIONS = [
     *LAWS,
     *ADVISERS,
     *FEEDBACK,
+    *APPOINTMENTS,
 ]

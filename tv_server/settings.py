@@ -212,6 +212,33 @@ SETTINGS: tuple[Setting, ...] = (
         "Weekend days worked instead (make-up days), a list of ISO dates like public_holidays.",
         tuple,
     ),
+    # Appointments at service points (docs/appointments.md).
+    Setting(
+        "appointment_horizon_days",
+        14,
+        "Days ahead (after today) for which households can book an appointment.",
+        int,
+    ),
+    Setting(
+        "appointment_cancel_cutoff_hours",
+        2.0,
+        "Hours before an appointment after which the household can no longer cancel it on the "
+        "TV (staff still can).",
+        float,
+    ),
+    Setting(
+        "appointment_max_per_box",
+        3,
+        "Appointments still to come that one box may hold at a time.",
+        int,
+    ),
+    Setting(
+        "appointment_reminder_phone",
+        False,
+        "Put the household's full phone number into the day-before reminder webhook (an SMS "
+        "gateway needs it). Off: the reminder carries the masked number only.",
+        bool,
+    ),
     Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
     Setting(
         "webhook_retention_days",

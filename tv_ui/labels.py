@@ -139,4 +139,22 @@ ERRORS = {
     "adviser_not_found": N_("本村还没有登记法律顾问，可以拨打12348咨询。"),
     "score_invalid": N_("请按数字键1到5打分。"),
     "reason_invalid": N_("请选择一个原因，或者返回。"),
+    # Appointments (docs/appointments.md).
+    "slot_full": N_("这个时间已约满，请选择其他时间。"),
+    "slot_unavailable": N_("这个时间已不能预约，请选择其他时间。"),
+    "day_invalid": N_("请选择预约的日期。"),
+    "slot_time_invalid": N_("请选择预约的时间。"),
+    "appointment_limit": N_("您已有 %(limit)s 个预约还没去办，请办完或取消后再约。"),
+    "appointment_not_found": N_("没有找到这个预约。"),
+    "appointment_cutoff": N_("离办理时间太近了，电视上已不能取消；请拨打服务点电话或12348。"),
+    "appointment_closed": N_("这个预约已经办结，不能再取消。"),
+}
+
+# An appointment's state as the household reads it on the box.
+APPOINTMENT_STATES = {
+    "booked": N_("已预约"),
+    "rescheduled": N_("已改期，请按新时间前往"),
+    "cancelled": N_("已取消"),
+    "attended": N_("已办理"),
+    "no_show": N_("未到场"),
 }

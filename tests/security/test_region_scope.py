@@ -13,6 +13,7 @@ is neither attacked here nor listed in UNSCOPED fails the suite. Adding a route 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import time
@@ -23,8 +24,10 @@ import pytest
 from aiohttp import FormData, web
 
 from accounts import users
+from appointments import bookings, slots
 from callbacks import lifecycle
 from callbacks import requests as box_requests
+from callbacks.deadlines import Calendar
 from content import directory_io, export, workflow
 from content.revisions import Fields
 from device_registry import devices
@@ -68,6 +71,7 @@ class Targets:
     city_announcement: int  # the demo's announcement to the whole city
     city_wave: int  # the demo's pilot wave (东胜区, 达拉特旗 and 乌审旗 villages)
     far_callback: int  # a callback request from a 达拉特旗 box
+    far_appointment: int  # a booking at 达拉特旗's point (tomorrow 09:00)
     own_callback: int  # a callback request from a 东胜区 box
     far_staff: int  # `dlt_staff`, staff of 达拉特旗
     city_user: int  # the demo's `viewer` (every region)
@@ -102,6 +106,8 @@ WAVE_TABLES = ("rollout_waves", "wave_regions")
 CALLBACK_TABLES = ("callback_requests", "callback_events")
 LEGAL_TABLES = (*PROGRAM_TABLES, "program_citations", "legal_flags", "program_legal")
 ADVISER_TABLES = ("advisers", "adviser_villages")
+APPOINTMENT_TABLES = ("appointment_patterns", "appointment_exceptions", "appointments",
+                      "appointment_events")  # fmt: skip
 
 DIRECTORY_SCOPE = "这个地区不在您负责的范围内"
 PACKAGE_SCOPE = "outside the ones you may edit"
@@ -210,6 +216,22 @@ ATTACKS = [
     Attack("POST /feedback/low/{kind}/{sid}", "staff",
            "/admin/feedback/low/callback/{t.far_rating}", lambda t: {"note": "已回访"},
            ("ratings",)),
+    # -- appointments
+    Attack("POST /appointments/point/{code}", "staff",
+           "/admin/appointments/point/{t.far_point_code}",
+           lambda t: {"action": "add_pattern", "service": "mediation", "weekday": "1",
+                      "start": "14:00", "end": "15:00", "capacity": "9"}, APPOINTMENT_TABLES),
+    Attack("POST /appointments/point/{code}", "staff",
+           "/admin/appointments/point/{t.far_point_code}",
+           lambda t: {"action": "add_closed", "day": "2030-01-02", "reason": "x"},
+           APPOINTMENT_TABLES),
+    Attack("POST /appointments/{aid}", "staff", "/admin/appointments/{t.far_appointment}",
+           lambda t: {"action": "no_show"}, APPOINTMENT_TABLES),
+    Attack("POST /appointments/{aid}", "staff", "/admin/appointments/{t.far_appointment}",
+           lambda t: {"action": "reschedule", "slot": "2030-01-02 09:00"}, APPOINTMENT_TABLES),
+    # What to bring is one list for the whole city: a banner's staff may not change it.
+    Attack("POST /appointments/bring", "staff", "/admin/appointments/bring",
+           lambda t: {"service": "notarisation", "text": "只带户口本"}, ("appointment_bring",)),
     # -- the box registry
     # Another banner's pending box accepted into a village of one's own.
     Attack("POST /registry/decide", "staff", "/admin/registry/decide",
@@ -382,6 +404,19 @@ async def callback(client, serial: str, key: str = "outside" * 3) -> int:
     return request.id
 
 
+async def appointment(client, serial: str, point_code: str) -> int:
+    """A booking for tomorrow 09:00 at this point (which gets a daily mediation slot)."""
+    db = client.app[keys.DB]
+    device_id = await db.fetchval("SELECT id FROM devices WHERE serial = ?", (serial,))
+    await slots.add_patterns(db, point_code, "mediation", list(range(1, 8)), "09:00", "09:30", 2)
+    draft = await bookings.save_draft(db, device_id, "mediation", point_code, "13900139000")
+    tomorrow = slots.today() + dt.timedelta(days=1)
+    made, _ = await bookings.book(
+        db, Calendar(), device_id, draft, tomorrow, "09:00", horizon_days=14, max_active=3
+    )
+    return made.id
+
+
 async def targets(client, data_dir) -> Targets:
     db = client.app[keys.DB]
     own_village, far_village = await first_village(db, OWN), await first_village(db, FAR)
@@ -430,6 +465,7 @@ async def targets(client, data_dir) -> Targets:
         city_announcement=await db.fetchval("SELECT MIN(id) FROM announcements"),
         city_wave=await db.fetchval("SELECT MIN(id) FROM rollout_waves"),
         far_callback=await callback(client, far_box),
+        far_appointment=await appointment(client, far_box, point_code),
         own_callback=await callback(client, "DEMO-0001"),
         far_staff=(
             await users.create_user(db, "dlt_staff", DEMO_PASSWORD, "staff", region_code=FAR)

@@ -13,6 +13,7 @@ from tv_server import keys
 from tv_server.admin import (
     advisers,
     announcements,
+    appointments,
     callbacks,
     coverage,
     directory,
@@ -37,7 +38,7 @@ from tv_server.settings import Settings
 # Slices of the admin, each registering its own routes and navigation entries.
 SLICES = (
     programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
-    advisers, feedback,
+    advisers, feedback, appointments,
 )  # fmt: skip
 
 

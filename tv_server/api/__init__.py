@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tv_server.api import coverage, devices, directory, keyauth, open311
+from tv_server.api import appointments, coverage, devices, directory, keyauth, open311
 
 
 def setup_api(app: web.Application) -> None:
@@ -13,3 +13,4 @@ def setup_api(app: web.Application) -> None:
     open311.setup(app)
     devices.setup(app)
     coverage.setup(app)
+    appointments.setup(app)

@@ -3,7 +3,7 @@ all links between screens are relative and a rendered screen can be shared betwe
 
 from aiohttp import web
 
-from tv_server.tv import adviser, callback, entry, programs, push, rating, services
+from tv_server.tv import adviser, appointments, callback, entry, programs, push, rating, services
 
 
 def setup_routes(app: web.Application) -> None:
@@ -35,6 +35,17 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(b + "m-{ref:\\d+}", callback.detail, name="tv_request")
     r.add_get(b + "mc-{ref:\\d+}", callback.cancel_confirm, name="tv_cb_cancel")
     r.add_post(b + "mc-{ref:\\d+}", callback.cancel)
+    r.add_get(b + "ap", appointments.choose_service, name="tv_ap")
+    r.add_get(b + "ap-pt", appointments.choose_point, name="tv_ap_point")
+    r.add_get(b + "ap-day", appointments.choose_day, name="tv_ap_day")
+    r.add_get(b + "ap-slot", appointments.choose_slot, name="tv_ap_slot")
+    r.add_get(b + "ap-phone", appointments.phone, name="tv_ap_phone")
+    r.add_post(b + "ap-phone", appointments.phone_post)
+    r.add_get(b + "ap-confirm", appointments.confirm, name="tv_ap_confirm")
+    r.add_post(b + "ap-submit", appointments.submit, name="tv_ap_submit")
+    r.add_get(b + "a-{code:[A-Za-z0-9]{6}}", appointments.receipt, name="tv_ap_receipt")
+    r.add_get(b + "ac-{code:[A-Za-z0-9]{6}}", appointments.cancel_confirm, name="tv_ap_cancel")
+    r.add_post(b + "ac-{code:[A-Za-z0-9]{6}}", appointments.cancel)
     r.add_get(b + "ann.json", push.poll, name="tv_ann")
     r.add_get(b + "adv", adviser.page, name="tv_adviser")
     r.add_get(b + "rate-{ref:\\d+}", rating.ask, name="tv_rate")

@@ -192,6 +192,23 @@ async def phone(request: web.Request) -> web.Response:
     )
 
 
+def keypad_input(form) -> tuple[str, bool]:
+    """The phone step's typed digits, and whether an on-screen key was pressed (the keypad
+    without script): then the screen is shown again with the key applied. Shared with the
+    appointment flow, which reuses the phone screen."""
+    digits = "".join(ch for ch in str(form.get("phone", "")) if ch.isdigit())[:PHONE_MAX]
+    key = str(form.get("k", ""))
+    if not key:
+        return digits, False
+    if key.isdigit() and len(key) == 1 and len(digits) < PHONE_MAX:
+        digits += key
+    elif key == "del":
+        digits = digits[:-1]
+    elif key == "clr":
+        digits = ""
+    return digits, True
+
+
 async def phone_post(request: web.Request) -> web.Response:
     """The phone step's form: keypad presses without script, or 下一步."""
     box = await current_box(request)
@@ -203,15 +220,8 @@ async def phone_post(request: web.Request) -> web.Response:
     adviser = await own_adviser(request, box, form.get("a"))
     if adviser is not None:
         point_code = adviser.office_code
-    digits = "".join(ch for ch in str(form.get("phone", "")) if ch.isdigit())[:PHONE_MAX]
-    key = str(form.get("k", ""))
-    if key:  # the on-screen keypad, when the page's script did not handle it
-        if key.isdigit() and len(key) == 1 and len(digits) < PHONE_MAX:
-            digits += key
-        elif key == "del":
-            digits = digits[:-1]
-        elif key == "clr":
-            digits = ""
+    digits, pressed = keypad_input(form)
+    if pressed:
         return _phone_form(
             request,
             box,
@@ -423,6 +433,8 @@ async def detail(request: web.Request) -> web.Response:
 
 
 async def mine(request: web.Request) -> web.Response:
+    from tv_server.tv import appointments  # it reuses this module's phone step
+
     box = await current_box(request)
     db = request.app[keys.DB]
     items = await domain.list_for_device(db, box.id)
@@ -447,6 +459,7 @@ async def mine(request: web.Request) -> web.Response:
         "tv/mine.html",
         box,
         rows=rows,
+        appointments=await appointments.mine_rows(request, box),
         cancel_urls={
             item.ref: screen_url(request, "tv_cb_cancel", ref=item.ref)
             for item in items

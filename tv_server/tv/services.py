@@ -6,6 +6,7 @@ import segno
 import segno.helpers
 from aiohttp import web
 
+from appointments import slots
 from content import directory
 from storage import NotFound
 from tv_server import keys
@@ -116,7 +117,11 @@ async def point(request: web.Request) -> web.Response:
             kind=gettext(labels.POINT_KINDS[p.kind]),
             place=tree.full_name(p.region_code),
             callback_url=screen_url(request, "tv_cb", query={"sp": p.code}),
+            appointment_url=screen_url(request, "tv_ap", query={"sp": p.code})
+            if await slots.services_at(db, p.code)
+            else None,
             back=screen_url(request, "tv_directory") + f"#o-{p.id}",
         )
 
-    return await cached(request, box, ("point", pid), ["directory"], build)
+    # "appointments": the 预约办理 button comes and goes with the point's slot patterns.
+    return await cached(request, box, ("point", pid), ["directory", "appointments"], build)

@@ -1,0 +1,524 @@
+"""Bookings: drafts on the box, the booking itself (capacity checked and the row inserted in one
+write transaction, idempotent per draft id), the household's cancel before the cutoff, and
+staff's attended / no-show / reschedule. Every change is an event row (who, from, to)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from appointments import slots
+from callbacks import phones
+from callbacks.deadlines import Calendar
+from callbacks.requests import DRAFT_TTL_SECONDS, DRAFTS_PER_BOX, PHONE_INPUT_MAX, valid_draft_id
+from storage import Conflict, Database, Invalid, LimitReached, NotFound, OutOfScope
+from storage.database import Transaction
+
+STATES = ("booked", "rescheduled", "cancelled", "attended", "no_show")
+ACTIVE = ("booked", "rescheduled")  # still to come: cancellable, reminded
+# Short, read out over the phone or shown at the desk: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
+CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"
+CODE_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: int
+    code: str
+    point_code: str
+    region_code: str | None
+    service: str
+    day: str
+    start: str
+    end: str
+    starts_at: float
+    phone_masked: str
+    status: str
+    moved_from: str
+    created_at: float
+    updated_at: float
+    reminded_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def date(self) -> dt.date:
+        return dt.date.fromisoformat(self.day)
+
+    def cancellable(self, now: float, cutoff_hours: float) -> bool:
+        return self.active and now < self.starts_at - cutoff_hours * 3600
+
+    @property
+    def completed(self) -> bool:
+        """Attended: the household got the service (what a rating asks about)."""
+        return self.status == "attended"
+
+
+_COLUMNS = (
+    "id, code, point_code, region_code, service, day, start, ends, starts_at, phone_masked,"
+    " status, moved_from, created_at, updated_at, reminded_at"
+)
+
+
+def _appointment(row) -> Appointment:
+    return Appointment(*[row[i] for i in range(15)])
+
+
+@dataclass(frozen=True)
+class AppointmentDraft:
+    id: str
+    service: str
+    point_code: str
+    phone_e164: str
+    phone_masked: str
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def code_param(text: str) -> str:
+    text = text.upper()
+    if len(text) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in text):
+        raise NotFound("appointment_not_found", text[:20])
+    return text
+
+
+# -- drafts ------------------------------------------------------------------------------------
+
+
+async def save_draft(
+    db: Database,
+    device_id: int,
+    service: str,
+    point_code: str,
+    phone_digits: str,
+    draft_id: str | None = None,
+    now: float | None = None,
+) -> AppointmentDraft:
+    """Validate and keep the typed number server-side (never in a URL); a box keeps at most
+    DRAFTS_PER_BOX drafts, each for a point the directory holds."""
+    slots.service_param(service)
+    if len(phone_digits) > PHONE_INPUT_MAX:
+        raise Invalid("phone_invalid", "length")
+    e164 = phones.normalise(phone_digits)
+    if not valid_draft_id(draft_id):
+        draft_id = None
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        if (
+            not point_code
+            or len(point_code) > 64
+            or await tx.fetchone("SELECT 1 FROM service_points WHERE code = ?", (point_code,))
+            is None
+        ):
+            raise Invalid("service_point_invalid", point_code[:64])
+        await tx.execute(
+            "DELETE FROM appointment_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,)
+        )
+        existing = draft_id and await tx.fetchone(
+            "SELECT id FROM appointment_drafts WHERE id = ? AND device_id = ?",
+            (draft_id, device_id),
+        )
+        if existing:
+            await tx.execute(
+                "UPDATE appointment_drafts SET service = ?, point_code = ?, phone_e164 = ?"
+                " WHERE id = ?",
+                (service, point_code, e164, draft_id),
+            )
+        else:
+            await tx.execute(
+                "DELETE FROM appointment_drafts WHERE device_id = ? AND id NOT IN"
+                " (SELECT id FROM appointment_drafts WHERE device_id = ?"
+                " ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+                (device_id, device_id, DRAFTS_PER_BOX - 1),
+            )
+            draft_id = secrets.token_hex(12)
+            await tx.execute(
+                "INSERT INTO appointment_drafts (id, device_id, service, point_code, phone_e164,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (draft_id, device_id, service, point_code, e164, now),
+            )
+    return AppointmentDraft(draft_id, service, point_code, e164, phones.mask(e164))
+
+
+async def get_draft(db: Database, device_id: int, draft_id: str) -> AppointmentDraft | None:
+    if not valid_draft_id(draft_id):
+        return None
+    row = await db.fetchone(
+        "SELECT id, service, point_code, phone_e164 FROM appointment_drafts"
+        " WHERE id = ? AND device_id = ?",
+        (draft_id, device_id),
+    )
+    if row is None:
+        return None
+    return AppointmentDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]))
+
+
+# -- booking -----------------------------------------------------------------------------------
+
+
+async def _event(
+    tx: Transaction,
+    appointment_id: int,
+    kind: str,
+    *,
+    actor: str,
+    now: float,
+    user_id: int | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    detail: dict | None = None,
+) -> None:
+    await tx.insert(
+        "INSERT INTO appointment_events (appointment_id, at, actor, user_id, kind, from_status,"
+        " to_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            appointment_id,
+            now,
+            actor,
+            user_id,
+            kind,
+            from_status,
+            to_status,
+            json.dumps(detail or {}, sort_keys=True),
+        ),
+    )
+
+
+async def _slot_in_tx(
+    tx: Transaction,
+    cal: Calendar,
+    point_code: str,
+    service: str,
+    day: dt.date,
+    start: str,
+    now: float,
+    horizon_days: int,
+) -> slots.Slot:
+    """The slot as it is inside the writer's transaction: Invalid when not offered."""
+    found = await slots.offered(tx, cal, point_code, service, now, horizon_days, only_day=day)
+    for slot in found:
+        if slot.start == start:
+            return slot
+    raise Invalid("slot_unavailable", f"{day} {start}")
+
+
+async def book(
+    db: Database,
+    cal: Calendar,
+    device_id: int,
+    draft: AppointmentDraft,
+    day: dt.date,
+    start: str,
+    *,
+    horizon_days: int,
+    max_active: int,
+    region_code: str | None = None,
+    now: float | None = None,
+) -> tuple[Appointment, bool]:
+    """Book the draft's service at its point for (day, start); return (appointment, created).
+
+    The seats taken are counted and the row inserted under the one writer's BEGIN IMMEDIATE, so
+    no two boxes can both take a slot's last seat: the loser gets Conflict('slot_full'). A
+    repeated submission with the same draft id returns the booking already made."""
+    now = time.time() if now is None else now
+    start = slots.clock(start)
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ? AND idempotency_key = ?",
+            (device_id, draft.id),
+        )
+        if row is not None:
+            await tx.execute("DELETE FROM appointment_drafts WHERE id = ?", (draft.id,))
+            return _appointment(row), False
+        slot = await _slot_in_tx(
+            tx, cal, draft.point_code, draft.service, day, start, now, horizon_days
+        )
+        if slot.free <= 0:
+            raise Conflict("slot_full", f"{day} {start}")
+        active = (
+            await tx.fetchone(
+                "SELECT COUNT(*) FROM appointments WHERE device_id = ? AND status IN (?, ?)",
+                (device_id, *ACTIVE),
+            )
+        )[0]
+        if active >= max_active:
+            raise LimitReached("appointment_limit", str(max_active), limit=max_active)
+        for _attempt in range(8):
+            code = new_code()
+            if await tx.fetchone("SELECT 1 FROM appointments WHERE code = ?", (code,)) is None:
+                break
+        appointment_id = await tx.insert(
+            "INSERT INTO appointments (code, device_id, idempotency_key, point_code, region_code,"
+            " service, day, start, ends, starts_at, phone_e164, phone_masked, status,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?, ?)",
+            (
+                code,
+                device_id,
+                draft.id,
+                draft.point_code,
+                region_code,
+                draft.service,
+                day.isoformat(),
+                slot.start,
+                slot.end,
+                slot.starts_at,
+                draft.phone_e164,
+                phones.mask(draft.phone_e164),
+                now,
+                now,
+            ),
+        )
+        await _event(tx, appointment_id, "booked", actor="household", now=now, to_status="booked")
+        await tx.execute("DELETE FROM appointment_drafts WHERE id = ?", (draft.id,))
+        row = await tx.fetchone(
+            f"SELECT {_COLUMNS} FROM appointments WHERE id = ?", (appointment_id,)
+        )
+    return _appointment(row), True
+
+
+async def next_free(
+    db: Database,
+    cal: Calendar,
+    point_code: str,
+    service: str,
+    now: float,
+    horizon_days: int,
+    limit: int = 4,
+) -> list[slots.Slot]:
+    """The next slots with a free seat (what a household that lost the last seat is offered)."""
+    found = await slots.offered(db, cal, point_code, service, now, horizon_days)
+    return [s for s in found if s.free > 0][:limit]
+
+
+async def get_by_key(db: Database, device_id: int, key: str) -> Appointment | None:
+    if not valid_draft_id(key):
+        return None
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ? AND idempotency_key = ?",
+        (device_id, key),
+    )
+    return None if row is None else _appointment(row)
+
+
+async def get_for_device(db: Database, device_id: int, code: str) -> Appointment:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ? AND code = ?",
+        (device_id, code_param(code)),
+    )
+    if row is None:
+        raise NotFound("appointment_not_found", code[:20])
+    return _appointment(row)
+
+
+async def list_for_device(db: Database, device_id: int, limit: int = 10) -> list[Appointment]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ?"
+        " ORDER BY starts_at DESC, id DESC LIMIT ?",
+        (device_id, limit),
+    )
+    return [_appointment(r) for r in rows]
+
+
+async def count_active(db: Database, device_id: int) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT COUNT(*) FROM appointments WHERE device_id = ? AND status IN (?, ?)",
+            (device_id, *ACTIVE),
+        )
+    )
+
+
+async def cancel_by_household(
+    db: Database, device_id: int, code: str, *, cutoff_hours: float, now: float | None = None
+) -> Appointment:
+    """Withdraw a booking up to `cutoff_hours` before it starts (idempotent: cancelling a
+    cancelled booking changes nothing). Conflict('appointment_cutoff') after the cutoff,
+    Conflict('appointment_closed') once staff marked it."""
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ? AND code = ?",
+            (device_id, code_param(code)),
+        )
+        if row is None:
+            raise NotFound("appointment_not_found", code[:20])
+        appt = _appointment(row)
+        if appt.status == "cancelled":
+            return appt
+        if not appt.active:
+            raise Conflict("appointment_closed", appt.status)
+        if not appt.cancellable(now, cutoff_hours):
+            raise Conflict("appointment_cutoff", str(cutoff_hours))
+        await tx.execute(
+            "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
+            (now, appt.id),
+        )
+        await _event(
+            tx,
+            appt.id,
+            "cancelled",
+            actor="household",
+            now=now,
+            from_status=appt.status,
+            to_status="cancelled",
+        )
+    return _appointment_replace(appt, status="cancelled", updated_at=now)
+
+
+def _appointment_replace(appt: Appointment, **changes) -> Appointment:
+    from dataclasses import replace
+
+    return replace(appt, **changes)
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+async def get(db: Database | Transaction, appointment_id: int) -> Appointment:
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM appointments WHERE id = ?", (appointment_id,))
+    if row is None:
+        raise NotFound("appointment_not_found", str(appointment_id))
+    return _appointment(row)
+
+
+async def _staff_target(
+    tx: Transaction, appointment_id: int, allowed: Callable[[str], bool] | None
+) -> Appointment:
+    appt = await get(tx, appointment_id)
+    region = await slots.point_region(tx, appt.point_code)
+    if allowed is not None and not allowed(region):
+        raise OutOfScope("out_of_scope", appt.code)
+    return appt
+
+
+async def mark(
+    db: Database,
+    appointment_id: int,
+    status: str,
+    *,
+    user_id: int,
+    allowed: Callable[[str], bool] | None = None,
+    now: float | None = None,
+) -> tuple[Appointment, Appointment]:
+    """Attended or no-show, from the slot's day on; returns (before, after). Marking again to
+    the other of the two corrects a slip."""
+    if status not in ("attended", "no_show"):
+        raise Invalid("status_invalid", status[:20])
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        appt = await _staff_target(tx, appointment_id, allowed)
+        if appt.status not in (*ACTIVE, "attended", "no_show"):
+            raise Conflict("appointment_closed", appt.status)
+        if slots.today(now) < appt.date:
+            raise Conflict("appointment_not_today", appt.day)
+        await tx.execute(
+            "UPDATE appointments SET status = ?, updated_at = ? WHERE id = ?",
+            (status, now, appt.id),
+        )
+        await _event(
+            tx,
+            appt.id,
+            status,
+            actor="staff",
+            user_id=user_id,
+            now=now,
+            from_status=appt.status,
+            to_status=status,
+        )
+    return appt, _appointment_replace(appt, status=status, updated_at=now)
+
+
+async def reschedule(
+    db: Database,
+    cal: Calendar,
+    appointment_id: int,
+    day: dt.date,
+    start: str,
+    *,
+    user_id: int,
+    horizon_days: int,
+    allowed: Callable[[str], bool] | None = None,
+    now: float | None = None,
+) -> tuple[Appointment, Appointment]:
+    """Move a booking to another offered slot of its point and service that has a free seat
+    (checked in the same transaction as the move). The household sees the new time and the
+    old one on the TV; the reminder is sent again for the new day."""
+    now = time.time() if now is None else now
+    start = slots.clock(start)
+    async with db.transaction() as tx:
+        appt = await _staff_target(tx, appointment_id, allowed)
+        if not appt.active:
+            raise Conflict("appointment_closed", appt.status)
+        if (appt.day, appt.start) == (day.isoformat(), start):
+            raise Invalid("slot_same", f"{day} {start}")
+        slot = await _slot_in_tx(
+            tx, cal, appt.point_code, appt.service, day, start, now, horizon_days
+        )
+        if slot.free <= 0:
+            raise Conflict("slot_full", f"{day} {start}")
+        moved_from = f"{appt.day} {appt.start}"
+        await tx.execute(
+            "UPDATE appointments SET day = ?, start = ?, ends = ?, starts_at = ?,"
+            " status = 'rescheduled', moved_from = ?, reminded_at = NULL, updated_at = ?"
+            " WHERE id = ?",
+            (day.isoformat(), slot.start, slot.end, slot.starts_at, moved_from, now, appt.id),
+        )
+        await _event(
+            tx,
+            appt.id,
+            "rescheduled",
+            actor="staff",
+            user_id=user_id,
+            now=now,
+            from_status=appt.status,
+            to_status="rescheduled",
+            detail={"from": moved_from, "to": f"{day.isoformat()} {slot.start}"},
+        )
+        after = await get(tx, appt.id)
+    return appt, after
+
+
+async def day_list(db: Database, point_code: str, day: dt.date) -> list[tuple[Appointment, str]]:
+    """A point's bookings of one day in time order, each with the household's box label."""
+    rows = await db.fetchall(
+        f"SELECT {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))},"
+        " COALESCE(d.household_label, '') FROM appointments a JOIN devices d ON d.id = a.device_id"
+        " WHERE a.point_code = ? AND a.day = ? ORDER BY a.start, a.service, a.id",
+        (point_code, day.isoformat()),
+    )
+    return [(_appointment(r), r[15]) for r in rows]
+
+
+async def search(
+    db: Database,
+    *,
+    point_code: str | None = None,
+    day: dt.date | None = None,
+    code: str | None = None,
+    limit: int = 200,
+) -> list[Appointment]:
+    """For the hotline's read-only API: by point and/or day, or one booking code."""
+    clauses, params = [], []
+    if point_code:
+        clauses.append("point_code = ?")
+        params.append(point_code)
+    if day:
+        clauses.append("day = ?")
+        params.append(day.isoformat())
+    if code:
+        clauses.append("code = ?")
+        params.append(code)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM appointments{where} ORDER BY day, start, id LIMIT ?",
+        (*params, limit),
+    )
+    return [_appointment(r) for r in rows]

@@ -1,0 +1,134 @@
+"""The hotline's read-only appointments API (scope appointments:read) and the day-before
+reminders through the webhook outbox (signed, delivered by the real sender, no full number unless
+the operator asks for it, never in the log)."""
+
+import datetime as dt
+import json
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from accounts import apikeys
+from appointments import reminders, slots
+from callbacks import webhooks
+from storage import clock
+from tests.conftest import create_app, enter, make_settings
+from tests.test_appointments_tv import POINT, book, phone_step, publish, tomorrow
+from tv_server import keys
+from tv_server.callback_tasks import deliver_due
+
+
+async def key(client, *scopes):
+    _k, raw = await apikeys.create(client.app[keys.DB], "hotline-" + str(len(scopes)), list(scopes))
+    return {"X-API-Key": raw}
+
+
+async def booked(client, box):
+    await publish(client)
+    draft = await phone_step(client, box, tomorrow())
+    return (await book(client, box, draft, tomorrow())).headers["Location"].rsplit("a-", 1)[1]
+
+
+async def test_the_hotline_reads_bookings_with_the_scope_only(client, box):
+    code = await booked(client, box)
+    reader = await key(client, "appointments:read")
+    response = await client.get(
+        "/api/v1/appointments",
+        params={"point": POINT, "day": tomorrow().isoformat()},
+        headers=reader,
+    )
+    assert response.status == 200
+    body = await response.json()
+    [item] = body["appointments"]
+    assert item["code"] == code and item["status"] == "booked" and item["start"] == "09:00"
+    assert item["phone_masked"] == "138****8000" and "13800138000" not in json.dumps(body)
+    one = await client.get(f"/api/v1/appointments/{code}", headers=reader)
+    assert (await one.json())["code"] == code
+    assert (await client.get("/api/v1/appointments/ZZZZZZ", headers=reader)).status == 404
+    # Other scopes, no key, a key in the URL: refused with a JSON error.
+    other = await key(client, "open311:read", "coverage:read")
+    response = await client.get(f"/api/v1/appointments/{code}", headers=other)
+    assert response.status == 403 and (await response.json())["error"]["code"] == "api_key_scope"
+    assert (await client.get(f"/api/v1/appointments/{code}")).status == 401
+    raw = reader["X-API-Key"]
+    response = await client.get(f"/api/v1/appointments/{code}", params={"api_key": raw})
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "api_key_in_query"
+    # No filter: no dump of every booking.
+    response = await client.get("/api/v1/appointments", headers=reader)
+    assert response.status == 400
+
+
+async def test_the_openapi_document_names_every_route_and_the_scope(client):
+    doc = await (await client.get("/api/v1/appointments/openapi.json")).json()
+    served = {
+        r.resource.canonical
+        for r in client.app.router.routes()
+        if r.resource is not None
+        and r.resource.canonical.startswith("/api/v1/appointments")
+        and r.method == "GET"
+        and not r.resource.canonical.endswith("openapi.json")
+    }
+    assert served == set(doc["paths"])
+    assert "appointments:read" in doc["components"]["securitySchemes"]["apiKey"]["description"]
+    assert "appointments:read" in apikeys.SCOPES
+
+
+def at_cst(day: dt.date, hour: int) -> float:
+    return clock.at(day, dt.time(hour))
+
+
+async def test_reminders_go_out_once_the_day_before_through_the_outbox(
+    aiohttp_client, aiohttp_server, data_dir, caplog
+):
+    client = await aiohttp_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
+    received = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/sms", hook)
+    server = await aiohttp_server(app)
+    db = client.app[keys.DB]
+    endpoint = await webhooks.add_endpoint(db, "sms", str(server.make_url("/sms")))
+    box = await enter(client)
+    code = await booked(client, box)
+    today = slots.today()
+    # Not before 09:00 the day before; then exactly once.
+    assert await reminders.queue_due(db, with_phone=False, now=at_cst(today, 7)) == 0
+    caplog.set_level(logging.INFO)
+    assert await reminders.queue_due(db, with_phone=False, now=at_cst(today, 10)) == 1
+    assert await reminders.queue_due(db, with_phone=False, now=at_cst(today, 11)) == 0
+    # Queued "at 10:00 today", which may still be ahead of the real clock the sender reads.
+    await db.execute("UPDATE webhook_outbox SET next_attempt_at = 0")
+    async with aiohttp.ClientSession() as session:
+        assert await deliver_due(db, session) == 1
+    [(headers, body)] = received
+    assert headers["X-LegalTV-Event"] == "appointment.reminder"
+    assert webhooks.verify(endpoint.secret, body, headers["X-LegalTV-Signature"])
+    payload = json.loads(body)
+    assert payload["appointment"]["code"] == code
+    assert payload["appointment"]["day"] == tomorrow().isoformat()
+    assert "phone" not in payload["appointment"] and "13800138000" not in body.decode()
+    assert "13800138000" not in caplog.text and "8613800138000" not in caplog.text
+
+
+async def test_with_the_setting_on_the_gateway_gets_the_number(client, box):
+    db = client.app[keys.DB]
+    await webhooks.add_endpoint(db, "sms", "http://127.0.0.1:9/sms")
+    await booked(client, box)
+    assert await reminders.queue_due(db, with_phone=True, now=at_cst(slots.today(), 10)) == 1
+    payload = json.loads(await db.fetchval("SELECT payload FROM webhook_outbox"))
+    assert payload["appointment"]["phone"] == "+8613800138000"
+
+
+async def test_a_cancelled_booking_gets_no_reminder(client, box):
+    db = client.app[keys.DB]
+    await webhooks.add_endpoint(db, "sms", "http://127.0.0.1:9/sms")
+    code = await booked(client, box)
+    assert (await client.post(f"{box}ac-{code}", allow_redirects=False)).status == 303
+    assert await reminders.queue_due(db, with_phone=False, now=at_cst(slots.today(), 10)) == 0
+    assert await db.fetchval("SELECT COUNT(*) FROM webhook_outbox") == 0
