@@ -75,7 +75,7 @@ async def test_book_the_last_seat_then_cancel_it_with_the_remote(tv, size):
     page.on("request", lambda r: requests.append(r.url))
     await page.goto(str(server.make_url("/tv/?stb=DEMO-0001")))
     problems: list = []
-    await focus(page, "t-ap", ["ArrowDown", "ArrowLeft", "ArrowDown", "ArrowLeft"])
+    await focus(page, "t-ap", ["ArrowRight"] * 4)
     await check_screen(page, "home", size, problems)
 
     async def step(key, name):
