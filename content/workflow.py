@@ -22,6 +22,7 @@ from PIL import Image
 from content import package
 from content import programs as live
 from content import uploads as uploads_domain
+from content import video as video_domain
 from content.revisions import Content, Fields, PageDraft, check_images, validate_fields
 from storage import Conflict, Database, Invalid, NotFound
 from storage.database import Transaction
@@ -304,6 +305,7 @@ async def _prepare(
     poster: Upload | None = None,
     remove_video: bool = False,
     video_max_bytes: int | None = None,
+    video_max_seconds: float = 7200,
 ) -> Content:
     """Validate the form, then store the uploads and make the covers: every file exists before
     the revision is written. Refusals come before anything is stored."""
@@ -337,7 +339,8 @@ async def _prepare(
         )
     if video is not None:
         video_id = await uploads_domain.store_upload(
-            db, data_dir, video.filename, video.data, max_bytes=video_max, kind="video"
+            db, data_dir, video.filename, video.data, max_bytes=video_max, kind="video",
+            video_max_seconds=video_max_seconds,
         )
         duration = mp4_duration(video.data)
     if poster is not None:
@@ -407,6 +410,7 @@ async def create_program(
     note: str = "",
     audit: AuditHook | None = None,
     video_max_bytes: int | None = None,
+    video_max_seconds: float = 7200,
 ) -> int:
     """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
     H.264 MP4) needs a `poster` image; both go live with the revision."""
@@ -420,6 +424,7 @@ async def create_program(
         db, data_dir, fields, None, slug=slug, uploads=uploads, cover=cover,
         remove_images=(), title_card=False, region_exists=region_exists, max_bytes=max_bytes,
         video=video, poster=poster, video_max_bytes=video_max_bytes,
+        video_max_seconds=video_max_seconds,
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
@@ -499,6 +504,7 @@ async def save_draft(
     note: str = "",
     audit: AuditHook | None = None,
     video_max_bytes: int | None = None,
+    video_max_seconds: float = 7200,
 ) -> int:
     """Save the form as a new revision of the working copy; the TV keeps showing what is live.
     A new `video` replaces the old one (its poster is kept unless a new `poster` is given);
@@ -517,6 +523,7 @@ async def save_draft(
         cover=cover, remove_images=remove_images, title_card=title_card,
         region_exists=region_exists, max_bytes=max_bytes, video=video, poster=poster,
         remove_video=remove_video, video_max_bytes=video_max_bytes,
+        video_max_seconds=video_max_seconds,
     )  # fmt: skip
     if content == state.draft.content:
         return base_revision
@@ -563,12 +570,18 @@ async def restore(
 async def submit(
     db: Database, program_id: int, *, revision: int, actor: str, audit: AuditHook | None = None
 ) -> None:
-    """Send the working copy to review."""
+    """Send the working copy to review; refused (video_not_ready) while its video is still
+    being transcoded or its transcode failed."""
     now = time.time()
     async with db.transaction() as tx:
         flow = await _locked(tx, program_id, ("draft", "needs_changes", "current"), revision)
         if flow.state == "current":
             raise Conflict("nothing_to_review")
+        draft = await tx.fetchone(
+            "SELECT content FROM program_revisions WHERE id = ?", (flow.draft_revision_id,)
+        )
+        if draft is not None:
+            await video_domain.check_ready(tx, Content.from_json(draft[0]).video_media_id)
         await tx.execute(
             "UPDATE program_workflow SET state = 'in_review', submitted_by = ?,"
             " submitted_at = ?, updated_at = ? WHERE program_id = ?",

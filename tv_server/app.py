@@ -15,7 +15,7 @@ from aiohttp import web
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
-from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv
+from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv, video_tasks
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -83,6 +83,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(poll_forever(app[keys.HUB], settings.announcement_poll_seconds)),
         asyncio.create_task(callback_tasks.run_forever(app)),
         asyncio.create_task(coverage_tasks.run_forever(app)),
+        asyncio.create_task(video_tasks.run_forever(app)),
     ]
     yield
     for task in tasks:

@@ -1,16 +1,21 @@
-"""Media files from the data dir: images, renditions, title cards and videos. Videos are served
+"""Media files from the data dir: images, renditions, title cards, videos and their transcoded
+outputs (HLS playlists and segments, the progressive MP4). Videos are served
 with HTTP Range support (aiohttp's FileResponse), all with long cache lifetimes: every file name
 is content-addressed."""
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from aiohttp import web
 
 from tv_server import keys
 
-SERVED_FOLDERS = ("media", "renditions", "titlecards")
+SERVED_FOLDERS = ("media", "renditions", "titlecards", "video")
+# A transcoded video's HLS playlists and segments (DATA_DIR/video/, content/video.py).
+mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
+mimetypes.add_type("video/mp2t", ".ts")
 
 
 async def serve_media(request: web.Request) -> web.StreamResponse:

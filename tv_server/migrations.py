@@ -7,6 +7,7 @@ from content.schema import MIGRATIONS as CONTENT
 from content.schema_announcements import MIGRATIONS as ANNOUNCEMENTS
 from content.schema_directory import MIGRATIONS as DIRECTORY
 from content.schema_uploads import MIGRATIONS as UPLOADS
+from content.schema_video import MIGRATIONS as VIDEO
 from device_registry.schema import MIGRATIONS as REGISTRY
 from storage import Migration
 
@@ -27,4 +28,5 @@ MIGRATIONS = [
     *UPLOADS,
     *EDITORIAL,
     *DIRECTORY,
+    *VIDEO,
 ]

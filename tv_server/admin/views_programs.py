@@ -283,6 +283,7 @@ async def program_create(request: web.Request) -> web.Response:
                 uploads=uploads, **media, region_exists=_region_exists(request),
                 max_bytes=settings.upload_max_bytes,
                 video_max_bytes=settings.video_upload_max_bytes,
+                video_max_seconds=settings.video_max_seconds,
                 author=current_user(request).username, note=str(form.get("note", "")),
                 audit=_audit(request),
             )  # fmt: skip
@@ -326,6 +327,7 @@ async def program_save(request: web.Request) -> web.Response:
                 title_card=form.get("title_card") == "1", region_exists=_region_exists(request),
                 max_bytes=settings.upload_max_bytes,
                 video_max_bytes=settings.video_upload_max_bytes,
+                video_max_seconds=settings.video_max_seconds,
                 author=current_user(request).username, note=str(form.get("note", "")),
                 audit=_audit(request),
             )  # fmt: skip
