@@ -361,9 +361,7 @@ def _probe(data: Source, max_seconds: float) -> video.Probe:
         return video.probe(Path(tmp.name), max_seconds=max_seconds)
 
 
-def _prepare(
-    data_dir: Path, data: Source, kind: str, video_max_seconds: float = 7200
-) -> _Prepared:
+def _prepare(data_dir: Path, data: Source, kind: str, video_max_seconds: float = 7200) -> _Prepared:
     """Check the bytes, then write the original and its renditions (blocking: run in a thread).
     A video on disk is checked, hashed and linked into place in chunks; an image is decoded
     whole anyway (its pixels are larger than its file), so its bytes are read."""

@@ -15,6 +15,7 @@ again. This module never imports aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -401,10 +402,13 @@ class Runner:
         if self.killed:
             return -9, ["stopped"]
         full = (["nice", "-n", "19"] if self.nice and shutil.which("nice") else []) + cmd
-        with tempfile.TemporaryFile() as err:
-            self.proc = proc = subprocess.Popen(
+        with (
+            tempfile.TemporaryFile() as err,
+            subprocess.Popen(
                 full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
-            )
+            ) as proc,
+        ):
+            self.proc = proc
             assert proc.stdout is not None
             for raw in proc.stdout:
                 if progress is not None and progress.feed(raw.decode("ascii", "replace")):
@@ -527,6 +531,49 @@ async def fail(db: Database, job_id: int, lines: list[str]) -> None:
         )
 
 
+async def run_claimed(
+    db: Database,
+    data_dir: Path,
+    job: Job,
+    source_rel: str,
+    sha: str,
+    *,
+    ladder: list[Rung],
+    max_seconds: float,
+    runner: Runner,
+) -> str:
+    """Transcode a claimed job in a worker thread and record how it ended ("done" or
+    "failed"). Cancelled (the server stops): FFmpeg is killed and the job stays `running`, to
+    be queued again at the next start."""
+    try:
+        facts = await asyncio.to_thread(
+            make_outputs, Path(data_dir), Path(data_dir) / source_rel, sha,
+            ladder=ladder, max_seconds=max_seconds, run=runner,
+        )  # fmt: skip
+    except asyncio.CancelledError:
+        runner.kill()
+        raise
+    except TranscodeFailed as exc:
+        await fail(db, job.id, exc.lines)
+        return "failed"
+    except (Invalid, ValueError, OSError) as exc:
+        await fail(db, job.id, [f"{type(exc).__name__}: {exc}"])
+        return "failed"
+    await finish(db, job.id, sha, facts)
+    return "done"
+
+
+async def run_next(db: Database, data_dir: Path, *, ladder: list[Rung], max_seconds: float):
+    """Claim and transcode the oldest queued job (for the CLI and tests); its final state, or
+    None when nothing is queued."""
+    claimed = await claim(db)
+    if claimed is None:
+        return None
+    return await run_claimed(
+        db, data_dir, *claimed, ladder=ladder, max_seconds=max_seconds, runner=Runner()
+    )
+
+
 async def job_for(db: Database, media_id: int) -> Job | None:
     row = await db.fetchone(f"{_JOB_SQL} WHERE media_id = ?", (media_id,))
     return _job(row) if row is not None else None
@@ -560,16 +607,24 @@ class Playable:
     duration: float | None
 
 
-async def playable(db: Database, media_id: int, original: str) -> Playable:
-    job = await job_for(db, media_id)
-    if job is None or job.state != "done" or not job.outputs:
+async def playable_file(db: Database, original: str | None) -> Playable:
+    """What to play of a stored video file (its transcoded outputs once they exist)."""
+    if not original:
+        return Playable("", None, [], None)
+    row = await db.fetchone(
+        "SELECT j.state, j.outputs FROM media m JOIN video_jobs j ON j.media_id = m.id"
+        " WHERE m.file = ?",
+        (original,),
+    )
+    if row is None or row["state"] != "done" or not row["outputs"]:
         return Playable(original, None, [], None)
-    base = job.outputs["dir"]
+    outputs = json.loads(row["outputs"])
+    base = outputs["dir"]
     return Playable(
         f"{base}/video-720p.mp4",
         f"{base}/hls/master.m3u8",
-        [f"{base}/{p}" for p in job.outputs.get("posters", [])],
-        job.outputs.get("duration"),
+        [f"{base}/{p}" for p in outputs.get("posters", [])],
+        outputs.get("duration"),
     )
 
 

@@ -339,7 +339,12 @@ async def _prepare(
         )
     if video is not None:
         video_id = await uploads_domain.store_upload(
-            db, data_dir, video.filename, video.data, max_bytes=video_max, kind="video",
+            db,
+            data_dir,
+            video.filename,
+            video.data,
+            max_bytes=video_max,
+            kind="video",
             video_max_seconds=video_max_seconds,
         )
         duration = mp4_duration(video.data)

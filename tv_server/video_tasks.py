@@ -13,7 +13,6 @@ import time
 from aiohttp import web
 
 from content import video
-from storage import Invalid
 from tv_server import keys
 
 log = logging.getLogger(__name__)
@@ -38,30 +37,18 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
                 video.set_progress(db, job.id, progress.percent, progress.eta), loop
             )
 
-    runner = video.Runner(on_progress)
     try:
         ladder = video.parse_ladder(settings.video_ladder)
-        facts = await asyncio.to_thread(
-            video.make_outputs,
-            settings.data_path,
-            settings.data_path / source_rel,
-            sha,
-            ladder=ladder,
-            max_seconds=settings.video_max_seconds,
-            run=runner,
-        )
-    except asyncio.CancelledError:
-        runner.kill()  # the thread's FFmpeg ends; the job stays `running` for the next start
-        raise
-    except video.TranscodeFailed as exc:
-        await video.fail(db, job.id, exc.lines)
+    except ValueError as exc:
+        await video.fail(db, job.id, [f"video_ladder: {exc}"])
         return "failed"
-    except (Invalid, ValueError, OSError) as exc:
-        await video.fail(db, job.id, [f"{type(exc).__name__}: {exc}"])
-        return "failed"
-    await video.finish(db, job.id, sha, facts)
-    _forget_screens(app)
-    return "done"
+    state = await video.run_claimed(
+        db, settings.data_path, job, source_rel, sha, ladder=ladder,
+        max_seconds=settings.video_max_seconds, runner=video.Runner(on_progress),
+    )  # fmt: skip
+    if state == "done":
+        _forget_screens(app)
+    return state
 
 
 def _forget_screens(app: web.Application) -> None:

@@ -16,6 +16,7 @@ from storage import DomainError, NotFound
 from tv_server import keys
 from tv_server.admin import labels, program_scope
 from tv_server.admin import program_labels as L
+from tv_server.admin import video as admin_video
 from tv_server.admin.common import (
     current_user,
     deny,
@@ -211,7 +212,11 @@ async def _video_context(db, content) -> dict | None:
         "mb": round(info["bytes"] / 2**20, 1),
         "seconds": content.duration_seconds or "?",
     }
-    return {"text": gettext(L.VIDEO_INFO) % facts, "poster_url": poster}
+    return {
+        "text": gettext(L.VIDEO_INFO) % facts,
+        "poster_url": poster,
+        "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
+    }
 
 
 def _own_work(user, state: workflow.ProgramState) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callbacks import requests as callbacks_domain
+from content import video as video_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.boxauth import BoxAuthError, verify_launch
@@ -93,7 +94,16 @@ async def home(request: web.Request) -> web.Response:
             detail = await program_for(request, box, last[0])
         except NotFound:  # withdrawn or no longer visible: no resume tile
             detail = None
-        if detail is not None:
+        at = None
+        if detail is not None and last[1] == 0 and detail.video_file:  # last seen: the video
+            at = await video_domain.position_for(db, box.id, detail.card.id)
+        if detail is not None and at is not None:
+            resume = {
+                "title": detail.card.title,
+                "at": f"{at[0] // 60}:{at[0] % 60:02d}",
+                "url": screen_url(request, "tv_video", pid=detail.card.id, query={"t": at[0]}),
+            }
+        elif detail is not None:
             page = min(max(last[1], 1), len(detail.pages))
             resume = {
                 "title": detail.card.title,
