@@ -5,7 +5,6 @@ is content-addressed."""
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 
 from aiohttp import web
@@ -14,8 +13,7 @@ from tv_server import keys
 
 SERVED_FOLDERS = ("media", "renditions", "titlecards", "video")
 # A transcoded video's HLS playlists and segments (DATA_DIR/video/, content/video.py).
-mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
-mimetypes.add_type("video/mp2t", ".ts")
+HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 
 
 async def serve_media(request: web.Request) -> web.StreamResponse:
@@ -28,4 +26,7 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
     path = request.app[keys.SETTINGS].data_path / Path(*parts)
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+    if path.suffix in HLS_TYPES:
+        headers["Content-Type"] = HLS_TYPES[path.suffix]
+    return web.FileResponse(path, headers=headers)
