@@ -126,4 +126,8 @@ async def home(request: web.Request) -> web.Response:
         place=regions.full_name(village.code) if village else "",
         household=box.view.box.household_label,
     )
-    return send_html(request, html)
+    response = send_html(request, html)
+    # Never from the browser's cache, not even on Back: "继续观看" must show where the box
+    # stopped a moment ago (a Back-restored copy would show the position before).
+    response.headers["Cache-Control"] = "no-store"
+    return response
