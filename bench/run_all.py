@@ -25,6 +25,7 @@ from bench import (
     registry_bench,
     renditions_bench,
     server_bench,
+    video_bench,
     weight_bench,
 )
 from bench.common import fmt, verdict
@@ -171,6 +172,9 @@ def main() -> None:
     )
     # registry bench: heartbeats, CSV import, coverage at 1M boxes (runs bench.coverage_bench too)
     reg, errors["registry bench"] = _safe("registry bench", lambda: registry_bench.run(a.quick))
+    vid, errors["video bench"] = _safe(
+        "video bench", lambda: video_bench.run(10 if a.quick else video_bench.SECONDS)
+    )
     previous = RESULTS.read_text() if RESULTS.exists() else ""
     text = report(when, machine, server, keys, weight, errors, _history(previous), a.quick)
     if rend:
@@ -181,6 +185,8 @@ def main() -> None:
         text = publish_bench.add_section(text, pub, machine)
     if reg:
         text = registry_bench.add_section(text, reg, machine)
+    if vid:
+        text = video_bench.add_section(text, vid, machine)
     RESULTS.write_text(text)
     print(text)
     print(f"(written to {RESULTS.relative_to(common.ROOT)})", file=sys.stderr)

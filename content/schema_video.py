@@ -1,6 +1,7 @@
 """Schema for programs' videos: the transcode job queue (one job per uploaded video media, its
-outputs recorded when done), where each box stopped watching a video, and whether a box model
-plays HLS natively (it then gets the adaptive ladder, else the progressive MP4)."""
+outputs recorded when done), where each box stopped watching a video and how far it got (for
+the watching figures), and whether a box model plays HLS natively (it then gets the adaptive
+ladder, else the progressive MP4)."""
 
 from storage import Migration
 
@@ -33,7 +34,9 @@ MIGRATIONS = [
             device_id INTEGER NOT NULL REFERENCES devices(id),
             program_id INTEGER NOT NULL,
             seconds INTEGER NOT NULL,
+            furthest INTEGER NOT NULL,
             duration INTEGER NOT NULL,
+            started_at REAL NOT NULL,
             updated_at REAL NOT NULL,
             PRIMARY KEY (device_id, program_id)
         )

@@ -628,25 +628,88 @@ async def playable_file(db: Database, original: str | None) -> Playable:
     )
 
 
-# -- resume positions ------------------------------------------------------------------------
+# -- resume positions and watching figures --------------------------------------------------
 
 
-async def save_position(
-    db: Database, device_id: int, program_id: int, seconds: int, duration: int
-) -> None:
-    async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO video_positions (device_id, program_id, seconds, duration, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, program_id) DO UPDATE SET"
-            " seconds = excluded.seconds, duration = excluded.duration,"
-            " updated_at = excluded.updated_at",
-            (device_id, program_id, seconds, duration, time.time()),
+class Positions:
+    """Where each box stopped watching each program's video, from the player's beacons. Kept in
+    memory and written in one transaction per `flush()` (like usage records), so a beacon costs
+    no database write; `furthest` (the furthest point reported) feeds the watching figures."""
+
+    MAX_PENDING = 200_000  # beyond this, beacons wait for the next flush to make room
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # (device, program) → (seconds, duration, at, furthest since the last flush)
+        self._pending: dict[tuple[int, int], tuple[int, int, float, int]] = {}
+
+    def record(
+        self, device_id: int, program_id: int, seconds: int, duration: int, now: float | None = None
+    ) -> bool:
+        key = (device_id, program_id)
+        before = self._pending.get(key)
+        if before is None and len(self._pending) >= self.MAX_PENDING:
+            return False
+        furthest = max(seconds, before[3] if before else 0)
+        self._pending[key] = (seconds, duration, time.time() if now is None else now, furthest)
+        return True
+
+    async def get(self, device_id: int, program_id: int) -> tuple[int, int] | None:
+        """(seconds, duration) where the box stopped, flushed or not."""
+        pending = self._pending.get((device_id, program_id))
+        if pending is not None:
+            return pending[0], pending[1]
+        row = await self.db.fetchone(
+            "SELECT seconds, duration FROM video_positions WHERE device_id = ? AND program_id = ?",
+            (device_id, program_id),
         )
+        return (row["seconds"], row["duration"]) if row is not None else None
+
+    async def flush(self) -> int:
+        if not self._pending:
+            return 0
+        batch, self._pending = self._pending, {}
+        rows = [(d, p, s, far, dur, at, at) for (d, p), (s, dur, at, far) in batch.items()]
+        try:
+            async with self.db.transaction() as tx:
+                await tx.executemany(
+                    "INSERT INTO video_positions (device_id, program_id, seconds, furthest,"
+                    " duration, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (device_id, program_id) DO UPDATE SET"
+                    " seconds = excluded.seconds, duration = excluded.duration,"
+                    " furthest = MAX(video_positions.furthest, excluded.furthest),"
+                    " updated_at = excluded.updated_at",
+                    rows,
+                )
+        except BaseException:
+            for key, value in batch.items():  # kept for the next attempt; newer ones win
+                newer = self._pending.get(key)
+                if newer is None:
+                    self._pending[key] = value
+                else:
+                    self._pending[key] = (*newer[:3], max(newer[3], value[3]))
+            raise
+        return len(rows)
 
 
-async def position_for(db: Database, device_id: int, program_id: int) -> tuple[int, int] | None:
-    row = await db.fetchone(
-        "SELECT seconds, duration FROM video_positions WHERE device_id = ? AND program_id = ?",
-        (device_id, program_id),
+async def figures(db: Database, program_id: int) -> dict:
+    """Watching figures of a program's video from the flushed positions: boxes that started it
+    (one box per household), their average furthest share, completions (≥ 90 %) and the
+    drop-off curve (share of starters still watching at 10 %, 20 %, … 90 %). A seek forward
+    counts as watched: the figures are an upper bound."""
+    rows = await db.fetchall(
+        "SELECT MIN(1.0, CAST(furthest AS REAL) / duration) AS share FROM video_positions"
+        " WHERE program_id = ? AND duration > 0",
+        (program_id,),
     )
-    return (row["seconds"], row["duration"]) if row is not None else None
+    shares = [float(r["share"]) for r in rows]
+    starts = len(shares)
+    return {
+        "starts": starts,
+        "average_share": round(sum(shares) / starts, 3) if starts else 0.0,
+        "completions": sum(1 for s in shares if s >= 0.9),
+        "drop_off": [
+            round(sum(1 for s in shares if s >= k / 10) / starts, 3) if starts else 0.0
+            for k in range(1, 10)
+        ],
+    }

@@ -338,7 +338,7 @@ async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(aiohttp_clien
         assert (await client.get(src)).status == 200
 
 
-async def test_position_beacon_feeds_the_home_screens_continue_watching(client, box):
+async def test_position_beacons_feed_continue_watching_and_the_watching_figures(client, box):
     db = client.app[keys.DB]
     pid = await db.fetchval(
         "SELECT id FROM programs WHERE video_media_id IS NOT NULL AND status = 'published'"
@@ -351,3 +351,29 @@ async def test_position_beacon_feeds_the_home_screens_continue_watching(client, 
     html = await (await client.get(f"{box}home")).text()
     assert "继续观看" in html and "看到 1:15" in html
     assert re.search(rf'href="v-{pid}\?t=75"', html), html
+    # Beacons are batched: written by the flush task, the furthest point kept.
+    assert (await client.get(f"{box}v-{pid}/at?s=280&d=300")).status == 204
+    assert (await client.get(f"{box}v-{pid}/at?s=20&d=300")).status == 204
+    for _ in range(50):
+        row = await db.fetchone(
+            "SELECT seconds, furthest FROM video_positions WHERE program_id = ?", (pid,)
+        )
+        if row is not None and row["seconds"] == 20:
+            break
+        await asyncio.sleep(0.1)
+    assert (row["seconds"], row["furthest"]) == (20, 280)
+    # Two more households: one stops at 5 %, one at 50 %.
+    for serial, at in (("DEMO-0002", 15), ("DEMO-0003", 150)):
+        other = await enter(client, serial)
+        assert (await client.get(f"{other}v-{pid}/at?s={at}&d=300")).status == 204
+    await client.app[keys.VIDEO_POSITIONS].flush()
+    figures = await video.figures(db, pid)
+    assert figures["starts"] == 3 and figures["completions"] == 1
+    assert figures["average_share"] == pytest.approx((280 + 15 + 150) / 900, abs=0.001)
+    assert figures["drop_off"][0] == pytest.approx(2 / 3, abs=0.001)  # 10 %: two of three
+    assert figures["drop_off"][8] == pytest.approx(1 / 3, abs=0.001)  # 90 %: one
+    assert (await login(client, "admin")).status == 303
+    page = await (await client.get(f"/admin/programs/{pid}")).text()
+    assert "3 台机顶盒开始观看" in page and "1 台看完" in page
+    status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
+    assert status["figures"]["starts"] == 3

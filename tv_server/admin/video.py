@@ -1,6 +1,7 @@
 """Admin slice: a program's video transcode, live. The program page polls this small JSON
 answer (tv_server/admin/static/video_status.js) to show the queue state, the percent done and
-the estimated time left; a failed transcode shows FFmpeg's last lines."""
+the estimated time left; a failed transcode shows FFmpeg's last lines. The watching figures
+(content.video.figures) are shown beside it."""
 
 from __future__ import annotations
 
@@ -37,14 +38,29 @@ async def status_of(db, media_id: int | None) -> dict | None:
     }
 
 
+async def figures_of(db, program_id: int | None) -> dict | None:
+    """The program's watching figures for its side panel (None before anyone watched)."""
+    if program_id is None:
+        return None
+    figures = await video.figures(db, program_id)
+    if not figures["starts"]:
+        return None
+    return {
+        **figures,
+        "average_percent": round(100 * figures["average_share"]),
+        "curve": [round(100 * share) for share in figures["drop_off"]],
+    }
+
+
 @requires("view")
 async def video_status(request: web.Request) -> web.Response:
     db = request.config_dict[keys.DB]
     state = await workflow.get_state(db, int(request.match_info["pid"]))
     if not program_scope.can_view(request, state.regions):
         raise await deny(request, "view", object="program", id=state.id)
-    status = await status_of(db, state.draft.content.video_media_id)
-    return web.json_response(status or {"state": "none"}, headers={"Cache-Control": "no-store"})
+    status = await status_of(db, state.draft.content.video_media_id) or {"state": "none"}
+    status["figures"] = await video.figures(db, state.id)
+    return web.json_response(status, headers={"Cache-Control": "no-store"})
 
 
 def setup(admin: web.Application) -> None:

@@ -187,7 +187,7 @@ async def _form_context(request: web.Request, state: workflow.ProgramState | Non
         "can_review": changeable and user.can("program.review"),
         "can_publish": changeable and user.can("program.publish"),
         "read_only_scope": not changeable,
-        "video": await _video_context(db, content),
+        "video": await _video_context(db, content, state.id if state else None),
         "own_work": state is not None and _own_work(user, state),
         "when": _when,
         "page_max": revisions.PAGE_MAX_CHARS,
@@ -195,7 +195,7 @@ async def _form_context(request: web.Request, state: workflow.ProgramState | Non
     }
 
 
-async def _video_context(db, content) -> dict | None:
+async def _video_context(db, content, pid: int | None = None) -> dict | None:
     """The working copy's video and poster for the form's side panel."""
     if content is None or content.video_media_id is None:
         return None
@@ -216,6 +216,7 @@ async def _video_context(db, content) -> dict | None:
         "text": gettext(L.VIDEO_INFO) % facts,
         "poster_url": poster,
         "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
+        "figures": await admin_video.figures_of(db, pid),  # who watched
     }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from callbacks import requests as callbacks_domain
-from content import video as video_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.boxauth import BoxAuthError, verify_launch
@@ -96,7 +95,7 @@ async def home(request: web.Request) -> web.Response:
             detail = None
         at = None
         if detail is not None and last[1] == 0 and detail.video_file:  # last seen: the video
-            at = await video_domain.position_for(db, box.id, detail.card.id)
+            at = await app[keys.VIDEO_POSITIONS].get(box.id, detail.card.id)
         if detail is not None and at is not None:
             resume = {
                 "title": detail.card.title,
