@@ -85,6 +85,11 @@ def markdown(r: dict) -> str:
             f"{fmt(r['cpu_seconds'], 1)} | {fmt(r['speed'], 2)}× | "
             f"{fmt(r['load_before'], 1)} / {fmt(r['load_after'], 1)} |",
             "",
+            f"CPU cost: {fmt(r['cpu_seconds'] / r['source_seconds'], 2)} CPU-seconds per second of "
+            f"source; on {os.cpu_count()} idle cores that is about "
+            f"{fmt(r['source_seconds'] / (r['cpu_seconds'] / (os.cpu_count() or 1)), 1)}× real "
+            "time (an estimate from the CPU time, not a measurement).",
+            "",
             "FFmpeg runs at `nice -n 19` (as in the server), so on this shared 2-core machine the "
             "other engineers' work (see the load average) takes the CPU first: the speed is a "
             "lower bound of what an idle machine does; CPU seconds ÷ source seconds is the "
