@@ -484,6 +484,8 @@ async def requeue_running(db: Database) -> int:
 
 async def claim(db: Database) -> tuple[Job, str, str] | None:
     """Take the oldest queued job: (job, source file relative to the data dir, its sha256)."""
+    if await db.fetchval("SELECT 1 FROM video_jobs WHERE state = 'queued' LIMIT 1") is None:
+        return None  # the usual case, answered by a reader without taking the write lock
     async with db.transaction() as tx:
         row = await tx.fetchone(
             "SELECT j.id, m.file, m.sha256 FROM video_jobs j JOIN media m ON m.id = j.media_id"

@@ -111,7 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
         "video_jobs_concurrency",
         1,
         "Video transcodes (FFmpeg at nice 19) the server runs at once; the rest wait in the "
-        "queue. 0 stops transcoding (jobs stay queued).",
+        "queue. 0 stops transcoding (jobs stay queued). With several server processes let one "
+        "transcode: a starting process queues again the jobs it finds running.",
         int,
     ),
     Setting(
