@@ -644,6 +644,7 @@ class Positions:
         self.db = db
         # (device, program) → (seconds, duration, at, furthest since the last flush)
         self._pending: dict[tuple[int, int], tuple[int, int, float, int]] = {}
+        self._writing: dict[tuple[int, int], tuple[int, int, float, int]] = {}  # being flushed
 
     def record(
         self, device_id: int, program_id: int, seconds: int, duration: int, now: float | None = None
@@ -658,7 +659,8 @@ class Positions:
 
     async def get(self, device_id: int, program_id: int) -> tuple[int, int] | None:
         """(seconds, duration) where the box stopped, flushed or not."""
-        pending = self._pending.get((device_id, program_id))
+        key = (device_id, program_id)
+        pending = self._pending.get(key) or self._writing.get(key)  # not yet in the database
         if pending is not None:
             return pending[0], pending[1]
         row = await self.db.fetchone(
@@ -671,6 +673,7 @@ class Positions:
         if not self._pending:
             return 0
         batch, self._pending = self._pending, {}
+        self._writing = batch
         rows = [(d, p, s, far, dur, at, at) for (d, p), (s, dur, at, far) in batch.items()]
         try:
             async with self.db.transaction() as tx:
@@ -691,6 +694,8 @@ class Positions:
                 else:
                     self._pending[key] = (*newer[:3], max(newer[3], value[3]))
             raise
+        finally:
+            self._writing = {}
         return len(rows)
 
 

@@ -377,3 +377,23 @@ async def test_position_beacons_feed_continue_watching_and_the_watching_figures(
     assert "3 台机顶盒开始观看" in page and "1 台看完" in page
     status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
     assert status["figures"]["starts"] == 3
+
+
+async def test_a_position_being_flushed_is_still_what_home_reads(client, box):
+    """Between taking a batch and committing it, the position is in neither the batch nor the
+    database: the home screen must still see it (it showed 0:00 under load before)."""
+    db = client.app[keys.DB]
+    pid = await db.fetchval(
+        "SELECT id FROM programs WHERE video_media_id IS NOT NULL AND status = 'published'"
+        " ORDER BY id LIMIT 1"
+    )
+    device = await db.fetchval("SELECT id FROM devices WHERE serial = 'DEMO-0001'")
+    positions = video.Positions(db)
+    positions.record(device, pid, 0, 16)
+    await positions.flush()
+    positions.record(device, pid, 5, 16)
+    flushing = asyncio.create_task(positions.flush())
+    await asyncio.sleep(0)  # the flush has taken its batch and waits for the database
+    assert await positions.get(device, pid) == (5, 16)
+    await flushing
+    assert await positions.get(device, pid) == (5, 16)

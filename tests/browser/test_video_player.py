@@ -37,6 +37,15 @@ async def key(page, name: str, *, nav: bool = False) -> None:
         await page.wait_for_timeout(120)
 
 
+async def at_time(page, condition: str) -> None:
+    """Wait until the video's currentTime `t` meets `condition` (tv.js spaces arrow keys
+    80 ms apart, so a quick second press may act a moment later)."""
+    await page.wait_for_function(
+        f"() => {{ var t = document.getElementById('video').currentTime; return {condition}; }}",
+        timeout=10_000,
+    )
+
+
 async def walk_to(page, element_id: str) -> None:
     """Arrow (or page) towards an element until it has the focus, then press OK."""
     for _ in range(40):
@@ -75,16 +84,16 @@ async def test_play_seek_leave_and_resume_with_the_remote(aiohttp_server, data_d
         assert await page.evaluate("document.getElementById('video').paused")
         before = await page.evaluate("document.getElementById('video').currentTime")
         await key(page, "ArrowRight")  # +10 s
+        await at_time(page, f"t >= {before + 9.5} && t <= {before + 10.5}")
         after = await page.evaluate("document.getElementById('video').currentTime")
-        assert after == pytest.approx(before + 10, abs=0.6)
         time_text = await page.text_content("#player-time")
         assert time_text.startswith(f"0:{int(after):02d}") and time_text.endswith("/ 0:16")
         await key(page, "5")  # half way
-        assert await page.evaluate("document.getElementById('video').currentTime") == 8
+        await at_time(page, "Math.abs(t - 8) < 0.1")
         await key(page, "ArrowRight")  # 18 s would pass the end: stops a second before it
-        assert await page.evaluate("document.getElementById('video').currentTime") == 15
+        await at_time(page, "Math.abs(t - 15) < 0.1")
         await key(page, "ArrowLeft")
-        assert await page.evaluate("document.getElementById('video').currentTime") == 5
+        await at_time(page, "Math.abs(t - 5) < 0.1")
         width = await page.evaluate("document.getElementById('player-done').style.width")
         assert float(width.rstrip("%")) == pytest.approx(100 * 5 / 16, abs=1)
         ARTIFACTS.mkdir(exist_ok=True)
