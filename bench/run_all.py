@@ -26,6 +26,7 @@ from bench import (
     registry_bench,
     renditions_bench,
     server_bench,
+    video_bench,
     weight_bench,
 )
 from bench.common import fmt, verdict
@@ -174,6 +175,9 @@ def main() -> None:
     reg, errors["registry bench"] = _safe("registry bench", lambda: registry_bench.run(a.quick))
     # fleet bench: heartbeats from 120,000 boxes, none twice in a run (signed device tokens)
     fleet, errors["fleet bench"] = _safe("fleet bench", lambda: fleet_bench.run(a.quick))
+    vid, errors["video bench"] = _safe(
+        "video bench", lambda: video_bench.run(10 if a.quick else video_bench.SECONDS)
+    )
     previous = RESULTS.read_text() if RESULTS.exists() else ""
     text = report(when, machine, server, keys, weight, errors, _history(previous), a.quick)
     if rend:
@@ -186,6 +190,8 @@ def main() -> None:
         text = registry_bench.add_section(text, reg, machine)
     if fleet:
         text = fleet_bench.add_section(text, fleet, machine)
+    if vid:
+        text = video_bench.add_section(text, vid, machine)
     RESULTS.write_text(text)
     print(text)
     print(f"(written to {RESULTS.relative_to(common.ROOT)})", file=sys.stderr)

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from content import programs, renditions
+from content import programs, renditions, video
 from content.renditions import RenditionSpec
 from storage import Database, Invalid, NotFound
 
@@ -351,12 +351,23 @@ class _Prepared:
     created: list[Path]
 
 
-def _prepare(data_dir: Path, data: Source, kind: str) -> _Prepared:
+def _probe(data: Source, max_seconds: float) -> video.Probe:
+    """ffprobe's view of an uploaded video (bytes are written to a temporary file first)."""
+    if isinstance(data, Path):
+        return video.probe(data, max_seconds=max_seconds)
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        return video.probe(Path(tmp.name), max_seconds=max_seconds)
+
+
+def _prepare(data_dir: Path, data: Source, kind: str, video_max_seconds: float = 7200) -> _Prepared:
     """Check the bytes, then write the original and its renditions (blocking: run in a thread).
     A video on disk is checked, hashed and linked into place in chunks; an image is decoded
     whole anyway (its pixels are larger than its file), so its bytes are read."""
     if kind == "video":
         check_mp4(data)
+        _probe(data, video_max_seconds)  # a video stream, at least 1 s, at most the setting
         sha = sha256_of(data)
         rel = f"media/{sha[:2]}/{sha}.mp4"
         created = [data_dir / rel] if _write_once(data_dir / rel, data) else []
@@ -396,12 +407,15 @@ async def store_upload(
     max_bytes: int,
     kind: str = "image",
     record: Recorder | None = None,
+    video_max_seconds: float = 7200,
 ) -> int:
     """Check and store an uploaded image or video; return its media id.
 
     Raises `Invalid` with upload_too_large, upload_not_image, upload_truncated, upload_bomb or
-    upload_not_mp4, leaving nothing stored. `record(tx, media_id, facts)` runs inside the
-    transaction (the web layer writes its audit entry there).
+    upload_not_mp4 (a video also video_no_stream, video_too_short or video_too_long, from
+    ffprobe), leaving nothing stored. `record(tx, media_id, facts)` runs inside the
+    transaction (the web layer writes its audit entry there). A video is queued for
+    transcoding in the same transaction (content/video.py).
     """
     if kind not in ("image", "video"):
         raise Invalid("upload_kind", kind)
@@ -410,7 +424,7 @@ async def store_upload(
         raise Invalid("upload_too_large", f"{size} > {max_bytes}", mb=max_bytes // 2**20)
     if not size:
         raise Invalid("upload_not_image" if kind == "image" else "upload_not_mp4", "empty")
-    prepared = await asyncio.to_thread(_prepare, Path(data_dir), data, kind)
+    prepared = await asyncio.to_thread(_prepare, Path(data_dir), data, kind, video_max_seconds)
     name = Path(filename or "").name[:200]
     try:
         async with db.transaction() as tx:
@@ -421,6 +435,8 @@ async def store_upload(
                 " WHERE id = ?",
                 (prepared.width, prepared.height, name, media_id),
             )
+            if kind == "video":
+                await video.enqueue(tx, media_id)
             if record is not None:
                 media = prepared.media
                 facts = {"sha256": media.sha, "bytes": media.size, "mime": media.mime}

@@ -21,6 +21,7 @@ from content import citations as cites
 from content import package
 from content import programs as live
 from content import uploads as uploads_domain
+from content import video as video_domain
 from content.revisions import (
     Content,
     Fields,
@@ -355,6 +356,7 @@ async def _prepare(
     video_max_bytes: int | None = None,
     earlier: dict[str, DomainError] | None = None,
     staged: Staged | None = None,
+    video_max_seconds: float = 7200,
 ) -> Content:
     """Validate the form (every problem at once, with `earlier` ones found by the caller:
     FormInvalid), then store the uploads and make the covers: every file exists before
@@ -413,7 +415,13 @@ async def _prepare(
         )
     if video is not None:
         video_id = await uploads_domain.store_upload(
-            db, data_dir, video.filename, video.data, max_bytes=video_max, kind="video"
+            db,
+            data_dir,
+            video.filename,
+            video.data,
+            max_bytes=video_max,
+            kind="video",
+            video_max_seconds=video_max_seconds,
         )
         duration = mp4_duration(video.data)
     if poster is not None:
@@ -571,6 +579,7 @@ async def create_program(
     audit: AuditHook | None = None,
     video_max_bytes: int | None = None,
     staged: Staged | None = None,
+    video_max_seconds: float = 7200,
 ) -> int:
     """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
     H.264 MP4) needs a `poster` image; both go live with the revision."""
@@ -587,7 +596,7 @@ async def create_program(
         db, data_dir, fields, None, slug=slug, uploads=uploads, cover=cover,
         remove_images=(), title_card=False, region_exists=region_exists, max_bytes=max_bytes,
         video=video, poster=poster, video_max_bytes=video_max_bytes, earlier=earlier,
-        staged=staged,
+        staged=staged, video_max_seconds=video_max_seconds,
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
@@ -671,6 +680,7 @@ async def save_draft(
     audit: AuditHook | None = None,
     video_max_bytes: int | None = None,
     staged: Staged | None = None,
+    video_max_seconds: float = 7200,
 ) -> int:
     """Save the form as a new revision of the working copy; the TV keeps showing what is live.
     A new `video` replaces the old one (its poster is kept unless a new `poster` is given);
@@ -689,6 +699,7 @@ async def save_draft(
         cover=cover, remove_images=remove_images, title_card=title_card,
         region_exists=region_exists, max_bytes=max_bytes, video=video, poster=poster,
         remove_video=remove_video, video_max_bytes=video_max_bytes, staged=staged,
+        video_max_seconds=video_max_seconds,
     )  # fmt: skip
     if content == state.draft.content:
         return base_revision
@@ -735,12 +746,18 @@ async def restore(
 async def submit(
     db: Database, program_id: int, *, revision: int, actor: str, audit: AuditHook | None = None
 ) -> None:
-    """Send the working copy to review."""
+    """Send the working copy to review; refused (video_not_ready) while its video is still
+    being transcoded or its transcode failed."""
     now = time.time()
     async with db.transaction() as tx:
         flow = await _locked(tx, program_id, ("draft", "needs_changes", "current"), revision)
         if flow.state == "current":
             raise Conflict("nothing_to_review")
+        draft = await tx.fetchone(
+            "SELECT content FROM program_revisions WHERE id = ?", (flow.draft_revision_id,)
+        )
+        if draft is not None:
+            await video_domain.check_ready(tx, Content.from_json(draft[0]).video_media_id)
         await tx.execute(
             "UPDATE program_workflow SET state = 'in_review', submitted_by = ?,"
             " submitted_at = ?, updated_at = ? WHERE program_id = ?",

@@ -49,6 +49,7 @@ class Box:
     screen_profile: str
     webp: bool = False  # the model's browser decodes WebP images
     token_generation: int = 0  # TV page tokens of an older generation are refused
+    hls: bool = False  # the model's browser plays HLS natively (else the progressive MP4)
 
     @property
     def admitted(self) -> bool:
@@ -60,7 +61,7 @@ async def get_box(db: Database, serial: str) -> Box | None:
         "SELECT d.id, d.serial, d.state, d.village_code, d.household_label,"
         " COALESCE(d.keymap_family, m.keymap_family, ?) AS family,"
         " COALESCE(d.screen_profile, m.screen_profile, ?) AS profile,"
-        " COALESCE(m.webp, 0) AS webp, d.token_generation"
+        " COALESCE(m.webp, 0) AS webp, d.token_generation, COALESCE(m.hls, 0) AS hls"
         " FROM devices d LEFT JOIN device_models m ON m.model = d.model WHERE d.serial = ?",
         (DEFAULT_FAMILY, DEFAULT_PROFILE, serial),
     )
@@ -76,6 +77,7 @@ async def get_box(db: Database, serial: str) -> Box | None:
         row["profile"],
         bool(row["webp"]),
         row["token_generation"],
+        bool(row["hls"]),
     )
 
 

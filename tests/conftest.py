@@ -64,6 +64,9 @@ def make_settings(data_dir: Path, **overrides):
         "demo": True,
         "allow_unsigned": True,
         "usage_flush_seconds": 0.2,
+        # Uploaded videos are transcoded in the background: one rung keeps that cheap here
+        # (tests/test_video.py encodes the whole ladder once).
+        "video_ladder": "540:1200",
     }
     values.update(overrides)
     return load_settings(env={}, data_dir=str(data_dir), **values)

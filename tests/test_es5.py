@@ -120,3 +120,12 @@ def test_strict_iife(source):
 def test_no_es2015_apis(source, api):
     # Library calls later than ES5 (or missing on old WebKit) that a parser cannot see.
     assert api not in code_only(source)
+
+
+def test_player_js_is_strict_es5_and_small():
+    """The video screen's player (tv_ui/static/player.js) follows the same rules as tv.js."""
+    player = (TV_JS.parent / "player.js").read_text("utf-8")
+    tree = check_es5(player)
+    body = [n for n in tree["body"] if n["type"] != "EmptyStatement"]
+    assert len(body) == 1 and body[0]["expression"]["type"] == "CallExpression"
+    assert len(player.encode("utf-8")) <= 6 * 1024

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from content import programs, workflow
+from content import video as video_domain
 from content.revisions import Fields, parse_body
 from storage import Conflict, Database, Invalid
 from tests.conftest import ROOT
@@ -202,6 +203,11 @@ async def test_video_with_poster_goes_live_with_its_revision(db, data_dir):
     content = (await workflow.get_revision(db, pid, rev)).content
     assert content.video_media_id and content.poster_media_id
     assert content.duration_seconds and content.duration_seconds > 0
+    with pytest.raises(Invalid) as caught:  # queued for transcoding: not ready for review
+        await workflow.submit(db, pid, revision=rev, actor="ed")
+    assert caught.value.code == "video_not_ready"
+    ladder = video_domain.parse_ladder("540:1200")
+    assert await video_domain.run_next(db, data_dir, ladder=ladder, max_seconds=7200) == "done"
     await workflow.submit(db, pid, revision=rev, actor="ed")
     await workflow.approve(db, pid, revision=rev, actor="rv", role="reviewer")
     detail = await programs.get_program(db, pid, None)

@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from content import workflow
+from content.video import Positions as video_positions
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database, clock
@@ -24,6 +25,7 @@ from tv_server import (
     keys,
     logredact,
     tv,
+    video_tasks,
 )
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
@@ -60,6 +62,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
         app[keys.USAGE] = UsageRecorder(db)
+        app[keys.VIDEO_POSITIONS] = video_positions(db)
         app[keys.HUB] = AnnouncementHub(
             db,
             streams_per_box=settings.sse_streams_per_box,
@@ -71,13 +74,16 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         if keys.USAGE in app:
             with contextlib.suppress(Exception):
                 await app[keys.USAGE].flush()
+        if keys.VIDEO_POSITIONS in app:
+            with contextlib.suppress(Exception):
+                await app[keys.VIDEO_POSITIONS].flush()
         if keys.HUB in app:
             with contextlib.suppress(Exception):
                 await app[keys.HUB].flush_impressions()
         await db.close()
 
 
-async def _flush_usage_forever(usage: UsageRecorder, interval: float) -> None:
+async def _flush_usage_forever(usage: UsageRecorder | video_positions, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
@@ -95,6 +101,10 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(callback_tasks.run_forever(app)),
         asyncio.create_task(coverage_tasks.run_forever(app)),
         asyncio.create_task(appointment_tasks.run_forever(app)),
+        asyncio.create_task(video_tasks.run_forever(app)),
+        asyncio.create_task(
+            _flush_usage_forever(app[keys.VIDEO_POSITIONS], settings.usage_flush_seconds)
+        ),
     ]
     yield
     for task in tasks:

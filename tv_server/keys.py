@@ -14,6 +14,7 @@ DB = web.AppKey("db", "Database")
 REGIONS = web.AppKey("regions", "RegionTree")
 SCREENS = web.AppKey("screens", "ScreenCache")
 USAGE = web.AppKey("usage", "UsageRecorder")
+VIDEO_POSITIONS = web.AppKey("video_positions", "Positions")  # content.video.Positions
 TOKENS = web.AppKey("tokens", "TokenSigner")
 BOXES = web.AppKey("boxes", "BoxDirectory")
 HUB = web.AppKey("hub", "AnnouncementHub")

@@ -1,4 +1,5 @@
-"""Media files from the data dir: images, renditions, title cards and videos. Videos are served
+"""Media files from the data dir: images, renditions, title cards, videos and their transcoded
+outputs (HLS playlists and segments, the progressive MP4). Videos are served
 with HTTP Range support (aiohttp's FileResponse), all with long cache lifetimes: every file name
 is content-addressed."""
 
@@ -10,7 +11,9 @@ from aiohttp import web
 
 from tv_server import keys
 
-SERVED_FOLDERS = ("media", "renditions", "titlecards")
+SERVED_FOLDERS = ("media", "renditions", "titlecards", "video")
+# A transcoded video's HLS playlists and segments (DATA_DIR/video/, content/video.py).
+HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 
 
 async def serve_media(request: web.Request) -> web.StreamResponse:
@@ -23,4 +26,7 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
     path = request.app[keys.SETTINGS].data_path / Path(*parts)
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+    if path.suffix in HLS_TYPES:
+        headers["Content-Type"] = HLS_TYPES[path.suffix]
+    return web.FileResponse(path, headers=headers)

@@ -10,6 +10,7 @@ from content.schema_announcements import MIGRATIONS as ANNOUNCEMENTS
 from content.schema_directory import MIGRATIONS as DIRECTORY
 from content.schema_laws import MIGRATIONS as LAWS
 from content.schema_uploads import MIGRATIONS as UPLOADS
+from content.schema_video import MIGRATIONS as VIDEO
 from device_registry.schema import MIGRATIONS as REGISTRY
 from feedback.schema import MIGRATIONS as FEEDBACK
 from storage import Migration
@@ -35,4 +36,5 @@ MIGRATIONS = [
     *ADVISERS,
     *FEEDBACK,
     *APPOINTMENTS,
+    *VIDEO,
 ]

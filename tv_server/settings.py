@@ -109,6 +109,27 @@ SETTINGS: tuple[Setting, ...] = (
         "at most 512 MB however high this is). Streamed to disk, refused with 413 once passed.",
         int,
     ),
+    Setting(
+        "video_max_seconds",
+        7200,
+        "Longest program video accepted (seconds, as ffprobe reads it); longer uploads are "
+        "refused with a message. Videos shorter than 1 s or without a video stream are too.",
+        int,
+    ),
+    Setting(
+        "video_jobs_concurrency",
+        1,
+        "Video transcodes (FFmpeg at nice 19) the server runs at once; the rest wait in the "
+        "queue. 0 stops transcoding (jobs stay queued). With several server processes let one "
+        "transcode: a starting process queues again the jobs it finds running.",
+        int,
+    ),
+    Setting(
+        "video_ladder",
+        "540:1200,720:2500,1080:5000,2160:15000",
+        "The HLS ladder: comma-separated HEIGHT:KBITS rungs (H.264 video bit rate). A rung "
+        "larger than the source is left out. Applies to videos transcoded afterwards.",
+    ),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
     Setting(

@@ -24,6 +24,7 @@ from tv_server.admin import (
     programs,
     registry,
     streamed,
+    video,
     views_audit,
     views_auth,
     views_home,
@@ -38,7 +39,7 @@ from tv_server.settings import Settings
 # Slices of the admin, each registering its own routes and navigation entries.
 SLICES = (
     programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
-    advisers, feedback, appointments,
+    advisers, feedback, appointments, video,
 )  # fmt: skip
 
 

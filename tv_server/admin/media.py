@@ -23,6 +23,10 @@ MESSAGES = {
     "upload_bomb": N_("图片像素太多（最多4000万像素），请缩小后再上传。"),
     "upload_not_mp4": N_("视频必须是 H.264 编码的 MP4 文件。"),
     "upload_missing": N_("请选择要上传的文件。"),
+    "video_unreadable": N_("无法读取这个视频文件，请重新导出后再上传。"),
+    "video_no_stream": N_("这个文件里没有视频画面，请换一个文件。"),
+    "video_too_short": N_("视频太短，至少要1秒。"),
+    "video_too_long": N_("视频太长，最长%(minutes)s分钟。"),
     "upload_kind": N_("上传类型不正确。"),
     "upload_too_many": N_("一次最多上传20个文件。"),
     "server_error": N_("系统出错了，请稍后再试。"),
@@ -149,6 +153,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
                 max_bytes=_limit(request, kind),
                 kind=kind,
                 record=record,
+                video_max_seconds=request.config_dict[keys.SETTINGS].video_max_seconds,
             )
     except Invalid as exc:
         return await _refuse(request, exc.code, form, **exc.params)

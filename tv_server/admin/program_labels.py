@@ -117,9 +117,20 @@ ERRORS = {
     "upload_kind": N_("上传类型不正确。"),
     "poster_required": N_("上传视频时请同时上传一张海报图片。"),
     "poster_without_video": N_("海报图片要和视频一起上传。"),
+    "video_unreadable": N_("无法读取这个视频文件，请重新导出后再上传。"),
+    "video_no_stream": N_("这个文件里没有视频画面，请换一个文件。"),
+    "video_too_short": N_("视频太短，至少要1秒。"),
+    "video_too_long": N_("视频太长，最长%(minutes)s分钟。"),
+    "video_not_ready": N_("视频还在转码或转码失败，视频处理好之后才能提交审核。"),
 }
 
 FORM_PROBLEMS = N_("有%(n)s处需要修改，已在下面标出。")
 
 SCOPE_READ_ONLY = N_("这个节目的播出地区超出您负责的地区，您只能查看和预览，不能修改。")
 VIDEO_INFO = N_("视频：%(name)s，%(mb)s MB，%(seconds)s 秒")
+VIDEO_STATES = {
+    "queued": N_("排队等待转码"),
+    "running": N_("正在转码"),
+    "done": N_("转码完成，可以播放"),
+    "failed": N_("转码失败"),
+}

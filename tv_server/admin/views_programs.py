@@ -19,6 +19,7 @@ from storage import DomainError, NotFound, clock
 from tv_server import keys
 from tv_server.admin import labels, legal_flags, program_scope, waves
 from tv_server.admin import program_labels as L
+from tv_server.admin import video as admin_video
 from tv_server.admin.common import (
     current_user,
     deny,
@@ -281,7 +282,7 @@ async def _form_context(
         "can_review": changeable and user.can("program.review"),
         "can_publish": changeable and user.can("program.publish"),
         "read_only_scope": not changeable,
-        "video": await _video_context(db, content),
+        "video": await _video_context(db, content, state.id if state else None),
         "own_work": state is not None and _own_work(user, state),
         "when": _when,
         "page_max": revisions.PAGE_MAX_CHARS,
@@ -289,7 +290,7 @@ async def _form_context(
     }
 
 
-async def _video_context(db, content) -> dict | None:
+async def _video_context(db, content, pid: int | None = None) -> dict | None:
     """The working copy's video and poster for the form's side panel."""
     if content is None or content.video_media_id is None:
         return None
@@ -306,7 +307,12 @@ async def _video_context(db, content) -> dict | None:
         "mb": round(info["bytes"] / 2**20, 1),
         "seconds": content.duration_seconds or "?",
     }
-    return {"text": gettext(L.VIDEO_INFO) % facts, "poster_url": poster}
+    return {
+        "text": gettext(L.VIDEO_INFO) % facts,
+        "poster_url": poster,
+        "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
+        "figures": await admin_video.figures_of(db, pid),  # who watched
+    }
 
 
 def _own_work(user, state: workflow.ProgramState) -> bool:
@@ -382,6 +388,7 @@ async def program_create(request: web.Request) -> web.Response:
                     uploads=uploads, **media, region_exists=_region_exists(request),
                     max_bytes=settings.upload_max_bytes,
                     video_max_bytes=settings.video_upload_max_bytes,
+                    video_max_seconds=settings.video_max_seconds,
                     author=current_user(request).username, note=str(form.get("note", "")),
                     audit=_audit(request),
                 )  # fmt: skip
@@ -433,6 +440,7 @@ async def program_save(request: web.Request) -> web.Response:
                     title_card=form.get("title_card") == "1", region_exists=_region_exists(request),
                     max_bytes=settings.upload_max_bytes,
                     video_max_bytes=settings.video_upload_max_bytes,
+                    video_max_seconds=settings.video_max_seconds,
                     author=current_user(request).username, note=str(form.get("note", "")),
                     audit=_audit(request),
                 )  # fmt: skip

@@ -3,7 +3,17 @@ all links between screens are relative and a rendered screen can be shared betwe
 
 from aiohttp import web
 
-from tv_server.tv import adviser, appointments, callback, entry, programs, push, rating, services
+from tv_server.tv import (
+    adviser,
+    appointments,
+    callback,
+    entry,
+    player,
+    programs,
+    push,
+    rating,
+    services,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -19,6 +29,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(b + "programs", programs.categories, name="tv_categories")
     r.add_get(b + "p-{pid:\\d+}", programs.resume, name="tv_program")
     r.add_get(b + "v-{pid:\\d+}", programs.video, name="tv_video")
+    r.add_get(b + "v-{pid:\\d+}/at", player.position, name="tv_video_at")
     r.add_get(b + "events", push.events_stream, name="tv_events")
     r.add_get(b + "dir", services.my_chain, name="tv_directory")
     r.add_get(b + "dir-{code:\\d+}", services.region, name="tv_region")

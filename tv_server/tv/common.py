@@ -53,6 +53,10 @@ class TvBox:
     def webp(self) -> bool:
         return self.view.box.webp
 
+    @property
+    def hls(self) -> bool:
+        return self.view.box.hls
+
 
 def screen_url(request: web.Request, name: str, **parts) -> str:
     """A screen's URL relative to the current one: `p-12-3`, `c-law?p=2`."""

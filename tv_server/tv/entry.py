@@ -99,7 +99,16 @@ async def home(request: web.Request) -> web.Response:
             detail = await program_for(request, box, last[0])
         except NotFound:  # withdrawn or no longer visible: no resume tile
             detail = None
-        if detail is not None:
+        at = None
+        if detail is not None and last[1] == 0 and detail.video_file:  # last seen: the video
+            at = await app[keys.VIDEO_POSITIONS].get(box.id, detail.card.id)
+        if detail is not None and at is not None:
+            resume = {
+                "title": detail.card.title,
+                "at": f"{at[0] // 60}:{at[0] % 60:02d}",
+                "url": screen_url(request, "tv_video", pid=detail.card.id, query={"t": at[0]}),
+            }
+        elif detail is not None:
             page = min(max(last[1], 1), len(detail.pages))
             resume = {
                 "title": detail.card.title,
@@ -123,4 +132,8 @@ async def home(request: web.Request) -> web.Response:
         household=box.view.box.household_label,
         adviser=await adviser.card(request, box),
     )
-    return send_html(request, html)
+    response = send_html(request, html)
+    # Never from the browser's cache, not even on Back: "继续观看" must show where the box
+    # stopped a moment ago (a Back-restored copy would show the position before).
+    response.headers["Cache-Control"] = "no-store"
+    return response

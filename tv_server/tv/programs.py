@@ -8,6 +8,7 @@ from aiohttp import web
 
 from content import package
 from content import programs as domain
+from content import video as video_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv import fastlane
@@ -170,21 +171,25 @@ async def render_video(
     profile: str,
     pages_url: str | None,
     back: str,
+    hls: bool = False,
     **extra,
 ) -> str:
-    """A program's video screen as the TV shows it (shared with the editors' preview)."""
+    """A program's video screen as the TV shows it (shared with the editors' preview): the HLS
+    ladder for a box that plays HLS natively, else the 720p MP4 (the upload while it is being
+    transcoded, or for a video stored before transcoding existed)."""
     db = request.config_dict[keys.DB]
     posters = await domain.rendition_files(
         db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + profile
     )
+    play = await video_domain.playable_file(db, detail.video_file)
     return render(
         request,
         "tv/video.html",
         box,
         program=detail.card,
-        video_src=_media_url(detail.video_file),
-        poster=_media_url(posters.get(detail.poster_media_id)),
-        duration=detail.duration_seconds,
+        video_src=_media_url(play.hls if hls and play.hls else play.mp4),
+        poster=_media_url(posters.get(detail.poster_media_id) or next(iter(play.posters), None)),
+        duration=detail.duration_seconds or (round(play.duration) if play.duration else None),
         pages_url=pages_url if detail.pages else None,
         back=back,
         profile=profile,
@@ -234,6 +239,8 @@ async def video(request: web.Request) -> web.Response:
             profile=box.profile,
             pages_url=screen_url(request, "tv_page", pid=pid, n=1),
             back=screen_url(request, "tv_category", slug=detail.card.category) + f"#prog-{pid}",
+            hls=box.hls,
+            position_url=screen_url(request, "tv_video_at", pid=pid),
         )
 
-    return await cached(request, box, ("video", pid), [f"program:{pid}"], build)
+    return await cached(request, box, ("video", pid, box.hls), [f"program:{pid}"], build)

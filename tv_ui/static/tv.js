@@ -251,6 +251,7 @@
 
   function run(action) {
     var el = document.activeElement;
+    if (LTV.onKey && LTV.onKey(action, el)) { ensureFocus(); return; }   // the video player
     if (MOVES[action]) {
       if (action === 'pageup' || action === 'pagedown') { page(action === 'pageup' ? 'prev' : 'next'); }
       else { move(action); }

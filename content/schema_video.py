@@ -1,0 +1,49 @@
+"""Schema for programs' videos: the transcode job queue (one job per uploaded video media, its
+outputs recorded when done), where each box stopped watching a video and how far it got (for
+the watching figures), and whether a box model plays HLS natively (it then gets the adaptive
+ladder, else the progressive MP4)."""
+
+from storage import Migration
+
+MIGRATIONS = [
+    Migration(
+        "video_0001_jobs",
+        """
+        CREATE TABLE video_jobs (
+            id INTEGER PRIMARY KEY,
+            media_id INTEGER NOT NULL UNIQUE REFERENCES media(id),
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'failed')),
+            percent REAL NOT NULL DEFAULT 0,
+            eta_seconds INTEGER,
+            error TEXT NOT NULL DEFAULT '',
+            outputs TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX video_jobs_state ON video_jobs (state, created_at)
+        """,
+    ),
+    Migration(
+        "video_0002_positions",
+        """
+        CREATE TABLE video_positions (
+            device_id INTEGER NOT NULL REFERENCES devices(id),
+            program_id INTEGER NOT NULL,
+            seconds INTEGER NOT NULL,
+            furthest INTEGER NOT NULL,
+            duration INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (device_id, program_id)
+        )
+        """,
+    ),
+    Migration(
+        "video_0003_device_models_hls",
+        "ALTER TABLE device_models ADD COLUMN hls INTEGER NOT NULL DEFAULT 0 CHECK (hls IN (0, 1))",
+    ),
+]

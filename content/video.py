@@ -1,0 +1,722 @@
+"""Programs' videos: probing an upload with ffprobe, the transcode job queue, and the FFmpeg
+commands that make what boxes play (docs/content-format.md, "Video").
+
+From one decode of the source, one FFmpeg run makes an HLS ladder (H.264 + AAC-LC, 2-second
+segments aligned across renditions by forced key frames, a master playlist) and one progressive
+720p MP4 (H.264 main, faststart) for boxes without HLS; the audio of both is normalised to
+-24 LKFS (GY/T 282-2014) with two-pass `loudnorm` (the first pass only measures). Renditions never
+exceed the source. Outputs live under DATA_DIR/video/<sha[:2]>/<sha>/, keyed by the source
+media's hash, and are written to a temporary folder renamed into place when complete.
+
+The queue is the `video_jobs` table (states queued → running → done | failed); the server's
+runner (tv_server/video_tasks.py) claims jobs, and a job found `running` at start-up is queued
+again. This module never imports aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage import Database, Invalid
+
+FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+MIN_SECONDS = 1.0
+TARGET_LKFS = -24.0
+SEGMENT_SECONDS = 2
+MP4_HEIGHT = 720
+MP4_KBPS = 2000  # average; capped at MP4_MAX_KBPS
+MP4_MAX_KBPS = 2500
+AUDIO_KBPS = 128
+POSTER_SHARES = (0.1, 0.35, 0.6, 0.85)  # where the candidate poster frames are taken
+TAIL_LINES = 20  # FFmpeg's last lines kept for the editor when a job fails
+DEFAULT_LADDER = "540:1200,720:2500,1080:5000,2160:15000"
+STATES = ("queued", "running", "done", "failed")
+# 16:9 boxes the renditions fit in, by nominal height.
+_BOX_WIDTH = {540: 960, 720: 1280, 1080: 1920, 1440: 2560, 2160: 3840}
+
+
+# -- probing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    width: int
+    height: int
+    duration: float
+    codec: str
+    has_audio: bool
+
+
+def probe(path: Path, *, max_seconds: float) -> Probe:
+    """What ffprobe finds in a file; `Invalid` (video_*) for what cannot become a program video."""
+    try:
+        done = subprocess.run(
+            [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+             str(path)],
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Invalid("video_unreadable", str(exc)) from exc
+    try:
+        facts = json.loads(done.stdout or b"{}")
+    except ValueError:
+        facts = {}
+    streams = facts.get("streams") or []
+    if done.returncode != 0 or not facts.get("format"):
+        raise Invalid("video_unreadable", done.stderr.decode("utf-8", "replace")[-300:])
+    video = [
+        s
+        for s in streams
+        if s.get("codec_type") == "video"
+        and not (s.get("disposition") or {}).get("attached_pic")
+        and s.get("width")
+    ]
+    if not video:
+        raise Invalid("video_no_stream", "no video stream")
+    stream = video[0]
+    duration = _number(facts["format"].get("duration")) or _number(stream.get("duration"))
+    if duration < MIN_SECONDS:
+        raise Invalid("video_too_short", f"{duration:.2f} s")
+    if duration > max_seconds:
+        raise Invalid("video_too_long", f"{duration:.0f} s", minutes=int(max_seconds // 60))
+    width, height = int(stream["width"]), int(stream["height"])
+    rotation = _rotation(stream)
+    if rotation in (90, 270):  # phones store portrait video as rotated landscape
+        width, height = height, width
+    has_audio = any(s.get("codec_type") == "audio" for s in streams)
+    return Probe(width, height, duration, str(stream.get("codec_name", "")), has_audio)
+
+
+def _number(value) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _rotation(stream: dict) -> int:
+    raw = (stream.get("tags") or {}).get("rotate")
+    for side in stream.get("side_data_list") or []:
+        if "rotation" in side:
+            raw = side["rotation"]
+    return int(abs(_number(raw))) % 360
+
+
+# -- the ladder --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rung:
+    height: int  # nominal: the 16:9 box the picture fits in
+    kbps: int
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str  # "720p"
+    width: int
+    height: int
+    kbps: int
+
+
+def parse_ladder(text: str) -> list[Rung]:
+    """ "540:1200,720:2500" → rungs (height:kbit/s), lowest first; ValueError when malformed."""
+    rungs = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        height, _, kbps = item.strip().partition(":")
+        rung = Rung(int(height), int(kbps))
+        if not (144 <= rung.height <= 4320 and 100 <= rung.kbps <= 100_000):
+            raise ValueError(f"ladder rung out of range: {item!r}")
+        rungs.append(rung)
+    if not rungs:
+        raise ValueError("empty ladder")
+    return sorted(rungs, key=lambda r: r.height)
+
+
+def _even(number: float) -> int:
+    return max(2, int(round(number / 2)) * 2)
+
+
+def fit(width: int, height: int, box_height: int) -> tuple[int, int] | None:
+    """The size of a `width`×`height` picture in the 16:9 box of `box_height`, or None when the
+    picture would have to be enlarged."""
+    box_width = _BOX_WIDTH.get(box_height, box_height * 16 // 9)
+    scale = min(box_width / width, box_height / height)
+    if scale > 1.0:
+        return None
+    return _even(width * scale), _even(height * scale)
+
+
+def renditions_for(width: int, height: int, ladder: list[Rung]) -> list[Rendition]:
+    """The ladder's renditions for a source: none larger than the source; a source smaller than
+    the lowest rung gets that rung at its own size."""
+    out = []
+    for rung in ladder:
+        size = fit(width, height, rung.height)
+        if size is not None and all(size != (r.width, r.height) for r in out):
+            out.append(Rendition(f"{rung.height}p", *size, rung.kbps))
+    if not out:
+        out.append(Rendition(f"{ladder[0].height}p", _even(width), _even(height), ladder[0].kbps))
+    return out
+
+
+def mp4_size(width: int, height: int) -> tuple[int, int]:
+    return fit(width, height, MP4_HEIGHT) or (_even(width), _even(height))
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+
+def output_dir(data_dir: Path, sha: str) -> Path:
+    return Path(data_dir) / "video" / sha[:2] / sha
+
+
+def output_rel(sha: str) -> str:
+    return f"video/{sha[:2]}/{sha}"
+
+
+# -- FFmpeg ----------------------------------------------------------------------------------
+
+
+def loudnorm_measure_cmd(source: Path) -> list[str]:
+    return [
+        FFMPEG, "-hide_banner", "-nostdin", "-i", str(source), "-vn", "-sn", "-dn",
+        "-af", f"loudnorm=I={TARGET_LKFS}:TP=-2:LRA=11:print_format=json", "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def parse_loudnorm(stderr: str) -> dict[str, str] | None:
+    """The measurement JSON the first loudnorm pass prints last on stderr."""
+    start = stderr.rfind("{")
+    end = stderr.rfind("}")
+    if start < 0 or end < start:
+        return None
+    try:
+        facts = json.loads(stderr[start : end + 1])
+    except ValueError:
+        return None
+    needed = ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
+    if not all(k in facts for k in needed):
+        return None
+    if not all(
+        math.isfinite(_number(facts[k])) and facts[k] not in ("-inf", "inf") for k in needed
+    ):
+        return None
+    return facts
+
+
+def _loudnorm_filter(measured: dict[str, str] | None) -> str:
+    base = f"loudnorm=I={TARGET_LKFS}:TP=-2:LRA=11"
+    if measured is None:  # silence or unmeasurable: one-pass
+        return base
+    return (
+        f"{base}:measured_I={measured['input_i']}:measured_TP={measured['input_tp']}"
+        f":measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}"
+        f":offset={measured['target_offset']}:linear=true"
+    )
+
+
+def transcode_cmd(
+    source: Path, out: Path, src: Probe, ladder: list[Rendition], measured: dict | None
+) -> list[str]:
+    """One FFmpeg run: the HLS ladder under out/hls and out/video-720p.mp4, from one decode."""
+    n = len(ladder) + 1
+    graph = [f"[0:v]split={n}" + "".join(f"[v{i}]" for i in range(n))]
+    mp4_w, mp4_h = mp4_size(src.width, src.height)
+    sizes = [(r.width, r.height) for r in ladder] + [(mp4_w, mp4_h)]
+    for i, (w, h) in enumerate(sizes):
+        graph.append(f"[v{i}]scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p[o{i}]")
+    audio_in = "[0:a:0]" if src.has_audio else "[1:a]"
+    graph.append(
+        f"{audio_in}{_loudnorm_filter(measured) if src.has_audio else 'anull'},"
+        f"aresample=48000,asplit={n}" + "".join(f"[a{i}]" for i in range(n))
+    )
+    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", str(source)]
+    if not src.has_audio:  # every rendition carries audio: silence for a silent source
+        cmd += ["-f", "lavfi", "-t", f"{src.duration:.3f}", "-i", "anullsrc=r=48000:cl=stereo"]
+    cmd += ["-filter_complex", ";".join(graph)]
+    keyframes = f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"
+    for i, rendition in enumerate(ladder):
+        cmd += ["-map", f"[o{i}]", "-map", f"[a{i}]"]
+        high = rendition.height >= 720
+        cmd += [
+            f"-c:v:{i}", "libx264", f"-profile:v:{i}", "high" if high else "main",
+            f"-b:v:{i}", f"{rendition.kbps}k", f"-maxrate:v:{i}", f"{int(rendition.kbps * 1.1)}k",
+            f"-bufsize:v:{i}", f"{rendition.kbps * 2}k",
+        ]  # fmt: skip
+    cmd += [
+        "-preset", "veryfast", "-sc_threshold", "0", "-force_key_frames", keyframes,
+        "-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2",
+        "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+        "-hls_segment_filename", str(out / "hls" / "%v" / "seg%04d.ts"),
+        "-master_pl_name", "master.m3u8",
+        "-var_stream_map", " ".join(f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(ladder)),
+        str(out / "hls" / "%v" / "index.m3u8"),
+    ]  # fmt: skip
+    m = len(ladder)
+    cmd += [
+        "-map", f"[o{m}]", "-map", f"[a{m}]",
+        "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast",
+        "-b:v", f"{MP4_KBPS}k", "-maxrate", f"{MP4_MAX_KBPS}k", "-bufsize", f"{MP4_MAX_KBPS * 2}k",
+        "-force_key_frames", keyframes, "-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2",
+        "-movflags", "+faststart", str(out / "video-720p.mp4"),
+        "-progress", "pipe:1", "-nostats",
+    ]  # fmt: skip
+    return cmd
+
+
+def poster_cmds(mp4: Path, out: Path, duration: float) -> list[list[str]]:
+    return [
+        [FFMPEG, "-hide_banner", "-nostdin", "-y", "-ss", f"{duration * share:.2f}", "-i",
+         str(mp4), "-frames:v", "1", "-q:v", "3", str(out / f"poster-{i + 1}.jpg")]
+        for i, share in enumerate(POSTER_SHARES)
+    ]  # fmt: skip
+
+
+_PROGRESS_TIME = re.compile(r"^out_time_(?:us|ms)=(\d+)$")
+
+
+class Progress:
+    """Follows FFmpeg's `-progress` lines: the share done and an estimate of the time left."""
+
+    def __init__(self, duration: float, start: float = 0.0, span: float = 1.0) -> None:
+        self.duration = max(duration, 0.001)
+        self.start, self.span = start, span  # this run's part of the whole job
+        self.began = time.monotonic()
+        self.done = 0.0  # share of this run, 0..1
+
+    def feed(self, line: str) -> bool:
+        """Read one line; True when the share done changed."""
+        match = _PROGRESS_TIME.match(line.strip())
+        if match is None:
+            if line.strip() == "progress=end":
+                self.done = 1.0
+                return True
+            return False
+        share = min(max(int(match.group(1)) / 1e6 / self.duration, 0.0), 1.0)
+        changed = share != self.done
+        self.done = share
+        return changed
+
+    @property
+    def percent(self) -> float:
+        return round(100 * (self.start + self.span * self.done), 1)
+
+    @property
+    def eta(self) -> int | None:
+        if self.done <= 0.02:
+            return None
+        elapsed = time.monotonic() - self.began
+        return int(elapsed / self.done * (1 - self.done))
+
+
+def make_outputs(
+    data_dir: Path,
+    source: Path,
+    sha: str,
+    *,
+    ladder: list[Rung],
+    max_seconds: float,
+    run: Callable[[list[str], Progress | None], tuple[int, list[str]]],
+) -> dict:
+    """Transcode a source into its outputs (blocking; `run(cmd, progress)` runs one FFmpeg
+    command and returns (exit code, last lines)). Returns the facts stored with the job;
+    raises `TranscodeFailed` with FFmpeg's last lines."""
+    src = probe(source, max_seconds=max_seconds)
+    final = output_dir(data_dir, sha)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{sha[:8]}-"))
+    try:
+        measured = None
+        if src.has_audio:
+            code, lines = run(loudnorm_measure_cmd(source), Progress(src.duration, 0.0, 0.1))
+            if code != 0:
+                raise TranscodeFailed(lines)
+            measured = parse_loudnorm("\n".join(lines))
+        rungs = renditions_for(src.width, src.height, ladder)
+        for rung in rungs:
+            (work / "hls" / rung.name).mkdir(parents=True)
+        cmd = transcode_cmd(source, work, src, rungs, measured)
+        code, lines = run(cmd, Progress(src.duration, 0.1 if src.has_audio else 0.0, 0.85))
+        if code != 0:
+            raise TranscodeFailed(lines)
+        posters = []
+        for i, poster in enumerate(poster_cmds(work / "video-720p.mp4", work, src.duration)):
+            code, _lines = run(poster, None)
+            if code == 0 and (work / f"poster-{i + 1}.jpg").is_file():
+                posters.append(f"poster-{i + 1}.jpg")
+        mp4_w, mp4_h = mp4_size(src.width, src.height)
+        facts = {
+            "duration": round(src.duration, 3),
+            "source": {"width": src.width, "height": src.height, "codec": src.codec},
+            "renditions": [
+                {"name": r.name, "width": r.width, "height": r.height, "kbps": r.kbps}
+                for r in rungs
+            ],
+            "mp4": {"width": mp4_w, "height": mp4_h, "kbps": MP4_MAX_KBPS},
+            "posters": posters,
+            "loudness": {"target": TARGET_LKFS, "measured": measured},
+        }
+        (work / "video.json").write_text(json.dumps(facts), encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)
+        work.rename(final)
+        return facts
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+class TranscodeFailed(Exception):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("ffmpeg failed")
+        self.lines = lines[-TAIL_LINES:]
+
+
+class Runner:
+    """Runs FFmpeg commands one after the other at low CPU priority (`nice -n 19`), reading
+    `-progress` lines as they come; `kill()` (from another thread) stops the current one."""
+
+    def __init__(self, on_progress: Callable[[Progress], None] | None = None, nice: bool = True):
+        self.on_progress = on_progress
+        self.nice = nice
+        self.proc: subprocess.Popen | None = None
+        self.killed = False
+
+    def __call__(self, cmd: list[str], progress: Progress | None) -> tuple[int, list[str]]:
+        if self.killed:
+            return -9, ["stopped"]
+        full = (["nice", "-n", "19"] if self.nice and shutil.which("nice") else []) + cmd
+        with (
+            tempfile.TemporaryFile() as err,
+            subprocess.Popen(
+                full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
+            ) as proc,
+        ):
+            self.proc = proc
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                if progress is not None and progress.feed(raw.decode("ascii", "replace")):
+                    if self.on_progress is not None:
+                        self.on_progress(progress)
+            code = proc.wait()
+            err.seek(0)
+            text = err.read().decode("utf-8", "replace")
+        return code, text.splitlines()[-200:]
+
+    def kill(self) -> None:
+        self.killed = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+
+# -- the job queue ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    media_id: int
+    state: str
+    percent: float
+    eta_seconds: int | None
+    error: str
+    outputs: dict | None
+    attempts: int
+
+
+_JOB_SQL = (
+    "SELECT id, media_id, state, percent, eta_seconds, error, outputs, attempts FROM video_jobs"
+)
+
+
+def _job(row) -> Job:
+    return Job(
+        row["id"],
+        row["media_id"],
+        row["state"],
+        row["percent"],
+        row["eta_seconds"],
+        row["error"],
+        json.loads(row["outputs"]) if row["outputs"] else None,
+        row["attempts"],
+    )
+
+
+async def enqueue(tx, media_id: int, now: float | None = None) -> None:
+    """Queue a video media for transcoding (inside the caller's transaction); a failed job is
+    queued again, a queued, running or done one is left alone."""
+    now = time.time() if now is None else now
+    await tx.execute(
+        "INSERT INTO video_jobs (media_id, state, created_at, updated_at)"
+        " VALUES (?, 'queued', ?, ?)"
+        " ON CONFLICT (media_id) DO UPDATE SET state = 'queued', percent = 0, error = '',"
+        " eta_seconds = NULL, updated_at = excluded.updated_at WHERE video_jobs.state = 'failed'",
+        (media_id, now, now),
+    )
+
+
+async def requeue_running(db: Database) -> int:
+    """At start-up: jobs a stopped server left `running` are queued again (restarted)."""
+    async with db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE video_jobs SET state = 'queued', percent = 0, eta_seconds = NULL,"
+            " updated_at = ? WHERE state = 'running'",
+            (time.time(),),
+        )
+        return cursor.rowcount
+
+
+async def claim(db: Database) -> tuple[Job, str, str] | None:
+    """Take the oldest queued job: (job, source file relative to the data dir, its sha256)."""
+    if await db.fetchval("SELECT 1 FROM video_jobs WHERE state = 'queued' LIMIT 1") is None:
+        return None  # the usual case, answered by a reader without taking the write lock
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "SELECT j.id, m.file, m.sha256 FROM video_jobs j JOIN media m ON m.id = j.media_id"
+            " WHERE j.state = 'queued' ORDER BY j.created_at, j.id LIMIT 1"
+        )
+        if row is None:
+            return None
+        now = time.time()
+        await tx.execute(
+            "UPDATE video_jobs SET state = 'running', started_at = ?, updated_at = ?,"
+            " attempts = attempts + 1, percent = 0, error = '' WHERE id = ?",
+            (now, now, row["id"]),
+        )
+        job = _job(await tx.fetchone(f"{_JOB_SQL} WHERE id = ?", (row["id"],)))
+    return job, row["file"], row["sha256"]
+
+
+async def set_progress(db: Database, job_id: int, percent: float, eta: int | None) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE video_jobs SET percent = ?, eta_seconds = ?, updated_at = ?"
+            " WHERE id = ? AND state = 'running'",
+            (percent, eta, time.time(), job_id),
+        )
+
+
+async def finish(db: Database, job_id: int, sha: str, facts: dict) -> None:
+    """A done job: its outputs are recorded and the programs using it get its duration."""
+    now = time.time()
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE video_jobs SET state = 'done', percent = 100, eta_seconds = 0, error = '',"
+            " outputs = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+            (json.dumps({**facts, "dir": output_rel(sha)}), now, now, job_id),
+        )
+
+
+async def fail(db: Database, job_id: int, lines: list[str]) -> None:
+    now = time.time()
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE video_jobs SET state = 'failed', eta_seconds = NULL, error = ?,"
+            " finished_at = ?, updated_at = ? WHERE id = ?",
+            ("\n".join(lines[-TAIL_LINES:])[-4000:], now, now, job_id),
+        )
+
+
+async def run_claimed(
+    db: Database,
+    data_dir: Path,
+    job: Job,
+    source_rel: str,
+    sha: str,
+    *,
+    ladder: list[Rung],
+    max_seconds: float,
+    runner: Runner,
+) -> str:
+    """Transcode a claimed job in a worker thread and record how it ended ("done" or
+    "failed"). Cancelled (the server stops): FFmpeg is killed and the job stays `running`, to
+    be queued again at the next start."""
+    try:
+        facts = await asyncio.to_thread(
+            make_outputs, Path(data_dir), Path(data_dir) / source_rel, sha,
+            ladder=ladder, max_seconds=max_seconds, run=runner,
+        )  # fmt: skip
+    except asyncio.CancelledError:
+        runner.kill()
+        raise
+    except TranscodeFailed as exc:
+        await fail(db, job.id, exc.lines)
+        return "failed"
+    except (Invalid, ValueError, OSError) as exc:
+        await fail(db, job.id, [f"{type(exc).__name__}: {exc}"])
+        return "failed"
+    await finish(db, job.id, sha, facts)
+    return "done"
+
+
+async def run_next(db: Database, data_dir: Path, *, ladder: list[Rung], max_seconds: float):
+    """Claim and transcode the oldest queued job (for the CLI and tests); its final state, or
+    None when nothing is queued."""
+    claimed = await claim(db)
+    if claimed is None:
+        return None
+    return await run_claimed(
+        db, data_dir, *claimed, ladder=ladder, max_seconds=max_seconds, runner=Runner()
+    )
+
+
+async def job_for(db: Database, media_id: int) -> Job | None:
+    row = await db.fetchone(f"{_JOB_SQL} WHERE media_id = ?", (media_id,))
+    return _job(row) if row is not None else None
+
+
+async def jobs_for(db, media_ids: list[int]) -> dict[int, Job]:
+    if not media_ids:
+        return {}
+    marks = ",".join("?" * len(media_ids))
+    rows = await db.fetchall(f"{_JOB_SQL} WHERE media_id IN ({marks})", media_ids)
+    return {r["media_id"]: _job(r) for r in rows}
+
+
+async def check_ready(db_or_tx, media_id: int | None) -> None:
+    """`Invalid("video_not_ready")` while a program's video is still queued, transcoding or
+    failed. A video without a job (stored before this pipeline) plays as uploaded."""
+    if media_id is None:
+        return
+    row = await db_or_tx.fetchone("SELECT state FROM video_jobs WHERE media_id = ?", (media_id,))
+    if row is not None and row["state"] != "done":
+        raise Invalid("video_not_ready", row["state"], state=row["state"])
+
+
+@dataclass(frozen=True)
+class Playable:
+    """What the TV plays of a program's video."""
+
+    mp4: str  # relative to the data dir: the 720p MP4, or the original upload
+    hls: str | None  # the master playlist, when the ladder exists
+    posters: list[str]
+    duration: float | None
+
+
+async def playable_file(db: Database, original: str | None) -> Playable:
+    """What to play of a stored video file (its transcoded outputs once they exist)."""
+    if not original:
+        return Playable("", None, [], None)
+    row = await db.fetchone(
+        "SELECT j.state, j.outputs FROM media m JOIN video_jobs j ON j.media_id = m.id"
+        " WHERE m.file = ?",
+        (original,),
+    )
+    if row is None or row["state"] != "done" or not row["outputs"]:
+        return Playable(original, None, [], None)
+    outputs = json.loads(row["outputs"])
+    base = outputs["dir"]
+    return Playable(
+        f"{base}/video-720p.mp4",
+        f"{base}/hls/master.m3u8",
+        [f"{base}/{p}" for p in outputs.get("posters", [])],
+        outputs.get("duration"),
+    )
+
+
+# -- resume positions and watching figures --------------------------------------------------
+
+
+class Positions:
+    """Where each box stopped watching each program's video, from the player's beacons. Kept in
+    memory and written in one transaction per `flush()` (like usage records), so a beacon costs
+    no database write; `furthest` (the furthest point reported) feeds the watching figures."""
+
+    MAX_PENDING = 200_000  # beyond this, beacons wait for the next flush to make room
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # (device, program) → (seconds, duration, at, furthest since the last flush)
+        self._pending: dict[tuple[int, int], tuple[int, int, float, int]] = {}
+        self._writing: dict[tuple[int, int], tuple[int, int, float, int]] = {}  # being flushed
+
+    def record(
+        self, device_id: int, program_id: int, seconds: int, duration: int, now: float | None = None
+    ) -> bool:
+        key = (device_id, program_id)
+        before = self._pending.get(key)
+        if before is None and len(self._pending) >= self.MAX_PENDING:
+            return False
+        furthest = max(seconds, before[3] if before else 0)
+        self._pending[key] = (seconds, duration, time.time() if now is None else now, furthest)
+        return True
+
+    async def get(self, device_id: int, program_id: int) -> tuple[int, int] | None:
+        """(seconds, duration) where the box stopped, flushed or not."""
+        key = (device_id, program_id)
+        pending = self._pending.get(key) or self._writing.get(key)  # not yet in the database
+        if pending is not None:
+            return pending[0], pending[1]
+        row = await self.db.fetchone(
+            "SELECT seconds, duration FROM video_positions WHERE device_id = ? AND program_id = ?",
+            (device_id, program_id),
+        )
+        return (row["seconds"], row["duration"]) if row is not None else None
+
+    async def flush(self) -> int:
+        if not self._pending:
+            return 0
+        batch, self._pending = self._pending, {}
+        self._writing = batch
+        rows = [(d, p, s, far, dur, at, at) for (d, p), (s, dur, at, far) in batch.items()]
+        try:
+            async with self.db.transaction() as tx:
+                await tx.executemany(
+                    "INSERT INTO video_positions (device_id, program_id, seconds, furthest,"
+                    " duration, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (device_id, program_id) DO UPDATE SET"
+                    " seconds = excluded.seconds, duration = excluded.duration,"
+                    " furthest = MAX(video_positions.furthest, excluded.furthest),"
+                    " updated_at = excluded.updated_at",
+                    rows,
+                )
+        except BaseException:
+            for key, value in batch.items():  # kept for the next attempt; newer ones win
+                newer = self._pending.get(key)
+                if newer is None:
+                    self._pending[key] = value
+                else:
+                    self._pending[key] = (*newer[:3], max(newer[3], value[3]))
+            raise
+        finally:
+            self._writing = {}
+        return len(rows)
+
+
+async def figures(db: Database, program_id: int) -> dict:
+    """Watching figures of a program's video from the flushed positions: boxes that started it
+    (one box per household), their average furthest share, completions (≥ 90 %) and the
+    drop-off curve (share of starters still watching at 10 %, 20 %, … 90 %). A seek forward
+    counts as watched: the figures are an upper bound."""
+    rows = await db.fetchall(
+        "SELECT MIN(1.0, CAST(furthest AS REAL) / duration) AS share FROM video_positions"
+        " WHERE program_id = ? AND duration > 0",
+        (program_id,),
+    )
+    shares = [float(r["share"]) for r in rows]
+    starts = len(shares)
+    return {
+        "starts": starts,
+        "average_share": round(sum(shares) / starts, 3) if starts else 0.0,
+        "completions": sum(1 for s in shares if s >= 0.9),
+        "drop_off": [
+            round(sum(1 for s in shares if s >= k / 10) / starts, 3) if starts else 0.0
+            for k in range(1, 10)
+        ],
+    }

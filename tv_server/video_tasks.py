@@ -1,0 +1,89 @@
+"""The server's video transcode runner: takes queued jobs from the database (content/video.py)
+and runs FFmpeg at low CPU priority, `video_jobs_concurrency` jobs at a time, writing the progress
+FFmpeg reports so the program page can show it. A job left `running` by a stopped server is
+queued again at start-up; stopping the server kills the FFmpeg it started."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiohttp import web
+
+from content import video
+from tv_server import keys
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+PROGRESS_EVERY = 1.0  # seconds between progress writes of one job
+
+
+async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: str) -> str:
+    """Transcode one claimed job to its end; returns its final state."""
+    settings = app[keys.SETTINGS]
+    db = app[keys.DB]
+    loop = asyncio.get_running_loop()
+    last_write = [0.0]
+
+    def on_progress(progress: video.Progress) -> None:  # in the worker thread
+        now = time.monotonic()
+        if now - last_write[0] < PROGRESS_EVERY:
+            return
+        last_write[0] = now
+        with contextlib.suppress(RuntimeError):  # the loop closed: the server is stopping
+            asyncio.run_coroutine_threadsafe(
+                video.set_progress(db, job.id, progress.percent, progress.eta), loop
+            )
+
+    try:
+        ladder = video.parse_ladder(settings.video_ladder)
+    except ValueError as exc:
+        await video.fail(db, job.id, [f"video_ladder: {exc}"])
+        return "failed"
+    state = await video.run_claimed(
+        db, settings.data_path, job, source_rel, sha, ladder=ladder,
+        max_seconds=settings.video_max_seconds, runner=video.Runner(on_progress),
+    )  # fmt: skip
+    if state == "done":
+        _forget_screens(app)
+    return state
+
+
+def _forget_screens(app: web.Application) -> None:
+    """Rendered video screens may name the original file: let them be built again."""
+    app[keys.PROGRAMS].clear()
+    app[keys.SCREENS].clear()  # rare (one transcode finished): simpler than finding programs
+
+
+async def run_forever(app: web.Application) -> None:
+    settings = app[keys.SETTINGS]
+    db = app[keys.DB]
+    slots = max(0, settings.video_jobs_concurrency)
+    if slots == 0:
+        return
+    restarted = await video.requeue_running(db)
+    if restarted:
+        log.info("video: %d interrupted transcode(s) queued again", restarted)
+    running: set[asyncio.Task] = set()
+    try:
+        while True:
+            while len(running) < slots:
+                try:
+                    claimed = await video.claim(db)
+                except Exception:
+                    log.exception("video: claiming a job failed")
+                    claimed = None
+                if claimed is None:
+                    break
+                task = asyncio.create_task(run_job(app, *claimed))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        for task in list(running):
+            task.cancel()
+        for task in list(running):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
