@@ -210,4 +210,18 @@ MIGRATIONS = [
         "registry_204_device_token_generation",
         "ALTER TABLE devices ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",
     ),
+    # The TV language a household chose (zh, mn): on the box, and on its household so that a
+    # replacement box starts in it. NULL: not chosen (the region's default applies). A model's
+    # browser shapes Mongolian and lays text out vertically (else Mongolian text is sent as
+    # pre-rendered images).
+    Migration(
+        "registry_205_tv_language",
+        """
+        ALTER TABLE devices ADD COLUMN language TEXT
+            CHECK (language IS NULL OR language IN ('zh','mn'));
+        ALTER TABLE households ADD COLUMN language TEXT
+            CHECK (language IS NULL OR language IN ('zh','mn'));
+        ALTER TABLE device_models ADD COLUMN mongolian_text INTEGER NOT NULL DEFAULT 1
+        """,
+    ),
 ]

@@ -145,7 +145,12 @@ def create_app(settings: Settings) -> web.Application:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(i18n.translations(), newstyle=True)
+    # Translated into the language of the screen being rendered (tv_ui.i18n.use_language).
+    env.install_gettext_callables(
+        lambda message: i18n.gettext(message),
+        lambda singular, plural, n: i18n.ngettext(singular, plural, n),
+        newstyle=True,
+    )
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_on_shutdown)

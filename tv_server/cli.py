@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     launch = demo_sub.add_parser("launch-url", help="print a signed launch URL for a box")
     _add_common(launch)
     launch.add_argument("serial")
+    launch.add_argument(
+        "--lang", choices=("zh", "mn"), default="", help="the household's TV language (signed)"
+    )
     return parser
 
 
@@ -113,16 +116,15 @@ def _base_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def launch_url(settings: Settings, serial: str, now: float | None = None) -> str:
+def launch_url(settings: Settings, serial: str, now: float | None = None, lang: str = "") -> str:
     import time
     from urllib.parse import urlencode
 
     from tv_server.boxauth import launch_signature
 
     ts = int(time.time() if now is None else now)
-    query = urlencode(
-        {"stb": serial, "ts": ts, "sig": launch_signature(settings.launch_secret, serial, ts)}
-    )
+    sig = launch_signature(settings.launch_secret, serial, ts, lang)
+    query = urlencode({"stb": serial, "ts": ts, **({"lang": lang} if lang else {}), "sig": sig})
     return f"{_base_url(settings)}/tv/launch?{query}"
 
 
@@ -311,7 +313,7 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_launch_url(args: argparse.Namespace) -> int:
-    print(launch_url(ensure_secrets(_settings(args)), args.serial))
+    print(launch_url(ensure_secrets(_settings(args)), args.serial, lang=args.lang))
     return 0
 
 

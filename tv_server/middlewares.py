@@ -14,6 +14,7 @@ from tv_server import headers as headers_
 from tv_server import keys
 from tv_server.tv.common import EarlyResponse
 from tv_ui import labels
+from tv_ui import i18n
 from tv_ui.i18n import gettext
 from tv_ui.keymaps import keymap_json
 
@@ -110,6 +111,9 @@ def _secure(request: web.Request, response: web.StreamResponse) -> web.StreamRes
 @web.middleware
 async def guard(request: web.Request, handler):
     """Errors rendered for their audience, and security headers on every response."""
+    # Chinese unless a TV handler switches to the box's language: requests on one keep-alive
+    # connection share a task, so the previous request's language must not carry over.
+    i18n.use_language(i18n.DEFAULT_LANGUAGE)
     try:
         response = await handler(request)
     except EarlyResponse as exc:

@@ -118,6 +118,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
     Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
+    Setting(
+        "mongolian_default_regions",
+        "150623,150624,150625,150626",
+        "Region codes (comma-separated) whose boxes start in Mongolian while their household has "
+        "not chosen a language: by default the pastoral banners 鄂托克前旗, 鄂托克旗, 杭锦旗 and "
+        "乌审旗. Empty: every box starts in Chinese.",
+    ),
     Setting("usage_flush_seconds", 2.0, "How often batched usage records are written.", float),
     Setting(
         "sse_keepalive_seconds", 20.0, "Interval of keep-alive comments on SSE streams.", float

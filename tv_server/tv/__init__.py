@@ -36,3 +36,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(b + "mc-{ref:\\d+}", callback.cancel_confirm, name="tv_cb_cancel")
     r.add_post(b + "mc-{ref:\\d+}", callback.cancel)
     r.add_get(b + "ann.json", push.poll, name="tv_ann")
+    r.add_post(b + "lang", entry.choose_language, name="tv_lang")
