@@ -13,8 +13,7 @@ from storage import DomainError
 from tv_server import headers as headers_
 from tv_server import keys
 from tv_server.tv.common import EarlyResponse
-from tv_ui import labels
-from tv_ui import i18n
+from tv_ui import i18n, labels
 from tv_ui.i18n import gettext
 from tv_ui.keymaps import keymap_json
 

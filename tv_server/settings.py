@@ -122,8 +122,8 @@ SETTINGS: tuple[Setting, ...] = (
         "mongolian_default_regions",
         "150623,150624,150625,150626",
         "Region codes (comma-separated) whose boxes start in Mongolian while their household has "
-        "not chosen a language: by default the pastoral banners 鄂托克前旗, 鄂托克旗, 杭锦旗 and "
-        "乌审旗. Empty: every box starts in Chinese.",
+        "not chosen a language: by default the pastoral banners Otog Front, Otog, Hanggin and "
+        "Uxin. Empty: every box starts in Chinese.",
     ),
     Setting("usage_flush_seconds", 2.0, "How often batched usage records are written.", float),
     Setting(

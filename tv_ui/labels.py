@@ -95,6 +95,9 @@ STATES = {
 }
 
 LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
+# Each TV language named in itself (the home screen's language tile), never translated:
+# Mongolian in traditional script, Chinese as 汉语.
+SELF_NAMES = {"mn": "\u182e\u1823\u1829\u182d\u1823\u182f", "zh": "\u6c49\u8bed"}
 
 # Messages for error codes shown on the TV.
 ERRORS = {

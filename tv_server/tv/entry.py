@@ -10,8 +10,8 @@ from storage import NotFound
 from tv_server import keys
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.tv.common import current_box, notice, render, screen_url, send_html
-from tv_ui import i18n
 from tv_server.tv.programs import program_for
+from tv_ui import i18n, labels
 
 COOKIE = "ltv_box"
 
@@ -123,6 +123,7 @@ async def home(request: web.Request) -> web.Response:
     open_requests = await callbacks_domain.count_open(db, box.id)
     regions = app[keys.REGIONS]
     village = regions.get(box.chain[0]) if box.chain else None
+    other = "zh" if box.lang == "mn" else "mn"  # what the language tile switches to
     html = render(
         request,
         "tv/home.html",
@@ -132,7 +133,8 @@ async def home(request: web.Request) -> web.Response:
         open_requests=open_requests,
         place=regions.full_name(village.code) if village else "",
         household=box.view.box.household_label,
-        other_lang="zh" if box.lang == "mn" else "mn",
+        other_lang=other,
+        other_lang_name=labels.SELF_NAMES[other],
     )
     return send_html(request, html)
 
