@@ -16,7 +16,7 @@ from content import workflow
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
-from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv
+from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv, tvfont
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -132,6 +132,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.STATIC] = StaticAssets()
     app[keys.PROGRAMS] = {}
     app[fastlane.FAST] = fastlane.FastLane()
+    app[tvfont.FONT] = tvfont.MongolianFont(tvfont.find_font())
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader(
@@ -158,6 +159,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/static/{name}", serve_static, name="static")
     app.router.add_get("/media/{path:.+}", serve_media, name="media")
     tv.setup_routes(app)
+    app.router.add_get("/tv/font/{name}", tvfont.serve, name="tv_font")
     add_lane(app, "tv_screen", "GET", "/tv/b/", fastlane.answer)
     setup_admin(app)
     setup_api(app)

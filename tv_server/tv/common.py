@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import aiohttp_jinja2
 from aiohttp import web
 
-from tv_server import keys
+from tv_server import keys, tvfont
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
 from tv_server.screencache import make_screen, send
@@ -127,7 +127,14 @@ def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
 
 
 def render(request: web.Request, template: str, box: TvBox | None, **extra) -> str:
-    return aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
+    html = aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
+    return with_mongolian(request, html)
+
+
+def with_mongolian(request: web.Request, html: str) -> str:
+    """A screen with Mongolian text gets its font subset linked (tv_server.tvfont)."""
+    fonts = request.config_dict.get(tvfont.FONT)
+    return fonts.attach(html) if fonts is not None else html
 
 
 def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Response:

@@ -105,16 +105,25 @@
 
   /* ---- A reader page taller than its box scrolls; #more shows while text lies below ---- */
 
+  // Vertical (Mongolian) text runs in columns left to right: Down scrolls on to the right.
+  function across() { return document.documentElement.lang === 'mn'; }
   function scroll(dir) {   // two lines of overlap: no line is skipped
-    var s = first('[data-scroll]'), top = s && s.scrollTop, max = s && s.scrollHeight - s.clientHeight;
-    if (!s || (dir === 'down' ? top >= max - 1 : top <= 0)) { return false; }
-    s.scrollTop = top + (dir === 'down' ? 1 : -1) * Math.max(40, s.clientHeight - 100);
+    var s = first('[data-scroll]'), v = across();
+    if (!s) { return false; }
+    var at = v ? s.scrollLeft : s.scrollTop, size = v ? s.clientWidth : s.clientHeight;
+    var max = (v ? s.scrollWidth : s.scrollHeight) - size;
+    if (dir === 'down' ? at >= max - 1 : at <= 0) { return false; }
+    at += (dir === 'down' ? 1 : -1) * Math.max(40, size - 100);
+    if (v) { s.scrollLeft = at; } else { s.scrollTop = at; }
     more();
     return true;
   }
   function more() {
-    var s = first('[data-scroll]'), m = byId('more');
-    if (s && m) { m.className = s.scrollTop + s.clientHeight < s.scrollHeight - 1 ? 'more' : 'more hidden'; }
+    var s = first('[data-scroll]'), m = byId('more'), v = across();
+    if (s && m) {
+      m.className = (v ? s.scrollLeft + s.clientWidth < s.scrollWidth - 1
+        : s.scrollTop + s.clientHeight < s.scrollHeight - 1) ? 'more' : 'more hidden';
+    }
   }
   function page(rel) {
     var a = first('a[rel=' + rel + ']');

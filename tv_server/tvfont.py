@@ -1,0 +1,158 @@
+"""The Mongolian font of the TV, served per screen as a subset.
+
+Boxes rarely carry a Mongolian font, so every screen with traditional Mongolian text links a
+stylesheet `/tv/font/mn-HASH.css` declaring the font family `LtvMong` from a subset of Noto Sans
+Mongolian (SIL OFL, Debian fonts-noto-core) holding exactly the Mongolian characters of that
+screen (plus the joiners, variation selectors and the narrow no-break space that shaping needs),
+with every OpenType layout feature kept (init/medi/fina/isol, rlig, vert…), as WOFF2 with a WOFF
+fallback. HASH names the font file and the set of characters, so the URLs are content-hashed and
+cached forever; screens with the same characters share one subset.
+
+A subset is made on first request (fontTools' subsetter, in a worker thread) and kept in a
+bounded LRU; the character sets themselves are remembered (small) so a subset evicted from the
+LRU is rebuilt when asked for again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import hashlib
+import io
+import logging
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+FONT_FILE = "NotoSansMongolian-Regular.ttf"
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+FAMILY = "LtvMong"
+MONGOLIAN = re.compile("[\u1800-\u18af]")
+# Needed by shaping whatever the text: free variation selectors, MVS, ZWNJ, ZWJ, NNBSP, space.
+ALWAYS = (0x180B, 0x180C, 0x180D, 0x180E, 0x200C, 0x200D, 0x202F, 0x20)
+MAX_SETS = 20_000
+MAX_BUILT = 200
+NAME_RE = re.compile(r"^(mn-[0-9a-f]{20})\.(css|woff2|woff)$")
+TYPES = {"css": "text/css; charset=utf-8", "woff2": "font/woff2", "woff": "font/woff"}
+
+FONT = web.AppKey("mongolian_font", "MongolianFont")
+
+
+def find_font() -> Path | None:
+    for folder in FONT_DIRS:
+        found = sorted(glob.glob(f"{folder}/**/{FONT_FILE}", recursive=True))
+        if found:
+            return Path(found[0])
+    return None
+
+
+def subset_font(font_bytes: bytes, codepoints: frozenset[int], flavor: str) -> bytes:
+    from fontTools import subset
+
+    options = subset.Options()
+    options.layout_features = ["*"]  # Mongolian joins through init/medi/fina/isol and rlig
+    options.flavor = flavor
+    options.hinting = False
+    options.name_IDs = []
+    options.notdef_outline = True
+    font = subset.load_font(io.BytesIO(font_bytes), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(codepoints | set(ALWAYS)))
+    subsetter.subset(font)
+    out = io.BytesIO()
+    subset.save_font(font, out, options)
+    return out.getvalue()
+
+
+class MongolianFont:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._bytes: bytes | None = None
+        self._digest = b""
+        if path is not None:
+            self._bytes = path.read_bytes()
+            self._digest = hashlib.sha256(self._bytes).digest()
+        else:
+            log.warning("%s not found: Mongolian screens use the box's own fonts", FONT_FILE)
+        self.sets: OrderedDict[str, frozenset[int]] = OrderedDict()
+        self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self._bytes is not None
+
+    def register(self, text: str) -> str | None:
+        """The subset name for the Mongolian characters of `text` (None when it has none)."""
+        if self._bytes is None:
+            return None
+        codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
+        if not codepoints:
+            return None
+        key = self._digest + ",".join(map(str, sorted(codepoints))).encode()
+        name = "mn-" + hashlib.blake2b(key, digest_size=10).hexdigest()
+        self.sets[name] = codepoints
+        self.sets.move_to_end(name)
+        while len(self.sets) > MAX_SETS:
+            self.sets.popitem(last=False)
+        return name
+
+    def attach(self, html: str) -> str:
+        """The screen with its font stylesheet linked (before </head>), when it has Mongolian."""
+        name = self.register(html)
+        if name is None:
+            return html
+        link = f'<link rel="stylesheet" href="/tv/font/{name}.css">\n'
+        return html.replace("</head>", link + "</head>", 1)
+
+    def css(self, name: str) -> bytes:
+        return (
+            f'@font-face{{font-family:"{FAMILY}";'
+            f'src:url({name}.woff2) format("woff2"),url({name}.woff) format("woff");}}\n'
+        ).encode()
+
+    async def font(self, name: str, flavor: str) -> bytes | None:
+        codepoints = self.sets.get(name)
+        if codepoints is None or self._bytes is None:
+            return None
+        key = (name, flavor)
+        body = self.built.get(key)
+        if body is None:
+            async with self._lock:  # one subsetting at a time (CPU)
+                body = self.built.get(key)
+                if body is None:
+                    loop = asyncio.get_running_loop()
+                    body = await loop.run_in_executor(
+                        None, subset_font, self._bytes, codepoints, flavor
+                    )
+                    self.built[key] = body
+                    while len(self.built) > MAX_BUILT:
+                        self.built.popitem(last=False)
+        self.built.move_to_end(key)
+        return body
+
+
+async def serve(request: web.Request) -> web.Response:
+    """`/tv/font/mn-HASH.(css|woff2|woff)`, immutable."""
+    match = NAME_RE.match(request.match_info["name"])
+    if match is None:
+        raise web.HTTPNotFound()
+    name, ext = match.groups()
+    fonts: MongolianFont = request.app[FONT]
+    if name not in fonts.sets:
+        raise web.HTTPNotFound()
+    body = fonts.css(name) if ext == "css" else await fonts.font(name, ext)
+    if body is None:
+        raise web.HTTPNotFound()
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": TYPES[ext],
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "Access-Control-Allow-Origin": "*",
+        },
+    )
