@@ -105,25 +105,21 @@
 
   /* ---- A reader page taller than its box scrolls; #more shows while text lies below ---- */
 
-  // Vertical (Mongolian) text runs in columns left to right: Down scrolls on to the right.
-  function across() { return document.documentElement.lang === 'mn'; }
+  // [scroll, client, full] sizes: vertical (Mongolian) text scrolls on to the right.
+  function ax() {
+    return document.documentElement.lang === 'mn' ? ['scrollLeft', 'clientWidth', 'scrollWidth']
+      : ['scrollTop', 'clientHeight', 'scrollHeight'];
+  }
   function scroll(dir) {   // two lines of overlap: no line is skipped
-    var s = first('[data-scroll]'), v = across();
-    if (!s) { return false; }
-    var at = v ? s.scrollLeft : s.scrollTop, size = v ? s.clientWidth : s.clientHeight;
-    var max = (v ? s.scrollWidth : s.scrollHeight) - size;
-    if (dir === 'down' ? at >= max - 1 : at <= 0) { return false; }
-    at += (dir === 'down' ? 1 : -1) * Math.max(40, size - 100);
-    if (v) { s.scrollLeft = at; } else { s.scrollTop = at; }
+    var s = first('[data-scroll]'), k = ax(), at = s && s[k[0]], max = s && s[k[2]] - s[k[1]];
+    if (!s || (dir === 'down' ? at >= max - 1 : at <= 0)) { return false; }
+    s[k[0]] = at + (dir === 'down' ? 1 : -1) * Math.max(40, s[k[1]] - 100);
     more();
     return true;
   }
   function more() {
-    var s = first('[data-scroll]'), m = byId('more'), v = across();
-    if (s && m) {
-      m.className = (v ? s.scrollLeft + s.clientWidth < s.scrollWidth - 1
-        : s.scrollTop + s.clientHeight < s.scrollHeight - 1) ? 'more' : 'more hidden';
-    }
+    var s = first('[data-scroll]'), m = byId('more'), k = ax();
+    if (s && m) { m.className = s[k[0]] + s[k[1]] < s[k[2]] - 1 ? 'more' : 'more hidden'; }
   }
   function page(rel) {
     var a = first('a[rel=' + rel + ']');
