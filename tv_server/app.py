@@ -16,7 +16,16 @@ from content import workflow
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
-from tv_server import __version__, callback_tasks, coverage_tasks, keys, logredact, tv, tvfont
+from tv_server import (
+    __version__,
+    callback_tasks,
+    coverage_tasks,
+    keys,
+    logredact,
+    mongol_image,
+    tv,
+    tvfont,
+)
 from tv_server.admin import setup_admin
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -132,7 +141,10 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.STATIC] = StaticAssets()
     app[keys.PROGRAMS] = {}
     app[fastlane.FAST] = fastlane.FastLane()
-    app[tvfont.FONT] = tvfont.MongolianFont(tvfont.find_font())
+    app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
+    app[tvfont.FONT] = tvfont.MongolianFont(
+        tvfont.find_font(), app[keys.STATIC].by_name["tv.css"].body
+    )
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader(

@@ -1,7 +1,8 @@
-"""The Mongolian font of the TV, served per screen as a subset.
+"""The Mongolian font of the TV, served per screen as a subset, and the vertical layout.
 
-Boxes rarely carry a Mongolian font, so every screen with traditional Mongolian text links a
-stylesheet `/tv/font/mn-HASH.css` declaring the font family `LtvMong` from a subset of Noto Sans
+Boxes rarely carry a Mongolian font, so every Mongolian screen links, instead of tv.css, a
+stylesheet `/tv/font/mv-HASH.css`: tv.css, then the vertical layout of tv_ui/mongolian.css, then
+an @font-face declaring the font family `LtvMong` from a subset of Noto Sans
 Mongolian (SIL OFL, Debian fonts-noto-core) holding exactly the Mongolian characters of that
 screen (plus the joiners, variation selectors and the narrow no-break space that shaping needs),
 with every OpenType layout feature kept (init/medi/fina/isol, rlig, vert…), as WOFF2 with a WOFF
@@ -21,10 +22,13 @@ import hashlib
 import io
 import logging
 import re
+from importlib import resources
 from collections import OrderedDict
 from pathlib import Path
 
 from aiohttp import web
+
+from tv_server.static import minify_css
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +40,17 @@ MONGOLIAN = re.compile("[\u1800-\u18af]")
 ALWAYS = (0x180B, 0x180C, 0x180D, 0x180E, 0x200C, 0x200D, 0x202F, 0x20)
 MAX_SETS = 20_000
 MAX_BUILT = 200
-NAME_RE = re.compile(r"^(mn-[0-9a-f]{20})\.(css|woff2|woff)$")
+NAME_RE = re.compile(r"^(mv-[0-9a-f]{20})\.(css|woff2|woff)$")
+BASE_LINK = re.compile(r'<link rel="stylesheet" href="/static/tv\.[0-9a-f]+\.css">')
 TYPES = {"css": "text/css; charset=utf-8", "woff2": "font/woff2", "woff": "font/woff"}
 
 FONT = web.AppKey("mongolian_font", "MongolianFont")
+
+
+def vertical_css() -> bytes:
+    return minify_css(
+        resources.files("tv_ui").joinpath("mongolian.css").read_text("utf-8")
+    ).encode()
 
 
 def find_font() -> Path | None:
@@ -69,7 +80,7 @@ def subset_font(font_bytes: bytes, codepoints: frozenset[int], flavor: str) -> b
 
 
 class MongolianFont:
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, base_css: bytes = b"") -> None:
         self.path = path
         self._bytes: bytes | None = None
         self._digest = b""
@@ -78,6 +89,8 @@ class MongolianFont:
             self._digest = hashlib.sha256(self._bytes).digest()
         else:
             log.warning("%s not found: Mongolian screens use the box's own fonts", FONT_FILE)
+        # One request for all the screen's CSS: the ≤ 5 requests before first paint still hold.
+        self.layout = base_css + b"\n" + vertical_css()
         self.sets: OrderedDict[str, frozenset[int]] = OrderedDict()
         self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = asyncio.Lock()
@@ -87,14 +100,15 @@ class MongolianFont:
         return self._bytes is not None
 
     def register(self, text: str) -> str | None:
-        """The subset name for the Mongolian characters of `text` (None when it has none)."""
+        """The stylesheet and subset name for the Mongolian characters of `text` (None when it
+        has none or the font is missing)."""
         if self._bytes is None:
             return None
         codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
         if not codepoints:
             return None
-        key = self._digest + ",".join(map(str, sorted(codepoints))).encode()
-        name = "mn-" + hashlib.blake2b(key, digest_size=10).hexdigest()
+        key = self._digest + self.layout + ",".join(map(str, sorted(codepoints))).encode()
+        name = "mv-" + hashlib.blake2b(key, digest_size=10).hexdigest()
         self.sets[name] = codepoints
         self.sets.move_to_end(name)
         while len(self.sets) > MAX_SETS:
@@ -102,18 +116,20 @@ class MongolianFont:
         return name
 
     def attach(self, html: str) -> str:
-        """The screen with its font stylesheet linked (before </head>), when it has Mongolian."""
+        """A Mongolian screen with its stylesheet (tv.css, vertical layout, font) in place of
+        tv.css."""
         name = self.register(html)
         if name is None:
             return html
-        link = f'<link rel="stylesheet" href="/tv/font/{name}.css">\n'
-        return html.replace("</head>", link + "</head>", 1)
+        link = f'<link rel="stylesheet" href="/tv/font/{name}.css">'
+        return BASE_LINK.sub(link, html, count=1)
 
     def css(self, name: str) -> bytes:
-        return (
-            f'@font-face{{font-family:"{FAMILY}";'
-            f'src:url({name}.woff2) format("woff2"),url({name}.woff) format("woff");}}\n'
+        face = (
+            f'\n@font-face{{font-family:"{FAMILY}";'
+            f'src:url({name}.woff2) format("woff2"),url({name}.woff) format("woff")}}\n'
         ).encode()
+        return self.layout + face
 
     async def font(self, name: str, flavor: str) -> bytes | None:
         codepoints = self.sets.get(name)

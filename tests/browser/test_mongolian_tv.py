@@ -14,6 +14,7 @@ from tests.browser.test_household_journeys import (
     shot,
     tv,  # noqa: F401 - the fixture
 )
+from tests.browser.test_readability import MEASURE
 
 pytestmark = pytest.mark.browser
 
@@ -130,3 +131,66 @@ async def test_mongolian_directory_to_callback_receipt(tv, size):  # noqa: F811
     await assert_vertical(page)
     await shot(page, "mn-my-requests", size)
     assert page.errors == []
+
+
+MN_SCREENS = [
+    "home",
+    "programs",
+    "dir",
+    "cb",
+    "cb-topic?svc=mediation",
+    "mine",
+    "cb-phone?svc=consultation",
+    "cb-time?svc=consultation&phone=13800138000",
+    "PROGRAM",
+]
+
+
+async def mn_screen_urls(tv, page):  # noqa: F811
+    server, _browser = tv
+    await page.goto(str(server.make_url("/tv/?stb=DEMO-0001&lang=mn")))
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    program = await page.evaluate("""() => fetch('programs').then(r => r.text())
+        .then(t => t.match(/href="(c-[a-z-]+)"/)[1]).then(c => fetch(c)).then(r => r.text())
+        .then(t => t.match(/href="(p-\\d+)"/)[1])""")
+    return [base + (program + "-1" if s == "PROGRAM" else s) for s in MN_SCREENS]
+
+
+async def test_mongolian_screens_keep_the_budget(tv):  # noqa: F811
+    """≤ 5 requests before first paint, ≤ 30 KB of HTML+CSS+JS (the vertical layout included),
+    the font subset ≤ 40 KB, text ≥ 24 px and contrast ≥ 7:1 — on the Mongolian screens."""
+    _server, browser = tv
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    problems = []
+    for url in await mn_screen_urls(tv, page):
+        responses = []
+
+        def record(response, responses=responses):
+            responses.append(response)
+
+        page.on("response", record)
+        await page.goto(url, wait_until="load")
+        await page.evaluate("document.fonts.ready.then(function () { return 1; })")
+        page.remove_listener("response", record)
+        await assert_vertical(page)
+        early = [r for r in responses if not r.url.endswith("/events")]
+        assert len(early) <= 5, (url, [r.url for r in early])
+        code = 0
+        font = 0
+        for response in early:
+            if response.status >= 300:
+                continue
+            body = await page.evaluate(
+                "u => fetch(u).then(r => r.arrayBuffer()).then(b => b.byteLength)", response.url
+            )  # decoded bytes
+            kind = response.url.split("?")[0].rsplit(".", 1)[-1]
+            if kind in ("woff2", "woff"):
+                font += body
+            elif "/media/" not in response.url:
+                code += body
+        assert 0 < font <= 40 * 1024, (url, font)
+        assert code <= 30 * 1024, (url, code)
+        for item in await page.evaluate(MEASURE):
+            if item["size"] < 24 or item["contrast"] < 7:
+                problems.append((url.rsplit("/", 1)[1], item))
+    assert problems == []

@@ -132,9 +132,11 @@ def render(request: web.Request, template: str, box: TvBox | None, **extra) -> s
 
 
 def with_mongolian(request: web.Request, html: str) -> str:
-    """A screen with Mongolian text gets its font subset linked (tv_server.tvfont)."""
+    """A Mongolian screen gets the vertical layout and its font subset (tv_server.tvfont)."""
     fonts = request.config_dict.get(tvfont.FONT)
-    return fonts.attach(html) if fonts is not None else html
+    if fonts is None or i18n.current_language() != "mn":
+        return html
+    return fonts.attach(html)
 
 
 def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Response:

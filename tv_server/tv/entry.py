@@ -7,7 +7,7 @@ from aiohttp import web
 from callbacks import requests as callbacks_domain
 from device_registry import devices
 from storage import NotFound
-from tv_server import keys
+from tv_server import keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.tv.common import current_box, notice, render, screen_url, send_html
 from tv_server.tv.programs import program_for
@@ -135,6 +135,10 @@ async def home(request: web.Request) -> web.Response:
         household=box.view.box.household_label,
         other_lang=other,
         other_lang_name=labels.SELF_NAMES[other],
+        # On a Chinese screen the one Mongolian word comes as an image: no font download.
+        other_lang_img=app[mongol_image.IMAGES].data_uri(labels.SELF_NAMES["mn"])
+        if other == "mn"
+        else None,
     )
     return send_html(request, html)
 
