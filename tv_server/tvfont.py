@@ -22,8 +22,8 @@ import hashlib
 import io
 import logging
 import re
-from importlib import resources
 from collections import OrderedDict
+from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
