@@ -67,7 +67,6 @@ def subset_font(font_bytes: bytes, codepoints: frozenset[int], flavor: str) -> b
     options = subset.Options()
     options.layout_features = ["*"]  # Mongolian joins through init/medi/fina/isol and rlig
     options.flavor = flavor
-    options.hinting = False
     options.name_IDs = []
     options.notdef_outline = True
     font = subset.load_font(io.BytesIO(font_bytes), options)
