@@ -146,3 +146,14 @@ async def test_served_subset_renders_the_screen_as_the_whole_font_does(client):
     # Unknown names are 404, not a subset made on demand from a guess.
     assert (await client.get("/tv/font/mv-00000000000000000000.woff2")).status == 404
     assert (await client.get("/tv/font/../../etc/passwd")).status == 404
+
+
+async def test_admin_shows_the_mongolian_drafts_as_unreviewed(client, admin_as):
+    await admin_as("viewer")
+    html = await (await client.get("/admin/translation")).text()
+    drafted = len(translated())
+    assert f"草稿，未经母语者审校 {drafted}" in html
+    assert "已审校 0" in html  # nothing is presented as reviewed
+    assert "ᠲᠡᠷᠢᠭᠦᠨ ᠨᠢᠭᠤᠷ" in html and "首页" in html  # the strings themselves, listed
+    home = await (await client.get("/admin/")).text()
+    assert 'href="/admin/translation"' in home  # reachable from the navigation

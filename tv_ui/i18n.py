@@ -51,6 +51,35 @@ def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str
 
 _ = gettext
 
+REVIEW_PREFIX = "review:"
+
+
+@functools.cache
+def review_status(lang: str) -> tuple[tuple[str, str, str], ...]:
+    """(message, translation, status) of every message in a language's catalog; status is
+    `reviewed`, `drafted` (a translation not yet reviewed by a native speaker — the default for
+    any translation whose translator comment does not say `review: reviewed…`) or `missing`.
+    The status lives with each string in the .po file (docs/translation.md)."""
+    from babel.messages.pofile import read_po
+
+    path = resources.files("tv_ui").joinpath("locale", lang, "LC_MESSAGES", "messages.po")
+    if not path.is_file():
+        return ()
+    with path.open("rb") as f:
+        catalog = read_po(f)
+    out = []
+    for m in catalog:
+        if not m.id or not isinstance(m.id, str):
+            continue
+        if not m.string:
+            status = "missing"
+        else:
+            notes = [c for c in m.user_comments if c.startswith(REVIEW_PREFIX)]
+            reviewed = notes and notes[0][len(REVIEW_PREFIX) :].strip().startswith("reviewed")
+            status = "reviewed" if reviewed else "drafted"
+        out.append((m.id, m.string if isinstance(m.string, str) else "", status))
+    return tuple(out)
+
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name for a gettext no-op marker
     """Mark a string for extraction without translating it now."""

@@ -20,6 +20,7 @@ from tv_server.admin import (
     programs,
     registry,
     streamed,
+    translation,
     views_audit,
     views_auth,
     views_home,
@@ -32,7 +33,18 @@ from tv_server.admin.session import LoginLimiter, SessionSigner
 from tv_server.settings import Settings
 
 # Slices of the admin, each registering its own routes and navigation entries.
-SLICES = (programs, directory, announcements, media, preview, callbacks, registry, waves, coverage)
+SLICES = (
+    programs,
+    directory,
+    announcements,
+    media,
+    preview,
+    callbacks,
+    registry,
+    waves,
+    coverage,
+    translation,
+)
 
 
 def create_admin_app(settings: Settings) -> web.Application:
