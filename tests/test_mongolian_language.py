@@ -150,3 +150,28 @@ async def test_admin_stays_chinese_after_a_mongolian_screen(client, box):
     await client.get(box + "home")
     response = await client.get("/admin/login")
     assert not MONGOLIAN.search(await response.text())
+
+
+async def test_callback_records_the_household_language_and_staff_see_it(client, admin_as):
+    from .test_callbacks_tv import draft_for, submit
+
+    mn_box = await enter(client, "DEMO-0001")
+    await client.post(mn_box + "lang", data={"l": "mn"})
+    response = await submit(client, mn_box, await draft_for(client, mn_box))
+    assert response.status == 303, await response.text()
+    zh_box = await enter(client, "DEMO-0002")
+    response = await submit(client, zh_box, await draft_for(client, zh_box))
+    assert response.status == 303, await response.text()
+    db = client.app[keys.DB]
+    rows = await db.fetchall(
+        "SELECT d.serial, r.language, r.ref FROM callback_requests r"
+        " JOIN devices d ON d.id = r.device_id WHERE d.serial IN ('DEMO-0001', 'DEMO-0002')"
+        " ORDER BY r.id DESC LIMIT 2"
+    )
+    languages = {r[0]: r[1] for r in rows}
+    assert languages == {"DEMO-0001": "mn", "DEMO-0002": "zh"}
+    await admin_as("admin")
+    queue = await (await client.get("/admin/callbacks")).text()
+    mn_ref = next(r[2] for r in rows if r[0] == "DEMO-0001")
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{mn_ref}(?:(?!</tr>).)*</tr>", queue, re.S)
+    assert row and "蒙古语" in row.group(0)
