@@ -224,4 +224,16 @@ MIGRATIONS = [
         ALTER TABLE device_models ADD COLUMN mongolian_text INTEGER NOT NULL DEFAULT 1
         """,
     ),
+    # Mongolian names of regions (device_registry.region_names), with their review status.
+    Migration(
+        "registry_206_region_names_mn",
+        """
+        CREATE TABLE region_names_mn (
+            code TEXT PRIMARY KEY REFERENCES regions(code),
+            name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+            review TEXT NOT NULL DEFAULT 'drafted' CHECK (review IN ('drafted','reviewed')),
+            updated_at REAL NOT NULL
+        )
+        """,
+    ),
 ]

@@ -175,3 +175,47 @@ async def test_callback_records_the_household_language_and_staff_see_it(client, 
     mn_ref = next(r[2] for r in rows if r[0] == "DEMO-0001")
     row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{mn_ref}(?:(?!</tr>).)*</tr>", queue, re.S)
     assert row and "蒙古语" in row.group(0)
+
+
+async def test_mongolian_boxes_see_mongolian_region_names_and_chinese_where_none(client):
+    base = await enter(client, "DEMO-0001")
+    await client.post(base + "lang", data={"l": "mn"})
+    home = await home_html(client, base)
+    # City and district in Mongolian (drafted), township and village (no Mongolian name) Chinese.
+    assert "ᠣᠷᠳᠣᠰ ᠬᠣᠲᠠ ᠳᠦᠩᠱᠡᠩ ᠲᠣᠭᠣᠷᠢᠭ 交通街道" in home
+    directory = await (await client.get(base + "dir")).text()
+    assert '<h2 class="section">ᠣᠷᠳᠣᠰ ᠬᠣᠲᠠ<' in directory
+    assert '<h2 class="section">ᠳᠦᠩᠱᠡᠩ ᠲᠣᠭᠣᠷᠢᠭ<' in directory
+    zh = await enter(client, "DEMO-0002")
+    assert '<h2 class="section">鄂尔多斯市<' in await (await client.get(zh + "dir")).text()
+
+
+def test_region_names_import_by_csv_all_or_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = {"PATH": "/usr/bin:/bin", "LEGALTV_DATA_DIR": str(tmp_path / "data")}
+
+    def run(text, action="import-mn"):
+        path = tmp_path / "names.csv"
+        path.write_text(text, encoding="utf-8")
+        return subprocess.run(
+            [sys.executable, "-m", "tv_server.cli", "regions", action, str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=False,
+        )
+
+    tree = (ROOT / "device_registry" / "data" / "ordos_divisions.csv").read_text("utf-8")
+    assert run(tree, "import").returncode == 0
+    bad = run("code,name_mn,review\n150602,ᠳᠦᠩᠱᠡᠩ,drafted\n9999,ᠬᠠ,drafted\n150603,ᠬᠠ,sure\n")
+    assert bad.returncode == 2
+    assert "line 3: unknown region code '9999'" in bad.stderr
+    assert "line 4: review must be drafted or reviewed" in bad.stderr
+    good = run("code,name_mn,review\n150602,ᠳᠦᠩᠱᠡᠩ,reviewed\n")
+    assert good.returncode == 0, good.stderr
+    assert "imported 1 Mongolian region names" in good.stdout

@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from content import workflow
+from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database
@@ -54,6 +55,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     try:
         await db.migrate(MIGRATIONS)
         await ensure_regions(db)
+        await region_names.ensure_bundled(db)
         await apply_demo_mode(db, settings.data_path, settings.demo)
         await workflow.ensure_workflows(db)  # programs imported outside the workflow
         app[keys.DB] = db

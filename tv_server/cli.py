@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp = regions_sub.add_parser("import", help="load a region CSV (code,name,level,parent_code)")
     _add_common(imp)
     imp.add_argument("file", type=Path)
+    names = regions_sub.add_parser(
+        "import-mn", help="load Mongolian region names (code,name_mn,review: drafted|reviewed)"
+    )
+    _add_common(names)
+    names.add_argument("file", type=Path)
 
     user = sub.add_parser("user", help="admin accounts")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -247,6 +252,17 @@ def cmd_regions_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_regions_import_mn(args: argparse.Namespace) -> int:
+    from device_registry.region_names import RegionNamesError, import_names
+    from device_registry.regions import decode_csv_bytes
+
+    count = import_csv_file(args, decode_csv_bytes, import_names, RegionNamesError)
+    if count is None:
+        return 2
+    print(f"imported {count} Mongolian region names from {args.file}")
+    return 0
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         import getpass
@@ -322,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         ("serve", None): cmd_serve,
         ("regions", "import"): cmd_regions_import,
+        ("regions", "import-mn"): cmd_regions_import_mn,
         ("demo", "load"): cmd_demo_load,
         ("user", "add"): cmd_user,
         ("user", "passwd"): cmd_user,

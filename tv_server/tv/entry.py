@@ -131,7 +131,7 @@ async def home(request: web.Request) -> web.Response:
         refresh=True,
         resume=resume,
         open_requests=open_requests,
-        place=regions.full_name(village.code) if village else "",
+        place=regions.full_name(village.code, box.lang) if village else "",
         household=box.view.box.household_label,
         other_lang=other,
         other_lang_name=labels.SELF_NAMES[other],
