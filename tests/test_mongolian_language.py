@@ -219,3 +219,25 @@ def test_region_names_import_by_csv_all_or_nothing(tmp_path):
     good = run("code,name_mn,review\n150602,ᠳᠦᠩᠱᠡᠩ,reviewed\n")
     assert good.returncode == 0, good.stderr
     assert "imported 1 Mongolian region names" in good.stdout
+
+
+async def test_language_switch_keeps_other_boxes_warm_and_is_rate_limited(client):
+    from .security.test_anonymous_tv_writes import _front_screens, _warm_screen
+
+    other = await enter(client, "DEMO-0002")
+    url = await _warm_screen(client, other)  # served by the fast lane
+    mine = await enter(client, "DEMO-0001")
+    mine_url = await _warm_screen(client, mine)
+    response = await client.post(mine + "lang", data={"l": "mn"})
+    assert response.status == 200
+    before = await _front_screens(client)
+    assert (await client.get(url)).status == 200
+    assert await _front_screens(client) == before + 1  # the other box's answer stayed warm
+    # This box's own remembered answer is gone: the next one is Mongolian.
+    assert lang_of(await (await client.get(mine_url)).text()) == "mn"
+    statuses = []
+    for i in range(12):
+        response = await client.post(mine + "lang", data={"l": "zh" if i % 2 == 0 else "mn"})
+        statuses.append(response.status)
+    assert statuses[:9] == [200] * 9 and statuses[-1] == 429
+    assert "操作太频繁" in await response.text() or "ᠬᠠᠮᠠᠭ" in await response.text()

@@ -37,9 +37,9 @@ class BoxDirectory:
         self._live = (0.0, {})
 
     def changed(self, serial: str) -> None:
-        """A box's own settings changed (its language): drop its view and bump the generation,
-        so that fast-lane answers decided under the old view are not given again."""
-        self.generation += 1
+        """A box's own settings changed (its language): drop its view. The generation stays, so
+        no other box's fast-lane entries go cold; the box's own are dropped by the caller
+        (FastLane.forget_device)."""
         self._boxes.pop(serial, None)
 
     def forget_box(self, serial: str) -> None:

@@ -120,6 +120,7 @@ ERRORS = {
     "request_not_found": N_("没有找到这条申请。"),
     "method_not_allowed": N_("操作方式不正确，请返回后重试。"),
     "bad_request": N_("请求不正确，请返回后重试。"),
+    "rate_limited": N_("操作太频繁，请稍后再试。"),
     "server_error": N_("系统暂时出了点问题，请稍后再试，或拨打12348。"),
     "idempotency_key_invalid": N_("页面已过期，请返回重新填写。"),
 }

@@ -3,6 +3,7 @@ all links between screens are relative and a rendered screen can be shared betwe
 
 from aiohttp import web
 
+from tv_server.ratelimit import SlidingWindow
 from tv_server.tv import callback, entry, programs, push, services
 
 
@@ -37,3 +38,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(b + "mc-{ref:\\d+}", callback.cancel)
     r.add_get(b + "ann.json", push.poll, name="tv_ann")
     r.add_post(b + "lang", entry.choose_language, name="tv_lang")
+    app[entry.LANG_CHANGES] = SlidingWindow(entry.LANG_CHANGES_PER_10_MIN, 600)

@@ -9,6 +9,8 @@ from device_registry import devices
 from storage import NotFound
 from tv_server import keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
+from tv_server.ratelimit import SlidingWindow
+from tv_server.tv import fastlane
 from tv_server.tv.common import current_box, notice, render, screen_url, send_html
 from tv_server.tv.programs import program_for
 from tv_ui import i18n, labels
@@ -34,10 +36,19 @@ def _enter(request: web.Request, serial: str, generation: int = 0) -> web.HTTPSe
     return response
 
 
+# Language changes from the home screen's tile, per box: each one drops that box's fast-lane
+# answers (a scan), so a token holder cannot make the server do it without end.
+LANG_CHANGES = web.AppKey("tv_lang_changes", SlidingWindow)
+LANG_CHANGES_PER_10_MIN = 10
+
+
 async def remember_language(request: web.Request, serial: str, lang: str) -> None:
     """Store a box's (and its household's) TV language; its cached view and screens follow."""
     await devices.set_language(request.app[keys.DB], serial, lang)
     request.app[keys.BOXES].changed(serial)
+    view = await request.app[keys.BOXES].get(serial)
+    if view is not None:
+        request.app[fastlane.FAST].forget_device(view.box.id)
 
 
 async def _admit(request: web.Request, serial: str, lang: str = "") -> web.StreamResponse:
@@ -151,5 +162,8 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
     if lang not in i18n.LANGUAGES:
         raise web.HTTPBadRequest(reason="bad_request")
     if lang != box.view.box.language:
+        limit = request.app.get(LANG_CHANGES)
+        if limit is not None and not limit.allow(box.view.box.serial):
+            raise web.HTTPTooManyRequests(reason="rate_limited")
         await remember_language(request, box.view.box.serial, lang)
     raise web.HTTPSeeOther(request.app.router["tv_home"].url_for(token=box.token))
