@@ -220,9 +220,10 @@ def _links(html: str) -> list[str]:
     return [h for h in _HREF.findall(html) if h and not h.startswith(("/", "data:", "http"))]
 
 
-def discover(base: str, serial: str = SERIAL) -> Screens:
-    """Enter as a box and find one real screen of every kind by following links (≤ ~40 GETs)."""
-    status, headers, _ = _get(f"{base}/tv/?stb={serial}")
+def discover(base: str, serial: str = SERIAL, lang: str = "") -> Screens:
+    """Enter as a box and find one real screen of every kind by following links (≤ ~40 GETs).
+    With `lang` (mn), the box is switched to that language first (and stays in it)."""
+    status, headers, _ = _get(f"{base}/tv/?stb={serial}" + (f"&lang={lang}" if lang else ""))
     location = headers.get("Location") or headers.get("location")
     if status != 303 or not location or not location.endswith("/home"):
         raise RuntimeError(f"/tv/?stb={serial} answered {status} {location!r}, expected 303 → home")

@@ -8,6 +8,7 @@ win) and records a timestamped event with who and why.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import statistics
 import time
@@ -19,6 +20,8 @@ from callbacks import deadlines, phones, routing, webhooks
 from callbacks import requests as box_requests
 from callbacks.requests import OPEN_STATES, Placement, record_event
 from storage import Conflict, Database, Invalid, NotFound, clock
+
+LANGUAGES = ("zh", "mn")  # the TV languages a household may ask in
 
 CLOSED_STATES = ("completed", "unreachable", "cancelled")
 OUTCOMES = ("answered", "no_answer", "busy", "wrong_number", "call_again")
@@ -65,6 +68,7 @@ class Ticket:
     updated_at: float
     phone_erased: bool
     topic: str = ""
+    language: str = "zh"  # the household's TV language when it asked
 
     @property
     def open(self) -> bool:
@@ -96,14 +100,14 @@ _SELECT = (
     " r.region_code, r.status, r.assignee_id, COALESCE(u.display_name, ''), r.phone_masked,"
     " r.time_window, r.due_at, r.first_call_at, r.closed_at, r.attempts, r.call_again_at,"
     " r.household_note, r.origin, r.created_at, r.updated_at, r.phone_erased_at IS NOT NULL,"
-    " r.topic"
+    " r.topic, r.language"
     " FROM callback_requests r JOIN devices d ON d.id = r.device_id"
     " LEFT JOIN users u ON u.id = r.assignee_id"
 )
 
 
 def _ticket(row) -> Ticket:
-    values = [row[i] for i in range(24)]
+    values = [row[i] for i in range(25)]
     values[22] = bool(values[22])
     return Ticket(*values)
 
@@ -141,9 +145,13 @@ async def submit(
     origin: str = "tv",
     actor: str = "household",
     now: float | None = None,
+    language: str = "zh",
 ) -> tuple[box_requests.CallbackRequest, bool]:
-    """Route, set the deadline and write the request in one transaction (idempotent per key)."""
+    """Route, set the deadline and write the request in one transaction (idempotent per key).
+    `language` is the household's TV language, recorded for staff."""
     now = time.time() if now is None else now
+    if language not in LANGUAGES:
+        raise Invalid("language_invalid", language)
     placement = await place(
         db,
         policy,
@@ -155,6 +163,7 @@ async def submit(
         actor=actor,
         now=now,
     )
+    placement = dataclasses.replace(placement, language=language)
     return await box_requests.submit(
         db, device_id, draft, max_open=max_open, now=now, placement=placement
     )

@@ -123,6 +123,7 @@ class Placement:
     due_at: float | None = None
     origin: str = "tv"
     actor: str = "household"
+    language: str = "zh"  # the household's TV language (zh, mn)
 
 
 async def submit(
@@ -162,8 +163,8 @@ async def submit(
         request_id = await tx.insert(
             "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
             " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
-            " updated_at, office_code, region_code, due_at, origin, topic, adviser_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, office_code, region_code, due_at, origin, topic, adviser_id, language)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 ref,
                 device_id,
@@ -181,6 +182,7 @@ async def submit(
                 placement.origin,
                 draft.topic,
                 draft.adviser_id,
+                placement.language,
             ),
         )
         await record_event(

@@ -132,4 +132,12 @@ MIGRATIONS = [
             ('', 'land', 'family', 'wages', 'debt', 'other'))
         """,
     ),
+    Migration(
+        "callbacks_0008_request_language",
+        # The household's TV language when it asked (zh, mn): staff see it in the queue.
+        """
+        ALTER TABLE callback_requests ADD COLUMN language TEXT NOT NULL DEFAULT 'zh'
+            CHECK (language IN ('zh', 'mn'))
+        """,
+    ),
 ]

@@ -50,6 +50,8 @@ class Box:
     webp: bool = False  # the model's browser decodes WebP images
     token_generation: int = 0  # TV page tokens of an older generation are refused
     hls: bool = False  # the model's browser plays HLS natively (else the progressive MP4)
+    language: str | None = None  # the TV language chosen for the box or its household
+    mongolian_text: bool = True  # the model's browser shapes Mongolian and writes vertically
 
     @property
     def admitted(self) -> bool:
@@ -61,8 +63,10 @@ async def get_box(db: Database, serial: str) -> Box | None:
         "SELECT d.id, d.serial, d.state, d.village_code, d.household_label,"
         " COALESCE(d.keymap_family, m.keymap_family, ?) AS family,"
         " COALESCE(d.screen_profile, m.screen_profile, ?) AS profile,"
-        " COALESCE(m.webp, 0) AS webp, d.token_generation, COALESCE(m.hls, 0) AS hls"
-        " FROM devices d LEFT JOIN device_models m ON m.model = d.model WHERE d.serial = ?",
+        " COALESCE(m.webp, 0) AS webp, d.token_generation, COALESCE(m.hls, 0) AS hls,"
+        " COALESCE(d.language, h.language) AS language, COALESCE(m.mongolian_text, 1) AS mong"
+        " FROM devices d LEFT JOIN device_models m ON m.model = d.model"
+        " LEFT JOIN households h ON h.id = d.household_id WHERE d.serial = ?",
         (DEFAULT_FAMILY, DEFAULT_PROFILE, serial),
     )
     if row is None:
@@ -78,7 +82,28 @@ async def get_box(db: Database, serial: str) -> Box | None:
         bool(row["webp"]),
         row["token_generation"],
         bool(row["hls"]),
+        row["language"],
+        bool(row["mong"]),
     )
+
+
+TV_LANGUAGES = ("zh", "mn")
+
+
+async def set_language(db: Database, serial: str, language: str) -> None:
+    """Remember the TV language a household chose on its box: on the box and on the box's
+    household (so that a replacement box starts in it), in one transaction."""
+    if language not in TV_LANGUAGES:
+        raise Invalid("language_invalid", language)
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "UPDATE devices SET language = ? WHERE serial = ? RETURNING household_id",
+            (language, serial),
+        )
+        if row is None:
+            raise NotFound("device_unknown", serial)
+        if row[0] is not None:
+            await tx.execute("UPDATE households SET language = ? WHERE id = ?", (language, row[0]))
 
 
 async def revoke_tv_sessions(db: Database, serial: str, audit=None) -> int:

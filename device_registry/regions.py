@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from storage import Database, Invalid
@@ -135,8 +135,9 @@ async def load_regions(db: Database) -> list[Region]:
 class RegionTree:
     """Read-only in-memory tree; rebuild it after an import."""
 
-    def __init__(self, regions: list[Region]) -> None:
+    def __init__(self, regions: list[Region], mongolian: dict[str, str] | None = None) -> None:
         self.by_code = {r.code: r for r in regions}
+        self.mongolian = mongolian or {}  # code -> Mongolian name (device_registry.region_names)
         self.children: dict[str | None, list[Region]] = {}
         for region in regions:
             self.children.setdefault(region.parent_code, []).append(region)
@@ -144,7 +145,9 @@ class RegionTree:
 
     @classmethod
     async def load(cls, db: Database) -> RegionTree:
-        return cls(await load_regions(db))
+        from device_registry.region_names import load_names
+
+        return cls(await load_regions(db), await load_names(db))
 
     def get(self, code: str | None) -> Region | None:
         return self.by_code.get(code) if code else None
@@ -161,5 +164,18 @@ class RegionTree:
     def kids(self, code: str | None) -> list[Region]:
         return self.children.get(code, [])
 
-    def full_name(self, code: str) -> str:
-        return "".join(r.name for r in reversed(self.chain(code)) if r.level != "province")
+    def name(self, code: str, lang: str = "zh") -> str:
+        """The region's name in `lang` (Mongolian where it has one, else Chinese)."""
+        region = self.by_code[code]
+        return self.mongolian.get(code, region.name) if lang == "mn" else region.name
+
+    def in_language(self, region: Region, lang: str) -> Region:
+        """The region with its name in `lang`."""
+        name = self.name(region.code, lang)
+        return region if name == region.name else replace(region, name=name)
+
+    def full_name(self, code: str, lang: str = "zh") -> str:
+        names = [
+            self.name(r.code, lang) for r in reversed(self.chain(code)) if r.level != "province"
+        ]
+        return " ".join(names) if lang == "mn" else "".join(names)

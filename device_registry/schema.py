@@ -251,4 +251,30 @@ MIGRATIONS = [
         END
         """,
     ),
+    # The TV language a household chose (zh, mn): on the box, and on its household so that a
+    # replacement box starts in it. NULL: not chosen (the region's default applies). A model's
+    # browser shapes Mongolian and lays text out vertically (else Mongolian text is sent as
+    # pre-rendered images).
+    Migration(
+        "registry_206_tv_language",
+        """
+        ALTER TABLE devices ADD COLUMN language TEXT
+            CHECK (language IS NULL OR language IN ('zh','mn'));
+        ALTER TABLE households ADD COLUMN language TEXT
+            CHECK (language IS NULL OR language IN ('zh','mn'));
+        ALTER TABLE device_models ADD COLUMN mongolian_text INTEGER NOT NULL DEFAULT 1
+        """,
+    ),
+    # Mongolian names of regions (device_registry.region_names), with their review status.
+    Migration(
+        "registry_207_region_names_mn",
+        """
+        CREATE TABLE region_names_mn (
+            code TEXT PRIMARY KEY REFERENCES regions(code),
+            name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+            review TEXT NOT NULL DEFAULT 'drafted' CHECK (review IN ('drafted','reviewed')),
+            updated_at REAL NOT NULL
+        )
+        """,
+    ),
 ]

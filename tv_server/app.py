@@ -14,6 +14,7 @@ from aiohttp import web
 
 from content import workflow
 from content.video import Positions as video_positions
+from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database, clock
@@ -24,7 +25,9 @@ from tv_server import (
     coverage_tasks,
     keys,
     logredact,
+    mongol_image,
     tv,
+    tvfont,
     video_tasks,
 )
 from tv_server.admin import setup_admin
@@ -56,6 +59,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await db.migrate(MIGRATIONS)
         await ensure_regions(db)
         await ensure_laws(db)
+        await region_names.ensure_bundled(db)
         await apply_demo_mode(db, settings.data_path, settings.demo)
         await workflow.ensure_workflows(db)  # programs imported outside the workflow
         app[keys.DB] = db
@@ -153,6 +157,10 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.STATIC] = StaticAssets()
     app[keys.PROGRAMS] = {}
     app[fastlane.FAST] = fastlane.FastLane()
+    app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
+    app[tvfont.FONT] = tvfont.MongolianFont(
+        tvfont.find_font(), app[keys.STATIC].by_name["tv.css"].body
+    )
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader(
@@ -166,7 +174,12 @@ def create_app(settings: Settings) -> web.Application:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(i18n.translations(), newstyle=True)
+    # Translated into the language of the screen being rendered (tv_ui.i18n.use_language).
+    env.install_gettext_callables(
+        lambda message: i18n.gettext(message),
+        lambda singular, plural, n: i18n.ngettext(singular, plural, n),
+        newstyle=True,
+    )
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_on_shutdown)
@@ -174,6 +187,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/static/{name}", serve_static, name="static")
     app.router.add_get("/media/{path:.+}", serve_media, name="media")
     tv.setup_routes(app)
+    app.router.add_get("/tv/font/{name}", tvfont.serve, name="tv_font")
     add_lane(app, "tv_screen", "GET", "/tv/b/", fastlane.answer)
     setup_admin(app)
     setup_api(app)

@@ -1,6 +1,8 @@
 """Identifying a box: the operator portal's signed launch URL, then a signed page token.
 
-Launch: `sig` = hex HMAC-SHA256(launch_secret, "SERIAL|ts"), valid within ±launch_max_skew.
+Launch: `sig` = hex HMAC-SHA256(launch_secret, "SERIAL|ts"), valid within ±launch_max_skew; with
+the household's TV language (`lang=mn|zh`) the signed message is "SERIAL|ts|lang", so the language
+cannot be changed on a signed URL, and URLs without it keep their original form.
 Token: carried in every TV page URL (`/tv/b/TOKEN/...`) so the box stays identified without
 cookies or localStorage; it names the serial and the issue time, signed with a key derived from
 the launch secret. A box whose TV sessions staff revoked has a higher token generation
@@ -26,18 +28,26 @@ class BoxAuthError(Exception):
         super().__init__(code)
 
 
-def launch_signature(secret: str, serial: str, ts: int | str) -> str:
-    return hmac.new(secret.encode(), f"{serial}|{ts}".encode(), hashlib.sha256).hexdigest()
+def launch_signature(secret: str, serial: str, ts: int | str, lang: str = "") -> str:
+    message = f"{serial}|{ts}|{lang}" if lang else f"{serial}|{ts}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def verify_launch(
-    secret: str, serial: str, ts: str, sig: str, *, max_skew: int, now: float | None = None
+    secret: str,
+    serial: str,
+    ts: str,
+    sig: str,
+    *,
+    max_skew: int,
+    now: float | None = None,
+    lang: str = "",
 ) -> None:
     if not serial or not ts or not sig:
         raise BoxAuthError("launch_missing")
-    if len(serial) > 64 or not ts.isdigit() or len(ts) > 12:
+    if len(serial) > 64 or not ts.isdigit() or len(ts) > 12 or len(lang) > 8:
         raise BoxAuthError("launch_bad_signature")
-    expected = launch_signature(secret, serial, ts)
+    expected = launch_signature(secret, serial, ts, lang)
     if not hmac.compare_digest(expected, sig.lower()):
         raise BoxAuthError("launch_bad_signature")
     now = time.time() if now is None else now

@@ -36,6 +36,12 @@ class BoxDirectory:
         self._boxes.clear()
         self._live = (0.0, {})
 
+    def changed(self, serial: str) -> None:
+        """A box's own settings changed (its language): drop its view. The generation stays, so
+        no other box's fast-lane entries go cold; the box's own are dropped by the caller
+        (FastLane.forget_device)."""
+        self._boxes.pop(serial, None)
+
     def forget_box(self, serial: str) -> None:
         """Drop one box's cached view (a box that did not exist before); every other view and
         the generation stay, so no other box's fast-lane entries or tokens go cold."""

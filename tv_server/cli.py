@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp = regions_sub.add_parser("import", help="load a region CSV (code,name,level,parent_code)")
     _add_common(imp)
     imp.add_argument("file", type=Path)
+    names = regions_sub.add_parser(
+        "import-mn", help="load Mongolian region names (code,name_mn,review: drafted|reviewed)"
+    )
+    _add_common(names)
+    names.add_argument("file", type=Path)
 
     user = sub.add_parser("user", help="admin accounts")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -72,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     launch = demo_sub.add_parser("launch-url", help="print a signed launch URL for a box")
     _add_common(launch)
     launch.add_argument("serial")
+    launch.add_argument(
+        "--lang", choices=("zh", "mn"), default="", help="the household's TV language (signed)"
+    )
     return parser
 
 
@@ -119,16 +127,15 @@ def _base_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def launch_url(settings: Settings, serial: str, now: float | None = None) -> str:
+def launch_url(settings: Settings, serial: str, now: float | None = None, lang: str = "") -> str:
     import time
     from urllib.parse import urlencode
 
     from tv_server.boxauth import launch_signature
 
     ts = int(time.time() if now is None else now)
-    query = urlencode(
-        {"stb": serial, "ts": ts, "sig": launch_signature(settings.launch_secret, serial, ts)}
-    )
+    sig = launch_signature(settings.launch_secret, serial, ts, lang)
+    query = urlencode({"stb": serial, "ts": ts, **({"lang": lang} if lang else {}), "sig": sig})
     return f"{_base_url(settings)}/tv/launch?{query}"
 
 
@@ -251,6 +258,17 @@ def cmd_regions_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_regions_import_mn(args: argparse.Namespace) -> int:
+    from device_registry.region_names import RegionNamesError, import_names
+    from device_registry.regions import decode_csv_bytes
+
+    count = import_csv_file(args, decode_csv_bytes, import_names, RegionNamesError)
+    if count is None:
+        return 2
+    print(f"imported {count} Mongolian region names from {args.file}")
+    return 0
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         import getpass
@@ -317,7 +335,7 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_launch_url(args: argparse.Namespace) -> int:
-    print(launch_url(ensure_secrets(_settings(args)), args.serial))
+    print(launch_url(ensure_secrets(_settings(args)), args.serial, lang=args.lang))
     return 0
 
 
@@ -326,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         ("serve", None): cmd_serve,
         ("regions", "import"): cmd_regions_import,
+        ("regions", "import-mn"): cmd_regions_import_mn,
         ("demo", "load"): cmd_demo_load,
         ("user", "add"): cmd_user,
         ("user", "passwd"): cmd_user,

@@ -12,8 +12,8 @@ from aiohttp import web
 from storage import DomainError
 from tv_server import headers as headers_
 from tv_server import keys
-from tv_server.tv.common import EarlyResponse
-from tv_ui import labels
+from tv_server.tv.common import EarlyResponse, with_mongolian
+from tv_ui import i18n, labels
 from tv_ui.i18n import gettext
 from tv_ui.keymaps import keymap_json
 
@@ -57,7 +57,9 @@ def tv_error_response(request: web.Request, status: int, code: str, params: dict
         "keymap": keymap_json(None),
         "static": request.app[keys.STATIC].url,
     }
-    response = aiohttp_jinja2.render_template("tv/error.html", request, context, status=status)
+    context["lang"] = i18n.current_language()
+    html = with_mongolian(request, aiohttp_jinja2.render_string("tv/error.html", request, context))
+    response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -110,6 +112,9 @@ def _secure(request: web.Request, response: web.StreamResponse) -> web.StreamRes
 @web.middleware
 async def guard(request: web.Request, handler):
     """Errors rendered for their audience, and security headers on every response."""
+    # Chinese unless a TV handler switches to the box's language: requests on one keep-alive
+    # connection share a task, so the previous request's language must not carry over.
+    i18n.use_language(i18n.DEFAULT_LANGUAGE)
     try:
         response = await handler(request)
     except EarlyResponse as exc:

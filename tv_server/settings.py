@@ -167,6 +167,14 @@ SETTINGS: tuple[Setting, ...] = (
         "The offices' time zone (an IANA name): every time and date the admin, exports, the "
         "CLI and the TV show, and every date computed (deadlines, coverage days, reference "
         "numbers), whatever zone the server itself is set to.",
+        str,
+    ),
+    Setting(
+        "mongolian_default_regions",
+        "150623,150624,150625,150626",
+        "Region codes (comma-separated) whose boxes start in Mongolian while their household has "
+        "not chosen a language: by default the pastoral banners Otog Front, Otog, Hanggin and "
+        "Uxin. Empty: every box starts in Chinese.",
     ),
     Setting("usage_flush_seconds", 2.0, "How often batched usage records are written.", float),
     Setting(

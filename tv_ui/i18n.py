@@ -1,8 +1,15 @@
 """gettext for every UI string. Chinese (zh) is the source language of the messages; catalogs for
-other languages (Mongolian, mn) live in tv_ui/locale/<lang>/LC_MESSAGES/messages.mo."""
+other languages (Mongolian, mn) live in tv_ui/locale/<lang>/LC_MESSAGES/messages.mo.
+
+The language of the screen being rendered is a context variable (`use_language`), set by the TV
+handler for the box's language, so that templates (`_()`) and Python code (`gettext()`) translate
+into it without passing it around; it is Chinese everywhere else (the admin). A message missing
+from a catalog falls back to its Chinese source.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import gettext as _gettext
 from importlib import resources
@@ -10,6 +17,11 @@ from importlib import resources
 from babel.support import NullTranslations, Translations
 
 DEFAULT_LANGUAGE = "zh"
+LANGUAGES = ("zh", "mn")
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "legaltv_language", default=DEFAULT_LANGUAGE
+)
 
 
 @functools.cache
@@ -20,11 +32,53 @@ def translations(lang: str = DEFAULT_LANGUAGE) -> NullTranslations:
     return Translations.load(str(folder), [lang], domain="messages")
 
 
-def gettext(message: str, lang: str = DEFAULT_LANGUAGE) -> str:
-    return translations(lang).gettext(message)
+def use_language(lang: str) -> None:
+    """Translate into `lang` for the rest of the current task (one request)."""
+    _current.set(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+def gettext(message: str, lang: str | None = None) -> str:
+    return translations(lang or _current.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str:
+    return translations(lang or _current.get()).ngettext(singular, plural, n)
 
 
 _ = gettext
+
+REVIEW_PREFIX = "review:"
+
+
+@functools.cache
+def review_status(lang: str) -> tuple[tuple[str, str, str], ...]:
+    """(message, translation, status) of every message in a language's catalog; status is
+    `reviewed`, `drafted` (a translation not yet reviewed by a native speaker — the default for
+    any translation whose translator comment does not say `review: reviewed…`) or `missing`.
+    The status lives with each string in the .po file (docs/translation.md)."""
+    from babel.messages.pofile import read_po
+
+    path = resources.files("tv_ui").joinpath("locale", lang, "LC_MESSAGES", "messages.po")
+    if not path.is_file():
+        return ()
+    with path.open("rb") as f:
+        catalog = read_po(f)
+    out = []
+    for m in catalog:
+        if not m.id or not isinstance(m.id, str):
+            continue
+        if not m.string:
+            status = "missing"
+        else:
+            notes = [c for c in m.user_comments if c.startswith(REVIEW_PREFIX)]
+            reviewed = notes and notes[0][len(REVIEW_PREFIX) :].strip().startswith("reviewed")
+            status = "reviewed" if reviewed else "drafted"
+        out.append((m.id, m.string if isinstance(m.string, str) else "", status))
+    return tuple(out)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name for a gettext no-op marker
@@ -32,4 +86,13 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name for a gettext
     return message
 
 
-__all__ = ["N_", "_", "_gettext", "gettext", "translations"]
+__all__ = [
+    "N_",
+    "_",
+    "_gettext",
+    "current_language",
+    "gettext",
+    "ngettext",
+    "translations",
+    "use_language",
+]

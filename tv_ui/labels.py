@@ -95,6 +95,9 @@ STATES = {
 }
 
 LANGUAGES = {"zh": N_("汉语"), "mn": N_("蒙古语")}
+# Each TV language named in itself (the home screen's language tile), never translated:
+# Mongolian in traditional script, Chinese as 汉语.
+SELF_NAMES = {"mn": "\u182e\u1823\u1829\u182d\u1823\u182f", "zh": "\u6c49\u8bed"}
 
 # The rating screen (满意度): what each number key means, and the optional reasons.
 SCORES = {
@@ -133,6 +136,7 @@ ERRORS = {
     "request_not_found": N_("没有找到这条申请。"),
     "method_not_allowed": N_("操作方式不正确，请返回后重试。"),
     "bad_request": N_("请求不正确，请返回后重试。"),
+    "rate_limited": N_("操作太频繁，请稍后再试。"),
     "server_error": N_("系统暂时出了点问题，请稍后再试，或拨打12348。"),
     "idempotency_key_invalid": N_("页面已过期，请返回重新填写。"),
     "adviser_invalid": N_("没有找到本村的法律顾问，请返回首页。"),

@@ -24,6 +24,7 @@ from tv_server.admin import (
     programs,
     registry,
     streamed,
+    translation,
     video,
     views_audit,
     views_auth,
@@ -39,7 +40,7 @@ from tv_server.settings import Settings
 # Slices of the admin, each registering its own routes and navigation entries.
 SLICES = (
     programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
-    advisers, feedback, appointments, video,
+    advisers, feedback, appointments, video, translation,
 )  # fmt: skip
 
 

@@ -3,6 +3,7 @@ all links between screens are relative and a rendered screen can be shared betwe
 
 from aiohttp import web
 
+from tv_server.ratelimit import SlidingWindow
 from tv_server.tv import (
     adviser,
     appointments,
@@ -63,3 +64,5 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(b + "rate-{ref:\\d+}", rating.answer)
     r.add_get(b + "rate-{ref:\\d+}-why", rating.why, name="tv_rate_why")
     r.add_post(b + "rate-{ref:\\d+}-why", rating.why_post)
+    r.add_post(b + "lang", entry.choose_language, name="tv_lang")
+    app[entry.LANG_CHANGES] = SlidingWindow(entry.LANG_CHANGES_PER_10_MIN, 600)

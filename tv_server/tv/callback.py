@@ -360,6 +360,7 @@ async def submit(request: web.Request) -> web.Response:
             checked,
             box.chain,
             max_open=request.app[keys.SETTINGS].max_open_callbacks,
+            language=box.lang,
         )
     except LimitReached as exc:
         html = render(

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import aiohttp_jinja2
 from aiohttp import web
 
-from tv_server import keys
+from tv_server import keys, tvfont
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
 from tv_server.screencache import make_screen, send
 from tv_server.tv import fastlane
+from tv_ui import i18n
 from tv_ui.keymaps import keymap_json
 
 SCREEN_PREFIX = "/tv/b/-/"
@@ -57,6 +58,18 @@ class TvBox:
     def hls(self) -> bool:
         return self.view.box.hls
 
+    def mongolian_text(self) -> bool:
+        """The box shapes Mongolian itself (else its Mongolian text comes as images)."""
+        return self.view.box.mongolian_text
+
+
+def box_language(settings, view: BoxView) -> str:
+    """The box's TV language: the household's choice, else its region's default."""
+    if view.box.language in i18n.LANGUAGES:
+        return view.box.language
+    regions = {c.strip() for c in settings.mongolian_default_regions.split(",") if c.strip()}
+    return "mn" if regions.intersection(view.chain) else i18n.DEFAULT_LANGUAGE
+
 
 def screen_url(request: web.Request, name: str, **parts) -> str:
     """A screen's URL relative to the current one: `p-12-3`, `c-law?p=2`."""
@@ -90,7 +103,9 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
     if entitled and not view.entitled:
         raise EarlyResponse(notice(request, view, "coming_soon", again=again))
     request.app[keys.USAGE].touch(view.box.id)
-    return TvBox(token, view)
+    lang = box_language(settings, view)
+    i18n.use_language(lang)
+    return TvBox(token, view, lang)
 
 
 def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
@@ -108,13 +123,23 @@ def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
         "u": lambda name, **parts: screen_url(request, name, **parts),
         "profile": box.profile if box else "1080p",
         "demo": app[keys.SETTINGS].demo,
+        "lang": box.lang if box else i18n.DEFAULT_LANGUAGE,
     }
     context.update(extra)
     return context
 
 
 def render(request: web.Request, template: str, box: TvBox | None, **extra) -> str:
-    return aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
+    html = aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
+    return with_mongolian(request, html)
+
+
+def with_mongolian(request: web.Request, html: str) -> str:
+    """A Mongolian screen gets the vertical layout and its font subset (tv_server.tvfont)."""
+    fonts = request.config_dict.get(tvfont.FONT)
+    if fonts is None or i18n.current_language() != "mn":
+        return html
+    return fonts.attach(html)
 
 
 def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Response:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from callbacks import requests as callbacks_domain
+from device_registry import devices
 from storage import NotFound
-from tv_server import keys
+from tv_server import keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
-from tv_server.tv import adviser, rating
+from tv_server.ratelimit import SlidingWindow
+from tv_server.tv import adviser, fastlane, rating
 from tv_server.tv.common import current_box, notice, render, screen_url, send_html
 from tv_server.tv.programs import program_for
+from tv_ui import i18n, labels
 
 COOKIE = "ltv_box"
 
@@ -33,9 +36,26 @@ def _enter(request: web.Request, serial: str, generation: int = 0) -> web.HTTPSe
     return response
 
 
-async def _admit(request: web.Request, serial: str) -> web.StreamResponse:
+# Language changes from the home screen's tile, per box: each one drops that box's fast-lane
+# answers (a scan), so a token holder cannot make the server do it without end.
+LANG_CHANGES = web.AppKey("tv_lang_changes", SlidingWindow)
+LANG_CHANGES_PER_10_MIN = 10
+
+
+async def remember_language(request: web.Request, serial: str, lang: str) -> None:
+    """Store a box's (and its household's) TV language; its cached view and screens follow."""
+    await devices.set_language(request.app[keys.DB], serial, lang)
+    request.app[keys.BOXES].changed(serial)
+    view = await request.app[keys.BOXES].get(serial)
+    if view is not None:
+        request.app[fastlane.FAST].forget_device(view.box.id)
+
+
+async def _admit(request: web.Request, serial: str, lang: str = "") -> web.StreamResponse:
     boxes = request.app[keys.BOXES]
     view = await boxes.get(serial)
+    if view is not None and view.box.admitted and lang and lang != view.box.language:
+        await remember_language(request, serial, lang)
     if view is None or not view.box.admitted:
         # Recorded (as pending when new) so staff can enrol it; each visit is counted.
         await boxes.record_unknown(serial)
@@ -47,10 +67,11 @@ async def _admit(request: web.Request, serial: str) -> web.StreamResponse:
 
 
 async def launch(request: web.Request) -> web.StreamResponse:
-    """`/tv/launch?stb=SERIAL&ts=UNIX&sig=HEX` from the operator's portal."""
+    """`/tv/launch?stb=SERIAL&ts=UNIX[&lang=mn|zh]&sig=HEX` from the operator's portal."""
     settings = request.app[keys.SETTINGS]
     q = request.query
     serial = q.get("stb", "").strip()
+    lang = q.get("lang", "")
     try:
         verify_launch(
             settings.launch_secret,
@@ -58,10 +79,13 @@ async def launch(request: web.Request) -> web.StreamResponse:
             q.get("ts", ""),
             q.get("sig", ""),
             max_skew=settings.launch_max_skew,
+            lang=lang,
         )
     except BoxAuthError as exc:
         return notice(request, None, exc.code, status=403)
-    return await _admit(request, serial)
+    if lang and lang not in i18n.LANGUAGES:
+        return notice(request, None, "launch_bad_signature", status=400)
+    return await _admit(request, serial, lang)
 
 
 async def root(request: web.Request) -> web.StreamResponse:
@@ -71,9 +95,10 @@ async def root(request: web.Request) -> web.StreamResponse:
     if serial:
         if not settings.unsigned_allowed:
             return notice(request, None, "launch_missing", status=403)
-        if len(serial) > 64:
+        lang = request.query.get("lang", "")
+        if len(serial) > 64 or (lang and lang not in i18n.LANGUAGES):
             return notice(request, None, "launch_bad_signature", status=400)
-        return await _admit(request, serial)
+        return await _admit(request, serial, lang)
     token = request.cookies.get(COOKIE)
     if token:
         try:
@@ -121,6 +146,7 @@ async def home(request: web.Request) -> web.Response:
     open_requests = await callbacks_domain.count_open(db, box.id)
     regions = app[keys.REGIONS]
     village = regions.get(box.chain[0]) if box.chain else None
+    other = "zh" if box.lang == "mn" else "mn"  # what the language tile switches to
     html = render(
         request,
         "tv/home.html",
@@ -128,12 +154,33 @@ async def home(request: web.Request) -> web.Response:
         refresh=True,
         resume=resume,
         open_requests=open_requests,
-        place=regions.full_name(village.code) if village else "",
+        place=regions.full_name(village.code, box.lang) if village else "",
         household=box.view.box.household_label,
         adviser=await adviser.card(request, box),
+        other_lang=other,
+        other_lang_name=labels.SELF_NAMES[other],
+        # On a Chinese screen the one Mongolian word comes as an image: no font download.
+        other_lang_img=app[mongol_image.IMAGES].data_uri(labels.SELF_NAMES["mn"])
+        if other == "mn"
+        else None,
     )
     response = send_html(request, html)
     # Never from the browser's cache, not even on Back: "继续观看" must show where the box
     # stopped a moment ago (a Back-restored copy would show the position before).
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def choose_language(request: web.Request) -> web.StreamResponse:
+    """The home screen's language tile (POST l=mn|zh): remembered for the box and household."""
+    box = await current_box(request, entitled=False)
+    form = await request.post()
+    lang = form.get("l", "")
+    if lang not in i18n.LANGUAGES:
+        raise web.HTTPBadRequest(reason="bad_request")
+    if lang != box.view.box.language:
+        limit = request.app.get(LANG_CHANGES)
+        if limit is not None and not limit.allow(box.view.box.serial):
+            raise web.HTTPTooManyRequests(reason="rate_limited")
+        await remember_language(request, box.view.box.serial, lang)
+    raise web.HTTPSeeOther(request.app.router["tv_home"].url_for(token=box.token))

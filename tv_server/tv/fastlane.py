@@ -75,6 +75,10 @@ class FastLane:
             min(wall_until, token_until),
         )
 
+    def forget_device(self, device_id: int) -> None:
+        """Drop one box's remembered answers (its language changed); every other box's stay."""
+        self.entries = {k: e for k, e in self.entries.items() if e.device_id != device_id}
+
     def lookup(self, request: web.Request) -> Entry | None:
         """The remembered answer for this URL, if everything that decided it still holds."""
         entry = self.entries.get(request.raw_path)

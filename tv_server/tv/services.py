@@ -35,7 +35,7 @@ async def my_chain(request: web.Request) -> web.Response:
             region = tree.get(code)
             here = [p for p in points if p.region_code == code]
             if region is not None and here:
-                sections.append({"region": region, "points": here})
+                sections.append({"region": tree.in_language(region, box.lang), "points": here})
         return render(
             request,
             "tv/directory.html",
@@ -72,14 +72,14 @@ async def region(request: web.Request) -> web.Response:
             request,
             "tv/region.html",
             box,
-            region=here,
+            region=tree.in_language(here, box.lang),
             points=points,
-            children=shown,
+            children=[tree.in_language(kid, box.lang) for kid in shown],
             kinds=labels.POINT_KINDS,
             children_label=labels.CHILD_LEVELS.get(here.level, labels.CHILD_LEVELS["township"]),
             page=page,
             pages=pages,
-            path=tree.full_name(code),
+            path=tree.full_name(code, box.lang),
             prev_url=screen_url(request, "tv_region", code=code, query={"p": page - 1})
             if page > 1
             else None,
@@ -115,7 +115,7 @@ async def point(request: web.Request) -> web.Response:
             services=[gettext(labels.SERVICES.get(s, s)) for s in p.services],
             languages=[gettext(labels.LANGUAGES.get(lang, lang)) for lang in p.languages],
             kind=gettext(labels.POINT_KINDS[p.kind]),
-            place=tree.full_name(p.region_code),
+            place=tree.full_name(p.region_code, box.lang),
             callback_url=screen_url(request, "tv_cb", query={"sp": p.code}),
             appointment_url=screen_url(request, "tv_ap", query={"sp": p.code})
             if await slots.services_at(db, p.code)

@@ -105,16 +105,21 @@
 
   /* ---- A reader page taller than its box scrolls; #more shows while text lies below ---- */
 
+  // [scroll, client, full] sizes: vertical (Mongolian) text scrolls on to the right.
+  function ax() {
+    return document.documentElement.lang === 'mn' ? ['scrollLeft', 'clientWidth', 'scrollWidth']
+      : ['scrollTop', 'clientHeight', 'scrollHeight'];
+  }
   function scroll(dir) {   // two lines of overlap: no line is skipped
-    var s = first('[data-scroll]'), top = s && s.scrollTop, max = s && s.scrollHeight - s.clientHeight;
-    if (!s || (dir === 'down' ? top >= max - 1 : top <= 0)) { return false; }
-    s.scrollTop = top + (dir === 'down' ? 1 : -1) * Math.max(40, s.clientHeight - 100);
+    var s = first('[data-scroll]'), k = ax(), at = s && s[k[0]], max = s && s[k[2]] - s[k[1]];
+    if (!s || (dir === 'down' ? at >= max - 1 : at <= 0)) { return false; }
+    s[k[0]] = at + (dir === 'down' ? 1 : -1) * Math.max(40, s[k[1]] - 100);
     more();
     return true;
   }
   function more() {
-    var s = first('[data-scroll]'), m = byId('more');
-    if (s && m) { m.className = s.scrollTop + s.clientHeight < s.scrollHeight - 1 ? 'more' : 'more hidden'; }
+    var s = first('[data-scroll]'), m = byId('more'), k = ax();
+    if (s && m) { m.className = s[k[0]] + s[k[1]] < s[k[2]] - 1 ? 'more' : 'more hidden'; }
   }
   function page(rel) {
     var a = first('a[rel=' + rel + ']');

@@ -1,0 +1,196 @@
+"""The Mongolian TV in headless Chromium, key presses only, at 720p and 4K: the script runs
+vertically in columns left to right with the served font subset, the journeys work, and the
+Mongolian screens keep the page budget. Screenshots go to test-artifacts/ (mn-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.test_household_journeys import (
+    FOCUSED,
+    SIZES,
+    no_overflow,
+    press,
+    shot,
+    tv,  # noqa: F401 - the fixture
+)
+from tests.browser.test_readability import MEASURE
+
+pytestmark = pytest.mark.browser
+
+# The page is Mongolian, written vertically, and its font (the served subset) is in use.
+VERTICAL = """async () => {
+  await document.fonts.ready;
+  var c = getComputedStyle(document.getElementById('canvas'));
+  var loaded = [];
+  document.fonts.forEach(function (f) { if (f.status === 'loaded') { loaded.push(f.family); } });
+  return [document.documentElement.lang, c.writingMode, loaded.join(',')]; }"""
+
+
+async def open_mn(tv, size, serial="DEMO-0001"):  # noqa: F811 - the fixture
+    server, browser = tv
+    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url(f"/tv/?stb={serial}&lang=mn")))
+    page.errors = errors
+    return page
+
+
+async def assert_vertical(page):
+    lang, mode, fonts = await page.evaluate(VERTICAL)
+    assert (lang, mode) == ("mn", "vertical-lr"), page.url
+    assert "LtvMong" in fonts, (page.url, fonts)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_mongolian_program_paging_and_back(tv, size):  # noqa: F811
+    page = await open_mn(tv, size)
+    assert await page.evaluate(FOCUSED) == "t-programs"
+    await assert_vertical(page)
+    await shot(page, "mn-home", size)
+    await no_overflow(page)
+    # Tiles are columns left to right: Right moves to the directory, Left back.
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "t-dir"
+    await press(page, "ArrowLeft")
+    assert await page.evaluate(FOCUSED) == "t-programs"
+    await press(page, "Enter", wait_nav=True)  # categories
+    await assert_vertical(page)
+    await shot(page, "mn-programs", size)
+    # Categories run top to bottom in a column, the next column to the right.
+    first = await page.evaluate(FOCUSED)
+    await press(page, "ArrowDown")
+    below = await page.evaluate(FOCUSED)
+    assert below.startswith("cat-") and below != first
+    await press(page, "ArrowUp")
+    await press(page, "ArrowRight")
+    category = await page.evaluate(FOCUSED)
+    assert category.startswith("cat-") and category not in (first, below)
+    await press(page, "Enter", wait_nav=True)  # that category's programs
+    program = await page.evaluate(FOCUSED)
+    assert program.startswith("prog-")
+    await press(page, "Enter", wait_nav=True)
+    assert page.url.endswith("-1")
+    await assert_vertical(page)
+    await press(page, "ArrowRight", wait_nav=True)
+    assert (await page.inner_text("#indicator")).startswith("2 /")
+    await shot(page, "mn-program-page", size)
+    await no_overflow(page)
+    await press(page, "ArrowLeft", wait_nav=True)
+    assert (await page.inner_text("#indicator")).startswith("1 /")
+    await press(page, "Backspace", wait_nav=True)
+    assert "/c-" in page.url
+    assert await page.evaluate(FOCUSED) == program
+    await press(page, "Escape", wait_nav=True)
+    assert await page.evaluate(FOCUSED) == category
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_mongolian_directory_to_callback_receipt(tv, size):  # noqa: F811
+    page = await open_mn(tv, size)
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "t-dir"
+    await press(page, "Enter", wait_nav=True)
+    await assert_vertical(page)
+    await shot(page, "mn-directory", size)
+    # Each point is a column: the village room first, its township station to the right.
+    await press(page, "ArrowRight")
+    station = await page.evaluate("document.activeElement.textContent")
+    assert "司法所公共法律服务工作站" in station
+    await press(page, "Enter", wait_nav=True)
+    assert await page.evaluate(FOCUSED) == "ask-callback"
+    await assert_vertical(page)
+    await shot(page, "mn-service-point", size)
+    await press(page, "Enter", wait_nav=True)  # callback: choose the service
+    assert await page.evaluate(FOCUSED) == "svc-consultation"
+    await shot(page, "mn-callback-service", size)
+    await press(page, "Enter", wait_nav=True)  # → the topic (optional): the first one
+    assert (await page.evaluate(FOCUSED)).startswith("topic-")
+    await press(page, "Enter", wait_nav=True)  # → phone
+    for digit in "13800138000":
+        await press(page, digit)
+    assert await page.input_value("#phone") == "13800138000"
+    await assert_vertical(page)
+    await shot(page, "mn-callback-phone", size)
+    await press(page, "Enter", wait_nav=True)  # OK after the digits: next (time window)
+    assert (await page.evaluate(FOCUSED)).startswith("w-")
+    await press(page, "Enter", wait_nav=True)  # → confirm
+    assert "138 0013 8000" in await page.inner_text("main")
+    await press(page, "Enter", wait_nav=True)  # submit → receipt
+    ref = await page.inner_text("#ref")
+    assert ref.isdigit() and len(ref) == 12
+    await assert_vertical(page)
+    await shot(page, "mn-receipt", size)
+    await no_overflow(page)
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "r-mine"
+    await press(page, "Enter", wait_nav=True)
+    assert ref in await page.inner_text("main")
+    await assert_vertical(page)
+    await shot(page, "mn-my-requests", size)
+    assert page.errors == []
+
+
+MN_SCREENS = [
+    "home",
+    "programs",
+    "dir",
+    "cb",
+    "cb-topic?svc=mediation",
+    "mine",
+    "cb-phone?svc=consultation",
+    "cb-time?svc=consultation&phone=13800138000",
+    "PROGRAM",
+]
+
+
+async def mn_screen_urls(tv, page):  # noqa: F811
+    server, _browser = tv
+    await page.goto(str(server.make_url("/tv/?stb=DEMO-0001&lang=mn")))
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    program = await page.evaluate("""() => fetch('programs').then(r => r.text())
+        .then(t => t.match(/href="(c-[a-z-]+)"/)[1]).then(c => fetch(c)).then(r => r.text())
+        .then(t => t.match(/href="(p-\\d+)"/)[1])""")
+    return [base + (program + "-1" if s == "PROGRAM" else s) for s in MN_SCREENS]
+
+
+async def test_mongolian_screens_keep_the_budget(tv):  # noqa: F811
+    """≤ 5 requests before first paint, ≤ 30 KB of HTML+CSS+JS (the vertical layout included),
+    the font subset ≤ 40 KB, text ≥ 24 px and contrast ≥ 7:1 — on the Mongolian screens."""
+    _server, browser = tv
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    problems = []
+    for url in await mn_screen_urls(tv, page):
+        responses = []
+
+        def record(response, responses=responses):
+            responses.append(response)
+
+        page.on("response", record)
+        await page.goto(url, wait_until="load")
+        await page.evaluate("document.fonts.ready.then(function () { return 1; })")
+        page.remove_listener("response", record)
+        await assert_vertical(page)
+        early = [r for r in responses if not r.url.endswith("/events")]
+        assert len(early) <= 5, (url, [r.url for r in early])
+        code = 0
+        font = 0
+        for response in early:
+            if response.status >= 300:
+                continue
+            body = await page.evaluate(
+                "u => fetch(u).then(r => r.arrayBuffer()).then(b => b.byteLength)", response.url
+            )  # decoded bytes
+            kind = response.url.split("?")[0].rsplit(".", 1)[-1]
+            if kind in ("woff2", "woff"):
+                font += body
+            elif "/media/" not in response.url:
+                code += body
+        assert 0 < font <= 40 * 1024, (url, font)
+        assert code <= 30 * 1024, (url, code)
+        for item in await page.evaluate(MEASURE):
+            if item["size"] < 24 or item["contrast"] < 7:
+                problems.append((url.rsplit("/", 1)[1], item))
+    assert problems == []

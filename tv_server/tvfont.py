@@ -1,0 +1,173 @@
+"""The Mongolian font of the TV, served per screen as a subset, and the vertical layout.
+
+Boxes rarely carry a Mongolian font, so every Mongolian screen links, instead of tv.css, a
+stylesheet `/tv/font/mv-HASH.css`: tv.css, then the vertical layout of tv_ui/mongolian.css, then
+an @font-face declaring the font family `LtvMong` from a subset of Noto Sans
+Mongolian (SIL OFL, Debian fonts-noto-core) holding exactly the Mongolian characters of that
+screen (plus the joiners, variation selectors and the narrow no-break space that shaping needs),
+with every OpenType layout feature kept (init/medi/fina/isol, rlig, vert…), as WOFF2 with a WOFF
+fallback. HASH names the font file and the set of characters, so the URLs are content-hashed and
+cached forever; screens with the same characters share one subset.
+
+A subset is made on first request (fontTools' subsetter, in a worker thread) and kept in a
+bounded LRU; the character sets themselves are remembered (small) so a subset evicted from the
+LRU is rebuilt when asked for again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import hashlib
+import io
+import logging
+import re
+from collections import OrderedDict
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from tv_server.static import minify_css
+
+log = logging.getLogger(__name__)
+
+FONT_FILE = "NotoSansMongolian-Regular.ttf"
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+FAMILY = "LtvMong"
+MONGOLIAN = re.compile("[\u1800-\u18af]")
+# Needed by shaping whatever the text: free variation selectors, MVS, ZWNJ, ZWJ, NNBSP, space.
+ALWAYS = (0x180B, 0x180C, 0x180D, 0x180E, 0x200C, 0x200D, 0x202F, 0x20)
+MAX_SETS = 20_000
+MAX_BUILT = 200
+NAME_RE = re.compile(r"^(mv-[0-9a-f]{20})\.(css|woff2|woff)$")
+BASE_LINK = re.compile(r'<link rel="stylesheet" href="/static/tv\.[0-9a-f]+\.css">')
+TYPES = {"css": "text/css; charset=utf-8", "woff2": "font/woff2", "woff": "font/woff"}
+
+FONT = web.AppKey("mongolian_font", "MongolianFont")
+
+
+def vertical_css() -> bytes:
+    return minify_css(
+        resources.files("tv_ui").joinpath("mongolian.css").read_text("utf-8")
+    ).encode()
+
+
+def find_font() -> Path | None:
+    for folder in FONT_DIRS:
+        found = sorted(glob.glob(f"{folder}/**/{FONT_FILE}", recursive=True))
+        if found:
+            return Path(found[0])
+    return None
+
+
+def subset_font(font_bytes: bytes, codepoints: frozenset[int], flavor: str) -> bytes:
+    from fontTools import subset
+
+    options = subset.Options()
+    options.layout_features = ["*"]  # Mongolian joins through init/medi/fina/isol and rlig
+    options.flavor = flavor
+    options.name_IDs = []
+    options.notdef_outline = True
+    font = subset.load_font(io.BytesIO(font_bytes), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(codepoints | set(ALWAYS)))
+    subsetter.subset(font)
+    out = io.BytesIO()
+    subset.save_font(font, out, options)
+    return out.getvalue()
+
+
+class MongolianFont:
+    def __init__(self, path: Path | None, base_css: bytes = b"") -> None:
+        self.path = path
+        self._bytes: bytes | None = None
+        self._digest = b""
+        if path is not None:
+            self._bytes = path.read_bytes()
+            self._digest = hashlib.sha256(self._bytes).digest()
+        else:
+            log.warning("%s not found: Mongolian screens use the box's own fonts", FONT_FILE)
+        # One request for all the screen's CSS: the ≤ 5 requests before first paint still hold.
+        self.layout = base_css + b"\n" + vertical_css()
+        self.sets: OrderedDict[str, frozenset[int]] = OrderedDict()
+        self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self._bytes is not None
+
+    def register(self, text: str) -> str | None:
+        """The stylesheet and subset name for the Mongolian characters of `text` (None when it
+        has none or the font is missing)."""
+        if self._bytes is None:
+            return None
+        codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
+        if not codepoints:
+            return None
+        key = self._digest + self.layout + ",".join(map(str, sorted(codepoints))).encode()
+        name = "mv-" + hashlib.blake2b(key, digest_size=10).hexdigest()
+        self.sets[name] = codepoints
+        self.sets.move_to_end(name)
+        while len(self.sets) > MAX_SETS:
+            self.sets.popitem(last=False)
+        return name
+
+    def attach(self, html: str) -> str:
+        """A Mongolian screen with its stylesheet (tv.css, vertical layout, font) in place of
+        tv.css."""
+        name = self.register(html)
+        if name is None:
+            return html
+        link = f'<link rel="stylesheet" href="/tv/font/{name}.css">'
+        return BASE_LINK.sub(link, html, count=1)
+
+    def css(self, name: str) -> bytes:
+        face = (
+            f'\n@font-face{{font-family:"{FAMILY}";'
+            f'src:url({name}.woff2) format("woff2"),url({name}.woff) format("woff")}}\n'
+        ).encode()
+        return self.layout + face
+
+    async def font(self, name: str, flavor: str) -> bytes | None:
+        codepoints = self.sets.get(name)
+        if codepoints is None or self._bytes is None:
+            return None
+        key = (name, flavor)
+        body = self.built.get(key)
+        if body is None:
+            async with self._lock:  # one subsetting at a time (CPU)
+                body = self.built.get(key)
+                if body is None:
+                    loop = asyncio.get_running_loop()
+                    body = await loop.run_in_executor(
+                        None, subset_font, self._bytes, codepoints, flavor
+                    )
+                    self.built[key] = body
+                    while len(self.built) > MAX_BUILT:
+                        self.built.popitem(last=False)
+        self.built.move_to_end(key)
+        return body
+
+
+async def serve(request: web.Request) -> web.Response:
+    """`/tv/font/mn-HASH.(css|woff2|woff)`, immutable."""
+    match = NAME_RE.match(request.match_info["name"])
+    if match is None:
+        raise web.HTTPNotFound()
+    name, ext = match.groups()
+    fonts: MongolianFont = request.app[FONT]
+    if name not in fonts.sets:
+        raise web.HTTPNotFound()
+    body = fonts.css(name) if ext == "css" else await fonts.font(name, ext)
+    if body is None:
+        raise web.HTTPNotFound()
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": TYPES[ext],
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "Access-Control-Allow-Origin": "*",
+        },
+    )
