@@ -79,7 +79,7 @@ def _blocks(css: str):
         i = end + 1
 
 
-def used_rules(css: str, names: set[str]) -> str:
+def used_rules(css: str, names: set[str] | frozenset[str]) -> str:
     """The rules of `css` whose selectors can match: every class and id of a selector is in
     `names`, or starts with one of its entries ending in "-" (a class a script builds, `ann-`).
     @media and @supports blocks are pruned inside; other at-rules are kept whole."""
@@ -145,7 +145,8 @@ class MongolianFont:
         # One request for all the screen's CSS: the ≤ 5 requests before first paint still hold.
         self.layout = (base_css + b"\n" + vertical_css()).decode("utf-8")
         self.script_names = set(WORD.findall(scripts))
-        self.sheets: dict[str, bytes] = {}  # interned: few distinct sheets, many screens
+        # The stylesheet per set of class/id names: few distinct ones (templates), many screens.
+        self.sheets: dict[frozenset[str], bytes] = {}
         self.sets: OrderedDict[str, tuple[frozenset[int], bytes]] = OrderedDict()
         self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = asyncio.Lock()
@@ -165,9 +166,12 @@ class MongolianFont:
         names = set(self.script_names)
         for value in ATTR_NAMES.findall(text):
             names.update(value.split())
-        sheet = used_rules(self.layout, names).encode()
-        if len(self.sheets) < MAX_SHEETS:
-            sheet = self.sheets.setdefault(sheet, sheet)
+        found = frozenset(names)
+        sheet = self.sheets.get(found)
+        if sheet is None:
+            sheet = used_rules(self.layout, found).encode()
+            if len(self.sheets) < MAX_SHEETS:
+                self.sheets[found] = sheet
         key = self._digest + sheet + ",".join(map(str, sorted(codepoints))).encode()
         name = "mv-" + hashlib.blake2b(key, digest_size=10).hexdigest()
         self.sets[name] = (codepoints, sheet)
