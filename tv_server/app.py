@@ -159,7 +159,9 @@ def create_app(settings: Settings) -> web.Application:
     app[fastlane.FAST] = fastlane.FastLane()
     app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
     app[tvfont.FONT] = tvfont.MongolianFont(
-        tvfont.find_font(), app[keys.STATIC].by_name["tv.css"].body
+        tvfont.find_font(),
+        app[keys.STATIC].by_name["tv.css"].body,
+        "".join(app[keys.STATIC].by_name[js].body.decode() for js in ("tv.js", "player.js")),
     )
     env = aiohttp_jinja2.setup(
         app,

@@ -6,8 +6,13 @@ an @font-face declaring the font family `LtvMong` from a subset of Noto Sans
 Mongolian (SIL OFL, Debian fonts-noto-core) holding exactly the Mongolian characters of that
 screen (plus the joiners, variation selectors and the narrow no-break space that shaping needs),
 with every OpenType layout feature kept (init/medi/fina/isol, rlig, vert…), as WOFF2 with a WOFF
-fallback. HASH names the font file and the set of characters, so the URLs are content-hashed and
-cached forever; screens with the same characters share one subset.
+fallback. HASH names the font file, the stylesheet and the set of characters, so the URLs are
+content-hashed and cached forever; screens with the same characters and classes share one.
+
+The stylesheet holds only the rules the screen can use (`used_rules`): a rule is kept when each
+class and id of one of its selectors is named by the screen's class/id attributes or by the TV
+scripts (which add classes such as `hidden`, `ann-urgent` later). That keeps a Mongolian screen
+— tv.css plus the vertical layout — within the 30 KB budget; nothing the screen shows is dropped.
 
 A subset is made on first request (fontTools' subsetter, in a worker thread) and kept in a
 bounded LRU; the character sets themselves are remembered (small) so a subset evicted from the
@@ -42,6 +47,10 @@ MAX_SETS = 20_000
 MAX_BUILT = 200
 NAME_RE = re.compile(r"^(mv-[0-9a-f]{20})\.(css|woff2|woff)$")
 BASE_LINK = re.compile(r'<link rel="stylesheet" href="/static/tv\.[0-9a-f]+\.css">')
+SELECTOR_NAMES = re.compile(r"[.#](-?[_a-zA-Z][\w-]*)")
+ATTR_NAMES = re.compile(r'\s(?:class|id)="([^"]*)"')
+WORD = re.compile(r"[A-Za-z_][\w-]*")
+MAX_SHEETS = 500
 TYPES = {"css": "text/css; charset=utf-8", "woff2": "font/woff2", "woff": "font/woff"}
 
 FONT = web.AppKey("mongolian_font", "MongolianFont")
@@ -51,6 +60,51 @@ def vertical_css() -> bytes:
     return minify_css(
         resources.files("tv_ui").joinpath("mongolian.css").read_text("utf-8")
     ).encode()
+
+
+def _blocks(css: str):
+    """(prelude, body) of each top-level block of a stylesheet without comments."""
+    i = 0
+    while True:
+        start = css.find("{", i)
+        if start < 0:
+            return
+        depth, end = 0, start
+        while end < len(css):
+            depth += {"{": 1, "}": -1}.get(css[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        yield css[i:start].strip(), css[start + 1 : end]
+        i = end + 1
+
+
+def used_rules(css: str, names: set[str] | frozenset[str]) -> str:
+    """The rules of `css` whose selectors can match: every class and id of a selector is in
+    `names`, or starts with one of its entries ending in "-" (a class a script builds, `ann-`).
+    @media and @supports blocks are pruned inside; other at-rules are kept whole."""
+    prefixes = tuple(n for n in names if n.endswith("-"))
+
+    def known(name: str) -> bool:
+        return name in names or name.startswith(prefixes)
+
+    out = []
+    for prelude, body in _blocks(css):
+        if prelude.startswith(("@media", "@supports")):
+            inner = used_rules(body, names)
+            if inner:
+                out.append(f"{prelude}{{{inner}}}")
+        elif prelude.startswith("@"):
+            out.append(f"{prelude}{{{body}}}")
+        else:
+            kept = [
+                sel
+                for sel in prelude.split(",")
+                if all(known(n) for n in SELECTOR_NAMES.findall(sel))
+            ]
+            if kept:
+                out.append(f"{','.join(kept)}{{{body}}}")
+    return "".join(out)
 
 
 def find_font() -> Path | None:
@@ -79,7 +133,7 @@ def subset_font(font_bytes: bytes, codepoints: frozenset[int], flavor: str) -> b
 
 
 class MongolianFont:
-    def __init__(self, path: Path | None, base_css: bytes = b"") -> None:
+    def __init__(self, path: Path | None, base_css: bytes = b"", scripts: str = "") -> None:
         self.path = path
         self._bytes: bytes | None = None
         self._digest = b""
@@ -89,8 +143,11 @@ class MongolianFont:
         else:
             log.warning("%s not found: Mongolian screens use the box's own fonts", FONT_FILE)
         # One request for all the screen's CSS: the ≤ 5 requests before first paint still hold.
-        self.layout = base_css + b"\n" + vertical_css()
-        self.sets: OrderedDict[str, frozenset[int]] = OrderedDict()
+        self.layout = (base_css + b"\n" + vertical_css()).decode("utf-8")
+        self.script_names = set(WORD.findall(scripts))
+        # The stylesheet per set of class/id names: few distinct ones (templates), many screens.
+        self.sheets: dict[frozenset[str], bytes] = {}
+        self.sets: OrderedDict[str, tuple[frozenset[int], bytes]] = OrderedDict()
         self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = asyncio.Lock()
 
@@ -106,17 +163,26 @@ class MongolianFont:
         codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
         if not codepoints:
             return None
-        key = self._digest + self.layout + ",".join(map(str, sorted(codepoints))).encode()
+        names = set(self.script_names)
+        for value in ATTR_NAMES.findall(text):
+            names.update(value.split())
+        found = frozenset(names)
+        sheet = self.sheets.get(found)
+        if sheet is None:
+            sheet = used_rules(self.layout, found).encode()
+            if len(self.sheets) < MAX_SHEETS:
+                self.sheets[found] = sheet
+        key = self._digest + sheet + ",".join(map(str, sorted(codepoints))).encode()
         name = "mv-" + hashlib.blake2b(key, digest_size=10).hexdigest()
-        self.sets[name] = codepoints
+        self.sets[name] = (codepoints, sheet)
         self.sets.move_to_end(name)
         while len(self.sets) > MAX_SETS:
             self.sets.popitem(last=False)
         return name
 
     def attach(self, html: str) -> str:
-        """A Mongolian screen with its stylesheet (tv.css, vertical layout, font) in place of
-        tv.css."""
+        """A Mongolian screen with its stylesheet (the rules of tv.css and of the vertical layout
+        it uses, the font) in place of tv.css."""
         name = self.register(html)
         if name is None:
             return html
@@ -128,12 +194,13 @@ class MongolianFont:
             f'\n@font-face{{font-family:"{FAMILY}";'
             f'src:url({name}.woff2) format("woff2"),url({name}.woff) format("woff")}}\n'
         ).encode()
-        return self.layout + face
+        return self.sets[name][1] + face
 
     async def font(self, name: str, flavor: str) -> bytes | None:
-        codepoints = self.sets.get(name)
-        if codepoints is None or self._bytes is None:
+        entry = self.sets.get(name)
+        if entry is None or self._bytes is None:
             return None
+        codepoints = entry[0]
         key = (name, flavor)
         body = self.built.get(key)
         if body is None:

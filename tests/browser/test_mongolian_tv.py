@@ -194,3 +194,32 @@ async def test_mongolian_screens_keep_the_budget(tv):  # noqa: F811
             if item["size"] < 24 or item["contrast"] < 7:
                 problems.append((url.rsplit("/", 1)[1], item))
     assert problems == []
+
+
+async def test_mongolian_screens_get_only_the_rules_they_use_and_look_the_same(tv):  # noqa: F811
+    """A Mongolian screen's stylesheet holds only the rules it can use (the budget above), and
+    the screen renders pixel for pixel as it does with the whole of tv.css and the layout."""
+    from tv_server import tvfont
+
+    server, browser = tv
+    fonts = server.app[tvfont.FONT]
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    for url in await mn_screen_urls(tv, page):
+        await page.goto(url, wait_until="load")
+        await assert_vertical(page)
+        served = await page.evaluate(
+            "() => fetch(document.querySelector('link[rel=stylesheet]').href).then(r => r.text())"
+        )
+        pruned = await page.screenshot()
+        name = served.split("src:url(")[1].split(".woff2")[0]
+        whole = fonts.layout + served[served.index("\n@font-face") :]
+        assert len(served) < len(whole) - 2000, url
+
+        def fulfil(body):
+            return lambda route, _request: route.fulfill(body=body, content_type="text/css")
+
+        await page.route(f"**/tv/font/{name}.css", fulfil(whole))
+        await page.goto(url, wait_until="load")
+        await assert_vertical(page)
+        assert await page.screenshot() == pruned, url
+        await page.unroute(f"**/tv/font/{name}.css")
