@@ -347,3 +347,33 @@ def put_section(text: str, start: str, end: str, title: str, intro: str, body: s
     if at < 0:
         return text + "\n" + section + "\n"
     return text[:at] + "\n" + section + "\n" + text[at:]
+
+
+def run_intro(script: str, quick: bool, machine: dict) -> str:
+    """The line under a section's title: when, which bench, on what machine and load tool."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return (
+        f"Run {when} (`bench/{script}`{', --quick' if quick else ''}) on "
+        f"`{machine['uname']}`, {machine['nproc']} × {machine['cpu']}, memory "
+        f"{machine['memory']}; Python {machine['python']}, aiohttp {machine['aiohttp']}; "
+        f"{machine['wrk']}."
+    )
+
+
+def bench_main(doc: str, run, markdown, add_section, quick_help: str) -> None:
+    """The command line of a bench with `--quick`, `--write` (into RESULTS.md) and `--json`."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--write", action="store_true", help="put the section into bench/RESULTS.md")
+    p.add_argument("--json", action="store_true", help="print the raw result as JSON too")
+    a = p.parse_args()
+    result = run(a.quick)
+    print(markdown(result))
+    if a.json:
+        print(json.dumps(result, indent=2, default=str))
+    if a.write:
+        results = Path(__file__).resolve().parent / "RESULTS.md"
+        results.write_text(add_section(results.read_text(), result, machine_info()))

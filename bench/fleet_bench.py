@@ -17,9 +17,7 @@ boxes is reported (`repeats`).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import secrets
 import shutil
 import sqlite3
@@ -295,13 +293,7 @@ def markdown(r: dict) -> str:
 
 def add_section(text: str, result: dict, machine: dict) -> str:
     """`text` (bench/RESULTS.md) with this bench's section put in or replaced."""
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    intro = (
-        f"Run {when} (`bench/fleet_bench.py`{', --quick' if result['quick'] else ''}) on "
-        f"`{machine['uname']}`, {machine['nproc']} × {machine['cpu']}, memory "
-        f"{machine['memory']}; Python {machine['python']}, aiohttp {machine['aiohttp']}; "
-        f"{machine['wrk']}."
-    )
+    intro = common.run_intro("fleet_bench.py", result["quick"], machine)
     return common.put_section(
         text,
         START,
@@ -313,18 +305,7 @@ def add_section(text: str, result: dict, machine: dict) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a smaller fleet, 3 s load runs")
-    p.add_argument("--write", action="store_true", help="put the section into bench/RESULTS.md")
-    p.add_argument("--json", action="store_true", help="print the raw result as JSON too")
-    a = p.parse_args()
-    result = run(a.quick)
-    print(markdown(result))
-    if a.json:
-        print(json.dumps(result, indent=2, default=str))
-    if a.write:
-        results = Path(__file__).resolve().parent / "RESULTS.md"
-        results.write_text(add_section(results.read_text(), result, common.machine_info()))
+    common.bench_main(__doc__, run, markdown, add_section, "a smaller fleet, 3 s load runs")
 
 
 if __name__ == "__main__":

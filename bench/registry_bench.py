@@ -7,7 +7,6 @@ at 1,000,000 boxes (cold and warm, with the server's RSS), and the CSV import of
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import csv
@@ -678,13 +677,7 @@ def markdown(r: dict) -> str:
 
 def add_section(text: str, result: dict, machine: dict) -> str:
     """`text` (bench/RESULTS.md) with this bench's section put in or replaced."""
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    intro = (
-        f"Run {when} (`bench/registry_bench.py`{', --quick' if result['quick'] else ''}) on "
-        f"`{machine['uname']}`, {machine['nproc']} × {machine['cpu']}, memory "
-        f"{machine['memory']}; Python {machine['python']}, aiohttp {machine['aiohttp']}; "
-        f"{machine['wrk']}."
-    )
+    intro = common.run_intro("registry_bench.py", result["quick"], machine)
     return common.put_section(
         text,
         START,
@@ -696,18 +689,7 @@ def add_section(text: str, result: dict, machine: dict) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smaller sizes, 3 s load runs")
-    p.add_argument("--write", action="store_true", help="put the section into bench/RESULTS.md")
-    p.add_argument("--json", action="store_true", help="print the raw result as JSON too")
-    a = p.parse_args()
-    result = run(a.quick)
-    print(markdown(result))
-    if a.json:
-        print(json.dumps(result, indent=2, default=str))
-    if a.write:
-        results = Path(__file__).resolve().parent / "RESULTS.md"
-        results.write_text(add_section(results.read_text(), result, common.machine_info()))
+    common.bench_main(__doc__, run, markdown, add_section, "smaller sizes, 3 s load runs")
 
 
 if __name__ == "__main__":
