@@ -70,7 +70,7 @@ async def _wait_http(url: str, proc: subprocess.Popen, log: Path, status: int = 
     deadline = time.monotonic() + 60
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text(errors="replace")
+            assert proc.poll() is None, _tail(log)
             try:
                 async with session.get(url) as r:
                     if r.status == status:
@@ -78,12 +78,15 @@ async def _wait_http(url: str, proc: subprocess.Popen, log: Path, status: int = 
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
-    raise AssertionError(f"{url} did not answer:\n" + log.read_text(errors="replace"))
+    raise AssertionError(f"{url} did not answer:\n" + _tail(log))
 
 
-@pytest.fixture
-async def stack(tmp_path, data_dir):
-    """`legaltv serve` on one port and nginx with the shipped config on another."""
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:]
+
+
+def _start(tmp_path: Path, data_dir: Path) -> tuple[subprocess.Popen, subprocess.Popen, dict]:
+    """Start the server and nginx; return both and where they answer and log."""
     if not Path(NGINX).exists():
         pytest.fail("nginx is missing (Debian package nginx; `make test` installs it)")
     folder = tmp_path / "nginx"
@@ -118,10 +121,19 @@ async def stack(tmp_path, data_dir):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    where = {"app": app_port, "web": web_port, "app_log": app_log, "nginx_log": nginx_log}
+    return server, nginx, where
+
+
+@pytest.fixture
+async def stack(tmp_path, data_dir):
+    """`legaltv serve` on one port and nginx with the shipped config on another."""
+    server, nginx, where = _start(tmp_path, data_dir)
+    folder = tmp_path / "nginx"
     try:
-        await _wait_http(f"http://127.0.0.1:{app_port}/healthz", server, app_log)
-        await _wait_http(f"http://127.0.0.1:{web_port}/healthz", nginx, nginx_log)
-        yield {"base": f"http://127.0.0.1:{web_port}", "server": server, "folder": folder}
+        await _wait_http(f"http://127.0.0.1:{where['app']}/healthz", server, where["app_log"])
+        await _wait_http(f"http://127.0.0.1:{where['web']}/healthz", nginx, where["nginx_log"])
+        yield {"base": f"http://127.0.0.1:{where['web']}", "server": server, "folder": folder}
     finally:
         for proc in (nginx, server):
             if proc.poll() is None:
@@ -162,7 +174,7 @@ async def test_tv_through_nginx_keeps_box_tokens_and_signatures_out_of_the_acces
         if "api_key=" in log:
             break
         await asyncio.sleep(0.1)
-    assert "GET /tv/b/***/home" in log and "/tv/b/***/\"" in log  # Referer too
+    assert "GET /tv/b/***/home" in log and '/tv/b/***/"' in log  # Referer too
     assert token not in log
     assert "sig=***" in log and "deadbeefcafe" not in log
     assert "api_key=***" in log and "secretpart" not in log
@@ -223,5 +235,6 @@ async def test_bodies_over_a_mebibyte_refused_outside_the_admin_uploads(stack):
     base = stack["base"]
     async with aiohttp.ClientSession() as session:
         box = await _enter(session, base)
-        async with session.post(base + box + "cb-submit", data=io.BytesIO(b"x" * (2 * 1024 * 1024))) as r:
+        body = io.BytesIO(b"x" * (2 * 1024 * 1024))
+        async with session.post(base + box + "cb-submit", data=body) as r:
             assert r.status == 413
