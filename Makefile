@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= ./var
-APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-core ffmpeg
+APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-core ffmpeg nginx
 BENCH_APT_PACKAGES := wrk
 
 .PHONY: install system-deps apt-install run test lint format bench clean i18n
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
-## system-deps: Chromium, CJK/Mongolian fonts and ffmpeg from Debian packages, when missing
+## system-deps: Chromium, CJK/Mongolian fonts, ffmpeg and nginx (tests) from Debian packages, when missing
 system-deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
 
