@@ -1,5 +1,6 @@
 """The bundled demo: the Ordos region tree, sample programs, the service directory (with weekly
-appointment slots), 240 demo boxes and a started pilot wave. Loading is idempotent: a second start changes nothing."""
+appointment slots), 240 demo boxes and a started pilot wave. Loading is idempotent: a second
+start changes nothing."""
 
 from __future__ import annotations
 
