@@ -14,6 +14,7 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from accounts import audit
 from storage import Conflict, Database, Invalid, NotFound, OutOfScope
 
 KINDS = ("callback", "appointment")
@@ -335,3 +336,30 @@ async def follow_up(
         if then is not None:
             await then(tx, before)
     return before
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+NOTE_AUDIT_FIELDS = ("note",)  # what the admin logs of a follow-up's note
+
+
+async def erase_expired_notes(db: Database, retention_days: float, now: float | None = None) -> int:
+    """Drop the follow-up notes (free text a supervisor wrote after calling the household back,
+    which may name them or repeat their number) recorded more than `retention_days` ago, and
+    their excerpts in the audit log; who followed up and when stay. Returns how many notes."""
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        rows = await tx.fetchall(
+            "SELECT kind, subject_id FROM ratings"
+            " WHERE followed_up_at < ? AND follow_up_note != ''",
+            (now - retention_days * 86400,),
+        )
+        for kind, subject_id in rows:
+            await tx.execute(
+                "UPDATE ratings SET follow_up_note = '' WHERE kind = ? AND subject_id = ?",
+                (kind, subject_id),
+            )
+            await audit.drop_detail_fields(
+                tx, object_type="rating", object_id=f"{kind}:{subject_id}", fields=NOTE_AUDIT_FIELDS
+            )
+    return len(rows)

@@ -23,7 +23,13 @@ async def attended_appointment(
 
 
 async def attended_in(
-    app, serial="DEMO-0001", service="notarisation", start="09:00", mark="attended"
+    app,
+    serial="DEMO-0001",
+    service="notarisation",
+    start="09:00",
+    mark="attended",
+    phone="13900139000",
+    before_mark=None,
 ):
     """A booking made yesterday morning for yesterday's slot, then marked by staff today."""
     db = app[keys.DB]
@@ -35,11 +41,13 @@ async def attended_in(
     await slots.add_patterns(db, POINT, service, [1, 2, 3, 4, 5, 6, 7], start, end, 5)
     yesterday = slots.today() - dt.timedelta(days=1)
     earlier = slots.starts_at(yesterday, start) - 3600
-    draft = await bookings.save_draft(db, device_id, service, POINT, "13900139000", now=earlier)
+    draft = await bookings.save_draft(db, device_id, service, POINT, phone, now=earlier)
     appt, _ = await bookings.book(
         db, cal, device_id, draft, yesterday, start, horizon_days=14, max_active=3,
         region_code=village, now=earlier,
     )  # fmt: skip
+    if before_mark is not None:
+        await before_mark(appt)
     admin = await users.find_user(db, "admin")
     await bookings.mark(db, appt.id, mark, user_id=admin.id)
     return await bookings.get(db, appt.id)
