@@ -65,9 +65,7 @@ async def test_staff_book_by_the_number_and_the_household_sees_and_cancels_it(cl
         (code,),
     )
     assert row[0] == "DEMO-0001" and row[1] == "139****9000" and row[2].startswith("150602")
-    event = await db.fetchone(
-        "SELECT actor, user_id FROM appointment_events WHERE kind = 'booked'"
-    )
+    event = await db.fetchone("SELECT actor, user_id FROM appointment_events WHERE kind = 'booked'")
     assert event[0] == "staff" and event[1] is not None
     audit = await db.fetchone(
         "SELECT username, object_id, detail FROM audit_log"
