@@ -1,5 +1,6 @@
 """TV screens over HTTP: content, caching (ETag/304, gzip), static assets, errors, weight."""
 
+import gzip
 import re
 
 from tv_server import keys
@@ -111,6 +112,10 @@ async def test_static_assets_have_hashed_urls_cached_forever(client, box):
         assert "immutable" in response.headers["Cache-Control"]
     assert (await client.get("/static/tv.0000000000.css")).status == 404
     assert (await client.get("/tv/css/zs-00000000000000000000.css")).status == 404
+    plain = await client.get(css, headers={"Accept-Encoding": "identity"})
+    zipped = await client.get(css, headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await zipped.read()) == await plain.read()
 
 
 async def test_screen_weight_budget(client, box):

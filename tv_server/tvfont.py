@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import gzip
 import hashlib
 import io
 import logging
@@ -132,6 +133,7 @@ class ScreenStyles:
         # Sheet name → body. Few distinct bodies (one per template and variant); a name once
         # linked from a cached screen must stay servable, so these are kept (bounded).
         self.sheets: OrderedDict[str, bytes] = OrderedDict()
+        self.zipped: OrderedDict[str, bytes] = OrderedDict()
 
     def register(self, html: str) -> str:
         found = screen_names(html, self.script_names)
@@ -148,6 +150,15 @@ class ScreenStyles:
         self.sheets.move_to_end(name)
         return name
 
+    def gzipped(self, name: str) -> bytes:
+        body = self.zipped.get(name)
+        if body is None:
+            body = gzip.compress(self.sheets[name], 9, mtime=0)
+            self.zipped[name] = body
+            while len(self.zipped) > MAX_SHEETS:
+                self.zipped.popitem(last=False)
+        return body
+
     def attach(self, html: str) -> str:
         if BASE_LINK.search(html) is None:
             return html
@@ -158,16 +169,19 @@ class ScreenStyles:
 async def serve_sheet(request: web.Request) -> web.Response:
     """`/tv/css/zs-HASH.css`, immutable."""
     match = SHEET_RE.match(request.match_info["name"])
-    body = request.app[STYLES].sheets.get(match.group(1)) if match else None
+    styles: ScreenStyles = request.app[STYLES]
+    body = styles.sheets.get(match.group(1)) if match else None
     if body is None:
         raise web.HTTPNotFound()
-    return web.Response(
-        body=body,
-        headers={
-            "Content-Type": TYPES["css"],
-            "Cache-Control": "public, max-age=31536000, immutable",
-        },
-    )
+    headers = {
+        "Content-Type": TYPES["css"],
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "Vary": "Accept-Encoding",
+    }
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = styles.gzipped(match.group(1))
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers=headers)
 
 
 def find_font() -> Path | None:
