@@ -231,56 +231,81 @@ async def book(
     now = time.time() if now is None else now
     start = slots.clock(start)
     async with db.transaction() as tx:
-        row = await tx.fetchone(
-            f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ? AND idempotency_key = ?",
-            (device_id, draft.id),
-        )
-        if row is not None:
-            await tx.execute("DELETE FROM appointment_drafts WHERE id = ?", (draft.id,))
-            return _appointment(row), False
-        slot = await _slot_in_tx(
-            tx, cal, draft.point_code, draft.service, day, start, now, horizon_days
-        )
-        if slot.free <= 0:
-            raise Conflict("slot_full", f"{day} {start}")
-        active = (
-            await tx.fetchone(
-                "SELECT COUNT(*) FROM appointments WHERE device_id = ? AND status IN (?, ?)",
-                (device_id, *ACTIVE),
-            )
-        )[0]
-        if active >= max_active:
-            raise LimitReached("appointment_limit", str(max_active), limit=max_active)
-        for _attempt in range(8):
-            code = new_code()
-            if await tx.fetchone("SELECT 1 FROM appointments WHERE code = ?", (code,)) is None:
-                break
-        appointment_id = await tx.insert(
-            "INSERT INTO appointments (code, device_id, idempotency_key, point_code, region_code,"
-            " service, day, start, ends, starts_at, phone_e164, phone_masked, status,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?, ?)",
-            (
-                code,
-                device_id,
-                draft.id,
-                draft.point_code,
-                region_code,
-                draft.service,
-                day.isoformat(),
-                slot.start,
-                slot.end,
-                slot.starts_at,
-                draft.phone_e164,
-                phones.mask(draft.phone_e164),
-                now,
-                now,
-            ),
-        )
-        await _event(tx, appointment_id, "booked", actor="household", now=now, to_status="booked")
+        appt, created = await _take_seat(
+            tx, cal, device_id, draft.id, draft.point_code, draft.service, day, start,
+            draft.phone_e164, region_code, horizon_days=horizon_days, max_active=max_active,
+            now=now, actor="household",
+        )  # fmt: skip
         await tx.execute("DELETE FROM appointment_drafts WHERE id = ?", (draft.id,))
-        row = await tx.fetchone(
-            f"SELECT {_COLUMNS} FROM appointments WHERE id = ?", (appointment_id,)
+    return appt, created
+
+
+async def _take_seat(
+    tx: Transaction,
+    cal: Calendar,
+    device_id: int,
+    key: str,
+    point_code: str,
+    service: str,
+    day: dt.date,
+    start: str,
+    phone_e164: str,
+    region_code: str | None,
+    *,
+    horizon_days: int,
+    max_active: int,
+    now: float,
+    actor: str,
+    user_id: int | None = None,
+) -> tuple[Appointment, bool]:
+    """Inside the writer's transaction: the booking already made with this key, or a seat of
+    the slot (Conflict('slot_full') when none is left) within the box's limit."""
+    row = await tx.fetchone(
+        f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ? AND idempotency_key = ?",
+        (device_id, key),
+    )
+    if row is not None:
+        return _appointment(row), False
+    slot = await _slot_in_tx(tx, cal, point_code, service, day, start, now, horizon_days)
+    if slot.free <= 0:
+        raise Conflict("slot_full", f"{day} {start}")
+    active = (
+        await tx.fetchone(
+            "SELECT COUNT(*) FROM appointments WHERE device_id = ? AND status IN (?, ?)",
+            (device_id, *ACTIVE),
         )
+    )[0]
+    if active >= max_active:
+        raise LimitReached("appointment_limit", str(max_active), limit=max_active)
+    for _attempt in range(8):
+        code = new_code()
+        if await tx.fetchone("SELECT 1 FROM appointments WHERE code = ?", (code,)) is None:
+            break
+    appointment_id = await tx.insert(
+        "INSERT INTO appointments (code, device_id, idempotency_key, point_code, region_code,"
+        " service, day, start, ends, starts_at, phone_e164, phone_masked, status,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?, ?)",
+        (
+            code,
+            device_id,
+            key,
+            point_code,
+            region_code,
+            service,
+            day.isoformat(),
+            slot.start,
+            slot.end,
+            slot.starts_at,
+            phone_e164,
+            phones.mask(phone_e164),
+            now,
+            now,
+        ),
+    )
+    await _event(
+        tx, appointment_id, "booked", actor=actor, user_id=user_id, now=now, to_status="booked"
+    )
+    row = await tx.fetchone(f"SELECT {_COLUMNS} FROM appointments WHERE id = ?", (appointment_id,))
     return _appointment(row), True
 
 
@@ -522,3 +547,126 @@ async def search(
         (*params, limit),
     )
     return [_appointment(r) for r in rows]
+
+
+# -- staff on a household's behalf (the household phoned 12348 or the point) ------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    id: int
+    serial: str
+    village_code: str | None
+
+
+async def boxes_for_phone(
+    db: Database, phone_e164: str, allowed: Callable[[str], bool] | None = None
+) -> list[Box]:
+    """The boxes whose household used this number for a callback or an appointment (numbers
+    erased by retention no longer match), limited to villages `allowed` accepts."""
+    rows = await db.fetchall(
+        "SELECT id, serial, village_code FROM devices WHERE id IN"
+        " (SELECT device_id FROM callback_requests WHERE phone_e164 = ?"
+        " UNION SELECT device_id FROM appointments WHERE phone_e164 = ?) ORDER BY serial",
+        (phone_e164, phone_e164),
+    )
+    boxes = [Box(r[0], r[1], r[2]) for r in rows]
+    return [b for b in boxes if allowed is None or allowed(b.village_code or "")]
+
+
+async def box_by_serial(db: Database, serial: str) -> Box:
+    row = await db.fetchone(
+        "SELECT id, serial, village_code FROM devices WHERE serial = ?", (serial.strip()[:64],)
+    )
+    if row is None:
+        raise NotFound("box_not_found", serial[:64])
+    return Box(row[0], row[1], row[2])
+
+
+async def book_by_staff(
+    db: Database,
+    cal: Calendar,
+    point_code: str,
+    service: str,
+    day: dt.date,
+    start: str,
+    box: Box,
+    phone_digits: str,
+    key: str,
+    *,
+    user_id: int,
+    horizon_days: int,
+    max_active: int,
+    allowed: Callable[[str], bool] | None = None,
+    now: float | None = None,
+) -> tuple[Appointment, bool]:
+    """Book a seat for a household that asked staff (by phone or at the desk): the same slot
+    check, capacity count and per-box limit as on the box, in one write transaction with the
+    point's region checked against `allowed`; idempotent per form `key`. The booking belongs to
+    the household's box, so it shows in its 我的申请 and can be cancelled there."""
+    slots.service_param(service)
+    if len(phone_digits) > PHONE_INPUT_MAX:
+        raise Invalid("phone_invalid", "length")
+    e164 = phones.normalise(phone_digits)
+    if not valid_draft_id(key):
+        raise Invalid("key_invalid", key[:40])
+    now = time.time() if now is None else now
+    start = slots.clock(start)
+    async with db.transaction() as tx:
+        region = await slots.point_region(tx, point_code)
+        if allowed is not None and not allowed(region):
+            raise OutOfScope("out_of_scope", point_code)
+        return await _take_seat(
+            tx, cal, box.id, "staff" + key, point_code, service, day, start, e164,
+            box.village_code, horizon_days=horizon_days, max_active=max_active, now=now,
+            actor="staff", user_id=user_id,
+        )  # fmt: skip
+
+
+async def cancel_by_staff(
+    db: Database,
+    appointment_id: int,
+    *,
+    user_id: int,
+    allowed: Callable[[str], bool] | None = None,
+    now: float | None = None,
+) -> tuple[Appointment, Appointment]:
+    """Withdraw a booking still to come for the household (no cutoff: the household asked staff;
+    once its slot has started it is 到场 or 未到 instead). Cancelling a cancelled booking
+    changes nothing. Returns (before, after)."""
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        appt = await _staff_target(tx, appointment_id, allowed)
+        if appt.status == "cancelled":
+            return appt, appt
+        if not appt.active:
+            raise Conflict("appointment_closed", appt.status)
+        if appt.starts_at <= now:
+            raise Conflict("appointment_started", appt.day)
+        await tx.execute(
+            "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
+            (now, appt.id),
+        )
+        await _event(
+            tx,
+            appt.id,
+            "cancelled",
+            actor="staff",
+            user_id=user_id,
+            now=now,
+            from_status=appt.status,
+            to_status="cancelled",
+        )
+    return appt, _appointment_replace(appt, status="cancelled", updated_at=now)
+
+
+async def upcoming_at(db: Database, point_code: str, now: float, limit: int = 200):
+    """A point's bookings still to come, in time order, with the box's serial."""
+    rows = await db.fetchall(
+        f"SELECT {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))}, d.serial"
+        " FROM appointments a JOIN devices d ON d.id = a.device_id"
+        " WHERE a.point_code = ? AND a.status IN (?, ?) AND a.starts_at > ?"
+        " ORDER BY a.starts_at, a.id LIMIT ?",
+        (point_code, *ACTIVE, now, limit),
+    )
+    return [(_appointment(r), r[15]) for r in rows]

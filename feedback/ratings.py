@@ -3,9 +3,9 @@
 A request is asked about at most MAX_ASKS times: showing the rating screen counts as an ask
 (at most one per `pause` seconds, however often the screen is opened), so a household that
 skips it — with 跳过 or with Back — is asked once more on a later visit and never again. An
-answer is final. Requests are found per kind: 'callback' (completed callback requests) now;
-'appointment' adds its own `_DUE` query and `subject` branch, the table is already keyed by
-(kind, subject_id).
+answer is final. Requests are found per kind: 'callback' (completed callback requests, keyed by
+their numeric ref) and 'appointment' (appointments staff marked attended, keyed by their booking
+code); the oldest one completed comes first, whatever its kind.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from accounts import audit
 from storage import Conflict, Database, Invalid, NotFound, OutOfScope
 
 KINDS = ("callback", "appointment")
@@ -38,9 +39,20 @@ class Subject:
     region_code: str | None
 
 
-_CALLBACK = (
+_CALLBACK_COLUMNS = (
     "SELECT c.id, c.ref, c.device_id, c.service, c.office_code, c.adviser_id, c.region_code"
-    " FROM callback_requests c"
+)
+_CALLBACK = f"{_CALLBACK_COLUMNS} FROM callback_requests c"
+
+
+_APPOINTMENT_COLUMNS = (
+    "SELECT a.id, a.code, a.device_id, a.service, a.point_code, NULL, a.region_code"
+)
+_APPOINTMENT = f"{_APPOINTMENT_COLUMNS} FROM appointments a"
+# Not yet asked, or skipped fewer than MAX_ASKS times and not asked within the pause.
+_OPEN = (
+    " AND (r.subject_id IS NULL OR (r.score IS NULL AND r.asks < ? AND"
+    " (r.asked_at IS NULL OR r.asked_at < ?)))"
 )
 
 
@@ -48,19 +60,37 @@ def _callback(row) -> Subject:
     return Subject("callback", *[row[i] for i in range(7)])
 
 
+def _appointment(row) -> Subject:
+    return Subject("appointment", *[row[i] for i in range(7)])
+
+
 async def due(
     db: Database, device_id: int, *, now: float, window: float, pause: float
 ) -> Subject | None:
-    """The oldest request of this box to ask about now, or None."""
+    """The oldest request of this box to ask about now (a callback completed or an appointment
+    marked attended within `window`), or None."""
+    since, asked_before = now - window, now - pause
+    found = []
     row = await db.fetchone(
-        f"{_CALLBACK} LEFT JOIN ratings r ON r.kind = 'callback' AND r.subject_id = c.id"
+        f"{_CALLBACK_COLUMNS}, c.closed_at FROM callback_requests c"
+        " LEFT JOIN ratings r ON r.kind = 'callback' AND r.subject_id = c.id"
         " WHERE c.device_id = ? AND c.status = 'completed' AND c.closed_at >= ?"
-        " AND (r.subject_id IS NULL OR (r.score IS NULL AND r.asks < ? AND"
-        " (r.asked_at IS NULL OR r.asked_at < ?)))"
-        " ORDER BY c.closed_at, c.id LIMIT 1",
-        (device_id, now - window, MAX_ASKS, now - pause),
+        f"{_OPEN} ORDER BY c.closed_at, c.id LIMIT 1",
+        (device_id, since, MAX_ASKS, asked_before),
     )
-    return None if row is None else _callback(row)
+    if row is not None:
+        found.append((row[7], 0, _callback(row)))
+    # An attended appointment's updated_at is when staff marked it (nothing changes it after).
+    row = await db.fetchone(
+        f"{_APPOINTMENT_COLUMNS}, a.updated_at FROM appointments a"
+        " LEFT JOIN ratings r ON r.kind = 'appointment' AND r.subject_id = a.id"
+        " WHERE a.device_id = ? AND a.status = 'attended' AND a.updated_at >= ?"
+        f"{_OPEN} ORDER BY a.updated_at, a.id LIMIT 1",
+        (device_id, since, MAX_ASKS, asked_before),
+    )
+    if row is not None:
+        found.append((row[7], 1, _appointment(row)))
+    return min(found, key=lambda f: f[:2])[2] if found else None
 
 
 async def subject(db: Database, device_id: int, kind: str, ref: str) -> Subject:
@@ -72,6 +102,13 @@ async def subject(db: Database, device_id: int, kind: str, ref: str) -> Subject:
         )
         if row is not None:
             return _callback(row)
+    elif kind == "appointment":
+        row = await db.fetchone(
+            f"{_APPOINTMENT} WHERE a.device_id = ? AND a.code = ? AND a.status = 'attended'",
+            (device_id, ref),
+        )
+        if row is not None:
+            return _appointment(row)
     raise NotFound("request_not_found", ref[:40])
 
 
@@ -299,3 +336,30 @@ async def follow_up(
         if then is not None:
             await then(tx, before)
     return before
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+NOTE_AUDIT_FIELDS = ("note",)  # what the admin logs of a follow-up's note
+
+
+async def erase_expired_notes(db: Database, retention_days: float, now: float | None = None) -> int:
+    """Drop the follow-up notes (free text a supervisor wrote after calling the household back,
+    which may name them or repeat their number) recorded more than `retention_days` ago, and
+    their excerpts in the audit log; who followed up and when stay. Returns how many notes."""
+    now = time.time() if now is None else now
+    async with db.transaction() as tx:
+        rows = await tx.fetchall(
+            "SELECT kind, subject_id FROM ratings"
+            " WHERE followed_up_at < ? AND follow_up_note != ''",
+            (now - retention_days * 86400,),
+        )
+        for kind, subject_id in rows:
+            await tx.execute(
+                "UPDATE ratings SET follow_up_note = '' WHERE kind = ? AND subject_id = ?",
+                (kind, subject_id),
+            )
+            await audit.drop_detail_fields(
+                tx, object_type="rating", object_id=f"{kind}:{subject_id}", fields=NOTE_AUDIT_FIELDS
+            )
+    return len(rows)

@@ -1,5 +1,6 @@
 """TV screens over HTTP: content, caching (ETag/304, gzip), static assets, errors, weight."""
 
+import gzip
 import re
 
 from tv_server import keys
@@ -101,22 +102,24 @@ async def test_screens_are_shared_between_boxes_of_the_same_kind(client, box):
 
 async def test_static_assets_have_hashed_urls_cached_forever(client, box):
     html = await (await client.get(box + "home")).text()
-    css = re.search(r'href="(/static/tv\.[0-9a-f]{10}\.css)"', html).group(1)
+    # The screen's own stylesheet: the rules of tv.css it uses, named by their hash.
+    css = re.search(r'href="(/tv/css/zs-[0-9a-f]{20}\.css)"', html).group(1)
     js = re.search(r'src="(/static/tv\.[0-9a-f]{10}\.js)"', html).group(1)
-    for url in (css, js):
+    whole = client.app[keys.STATIC].url("tv.css")
+    for url in (css, js, whole):
         response = await client.get(url)
         assert response.status == 200
         assert "immutable" in response.headers["Cache-Control"]
     assert (await client.get("/static/tv.0000000000.css")).status == 404
+    assert (await client.get("/tv/css/zs-00000000000000000000.css")).status == 404
+    plain = await client.get(css, headers={"Accept-Encoding": "identity"})
+    zipped = await client.get(css, headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await zipped.read()) == await plain.read()
 
 
 async def test_screen_weight_budget(client, box):
     """≤ 30 KB of HTML+CSS+JS per screen before compression (images apart)."""
-    html = await (await client.get(box + "home")).text()
-    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
-    static = 0
-    for url in assets:
-        static += len(await (await client.get(url)).read())
     db = client.app[keys.DB]
     pid = await db.fetchval("SELECT id FROM programs LIMIT 1")
     screens = ("home", "programs", "dir", "cb", "cb-topic?svc=mediation", "mine", f"p-{pid}-1")
@@ -124,6 +127,7 @@ async def test_screen_weight_budget(client, box):
         page = await (
             await client.get(box + screen, headers={"Accept-Encoding": "identity"})
         ).read()
+        static = await linked_code_bytes(client, page.decode())
         assert len(page) + static <= 30 * 1024, (screen, len(page), static)
 
 
@@ -263,3 +267,12 @@ async def test_concurrent_requests_share_one_build_and_a_stale_build_is_not_kept
     assert builds == 2  # one shared build, redone once because it overlapped the publish
     assert {s.body for s in screens} == {b"<p>build 2</p>"}
     assert cache.holds("k", screens[0])
+
+
+async def linked_code_bytes(client, html: str) -> int:
+    """Bytes of the stylesheets and scripts a screen links (before compression)."""
+    total = 0
+    for url in re.findall(r'(?:href|src)="(/(?:static|tv/css)/[^"]+\.(?:css|js))"', html):
+        response = await client.get(url, headers={"Accept-Encoding": "identity"})
+        total += len(await response.read())
+    return total

@@ -163,6 +163,10 @@ def create_app(settings: Settings) -> web.Application:
         app[keys.STATIC].by_name["tv.css"].body,
         "".join(app[keys.STATIC].by_name[js].body.decode() for js in ("tv.js", "player.js")),
     )
+    app[tvfont.STYLES] = tvfont.ScreenStyles(
+        app[keys.STATIC].by_name["tv.css"].body,
+        "".join(app[keys.STATIC].by_name[js].body.decode() for js in ("tv.js", "player.js")),
+    )
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader(
@@ -190,6 +194,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/media/{path:.+}", serve_media, name="media")
     tv.setup_routes(app)
     app.router.add_get("/tv/font/{name}", tvfont.serve, name="tv_font")
+    app.router.add_get("/tv/css/{name}", tvfont.serve_sheet, name="tv_css")
     add_lane(app, "tv_screen", "GET", "/tv/b/", fastlane.answer)
     setup_admin(app)
     setup_api(app)

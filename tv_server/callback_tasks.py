@@ -12,9 +12,9 @@ import time
 import aiohttp
 from aiohttp import web
 
-from callbacks import lifecycle, webhooks
+from callbacks import webhooks
 from storage import Database
-from tv_server import keys
+from tv_server import keys, retention
 
 log = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
@@ -64,15 +64,16 @@ async def run_forever(app: web.Application) -> None:
             if time.time() >= next_erase:
                 next_erase = time.time() + ERASE_EVERY
                 try:
-                    erased, purged = await lifecycle.apply_retention(
-                        db, settings.callback_retention_days, settings.webhook_retention_days
-                    )
-                    if erased or purged:
+                    done = await retention.apply(db, settings)
+                    if done.callbacks or done.webhook_rows or done.appointments or done.notes:
                         log.info(
                             "erased the personal data of %d closed requests, deleted %d old"
-                            " webhook deliveries",
-                            erased,
-                            purged,
+                            " webhook deliveries, erased %d appointment numbers and %d"
+                            " follow-up notes",
+                            done.callbacks,
+                            done.webhook_rows,
+                            done.appointments,
+                            done.notes,
                         )
                 except Exception:
                     log.exception("phone retention round failed")

@@ -60,18 +60,20 @@ def cmd_export_household(args: argparse.Namespace) -> int:
 
 
 def cmd_erase_expired(args: argparse.Namespace) -> int:
-    from callbacks import lifecycle
+    from tv_server import retention
     from tv_server.cli import _settings, _with_db
 
     settings = _settings(args)
 
     async def work(db):
-        return await lifecycle.apply_retention(
-            db, settings.callback_retention_days, settings.webhook_retention_days
-        )
+        return await retention.apply(db, settings)
 
-    erased, purged = asyncio.run(_with_db(settings, work))
-    print(f"{erased} phone numbers erased, {purged} old webhook deliveries deleted")
+    done = asyncio.run(_with_db(settings, work))
+    print(
+        f"{done.callbacks} phone numbers erased, {done.webhook_rows} old webhook deliveries"
+        f" deleted, {done.appointments} appointment numbers and {done.notes} follow-up notes"
+        " erased"
+    )
     return 0
 
 

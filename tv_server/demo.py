@@ -1,5 +1,6 @@
-"""The bundled demo: the Ordos region tree, sample programs, the service directory, 240 demo
-boxes and a started pilot wave. Loading is idempotent: a second start changes nothing."""
+"""The bundled demo: the Ordos region tree, sample programs, the service directory (with weekly
+appointment slots), 240 demo boxes and a started pilot wave. Loading is idempotent: a second
+start changes nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from accounts import users
 from advisers import demo as demo_advisers
+from appointments import demo_slots
 from content import announcements, directory, laws, programs, workflow
 from content.demo_directory import demo_service_points
 from device_registry import devices, regions
@@ -100,6 +102,9 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
             db, "冬季草场流转合同请签书面合同，有疑问请拨打12348咨询。", ["1506"], level="info"
         )
 
+    async def appointment_slots():
+        await demo_slots.load(db, demo_service_points(rows))
+
     async def village_advisers():
         await demo_advisers.load(db, data_dir, rows, pilot_village_codes(rows))
 
@@ -117,6 +122,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         ("announcement", announcement),
         ("users", accounts),
         ("advisers", village_advisers),
+        ("appointments", appointment_slots),
     ]
     loaded = False
     for name, step in steps:

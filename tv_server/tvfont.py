@@ -14,6 +14,11 @@ class and id of one of its selectors is named by the screen's class/id attribute
 scripts (which add classes such as `hidden`, `ann-urgent` later). That keeps a Mongolian screen
 — tv.css plus the vertical layout — within the 30 KB budget; nothing the screen shows is dropped.
 
+Chinese screens get the same pruning without the font (`ScreenStyles`): each links
+`/tv/css/zs-HASH.css`, the rules of tv.css its class/id attributes and the TV scripts can use,
+content-hashed and cached forever (screens of one template share it). That keeps the heaviest
+Chinese screens (a service point's page with its QR code) within the 30 KB budget.
+
 A subset is made on first request (fontTools' subsetter, in a worker thread) and kept in a
 bounded LRU; the character sets themselves are remembered (small) so a subset evicted from the
 LRU is rebuilt when asked for again.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import gzip
 import hashlib
 import io
 import logging
@@ -46,6 +52,7 @@ ALWAYS = (0x180B, 0x180C, 0x180D, 0x180E, 0x200C, 0x200D, 0x202F, 0x20)
 MAX_SETS = 20_000
 MAX_BUILT = 200
 NAME_RE = re.compile(r"^(mv-[0-9a-f]{20})\.(css|woff2|woff)$")
+SHEET_RE = re.compile(r"^(zs-[0-9a-f]{20})\.css$")
 BASE_LINK = re.compile(r'<link rel="stylesheet" href="/static/tv\.[0-9a-f]+\.css">')
 SELECTOR_NAMES = re.compile(r"[.#](-?[_a-zA-Z][\w-]*)")
 ATTR_NAMES = re.compile(r'\s(?:class|id)="([^"]*)"')
@@ -54,6 +61,7 @@ MAX_SHEETS = 500
 TYPES = {"css": "text/css; charset=utf-8", "woff2": "font/woff2", "woff": "font/woff"}
 
 FONT = web.AppKey("mongolian_font", "MongolianFont")
+STYLES = web.AppKey("screen_styles", "ScreenStyles")
 
 
 def vertical_css() -> bytes:
@@ -105,6 +113,75 @@ def used_rules(css: str, names: set[str] | frozenset[str]) -> str:
             if kept:
                 out.append(f"{','.join(kept)}{{{body}}}")
     return "".join(out)
+
+
+def screen_names(html: str, script_names: set[str]) -> frozenset[str]:
+    """The class and id names a screen can carry: its attributes' and the TV scripts' words."""
+    names = set(script_names)
+    for value in ATTR_NAMES.findall(html):
+        names.update(value.split())
+    return frozenset(names)
+
+
+class ScreenStyles:
+    """Per-screen pruned tv.css for the Chinese screens (see the module's docstring)."""
+
+    def __init__(self, base_css: bytes, scripts: str) -> None:
+        self.base = base_css.decode("utf-8")
+        self.script_names = set(WORD.findall(scripts))
+        self.memo: OrderedDict[frozenset[str], str] = OrderedDict()  # names → sheet name
+        # Sheet name → body. Few distinct bodies (one per template and variant); a name once
+        # linked from a cached screen must stay servable, so these are kept (bounded).
+        self.sheets: OrderedDict[str, bytes] = OrderedDict()
+        self.zipped: OrderedDict[str, bytes] = OrderedDict()
+
+    def register(self, html: str) -> str:
+        found = screen_names(html, self.script_names)
+        name = self.memo.get(found)
+        if name is None:
+            sheet = used_rules(self.base, found).encode()
+            name = "zs-" + hashlib.blake2b(sheet, digest_size=10).hexdigest()
+            self.sheets[name] = sheet
+            self.memo[found] = name
+            while len(self.memo) > MAX_SHEETS:
+                self.memo.popitem(last=False)
+            while len(self.sheets) > MAX_SETS:
+                self.sheets.popitem(last=False)
+        self.sheets.move_to_end(name)
+        return name
+
+    def gzipped(self, name: str) -> bytes:
+        body = self.zipped.get(name)
+        if body is None:
+            body = gzip.compress(self.sheets[name], 9, mtime=0)
+            self.zipped[name] = body
+            while len(self.zipped) > MAX_SHEETS:
+                self.zipped.popitem(last=False)
+        return body
+
+    def attach(self, html: str) -> str:
+        if BASE_LINK.search(html) is None:
+            return html
+        link = f'<link rel="stylesheet" href="/tv/css/{self.register(html)}.css">'
+        return BASE_LINK.sub(link, html, count=1)
+
+
+async def serve_sheet(request: web.Request) -> web.Response:
+    """`/tv/css/zs-HASH.css`, immutable."""
+    match = SHEET_RE.match(request.match_info["name"])
+    styles: ScreenStyles = request.app[STYLES]
+    body = styles.sheets.get(match.group(1)) if match else None
+    if body is None:
+        raise web.HTTPNotFound()
+    headers = {
+        "Content-Type": TYPES["css"],
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "Vary": "Accept-Encoding",
+    }
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = styles.gzipped(match.group(1))
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers=headers)
 
 
 def find_font() -> Path | None:
@@ -163,10 +240,7 @@ class MongolianFont:
         codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
         if not codepoints:
             return None
-        names = set(self.script_names)
-        for value in ATTR_NAMES.findall(text):
-            names.update(value.split())
-        found = frozenset(names)
+        found = screen_names(text, self.script_names)
         sheet = self.sheets.get(found)
         if sheet is None:
             sheet = used_rules(self.layout, found).encode()

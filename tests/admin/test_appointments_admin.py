@@ -40,7 +40,7 @@ async def test_staff_publish_slots_that_the_box_then_offers(client, admin_as, bo
     await admin_as("staff")
     response = await add_pattern(client)
     assert response.status == 303
-    assert len(await slots.patterns(client.app[keys.DB], POINT)) == 7
+    assert len(await slots.patterns(client.app[keys.DB], POINT, "notarisation")) == 7
     html = await (await client.get(f"{box}ap-day?svc=notarisation&sp={POINT}")).text()
     assert f"d-{tomorrow().isoformat()}" in html
     # The point's TV page (a cached screen) offers booking at once.
@@ -61,7 +61,7 @@ async def test_bad_pattern_input_is_explained_next_to_the_form(client, admin_as)
     assert "结束要晚于开始" in await response.text()
     response = await add_pattern(client, capacity="0")
     assert response.status == 422 and "名额请填" in await response.text()
-    assert await slots.patterns(client.app[keys.DB], POINT) == []
+    assert await slots.patterns(client.app[keys.DB], POINT, "notarisation") == []
 
 
 async def test_a_closed_day_takes_the_day_off_the_tv(client, admin_as, box):

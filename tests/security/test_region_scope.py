@@ -229,6 +229,14 @@ ATTACKS = [
            lambda t: {"action": "no_show"}, APPOINTMENT_TABLES),
     Attack("POST /appointments/{aid}", "staff", "/admin/appointments/{t.far_appointment}",
            lambda t: {"action": "reschedule", "slot": "2030-01-02 09:00"}, APPOINTMENT_TABLES),
+    # Booking or cancelling on a household's behalf at another banner's point, even for a box
+    # of one's own banner.
+    Attack("POST /appointments/point/{code}/behalf", "staff",
+           "/admin/appointments/point/{t.far_point_code}/behalf",
+           lambda t: {"slot": f"mediation|{tomorrow()} 09:00", "phone": "13900139000",
+                      "serial": t.own_box, "key": "a" * 24}, APPOINTMENT_TABLES),
+    Attack("POST /appointments/{aid}/cancel", "staff",
+           "/admin/appointments/{t.far_appointment}/cancel", lambda t: {}, APPOINTMENT_TABLES),
     # What to bring is one list for the whole city: a banner's staff may not change it.
     Attack("POST /appointments/bring", "staff", "/admin/appointments/bring",
            lambda t: {"service": "notarisation", "text": "只带户口本"}, ("appointment_bring",)),
@@ -402,6 +410,10 @@ async def callback(client, serial: str, key: str = "outside" * 3) -> int:
     draft = box_requests.validate("legal_aid", "13900139000", "evening", key)
     request, _ = await lifecycle.submit(db, lifecycle.Policy(), device_id, draft, chain, max_open=3)
     return request.id
+
+
+def tomorrow() -> str:
+    return (slots.today() + dt.timedelta(days=1)).isoformat()
 
 
 async def appointment(client, serial: str, point_code: str) -> int:

@@ -14,6 +14,7 @@ from tv_server.admin import (
     advisers,
     announcements,
     appointments,
+    appointments_behalf,
     callbacks,
     coverage,
     directory,
@@ -40,7 +41,7 @@ from tv_server.settings import Settings
 # Slices of the admin, each registering its own routes and navigation entries.
 SLICES = (
     programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
-    advisers, feedback, appointments, video, translation,
+    advisers, feedback, appointments, appointments_behalf, video, translation,
 )  # fmt: skip
 
 

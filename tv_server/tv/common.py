@@ -135,9 +135,13 @@ def render(request: web.Request, template: str, box: TvBox | None, **extra) -> s
 
 
 def with_mongolian(request: web.Request, html: str) -> str:
-    """A Mongolian screen gets the vertical layout and its font subset (tv_server.tvfont)."""
+    """A Mongolian screen gets the vertical layout and its font subset, a Chinese one the rules
+    of tv.css it can use (tv_server.tvfont)."""
+    if i18n.current_language() != "mn":
+        styles = request.config_dict.get(tvfont.STYLES)
+        return html if styles is None else styles.attach(html)
     fonts = request.config_dict.get(tvfont.FONT)
-    if fonts is None or i18n.current_language() != "mn":
+    if fonts is None:
         return html
     return fonts.attach(html)
 

@@ -1,6 +1,8 @@
 """Rating a completed request on the box (满意度): one screen, 1–5 with the number keys, then an
 optional reason from a short list. Home sends the household here on its next visit
-(`feedback.ratings.due`); the rules of asking live in `feedback/ratings.py`."""
+(`feedback.ratings.due`); the rules of asking live in `feedback/ratings.py`. The screen's key is
+the callback's numeric ref (`rate-123`) or `a-` and an attended appointment's booking code
+(`rate-a-VHKHT6`)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import time
 
 from aiohttp import web
 
+from content import directory
 from feedback import ratings
-from storage import Invalid
+from storage import Invalid, NotFound
 from tv_server import keys
 from tv_server.tv.common import TvBox, current_box, render, screen_url, send_html
 from tv_ui import labels
@@ -32,12 +35,26 @@ async def due_url(request: web.Request, box: TvBox) -> str | None:
         window=settings.rating_window_days * 86400,
         pause=_pause(request),
     )
-    return screen_url(request, "tv_rate", ref=found.ref) if found else None
+    return screen_url(request, "tv_rate", ref=_key(found)) if found else None
+
+
+def _key(subject: ratings.Subject) -> str:
+    return "a-" + subject.ref if subject.kind == "appointment" else subject.ref
 
 
 async def _subject(request: web.Request, box: TvBox) -> ratings.Subject:
     ref = request.match_info["ref"]
-    return await ratings.subject(request.app[keys.DB], box.id, "callback", ref)
+    kind = "appointment" if ref.startswith("a-") else "callback"
+    return await ratings.subject(request.app[keys.DB], box.id, kind, ref.removeprefix("a-"))
+
+
+async def _point_name(request: web.Request, subject: ratings.Subject) -> str:
+    if subject.kind != "appointment" or not subject.office_code:
+        return ""
+    try:
+        return (await directory.get_point(request.app[keys.DB], subject.office_code)).name
+    except NotFound:
+        return ""
 
 
 def _home(request: web.Request) -> web.HTTPSeeOther:
@@ -50,13 +67,15 @@ async def ask(request: web.Request) -> web.Response:
     db = request.app[keys.DB]
     score, _reason, _asks = await ratings.state(db, subject)
     if score is not None:
-        raise web.HTTPSeeOther(screen_url(request, "tv_rate_why", ref=subject.ref))
+        raise web.HTTPSeeOther(screen_url(request, "tv_rate_why", ref=_key(subject)))
     await ratings.mark_asked(db, subject, now=time.time(), pause=_pause(request))
     html = render(
         request,
         "tv/rate.html",
         box,
         subject=subject,
+        key=_key(subject),
+        point_name=await _point_name(request, subject),
         service_label=gettext(labels.SERVICES.get(subject.service, "")),
         scores=[(n, gettext(labels.SCORES[n])) for n in range(1, 6)],
         back=screen_url(request, "tv_home"),
@@ -80,7 +99,7 @@ async def answer(request: web.Request) -> web.Response:
     if raw not in ("1", "2", "3", "4", "5"):
         raise Invalid("score_invalid", raw[:8])
     await ratings.answer(db, subject, int(raw), now=time.time())
-    raise web.HTTPSeeOther(screen_url(request, "tv_rate_why", ref=subject.ref))
+    raise web.HTTPSeeOther(screen_url(request, "tv_rate_why", ref=_key(subject)))
 
 
 async def why(request: web.Request) -> web.Response:
@@ -88,7 +107,7 @@ async def why(request: web.Request) -> web.Response:
     subject = await _subject(request, box)
     score, reason, _asks = await ratings.state(request.app[keys.DB], subject)
     if score is None:
-        raise web.HTTPSeeOther(screen_url(request, "tv_rate", ref=subject.ref))
+        raise web.HTTPSeeOther(screen_url(request, "tv_rate", ref=_key(subject)))
     if reason:
         raise _home(request)
     html = render(
@@ -96,6 +115,7 @@ async def why(request: web.Request) -> web.Response:
         "tv/rate_why.html",
         box,
         subject=subject,
+        key=_key(subject),
         score=score,
         reasons=[(code, gettext(labels.RATING_REASONS[code])) for code in ratings.REASONS],
         back=screen_url(request, "tv_home"),
