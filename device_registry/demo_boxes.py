@@ -185,7 +185,7 @@ def _household_label(
             return label
 
 
-# Same rule as content.demo_directory.village_display_name; duplicated so that the registry
+# Same rule as content.directory.demo.village_display_name; duplicated so that the registry
 # does not import the content domain.
 _COMMITTEE_SUFFIXES = ("居民委员会", "村民委员会", "村委员会", "委员会", "居委会", "村委会")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from content.demo_directory import (
+from content.directory.demo import (
     KINDS,
     PASTORAL_BANNERS,
     SERVICES,

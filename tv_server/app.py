@@ -12,8 +12,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from content import workflow
-from content.video import Positions as video_positions
+from content.programs import workflow
+from content.programs.video import Positions as video_positions
 from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder

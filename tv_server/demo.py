@@ -12,8 +12,12 @@ from pathlib import Path
 
 from accounts import users
 from advisers import demo as demo_advisers
-from content import announcements, directory, laws, programs, workflow
-from content.demo_directory import demo_service_points
+from content.announcements import notices as announcements
+from content.directory import points as directory
+from content.directory.demo import demo_service_points
+from content.laws import register as laws
+from content.programs import live as programs
+from content.programs import workflow
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
 from storage import Database

@@ -9,8 +9,9 @@ import pytest
 from aiohttp import FormData
 
 from accounts import users
-from content import laws, workflow
-from content.citations import Citation
+from content.laws import register as laws
+from content.laws.citations import Citation
+from content.programs import workflow
 from tests.conftest import DEMO_PASSWORD, csrf_of, login
 from tv_server import keys
 

@@ -10,8 +10,9 @@ import datetime as dt
 from aiohttp import web
 
 from advisers import advisers, figures, sheet
-from content import directory, uploads
-from content.directory import Problem
+from content.directory import points as directory
+from content.directory.points import Problem
+from content.programs import uploads
 from storage import DomainError, Invalid, NotFound, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import downloads, labels

@@ -10,7 +10,7 @@ import time
 from aiohttp import web
 
 from appointments import bookings, bring, slots
-from content import directory
+from content.directory import points as directory
 from storage import DomainError, NotFound
 from tv_server import box_events, callback_policy, keys
 from tv_server.admin import downloads, labels

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from accounts import users as accounts
 from callbacks import lifecycle
-from content import directory
+from content.directory import points as directory
 from storage import DomainError, clock
 from tv_server import box_events, callback_policy, keys
 from tv_server.admin import downloads, labels

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from advisers import advisers
-from content import directory
+from content.directory import points as directory
 from feedback import ratings
 from storage import Conflict, DomainError, NotFound, OutOfScope
 from tv_server import keys

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from content import export, package_import, workflow
-from content.package import PackageError
+from content.programs import export, package_import, workflow
+from content.programs.package import PackageError
 from storage import DomainError, Invalid, clock
 from tv_server import keys
 from tv_server.admin import program_labels

@@ -12,9 +12,8 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from accounts import audit
-from content import programs as live
-from content import revisions, uploads, workflow
-from content.revisions import Content, Fields
+from content.programs import live, revisions, uploads, workflow
+from content.programs.revisions import Content, Fields
 from storage import DomainError, NotFound, clock
 from tv_server import keys
 from tv_server.admin import labels, legal_flags, program_scope, waves

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from content import laws, package, workflow
-from content import programs as live
-from content.package import PackageError, Problem
-from content.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
+from content.laws import register as laws
+from content.programs import live, package, workflow
+from content.programs.package import PackageError, Problem
+from content.programs.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
 from storage import Conflict, Database
 
 MAX_FILES = 2000  # entries in a zip

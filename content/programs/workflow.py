@@ -17,12 +17,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from content import citations as cites
-from content import package
-from content import programs as live
-from content import uploads as uploads_domain
-from content import video as video_domain
-from content.revisions import (
+from content.laws import citations as cites
+from content.programs import live, package
+from content.programs import uploads as uploads_domain
+from content.programs import video as video_domain
+from content.programs.revisions import (
     Content,
     Fields,
     FormInvalid,

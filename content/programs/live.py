@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from content import citations as cites
-from content import package, renditions, titlecard
+from content.laws import citations as cites
+from content.programs import package, renditions, titlecard
 from storage import Database, NotFound
 
 PROFILES = ("720p", "1080p", "2160p")

@@ -21,7 +21,7 @@ import nh3
 from markdown_it import MarkdownIt
 from PIL import Image, UnidentifiedImageError
 
-from content import citations as cites
+from content.laws import citations as cites
 
 SLUG_RE = re.compile(r"[a-z0-9-]+")
 PAGE_NAME_RE = re.compile(r"(\d+)\.md")
