@@ -617,11 +617,11 @@ async def save_citations(
     content = state.draft.content.with_changes(citations=list(citations))
     now = time.time()
     async with db.transaction() as tx:
-        flow = await workflow._locked(
+        flow = await workflow.locked(
             tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
         )
         new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
-        rev = await workflow._new_draft(
+        rev = await workflow.new_draft(
             tx, program_id, content, state=new_state, author=author, note="法律依据", now=now
         )
         if audit:

@@ -176,7 +176,7 @@ async def _check(
         text = toml.read_text(encoding="utf-8")
 
         def bad(key: str, message: str, toml: Path = toml, text: str = text) -> None:
-            problems.append(Problem(toml, f"'{key}': {message}", package._key_line(text, key)))
+            problems.append(Problem(toml, f"'{key}': {message}", package.key_line(text, key)))
 
         if len(p.title) > TITLE_MAX:
             bad("title", f"is {len(p.title)} characters long; at most {TITLE_MAX}")
@@ -329,7 +329,7 @@ async def _write_program(
         publish = publish_new
     else:
         pid = existing_id
-        flow = await workflow._locked(tx, pid, EDITABLE)
+        flow = await workflow.locked(tx, pid, EDITABLE)
         draft = await tx.fetchone(
             "SELECT content FROM program_revisions WHERE id = ?", (flow.draft_revision_id,)
         )
@@ -342,12 +342,12 @@ async def _write_program(
                 return result
         else:
             state = "needs_changes" if flow.state == "needs_changes" else "draft"
-            rev = await workflow._new_draft(
+            rev = await workflow.new_draft(
                 tx, pid, content, state=state, author=author, note=note, now=now
             )
         publish = publish_updates
     if publish:
-        await workflow._publish(tx, pid, rev, author, now)
+        await workflow.publish_revision(tx, pid, rev, author, now)
     outcome = "published" if publish else "draft"
     if audit:
         await audit(

@@ -146,7 +146,7 @@ def make_renditions(
     Each size is resized once and encoded as JPEG and/or WebP; files already cached (same
     source hash and spec) are kept. Paths are those `renditions.make_rendition` would use.
     """
-    rgb = renditions._to_rgb(image)
+    rgb = renditions.to_rgb(image)
     by_size: dict[tuple[int, int], list[RenditionSpec]] = {}
     for spec in specs:
         by_size.setdefault((spec.max_width, spec.max_height), []).append(spec)

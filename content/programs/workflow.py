@@ -621,7 +621,7 @@ async def create_program(
     return pid
 
 
-async def _locked(
+async def locked(
     tx: Transaction, program_id: int, allowed: Iterable[str], revision: int | None = None
 ) -> Workflow:
     """The workflow row read inside the write transaction; Conflict when someone else moved
@@ -640,7 +640,7 @@ async def _locked(
     return flow
 
 
-async def _new_draft(
+async def new_draft(
     tx: Transaction, program_id: int, content: Content, *, state: str, author: str, note: str,
     now: float,
 ) -> int:  # fmt: skip
@@ -704,11 +704,11 @@ async def save_draft(
         return base_revision
     now = time.time()
     async with db.transaction() as tx:
-        flow = await _locked(
+        flow = await locked(
             tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
         )
         new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
-        rev = await _new_draft(
+        rev = await new_draft(
             tx, program_id, content, state=new_state, author=author, note=note, now=now
         )
         if audit:
@@ -727,10 +727,10 @@ async def restore(
     old = await get_revision(db, program_id, revision_id)
     now = time.time()
     async with db.transaction() as tx:
-        await _locked(
+        await locked(
             tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
         )
-        rev = await _new_draft(
+        rev = await new_draft(
             tx, program_id, old.content, state="draft", author=author,
             note=f"#{revision_id}", now=now,
         )  # fmt: skip
@@ -749,7 +749,7 @@ async def submit(
     being transcoded or its transcode failed."""
     now = time.time()
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, ("draft", "needs_changes", "current"), revision)
+        flow = await locked(tx, program_id, ("draft", "needs_changes", "current"), revision)
         if flow.state == "current":
             raise Conflict("nothing_to_review")
         draft = await tx.fetchone(
@@ -771,7 +771,7 @@ async def withdraw(
 ) -> None:
     """Take a copy back from review, or cancel its schedule: it becomes a draft again."""
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, ("in_review", "scheduled"))
+        flow = await locked(tx, program_id, ("in_review", "scheduled"))
         await tx.execute(
             "UPDATE program_workflow SET state = 'draft', go_live_at = NULL,"
             " expire_at = CASE WHEN state = 'scheduled' THEN NULL ELSE expire_at END,"
@@ -791,7 +791,7 @@ async def request_changes(
         raise Invalid("comment_required")
     now = time.time()
     async with db.transaction() as tx:
-        await _locked(tx, program_id, ("in_review",), revision)
+        await locked(tx, program_id, ("in_review",), revision)
         await tx.execute(
             "UPDATE program_workflow SET state = 'needs_changes', comment = ?, reviewed_by = ?,"
             " reviewed_at = ?, updated_at = ? WHERE program_id = ?",
@@ -825,7 +825,7 @@ async def approve(
     if expire_at is not None and expire_at <= start:
         raise Invalid("expiry_before_start")
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, ("in_review",), revision)
+        flow = await locked(tx, program_id, ("in_review",), revision)
         if role != "admin":
             author = await tx.fetchone(
                 "SELECT author FROM program_revisions WHERE id = ?", (revision,)
@@ -845,7 +845,7 @@ async def approve(
             )
             outcome = "scheduled"
         else:
-            await _publish(tx, program_id, revision, actor, now)
+            await publish_revision(tx, program_id, revision, actor, now)
             await cites.mark_reviewed(tx, program_id, actor, now)  # a legal review too
             outcome = "published"
         if audit:
@@ -859,7 +859,7 @@ async def approve(
 # -- going live ----------------------------------------------------------------------------------
 
 
-async def _publish(tx: Transaction, program_id: int, revision: int, actor: str, now: float):
+async def publish_revision(tx: Transaction, program_id: int, revision: int, actor: str, now: float):
     """Copy a revision into what the TV reads, in the caller's transaction."""
     row = await tx.fetchone(
         "SELECT content FROM program_revisions WHERE id = ? AND program_id = ?",
@@ -945,13 +945,13 @@ async def revert(
         raise Invalid("revision_never_published", str(revision_id))
     now = time.time()
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, STATES)
+        flow = await locked(tx, program_id, STATES)
         if flow.state == "current":
             await tx.execute(
                 "UPDATE program_workflow SET draft_revision_id = ? WHERE program_id = ?",
                 (revision_id, program_id),
             )
-        await _publish(tx, program_id, revision_id, actor, now)
+        await publish_revision(tx, program_id, revision_id, actor, now)
         await tx.execute(
             "UPDATE program_workflow SET expire_at = NULL WHERE program_id = ?", (program_id,)
         )
@@ -976,10 +976,10 @@ async def publish_due(
         pid, rev = row[0], row[1]
         async with db.transaction() as tx:
             try:
-                await _locked(tx, pid, ("scheduled",), rev)
+                await locked(tx, pid, ("scheduled",), rev)
             except Conflict:
                 continue  # another process published it, or it was withdrawn meanwhile
-            await _publish(tx, pid, rev, "", now)
+            await publish_revision(tx, pid, rev, "", now)
             if audit:
                 await audit(tx, "program.publish_scheduled", pid, {"revision": rev})
         changed.append(pid)

@@ -334,7 +334,7 @@ async def program_legal_action(request: web.Request) -> web.Response:
     post = await request.post()
     action = post.get("action", "")
     db = _db(request)
-    hook = views_programs._audit(request)
+    hook = views_programs.audit_hook(request)
     rows = None
     try:
         if action == "citations":
