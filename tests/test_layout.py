@@ -4,6 +4,7 @@ whose migrations carry one prefix; no module reaches into another's private (`_n
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -87,3 +88,23 @@ def test_content_is_one_subpackage_per_part_each_with_one_schema_and_prefix():
     assert len(owned) == sum(
         len(__import__(f"content.{p}.schema", fromlist=["M"]).MIGRATIONS) for p in CONTENT_PARTS
     )
+
+
+def test_programs_are_written_through_the_workflow_only():
+    """Editors, package imports and the demo all create programs and write what the TV shows
+    through content/programs/workflow.py (which calls live.write_program_rows to publish)."""
+    writes = re.compile(
+        r"INSERT (?:OR \w+ )?INTO (programs|program_revisions|program_workflow|program_pages"
+        r"|program_regions|program_media|program_covers)\b"
+    )
+    found = {
+        (str(path.relative_to(ROOT)), table)
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        for table in writes.findall(path.read_text(encoding="utf-8"))
+    }
+    workflow, live = "content/programs/workflow.py", "content/programs/live.py"
+    assert {where for where, _ in found} == {workflow, live}
+    assert {table for where, table in found if where == live} == {
+        "program_pages", "program_regions", "program_media", "program_covers",
+    }  # fmt: skip

@@ -61,7 +61,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await ensure_laws(db)
         await region_names.ensure_bundled(db)
         await apply_demo_mode(db, settings.data_path, settings.demo)
-        await workflow.ensure_workflows(db)  # programs imported outside the workflow
+        await workflow.ensure_workflows(db)  # programs made before the workflow (0.1.0)
         app[keys.DB] = db
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])

@@ -19,7 +19,7 @@ from content.laws import register as laws
 from content.programs import live, package, workflow
 from content.programs.package import PackageError, Problem
 from content.programs.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
-from storage import Conflict, Database
+from storage import Database
 
 MAX_FILES = 2000  # entries in a zip
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # total size once unpacked
@@ -291,6 +291,8 @@ async def _write_program(
     author: str, note: str, now: float, audit: workflow.AuditHook | None,
 ) -> Imported:  # fmt: skip
     p = item.program
+    video_id = await live.insert_media(tx, item.video) if item.video else None
+    poster_id = await live.insert_media(tx, item.poster) if item.poster else None
     if item.cover:
         await live.insert_media(tx, item.cover)
     content = Content(
@@ -303,29 +305,16 @@ async def _write_program(
         pages=[PageDraft(page.title, page.markdown) for page in p.pages],
         images={path: await live.insert_media(tx, m) for path, m in item.pages.items()},
         covers=item.covers,
-        video_media_id=await live.insert_media(tx, item.video) if item.video else None,
-        poster_media_id=await live.insert_media(tx, item.poster) if item.poster else None,
+        video_media_id=video_id,
+        poster_media_id=poster_id,
         duration_seconds=p.duration_seconds if p.video else None,
         citations=list(p.citations),
     )
     if existing_id is None:
-        if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (p.slug,)):
-            raise Conflict("slug_taken", p.slug)
-        pid = await tx.insert(
-            "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
-            " published_at, updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?, ?)",
-            (p.slug, p.title, p.summary, p.category, p.language, str(p.published_at), now),
-        )
-        rev = await tx.insert(
-            "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (pid, content.to_json(), author, note, now),
-        )
-        await tx.execute(
-            "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
-            " VALUES (?, 'draft', ?, ?)",
-            (pid, rev, now),
-        )
+        pid, rev = await workflow.insert_program(
+            tx, p.slug, content, author=author, note=note, now=now,
+            published_at=str(p.published_at),
+        )  # fmt: skip
         publish = publish_new
     else:
         pid = existing_id
@@ -365,6 +354,7 @@ async def import_package(
     publish_updates: bool = False,
     author: str = "",
     label: str = "",
+    note: str = "",
     regions_allowed: Callable[[list[str]], bool] | None = None,
     audit: workflow.AuditHook | None = None,
     max_files: int = MAX_FILES,
@@ -376,7 +366,8 @@ async def import_package(
     A program whose slug is new is created, and published when `publish_new`, else left as a
     draft for review. A program that exists gets the package as a new revision of its working
     copy (a draft to review), published at once when `publish_updates`; a package identical to
-    the working copy changes nothing. Categories are added or updated."""
+    the working copy changes nothing. Categories are added or updated. `note`: the note of the
+    revisions written (default "import <label>")."""
     source, data_dir = Path(source), Path(data_dir)
     label = label or source.name
     with tempfile.TemporaryDirectory(prefix="legaltv-import-") as tmp:
@@ -404,7 +395,7 @@ async def import_package(
             await asyncio.to_thread(_prepare, p, titles[p.category], data_dir) for p in programs
         ]
         now = time.time()
-        note = f"import {label}"
+        note = note or f"import {label}"
         result = ImportResult(categories=[c.slug for c in categories])
         async with db.transaction() as tx:
             await tx.executemany(

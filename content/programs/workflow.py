@@ -168,8 +168,8 @@ async def live_content(db_or_tx, program_id: int) -> Content:
     )
 
 
-# The note of the first revision given to a program made outside the workflow (the demo catalog,
-# `content import`); revisions written by older versions say "imported".
+# The note of the first revision of the demo catalog's programs, and of the one given to a program
+# made before the workflow existed; revisions written by older versions say "imported".
 IMPORTED_NOTE = "导入时的版本"
 
 
@@ -197,8 +197,8 @@ async def _first_revision(tx: Transaction, program_id: int):
 
 
 async def ensure_workflows(db: Database) -> int:
-    """Give every program made outside the workflow its first revision (after the demo or a
-    catalog import, and at start-up for older databases); returns how many were given one."""
+    """Give every program made before the workflow existed (a data dir of release 0.1.0) its
+    first revision, at start-up; returns how many were given one."""
     done = 0
     async with db.transaction() as tx:
         rows = await tx.fetchall(
@@ -599,26 +599,37 @@ async def create_program(
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
-        if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
-            raise Conflict("slug_taken", slug)
-        pid = await tx.insert(
-            "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
-            " updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?)",
-            (slug, content.title, content.summary, content.category, content.language, now),
-        )
-        rev = await tx.insert(
-            "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (pid, content.to_json(), author, note.strip(), now),
-        )
-        await tx.execute(
-            "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
-            " VALUES (?, 'draft', ?, ?)",
-            (pid, rev, now),
-        )
+        pid, rev = await insert_program(tx, slug, content, author=author, note=note, now=now)
         if audit:
             await audit(tx, "program.create", pid, {"slug": slug, "revision": rev})
     return pid
+
+
+async def insert_program(
+    tx: Transaction, slug: str, content: Content, *, author: str, note: str, now: float,
+    published_at: str | None = None,
+) -> tuple[int, int]:  # fmt: skip
+    """A new program in the caller's transaction, its content the first revision, a draft
+    nothing on the TV shows yet; (program id, revision id). Conflict when the slug is taken."""
+    if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
+        raise Conflict("slug_taken", slug)
+    pid = await tx.insert(
+        "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
+        " published_at, updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?, ?)",
+        (slug, content.title, content.summary, content.category, content.language,
+         published_at, now),
+    )  # fmt: skip
+    rev = await tx.insert(
+        "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (pid, content.to_json(), author, note.strip(), now),
+    )
+    await tx.execute(
+        "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
+        " VALUES (?, 'draft', ?, ?)",
+        (pid, rev, now),
+    )
+    return pid, rev
 
 
 async def locked(
