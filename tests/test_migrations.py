@@ -4,66 +4,46 @@ new one must too), whatever their names (`registry_104` applies after `registry_
 
 from __future__ import annotations
 
+import gzip
+import sqlite3
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from storage import Database, Migration
+from tests.conftest import ROOT
 from tv_server import migrations
 from tv_server.migrations import MIGRATIONS, ORDER, in_order
 
-# Every migration main had on 2026-12-06 (0ca6878, tests/fixtures/legaltv-0ca6878-demo…), in the
-# order databases applied them, under today's names. Append a new migration after these; never
-# move, rename or drop one of them.
-RELEASED = [
-    "core_0001_meta",
-    "registry_0001_regions",
-    "registry_0002_devices",
-    "registry_0003_usage",
-    "registry_101_wave_details",
-    "registry_102_coverage_snapshots",
-    "registry_103_coverage_index",
-    "registry_201_box_registry",
-    "registry_202_device_keymap_family",
-    "registry_104_coverage_latest",
-    "registry_203_usage_counts",
-    "registry_204_device_token_generation",
-    "registry_205_device_token_state",
-    "registry_206_tv_language",
-    "registry_207_region_names_mn",
-    "programs_0001_programs",
-    "directory_0001_service_points",
-    "announcements_0001_announcements",
-    "callbacks_0001_requests",
-    "callbacks_0002_drafts",
-    "callbacks_0003_lifecycle",
-    "callbacks_0004_webhooks",
-    "callbacks_0005_hotline_device",
-    "callbacks_0006_drafts_by_device",
-    "callbacks_0007_request_topic",
-    "callbacks_0008_request_language",
-    "accounts_0001_users_audit",
-    "accounts_0002_api_keys",
-    "accounts_0003_admin_sessions",
-    "accounts_0004_demo_accounts",
-    "announcements_0002_targets_impressions",
-    "programs_0002_media_details",
-    "programs_0003_device_models_webp",
-    "programs_0004_revisions",
-    "directory_0002_organizations",
-    "laws_0001_register_citations_flags",
-    "advisers_0001_advisers",
-    "advisers_0002_callbacks_for_an_adviser",
-    "feedback_0001_ratings",
-    "appointments_0001_tables",
-    "programs_0005_video_jobs",
-    "programs_0006_video_positions",
-    "programs_0007_device_models_hls",
-]
+FIXTURES = ROOT / "tests" / "fixtures"
+FORMERLY = {old: m.name for m in MIGRATIONS for old in m.formerly}
+
+
+def _applied(fixture: str) -> list[str]:
+    """The migrations a database made by an earlier version recorded, in the order it applied
+    them (rowid order), under today's names."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "db.sqlite3"
+        path.write_bytes(gzip.decompress((FIXTURES / fixture).read_bytes()))
+        conn = sqlite3.connect(path)
+        try:
+            rows = conn.execute("SELECT name FROM schema_migrations ORDER BY rowid").fetchall()
+        finally:
+            conn.close()
+    return [FORMERLY.get(name, name) for (name,) in rows]
 
 
 def test_released_migrations_keep_their_places():
     names = [m.name for m in MIGRATIONS]
     assert names == ORDER
-    assert names[: len(RELEASED)] == RELEASED
+    # Main before the renames (0ca6878) applied every migration it had in this order: a new
+    # migration goes after all of them.
+    latest = _applied("legaltv-0ca6878-demo.sqlite3.gz")
+    assert len(latest) == 43 and names[: len(latest)] == latest
+    # Release 0.1.0 applied its own in the same relative order as a new database does.
+    released = _applied("legaltv-0.1.0-demo.sqlite3.gz")
+    assert released and [n for n in names if n in released] == released
 
 
 def test_no_two_migrations_share_a_name_or_a_former_name():
