@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Collection, Container, Mapping
 from dataclasses import dataclass
 
 from callbacks.requests import SERVICES
-from content.directory import Problem, phone_ok
+from content.directory.points import Problem, phone_ok
 from storage import Database, Invalid, NotFound, OutOfScope, clock
 
 LANGUAGES = ("zh", "mn")

@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from advisers import advisers
-from content import titlecard, uploads
+from content.programs import titlecard, uploads
 from storage import Database
 
 # (name, firm, sittings, place, services): invented, one per group of villages.

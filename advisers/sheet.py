@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from advisers import advisers
 from advisers.advisers import Adviser, Allowed, Then
-from content.directory import Problem
-from content.directory_io import decode as decode  # the same encodings as the directory
+from content.directory.csv_io import decode as decode  # the same encodings as the directory
+from content.directory.points import Problem
 from storage import Database, OutOfScope, sheets
 
 COLUMNS = ("code", *advisers.EDITABLE)

@@ -124,7 +124,7 @@ def read_rss(pid: int) -> dict[str, int]:
     return out
 
 
-def _start(
+def start_server(
     argv: list[str],
     port: int,
     name: str,
@@ -175,7 +175,7 @@ def start_demo_server(
         "--port",
         str(port),
     ]
-    return _start(argv, port, "legaltv", log_dir or data_dir, "/healthz", env)
+    return start_server(argv, port, "legaltv", log_dir or data_dir, "/healthz", env)
 
 
 def start_hello_server(log_dir: Path, port: int | None = None, replay: str | None = None) -> Proc:
@@ -183,7 +183,7 @@ def start_hello_server(log_dir: Path, port: int | None = None, replay: str | Non
     argv = [sys.executable, "-m", "bench.hello_server", "--host", HOST, "--port", str(port)]
     if replay:
         argv += ["--replay", replay]
-    return _start(argv, port, "hello", log_dir, "/")
+    return start_server(argv, port, "hello", log_dir, "/")
 
 
 # ---- screen discovery: follow the 303 and the links, bounded ----

@@ -74,7 +74,7 @@ def start_server(data_dir: Path) -> common.Proc:
     """`legaltv serve` (not demo) on the data dir, on a free loopback port."""
     port = common.free_port()
     argv = [common.LEGALTV, "serve", "--data-dir", str(data_dir), "--host", common.HOST]
-    return common._start([*argv, "--port", str(port)], port, "legaltv", data_dir, "/healthz")
+    return common.start_server([*argv, "--port", str(port)], port, "legaltv", data_dir, "/healthz")
 
 
 async def _open_db(data_dir: Path):

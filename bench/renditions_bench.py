@@ -1,9 +1,9 @@
 """Renditions bench: the time to make every rendition of one 12-megapixel photo at upload.
 
 Makes a photo-like 4000×3000 JPEG (noise and gradients, so encoders work as on a real photo),
-then times `content.uploads` checking it and making all 18 renditions (page, cover, thumbnail ×
-720p/1080p/2160p × JPEG/WebP) from one decode, on a cold cache each time; median of 5. For
-comparison it also times the naive path (`renditions.make_rendition` per spec, a decode each).
+then times `content.programs.uploads` checking it and making all 18 renditions (page, cover,
+thumbnail × 720p/1080p/2160p × JPEG/WebP) from one decode, on a cold cache each time; median of 5.
+For comparison it also times the naive path (`renditions.make_rendition` per spec, a decode each).
 
     .venv/bin/python -m bench.renditions_bench [--repeats 5] [--write]
 """
@@ -45,7 +45,7 @@ def photo_like(size: tuple[int, int] = SIZE) -> bytes:
 
 
 def run(repeats: int = 5) -> dict:
-    from content import renditions, uploads
+    from content.programs import renditions, uploads
 
     data = photo_like()
     totals, checks, naive = [], [], []

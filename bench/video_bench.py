@@ -1,4 +1,4 @@
-"""Video bench: transcoding speed as a multiple of real time (content/video.py).
+"""Video bench: transcoding speed as a multiple of real time (content/programs/video.py).
 
 Makes a 60 s 1080p25 source with FFmpeg (testsrc2 under film grain, so the encoder works as on
 camera footage, and a 440 Hz tone), then runs the server's whole pipeline on it once: the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench import common
 from bench.common import fmt
-from content import video
+from content.programs import video
 
 SECONDS = 60
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from callbacks import lifecycle
 from callbacks import requests as box_requests
-from content import directory
+from content.directory import points as directory
 from storage import Database, Invalid, NotFound
 
 HOTLINE_SERIAL = "HOTLINE-12348"

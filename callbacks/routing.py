@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from content import directory
+from content.directory import points as directory
 from storage import Database, NotFound
 
 DEFAULT_RULES: dict[str, str] = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterable, Mapping
+
+from device_registry.regions import Region, RegionTree, village_display_name
 
 MODELS: list[dict[str, str]] = [
     {
@@ -47,20 +48,20 @@ MONGOLIAN_NAMES = ("巴图", "其其格", "额尔敦", "乌力吉", "萨仁", "�
 def pilot_village_codes(regions: list[dict]) -> list[str]:
     """Village codes of the pilot wave, sorted: every village of 东胜区's first township and of
     the first rural township (镇, 乡 or 苏木) of 达拉特旗 and of 乌审旗."""
-    tree = _Tree(regions)
-    return sorted(v["code"] for t in _pilot_townships(tree) for v in tree.children(t["code"]))
+    tree = RegionTree.from_rows(regions)
+    return sorted(v.code for t in _pilot_townships(tree) for v in tree.kids(t.code))
 
 
 def demo_boxes(regions: list[dict], count: int = 240) -> list[dict]:
     """`count` demo boxes DEMO-0001…, about a third of them outside the pilot wave."""
     if not 1 <= count <= 9999:
         raise ValueError("count must be between 1 and 9999")
-    tree = _Tree(regions)
+    tree = RegionTree.from_rows(regions)
     rng = random.Random(SEED)
     pilot_townships = _pilot_townships(tree)
-    first_villages = tree.children(pilot_townships[0]["code"])
-    pilot = {v["code"] for t in pilot_townships for v in tree.children(t["code"])}
-    other_pilot = [v for t in pilot_townships[1:] for v in tree.children(t["code"])]
+    first_villages = tree.kids(pilot_townships[0].code)
+    pilot = {v.code for t in pilot_townships for v in tree.kids(t.code)}
+    other_pilot = [v for t in pilot_townships[1:] for v in tree.kids(t.code)]
 
     n_first = min(count, FIRST_TOWNSHIP_BOXES)
     n_outside = min(count - n_first, round(count * OUTSIDE_PILOT_SHARE))
@@ -85,7 +86,7 @@ def demo_boxes(regions: list[dict], count: int = 240) -> list[dict]:
                 "serial": f"DEMO-{number:04d}",
                 "mac": f"{MAC_PREFIX}:{number >> 8:02X}:{number & 0xFF:02X}",
                 "model": TEST_MODEL if first else rng.choice(_BOX_MODELS),
-                "village_code": village["code"],
+                "village_code": village.code,
                 "household_label": _household_label(village, rng, used_labels),
                 "installed_at": (
                     INSTALL_FIRST + dt.timedelta(days=0 if first else rng.randint(0, install_days))
@@ -99,64 +100,38 @@ def demo_boxes(regions: list[dict], count: int = 240) -> list[dict]:
 # --- helpers -----------------------------------------------------------------------------
 
 
-class _Tree:
-    """Division rows indexed by parent, children in code order."""
-
-    def __init__(self, regions: Iterable[Mapping[str, str]]) -> None:
-        self.by_code: dict[str, dict[str, str]] = {}
-        self._children: dict[str, list[dict[str, str]]] = {}
-        for row in regions:
-            region = {key: str(row.get(key) or "").strip() for key in _REGION_KEYS}
-            if not region["code"] or not region["name"] or region["level"] not in _LEVELS:
-                raise ValueError(f"malformed region row: {dict(row)!r}")
-            if region["code"] in self.by_code:
-                raise ValueError(f"duplicate region code {region['code']}")
-            self.by_code[region["code"]] = region
-        for region in sorted(self.by_code.values(), key=lambda r: r["code"]):
-            self._children.setdefault(region["parent_code"], []).append(region)
-
-    def children(self, code: str) -> list[dict[str, str]]:
-        return self._children.get(code, [])
-
-    def villages_of_county(self, code: str) -> list[dict[str, str]]:
-        return [v for t in self.children(code) for v in self.children(t["code"])]
-
-
-_REGION_KEYS = ("code", "name", "level", "parent_code")
-_LEVELS = ("city", "county", "township", "village")
-
-
-def _pilot_townships(tree: _Tree) -> list[dict[str, str]]:
-    first = [t for t in tree.children(FIRST_BANNER) if tree.children(t["code"])]
+def _pilot_townships(tree: RegionTree) -> list[Region]:
+    first = [t for t in tree.kids(FIRST_BANNER) if tree.kids(t.code)]
     if not first:
         raise ValueError(f"no township with villages under {FIRST_BANNER}")
     townships = [first[0]]
     for banner in PILOT_BANNERS[1:]:
-        candidates = [t for t in tree.children(banner) if tree.children(t["code"])]
-        rural = [t for t in candidates if t["name"].endswith(("镇", "乡", "苏木"))]
+        candidates = [t for t in tree.kids(banner) if tree.kids(t.code)]
+        rural = [t for t in candidates if t.name.endswith(("镇", "乡", "苏木"))]
         if rural or candidates:
             townships.append((rural or candidates)[0])
     return townships
 
 
 def _outside_villages(
-    tree: _Tree, pilot: set[str], n_boxes: int, rng: random.Random
-) -> list[dict[str, str]]:
+    tree: RegionTree, pilot: set[str], n_boxes: int, rng: random.Random
+) -> list[Region]:
     """One village in every banner, then more at random, about three boxes to a village."""
     if n_boxes <= 0:
         return []
     counties = sorted(
-        (r for r in tree.by_code.values() if r["level"] == "county"), key=lambda r: r["code"]
+        (r for r in tree.by_code.values() if r.level == "county"), key=lambda r: r.code
     )
     by_county = [
-        [v for v in tree.villages_of_county(c["code"]) if v["code"] not in pilot] for c in counties
+        [v for t in tree.kids(c.code) for v in tree.kids(t.code) if v.code not in pilot]
+        for c in counties
     ]
     chosen = [rng.choice(vs) for vs in by_county if vs][:n_boxes]
-    picked = {v["code"] for v in chosen}
-    rest = [v for vs in by_county for v in vs if v["code"] not in picked]
+    picked = {v.code for v in chosen}
+    rest = [v for vs in by_county for v in vs if v.code not in picked]
     wanted = max(len(chosen), -(-n_boxes // OUTSIDE_BOXES_PER_VILLAGE))
     chosen += rng.sample(rest, min(len(rest), wanted - len(chosen)))
-    return sorted(chosen, key=lambda v: v["code"])
+    return sorted(chosen, key=lambda v: v.code)
 
 
 def _shuffled(rng: random.Random, items: list) -> list:
@@ -169,10 +144,8 @@ def _cycle(items: list, n: int) -> list:
     return [items[i % len(items)] for i in range(n)] if items else []
 
 
-def _household_label(
-    village: Mapping[str, str], rng: random.Random, used: set[tuple[str, str]]
-) -> str:
-    short = _village_display_name(village["name"])
+def _household_label(village: Region, rng: random.Random, used: set[tuple[str, str]]) -> str:
+    short = village_display_name(village.name)
     while True:
         if short.endswith("社区"):
             place = f"{short}{rng.randint(1, 30)}号楼"
@@ -180,22 +153,6 @@ def _household_label(
             place = f"{short}{rng.randint(1, 8)}组"
         who = rng.choice(MONGOLIAN_NAMES if "嘎查" in short else HAN_SURNAMES)
         label = f"{place} {who}家"
-        if (village["code"], label) not in used:
-            used.add((village["code"], label))
+        if (village.code, label) not in used:
+            used.add((village.code, label))
             return label
-
-
-# Same rule as content.demo_directory.village_display_name; duplicated so that the registry
-# does not import the content domain.
-_COMMITTEE_SUFFIXES = ("居民委员会", "村民委员会", "村委员会", "委员会", "居委会", "村委会")
-
-
-def _village_display_name(name: str) -> str:
-    short, suffix = name, ""
-    for candidate in _COMMITTEE_SUFFIXES:
-        if short.endswith(candidate) and len(short) > len(candidate):
-            short, suffix = short[: -len(candidate)], candidate
-            break
-    if short.endswith(("村", "嘎查", "社区")):
-        return short
-    return short + ("社区" if suffix.startswith("居") else "村")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 
@@ -33,6 +34,24 @@ class RegionImportError(Invalid):
         self.problems = problems
         text = "; ".join(f"line {line}: {msg}" for line, msg in problems[:20])
         super().__init__("regions_invalid", text)
+
+
+# Longest first: the committee suffixes the statistical names carry after the village name.
+_COMMITTEE_SUFFIXES = ("居民委员会", "村民委员会", "村委员会", "委员会", "居委会", "村委会")
+_VILLAGE_ENDINGS = ("村", "嘎查", "社区")
+
+
+def village_display_name(name: str) -> str:
+    """Short village name: "大树湾村委会" → "大树湾村", "朝阳社区居民委员会" → "朝阳社区"."""
+    short = name
+    suffix = ""
+    for candidate in _COMMITTEE_SUFFIXES:
+        if short.endswith(candidate) and len(short) > len(candidate):
+            short, suffix = short[: -len(candidate)], candidate
+            break
+    if short.endswith(_VILLAGE_ENDINGS):
+        return short
+    return short + ("社区" if suffix.startswith("居") else "村")
 
 
 def bundled_csv_text() -> str:
@@ -142,6 +161,27 @@ class RegionTree:
         for region in regions:
             self.children.setdefault(region.parent_code, []).append(region)
         self.roots = [r for r in regions if r.parent_code not in self.by_code]
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, str]]) -> RegionTree:
+        """A tree of division rows (dicts of COLUMNS, as in the bundled CSV) with every region's
+        children in code order, whatever the order of the rows; ValueError when a row is
+        malformed, a code repeats, or a region's parent is missing or not above it."""
+        regions: dict[str, Region] = {}
+        for row in rows:
+            code, name, level, parent = (str(row.get(key) or "").strip() for key in COLUMNS)
+            if not code or not name or level not in LEVELS:
+                raise ValueError(f"malformed region row: {dict(row)!r}")
+            if code in regions:
+                raise ValueError(f"duplicate region code {code}")
+            regions[code] = Region(code, name, level, parent or None)
+        for region in regions.values():
+            up = regions.get(region.parent_code or "")
+            if region.parent_code and (
+                up is None or LEVELS.index(up.level) >= LEVELS.index(region.level)
+            ):
+                raise ValueError(f"region {region.code} has no valid parent")
+        return cls(sorted(regions.values(), key=lambda r: r.code))
 
     @classmethod
     async def load(cls, db: Database) -> RegionTree:

@@ -22,10 +22,14 @@ Params = Sequence[Any] | dict[str, Any]
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step. `name` is unique and sorts in application order within its package."""
+    """One schema step. `name` is unique; steps apply in the order of the list given to
+    `Database.migrate` (tv_server/migrations.py), not in the order of their names. `formerly`: the
+    names older releases recorded for this same step (renamed in the bookkeeping, not re-applied).
+    """
 
     name: str
     sql: str
+    formerly: tuple[str, ...] = ()
 
 
 class MigrationError(Exception):
@@ -178,25 +182,35 @@ class Database:
     async def migrate(self, migrations: Iterable[Migration]) -> list[str]:
         """Apply, in order, every migration not applied yet; return the names applied now.
 
-        All pending migrations run in one transaction (SQLite DDL is transactional): when one
-        fails, MigrationError names it and the database is left exactly as it was.
+        A step recorded under one of its `formerly` names is renamed in the bookkeeping, not applied
+        again. The renames and all pending migrations run in one transaction (SQLite DDL is
+        transactional): when one fails, MigrationError names it and the database is left exactly
+        as it was.
         """
         steps = list(migrations)
         names = [m.name for m in steps]
-        if len(set(names)) != len(names):
+        renamed = {old: m.name for m in steps for old in m.formerly}
+        every = names + list(renamed)
+        if len(set(every)) != len(every):
             raise ValueError("duplicate migration names")
         async with self.transaction() as tx:
             await tx.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
             )
-            done = {r[0] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
+            recorded = {r[0] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
+        done = {renamed.get(name, name) for name in recorded}
         pending = [step for step in steps if step.name not in done]
-        if not pending:
+        stale = sorted(recorded & renamed.keys())
+        if not pending and not stale:
             return []
-        current = pending[0]
+        current = None
         try:
-            async with self.transaction() as tx:
+            async with self.transaction() as tx:  # renames and new steps: all or nothing
+                await tx.executemany(
+                    "UPDATE schema_migrations SET name = ? WHERE name = ?",
+                    [(renamed[old], old) for old in stale],
+                )
                 for current in pending:
                     for statement in _split_sql(current.sql):
                         await tx.execute(statement)
@@ -205,6 +219,8 @@ class Database:
                         (current.name, time.time()),
                     )
         except sqlite3.Error as exc:
+            if current is None:
+                raise
             raise MigrationError(current.name, str(exc), len(pending)) from exc
         return [step.name for step in pending]
 

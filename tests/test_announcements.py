@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from content import announcements as ann
+from content.announcements import notices as ann
 from device_registry import devices
 from tests.conftest import enter
 from tv_server import keys

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from content import export, package_import, workflow
-from content.package import PackageError
+from content.programs import export, package_import, workflow
+from content.programs.package import PackageError
 from storage import Database
 from tests.conftest import ROOT
 from tv_server.demo import catalog_root, ensure_laws, ensure_regions

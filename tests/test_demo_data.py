@@ -11,14 +11,14 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from content.demo_directory import (
+from content.directory.demo import (
     KINDS,
     PASTORAL_BANNERS,
     SERVICES,
     demo_service_points,
-    village_display_name,
 )
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
+from device_registry.regions import village_display_name
 
 DIVISIONS_CSV = Path(__file__).resolve().parents[1] / "device_registry/data/ordos_divisions.csv"
 POINT_KEYS = {

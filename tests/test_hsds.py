@@ -13,13 +13,14 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from content import directory, hsds
+from content.directory import hsds
+from content.directory import points as directory
 from device_registry.regions import RegionTree
 from storage import Database
 from tv_server import cli
 from tv_server.migrations import MIGRATIONS
 
-SCHEMAS = resources.files("content.hsds_schema")
+SCHEMAS = resources.files("content.directory.hsds_schema")
 SERVICE_LIST_URI = (
     "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/compiled/"
     "service_list.json"

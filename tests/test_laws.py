@@ -14,9 +14,10 @@ import tomllib
 import pytest
 
 from callbacks import webhooks
-from content import citations as cites
-from content import laws, workflow
-from content.citations import Citation
+from content.laws import citations as cites
+from content.laws import register as laws
+from content.laws.citations import Citation
+from content.programs import workflow
 from tests.conftest import csrf_of
 from tv_server import keys
 from tv_server.demo import catalog_root
@@ -491,7 +492,7 @@ def test_review_days_setting_is_documented():
 
 
 async def test_new_citations_travel_in_a_package_and_back(client, tmp_path):
-    from content import export, package_import
+    from content.programs import export, package_import
     from tests.test_content_packages import open_db
 
     db = _db(client)
@@ -532,8 +533,8 @@ async def test_a_package_with_bad_citations_names_the_line_and_writes_nothing(
 ):
     import shutil
 
-    from content import package_import
-    from content.package import PackageError
+    from content.programs import package_import
+    from content.programs.package import PackageError
 
     db = _db(client)
     pkg = tmp_path / "pkg"

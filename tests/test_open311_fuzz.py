@@ -2,8 +2,8 @@
 real app running on a loopback port (aiohttp is not ASGI: a server in a background thread).
 Bounded: at most 30 examples per operation. No 5xx; every 4xx in the Open311 error format.
 
-The project serves no other OpenAPI document (the HSDS openapi.json in content/hsds_schema is a
-vendored copy used to validate our export, not served)."""
+The project serves no other OpenAPI document (the HSDS openapi.json in
+content/directory/hsds_schema is a vendored copy used to validate our export, not served)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from content.package import (
+from content.programs.package import (
     PackageError,
     load_catalog,
     load_program,

@@ -50,6 +50,40 @@ def test_chain_runs_from_village_to_city():
     assert tree.full_name("150602001") == "鄂尔多斯市东胜区交通街道"
 
 
+def test_a_tree_of_division_rows_lists_children_in_code_order_whatever_the_row_order():
+    """The demo directory and demo boxes build their tree from the CSV rows this way."""
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(bundled_csv_text())))
+    tree = RegionTree.from_rows(reversed(rows))
+    assert [r.code for r in tree.roots] == ["1506"]
+    banners = [r.code for r in tree.kids("1506")]
+    assert banners == sorted(banners) and len(banners) == 9
+    assert tree.full_name("150602001") == "鄂尔多斯市东胜区交通街道"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"code": "1506", "name": "", "level": "city"}], "malformed"),
+        ([{"code": "1506", "name": "市", "level": "district"}], "malformed"),
+        ([{"code": "1506", "name": "市", "level": "city"}] * 2, "duplicate"),
+        ([{"code": "150602", "name": "区", "level": "county", "parent_code": "1506"}], "parent"),
+        (
+            [
+                {"code": "1506", "name": "市", "level": "city"},
+                {"code": "150602", "name": "区", "level": "city", "parent_code": "1506"},
+            ],
+            "parent",
+        ),
+    ],
+)
+def test_bad_division_rows_are_refused(rows, message):
+    with pytest.raises(ValueError, match=message):
+        RegionTree.from_rows(rows)
+
+
 BAD_FILES = [
     ("code,name,level,parent_code\n1506,市,city,\n150602,区,county,9999\n", 3, "unknown parent"),
     ("code,name,level,parent_code\n1506,市,city,\n1506,又一个,city,\n", 3, "duplicate code"),

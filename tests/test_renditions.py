@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from content import renditions
-from content.renditions import (
+from content.programs import renditions
+from content.programs.renditions import (
     COVER_SPECS,
     PAGE_IMAGE_SPECS,
     ImageTooLargeError,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from PIL import Image, ImageChops, ImageStat
 
-from content.titlecard import SPECS, find_font, palette_colour, render_title_card, write_title_cards
+from content.programs.titlecard import (
+    SPECS,
+    find_font,
+    palette_colour,
+    render_title_card,
+    write_title_cards,
+)
 
 
 def test_font_is_noto_sans_cjk_sc():

@@ -23,6 +23,9 @@ from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
 
 FIXTURE = ROOT / "tests" / "fixtures" / "legaltv-0.1.0-demo.sqlite3.gz"
+# The demo database of main at 0ca6878, the last commit before content migrations were renamed.
+BEFORE_RENAMES = ROOT / "tests" / "fixtures" / "legaltv-0ca6878-demo.sqlite3.gz"
+FORMERLY = {old: m.name for m in MIGRATIONS for old in m.formerly}
 
 
 @pytest.fixture
@@ -73,6 +76,10 @@ async def test_migrations_bring_0_1_0_forward_keeping_every_row(old_data_dir):
     conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     added_by_migrations = {"schema_migrations": len(applied), "devices": 1}  # the hotline's
+    renamed = sorted(
+        (FORMERLY.get(name, name), at) for name, at in before["rows"]["schema_migrations"]
+    )
+    before["rows"]["schema_migrations"] = renamed  # the same steps, under today's names
     for table, rows in before["rows"].items():
         columns = ", ".join(f'"{c}"' for c in before["columns"][table])
         kept = sorted(map(tuple, conn.execute(f'SELECT {columns} FROM "{table}"')))
@@ -80,6 +87,7 @@ async def test_migrations_bring_0_1_0_forward_keeping_every_row(old_data_dir):
         assert not Counter(rows) - Counter(kept), f"{table}: rows lost or changed"
     names = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
     assert names == {m.name for m in MIGRATIONS}
+    assert "content_0001_programs" not in names and "programs_0001_programs" not in applied
     device = conn.execute(
         "SELECT village_code, state FROM devices WHERE serial = 'DEMO-0001'"
     ).fetchone()
@@ -120,6 +128,39 @@ async def test_the_app_serves_an_upgraded_0_1_0_data_dir(aiohttp_client, old_dat
     assert await db.fetchval("SELECT COUNT(*) FROM devices WHERE serial LIKE 'DEMO-%'") == 240
     assert await db.fetchval("SELECT COUNT(*) FROM users") == 6
     assert (await login(demo, "admin")).status == 303
+
+
+async def test_a_database_of_main_before_the_renames_opens_with_nothing_applied_again(tmp_path):
+    """Content migrations were renamed (`content_0001_programs` → `programs_0001_programs`, …):
+    a database that recorded the old names opens with no migration applied twice, its rows and
+    schema as they were, and the bookkeeping under today's names with the old times."""
+    path = tmp_path / "legaltv.sqlite3"
+    path.write_bytes(gzip.decompress(BEFORE_RENAMES.read_bytes()))
+    before = _snapshot(path)
+    old_names = dict(before["rows"]["schema_migrations"])
+    assert "content_0001_programs" in old_names and "video_0003_device_models_hls" in old_names
+
+    assert await _migrate(path) == []
+    after = _snapshot(path)
+    assert after["schema"] == before["schema"]
+    del before["rows"]["schema_migrations"]
+    assert {t: r for t, r in after["rows"].items() if t != "schema_migrations"} == before["rows"]
+    recorded = dict(after["rows"]["schema_migrations"])
+    assert recorded == {FORMERLY.get(name, name): at for name, at in old_names.items()}
+    assert set(recorded) == {m.name for m in MIGRATIONS}
+    assert await _migrate(path) == []
+
+
+async def test_the_app_serves_a_data_dir_of_main_before_the_renames(aiohttp_client, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "legaltv.sqlite3").write_bytes(gzip.decompress(BEFORE_RENAMES.read_bytes()))
+    client = await aiohttp_client(create_app(make_settings(folder, demo=False)))
+    health = await (await client.get("/healthz")).json()
+    assert health["database"]["migrations"] == len(MIGRATIONS)
+    response = await client.get("/tv/launch", params=launch_params())
+    assert response.status == 200
+    await client.close()
 
 
 def _sabotage(path: Path) -> tuple[str, str]:

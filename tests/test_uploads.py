@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageFilter
 
-from content import renditions, uploads
-from content.programs import THUMB_SPECS
+from content.programs import renditions, uploads
+from content.programs.live import THUMB_SPECS
 from storage import Database, Invalid
 from tests.conftest import enter
 from tv_server import keys

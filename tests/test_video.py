@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import FormData
 
-from content import video
+from content.programs import video
 from tests.conftest import csrf_of, enter, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
@@ -287,7 +287,7 @@ async def test_a_job_left_running_is_restarted_and_a_failure_keeps_ffmpeg_lines(
 
 
 async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(aiohttp_client, data_dir, clips):
-    from content import workflow
+    from content.programs import workflow
     from tests.admin.test_programs import act, create, form
 
     client = await aiohttp_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from content import programs, workflow
-from content import video as video_domain
-from content.revisions import Fields, parse_body
+from content.programs import live as programs
+from content.programs import video as video_domain
+from content.programs import workflow
+from content.programs.revisions import Fields, parse_body
 from storage import Conflict, Database, Invalid
 from tests.conftest import ROOT
 from tv_server.migrations import MIGRATIONS

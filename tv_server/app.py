@@ -12,8 +12,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from content import workflow
-from content.video import Positions as video_positions
+from content.programs import workflow
+from content.programs.video import Positions as video_positions
 from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
@@ -61,7 +61,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await ensure_laws(db)
         await region_names.ensure_bundled(db)
         await apply_demo_mode(db, settings.data_path, settings.demo)
-        await workflow.ensure_workflows(db)  # programs imported outside the workflow
+        await workflow.ensure_workflows(db)  # programs made before the workflow (0.1.0)
         app[keys.DB] = db
         app[keys.REGIONS] = await RegionTree.load(db)
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])

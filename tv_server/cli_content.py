@@ -9,7 +9,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from content.package import PackageError
+from content.programs.package import PackageError
 
 
 def register(sub, add_common) -> None:
@@ -54,7 +54,7 @@ def _cli_audit():
 
 def cmd_import(args: argparse.Namespace) -> int:
     from accounts import audit
-    from content.package_import import import_package
+    from content.programs.package_import import import_package
     from tv_server.cli import _settings, _with_db
     from tv_server.demo import ensure_laws, ensure_regions
 
@@ -88,7 +88,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from accounts import audit
-    from content.export import export_programs
+    from content.programs.export import export_programs
     from tv_server.cli import _settings, _with_db
 
     if bool(args.ids) == bool(args.all):

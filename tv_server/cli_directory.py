@@ -37,7 +37,8 @@ def register(sub, add_common) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from accounts import audit
-    from content import directory, directory_io
+    from content.directory import csv_io as directory_io
+    from content.directory import points as directory
     from device_registry.regions import RegionTree
     from tv_server.cli import _settings, _with_db
 
@@ -96,7 +97,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from content import directory, directory_io
+    from content.directory import csv_io as directory_io
+    from content.directory import points as directory
     from tv_server.cli import _settings, _with_db
 
     async def work(db):
@@ -114,7 +116,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_export_hsds(args: argparse.Namespace) -> int:
-    from content import hsds
+    from content.directory import hsds
     from device_registry.regions import RegionTree
     from tv_server.cli import _settings, _with_db
 

@@ -25,7 +25,7 @@ def register(sub, add_common) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from accounts import audit
-    from content import laws
+    from content.laws import register as laws
     from tv_server.cli import _settings, _with_db
 
     async def work(db):
@@ -42,7 +42,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from accounts import audit
-    from content import laws
+    from content.laws import register as laws
     from tv_server.cli import _settings, _with_db
 
     try:

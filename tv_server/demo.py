@@ -14,8 +14,11 @@ from pathlib import Path
 from accounts import users
 from advisers import demo as demo_advisers
 from appointments import demo_slots
-from content import announcements, directory, laws, programs, workflow
-from content.demo_directory import demo_service_points
+from content.announcements import notices as announcements
+from content.directory import points as directory
+from content.directory.demo import demo_service_points
+from content.laws import register as laws
+from content.programs import package_import, workflow
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
 from storage import Database
@@ -86,8 +89,11 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         await laws.load_demo_laws(db)  # those missing, for a data dir made before the register
 
     async def catalog():
-        await programs.import_catalog(db, catalog_root(), data_dir)
-        await workflow.ensure_workflows(db)  # each program's first revision, noted in Chinese
+        # Through the same write path as editors' package imports; each program's first
+        # revision is noted in Chinese.
+        await package_import.import_package(
+            db, data_dir, catalog_root(), note=workflow.IMPORTED_NOTE
+        )
 
     async def service_points():
         await directory.upsert_points(db, demo_service_points(rows))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from content import announcements as ann_domain
+from content.announcements import notices as ann_domain
 from storage import Database
 
 log = logging.getLogger(__name__)

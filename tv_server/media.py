@@ -12,7 +12,7 @@ from aiohttp import web
 from tv_server import keys
 
 SERVED_FOLDERS = ("media", "renditions", "titlecards", "video")
-# A transcoded video's HLS playlists and segments (DATA_DIR/video/, content/video.py).
+# A transcoded video's HLS playlists and segments (DATA_DIR/video/, content/programs/video.py).
 HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 
 

@@ -1,7 +1,8 @@
-"""The server's video transcode runner: takes queued jobs from the database (content/video.py)
-and runs FFmpeg at low CPU priority, `video_jobs_concurrency` jobs at a time, writing the progress
-FFmpeg reports so the program page can show it. A job left `running` by a stopped server is
-queued again at start-up; stopping the server kills the FFmpeg it started."""
+"""The server's video transcode runner: takes queued jobs from the database
+(content/programs/video.py) and runs FFmpeg at low CPU priority, `video_jobs_concurrency` jobs at
+a time, writing the progress FFmpeg reports so the program page can show it. A job left `running`
+by a stopped server is queued again at start-up; stopping the server kills the FFmpeg it started.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 
 from aiohttp import web
 
-from content import video
+from content.programs import video
 from tv_server import keys
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 if __package__ in (None, ""):  # run as a plain script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from content.titlecard import load_font  # noqa: E402
+from content.programs.titlecard import load_font  # noqa: E402
 
 CATALOG = Path(__file__).resolve().parents[1] / "catalog"
 W, H = 960, 540

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from content import announcements as ann
+from content.announcements import notices as ann
 from tests.conftest import csrf_of, enter
 from tv_server import keys
 

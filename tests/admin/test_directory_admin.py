@@ -10,7 +10,8 @@ import re
 
 from aiohttp import FormData
 
-from content import directory, directory_io
+from content.directory import csv_io as directory_io
+from content.directory import points as directory
 from tests.conftest import csrf_of, enter
 from tv_server import keys
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from content import workflow
+from content.programs import workflow
 from tests.admin.test_programs import act, create, form, switch
 from tests.conftest import csrf_of
 from tv_server import keys

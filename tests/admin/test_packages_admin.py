@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from aiohttp import FormData
 
-from content import export
+from content.programs import export
 from tests.conftest import csrf_of, login, make_settings
 from tests.test_content_packages import CATALOG, tree
 from tv_server import keys

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from content import workflow
-from content.revisions import Fields
+from content.programs import workflow
+from content.programs.revisions import Fields
 from tv_server import keys
 
 IFRAME = re.compile(r'<iframe id="pv-(\w+)"[^>]* src="([^"]+)" width="(\d+)" height="(\d+)"')

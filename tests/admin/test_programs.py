@@ -7,7 +7,7 @@ import asyncio
 import re
 import time
 
-from content import workflow
+from content.programs import workflow
 from tests.conftest import csrf_of
 from tv_server.admin import programs as slice_
 

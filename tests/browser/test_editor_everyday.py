@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from content import workflow
+from content.programs import workflow
 from tests.browser.test_program_editing import ARGS, contract_picture, log_in, shots
 from tests.conftest import ARTIFACTS, chromium_or_skip, make_settings
 from tv_server import keys

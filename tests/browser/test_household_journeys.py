@@ -194,7 +194,7 @@ async def test_invalid_phone_shows_a_readable_message(tv):
 
 
 async def test_announcement_arrives_live_without_stealing_focus(tv, data_dir):
-    from content.announcements import create_announcement
+    from content.announcements.notices import create_announcement
     from tv_server import keys
 
     server, _browser = tv

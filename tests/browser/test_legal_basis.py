@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import async_playwright
 
-from content import laws
+from content.laws import register as laws
 from tests.browser.test_readability import ARGS, MEASURE
 from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
 from tv_server import keys

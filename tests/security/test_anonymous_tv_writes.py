@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from content import announcements as ann
+from content.announcements import notices as ann
 from device_registry import devices
 from tests.conftest import enter, legacy_device_token, make_settings
 from tv_server import keys

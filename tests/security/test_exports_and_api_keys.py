@@ -15,7 +15,8 @@ import pytest
 from openpyxl import load_workbook
 
 from accounts import apikeys
-from content import directory, directory_io
+from content.directory import csv_io as directory_io
+from content.directory import points as directory
 from device_registry import coverage
 from storage import Database, sheets
 from tests.conftest import login, make_settings

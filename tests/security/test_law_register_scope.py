@@ -9,8 +9,9 @@ import pytest
 from aiohttp import FormData
 
 from accounts import users
-from content import laws, workflow
-from content.citations import Citation
+from content.laws import register as laws
+from content.laws.citations import Citation
+from content.programs import workflow
 from tests.conftest import DEMO_PASSWORD, csrf_of, login
 from tv_server import keys
 
@@ -136,7 +137,7 @@ async def test_a_banner_reviewer_clears_a_flag_of_an_own_banner_program(client):
     state = await workflow.get_state(db, pid)
     content = state.draft.content.with_changes(regions=["150602"])
     async with db.transaction() as tx:
-        rev = await workflow._new_draft(tx, pid, content, state="draft", author="e", note="", now=1)
+        rev = await workflow.new_draft(tx, pid, content, state="draft", author="e", note="", now=1)
     await workflow.submit(db, pid, revision=rev, actor="editor")
     await workflow.approve(db, pid, revision=rev, actor="reviewer", role="reviewer")
     await _flag_road_law(client)

@@ -28,8 +28,9 @@ from appointments import bookings, slots
 from callbacks import lifecycle
 from callbacks import requests as box_requests
 from callbacks.deadlines import Calendar
-from content import directory_io, export, workflow
-from content.revisions import Fields
+from content.directory import csv_io as directory_io
+from content.programs import export, workflow
+from content.programs.revisions import Fields
 from device_registry import devices
 from feedback import ratings
 from tests.conftest import DEMO_PASSWORD, csrf_of, login

@@ -10,14 +10,16 @@ import datetime as dt
 from aiohttp import web
 
 from advisers import advisers, figures, sheet
-from content import directory, uploads
-from content.directory import Problem
-from storage import DomainError, Invalid, NotFound, OutOfScope, clock
+from content.directory import points as directory
+from content.directory.points import Problem
+from content.programs import uploads
+from storage import DomainError, Invalid, NotFound, OutOfScope
 from tv_server import keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
     add_nav,
     current_user,
+    day_start,
     deny,
     log,
     render,
@@ -401,20 +403,13 @@ async def import_csv(request: web.Request) -> web.Response:
 # -- figures ------------------------------------------------------------------------------------
 
 
-def _day(value: str) -> float | None:
-    try:
-        return clock.at(dt.date.fromisoformat(value))
-    except ValueError:
-        return None
-
-
 @requires("view")
 async def adviser_figures(request: web.Request) -> web.StreamResponse:
     db = request.config_dict[keys.DB]
     tree = request.config_dict[keys.REGIONS]
     mine = scope(request)
     since_text, until_text = request.query.get("since", ""), request.query.get("until", "")
-    since, until = _day(since_text), _day(until_text)
+    since, until = day_start(since_text), day_start(until_text)
     if until is not None:
         until += 86400
     banners = await figures.villages_without_adviser(db, tree, mine)

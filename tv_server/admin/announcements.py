@@ -13,8 +13,8 @@ import time
 from aiohttp import web
 
 from accounts.users import User, in_scope
-from content import announcements as ann
-from content.uploads import name_matches
+from content.announcements import notices as ann
+from content.programs.uploads import name_matches
 from storage import DomainError, Invalid, clock
 from tv_server import keys
 from tv_server.admin import streamed as streamed_forms

@@ -10,11 +10,11 @@ import time
 from aiohttp import web
 
 from appointments import bookings, bring, slots
-from content import directory
+from content.directory import points as directory
 from storage import DomainError, NotFound
 from tv_server import box_events, callback_policy, keys
 from tv_server.admin import downloads, labels
-from tv_server.admin.callbacks import _scope
+from tv_server.admin.callbacks import region_scope
 from tv_server.admin.common import (
     add_nav,
     current_user,
@@ -82,7 +82,7 @@ def _message(exc: DomainError) -> str:
 
 def _allowed(request: web.Request):
     """A predicate over region codes for the domain's in-transaction scope check."""
-    scope = _scope(request)
+    scope = region_scope(request)
     return None if scope is None else (lambda code: code in scope)
 
 
@@ -107,7 +107,7 @@ def _forget_screens(request: web.Request) -> None:
 @requires(PERMISSION)
 async def index(request: web.Request) -> web.Response:
     db = request.config_dict[keys.DB]
-    scope = _scope(request)
+    scope = region_scope(request)
     points = await directory.all_points(db, scope)
     counts = {
         r[0]: r[1]

@@ -12,13 +12,14 @@ from aiohttp import web
 
 from accounts import users as accounts
 from callbacks import lifecycle
-from content import directory
+from content.directory import points as directory
 from storage import DomainError, clock
 from tv_server import box_events, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
     add_nav,
     current_user,
+    day_start,
     deny,
     log,
     render,
@@ -509,14 +510,7 @@ async def act(request: web.Request) -> web.Response:
 # -- figures and export ----------------------------------------------------------------------
 
 
-def _day(value: str) -> float | None:
-    try:
-        return clock.at(dt.date.fromisoformat(value))
-    except ValueError:
-        return None
-
-
-def _township_of(request: web.Request, scope: set[str] | None) -> dict[str, str]:
+def township_names(request: web.Request, scope: set[str] | None) -> dict[str, str]:
     """Map every village to its township's full name (figures are per township)."""
     tree = request.config_dict[keys.REGIONS]
     out = {}
@@ -536,12 +530,12 @@ async def figures(request: web.Request) -> web.StreamResponse:
     db = request.config_dict[keys.DB]
     scope = _scope(request)
     since_text, until_text = request.query.get("since", ""), request.query.get("until", "")
-    since = _day(since_text)
-    until = _day(until_text)
+    since = day_start(since_text)
+    until = day_start(until_text)
     if until is not None:
         until += 86400  # the end day is included
     numbers = await lifecycle.figures(
-        db, scope, since=since, until=until, region_level_of=_township_of(request, scope)
+        db, scope, since=since, until=until, region_level_of=township_names(request, scope)
     )
     fmt = request.query.get("format", "")
     if fmt in ("csv", "xlsx"):

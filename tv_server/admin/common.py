@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
@@ -11,6 +12,7 @@ from aiohttp import web
 
 from accounts import audit
 from accounts.users import User, in_scope
+from storage import clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.proxies import client_address
@@ -158,3 +160,12 @@ def render(request: web.Request, template: str, status: int = 200, **extra) -> w
 
 def see_other(request: web.Request, name: str, ok: str = "", **parts) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(url(request, name, {"ok": ok} if ok else None, **parts))
+
+
+def day_start(value: str) -> float | None:
+    """The start of a day written YYYY-MM-DD (a figures form's date), as a timestamp in the
+    server's zone; None when it is not such a date."""
+    try:
+        return clock.at(dt.date.fromisoformat(value))
+    except ValueError:
+        return None

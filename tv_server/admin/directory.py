@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from content import directory
-from content.directory import DirectoryInvalid, Problem
+from content.directory import points as directory
+from content.directory.points import DirectoryInvalid, Problem
 from storage import Conflict
 from tv_server import keys
 from tv_server.admin import labels

@@ -9,8 +9,9 @@ import binascii
 
 from aiohttp import web
 
-from content import directory, directory_io
-from content.directory import DirectoryInvalid
+from content.directory import csv_io as directory_io
+from content.directory import points as directory
+from content.directory.points import DirectoryInvalid
 from storage import Invalid, clock
 from tv_server import keys
 from tv_server.admin import downloads

@@ -7,16 +7,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from advisers import advisers
-from content import directory
+from content.directory import points as directory
 from feedback import ratings
 from storage import Conflict, DomainError, NotFound, OutOfScope
 from tv_server import keys
 from tv_server.admin import downloads, labels
-from tv_server.admin.advisers import _day
-from tv_server.admin.callbacks import _township_of
+from tv_server.admin.callbacks import township_names
 from tv_server.admin.common import (
     add_nav,
     current_user,
+    day_start,
     deny,
     log,
     render,
@@ -52,7 +52,7 @@ def setup(admin: web.Application) -> None:
 
 def _period(request: web.Request) -> tuple[str, str, float | None, float | None]:
     since_text, until_text = request.query.get("since", ""), request.query.get("until", "")
-    since, until = _day(since_text), _day(until_text)
+    since, until = day_start(since_text), day_start(until_text)
     return since_text, until_text, since, until + 86400 if until is not None else None
 
 
@@ -79,7 +79,7 @@ async def satisfaction(request: web.Request) -> web.StreamResponse:
         by,
         since=since,
         until=until,
-        region_level_of=_township_of(request, mine),
+        region_level_of=township_names(request, mine),
     )
     names = await _names(request, by)
     fmt = request.query.get("format", "")

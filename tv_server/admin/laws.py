@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from accounts import audit as audit_log
-from content import citations as cites
-from content import laws, workflow
-from content.citations import Citation
-from content.laws import LawInvalid, Problem
+from content.laws import citations as cites
+from content.laws import register as laws
+from content.laws.citations import Citation
+from content.laws.register import LawInvalid, Problem
+from content.programs import workflow
 from storage import DomainError, clock
 from tv_server import keys
 from tv_server.admin import labels, program_scope, views_programs
@@ -333,7 +334,7 @@ async def program_legal_action(request: web.Request) -> web.Response:
     post = await request.post()
     action = post.get("action", "")
     db = _db(request)
-    hook = views_programs._audit(request)
+    hook = views_programs.audit_hook(request)
     rows = None
     try:
         if action == "citations":

@@ -7,7 +7,7 @@ import time
 
 from aiohttp import web
 
-from content import laws
+from content.laws import register as laws
 from tv_server import keys
 from tv_server.admin import program_scope
 from tv_ui.i18n import N_, gettext

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from content import uploads
+from content.programs import uploads
 from storage import Invalid
 from tv_server import keys
 from tv_server.admin import streamed as streamed_forms

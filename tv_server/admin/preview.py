@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from content.preview import PreviewSource, preview_source
+from content.programs.preview import PreviewSource, preview_source
 from storage import NotFound
 from tv_server import keys
 from tv_server.admin import program_scope

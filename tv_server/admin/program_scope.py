@@ -4,7 +4,7 @@ their region. Shared by the programs list, edit pages and the preview."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
@@ -33,3 +33,9 @@ def can_change(request: web.Request, codes: Iterable[str]) -> bool:
         return True
     codes = list(codes)
     return bool(codes) and all(user.region_code in _chain(request, c) for c in codes)
+
+
+def changeable(request: web.Request) -> Callable[[Iterable[str]], bool]:
+    """`can_change` for the current user, as a test of a program's regions (the packages slice
+    and the programs list take one)."""
+    return lambda codes: can_change(request, codes)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from accounts import audit
-from content import workflow
+from content.programs import workflow
 from tv_server import keys
 from tv_server.admin import labels, views_packages, views_programs
 from tv_server.admin.common import add_nav

@@ -26,7 +26,7 @@ from pathlib import Path
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict
 
-from content import uploads
+from content.programs import uploads
 from storage import Invalid
 from tv_server import keys
 from tv_server.admin.common import SESSION, log

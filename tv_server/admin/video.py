@@ -1,13 +1,13 @@
 """Admin slice: a program's video transcode, live. The program page polls this small JSON
 answer (tv_server/admin/static/video_status.js) to show the queue state, the percent done and
 the estimated time left; a failed transcode shows FFmpeg's last lines. The watching figures
-(content.video.figures) are shown beside it."""
+(content.programs.video.figures) are shown beside it."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from content import video, workflow
+from content.programs import video, workflow
 from tv_server import keys
 from tv_server.admin import program_labels as L
 from tv_server.admin import program_scope

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from content import directory
-from content.revisions import Content
+from content.directory import points as directory
+from content.programs.revisions import Content
 from tv_server import keys
 from tv_server.admin import callbacks, registry
 from tv_server.admin import program_labels as L

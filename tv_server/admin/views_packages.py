@@ -12,14 +12,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from content import export, package_import, workflow
-from content.package import PackageError
+from content.programs import export, package_import, workflow
+from content.programs.package import PackageError
 from storage import DomainError, Invalid, clock
 from tv_server import keys
-from tv_server.admin import program_labels
+from tv_server.admin import program_labels, program_scope
 from tv_server.admin import streamed as streamed_forms
 from tv_server.admin.common import add_nav, current_user, deny, log, render, requires
-from tv_server.admin.views_programs import _audit, _message, _visible, tv_changed
+from tv_server.admin.views_programs import audit_hook, error_message, tv_changed
 from tv_ui.i18n import N_, gettext
 
 MESSAGES = {
@@ -52,7 +52,7 @@ def _max_bytes(request: web.Request) -> int:
 
 async def _page(request: web.Request, status: int = 200, **ctx) -> web.Response:
     db = request.config_dict[keys.DB]
-    rows = await workflow.list_programs(db, visible=_visible(request))
+    rows = await workflow.list_programs(db, visible=program_scope.changeable(request))
     user = current_user(request)
     return render(
         request,
@@ -79,7 +79,7 @@ async def export_zip(request: web.Request) -> web.StreamResponse:
     """?id=N (repeatable) or ?all=1; &latest=1 for the latest revisions instead of the live
     content. Programs outside the user's regions are refused."""
     db = request.config_dict[keys.DB]
-    visible = _visible(request)
+    visible = program_scope.changeable(request)
     latest = request.query.get("latest") == "1"
     rows = {r.id: r for r in await workflow.list_programs(db)}
     if request.query.get("all") == "1":
@@ -105,7 +105,7 @@ async def export_zip(request: web.Request) -> web.StreamResponse:
             db, request.config_dict[keys.SETTINGS].data_path, ids, latest=latest
         )
     except DomainError as exc:
-        return await _page(request, status=400, error=_message(exc))
+        return await _page(request, status=400, error=error_message(exc))
     await log(request, "content.export", object_type="package",
               detail={"programs": slugs, "latest": latest, "bytes": len(data)})  # fmt: skip
     name = slugs[0] if len(slugs) == 1 else f"legaltv-{len(slugs)}"
@@ -159,12 +159,12 @@ async def import_zip(request: web.Request) -> web.Response:
         publish = user.can("program.publish") and post.get("publish") == "1"
         settings = request.config_dict[keys.SETTINGS]
         path = upload.path
+        scoped = program_scope.changeable(request) if user.region_code else None
         try:
             result = await package_import.import_package(
                 request.config_dict[keys.DB], settings.data_path, path,
                 publish_new=publish, publish_updates=publish, author=user.username,
-                label=label, regions_allowed=_visible(request) if user.region_code else None,
-                audit=_audit(request),
+                label=label, regions_allowed=scoped, audit=audit_hook(request),
             )  # fmt: skip
         except PackageError as exc:
             await log(request, "content.import", object_type="package", outcome="failed",
@@ -175,7 +175,7 @@ async def import_zip(request: web.Request) -> web.Response:
         except DomainError as exc:
             await log(request, "content.import", object_type="package", outcome="failed",
                       detail={"file": label, "code": exc.code})  # fmt: skip
-            return await _page(request, status=409, error=_message(exc), name=label)
+            return await _page(request, status=409, error=error_message(exc), name=label)
     await log(request, "content.import", object_type="package",
               detail={"file": label, "publish": publish, **result.counts()})  # fmt: skip
     live = [p.id for p in result.programs if p.outcome == "published"]

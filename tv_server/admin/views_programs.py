@@ -12,9 +12,8 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from accounts import audit
-from content import programs as live
-from content import revisions, uploads, workflow
-from content.revisions import Content, Fields
+from content.programs import live, revisions, uploads, workflow
+from content.programs.revisions import Content, Fields
 from storage import DomainError, NotFound, clock
 from tv_server import keys
 from tv_server.admin import labels, legal_flags, program_scope, waves
@@ -49,12 +48,6 @@ def _pid(request: web.Request) -> int:
     return int(request.match_info["pid"])
 
 
-def _visible(request: web.Request):
-    """Whether the current user may change a program reaching these regions (every region
-    inside their scope); kept for the packages slice, see `program_scope`."""
-    return lambda codes: program_scope.can_change(request, codes)
-
-
 async def _guard(request: web.Request, permission: str, codes: Iterable[str]) -> None:
     """Refuse (and audit) unless the user has `permission` for every one of these regions."""
     user = current_user(request)
@@ -64,7 +57,7 @@ async def _guard(request: web.Request, permission: str, codes: Iterable[str]) ->
         await require_region(request, permission, code)
 
 
-def _message(exc: DomainError) -> str:
+def error_message(exc: DomainError) -> str:
     text = gettext(labels.ERRORS.get(exc.code) or labels.ERRORS["server_error"])
     try:
         return text % exc.params if exc.params else text
@@ -75,15 +68,15 @@ def _message(exc: DomainError) -> str:
 def _errors(exc: DomainError) -> dict:
     """The refused form's messages: `error` on top, `errors` next to each field."""
     found = getattr(exc, "errors", None) or {}
-    messages = {name: _message(problem) for name, problem in found.items()}
+    messages = {name: error_message(problem) for name, problem in found.items()}
     if len(messages) > 1:
         top = gettext(L.FORM_PROBLEMS) % {"n": len(messages)}
     else:
-        top = _message(exc)
+        top = error_message(exc)
     return {"error": top, "errors": messages}
 
 
-def _audit(request: web.Request) -> workflow.AuditHook:
+def audit_hook(request: web.Request) -> workflow.AuditHook:
     async def hook(tx, action: str, program_id: int, detail: dict) -> None:
         await log(request, action, object_type="program", object_id=program_id,
                   detail=detail, tx=tx)  # fmt: skip
@@ -390,7 +383,7 @@ async def program_create(request: web.Request) -> web.Response:
                     video_max_bytes=settings.video_upload_max_bytes,
                     video_max_seconds=settings.video_max_seconds,
                     author=current_user(request).username, note=str(form.get("note", "")),
-                    audit=_audit(request),
+                    audit=audit_hook(request),
                 )  # fmt: skip
             except DomainError as exc:  # kept while the files are still on disk
                 kept = await _keep_files(request, exc, uploads, media)
@@ -442,7 +435,7 @@ async def program_save(request: web.Request) -> web.Response:
                     video_max_bytes=settings.video_upload_max_bytes,
                     video_max_seconds=settings.video_max_seconds,
                     author=current_user(request).username, note=str(form.get("note", "")),
-                    audit=_audit(request),
+                    audit=audit_hook(request),
                 )  # fmt: skip
             except DomainError as exc:  # kept while the files are still on disk
                 kept = await _keep_files(request, exc, uploads, media)
@@ -458,13 +451,13 @@ async def program_save(request: web.Request) -> web.Response:
         try:
             await workflow.submit(_db(request), state.id, revision=rev or base,
                                   actor=current_user(request).username,
-                                  audit=_audit(request))  # fmt: skip
+                                  audit=audit_hook(request))  # fmt: skip
         except DomainError as exc:
             state = await workflow.get_state(_db(request), state.id)
             ctx = await _form_context(request, state)
             return render(request, "admin/program_form.html", status=exc.status,
                           fields=Fields.of(state.draft.content), slug=state.slug,
-                          error=_message(exc), **ctx)  # fmt: skip
+                          error=error_message(exc), **ctx)  # fmt: skip
         notice = "program_submitted"
     raise see_other(request, "admin_program", ok=notice, pid=state.id)
 
@@ -490,7 +483,7 @@ async def image_insert(request: web.Request) -> web.Response:
                 max_bytes=settings.upload_max_bytes,
             )  # fmt: skip
     except DomainError as exc:
-        return _json_error(exc.code, _message(exc), status=_status(exc))
+        return _json_error(exc.code, error_message(exc), status=_status(exc))
     await log(request, "program.image_upload", object_type="media", object_id=sha[:16],
               detail={"path": path, "bytes": size})  # fmt: skip
     files = await live.rendition_files(
@@ -532,7 +525,7 @@ async def program_action(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest()
     permission, notice = ACTIONS[action]
     await _guard(request, permission, state.regions)
-    db, user, hook = _db(request), current_user(request), _audit(request)
+    db, user, hook = _db(request), current_user(request), audit_hook(request)
     revision = int(form.get("revision", "0") or 0)
     comment = str(form.get("comment", ""))
     try:
@@ -563,15 +556,15 @@ async def program_action(request: web.Request) -> web.Response:
             detail = {"revision": revision, "reason": exc.code}
             await log(request, "program.approve", object_type="program", object_id=state.id,
                       outcome="denied", detail=detail)  # fmt: skip
-            return await _review_page(request, state, status=403, error=_message(exc),
+            return await _review_page(request, state, status=403, error=error_message(exc),
                                       form=dict(form))  # fmt: skip
         if action in ("approve", "request_changes"):
-            return await _review_page(request, state, status=400, error=_message(exc),
+            return await _review_page(request, state, status=400, error=error_message(exc),
                                       form=dict(form))  # fmt: skip
         ctx = await _form_context(request, state)
         return render(request, "admin/program_form.html", status=exc.status,
                       fields=Fields.of(state.draft.content), slug=state.slug,
-                      error=_message(exc), **ctx)  # fmt: skip
+                      error=error_message(exc), **ctx)  # fmt: skip
     if notice in ("program_published", "program_unpublished", "program_republished"):
         tv_changed(request.config_dict, [state.id])
     raise see_other(request, "admin_program", ok=notice, pid=state.id)
@@ -711,7 +704,7 @@ async def program_history_action(request: web.Request) -> web.Response:
     form = await request.post()
     action = str(form.get("action", ""))
     revision = int(form.get("revision", "0") or 0)
-    db, user, hook = _db(request), current_user(request), _audit(request)
+    db, user, hook = _db(request), current_user(request), audit_hook(request)
     if action in ("restore", "revert"):
         # The regions the program would reach again count as much as its current ones.
         old = await workflow.get_revision(db, state.id, revision)

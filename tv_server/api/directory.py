@@ -10,7 +10,7 @@ import json
 
 from aiohttp import web
 
-from content import hsds
+from content.directory import hsds
 from tv_server import keys
 
 DEFAULT_PER_PAGE = 50

@@ -10,7 +10,7 @@ import segno.helpers
 from aiohttp import web
 
 from advisers import advisers
-from content import uploads
+from content.programs import uploads
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv.callback import day_label

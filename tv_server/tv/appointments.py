@@ -11,7 +11,7 @@ from aiohttp import web
 
 from appointments import bookings, bring, slots
 from callbacks import phones
-from content import directory
+from content.directory import points as directory
 from storage import Conflict, Invalid, LimitReached, NotFound
 from tv_server import callback_policy, keys
 from tv_server.middlewares import tv_message

@@ -8,7 +8,7 @@ from aiohttp import web
 from advisers import advisers
 from callbacks import lifecycle, phones
 from callbacks import requests as domain
-from content import directory
+from content.directory import points as directory
 from storage import Conflict, Invalid, LimitReached, NotFound, clock
 from tv_server import callback_policy, keys
 from tv_server.middlewares import tv_message

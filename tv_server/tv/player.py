@@ -1,7 +1,8 @@
 """The video player's position beacon: where a box stopped watching a program's video, so the
 home screen's "继续观看" reopens it there, and how far it got (the watching figures). The player
 sends it every 15 s while playing, on pause and when leaving (one small GET; nothing per second
-of playback); beacons are kept in memory and written in batches (content.video.Positions)."""
+of playback); beacons are kept in memory and written in batches
+(content.programs.video.Positions)."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from content import package
-from content import programs as domain
-from content import video as video_domain
+from content.programs import live as domain
+from content.programs import package
+from content.programs import video as video_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv import fastlane

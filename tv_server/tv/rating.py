@@ -10,7 +10,7 @@ import time
 
 from aiohttp import web
 
-from content import directory
+from content.directory import points as directory
 from feedback import ratings
 from storage import Invalid, NotFound
 from tv_server import keys

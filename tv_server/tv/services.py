@@ -7,7 +7,7 @@ import segno.helpers
 from aiohttp import web
 
 from appointments import slots
-from content import directory
+from content.directory import points as directory
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv.common import cached, current_box, render, screen_url

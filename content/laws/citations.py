@@ -2,8 +2,8 @@
 article numbers, for the whole program or for one page. Parsing and writing citations (forms,
 `program.toml`), their Chinese wording on the TV, and the live rows the TV reads.
 
-Kept apart from `content.laws` (the register and re-review) so that revisions, packages and the
-workflow can use citations without importing the register's logic.
+Kept apart from `content.laws.register` (the register and re-review) so that revisions, packages
+and the workflow can use citations without importing the register's logic.
 """
 
 from __future__ import annotations

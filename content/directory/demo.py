@@ -8,7 +8,8 @@ village rooms) with generic addresses and obviously sample phone numbers, the sa
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+
+from device_registry.regions import Region, RegionTree, village_display_name
 
 SERVICES: dict[str, str] = {
     "consultation": "法律咨询",
@@ -57,23 +58,6 @@ _SERVICES_BY_KIND: dict[str, tuple[str, ...]] = {
     "village_room": ("consultation", "mediation", "education"),
 }
 
-# Longest first: the committee suffixes the statistical names carry after the village name.
-_COMMITTEE_SUFFIXES = ("居民委员会", "村民委员会", "村委员会", "委员会", "居委会", "村委会")
-_VILLAGE_ENDINGS = ("村", "嘎查", "社区")
-
-
-def village_display_name(name: str) -> str:
-    """Short village name: "大树湾村委会" → "大树湾村", "朝阳社区居民委员会" → "朝阳社区"."""
-    short = name
-    suffix = ""
-    for candidate in _COMMITTEE_SUFFIXES:
-        if short.endswith(candidate) and len(short) > len(candidate):
-            short, suffix = short[: -len(candidate)], candidate
-            break
-    if short.endswith(_VILLAGE_ENDINGS):
-        return short
-    return short + ("社区" if suffix.startswith("居") else "村")
-
 
 def demo_service_points(regions: list[dict]) -> list[dict]:
     """Service points for the whole division tree, ordered hotline, city, then banner by banner.
@@ -82,15 +66,16 @@ def demo_service_points(regions: list[dict]) -> list[dict]:
     of the villages (always the first three of each township and every village of the first
     township of 东胜区) a room.
     """
-    tree = _Tree(regions)
+    tree = RegionTree.from_rows(regions)
+    city = _city(tree)
     room_villages = _village_room_sample(tree)
-    points: list[dict] = [_hotline(tree.city), _city_centre(tree.city)]
-    for county in tree.children(tree.city["code"]):
+    points: list[dict] = [_hotline(city), _city_centre(city)]
+    for county in tree.kids(city.code):
         points.append(_banner_centre(county))
-        for township in tree.children(county["code"]):
+        for township in tree.kids(county.code):
             points.append(_township_station(county, township))
-            for village in tree.children(township["code"]):
-                if village["code"] in room_villages:
+            for village in tree.kids(township.code):
+                if village.code in room_villages:
                     points.append(_village_room(county, township, village))
     _assign_sample_phones(points)
     return points
@@ -99,61 +84,33 @@ def demo_service_points(regions: list[dict]) -> list[dict]:
 # --- the division tree -------------------------------------------------------------------
 
 
-class _Tree:
-    """Division rows indexed by code and parent, children in code order."""
-
-    def __init__(self, regions: Iterable[Mapping[str, str]]) -> None:
-        self.by_code: dict[str, dict[str, str]] = {}
-        self._children: dict[str, list[dict[str, str]]] = {}
-        for row in regions:
-            region = {key: str(row.get(key) or "").strip() for key in _REGION_KEYS}
-            if not region["code"] or not region["name"] or region["level"] not in _LEVELS:
-                raise ValueError(f"malformed region row: {dict(row)!r}")
-            if region["code"] in self.by_code:
-                raise ValueError(f"duplicate region code {region['code']}")
-            self.by_code[region["code"]] = region
-        cities = [r for r in self.by_code.values() if r["level"] == "city"]
-        if len(cities) != 1:
-            raise ValueError(f"expected exactly one city, got {len(cities)}")
-        self.city = cities[0]
-        for region in sorted(self.by_code.values(), key=lambda r: r["code"]):
-            if region is self.city:
-                continue
-            parent = self.by_code.get(region["parent_code"])
-            if parent is None or _LEVELS[parent["level"]] != _LEVELS[region["level"]] - 1:
-                raise ValueError(f"region {region['code']} has no valid parent")
-            self._children.setdefault(parent["code"], []).append(region)
-
-    def children(self, code: str) -> list[dict[str, str]]:
-        return self._children.get(code, [])
-
-
-_REGION_KEYS = ("code", "name", "level", "parent_code")
-_LEVELS = {"city": 0, "county": 1, "township": 2, "village": 3}
 _FIRST_PILOT_COUNTY = "150602"
 
 
-def _village_room_sample(tree: _Tree) -> set[str]:
-    townships = [t for c in tree.children(tree.city["code"]) for t in tree.children(c["code"])]
-    villages = [v for t in townships for v in tree.children(t["code"])]
-    chosen = {
-        v["code"]
-        for t in townships
-        for v in tree.children(t["code"])[:VILLAGE_ROOM_MIN_PER_TOWNSHIP]
-    }
-    first_townships = tree.children(_FIRST_PILOT_COUNTY)
+def _city(tree: RegionTree) -> Region:
+    """The one city at the root of the tree (ValueError otherwise)."""
+    if len(tree.roots) != 1 or tree.roots[0].level != "city":
+        raise ValueError(f"expected exactly one city at the root, got {len(tree.roots)} roots")
+    return tree.roots[0]
+
+
+def _village_room_sample(tree: RegionTree) -> set[str]:
+    townships = [t for c in tree.kids(_city(tree).code) for t in tree.kids(c.code)]
+    villages = [v for t in townships for v in tree.kids(t.code)]
+    chosen = {v.code for t in townships for v in tree.kids(t.code)[:VILLAGE_ROOM_MIN_PER_TOWNSHIP]}
+    first_townships = tree.kids(_FIRST_PILOT_COUNTY)
     if first_townships:
-        chosen.update(v["code"] for v in tree.children(first_townships[0]["code"]))
+        chosen.update(v.code for v in tree.kids(first_townships[0].code))
     target = round(len(villages) * VILLAGE_ROOM_SHARE)
-    rest = [v["code"] for v in villages if v["code"] not in chosen]
+    rest = [v.code for v in villages if v.code not in chosen]
     extra = max(0, min(target - len(chosen), len(rest)))
     chosen.update(random.Random(SAMPLE_SEED).sample(rest, extra))
     return chosen
 
 
-def _languages(*regions: Mapping[str, str]) -> list[str]:
+def _languages(*regions: Region) -> list[str]:
     pastoral = any(
-        r["code"][:6] in PASTORAL_BANNERS or any(mark in r["name"] for mark in PASTORAL_NAME_MARKS)
+        r.code[:6] in PASTORAL_BANNERS or any(mark in r.name for mark in PASTORAL_NAME_MARKS)
         for r in regions
     )
     return ["zh", "mn"] if pastoral else ["zh"]
@@ -188,12 +145,12 @@ def _point(
     }
 
 
-def _hotline(city: Mapping[str, str]) -> dict:
+def _hotline(city: Region) -> dict:
     point = _point(
         code=HOTLINE_CODE,
         name="12348公共法律服务热线",
         kind="hotline",
-        region_code=city["code"],
+        region_code=city.code,
         address="电话服务，无需到场",
         hours="全天可拨打，人工服务时间以热线公告为准",
         # The city-wide hotline serves the pastoral banners too.
@@ -205,27 +162,27 @@ def _hotline(city: Mapping[str, str]) -> dict:
     return point
 
 
-def _city_centre(city: Mapping[str, str]) -> dict:
+def _city_centre(city: Region) -> dict:
     return _point(
-        code=f"sp-{city['code']}",
-        name=f"{city['name']}公共法律服务中心",
+        code=f"sp-{city.code}",
+        name=f"{city.name}公共法律服务中心",
         kind="city_centre",
-        region_code=city["code"],
+        region_code=city.code,
         # The city government sits in 康巴什区; no street is named to avoid misleading anyone.
-        address=f"{city['name']}康巴什区 市公共法律服务中心一楼大厅",
+        address=f"{city.name}康巴什区 市公共法律服务中心一楼大厅",
         hours=OFFICE_HOURS,
         languages=["zh", "mn"],
         description="全市综合性公共法律服务窗口，各类法律服务事项均可在此办理。",
     )
 
 
-def _banner_centre(county: Mapping[str, str]) -> dict:
-    name = county["name"]
+def _banner_centre(county: Region) -> dict:
+    name = county.name
     return _point(
-        code=f"sp-{county['code']}",
+        code=f"sp-{county.code}",
         name=f"{name}公共法律服务中心",
         kind="banner_centre",
-        region_code=county["code"],
+        region_code=county.code,
         address=f"{name}司法局一楼 公共法律服务大厅",
         hours=OFFICE_HOURS,
         languages=_languages(county),
@@ -233,8 +190,8 @@ def _banner_centre(county: Mapping[str, str]) -> dict:
     )
 
 
-def _township_station(county: Mapping[str, str], township: Mapping[str, str]) -> dict:
-    name = township["name"]
+def _township_station(county: Region, township: Region) -> dict:
+    name = township.name
     if name.endswith("街道"):
         seat = "办事处院内司法所"
     elif name.endswith(("镇", "乡", "苏木")):
@@ -242,29 +199,27 @@ def _township_station(county: Mapping[str, str], township: Mapping[str, str]) ->
     else:  # development zones and parks (NBS "类似乡级单位")
         seat = "管委会院内司法所"
     return _point(
-        code=f"sp-{township['code']}",
+        code=f"sp-{township.code}",
         name=f"{name}司法所公共法律服务工作站",
         kind="township_station",
-        region_code=township["code"],
-        address=f"{county['name']}{name}{seat}",
+        region_code=township.code,
+        address=f"{county.name}{name}{seat}",
         hours=OFFICE_HOURS,
         languages=_languages(county, township),
         description=f"设在{name}司法所，可就近咨询法律问题、调解纠纷、申请法律援助。",
     )
 
 
-def _village_room(
-    county: Mapping[str, str], township: Mapping[str, str], village: Mapping[str, str]
-) -> dict:
-    short = village_display_name(village["name"])
+def _village_room(county: Region, township: Region, village: Region) -> dict:
+    short = village_display_name(village.name)
     office = "居委会办公室" if short.endswith("社区") else "村委会办公室"
-    hours = VILLAGE_ROOM_HOURS[int(village["code"]) % len(VILLAGE_ROOM_HOURS)]
+    hours = VILLAGE_ROOM_HOURS[int(village.code) % len(VILLAGE_ROOM_HOURS)]
     return _point(
-        code=f"sp-{village['code']}",
+        code=f"sp-{village.code}",
         name=f"{short}公共法律服务室",
         kind="village_room",
-        region_code=village["code"],
-        address=f"{county['name']}{township['name']}{short}{office}",
+        region_code=village.code,
+        address=f"{county.name}{township.name}{short}{office}",
         hours=f"{hours}（其他时间请拨打12348）",
         languages=_languages(county, township, village),
         description=f"{short}的法律服务点，法律顾问定期坐班，可咨询法律问题、调解纠纷。",

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from content import renditions
-from content.programs import store_media_file
+from content.programs import renditions
+from content.programs.live import store_media_file
 from storage import Database, Invalid, NotFound
 
 LEVELS = ("info", "important", "urgent")

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from content import citations as cites
-from content import package
-from content import programs as live
-from content import uploads as uploads_domain
-from content import video as video_domain
-from content.revisions import (
+from content.laws import citations as cites
+from content.programs import live, package
+from content.programs import uploads as uploads_domain
+from content.programs import video as video_domain
+from content.programs.revisions import (
     Content,
     Fields,
     FormInvalid,
@@ -169,8 +168,8 @@ async def live_content(db_or_tx, program_id: int) -> Content:
     )
 
 
-# The note of the first revision given to a program made outside the workflow (the demo catalog,
-# `content import`); revisions written by older versions say "imported".
+# The note of the first revision of the demo catalog's programs, and of the one given to a program
+# made before the workflow existed; revisions written by older versions say "imported".
 IMPORTED_NOTE = "导入时的版本"
 
 
@@ -198,8 +197,8 @@ async def _first_revision(tx: Transaction, program_id: int):
 
 
 async def ensure_workflows(db: Database) -> int:
-    """Give every program made outside the workflow its first revision (after the demo or a
-    catalog import, and at start-up for older databases); returns how many were given one."""
+    """Give every program made before the workflow existed (a data dir of release 0.1.0) its
+    first revision, at start-up; returns how many were given one."""
     done = 0
     async with db.transaction() as tx:
         rows = await tx.fetchall(
@@ -600,29 +599,40 @@ async def create_program(
     )  # fmt: skip
     now = time.time()
     async with db.transaction() as tx:
-        if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
-            raise Conflict("slug_taken", slug)
-        pid = await tx.insert(
-            "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
-            " updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?)",
-            (slug, content.title, content.summary, content.category, content.language, now),
-        )
-        rev = await tx.insert(
-            "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (pid, content.to_json(), author, note.strip(), now),
-        )
-        await tx.execute(
-            "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
-            " VALUES (?, 'draft', ?, ?)",
-            (pid, rev, now),
-        )
+        pid, rev = await insert_program(tx, slug, content, author=author, note=note, now=now)
         if audit:
             await audit(tx, "program.create", pid, {"slug": slug, "revision": rev})
     return pid
 
 
-async def _locked(
+async def insert_program(
+    tx: Transaction, slug: str, content: Content, *, author: str, note: str, now: float,
+    published_at: str | None = None,
+) -> tuple[int, int]:  # fmt: skip
+    """A new program in the caller's transaction, its content the first revision, a draft
+    nothing on the TV shows yet; (program id, revision id). Conflict when the slug is taken."""
+    if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (slug,)):
+        raise Conflict("slug_taken", slug)
+    pid = await tx.insert(
+        "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
+        " published_at, updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?, ?)",
+        (slug, content.title, content.summary, content.category, content.language,
+         published_at, now),
+    )  # fmt: skip
+    rev = await tx.insert(
+        "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (pid, content.to_json(), author, note.strip(), now),
+    )
+    await tx.execute(
+        "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
+        " VALUES (?, 'draft', ?, ?)",
+        (pid, rev, now),
+    )
+    return pid, rev
+
+
+async def locked(
     tx: Transaction, program_id: int, allowed: Iterable[str], revision: int | None = None
 ) -> Workflow:
     """The workflow row read inside the write transaction; Conflict when someone else moved
@@ -641,7 +651,7 @@ async def _locked(
     return flow
 
 
-async def _new_draft(
+async def new_draft(
     tx: Transaction, program_id: int, content: Content, *, state: str, author: str, note: str,
     now: float,
 ) -> int:  # fmt: skip
@@ -705,11 +715,11 @@ async def save_draft(
         return base_revision
     now = time.time()
     async with db.transaction() as tx:
-        flow = await _locked(
+        flow = await locked(
             tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
         )
         new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
-        rev = await _new_draft(
+        rev = await new_draft(
             tx, program_id, content, state=new_state, author=author, note=note, now=now
         )
         if audit:
@@ -728,10 +738,10 @@ async def restore(
     old = await get_revision(db, program_id, revision_id)
     now = time.time()
     async with db.transaction() as tx:
-        await _locked(
+        await locked(
             tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
         )
-        rev = await _new_draft(
+        rev = await new_draft(
             tx, program_id, old.content, state="draft", author=author,
             note=f"#{revision_id}", now=now,
         )  # fmt: skip
@@ -750,7 +760,7 @@ async def submit(
     being transcoded or its transcode failed."""
     now = time.time()
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, ("draft", "needs_changes", "current"), revision)
+        flow = await locked(tx, program_id, ("draft", "needs_changes", "current"), revision)
         if flow.state == "current":
             raise Conflict("nothing_to_review")
         draft = await tx.fetchone(
@@ -772,7 +782,7 @@ async def withdraw(
 ) -> None:
     """Take a copy back from review, or cancel its schedule: it becomes a draft again."""
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, ("in_review", "scheduled"))
+        flow = await locked(tx, program_id, ("in_review", "scheduled"))
         await tx.execute(
             "UPDATE program_workflow SET state = 'draft', go_live_at = NULL,"
             " expire_at = CASE WHEN state = 'scheduled' THEN NULL ELSE expire_at END,"
@@ -792,7 +802,7 @@ async def request_changes(
         raise Invalid("comment_required")
     now = time.time()
     async with db.transaction() as tx:
-        await _locked(tx, program_id, ("in_review",), revision)
+        await locked(tx, program_id, ("in_review",), revision)
         await tx.execute(
             "UPDATE program_workflow SET state = 'needs_changes', comment = ?, reviewed_by = ?,"
             " reviewed_at = ?, updated_at = ? WHERE program_id = ?",
@@ -826,7 +836,7 @@ async def approve(
     if expire_at is not None and expire_at <= start:
         raise Invalid("expiry_before_start")
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, ("in_review",), revision)
+        flow = await locked(tx, program_id, ("in_review",), revision)
         if role != "admin":
             author = await tx.fetchone(
                 "SELECT author FROM program_revisions WHERE id = ?", (revision,)
@@ -846,7 +856,7 @@ async def approve(
             )
             outcome = "scheduled"
         else:
-            await _publish(tx, program_id, revision, actor, now)
+            await publish_revision(tx, program_id, revision, actor, now)
             await cites.mark_reviewed(tx, program_id, actor, now)  # a legal review too
             outcome = "published"
         if audit:
@@ -860,7 +870,7 @@ async def approve(
 # -- going live ----------------------------------------------------------------------------------
 
 
-async def _publish(tx: Transaction, program_id: int, revision: int, actor: str, now: float):
+async def publish_revision(tx: Transaction, program_id: int, revision: int, actor: str, now: float):
     """Copy a revision into what the TV reads, in the caller's transaction."""
     row = await tx.fetchone(
         "SELECT content FROM program_revisions WHERE id = ? AND program_id = ?",
@@ -946,13 +956,13 @@ async def revert(
         raise Invalid("revision_never_published", str(revision_id))
     now = time.time()
     async with db.transaction() as tx:
-        flow = await _locked(tx, program_id, STATES)
+        flow = await locked(tx, program_id, STATES)
         if flow.state == "current":
             await tx.execute(
                 "UPDATE program_workflow SET draft_revision_id = ? WHERE program_id = ?",
                 (revision_id, program_id),
             )
-        await _publish(tx, program_id, revision_id, actor, now)
+        await publish_revision(tx, program_id, revision_id, actor, now)
         await tx.execute(
             "UPDATE program_workflow SET expire_at = NULL WHERE program_id = ?", (program_id,)
         )
@@ -977,10 +987,10 @@ async def publish_due(
         pid, rev = row[0], row[1]
         async with db.transaction() as tx:
             try:
-                await _locked(tx, pid, ("scheduled",), rev)
+                await locked(tx, pid, ("scheduled",), rev)
             except Conflict:
                 continue  # another process published it, or it was withdrawn meanwhile
-            await _publish(tx, pid, rev, "", now)
+            await publish_revision(tx, pid, rev, "", now)
             if audit:
                 await audit(tx, "program.publish_scheduled", pid, {"revision": rev})
         changed.append(pid)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from content import citations, programs, uploads, workflow
-from content.revisions import Content
+from content.laws import citations
+from content.programs import live as programs
+from content.programs import uploads, workflow
+from content.programs.revisions import Content
 from storage import Database, NotFound
 
 

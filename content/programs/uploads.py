@@ -24,8 +24,9 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from content import programs, renditions, video
-from content.renditions import RenditionSpec
+from content.programs import live as programs
+from content.programs import renditions, video
+from content.programs.renditions import RenditionSpec
 from storage import Database, Invalid, NotFound
 
 # Formats accepted from editors: Pillow format name → (MIME type, file suffix).
@@ -145,7 +146,7 @@ def make_renditions(
     Each size is resized once and encoded as JPEG and/or WebP; files already cached (same
     source hash and spec) are kept. Paths are those `renditions.make_rendition` would use.
     """
-    rgb = renditions._to_rgb(image)
+    rgb = renditions.to_rgb(image)
     by_size: dict[tuple[int, int], list[RenditionSpec]] = {}
     for spec in specs:
         by_size.setdefault((spec.max_width, spec.max_height), []).append(spec)
@@ -415,7 +416,7 @@ async def store_upload(
     upload_not_mp4 (a video also video_no_stream, video_too_short or video_too_long, from
     ffprobe), leaving nothing stored. `record(tx, media_id, facts)` runs inside the
     transaction (the web layer writes its audit entry there). A video is queued for
-    transcoding in the same transaction (content/video.py).
+    transcoding in the same transaction (content/programs/video.py).
     """
     if kind not in ("image", "video"):
         raise Invalid("upload_kind", kind)

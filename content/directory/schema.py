@@ -1,11 +1,12 @@
-"""Schema migrations of the service directory beyond the first flat table: organizations, the
-point's organization, coordinates, the region it serves and a version for optimistic locking.
-Only adds tables and columns; existing points are backfilled into an organization each."""
+"""Schema migrations of the service directory, in application order: the first flat table of
+service points, then organizations, the point's organization, coordinates, the region it serves
+and a version for optimistic locking (existing points are backfilled into an organization each).
+"""
 
 from storage import Migration
 
 # The derived code of a point's own organization: "sp-150602" → "org-150602", "x" → "org-x".
-# Kept in step with content.directory.own_organization_code.
+# Kept in step with content.directory.points.own_organization_code.
 
 
 def _own_org_code(column: str) -> str:
@@ -17,7 +18,30 @@ def _own_org_code(column: str) -> str:
 
 MIGRATIONS = [
     Migration(
-        "directory_0001_organizations",
+        "directory_0001_service_points",
+        """
+        CREATE TABLE service_points (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN
+                ('hotline','city_centre','banner_centre','township_station','village_room')),
+            region_code TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT '',
+            hours TEXT NOT NULL DEFAULT '',
+            phone TEXT NOT NULL DEFAULT '',
+            phone_is_sample INTEGER NOT NULL DEFAULT 0,
+            services TEXT NOT NULL DEFAULT '[]',
+            languages TEXT NOT NULL DEFAULT '["zh"]',
+            description TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX service_points_region ON service_points(region_code)
+        """,
+        formerly=("content_0002_directory",),
+    ),
+    Migration(
+        "directory_0002_organizations",
         f"""
         CREATE TABLE organizations (
             id INTEGER PRIMARY KEY,
@@ -45,5 +69,6 @@ MIGRATIONS = [
             region_served = region_code;
         CREATE INDEX service_points_organization ON service_points(organization_id)
         """,
+        formerly=("directory_0001_organizations",),
     ),
 ]

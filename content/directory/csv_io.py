@@ -11,8 +11,8 @@ import io
 from collections.abc import Callable, Collection, Container
 from dataclasses import dataclass, field
 
-from content import directory
-from content.directory import Applied, DirectoryInvalid, Problem, ServicePoint
+from content.directory import points as directory
+from content.directory.points import Applied, DirectoryInvalid, Problem, ServicePoint
 from storage import Database, sheets
 
 # The CSV columns: the point's code, then everything an editor can change, in that order.

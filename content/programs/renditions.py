@@ -105,7 +105,7 @@ def open_image(src: Path) -> Image.Image:
     return image
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         # Flatten transparency onto white: TVs show JPEG, and black halos look broken.
         rgba = image.convert("RGBA")
@@ -129,7 +129,7 @@ def make_rendition(src: Path, spec: RenditionSpec, cache_dir: Path) -> Path:
 
 def write_rendition(image: Image.Image, spec: RenditionSpec, out: Path) -> Path:
     """Fit a decoded image to `spec` and write it atomically to `out` (see make_rendition)."""
-    image = _to_rgb(image)
+    image = to_rgb(image)
     if image.width > spec.max_width or image.height > spec.max_height:
         image.thumbnail((spec.max_width, spec.max_height), Image.Resampling.LANCZOS)
     out.parent.mkdir(parents=True, exist_ok=True)

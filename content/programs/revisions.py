@@ -11,8 +11,8 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 
-from content import package
-from content.citations import Citation
+from content.laws.citations import Citation
+from content.programs import package
 from storage import DomainError, Invalid
 
 TITLE_MAX = 40

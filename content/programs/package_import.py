@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from content import laws, package, workflow
-from content import programs as live
-from content.package import PackageError, Problem
-from content.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
-from storage import Conflict, Database
+from content.laws import register as laws
+from content.programs import live, package, workflow
+from content.programs.package import PackageError, Problem
+from content.programs.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
+from storage import Database
 
 MAX_FILES = 2000  # entries in a zip
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # total size once unpacked
@@ -176,7 +176,7 @@ async def _check(
         text = toml.read_text(encoding="utf-8")
 
         def bad(key: str, message: str, toml: Path = toml, text: str = text) -> None:
-            problems.append(Problem(toml, f"'{key}': {message}", package._key_line(text, key)))
+            problems.append(Problem(toml, f"'{key}': {message}", package.key_line(text, key)))
 
         if len(p.title) > TITLE_MAX:
             bad("title", f"is {len(p.title)} characters long; at most {TITLE_MAX}")
@@ -291,6 +291,8 @@ async def _write_program(
     author: str, note: str, now: float, audit: workflow.AuditHook | None,
 ) -> Imported:  # fmt: skip
     p = item.program
+    video_id = await live.insert_media(tx, item.video) if item.video else None
+    poster_id = await live.insert_media(tx, item.poster) if item.poster else None
     if item.cover:
         await live.insert_media(tx, item.cover)
     content = Content(
@@ -303,33 +305,20 @@ async def _write_program(
         pages=[PageDraft(page.title, page.markdown) for page in p.pages],
         images={path: await live.insert_media(tx, m) for path, m in item.pages.items()},
         covers=item.covers,
-        video_media_id=await live.insert_media(tx, item.video) if item.video else None,
-        poster_media_id=await live.insert_media(tx, item.poster) if item.poster else None,
+        video_media_id=video_id,
+        poster_media_id=poster_id,
         duration_seconds=p.duration_seconds if p.video else None,
         citations=list(p.citations),
     )
     if existing_id is None:
-        if await tx.fetchone("SELECT 1 FROM programs WHERE slug = ?", (p.slug,)):
-            raise Conflict("slug_taken", p.slug)
-        pid = await tx.insert(
-            "INSERT INTO programs (slug, title, summary, category, tags, language, status,"
-            " published_at, updated_at) VALUES (?, ?, ?, ?, '[]', ?, 'draft', ?, ?)",
-            (p.slug, p.title, p.summary, p.category, p.language, str(p.published_at), now),
-        )
-        rev = await tx.insert(
-            "INSERT INTO program_revisions (program_id, content, author, note, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (pid, content.to_json(), author, note, now),
-        )
-        await tx.execute(
-            "INSERT INTO program_workflow (program_id, state, draft_revision_id, updated_at)"
-            " VALUES (?, 'draft', ?, ?)",
-            (pid, rev, now),
-        )
+        pid, rev = await workflow.insert_program(
+            tx, p.slug, content, author=author, note=note, now=now,
+            published_at=str(p.published_at),
+        )  # fmt: skip
         publish = publish_new
     else:
         pid = existing_id
-        flow = await workflow._locked(tx, pid, EDITABLE)
+        flow = await workflow.locked(tx, pid, EDITABLE)
         draft = await tx.fetchone(
             "SELECT content FROM program_revisions WHERE id = ?", (flow.draft_revision_id,)
         )
@@ -342,12 +331,12 @@ async def _write_program(
                 return result
         else:
             state = "needs_changes" if flow.state == "needs_changes" else "draft"
-            rev = await workflow._new_draft(
+            rev = await workflow.new_draft(
                 tx, pid, content, state=state, author=author, note=note, now=now
             )
         publish = publish_updates
     if publish:
-        await workflow._publish(tx, pid, rev, author, now)
+        await workflow.publish_revision(tx, pid, rev, author, now)
     outcome = "published" if publish else "draft"
     if audit:
         await audit(
@@ -365,6 +354,7 @@ async def import_package(
     publish_updates: bool = False,
     author: str = "",
     label: str = "",
+    note: str = "",
     regions_allowed: Callable[[list[str]], bool] | None = None,
     audit: workflow.AuditHook | None = None,
     max_files: int = MAX_FILES,
@@ -376,7 +366,8 @@ async def import_package(
     A program whose slug is new is created, and published when `publish_new`, else left as a
     draft for review. A program that exists gets the package as a new revision of its working
     copy (a draft to review), published at once when `publish_updates`; a package identical to
-    the working copy changes nothing. Categories are added or updated."""
+    the working copy changes nothing. Categories are added or updated. `note`: the note of the
+    revisions written (default "import <label>")."""
     source, data_dir = Path(source), Path(data_dir)
     label = label or source.name
     with tempfile.TemporaryDirectory(prefix="legaltv-import-") as tmp:
@@ -404,7 +395,7 @@ async def import_package(
             await asyncio.to_thread(_prepare, p, titles[p.category], data_dir) for p in programs
         ]
         now = time.time()
-        note = f"import {label}"
+        note = note or f"import {label}"
         result = ImportResult(categories=[c.slug for c in categories])
         async with db.transaction() as tx:
             await tx.executemany(

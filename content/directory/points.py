@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import phonenumbers
 
-from content.demo_directory import SERVICES
+from content.directory.demo import SERVICES
 from storage import Conflict, Database, Invalid, NotFound
 from storage.database import Transaction
 

@@ -14,9 +14,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from content import citations as cites
-from content import workflow
-from content.revisions import Content
+from content.laws import citations as cites
+from content.programs import workflow
+from content.programs.revisions import Content
 from storage import Database, Invalid, NotFound, clock
 
 CATEGORIES_HEADER = (

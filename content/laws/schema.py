@@ -1,11 +1,11 @@
 """Schema of the law register: the laws programs cite, the citations of what the TV shows, the
-"needs legal re-review" flags and each program's legal review (see content/laws.py)."""
+"needs legal re-review" flags and each program's legal review (see content/laws/register.py)."""
 
 from storage import Migration
 
 MIGRATIONS = [
     Migration(
-        "content_laws_0001_register_citations_flags",
+        "laws_0001_register_citations_flags",
         """
         CREATE TABLE laws (
             id INTEGER PRIMARY KEY,
@@ -48,5 +48,6 @@ MIGRATIONS = [
             withdrawn INTEGER NOT NULL DEFAULT 0
         )
         """,
+        formerly=("content_laws_0001_register_citations_flags",),
     ),
 ]

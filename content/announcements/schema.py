@@ -1,14 +1,32 @@
-"""Schema migrations of announcement targeting and impressions, in application order.
-
-They only add to `content_0003_announcements`: wave and single-box targets, an optional image,
-editing/withdrawal bookkeeping, and which boxes have shown which announcement.
+"""Schema migrations of announcements, in application order: the announcements and their
+regions, then wave and single-box targets, an optional image, editing/withdrawal bookkeeping, and
+which boxes have shown which announcement.
 """
 
 from storage import Migration
 
 MIGRATIONS = [
     Migration(
-        "announcements_0001_targets_impressions",
+        "announcements_0001_announcements",
+        """
+        CREATE TABLE announcements (
+            id INTEGER PRIMARY KEY,
+            text TEXT NOT NULL,
+            level TEXT NOT NULL DEFAULT 'info' CHECK (level IN ('info','important','urgent')),
+            starts_at REAL NOT NULL,
+            ends_at REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE announcement_regions (
+            announcement_id INTEGER NOT NULL REFERENCES announcements(id) ON DELETE CASCADE,
+            region_code TEXT NOT NULL,
+            PRIMARY KEY (announcement_id, region_code)
+        )
+        """,
+        formerly=("content_0003_announcements",),
+    ),
+    Migration(
+        "announcements_0002_targets_impressions",
         """
         ALTER TABLE announcements ADD COLUMN image TEXT;
         ALTER TABLE announcements ADD COLUMN created_by INTEGER;
@@ -32,5 +50,6 @@ MIGRATIONS = [
             PRIMARY KEY (announcement_id, device_id)
         )
         """,
+        formerly=("announcements_0001_targets_impressions",),
     ),
 ]

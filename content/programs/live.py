@@ -1,4 +1,6 @@
-"""Programs: importing a package into the database, and the queries the TV screens need.
+"""Programs as the TV reads them: media, renditions and covers made for an import or a
+publication, the live rows a publication writes, and the queries the TV screens need. Programs
+are written only through the editorial workflow (`workflow`, `package_import`).
 
 Media files are content-addressed under DATA_DIR/media; renditions and title cards are made at
 import/publish time (never during a TV request) under DATA_DIR/renditions.
@@ -7,7 +9,6 @@ import/publish time (never during a TV request) under DATA_DIR/renditions.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from content import citations as cites
-from content import package, renditions, titlecard
+from content.laws import citations as cites
+from content.programs import renditions, titlecard
 from storage import Database, NotFound
 
 PROFILES = ("720p", "1080p", "2160p")
@@ -143,103 +144,7 @@ async def insert_media(tx, media: PreparedMedia) -> int:
     return media_id
 
 
-# -- import ----------------------------------------------------------------------------------
-
-
-async def import_categories(db: Database, categories: list[package.Category]) -> None:
-    async with db.transaction() as tx:
-        await tx.executemany(
-            "INSERT INTO categories (slug, title, description, position) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (slug) DO UPDATE SET title = excluded.title,"
-            " description = excluded.description, position = excluded.position",
-            [(c.slug, c.title, c.description, c.order) for c in categories],
-        )
-
-
-async def import_program(
-    db: Database,
-    program: package.Program,
-    data_dir: Path,
-    *,
-    category_title: str,
-    status: str = "published",
-) -> int:
-    """Make every file and rendition first, then write the program in one transaction."""
-    page_images = {
-        path: prepare_image(program.root / path, data_dir, PAGE_SPECS)
-        for page in program.pages
-        for path in page.images
-    }
-    covers = make_covers(
-        program.slug,
-        program.title,
-        category_title,
-        program.root / program.cover if program.cover else None,
-        data_dir,
-    )
-    video = poster = None
-    if program.video:
-        video_src = program.root / program.video
-        sha, rel = store_media_file(video_src, data_dir)
-        video = PreparedMedia(sha, rel, "video", "video/mp4", video_src.stat().st_size, [])
-    if program.poster:
-        poster = prepare_image(program.root / program.poster, data_dir, COVER_SPECS)
-    # The original cover is kept as media too, so the program can be exported as it came.
-    cover = (
-        prepare_image(program.root / program.cover, data_dir, COVER_SPECS)
-        if program.cover
-        else None
-    )
-
-    now = time.time()
-    async with db.transaction() as tx:
-        video_id = await insert_media(tx, video) if video else None
-        poster_id = await insert_media(tx, poster) if poster else None
-        if cover:
-            await insert_media(tx, cover)
-        existing = await tx.fetchone(
-            "SELECT id, version FROM programs WHERE slug = ?", (program.slug,)
-        )
-        values = (
-            program.title,
-            program.summary,
-            program.category,
-            json.dumps(program.tags, ensure_ascii=False),
-            program.language,
-            status,
-            video_id,
-            poster_id,
-            program.duration_seconds,
-            str(program.published_at) if program.published_at else None,
-            now,
-        )
-        if existing is None:
-            program_id = await tx.insert(
-                "INSERT INTO programs (title, summary, category, tags, language, status,"
-                " video_media_id, poster_media_id, duration_seconds, published_at, updated_at,"
-                " slug) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, program.slug),
-            )
-        else:
-            program_id = int(existing["id"])
-            await tx.execute(
-                "UPDATE programs SET title = ?, summary = ?, category = ?, tags = ?,"
-                " language = ?, status = ?, video_media_id = ?, poster_media_id = ?,"
-                " duration_seconds = ?, published_at = ?, updated_at = ?,"
-                " version = version + 1 WHERE id = ?",
-                (*values, program_id),
-            )
-        images = {path: await insert_media(tx, media) for path, media in page_images.items()}
-        await write_program_rows(
-            tx,
-            program_id,
-            regions=program.regions,
-            pages=[(p.title, p.markdown) for p in program.pages],
-            images=images,
-            covers=covers,
-        )
-        await cites.write_live(tx, program_id, program.citations)
-    return program_id
+# -- files and live rows for imports and publication -------------------------------------
 
 
 def make_covers(
@@ -293,16 +198,6 @@ async def write_program_rows(
         "INSERT INTO program_covers (program_id, profile, file) VALUES (?, ?, ?)",
         [(program_id, profile, rel) for profile, rel in covers.items()],
     )
-
-
-async def import_catalog(db: Database, root: Path, data_dir: Path) -> list[int]:
-    """Load and validate a whole catalog folder, then import categories and programs."""
-    categories, programs = package.load_catalog(root)
-    await import_categories(db, categories)
-    titles = {c.slug: c.title for c in categories}
-    return [
-        await import_program(db, p, data_dir, category_title=titles[p.category]) for p in programs
-    ]
 
 
 # -- queries for the TV ----------------------------------------------------------------------

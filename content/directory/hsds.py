@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from content import directory
-from content.demo_directory import SERVICES
-from content.directory import Organization, ServicePoint
+from content.directory import points as directory
+from content.directory.demo import SERVICES
+from content.directory.points import Organization, ServicePoint
 from storage import Database
 
 # Fixed namespace of LegalTV's HSDS ids: uuid5(NAMESPACE, "service:sp-150602:legal_aid") etc.

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
 from callbacks import webhooks
-from content import citations as cites
-from content.citations import Citation
+from content.laws import citations as cites
+from content.laws.citations import Citation
 from storage import Conflict, Database, Invalid, NotFound, clock, sheets
 from storage.database import Transaction
 
@@ -508,7 +508,7 @@ async def reapprove(
     legal review is done, its flags are cleared, and a program withdrawn for legal review goes
     back on the TV. Refused while it still cites a repealed law: that needs a new revision.
     Returns whether the TV content changed (it was withdrawn)."""
-    from content import workflow
+    from content.programs import workflow
 
     now = time.time() if now is None else now
     await workflow.get_state(db, program_id)  # gives a program imported live its workflow row
@@ -602,7 +602,8 @@ async def save_citations(
 ) -> int:  # fmt: skip
     """Save new citations as a revision of the working copy (reviewed like any change); the TV
     keeps showing what is live. Returns the working revision's id."""
-    from content import workflow  # the workflow imports citations; this keeps imports one-way
+    # The workflow imports citations; importing it here keeps imports one-way.
+    from content.programs import workflow
 
     state = await workflow.get_state(db, program_id)
     if state.workflow.state == "in_review":
@@ -616,11 +617,11 @@ async def save_citations(
     content = state.draft.content.with_changes(citations=list(citations))
     now = time.time()
     async with db.transaction() as tx:
-        flow = await workflow._locked(
+        flow = await workflow.locked(
             tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
         )
         new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
-        rev = await workflow._new_draft(
+        rev = await workflow.new_draft(
             tx, program_id, content, state=new_state, author=author, note="法律依据", now=now
         )
         if audit:

@@ -21,7 +21,7 @@ import nh3
 from markdown_it import MarkdownIt
 from PIL import Image, UnidentifiedImageError
 
-from content import citations as cites
+from content.laws import citations as cites
 
 SLUG_RE = re.compile(r"[a-z0-9-]+")
 PAGE_NAME_RE = re.compile(r"(\d+)\.md")
@@ -142,7 +142,7 @@ def load_program(folder: Path, categories: set[str]) -> Program:
         raise PackageError(problems)
 
     def bad(key: str, message: str) -> None:
-        problems.append(Problem(toml_path, f"'{key}': {message}", _key_line(text, key)))
+        problems.append(Problem(toml_path, f"'{key}': {message}", key_line(text, key)))
 
     for key in sorted(set(data) - PROGRAM_REQUIRED - PROGRAM_OPTIONAL):
         bad(key, "unknown key")
@@ -216,7 +216,7 @@ def _load_categories(path: Path, problems: list[Problem]) -> list[Category]:
     if data is None:
         return []
     for key in sorted(set(data) - {"category"}):
-        problems.append(Problem(path, f"unknown top-level key '{key}'", _key_line(text, key)))
+        problems.append(Problem(path, f"unknown top-level key '{key}'", key_line(text, key)))
     entries = data.get("category")
     if not isinstance(entries, list) or not entries:
         problems.append(Problem(path, "no [[category]] entries"))
@@ -229,7 +229,7 @@ def _load_categories(path: Path, problems: list[Problem]) -> list[Category]:
         count = len(problems)
 
         def bad(key: str, message: str, start: int = start, n: int = n) -> None:
-            line = _key_line(text, key, start) or start
+            line = key_line(text, key, start) or start
             problems.append(Problem(path, f"category #{n + 1} '{key}': {message}", line))
 
         for key in sorted(set(entry) - CATEGORY_KEYS):
@@ -388,7 +388,7 @@ def _read_toml(path: Path, problems: list[Problem]) -> tuple[dict | None, str]:
         return None, text
 
 
-def _key_line(text: str, key: str, start: int = 1) -> int | None:
+def key_line(text: str, key: str, start: int = 1) -> int | None:
     """Line number (1-based) of `key = …` at or after line `start`; TOML gives no positions."""
     pattern = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=")
     for lineno, line in enumerate(text.splitlines()[start - 1 :], start=start):

@@ -1,0 +1,1 @@
+"""Announcements: notices targeted at regions, rollout waves or single boxes (`notices`)."""

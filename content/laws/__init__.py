@@ -1,0 +1,1 @@
+"""The law register and legal re-review (`register`), and what programs cite (`citations`)."""

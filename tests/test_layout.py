@@ -1,0 +1,110 @@
+"""The layout a newcomer relies on: content/ is one subpackage per part, each with one schema.py
+whose migrations carry one prefix; no module reaches into another's private (`_name`) names."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PACKAGES = [
+    "accounts", "advisers", "appointments", "bench", "callbacks", "content", "device_registry",
+    "feedback", "storage", "tv_server", "tv_ui",
+]  # fmt: skip
+# The CLI modules import `_settings`/`_with_db` back from tv_server/cli.py until the CLI becomes
+# a package with a shared context module (issue 15, another change); nothing else may.
+ALLOWED = {("tv_server.cli", "_settings"), ("tv_server.cli", "_with_db")}
+CONTENT_PARTS = {"programs": "programs_", "directory": "directory_",
+                 "announcements": "announcements_", "laws": "laws_"}  # fmt: skip
+
+
+def _module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_module(name: str) -> bool:
+    base = ROOT.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _reaches(path: Path) -> list[str]:
+    """Where this file uses a private name of another of our modules."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found, modules = [], {}  # modules: local name → our module it is bound to
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] not in PACKAGES:
+                continue
+            for alias in node.names:
+                if _private(alias.name) and (node.module, alias.name) not in ALLOWED:
+                    found.append(f"{path.name}:{node.lineno} {node.module}.{alias.name}")
+                if _is_module(f"{node.module}.{alias.name}"):
+                    modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in PACKAGES and alias.asname:
+                    modules[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and _private(node.attr)
+            and modules[node.value.id] != _module_of(path)
+        ):
+            found.append(f"{path.name}:{node.lineno} {modules[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    found = [
+        f"{path.relative_to(ROOT)}: {hit}"
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for hit in _reaches(path)
+    ]
+    assert found == []
+
+
+def test_content_is_one_subpackage_per_part_each_with_one_schema_and_prefix():
+    from tv_server.migrations import MIGRATIONS
+
+    content = ROOT / "content"
+    loose = sorted(p.name for p in content.glob("*.py") if p.name != "__init__.py")
+    assert loose == []
+    assert sorted(p.name for p in content.rglob("*schema*.py")) == ["schema.py"] * 4
+    for part, prefix in CONTENT_PARTS.items():
+        assert (content / part / "schema.py").is_file()
+        module = __import__(f"content.{part}.schema", fromlist=["MIGRATIONS"])
+        assert module.MIGRATIONS and all(m.name.startswith(prefix) for m in module.MIGRATIONS)
+    owned = [m for m in MIGRATIONS if m.name.split("_")[0] in CONTENT_PARTS]
+    assert len(owned) == sum(
+        len(__import__(f"content.{p}.schema", fromlist=["M"]).MIGRATIONS) for p in CONTENT_PARTS
+    )
+
+
+def test_programs_are_written_through_the_workflow_only():
+    """Editors, package imports and the demo all create programs and write what the TV shows
+    through content/programs/workflow.py (which calls live.write_program_rows to publish)."""
+    writes = re.compile(
+        r"INSERT (?:OR \w+ )?INTO (programs|program_revisions|program_workflow|program_pages"
+        r"|program_regions|program_media|program_covers)\b"
+    )
+    found = {
+        (str(path.relative_to(ROOT)), table)
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        for table in writes.findall(path.read_text(encoding="utf-8"))
+    }
+    workflow, live = "content/programs/workflow.py", "content/programs/live.py"
+    assert {where for where, _ in found} == {workflow, live}
+    assert {table for where, table in found if where == live} == {
+        "program_pages", "program_regions", "program_media", "program_covers",
+    }  # fmt: skip
