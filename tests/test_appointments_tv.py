@@ -225,13 +225,13 @@ async def test_bad_steps_are_refused_on_screen(client, box, field, value):
 
 
 async def test_the_point_page_offers_booking_once_slots_are_published(client, box):
-    pid = await client.app[keys.DB].fetchval(
+    point_id = await client.app[keys.DB].fetchval(
         "SELECT id FROM service_points WHERE code = ?", (POINT,)
     )
-    assert 'id="ask-appointment"' not in await (await client.get(f"{box}o-{pid}")).text()
+    assert 'id="ask-appointment"' not in await (await client.get(f"{box}o-{point_id}")).text()
     await publish(client)
     client.app[keys.SCREENS].invalidate("appointments")
-    html = await (await client.get(f"{box}o-{pid}")).text()
+    html = await (await client.get(f"{box}o-{point_id}")).text()
     assert 'id="ask-appointment"' in html
 
 

@@ -44,10 +44,10 @@ async def test_staff_publish_slots_that_the_box_then_offers(client, admin_as, bo
     html = await (await client.get(f"{box}ap-day?svc=notarisation&sp={POINT}")).text()
     assert f"d-{tomorrow().isoformat()}" in html
     # The point's TV page (a cached screen) offers booking at once.
-    pid = await client.app[keys.DB].fetchval(
+    point_id = await client.app[keys.DB].fetchval(
         "SELECT id FROM service_points WHERE code = ?", (POINT,)
     )
-    assert 'id="ask-appointment"' in await (await client.get(f"{box}o-{pid}")).text()
+    assert 'id="ask-appointment"' in await (await client.get(f"{box}o-{point_id}")).text()
     audit = await client.app[keys.DB].fetchval(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'appointment.add_pattern'"
     )

@@ -12,7 +12,7 @@ from aiohttp import web
 from appointments import bookings, bring, slots
 from content import directory
 from storage import DomainError, NotFound
-from tv_server import box_events, callback_policy, keys
+from tv_server import box_refresh, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.callbacks import _scope
 from tv_server.admin.common import (
@@ -362,7 +362,7 @@ async def appointment_act(request: web.Request) -> web.Response:
         },
     )
     device_id = await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appt.id,))
-    box_events.notify(request.config_dict, device_id)  # "my requests" reloads on the box
+    box_refresh.notify(request.config_dict, device_id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_day"]
         .url_for(code=appt.point_code)
