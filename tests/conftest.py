@@ -105,8 +105,9 @@ class FrontTestServer(TestServer):
 
 
 @pytest.fixture
-def aiohttp_client(aiohttp_client):
-    """pytest-aiohttp's client, serving an app through the front like production."""
+def front_client(aiohttp_client):
+    """pytest-aiohttp's `aiohttp_client`, serving an app through the front like production
+    (`await front_client(create_app(settings))`)."""
 
     async def make(app_or_server, **kwargs):
         if isinstance(app_or_server, web.Application):
@@ -117,8 +118,9 @@ def aiohttp_client(aiohttp_client):
 
 
 @pytest.fixture
-async def aiohttp_server():
-    """A real server on a free loopback port, through the front like production."""
+async def front_server():
+    """A real server on a free loopback port, through the front like production
+    (`await front_server(create_app(settings))`; `.make_url(path)` for a browser)."""
     servers = []
 
     async def start(app: web.Application, *, host: str = "127.0.0.1", port=None, **kwargs):
@@ -133,8 +135,8 @@ async def aiohttp_server():
 
 
 @pytest.fixture
-async def client(aiohttp_client, settings):
-    return await aiohttp_client(create_app(settings))
+async def client(front_client, settings):
+    return await front_client(create_app(settings))
 
 
 async def enter(client, serial: str = "DEMO-0001") -> str:

@@ -102,10 +102,10 @@ async def test_a_full_slot_says_so_and_offers_the_next_free_ones(client, box):
     assert re.search(r'<span class="card slot full" id="s-0900">', slot_page)
 
 
-async def test_many_boxes_racing_for_the_last_seat_one_wins(aiohttp_client, data_dir):
+async def test_many_boxes_racing_for_the_last_seat_one_wins(front_client, data_dir):
     """Eight boxes press OK on the same last seat at once, over real sockets: exactly one
     booking is made; every other box sees 已约满 and the next free slot."""
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    client = await front_client(create_app(make_settings(data_dir)))
     await publish(client, capacity=1)
     await publish(client, capacity=5, start="11:00", end="11:30")
     boxes = [await enter(client, f"DEMO-{n:04d}") for n in range(1, 9)]
@@ -125,9 +125,9 @@ async def test_many_boxes_racing_for_the_last_seat_one_wins(aiohttp_client, data
     assert seated == 1
 
 
-async def test_closed_days_and_public_holidays_offer_no_slot(aiohttp_client, data_dir):
+async def test_closed_days_and_public_holidays_offer_no_slot(front_client, data_dir):
     holiday = tomorrow() + dt.timedelta(days=1)
-    client = await aiohttp_client(
+    client = await front_client(
         create_app(make_settings(data_dir, public_holidays=holiday.isoformat()))
     )
     box = await enter(client)
@@ -144,8 +144,8 @@ async def test_closed_days_and_public_holidays_offer_no_slot(aiohttp_client, dat
     assert await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM appointments") == 0
 
 
-async def test_the_horizon_bounds_the_days(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, appointment_horizon_days=3)))
+async def test_the_horizon_bounds_the_days(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, appointment_horizon_days=3)))
     box = await enter(client)
     await publish(client)
     html = await (await client.get(f"{box}ap-day?svc=notarisation&sp={POINT}")).text()
@@ -174,9 +174,9 @@ async def test_cancel_frees_the_seat_until_the_cutoff(client, box):
     assert "余 1 个" in card  # the seat is free again
 
 
-async def test_no_cancel_from_the_tv_after_the_cutoff(aiohttp_client, data_dir):
+async def test_no_cancel_from_the_tv_after_the_cutoff(front_client, data_dir):
     # A cutoff longer than the time to tomorrow's slot: too late to cancel on the TV.
-    client = await aiohttp_client(
+    client = await front_client(
         create_app(make_settings(data_dir, appointment_cancel_cutoff_hours=60))
     )
     box = await enter(client)
@@ -201,8 +201,8 @@ async def test_another_box_cannot_see_or_cancel_a_booking(client, box):
     assert (await client.post(other + "ac-" + code, allow_redirects=False)).status == 404
 
 
-async def test_a_box_holds_a_bounded_number_of_bookings(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, appointment_max_per_box=1)))
+async def test_a_box_holds_a_bounded_number_of_bookings(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, appointment_max_per_box=1)))
     box = await enter(client)
     await publish(client, capacity=5)
     first = await phone_step(client, box, tomorrow())

@@ -57,12 +57,12 @@ async def test_a_repeat_screen_is_answered_by_the_front_exactly_as_the_full_path
 
 
 async def test_heartbeats_through_the_front_answer_as_the_routed_handler(
-    aiohttp_client, data_dir, tmp_path
+    front_client, data_dir, tmp_path
 ):
     """The same requests against the app served with and without the front give the same
     statuses, JSON bodies and headers; only the front counts them as its own."""
     settings = make_settings(data_dir)
-    front = await aiohttp_client(create_app(settings))
+    front = await front_client(create_app(settings))
     plain = TestClient(TestServer(create_app(settings)))  # aiohttp's own runner: no front
     await plain.start_server()
     try:

@@ -64,12 +64,12 @@ async def test_sample_numbers_are_marked_on_demo_data(client, box):
     assert "示例号码" in await point_page(client, box)
 
 
-async def test_a_real_deployment_never_shows_a_sample_number(aiohttp_client, data_dir):
+async def test_a_real_deployment_never_shows_a_sample_number(front_client, data_dir):
     from tests.conftest import TEST_SECRET
 
     settings = make_settings(data_dir, demo=False, allow_unsigned=True)
     assert settings.launch_secret == TEST_SECRET
-    client = await aiohttp_client(create_app(settings))
+    client = await front_client(create_app(settings))
     response = await client.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
     box = response.headers["Location"][: -len("home")]
     html = await point_page(client, box)

@@ -53,10 +53,10 @@ async def test_launch_within_five_minutes_is_accepted(client):
     assert response.status == 303
 
 
-async def test_unsigned_entry_is_refused_outside_demo(aiohttp_client, data_dir):
+async def test_unsigned_entry_is_refused_outside_demo(front_client, data_dir):
     from tv_server.app import create_app
 
-    client = await aiohttp_client(
+    client = await front_client(
         create_app(make_settings(data_dir, demo=False, allow_unsigned=False))
     )
     response = await client.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)

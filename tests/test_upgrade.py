@@ -97,8 +97,8 @@ async def test_migrations_bring_0_1_0_forward_keeping_every_row(old_data_dir):
     conn.close()
 
 
-async def test_the_app_serves_an_upgraded_0_1_0_data_dir(aiohttp_client, old_data_dir):
-    client = await aiohttp_client(
+async def test_the_app_serves_an_upgraded_0_1_0_data_dir(front_client, old_data_dir):
+    client = await front_client(
         create_app(make_settings(old_data_dir, demo=False, allow_unsigned=False))
     )
     health = await (await client.get("/healthz")).json()
@@ -114,7 +114,7 @@ async def test_the_app_serves_an_upgraded_0_1_0_data_dir(aiohttp_client, old_dat
     await client.close()
 
     # With --demo the old demo is recognised as loaded: nothing is added twice.
-    demo = await aiohttp_client(create_app(make_settings(old_data_dir, demo=True)))
+    demo = await front_client(create_app(make_settings(old_data_dir, demo=True)))
     db = demo.app[keys.DB]
     assert await db.fetchval("SELECT COUNT(*) FROM programs") == 15
     assert await db.fetchval("SELECT COUNT(*) FROM devices WHERE serial LIKE 'DEMO-%'") == 240

@@ -21,9 +21,9 @@ ANN_VISIBLE = "document.getElementById('ann').offsetHeight > 0"
 
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
+async def browser_and_server(front_server, data_dir):
     # A slow poll: what arrives within seconds was pushed by the admin action, not polled.
-    server = await aiohttp_server(create_app(make_settings(data_dir, announcement_poll_seconds=60)))
+    server = await front_server(create_app(make_settings(data_dir, announcement_poll_seconds=60)))
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
         yield server, browser

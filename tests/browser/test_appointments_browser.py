@@ -24,9 +24,9 @@ POINT = "sp-150602001"  # DEMO-0001's township station
 
 
 @pytest.fixture
-async def tv(aiohttp_server, data_dir):
+async def tv(front_server, data_dir):
     app = create_app(make_settings(data_dir))
-    server = await aiohttp_server(app)
+    server = await front_server(app)
     executable = chromium_or_skip()
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=ARGS)

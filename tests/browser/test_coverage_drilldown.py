@@ -17,8 +17,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--n
 
 
 @pytest.fixture
-async def admin(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def admin(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     executable = chromium_or_skip()
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=ARGS)

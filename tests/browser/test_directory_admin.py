@@ -15,8 +15,8 @@ pytestmark = pytest.mark.browser
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 
 
-async def test_editor_edits_a_point_and_checks_a_csv(aiohttp_server, data_dir, tmp_path):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def test_editor_edits_a_point_and_checks_a_csv(front_server, data_dir, tmp_path):
+    server = await front_server(create_app(make_settings(data_dir)))
     base = str(server.make_url("")).rstrip("/")
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as p:

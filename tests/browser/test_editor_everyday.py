@@ -20,9 +20,9 @@ pytestmark = pytest.mark.browser
 TITLE = "草场流转合同怎么签"
 
 
-async def test_submit_keeps_typed_text_and_pictures_go_in_at_the_cursor(aiohttp_server, data_dir):
+async def test_submit_keeps_typed_text_and_pictures_go_in_at_the_cursor(front_server, data_dir):
     app = create_app(make_settings(data_dir))
-    server = await aiohttp_server(app)
+    server = await front_server(app)
     base = str(server.make_url("")).rstrip("/")
     db = app[keys.DB]
     pid = await db.fetchval("SELECT id FROM programs WHERE title = ?", (TITLE,))

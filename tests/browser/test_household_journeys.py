@@ -31,8 +31,8 @@ FOCUS_VISIBLE = """(() => { var el = document.activeElement, m = document.getEle
 
 
 @pytest.fixture
-async def tv(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def tv(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     executable = chromium_or_skip()
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=ARGS)

@@ -21,8 +21,8 @@ NOTE = "已联系司法所，周三上午律师上门"
 
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def browser_and_server(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
         yield server, browser

@@ -22,8 +22,8 @@ ARGS = [
 
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def browser_and_server(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     executable = chromium_or_skip()
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=ARGS)

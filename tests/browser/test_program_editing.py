@@ -94,9 +94,9 @@ async def tv_category(tv, base: str, serial: str) -> str:
     return await tv.inner_text("body")
 
 
-async def test_program_from_draft_to_the_right_boxes_and_back(aiohttp_server, data_dir):
+async def test_program_from_draft_to_the_right_boxes_and_back(front_server, data_dir):
     app = create_app(make_settings(data_dir))
-    server = await aiohttp_server(app)
+    server = await front_server(app)
     base = str(server.make_url("")).rstrip("/")
     db = app[keys.DB]
     outside = await db.fetchval(OUTSIDE_BOX_SQL)

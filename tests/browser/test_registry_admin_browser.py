@@ -15,8 +15,8 @@ pytestmark = pytest.mark.browser
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 
 
-async def test_admin_accepts_a_pending_box(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def test_admin_accepts_a_pending_box(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     client_url = server.make_url
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.browser
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
-async def test_staff_corrects_a_box_on_its_page(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def test_staff_corrects_a_box_on_its_page(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     db = server.app[keys.DB]
     await devices.set_attributes(db, "DEMO-0001", {"antenna": "dish"})
     async with async_playwright() as p:

@@ -137,8 +137,8 @@ def make_app() -> web.Application:
 
 
 @pytest.fixture
-async def server(aiohttp_server):
-    return await aiohttp_server(make_app())
+async def server(front_server):
+    return await front_server(make_app())
 
 
 @pytest.fixture

@@ -57,8 +57,8 @@ async def walk_to(page, element_id: str) -> None:
     raise AssertionError(f"could not reach #{element_id} on {page.url}")
 
 
-async def test_play_seek_leave_and_resume_with_the_remote(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def test_play_seek_leave_and_resume_with_the_remote(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     db = server.app[keys.DB]
     pid, slug = await db.fetchone(
         "SELECT id, category FROM programs WHERE video_media_id IS NOT NULL"

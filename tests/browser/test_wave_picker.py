@@ -19,8 +19,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--n
 
 
 @pytest.fixture
-async def admin(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def admin(front_server, data_dir):
+    server = await front_server(create_app(make_settings(data_dir)))
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
         yield server, browser

@@ -256,8 +256,8 @@ async def test_a_third_stream_of_a_box_closes_the_oldest(client, box):
             stream.close()
 
 
-async def test_streams_in_total_are_capped_oldest_first(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, sse_streams_max=2)))
+async def test_streams_in_total_are_capped_oldest_first(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, sse_streams_max=2)))
     streams = []
     try:
         for serial in ("DEMO-0001", "DEMO-0002", "DEMO-0008"):

@@ -155,11 +155,11 @@ async def test_a_legacy_token_keeps_working_until_the_box_is_enrolled_again(clie
     assert (await _beat(client, "OLD-4K-0001", signed)).status == 202
 
 
-async def test_a_fleet_of_signed_tokens_beats_without_a_database_read(aiohttp_client, data_dir):
+async def test_a_fleet_of_signed_tokens_beats_without_a_database_read(front_client, data_dir):
     """Each box beats once (no cache can help): with signed tokens no beat reads the database.
     The read counter is live: a legacy token's first beat reads the box's record."""
     # No flush (and its revocation re-read) during the test.
-    client = await aiohttp_client(create_app(make_settings(data_dir, usage_flush_seconds=3600)))
+    client = await front_client(create_app(make_settings(data_dir, usage_flush_seconds=3600)))
     db = client.app[keys.DB]
     village = await _village(db, live=True)
     write = await _key(client, "devices:write")

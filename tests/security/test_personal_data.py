@@ -67,9 +67,9 @@ async def _worked_request(client) -> tuple[str, int]:
 
 
 async def test_webhook_bodies_hold_no_free_text_and_no_digit_of_the_number(
-    aiohttp_client, aiohttp_server, data_dir
+    front_client, front_server, data_dir
 ):
-    client = await aiohttp_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
+    client = await front_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
     received = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -78,7 +78,7 @@ async def test_webhook_bodies_hold_no_free_text_and_no_digit_of_the_number(
 
     receiver = web.Application()
     receiver.router.add_post("/hook", hook)
-    server = await aiohttp_server(receiver)
+    server = await front_server(receiver)
     await webhooks.add_endpoint(client.app[keys.DB], "hotline", str(server.make_url("/hook")))
     await _worked_request(client)
     async with aiohttp.ClientSession() as session:
@@ -221,11 +221,11 @@ def test_redact_masks_tokens_keys_and_signatures_wherever_they_stand():
     assert "/tv/b/***/p-3-1?x=1" in out
 
 
-async def test_box_cookie_is_secure_under_an_https_public_url(aiohttp_client, data_dir):
-    plain = await aiohttp_client(create_app(make_settings(data_dir)))
+async def test_box_cookie_is_secure_under_an_https_public_url(front_client, data_dir):
+    plain = await front_client(create_app(make_settings(data_dir)))
     response = await plain.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
     assert "Secure" not in response.headers["Set-Cookie"]
-    https = await aiohttp_client(
+    https = await front_client(
         create_app(make_settings(data_dir, public_url="https://tv-legal.example.org"))
     )
     response = await https.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
