@@ -13,9 +13,9 @@ from accounts import apikeys
 from appointments import reminders, slots
 from callbacks import webhooks
 from storage import clock
-from tests.conftest import create_app, enter, make_settings
-from tests.test_appointments_tv import POINT, book, phone_step, publish, tomorrow
+from tests.helpers import POINT, book, enter, make_settings, phone_step, publish, tomorrow
 from tv_server import keys
+from tv_server.app import create_app
 from tv_server.callback_tasks import deliver_due
 
 

@@ -8,37 +8,9 @@ import re
 import pytest
 
 from appointments import slots
-from tests.conftest import create_app, enter, make_settings
+from tests.helpers import POINT, book, enter, make_settings, phone_step, publish, tomorrow
 from tv_server import keys
-
-POINT = "sp-150602001"  # the township station of DEMO-0001's village
-ALL_WEEK = [1, 2, 3, 4, 5, 6, 7]
-
-
-def tomorrow() -> dt.date:
-    return slots.today() + dt.timedelta(days=1)
-
-
-async def publish(client, service="notarisation", capacity=1, start="09:00", end="09:30"):
-    await slots.add_patterns(client.app[keys.DB], POINT, service, ALL_WEEK, start, end, capacity)
-
-
-async def phone_step(client, box, day, start="09:00", service="notarisation", phone="13800138000"):
-    response = await client.post(
-        box + "ap-phone",
-        data={"svc": service, "sp": POINT, "day": day.isoformat(), "at": start, "phone": phone},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    return re.search(r"d=([0-9a-f]+)", response.headers["Location"]).group(1)
-
-
-async def book(client, box, draft, day, start="09:00"):
-    return await client.post(
-        box + "ap-submit",
-        data={"d": draft, "day": day.isoformat(), "at": start},
-        allow_redirects=False,
-    )
+from tv_server.app import create_app
 
 
 async def test_the_flow_lists_the_own_township_first_and_books_with_a_code(client, box):

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from device_registry import devices
-from tests.conftest import ROOT, TEST_SECRET, device_token_key, make_settings
-from tests.test_launch import launch_params
+from tests.helpers import ROOT, TEST_SECRET, device_token_key, launch_params, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 

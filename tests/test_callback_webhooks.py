@@ -8,7 +8,7 @@ from aiohttp import web
 
 from callbacks import lifecycle, webhooks
 from callbacks import requests as box_requests
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.callback_tasks import deliver_due

@@ -11,7 +11,7 @@ import pytest
 
 from accounts import apikeys
 from device_registry import devices
-from tests.conftest import device_token_key, make_settings
+from tests.helpers import device_token_key, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.ratelimit import SlidingWindow

@@ -8,8 +8,7 @@ import re
 from accounts import users
 from callbacks import lifecycle
 from callbacks import requests as box_requests
-from tests.conftest import csrf_of, enter
-from tests.security.test_region_scope import form_data
+from tests.helpers import csrf_of, enter, form_data
 from tv_server import keys
 
 

@@ -4,16 +4,9 @@ import time
 
 import pytest
 
+from tests.helpers import enter, launch_params, make_settings
 from tv_server import keys
-from tv_server.boxauth import launch_signature
 from tv_server.settings import load_settings
-
-from .conftest import TEST_SECRET, enter, make_settings
-
-
-def launch_params(serial="DEMO-0001", ts=None, secret=TEST_SECRET):
-    ts = int(time.time()) if ts is None else ts
-    return {"stb": serial, "ts": str(ts), "sig": launch_signature(secret, serial, ts)}
 
 
 async def test_signed_launch_opens_home(client):

@@ -17,7 +17,7 @@ from callbacks import webhooks
 from content import citations as cites
 from content import laws, workflow
 from content.citations import Citation
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 from tv_server import keys
 from tv_server.demo import catalog_root
 
@@ -492,7 +492,7 @@ def test_review_days_setting_is_documented():
 
 async def test_new_citations_travel_in_a_package_and_back(client, tmp_path):
     from content import export, package_import
-    from tests.test_content_packages import open_db
+    from tests.helpers import open_db
 
     db = _db(client)
     pid = await _pid(client, "gongzheng")
@@ -552,7 +552,7 @@ async def test_a_package_with_bad_citations_names_the_line_and_writes_nothing(
 
 
 def test_cli_exports_the_register_and_imports_it_all_or_nothing(data_dir, tmp_path):
-    from tests.test_content_packages import legaltv
+    from tests.helpers import legaltv
 
     out = tmp_path / "laws.csv"
     done = legaltv("laws", "export", str(out), data_dir=data_dir)

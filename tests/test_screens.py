@@ -2,9 +2,8 @@
 
 import re
 
+from tests.helpers import enter
 from tv_server import keys
-
-from .conftest import enter
 
 
 async def first_link(client, url, pattern):

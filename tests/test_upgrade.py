@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from storage import Database, Migration, MigrationError
-from tests.conftest import ROOT, TEST_SECRET, login, make_settings
-from tests.test_launch import launch_params
+from tests.helpers import ROOT, TEST_SECRET, launch_params, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS

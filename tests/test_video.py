@@ -16,7 +16,7 @@ import pytest
 from aiohttp import FormData
 
 from content import video
-from tests.conftest import csrf_of, enter, login, make_settings
+from tests.helpers import csrf_of, enter, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -288,7 +288,7 @@ async def test_a_job_left_running_is_restarted_and_a_failure_keeps_ffmpeg_lines(
 
 async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(front_client, data_dir, clips):
     from content import workflow
-    from tests.admin.test_programs import act, create, form
+    from tests.helpers import act_on_program, create, form
 
     client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     db = client.app[keys.DB]
@@ -309,7 +309,7 @@ async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(front_client,
     assert 'id="video-status"' in page and "排队等待转码" in page
     status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
     assert status["state"] == "queued"
-    refused = await act(client, pid, "submit")
+    refused = await act_on_program(client, pid, "submit")
     assert "视频处理好之后才能提交审核" in await refused.text()
     assert (await workflow.get_state(db, pid)).workflow.state == "draft"
     # Transcode it (the runner's own code path), then review and publish.
@@ -317,8 +317,8 @@ async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(front_client,
     assert await video.run_next(db, data_dir, ladder=ladder, max_seconds=7200) == "done"
     status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
     assert status["state"] == "done" and status["percent"] == 100
-    await act(client, pid, "submit")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "submit")
+    await act_on_program(client, pid, "approve")
     # A model that plays HLS natively gets the master playlist; the others the 720p MP4.
     async with db.transaction() as tx:
         await tx.execute(

@@ -9,7 +9,7 @@ from content import programs, workflow
 from content import video as video_domain
 from content.revisions import Fields, parse_body
 from storage import Conflict, Database, Invalid
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tv_server.migrations import MIGRATIONS
 
 FIELDS = Fields(

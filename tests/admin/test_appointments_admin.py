@@ -8,8 +8,7 @@ import re
 import openpyxl
 
 from appointments import slots
-from tests.conftest import csrf_of
-from tests.test_appointments_tv import POINT, book, phone_step, tomorrow
+from tests.helpers import POINT, book, csrf_of, phone_step, tomorrow
 from tv_server import keys
 
 
@@ -138,7 +137,7 @@ async def test_reschedule_into_a_full_slot_is_refused(client, admin_as, box):
     await add_pattern(client, capacity="1")
     await add_pattern(client, start="10:00", end="10:30", capacity="1")
     first = await booked(client, box)
-    from tests.conftest import enter
+    from tests.helpers import enter
 
     other = await enter(client, "DEMO-0002")
     await booked(client, other, "10:00")

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.conftest import csrf_of, login
+from tests.helpers import csrf_of, login
 from tv_server import keys
 
 
@@ -42,7 +42,7 @@ async def test_lockout_after_five_failures(client):
 
 
 async def test_login_rate_limit_per_address(front_client, data_dir):
-    from tests.conftest import make_settings
+    from tests.helpers import make_settings
     from tv_server.app import create_app
 
     client = await front_client(create_app(make_settings(data_dir, login_attempts_per_ip=3)))

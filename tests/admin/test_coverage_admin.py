@@ -19,7 +19,7 @@ from accounts import apikeys
 from device_registry import coverage
 from device_registry.regions import RegionTree
 from storage import Database
-from tests.conftest import csrf_of, login, make_settings
+from tests.helpers import csrf_of, login, make_settings
 from tv_server import coverage_tasks, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS

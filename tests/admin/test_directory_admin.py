@@ -11,7 +11,7 @@ import re
 from aiohttp import FormData
 
 from content import directory, directory_io
-from tests.conftest import csrf_of, enter
+from tests.helpers import csrf_of, enter
 from tv_server import keys
 
 LIST = "/admin/directory"

@@ -11,12 +11,14 @@ import re
 import pytest
 from aiohttp import FormData
 
-from tests.conftest import csrf_of, login, make_settings
-from tests.test_uploads import (
+from tests.helpers import (
     DEMO_VIDEO,
     blank_bomb,
+    csrf_of,
     encode,
     jpeg_with_orientation,
+    login,
+    make_settings,
     photo,
     snapshot,
 )

@@ -13,8 +13,7 @@ import pytest
 from aiohttp import FormData
 
 from content import export
-from tests.conftest import csrf_of, login, make_settings
-from tests.test_content_packages import CATALOG, tree
+from tests.helpers import CATALOG, csrf_of, login, make_settings, tree
 from tv_server import keys
 from tv_server.app import create_app
 

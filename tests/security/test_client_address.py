@@ -4,7 +4,7 @@ by sending X-Forwarded-For."""
 
 import pytest
 
-from tests.conftest import login, make_settings
+from tests.helpers import login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.settings import load_settings

@@ -9,7 +9,7 @@ import socket
 import sys
 
 from accounts import users
-from tests.conftest import ROOT, TEST_SECRET, login, make_settings
+from tests.helpers import ROOT, TEST_SECRET, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 

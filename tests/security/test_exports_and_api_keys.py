@@ -18,7 +18,7 @@ from accounts import apikeys
 from content import directory, directory_io
 from device_registry import coverage
 from storage import Database, sheets
-from tests.conftest import login, make_settings
+from tests.helpers import login, make_settings
 from tv_server import cli, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS

@@ -11,7 +11,7 @@ from aiohttp import FormData
 from accounts import users
 from content import laws, workflow
 from content.citations import Citation
-from tests.conftest import DEMO_PASSWORD, csrf_of, login
+from tests.helpers import DEMO_PASSWORD, csrf_of, login
 from tv_server import keys
 
 CITY_WIDE = "jiaotong-shigu"  # regions ["1506"]: every banner's boxes see it

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from accounts import audit
-from tests.conftest import DEMO_PASSWORD, csrf_of, login, make_settings
+from tests.helpers import DEMO_PASSWORD, csrf_of, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.settings import load_settings

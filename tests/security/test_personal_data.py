@@ -12,8 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from callbacks import lifecycle, webhooks
-from tests.conftest import TEST_SECRET, csrf_of, enter, login, make_settings
-from tests.test_callback_durability import Server, free_port
+from tests.helpers import TEST_SECRET, ServeProcess, csrf_of, enter, free_port, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.boxauth import launch_signature
@@ -180,7 +179,7 @@ async def test_error_log_lines_hold_no_box_token_nor_api_key(client, box, caplog
 
 
 async def test_a_real_server_s_log_holds_no_box_token_nor_api_key(data_dir, tmp_path):
-    server = Server(data_dir, free_port(), tmp_path / "server.log")
+    server = ServeProcess(data_dir, free_port(), tmp_path / "server.log")
     key = "ltv_0123abcd_S3cretS3cretS3cret"
     try:
         await server.start()

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from tests.conftest import ROOT, csrf_of, login, make_settings
+from tests.helpers import ROOT, csrf_of, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
