@@ -59,3 +59,12 @@ def test_no_two_test_files_share_a_name():
     """pytest tells same-named test modules apart only by their package; people do not."""
     names = [path.name for path in TESTS.rglob("test_*.py")]
     assert sorted(set(names)) == sorted(names), [n for n in set(names) if names.count(n) > 1]
+
+
+def test_the_registry_bench_runs_the_servers_own_heartbeat_statement():
+    """The bench's raw-SQLite baseline is only a baseline if it runs what the server runs."""
+    from bench import registry_bench
+    from device_registry import heartbeats
+
+    assert registry_bench.HEARTBEAT_UPDATE is heartbeats.HEARTBEAT_UPDATE
+    assert "UPDATE devices" not in (TESTS.parent / "bench" / "registry_bench.py").read_text()
