@@ -164,7 +164,7 @@ async def get_draft(db: Database, device_id: int, draft_id: str) -> AppointmentD
 # -- booking -----------------------------------------------------------------------------------
 
 
-async def _event(
+async def add_event(
     tx: Transaction,
     appointment_id: int,
     kind: str,
@@ -302,7 +302,7 @@ async def _take_seat(
             now,
         ),
     )
-    await _event(
+    await add_event(
         tx, appointment_id, "booked", actor=actor, user_id=user_id, now=now, to_status="booked"
     )
     row = await tx.fetchone(f"SELECT {_COLUMNS} FROM appointments WHERE id = ?", (appointment_id,))
@@ -386,7 +386,7 @@ async def cancel_by_household(
             "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
             (now, appt.id),
         )
-        await _event(
+        await add_event(
             tx,
             appt.id,
             "cancelled",
@@ -448,7 +448,7 @@ async def mark(
             "UPDATE appointments SET status = ?, updated_at = ? WHERE id = ?",
             (status, now, appt.id),
         )
-        await _event(
+        await add_event(
             tx,
             appt.id,
             status,
@@ -496,7 +496,7 @@ async def reschedule(
             " WHERE id = ?",
             (day.isoformat(), slot.start, slot.end, slot.starts_at, moved_from, now, appt.id),
         )
-        await _event(
+        await add_event(
             tx,
             appt.id,
             "rescheduled",
@@ -647,7 +647,7 @@ async def cancel_by_staff(
             "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
             (now, appt.id),
         )
-        await _event(
+        await add_event(
             tx,
             appt.id,
             "cancelled",

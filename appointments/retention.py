@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from appointments.bookings import ACTIVE, _event
+from appointments.bookings import ACTIVE, add_event
 from callbacks.lifecycle import ERASED_PHONE
 from callbacks.requests import DRAFT_TTL_SECONDS
 from storage import Database
@@ -39,7 +39,7 @@ async def erase_expired_phones(
                 "DELETE FROM webhook_outbox WHERE delivery_id >= ? AND delivery_id < ?",
                 (prefix, prefix[:-1] + "."),
             )
-            await _event(
+            await add_event(
                 tx,
                 appointment_id,
                 "phone_erased",

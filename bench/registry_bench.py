@@ -27,6 +27,7 @@ import aiohttp
 
 from bench import common, coverage_bench, server_bench
 from bench.common import fmt, median, verdict
+from device_registry.heartbeats import HEARTBEAT_UPDATE
 
 START = "<!-- registry:start -->"
 END = "<!-- registry:end -->"
@@ -35,19 +36,6 @@ COVERAGE_TARGET_MS = 200.0
 DB_FILE = "legaltv.sqlite3"
 JSON = {"Content-Type": "application/json"}
 BODY = '{"firmware":"V1.0.9","portal_version":"2.0.5","uptime":'
-# The statement HeartbeatWriter.flush() runs (device_registry/heartbeats.py), for the raw baseline.
-FLUSH_SQL = (
-    "UPDATE devices SET"
-    " firmware = CASE WHEN ? != '' THEN ? ELSE firmware END,"
-    " portal_version = CASE WHEN ? != '' THEN ? ELSE portal_version END,"
-    " uptime = COALESCE(?, uptime),"
-    " last_seen = MAX(COALESCE(last_seen, 0), ?),"
-    " first_seen = COALESCE(first_seen, ?),"
-    " activated_at = COALESCE(activated_at, ?),"
-    " state = CASE WHEN state IN ('planned','installed','activated','inactive')"
-    " THEN 'active' ELSE state END"
-    " WHERE id = ? AND state NOT IN ('retired','rejected','pending')"
-)
 
 
 def _run(argv: list[str], timeout: float) -> tuple[float, str]:
@@ -246,7 +234,7 @@ async def flush_vs_raw(data_dir: Path, sizes: tuple[int, ...], repeats: int) -> 
                 ]
                 started = time.perf_counter()
                 raw.execute("BEGIN IMMEDIATE")
-                raw.executemany(FLUSH_SQL, rows)
+                raw.executemany(HEARTBEAT_UPDATE, rows)
                 raw.execute("COMMIT")
                 times["raw"].append(time.perf_counter() - started)
             w, r = statistics.median(times["writer"]), statistics.median(times["raw"])

@@ -3,7 +3,7 @@ persisted outbox.
 
 Every request event is queued, inside the transaction that makes it, once per active endpoint
 (with a stable delivery id, so receivers can drop duplicates: delivery is at least once). A
-sender (tv_server/webhook_sender.py) posts due rows; failures back off exponentially per row, so
+sender (tv_server/callback_tasks.py) posts due rows; failures back off exponentially per row, so
 a dead endpoint only delays its own rows. Bodies carry codes and states only, never free text
 (staff notes and reasons may hold a phone number), so they never hold a phone number.
 """

@@ -11,8 +11,7 @@ from PIL import Image
 from accounts import users
 from advisers import advisers
 from callbacks import lifecycle
-from tests.conftest import csrf_of
-from tests.security.test_region_scope import File, form_data
+from tests.helpers import File, csrf_of, form_data
 from tv_server import keys
 
 OWN = "150602"

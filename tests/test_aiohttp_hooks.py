@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.conftest import FrontTestServer
+from tests.helpers import FrontTestServer
 from tv_server.front import ANSWERED, FrontRunner, add_lane
 
 UPGRADE = (

@@ -11,7 +11,7 @@ import pytest
 
 from content.announcements import notices as ann
 from device_registry import devices
-from tests.conftest import enter
+from tests.helpers import enter
 from tv_server import keys
 
 VILLAGE = "150602001001"  # DEMO-0001 and DEMO-0008

@@ -13,9 +13,9 @@ from accounts import apikeys
 from appointments import reminders, slots
 from callbacks import webhooks
 from storage import clock
-from tests.conftest import create_app, enter, make_settings
-from tests.test_appointments_tv import POINT, book, phone_step, publish, tomorrow
+from tests.helpers import POINT, book, enter, make_settings, phone_step, publish, tomorrow
 from tv_server import keys
+from tv_server.app import create_app
 from tv_server.callback_tasks import deliver_due
 
 
@@ -80,9 +80,9 @@ def at_cst(day: dt.date, hour: int) -> float:
 
 
 async def test_reminders_go_out_once_the_day_before_through_the_outbox(
-    aiohttp_client, aiohttp_server, data_dir, caplog
+    front_client, front_server, data_dir, caplog
 ):
-    client = await aiohttp_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
+    client = await front_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
     received = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -91,7 +91,7 @@ async def test_reminders_go_out_once_the_day_before_through_the_outbox(
 
     app = web.Application()
     app.router.add_post("/sms", hook)
-    server = await aiohttp_server(app)
+    server = await front_server(app)
     db = client.app[keys.DB]
     endpoint = await webhooks.add_endpoint(db, "sms", str(server.make_url("/sms")))
     box = await enter(client)

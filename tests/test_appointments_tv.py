@@ -8,38 +8,18 @@ import re
 import pytest
 
 from appointments import slots
-from tests.conftest import create_app, enter, make_settings
-from tests.test_screens import linked_code_bytes
+from tests.helpers import (
+    POINT,
+    book,
+    enter,
+    linked_code_bytes,
+    make_settings,
+    phone_step,
+    publish,
+    tomorrow,
+)
 from tv_server import keys
-
-POINT = "sp-150602001"  # the township station of DEMO-0001's village
-ALL_WEEK = [1, 2, 3, 4, 5, 6, 7]
-
-
-def tomorrow() -> dt.date:
-    return slots.today() + dt.timedelta(days=1)
-
-
-async def publish(client, service="notarisation", capacity=1, start="09:00", end="09:30"):
-    await slots.add_patterns(client.app[keys.DB], POINT, service, ALL_WEEK, start, end, capacity)
-
-
-async def phone_step(client, box, day, start="09:00", service="notarisation", phone="13800138000"):
-    response = await client.post(
-        box + "ap-phone",
-        data={"svc": service, "sp": POINT, "day": day.isoformat(), "at": start, "phone": phone},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    return re.search(r"d=([0-9a-f]+)", response.headers["Location"]).group(1)
-
-
-async def book(client, box, draft, day, start="09:00"):
-    return await client.post(
-        box + "ap-submit",
-        data={"d": draft, "day": day.isoformat(), "at": start},
-        allow_redirects=False,
-    )
+from tv_server.app import create_app
 
 
 async def test_the_flow_lists_the_own_township_first_and_books_with_a_code(client, box):
@@ -103,10 +83,10 @@ async def test_a_full_slot_says_so_and_offers_the_next_free_ones(client, box):
     assert re.search(r'<span class="card slot full" id="s-0900">', slot_page)
 
 
-async def test_many_boxes_racing_for_the_last_seat_one_wins(aiohttp_client, data_dir):
+async def test_many_boxes_racing_for_the_last_seat_one_wins(front_client, data_dir):
     """Eight boxes press OK on the same last seat at once, over real sockets: exactly one
     booking is made; every other box sees 已约满 and the next free slot."""
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    client = await front_client(create_app(make_settings(data_dir)))
     await publish(client, capacity=1)
     await publish(client, capacity=5, start="11:00", end="11:30")
     boxes = [await enter(client, f"DEMO-{n:04d}") for n in range(1, 9)]
@@ -126,9 +106,9 @@ async def test_many_boxes_racing_for_the_last_seat_one_wins(aiohttp_client, data
     assert seated == 1
 
 
-async def test_closed_days_and_public_holidays_offer_no_slot(aiohttp_client, data_dir):
+async def test_closed_days_and_public_holidays_offer_no_slot(front_client, data_dir):
     holiday = tomorrow() + dt.timedelta(days=1)
-    client = await aiohttp_client(
+    client = await front_client(
         create_app(make_settings(data_dir, public_holidays=holiday.isoformat()))
     )
     box = await enter(client)
@@ -145,8 +125,8 @@ async def test_closed_days_and_public_holidays_offer_no_slot(aiohttp_client, dat
     assert await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM appointments") == 0
 
 
-async def test_the_horizon_bounds_the_days(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, appointment_horizon_days=3)))
+async def test_the_horizon_bounds_the_days(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, appointment_horizon_days=3)))
     box = await enter(client)
     await publish(client)
     html = await (await client.get(f"{box}ap-day?svc=notarisation&sp={POINT}")).text()
@@ -175,9 +155,9 @@ async def test_cancel_frees_the_seat_until_the_cutoff(client, box):
     assert "余 1 个" in card  # the seat is free again
 
 
-async def test_no_cancel_from_the_tv_after_the_cutoff(aiohttp_client, data_dir):
+async def test_no_cancel_from_the_tv_after_the_cutoff(front_client, data_dir):
     # A cutoff longer than the time to tomorrow's slot: too late to cancel on the TV.
-    client = await aiohttp_client(
+    client = await front_client(
         create_app(make_settings(data_dir, appointment_cancel_cutoff_hours=60))
     )
     box = await enter(client)
@@ -202,8 +182,8 @@ async def test_another_box_cannot_see_or_cancel_a_booking(client, box):
     assert (await client.post(other + "ac-" + code, allow_redirects=False)).status == 404
 
 
-async def test_a_box_holds_a_bounded_number_of_bookings(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, appointment_max_per_box=1)))
+async def test_a_box_holds_a_bounded_number_of_bookings(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, appointment_max_per_box=1)))
     box = await enter(client)
     await publish(client, capacity=5)
     first = await phone_step(client, box, tomorrow())
@@ -227,14 +207,14 @@ async def test_bad_steps_are_refused_on_screen(client, box, field, value):
 
 async def test_the_point_page_offers_booking_once_slots_are_published(client, box):
     db = client.app[keys.DB]
-    pid = await db.fetchval("SELECT id FROM service_points WHERE code = ?", (POINT,))
+    point_id = await db.fetchval("SELECT id FROM service_points WHERE code = ?", (POINT,))
     async with db.transaction() as tx:  # the demo's own weekly slots at this point
         await tx.execute("DELETE FROM appointment_patterns WHERE point_code = ?", (POINT,))
     client.app[keys.SCREENS].invalidate("appointments")
-    assert 'id="ask-appointment"' not in await (await client.get(f"{box}o-{pid}")).text()
+    assert 'id="ask-appointment"' not in await (await client.get(f"{box}o-{point_id}")).text()
     await publish(client)
     client.app[keys.SCREENS].invalidate("appointments")
-    html = await (await client.get(f"{box}o-{pid}")).text()
+    html = await (await client.get(f"{box}o-{point_id}")).text()
     assert 'id="ask-appointment"' in html
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from device_registry import devices
-from tests.conftest import ROOT, TEST_SECRET, device_token_key, make_settings
-from tests.test_launch import launch_params
+from tests.helpers import ROOT, TEST_SECRET, device_token_key, launch_params, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -99,8 +98,8 @@ class Load:
             await asyncio.sleep(0.01)
 
 
-async def test_backup_under_load_restores_every_table(aiohttp_client, data_dir, tmp_path):
-    client = await aiohttp_client(create_app(make_settings(data_dir, max_open_callbacks=10**6)))
+async def test_backup_under_load_restores_every_table(front_client, data_dir, tmp_path):
+    client = await front_client(create_app(make_settings(data_dir, max_open_callbacks=10**6)))
     db = client.app[keys.DB]
     tokens = [
         await devices.issue_token(db, f"DEMO-{n:04d}", key=device_token_key(client.app))
@@ -183,7 +182,7 @@ async def test_backup_under_load_restores_every_table(aiohttp_client, data_dir, 
     await client.close()
 
     # The restored data dir serves.
-    served = await aiohttp_client(create_app(make_settings(restored_dir)))
+    served = await front_client(create_app(make_settings(restored_dir)))
     response = await served.get("/tv/launch", params=launch_params(first_serial))
     assert response.status == 200
     receipt = await served.get(response.url.path[: -len("home")] + f"r-{acknowledged[0]}")

@@ -193,7 +193,7 @@ async def test_events_are_queued_for_every_active_webhook(setup):
 
 
 async def test_household_cancels_from_the_tv_with_a_confirm_step(client, box):
-    from tests.test_callbacks_tv import draft_for, submit
+    from tests.helpers import draft_for, submit
 
     draft = await draft_for(client, box)
     ref = (await submit(client, box, draft)).headers["Location"].rsplit("r-", 1)[1]

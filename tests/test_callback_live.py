@@ -3,7 +3,7 @@ streams only, not to other boxes."""
 
 import asyncio
 
-from tests.admin.test_callbacks_admin import act, new_request
+from tests.helpers import act_on_callback, new_request
 from tv_server import keys
 
 
@@ -40,7 +40,7 @@ async def test_staff_claim_refreshes_the_households_screen_and_no_other(client, 
     other = hub.subscribe(("150602001001",), device_id=other_id)
     try:
         await admin_as("staff")
-        response = await act(client, cid, action="claim")
+        response = await act_on_callback(client, cid, action="claim")
         assert response.status == 303, await response.text()
         assert _drain(own) == ["refresh"]
         assert _drain(other) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from accounts import apikeys
-from tests.conftest import login
+from tests.helpers import login
 from tv_server import keys
 
 
@@ -95,7 +95,7 @@ async def test_my_requests_rows_say_when_where_and_what_and_open_a_detail(client
 
 
 async def test_another_boxs_request_detail_is_not_found(client, box):
-    from tests.conftest import enter
+    from tests.helpers import enter
 
     ref, _confirm = await request_with_topic(client, box)
     other = await enter(client, "DEMO-0002")

@@ -8,17 +8,17 @@ from aiohttp import web
 
 from callbacks import lifecycle, webhooks
 from callbacks import requests as box_requests
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.callback_tasks import deliver_due
 
 
 async def test_failing_endpoint_is_retried_until_delivered_and_dead_one_blocks_nobody(
-    aiohttp_client, aiohttp_server, data_dir
+    front_client, front_server, data_dir
 ):
     # The app's own sender sleeps an hour between rounds here: this test drives the rounds.
-    client = await aiohttp_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
+    client = await front_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
     received, failures_left = [], {"n": 2}
 
     async def hook(request: web.Request) -> web.Response:
@@ -31,7 +31,7 @@ async def test_failing_endpoint_is_retried_until_delivered_and_dead_one_blocks_n
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    server = await aiohttp_server(app)
+    server = await front_server(app)
     db = client.app[keys.DB]
     good = await webhooks.add_endpoint(db, "hotline", str(server.make_url("/hook")))
     await webhooks.add_endpoint(db, "dead", "http://127.0.0.1:9/nothing-listens")

@@ -1,28 +1,11 @@
 """Asking for a callback from the box: validation, durability, idempotency, the open limit."""
 
-import re
-
 import pytest
 
 from callbacks import phones
 from storage import Invalid
+from tests.helpers import draft_for, submit
 from tv_server import keys
-
-
-async def draft_for(client, box, phone="13800138000", service="consultation", sp=""):
-    response = await client.post(
-        box + "cb-phone",
-        data={"svc": service, "sp": sp, "d": "", "phone": phone},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    return re.search(r"d=([0-9a-f]+)", response.headers["Location"]).group(1)
-
-
-async def submit(client, box, draft, window="morning"):
-    return await client.post(
-        box + "cb-submit", data={"d": draft, "w": window}, allow_redirects=False
-    )
 
 
 @pytest.mark.parametrize(
@@ -118,7 +101,7 @@ async def test_phone_never_appears_in_urls(client, box):
 
 
 async def test_a_draft_of_another_box_cannot_be_submitted(client, box):
-    from .conftest import enter
+    from tests.helpers import enter
 
     draft = await draft_for(client, box)
     other = await enter(client, "DEMO-0002")

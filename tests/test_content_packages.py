@@ -9,8 +9,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,32 +17,10 @@ import pytest
 from content.programs import export, package_import, workflow
 from content.programs.package import PackageError
 from storage import Database
-from tests.conftest import ROOT
-from tv_server.demo import catalog_root, ensure_laws, ensure_regions
-from tv_server.migrations import MIGRATIONS
+from tests.helpers import CATALOG, legaltv, open_db, tree
 
-CATALOG = catalog_root()
 TABLES = ("programs", "program_revisions", "program_workflow", "program_pages", "media",
           "categories", "audit_log")  # fmt: skip
-
-
-async def open_db(folder: Path) -> Database:
-    os.makedirs(folder, exist_ok=True)
-    db = Database(folder / "legaltv.sqlite3")
-    await db.open()
-    await db.migrate(MIGRATIONS)
-    await ensure_regions(db)
-    await ensure_laws(db)  # as `serve` does: the bundled programs cite laws of the register
-    return db
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` by relative path, with its bytes."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def media_files(data_dir: Path) -> set[str]:
@@ -390,15 +366,6 @@ async def test_not_a_zip(demo_db, private_media, tmp_path):
 
 
 # -- the command line ------------------------------------------------------------------------------
-
-
-def legaltv(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LEGALTV_DATA_DIR": str(data_dir)}
-    env.pop("LEGALTV_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "tv_server.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 async def test_cli_export_and_import(data_dir, tmp_path):

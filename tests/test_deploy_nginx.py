@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import ROOT, TEST_SECRET
+from tests.helpers import ROOT, TEST_SECRET
 
 CONF = ROOT / "deploy" / "nginx" / "legaltv.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -8,42 +8,19 @@ import time
 
 import jsonschema
 
-from accounts import apikeys
 from device_registry import devices
-from device_registry.regions import RegionTree
-from tests.conftest import device_token_key
+from tests.helpers import api_key_header, device_token_key, enrol, wave_village
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 
 LIVE = "DEMO-0001"  # a box in a village of the started pilot wave
 
 
-async def _village(db, live: bool) -> str:
-    wave = await devices.started_wave_regions(db)
-    rows = await db.fetchall("SELECT code FROM regions WHERE level = 'village' ORDER BY code")
-    tree = await RegionTree.load(db)
-    for (code,) in rows:
-        on = any(r.code in wave for r in tree.chain(code))
-        if on == live:
-            return code
-    raise AssertionError("no such village")
-
-
-async def _key(client, *scopes: str) -> dict:
-    name = "op-" + "-".join(s.replace(":", "_") for s in scopes)
-    _key_obj, raw = await apikeys.create(client.app[keys.DB], name, list(scopes))
-    return {"Authorization": f"Bearer {raw}"}
-
-
-async def _enrol(client, body: dict, headers: dict):
-    return await client.post("/api/v1/devices", json=body, headers=headers)
-
-
 async def test_enrol_heartbeat_entitlement_round_trip(client):
     db = client.app[keys.DB]
-    village = await _village(db, live=True)
-    write = await _key(client, "devices:write")
-    response = await _enrol(
+    village = await wave_village(db, live=True)
+    write = await api_key_header(client, "devices:write")
+    response = await enrol(
         client,
         {
             "serial": "HS4K-000001",
@@ -118,9 +95,9 @@ async def test_heartbeats_are_flushed_by_the_background_task(client):
 
 async def test_entitlement_off_outside_started_waves_and_by_api_key(client):
     db = client.app[keys.DB]
-    village = await _village(db, live=False)
-    write = await _key(client, "devices:write", "devices:read")
-    response = await _enrol(
+    village = await wave_village(db, live=False)
+    write = await api_key_header(client, "devices:write", "devices:read")
+    response = await enrol(
         client,
         {"serial": "HS4K-OFF-1", "village_code": village, "model": "Skyworth E900V21C"},
         write,
@@ -136,9 +113,9 @@ async def test_entitlement_off_outside_started_waves_and_by_api_key(client):
 
 async def test_enrol_refuses_bad_input_and_writes_nothing(client):
     db = client.app[keys.DB]
-    village = await _village(db, live=True)
-    write = await _key(client, "devices:write")
-    read_only = await _key(client, "devices:read")
+    village = await wave_village(db, live=True)
+    write = await api_key_header(client, "devices:write")
+    read_only = await api_key_header(client, "devices:read")
     count = await db.fetchval("SELECT COUNT(*) FROM devices")
     cases = [
         ({"serial": "X1-OK", "village_code": village}, {}, 401, "api_key_invalid"),
@@ -167,7 +144,7 @@ async def test_enrol_refuses_bad_input_and_writes_nothing(client):
         ),
     ]
     for body, headers, status, code in cases:
-        response = await _enrol(client, body, headers)
+        response = await enrol(client, body, headers)
         assert response.status == status, (body, await response.text())
         assert (await response.json())["error"]["code"] == code
     response = await client.post("/api/v1/devices", data=b"not json", headers=write)
@@ -257,7 +234,7 @@ async def test_openapi_document_describes_the_routes(client):
 
 async def test_unknown_box_registers_as_pending_or_auto_accepted(client):
     db = client.app[keys.DB]
-    village = await _village(db, live=True)
+    village = await wave_village(db, live=True)
     response = await client.post("/api/v1/devices/SELF-0001/register", json={})
     assert response.status == 202
     assert (await response.json())["state"] == "pending"

@@ -11,7 +11,7 @@ import pytest
 
 from accounts import apikeys
 from device_registry import devices
-from tests.conftest import device_token_key, make_settings
+from tests.helpers import device_token_key, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.ratelimit import SlidingWindow
@@ -230,8 +230,8 @@ async def test_a_rejected_box_can_be_reopened_but_not_accepted_by_patch(client):
 # -- self-registration rate limits ------------------------------------------------------------
 
 
-async def test_register_is_limited_per_address_with_retry_after(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, register_attempts_per_ip=3)))
+async def test_register_is_limited_per_address_with_retry_after(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, register_attempts_per_ip=3)))
     db = client.app[keys.DB]
     for n in range(3):
         response = await client.post(f"/api/v1/devices/FLOOD-{n:04d}/register", json={})
@@ -247,8 +247,8 @@ async def test_register_is_limited_per_address_with_retry_after(aiohttp_client, 
     assert response.status == 429
 
 
-async def test_register_caps_new_boxes_per_minute_overall(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, register_new_per_minute=2)))
+async def test_register_caps_new_boxes_per_minute_overall(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, register_new_per_minute=2)))
     db = client.app[keys.DB]
     for serial in ("NEWBOX-0001", "NEWBOX-0002"):
         assert (await client.post(f"/api/v1/devices/{serial}/register", json={})).status == 202
@@ -260,8 +260,8 @@ async def test_register_caps_new_boxes_per_minute_overall(aiohttp_client, data_d
     assert response.status == 202 and (await response.json())["state"] == "pending"
 
 
-async def test_register_limits_can_be_turned_off(aiohttp_client, data_dir):
-    client = await aiohttp_client(
+async def test_register_limits_can_be_turned_off(front_client, data_dir):
+    client = await front_client(
         create_app(make_settings(data_dir, register_attempts_per_ip=0, register_new_per_minute=0))
     )
     for n in range(40):

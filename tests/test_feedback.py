@@ -5,34 +5,9 @@ from __future__ import annotations
 
 import re
 
-from accounts import users
 from callbacks import lifecycle
-from callbacks import requests as box_requests
-from tests.conftest import csrf_of, enter
-from tests.security.test_region_scope import form_data
+from tests.helpers import completed_request, csrf_of, enter, form_data, home_goes_to
 from tv_server import keys
-
-
-async def completed_request(client, serial="DEMO-0001", service="legal_aid", key="rated" * 3):
-    db = client.app[keys.DB]
-    device_id, village = await db.fetchone(
-        "SELECT id, village_code FROM devices WHERE serial = ?", (serial,)
-    )
-    chain = [r.code for r in client.app[keys.REGIONS].chain(village)]
-    draft = box_requests.validate(service, "13900139000", "evening", key)
-    req, _ = await lifecycle.submit(db, lifecycle.Policy(), device_id, draft, chain, max_open=3)
-    admin = await users.find_user(db, "admin")
-    await lifecycle.claim(db, req.id, admin.id)
-    await lifecycle.complete(db, req.id, admin.id, "已电话解答")
-    return req
-
-
-async def home_goes_to(client, box) -> str | None:
-    response = await client.get(box + "home", allow_redirects=False)
-    if response.status == 200:
-        return None
-    assert response.status == 303
-    return response.headers["Location"]
 
 
 async def test_a_completed_callback_is_rated_once_with_a_reason(client, box):

@@ -3,15 +3,10 @@ skippable, never asked again after two skips), and the appointments in the staff
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
-from accounts import users
-from appointments import bookings, slots
-from tests.conftest import csrf_of, enter
-from tests.security.test_region_scope import form_data
-from tests.test_feedback import completed_request, home_goes_to
-from tv_server import callback_policy, keys
+from tests.helpers import attended_in, completed_request, csrf_of, enter, form_data, home_goes_to
+from tv_server import keys
 
 POINT = "sp-150602001"  # DEMO-0001's township station
 
@@ -20,37 +15,6 @@ async def attended_appointment(
     client, serial="DEMO-0001", service="notarisation", start="09:00", mark="attended"
 ):
     return await attended_in(client.app, serial, service, start, mark)
-
-
-async def attended_in(
-    app,
-    serial="DEMO-0001",
-    service="notarisation",
-    start="09:00",
-    mark="attended",
-    phone="13900139000",
-    before_mark=None,
-):
-    """A booking made yesterday morning for yesterday's slot, then marked by staff today."""
-    db = app[keys.DB]
-    cal = callback_policy.policy(app[keys.SETTINGS]).calendar
-    device_id, village = await db.fetchone(
-        "SELECT id, village_code FROM devices WHERE serial = ?", (serial,)
-    )
-    end = f"{int(start[:2]):02d}:30"
-    await slots.add_patterns(db, POINT, service, [1, 2, 3, 4, 5, 6, 7], start, end, 5)
-    yesterday = slots.today() - dt.timedelta(days=1)
-    earlier = slots.starts_at(yesterday, start) - 3600
-    draft = await bookings.save_draft(db, device_id, service, POINT, phone, now=earlier)
-    appt, _ = await bookings.book(
-        db, cal, device_id, draft, yesterday, start, horizon_days=14, max_active=3,
-        region_code=village, now=earlier,
-    )  # fmt: skip
-    if before_mark is not None:
-        await before_mark(appt)
-    admin = await users.find_user(db, "admin")
-    await bookings.mark(db, appt.id, mark, user_id=admin.id)
-    return await bookings.get(db, appt.id)
 
 
 async def test_an_attended_appointment_is_rated_once_with_a_reason(client, box):

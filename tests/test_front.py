@@ -12,8 +12,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from device_registry import devices
-from tests.conftest import device_token_key, make_settings
-from tests.test_callback_durability import Server, free_port
+from tests.helpers import ServeProcess, device_token_key, free_port, make_settings
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 from tv_server.app import create_app
@@ -57,12 +56,12 @@ async def test_a_repeat_screen_is_answered_by_the_front_exactly_as_the_full_path
 
 
 async def test_heartbeats_through_the_front_answer_as_the_routed_handler(
-    aiohttp_client, data_dir, tmp_path
+    front_client, data_dir, tmp_path
 ):
     """The same requests against the app served with and without the front give the same
     statuses, JSON bodies and headers; only the front counts them as its own."""
     settings = make_settings(data_dir)
-    front = await aiohttp_client(create_app(settings))
+    front = await front_client(create_app(settings))
     plain = TestClient(TestServer(create_app(settings)))  # aiohttp's own runner: no front
     await plain.start_server()
     try:
@@ -103,7 +102,7 @@ async def test_heartbeats_through_the_front_answer_as_the_routed_handler(
 
 async def test_serve_stops_on_sigterm_and_keeps_buffered_usage(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("LEGALTV_USAGE_FLUSH_SECONDS", "3600")  # only the shutdown flush writes
-    server = Server(data_dir, free_port(), tmp_path / "server.log")
+    server = ServeProcess(data_dir, free_port(), tmp_path / "server.log")
     try:
         await server.start()
         async with aiohttp.ClientSession() as session:

@@ -9,7 +9,7 @@ import re
 import pytest
 from yarl import URL
 
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -64,12 +64,12 @@ async def test_sample_numbers_are_marked_on_demo_data(client, box):
     assert "示例号码" in await point_page(client, box)
 
 
-async def test_a_real_deployment_never_shows_a_sample_number(aiohttp_client, data_dir):
-    from tests.conftest import TEST_SECRET
+async def test_a_real_deployment_never_shows_a_sample_number(front_client, data_dir):
+    from tests.helpers import TEST_SECRET
 
     settings = make_settings(data_dir, demo=False, allow_unsigned=True)
     assert settings.launch_secret == TEST_SECRET
-    client = await aiohttp_client(create_app(settings))
+    client = await front_client(create_app(settings))
     response = await client.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
     box = response.headers["Location"][: -len("home")]
     html = await point_page(client, box)

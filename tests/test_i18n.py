@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 GETTEXT_CALL = re.compile(r"""_\(\s*(["'])(?:(?!\1).)*\1""", re.S)

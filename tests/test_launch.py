@@ -4,16 +4,9 @@ import time
 
 import pytest
 
+from tests.helpers import enter, launch_params, make_settings
 from tv_server import keys
-from tv_server.boxauth import launch_signature
 from tv_server.settings import load_settings
-
-from .conftest import TEST_SECRET, enter, make_settings
-
-
-def launch_params(serial="DEMO-0001", ts=None, secret=TEST_SECRET):
-    ts = int(time.time()) if ts is None else ts
-    return {"stb": serial, "ts": str(ts), "sig": launch_signature(secret, serial, ts)}
 
 
 async def test_signed_launch_opens_home(client):
@@ -53,10 +46,10 @@ async def test_launch_within_five_minutes_is_accepted(client):
     assert response.status == 303
 
 
-async def test_unsigned_entry_is_refused_outside_demo(aiohttp_client, data_dir):
+async def test_unsigned_entry_is_refused_outside_demo(front_client, data_dir):
     from tv_server.app import create_app
 
-    client = await aiohttp_client(
+    client = await front_client(
         create_app(make_settings(data_dir, demo=False, allow_unsigned=False))
     )
     response = await client.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)

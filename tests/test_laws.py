@@ -18,7 +18,7 @@ from content.laws import citations as cites
 from content.laws import register as laws
 from content.laws.citations import Citation
 from content.programs import workflow
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 from tv_server import keys
 from tv_server.demo import catalog_root
 
@@ -493,7 +493,7 @@ def test_review_days_setting_is_documented():
 
 async def test_new_citations_travel_in_a_package_and_back(client, tmp_path):
     from content.programs import export, package_import
-    from tests.test_content_packages import open_db
+    from tests.helpers import open_db
 
     db = _db(client)
     pid = await _pid(client, "gongzheng")
@@ -553,7 +553,7 @@ async def test_a_package_with_bad_citations_names_the_line_and_writes_nothing(
 
 
 def test_cli_exports_the_register_and_imports_it_all_or_nothing(data_dir, tmp_path):
-    from tests.test_content_packages import legaltv
+    from tests.helpers import legaltv
 
     out = tmp_path / "laws.csv"
     done = legaltv("laws", "export", str(out), data_dir=data_dir)

@@ -7,7 +7,7 @@ import ast
 import re
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PACKAGES = [
     "accounts", "advisers", "appointments", "bench", "callbacks", "content", "device_registry",

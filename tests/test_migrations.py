@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from storage import Database, Migration
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tv_server import migrations
 from tv_server.migrations import MIGRATIONS, ORDER, in_order
 

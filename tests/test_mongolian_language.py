@@ -5,10 +5,9 @@ import re
 import time
 
 from device_registry.devices import get_box
+from tests.helpers import TEST_SECRET, enter, front_screens, warm_screen
 from tv_server import keys
 from tv_server.boxauth import launch_signature
-
-from .conftest import TEST_SECRET, enter
 
 MONGOLIAN = re.compile("[\u1820-\u1878]")
 
@@ -153,7 +152,7 @@ async def test_admin_stays_chinese_after_a_mongolian_screen(client, box):
 
 
 async def test_callback_records_the_household_language_and_staff_see_it(client, admin_as):
-    from .test_callbacks_tv import draft_for, submit
+    from tests.helpers import draft_for, submit
 
     mn_box = await enter(client, "DEMO-0001")
     await client.post(mn_box + "lang", data={"l": "mn"})
@@ -194,7 +193,7 @@ def test_region_names_import_by_csv_all_or_nothing(tmp_path):
     import subprocess
     import sys
 
-    from .conftest import ROOT
+    from tests.helpers import ROOT
 
     env = {"PATH": "/usr/bin:/bin", "LEGALTV_DATA_DIR": str(tmp_path / "data")}
 
@@ -222,17 +221,15 @@ def test_region_names_import_by_csv_all_or_nothing(tmp_path):
 
 
 async def test_language_switch_keeps_other_boxes_warm_and_is_rate_limited(client):
-    from .security.test_anonymous_tv_writes import _front_screens, _warm_screen
-
     other = await enter(client, "DEMO-0002")
-    url = await _warm_screen(client, other)  # served by the fast lane
+    url = await warm_screen(client, other)  # served by the fast lane
     mine = await enter(client, "DEMO-0001")
-    mine_url = await _warm_screen(client, mine)
+    mine_url = await warm_screen(client, mine)
     response = await client.post(mine + "lang", data={"l": "mn"})
     assert response.status == 200
-    before = await _front_screens(client)
+    before = await front_screens(client)
     assert (await client.get(url)).status == 200
-    assert await _front_screens(client) == before + 1  # the other box's answer stayed warm
+    assert await front_screens(client) == before + 1  # the other box's answer stayed warm
     # This box's own remembered answer is gone: the next one is Mongolian.
     assert lang_of(await (await client.get(mine_url)).text()) == "mn"
     statuses = []

@@ -14,10 +14,9 @@ from fontTools.ttLib import TTFont
 from fontTools.ttLib.tables._g_l_y_f import Glyph
 from PIL import Image, ImageChops, ImageDraw, ImageFont, features
 
+from tests.helpers import ROOT, enter
 from tv_server.tvfont import find_font
 from tv_ui import i18n
-
-from .conftest import ROOT, enter
 
 PO = ROOT / "tv_ui" / "locale" / "mn" / "LC_MESSAGES" / "messages.po"
 MONGOLIAN = re.compile("[\u1800-\u18af]")

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts import apikeys
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tv_server import keys
 from tv_server.api.open311_openapi import document
 from tv_server.app import create_app

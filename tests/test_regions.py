@@ -14,9 +14,8 @@ from device_registry.regions import (
     parse_regions,
 )
 from storage import Database
+from tests.helpers import ROOT
 from tv_server.migrations import MIGRATIONS
-
-from .conftest import ROOT
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@
 import gzip
 import re
 
+from tests.helpers import enter, linked_code_bytes
 from tv_server import keys
-
-from .conftest import enter
 
 
 async def first_link(client, url, pattern):
@@ -267,12 +266,3 @@ async def test_concurrent_requests_share_one_build_and_a_stale_build_is_not_kept
     assert builds == 2  # one shared build, redone once because it overlapped the publish
     assert {s.body for s in screens} == {b"<p>build 2</p>"}
     assert cache.holds("k", screens[0])
-
-
-async def linked_code_bytes(client, html: str) -> int:
-    """Bytes of the stylesheets and scripts a screen links (before compression)."""
-    total = 0
-    for url in re.findall(r'(?:href|src)="(/(?:static|tv/css)/[^"]+\.(?:css|js))"', html):
-        response = await client.get(url, headers={"Accept-Encoding": "identity"})
-        total += len(await response.read())
-    return total

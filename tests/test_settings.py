@@ -4,9 +4,8 @@ import re
 
 import pytest
 
+from tests.helpers import ROOT
 from tv_server.settings import SETTINGS, load_settings
-
-from .conftest import ROOT
 
 
 def test_every_setting_is_documented():

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from storage import Database, Migration, MigrationError
-from tests.conftest import ROOT, TEST_SECRET, login, make_settings
-from tests.test_launch import launch_params
+from tests.helpers import ROOT, TEST_SECRET, launch_params, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
@@ -105,8 +104,8 @@ async def test_migrations_bring_0_1_0_forward_keeping_every_row(old_data_dir):
     conn.close()
 
 
-async def test_the_app_serves_an_upgraded_0_1_0_data_dir(aiohttp_client, old_data_dir):
-    client = await aiohttp_client(
+async def test_the_app_serves_an_upgraded_0_1_0_data_dir(front_client, old_data_dir):
+    client = await front_client(
         create_app(make_settings(old_data_dir, demo=False, allow_unsigned=False))
     )
     health = await (await client.get("/healthz")).json()
@@ -122,7 +121,7 @@ async def test_the_app_serves_an_upgraded_0_1_0_data_dir(aiohttp_client, old_dat
     await client.close()
 
     # With --demo the old demo is recognised as loaded: nothing is added twice.
-    demo = await aiohttp_client(create_app(make_settings(old_data_dir, demo=True)))
+    demo = await front_client(create_app(make_settings(old_data_dir, demo=True)))
     db = demo.app[keys.DB]
     assert await db.fetchval("SELECT COUNT(*) FROM programs") == 15
     assert await db.fetchval("SELECT COUNT(*) FROM devices WHERE serial LIKE 'DEMO-%'") == 240
@@ -151,11 +150,11 @@ async def test_a_database_of_main_before_the_renames_opens_with_nothing_applied_
     assert await _migrate(path) == []
 
 
-async def test_the_app_serves_a_data_dir_of_main_before_the_renames(aiohttp_client, tmp_path):
+async def test_the_app_serves_a_data_dir_of_main_before_the_renames(front_client, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "legaltv.sqlite3").write_bytes(gzip.decompress(BEFORE_RENAMES.read_bytes()))
-    client = await aiohttp_client(create_app(make_settings(folder, demo=False)))
+    client = await front_client(create_app(make_settings(folder, demo=False)))
     health = await (await client.get("/healthz")).json()
     assert health["database"]["migrations"] == len(MIGRATIONS)
     response = await client.get("/tv/launch", params=launch_params())

@@ -4,52 +4,30 @@ WebP page images for the boxes whose model decodes WebP."""
 
 from __future__ import annotations
 
-import io
 import re
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image
 
 from content.programs import renditions, uploads
 from content.programs.live import THUMB_SPECS
 from storage import Database, Invalid
-from tests.conftest import enter
+from tests.helpers import (
+    DEMO_VIDEO,
+    blank_bomb,
+    encode,
+    enter,
+    jpeg_with_orientation,
+    photo,
+    snapshot,
+)
 from tv_server import keys
 from tv_server.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_VIDEO = ROOT / "content/catalog/fang-dianxin-zhapian/media/video.mp4"
-ORIENTATION = 0x0112
-MAKE = 0x010F
-BLUE = (0, 0, 255)
-
-
-def photo(size: tuple[int, int]) -> Image.Image:
-    """A photo-like picture (gradients and noise) with a blue top-left quarter as a marker."""
-    width, height = size
-    noise = Image.effect_noise(size, 30)
-    gx = Image.linear_gradient("L").rotate(90).resize(size)
-    gy = Image.linear_gradient("L").resize(size)
-    im = Image.merge("RGB", (ImageChops.blend(gx, noise, 0.3), gy, noise))
-    im = im.filter(ImageFilter.GaussianBlur(1))
-    im.paste(BLUE, (0, 0, width // 4, height // 4))
-    return im
-
-
-def encode(im: Image.Image, fmt: str, **kwargs) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **kwargs)
-    return out.getvalue()
-
-
-def jpeg_with_orientation(size=(600, 400), orientation=6) -> bytes:
-    exif = Image.Exif()
-    exif[ORIENTATION] = orientation
-    exif[MAKE] = "TestCam"
-    return encode(photo(size), "JPEG", quality=90, exif=exif)
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -71,15 +49,6 @@ def png_claiming(width: int, height: int) -> bytes:
         + png_chunk(b"IDAT", idat)
         + png_chunk(b"IEND", b"")
     )
-
-
-def blank_bomb() -> bytes:
-    """A real, valid PNG of 8000 × 6000 blank pixels: 48 MP, compressed to a few kB."""
-    return encode(Image.new("1", (8000, 6000)), "PNG", optimize=True)
-
-
-def snapshot(data_dir: Path) -> set[str]:
-    return {str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file()}
 
 
 @pytest.fixture

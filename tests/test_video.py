@@ -16,7 +16,7 @@ import pytest
 from aiohttp import FormData
 
 from content.programs import video
-from tests.conftest import csrf_of, enter, login, make_settings
+from tests.helpers import csrf_of, enter, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -220,8 +220,8 @@ async def wait_for(db, media_id: int, states=("done", "failed"), seconds: float 
     raise AssertionError(f"job of media {media_id} still {job}")
 
 
-async def test_refusals_are_clear_and_in_chinese(aiohttp_client, data_dir, clips):
-    client = await aiohttp_client(create_app(make_settings(data_dir, video_max_seconds=2)))
+async def test_refusals_are_clear_and_in_chinese(front_client, data_dir, clips):
+    client = await front_client(create_app(make_settings(data_dir, video_max_seconds=2)))
     assert (await login(client, "editor")).status == 303
     response = await upload(client, clips["short"])
     body = await response.json()
@@ -234,8 +234,8 @@ async def test_refusals_are_clear_and_in_chinese(aiohttp_client, data_dir, clips
     assert await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM video_jobs") == 0
 
 
-async def test_upload_is_queued_transcoded_and_shown_on_the_tv(aiohttp_client, data_dir, clips):
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
+async def test_upload_is_queued_transcoded_and_shown_on_the_tv(front_client, data_dir, clips):
+    client = await front_client(create_app(make_settings(data_dir)))
     db = client.app[keys.DB]
     assert (await login(client, "editor")).status == 303
     response = await upload(client, clips["silent"])
@@ -258,10 +258,10 @@ async def test_upload_is_queued_transcoded_and_shown_on_the_tv(aiohttp_client, d
 
 
 async def test_a_job_left_running_is_restarted_and_a_failure_keeps_ffmpeg_lines(
-    aiohttp_client, data_dir, clips
+    front_client, data_dir, clips
 ):
     # First server: nothing transcodes (concurrency 0); two uploads wait in the queue.
-    client = await aiohttp_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
+    client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     db = client.app[keys.DB]
     assert (await login(client, "editor")).status == 303
     good = (await (await upload(client, clips["small"])).json())["id"]
@@ -275,7 +275,7 @@ async def test_a_job_left_running_is_restarted_and_a_failure_keeps_ffmpeg_lines(
     broken.write_bytes(data[: len(data) // 3])
     await client.close()
     # The next server queues the interrupted job again and runs both.
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    client = await front_client(create_app(make_settings(data_dir)))
     db = client.app[keys.DB]
     assert (await wait_for(db, good)).state == "done"
     failed = await wait_for(db, bad)
@@ -286,11 +286,11 @@ async def test_a_job_left_running_is_restarted_and_a_failure_keeps_ffmpeg_lines(
 # -- review waits for the video; the TV plays what its model can ----------------------------------
 
 
-async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(aiohttp_client, data_dir, clips):
+async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(front_client, data_dir, clips):
     from content.programs import workflow
-    from tests.admin.test_programs import act, create, form
+    from tests.helpers import act_on_program, create, form
 
-    client = await aiohttp_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
+    client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     db = client.app[keys.DB]
     assert (await login(client, "admin")).status == 303
     pid = await create(client)
@@ -309,7 +309,7 @@ async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(aiohttp_clien
     assert 'id="video-status"' in page and "排队等待转码" in page
     status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
     assert status["state"] == "queued"
-    refused = await act(client, pid, "submit")
+    refused = await act_on_program(client, pid, "submit")
     assert "视频处理好之后才能提交审核" in await refused.text()
     assert (await workflow.get_state(db, pid)).workflow.state == "draft"
     # Transcode it (the runner's own code path), then review and publish.
@@ -317,8 +317,8 @@ async def test_review_waits_for_the_video_and_boxes_get_hls_or_mp4(aiohttp_clien
     assert await video.run_next(db, data_dir, ladder=ladder, max_seconds=7200) == "done"
     status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
     assert status["state"] == "done" and status["percent"] == 100
-    await act(client, pid, "submit")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "submit")
+    await act_on_program(client, pid, "approve")
     # A model that plays HLS natively gets the master playlist; the others the 720p MP4.
     async with db.transaction() as tx:
         await tx.execute(

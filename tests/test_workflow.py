@@ -10,7 +10,7 @@ from content.programs import video as video_domain
 from content.programs import workflow
 from content.programs.revisions import Fields, parse_body
 from storage import Conflict, Database, Invalid
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tv_server.migrations import MIGRATIONS
 
 FIELDS = Fields(

@@ -31,11 +31,11 @@ from tv_server import (
     video_tasks,
 )
 from tv_server.admin import setup_admin
+from tv_server.announcement_hub import AnnouncementHub, poll_forever
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
 from tv_server.boxes import BoxDirectory
 from tv_server.demo import apply_demo_mode, ensure_laws, ensure_regions
-from tv_server.events import AnnouncementHub, poll_forever
 from tv_server.front import ANSWERED, add_lane
 from tv_server.media import serve_media
 from tv_server.middlewares import guard

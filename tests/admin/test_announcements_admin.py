@@ -12,7 +12,7 @@ from aiohttp import FormData
 from PIL import Image
 
 from content.announcements import notices as ann
-from tests.conftest import csrf_of, enter
+from tests.helpers import csrf_of, enter
 from tv_server import keys
 
 NEW = "/admin/announcements/new"
@@ -204,11 +204,11 @@ async def test_an_image_is_validated_and_shown(client, admin_as):
     assert image.status == 200 and image.content_type == "image/jpeg"
 
 
-async def test_a_too_large_image_gets_413(client, aiohttp_client, data_dir):
-    from tests.conftest import login, make_settings
+async def test_a_too_large_image_gets_413(client, front_client, data_dir):
+    from tests.helpers import login, make_settings
     from tv_server.app import create_app
 
-    small = await aiohttp_client(create_app(make_settings(data_dir, upload_max_bytes=2000)))
+    small = await front_client(create_app(make_settings(data_dir, upload_max_bytes=2000)))
     assert (await login(small, "editor")).status == 303
     token = await csrf_of(small, NEW)
     form = _form(token, text="大图片")

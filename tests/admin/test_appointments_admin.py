@@ -8,8 +8,7 @@ import re
 import openpyxl
 
 from appointments import slots
-from tests.conftest import csrf_of
-from tests.test_appointments_tv import POINT, book, phone_step, tomorrow
+from tests.helpers import POINT, book, csrf_of, phone_step, tomorrow
 from tv_server import keys
 
 
@@ -44,10 +43,10 @@ async def test_staff_publish_slots_that_the_box_then_offers(client, admin_as, bo
     html = await (await client.get(f"{box}ap-day?svc=notarisation&sp={POINT}")).text()
     assert f"d-{tomorrow().isoformat()}" in html
     # The point's TV page (a cached screen) offers booking at once.
-    pid = await client.app[keys.DB].fetchval(
+    point_id = await client.app[keys.DB].fetchval(
         "SELECT id FROM service_points WHERE code = ?", (POINT,)
     )
-    assert 'id="ask-appointment"' in await (await client.get(f"{box}o-{pid}")).text()
+    assert 'id="ask-appointment"' in await (await client.get(f"{box}o-{point_id}")).text()
     audit = await client.app[keys.DB].fetchval(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'appointment.add_pattern'"
     )
@@ -138,7 +137,7 @@ async def test_reschedule_into_a_full_slot_is_refused(client, admin_as, box):
     await add_pattern(client, capacity="1")
     await add_pattern(client, start="10:00", end="10:30", capacity="1")
     first = await booked(client, box)
-    from tests.conftest import enter
+    from tests.helpers import enter
 
     other = await enter(client, "DEMO-0002")
     await booked(client, other, "10:00")

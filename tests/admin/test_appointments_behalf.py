@@ -8,8 +8,7 @@ import re
 from appointments import slots
 from callbacks import lifecycle
 from callbacks import requests as box_requests
-from tests.conftest import csrf_of, enter
-from tests.test_appointments_tv import ALL_WEEK, POINT, tomorrow
+from tests.helpers import ALL_WEEK, POINT, csrf_of, enter, tomorrow
 from tv_server import keys
 
 PAGE = f"/admin/appointments/point/{POINT}/behalf"

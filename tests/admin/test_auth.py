@@ -2,7 +2,7 @@
 
 import re
 
-from tests.conftest import csrf_of, login
+from tests.helpers import csrf_of, login
 from tv_server import keys
 
 
@@ -41,11 +41,11 @@ async def test_lockout_after_five_failures(client):
     assert response.status == 401
 
 
-async def test_login_rate_limit_per_address(aiohttp_client, data_dir):
-    from tests.conftest import make_settings
+async def test_login_rate_limit_per_address(front_client, data_dir):
+    from tests.helpers import make_settings
     from tv_server.app import create_app
 
-    client = await aiohttp_client(create_app(make_settings(data_dir, login_attempts_per_ip=3)))
+    client = await front_client(create_app(make_settings(data_dir, login_attempts_per_ip=3)))
     statuses = [(await login(client, f"nobody{i}", "whatever pw")).status for i in range(4)]
     assert statuses == [401, 401, 401, 429]
 
@@ -130,8 +130,8 @@ async def test_bad_user_form_keeps_input_and_explains(client, admin_as):
     assert "密码至少10个字符" in html and 'value="newbie"' in html
 
 
-async def test_password_reset_ends_the_users_sessions(client, aiohttp_client, admin_as):
-    other = await aiohttp_client(client.server)
+async def test_password_reset_ends_the_users_sessions(client, front_client, admin_as):
+    other = await front_client(client.server)
     assert (await login(other, "editor")).status == 303
     assert (await other.get("/admin/", allow_redirects=False)).status == 200
     await admin_as("admin")

@@ -2,38 +2,14 @@
 figures and exports."""
 
 import io
-import re
 
 from openpyxl import load_workbook
 
 from accounts.users import find_user
 from callbacks import lifecycle
 from callbacks import requests as box_requests
-from tests.conftest import csrf_of, enter, login
+from tests.helpers import act_on_callback, csrf_of, login, new_request
 from tv_server import keys
-
-
-async def new_request(client, serial="DEMO-0001", service="consultation", phone="13800138000"):
-    box = await enter(client, serial)
-    response = await client.post(
-        box + "cb-phone", data={"svc": service, "phone": phone}, allow_redirects=False
-    )
-    draft = re.search(r"d=([0-9a-f]+)", response.headers["Location"]).group(1)
-    response = await client.post(
-        box + "cb-submit", data={"d": draft, "w": "morning"}, allow_redirects=False
-    )
-    ref = response.headers["Location"].rsplit("r-", 1)[1]
-    cid = await client.app[keys.DB].fetchval(
-        "SELECT id FROM callback_requests WHERE ref = ?", (ref,)
-    )
-    return box, ref, cid
-
-
-async def act(client, cid, **data):
-    token = await csrf_of(client, f"/admin/callbacks/{cid}")
-    return await client.post(
-        f"/admin/callbacks/{cid}", data={"csrf_token": token, **data}, allow_redirects=False
-    )
 
 
 async def outside_request(client) -> tuple[str, int]:
@@ -67,11 +43,15 @@ async def test_viewer_cannot_open_the_queue(client, admin_as):
 async def test_claim_attempt_and_note_for_household_shows_on_the_tv(client, admin_as):
     box, ref, cid = await new_request(client)
     await admin_as("staff")
-    response = await act(client, cid, action="claim")
+    response = await act_on_callback(client, cid, action="claim")
     assert response.status == 303
-    response = await act(client, cid, action="attempt", outcome="answered", note="talked")
+    response = await act_on_callback(
+        client, cid, action="attempt", outcome="answered", note="talked"
+    )
     assert response.status == 303
-    response = await act(client, cid, action="note", note="律师明天上午再联系您", for_household="1")
+    response = await act_on_callback(
+        client, cid, action="note", note="律师明天上午再联系您", for_household="1"
+    )
     assert response.status == 303
     html = await (await client.get(box + "mine")).text()
     assert "律师明天上午再联系您" in html and "正在帮您办" in html  # in plain words
@@ -82,9 +62,9 @@ async def test_claim_attempt_and_note_for_household_shows_on_the_tv(client, admi
 async def test_a_second_claim_gets_a_clear_message(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    assert (await act(client, cid, action="claim")).status == 303
+    assert (await act_on_callback(client, cid, action="claim")).status == 303
     await login(client, "admin")
-    response = await act(client, cid, action="claim")
+    response = await act_on_callback(client, cid, action="claim")
     assert response.status == 409
     assert "刚被其他工作人员认领" in await response.text()
 
@@ -94,8 +74,8 @@ async def test_only_the_assignee_reveals_the_number_and_each_reveal_is_audited(c
     await admin_as("staff")
     html = await (await client.get(f"/admin/callbacks/{cid}")).text()
     assert "显示完整号码" not in html  # not claimed yet
-    await act(client, cid, action="claim")
-    response = await act(client, cid, action="reveal")
+    await act_on_callback(client, cid, action="claim")
+    response = await act_on_callback(client, cid, action="reveal")
     assert response.status == 200 and "13800138000" in await response.text()
     db = client.app[keys.DB]
     staff = await find_user(db, "staff")
@@ -106,16 +86,16 @@ async def test_only_the_assignee_reveals_the_number_and_each_reveal_is_audited(c
     )
     assert logged == 1
     await login(client, "admin")
-    response = await act(client, cid, action="reveal")
+    response = await act_on_callback(client, cid, action="reveal")
     assert response.status == 409 and "13800138000" not in await response.text()
 
 
 async def test_staff_cancel_needs_a_reason_and_keeps_the_form(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    response = await act(client, cid, action="cancel", reason="")
+    response = await act_on_callback(client, cid, action="cancel", reason="")
     assert response.status == 400 and "请填写取消原因" in await response.text()
-    assert (await act(client, cid, action="cancel", reason="重复申请")).status == 303
+    assert (await act_on_callback(client, cid, action="cancel", reason="重复申请")).status == 303
     html = await (await client.get(f"/admin/callbacks/{cid}")).text()
     assert "重复申请" in html and "已取消" in html
 

@@ -2,7 +2,7 @@
 is offered its household form, and the box page folds its technical fields away."""
 
 from device_registry import devices
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 from tv_server import keys
 
 

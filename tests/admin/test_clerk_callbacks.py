@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from callbacks import lifecycle
 from storage import clock
-from tests.admin.test_callbacks_admin import act, new_request
+from tests.helpers import act_on_callback, new_request
 from tv_server import keys
 
 
@@ -42,7 +42,7 @@ async def test_todays_calls_list_windows_with_submitted_and_due_times(client, ad
 async def test_an_agreed_call_again_time_today_is_due_today_and_on_todays_list(client, admin_as):
     _box, ref, cid = await new_request(client)
     await admin_as("staff")
-    assert (await act(client, cid, action="claim")).status == 303
+    assert (await act_on_callback(client, cid, action="claim")).status == 303
     now = time.time()
     # An agreed time later today, in the evening window (or just ahead when it is late).
     agreed = max(now + 60, clock.at(clock.today(), dt.time(19, 30)))
@@ -69,7 +69,7 @@ async def test_an_agreed_call_again_time_today_is_due_today_and_on_todays_list(c
 async def test_one_staff_name_per_state_in_filter_and_rows(client, admin_as):
     _box, ref, cid = await new_request(client)
     await admin_as("staff")
-    await act(client, cid, action="claim")
+    await act_on_callback(client, cid, action="claim")
     html = await (await client.get("/admin/callbacks?status=assigned")).text()
     option = html.split('<option value="assigned"', 1)[1].split("</option>", 1)[0]
     label = option.rsplit(">", 1)[1]
@@ -80,7 +80,7 @@ async def test_one_staff_name_per_state_in_filter_and_rows(client, admin_as):
 async def test_after_claiming_the_request_reads_as_mine(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    await act(client, cid, action="claim")
+    await act_on_callback(client, cid, action="claim")
     html = await (await client.get(f"/admin/callbacks/{cid}")).text()
     assert "已认领" in html and "由您承办" in html
 
@@ -88,22 +88,24 @@ async def test_after_claiming_the_request_reads_as_mine(client, admin_as):
 async def test_completing_needs_a_short_result(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    await act(client, cid, action="claim")
-    response = await act(client, cid, action="complete", note="  ")
+    await act_on_callback(client, cid, action="claim")
+    response = await act_on_callback(client, cid, action="complete", note="  ")
     assert response.status == 400
     assert "请简要写下办理结果" in await response.text()
     assert (await lifecycle.get(client.app[keys.DB], cid)).status == "assigned"
-    assert (await act(client, cid, action="complete", note="已电话解答")).status == 303
+    assert (await act_on_callback(client, cid, action="complete", note="已电话解答")).status == 303
     assert (await lifecycle.get(client.app[keys.DB], cid)).status == "completed"
 
 
 async def test_answered_can_complete_in_the_same_step(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    await act(client, cid, action="claim")
-    response = await act(client, cid, action="attempt", outcome="busy", complete="1", note="x")
+    await act_on_callback(client, cid, action="claim")
+    response = await act_on_callback(
+        client, cid, action="attempt", outcome="busy", complete="1", note="x"
+    )
     assert response.status == 400
-    response = await act(
+    response = await act_on_callback(
         client, cid, action="attempt", outcome="answered", complete="1", note="已解答，不需再联系"
     )
     assert response.status == 303
@@ -116,10 +118,10 @@ async def test_answered_can_complete_in_the_same_step(client, admin_as):
 async def test_a_revealed_number_stays_shown_to_the_assignee_while_they_work(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    await act(client, cid, action="claim")
-    html = await (await act(client, cid, action="reveal")).text()
+    await act_on_callback(client, cid, action="claim")
+    html = await (await act_on_callback(client, cid, action="reveal")).text()
     assert "13800138000" in html and 'name="keep_phone"' in html
-    response = await act(client, cid, action="note", note="先打一次", keep_phone="1")
+    response = await act_on_callback(client, cid, action="note", note="先打一次", keep_phone="1")
     assert response.status == 303
     html = await (await client.get(response.headers["Location"])).text()
     assert "13800138000" in html
@@ -135,7 +137,7 @@ async def test_a_revealed_number_stays_shown_to_the_assignee_while_they_work(cli
 async def test_cancel_sits_apart_from_complete(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    await act(client, cid, action="claim")
+    await act_on_callback(client, cid, action="claim")
     html = await (await client.get(f"/admin/callbacks/{cid}")).text()
     complete_at = html.index('value="complete"')
     cancel_at = html.index('value="cancel"')
@@ -147,8 +149,8 @@ async def test_cancel_sits_apart_from_complete(client, admin_as):
 async def test_figures_export_in_chinese_with_percentages(client, admin_as):
     _box, _ref, cid = await new_request(client)
     await admin_as("staff")
-    await act(client, cid, action="claim")
-    await act(client, cid, action="attempt", outcome="answered", note="ok")
+    await act_on_callback(client, cid, action="claim")
+    await act_on_callback(client, cid, action="attempt", outcome="answered", note="ok")
     response = await client.get("/admin/callbacks/figures?format=csv")
     rows = list(csv.reader(io.StringIO((await response.read()).decode("utf-8-sig"))))
     assert rows[0] == ["分类", "项目", "数量"]

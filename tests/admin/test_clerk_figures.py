@@ -8,7 +8,7 @@ import time
 from accounts.users import create_user
 from device_registry import coverage, devices
 from storage import clock
-from tests.conftest import DEMO_PASSWORD, login
+from tests.helpers import DEMO_PASSWORD, login
 from tv_server import keys
 
 

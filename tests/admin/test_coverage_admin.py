@@ -19,7 +19,7 @@ from accounts import apikeys
 from device_registry import coverage
 from device_registry.regions import RegionTree
 from storage import Database
-from tests.conftest import csrf_of, login, make_settings
+from tests.helpers import csrf_of, login, make_settings
 from tv_server import coverage_tasks, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
@@ -435,7 +435,7 @@ async def keep_figures(data_dir, at: float) -> None:
 
 
 async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_stale(
-    aiohttp_client, data_dir, monkeypatch
+    front_client, data_dir, monkeypatch
 ):
     async def no_refresh(app):  # hold the background refresh back, to look at the first answer
         return None
@@ -443,7 +443,7 @@ async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_s
     monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
     yesterday = time.time() - DAY
     await keep_figures(data_dir, yesterday)
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    client = await front_client(create_app(make_settings(data_dir)))
     _, key = await apikeys.create(client.app[keys.DB], "operator", ["coverage:read"])
     body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
     assert body["stale"] is True and body["totals"]["installed"] > 0
@@ -460,13 +460,13 @@ async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_s
 
 
 async def test_without_kept_figures_they_are_computed_before_the_server_listens(
-    aiohttp_client, data_dir, monkeypatch
+    front_client, data_dir, monkeypatch
 ):
     async def no_refresh(app):
         return None
 
     monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    client = await front_client(create_app(make_settings(data_dir)))
     db = client.app[keys.DB]
     assert await db.fetchval("SELECT COUNT(*) FROM coverage_latest") > 0
     _, key = await apikeys.create(db, "operator", ["coverage:read"])

@@ -12,7 +12,7 @@ from aiohttp import FormData
 
 from content.directory import csv_io as directory_io
 from content.directory import points as directory
-from tests.conftest import csrf_of, enter
+from tests.helpers import csrf_of, enter
 from tv_server import keys
 
 LIST = "/admin/directory"

@@ -8,8 +8,7 @@ import re
 import sqlite3
 
 from content.programs import workflow
-from tests.admin.test_programs import act, create, form, switch
-from tests.conftest import csrf_of
+from tests.helpers import act_on_program, create, csrf_of, form, switch
 from tv_server import keys
 
 ROLES = ("admin", "editor", "reviewer", "staff", "dsq_editor", "viewer")
@@ -242,10 +241,12 @@ async def test_home_lists_my_drafts_in_review_and_returned(client, admin_as):
     draft = await create(client, title="我的草稿节目")
     sent = await create(client, title="我送审的节目")
     back = await create(client, title="被退回的节目")
-    assert (await act(client, sent, "submit")).status == 303
-    assert (await act(client, back, "submit")).status == 303
+    assert (await act_on_program(client, sent, "submit")).status == 303
+    assert (await act_on_program(client, back, "submit")).status == 303
     await switch(client, admin_as, "reviewer")
-    assert (await act(client, back, "request_changes", comment="第二页写错了")).status == 303
+    assert (
+        await act_on_program(client, back, "request_changes", comment="第二页写错了")
+    ).status == 303
     await switch(client, admin_as, "editor")
     page = await (await client.get("/admin/")).text()
     mine = page.split('id="my-work"')[1]

@@ -11,12 +11,14 @@ import re
 import pytest
 from aiohttp import FormData
 
-from tests.conftest import csrf_of, login, make_settings
-from tests.test_uploads import (
+from tests.helpers import (
     DEMO_VIDEO,
     blank_bomb,
+    csrf_of,
     encode,
     jpeg_with_orientation,
+    login,
+    make_settings,
     photo,
     snapshot,
 )
@@ -36,8 +38,8 @@ def private_data_dir(data_dir):
 
 
 @pytest.fixture
-async def editor(aiohttp_client, private_data_dir):
-    client = await aiohttp_client(create_app(make_settings(private_data_dir)))
+async def editor(front_client, private_data_dir):
+    client = await front_client(create_app(make_settings(private_data_dir)))
     assert (await login(client, "editor")).status == 303
     return client
 
@@ -162,8 +164,8 @@ async def test_bad_file_in_a_plain_form_shows_the_page_again(editor):
     assert "letter.jpg" in html  # what was chosen is named again
 
 
-async def test_oversize_upload_is_413_with_a_chinese_message(aiohttp_client, private_data_dir):
-    client = await aiohttp_client(
+async def test_oversize_upload_is_413_with_a_chinese_message(front_client, private_data_dir):
+    client = await front_client(
         create_app(make_settings(private_data_dir, upload_max_bytes=50_000))
     )
     await login(client, "editor")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storage import clock
-from tests.admin.test_callbacks_admin import new_request
+from tests.helpers import new_request
 from tv_server import keys
 
 # 2026-12-05 22:01 UTC is 2026-12-06 06:01 in Ordos.

@@ -13,8 +13,7 @@ import pytest
 from aiohttp import FormData
 
 from content.programs import export
-from tests.conftest import csrf_of, login, make_settings
-from tests.test_content_packages import CATALOG, tree
+from tests.helpers import CATALOG, csrf_of, login, make_settings, tree
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -30,8 +29,8 @@ def private_data_dir(data_dir):
     return data_dir
 
 
-async def signed_in(aiohttp_client, data_dir, username: str, **settings):
-    client = await aiohttp_client(create_app(make_settings(data_dir, **settings)))
+async def signed_in(front_client, data_dir, username: str, **settings):
+    client = await front_client(create_app(make_settings(data_dir, **settings)))
     assert (await login(client, username)).status == 303
     return client
 
@@ -69,9 +68,9 @@ async def count(client, table: str) -> int:
 
 
 async def test_editor_uploads_a_package_and_sees_what_was_imported(
-    aiohttp_client, private_data_dir, tmp_path
+    front_client, private_data_dir, tmp_path
 ):
-    client = await signed_in(aiohttp_client, private_data_dir, "editor")
+    client = await signed_in(front_client, private_data_dir, "editor")
     page = await client.get(PAGE)
     assert page.status == 200
     assert "导入内容包" in await page.text()
@@ -91,8 +90,8 @@ async def test_editor_uploads_a_package_and_sees_what_was_imported(
     assert per_program[-1]["detail"]["slug"] == "xin-jiemu"
 
 
-async def test_admin_may_publish_directly(aiohttp_client, private_data_dir, tmp_path):
-    client = await signed_in(aiohttp_client, private_data_dir, "admin")
+async def test_admin_may_publish_directly(front_client, private_data_dir, tmp_path):
+    client = await signed_in(front_client, private_data_dir, "admin")
     response = await upload(client, package_zip(tmp_path), publish="1")
     assert response.status == 200
     assert "已上线" in await response.text()
@@ -101,9 +100,9 @@ async def test_admin_may_publish_directly(aiohttp_client, private_data_dir, tmp_
 
 
 async def test_a_broken_package_is_reported_by_file_and_line_and_nothing_written(
-    aiohttp_client, private_data_dir, tmp_path
+    front_client, private_data_dir, tmp_path
 ):
-    client = await signed_in(aiohttp_client, private_data_dir, "editor")
+    client = await signed_in(front_client, private_data_dir, "editor")
     before = [await count(client, t) for t in ("programs", "media", "program_revisions")]
     response = await upload(client, package_zip(tmp_path, category="no-such"))
     html = await response.text()
@@ -118,8 +117,8 @@ async def test_a_broken_package_is_reported_by_file_and_line_and_nothing_written
     assert (await audit(client, "content.import"))[-1]["outcome"] == "failed"
 
 
-async def test_a_zip_slip_upload_is_refused(aiohttp_client, private_data_dir):
-    client = await signed_in(aiohttp_client, private_data_dir, "editor")
+async def test_a_zip_slip_upload_is_refused(front_client, private_data_dir):
+    client = await signed_in(front_client, private_data_dir, "editor")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("../../evil.toml", "x = 1")
@@ -128,8 +127,8 @@ async def test_a_zip_slip_upload_is_refused(aiohttp_client, private_data_dir):
     assert "unsafe path refused" in await response.text()
 
 
-async def test_viewer_cannot_import_and_is_audited(aiohttp_client, private_data_dir, tmp_path):
-    client = await signed_in(aiohttp_client, private_data_dir, "viewer")
+async def test_viewer_cannot_import_and_is_audited(front_client, private_data_dir, tmp_path):
+    client = await signed_in(front_client, private_data_dir, "viewer")
     page = await (await client.get(PAGE)).text()
     assert "上传并导入" not in page
     response = await upload(client, package_zip(tmp_path))
@@ -142,8 +141,8 @@ async def test_viewer_cannot_import_and_is_audited(aiohttp_client, private_data_
     )
 
 
-async def test_viewer_downloads_a_program_as_a_zip(aiohttp_client, data_dir):
-    client = await signed_in(aiohttp_client, data_dir, "viewer")
+async def test_viewer_downloads_a_program_as_a_zip(front_client, data_dir):
+    client = await signed_in(front_client, data_dir, "viewer")
     pid = await client.app[keys.DB].fetchval("SELECT id FROM programs WHERE slug = 'gongzheng'")
     response = await client.get(f"{PAGE}/export.zip", params={"id": str(pid)})
     assert response.status == 200
@@ -158,24 +157,24 @@ async def test_viewer_downloads_a_program_as_a_zip(aiohttp_client, data_dir):
     assert entry["username"] == "viewer" and entry["detail"]["programs"] == ["gongzheng"]
 
 
-async def test_export_all_as_zip(aiohttp_client, data_dir):
-    client = await signed_in(aiohttp_client, data_dir, "editor")
+async def test_export_all_as_zip(front_client, data_dir):
+    client = await signed_in(front_client, data_dir, "editor")
     response = await client.get(f"{PAGE}/export.zip", params={"all": "1"})
     assert response.status == 200
     names = zipfile.ZipFile(io.BytesIO(await response.read())).namelist()
     assert sorted(n for n in names) == sorted(tree(CATALOG))
 
 
-async def test_scoped_editor_cannot_export_a_program_outside_their_region(aiohttp_client, data_dir):
-    client = await signed_in(aiohttp_client, data_dir, "dsq_editor")
+async def test_scoped_editor_cannot_export_a_program_outside_their_region(front_client, data_dir):
+    client = await signed_in(front_client, data_dir, "dsq_editor")
     pid = await client.app[keys.DB].fetchval("SELECT id FROM programs WHERE slug = 'gongzheng'")
     response = await client.get(f"{PAGE}/export.zip", params={"id": str(pid)})
     assert response.status == 403
 
 
-async def test_a_too_large_upload_gets_413_with_a_message(aiohttp_client, private_data_dir):
+async def test_a_too_large_upload_gets_413_with_a_message(front_client, private_data_dir):
     client = await signed_in(
-        aiohttp_client, private_data_dir, "editor", video_upload_max_bytes=20_000
+        front_client, private_data_dir, "editor", video_upload_max_bytes=20_000
     )
     response = await upload(client, b"PK" + bytes(30_000))
     assert response.status == 413

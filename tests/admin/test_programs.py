@@ -8,58 +8,13 @@ import re
 import time
 
 from content.programs import workflow
-from tests.conftest import csrf_of
+from tests.helpers import act_on_program, create, csrf_of, form, switch
+from tv_server import keys
 from tv_server.admin import programs as slice_
-
-BODY = (
-    "# 第一页标题\n\n草场流转要签书面合同，写清面积、年限和价格。\n\n"
-    "# 第二页\n\n有纠纷先找村调解委员会，也可拨打12348。\n"
-)
-
-
-def form(**changes) -> dict:
-    data = {
-        "title": "草场流转新规定",
-        "summary": "签书面合同，写清面积年限。",
-        "category": "caoyuan-tudi",
-        "tags": "草场，合同",
-        "language": "zh",
-        "regions": "1506",
-        "body": BODY,
-    }
-    data.update(changes)
-    return data
-
-
-async def create(client, **changes) -> int:
-    token = await csrf_of(client, "/admin/programs/new")
-    response = await client.post(
-        "/admin/programs/new", data={"csrf_token": token, **form(**changes)}, allow_redirects=False
-    )
-    assert response.status == 303, await response.text()
-    return int(re.search(r"/programs/(\d+)", response.headers["Location"]).group(1))
-
-
-async def act(client, pid: int, action: str, **extra):
-    token = await csrf_of(client, f"/admin/programs/{pid}")
-    state = await workflow.get_state(client.app[keys_db()], pid)
-    data = {"csrf_token": token, "action": action, "revision": state.draft.id, **extra}
-    return await client.post(f"/admin/programs/{pid}/workflow", data=data, allow_redirects=False)
-
-
-def keys_db():
-    from tv_server import keys
-
-    return keys.DB
 
 
 async def tv_category(client, box) -> str:
     return await (await client.get(f"{box}c-caoyuan-tudi")).text()
-
-
-async def switch(client, admin_as, username: str):
-    client.session.cookie_jar.clear()
-    await admin_as(username)
 
 
 async def test_draft_stays_off_the_tv_until_a_reviewer_approves(client, box, admin_as):
@@ -68,15 +23,15 @@ async def test_draft_stays_off_the_tv_until_a_reviewer_approves(client, box, adm
     assert "草场流转新规定" not in await tv_category(client, box)
     page = await (await client.get(f"/admin/programs/{pid}")).text()
     assert "草稿" in page and "未上线" in page
-    assert (await act(client, pid, "submit")).status == 303
+    assert (await act_on_program(client, pid, "submit")).status == 303
     # Editors cannot approve their own work.
-    assert (await act(client, pid, "approve")).status == 403
+    assert (await act_on_program(client, pid, "approve")).status == 403
     await switch(client, admin_as, "reviewer")
     queue = await (await client.get("/admin/programs/review")).text()
     assert "草场流转新规定" in queue
     review = await (await client.get(f"/admin/programs/{pid}/review")).text()
     assert "有纠纷先找村调解委员会" in review
-    response = await act(client, pid, "approve")
+    response = await act_on_program(client, pid, "approve")
     assert response.status == 303 and "ok=program_published" in response.headers["Location"]
     assert "草场流转新规定" in await tv_category(client, box)
     pages = await (await client.get(f"{box}p-{pid}-2")).text()
@@ -88,11 +43,11 @@ async def test_edits_to_a_live_program_wait_for_review_and_can_be_rolled_back(
 ):
     await admin_as("editor")
     pid = await create(client)
-    await act(client, pid, "submit")
+    await act_on_program(client, pid, "submit")
     await switch(client, admin_as, "reviewer")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "approve")
     await switch(client, admin_as, "editor")
-    state = await workflow.get_state(client.app[keys_db()], pid)
+    state = await workflow.get_state(client.app[keys.DB], pid)
     token = await csrf_of(client, f"/admin/programs/{pid}")
     response = await client.post(
         f"/admin/programs/{pid}",
@@ -102,20 +57,20 @@ async def test_edits_to_a_live_program_wait_for_review_and_can_be_rolled_back(
     assert response.status == 303
     tv = await tv_category(client, box)
     assert "草场流转新规定" in tv and "改过的标题" not in tv
-    await act(client, pid, "submit")
+    await act_on_program(client, pid, "submit")
     await switch(client, admin_as, "reviewer")
-    response = await act(client, pid, "request_changes", comment="")
+    response = await act_on_program(client, pid, "request_changes", comment="")
     assert response.status == 400 and "退回时请写明" in await response.text()
-    await act(client, pid, "request_changes", comment="标题太口语化")
+    await act_on_program(client, pid, "request_changes", comment="标题太口语化")
     await switch(client, admin_as, "editor")
     page = await (await client.get(f"/admin/programs/{pid}")).text()
     assert "标题太口语化" in page and "退回修改" in page
-    await act(client, pid, "submit")
+    await act_on_program(client, pid, "submit")
     await switch(client, admin_as, "reviewer")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "approve")
     assert "改过的标题" in await tv_category(client, box)
     # Put the first published version back at once.
-    first = (await workflow.list_revisions(client.app[keys_db()], pid))[-1]
+    first = (await workflow.list_revisions(client.app[keys.DB], pid))[-1]
     token = await csrf_of(client, f"/admin/programs/{pid}/history")
     response = await client.post(
         f"/admin/programs/{pid}/history",
@@ -130,13 +85,13 @@ async def test_edits_to_a_live_program_wait_for_review_and_can_be_rolled_back(
 async def test_unpublish_takes_it_off_and_republish_brings_it_back(client, box, admin_as):
     await admin_as("admin")
     pid = await create(client)
-    await act(client, pid, "submit")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "submit")
+    await act_on_program(client, pid, "approve")
     assert "草场流转新规定" in await tv_category(client, box)
-    assert (await act(client, pid, "unpublish")).status == 303
+    assert (await act_on_program(client, pid, "unpublish")).status == 303
     assert "草场流转新规定" not in await tv_category(client, box)
     assert (await client.get(f"{box}p-{pid}-1")).status == 404
-    assert (await act(client, pid, "republish")).status == 303
+    assert (await act_on_program(client, pid, "republish")).status == 303
     assert "草场流转新规定" in await tv_category(client, box)
     log = await (await client.get("/admin/audit?object_type=program")).text()
     for action in ("program.create", "program.approve", "program.unpublish"):
@@ -146,12 +101,12 @@ async def test_unpublish_takes_it_off_and_republish_brings_it_back(client, box, 
 async def test_scheduled_program_goes_live_at_its_time(client, box, admin_as):
     await admin_as("admin")
     pid = await create(client)
-    await act(client, pid, "submit")
-    response = await act(client, pid, "approve", go_live_at="2099-01-01T08:00")
+    await act_on_program(client, pid, "submit")
+    response = await act_on_program(client, pid, "approve", go_live_at="2099-01-01T08:00")
     assert "ok=program_scheduled" in response.headers["Location"]
     assert "草场流转新规定" not in await tv_category(client, box)
     assert await slice_.tick(client.app) == []
-    db = client.app[keys_db()]
+    db = client.app[keys.DB]
     async with db.transaction() as tx:  # the clock moves on to the go-live time
         await tx.execute(
             "UPDATE program_workflow SET go_live_at = ? WHERE program_id = ?",
@@ -181,7 +136,7 @@ async def test_bad_form_is_shown_again_with_a_chinese_message(client, admin_as):
 async def test_stale_form_does_not_overwrite_a_newer_draft(client, admin_as):
     await admin_as("editor")
     pid = await create(client)
-    state = await workflow.get_state(client.app[keys_db()], pid)
+    state = await workflow.get_state(client.app[keys.DB], pid)
     token = await csrf_of(client, f"/admin/programs/{pid}")
     for title, expected in (("第一次修改", 303), ("第二次修改", 409)):
         response = await client.post(
@@ -192,7 +147,7 @@ async def test_stale_form_does_not_overwrite_a_newer_draft(client, admin_as):
         assert response.status == expected
     text = await response.text()
     assert "别人刚刚保存了这个节目" in text and "第二次修改" in text  # what was typed is kept
-    now = await workflow.get_state(client.app[keys_db()], pid)
+    now = await workflow.get_state(client.app[keys.DB], pid)
     assert now.draft.content.title == "第一次修改"
 
 
@@ -228,15 +183,15 @@ async def test_uploaded_image_is_used_by_a_page_and_shown_on_the_tv(client, box,
     pid = int(re.search(r"/programs/(\d+)", response.headers["Location"]).group(1))
     edit = await (await client.get(f"/admin/programs/{pid}")).text()
     assert "../images/hetong.png" in edit
-    await act(client, pid, "submit")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "submit")
+    await act_on_program(client, pid, "approve")
     page = await (await client.get(f"{box}p-{pid}-1")).text()
     src = re.search(r'<img src="([^"]+)" alt="合同样本"', page).group(1)
     assert (await client.get(src)).status == 200
 
 
 async def test_scoped_editor_views_city_wide_programs_but_cannot_change_them(client, admin_as):
-    db = client.app[keys_db()]
+    db = client.app[keys.DB]
     city_wide = await db.fetchval("SELECT id FROM programs WHERE slug = 'caoyuan-chengbao'")
     await admin_as("admin")
     elsewhere = await create(client, title="乌审旗的节目", regions="150626")
@@ -261,7 +216,7 @@ async def test_scoped_editor_views_city_wide_programs_but_cannot_change_them(cli
         allow_redirects=False,
     )
     assert response.status == 403
-    assert (await act(client, city_wide, "submit")).status == 403
+    assert (await act_on_program(client, city_wide, "submit")).status == 403
     assert (await workflow.get_state(db, city_wide)).draft.content.title != "改不了"
     for path in (f"/admin/programs/{elsewhere}", f"/admin/programs/{elsewhere}/preview"):
         assert (await client.get(path)).status == 403, path
@@ -273,14 +228,14 @@ async def test_scoped_editor_views_city_wide_programs_but_cannot_change_them(cli
 
 async def test_a_reviewer_cannot_approve_what_they_wrote_unless_admin(client, admin_as):
     from accounts import users
-    from tests.conftest import login
+    from tests.helpers import login
 
-    db = client.app[keys_db()]
+    db = client.app[keys.DB]
     writer = await users.create_user(db, "writer1", "Caoyuan-2026-writer", "editor")
 
     assert (await login(client, "writer1", "Caoyuan-2026-writer")).status == 303
     pid = await create(client)
-    await act(client, pid, "submit")
+    await act_on_program(client, pid, "submit")
     # The writer becomes a reviewer (a new job): still not the one to approve their own work.
     await users.update_user(db, writer.id, role="reviewer", region_code=None,
                             display_name="writer1")  # fmt: skip
@@ -288,7 +243,7 @@ async def test_a_reviewer_cannot_approve_what_they_wrote_unless_admin(client, ad
     assert (await login(client, "writer1", "Caoyuan-2026-writer")).status == 303
     review = await (await client.get(f"/admin/programs/{pid}/review")).text()
     assert 'id="own-work"' in review and 'value="approve"' not in review
-    response = await act(client, pid, "approve")
+    response = await act_on_program(client, pid, "approve")
     text = await response.text()
     assert response.status == 403 and "不能审核通过自己编写或提交的节目" in text
     assert (await workflow.get_state(db, pid)).status == "draft"
@@ -301,15 +256,15 @@ async def test_a_reviewer_cannot_approve_what_they_wrote_unless_admin(client, ad
     # An admin may approve their own program.
     await switch(client, admin_as, "admin")
     own = await create(client, title="管理员自己的节目")
-    await act(client, own, "submit")
-    response = await act(client, own, "approve")
+    await act_on_program(client, own, "submit")
+    response = await act_on_program(client, own, "approve")
     assert "ok=program_published" in response.headers["Location"]
 
 
 async def test_program_video_with_poster_plays_on_the_tv(client, box, admin_as):
     from aiohttp import FormData
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     demo = ROOT / "content/catalog/fang-dianxin-zhapian/media"
     video, poster = (demo / "video.mp4").read_bytes(), (demo / "poster.jpg").read_bytes()
@@ -317,7 +272,7 @@ async def test_program_video_with_poster_plays_on_the_tv(client, box, admin_as):
     pid = await create(client)
 
     async def save(files: dict, **extra):
-        state = await workflow.get_state(client.app[keys_db()], pid)
+        state = await workflow.get_state(client.app[keys.DB], pid)
         token = await csrf_of(client, f"/admin/programs/{pid}")
         data = FormData()
         fields = {"csrf_token": token, "revision": str(state.draft.id), **form(), **extra}
@@ -344,8 +299,8 @@ async def test_program_video_with_poster_plays_on_the_tv(client, box, admin_as):
             break
         await asyncio.sleep(0.1)
     assert status["state"] == "done", status
-    await act(client, pid, "submit")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "submit")
+    await act_on_program(client, pid, "approve")
     screen = await client.get(f"{box}v-{pid}")
     html = await screen.text()
     assert screen.status == 200
@@ -357,8 +312,8 @@ async def test_program_video_with_poster_plays_on_the_tv(client, box, admin_as):
     assert re.search(r'poster="/media/renditions/[^"]*cover-1080p', html)  # the box is 1080p
     # Taking the video off is reviewed like any change, then the TV has no video screen.
     assert (await save({}, remove_video="1")).status == 303
-    await act(client, pid, "submit")
-    await act(client, pid, "approve")
+    await act_on_program(client, pid, "submit")
+    await act_on_program(client, pid, "approve")
     assert (await client.get(f"{box}v-{pid}")).status == 404
 
 
@@ -368,9 +323,9 @@ async def test_a_viewer_trying_to_publish_is_refused_and_audited(client, box, ad
 
     await admin_as("editor")
     pid = await create(client)
-    assert (await act(client, pid, "submit")).status == 303
+    assert (await act_on_program(client, pid, "submit")).status == 303
     await switch(client, admin_as, "viewer")
-    response = await act(client, pid, "approve")
+    response = await act_on_program(client, pid, "approve")
     assert response.status == 403
     assert "没有权限" in await response.text()
     denied = await client.app[keys.DB].fetchall(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 
 from device_registry import devices
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 from tv_server import keys
 
 HEADER = "serial,mac,model,firmware,village_code,household_label,installed_at,state"

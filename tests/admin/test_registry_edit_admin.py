@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from device_registry import devices
-from tests.conftest import device_token_key
+from tests.helpers import device_token_key
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 

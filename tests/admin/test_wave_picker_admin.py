@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 from tv_server import keys
 
 TICKED = re.compile(r'name="regions" value="(\d+)" checked')

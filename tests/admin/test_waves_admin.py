@@ -4,7 +4,7 @@ scoped to their banner."""
 
 from __future__ import annotations
 
-from tests.conftest import csrf_of, enter
+from tests.helpers import csrf_of, enter
 from tv_server import keys
 
 SOON = "即将在您所在的地区开通"

@@ -8,22 +8,14 @@ import pytest
 
 from accounts import users
 from callbacks import lifecycle
-from tests.browser.test_household_journeys import (
-    FOCUSED,
-    SIZES,
-    no_overflow,
-    open_box,
-    press,
-    shot,
-    tv,  # noqa: F401 - the fixture
-)
+from tests.helpers import FOCUSED, SIZES, no_overflow, open_box, press, shot
 from tv_server import keys
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_adviser_callback_then_rating_with_a_digit(tv, size):  # noqa: F811
+async def test_adviser_callback_then_rating_with_a_digit(tv, size):
     server, _browser = tv
     db = server.app[keys.DB]
     page = await open_box(tv, size)

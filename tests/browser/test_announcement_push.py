@@ -5,14 +5,12 @@ Screenshots of the admin form and the TV (720p and 4K) go to test-artifacts/."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
+from tests.helpers import ARTIFACTS, DEMO_PASSWORD, make_settings
 from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SIZES = [pytest.param((1280, 720), id="720p"), pytest.param((3840, 2160), id="2160p")]
 VILLAGE = "150602001001"  # DEMO-0001's village
 FOCUSED = "document.activeElement ? document.activeElement.id : ''"
@@ -21,13 +19,10 @@ ANN_VISIBLE = "document.getElementById('ann').offsetHeight > 0"
 
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
+async def browser_and_server(front_server, data_dir, chromium):
     # A slow poll: what arrives within seconds was pushed by the admin action, not polled.
-    server = await aiohttp_server(create_app(make_settings(data_dir, announcement_poll_seconds=60)))
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
-        yield server, browser
-        await browser.close()
+    server = await front_server(create_app(make_settings(data_dir, announcement_poll_seconds=60)))
+    return server, chromium
 
 
 async def _admin_page(server, browser):

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_household_journeys import (
+from tests.helpers import (
     FOCUSED,
     SIZES,
+    attended_in,
     no_overflow,
     open_box,
     press,
     shot,
-    tv,  # noqa: F401 - the fixture
 )
-from tests.test_feedback_appointments import attended_in
 from tv_server import keys
 
 pytestmark = pytest.mark.browser

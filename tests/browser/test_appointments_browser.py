@@ -9,13 +9,19 @@ import asyncio
 import time
 
 import pytest
-from playwright.async_api import async_playwright
 
 from appointments import bookings, slots
 from callbacks.deadlines import Calendar
-from tests.browser.test_household_journeys import ARGS, FOCUSED, SIZES, no_overflow, press, shot
-from tests.browser.test_readability import MEASURE
-from tests.conftest import DEMO_PASSWORD, chromium_or_skip, make_settings
+from tests.helpers import (
+    DEMO_PASSWORD,
+    FOCUSED,
+    MEASURE,
+    SIZES,
+    make_settings,
+    no_overflow,
+    press,
+    shot,
+)
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -24,14 +30,10 @@ POINT = "sp-150602001"  # DEMO-0001's township station
 
 
 @pytest.fixture
-async def tv(aiohttp_server, data_dir):
+async def tv(front_server, data_dir, chromium):
     app = create_app(make_settings(data_dir))
-    server = await aiohttp_server(app)
-    executable = chromium_or_skip()
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
-        yield server, browser, app
-        await browser.close()
+    server = await front_server(app)
+    return server, chromium, app
 
 
 async def one_seat_left(db) -> slots.Slot:

@@ -4,29 +4,22 @@ too" only for 已接通, and the red 取消申请 stays folded away from 办结.
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.browser.test_my_requests_live import _claimed_request
-from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
+from tests.helpers import ARTIFACTS, DEMO_PASSWORD, claimed_request, make_settings
 from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
-        yield server, browser
-        await browser.close()
+async def browser_and_server(front_server, data_dir, chromium):
+    server = await front_server(create_app(make_settings(data_dir)))
+    return server, chromium
 
 
 async def test_the_attempt_form_shows_only_what_the_outcome_needs(browser_and_server):
     server, browser = browser_and_server
-    cid, _ref = await _claimed_request(server.app)
+    cid, _ref = await claimed_request(server.app)
     page = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

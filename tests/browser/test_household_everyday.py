@@ -5,24 +5,10 @@ number to check before sending, services in plain words, 我的申请 without de
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.browser.test_household_journeys import ARGS, FOCUSED, SIZES, open_box, press, shot
-from tests.browser.test_readability import MEASURE
-from tests.conftest import chromium_or_skip, make_settings
-from tv_server.app import create_app
+from tests.helpers import FOCUSED, MEASURE, SIZES, open_box, press, shot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def tv(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    executable = chromium_or_skip()
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
-        yield server, browser
-        await browser.close()
 
 
 # Every line of text of the reader page: an id stable across scrolling, and whether the line

@@ -4,82 +4,17 @@ at the 720p canvas and at 4K. Screenshots are kept in test-artifacts/."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.conftest import ARTIFACTS, chromium_or_skip, make_settings
-from tv_server.app import create_app
+from tests.helpers import (
+    FOCUSED,
+    SIZES,
+    no_overflow,
+    open_box,
+    press,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
-
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SIZES = [pytest.param((1280, 720), id="720p"), pytest.param((3840, 2160), id="2160p")]
-FOCUSED = "document.activeElement ? document.activeElement.id : ''"
-ON_BODY = "!document.activeElement || document.activeElement === document.body"
-# The focused element lies wholly inside the visible part of the screen's main area.
-FOCUS_VISIBLE = """(() => { var el = document.activeElement, m = document.getElementById('main');
-  if (!el || !m || !m.contains(el)) { return true; }
-  var r = el.getBoundingClientRect(), b = m.getBoundingClientRect();
-  return r.top >= b.top - 1 && r.bottom <= b.bottom + 1 && r.left >= b.left - 1
-    && r.right <= b.right + 1; })()"""
-
-
-@pytest.fixture
-async def tv(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    executable = chromium_or_skip()
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
-        yield server, browser
-        await browser.close()
-
-
-async def open_box(tv, size, serial="DEMO-0001"):
-    server, browser = tv
-    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(server.make_url(f"/tv/?stb={serial}")))
-    page.errors = errors
-    return page
-
-
-async def press(page, key, *, wait_nav=False):
-    if wait_nav:
-        # Wait for a real page change: tv.js records the focused id in the URL's hash
-        # (history.replaceState) just before leaving, which is a navigation of its own.
-        before = page.url.split("#")[0]
-        async with page.expect_navigation(url=lambda url: url.split("#")[0] != before):
-            await page.keyboard.press(key)
-    else:
-        await page.keyboard.press(key)
-        await page.wait_for_timeout(100)
-    assert not await page.evaluate(ON_BODY), f"focus fell to body after {key} on {page.url}"
-    assert await page.evaluate(FOCUS_VISIBLE), f"focused element clipped after {key} on {page.url}"
-
-
-async def shot(page, name, size):
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}-{size[0]}x{size[1]}.png"))
-
-
-async def no_overflow(page):
-    """Nothing sticks out of the 1280x720 canvas at any output size."""
-    overflow = await page.evaluate(
-        """() => { var c = document.getElementById('canvas').getBoundingClientRect();
-        return [document.documentElement.scrollWidth > window.innerWidth,
-                document.documentElement.scrollHeight > window.innerHeight,
-                Math.round(c.width), Math.round(c.height), window.innerWidth]; }"""
-    )
-    assert overflow[:2] == [False, False], overflow
-    # The canvas fills the screen: scaled 1x, 1.5x or 3x.
-    assert overflow[2] == overflow[4], overflow
 
 
 @pytest.mark.parametrize("size", SIZES)

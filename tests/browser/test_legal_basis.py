@@ -6,11 +6,9 @@ register, a flagged program and a TV page with its basis (720p and 4K) go to tes
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
 from content.laws import register as laws
-from tests.browser.test_readability import ARGS, MEASURE
-from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
+from tests.helpers import ARTIFACTS, DEMO_PASSWORD, MEASURE, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -32,12 +30,9 @@ GEOMETRY = """() => {
 
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
-        yield browser, server
-        await browser.close()
+async def browser_and_server(front_server, data_dir, chromium):
+    server = await front_server(create_app(make_settings(data_dir)))
+    return chromium, server
 
 
 async def _box_base(page, server) -> str:

@@ -6,15 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_household_journeys import (
-    FOCUSED,
-    SIZES,
-    no_overflow,
-    press,
-    shot,
-    tv,  # noqa: F401 - the fixture
-)
-from tests.browser.test_readability import MEASURE
+from tests.helpers import FOCUSED, MEASURE, SIZES, no_overflow, press, shot
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +19,7 @@ VERTICAL = """async () => {
   return [document.documentElement.lang, c.writingMode, loaded.join(',')]; }"""
 
 
-async def open_mn(tv, size, serial="DEMO-0001"):  # noqa: F811 - the fixture
+async def open_mn(tv, size, serial="DEMO-0001"):
     server, browser = tv
     page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
     errors = []
@@ -44,7 +36,7 @@ async def assert_vertical(page):
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_mongolian_program_paging_and_back(tv, size):  # noqa: F811
+async def test_mongolian_program_paging_and_back(tv, size):
     page = await open_mn(tv, size)
     assert await page.evaluate(FOCUSED) == "t-programs"
     await assert_vertical(page)
@@ -88,7 +80,7 @@ async def test_mongolian_program_paging_and_back(tv, size):  # noqa: F811
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_mongolian_directory_to_callback_receipt(tv, size):  # noqa: F811
+async def test_mongolian_directory_to_callback_receipt(tv, size):
     page = await open_mn(tv, size)
     await press(page, "ArrowRight")
     assert await page.evaluate(FOCUSED) == "t-dir"
@@ -146,7 +138,7 @@ MN_SCREENS = [
 ]
 
 
-async def mn_screen_urls(tv, page):  # noqa: F811
+async def mn_screen_urls(tv, page):
     server, _browser = tv
     await page.goto(str(server.make_url("/tv/?stb=DEMO-0001&lang=mn")))
     base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
@@ -156,7 +148,7 @@ async def mn_screen_urls(tv, page):  # noqa: F811
     return [base + (program + "-1" if s == "PROGRAM" else s) for s in MN_SCREENS]
 
 
-async def test_mongolian_screens_keep_the_budget(tv):  # noqa: F811
+async def test_mongolian_screens_keep_the_budget(tv):
     """≤ 5 requests before first paint, ≤ 30 KB of HTML+CSS+JS (the vertical layout included),
     the font subset ≤ 40 KB, text ≥ 24 px and contrast ≥ 7:1 — on the Mongolian screens."""
     _server, browser = tv
@@ -196,7 +188,7 @@ async def test_mongolian_screens_keep_the_budget(tv):  # noqa: F811
     assert problems == []
 
 
-async def test_mongolian_screens_get_only_the_rules_they_use_and_look_the_same(tv):  # noqa: F811
+async def test_mongolian_screens_get_only_the_rules_they_use_and_look_the_same(tv):
     """A Mongolian screen's stylesheet holds only the rules it can use (the budget above), and
     the screen renders pixel for pixel as it does with the whole of tv.css and the layout."""
     from tv_server import tvfont

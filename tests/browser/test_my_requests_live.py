@@ -5,49 +5,26 @@ and 已经办完了. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
-from accounts.users import find_user
-from callbacks import lifecycle
-from callbacks import requests as box_requests
-from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
+from tests.helpers import ARTIFACTS, DEMO_PASSWORD, claimed_request, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 NOTE = "已联系司法所，周三上午律师上门"
 
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
-        yield server, browser
-        await browser.close()
-
-
-async def _claimed_request(app) -> tuple[int, str]:
-    """A request of DEMO-0001 made and claimed by the scoped staff member (domain functions on
-    the server's own database)."""
-    db = app[keys.DB]
-    device_id, village = await db.fetchone(
-        "SELECT id, village_code FROM devices WHERE serial = 'DEMO-0001'"
-    )
-    chain = [r.code for r in app[keys.REGIONS].chain(village)]
-    draft = box_requests.validate("consultation", "13800138000", "morning", "live" * 4)
-    req, _ = await lifecycle.submit(db, lifecycle.Policy(), device_id, draft, chain, max_open=3)
-    staff = await find_user(db, "staff")
-    await lifecycle.claim(db, req.id, staff.id)
-    return req.id, req.ref
+async def browser_and_server(front_server, data_dir, chromium):
+    server = await front_server(create_app(make_settings(data_dir)))
+    return server, chromium
 
 
 async def test_my_requests_updates_live_when_staff_complete(browser_and_server):
     server, browser = browser_and_server
     ARTIFACTS.mkdir(exist_ok=True)
-    cid, ref = await _claimed_request(server.app)
+    cid, ref = await claimed_request(server.app)
 
     tv = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
     errors: list[str] = []

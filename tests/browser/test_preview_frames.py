@@ -4,31 +4,18 @@ page at its pixel size; arrow keys page inside the focused frame as a remote wou
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
+from tests.helpers import ARTIFACTS, DEMO_PASSWORD, make_settings
 from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    executable = chromium_or_skip()
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
-        yield server, browser
-        await browser.close()
+async def browser_and_server(front_server, data_dir, chromium):
+    server = await front_server(create_app(make_settings(data_dir)))
+    return server, chromium
 
 
 async def editor_page(server, browser, size):

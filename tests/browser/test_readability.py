@@ -4,21 +4,12 @@ body text ≥ 24 px on the 1280x720 canvas, contrast ≥ 7:1, ≤ 5 requests bef
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.conftest import chromium_or_skip, make_settings
+from tests.helpers import MEASURE, make_settings
 from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SCREENS = [
     "home",
     "programs",
@@ -31,37 +22,11 @@ SCREENS = [
     "PROGRAM",
 ]
 
-# For every element with its own text: font size in canvas px, and the contrast between its
-# colour and the first opaque background behind it (WCAG relative luminance).
-MEASURE = """() => {
-  function rgb(s) { var m = s.match(/[\\d.]+/g); return m ? m.map(Number) : [0,0,0,0]; }
-  function lum(c) { var a = c.slice(0,3).map(function (v) { v /= 255;
-    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
-    return 0.2126 * a[0] + 0.7152 * a[1] + 0.0722 * a[2]; }
-  function bg(el) { while (el) { var c = rgb(getComputedStyle(el).backgroundColor);
-    if (c.length < 4 || c[3] > 0.5) { return c; } el = el.parentElement; } return [255,255,255]; }
-  var out = [], all = document.querySelectorAll('#canvas *');
-  for (var i = 0; i < all.length; i++) {
-    var el = all[i], own = '';
-    for (var n = el.firstChild; n; n = n.nextSibling) { if (n.nodeType === 3) own += n.nodeValue; }
-    own = own.trim();
-    var r = el.getBoundingClientRect();
-    if (!own || r.width === 0 || r.height === 0) { continue; }
-    var st = getComputedStyle(el), a = lum(rgb(st.color)), b = lum(bg(el));
-    var ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-    out.push({text: own.slice(0, 20), size: parseFloat(st.fontSize), contrast: ratio});
-  }
-  return out; }"""
-
 
 @pytest.fixture
-async def browser_and_server(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    executable = chromium_or_skip()
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
-        yield browser, server
-        await browser.close()
+async def browser_and_server(front_server, data_dir, chromium):
+    server = await front_server(create_app(make_settings(data_dir)))
+    return chromium, server
 
 
 async def screen_urls(server, page):

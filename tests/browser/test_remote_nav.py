@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests.helpers import CHROMIUM
 from tv_ui.keymaps import keymap_json
 
 pytestmark = pytest.mark.browser
@@ -24,28 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).resolve().parent / "harness"
 STATIC = ROOT / "tv_ui" / "static"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ANNOUNCEMENT = {"id": 7, "text": "明日上午村委会有律师免费咨询", "level": "info"}
 HITS = web.AppKey("hits", list)
 SSE = web.AppKey("sse", asyncio.Queue)
 GAP_MS = 90  # > the 80 ms movement window of tv.js
 FOCUS_ID = "document.activeElement ? document.activeElement.id : null"
 ON_BODY = "!document.activeElement || document.activeElement === document.body"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: browser tests must run)")
-    pytest.skip(reason)
 
 
 # ---------------------------------------------------------------- test server
@@ -137,29 +122,13 @@ def make_app() -> web.Application:
 
 
 @pytest.fixture
-async def server(aiohttp_server):
-    return await aiohttp_server(make_app())
+async def server(front_server):
+    return await front_server(make_app())
 
 
 @pytest.fixture
-async def browser():
-    if not HAVE_CHROMIUM:
-        _unavailable(f"{CHROMIUM} is missing")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:  # pragma: no cover
-        _unavailable("playwright is not installed")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-@pytest.fixture
-async def page(browser, server):
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 720})
+async def page(chromium, server):
+    ctx = await chromium.new_context(viewport={"width": 1280, "height": 720})
     pg = await ctx.new_page()
     pg.set_default_timeout(5000)
     pg.base = str(server.make_url("/"))[:-1]  # type: ignore[attr-defined]
@@ -458,4 +427,4 @@ async def test_ipanel_ok_4097_follows_the_link(page):
 def test_chromium_is_there_on_ci():
     """CI must never silently skip the browser tests."""
     if os.environ.get("CI") == "true":
-        assert HAVE_CHROMIUM
+        assert Path(CHROMIUM).exists()

@@ -11,8 +11,7 @@ import time
 import pytest
 
 from appointments import bookings, slots
-from tests.browser.test_household_journeys import tv  # noqa: F401 - the fixture
-from tests.browser.test_readability import MEASURE
+from tests.helpers import MEASURE
 from tv_server import callback_policy, keys
 
 pytestmark = pytest.mark.browser

@@ -8,15 +8,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.conftest import ARTIFACTS, chromium_or_skip, make_settings
+from tests.helpers import ARTIFACTS, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+
+
+@pytest.fixture
+def chromium_args() -> list[str]:
+    return ["--autoplay-policy=no-user-gesture-required"]
+
+
 FOCUSED = "document.activeElement ? document.activeElement.id : ''"
 # Which arrow brings the focus nearer to an element (the key choice only; focus moves by keys).
 TOWARDS = """(id) => { var t = document.getElementById(id), a = document.activeElement;
@@ -57,60 +61,56 @@ async def walk_to(page, element_id: str) -> None:
     raise AssertionError(f"could not reach #{element_id} on {page.url}")
 
 
-async def test_play_seek_leave_and_resume_with_the_remote(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
+async def test_play_seek_leave_and_resume_with_the_remote(front_server, data_dir, chromium):
+    server = await front_server(create_app(make_settings(data_dir)))
     db = server.app[keys.DB]
     pid, slug = await db.fetchone(
         "SELECT id, category FROM programs WHERE video_media_id IS NOT NULL"
         " AND status = 'published' AND slug = 'fang-dianxin-zhapian'"
     )
-    executable = chromium_or_skip()
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=ARGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 720})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(str(server.make_url("/tv/?stb=DEMO-0001")))
-        await page.wait_for_url(re.compile(r"/home"))
-        await walk_to(page, "t-programs")
-        await walk_to(page, f"cat-{slug}")
-        await walk_to(page, f"prog-{pid}")
-        await page.wait_for_url(re.compile(rf"/v-{pid}"))
-        assert await page.evaluate(FOCUSED) == "video"
-        await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
-        await key(page, "Enter")  # OK: play
-        await page.wait_for_function("() => document.getElementById('video').currentTime > 0.3")
-        await key(page, "Enter")  # OK: pause
-        assert await page.evaluate("document.getElementById('video').paused")
-        before = await page.evaluate("document.getElementById('video').currentTime")
-        await key(page, "ArrowRight")  # +10 s
-        await at_time(page, f"t >= {before + 9.5} && t <= {before + 10.5}")
-        after = await page.evaluate("document.getElementById('video').currentTime")
-        time_text = await page.text_content("#player-time")
-        assert time_text.startswith(f"0:{int(after):02d}") and time_text.endswith("/ 0:16")
-        await key(page, "5")  # half way
-        await at_time(page, "Math.abs(t - 8) < 0.1")
-        await key(page, "ArrowRight")  # 18 s would pass the end: stops a second before it
-        await at_time(page, "Math.abs(t - 15) < 0.1")
-        await key(page, "ArrowLeft")
-        await at_time(page, "Math.abs(t - 5) < 0.1")
-        width = await page.evaluate("document.getElementById('player-done').style.width")
-        assert float(width.rstrip("%")) == pytest.approx(100 * 5 / 16, abs=1)
-        ARTIFACTS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(ARTIFACTS / "video-player-1280x720.png"))
-        # Back leaves (saving the position), and Back again up to the home screen.
+    page = await chromium.new_page(viewport={"width": 1280, "height": 720})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url("/tv/?stb=DEMO-0001")))
+    await page.wait_for_url(re.compile(r"/home"))
+    await walk_to(page, "t-programs")
+    await walk_to(page, f"cat-{slug}")
+    await walk_to(page, f"prog-{pid}")
+    await page.wait_for_url(re.compile(rf"/v-{pid}"))
+    assert await page.evaluate(FOCUSED) == "video"
+    await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    await key(page, "Enter")  # OK: play
+    await page.wait_for_function("() => document.getElementById('video').currentTime > 0.3")
+    await key(page, "Enter")  # OK: pause
+    assert await page.evaluate("document.getElementById('video').paused")
+    before = await page.evaluate("document.getElementById('video').currentTime")
+    await key(page, "ArrowRight")  # +10 s
+    await at_time(page, f"t >= {before + 9.5} && t <= {before + 10.5}")
+    after = await page.evaluate("document.getElementById('video').currentTime")
+    time_text = await page.text_content("#player-time")
+    assert time_text.startswith(f"0:{int(after):02d}") and time_text.endswith("/ 0:16")
+    await key(page, "5")  # half way
+    await at_time(page, "Math.abs(t - 8) < 0.1")
+    await key(page, "ArrowRight")  # 18 s would pass the end: stops a second before it
+    await at_time(page, "Math.abs(t - 15) < 0.1")
+    await key(page, "ArrowLeft")
+    await at_time(page, "Math.abs(t - 5) < 0.1")
+    width = await page.evaluate("document.getElementById('player-done').style.width")
+    assert float(width.rstrip("%")) == pytest.approx(100 * 5 / 16, abs=1)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "video-player-1280x720.png"))
+    # Back leaves (saving the position), and Back again up to the home screen.
+    await key(page, "Backspace", nav=True)
+    for _ in range(4):
+        if "/home" in page.url:
+            break
         await key(page, "Backspace", nav=True)
-        for _ in range(4):
-            if "/home" in page.url:
-                break
-            await key(page, "Backspace", nav=True)
-        assert "/home" in page.url
-        resume = page.locator("#t-resume")
-        assert "继续观看" in await resume.text_content()
-        assert "看到 0:05" in await resume.text_content()
-        # OK on it reopens the video at 5 s.
-        await walk_to(page, "t-resume")
-        await page.wait_for_url(re.compile(rf"/v-{pid}\?t=5"))
-        await page.wait_for_function("() => document.getElementById('video').currentTime >= 5")
-        assert errors == []
-        await browser.close()
+    assert "/home" in page.url
+    resume = page.locator("#t-resume")
+    assert "继续观看" in await resume.text_content()
+    assert "看到 0:05" in await resume.text_content()
+    # OK on it reopens the video at 5 s.
+    await walk_to(page, "t-resume")
+    await page.wait_for_url(re.compile(rf"/v-{pid}\?t=5"))
+    await page.wait_for_function("() => document.getElementById('video').currentTime >= 5")
+    assert errors == []

@@ -7,24 +7,18 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
+from tests.helpers import ARTIFACTS, DEMO_PASSWORD, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
 
 @pytest.fixture
-async def admin(aiohttp_server, data_dir):
-    server = await aiohttp_server(create_app(make_settings(data_dir)))
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
-        yield server, browser
-        await browser.close()
+async def admin(front_server, data_dir, chromium):
+    server = await front_server(create_app(make_settings(data_dir)))
+    return server, chromium
 
 
 async def logged_in(server, browser, username: str, javascript: bool = True):

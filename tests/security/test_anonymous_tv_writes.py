@@ -9,7 +9,7 @@ import re
 
 from content.announcements import notices as ann
 from device_registry import devices
-from tests.conftest import enter, legacy_device_token, make_settings
+from tests.helpers import enter, front_screens, legacy_device_token, make_settings, warm_screen
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -42,23 +42,6 @@ async def _drafts(client, serial="DEMO-0001") -> int:
         " WHERE b.serial = ?",
         (serial,),
     )
-
-
-async def _front_screens(client) -> int:
-    return (await (await client.get("/healthz")).json())["front"]["tv_screen"]
-
-
-async def _warm_screen(client, box) -> str:
-    """A shared screen the box has been served twice (the second by the fast lane)."""
-    pid = await client.app[keys.DB].fetchval(
-        "SELECT id FROM programs WHERE status = 'published' LIMIT 1"
-    )
-    url = f"{box}p-{pid}-1"
-    assert (await client.get(url)).status == 200
-    before = await _front_screens(client)
-    assert (await client.get(url)).status == 200
-    assert await _front_screens(client) == before + 1
-    return url
 
 
 # -- callback drafts -------------------------------------------------------------------------
@@ -124,15 +107,15 @@ async def test_submitting_deletes_the_draft_and_a_repeat_gets_the_same_receipt(c
 
 
 async def test_a_known_box_registering_again_leaves_every_cache_warm(client, box):
-    url = await _warm_screen(client, box)
+    url = await warm_screen(client, box)
     generation = client.app[keys.BOXES].generation
     for serial in ("DEMO-0001", "DEMO-0002", "DEMO-0001"):
         response = await client.post(f"/api/v1/devices/{serial}/register", json={})
         assert response.status == 202
     # The box's next visit is still answered from the fast lane: nothing was dropped.
-    before = await _front_screens(client)
+    before = await front_screens(client)
     assert (await client.get(url)).status == 200
-    assert await _front_screens(client) == before + 1
+    assert await front_screens(client) == before + 1
     assert client.app[keys.BOXES].generation == generation
 
 
@@ -187,15 +170,15 @@ async def test_dismissing_an_announcement_not_shown_to_the_box_changes_nothing(c
     foreign = await ann.create_announcement(db, "别村紧急", [OTHER_VILLAGE], level="urgent")
     banner = await ann.create_announcement(db, "本村一般", [VILLAGE], level="info")
     await hub.refresh()
-    url = await _warm_screen(client, box)
+    url = await warm_screen(client, box)
     generation = hub.generation
     for ok in (foreign, banner, 987654, "9" * 5000, "-1", "１２"):
         response = await client.get(f"{box}ann.json", params={"ok": str(ok)})
         assert response.status == 200
     assert hub.generation == generation
-    before = await _front_screens(client)
+    before = await front_screens(client)
     assert (await client.get(url)).status == 200
-    assert await _front_screens(client) == before + 1  # the fast lane still answers
+    assert await front_screens(client) == before + 1  # the fast lane still answers
     # The box of the other village still gets its overlay.
     other = await enter(client, "DEMO-0002")
     assert "ann-urgent overlay" in await (await client.get(other + "programs")).text()
@@ -211,12 +194,12 @@ async def test_dismissing_twice_changes_nothing_the_second_time(client, box):
     await client.get(f"{box}ann.json?ok={urgent}")
     generation = hub.generation
     assert "ann-urgent overlay" not in await (await client.get(box + "programs")).text()
-    url = await _warm_screen(client, box)
+    url = await warm_screen(client, box)
     await client.get(f"{box}ann.json?ok={urgent}")
     assert hub.generation == generation
-    before = await _front_screens(client)
+    before = await front_screens(client)
     await client.get(url)
-    assert await _front_screens(client) == before + 1
+    assert await front_screens(client) == before + 1
 
 
 # -- SSE streams ------------------------------------------------------------------------------
@@ -256,8 +239,8 @@ async def test_a_third_stream_of_a_box_closes_the_oldest(client, box):
             stream.close()
 
 
-async def test_streams_in_total_are_capped_oldest_first(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, sse_streams_max=2)))
+async def test_streams_in_total_are_capped_oldest_first(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, sse_streams_max=2)))
     streams = []
     try:
         for serial in ("DEMO-0001", "DEMO-0002", "DEMO-0008"):

@@ -8,9 +8,7 @@ import time
 
 from appointments import bookings, reminders, slots
 from callbacks import webhooks
-from tests.conftest import csrf_of, enter, make_settings
-from tests.security.test_personal_data import FORMS, PHONE
-from tests.test_feedback_appointments import POINT, attended_in
+from tests.helpers import FORMS, PHONE, POINT, attended_in, csrf_of, enter, make_settings
 from tv_server import keys, retention
 
 NOTE = "已回访，户主说有事打 139 1234 5678 找他"

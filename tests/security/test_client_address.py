@@ -4,14 +4,14 @@ by sending X-Forwarded-For."""
 
 import pytest
 
-from tests.conftest import login, make_settings
+from tests.helpers import login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.settings import load_settings
 
 
-async def _client(aiohttp_client, data_dir, **settings):
-    return await aiohttp_client(create_app(make_settings(data_dir, **settings)))
+async def _client(front_client, data_dir, **settings):
+    return await front_client(create_app(make_settings(data_dir, **settings)))
 
 
 async def _login_from(client, forwarded_for: str | None) -> int:
@@ -32,18 +32,16 @@ async def _audited_addresses(client) -> set[str]:
     return {r["ip"] for r in rows}
 
 
-async def test_without_trusted_proxies_x_forwarded_for_is_ignored(aiohttp_client, data_dir):
-    client = await _client(aiohttp_client, data_dir, login_attempts_per_ip=3)
+async def test_without_trusted_proxies_x_forwarded_for_is_ignored(front_client, data_dir):
+    client = await _client(front_client, data_dir, login_attempts_per_ip=3)
     statuses = [await _login_from(client, f"198.51.100.{i}") for i in range(4)]
     assert statuses == [401, 401, 401, 429]  # a new header each time does not buy a new bucket
     assert await _audited_addresses(client) == {"127.0.0.1"}
 
 
-async def test_behind_a_trusted_proxy_every_client_has_its_own_login_bucket(
-    aiohttp_client, data_dir
-):
+async def test_behind_a_trusted_proxy_every_client_has_its_own_login_bucket(front_client, data_dir):
     client = await _client(
-        aiohttp_client, data_dir, login_attempts_per_ip=3, trusted_proxies="127.0.0.1"
+        front_client, data_dir, login_attempts_per_ip=3, trusted_proxies="127.0.0.1"
     )
     assert [await _login_from(client, "203.0.113.1") for _ in range(4)] == [401, 401, 401, 429]
     # Another household behind the same nginx is not locked out by the first one.
@@ -51,9 +49,9 @@ async def test_behind_a_trusted_proxy_every_client_has_its_own_login_bucket(
     assert await _audited_addresses(client) == {"203.0.113.1", "203.0.113.2"}
 
 
-async def test_a_client_cannot_spoof_its_address_through_the_proxy(aiohttp_client, data_dir):
+async def test_a_client_cannot_spoof_its_address_through_the_proxy(front_client, data_dir):
     client = await _client(
-        aiohttp_client, data_dir, login_attempts_per_ip=3, trusted_proxies="127.0.0.1, 10.0.0.0/8"
+        front_client, data_dir, login_attempts_per_ip=3, trusted_proxies="127.0.0.1, 10.0.0.0/8"
     )
     for _ in range(3):
         assert await _login_from(client, "203.0.113.7") == 401
@@ -64,7 +62,7 @@ async def test_a_client_cannot_spoof_its_address_through_the_proxy(aiohttp_clien
     assert await _login_from(client, "not an address, 203.0.113.7") == 429
 
 
-async def test_registration_limits_use_the_client_address(aiohttp_client, data_dir):
+async def test_registration_limits_use_the_client_address(front_client, data_dir):
     async def register(client, serial: str, forwarded_for: str) -> int:
         response = await client.post(
             f"/api/v1/devices/{serial}/register",
@@ -74,7 +72,7 @@ async def test_registration_limits_use_the_client_address(aiohttp_client, data_d
         return response.status
 
     behind = await _client(
-        aiohttp_client, data_dir, register_attempts_per_ip=2, trusted_proxies="127.0.0.0/8"
+        front_client, data_dir, register_attempts_per_ip=2, trusted_proxies="127.0.0.0/8"
     )
     assert [await register(behind, f"NEW-A{i}", "203.0.113.1") for i in range(3)] == [
         202,
@@ -83,7 +81,7 @@ async def test_registration_limits_use_the_client_address(aiohttp_client, data_d
     ]
     assert await register(behind, "NEW-B0", "203.0.113.2") == 202
 
-    direct = await _client(aiohttp_client, data_dir, register_attempts_per_ip=2)
+    direct = await _client(front_client, data_dir, register_attempts_per_ip=2)
     statuses = [await register(direct, f"NEW-C{i}", f"198.51.100.{i}") for i in range(3)]
     assert statuses == [202, 202, 429]
 
@@ -99,6 +97,6 @@ def test_trusted_proxies_setting_reads_lists_and_networks(tmp_path):
         load_settings(env={"LEGALTV_TRUSTED_PROXIES": "nginx.local"})
 
 
-async def test_login_still_works_from_behind_the_proxy(aiohttp_client, data_dir):
-    client = await _client(aiohttp_client, data_dir, trusted_proxies="127.0.0.1")
+async def test_login_still_works_from_behind_the_proxy(front_client, data_dir):
+    client = await _client(front_client, data_dir, trusted_proxies="127.0.0.1")
     assert (await login(client, "admin")).status == 303

@@ -9,23 +9,23 @@ import socket
 import sys
 
 from accounts import users
-from tests.conftest import ROOT, TEST_SECRET, login, make_settings
+from tests.helpers import ROOT, TEST_SECRET, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
 
-async def _app_client(aiohttp_client, data_dir, **overrides):
-    return await aiohttp_client(create_app(make_settings(data_dir, **overrides)))
+async def _app_client(front_client, data_dir, **overrides):
+    return await front_client(create_app(make_settings(data_dir, **overrides)))
 
 
-async def test_demo_accounts_cannot_log_in_after_a_start_without_demo(aiohttp_client, data_dir):
-    demo = await _app_client(aiohttp_client, data_dir, demo=True)
+async def test_demo_accounts_cannot_log_in_after_a_start_without_demo(front_client, data_dir):
+    demo = await _app_client(front_client, data_dir, demo=True)
     assert (await login(demo, "admin")).status == 303  # the demo as `make run` shows it
     assert (await demo.get("/admin/", allow_redirects=False)).status == 200
     cookies = demo.session.cookie_jar.filter_cookies(demo.make_url("/admin/"))
     await demo.close()
 
-    plain = await _app_client(aiohttp_client, data_dir, demo=False, allow_unsigned=False)
+    plain = await _app_client(front_client, data_dir, demo=False, allow_unsigned=False)
     for username in ("admin", "editor", "reviewer", "staff", "dsq_editor", "viewer"):
         response = await login(plain, username)
         assert response.status != 303, username
@@ -44,12 +44,12 @@ async def test_demo_accounts_cannot_log_in_after_a_start_without_demo(aiohttp_cl
     assert all("demo mode off" in row["detail"] for row in actions)
     await plain.close()
 
-    again = await _app_client(aiohttp_client, data_dir, demo=True)
+    again = await _app_client(front_client, data_dir, demo=True)
     assert (await login(again, "admin")).status == 303  # --demo enables them again
 
 
-async def test_demo_mode_keeps_what_people_chose(aiohttp_client, data_dir):
-    demo = await _app_client(aiohttp_client, data_dir, demo=True)
+async def test_demo_mode_keeps_what_people_chose(front_client, data_dir):
+    demo = await _app_client(front_client, data_dir, demo=True)
     db = demo.app[keys.DB]
     editor = await users.find_user(db, "editor")
     viewer = await users.find_user(db, "viewer")
@@ -57,36 +57,36 @@ async def test_demo_mode_keeps_what_people_chose(aiohttp_client, data_dir):
     await users.set_disabled(db, viewer.id, True)
     await demo.close()
 
-    plain = await _app_client(aiohttp_client, data_dir, demo=False)
+    plain = await _app_client(front_client, data_dir, demo=False)
     # A demo account given its own password is a person's account now and stays.
     assert (await login(plain, "editor", "a-new-private-passphrase-7")).status == 303
     assert (await login(plain, "reviewer")).status != 303
     await plain.close()
 
-    again = await _app_client(aiohttp_client, data_dir, demo=True)
+    again = await _app_client(front_client, data_dir, demo=True)
     assert (await login(again, "reviewer")).status == 303
     assert (await login(again, "viewer")).status != 303  # a person disabled it: stays so
 
 
-async def test_unsigned_entry_needs_its_own_flag(aiohttp_client, data_dir):
-    demo_only = await _app_client(aiohttp_client, data_dir, demo=True, allow_unsigned=False)
+async def test_unsigned_entry_needs_its_own_flag(front_client, data_dir):
+    demo_only = await _app_client(front_client, data_dir, demo=True, allow_unsigned=False)
     response = await demo_only.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
     assert response.status == 403
     assert "Traceback" not in await response.text()
     await demo_only.close()
 
-    flag = await _app_client(aiohttp_client, data_dir, demo=False, allow_unsigned=True)
+    flag = await _app_client(front_client, data_dir, demo=False, allow_unsigned=True)
     response = await flag.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
     assert response.status == 303
 
 
-async def test_health_and_admin_show_unsafe_modes(aiohttp_client, data_dir):
-    plain = await _app_client(aiohttp_client, data_dir, demo=False, allow_unsigned=False)
+async def test_health_and_admin_show_unsafe_modes(front_client, data_dir):
+    plain = await _app_client(front_client, data_dir, demo=False, allow_unsigned=False)
     assert (await (await plain.get("/healthz")).json())["warnings"] == []
     assert "演示模式已开启" not in await (await plain.get("/admin/login")).text()
     await plain.close()
 
-    demo = await _app_client(aiohttp_client, data_dir, demo=True, allow_unsigned=True)
+    demo = await _app_client(front_client, data_dir, demo=True, allow_unsigned=True)
     assert (await (await demo.get("/healthz")).json())["warnings"] == ["demo", "allow_unsigned"]
     html = await (await demo.get("/admin/login")).text()
     assert "演示模式已开启" in html

@@ -9,8 +9,14 @@ import asyncio
 import sqlite3
 
 from device_registry import devices, tokens
-from tests.conftest import device_token_key, legacy_device_token, make_settings
-from tests.test_device_api import _enrol, _key, _village
+from tests.helpers import (
+    api_key_header,
+    device_token_key,
+    enrol,
+    legacy_device_token,
+    make_settings,
+    wave_village,
+)
 from tv_server import cli, keys
 from tv_server.api.devices import HEARTBEATS
 from tv_server.app import create_app
@@ -41,7 +47,7 @@ async def test_a_box_retired_through_the_api_is_refused_on_its_next_beat(client)
     token = await _token(client)
     assert tokens.is_signed(token)
     assert (await _beat(client, BOX, token)).status == 202
-    write = await _key(client, "devices:write")
+    write = await api_key_header(client, "devices:write")
     response = await client.patch(
         f"/api/v1/devices/{BOX}", json={"state": "retired"}, headers=write
     )
@@ -137,9 +143,9 @@ async def test_forged_and_altered_tokens_are_refused(client):
 
 async def test_a_legacy_token_keeps_working_until_the_box_is_enrolled_again(client):
     db = client.app[keys.DB]
-    village = await _village(db, live=True)
-    write = await _key(client, "devices:write")
-    response = await _enrol(client, {"serial": "OLD-4K-0001", "village_code": village}, write)
+    village = await wave_village(db, live=True)
+    write = await api_key_header(client, "devices:write")
+    response = await enrol(client, {"serial": "OLD-4K-0001", "village_code": village}, write)
     assert response.status == 201
     assert tokens.is_signed((await response.json())["token"])
     legacy = await legacy_device_token(db, "OLD-4K-0001")  # as enrolled by the old server
@@ -147,7 +153,7 @@ async def test_a_legacy_token_keeps_working_until_the_box_is_enrolled_again(clie
     assert (await _beat(client, "OLD-4K-0001", legacy)).status == 202
     assert (await _beat(client, "OLD-4K-0001", legacy, uptime=61)).status == 202
     # Its next enrolment gives the box a signed token; the legacy one stops working.
-    response = await _enrol(client, {"serial": "OLD-4K-0001", "village_code": village}, write)
+    response = await enrol(client, {"serial": "OLD-4K-0001", "village_code": village}, write)
     assert response.status == 200
     signed = (await response.json())["token"]
     assert tokens.is_signed(signed)
@@ -155,18 +161,18 @@ async def test_a_legacy_token_keeps_working_until_the_box_is_enrolled_again(clie
     assert (await _beat(client, "OLD-4K-0001", signed)).status == 202
 
 
-async def test_a_fleet_of_signed_tokens_beats_without_a_database_read(aiohttp_client, data_dir):
+async def test_a_fleet_of_signed_tokens_beats_without_a_database_read(front_client, data_dir):
     """Each box beats once (no cache can help): with signed tokens no beat reads the database.
     The read counter is live: a legacy token's first beat reads the box's record."""
     # No flush (and its revocation re-read) during the test.
-    client = await aiohttp_client(create_app(make_settings(data_dir, usage_flush_seconds=3600)))
+    client = await front_client(create_app(make_settings(data_dir, usage_flush_seconds=3600)))
     db = client.app[keys.DB]
-    village = await _village(db, live=True)
-    write = await _key(client, "devices:write")
+    village = await wave_village(db, live=True)
+    write = await api_key_header(client, "devices:write")
     fleet = []
     for n in range(30):
         serial = f"FLEET-{n:04d}"
-        response = await _enrol(client, {"serial": serial, "village_code": village}, write)
+        response = await enrol(client, {"serial": serial, "village_code": village}, write)
         assert response.status == 201
         fleet.append((serial, (await response.json())["token"]))
     legacy = await legacy_device_token(db, "DEMO-0002")

@@ -19,7 +19,7 @@ from content.directory import csv_io as directory_io
 from content.directory import points as directory
 from device_registry import coverage
 from storage import Database, sheets
-from tests.conftest import login, make_settings
+from tests.helpers import login, make_settings
 from tv_server import cli, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
@@ -64,11 +64,11 @@ HOSTILE_POINT = {
 
 
 @pytest.fixture
-async def hostile(aiohttp_client, data_dir):
+async def hostile(front_client, data_dir):
     """The real app over a registry where a service point, a household, a callback request and
     the regions carry names that spreadsheets would read as formulas."""
     await _rename_regions(data_dir)
-    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    client = await front_client(create_app(make_settings(data_dir)))
     db, tree = client.app[keys.DB], client.app[keys.REGIONS]
     await directory.create_point(db, HOSTILE_POINT, known_regions=tree.by_code)
     await directory.create_point(
@@ -266,8 +266,8 @@ async def test_the_openapi_documents_declare_the_header_keys(client):
 
 
 @pytest.fixture
-async def limited(aiohttp_client, data_dir):
-    return await aiohttp_client(create_app(make_settings(data_dir, api_key_requests_per_minute=3)))
+async def limited(front_client, data_dir):
+    return await front_client(create_app(make_settings(data_dir, api_key_requests_per_minute=3)))
 
 
 def _retry_after(response) -> int:
@@ -316,12 +316,10 @@ async def _until(condition) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_concurrent_fresh_recomputations_run_once_and_share_the_result(
-    aiohttp_client, client
-):
+async def test_concurrent_fresh_recomputations_run_once_and_share_the_result(front_client, client):
     db = client.app[keys.DB]
     assert (await login(client, "admin")).status == 303
-    other = await aiohttp_client(client.server)
+    other = await front_client(client.server)
     assert (await login(other, "viewer")).status == 303
     _k, key = await apikeys.create(db, "operator", ["coverage:read"])
     since, until = coverage.day_of(time.time() - 20 * 86400), coverage.day_of(time.time())
@@ -352,11 +350,11 @@ async def test_concurrent_fresh_recomputations_run_once_and_share_the_result(
 
 
 async def test_a_viewer_cannot_start_a_second_recomputation_while_the_first_runs(
-    aiohttp_client, client
+    front_client, client
 ):
     db = client.app[keys.DB]
     assert (await login(client, "viewer")).status == 303
-    other = await aiohttp_client(client.server)
+    other = await front_client(client.server)
     assert (await login(other, "admin")).status == 303
     _k, key = await apikeys.create(db, "operator", ["coverage:read"])
     today = coverage.day_of(time.time())

@@ -12,7 +12,7 @@ from accounts import users
 from content.laws import register as laws
 from content.laws.citations import Citation
 from content.programs import workflow
-from tests.conftest import DEMO_PASSWORD, csrf_of, login
+from tests.helpers import DEMO_PASSWORD, csrf_of, login
 from tv_server import keys
 
 CITY_WIDE = "jiaotong-shigu"  # regions ["1506"]: every banner's boxes see it

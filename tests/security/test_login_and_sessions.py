@@ -10,7 +10,7 @@ import time
 import pytest
 
 from accounts import audit
-from tests.conftest import DEMO_PASSWORD, csrf_of, login, make_settings
+from tests.helpers import DEMO_PASSWORD, csrf_of, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.settings import load_settings
@@ -90,8 +90,8 @@ async def test_the_audit_module_caps_every_field_whoever_calls_it(client):
     assert row["size"] <= audit.DETAIL_MAX
 
 
-async def test_refused_logins_write_one_row_per_address_a_minute(aiohttp_client, data_dir):
-    client = await aiohttp_client(create_app(make_settings(data_dir, login_attempts_per_ip=20)))
+async def test_refused_logins_write_one_row_per_address_a_minute(front_client, data_dir):
+    client = await front_client(create_app(make_settings(data_dir, login_attempts_per_ip=20)))
     # 20 wrong passwords, then 5 over the address limit: one row, not 25.
     token = await _login_token(client)
     for i in range(25):
@@ -108,12 +108,10 @@ async def test_refused_logins_write_one_row_per_address_a_minute(aiohttp_client,
     assert len(await _audit_rows(client, "csrf")) == 1
 
 
-async def test_the_next_row_says_how_many_refusals_were_folded(
-    aiohttp_client, data_dir, monkeypatch
-):
+async def test_the_next_row_says_how_many_refusals_were_folded(front_client, data_dir, monkeypatch):
     monkeypatch.setattr(audit.Folder, "WINDOW", 1.5)
     # One attempt allowed per address: the rest are refused at once (no hashing, no waiting).
-    client = await aiohttp_client(create_app(make_settings(data_dir, login_attempts_per_ip=1)))
+    client = await front_client(create_app(make_settings(data_dir, login_attempts_per_ip=1)))
     statuses = [(await login(client, "nobody", "whatever pw")).status for _ in range(4)]
     assert statuses == [401, 429, 429, 429]
     assert len(await _audit_rows(client, "login")) == 1
@@ -211,10 +209,10 @@ async def test_refusals_do_not_tell_which_usernames_exist(client, monkeypatch):
 # --- sessions end on the server ---------------------------------------------------------------
 
 
-async def test_a_copied_cookie_stops_working_after_logout(client, aiohttp_client):
+async def test_a_copied_cookie_stops_working_after_logout(client, front_client):
     assert (await login(client, "editor")).status == 303
     stolen = client.session.cookie_jar.filter_cookies(client.make_url("/admin/"))["ltv_admin"]
-    thief = await aiohttp_client(client.server)
+    thief = await front_client(client.server)
     thief.session.cookie_jar.update_cookies({"ltv_admin": stolen.value})
     assert (await thief.get("/admin/", allow_redirects=False)).status == 200
     token = await csrf_of(client)
@@ -226,8 +224,8 @@ async def test_a_copied_cookie_stops_working_after_logout(client, aiohttp_client
     assert (await client.get("/admin/", allow_redirects=False)).status == 200
 
 
-async def test_log_out_everywhere_ends_the_other_devices_sessions(client, aiohttp_client):
-    laptop, phone = client, await aiohttp_client(client.server)
+async def test_log_out_everywhere_ends_the_other_devices_sessions(client, front_client):
+    laptop, phone = client, await front_client(client.server)
     assert (await login(laptop, "editor")).status == 303
     assert (await login(phone, "editor")).status == 303
     token = await csrf_of(laptop)
@@ -264,8 +262,8 @@ def test_cookie_secure_follows_an_https_public_url(env, secure):
     assert load_settings(env=env).cookie_secure is secure
 
 
-async def test_an_https_site_sends_its_admin_cookie_secure_only(aiohttp_client, data_dir):
+async def test_an_https_site_sends_its_admin_cookie_secure_only(front_client, data_dir):
     settings = make_settings(data_dir, public_url="https://tv-legal.example.org")
-    client = await aiohttp_client(create_app(settings))
+    client = await front_client(create_app(settings))
     response = await client.get("/admin/login")
     assert "Secure" in response.headers["Set-Cookie"]

@@ -12,19 +12,26 @@ import aiohttp
 from aiohttp import web
 
 from callbacks import lifecycle, webhooks
-from tests.conftest import TEST_SECRET, csrf_of, enter, login, make_settings
-from tests.test_callback_durability import Server, free_port
+from tests.helpers import (
+    FORMS,
+    PHONE,
+    TEST_SECRET,
+    ServeProcess,
+    csrf_of,
+    enter,
+    free_port,
+    login,
+    make_settings,
+)
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.boxauth import launch_signature
 from tv_server.callback_tasks import deliver_due
 from tv_server.logredact import redact
 
-PHONE = "13912345678"
 # What staff might type into a note or a reason: the number in the forms people write it.
 NOTE = "家属说改打 139 1234 5678 或 13912345678，周末再联系"
 REASON = "本人来电取消，留号 +86-139-1234-5678"
-FORMS = (PHONE, "+86" + PHONE, "139 1234 5678", "139-1234-5678", "+86-139-1234-5678")
 
 
 async def _submit(client, box: str, phone: str = PHONE) -> tuple[str, int, str]:
@@ -67,9 +74,9 @@ async def _worked_request(client) -> tuple[str, int]:
 
 
 async def test_webhook_bodies_hold_no_free_text_and_no_digit_of_the_number(
-    aiohttp_client, aiohttp_server, data_dir
+    front_client, front_server, data_dir
 ):
-    client = await aiohttp_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
+    client = await front_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
     received = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -78,7 +85,7 @@ async def test_webhook_bodies_hold_no_free_text_and_no_digit_of_the_number(
 
     receiver = web.Application()
     receiver.router.add_post("/hook", hook)
-    server = await aiohttp_server(receiver)
+    server = await front_server(receiver)
     await webhooks.add_endpoint(client.app[keys.DB], "hotline", str(server.make_url("/hook")))
     await _worked_request(client)
     async with aiohttp.ClientSession() as session:
@@ -180,7 +187,7 @@ async def test_error_log_lines_hold_no_box_token_nor_api_key(client, box, caplog
 
 
 async def test_a_real_server_s_log_holds_no_box_token_nor_api_key(data_dir, tmp_path):
-    server = Server(data_dir, free_port(), tmp_path / "server.log")
+    server = ServeProcess(data_dir, free_port(), tmp_path / "server.log")
     key = "ltv_0123abcd_S3cretS3cretS3cret"
     try:
         await server.start()
@@ -221,11 +228,11 @@ def test_redact_masks_tokens_keys_and_signatures_wherever_they_stand():
     assert "/tv/b/***/p-3-1?x=1" in out
 
 
-async def test_box_cookie_is_secure_under_an_https_public_url(aiohttp_client, data_dir):
-    plain = await aiohttp_client(create_app(make_settings(data_dir)))
+async def test_box_cookie_is_secure_under_an_https_public_url(front_client, data_dir):
+    plain = await front_client(create_app(make_settings(data_dir)))
     response = await plain.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)
     assert "Secure" not in response.headers["Set-Cookie"]
-    https = await aiohttp_client(
+    https = await front_client(
         create_app(make_settings(data_dir, public_url="https://tv-legal.example.org"))
     )
     response = await https.get("/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from aiohttp import FormData, web
+from aiohttp import web
 
 from accounts import users
 from appointments import bookings, slots
@@ -33,22 +33,12 @@ from content.programs import export, workflow
 from content.programs.revisions import Fields
 from device_registry import devices
 from feedback import ratings
-from tests.conftest import DEMO_PASSWORD, csrf_of, login
-from tests.test_content_packages import CATALOG, tree
+from tests.helpers import CATALOG, DEMO_PASSWORD, File, csrf_of, form_data, login, tree
 from tv_server import keys
 from tv_server.admin import create_admin_app
 
 OWN = "150602"  # 东胜区: the region of the demo's `staff` and `dsq_editor`
 FAR = "150621"  # 达拉特旗: another banner
-
-
-@dataclass(frozen=True)
-class File:
-    """An uploaded file in a posted form."""
-
-    name: str
-    data: bytes
-    content_type: str = "application/octet-stream"
 
 
 @dataclass
@@ -493,17 +483,6 @@ async def targets(client, data_dir) -> Targets:
         ),
         far_rating=await low_rating(client, far_box),
     )
-
-
-def form_data(token: str, fields: dict) -> FormData:
-    data = FormData()
-    data.add_field("csrf_token", token)
-    for name, value in fields.items():
-        if isinstance(value, File):
-            data.add_field(name, value.data, filename=value.name, content_type=value.content_type)
-        else:
-            data.add_field(name, value)
-    return data
 
 
 # -- the tests -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from tests.conftest import ROOT, csrf_of, login, make_settings
+from tests.helpers import ROOT, csrf_of, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -34,8 +34,8 @@ def private_data_dir(data_dir):
     return data_dir
 
 
-async def editor_client(aiohttp_client, data_dir: Path, **overrides):
-    client = await aiohttp_client(create_app(make_settings(data_dir, **overrides)))
+async def editor_client(front_client, data_dir: Path, **overrides):
+    client = await front_client(create_app(make_settings(data_dir, **overrides)))
     assert (await login(client, "editor")).status == 303
     return client
 
@@ -89,9 +89,9 @@ def program_form(token: str, body: str, **extra: str) -> FormData:
 
 
 async def test_a_six_megabyte_phone_photo_becomes_a_program_image_with_renditions(
-    aiohttp_client, private_data_dir, tmp_path
+    front_client, private_data_dir, tmp_path
 ):
-    client = await editor_client(aiohttp_client, private_data_dir)
+    client = await editor_client(front_client, private_data_dir)
     size = phone_photo(tmp_path / "IMG_20261205.jpg")
     assert size > 6 * MiB  # more than six times the old 1 MiB cap
     token = await csrf_of(client, "/admin/programs/new")
@@ -126,9 +126,9 @@ async def test_a_six_megabyte_phone_photo_becomes_a_program_image_with_rendition
 
 
 async def test_a_fifty_megabyte_video_is_streamed_to_disk_and_stored(
-    aiohttp_client, private_data_dir, tmp_path
+    front_client, private_data_dir, tmp_path
 ):
-    client = await editor_client(aiohttp_client, private_data_dir)
+    client = await editor_client(front_client, private_data_dir)
     token = await csrf_of(client, "/admin/programs/new")
     created = await client.post(
         "/admin/programs/new", data=program_form(token, "# 视频\n\n正文。\n"), allow_redirects=False
@@ -183,10 +183,10 @@ async def _post_media(client, data: bytes, name: str, ctype: str, kind: str):
     ],
 )
 async def test_one_byte_over_a_limit_is_413_in_chinese_and_leaves_nothing(
-    aiohttp_client, private_data_dir, kind, setting, head, name, ctype
+    front_client, private_data_dir, kind, setting, head, name, ctype
 ):
     limit = 300_000
-    client = await editor_client(aiohttp_client, private_data_dir, **{setting: limit})
+    client = await editor_client(front_client, private_data_dir, **{setting: limit})
     before = files_under(private_data_dir / "media")
     over = head + bytes(limit + 1 - len(head))
     response = await _post_media(client, over, name, ctype, kind)
@@ -211,10 +211,10 @@ async def test_one_byte_over_a_limit_is_413_in_chinese_and_leaves_nothing(
     assert files_under(private_data_dir / "tmp") == []
 
 
-async def test_the_413_comes_while_the_body_is_still_streaming(aiohttp_client, private_data_dir):
+async def test_the_413_comes_while_the_body_is_still_streaming(front_client, private_data_dir):
     """A client announcing 2 GB gets its 413 once the limit is passed, not after 2 GB."""
     limit = 200_000
-    client = await editor_client(aiohttp_client, private_data_dir, upload_max_bytes=limit)
+    client = await editor_client(front_client, private_data_dir, upload_max_bytes=limit)
     token = await csrf_of(client, "/admin/media")
     cookies = "; ".join(f"{m.key}={m.value}" for m in client.session.cookie_jar)
     boundary = "legaltv-limit-test"
@@ -255,9 +255,9 @@ async def test_the_413_comes_while_the_body_is_still_streaming(aiohttp_client, p
     ],
 )
 async def test_bytes_that_are_not_what_the_name_says_are_refused(
-    aiohttp_client, private_data_dir, kind, name, content, code
+    front_client, private_data_dir, kind, name, content, code
 ):
-    client = await editor_client(aiohttp_client, private_data_dir)
+    client = await editor_client(front_client, private_data_dir)
     payload = {
         "mp4": b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(5000),
         "jpeg": poster_jpeg(),
@@ -274,9 +274,9 @@ async def test_bytes_that_are_not_what_the_name_says_are_refused(
 
 
 async def test_a_program_image_whose_bytes_are_a_web_page_is_refused(
-    aiohttp_client, private_data_dir
+    front_client, private_data_dir
 ):
-    client = await editor_client(aiohttp_client, private_data_dir)
+    client = await editor_client(front_client, private_data_dir)
     token = await csrf_of(client, "/admin/programs/new")
     data = program_form(token, "# 标题\n\n正文。\n")
     data.add_field("images", io.BytesIO(b"<html>" + bytes(3000)), filename="scan.jpg",
@@ -300,8 +300,8 @@ BIG = 2 * MiB  # twice the small body limit
         "/admin/programs/1/workflow",  # a signed-in admin form without files
     ],
 )
-async def test_routes_without_files_keep_the_small_body_limit(aiohttp_client, data_dir, path):
-    client = await editor_client(aiohttp_client, data_dir)
+async def test_routes_without_files_keep_the_small_body_limit(front_client, data_dir, path):
+    client = await editor_client(front_client, data_dir)
     response = await client.post(
         path,
         data=io.BytesIO(b"a=" + b"x" * BIG),
@@ -313,10 +313,8 @@ async def test_routes_without_files_keep_the_small_body_limit(aiohttp_client, da
         assert response.status == 413
 
 
-async def test_a_stranger_cannot_stream_a_file_to_the_upload_routes(
-    aiohttp_client, private_data_dir
-):
-    client = await aiohttp_client(create_app(make_settings(private_data_dir)))
+async def test_a_stranger_cannot_stream_a_file_to_the_upload_routes(front_client, private_data_dir):
+    client = await front_client(create_app(make_settings(private_data_dir)))
     data = FormData()
     data.add_field("file", io.BytesIO(b"\xff\xd8\xff" + bytes(BIG)), filename="a.jpg")
     response = await client.post("/admin/media", data=data, allow_redirects=False)
@@ -326,9 +324,9 @@ async def test_a_stranger_cannot_stream_a_file_to_the_upload_routes(
 
 
 async def test_a_file_before_the_csrf_token_is_refused_before_it_reaches_the_disk(
-    aiohttp_client, private_data_dir
+    front_client, private_data_dir
 ):
-    client = await editor_client(aiohttp_client, private_data_dir)
+    client = await editor_client(front_client, private_data_dir)
     token = await csrf_of(client, "/admin/media")
     data = FormData()
     data.add_field("file", io.BytesIO(b"\xff\xd8\xff" + bytes(BIG)), filename="a.jpg",
@@ -343,7 +341,7 @@ async def test_a_file_before_the_csrf_token_is_refused_before_it_reaches_the_dis
     assert files_under(private_data_dir / "media") == []
 
 
-async def test_uploads_a_crash_left_behind_are_swept_at_start(aiohttp_client, private_data_dir):
+async def test_uploads_a_crash_left_behind_are_swept_at_start(front_client, private_data_dir):
     stale = private_data_dir / "tmp" / "upload-crashed"
     fresh = private_data_dir / "tmp" / "upload-in-progress"
     for folder in (stale, fresh):
@@ -351,5 +349,5 @@ async def test_uploads_a_crash_left_behind_are_swept_at_start(aiohttp_client, pr
         (folder / "01.mp4").write_bytes(bytes(1000))
     two_days_ago = time.time() - 2 * 24 * 3600
     os.utime(stale, (two_days_ago, two_days_ago))
-    await aiohttp_client(create_app(make_settings(private_data_dir)))
+    await front_client(create_app(make_settings(private_data_dir)))
     assert not stale.exists() and (fresh / "01.mp4").is_file()

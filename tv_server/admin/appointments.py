@@ -12,7 +12,7 @@ from aiohttp import web
 from appointments import bookings, bring, slots
 from content.directory import points as directory
 from storage import DomainError, NotFound
-from tv_server import box_events, callback_policy, keys
+from tv_server import box_refresh, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.callbacks import region_scope
 from tv_server.admin.common import (
@@ -80,13 +80,13 @@ def _message(exc: DomainError) -> str:
     return gettext(MESSAGES.get(exc.code, FAILED)) % {"code": exc.code}
 
 
-def _allowed(request: web.Request):
+def allowed(request: web.Request):
     """A predicate over region codes for the domain's in-transaction scope check."""
     scope = region_scope(request)
     return None if scope is None else (lambda code: code in scope)
 
 
-async def _scoped_point(request: web.Request) -> directory.ServicePoint:
+async def scoped_point(request: web.Request) -> directory.ServicePoint:
     try:
         point = await directory.get_point(request.config_dict[keys.DB], request.match_info["code"])
     except NotFound:
@@ -95,7 +95,7 @@ async def _scoped_point(request: web.Request) -> directory.ServicePoint:
     return point
 
 
-def _calendar(request: web.Request):
+def calendar(request: web.Request):
     return callback_policy.policy(request.config_dict[keys.SETTINGS]).calendar
 
 
@@ -156,16 +156,16 @@ async def _point_view(request, point, *, error: str = "", status: int = 200, for
 
 @requires(PERMISSION)
 async def point_page(request: web.Request) -> web.Response:
-    return await _point_view(request, await _scoped_point(request))
+    return await _point_view(request, await scoped_point(request))
 
 
 @requires(PERMISSION)
 async def point_act(request: web.Request) -> web.Response:
-    point = await _scoped_point(request)
+    point = await scoped_point(request)
     form = await request.post()
     db = request.config_dict[keys.DB]
     action = str(form.get("action", ""))
-    allowed = _allowed(request)
+    in_scope = allowed(request)
     try:
         if action == "add_pattern":
             weekdays = [int(w) for w in form.getall("weekday", []) if str(w).isdigit()]
@@ -178,7 +178,7 @@ async def point_act(request: web.Request) -> web.Response:
                 str(form.get("start", "")),
                 str(form.get("end", "")),
                 int(capacity) if capacity.isdigit() else 0,
-                allowed=allowed,
+                allowed=in_scope,
             )
             detail = {
                 "service": form.get("service"),
@@ -189,16 +189,18 @@ async def point_act(request: web.Request) -> web.Response:
                 "written": n,
             }
         elif action == "delete_pattern":
-            gone = await slots.delete_pattern(db, point.code, _int(form.get("id")), allowed=allowed)
+            gone = await slots.delete_pattern(
+                db, point.code, _int(form.get("id")), allowed=in_scope
+            )
             detail = {"service": gone.service, "weekday": gone.weekday, "start": gone.start}
         elif action == "add_closed":
             day = slots.day_param(str(form.get("day", "")))
             await slots.add_closed(
-                db, point.code, day, str(form.get("reason", "")), allowed=allowed
+                db, point.code, day, str(form.get("reason", "")), allowed=in_scope
             )
             detail = {"day": day.isoformat()}
         elif action == "delete_closed":
-            gone = await slots.delete_closed(db, point.code, _int(form.get("id")), allowed=allowed)
+            gone = await slots.delete_closed(db, point.code, _int(form.get("id")), allowed=in_scope)
             detail = {"day": gone.day}
         else:
             raise web.HTTPBadRequest(reason="unknown action")
@@ -252,7 +254,7 @@ HEADER = [
 
 @requires(PERMISSION)
 async def day_page(request: web.Request) -> web.StreamResponse:
-    point = await _scoped_point(request)
+    point = await scoped_point(request)
     try:
         day = slots.day_param(request.query.get("d", "") or slots.today().isoformat())
     except DomainError:
@@ -278,7 +280,7 @@ async def day_page(request: web.Request) -> web.StreamResponse:
     for service in {a.service for a, _household in listing if a.active}:
         found = await bookings.next_free(
             request.config_dict[keys.DB],
-            _calendar(request),
+            calendar(request),
             point.code,
             service,
             time.time(),
@@ -317,20 +319,20 @@ async def appointment_act(request: web.Request) -> web.Response:
     try:
         if action in ("attended", "no_show"):
             before, after = await bookings.mark(
-                db, appt.id, action, user_id=user.id, allowed=_allowed(request)
+                db, appt.id, action, user_id=user.id, allowed=allowed(request)
             )
             ok = "ap_marked"
         elif action == "reschedule":
             day, _sep, start = str(form.get("slot", "")).partition(" ")
             before, after = await bookings.reschedule(
                 db,
-                _calendar(request),
+                calendar(request),
                 appt.id,
                 slots.day_param(day),
                 start,
                 user_id=user.id,
                 horizon_days=request.config_dict[keys.SETTINGS].appointment_horizon_days,
-                allowed=_allowed(request),
+                allowed=allowed(request),
             )
             ok = "ap_moved"
         else:
@@ -362,7 +364,7 @@ async def appointment_act(request: web.Request) -> web.Response:
         },
     )
     device_id = await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appt.id,))
-    box_events.notify(request.config_dict, device_id)  # "my requests" reloads on the box
+    box_refresh.notify(request.config_dict, device_id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_day"]
         .url_for(code=appt.point_code)

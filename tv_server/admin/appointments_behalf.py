@@ -15,15 +15,15 @@ from aiohttp import web
 from appointments import bookings, slots
 from callbacks import phones
 from storage import DomainError, Invalid, NotFound
-from tv_server import box_events, keys
+from tv_server import box_refresh, keys
 from tv_server.admin import labels
 from tv_server.admin.appointments import (
     MESSAGES,
     PERMISSION,
     STATES,
-    _allowed,
-    _calendar,
-    _scoped_point,
+    allowed,
+    calendar,
+    scoped_point,
 )
 from tv_server.admin.common import current_user, log, render, require_region, requires
 from tv_ui import labels as tv_labels
@@ -66,7 +66,7 @@ async def _view(request, point, *, error: str = "", status: int = 200, form=None
     offered = {}
     for service in await slots.services_at(db, point.code):
         found = await slots.offered(
-            db, _calendar(request), point.code, service, now, settings.appointment_horizon_days
+            db, calendar(request), point.code, service, now, settings.appointment_horizon_days
         )
         offered[service] = [s for s in found if s.free > 0][:60]
     return render(
@@ -88,7 +88,7 @@ async def _view(request, point, *, error: str = "", status: int = 200, form=None
 @requires(PERMISSION)
 async def behalf_page(request: web.Request) -> web.Response:
     err = request.query.get("err", "")
-    return await _view(request, await _scoped_point(request), error=err and _message(err[:40]))
+    return await _view(request, await scoped_point(request), error=err and _message(err[:40]))
 
 
 async def _box(request, serial: str, phone: str) -> bookings.Box:
@@ -99,7 +99,7 @@ async def _box(request, serial: str, phone: str) -> bookings.Box:
         e164 = phones.normalise(phone[:40])
     except DomainError:
         raise Invalid("phone_invalid", "") from None
-    found = await bookings.boxes_for_phone(db, e164, _allowed(request))
+    found = await bookings.boxes_for_phone(db, e164, allowed(request))
     if not found:
         raise Invalid("box_unknown_phone", "")
     if len(found) > 1:
@@ -109,7 +109,7 @@ async def _box(request, serial: str, phone: str) -> bookings.Box:
 
 @requires(PERMISSION)
 async def behalf_book(request: web.Request) -> web.Response:
-    point = await _scoped_point(request)
+    point = await scoped_point(request)
     form = await request.post()
     fields = {k: str(form.get(k, ""))[:80] for k in ("slot", "phone", "serial", "key")}
     service, _sep, when = fields["slot"].partition("|")
@@ -123,7 +123,7 @@ async def behalf_book(request: web.Request) -> web.Response:
         box = await _box(request, fields["serial"], fields["phone"])
         appt, created = await bookings.book_by_staff(
             db,
-            _calendar(request),
+            calendar(request),
             point.code,
             service,
             slots.day_param(day),
@@ -134,7 +134,7 @@ async def behalf_book(request: web.Request) -> web.Response:
             user_id=current_user(request).id,
             horizon_days=settings.appointment_horizon_days,
             max_active=settings.appointment_max_per_box,
-            allowed=_allowed(request),
+            allowed=allowed(request),
         )
     except DomainError as exc:
         if exc.status == 403:
@@ -163,7 +163,7 @@ async def behalf_book(request: web.Request) -> web.Response:
                 "phone": appt.phone_masked,
             },
         )
-        box_events.notify(request.config_dict, box.id)  # "my requests" reloads on the box
+        box_refresh.notify(request.config_dict, box.id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_behalf"]
         .url_for(code=point.code)
@@ -182,7 +182,7 @@ async def behalf_cancel(request: web.Request) -> web.Response:
     back = request.app.router["admin_appointment_behalf"].url_for(code=appt.point_code)
     try:
         before, after = await bookings.cancel_by_staff(
-            db, appt.id, user_id=current_user(request).id, allowed=_allowed(request)
+            db, appt.id, user_id=current_user(request).id, allowed=allowed(request)
         )
     except DomainError as exc:
         if exc.status == 403:
@@ -204,5 +204,5 @@ async def behalf_cancel(request: web.Request) -> web.Response:
         detail={"from": [before.status, before.day, before.start], "to": after.status},
     )
     device_id = await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appt.id,))
-    box_events.notify(request.config_dict, device_id)
+    box_refresh.notify(request.config_dict, device_id)
     raise web.HTTPSeeOther(back.with_query({"ok": "ap_cancelled"}))

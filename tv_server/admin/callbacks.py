@@ -14,7 +14,7 @@ from accounts import users as accounts
 from callbacks import lifecycle
 from content.directory import points as directory
 from storage import DomainError, clock
-from tv_server import box_events, callback_policy, keys
+from tv_server import box_refresh, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
     add_nav,
@@ -320,7 +320,7 @@ async def bulk(request: web.Request) -> web.Response:
             object_id=ticket.ref,
             detail={"assignee": assignee, "office": office, "bulk": True},
         )
-        box_events.notify(request.config_dict, ticket.device_id)
+        box_refresh.notify(request.config_dict, ticket.device_id)
     raise see_other(request, "admin_callbacks", ok="cb_assigned")
 
 
@@ -501,7 +501,7 @@ async def act(request: web.Request) -> web.Response:
     await log(request, f"callback.{action}", detail=detail_log, **audit)
     if action == "attempt" and ok == "cb_completed":
         await log(request, "callback.complete", detail={"note": data["note"][:100]}, **audit)
-    box_events.notify(request.config_dict, ticket.device_id)
+    box_refresh.notify(request.config_dict, ticket.device_id)
     # A number revealed on this page stays shown to its assignee while they work the request.
     keep = "1" if data["keep_phone"] == "1" and action not in ("complete", "cancel") else None
     raise web.HTTPSeeOther(url(request, "admin_callback", {"ok": ok, "phone": keep}, cid=ticket.id))

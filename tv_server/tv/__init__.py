@@ -34,7 +34,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(b + "events", push.events_stream, name="tv_events")
     r.add_get(b + "dir", services.my_chain, name="tv_directory")
     r.add_get(b + "dir-{code:\\d+}", services.region, name="tv_region")
-    r.add_get(b + "o-{pid:\\d+}", services.point, name="tv_point")
+    r.add_get(b + "o-{point_id:\\d+}", services.point, name="tv_point")
     r.add_get(b + "mine", callback.mine, name="tv_mine")
     r.add_get(b + "cb", callback.choose_service, name="tv_cb")
     r.add_get(b + "cb-topic", callback.topic, name="tv_cb_topic")

@@ -78,7 +78,7 @@ async def choose_service(request: web.Request) -> web.Response:
         box,
         point=point,
         choices=choices,
-        back=(screen_url(request, "tv_point", pid=point.id) + "#ask-appointment")
+        back=(screen_url(request, "tv_point", point_id=point.id) + "#ask-appointment")
         if point
         else screen_url(request, "tv_home") + "#t-ap",
     )

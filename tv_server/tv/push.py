@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tv_server import keys
-from tv_server.events import stream
+from tv_server.announcement_hub import stream
 from tv_server.tv.common import box_announcements, current_box
 
 

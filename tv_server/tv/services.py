@@ -96,11 +96,11 @@ async def region(request: web.Request) -> web.Response:
 
 async def point(request: web.Request) -> web.Response:
     box = await current_box(request)
-    pid = int(request.match_info["pid"])
+    point_id = int(request.match_info["point_id"])
     db = request.app[keys.DB]
-    rows = await db.fetchall("SELECT code FROM service_points WHERE id = ?", (pid,))
+    rows = await db.fetchall("SELECT code FROM service_points WHERE id = ?", (point_id,))
     if not rows:
-        raise NotFound("service_point_not_found", str(pid))
+        raise NotFound("service_point_not_found", str(point_id))
     code = rows[0][0]
 
     async def build() -> str:
@@ -124,4 +124,4 @@ async def point(request: web.Request) -> web.Response:
         )
 
     # "appointments": the 预约办理 button comes and goes with the point's slot patterns.
-    return await cached(request, box, ("point", pid), ["directory", "appointments"], build)
+    return await cached(request, box, ("point", point_id), ["directory", "appointments"], build)

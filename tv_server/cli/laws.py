@@ -4,15 +4,18 @@ row or none, flagging programs as the admin does; see docs/editors.md, section 1
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
+from accounts import audit
+from content.laws import register as laws
+from tv_server.cli.context import add_common, run
 
-def register(sub, add_common) -> None:
+
+def register(sub) -> None:
     """Add this module's commands; each parser sets `handler=` with set_defaults."""
-    laws = sub.add_parser("laws", help="the law register programs cite")
-    actions = laws.add_subparsers(dest="action", required=True)
+    command = sub.add_parser("laws", help="the law register programs cite")
+    actions = command.add_subparsers(dest="action", required=True)
     exp = actions.add_parser("export", help="write the register to a CSV file (UTF-8 with BOM)")
     add_common(exp)
     exp.add_argument("file", type=Path)
@@ -24,27 +27,19 @@ def register(sub, add_common) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from accounts import audit
-    from content.laws import register as laws
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         data = laws.export_csv(await laws.list_laws(db))
         await audit.record(db, user=None, action="law.export", object_type="law",
                            detail={"via": "cli", "bytes": len(data)})  # fmt: skip
         return data
 
-    data = asyncio.run(_with_db(_settings(args), work))
+    data = run(args, work)
     args.file.write_bytes(data)
     print(f"wrote {args.file}")
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from accounts import audit
-    from content.laws import register as laws
-    from tv_server.cli import _settings, _with_db
-
     try:
         raw = args.file.read_bytes()
     except OSError as exc:
@@ -62,7 +57,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return await laws.import_csv(db, raw, actor="cli", audit=hook)
 
     try:
-        result = asyncio.run(_with_db(_settings(args), work))
+        result = run(args, work)
     except laws.LawInvalid as exc:
         print(f"{args.file}: nothing was written; fix these lines:", file=sys.stderr)
         for p in exc.problems:

@@ -1,17 +1,21 @@
-"""`legaltv devices …`, `legaltv households …` and `legaltv registry synth`: import the
-operator's box CSV (with a progress bar), print or revoke a device token, accept/reject pending
-boxes, replace a household's box, import household totals, and build a synthetic registry."""
+"""`legaltv devices …`: import the operator's box CSV (with a progress bar), print or revoke a
+device token, accept/reject pending boxes, replace a household's box."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 
+from accounts import audit
+from device_registry import devices, tokens
+from device_registry.registry_io import decode, import_devices
+from tv_server.cli.context import ProgressBar, add_common, run, settings, with_db
+from tv_server.settings import ensure_secrets
 
-def register(sub, add_common) -> None:
+
+def register(sub) -> None:
     """Add this module's commands; each parser sets `handler=` with set_defaults."""
     dev = sub.add_parser("devices", help="the box registry")
     actions = dev.add_subparsers(dest="action", required=True)
@@ -45,25 +49,8 @@ def register(sub, add_common) -> None:
     replace.add_argument("new_serial")
     replace.set_defaults(handler=cmd_replace)
 
-    hh = sub.add_parser("households", help="households per village")
-    hh_actions = hh.add_subparsers(dest="action", required=True)
-    totals = hh_actions.add_parser("import", help="load a CSV village_code,households")
-    add_common(totals)
-    totals.add_argument("file", type=Path)
-    totals.set_defaults(handler=cmd_households_import)
-
-    reg = sub.add_parser("registry", help="registry tools")
-    reg_actions = reg.add_subparsers(dest="action", required=True)
-    synth = reg_actions.add_parser("synth", help="fill the data dir with a synthetic registry")
-    add_common(synth)
-    synth.add_argument("--boxes", type=int, required=True)
-    synth.add_argument("--seed", type=int, default=1)
-    synth.set_defaults(handler=cmd_synth)
-
 
 def _audit(db, action: str, object_id: str, detail: dict):
-    from accounts import audit
-
     return audit.record(
         db,
         user=None,
@@ -74,26 +61,7 @@ def _audit(db, action: str, object_id: str, detail: dict):
     )
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr."""
-
-    def __init__(self, width: int = 30) -> None:
-        self.width = width
-
-    def __call__(self, done: int, total: int) -> None:
-        share = done / total if total else 1.0
-        filled = int(share * self.width)
-        bar = "#" * filled + "-" * (self.width - filled)
-        sys.stderr.write(f"\r[{bar}] {share:4.0%} {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    from device_registry.registry_io import decode, import_devices
-    from tv_server.cli import _settings, _with_db
-
     try:
         text = decode(args.file.read_bytes())
     except OSError as exc:
@@ -114,7 +82,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
         return report
 
-    report = asyncio.run(_with_db(_settings(args), work))
+    report = run(args, work)
     if report.problems:
         print(f"{args.file}: nothing was written; fix these lines:", file=sys.stderr)
         for line, message in report.problems:
@@ -134,19 +102,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from device_registry import devices, tokens
-    from tv_server.cli import _settings, _with_db
-    from tv_server.settings import ensure_secrets
-
-    settings = ensure_secrets(_settings(args))
-    key = tokens.key_of(settings.device_token_secret)
+    chosen = ensure_secrets(settings(args))
+    key = tokens.key_of(chosen.device_token_secret)
 
     async def work(db):
         raw = await devices.issue_token(db, args.serial, key=key)
         await _audit(db, "device.token", args.serial, {})
         return raw
 
-    raw = asyncio.run(_with_db(settings, work))
+    raw = asyncio.run(with_db(chosen, work))
     print(
         f"device token for {args.serial} (shown once; the previous token no longer works):",
         file=sys.stderr,
@@ -156,15 +120,12 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke_token(args: argparse.Namespace) -> int:
-    from device_registry import devices
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         had = await devices.revoke_token(db, args.serial)
         await _audit(db, "device.token_revoke", args.serial, {"had_token": had})
         return had
 
-    had = asyncio.run(_with_db(_settings(args), work))
+    had = run(args, work)
     print(
         f"device token of {args.serial} revoked"
         if had
@@ -174,9 +135,6 @@ def cmd_revoke_token(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from device_registry import devices
-    from tv_server.cli import _settings, _with_db
-
     accept = args.action == "accept"
 
     async def work(db):
@@ -184,7 +142,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
         await _audit(db, f"device.{args.action}", ",".join(changed)[:200], {"serials": changed})
         return changed
 
-    changed = asyncio.run(_with_db(_settings(args), work))
+    changed = run(args, work)
     print(
         f"{args.action}ed {len(changed)} of {len(set(args.serials))} boxes"
         " (only pending boxes change)"
@@ -193,47 +151,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_replace(args: argparse.Namespace) -> int:
-    from device_registry import devices
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         await devices.replace_box(db, args.old_serial, args.new_serial)
         await _audit(db, "device.replace", args.old_serial, {"new": args.new_serial})
 
-    asyncio.run(_with_db(_settings(args), work))
+    run(args, work)
     print(f"{args.old_serial} retired; {args.new_serial} now serves its household")
-    return 0
-
-
-def cmd_households_import(args: argparse.Namespace) -> int:
-    from device_registry import households
-    from device_registry.registry_io import decode
-    from tv_server.cli import import_csv_file
-
-    count = import_csv_file(args, decode, households.import_totals, households.HouseholdImportError)
-    if count is None:
-        return 2
-    print(f"household totals set for {count} villages")
-    return 0
-
-
-def cmd_synth(args: argparse.Namespace) -> int:
-    from device_registry import synth
-    from tv_server.cli import _settings, _with_db
-    from tv_server.demo import ensure_regions
-
-    if not 1 <= args.boxes <= 5_000_000:
-        raise ValueError("--boxes must be between 1 and 5000000")
-    started = time.perf_counter()
-
-    async def work(db):
-        await ensure_regions(db)
-        return await synth.synthesize(db, args.boxes, args.seed, progress=ProgressBar())
-
-    summary = asyncio.run(_with_db(_settings(args), work))
-    print(
-        f"synthetic registry: {summary['boxes']} boxes, {summary['households']} households"
-        f" over {summary['villages']} villages, {summary['usage_events']} usage events"
-        f" in {time.perf_counter() - started:.1f} s"
-    )
     return 0

@@ -4,15 +4,21 @@ the HSDS 3.0 export to a folder."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
+from accounts import audit
+from content.directory import csv_io as directory_io
+from content.directory import hsds
+from content.directory import points as directory
+from device_registry.regions import RegionTree
+from tv_server.cli.context import add_common, run
 
-def register(sub, add_common) -> None:
+
+def register(sub) -> None:
     """Add this module's commands; each parser sets `handler=` with set_defaults."""
-    directory = sub.add_parser("directory", help="the service directory")
-    actions = directory.add_subparsers(dest="action", required=True)
+    command = sub.add_parser("directory", help="the service directory")
+    actions = command.add_subparsers(dest="action", required=True)
 
     imp = actions.add_parser(
         "import", help="load service points from a CSV file (all rows or none; see docs)"
@@ -36,11 +42,8 @@ def register(sub, add_common) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from accounts import audit
     from content.directory import csv_io as directory_io
-    from content.directory import points as directory
     from device_registry.regions import RegionTree
-    from tv_server.cli import _settings, _with_db
 
     try:
         raw = args.file.read_bytes()
@@ -72,7 +75,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
 
     try:
-        plan, applied = asyncio.run(_with_db(_settings(args), work))
+        plan, applied = run(args, work)
     except directory.DirectoryInvalid as exc:
         print(f"{args.file}: nothing was written; fix these lines:", file=sys.stderr)
         for p in exc.problems:
@@ -97,15 +100,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from content.directory import csv_io as directory_io
-    from content.directory import points as directory
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         points = await directory.all_points(db)
         return directory_io.csv_bytes(points), len(points)
 
-    data, rows = asyncio.run(_with_db(_settings(args), work))
+    data, rows = run(args, work)
     try:
         args.file.write_bytes(data)
     except OSError as exc:
@@ -116,14 +115,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_export_hsds(args: argparse.Namespace) -> int:
-    from content.directory import hsds
-    from device_registry.regions import RegionTree
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         return await hsds.export_services(db, await RegionTree.load(db))
 
-    services, organizations = asyncio.run(_with_db(_settings(args), work))
+    services, organizations = run(args, work)
     try:
         counts = hsds.write_export(args.folder, services, organizations)
     except OSError as exc:

@@ -8,8 +8,13 @@ import asyncio
 import json
 from pathlib import Path
 
+from accounts import audit
+from callbacks import lifecycle, webhooks
+from tv_server import retention
+from tv_server.cli.context import add_common, run, settings, with_db
 
-def register(sub, add_common) -> None:
+
+def register(sub) -> None:
     """Add this module's commands; each parser sets `handler=` with set_defaults."""
     callbacks = sub.add_parser("callbacks", help="callback requests")
     actions = callbacks.add_subparsers(dest="action", required=True)
@@ -36,10 +41,6 @@ def register(sub, add_common) -> None:
 
 
 def cmd_export_household(args: argparse.Namespace) -> int:
-    from accounts import audit
-    from callbacks import lifecycle
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         data = await lifecycle.household_export(db, args.serial)
         await audit.record(
@@ -51,7 +52,7 @@ def cmd_export_household(args: argparse.Namespace) -> int:
         )
         return data
 
-    data = asyncio.run(_with_db(_settings(args), work))
+    data = run(args, work)
     args.folder.mkdir(parents=True, exist_ok=True)
     target = args.folder / f"callbacks-{args.serial}.json"
     target.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -60,15 +61,12 @@ def cmd_export_household(args: argparse.Namespace) -> int:
 
 
 def cmd_erase_expired(args: argparse.Namespace) -> int:
-    from tv_server import retention
-    from tv_server.cli import _settings, _with_db
-
-    settings = _settings(args)
+    chosen = settings(args)
 
     async def work(db):
-        return await retention.apply(db, settings)
+        return await retention.apply(db, chosen)
 
-    done = asyncio.run(_with_db(settings, work))
+    done = asyncio.run(with_db(chosen, work))
     print(
         f"{done.callbacks} phone numbers erased, {done.webhook_rows} old webhook deliveries"
         f" deleted, {done.appointments} appointment numbers and {done.notes} follow-up notes"
@@ -78,13 +76,10 @@ def cmd_erase_expired(args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_add(args: argparse.Namespace) -> int:
-    from callbacks import webhooks
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         return await webhooks.add_endpoint(db, args.name, args.url)
 
-    endpoint = asyncio.run(_with_db(_settings(args), work))
+    endpoint = run(args, work)
     print(f"webhook {endpoint.name} → {endpoint.url}")
     print(f"signing secret (shown once): {endpoint.secret}")
     return 0

@@ -4,15 +4,14 @@ disable/enable and revoke them. Every change is audited."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 
+from accounts import apikeys
 from storage import clock
+from tv_server.cli.context import add_common, run
 
 
-def register(sub, add_common) -> None:
+def register(sub) -> None:
     """Add this module's commands; each parser sets `handler=` with set_defaults."""
-    from accounts.apikeys import SCOPES
-
     apikey = sub.add_parser("apikey", help="API keys for machine clients (Open311, operators)")
     actions = apikey.add_subparsers(dest="action", required=True)
 
@@ -24,7 +23,7 @@ def register(sub, add_common) -> None:
         dest="scopes",
         action="append",
         required=True,
-        choices=sorted(SCOPES),
+        choices=sorted(apikeys.SCOPES),
         help="a scope the key may use (repeat for several)",
     )
     create.set_defaults(handler=cmd_create)
@@ -51,22 +50,14 @@ def _when(ts: float | None) -> str:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from accounts import apikeys
-    from tv_server.cli import _settings, _with_db
-
-    key, raw = asyncio.run(
-        _with_db(_settings(args), lambda db: apikeys.create(db, args.name, args.scopes))
-    )
+    key, raw = run(args, lambda db: apikeys.create(db, args.name, args.scopes))
     print(f"api key {key.name} ({' '.join(key.scopes)})")
     print(f"key (shown once, store it now): {raw}")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from accounts import apikeys
-    from tv_server.cli import _settings, _with_db
-
-    keys = asyncio.run(_with_db(_settings(args), apikeys.list_keys))
+    keys = run(args, apikeys.list_keys)
     if not keys:
         print("no api keys")
         return 0
@@ -81,15 +72,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_change(args: argparse.Namespace) -> int:
-    from accounts import apikeys
-    from tv_server.cli import _settings, _with_db
-
     async def work(db):
         if args.action == "revoke":
             await apikeys.revoke(db, args.name)
         else:
             await apikeys.set_disabled(db, args.name, args.action == "disable")
 
-    asyncio.run(_with_db(_settings(args), work))
+    run(args, work)
     print(f"{args.action}: {args.name}")
     return 0

@@ -9,10 +9,15 @@ import asyncio
 import sys
 from pathlib import Path
 
+from accounts import audit
+from content.programs.export import export_programs
 from content.programs.package import PackageError
+from content.programs.package_import import import_package
+from tv_server.cli.context import add_common, settings, with_db
+from tv_server.demo import ensure_laws, ensure_regions
 
 
-def register(sub, add_common) -> None:
+def register(sub) -> None:
     """Add this module's commands; each parser sets `handler=` with set_defaults."""
     content = sub.add_parser("content", help="content packages (programs and categories)")
     content_sub = content.add_subparsers(dest="action", required=True)
@@ -43,8 +48,6 @@ def register(sub, add_common) -> None:
 
 
 def _cli_audit():
-    from accounts import audit
-
     async def hook(tx, action: str, program_id: int, detail: dict) -> None:
         await audit.record(tx, user=None, action=action, object_type="program",
                            object_id=program_id, detail={**detail, "via": "cli"})  # fmt: skip
@@ -53,18 +56,13 @@ def _cli_audit():
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from accounts import audit
-    from content.programs.package_import import import_package
-    from tv_server.cli import _settings, _with_db
-    from tv_server.demo import ensure_laws, ensure_regions
-
-    settings = _settings(args)
+    chosen = settings(args)
 
     async def work(db):
         await ensure_regions(db)  # as `serve` does: programs are aimed at regions
         await ensure_laws(db)  # and cite laws of the register
         result = await import_package(
-            db, settings.data_path, args.path, publish_new=True, publish_updates=args.publish,
+            db, chosen.data_path, args.path, publish_new=True, publish_updates=args.publish,
             author="cli", audit=_cli_audit(),
         )  # fmt: skip
         await audit.record(db, user=None, action="content.import", object_type="package",
@@ -73,7 +71,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return result
 
     try:
-        result = asyncio.run(_with_db(settings, work))
+        result = asyncio.run(with_db(chosen, work))
     except PackageError as exc:
         print(f"{args.path}: nothing was imported; fix these problems:", file=sys.stderr)
         for problem in exc.problems:
@@ -88,23 +86,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from accounts import audit
-    from content.programs.export import export_programs
-    from tv_server.cli import _settings, _with_db
 
     if bool(args.ids) == bool(args.all):
         print("legaltv: give program ids or --all (not both)", file=sys.stderr)
         return 2
-    settings = _settings(args)
+    chosen = settings(args)
 
     async def work(db):
         slugs = await export_programs(
-            db, settings.data_path, None if args.all else args.ids, args.dir, latest=args.latest
+            db, chosen.data_path, None if args.all else args.ids, args.dir, latest=args.latest
         )
         await audit.record(db, user=None, action="content.export", object_type="package",
                            detail={"programs": slugs, "latest": args.latest,
                                    "via": "cli"})  # fmt: skip
         return slugs
 
-    slugs = asyncio.run(_with_db(settings, work))
+    slugs = asyncio.run(with_db(chosen, work))
     print(f"exported {len(slugs)} programs to {args.dir}")
     return 0

@@ -1,0 +1,123 @@
+"""`legaltv serve`: run the web server (with the demo's banner and unsafe-mode warnings)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from tv_server import __version__, logredact
+from tv_server.cli.context import add_common, base_url, settings
+from tv_server.cli.demo import launch_url
+from tv_server.demo import DEMO_PASSWORD, DEMO_USERS
+from tv_server.settings import Settings, ensure_secrets
+
+
+def register(sub) -> None:
+    """Add this module's commands; each parser sets `handler=` with set_defaults."""
+    serve = sub.add_parser("serve", help="run the web server")
+    add_common(serve)
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8080)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="load the bundled demo on first start, enable its accounts and print demo URLs",
+    )
+    serve.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        default=None,
+        help="accept /tv/?stb=SERIAL without a signature (demo and trials only)",
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+
+def _print_banner(settings: Settings) -> None:
+    base = base_url(settings)
+    unsigned = [
+        f"  TV (demo box, live village):  {base}/tv/?stb=DEMO-0001",
+        f"  TV (demo box, not yet live):  {base}/tv/?stb=DEMO-0240",
+        f"  TV (unknown box):             {base}/tv/?stb=NEW-BOX-1",
+    ]
+    lines = [
+        f"LegalTV {__version__} serving on {base}  (data: {settings.data_path.resolve()})",
+        *(unsigned if settings.unsigned_allowed else []),
+        f"  Signed launch (valid 5 min):  {launch_url(settings, 'DEMO-0001')}",
+        f"  Admin:                        {base}/admin/",
+        f"  Demo logins (password {DEMO_PASSWORD}): "
+        + ", ".join(
+            f"{u} ({role}{' ' + region if region else ''})" for u, _n, role, region in DEMO_USERS
+        ),
+        f"  Health:                       {base}/healthz",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+UNSAFE_WARNINGS = {
+    "demo": "demo mode is on: six demo accounts (admin, editor, …) log in with the published "
+    "password {password}",
+    "allow_unsigned": "unsigned box entry is on: anyone can open /tv/?stb=SERIAL as any box",
+}
+
+
+def print_unsafe_warnings(settings: Settings) -> None:
+    """A clear warning on stderr for each setting that must never be on in production."""
+    for name in settings.unsafe_modes:
+        text = UNSAFE_WARNINGS[name].format(password=DEMO_PASSWORD)
+        print(f"WARNING: {text}. Never use it on a production server.", file=sys.stderr)
+    if settings.unsafe_modes:
+        sys.stderr.flush()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # The web app is imported here, not at the top: the data commands start without it.
+    from aiohttp import web
+
+    from tv_server.app import create_app
+
+    serving = ensure_secrets(
+        settings(
+            args,
+            host=args.host,
+            port=args.port,
+            demo=args.demo,
+            allow_unsigned=args.allow_unsigned,
+        )
+    )
+    logredact.install()  # before the first line is logged (create_app installs it too)
+    logging.basicConfig(
+        level=serving.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(serving)
+
+    async def banner(_app):
+        if serving.demo:
+            _print_banner(serving)
+        else:
+            print(f"LegalTV {__version__} serving on {base_url(serving)}", flush=True)
+        print_unsafe_warnings(serving)
+
+    app.on_startup.append(banner)
+    try:
+        asyncio.run(_serve(app, serving))
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    return 0
+
+
+async def _serve(app, settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM, through the front (hot requests answered before routing)."""
+    from aiohttp import web
+
+    from tv_server.front import FrontRunner
+
+    runner = FrontRunner(app, access_log=None, shutdown_timeout=5, handle_signals=True)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
