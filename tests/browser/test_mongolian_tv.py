@@ -50,9 +50,14 @@ async def test_mongolian_program_paging_and_back(tv, size):  # noqa: F811
     await assert_vertical(page)
     await shot(page, "mn-home", size)
     await no_overflow(page)
-    # Tiles are columns left to right: Right moves to the directory, Left back.
-    await press(page, "ArrowRight")
+    # Tiles two to a column, read top to bottom then left to right: Down moves to the
+    # directory, Right to the next column's callback tile, Left and Up back.
+    await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "t-dir"
+    await press(page, "ArrowUp")
+    assert await page.evaluate(FOCUSED) == "t-programs"
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "t-cb"
     await press(page, "ArrowLeft")
     assert await page.evaluate(FOCUSED) == "t-programs"
     await press(page, "Enter", wait_nav=True)  # categories
@@ -90,7 +95,7 @@ async def test_mongolian_program_paging_and_back(tv, size):  # noqa: F811
 @pytest.mark.parametrize("size", SIZES)
 async def test_mongolian_directory_to_callback_receipt(tv, size):  # noqa: F811
     page = await open_mn(tv, size)
-    await press(page, "ArrowRight")
+    await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "t-dir"
     await press(page, "Enter", wait_nav=True)
     await assert_vertical(page)
@@ -301,4 +306,49 @@ async def test_image_path_program_paging_and_back(tv, size):  # noqa: F811
     await press(page, "Enter", wait_nav=True)  # the directory
     await assert_image_path(page)
     await shot(page, "mn-img-directory", size)
+    assert page.errors == []
+
+
+# Every focusable element of the screen lies wholly inside the window (nothing off to the right).
+FOCUSABLES_OUTSIDE = """() => {
+  var out = [], els = document.querySelectorAll('.f');
+  for (var i = 0; i < els.length; i++) {
+    var r = els[i].getBoundingClientRect();
+    if (r.left < -1 || r.top < -1 || r.right > window.innerWidth + 1
+        || r.bottom > window.innerHeight + 1 || r.width === 0) {
+      out.push([els[i].id, Math.round(r.left), Math.round(r.top), Math.round(r.right),
+                Math.round(r.bottom)]); }
+  }
+  return out; }"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_mongolian_home_shows_everything_on_screen(tv, size):  # noqa: F811
+    """The vertical home: the five tiles, the resume tile, the adviser card, the language tile
+    and the hotline all inside the screen, reachable with the arrow keys."""
+    page = await open_mn(tv, size)
+    # Watch a program page first, so that home has its 继续观看 tile too.
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "Escape", wait_nav=True)
+    await press(page, "Escape", wait_nav=True)
+    await press(page, "Escape", wait_nav=True)
+    await assert_vertical(page)
+    for needed in ("#t-resume", "#adv-card", "#t-lang", ".hotline-card"):
+        assert await page.query_selector(needed), needed
+    await shot(page, "mn-home-full", size)
+    assert await page.evaluate(FOCUSABLES_OUTSIDE) == []
+    hotline = await page.evaluate(
+        """() => { var r = document.querySelector('.hotline-card').getBoundingClientRect();
+        return r.right <= window.innerWidth + 1 && r.bottom <= window.innerHeight + 1; }"""
+    )
+    assert hotline
+    # Every focusable can be reached with the arrow keys.
+    seen = set()
+    for key in ["ArrowRight"] * 8 + ["ArrowDown"] * 3 + ["ArrowLeft"] * 8 + ["ArrowUp"] * 3:
+        await press(page, key)
+        seen.add(await page.evaluate(FOCUSED))
+    ids = set(await page.evaluate("Array.from(document.querySelectorAll('.f'), e => e.id)"))
+    assert ids <= seen | {"t-programs"}, ids - seen
     assert page.errors == []
