@@ -74,3 +74,33 @@ async def test_font_path_boxes_keep_mongolian_text(client):
 async def test_unknown_image_is_404(client):
     assert (await client.get("/tv/mi/" + "0" * 20 + ".png")).status == 404
     assert (await client.get("/tv/mi/../../etc.png")).status == 404
+
+
+async def test_numbers_in_vertical_text_follow_mlreq(client):
+    """The font path: the 12348 hotline upright digit under digit, short numbers side by side
+    upright (tate-chu-yoko), in the screen's stylesheet too; on the image path the same."""
+    from tv_server import tvfont
+    from tv_server.mongol_image import BlockStyle, render_block
+
+    await client.get("/tv/", params={"stb": "DEMO-0003", "lang": "mn"})
+    base = await enter(client, "DEMO-0003")
+    html = await (await client.get(base + "home")).text()
+    assert '<span class="upr">12348</span>' in html
+    css_url = re.search(r'href="(/tv/font/mv-[0-9a-f]+\.css)"', html)[1]
+    css = await (await client.get(css_url)).text()
+    assert ".upr{" in css.replace(" ", "") and "text-orientation:upright" in css.replace(" ", "")
+    assert tvfont.vertical_digits("<p>第 2 页 / 2026 年 12348</p><script>var a=12348</script>") == (
+        '<p>第 <span class="tcy">2</span> 页 / 2026 年 <span class="upr">12348</span></p>'
+        "<script>var a=12348</script>"
+    )
+    font = tvfont.find_font()
+    style = BlockStyle(30, 1000)
+    upright = render_block("12348", font, style, 1.0)
+    short = render_block("12", font, style, 1.0)
+    sideways = render_block("2026", font, style, 1.0)
+    assert upright.height >= 5 * 0.8 * 30  # one digit under the other
+    assert short.height <= 1.6 * 30  # both digits in one upright cell
+    assert 30 < sideways.height < upright.height  # turned like Latin: about half an em each
+    # A Chinese name inside Mongolian text stands upright: one em per character.
+    han = render_block("东胜区", font, style, 1.0)
+    assert abs(han.height - 3 * 30) <= 12

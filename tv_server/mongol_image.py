@@ -183,18 +183,24 @@ def _slab(kind: str, text: str, mong: ImageFont.FreeTypeFont, px: int, line: int
         return img
 
     if kind == "han" or (kind == "digits" and digit_setting(text) == "tcy"):
-        img = horizontal(cjk, text)  # upright: drawn as is
-        if img.width > line:  # two wide digits: squeezed into the column's width
-            img = img.resize((line, max(1, img.height * line // img.width)))
-        box = Image.new("RGBA", (line, max(img.height, px + 2 * stroke)), (0, 0, 0, 0))
-        box.alpha_composite(img, ((line - img.width) // 2, (box.height - img.height) // 2))
+        # Upright as drawn, in a cell one em tall (two digits squeezed to the column's width).
+        cell = px + 2 * stroke
+        left, top, right, bottom = cjk.getbbox(text, stroke_width=stroke)
+        ink = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)), (0, 0, 0, 0))
+        ImageDraw.Draw(ink).text(
+            (-left, -top), text, font=cjk, fill=WHITE, stroke_width=stroke, stroke_fill=INK
+        )
+        if ink.width > line:
+            ink = ink.resize((line, max(1, ink.height * line // ink.width)))
+        box = Image.new("RGBA", (line, max(cell, ink.height)), (0, 0, 0, 0))
+        box.alpha_composite(ink, ((line - ink.width) // 2, (box.height - ink.height) // 2))
         return box
     if kind == "digits" and digit_setting(text) == "upright":
         cells = [_slab("han", d, mong, px, line) for d in text]
-        step = int(px * 0.82)
-        box = Image.new("RGBA", (line, step * len(cells) + px // 4), (0, 0, 0, 0))
+        step = int(px * 0.82)  # digits are narrower than an em: set a little closer
+        box = Image.new("RGBA", (line, step * (len(cells) - 1) + cells[-1].height), (0, 0, 0, 0))
         for i, cell in enumerate(cells):
-            box.alpha_composite(cell, (0, i * step - (cell.height - step) // 2 + px // 8))
+            box.alpha_composite(cell, (0, i * step))
         return box
     font = mong if kind == "mong" else cjk
     return horizontal(font, text).rotate(-90, expand=True)  # the line read top to bottom

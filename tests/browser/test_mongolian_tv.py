@@ -344,6 +344,13 @@ async def test_mongolian_home_shows_everything_on_screen(tv, size):  # noqa: F81
         return r.right <= window.innerWidth + 1 && r.bottom <= window.innerHeight + 1; }"""
     )
     assert hotline
+    # 12348 stands upright, digit under digit (mlreq): a tall narrow run in its column.
+    number = await page.evaluate(
+        """() => { var n = document.querySelector('.hotline-card .upr');
+        var r = n.getBoundingClientRect();
+        return [n.textContent, getComputedStyle(n).textOrientation, r.height / r.width]; }"""
+    )
+    assert number[:2] == ["12348", "upright"] and number[2] > 2, number
     # Every focusable can be reached with the arrow keys.
     seen = set()
     for key in ["ArrowRight"] * 8 + ["ArrowDown"] * 3 + ["ArrowLeft"] * 8 + ["ArrowUp"] * 3:
