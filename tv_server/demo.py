@@ -12,7 +12,7 @@ from pathlib import Path
 
 from accounts import users
 from advisers import demo as demo_advisers
-from content import announcements, directory, laws, programs, workflow
+from content import announcements, demo_mn_versions, directory, laws, programs, workflow
 from content.demo_directory import demo_service_points
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
@@ -100,6 +100,9 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
             db, "冬季草场流转合同请签书面合同，有疑问请拨打12348咨询。", ["1506"], level="info"
         )
 
+    async def mongolian_versions():  # drafts, not reviewed (content/demo_mn_versions.py)
+        await demo_mn_versions.load(db)
+
     async def village_advisers():
         await demo_advisers.load(db, data_dir, rows, pilot_village_codes(rows))
 
@@ -117,6 +120,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         ("announcement", announcement),
         ("users", accounts),
         ("advisers", village_advisers),
+        ("mn_versions", mongolian_versions),
     ]
     loaded = False
     for name, step in steps:
