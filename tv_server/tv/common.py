@@ -14,7 +14,7 @@ from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
 from tv_server.screencache import make_screen, send
 from tv_server.tv import fastlane
-from tv_ui import i18n
+from tv_ui import i18n, labels
 from tv_ui.keymaps import keymap_json
 
 SCREEN_PREFIX = "/tv/b/-/"
@@ -130,6 +130,7 @@ def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
         "profile": box.profile if box else "1080p",
         "demo": app[keys.SETTINGS].demo,
         "lang": box.lang if box else i18n.DEFAULT_LANGUAGE,
+        "mn_name": labels.SELF_NAMES["mn"],  # marks what serves in Mongolian
     }
     context.update(extra)
     return context
