@@ -9,6 +9,8 @@ reviewed in the admin after a native speaker has checked the text.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from content import program_versions
 from storage import Database
 
@@ -91,7 +93,7 @@ VERSIONS = {
 }
 
 
-async def load(db: Database) -> int:
+async def load(db: Database, data_dir: Path | None = None) -> int:
     """Add the Mongolian drafts to the demo programs that exist and have none; how many."""
     added = 0
     for slug, (title, summary, pages) in VERSIONS.items():
@@ -109,6 +111,7 @@ async def load(db: Database) -> int:
                 "summary": script(summary),
                 "pages": [(script(t), script(m)) for t, m in pages],
             },
+            data_dir=data_dir,
         )
         added += 1
     return added

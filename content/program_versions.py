@@ -9,10 +9,13 @@ one, else the Chinese program labelled 汉语 (tv_server.tv.programs).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from content.programs import PageView, ProgramDetail
+from content import renditions, titlecard
+from content.programs import PROFILES, THUMB_SPECS, PageView, ProgramDetail
 from storage import Database, Invalid, NotFound
 
 LANGS = ("mn",)
@@ -112,12 +115,51 @@ def validate(data: dict) -> dict:
     return {"title": title, "summary": summary, "pages": pages}
 
 
-async def save_version(db: Database, program_id: int, lang: str, data: dict, tx=None) -> None:
+def make_covers(program_id: int, title: str, data_dir: Path) -> dict[str, str]:
+    """The version's Mongolian title cards (content.titlecard, vertical script) and grid
+    thumbnails: {profile or "thumb-" + profile: file relative to data_dir}."""
+    stem = f"p{program_id}-{hashlib.sha256(title.encode()).hexdigest()[:10]}"
+    full = titlecard.write_title_cards_mn(title, data_dir / "titlecards", stem)
+    covers = {p: str(full[p].relative_to(data_dir)) for p in PROFILES}
+    for profile, spec in THUMB_SPECS.items():
+        thumb = renditions.make_rendition(full["2160p"], spec, data_dir / "renditions")
+        covers["thumb-" + profile] = str(thumb.relative_to(data_dir))
+    return covers
+
+
+async def cover_files(
+    db: Database, program_ids: list[int], lang: str, profile: str
+) -> dict[int, str]:
+    """The versions' own covers (title cards) of these programs for a profile."""
+    if not program_ids:
+        return {}
+    marks = ",".join("?" * len(program_ids))
+    rows = await db.fetchall(
+        "SELECT program_id, file FROM program_version_covers"
+        f" WHERE lang = ? AND profile = ? AND program_id IN ({marks})",
+        [lang, profile, *program_ids],
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def save_version(
+    db: Database,
+    program_id: int,
+    lang: str,
+    data: dict,
+    tx=None,
+    *,
+    covers: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> None:
     """Write a version (validated first, one transaction). An edited version is `drafted` again:
-    a reviewer has to review the new text."""
+    a reviewer has to review the new text. Its title cards (`make_covers`) are recorded with it:
+    given as `covers`, or drawn here (before the transaction) with `data_dir`."""
     if lang not in LANGS:
         raise Invalid("bad_request", "lang")
     clean = validate(data)
+    if covers is None and data_dir is not None:
+        covers = make_covers(program_id, clean["title"], data_dir)
 
     async def write(tx) -> None:
         if await tx.fetchone("SELECT 1 FROM programs WHERE id = ?", (program_id,)) is None:
@@ -138,6 +180,16 @@ async def save_version(db: Database, program_id: int, lang: str, data: dict, tx=
             " VALUES (?, ?, ?, ?, ?)",
             [(program_id, lang, n, t, m) for n, (t, m) in enumerate(clean["pages"], 1)],
         )
+        if covers is not None:
+            await tx.execute(
+                "DELETE FROM program_version_covers WHERE program_id = ? AND lang = ?",
+                (program_id, lang),
+            )
+            await tx.executemany(
+                "INSERT INTO program_version_covers (program_id, lang, profile, file)"
+                " VALUES (?, ?, ?, ?)",
+                [(program_id, lang, p, f) for p, f in covers.items()],
+            )
 
     if tx is not None:
         await write(tx)

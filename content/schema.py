@@ -115,7 +115,7 @@ MIGRATIONS = [
     ),
     # A program's language versions (content.program_versions): the Mongolian text of the same
     # program — one id for figures, scheduling and review; each version has its own review status
-    # (drafted until a reviewer marks it reviewed) and its own pages.
+    # (drafted until a reviewer marks it reviewed), its own pages and its title cards.
     Migration(
         "content_0004_program_language_versions",
         """
@@ -136,6 +136,15 @@ MIGRATIONS = [
             title TEXT NOT NULL CHECK (length(title) <= 200),
             markdown TEXT NOT NULL CHECK (length(markdown) <= 20000),
             PRIMARY KEY (program_id, lang, number),
+            FOREIGN KEY (program_id, lang) REFERENCES program_versions(program_id, lang)
+                ON DELETE CASCADE
+        );
+        CREATE TABLE program_version_covers (
+            program_id INTEGER NOT NULL,
+            lang TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            file TEXT NOT NULL,
+            PRIMARY KEY (program_id, lang, profile),
             FOREIGN KEY (program_id, lang) REFERENCES program_versions(program_id, lang)
                 ON DELETE CASCADE
         )

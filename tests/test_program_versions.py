@@ -1,6 +1,7 @@
 """Program language versions: a Mongolian box sees a program's Mongolian version where it has
 one, else the Chinese program labelled 汉语; one program for figures; drafted until reviewed."""
 
+import asyncio
 import re
 
 from content import program_versions
@@ -57,9 +58,14 @@ async def test_chinese_box_keeps_the_chinese_program_and_figures_are_one(client)
     html = await (await client.get(base + f"p-{pid}-1")).text()
     assert "宪法与我们" in html and not MONGOLIAN.search(html.split("<main")[1].split("</main>")[0])
     mn_base = await mn_box(client, "DEMO-0004")
-    await client.get(mn_base + f"p-{pid}-2")
+    viewed = await client.get(mn_base + f"p-{pid}-2")
+    assert viewed.status == 200, await viewed.text()
     # The Mongolian view counts for the one program (figures per program id).
     box_id = await client.app[keys.DB].fetchval("SELECT id FROM devices WHERE serial = 'DEMO-0004'")
+    for _ in range(20):  # the usage buffer may be being flushed to the database just now
+        if await client.app[keys.USAGE].page_for(box_id, pid) == 2:
+            break
+        await asyncio.sleep(0.1)
     assert await client.app[keys.USAGE].page_for(box_id, pid) == 2
     assert (
         await client.app[keys.DB].fetchval(
@@ -138,3 +144,24 @@ async def test_editor_writes_previews_and_reviewer_reviews_the_mongolian_version
         for r in await db.fetchall("SELECT action FROM audit_log WHERE object_id = ?", (str(pid),))
     }
     assert {"program.version_save", "program.version_review"} <= actions
+
+
+async def test_mongolian_versions_get_mongolian_title_cards(client):
+    """The demo's versions have their own title cards (vertical Mongolian script), shown as
+    the grid thumbnails on Mongolian boxes; Chinese boxes keep the Chinese cards."""
+    db = client.app[keys.DB]
+    pid = await pid_of(client, "falv-yuanzhu")
+    mn_thumb = await db.fetchval(
+        "SELECT file FROM program_version_covers WHERE program_id = ? AND profile = ?",
+        (pid, "thumb-1080p"),
+    )
+    assert mn_thumb
+    cat = await db.fetchval("SELECT category FROM programs WHERE id = ?", (pid,))
+    html = await (await client.get(await mn_box(client) + f"c-{cat}")).text()
+    assert f"/media/{mn_thumb}" in html
+    zh = await (await client.get(await enter(client, "DEMO-0003") + f"c-{cat}")).text()
+    zh_files = [r[0] for r in await db.fetchall(
+        "SELECT file FROM program_covers WHERE program_id = ?", (pid,))]  # fmt: skip
+    assert any(f"/media/{f}" in zh for f in zh_files) and mn_thumb not in zh
+    card = await client.get(f"/media/{mn_thumb}")
+    assert card.status == 200

@@ -101,7 +101,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         )
 
     async def mongolian_versions():  # drafts, not reviewed (content/demo_mn_versions.py)
-        await demo_mn_versions.load(db)
+        await demo_mn_versions.load(db, data_dir)
 
     async def village_advisers():
         await demo_advisers.load(db, data_dir, rows, pilot_village_codes(rows))

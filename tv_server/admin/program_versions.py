@@ -5,6 +5,8 @@ it a draft again. Every change is scoped like the program and audited."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from content import program_versions as versions
@@ -93,12 +95,17 @@ async def act(request: web.Request) -> web.Response:
     if not program_scope.can_change(request, state.regions):
         raise await deny(request, permission, program=state.id, regions=state.regions)
     version = (await versions.get_versions(db, state.id)).get(LANG)
+    settings = request.config_dict[keys.SETTINGS]
     if action == "save":
         data = _fields(form)
         try:
             clean = versions.validate(data)
+            loop = asyncio.get_running_loop()  # drawing the cards is CPU work: off the loop
+            covers = await loop.run_in_executor(
+                None, versions.make_covers, state.id, clean["title"], settings.data_path
+            )
             async with db.transaction() as tx:
-                await versions.save_version(db, state.id, LANG, clean, tx=tx)
+                await versions.save_version(db, state.id, LANG, clean, tx=tx, covers=covers)
                 await log(request, "program.version_save", object_type="program",
                           object_id=state.id, detail={"lang": LANG}, tx=tx)  # fmt: skip
         except DomainError as exc:

@@ -86,6 +86,10 @@ async def category(request: web.Request) -> web.Response:
         # A Mongolian box: Mongolian titles where a version exists, 汉语 on the others.
         named = await versions.titles(db, [c.id for c in cards], box.lang)
         cards = [replace(c, title=named[c.id]) if c.id in named else c for c in cards]
+        if named:  # the versions' own title cards, in Mongolian
+            thumbs.update(
+                await versions.cover_files(db, list(named), box.lang, "thumb-" + box.profile)
+            )
         return render(
             request,
             "tv/category.html",
