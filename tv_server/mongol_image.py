@@ -102,16 +102,17 @@ class BlockStyle:
 
 # The text's place decides its size and how long a column may be (the horizontal design's boxes).
 STYLES = {
-    "brand": BlockStyle(22, 118),
-    "screen-title": BlockStyle(26, 118),
-    "hotline": BlockStyle(20, 118),
-    "hints": BlockStyle(18, 56),
-    "welcome": BlockStyle(24, 120),
-    "label": BlockStyle(30, 150),
-    "sub": BlockStyle(22, 120),
+    "brand": BlockStyle(22, 104),
+    "screen-title": BlockStyle(26, 104),
+    "hotline": BlockStyle(20, 104),
+    "hints": BlockStyle(18, 70),
+    "welcome": BlockStyle(20, 84),
+    "label": BlockStyle(26, 116),
+    "sub": BlockStyle(18, 90),
     "ann": BlockStyle(22, 150),
-    "k": BlockStyle(24, 150),
-    "btn": BlockStyle(26, 150),
+    "k": BlockStyle(22, 110),
+    "btn": BlockStyle(24, 130),
+    "home-row": BlockStyle(20, 110),
     "default": BlockStyle(24, 190),
 }
 # A class (or id) of the text's element or an ancestor, nearest first, picks the style.
@@ -126,6 +127,7 @@ STYLE_OF = {
     "ann": "ann",
     "k": "k",
     "btn": "btn",
+    "home-row": "home-row",
 }
 
 # Runs of one kind: a Mongolian word (its suffixes hang on through U+202F), Chinese characters,
