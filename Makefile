@@ -58,5 +58,6 @@ clean:
 i18n: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o tv_ui/locale/messages.pot .
 	@for po in tv_ui/locale/*/LC_MESSAGES/messages.po; do [ -f "$$po" ] || continue; \
-	  $(BIN)/pybabel update --no-fuzzy-matching -i tv_ui/locale/messages.pot -o "$$po" && \
+	  loc=$$(basename $$(dirname $$(dirname "$$po"))); \
+	  $(BIN)/pybabel update --no-fuzzy-matching -l "$$loc" -i tv_ui/locale/messages.pot -o "$$po" && \
 	  $(BIN)/pybabel compile -i "$$po" -o "$${po%.po}.mo"; done

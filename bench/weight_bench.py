@@ -4,9 +4,10 @@ Playwright (Chromium) opens each screen in a fresh context (empty cache, like a 
 visit) and lists every request made before the `load` event. Each HTML/CSS/JS response is then
 fetched again with aiohttp, once without `Accept-Encoding` (bytes before compression: budget
 ≤ 30 KB, images apart) and once with `Accept-Encoding: gzip` (transfer size of the body).
-Budget: ≤ 5 requests for a screen's first paint (counted here: all requests before `load`).
-The same screens are measured again in Mongolian (box MN_SERIAL, switched to `lang=mn`): their
-one stylesheet holds tv.css and the vertical layout; the font subset is counted apart (≤ 40 KB).
+Budget: ≤ 5 requests for a screen's first paint (counted here: all requests before `load`, the
+font apart). The same screens are measured again in Mongolian (box MN_SERIAL, switched to
+`lang=mn`): their one stylesheet holds tv.css and the vertical layout; the font subset is counted
+apart, in requests and in bytes (≤ 40 KB), as the budget defines it.
 
     .venv/bin/python -m bench.weight_bench [--base http://127.0.0.1:8080]
 """
@@ -86,10 +87,13 @@ async def measure_screen(browser, session, url: str) -> dict:
     for req in requests:
         by_type[req["type"]] = by_type.get(req["type"], 0) + 1
     favicon = any(r["url"].endswith("favicon.ico") for r in requests)
-    count = len([r for r in requests if not r["url"].startswith("data:")])
+    fetched = [r for r in requests if not r["url"].startswith("data:")]
+    fonts = len([r for r in fetched if r["type"] == "font"])
+    count = len(fetched) - fonts  # the budget counts the font apart
     return {
         "status": status,
         "requests": count,
+        "font_requests": fonts,
         "by_type": by_type,
         "favicon_requested": favicon,
         "text_bytes": text_raw,
@@ -154,7 +158,8 @@ def run(base: str | None = None, data_dir: Path | None = None) -> dict:
 def markdown(r: dict) -> str:
     lines = [
         "Fresh browser context per screen (empty cache). Requests = everything requested before "
-        "`load` (data: URLs excluded). Bytes: HTML+CSS+JS bodies fetched again without "
+        "`load` (data: URLs excluded; the Mongolian font subset counted apart, as the budget "
+        "does — it is in the by-type list). Bytes: HTML+CSS+JS bodies fetched again without "
         "compression / with gzip; images apart.",
         "",
         "| screen | status | requests before load (by type) | ≤ 5 | HTML+CSS+JS bytes | ≤ 30 KB "

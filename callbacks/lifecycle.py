@@ -126,9 +126,13 @@ async def place(
     origin: str = "tv",
     actor: str = "household",
     now: float,
+    language: str = "zh",
 ) -> Placement:
-    """Decide the office and the due time of a new request (before it is written)."""
-    office = await routing.route(db, service, chosen_point, region_chain, policy.rules)
+    """Decide the office and the due time of a new request (before it is written); a household
+    asking in Mongolian is routed to an office serving in Mongolian where one fits."""
+    office = await routing.route(
+        db, service, chosen_point, region_chain, policy.rules, language=language
+    )
     due = deadlines.due_at(policy.calendar, now, time_window, policy.first_call_working_days)
     region = region_chain[0] if region_chain else None
     return Placement(office, region, due, origin, actor)
@@ -162,6 +166,7 @@ async def submit(
         origin=origin,
         actor=actor,
         now=now,
+        language=language,
     )
     placement = dataclasses.replace(placement, language=language)
     return await box_requests.submit(

@@ -2,7 +2,9 @@
 
 The office the household chose wins; otherwise a rule per service names the kind of service point
 (e.g. consultation → the township station of the box's village) and the nearest point of that kind
-up the box's region chain takes it, falling back to the nearest point of any higher level.
+up the box's region chain takes it, falling back to the nearest point of any higher level. For a
+household whose TV is in Mongolian, a point of the same kind that serves in Mongolian (its
+`languages` include mn) is preferred, nearest first, at each step.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ async def route(
     chosen_point: str | None,
     region_chain: Sequence[str],
     rules: Mapping[str, str] = DEFAULT_RULES,
+    language: str = "zh",
 ) -> str | None:
     """The code of the service point that gets the request (None when no office is known)."""
     if chosen_point:
@@ -54,6 +57,10 @@ async def route(
     if not region_chain:
         return None
     points = await directory.points_in_regions(db, list(region_chain))
+    if language != "zh":
+        # Of each kind, those serving in the household's language first (the sort is stable:
+        # nearest first among them); the kinds are still tried in the rule's order below.
+        points.sort(key=lambda p: language not in p.languages)
     wanted = rules.get(service)
     if wanted:
         for point in points:  # nearest region first

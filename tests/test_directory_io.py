@@ -65,6 +65,8 @@ GOOD = {
     "latitude": "39.8173",
     "longitude": "109.9803",
     "description": "",
+    "name_mn": "",
+    "description_mn": "",
 }
 
 

@@ -158,6 +158,9 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.PROGRAMS] = {}
     app[fastlane.FAST] = fastlane.FastLane()
     app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
+    app[mongol_image.SCREEN_IMAGES] = mongol_image.ScreenImages(
+        tvfont.find_font(), app[keys.STATIC].by_name["tv.css"].body
+    )
     app[tvfont.FONT] = tvfont.MongolianFont(
         tvfont.find_font(),
         app[keys.STATIC].by_name["tv.css"].body,
@@ -195,6 +198,7 @@ def create_app(settings: Settings) -> web.Application:
     tv.setup_routes(app)
     app.router.add_get("/tv/font/{name}", tvfont.serve, name="tv_font")
     app.router.add_get("/tv/css/{name}", tvfont.serve_sheet, name="tv_css")
+    app.router.add_get("/tv/mi/{name}", mongol_image.serve, name="tv_mongolian_image")
     add_lane(app, "tv_screen", "GET", "/tv/b/", fastlane.answer)
     setup_admin(app)
     setup_api(app)

@@ -18,6 +18,7 @@ from content.announcements import notices as announcements
 from content.directory import points as directory
 from content.directory.demo import demo_service_points
 from content.laws import register as laws
+from content.programs import demo_versions as demo_mn_versions
 from content.programs import package_import, workflow
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
@@ -110,6 +111,8 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
 
     async def appointment_slots():
         await demo_slots.load(db, demo_service_points(rows))
+    async def mongolian_versions():  # drafts, not reviewed (content/programs/demo_versions.py)
+        await demo_mn_versions.load(db, data_dir)
 
     async def village_advisers():
         await demo_advisers.load(db, data_dir, rows, pilot_village_codes(rows))
@@ -129,6 +132,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         ("users", accounts),
         ("advisers", village_advisers),
         ("appointments", appointment_slots),
+        ("mn_versions", mongolian_versions),
     ]
     loaded = False
     for name, step in steps:

@@ -71,6 +71,8 @@ ORDER = [
     "programs_0005_video_jobs",
     "programs_0006_video_positions",
     "programs_0007_device_models_hls",
+    "programs_0008_language_versions",
+    "directory_0003_point_names_mn",
 ]
 
 

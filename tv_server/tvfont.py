@@ -184,6 +184,39 @@ async def serve_sheet(request: web.Request) -> web.Response:
     return web.Response(body=body, headers=headers)
 
 
+NUMBER = re.compile(r"[0-9]+(?: [0-9]+)*")
+TAG_OR_TEXT = re.compile(r"(<!--.*?-->|<[^>]*>)", re.S)
+RAW = re.compile(r"<(script|style|title|textarea)\b", re.I)
+
+
+def vertical_digits(html: str) -> str:
+    """Numbers in the vertical text as mlreq describes (tv_server.mongol_image.digit_setting):
+    one or two digits upright side by side (`tcy`, text-combine-upright), a long number read
+    digit by digit — a phone number, the 12348 hotline — upright one under the other (`upr`),
+    others left turned 90° clockwise like Latin (the default of vertical-lr)."""
+    from tv_server.mongol_image import digit_setting
+
+    def wrap(match: re.Match) -> str:
+        kind = digit_setting(match[0].replace(" ", ""))
+        if kind == "sideways":
+            return match[0]
+        return f'<span class="{"tcy" if kind == "tcy" else "upr"}">{match[0]}</span>'
+
+    out, raw = [], False
+    for token in TAG_OR_TEXT.split(html):
+        if token.startswith("<"):
+            if RAW.match(token):
+                raw = True
+            elif raw and token.startswith("</"):
+                raw = False
+            out.append(token)
+        elif raw or not token.strip():
+            out.append(token)
+        else:
+            out.append(NUMBER.sub(wrap, token))
+    return "".join(out)
+
+
 def find_font() -> Path | None:
     for folder in FONT_DIRS:
         found = sorted(glob.glob(f"{folder}/**/{FONT_FILE}", recursive=True))
@@ -256,7 +289,8 @@ class MongolianFont:
 
     def attach(self, html: str) -> str:
         """A Mongolian screen with its stylesheet (the rules of tv.css and of the vertical layout
-        it uses, the font) in place of tv.css."""
+        it uses, the font) in place of tv.css, its numbers set for vertical text."""
+        html = vertical_digits(html)
         name = self.register(html)
         if name is None:
             return html

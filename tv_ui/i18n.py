@@ -51,6 +51,14 @@ def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str
 
 _ = gettext
 
+
+@functools.cache
+def catalog_pairs(lang: str) -> dict[str, str]:
+    """Every singular message of a language's catalog and its translation (source -> text)."""
+    catalog = getattr(translations(lang), "_catalog", {})
+    return {k: v for k, v in catalog.items() if isinstance(k, str) and k and isinstance(v, str)}
+
+
 REVIEW_PREFIX = "review:"
 
 

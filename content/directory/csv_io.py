@@ -132,7 +132,7 @@ def parse(
 
 
 def _check_header(header: list[str], line: int, plan: Plan) -> None:
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in COLUMNS if c not in header and c not in directory.OPTIONAL_COLUMNS]
     unknown = [c for c in header if c not in COLUMNS]
     twice = sorted({c for c in header if header.count(c) > 1})
     if missing:

@@ -25,7 +25,17 @@ SERVICE_CODES: tuple[str, ...] = tuple(SERVICES)
 LANGUAGES = ("zh", "mn")
 SHORT_NUMBERS = frozenset({"12348"})  # the public legal service hotline, dialled as is
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-MAX_LENGTHS = {"name": 100, "address": 200, "hours": 200, "phone": 32, "description": 2000}
+MAX_LENGTHS = {
+    "name": 100,
+    "address": 200,
+    "hours": 200,
+    "phone": 32,
+    "description": 2000,
+    "name_mn": 200,  # Mongolian script takes more characters than Chinese
+    "description_mn": 4000,
+}
+# Columns a CSV may leave out (older files): empty then.
+OPTIONAL_COLUMNS = ("name_mn", "description_mn")
 
 # Columns of the first flat table; `upsert_points` still takes dicts with these keys.
 FIELDS = (
@@ -57,6 +67,8 @@ EDITABLE = (
     "latitude",
     "longitude",
     "description",
+    "name_mn",
+    "description_mn",
 )
 ORG_EDITABLE = ("name", "kind", "region_code", "description")
 
@@ -82,6 +94,8 @@ class ServicePoint:
     longitude: float | None = None
     version: int = 1
     updated_at: float = 0.0
+    name_mn: str = ""  # Mongolian name and description, where given
+    description_mn: str = ""
 
     def snapshot(self) -> dict:
         """The editable fields, for audit entries and comparisons."""
@@ -241,7 +255,7 @@ def clean_point(
             bad("code", "required")
         elif not CODE_RE.match(data["code"]):
             bad("code", "code_invalid", data["code"])
-    for field in ("name", "address", "hours", "phone", "description"):
+    for field in ("name", "address", "hours", "phone", "description", "name_mn", "description_mn"):
         data[field] = _text(raw, field)
         if len(data[field]) > MAX_LENGTHS[field]:
             bad(field, "too_long", f"{len(data[field])} > {MAX_LENGTHS[field]}")
@@ -359,7 +373,7 @@ _POINT_COLUMNS = (
     "sp.id, sp.code, sp.name, sp.kind, sp.region_code, sp.address, sp.hours, sp.phone,"
     " sp.phone_is_sample, sp.services, sp.languages, sp.description, sp.organization_id,"
     " COALESCE(o.code, '') AS organization, sp.region_served, sp.latitude, sp.longitude,"
-    " sp.version, sp.updated_at"
+    " sp.version, sp.updated_at, sp.name_mn, sp.description_mn"
 )
 _SELECT = (
     f"SELECT {_POINT_COLUMNS} FROM service_points sp"
@@ -388,6 +402,8 @@ def _point(row) -> ServicePoint:
         row["longitude"],
         row["version"],
         row["updated_at"],
+        row["name_mn"],
+        row["description_mn"],
     )
 
 
@@ -566,6 +582,8 @@ _WRITE_COLUMNS = (
     "latitude",
     "longitude",
     "description",
+    "name_mn",
+    "description_mn",
 )
 
 
@@ -585,6 +603,8 @@ def _values(data: Mapping, organization_id: int) -> list[object]:
         data.get("latitude"),
         data.get("longitude"),
         data.get("description", ""),
+        data.get("name_mn", ""),
+        data.get("description_mn", ""),
     ]
 
 

@@ -71,4 +71,14 @@ MIGRATIONS = [
         """,
         formerly=("directory_0001_organizations",),
     ),
+    # Mongolian name and description of a service point, where given (shown on Mongolian boxes).
+    Migration(
+        "directory_0003_point_names_mn",
+        """
+        ALTER TABLE service_points ADD COLUMN name_mn TEXT NOT NULL DEFAULT ''
+            CHECK (length(name_mn) <= 200);
+        ALTER TABLE service_points ADD COLUMN description_mn TEXT NOT NULL DEFAULT ''
+            CHECK (length(description_mn) <= 4000)
+        """,
+    ),
 ]

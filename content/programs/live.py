@@ -61,6 +61,7 @@ class ProgramDetail:
     duration_seconds: int | None
     regions: list[str]
     citations: list[cites.Shown] = field(default_factory=list)  # its legal basis, worded
+    language: str = "zh"  # the language version shown (content.programs.versions)
 
     def basis(self, number: int) -> list[str]:
         """What page `number` shows as its legal basis: its own citations, and on the last

@@ -172,4 +172,41 @@ MIGRATIONS = [
         "ALTER TABLE device_models ADD COLUMN hls INTEGER NOT NULL DEFAULT 0 CHECK (hls IN (0, 1))",
         formerly=("video_0003_device_models_hls",),
     ),
+    # A program's language versions (content.programs.versions): the Mongolian text of the same
+    # program — one id for figures, scheduling and review; each version has its own review status
+    # (drafted until a reviewer marks it reviewed), its own pages and its title cards.
+    Migration(
+        "programs_0008_language_versions",
+        """
+        CREATE TABLE program_versions (
+            program_id INTEGER NOT NULL REFERENCES programs(id) ON DELETE CASCADE,
+            lang TEXT NOT NULL CHECK (lang IN ('mn')),
+            title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+            summary TEXT NOT NULL DEFAULT '' CHECK (length(summary) <= 1000),
+            review TEXT NOT NULL DEFAULT 'drafted' CHECK (review IN ('drafted','reviewed')),
+            reviewed_by TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (program_id, lang)
+        );
+        CREATE TABLE program_version_pages (
+            program_id INTEGER NOT NULL,
+            lang TEXT NOT NULL,
+            number INTEGER NOT NULL CHECK (number BETWEEN 1 AND 100),
+            title TEXT NOT NULL CHECK (length(title) <= 200),
+            markdown TEXT NOT NULL CHECK (length(markdown) <= 20000),
+            PRIMARY KEY (program_id, lang, number),
+            FOREIGN KEY (program_id, lang) REFERENCES program_versions(program_id, lang)
+                ON DELETE CASCADE
+        );
+        CREATE TABLE program_version_covers (
+            program_id INTEGER NOT NULL,
+            lang TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            file TEXT NOT NULL,
+            PRIMARY KEY (program_id, lang, profile),
+            FOREIGN KEY (program_id, lang) REFERENCES program_versions(program_id, lang)
+                ON DELETE CASCADE
+        )
+        """,
+    ),
 ]

@@ -226,16 +226,85 @@ def _draw_scale(draw: ImageDraw.ImageDraw, x: int, y: int, s: float) -> None:
     draw.ellipse([x - r, y - int(40 * s) - r, x + r, y - int(40 * s) + r], fill=ACCENT)
 
 
-def write_title_cards(title: str, category_title: str, out_dir: Path, stem: str) -> dict[str, Path]:
+MONGOLIAN_FONT = "NotoSansMongolian-Regular.ttf"
+
+
+@functools.cache
+def _mongolian_font(size: int) -> ImageFont.FreeTypeFont:
+    found = sorted(
+        p for d in ("/usr/share/fonts", "/usr/local/share/fonts")
+        for p in Path(d).rglob(MONGOLIAN_FONT)
+    ) if Path("/usr/share/fonts").exists() else []  # fmt: skip
+    if not found:
+        raise FileNotFoundError(f"{MONGOLIAN_FONT} not found (Debian fonts-noto-core)")
+    return ImageFont.truetype(str(found[0]), size, layout_engine=ImageFont.Layout.RAQM)
+
+
+def _vertical_columns(text: str, size: int, max_height: int) -> list[Image.Image]:
+    """Mongolian `text` shaped in Noto Sans Mongolian, wrapped at spaces into columns no longer
+    than `max_height`, each turned 90° clockwise (read top to bottom, columns left to right)."""
+    font = _mongolian_font(size)
+    lines: list[str] = []
+    for word in text.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and font.getlength(joined) <= max_height:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    ascent, descent = font.getmetrics()
+    columns = []
+    for line in lines[:4]:
+        img = Image.new("L", (int(font.getlength(line)) + 4, ascent + descent), 0)
+        ImageDraw.Draw(img).text((2, 0), line, font=font, fill=255)
+        columns.append(img.rotate(-90, expand=True))
+    return columns
+
+
+def render_title_card_mn(title: str, profile: str) -> Image.Image:
+    """The card of a program's Mongolian version: the same colours and emblem as the Chinese
+    card, the title in traditional Mongolian script written vertically, columns left to right,
+    and the 12348 hotline."""
+    if profile not in SPECS:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(SPECS)}")
+    width, height = SPECS[profile]
+    s = width / 1280
+    bg = palette_colour(title)
+    image = Image.new("RGB", (width, height), bg)
+    draw = ImageDraw.Draw(image)
+    lighter = tuple(min(255, c + 18) for c in bg)
+    draw.rectangle([0, int(height * 0.86), width, height], fill=lighter)
+    cx, cy, r = int(1080 * s), int(170 * s), int(260 * s)
+    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=lighter)
+    _draw_scale(draw, int(120 * s), int(130 * s), s)
+    x, top = int(220 * s), int(60 * s)
+    for column in _vertical_columns(title, int(72 * s), int(height * 0.86) - top - int(30 * s)):
+        image.paste(TEXT, (x, top), column)
+        x += column.width + int(24 * s)
+    foot_font = load_font(max(12, int(28 * s)), "Regular")
+    draw.text((int(96 * s), int(height * 0.93)), "12348", font=foot_font, fill=TEXT, anchor="lm")
+    return image
+
+
+def write_title_cards_mn(title: str, out_dir: Path, stem: str) -> dict[str, Path]:
+    """Write `<stem>-mn-<profile>.jpg` for every profile; return {profile: path}."""
+    return write_title_cards(title, "", out_dir, f"{stem}-mn", render=render_title_card_mn)
+
+
+def write_title_cards(
+    title: str, category_title: str, out_dir: Path, stem: str, render=None
+) -> dict[str, Path]:
     """Write `<stem>-<profile>.jpg` for every profile; return {profile: path}."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for profile in SPECS:
         path = out_dir / f"{stem}-{profile}.jpg"
         tmp = path.with_suffix(".jpg.tmp")
-        render_title_card(title, category_title, profile).save(
-            tmp, "JPEG", quality=85, optimize=True, progressive=False
+        card = (
+            render(title, profile)
+            if render is not None
+            else render_title_card(title, category_title, profile)
         )
+        card.save(tmp, "JPEG", quality=85, optimize=True, progressive=False)
         tmp.replace(path)
         written[profile] = path
     return written

@@ -42,9 +42,14 @@ async def test_mongolian_program_paging_and_back(tv, size):
     await assert_vertical(page)
     await shot(page, "mn-home", size)
     await no_overflow(page)
-    # Tiles are columns left to right: Right moves to the directory, Left back.
-    await press(page, "ArrowRight")
+    # Tiles two to a column, read top to bottom then left to right: Down moves to the
+    # directory, Right to the next column's callback tile, Left and Up back.
+    await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "t-dir"
+    await press(page, "ArrowUp")
+    assert await page.evaluate(FOCUSED) == "t-programs"
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "t-cb"
     await press(page, "ArrowLeft")
     assert await page.evaluate(FOCUSED) == "t-programs"
     await press(page, "Enter", wait_nav=True)  # categories
@@ -82,7 +87,7 @@ async def test_mongolian_program_paging_and_back(tv, size):
 @pytest.mark.parametrize("size", SIZES)
 async def test_mongolian_directory_to_callback_receipt(tv, size):
     page = await open_mn(tv, size)
-    await press(page, "ArrowRight")
+    await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "t-dir"
     await press(page, "Enter", wait_nav=True)
     await assert_vertical(page)
@@ -215,3 +220,134 @@ async def test_mongolian_screens_get_only_the_rules_they_use_and_look_the_same(t
         await assert_vertical(page)
         assert await page.screenshot() == pruned, url
         await page.unroute(f"**/tv/font/{name}.css")
+
+
+# Text nodes holding Mongolian letters, and images that did not load.
+IMAGE_PATH_STATE = """() => {
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, null, false);
+  var mongolian = [];
+  while (walker.nextNode()) {
+    if (/[\\u1800-\\u18af]/.test(walker.currentNode.nodeValue)) {
+      mongolian.push(walker.currentNode.nodeValue); }
+  }
+  var imgs = document.querySelectorAll('img.mi'), broken = [];
+  for (var i = 0; i < imgs.length; i++) {
+    if (!imgs[i].complete || imgs[i].naturalWidth === 0) { broken.push(imgs[i].src); }
+  }
+  return {mongolian: mongolian, images: imgs.length, broken: broken,
+          mode: getComputedStyle(document.getElementById('canvas')).writingMode}; }"""
+
+
+async def force_image_path(server, serial):
+    from tv_server import keys
+
+    async with server.app[keys.DB].transaction() as tx:
+        await tx.execute(
+            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile,"
+            " mongolian_text) VALUES ('OLD-WEBKIT', 'test', 'browser', '1080p', 0)"
+        )
+        await tx.execute("UPDATE devices SET model = 'OLD-WEBKIT' WHERE serial = ?", (serial,))
+
+
+async def assert_image_path(page):
+    await page.wait_for_load_state("load")
+    state = await page.evaluate(IMAGE_PATH_STATE)
+    assert state["mongolian"] == [], (page.url, state["mongolian"][:3])
+    assert state["images"] > 0 and state["broken"] == [], (page.url, state)
+    assert state["mode"] == "horizontal-tb"  # the box cannot write vertically: no need to
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_program_paging_and_back(tv, size):  # noqa: F811
+    """A model forced to the image path (mongolian_text = 0): every Mongolian text block is an
+    image, and focus, paging and Back work as on every other screen."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0004")
+    page = await open_mn(tv, size, "DEMO-0004")
+    assert await page.evaluate(FOCUSED) == "t-programs"
+    await assert_image_path(page)
+    await shot(page, "mn-img-home", size)
+    await no_overflow(page)
+    await press(page, "ArrowRight")
+    assert await page.evaluate(FOCUSED) == "t-dir"
+    await press(page, "ArrowLeft")
+    await press(page, "Enter", wait_nav=True)  # categories
+    await assert_image_path(page)
+    await shot(page, "mn-img-programs", size)
+    category = await page.evaluate(FOCUSED)
+    assert category.startswith("cat-")
+    await press(page, "Enter", wait_nav=True)
+    program = await page.evaluate(FOCUSED)
+    assert program.startswith("prog-")
+    await press(page, "Enter", wait_nav=True)
+    assert page.url.endswith("-1")
+    await assert_image_path(page)
+    await press(page, "ArrowRight", wait_nav=True)
+    assert (await page.inner_text("#indicator")).startswith("2 /")
+    await assert_image_path(page)
+    await shot(page, "mn-img-program-page", size)
+    await no_overflow(page)
+    await press(page, "Backspace", wait_nav=True)
+    assert "/c-" in page.url
+    assert await page.evaluate(FOCUSED) == program
+    await press(page, "Escape", wait_nav=True)
+    assert await page.evaluate(FOCUSED) == category
+    await press(page, "Escape", wait_nav=True)
+    assert await page.evaluate(FOCUSED) == "t-programs"
+    await press(page, "ArrowRight")
+    await press(page, "Enter", wait_nav=True)  # the directory
+    await assert_image_path(page)
+    await shot(page, "mn-img-directory", size)
+    assert page.errors == []
+
+
+# Every focusable element of the screen lies wholly inside the window (nothing off to the right).
+FOCUSABLES_OUTSIDE = """() => {
+  var out = [], els = document.querySelectorAll('.f');
+  for (var i = 0; i < els.length; i++) {
+    var r = els[i].getBoundingClientRect();
+    if (r.left < -1 || r.top < -1 || r.right > window.innerWidth + 1
+        || r.bottom > window.innerHeight + 1 || r.width === 0) {
+      out.push([els[i].id, Math.round(r.left), Math.round(r.top), Math.round(r.right),
+                Math.round(r.bottom)]); }
+  }
+  return out; }"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_mongolian_home_shows_everything_on_screen(tv, size):  # noqa: F811
+    """The vertical home: the five tiles, the resume tile, the adviser card, the language tile
+    and the hotline all inside the screen, reachable with the arrow keys."""
+    page = await open_mn(tv, size)
+    # Watch a program page first, so that home has its 继续观看 tile too.
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "Enter", wait_nav=True)
+    await press(page, "Escape", wait_nav=True)
+    await press(page, "Escape", wait_nav=True)
+    await press(page, "Escape", wait_nav=True)
+    await assert_vertical(page)
+    for needed in ("#t-resume", "#adv-card", "#t-lang", ".hotline-card"):
+        assert await page.query_selector(needed), needed
+    await shot(page, "mn-home-full", size)
+    assert await page.evaluate(FOCUSABLES_OUTSIDE) == []
+    hotline = await page.evaluate(
+        """() => { var r = document.querySelector('.hotline-card').getBoundingClientRect();
+        return r.right <= window.innerWidth + 1 && r.bottom <= window.innerHeight + 1; }"""
+    )
+    assert hotline
+    # 12348 stands upright, digit under digit (mlreq): a tall narrow run in its column.
+    number = await page.evaluate(
+        """() => { var n = document.querySelector('.hotline-card .upr');
+        var r = n.getBoundingClientRect();
+        return [n.textContent, getComputedStyle(n).textOrientation, r.height / r.width]; }"""
+    )
+    assert number[:2] == ["12348", "upright"] and number[2] > 2, number
+    # Every focusable can be reached with the arrow keys.
+    seen = set()
+    for key in ["ArrowRight"] * 8 + ["ArrowDown"] * 3 + ["ArrowLeft"] * 8 + ["ArrowUp"] * 3:
+        await press(page, key)
+        seen.add(await page.evaluate(FOCUSED))
+    ids = set(await page.evaluate("Array.from(document.querySelectorAll('.f'), e => e.id)"))
+    assert ids <= seen | {"t-programs"}, ids - seen
+    assert page.errors == []

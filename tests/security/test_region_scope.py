@@ -96,6 +96,7 @@ ANNOUNCEMENT_TABLES = ("announcements", "announcement_regions", "announcement_de
 WAVE_TABLES = ("rollout_waves", "wave_regions")
 CALLBACK_TABLES = ("callback_requests", "callback_events")
 LEGAL_TABLES = (*PROGRAM_TABLES, "program_citations", "legal_flags", "program_legal")
+VERSION_TABLES = ("program_versions", "program_version_pages", "program_version_covers")
 ADVISER_TABLES = ("advisers", "adviser_villages")
 APPOINTMENT_TABLES = ("appointment_patterns", "appointment_exceptions", "appointments",
                       "appointment_events")  # fmt: skip
@@ -133,6 +134,14 @@ ATTACKS = [
     Attack("POST /programs/{pid}/legal", "dsq_reviewer",
            "/admin/programs/{t.city_program}/legal",
            lambda t: {"action": "reapprove", "revision": "0"}, LEGAL_TABLES),
+    # A city-wide program's Mongolian version: written, reviewed or deleted from 东胜区.
+    Attack("POST /programs/{pid}/mn", "dsq_editor", "/admin/programs/{t.city_program}/mn",
+           lambda t: {"action": "save", "title": "ᠮᠣᠩᠭᠣᠯ", "summary": "",
+                      "page_title_1": "ᠮᠣᠩᠭᠣᠯ", "page_text_1": "ᠮᠣᠩᠭᠣᠯ"}, VERSION_TABLES),
+    Attack("POST /programs/{pid}/mn", "dsq_editor", "/admin/programs/{t.city_program}/mn",
+           lambda t: {"action": "delete"}, VERSION_TABLES),
+    Attack("POST /programs/{pid}/mn", "dsq_reviewer", "/admin/programs/{t.city_program}/mn",
+           lambda t: {"action": "review"}, VERSION_TABLES),
     # The program is 东胜区's now, but the revision brought back aimed at 达拉特旗.
     Attack("POST /programs/{pid}/history", "dsq_editor",
            "/admin/programs/{t.moved_program}/history",

@@ -45,6 +45,8 @@ FIELDS = {
     "latitude": N_("经纬度"),
     "longitude": N_("经度"),
     "description": N_("简介"),
+    "name_mn": N_("蒙古文名称"),
+    "description_mn": N_("蒙古文简介"),
     "header": N_("表头"),
     "row": N_("整行"),
     "file": N_("文件"),
@@ -252,6 +254,8 @@ async def _typed_point(request: web.Request) -> dict:
             "latitude",
             "longitude",
             "description",
+            "name_mn",
+            "description_mn",
             "version",
         )
     }

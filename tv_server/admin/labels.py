@@ -27,6 +27,9 @@ def percent(share: float | None) -> str:
 
 NOTICES = {
     "saved": N_("已保存。"),
+    "version_saved": N_("蒙古文版本已保存（草稿，待母语者审校）。"),
+    "version_reviewed": N_("蒙古文版本已标记为已审校。"),
+    "version_deleted": N_("蒙古文版本已删除。"),
     "created": N_("已创建。"),
     "disabled": N_("账号已停用。"),
     "enabled": N_("账号已启用。"),

@@ -4,14 +4,18 @@ renderers with a neutral box: no usage is recorded and every link stays inside t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
+from content.programs import versions as program_versions
 from content.programs.preview import PreviewSource, preview_source
 from storage import NotFound
 from tv_server import keys
 from tv_server.admin import program_scope
 from tv_server.admin.common import deny, render, requires, url
 from tv_server.tv import programs as tv_programs
+from tv_ui import i18n
 from tv_ui.i18n import N_
 
 # (profile, width, height, label, scale without script)
@@ -33,14 +37,24 @@ def _int(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() and len(raw) < 10 else None
 
 
+def _lang(request: web.Request) -> str:
+    return "mn" if request.query.get("lang") == "mn" else "zh"
+
+
 async def _source(request: web.Request) -> tuple[int, PreviewSource]:
     """The program and revision asked for, after the region check for scoped users: the same
-    rule as the programs list (a program some box of their region can see)."""
+    rule as the programs list (a program some box of their region can see). With `lang=mn`, its
+    Mongolian version as a Mongolian box shows it (vertical)."""
     pid = int(request.match_info["pid"])
     db = request.config_dict[keys.DB]
     source = await preview_source(db, pid, _int(request.query.get("rev")))
     if not program_scope.can_view(request, source.regions):
         raise await deny(request, "view", program=pid, regions=source.regions)
+    if _lang(request) == "mn":
+        version = (await program_versions.get_versions(db, pid)).get("mn")
+        if version is None:
+            raise NotFound("not_found", "mn")
+        source = replace(source, detail=program_versions.apply(source.detail, version))
     return pid, source
 
 
@@ -65,8 +79,10 @@ async def preview(request: web.Request) -> web.Response:
     webp = request.query.get("webp") == "1"
     rev = source.revision_id
 
+    lang = _lang(request) if _lang(request) != "zh" else None
+
     def link(**changes) -> str:
-        query = {"rev": rev, "page": page, "webp": "1" if webp else None, **changes}
+        query = {"rev": rev, "page": page, "webp": "1" if webp else None, "lang": lang, **changes}
         return url(request, "admin_program_preview", query, pid=pid)
 
     frames = [
@@ -79,7 +95,13 @@ async def preview(request: web.Request) -> web.Response:
             "url": url(
                 request,
                 "admin_program_preview_frame",
-                {"profile": profile, "page": page, "rev": rev, "webp": "1" if webp else None},
+                {
+                    "profile": profile,
+                    "page": page,
+                    "rev": rev,
+                    "webp": "1" if webp else None,
+                    "lang": lang,
+                },
                 pid=pid,
             ),
         }
@@ -110,13 +132,18 @@ async def frame(request: web.Request) -> web.Response:
         raise NotFound("not_found", profile)
     webp = request.query.get("webp") == "1"
 
+    lang = _lang(request)
+
     def frame_url(to: int | str) -> str:
         query = {"profile": profile, "page": to, "rev": source.revision_id}
         if webp:
             query["webp"] = "1"
+        if lang != "zh":
+            query["lang"] = lang
         return url(request, "admin_program_preview_frame", query, pid=pid)
 
     detail = source.detail
+    i18n.use_language(lang)  # the TV's strings and, for mn, the vertical layout and its font
     if page == "video":
         html = await tv_programs.render_video(
             request,
@@ -126,6 +153,7 @@ async def frame(request: web.Request) -> web.Response:
             pages_url=frame_url(1),
             back=frame_url("video"),
             back_force=True,
+            lang=lang,
         )
     else:
         html = await tv_programs.render_page(
@@ -139,6 +167,7 @@ async def frame(request: web.Request) -> web.Response:
             video_url=frame_url("video"),
             back=frame_url(1),
             back_force=True,
+            lang=lang,
         )
     return web.Response(
         text=html,

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import aiohttp_jinja2
 from aiohttp import web
 
-from tv_server import keys, tvfont
+from tv_server import keys, mongol_image, tvfont
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
 from tv_server.screencache import make_screen, send
 from tv_server.tv import fastlane
-from tv_ui import i18n
+from tv_ui import i18n, labels
 from tv_ui.keymaps import keymap_json
 
 SCREEN_PREFIX = "/tv/b/-/"
@@ -61,6 +61,12 @@ class TvBox:
     def mongolian_text(self) -> bool:
         """The box shapes Mongolian itself (else its Mongolian text comes as images)."""
         return self.view.box.mongolian_text
+
+    @property
+    def rendering(self) -> str:
+        """What the screen cache tells apart: the language, and for Mongolian on a box that
+        cannot shape it, the image path (`mn-img`)."""
+        return self.lang if self.lang != "mn" or self.mongolian_text() else "mn-img"
 
 
 def box_language(settings, view: BoxView) -> str:
@@ -124,6 +130,7 @@ def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
         "profile": box.profile if box else "1080p",
         "demo": app[keys.SETTINGS].demo,
         "lang": box.lang if box else i18n.DEFAULT_LANGUAGE,
+        "mn_name": labels.SELF_NAMES["mn"],  # marks what serves in Mongolian
     }
     context.update(extra)
     return context
@@ -131,19 +138,26 @@ def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
 
 def render(request: web.Request, template: str, box: TvBox | None, **extra) -> str:
     html = aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
-    return with_mongolian(request, html)
+    return with_mongolian(request, html, box)
 
 
-def with_mongolian(request: web.Request, html: str) -> str:
-    """A Mongolian screen gets the vertical layout and its font subset, a Chinese one the rules
-    of tv.css it can use (tv_server.tvfont)."""
+def with_mongolian(request: web.Request, html: str, box: TvBox | None = None) -> str:
+    """A Mongolian screen gets the vertical layout and its font subset (tv_server.tvfont); on a
+    box whose model cannot shape Mongolian, its Mongolian text as images instead
+    (tv_server.mongol_image). A Chinese screen gets the rules of tv.css it can use."""
+    app = request.config_dict
     if i18n.current_language() != "mn":
-        styles = request.config_dict.get(tvfont.STYLES)
+        styles = app.get(tvfont.STYLES)
         return html if styles is None else styles.attach(html)
-    fonts = request.config_dict.get(tvfont.FONT)
-    if fonts is None:
-        return html
-    return fonts.attach(html)
+    if box is not None and not box.mongolian_text():
+        images = app.get(mongol_image.SCREEN_IMAGES)
+        if images is not None and images.available:
+            tree = app[keys.REGIONS]
+            names = {mn: tree.by_code[code].name for code, mn in tree.mongolian.items()}
+            chinese = images.chinese(i18n.catalog_pairs("mn"), tree, names)
+            return images.screen(html, box.profile, chinese)
+    fonts = app.get(tvfont.FONT)
+    return html if fonts is None else fonts.attach(html)
 
 
 def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Response:
@@ -177,10 +191,11 @@ async def cached(
 ) -> web.Response:
     """Serve a shareable screen from the cache, building it with `await build()` on a miss.
 
-    The key gets the box's key-map family, screen profile, language and current announcements
+    The key gets the box's key-map family, screen profile, language (and Mongolian rendering
+    path) and current announcements
     added, the only per-box inputs of a shared screen.
     """
-    full_key = (key, box.family, box.profile, box.lang, ann_key(request, box))
+    full_key = (key, box.family, box.profile, box.rendering, ann_key(request, box))
     cache = request.app[keys.SCREENS]
     screen = await cache.get_or_build(full_key, tags, build)
     if request.method == "GET":

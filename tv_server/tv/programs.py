@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from aiohttp import web
 
 from content.programs import live as domain
-from content.programs import package
+from content.programs import package, versions
 from content.programs import video as video_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv import fastlane
 from tv_server.tv.common import cached, current_box, render, screen_url
+from tv_ui import labels
 
 PER_PAGE = 6
 
 
 async def program_for(request: web.Request, box, pid: int) -> domain.ProgramDetail:
-    """The program, from memory when possible; NotFound unless visible in the box's regions."""
+    """The program, from memory when possible; NotFound unless visible in the box's regions.
+    A Mongolian box gets the program's Mongolian version where it has one (`language` says)."""
     details = request.app[keys.PROGRAMS]
     entry = details.get(pid)
     if entry is None:
-        detail = await domain.get_program(request.app[keys.DB], pid, None)
+        db = request.app[keys.DB]
+        detail = await domain.get_program(db, pid, None)
         if len(details) > 2000:
             details.clear()
-        entry = details[pid] = (detail, frozenset(detail.regions))
-    detail, regions = entry
+        entry = details[pid] = (
+            detail,
+            frozenset(detail.regions),
+            await versions.get_versions(db, pid),
+        )
+    detail, regions, langs = entry
     if regions.isdisjoint(box.chain):
         raise NotFound("program_not_found", str(pid))
-    return detail
+    version = langs.get(box.lang)
+    return versions.apply(detail, version) if version else detail
 
 
 def _media_url(rel: str | None) -> str | None:
@@ -73,12 +82,21 @@ async def category(request: web.Request) -> web.Response:
         if page > pages:
             raise NotFound("not_found", f"page {page}")
         thumbs = await domain.cover_files(db, [c.id for c in cards], "thumb-" + box.profile)
+        # A Mongolian box: Mongolian titles where a version exists, 汉语 on the others.
+        named = await versions.titles(db, [c.id for c in cards], box.lang)
+        cards = [replace(c, title=named[c.id]) if c.id in named else c for c in cards]
+        if named:  # the versions' own title cards, in Mongolian
+            thumbs.update(
+                await versions.cover_files(db, list(named), box.lang, "thumb-" + box.profile)
+            )
         return render(
             request,
             "tv/category.html",
             box,
             category=cat,
             cards=cards,
+            zh_only={c.id for c in cards if c.id not in named} if box.lang == "mn" else set(),
+            zh_name=labels.SELF_NAMES["zh"],
             page=page,
             pages=pages,
             thumbs={k: _media_url(v) for k, v in thumbs.items()},
@@ -159,6 +177,8 @@ async def render_page(
         back=back,
         profile=profile,
         basis=detail.basis(number),
+        zh_name=labels.SELF_NAMES["zh"],
+        program_language=detail.language,
         **extra,
     )
 

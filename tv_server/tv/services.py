@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import segno
 import segno.helpers
 from aiohttp import web
@@ -15,6 +17,18 @@ from tv_ui import labels
 from tv_ui.i18n import gettext
 
 CHILDREN_PER_PAGE = 24
+
+
+def for_language(points: list[directory.ServicePoint], lang: str) -> list:
+    """On a Mongolian box: each point's Mongolian name and description where given, and the
+    points serving in Mongolian first (the order otherwise kept)."""
+    if lang != "mn":
+        return points
+    shown = [
+        replace(p, name=p.name_mn or p.name, description=p.description_mn or p.description)
+        for p in points
+    ]
+    return sorted(shown, key=lambda p: "mn" not in p.languages)
 
 
 def _qr_svg(point: directory.ServicePoint) -> str:
@@ -33,7 +47,7 @@ async def my_chain(request: web.Request) -> web.Response:
         sections = []
         for code in chain:
             region = tree.get(code)
-            here = [p for p in points if p.region_code == code]
+            here = for_language([p for p in points if p.region_code == code], box.lang)
             if region is not None and here:
                 sections.append({"region": tree.in_language(region, box.lang), "points": here})
         return render(
@@ -66,7 +80,9 @@ async def region(request: web.Request) -> web.Response:
         if page > pages:
             raise NotFound("not_found", f"page {page}")
         shown = kids[(page - 1) * CHILDREN_PER_PAGE : page * CHILDREN_PER_PAGE]
-        points = await directory.points_in_regions(request.app[keys.DB], [code])
+        points = for_language(
+            await directory.points_in_regions(request.app[keys.DB], [code]), box.lang
+        )
         parent = tree.get(here.parent_code)
         return render(
             request,
@@ -110,7 +126,7 @@ async def point(request: web.Request) -> web.Response:
             request,
             "tv/point.html",
             box,
-            point=p,
+            point=for_language([p], box.lang)[0],
             qr=_qr_svg(p),
             services=[gettext(labels.SERVICES.get(s, s)) for s in p.services],
             languages=[gettext(labels.LANGUAGES.get(lang, lang)) for lang in p.languages],

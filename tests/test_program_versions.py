@@ -1,0 +1,167 @@
+"""Program language versions: a Mongolian box sees a program's Mongolian version where it has
+one, else the Chinese program labelled 汉语; one program for figures; drafted until reviewed."""
+
+import asyncio
+import re
+
+from content.programs import versions as program_versions
+from tv_server import keys
+
+from .conftest import enter
+
+MONGOLIAN = re.compile("[\u1800-\u18af]")
+
+
+async def mn_box(client, serial="DEMO-0001") -> str:
+    await client.get("/tv/", params={"stb": serial, "lang": "mn"})
+    return await enter(client, serial)
+
+
+async def pid_of(client, slug: str) -> int:
+    return await client.app[keys.DB].fetchval("SELECT id FROM programs WHERE slug = ?", (slug,))
+
+
+async def test_demo_has_three_drafted_mongolian_versions(client):
+    db = client.app[keys.DB]
+    rows = await db.fetchall("SELECT program_id, review, title FROM program_versions")
+    assert len(rows) >= 3
+    assert {r["review"] for r in rows} == {"drafted"}  # never presented as reviewed
+    assert all(MONGOLIAN.search(r["title"]) for r in rows)
+
+
+async def test_mongolian_box_sees_the_version_and_chinese_fallback_labelled(client):
+    base = await mn_box(client)
+    pid = await pid_of(client, "xianfa-gongmin-quanli")
+    version = (await program_versions.get_versions(client.app[keys.DB], pid))["mn"]
+    html = await (await client.get(base + f"p-{pid}-1")).text()
+    assert version.title in html and version.pages[0].title in html
+    assert "宪法与我们" not in html
+    assert re.sub(r"<[^>]+>", "", html).count("1 / 2") == 1  # the version's own two pages
+    assert 'class="tag zh-tag"' not in html
+    # A program without a Mongolian version: the Chinese text, labelled 汉语.
+    other = await client.app[keys.DB].fetchval(
+        "SELECT id FROM programs WHERE id NOT IN (SELECT program_id FROM program_versions)"
+        " AND status = 'published' AND EXISTS (SELECT 1 FROM program_pages WHERE program_id = id)"
+        " ORDER BY id LIMIT 1"
+    )
+    html = await (await client.get(base + f"p-{other}-1")).text()
+    assert '<span class="tag zh-tag" lang="zh">汉语</span>' in html
+    # The category list: the Mongolian title where there is one.
+    cat = await client.app[keys.DB].fetchval("SELECT category FROM programs WHERE id = ?", (pid,))
+    html = await (await client.get(base + f"c-{cat}")).text()
+    assert version.title in html
+
+
+async def test_chinese_box_keeps_the_chinese_program_and_figures_are_one(client):
+    base = await enter(client, "DEMO-0003")
+    pid = await pid_of(client, "xianfa-gongmin-quanli")
+    html = await (await client.get(base + f"p-{pid}-1")).text()
+    assert "宪法与我们" in html and not MONGOLIAN.search(html.split("<main")[1].split("</main>")[0])
+    mn_base = await mn_box(client, "DEMO-0004")
+    viewed = await client.get(mn_base + f"p-{pid}-2")
+    assert viewed.status == 200, await viewed.text()
+    # The Mongolian view counts for the one program (figures per program id).
+    box_id = await client.app[keys.DB].fetchval("SELECT id FROM devices WHERE serial = 'DEMO-0004'")
+    for _ in range(20):  # the usage buffer may be being flushed to the database just now
+        if await client.app[keys.USAGE].page_for(box_id, pid) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert await client.app[keys.USAGE].page_for(box_id, pid) == 2
+    assert (
+        await client.app[keys.DB].fetchval(
+            "SELECT COUNT(*) FROM program_versions WHERE program_id = ?", (pid,)
+        )
+        == 1
+    )
+
+
+async def test_version_validation_caps_what_is_stored(client):
+    db = client.app[keys.DB]
+    pid = await pid_of(client, "falv-yuanzhu")
+    import pytest
+
+    from storage import Invalid
+
+    with pytest.raises(Invalid):
+        await program_versions.save_version(db, pid, "mn", {"title": "", "pages": [("a", "b")]})
+    with pytest.raises(Invalid):
+        await program_versions.save_version(
+            db, pid, "mn", {"title": "x" * 201, "pages": [("a", "b")]}
+        )
+    with pytest.raises(Invalid):
+        await program_versions.save_version(db, pid, "fr", {"title": "t", "pages": [("a", "b")]})
+
+
+async def test_editor_writes_previews_and_reviewer_reviews_the_mongolian_version(client, admin_as):
+    from .conftest import csrf_of
+
+    db = client.app[keys.DB]
+    pid = await pid_of(client, "renmin-tiaojie")
+    assert not await program_versions.get_versions(db, pid)
+    await admin_as("editor")
+    page = await client.get(f"/admin/programs/{pid}/mn")
+    assert "尚无蒙古文版本" in await page.text()
+    token = await csrf_of(client, f"/admin/programs/{pid}/mn")
+    title = "\u182e\u1823\u1829\u182d\u1823\u182f \u182c\u1820\u1824\u182f\u1822"
+    form = {"csrf_token": token, "action": "save", "title": title, "summary": "",
+            "page_title_1": title, "page_text_1": title + " 12348", "page_title_2": "",
+            "page_text_2": ""}  # fmt: skip
+    response = await client.post(f"/admin/programs/{pid}/mn", data=form, allow_redirects=False)
+    assert response.status == 303
+    html = await (await client.get(f"/admin/programs/{pid}/mn")).text()
+    assert "草稿，未经母语者审校" in html and 'id="version-mark-reviewed"' not in html
+    # An empty title is refused with a Chinese message next to it; nothing changes.
+    bad = await client.post(f"/admin/programs/{pid}/mn", data={**form, "title": ""})
+    assert bad.status == 422 and "请填写这一项" in await bad.text()
+    # The editor cannot mark it reviewed.
+    denied = await client.post(
+        f"/admin/programs/{pid}/mn", data={"csrf_token": token, "action": "review"}
+    )
+    assert denied.status == 403
+    # The preview frame shows it as a Mongolian box does: vertical, with the served font.
+    frame = await client.get(
+        f"/admin/programs/{pid}/preview/frame", params={"profile": "720p", "lang": "mn"}
+    )
+    text = await frame.text()
+    assert frame.status == 200 and '<html lang="mn">' in text and "/tv/font/mv-" in text
+    assert title in text and '<span class="upr">12348</span>' in text
+    # A Mongolian box sees it at once.
+    base = await mn_box(client)
+    tv = await (await client.get(base + f"p-{pid}-1")).text()
+    assert title in tv
+    # The reviewer marks it reviewed; the audit log has each step.
+    await client.post("/admin/logout", data={"csrf_token": token})
+    await admin_as("reviewer")
+    token = await csrf_of(client, f"/admin/programs/{pid}/mn")
+    response = await client.post(
+        f"/admin/programs/{pid}/mn", data={"csrf_token": token, "action": "review"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert response.status == 303
+    assert (await program_versions.get_versions(db, pid))["mn"].review == "reviewed"
+    actions = {
+        r[0]
+        for r in await db.fetchall("SELECT action FROM audit_log WHERE object_id = ?", (str(pid),))
+    }
+    assert {"program.version_save", "program.version_review"} <= actions
+
+
+async def test_mongolian_versions_get_mongolian_title_cards(client):
+    """The demo's versions have their own title cards (vertical Mongolian script), shown as
+    the grid thumbnails on Mongolian boxes; Chinese boxes keep the Chinese cards."""
+    db = client.app[keys.DB]
+    pid = await pid_of(client, "falv-yuanzhu")
+    mn_thumb = await db.fetchval(
+        "SELECT file FROM program_version_covers WHERE program_id = ? AND profile = ?",
+        (pid, "thumb-1080p"),
+    )
+    assert mn_thumb
+    cat = await db.fetchval("SELECT category FROM programs WHERE id = ?", (pid,))
+    html = await (await client.get(await mn_box(client) + f"c-{cat}")).text()
+    assert f"/media/{mn_thumb}" in html
+    zh = await (await client.get(await enter(client, "DEMO-0003") + f"c-{cat}")).text()
+    zh_files = [r[0] for r in await db.fetchall(
+        "SELECT file FROM program_covers WHERE program_id = ?", (pid,))]  # fmt: skip
+    assert any(f"/media/{f}" in zh for f in zh_files) and mn_thumb not in zh
+    card = await client.get(f"/media/{mn_thumb}")
+    assert card.status == 200
