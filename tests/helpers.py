@@ -5,6 +5,7 @@ from conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import io
 import os
@@ -28,6 +29,7 @@ from accounts.users import find_user
 from appointments import bookings, slots
 from callbacks import lifecycle
 from callbacks import requests as box_requests
+from content.directory import csv_io as directory_io
 from content.programs import workflow
 from device_registry import devices, tokens
 from device_registry.regions import RegionTree
@@ -657,3 +659,32 @@ async def linked_code_bytes(client, html: str) -> int:
         response = await client.get(url, headers={"Accept-Encoding": "identity"})
         total += len(await response.read())
     return total
+
+
+GOOD = {
+    "code": "sp-test-1",
+    "name": "测试服务室",
+    "kind": "village_room",
+    "region_code": "150602",
+    "region_served": "",
+    "organization": "",
+    "address": "东胜区测试路1号",
+    "hours": "周一至周五 9:00—12:00",
+    "phone": "0477-8512345",
+    "phone_is_sample": "1",
+    "services": "consultation;mediation",
+    "languages": "zh;mn",
+    "latitude": "39.8173",
+    "longitude": "109.9803",
+    "description": "",
+    "name_mn": "",
+    "description_mn": "",
+}
+
+
+def csv_text(rows: list[dict], columns=directory_io.COLUMNS) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

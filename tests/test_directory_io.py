@@ -4,9 +4,6 @@ the `legaltv directory` commands."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 
 from content.directory import csv_io as directory_io
@@ -14,6 +11,7 @@ from content.directory import points as directory
 from content.directory.points import DirectoryInvalid
 from device_registry.regions import RegionTree
 from storage import Database
+from tests.helpers import GOOD, csv_text
 from tv_server import cli
 from tv_server.demo import ensure_regions
 from tv_server.migrations import MIGRATIONS
@@ -39,35 +37,6 @@ async def table(db: Database, name: str) -> list[tuple]:
 
 async def export_text(db: Database) -> str:
     return directory_io.decode(await directory_io.export_csv(db))
-
-
-def csv_text(rows: list[dict], columns=directory_io.COLUMNS) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-GOOD = {
-    "code": "sp-test-1",
-    "name": "测试服务室",
-    "kind": "village_room",
-    "region_code": "150602",
-    "region_served": "",
-    "organization": "",
-    "address": "东胜区测试路1号",
-    "hours": "周一至周五 9:00—12:00",
-    "phone": "0477-8512345",
-    "phone_is_sample": "1",
-    "services": "consultation;mediation",
-    "languages": "zh;mn",
-    "latitude": "39.8173",
-    "longitude": "109.9803",
-    "description": "",
-    "name_mn": "",
-    "description_mn": "",
-}
 
 
 async def test_export_then_import_leaves_every_row_identical(db, regions):

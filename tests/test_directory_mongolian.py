@@ -7,10 +7,8 @@ import re
 from callbacks import routing
 from content.directory import csv_io as directory_io
 from content.directory import points as directory
+from tests.helpers import GOOD, csv_text, enter
 from tv_server import keys
-
-from .conftest import enter
-from .test_directory_io import GOOD, csv_text
 
 NAME_MN = "\u182c\u1820\u1824\u182f\u1822 \u1836\u1822\u1828 \u182a\u1820\u1822\u1837\u1820"
 
@@ -31,7 +29,7 @@ async def test_csv_takes_a_mongolian_name_column_and_old_files_still_import(clie
 
 
 async def test_admin_form_saves_the_mongolian_name(client, admin_as):
-    from .conftest import csrf_of
+    from tests.helpers import csrf_of
 
     db = client.app[keys.DB]
     point = (await db.fetchall("SELECT id, code FROM service_points ORDER BY id LIMIT 1"))[0]

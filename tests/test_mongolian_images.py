@@ -6,9 +6,8 @@ import re
 
 from PIL import Image
 
+from tests.helpers import enter
 from tv_server import keys
-
-from .conftest import enter
 
 MONGOLIAN = re.compile("[\u1800-\u18af]")
 IMG = re.compile(

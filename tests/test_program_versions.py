@@ -5,9 +5,8 @@ import asyncio
 import re
 
 from content.programs import versions as program_versions
+from tests.helpers import enter
 from tv_server import keys
-
-from .conftest import enter
 
 MONGOLIAN = re.compile("[\u1800-\u18af]")
 
@@ -93,7 +92,7 @@ async def test_version_validation_caps_what_is_stored(client):
 
 
 async def test_editor_writes_previews_and_reviewer_reviews_the_mongolian_version(client, admin_as):
-    from .conftest import csrf_of
+    from tests.helpers import csrf_of
 
     db = client.app[keys.DB]
     pid = await pid_of(client, "renmin-tiaojie")

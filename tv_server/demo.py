@@ -111,6 +111,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
 
     async def appointment_slots():
         await demo_slots.load(db, demo_service_points(rows))
+
     async def mongolian_versions():  # drafts, not reviewed (content/programs/demo_versions.py)
         await demo_mn_versions.load(db, data_dir)
 
