@@ -107,7 +107,7 @@ _VILLAGE_SQL = (
     f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a7,"
     f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a30"
     " FROM devices WHERE village_code IS NOT NULL AND state NOT IN (?, ?)"
-    " GROUP BY village_code, household_label)"
+    " GROUP BY village_code, household_label) AS per_household"
     " GROUP BY village_code"
 )
 

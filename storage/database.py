@@ -22,10 +22,15 @@ Params = Sequence[Any] | dict[str, Any]
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step. `name` is unique and sorts in application order within its package."""
+    """One schema step. `name` is unique and sorts in application order within its package.
+
+    `sql` is SQLite's; PostgreSQL gets it translated by `storage.dialect`, or `postgres` (its
+    statements, in order) where no translation fits (e.g. triggers).
+    """
 
     name: str
     sql: str
+    postgres: tuple[str, ...] | None = None
 
 
 class MigrationError(Exception):

@@ -7,6 +7,8 @@ import asyncio
 import os
 import re
 import shutil
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from device_registry import tokens
-from storage import Database
+from storage import Database, database_for
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.demo import load_demo
@@ -25,16 +27,61 @@ from tv_server.settings import load_settings
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 TEST_SECRET = "test-launch-secret-0123456789"
+# `LEGALTV_TEST_BACKEND=postgresql` runs the suite on PostgreSQL (a throwaway cluster,
+# tests/pgcluster.py): every test's data dir then names its own database, a copy of the demo's
+# made with CREATE DATABASE … TEMPLATE (`make test` runs the suite on both backends).
+BACKEND = os.environ.get("LEGALTV_TEST_BACKEND", "sqlite")
+URL_FILE = "database.url"  # in a test's data dir: the database it uses, when not the file
+PG_TEMPLATE = "legaltv_demo"
 SCREEN_LINK = re.compile(r'href="([a-z]+-[^"#]*|home|programs|dir|cb|mine)"')
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
+def pg_cluster():
+    """The session's PostgreSQL cluster when the suite runs on PostgreSQL, else None."""
+    if BACKEND != "postgresql":
+        yield None
+        return
+    from tests.pgcluster import Cluster
+
+    cluster = Cluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _psql(cluster, sql: str) -> None:
+    subprocess.run(
+        [str(cluster.bin / "psql"), "-q", "-v", "ON_ERROR_STOP=1", cluster.url(), "-c", sql],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_database(data_dir: Path, **kwargs):
+    """The database of a test's data dir (not opened): its SQLite file, or the PostgreSQL
+    database the data dir names when the suite runs on PostgreSQL."""
+    url_file = data_dir / URL_FILE
+    url = url_file.read_text() if url_file.exists() else ""
+    return database_for(url, data_dir / "legaltv.sqlite3", **kwargs)
+
+
+test_database.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory, pg_cluster) -> Path:
     """The bundled demo loaded once into a data dir; tests get copies of its database."""
     folder = tmp_path_factory.mktemp("demo-template")
+    if pg_cluster is not None:
+        _psql(pg_cluster, f"CREATE DATABASE {PG_TEMPLATE}")
+        (folder / URL_FILE).write_text(pg_cluster.url(PG_TEMPLATE))
 
     async def build() -> None:
-        db = Database(folder / "legaltv.sqlite3")
+        db = test_database(folder)
         await db.open()
         try:
             await db.migrate(MIGRATIONS)
@@ -47,12 +94,17 @@ def demo_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def data_dir(tmp_path, demo_template) -> Path:
+def data_dir(tmp_path, demo_template, pg_cluster) -> Path:
     """A fresh data dir holding a copy of the demo database; media folders are shared links."""
     target = tmp_path / "data"
     target.mkdir()
-    # Closing the template database checkpointed its WAL, so the main file is complete.
-    shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
+    if pg_cluster is not None:
+        name = "t_" + uuid.uuid4().hex[:16]
+        _psql(pg_cluster, f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}")
+        (target / URL_FILE).write_text(pg_cluster.url(name))
+    else:
+        # Closing the template database checkpointed its WAL, so the main file is complete.
+        shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
     for name in ("media", "renditions", "titlecards"):
         (target / name).symlink_to(demo_template / name)
     return target
@@ -68,6 +120,9 @@ def make_settings(data_dir: Path, **overrides):
         # (tests/test_video.py encodes the whole ladder once).
         "video_ladder": "540:1200",
     }
+    url_file = Path(data_dir) / URL_FILE
+    if url_file.exists():
+        values["database_url"] = url_file.read_text()
     values.update(overrides)
     return load_settings(env={}, data_dir=str(data_dir), **values)
 

@@ -19,7 +19,7 @@ import pytest
 from content import export, package_import, workflow
 from content.package import PackageError
 from storage import Database
-from tests.conftest import ROOT
+from tests.conftest import ROOT, test_database
 from tv_server.demo import catalog_root, ensure_laws, ensure_regions
 from tv_server.migrations import MIGRATIONS
 
@@ -57,7 +57,7 @@ async def counts(db: Database) -> dict[str, int]:
 
 @pytest.fixture
 async def demo_db(data_dir):
-    db = Database(data_dir / "legaltv.sqlite3")
+    db = test_database(data_dir)
     await db.open()
     yield db
     await db.close()

@@ -13,6 +13,7 @@ from content import directory, directory_io
 from content.directory import DirectoryInvalid
 from device_registry.regions import RegionTree
 from storage import Database
+from tests.conftest import test_database
 from tv_server import cli
 from tv_server.demo import ensure_regions
 from tv_server.migrations import MIGRATIONS
@@ -20,7 +21,7 @@ from tv_server.migrations import MIGRATIONS
 
 @pytest.fixture
 async def db(data_dir):
-    database = Database(data_dir / "legaltv.sqlite3")
+    database = test_database(data_dir)
     await database.open()
     await database.migrate(MIGRATIONS)
     yield database

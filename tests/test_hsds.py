@@ -15,7 +15,7 @@ from referencing.jsonschema import DRAFT202012
 
 from content import directory, hsds
 from device_registry.regions import RegionTree
-from storage import Database
+from tests.conftest import test_database
 from tv_server import cli
 from tv_server.migrations import MIGRATIONS
 
@@ -71,7 +71,7 @@ def page_validator():
 
 @pytest.fixture
 async def db(data_dir):
-    database = Database(data_dir / "legaltv.sqlite3")
+    database = test_database(data_dir)
     await database.open()
     await database.migrate(MIGRATIONS)
     yield database

@@ -8,8 +8,8 @@ import pytest
 from content import programs, workflow
 from content import video as video_domain
 from content.revisions import Fields, parse_body
-from storage import Conflict, Database, Invalid
-from tests.conftest import ROOT
+from storage import Conflict, Invalid
+from tests.conftest import ROOT, test_database
 from tv_server.migrations import MIGRATIONS
 
 FIELDS = Fields(
@@ -28,7 +28,7 @@ FIELDS = Fields(
 
 @pytest.fixture
 async def db(data_dir):
-    database = Database(data_dir / "legaltv.sqlite3")
+    database = test_database(data_dir)
     await database.open()
     await database.migrate(MIGRATIONS)
     yield database

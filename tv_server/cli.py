@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from storage import Database, DomainError, MigrationError, clock
+from storage import DomainError, MigrationError, clock, database_for
 from tv_server import __version__
 from tv_server.settings import Settings, ensure_secrets, load_settings
 
@@ -111,7 +111,9 @@ def _settings(args: argparse.Namespace, **extra) -> Settings:
 async def _with_db(settings: Settings, work):
     from tv_server.migrations import MIGRATIONS
 
-    db = Database(settings.db_path, synchronous=settings.sqlite_synchronous)
+    db = database_for(
+        settings.database_url, settings.db_path, synchronous=settings.sqlite_synchronous
+    )
     await db.open()
     try:
         await db.migrate(MIGRATIONS)

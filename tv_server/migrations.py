@@ -22,6 +22,22 @@ CORE = [
     ),
 ]
 
+POSTGRES = [
+    # What SQLite does that PostgreSQL needs taught, for the domain's SQL to mean the same on
+    # both (storage/dialect.py has the rest): SUM over a comparison counts the rows where it
+    # holds (NULL over no rows, as SQLite). Nothing to do on SQLite.
+    Migration(
+        "postgres_0001_compat",
+        "",
+        postgres=(
+            "CREATE FUNCTION legaltv_sum_bool(bigint, boolean) RETURNS bigint"
+            " LANGUAGE sql IMMUTABLE AS"
+            " 'SELECT CASE WHEN $2 IS NULL THEN $1 ELSE COALESCE($1, 0) + $2::int END'",
+            "CREATE AGGREGATE sum(boolean) (SFUNC = legaltv_sum_bool, STYPE = bigint)",
+        ),
+    ),
+]
+
 MIGRATIONS = [
     *CORE,
     *REGISTRY,
@@ -37,4 +53,5 @@ MIGRATIONS = [
     *FEEDBACK,
     *APPOINTMENTS,
     *VIDEO,
+    *POSTGRES,
 ]
