@@ -112,11 +112,6 @@ _VILLAGE_SQL = (
 )
 
 
-async def _tables(db: Database) -> set[str]:
-    rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
-    return {r[0] for r in rows}
-
-
 async def village_figures(db: Database, now: float, period: Period) -> dict[str, Figures]:
     """Figures of every village that has boxes, household records or a total, by village code."""
     week, month = devices_mod.active_since(now), now - 30 * DAY
@@ -142,7 +137,7 @@ async def village_figures(db: Database, now: float, period: Period) -> dict[str,
         (period.since, period.until),
     ):
         out.setdefault(code, Figures()).callbacks = count
-    tables = await _tables(db)
+    tables = set(await db.tables())
     records: dict[str, int] = {}
     if "households" in tables:
         records = dict(

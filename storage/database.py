@@ -74,6 +74,8 @@ class Transaction:
 class Database:
     """The embedded SQLite file. Open with `await db.open()`, close with `await db.close()`."""
 
+    backend = "sqlite"
+
     def __init__(self, path: Path | str, *, readers: int = 2, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         self._n_readers = max(1, readers)
@@ -213,11 +215,35 @@ class Database:
             raise MigrationError(current.name, str(exc), len(pending)) from exc
         return [step.name for step in pending]
 
+    # -- catalogue ---------------------------------------------------------------------------
+
+    async def tables(self) -> list[str]:
+        """The names of the tables, sorted."""
+        rows = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name"
+        )
+        return [r[0] for r in rows]
+
+    async def columns(self, table: str) -> list[str]:
+        """A table's column names in their order."""
+        rows = await self.fetchall("SELECT name FROM pragma_table_info(?) ORDER BY cid", (table,))
+        return [r[0] for r in rows]
+
+    async def references(self, table: str) -> set[str]:
+        """The tables `table` has foreign keys to."""
+        rows = await self.fetchall('SELECT "table" FROM pragma_foreign_key_list(?)', (table,))
+        return {r[0] for r in rows}
+
+    async def after_bulk_load(self, tables: Iterable[str]) -> None:
+        """Nothing to do for SQLite (its rowids follow the largest id by themselves)."""
+
     async def health(self) -> dict[str, Any]:
         started = time.perf_counter()
         value = await self.fetchval("SELECT COUNT(*) FROM schema_migrations")
         return {
             "status": "ok",
+            "backend": self.backend,
             "migrations": value,
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
         }

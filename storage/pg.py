@@ -33,6 +33,9 @@ WRITE_LOCK = 7_481_100  # the advisory-lock key every write transaction takes fi
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+([A-Za-z_][A-Za-z0-9_]*)", re.I)
 _COUNT = re.compile(r"(\d+)$")
 _INTS = {"int2", "int4", "int8", "oid"}
+# The parameter types of each statement, as the server inferred them (the schema is the same
+# for every database of one code version; cleared when migrations change it).
+_PARAM_TYPES: dict[str, tuple[str, ...]] = {}
 _FLOATS = {"float4", "float8"}
 
 
@@ -105,11 +108,11 @@ class _Session:
         if isinstance(params, dict):
             raise TypeError("named parameters are not used with PostgreSQL")
         text = to_postgres(sql)
-        types = self._owner._param_types.get(text)
+        types = _PARAM_TYPES.get(text)
         if types is None:
             statement = await self._conn.prepare(text)
             types = tuple(t.name for t in statement.get_parameters())
-            self._owner._param_types[text] = types
+            _PARAM_TYPES[text] = types
         args = list(params)
         if len(args) != len(types):
             raise asyncpg.exceptions.DataError(
@@ -139,7 +142,7 @@ class _Session:
         if not rows:
             return
         text, _ = await self._args(sql, rows[0])
-        types = self._owner._param_types[text]
+        types = _PARAM_TYPES[text]
         await self._conn.executemany(
             text, [[_coerce(v, t) for v, t in zip(r, types, strict=True)] for r in rows]
         )
@@ -172,7 +175,6 @@ class PgDatabase:
         # One write transaction per process at a time holds a connection (the advisory lock
         # orders processes): a writer waiting for the lock must not starve the readers.
         self._write_lock = asyncio.Lock()
-        self._param_types: dict[str, tuple[str, ...]] = {}
         self._id_tables: dict[str, bool] = {}
         self.reads = 0
         self.commits = 0
@@ -276,9 +278,53 @@ class PgDatabase:
                     )
         except asyncpg.PostgresError as exc:
             raise MigrationError(current.name, str(exc), len(pending)) from exc
-        self._param_types.clear()
+        _PARAM_TYPES.clear()
         self._id_tables.clear()
         return [step.name for step in pending]
+
+    # -- catalogue ---------------------------------------------------------------------------
+
+    async def tables(self) -> list[str]:
+        """The names of the tables, sorted."""
+        rows = await self.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema ="
+            " current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )
+        return [r[0] for r in rows]
+
+    async def columns(self, table: str) -> list[str]:
+        """A table's column names in their order."""
+        rows = await self.fetchall(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+        return [r[0] for r in rows]
+
+    async def references(self, table: str) -> set[str]:
+        """The tables `table` has foreign keys to."""
+        rows = await self.fetchall(
+            "SELECT DISTINCT c.confrelid::regclass::text FROM pg_constraint c"
+            " WHERE c.contype = 'f' AND c.conrelid = ?::regclass",
+            (table,),
+        )
+        return {r[0] for r in rows}
+
+    async def after_bulk_load(self, tables: Iterable[str]) -> None:
+        """Move each identity sequence past the ids a bulk copy wrote explicitly."""
+        async with self.transaction() as tx:
+            for table in tables:
+                sequence = (
+                    await tx.fetchone("SELECT pg_get_serial_sequence(?, 'id')", (f'"{table}"',))
+                    if await self._has_id(tx._conn, table)
+                    else None
+                )
+                if sequence is not None and sequence[0]:
+                    await tx.execute(
+                        f'SELECT setval(?, COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1,'
+                        " false)",
+                        (sequence[0],),
+                    )
 
     async def health(self) -> dict[str, Any]:
         started = time.perf_counter()
