@@ -16,6 +16,11 @@ from tv_server.settings import Settings, ensure_secrets, load_settings
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML settings file (or LEGALTV_CONFIG)")
     parser.add_argument("--data-dir", help="data folder (or LEGALTV_DATA_DIR; default ./var)")
+    parser.add_argument(
+        "--database",
+        help="database URL: sqlite:///FILE or postgresql://… (or LEGALTV_DATABASE_URL;"
+        " default the data folder's SQLite file)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +96,7 @@ def _command_modules():
         cli_backup,
         cli_callbacks,
         cli_content,
+        cli_db,
         cli_directory,
         cli_laws,
         cli_registry,
@@ -98,11 +104,12 @@ def _command_modules():
 
     return (
         cli_content, cli_directory, cli_callbacks, cli_accounts, cli_registry, cli_backup,
-        cli_laws,
+        cli_laws, cli_db,
     )  # fmt: skip
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:
+    extra.setdefault("database_url", getattr(args, "database", None))
     settings = load_settings(args.config, data_dir=args.data_dir, **extra)
     clock.set_zone(settings.timezone)
     return settings
