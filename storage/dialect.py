@@ -20,6 +20,10 @@ _INSERT_OR_IGNORE = re.compile(r"\bINSERT\s+OR\s+IGNORE\s+INTO\b", re.I)
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 # SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's does not.
 _LIKE = re.compile(r"\bLIKE\b", re.I)
+# `x IS ?` / `x IS NOT ?` compare with NULL semantics in SQLite; PostgreSQL spells it out.
+_IS_PARAM = re.compile(r"\bIS\s+(NOT\s+)?(\$\d+)")
+# json_each(?) over a JSON array parameter: the elements as rows of one column `value`.
+_JSON_EACH = re.compile(r"\bjson_each\((\$\d+)\)", re.I)
 # SQLite's implicit rowid (insertion order as a tie-break): PostgreSQL's row position.
 _ROWID = re.compile(r"\browid\b", re.I)
 # Scalar MAX(a, b) / MIN(a, b) with two or more arguments (the aggregate takes one).
@@ -60,6 +64,11 @@ def to_postgres(sql: str) -> str:
     text = _outside_literals(text, lambda part: _LIKE.sub("ILIKE", part))
     text = _outside_literals(text, _scalar_minmax)
     text = _outside_literals(text, lambda part: _ROWID.sub("ctid", part))
+    text = _IS_PARAM.sub(
+        lambda m: ("IS DISTINCT FROM " if m.group(1) else "IS NOT DISTINCT FROM ") + m.group(2),
+        text,
+    )
+    text = _JSON_EACH.sub(r"json_array_elements_text(\1::json) AS value", text)
     return text
 
 

@@ -32,6 +32,15 @@ def _data_dir(args: argparse.Namespace) -> Path:
 def cmd_backup(args: argparse.Namespace) -> int:
     from storage.backup import BackupError, backup
     from tv_server import __version__
+    from tv_server.cli import _settings
+
+    if _settings(args).database_url.startswith(("postgresql://", "postgres://")):
+        print(
+            "legaltv: the database is PostgreSQL: back it up with pg_dump or pg_basebackup"
+            " (docs/scaling.md); `legaltv backup` copies only an SQLite data dir",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         manifest = backup(_data_dir(args), args.dir, version=__version__)
