@@ -94,7 +94,7 @@ def demo_template(tmp_path_factory, pg_cluster) -> Path:
 
 
 @pytest.fixture
-def data_dir(tmp_path, demo_template, pg_cluster) -> Path:
+def data_dir(tmp_path, demo_template, pg_cluster, monkeypatch) -> Path:
     """A fresh data dir holding a copy of the demo database; media folders are shared links."""
     target = tmp_path / "data"
     target.mkdir()
@@ -102,6 +102,8 @@ def data_dir(tmp_path, demo_template, pg_cluster) -> Path:
         name = "t_" + uuid.uuid4().hex[:16]
         _psql(pg_cluster, f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}")
         (target / URL_FILE).write_text(pg_cluster.url(name))
+        # `legaltv` commands the test runs (in-process or as subprocesses) use it too.
+        monkeypatch.setenv("LEGALTV_DATABASE_URL", pg_cluster.url(name))
     else:
         # Closing the template database checkpointed its WAL, so the main file is complete.
         shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
