@@ -114,6 +114,11 @@ MIGRATIONS = [
             VALUES ('HOTLINE-12348', 'hotline 12348', 'retired',
                     CAST(strftime('%s', 'now') AS REAL))
         """,
+        postgres=(
+            "INSERT INTO devices (serial, household_label, state, created_at)"
+            " VALUES ('HOTLINE-12348', 'hotline 12348', 'retired', EXTRACT(EPOCH FROM now()))"
+            " ON CONFLICT DO NOTHING",
+        ),
     ),
     Migration(
         "callbacks_0006_drafts_by_device",

@@ -107,14 +107,9 @@ _VILLAGE_SQL = (
     f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a7,"
     f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a30"
     " FROM devices WHERE village_code IS NOT NULL AND state NOT IN (?, ?)"
-    " GROUP BY village_code, household_label)"
+    " GROUP BY village_code, household_label) AS per_household"
     " GROUP BY village_code"
 )
-
-
-async def _tables(db: Database) -> set[str]:
-    rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
-    return {r[0] for r in rows}
 
 
 async def village_figures(db: Database, now: float, period: Period) -> dict[str, Figures]:
@@ -142,7 +137,7 @@ async def village_figures(db: Database, now: float, period: Period) -> dict[str,
         (period.since, period.until),
     ):
         out.setdefault(code, Figures()).callbacks = count
-    tables = await _tables(db)
+    tables = set(await db.tables())
     records: dict[str, int] = {}
     if "households" in tables:
         records = dict(

@@ -250,6 +250,47 @@ MIGRATIONS = [
             WHERE device_id = OLD.id;
         END
         """,
+        postgres=(
+            "CREATE TABLE device_token_state (device_id BIGINT PRIMARY KEY,"
+            " generation BIGINT NOT NULL, refusal TEXT, seq BIGINT NOT NULL)",
+            "CREATE INDEX device_token_state_seq ON device_token_state(seq)",
+            """CREATE FUNCTION device_token_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE device_token_state SET generation = generation + 1,
+                    seq = (SELECT MAX(seq) + 1 FROM device_token_state)
+                WHERE device_id = OLD.device_id;
+                RETURN NULL;
+            END $$""",
+            "CREATE TRIGGER device_token_deleted AFTER DELETE ON device_tokens"
+            " FOR EACH ROW EXECUTE FUNCTION device_token_deleted()",
+            """CREATE FUNCTION device_token_state_changed() RETURNS trigger LANGUAGE plpgsql
+            AS $$
+            BEGIN
+                UPDATE device_token_state SET
+                    generation = generation + CASE WHEN NEW.state IN
+                        ('retired', 'rejected', 'pending') AND refusal IS NULL THEN 1 ELSE 0 END,
+                    refusal = CASE WHEN NEW.state IN ('retired', 'rejected', 'pending')
+                        THEN NEW.state END,
+                    seq = (SELECT MAX(seq) + 1 FROM device_token_state)
+                WHERE device_id = NEW.id;
+                RETURN NULL;
+            END $$""",
+            "CREATE TRIGGER device_token_state_changed AFTER UPDATE OF state ON devices"
+            " FOR EACH ROW WHEN (NEW.state IS DISTINCT FROM OLD.state"
+            " AND (NEW.state IN ('retired', 'rejected', 'pending')"
+            " OR OLD.state IN ('retired', 'rejected', 'pending')))"
+            " EXECUTE FUNCTION device_token_state_changed()",
+            """CREATE FUNCTION device_token_device_deleted() RETURNS trigger LANGUAGE plpgsql
+            AS $$
+            BEGIN
+                UPDATE device_token_state SET refusal = 'unknown',
+                    seq = (SELECT MAX(seq) + 1 FROM device_token_state)
+                WHERE device_id = OLD.id;
+                RETURN NULL;
+            END $$""",
+            "CREATE TRIGGER device_token_device_deleted AFTER DELETE ON devices"
+            " FOR EACH ROW EXECUTE FUNCTION device_token_device_deleted()",
+        ),
     ),
     # The TV language a household chose (zh, mn): on the box, and on its household so that a
     # replacement box starts in it. NULL: not chosen (the region's default applies). A model's

@@ -77,8 +77,8 @@ async def next_generation(tx, device_id: int) -> int:
     await tx.execute(
         "INSERT INTO device_token_state (device_id, generation, refusal, seq)"
         " VALUES (?, 1, NULL, (SELECT COALESCE(MAX(seq), 0) + 1 FROM device_token_state))"
-        " ON CONFLICT (device_id) DO UPDATE SET generation = generation + 1, refusal = NULL,"
-        " seq = excluded.seq",
+        " ON CONFLICT (device_id) DO UPDATE SET"
+        " generation = device_token_state.generation + 1, refusal = NULL, seq = excluded.seq",
         (device_id,),
     )
     row = await tx.fetchone(

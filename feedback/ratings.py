@@ -138,7 +138,7 @@ async def mark_asked(db: Database, s: Subject, *, now: float, pause: float) -> N
     """The rating screen was shown: one ask per `pause`, none after an answer."""
     async with db.transaction() as tx:
         await tx.execute(
-            _INSERT + " ON CONFLICT (kind, subject_id) DO UPDATE SET asks = asks + 1,"
+            _INSERT + " ON CONFLICT (kind, subject_id) DO UPDATE SET asks = ratings.asks + 1,"
             " asked_at = excluded.asked_at WHERE ratings.score IS NULL"
             " AND ratings.asks < ? AND (ratings.asked_at IS NULL OR ratings.asked_at < ?)",
             (*_values(s, 1, now, None), MAX_ASKS, now - pause),
@@ -178,13 +178,12 @@ async def give_reason(db: Database, s: Subject, reason: str) -> bool:
     if reason not in REASONS:
         raise Invalid("reason_invalid", reason[:20])
     async with db.transaction() as tx:
-        await tx.execute(
+        cur = await tx.execute(
             "UPDATE ratings SET reason = ? WHERE kind = ? AND subject_id = ?"
             " AND score IS NOT NULL AND reason = ''",
             (reason, s.kind, s.id),
         )
-        changed = (await tx.fetchone("SELECT changes()"))[0]
-    return bool(changed)
+    return cur.rowcount > 0
 
 
 # -- staff: figures and the follow-up list ---------------------------------------------------

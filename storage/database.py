@@ -25,11 +25,14 @@ class Migration:
     """One schema step. `name` is unique; steps apply in the order of the list given to
     `Database.migrate` (tv_server/migrations.py), not in the order of their names. `formerly`: the
     names older releases recorded for this same step (renamed in the bookkeeping, not re-applied).
+    `sql` is SQLite's; PostgreSQL gets it translated by `storage.dialect`, or `postgres` (its
+    statements, in order) where no translation fits (e.g. triggers).
     """
 
     name: str
     sql: str
     formerly: tuple[str, ...] = ()
+    postgres: tuple[str, ...] | None = None
 
 
 class MigrationError(Exception):
@@ -72,6 +75,8 @@ class Transaction:
 
 class Database:
     """The embedded SQLite file. Open with `await db.open()`, close with `await db.close()`."""
+
+    backend = "sqlite"
 
     def __init__(self, path: Path | str, *, readers: int = 2, synchronous: str = "FULL") -> None:
         self.path = Path(path)
@@ -180,61 +185,96 @@ class Database:
     # -- schema ------------------------------------------------------------------------------
 
     async def migrate(self, migrations: Iterable[Migration]) -> list[str]:
-        """Apply, in order, every migration not applied yet; return the names applied now.
+        """Apply, in order, every migration not applied yet; return the names applied now
+        (`apply_migrations`; SQLite DDL is transactional, so a failure leaves the database
+        exactly as it was)."""
 
-        A step recorded under one of its `formerly` names is renamed in the bookkeeping, not applied
-        again. The renames and all pending migrations run in one transaction (SQLite DDL is
-        transactional): when one fails, MigrationError names it and the database is left exactly
-        as it was.
-        """
-        steps = list(migrations)
-        names = [m.name for m in steps]
-        renamed = {old: m.name for m in steps for old in m.formerly}
-        every = names + list(renamed)
-        if len(set(every)) != len(every):
-            raise ValueError("duplicate migration names")
-        async with self.transaction() as tx:
-            await tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-            )
-            recorded = {r[0] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
-        done = {renamed.get(name, name) for name in recorded}
-        pending = [step for step in steps if step.name not in done]
-        stale = sorted(recorded & renamed.keys())
-        if not pending and not stale:
-            return []
-        current = None
-        try:
-            async with self.transaction() as tx:  # renames and new steps: all or nothing
-                await tx.executemany(
-                    "UPDATE schema_migrations SET name = ? WHERE name = ?",
-                    [(renamed[old], old) for old in stale],
-                )
-                for current in pending:
-                    for statement in _split_sql(current.sql):
-                        await tx.execute(statement)
-                    await tx.execute(
-                        "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                        (current.name, time.time()),
-                    )
-        except sqlite3.Error as exc:
-            if current is None:
-                raise
-            raise MigrationError(current.name, str(exc), len(pending)) from exc
-        return [step.name for step in pending]
+        async def run(tx: Transaction, step: Migration) -> None:
+            for statement in split_sql(step.sql):
+                await tx.execute(statement)
+
+        return await apply_migrations(self, migrations, run, sqlite3.Error)
+
+    # -- catalogue ---------------------------------------------------------------------------
+
+    async def tables(self) -> list[str]:
+        """The names of the tables, sorted."""
+        rows = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name"
+        )
+        return [r[0] for r in rows]
+
+    async def columns(self, table: str) -> list[str]:
+        """A table's column names in their order."""
+        rows = await self.fetchall("SELECT name FROM pragma_table_info(?) ORDER BY cid", (table,))
+        return [r[0] for r in rows]
+
+    async def references(self, table: str) -> set[str]:
+        """The tables `table` has foreign keys to."""
+        rows = await self.fetchall('SELECT "table" FROM pragma_foreign_key_list(?)', (table,))
+        return {r[0] for r in rows}
+
+    async def after_bulk_load(self, tables: Iterable[str]) -> None:
+        """Nothing to do for SQLite (its rowids follow the largest id by themselves)."""
 
     async def health(self) -> dict[str, Any]:
         started = time.perf_counter()
         value = await self.fetchval("SELECT COUNT(*) FROM schema_migrations")
         return {
             "status": "ok",
+            "backend": self.backend,
             "migrations": value,
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
 
-def _split_sql(script: str) -> list[str]:
+async def apply_migrations(db, migrations: Iterable[Migration], run, errors) -> list[str]:
+    """Apply, in order, every migration not applied yet to `db` (either backend); return the
+    names applied now. `run(tx, step)` executes one step's statements.
+
+    A step recorded under one of its `formerly` names is renamed in the bookkeeping, not applied
+    again. The renames and all pending migrations run in one transaction: when one fails,
+    MigrationError names it and the database is left exactly as it was.
+    """
+    steps = list(migrations)
+    names = [m.name for m in steps]
+    renamed = {old: m.name for m in steps for old in m.formerly}
+    every = names + list(renamed)
+    if len(set(every)) != len(every):
+        raise ValueError("duplicate migration names")
+    async with db.transaction() as tx:
+        await tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        recorded = {r[0] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
+    done = {renamed.get(name, name) for name in recorded}
+    pending = [step for step in steps if step.name not in done]
+    stale = sorted(recorded & renamed.keys())
+    if not pending and not stale:
+        return []
+    current = None
+    try:
+        async with db.transaction() as tx:  # renames and new steps: all or nothing
+            await tx.executemany(
+                "UPDATE schema_migrations SET name = ? WHERE name = ?",
+                [(renamed[old], old) for old in stale],
+            )
+            for current in pending:
+                await run(tx, current)
+                await tx.execute(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                    (current.name, time.time()),
+                )
+    except errors as exc:
+        if current is None:
+            raise
+        raise MigrationError(current.name, str(exc), len(pending)) from exc
+    return [step.name for step in pending]
+
+
+def split_sql(script: str) -> list[str]:
     """Split a migration script into statements (our migrations hold no ';' inside literals;
     a trigger's body, BEGIN … END, stays one statement)."""
     statements, current = [], ""

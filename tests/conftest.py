@@ -6,25 +6,55 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from storage import Database
-from tests.helpers import FrontTestServer, enter, login, make_settings
+from tests.helpers import (
+    BACKEND,
+    PG_TEMPLATE,
+    URL_FILE,
+    FrontTestServer,
+    enter,
+    login,
+    make_settings,
+    test_database,
+)
 from tv_server.app import create_app
 from tv_server.demo import load_demo
 from tv_server.migrations import MIGRATIONS
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    """The bundled demo loaded once into a data dir; tests get copies of its database."""
+def pg_cluster():
+    """The session's PostgreSQL cluster when the suite runs on PostgreSQL
+    (`LEGALTV_TEST_BACKEND=postgresql`, `make test-pg`), else None."""
+    if BACKEND != "postgresql":
+        yield None
+        return
+    from tests.pgcluster import Cluster
+
+    cluster = Cluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory, pg_cluster) -> Path:
+    """The bundled demo loaded once into a data dir; tests get copies of its database (on
+    PostgreSQL: a database every test's copy is made from with CREATE DATABASE … TEMPLATE)."""
     folder = tmp_path_factory.mktemp("demo-template")
+    if pg_cluster is not None:
+        pg_cluster.psql(f"CREATE DATABASE {PG_TEMPLATE}")
+        (folder / URL_FILE).write_text(pg_cluster.url(PG_TEMPLATE))
 
     async def build() -> None:
-        db = Database(folder / "legaltv.sqlite3")
+        db = test_database(folder)
         await db.open()
         try:
             await db.migrate(MIGRATIONS)
@@ -37,12 +67,19 @@ def demo_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def data_dir(tmp_path, demo_template) -> Path:
+def data_dir(tmp_path, demo_template, pg_cluster, monkeypatch) -> Path:
     """A fresh data dir holding a copy of the demo database; media folders are shared links."""
     target = tmp_path / "data"
     target.mkdir()
-    # Closing the template database checkpointed its WAL, so the main file is complete.
-    shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
+    if pg_cluster is not None:
+        name = "t_" + uuid.uuid4().hex[:16]
+        pg_cluster.psql(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}")
+        (target / URL_FILE).write_text(pg_cluster.url(name))
+        # `legaltv` commands the test runs (in-process or as subprocesses) use it too.
+        monkeypatch.setenv("LEGALTV_DATABASE_URL", pg_cluster.url(name))
+    else:
+        # Closing the template database checkpointed its WAL, so the main file is complete.
+        shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
     for name in ("media", "renditions", "titlecards"):
         (target / name).symlink_to(demo_template / name)
     return target

@@ -33,7 +33,7 @@ from content.directory import csv_io as directory_io
 from content.programs import workflow
 from device_registry import devices, tokens
 from device_registry.regions import RegionTree
-from storage import Database
+from storage import Database, database_for
 from tv_server import callback_policy, keys
 from tv_server.boxauth import launch_signature
 from tv_server.demo import catalog_root, ensure_laws, ensure_regions
@@ -47,6 +47,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 TEST_SECRET = "test-launch-secret-0123456789"
 CHROMIUM = "/usr/bin/chromium"  # the browser tests' (tests/browser/conftest.py)
+# `LEGALTV_TEST_BACKEND=postgresql` runs the suite on PostgreSQL (a throwaway cluster,
+# tests/pgcluster.py; `make test-pg`): every test's data dir then names its own database, a copy
+# of the demo's (tests/conftest.py).
+BACKEND = os.environ.get("LEGALTV_TEST_BACKEND", "sqlite")
+URL_FILE = "database.url"  # in a test's data dir: the database it uses, when not the file
+PG_TEMPLATE = "legaltv_demo"
 SCREEN_LINK = re.compile(r'href="([a-z]+-[^"#]*|home|programs|dir|cb|mine)"')
 
 
@@ -60,8 +66,22 @@ def make_settings(data_dir: Path, **overrides):
         # (tests/test_video.py encodes the whole ladder once).
         "video_ladder": "540:1200",
     }
+    url_file = Path(data_dir) / URL_FILE
+    if url_file.exists():
+        values["database_url"] = url_file.read_text()
     values.update(overrides)
     return load_settings(env={}, data_dir=str(data_dir), **values)
+
+
+def test_database(data_dir: Path, **kwargs):
+    """The database of a test's data dir (not opened): its SQLite file, or the PostgreSQL
+    database the data dir names when the suite runs on PostgreSQL."""
+    url_file = data_dir / URL_FILE
+    url = url_file.read_text() if url_file.exists() else ""
+    return database_for(url, data_dir / "legaltv.sqlite3", **kwargs)
+
+
+test_database.__test__ = False  # a helper, not a test
 
 
 def device_token_key(app: web.Application) -> bytes:

@@ -17,7 +17,7 @@ import pytest
 from content.programs import export, package_import, workflow
 from content.programs.package import PackageError
 from storage import Database
-from tests.helpers import CATALOG, legaltv, open_db, tree
+from tests.helpers import CATALOG, legaltv, open_db, test_database, tree
 
 TABLES = ("programs", "program_revisions", "program_workflow", "program_pages", "media",
           "categories", "audit_log")  # fmt: skip
@@ -33,7 +33,7 @@ async def counts(db: Database) -> dict[str, int]:
 
 @pytest.fixture
 async def demo_db(data_dir):
-    db = Database(data_dir / "legaltv.sqlite3")
+    db = test_database(data_dir)
     await db.open()
     yield db
     await db.close()

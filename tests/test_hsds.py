@@ -16,7 +16,7 @@ from referencing.jsonschema import DRAFT202012
 from content.directory import hsds
 from content.directory import points as directory
 from device_registry.regions import RegionTree
-from storage import Database
+from tests.helpers import test_database
 from tv_server import cli
 from tv_server.migrations import MIGRATIONS
 
@@ -72,7 +72,7 @@ def page_validator():
 
 @pytest.fixture
 async def db(data_dir):
-    database = Database(data_dir / "legaltv.sqlite3")
+    database = test_database(data_dir)
     await database.open()
     await database.migrate(MIGRATIONS)
     yield database

@@ -10,7 +10,8 @@ import pytest
 
 from device_registry import devices, households, synth
 from device_registry.heartbeats import Beat, HeartbeatWriter
-from storage import Conflict, Database, Invalid, NotFound
+from storage import Conflict, Invalid, NotFound
+from tests.helpers import test_database
 from tv_server import cli
 from tv_server.migrations import MIGRATIONS
 
@@ -21,7 +22,7 @@ DAY = 86400
 
 @pytest.fixture
 async def db(data_dir):
-    database = Database(data_dir / "legaltv.sqlite3")
+    database = test_database(data_dir)
     await database.open()
     await database.migrate(MIGRATIONS)
     yield database

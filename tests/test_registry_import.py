@@ -7,7 +7,7 @@ import pytest
 
 from device_registry import devices, households
 from device_registry.registry_io import decode, import_devices
-from storage import Database
+from tests.helpers import test_database
 from tv_server import cli
 
 HEADER = "serial,mac,model,firmware,village_code,household_label,installed_at,state"
@@ -15,7 +15,7 @@ HEADER = "serial,mac,model,firmware,village_code,household_label,installed_at,st
 
 @pytest.fixture
 async def db(data_dir):
-    database = Database(data_dir / "legaltv.sqlite3")
+    database = test_database(data_dir)
     await database.open()
     from tv_server.migrations import MIGRATIONS
 

@@ -139,14 +139,19 @@ async def test_a_database_of_main_before_the_renames_opens_with_nothing_applied_
     old_names = dict(before["rows"]["schema_migrations"])
     assert "content_0001_programs" in old_names and "video_0003_device_models_hls" in old_names
 
-    assert await _migrate(path) == []
+    # The migrations that main had at 0ca6878 (its last was programs_0007, formerly video_0003):
+    # none applies again; those added since apply once, after them.
+    known = [m for m in MIGRATIONS if m.name in old_names or set(m.formerly) & set(old_names)]
+    assert len(known) == len(old_names)
+    assert await _migrate(path, known) == []
     after = _snapshot(path)
     assert after["schema"] == before["schema"]
     del before["rows"]["schema_migrations"]
     assert {t: r for t, r in after["rows"].items() if t != "schema_migrations"} == before["rows"]
     recorded = dict(after["rows"]["schema_migrations"])
     assert recorded == {FORMERLY.get(name, name): at for name, at in old_names.items()}
-    assert set(recorded) == {m.name for m in MIGRATIONS}
+    newer = [m.name for m in MIGRATIONS if m not in known]
+    assert await _migrate(path) == newer
     assert await _migrate(path) == []
 
 

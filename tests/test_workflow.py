@@ -9,8 +9,8 @@ from content.programs import live as programs
 from content.programs import video as video_domain
 from content.programs import workflow
 from content.programs.revisions import Fields, parse_body
-from storage import Conflict, Database, Invalid
-from tests.helpers import ROOT
+from storage import Conflict, Invalid
+from tests.helpers import ROOT, test_database
 from tv_server.migrations import MIGRATIONS
 
 FIELDS = Fields(
@@ -29,7 +29,7 @@ FIELDS = Fields(
 
 @pytest.fixture
 async def db(data_dir):
-    database = Database(data_dir / "legaltv.sqlite3")
+    database = test_database(data_dir)
     await database.open()
     await database.migrate(MIGRATIONS)
     yield database

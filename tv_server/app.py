@@ -17,7 +17,7 @@ from content.programs.video import Positions as video_positions
 from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
-from storage import Database, clock
+from storage import clock, database_for
 from tv_server import (
     __version__,
     appointment_tasks,
@@ -51,8 +51,11 @@ log = logging.getLogger(__name__)
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    db = Database(
-        settings.db_path, readers=settings.db_readers, synchronous=settings.sqlite_synchronous
+    db = database_for(
+        settings.database_url,
+        settings.db_path,
+        readers=settings.db_readers,
+        synchronous=settings.sqlite_synchronous,
     )
     await db.open()
     try:

@@ -73,12 +73,29 @@ ORDER = [
     "programs_0007_device_models_hls",
     "programs_0008_language_versions",
     "directory_0003_point_names_mn",
+    "postgres_0001_compat",
 ]
 
 
+# What SQLite does that PostgreSQL needs taught, for the domain's SQL to mean the same on both
+# (storage/dialect.py has the rest): SUM over a comparison counts the rows where it holds (NULL
+# over no rows, as SQLite). Nothing to do on SQLite.
+POSTGRES = [
+    Migration(
+        "postgres_0001_compat",
+        "",
+        postgres=(
+            "CREATE FUNCTION legaltv_sum_bool(bigint, boolean) RETURNS bigint"
+            " LANGUAGE sql IMMUTABLE AS"
+            " 'SELECT CASE WHEN $2 IS NULL THEN $1 ELSE COALESCE($1, 0) + $2::int END'",
+            "CREATE AGGREGATE sum(boolean) (SFUNC = legaltv_sum_bool, STYPE = bigint)",
+        ),
+    ),
+]
+
 DOMAINS = [
     CORE, REGISTRY, PROGRAMS, DIRECTORY, ANNOUNCEMENTS, CALLBACKS, ACCOUNTS, LAWS, ADVISERS,
-    FEEDBACK, APPOINTMENTS,
+    FEEDBACK, APPOINTMENTS, POSTGRES,
 ]  # fmt: skip
 
 

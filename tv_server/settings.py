@@ -198,6 +198,12 @@ SETTINGS: tuple[Setting, ...] = (
         "announcement_poll_seconds", 5.0, "How often the server looks for new announcements.", float
     ),
     Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),
+    Setting(
+        "database_url",
+        "",
+        "The database: empty for the data dir's SQLite file, sqlite:///FILE, or "
+        "postgresql://USER:PASSWORD@HOST/NAME (docs/scaling.md).",
+    ),
     Setting("db_readers", 2, "Read-only SQLite connections in the pool.", int),
     Setting(
         "sqlite_synchronous",

@@ -82,8 +82,10 @@ async def test_the_trend_ends_on_the_coverage_shown_at_the_top(client, admin_as)
     # This morning's snapshot, taken before the box came online, says 0 %.
     for code in client.app[keys.REGIONS].by_code:
         await db.execute(
-            "INSERT OR REPLACE INTO coverage_snapshots (day, region_code, households, installed,"
-            " active7, active30, covered, taken_at) VALUES (?, ?, 100, 0, 0, 0, 0, ?)",
+            "INSERT INTO coverage_snapshots (day, region_code, households, installed,"
+            " active7, active30, covered, taken_at) VALUES (?, ?, 100, 0, 0, 0, 0, ?)"
+            " ON CONFLICT (day, region_code) DO UPDATE SET households = 100, installed = 0,"
+            " active7 = 0, active30 = 0, covered = 0, taken_at = excluded.taken_at",
             (clock.date(time.time()), code, time.time() - 3600),
         )
     coverage.forget(db)

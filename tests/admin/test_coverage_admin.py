@@ -18,8 +18,7 @@ from openpyxl import load_workbook
 from accounts import apikeys
 from device_registry import coverage
 from device_registry.regions import RegionTree
-from storage import Database
-from tests.helpers import csrf_of, login, make_settings
+from tests.helpers import csrf_of, login, make_settings, test_database
 from tv_server import coverage_tasks, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
@@ -424,7 +423,7 @@ async def test_an_imported_total_below_the_registry_is_raised_and_flagged(client
 
 async def keep_figures(data_dir, at: float) -> None:
     """Figures kept in coverage_latest by an earlier run, computed at `at`."""
-    db = Database(data_dir / "legaltv.sqlite3")
+    db = test_database(data_dir)
     await db.open()
     try:
         await db.migrate(MIGRATIONS)

@@ -18,8 +18,8 @@ from accounts import apikeys
 from content.directory import csv_io as directory_io
 from content.directory import points as directory
 from device_registry import coverage
-from storage import Database, sheets
-from tests.helpers import login, make_settings
+from storage import sheets
+from tests.helpers import login, make_settings, test_database
 from tv_server import cli, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
@@ -36,7 +36,7 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 async def _rename_regions(data_dir) -> None:
     """Region names as an operator's division file could bring them (`legaltv regions import`)."""
-    db = Database(data_dir / "legaltv.sqlite3")
+    db = test_database(data_dir)
     await db.open()
     try:
         await db.migrate(MIGRATIONS)
@@ -184,7 +184,7 @@ async def test_a_name_that_really_starts_with_a_quote_round_trips(client):
 
 def test_the_cli_directory_export_is_guarded(data_dir, tmp_path, capsys):
     async def add() -> None:
-        db = Database(data_dir / "legaltv.sqlite3")
+        db = test_database(data_dir)
         await db.open()
         try:
             await db.migrate(MIGRATIONS)

@@ -33,7 +33,16 @@ from content.programs import export, workflow
 from content.programs.revisions import Fields
 from device_registry import devices
 from feedback import ratings
-from tests.helpers import CATALOG, DEMO_PASSWORD, File, csrf_of, form_data, login, tree
+from tests.helpers import (
+    CATALOG,
+    DEMO_PASSWORD,
+    File,
+    csrf_of,
+    form_data,
+    login,
+    test_database,
+    tree,
+)
 from tv_server import keys
 from tv_server.admin import create_admin_app
 
@@ -617,10 +626,10 @@ async def test_inside_their_banner_the_same_actions_still_work(client, data_dir)
 async def test_the_registry_checks_the_scope_inside_its_transaction(data_dir):
     """Called with `allowed`, the domain refuses a box outside it — whichever box or village —
     and writes nothing (what the admin passes for a scoped account)."""
-    from storage import Database, OutOfScope
+    from storage import OutOfScope
     from tv_server.migrations import MIGRATIONS
 
-    db = Database(data_dir / "legaltv.sqlite3")
+    db = test_database(data_dir)
     await db.open()
     try:
         await db.migrate(MIGRATIONS)

@@ -42,8 +42,7 @@ from tv_server.settings import Settings
 # Slices of the admin, each registering its own routes and navigation entries.
 SLICES = (
     programs, directory, announcements, media, preview, callbacks, registry, waves, coverage, laws,
-    advisers, feedback, appointments, video, translation, program_versions,
-    advisers, feedback, appointments, appointments_behalf, video, translation,
+    advisers, feedback, appointments, appointments_behalf, video, translation, program_versions,
 )  # fmt: skip
 
 

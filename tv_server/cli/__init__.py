@@ -16,6 +16,7 @@ from tv_server.cli import (
     backup,
     callbacks,
     content,
+    db,
     demo,
     devices,
     directory,
@@ -30,7 +31,7 @@ from tv_server.cli import (
 
 COMMANDS = (
     serve, regions, user, content, directory, callbacks, apikey, devices, households, registry,
-    backup, restore, laws, demo,
+    backup, restore, laws, demo, db,
 )  # fmt: skip
 """The command modules in the order `legaltv --help` lists them."""
 

@@ -23,8 +23,16 @@ def register(sub) -> None:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    chosen = settings(args)
+    if chosen.database_url.startswith(("postgresql://", "postgres://")):
+        print(
+            "legaltv: the database is PostgreSQL: back it up with pg_dump or pg_basebackup"
+            " (docs/scaling.md); `legaltv backup` copies only an SQLite data dir",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        manifest = backup(settings(args).data_path, args.dir, version=__version__)
+        manifest = backup(chosen.data_path, args.dir, version=__version__)
     except BackupError as exc:
         print(f"legaltv: backup failed: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import sys
 
-from storage import Database, clock
+from storage import clock, database_for
 from tv_server.migrations import MIGRATIONS
 from tv_server.settings import Settings, load_settings
 
@@ -17,11 +17,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     """The options of every command that touches data: --config and --data-dir."""
     parser.add_argument("--config", help="TOML settings file (or LEGALTV_CONFIG)")
     parser.add_argument("--data-dir", help="data folder (or LEGALTV_DATA_DIR; default ./var)")
+    parser.add_argument(
+        "--database",
+        help="database URL: sqlite:///FILE or postgresql://… (or LEGALTV_DATABASE_URL;"
+        " default the data folder's SQLite file)",
+    )
 
 
 def settings(args: argparse.Namespace, **extra) -> Settings:
     """The settings the command's --config and --data-dir select (with `extra` overrides);
     sets the clock's zone."""
+    extra.setdefault("database_url", getattr(args, "database", None))
     loaded = load_settings(args.config, data_dir=args.data_dir, **extra)
     clock.set_zone(loaded.timezone)
     return loaded
@@ -29,7 +35,9 @@ def settings(args: argparse.Namespace, **extra) -> Settings:
 
 async def with_db(settings: Settings, work):
     """Open and migrate the database, return `await work(db)`, close it."""
-    db = Database(settings.db_path, synchronous=settings.sqlite_synchronous)
+    db = database_for(
+        settings.database_url, settings.db_path, synchronous=settings.sqlite_synchronous
+    )
     await db.open()
     try:
         await db.migrate(MIGRATIONS)

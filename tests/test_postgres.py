@@ -1,0 +1,229 @@
+"""PostgreSQL as the database: the SQL dialect's differences, moving an installation from SQLite
+(`legaltv db copy`), and two LegalTV processes ("nodes") on one database.
+
+These tests start their own throwaway cluster (tests/pgcluster.py) whichever backend the rest
+of the suite runs on; `make test` also runs the whole suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from storage import Migration
+from storage.pg import PgDatabase
+from tests.helpers import (
+    ROOT,
+    TEST_SECRET,
+    book,
+    enter,
+    make_settings,
+    phone_step,
+    publish,
+    test_database,
+    tomorrow,
+)
+from tv_server import keys
+from tv_server.app import create_app
+from tv_server.demo import load_demo
+from tv_server.migrations import MIGRATIONS, POSTGRES
+
+
+@pytest.fixture(scope="session")
+def postgres(pg_cluster):
+    """A cluster: the suite's when it runs on PostgreSQL, else one of this module's own."""
+    if pg_cluster is not None:
+        yield pg_cluster
+        return
+    from tests.pgcluster import Cluster
+
+    cluster = Cluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def new_database(cluster) -> str:
+    name = "x_" + uuid.uuid4().hex[:16]
+    cluster.psql(f"CREATE DATABASE {name}")
+    return cluster.url(name)
+
+
+@pytest.fixture
+async def pg(postgres):
+    db = PgDatabase(new_database(postgres))
+    await db.open()
+    yield db
+    await db.close()
+
+
+async def test_the_dialect_gives_sqlites_answers(pg):
+    # SQLite's DDL, translated (an identity id, double precision) like every migration.
+    table = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n REAL)"
+    await pg.migrate([*POSTGRES, Migration("t_0001", table)])
+    async with pg.transaction() as tx:
+        first = await tx.insert("INSERT INTO t (name, n) VALUES (?, ?)", ("Alpha?", 1))
+        second = await tx.insert("INSERT INTO t (name, n) VALUES (?, ?)", ("beta", 2.5))
+        ignored = await tx.execute("INSERT OR IGNORE INTO t (name, n) VALUES (?, ?)", ("beta", 9))
+    assert (first, second, ignored.rowcount) == (1, 2, 0)
+    # A `?` inside a literal is text, not a parameter; LIKE ignores ASCII case as in SQLite.
+    assert await pg.fetchval("SELECT COUNT(*) FROM t WHERE name LIKE 'alpha?'") == 1
+    assert await pg.fetchval("SELECT COUNT(*) FROM t WHERE name LIKE ?", ("ALP%",)) == 1
+    # Scalar MAX/MIN of two values, nested; the aggregate stays an aggregate.
+    assert await pg.fetchval("SELECT MAX(COALESCE(NULL, 0), ?) FROM t LIMIT 1", (5,)) == 5
+    assert await pg.fetchval("SELECT MAX(n) FROM t") == 2.5
+    # SUM over a comparison counts rows (NULL over none), and numeric sums come back as ints.
+    assert await pg.fetchval("SELECT SUM(n > 1) FROM t") == 1
+    assert await pg.fetchval("SELECT SUM(n > 1) FROM t WHERE id < 0") is None
+    assert await pg.fetchval("SELECT SUM(id) FROM t") == 3
+    # Loose parameter types, as SQLite takes them: an int for text, a digit string for an int.
+    assert await pg.fetchval("SELECT name FROM t WHERE id = ?", ("2",)) == "beta"
+    async with pg.transaction() as tx:
+        await tx.execute("UPDATE t SET name = ? WHERE id = ?", (42, 1))
+    assert await pg.fetchval("SELECT name FROM t WHERE id = 1") == "42"
+
+
+async def test_write_transactions_are_serialised_across_processes(postgres):
+    """Two pools on one database (two nodes): a read-then-write in one transaction never
+    interleaves with another's, as under SQLite's single writer."""
+    url = new_database(postgres)
+    nodes = [PgDatabase(url), PgDatabase(url)]
+    for db in nodes:
+        await db.open()
+    try:
+        await nodes[0].migrate(
+            [Migration("c_0001", "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)")]
+        )
+        await nodes[0].execute("INSERT INTO counter (id, n) VALUES (1, 0)")
+
+        async def bump(db):
+            async with db.transaction() as tx:
+                n = (await tx.fetchone("SELECT n FROM counter WHERE id = 1"))[0]
+                await asyncio.sleep(0.01)  # a lost update would happen here without the lock
+                await tx.execute("UPDATE counter SET n = ? WHERE id = 1", (n + 1,))
+
+        await asyncio.gather(*(bump(nodes[i % 2]) for i in range(20)))
+        assert await nodes[1].fetchval("SELECT n FROM counter WHERE id = 1") == 20
+    finally:
+        for db in nodes:
+            await db.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo(demo_template, tmp_path_factory) -> Path:
+    """A SQLite file holding the demo (the suite's template when it runs on SQLite)."""
+    if (demo_template / "legaltv.sqlite3").exists():
+        return demo_template / "legaltv.sqlite3"
+    folder = tmp_path_factory.mktemp("sqlite-demo")
+
+    async def build() -> None:
+        db = test_database(folder)
+        await db.open()
+        try:
+            await db.migrate(MIGRATIONS)
+            await load_demo(db, folder)
+        finally:
+            await db.close()
+
+    asyncio.run(build())
+    return folder / "legaltv.sqlite3"
+
+
+def _legaltv(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LEGALTV_LAUNCH_SECRET": TEST_SECRET}
+    return subprocess.run(
+        [sys.executable, "-m", "tv_server.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _copy_of(sqlite_demo: Path, folder: Path) -> str:
+    """A SQLite URL of a private copy of the demo database."""
+    target = folder / "source.sqlite3"
+    shutil.copyfile(sqlite_demo, target)
+    return f"sqlite:///{target}"
+
+
+async def test_db_copy_moves_the_demo_verified_and_the_tv_answers_the_same(
+    postgres, sqlite_demo, data_dir, tmp_path, front_client
+):
+    source = _copy_of(sqlite_demo, tmp_path)
+    target = new_database(postgres)
+    done = await asyncio.to_thread(_legaltv, "db", "copy", "--from", source, "--to", target)
+    assert done.returncode == 0, done.stderr
+    assert "every count and checksum equal" in done.stdout
+    copied = dict(
+        line.strip().split(": ") for line in done.stdout.splitlines() if line.endswith(" rows")
+    )
+    assert copied["devices"] == "241 rows"  # the 240 demo boxes and the hotline's
+    assert copied["regions"] == "1109 rows"
+
+    again = await asyncio.to_thread(_legaltv, "db", "copy", "--from", source, "--to", target)
+    assert again.returncode == 2 and "copy_target_not_empty" in again.stderr
+
+    status = await asyncio.to_thread(_legaltv, "db", "status", "--database", target)
+    assert status.returncode == 0, status.stderr
+    assert "database: postgresql" in status.stdout and "0 pending" in status.stdout
+
+    # The same screens from the copy as from the file (media from the same data dir).
+    sqlite_settings = make_settings(data_dir, database_url=source)
+    pg_settings = make_settings(data_dir, database_url=target)
+    on_sqlite = await front_client(create_app(sqlite_settings))
+    on_pg = await front_client(create_app(pg_settings))
+    for screen in ("programs", "dir", "cb"):
+        pages = []
+        for client in (on_sqlite, on_pg):
+            box = await enter(client)
+            response = await client.get(box + screen)
+            assert response.status == 200
+            pages.append(await response.text())
+        assert pages[0] == pages[1], screen
+    # New rows get new ids after the copy (the identity sequences moved past the copied ones).
+    box = await enter(on_pg, "DEMO-0002")
+    await publish(on_pg, capacity=3)
+    draft = await phone_step(on_pg, box, tomorrow())
+    assert (await book(on_pg, box, draft, tomorrow())).status == 303
+
+
+async def test_two_nodes_on_one_database_never_overbook(
+    postgres, sqlite_demo, data_dir, tmp_path, front_client
+):
+    """Eight boxes race for the last seat, half through each of two LegalTV processes on one
+    PostgreSQL database: exactly one booking is made."""
+    url = new_database(postgres)
+    source = _copy_of(sqlite_demo, tmp_path)
+    done = await asyncio.to_thread(_legaltv, "db", "copy", "--from", source, "--to", url)
+    assert done.returncode == 0, done.stderr
+    nodes = [
+        await front_client(create_app(make_settings(data_dir, database_url=url))) for _ in range(2)
+    ]
+    await publish(nodes[0], capacity=1)
+    await publish(nodes[0], capacity=5, start="11:00", end="11:30")
+    boxes = [await enter(nodes[n % 2], f"DEMO-{n:04d}") for n in range(1, 9)]
+    drafts = [await phone_step(nodes[n % 2], b, tomorrow()) for n, b in enumerate(boxes, 1)]
+    responses = await asyncio.gather(
+        *(
+            book(nodes[(n + 1) % 2], b, d, tomorrow())  # each box books through the other node
+            for n, (b, d) in enumerate(zip(boxes, drafts, strict=True), 1)
+        )
+    )
+    assert sorted(r.status for r in responses) == [303] + [409] * 7
+    seated = (
+        await nodes[1]
+        .app[keys.DB]
+        .fetchval("SELECT COUNT(*) FROM appointments WHERE start = '09:00' AND status = 'booked'")
+    )
+    assert seated == 1
