@@ -14,7 +14,7 @@ from content import directory, uploads
 from content.directory import Problem
 from storage import DomainError, Invalid, NotFound, OutOfScope, clock
 from tv_server import keys
-from tv_server.admin import downloads, labels
+from tv_server.admin import crud, downloads, labels
 from tv_server.admin.common import (
     add_nav,
     current_user,
@@ -201,19 +201,12 @@ async def adviser_edit(request: web.Request) -> web.Response:
 
 
 def _typed(post) -> dict:
-    return {
-        "code": str(post.get("code", "")),
-        "name": str(post.get("name", "")),
-        "firm": str(post.get("firm", "")),
-        "office_code": str(post.get("office_code", "")),
-        "phone": str(post.get("phone", "")),
-        "languages": [str(x) for x in post.getall("languages", [])],
-        "services": [str(x) for x in post.getall("services", [])],
-        "villages": str(post.get("villages", "")),
-        "sittings": str(post.get("sittings", "")),
-        "place": str(post.get("place", "")),
-        "description": str(post.get("description", "")),
-    }
+    return crud.read_fields(
+        post,
+        ("code", "name", "firm", "office_code", "phone", "villages", "sittings", "place",
+         "description"),
+        lists=("languages", "services"),
+    )  # fmt: skip
 
 
 async def _save(request: web.Request, adviser: advisers.Adviser | None) -> web.Response:
