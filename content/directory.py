@@ -471,6 +471,14 @@ async def get_point_by_id(db: Database, point_id: int) -> ServicePoint:
     return await _POINTS.get(db, "id", point_id)
 
 
+async def point_code_of(db: Database, point_id: int) -> str:
+    """A point's code from its id (a light lookup), else NotFound."""
+    code = await db.fetchval("SELECT code FROM service_points WHERE id = ?", (point_id,))
+    if code is None:
+        raise NotFound("service_point_not_found", str(point_id))
+    return code
+
+
 async def count_by_region(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT region_code, COUNT(*) FROM service_points GROUP BY 1")
     return {r[0]: r[1] for r in rows}

@@ -109,20 +109,8 @@ async def index(request: web.Request) -> web.Response:
     db = request.config_dict[keys.DB]
     scope = _scope(request)
     points = await directory.all_points(db, scope)
-    counts = {
-        r[0]: r[1]
-        for r in await db.fetchall(
-            "SELECT point_code, COUNT(*) FROM appointment_patterns GROUP BY point_code"
-        )
-    }
-    upcoming = {
-        r[0]: r[1]
-        for r in await db.fetchall(
-            "SELECT point_code, COUNT(*) FROM appointments WHERE day >= ? AND status IN (?, ?)"
-            " GROUP BY point_code",
-            (slots.today().isoformat(), *bookings.ACTIVE),
-        )
-    }
+    counts = await slots.pattern_counts(db)
+    upcoming = await bookings.upcoming_counts(db, slots.today())
     publishing = [p for p in points if p.code in counts]
     return render(
         request,
@@ -361,7 +349,7 @@ async def appointment_act(request: web.Request) -> web.Response:
             "to": [after.status, after.day, after.start],
         },
     )
-    device_id = await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appt.id,))
+    device_id = await bookings.device_of(db, appt.id)
     box_events.notify(request.config_dict, device_id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_day"]

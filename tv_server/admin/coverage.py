@@ -10,7 +10,7 @@ import time
 
 from aiohttp import web
 
-from device_registry import coverage, waves
+from device_registry import coverage, listing, waves
 from storage import DomainError, LimitReached, clock
 from tv_server import keys
 from tv_server.admin import downloads, labels
@@ -323,18 +323,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         kinds=wave_views.KINDS,
         statuses=wave_views.STATUSES,
         is_village=rep.region.level == "village",
-        devices=await _village_devices(db, code) if rep.region.level == "village" else [],
+        devices=await listing.village_boxes(db, code) if rep.region.level == "village" else [],
         can_edit=user.can(EDIT),
         box_states=BOX_STATES,
         pct=lambda v: "—" if v is None else f"{v * 100:.1f}%",
-    )
-
-
-async def _village_devices(db, code: str) -> list:
-    return await db.fetchall(
-        "SELECT serial, state, household_label, last_seen FROM devices WHERE village_code = ?"
-        " ORDER BY household_label, serial LIMIT 500",
-        (code,),
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from accounts import audit
+from content import programs as live
 from content import workflow
 from tv_server import keys
 from tv_server.admin import labels, views_packages, views_programs
@@ -62,17 +63,12 @@ class _Watcher:
 
     async def check(self, app: web.Application) -> list[int]:
         db = app[keys.DB]
-        newest = await db.fetchval(
-            "SELECT MAX(updated_at) FROM programs WHERE status != 'draft'"
-        )  # fmt: skip
+        newest = await live.last_change(db)
         if self.seen is None or newest is None or newest <= self.seen:
             self.seen = newest if self.seen is None else max(self.seen, newest or 0)
             return []
-        rows = await db.fetchall(
-            "SELECT id FROM programs WHERE status != 'draft' AND updated_at > ?", (self.seen,)
-        )
+        ids = await live.changed_after(db, self.seen)
         self.seen = newest
-        ids = [r[0] for r in rows]
         views_programs.tv_changed(app, ids)
         return ids
 

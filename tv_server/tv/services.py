@@ -98,10 +98,7 @@ async def point(request: web.Request) -> web.Response:
     box = await current_box(request)
     pid = int(request.match_info["pid"])
     db = request.app[keys.DB]
-    rows = await db.fetchall("SELECT code FROM service_points WHERE id = ?", (pid,))
-    if not rows:
-        raise NotFound("service_point_not_found", str(pid))
-    code = rows[0][0]
+    code = await directory.point_code_of(db, pid)
 
     async def build() -> str:
         p = await directory.get_point(db, code)
