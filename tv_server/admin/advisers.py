@@ -16,7 +16,6 @@ from storage import DomainError, Invalid, NotFound, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import crud, downloads, labels
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     deny,
     log,
@@ -75,20 +74,8 @@ MESSAGES = {
 }
 
 
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/advisers", adviser_list, name="admin_advisers")
-    r.add_get("/advisers/new", adviser_new, name="admin_adviser_new")
-    r.add_post("/advisers/new", adviser_create)
-    r.add_get("/advisers/export.csv", export_csv, name="admin_advisers_export")
-    r.add_get("/advisers/import", import_form, name="admin_advisers_import")
-    r.add_post("/advisers/import", import_csv)
-    r.add_get("/advisers/figures", adviser_figures, name="admin_adviser_figures")
-    r.add_get("/advisers/{aid:\\d+}", adviser_edit, name="admin_adviser")
-    r.add_post("/advisers/{aid:\\d+}", adviser_update)
-    r.add_post("/advisers/{aid:\\d+}/delete", adviser_delete, name="admin_adviser_delete")
-    labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
-    add_nav(PERMISSION, "admin_advisers", N_("法律顾问"))
+# This slice's messages, found by code by the admin's templates and error pages.
+labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
 
 
 def problem_text(p: Problem) -> str:

@@ -16,7 +16,6 @@ from tv_server import box_events, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.callbacks import _scope
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     log,
     render,
@@ -62,18 +61,9 @@ NOTICES = {
 WEEKDAY_NAMES = tv_labels.WEEKDAYS
 
 
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/appointments", index, name="admin_appointments")
-    r.add_get("/appointments/bring", bring_form, name="admin_appointment_bring")
-    r.add_post("/appointments/bring", bring_save)
-    r.add_get("/appointments/point/{code}", point_page, name="admin_appointment_point")
-    r.add_post("/appointments/point/{code}", point_act)
-    r.add_get("/appointments/point/{code}/day", day_page, name="admin_appointment_day")
-    r.add_post("/appointments/{aid:\\d+}", appointment_act, name="admin_appointment")
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
-    add_nav(PERMISSION, "admin_appointments", N_("预约"))
+# This slice's messages, found by code by the admin's templates and error pages.
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
 
 
 def _message(exc: DomainError) -> str:

@@ -13,7 +13,7 @@ from content import directory
 from content.directory import DirectoryInvalid, Problem
 from tv_server import keys
 from tv_server.admin import crud, labels
-from tv_server.admin.common import NAV, current_user
+from tv_server.admin.common import current_user
 from tv_ui import labels as tv_labels
 from tv_ui.i18n import N_, gettext
 
@@ -300,31 +300,7 @@ org_edit = crud.edit_view(ORGANIZATIONS)
 org_update = crud.update_view(ORGANIZATIONS)
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    from tv_server.admin import directory_io
-
-    r = admin.router
-    r.add_get("/directory", point_list, name="admin_directory")
-    r.add_get("/directory/points/new", point_new, name="admin_directory_point_new")
-    r.add_post("/directory/points/new", point_create)
-    r.add_get(r"/directory/points/{pid:\d+}", point_edit, name="admin_directory_point")
-    r.add_post(r"/directory/points/{pid:\d+}", point_update)
-    r.add_get(
-        r"/directory/points/{pid:\d+}/delete",
-        point_delete_form,
-        name="admin_directory_point_delete",
-    )
-    r.add_post(r"/directory/points/{pid:\d+}/delete", point_delete)
-    r.add_get("/directory/organizations", org_list, name="admin_directory_orgs")
-    r.add_get("/directory/organizations/new", org_new, name="admin_directory_org_new")
-    r.add_post("/directory/organizations/new", org_create)
-    r.add_get(r"/directory/organizations/{oid:\d+}", org_edit, name="admin_directory_org")
-    r.add_post(r"/directory/organizations/{oid:\d+}", org_update)
-    directory_io.setup(admin)
-    for table, extra in ((labels.NOTICES, NOTICES), (labels.ERRORS, ERRORS)):
-        for key, value in extra.items():
-            table.setdefault(key, value)
-    entry = (PERMISSION, "admin_directory", N_("服务指南"))
-    if entry not in NAV:
-        NAV.append(entry)
+# This slice's messages, found by code by the admin's templates and error pages.
+for table, extra in ((labels.NOTICES, NOTICES), (labels.ERRORS, ERRORS)):
+    for key, value in extra.items():
+        table.setdefault(key, value)

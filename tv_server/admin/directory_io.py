@@ -156,11 +156,3 @@ async def import_apply(request: web.Request) -> web.Response:
     )
     invalidate(request)
     raise see_other(request, "admin_directory", ok="directory_imported")
-
-
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/directory/export.csv", export_csv, name="admin_directory_export")
-    r.add_get("/directory/import", import_form, name="admin_directory_import")
-    r.add_post("/directory/import", import_check)
-    r.add_post("/directory/import/apply", import_apply, name="admin_directory_import_apply")

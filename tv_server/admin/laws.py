@@ -22,7 +22,6 @@ from storage import DomainError, clock
 from tv_server import keys
 from tv_server.admin import labels, program_scope, views_programs
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     deny,
     log,
@@ -404,21 +403,6 @@ async def legal_task(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def setup(admin: web.Application) -> None:
-    add_nav("view", "admin_laws", N_("法规库"))
-    add_nav("view", "admin_legal_review", N_("法律复核"))
-    labels.ERRORS.update(ERRORS)
-    labels.NOTICES.update(NOTICES)
-    r = admin.router
-    code = "{code:[a-z0-9][a-z0-9-]{0,39}}"
-    r.add_get("/laws", law_list, name="admin_laws")
-    r.add_get("/laws/export.csv", export_csv, name="admin_laws_export")
-    r.add_get("/laws/import", import_form, name="admin_laws_import")
-    r.add_post("/laws/import", import_csv)
-    r.add_get("/laws/new", law_new, name="admin_law_new")
-    r.add_post("/laws/new", law_create)
-    r.add_get(f"/laws/{code}", law_view, name="admin_law")
-    r.add_post(f"/laws/{code}", law_update)
-    r.add_get("/legal", review_list, name="admin_legal_review")
-    r.add_get("/programs/{pid:\\d+}/legal", program_legal, name="admin_program_legal")
-    r.add_post("/programs/{pid:\\d+}/legal", program_legal_action)
+# This slice's messages, found by code by the admin's templates and error pages.
+labels.ERRORS.update(ERRORS)
+labels.NOTICES.update(NOTICES)

@@ -18,35 +18,16 @@ from accounts import audit
 from content import programs as live
 from content import workflow
 from tv_server import keys
-from tv_server.admin import labels, views_packages, views_programs
-from tv_server.admin.common import add_nav
+from tv_server.admin import labels, views_programs
 from tv_server.admin.program_labels import ERRORS, NOTICES
-from tv_ui.i18n import N_
 
 log = logging.getLogger(__name__)
 SCHEDULER_SECONDS = 15.0
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    add_nav("view", "admin_programs", N_("节目"))
-    add_nav("program.review", "admin_program_queue", N_("待审核"))
-    labels.ERRORS.update(ERRORS)
-    labels.NOTICES.update(NOTICES)
-    r = admin.router
-    v = views_programs
-    r.add_get("/programs", v.program_list, name="admin_programs")
-    r.add_get("/programs/review", v.review_queue, name="admin_program_queue")
-    r.add_get("/programs/new", v.program_new, name="admin_program_new")
-    r.add_post("/programs/new", v.program_create)
-    r.add_post("/programs/images", v.image_insert, name="admin_program_image")
-    r.add_get("/programs/{pid:\\d+}", v.program_edit, name="admin_program")
-    r.add_post("/programs/{pid:\\d+}", v.program_save)
-    r.add_post("/programs/{pid:\\d+}/workflow", v.program_action, name="admin_program_action")
-    r.add_get("/programs/{pid:\\d+}/review", v.program_review, name="admin_program_review")
-    r.add_get("/programs/{pid:\\d+}/history", v.program_history, name="admin_program_history")
-    r.add_post("/programs/{pid:\\d+}/history", v.program_history_action)
-    views_packages.setup(admin)
+# This slice's messages, found by code by the admin's templates and error pages.
+labels.ERRORS.update(ERRORS)
+labels.NOTICES.update(NOTICES)
 
 
 async def _system_audit(tx, action: str, program_id: int, detail: dict) -> None:

@@ -15,7 +15,6 @@ from storage import Conflict, DomainError, Invalid, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     deny,
     log,
@@ -135,23 +134,9 @@ def issue_rows(issues: list[tuple[int, str, dict]]) -> list[tuple[int, str]]:
     return [(line, gettext(SEPARATOR).join(texts)) for line, texts in rows.items()]
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entry) on the admin sub-application."""
-    r = admin.router
-    r.add_get("/registry", index, name="admin_registry")
-    r.add_post("/registry/decide", decide, name="admin_registry_decide")
-    r.add_post("/registry/auto-accept", auto_accept, name="admin_registry_auto")
-    r.add_get("/registry/import", import_form, name="admin_registry_import")
-    r.add_post("/registry/import", import_upload)
-    r.add_post("/registry/households", households_upload, name="admin_registry_households")
-    r.add_get("/registry/box/{serial}", box_page, name="admin_registry_box")
-    r.add_post("/registry/box/{serial}/replace", replace, name="admin_registry_replace")
-    r.add_post("/registry/box/{serial}/household", household, name="admin_registry_household")
-    r.add_post("/registry/box/{serial}/edit", edit, name="admin_registry_edit")
-    r.add_post("/registry/box/{serial}/revoke-tv", revoke_tv, name="admin_registry_revoke_tv")
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
-    add_nav(PERMISSION, "admin_registry", N_("机顶盒"))
+# This slice's messages, found by code by the admin's templates and error pages.
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
 
 
 def _message(code: str, **params) -> str:
