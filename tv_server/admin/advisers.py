@@ -309,8 +309,7 @@ async def export_csv(request: web.Request) -> web.Response:
     items = await advisers.all_advisers(request.config_dict[keys.DB], scope(request))
     data = sheet.export_csv(items)
     await log(request, "adviser.export", object_type="adviser", detail={"rows": len(items)})
-    stamp = dt.date.today().strftime("%Y%m%d")
-    return downloads.attachment(data, "csv", f"legaltv-advisers-{stamp}.csv")
+    return downloads.dated(data, "csv", "legaltv-advisers")
 
 
 def _import_page(request, status=200, **ctx) -> web.Response:

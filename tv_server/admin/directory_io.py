@@ -11,7 +11,7 @@ from aiohttp import web
 
 from content import directory, directory_io
 from content.directory import DirectoryInvalid
-from storage import Invalid, clock
+from storage import Invalid
 from tv_server import keys
 from tv_server.admin import downloads
 from tv_server.admin.common import log, render, requires, see_other
@@ -50,8 +50,7 @@ def _render(request: web.Request, status: int = 200, **ctx) -> web.Response:
 async def export_csv(request: web.Request) -> web.Response:
     data = await directory_io.export_csv(request.config_dict[keys.DB], scope(request))
     await log(request, "directory.export", object_type="service_point", detail={"bytes": len(data)})
-    stamp = clock.stamp()
-    return downloads.attachment(data, "csv", f"legaltv-directory-{stamp}.csv")
+    return downloads.dated(data, "csv", "legaltv-directory")
 
 
 @requires(PERMISSION)

@@ -29,7 +29,7 @@ from tv_server.admin.common import (
     requires,
     see_other,
 )
-from tv_server.admin.downloads import attachment
+from tv_server.admin.downloads import dated
 from tv_server.admin.legal_flags import flag_text
 from tv_ui.i18n import N_, gettext
 
@@ -199,8 +199,7 @@ async def law_update(request: web.Request) -> web.Response:
 async def export_csv(request: web.Request) -> web.Response:
     data = laws.export_csv(await laws.list_laws(_db(request)))
     await log(request, "law.export", object_type="law", detail={"bytes": len(data)})
-    stamp = clock.stamp()
-    return attachment(data, "csv", f"legaltv-laws-{stamp}.csv")
+    return dated(data, "csv", "legaltv-laws")
 
 
 def _import_page(request: web.Request, status: int = 200, **ctx) -> web.Response:
