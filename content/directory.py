@@ -721,46 +721,77 @@ async def _change(
     return before, after
 
 
-async def create_point(
-    db: Database,
-    raw: Mapping[str, object],
-    *,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
-) -> ServicePoint:
-    """Add a point (and its own organization unless it names one); `then(tx, None, point)`
+Clean = Callable[..., tuple[dict, list[Problem]]]
+
+
+def _checked(clean: Clean, raw: Mapping, known_regions, allowed, with_code: bool) -> dict:
+    data, problems = clean(raw, known_regions, allowed=allowed, with_code=with_code)
+    if problems:
+        raise DirectoryInvalid(problems)
+    return data
+
+
+def _creator(table: _Table, clean: Clean, insert, doc: str):
+    """`create(db, raw, *, known_regions, allowed=None, then=None)`: check a typed record and
+    add it (DirectoryInvalid with every problem, or `code_taken`); `then(tx, None, record)`
     runs inside the transaction, e.g. to write the audit entry."""
-    data, problems = clean_point(raw, known_regions, allowed=allowed)
-    if problems:
-        raise DirectoryInvalid(problems)
-    return await _create(db, _POINTS, data, _insert, then)
+
+    async def create(
+        db: Database,
+        raw: Mapping[str, object],
+        *,
+        known_regions: Container[str],
+        allowed: Callable[[str], bool] | None = None,
+        then: Then | None = None,
+    ):
+        data = _checked(clean, raw, known_regions, allowed, with_code=True)
+        return await _create(db, table, data, insert, then)
+
+    create.__doc__ = doc
+    return create
 
 
-async def update_point(
-    db: Database,
-    point_id: int,
-    raw: Mapping[str, object],
-    *,
-    expected_version: int,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
-) -> tuple[ServicePoint, ServicePoint]:
-    """Change a point if nobody changed it since `expected_version` was read, else raise
-    Conflict("point_stale") and write nothing. `allowed` limits both the regions it may be
-    given and the region it lies in when the transaction reads it. Returns (before, after)."""
-    data, problems = clean_point(raw, known_regions, allowed=allowed, with_code=False)
-    if problems:
-        raise DirectoryInvalid(problems)
+def _updater(table: _Table, clean: Clean, change, doc: str):
+    """`update(db, id, raw, *, expected_version, known_regions, allowed=None, then=None)`:
+    change a record if nobody changed it since `expected_version` was read, else raise
+    Conflict(stale) and write nothing. `allowed` limits both the regions it may be given and
+    the region it lies in when the transaction reads it. Returns (before, after)."""
 
-    async def change(tx: Transaction, before: ServicePoint) -> ServicePoint:
-        return await _update(tx, before, data, time.time(), expected_version)
+    async def update(
+        db: Database,
+        record_id: int,
+        raw: Mapping[str, object],
+        *,
+        expected_version: int,
+        known_regions: Container[str],
+        allowed: Callable[[str], bool] | None = None,
+        then: Then | None = None,
+    ):
+        data = _checked(clean, raw, known_regions, allowed, with_code=False)
 
-    return await _change(
-        db, _POINTS, point_id, change, expected_version=expected_version, allowed=allowed,
-        then=then,
-    )  # fmt: skip
+        async def apply(tx: Transaction, before):
+            return await change(tx, before, data, expected_version)
+
+        return await _change(
+            db, table, record_id, apply, expected_version=expected_version, allowed=allowed,
+            then=then,
+        )  # fmt: skip
+
+    update.__doc__ = doc + "\n\n" + (_updater.__doc__ or "")
+    return update
+
+
+async def _update_point(
+    tx: Transaction, before: ServicePoint, data: Mapping, expected_version: int
+) -> ServicePoint:
+    return await _update(tx, before, data, time.time(), expected_version)
+
+
+create_point = _creator(
+    _POINTS, clean_point, _insert,
+    "Add a point (and its own organization unless it names one).\n\n" + (_creator.__doc__ or ""),
+)  # fmt: skip
+update_point = _updater(_POINTS, clean_point, _update_point, "Change a point.")
 
 
 async def delete_point(
@@ -859,54 +890,31 @@ async def _insert_organization(tx: Transaction, data: Mapping, now: float) -> Or
     return await _ORGS.get(tx, "id", org_id)
 
 
-async def create_organization(
-    db: Database,
-    raw: Mapping[str, object],
-    *,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
+async def _update_organization(
+    tx: Transaction, before: Organization, data: Mapping, expected_version: int
 ) -> Organization:
-    """Add an organization; `then(tx, None, org)` runs inside the transaction."""
-    data, problems = clean_organization(raw, known_regions, allowed=allowed)
-    if problems:
-        raise DirectoryInvalid(problems)
-    return await _create(db, _ORGS, data, _insert_organization, then)
-
-
-async def update_organization(
-    db: Database,
-    org_id: int,
-    raw: Mapping[str, object],
-    *,
-    expected_version: int,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
-) -> tuple[Organization, Organization]:
-    """Change an organization like `update_point`. Returns (before, after)."""
-    data, problems = clean_organization(raw, known_regions, allowed=allowed, with_code=False)
-    if problems:
-        raise DirectoryInvalid(problems)
-
-    async def change(tx: Transaction, before: Organization) -> Organization:
-        cur = await tx.execute(
-            "UPDATE organizations SET name = ?, kind = ?, region_code = ?, description = ?,"
-            " version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
-            (
-                data["name"],
-                data["kind"],
-                data["region_code"],
-                data["description"],
-                time.time(),
-                org_id,
-                expected_version,
-            ),
-        )
-        if cur.rowcount == 0:
-            raise Conflict(_ORGS.stale, before.code)
-        return await _ORGS.get(tx, "id", org_id)
-
-    return await _change(
-        db, _ORGS, org_id, change, expected_version=expected_version, allowed=allowed, then=then
+    cur = await tx.execute(
+        "UPDATE organizations SET name = ?, kind = ?, region_code = ?, description = ?,"
+        " version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+        (
+            data["name"],
+            data["kind"],
+            data["region_code"],
+            data["description"],
+            time.time(),
+            before.id,
+            expected_version,
+        ),
     )
+    if cur.rowcount == 0:
+        raise Conflict(_ORGS.stale, before.code)
+    return await _ORGS.get(tx, "id", before.id)
+
+
+create_organization = _creator(
+    _ORGS, clean_organization, _insert_organization,
+    "Add an organization.\n\n" + (_creator.__doc__ or ""),
+)  # fmt: skip
+update_organization = _updater(
+    _ORGS, clean_organization, _update_organization, "Change an organization."
+)

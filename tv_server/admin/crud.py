@@ -17,22 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
 from storage import Conflict, OutOfScope
 from tv_server import keys
-from tv_server.admin.common import (
-    Handler,
-    current_user,
-    deny,
-    log,
-    render,
-    require_region,
-    requires,
-    see_other,
-)
+from tv_server.admin import common
+from tv_server.admin.common import Handler, render, requires, see_other
 from tv_ui.i18n import gettext
 
 PER_PAGE = 50
@@ -110,7 +102,7 @@ class Crud:
     async def get(self, request: web.Request) -> Any:
         """The record the URL names, refused (and audited) outside the user's region."""
         record = await self.load(self.db(request), int(request.match_info[self.key]))
-        await require_region(request, self.permission, self.region_of(record))
+        await common.require_region(request, self.permission, self.region_of(record))
         return record
 
     async def typed(self, request: web.Request) -> dict:
@@ -122,7 +114,7 @@ class Crud:
 
         async def then(tx, before, after) -> None:
             record = after or before
-            await log(
+            await common.log(
                 request,
                 f"{self.action}.{verb}",
                 object_type=self.object_type,
@@ -170,7 +162,7 @@ class Crud:
 
     async def out_of_scope(self, request: web.Request, exc: OutOfScope) -> web.HTTPForbidden:
         """Moved out of the user's region between the check and the write: refused, audited."""
-        return await deny(request, self.permission, region=exc.detail)
+        return await common.deny(request, self.permission, region=exc.detail)
 
 
 # -- the handler factories ------------------------------------------------------------------------
@@ -213,23 +205,37 @@ def new_view(crud: Crud) -> Handler:
     return handler
 
 
+async def _save(crud: Crud, request: web.Request, record: Any) -> web.Response:
+    """Create (`record` None) or change a record from the posted form: the form again with the
+    problems (400) or the newer version (409), else on to the record's page."""
+    db, form = crud.db(request), await crud.typed(request)
+    checks = {"known_regions": request.config_dict[keys.REGIONS].by_code,
+              "allowed": crud.allowed(request)}  # fmt: skip
+    try:
+        if record is None:
+            saved = await crud.create(db, form, **checks, then=crud.audit(request, "create"))
+        else:
+            saved, form["code"] = record, record.code
+            version = version_of(form["version"])
+            then = crud.audit(request, "update")
+            await crud.update(db, record.id, form, expected_version=version, **checks, then=then)
+    except crud.invalid as exc:
+        problems = exc.problems  # type: ignore[attr-defined]
+        return await crud.form_page(request, record, form, problems=problems, status=400)
+    except OutOfScope as exc:
+        raise await crud.out_of_scope(request, exc) from None
+    except Conflict:
+        current = await crud.load(db, record.id)
+        return await crud.form_page(request, current, form, error=gettext(crud.stale), status=409)
+    crud._done(request, "create" if record is None else "update")
+    ok = "created" if record is None else "saved"
+    raise see_other(request, crud.route, ok=ok, **{crud.key: saved.id})
+
+
 def create_view(crud: Crud) -> Handler:
     @requires(crud.permission)
     async def handler(request: web.Request) -> web.Response:
-        form = await crud.typed(request)
-        try:
-            record = await crud.create(
-                crud.db(request),
-                form,
-                known_regions=request.config_dict[keys.REGIONS].by_code,
-                allowed=crud.allowed(request),
-                then=crud.audit(request, "create"),
-            )
-        except crud.invalid as exc:
-            problems = exc.problems  # type: ignore[attr-defined]
-            return await crud.form_page(request, None, form, problems=problems, status=400)
-        crud._done(request, "create")
-        raise see_other(request, crud.route, ok="created", **{crud.key: record.id})
+        return await _save(crud, request, None)
 
     return handler
 
@@ -246,31 +252,7 @@ def edit_view(crud: Crud) -> Handler:
 def update_view(crud: Crud) -> Handler:
     @requires(crud.permission)
     async def handler(request: web.Request) -> web.Response:
-        record = await crud.get(request)
-        form = await crud.typed(request)
-        form["code"] = record.code
-        try:
-            await crud.update(
-                crud.db(request),
-                record.id,
-                form,
-                expected_version=version_of(form["version"]),
-                known_regions=request.config_dict[keys.REGIONS].by_code,
-                allowed=crud.allowed(request),
-                then=crud.audit(request, "update"),
-            )
-        except crud.invalid as exc:
-            problems = exc.problems  # type: ignore[attr-defined]
-            return await crud.form_page(request, record, form, problems=problems, status=400)
-        except OutOfScope as exc:
-            raise await crud.out_of_scope(request, exc) from None
-        except Conflict:
-            current = await crud.load(crud.db(request), record.id)
-            return await crud.form_page(
-                request, current, form, error=gettext(crud.stale), status=409
-            )
-        crud._done(request, "update")
-        raise see_other(request, crud.route, ok="saved", **{crud.key: record.id})
+        return await _save(crud, request, await crud.get(request))
 
     return handler
 
@@ -309,6 +291,32 @@ def delete_view(crud: Crud) -> Handler:
     return handler
 
 
+class Views(NamedTuple):
+    """The handlers of one declared kind, for its app's route table."""
+
+    list: Handler
+    new: Handler
+    create: Handler
+    edit: Handler
+    update: Handler
+    delete_form: Handler | None
+    delete: Handler | None
+
+
+def views(crud: Crud) -> Views:
+    """Every handler a `Crud` declares (the delete pair only when it declares `delete`)."""
+    deletes = crud.delete is not None
+    return Views(
+        list_view(crud),
+        new_view(crud),
+        create_view(crud),
+        edit_view(crud),
+        update_view(crud),
+        delete_form_view(crud) if deletes else None,
+        delete_view(crud) if deletes else None,
+    )
+
+
 def region_of_user(request: web.Request) -> str:
     """A new record's region: the user's own (blank for a user of the whole city)."""
-    return current_user(request).region_code or ""
+    return common.current_user(request).region_code or ""

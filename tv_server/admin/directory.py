@@ -217,6 +217,7 @@ async def _point_choices(request: web.Request, form: dict) -> dict:
     }
 
 
+_CHOSEN = ("services", "languages", "phone_is_sample")  # checkboxes, not text
 POINTS = crud.Crud(
     **_COMMON | {"fetch_page": directory.list_points},
     route="admin_directory_point",
@@ -236,33 +237,13 @@ POINTS = crud.Crud(
     form_of=_point_form,
     blank=_new_point,
     form_context=_point_choices,
-    text_fields=(
-        "code",
-        "name",
-        "kind",
-        "region_code",
-        "region_served",
-        "organization",
-        "address",
-        "hours",
-        "phone",
-        "latitude",
-        "longitude",
-        "description",
-        "version",
-    ),
+    text_fields=("code", *(f for f in directory.EDITABLE if f not in _CHOSEN), "version"),
     list_fields=("services", "languages"),
     flag_fields=("phone_is_sample",),
     list_template="admin/directory/points.html",
     list_name="points",
 )
-point_list = crud.list_view(POINTS)
-point_new = crud.new_view(POINTS)
-point_create = crud.create_view(POINTS)
-point_edit = crud.edit_view(POINTS)
-point_update = crud.update_view(POINTS)
-point_delete_form = crud.delete_form_view(POINTS)
-point_delete = crud.delete_view(POINTS)
+points = crud.views(POINTS)
 
 
 # --- organizations -----------------------------------------------------------------------
@@ -293,11 +274,7 @@ ORGANIZATIONS = crud.Crud(
     list_name="organizations",
     changed_by=frozenset({"update"}),  # an organization shows on the TV through its points
 )
-org_list = crud.list_view(ORGANIZATIONS)
-org_new = crud.new_view(ORGANIZATIONS)
-org_create = crud.create_view(ORGANIZATIONS)
-org_edit = crud.edit_view(ORGANIZATIONS)
-org_update = crud.update_view(ORGANIZATIONS)
+organizations = crud.views(ORGANIZATIONS)
 
 
 # This slice's messages, found by code by the admin's templates and error pages.
