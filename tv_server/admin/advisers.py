@@ -78,9 +78,7 @@ MESSAGES = {
 labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
 
 
-def problem_text(p: Problem) -> str:
-    text = gettext(PROBLEMS.get(p.code, p.code))
-    return text % {"field": gettext(FIELDS.get(p.field, p.field)), "value": p.value}
+problem_text = crud.problem_words(PROBLEMS, FIELDS)
 
 
 def invalidate(request: web.Request) -> None:

@@ -44,6 +44,22 @@ def read_fields(
     return form
 
 
+def problem_words(
+    problems: Mapping[str, str], fields: Mapping[str, str], *, problem: str = "", field: str = ""
+) -> Callable[[Any], str]:
+    """`problem_text(p)`: a domain Problem (field, code, value) as the sentence shown over the
+    form, from a slice's templates by code and field names. An unknown code falls back to
+    `problems[problem]` (else the code itself), an unknown field to `fields[field]` (else its
+    name)."""
+
+    def problem_text(p) -> str:
+        template = gettext(problems.get(p.code, problems[problem] if problem else p.code))
+        name = gettext(fields.get(p.field, fields[field] if field else p.field))
+        return template % {"field": name, "value": p.value}
+
+    return problem_text
+
+
 def version_of(raw: str) -> int:
     """The version a form was read at; -1 (matches nothing) when missing or mangled."""
     return int(raw) if raw.isdigit() else -1

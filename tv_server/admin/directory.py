@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from content import directory
-from content.directory import DirectoryInvalid, Problem
+from content.directory import DirectoryInvalid
 from tv_server import keys
 from tv_server.admin import crud, labels
 from tv_server.admin.common import current_user
@@ -80,10 +80,7 @@ ERRORS = {
 }
 
 
-def problem_text(problem: Problem) -> str:
-    template = gettext(PROBLEMS.get(problem.code, PROBLEMS["required"]))
-    field = gettext(FIELDS.get(problem.field, FIELDS["row"]))
-    return template % {"field": field, "value": problem.value}
+problem_text = crud.problem_words(PROBLEMS, FIELDS, problem="required", field="row")
 
 
 # --- scope and choices -------------------------------------------------------------------

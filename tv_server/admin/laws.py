@@ -17,10 +17,10 @@ from accounts import audit as audit_log
 from content import citations as cites
 from content import laws, workflow
 from content.citations import Citation
-from content.laws import LawInvalid, Problem
+from content.laws import LawInvalid
 from storage import DomainError, clock
 from tv_server import keys
-from tv_server.admin import labels, program_scope, views_programs
+from tv_server.admin import crud, labels, program_scope, views_programs
 from tv_server.admin.common import (
     current_user,
     deny,
@@ -107,10 +107,7 @@ def _audit(request: web.Request, object_type: str):
     return hook
 
 
-def problem_text(problem: Problem) -> str:
-    template = gettext(PROBLEMS.get(problem.code, PROBLEMS["required"]))
-    field = gettext(FIELDS.get(problem.field, FIELDS["row"]))
-    return template % {"field": field, "value": problem.value}
+problem_text = crud.problem_words(PROBLEMS, FIELDS, problem="required", field="row")
 
 
 def error_text(exc: DomainError) -> str:
