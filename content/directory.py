@@ -10,7 +10,7 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Container, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import phonenumbers
 
@@ -384,27 +384,20 @@ _SELECT = (
 )
 
 
+def _record(cls, row, **converted):
+    """A record from a row whose columns are named like its fields (`converted`: the values of
+    those stored in another form)."""
+    return cls(**{f.name: converted.get(f.name, row[f.name]) for f in fields(cls)})
+
+
 def _point(row) -> ServicePoint:
-    return ServicePoint(
-        row["id"],
-        row["code"],
-        row["name"],
-        row["kind"],
-        row["region_code"],
-        row["address"],
-        row["hours"],
-        row["phone"],
-        bool(row["phone_is_sample"]),
-        json.loads(row["services"]),
-        json.loads(row["languages"]),
-        row["description"],
-        row["organization_id"],
-        row["organization"],
-        row["region_served"] or row["region_code"],
-        row["latitude"],
-        row["longitude"],
-        row["version"],
-        row["updated_at"],
+    return _record(
+        ServicePoint,
+        row,
+        phone_is_sample=bool(row["phone_is_sample"]),
+        services=json.loads(row["services"]),
+        languages=json.loads(row["languages"]),
+        region_served=row["region_served"] or row["region_code"],
     )
 
 
@@ -540,17 +533,7 @@ _ORG_SELECT = (
 
 
 def _org(row) -> Organization:
-    return Organization(
-        row["id"],
-        row["code"],
-        row["name"],
-        row["kind"],
-        row["region_code"],
-        row["description"],
-        row["version"],
-        row["updated_at"],
-        row["points"],
-    )
+    return _record(Organization, row)
 
 
 _POINTS = _Table("service_points", "sp", _SELECT, _point, "service_point_not_found", "point_stale")
