@@ -41,4 +41,3 @@ def sql_sites() -> list[str]:
 def test_the_web_layer_runs_no_query_of_its_own():
     sites = sql_sites()
     assert not sites, "move these queries into a domain package:\n" + "\n".join(sites)
-
