@@ -511,6 +511,21 @@ async def reschedule(
     return appt, after
 
 
+async def upcoming_counts(db: Database, from_day: dt.date) -> dict[str, int]:
+    """{point code: active bookings on `from_day` or later}."""
+    rows = await db.fetchall(
+        "SELECT point_code, COUNT(*) FROM appointments WHERE day >= ? AND status IN (?, ?)"
+        " GROUP BY point_code",
+        (from_day.isoformat(), *ACTIVE),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def device_of(db: Database, appointment_id: int) -> int | None:
+    """The box an appointment was booked from."""
+    return await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appointment_id,))
+
+
 async def day_list(db: Database, point_code: str, day: dt.date) -> list[tuple[Appointment, str]]:
     """A point's bookings of one day in time order, each with the household's box label."""
     rows = await db.fetchall(

@@ -169,6 +169,14 @@ async def delete_pattern(
 _PATTERN = "id, point_code, service, weekday, start, ends, capacity"
 
 
+async def pattern_counts(db: Database) -> dict[str, int]:
+    """{point code: number of weekly slot patterns} for the points that publish slots."""
+    rows = await db.fetchall(
+        "SELECT point_code, COUNT(*) FROM appointment_patterns GROUP BY point_code"
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 async def patterns(db: Database, point_code: str, service: str | None = None) -> list[Pattern]:
     sql = f"SELECT {_PATTERN} FROM appointment_patterns WHERE point_code = ?"
     params: list = [point_code]

@@ -144,6 +144,11 @@ async def import_regions(db: Database, text: str) -> int:
     return len(regions)
 
 
+async def count_regions(db: Database) -> int:
+    """How many regions the division tree holds (0 before one is loaded)."""
+    return await db.fetchval("SELECT COUNT(*) FROM regions")
+
+
 async def load_regions(db: Database) -> list[Region]:
     rows = await db.fetchall(
         "SELECT code, name, level, parent_code FROM regions ORDER BY position, code"

@@ -229,6 +229,13 @@ class Database:
         }
 
 
+async def applied_migrations(db) -> set[str]:
+    """The names of the migrations a database (either backend) has recorded as applied."""
+    if "schema_migrations" not in await db.tables():
+        return set()
+    return {r[0] for r in await db.fetchall("SELECT name FROM schema_migrations")}
+
+
 async def apply_migrations(db, migrations: Iterable[Migration], run, errors) -> list[str]:
     """Apply, in order, every migration not applied yet to `db` (either backend); return the
     names applied now. `run(tx, step)` executes one step's statements.

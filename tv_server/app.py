@@ -26,11 +26,10 @@ from tv_server import (
     keys,
     logredact,
     mongol_image,
-    tv,
     tvfont,
     video_tasks,
 )
-from tv_server.admin import setup_admin
+from tv_server.admin import setup_admin, to_admin_home
 from tv_server.announcement_hub import AnnouncementHub, poll_forever
 from tv_server.api import setup_api
 from tv_server.boxauth import TokenSigner
@@ -40,10 +39,12 @@ from tv_server.front import ANSWERED, add_lane
 from tv_server.media import serve_media
 from tv_server.middlewares import guard
 from tv_server.migrations import MIGRATIONS
+from tv_server.routing import GET, register
 from tv_server.screencache import ScreenCache
 from tv_server.settings import Settings, ensure_secrets
 from tv_server.static import StaticAssets, serve_static
 from tv_server.tv import fastlane
+from tv_server.tv.routes import setup_tv
 from tv_ui import i18n
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,17 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+# The server's own URLs. The apps' are listed in tv_server/tv/routes.py (the TV),
+# tv_server/admin/routes.py (the admin, a sub-application under /admin) and
+# tv_server/api/routes.py (the JSON APIs).
+ROUTES = [
+    GET("/healthz", healthz, "healthz"),
+    GET("/static/{name}", serve_static, "static"),
+    GET("/media/{path:.+}", serve_media, "media"),
+    GET("/admin", to_admin_home),  # the admin without its slash
+]
+
+
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secrets(settings)
     clock.set_zone(settings.timezone)
@@ -195,13 +207,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_on_shutdown)
-    app.router.add_get("/healthz", healthz, name="healthz")
-    app.router.add_get("/static/{name}", serve_static, name="static")
-    app.router.add_get("/media/{path:.+}", serve_media, name="media")
-    tv.setup_routes(app)
-    app.router.add_get("/tv/font/{name}", tvfont.serve, name="tv_font")
-    app.router.add_get("/tv/css/{name}", tvfont.serve_sheet, name="tv_css")
-    app.router.add_get("/tv/mi/{name}", mongol_image.serve, name="tv_mongolian_image")
+    register(app.router, ROUTES)
+    setup_tv(app)
     add_lane(app, "tv_screen", "GET", "/tv/b/", fastlane.answer)
     setup_admin(app)
     setup_api(app)

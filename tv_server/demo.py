@@ -22,7 +22,7 @@ from content.programs import demo_versions as demo_mn_versions
 from content.programs import package_import, workflow
 from device_registry import devices, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
-from storage import Database
+from storage import Database, meta
 
 log = logging.getLogger(__name__)
 PILOT_WAVE = "第一批试点"
@@ -40,7 +40,7 @@ DEMO_USERS = [
 
 async def ensure_regions(db: Database) -> bool:
     """Load the bundled Ordos division tree when the database has no regions yet."""
-    if await db.fetchval("SELECT COUNT(*) FROM regions"):
+    if await regions.count_regions(db):
         return False
     await regions.import_regions(db, regions.bundled_csv_text())
     return True
@@ -49,7 +49,7 @@ async def ensure_regions(db: Database) -> bool:
 async def ensure_laws(db: Database) -> bool:
     """Load the bundled law register (the laws the bundled catalog cites, with their real dates)
     when the register is empty; after that it is the admins' to keep."""
-    if await db.fetchval("SELECT COUNT(*) FROM laws"):
+    if await laws.count_laws(db):
         return False
     await laws.load_demo_laws(db)
     return True
@@ -61,20 +61,11 @@ def catalog_root() -> Path:
 
 async def _done(db: Database, step: str) -> bool:
     # `demo_loaded` marked the whole demo in release 0.1.0, before parts were marked one by one.
-    return bool(
-        await db.fetchval(
-            "SELECT value FROM meta WHERE key IN (?, 'demo_loaded')", (f"demo:{step}",)
-        )
-    )
+    return await meta.any_set(db, f"demo:{step}", "demo_loaded")
 
 
 async def _mark(db: Database, step: str) -> None:
-    async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO meta (key, value, updated_at) VALUES (?, '1', ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = '1', updated_at = excluded.updated_at",
-            (f"demo:{step}", time.time()),
-        )
+    await meta.set_flag(db, f"demo:{step}")
 
 
 async def load_demo(db: Database, data_dir: Path) -> bool:

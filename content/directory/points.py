@@ -10,12 +10,12 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Container, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import phonenumbers
 
 from content.directory.demo import SERVICES
-from storage import Conflict, Database, Invalid, NotFound
+from storage import Conflict, Database, Invalid, NotFound, OutOfScope
 from storage.database import Transaction
 
 KIND_ORDER = ("village_room", "township_station", "banner_centre", "city_centre", "hotline")
@@ -232,6 +232,36 @@ def _coordinate(value: object) -> float | None | str:
     return number if math.isfinite(number) else "bad"
 
 
+Bad = Callable[..., None]
+
+
+def _check_code(code: str, bad: Bad) -> None:
+    if not code:
+        bad("code", "required")
+    elif not CODE_RE.match(code):
+        bad("code", "code_invalid", code)
+
+
+def _check_kind(kind: str, bad: Bad) -> None:
+    if kind not in KINDS:
+        bad("kind", "kind_invalid", kind)
+
+
+def _check_region(
+    field: str,
+    code: str,
+    known_regions: Container[str],
+    allowed: Callable[[str], bool] | None,
+    bad: Bad,
+) -> None:
+    if not code:
+        bad(field, "required")
+    elif code not in known_regions:
+        bad(field, "region_unknown", code)
+    elif allowed is not None and not allowed(code):
+        bad(field, "region_out_of_scope", code)
+
+
 def clean_point(
     raw: Mapping[str, object],
     known_regions: Container[str],
@@ -251,10 +281,7 @@ def clean_point(
 
     if with_code:
         data["code"] = _text(raw, "code")
-        if not data["code"]:
-            bad("code", "required")
-        elif not CODE_RE.match(data["code"]):
-            bad("code", "code_invalid", data["code"])
+        _check_code(data["code"], bad)
     for field in ("name", "address", "hours", "phone", "description", "name_mn", "description_mn"):
         data[field] = _text(raw, field)
         if len(data[field]) > MAX_LENGTHS[field]:
@@ -262,19 +289,12 @@ def clean_point(
     if not data["name"]:
         bad("name", "required")
     data["kind"] = _text(raw, "kind")
-    if data["kind"] not in KINDS:
-        bad("kind", "kind_invalid", data["kind"])
+    _check_kind(data["kind"], bad)
     data["region_code"] = _text(raw, "region_code")
     served = _text(raw, "region_served")
     data["region_served"] = served or data["region_code"]
     for field in ("region_code", "region_served") if served else ("region_code",):
-        code = data[field]
-        if not code:
-            bad(field, "required")
-        elif code not in known_regions:
-            bad(field, "region_unknown", code)
-        elif allowed is not None and not allowed(code):
-            bad(field, "region_out_of_scope", code)
+        _check_region(field, data[field], known_regions, allowed, bad)
     data["organization"] = _text(raw, "organization")
     if data["organization"] and not CODE_RE.match(data["organization"]):
         bad("organization", "organization_invalid", data["organization"])
@@ -313,28 +333,25 @@ def clean_organization(
     allowed: Callable[[str], bool] | None = None,
     with_code: bool = True,
 ) -> tuple[dict, list[Problem]]:
+    """Check an organization typed in a form; return (clean data, problems)."""
     problems: list[Problem] = []
+
+    def bad(field: str, code: str, value: object = "") -> None:
+        problems.append(Problem(field, code, str(value)))
+
     data = {f: _text(raw, f) for f in ("code", "name", "kind", "region_code", "description")}
-    if not with_code:
+    if with_code:
+        _check_code(data["code"], bad)
+    else:
         del data["code"]
-    elif not data["code"]:
-        problems.append(Problem("code", "required"))
-    elif not CODE_RE.match(data["code"]):
-        problems.append(Problem("code", "code_invalid", data["code"]))
     if not data["name"]:
-        problems.append(Problem("name", "required"))
+        bad("name", "required")
     elif len(data["name"]) > MAX_LENGTHS["name"]:
-        problems.append(Problem("name", "too_long", str(len(data["name"]))))
+        bad("name", "too_long", len(data["name"]))
     if len(data["description"]) > MAX_LENGTHS["description"]:
-        problems.append(Problem("description", "too_long", str(len(data["description"]))))
-    if data["kind"] not in KINDS:
-        problems.append(Problem("kind", "kind_invalid", data["kind"]))
-    if not data["region_code"]:
-        problems.append(Problem("region_code", "required"))
-    elif data["region_code"] not in known_regions:
-        problems.append(Problem("region_code", "region_unknown", data["region_code"]))
-    elif allowed is not None and not allowed(data["region_code"]):
-        problems.append(Problem("region_code", "region_out_of_scope", data["region_code"]))
+        bad("description", "too_long", len(data["description"]))
+    _check_kind(data["kind"], bad)
+    _check_region("region_code", data["region_code"], known_regions, allowed, bad)
     return data, problems
 
 
@@ -381,29 +398,20 @@ _SELECT = (
 )
 
 
+def _record(cls, row, **converted):
+    """A record from a row whose columns are named like its fields (`converted`: the values of
+    those stored in another form)."""
+    return cls(**{f.name: converted.get(f.name, row[f.name]) for f in fields(cls)})
+
+
 def _point(row) -> ServicePoint:
-    return ServicePoint(
-        row["id"],
-        row["code"],
-        row["name"],
-        row["kind"],
-        row["region_code"],
-        row["address"],
-        row["hours"],
-        row["phone"],
-        bool(row["phone_is_sample"]),
-        json.loads(row["services"]),
-        json.loads(row["languages"]),
-        row["description"],
-        row["organization_id"],
-        row["organization"],
-        row["region_served"] or row["region_code"],
-        row["latitude"],
-        row["longitude"],
-        row["version"],
-        row["updated_at"],
-        row["name_mn"],
-        row["description_mn"],
+    return _record(
+        ServicePoint,
+        row,
+        phone_is_sample=bool(row["phone_is_sample"]),
+        services=json.loads(row["services"]),
+        languages=json.loads(row["languages"]),
+        region_served=row["region_served"] or row["region_code"],
     )
 
 
@@ -419,18 +427,63 @@ async def points_in_regions(db: Database, region_codes: list[str]) -> list[Servi
     return points
 
 
+@dataclass(frozen=True)
+class _Table:
+    """One kind of directory record as stored: its table, SELECT, row converter and the codes
+    of its errors. Points and organizations are read, listed and written through it."""
+
+    table: str
+    alias: str  # of the table in `select`
+    select: str
+    convert: Callable
+    not_found: str
+    stale: str
+
+    async def find(self, db: Database | Transaction, column: str, value: object):
+        """The record whose `column` is `value`, or None."""
+        row = await db.fetchone(f"{self.select} WHERE {self.alias}.{column} = ?", (value,))
+        return None if row is None else self.convert(row)
+
+    async def get(self, db: Database | Transaction, column: str, value: object):
+        """The record whose `column` is `value`, else NotFound."""
+        found = await self.find(db, column, value)
+        if found is None:
+            raise NotFound(self.not_found, str(value))
+        return found
+
+    async def page(
+        self, db: Database, regions: Collection[str] | None, kind: str, q: str, limit: int,
+        offset: int,
+    ) -> tuple[list, int]:  # fmt: skip
+        clause, params = _where(regions, kind, q.strip(), self.alias + ".")
+        total = await db.fetchval(f"SELECT COUNT(*) FROM {self.table} {self.alias}{clause}", params)
+        rows = await db.fetchall(
+            f"{self.select}{clause} ORDER BY {self.alias}.region_code, {self.alias}.kind,"
+            f" {self.alias}.code LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [self.convert(r) for r in rows], int(total)
+
+    async def every(self, db: Database, regions: Collection[str] | None) -> list:
+        clause, params = _where(regions, "", "", self.alias + ".")
+        rows = await db.fetchall(f"{self.select}{clause} ORDER BY {self.alias}.code", params)
+        return [self.convert(r) for r in rows]
+
+
 async def get_point(db: Database, code: str) -> ServicePoint:
-    row = await db.fetchone(f"{_SELECT} WHERE sp.code = ?", (code,))
-    if row is None:
-        raise NotFound("service_point_not_found", code)
-    return _point(row)
+    return await _POINTS.get(db, "code", code)
 
 
 async def get_point_by_id(db: Database, point_id: int) -> ServicePoint:
-    row = await db.fetchone(f"{_SELECT} WHERE sp.id = ?", (point_id,))
-    if row is None:
+    return await _POINTS.get(db, "id", point_id)
+
+
+async def point_code_of(db: Database, point_id: int) -> str:
+    """A point's code from its id (a light lookup), else NotFound."""
+    code = await db.fetchval("SELECT code FROM service_points WHERE id = ?", (point_id,))
+    if code is None:
         raise NotFound("service_point_not_found", str(point_id))
-    return _point(row)
+    return code
 
 
 async def count_by_region(db: Database) -> dict[str, int]:
@@ -478,20 +531,12 @@ async def list_points(
 
     `regions=None` means every region; an empty collection matches nothing.
     """
-    clause, params = _where(regions, kind, q.strip(), "sp.")
-    total = await db.fetchval(f"SELECT COUNT(*) FROM service_points sp{clause}", params)
-    rows = await db.fetchall(
-        f"{_SELECT}{clause} ORDER BY sp.region_code, sp.kind, sp.code LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    )
-    return [_point(r) for r in rows], int(total)
+    return await _POINTS.page(db, regions, kind, q, limit, offset)
 
 
 async def all_points(db: Database, regions: Collection[str] | None = None) -> list[ServicePoint]:
     """Every point (in these regions), ordered by code: the order of exports."""
-    clause, params = _where(regions, "", "", "sp.")
-    rows = await db.fetchall(f"{_SELECT}{clause} ORDER BY sp.code", params)
-    return [_point(r) for r in rows]
+    return await _POINTS.every(db, regions)
 
 
 _ORG_SELECT = (
@@ -502,17 +547,13 @@ _ORG_SELECT = (
 
 
 def _org(row) -> Organization:
-    return Organization(
-        row["id"],
-        row["code"],
-        row["name"],
-        row["kind"],
-        row["region_code"],
-        row["description"],
-        row["version"],
-        row["updated_at"],
-        row["points"],
-    )
+    return _record(Organization, row)
+
+
+_POINTS = _Table("service_points", "sp", _SELECT, _point, "service_point_not_found", "point_stale")
+_ORGS = _Table(
+    "organizations", "o", _ORG_SELECT, _org, "organization_not_found", "organization_stale"
+)
 
 
 async def list_organizations(
@@ -524,27 +565,18 @@ async def list_organizations(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Organization], int]:
-    clause, params = _where(regions, kind, q.strip(), "o.")
-    total = await db.fetchval(f"SELECT COUNT(*) FROM organizations o{clause}", params)
-    rows = await db.fetchall(
-        f"{_ORG_SELECT}{clause} ORDER BY o.region_code, o.kind, o.code LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    )
-    return [_org(r) for r in rows], int(total)
+    """A page of organizations (by region, kind and text in name or code) and the total."""
+    return await _ORGS.page(db, regions, kind, q, limit, offset)
 
 
 async def all_organizations(
     db: Database, regions: Collection[str] | None = None
 ) -> list[Organization]:
-    clause, params = _where(regions, "", "", "o.")
-    return [_org(r) for r in await db.fetchall(f"{_ORG_SELECT}{clause} ORDER BY o.code", params)]
+    return await _ORGS.every(db, regions)
 
 
 async def get_organization(db: Database, org_id: int) -> Organization:
-    row = await db.fetchone(f"{_ORG_SELECT} WHERE o.id = ?", (org_id,))
-    if row is None:
-        raise NotFound("organization_not_found", str(org_id))
-    return _org(row)
+    return await _ORGS.get(db, "id", org_id)
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -608,11 +640,6 @@ def _values(data: Mapping, organization_id: int) -> list[object]:
     ]
 
 
-async def _fetch_point(tx: Transaction, point_id: int) -> ServicePoint | None:
-    row = await tx.fetchone(f"{_SELECT} WHERE sp.id = ?", (point_id,))
-    return None if row is None else _point(row)
-
-
 async def _insert(tx: Transaction, data: Mapping, now: float) -> ServicePoint:
     org_id = await _organization_id(tx, data, now)
     point_id = await tx.insert(
@@ -620,7 +647,7 @@ async def _insert(tx: Transaction, data: Mapping, now: float) -> ServicePoint:
         f" VALUES ({', '.join('?' * (len(_WRITE_COLUMNS) + 2))})",
         [data["code"], *_values(data, org_id), now],
     )
-    return await _fetch_point(tx, point_id)  # type: ignore[return-value]
+    return await _POINTS.get(tx, "id", point_id)
 
 
 async def _update(
@@ -654,76 +681,142 @@ async def _update(
             data["region_code"],
         ),
     )
-    return await _fetch_point(tx, before.id)  # type: ignore[return-value]
+    return await _POINTS.get(tx, "id", before.id)
 
 
-async def create_point(
-    db: Database,
-    raw: Mapping[str, object],
-    *,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
-) -> ServicePoint:
-    """Add a point (and its own organization unless it names one); `then(tx, None, point)`
-    runs inside the transaction, e.g. to write the audit entry."""
-    data, problems = clean_point(raw, known_regions, allowed=allowed)
-    if problems:
-        raise DirectoryInvalid(problems)
+async def _create(db: Database, table: _Table, data: Mapping, insert, then: Then | None):
+    """Insert a checked record (`insert(tx, data, now)`) unless its code is taken; `then(tx,
+    None, record)` runs inside the transaction."""
     async with db.transaction() as tx:
-        if await tx.fetchone("SELECT 1 FROM service_points WHERE code = ?", (data["code"],)):
+        if await tx.fetchone(f"SELECT 1 FROM {table.table} WHERE code = ?", (data["code"],)):
             raise DirectoryInvalid([Problem("code", "code_taken", data["code"])])
-        point = await _insert(tx, data, time.time())
+        record = await insert(tx, data, time.time())
         if then is not None:
-            await then(tx, None, point)
-    return point
+            await then(tx, None, record)
+    return record
 
 
-async def update_point(
+async def _change(
     db: Database,
-    point_id: int,
-    raw: Mapping[str, object],
+    table: _Table,
+    record_id: int,
+    change,
     *,
-    expected_version: int,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
-) -> tuple[ServicePoint, ServicePoint]:
-    """Change a point if nobody changed it since `expected_version` was read, else raise
-    Conflict("point_stale") and write nothing. Returns (before, after)."""
-    data, problems = clean_point(raw, known_regions, allowed=allowed, with_code=False)
-    if problems:
-        raise DirectoryInvalid(problems)
+    expected_version: int | None,
+    allowed: Callable[[str], bool] | None,
+    then: Then | None,
+):
+    """Change or delete a record in one transaction: NotFound when it is gone, OutOfScope when
+    it now lies outside `allowed`, Conflict(stale) when it changed since `expected_version`.
+    `change(tx, before)` returns the record after (None when deleted); `then(tx, before, after)`
+    runs inside the transaction. Returns (before, after)."""
     async with db.transaction() as tx:
-        before = await _fetch_point(tx, point_id)
-        if before is None:
-            raise NotFound("service_point_not_found", str(point_id))
-        if before.version != expected_version:
-            raise Conflict("point_stale", before.code)
-        after = await _update(tx, before, data, time.time(), expected_version)
+        before = await table.get(tx, "id", record_id)
+        if allowed is not None and not allowed(before.region_code):
+            raise OutOfScope(detail=before.region_code)
+        if expected_version is not None and before.version != expected_version:
+            raise Conflict(table.stale, before.code)
+        after = await change(tx, before)
         if then is not None:
             await then(tx, before, after)
     return before, after
 
 
+Clean = Callable[..., tuple[dict, list[Problem]]]
+
+
+def _checked(clean: Clean, raw: Mapping, known_regions, allowed, with_code: bool) -> dict:
+    data, problems = clean(raw, known_regions, allowed=allowed, with_code=with_code)
+    if problems:
+        raise DirectoryInvalid(problems)
+    return data
+
+
+def _creator(table: _Table, clean: Clean, insert, doc: str):
+    """`create(db, raw, *, known_regions, allowed=None, then=None)`: check a typed record and
+    add it (DirectoryInvalid with every problem, or `code_taken`); `then(tx, None, record)`
+    runs inside the transaction, e.g. to write the audit entry."""
+
+    async def create(
+        db: Database,
+        raw: Mapping[str, object],
+        *,
+        known_regions: Container[str],
+        allowed: Callable[[str], bool] | None = None,
+        then: Then | None = None,
+    ):
+        data = _checked(clean, raw, known_regions, allowed, with_code=True)
+        return await _create(db, table, data, insert, then)
+
+    create.__doc__ = doc
+    return create
+
+
+def _updater(table: _Table, clean: Clean, change, doc: str):
+    """`update(db, id, raw, *, expected_version, known_regions, allowed=None, then=None)`:
+    change a record if nobody changed it since `expected_version` was read, else raise
+    Conflict(stale) and write nothing. `allowed` limits both the regions it may be given and
+    the region it lies in when the transaction reads it. Returns (before, after)."""
+
+    async def update(
+        db: Database,
+        record_id: int,
+        raw: Mapping[str, object],
+        *,
+        expected_version: int,
+        known_regions: Container[str],
+        allowed: Callable[[str], bool] | None = None,
+        then: Then | None = None,
+    ):
+        data = _checked(clean, raw, known_regions, allowed, with_code=False)
+
+        async def apply(tx: Transaction, before):
+            return await change(tx, before, data, expected_version)
+
+        return await _change(
+            db, table, record_id, apply, expected_version=expected_version, allowed=allowed,
+            then=then,
+        )  # fmt: skip
+
+    update.__doc__ = doc + "\n\n" + (_updater.__doc__ or "")
+    return update
+
+
+async def _update_point(
+    tx: Transaction, before: ServicePoint, data: Mapping, expected_version: int
+) -> ServicePoint:
+    return await _update(tx, before, data, time.time(), expected_version)
+
+
+create_point = _creator(
+    _POINTS, clean_point, _insert,
+    "Add a point (and its own organization unless it names one).\n\n" + (_creator.__doc__ or ""),
+)  # fmt: skip
+update_point = _updater(_POINTS, clean_point, _update_point, "Change a point.")
+
+
 async def delete_point(
-    db: Database, point_id: int, *, expected_version: int | None = None, then: Then | None = None
+    db: Database,
+    point_id: int,
+    *,
+    expected_version: int | None = None,
+    allowed: Callable[[str], bool] | None = None,
+    then: Then | None = None,
 ) -> ServicePoint:
     """Remove a point; its own organization goes too once no point is left in it."""
-    async with db.transaction() as tx:
-        before = await _fetch_point(tx, point_id)
-        if before is None:
-            raise NotFound("service_point_not_found", str(point_id))
-        if expected_version is not None and before.version != expected_version:
-            raise Conflict("point_stale", before.code)
+
+    async def change(tx: Transaction, before: ServicePoint) -> None:
         await tx.execute("DELETE FROM service_points WHERE id = ?", (point_id,))
         await tx.execute(
             "DELETE FROM organizations WHERE id = ? AND code = ?"
             " AND NOT EXISTS (SELECT 1 FROM service_points WHERE organization_id = ?)",
             (before.organization_id, own_organization_code(before.code), before.organization_id),
         )
-        if then is not None:
-            await then(tx, before, None)
+
+    before, _after = await _change(
+        db, _POINTS, point_id, change, expected_version=expected_version, allowed=allowed,
+        then=then,
+    )  # fmt: skip
     return before
 
 
@@ -751,13 +844,12 @@ async def apply_points(
     now = time.time()
     async with db.transaction() as tx:
         for data in rows:
-            row = await tx.fetchone(f"{_SELECT} WHERE sp.code = ?", (data["code"],))
-            if row is None:
+            before = await _POINTS.find(tx, "code", data["code"])
+            if before is None:
                 point = await _insert(tx, data, now)
                 created.append(point.code)
                 done.append((None, point))
                 continue
-            before = _point(row)
             if unchanged_by(before, data):
                 unchanged.append(before.code)
                 continue
@@ -790,72 +882,40 @@ async def upsert_points(db: Database, points: list[dict]) -> int:
     return len(points)
 
 
-async def create_organization(
-    db: Database,
-    raw: Mapping[str, object],
-    *,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
+async def _insert_organization(tx: Transaction, data: Mapping, now: float) -> Organization:
+    org_id = await tx.insert(
+        "INSERT INTO organizations (code, name, kind, region_code, description, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (data["code"], data["name"], data["kind"], data["region_code"], data["description"], now),
+    )
+    return await _ORGS.get(tx, "id", org_id)
+
+
+async def _update_organization(
+    tx: Transaction, before: Organization, data: Mapping, expected_version: int
 ) -> Organization:
-    data, problems = clean_organization(raw, known_regions, allowed=allowed)
-    if problems:
-        raise DirectoryInvalid(problems)
-    async with db.transaction() as tx:
-        if await tx.fetchone("SELECT 1 FROM organizations WHERE code = ?", (data["code"],)):
-            raise DirectoryInvalid([Problem("code", "code_taken", data["code"])])
-        org_id = await tx.insert(
-            "INSERT INTO organizations (code, name, kind, region_code, description, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                data["code"],
-                data["name"],
-                data["kind"],
-                data["region_code"],
-                data["description"],
-                time.time(),
-            ),
-        )
-        org = _org(await tx.fetchone(f"{_ORG_SELECT} WHERE o.id = ?", (org_id,)))
-        if then is not None:
-            await then(tx, None, org)
-    return org
+    cur = await tx.execute(
+        "UPDATE organizations SET name = ?, kind = ?, region_code = ?, description = ?,"
+        " version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+        (
+            data["name"],
+            data["kind"],
+            data["region_code"],
+            data["description"],
+            time.time(),
+            before.id,
+            expected_version,
+        ),
+    )
+    if cur.rowcount == 0:
+        raise Conflict(_ORGS.stale, before.code)
+    return await _ORGS.get(tx, "id", before.id)
 
 
-async def update_organization(
-    db: Database,
-    org_id: int,
-    raw: Mapping[str, object],
-    *,
-    expected_version: int,
-    known_regions: Container[str],
-    allowed: Callable[[str], bool] | None = None,
-    then: Then | None = None,
-) -> tuple[Organization, Organization]:
-    data, problems = clean_organization(raw, known_regions, allowed=allowed, with_code=False)
-    if problems:
-        raise DirectoryInvalid(problems)
-    async with db.transaction() as tx:
-        row = await tx.fetchone(f"{_ORG_SELECT} WHERE o.id = ?", (org_id,))
-        if row is None:
-            raise NotFound("organization_not_found", str(org_id))
-        before = _org(row)
-        cur = await tx.execute(
-            "UPDATE organizations SET name = ?, kind = ?, region_code = ?, description = ?,"
-            " version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
-            (
-                data["name"],
-                data["kind"],
-                data["region_code"],
-                data["description"],
-                time.time(),
-                org_id,
-                expected_version,
-            ),
-        )
-        if cur.rowcount == 0:
-            raise Conflict("organization_stale", before.code)
-        after = _org(await tx.fetchone(f"{_ORG_SELECT} WHERE o.id = ?", (org_id,)))
-        if then is not None:
-            await then(tx, before, after)
-    return before, after
+create_organization = _creator(
+    _ORGS, clean_organization, _insert_organization,
+    "Add an organization.\n\n" + (_creator.__doc__ or ""),
+)  # fmt: skip
+update_organization = _updater(
+    _ORGS, clean_organization, _update_organization, "Change an organization."
+)

@@ -731,6 +731,11 @@ DEMO_LAWS = [
 ]  # fmt: skip
 
 
+async def count_laws(db: Database) -> int:
+    """How many laws the register holds."""
+    return await db.fetchval("SELECT COUNT(*) FROM laws")
+
+
 async def load_demo_laws(db: Database) -> None:
     """Put the demo's laws into the register (those missing; the register is the admins' once
     loaded)."""

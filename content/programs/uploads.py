@@ -478,6 +478,22 @@ async def media_info(db: Database, media_id: int) -> dict:
     return info
 
 
+async def media_sha(db: Database, media_id: int) -> str | None:
+    """The SHA-256 of a stored file (None: no such media)."""
+    return await db.fetchval("SELECT sha256 FROM media WHERE id = ?", (media_id,))
+
+
+async def media_name(db: Database, media_id: int) -> tuple[str, str] | None:
+    """(SHA-256, name it was uploaded under) of a stored file (None: no such media)."""
+    row = await db.fetchone("SELECT sha256, original_name FROM media WHERE id = ?", (media_id,))
+    return None if row is None else (row[0], row[1])
+
+
+async def media_id_of(db: Database, sha: str) -> int | None:
+    """The id of the stored file with this SHA-256 (None: not stored)."""
+    return await db.fetchval("SELECT id FROM media WHERE sha256 = ?", (sha,))
+
+
 async def rendition_url(db: Database, media_id: int, spec_name: str) -> str | None:
     """The URL of one rendition of a media file (e.g. `thumb-720p`, `page-1080p-webp`)."""
     file = await db.fetchval(

@@ -151,6 +151,7 @@ async def save_version(
     *,
     covers: dict[str, str] | None = None,
     data_dir: Path | None = None,
+    audit=None,
 ) -> None:
     """Write a version (validated first, one transaction). An edited version is `drafted` again:
     a reviewer has to review the new text. Its title cards (`make_covers`) are recorded with it:
@@ -190,6 +191,8 @@ async def save_version(
                 " VALUES (?, ?, ?, ?)",
                 [(program_id, lang, p, f) for p, f in covers.items()],
             )
+        if audit is not None:
+            await audit(tx, "program.version_save", program_id, {"lang": lang})
 
     if tx is not None:
         await write(tx)
@@ -198,17 +201,28 @@ async def save_version(
             await write(own)
 
 
-async def mark_reviewed(db: Database, program_id: int, lang: str, reviewer: str, tx) -> bool:
-    """A reviewer's approval of the version's text as it stands; False when there is none."""
-    cursor = await tx.execute(
-        "UPDATE program_versions SET review = 'reviewed', reviewed_by = ?, updated_at = ?"
-        " WHERE program_id = ? AND lang = ?",
-        (reviewer, time.time(), program_id, lang),
-    )
-    return cursor.rowcount > 0
+async def mark_reviewed(
+    db: Database, program_id: int, lang: str, reviewer: str, *, audit=None
+) -> bool:
+    """A reviewer's approval of the version's text as it stands (audited in the same
+    transaction by `audit(tx, action, program_id, detail)`); False when there is none."""
+    async with db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE program_versions SET review = 'reviewed', reviewed_by = ?, updated_at = ?"
+            " WHERE program_id = ? AND lang = ?",
+            (reviewer, time.time(), program_id, lang),
+        )
+        done = cursor.rowcount > 0
+        if done and audit is not None:
+            await audit(tx, "program.version_review", program_id, {"lang": lang})
+    return done
 
 
-async def delete_version(db: Database, program_id: int, lang: str, tx) -> None:
-    await tx.execute(
-        "DELETE FROM program_versions WHERE program_id = ? AND lang = ?", (program_id, lang)
-    )
+async def delete_version(db: Database, program_id: int, lang: str, *, audit=None) -> None:
+    """Delete a program's version of `lang` (audited in the same transaction)."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "DELETE FROM program_versions WHERE program_id = ? AND lang = ?", (program_id, lang)
+        )
+        if audit is not None:
+            await audit(tx, "program.version_delete", program_id, {"lang": lang})

@@ -323,6 +323,28 @@ async def category_titles(db: Database) -> dict[str, str]:
 # -- writing drafts ----------------------------------------------------------------------------
 
 
+# 我的稿件: the states of an editor's own copies still in their hands or a reviewer's.
+MINE_STATES = ("needs_changes", "draft", "in_review")
+
+
+async def my_copies(db: Database, username: str) -> dict[str, list[dict]]:
+    """{state: [{id, title, comment}]} for MINE_STATES, newest first: programs whose working
+    copy `username` wrote last or submitted (at most 300)."""
+    rows = await db.fetchall(
+        "SELECT p.id, r.content, w.state, w.updated_at, w.comment FROM program_workflow w"
+        " JOIN programs p ON p.id = w.program_id"
+        " JOIN program_revisions r ON r.id = w.draft_revision_id"
+        " WHERE w.state IN ('needs_changes', 'draft', 'in_review')"
+        " AND (r.author = ? OR w.submitted_by = ?) ORDER BY w.updated_at DESC LIMIT 300",
+        (username, username),
+    )
+    out: dict[str, list] = {state: [] for state in MINE_STATES}
+    for r in rows:
+        title = Content.from_json(r["content"]).title
+        out[r["state"]].append({"id": r["id"], "title": title, "comment": r["comment"]})
+    return out
+
+
 def _image_name(filename: str, data: uploads_domain.Source) -> str:
     """Where an uploaded page image is found by the Markdown: `images/<ascii name>.<ext>`."""
     source = data if isinstance(data, Path) else io.BytesIO(data)

@@ -5,8 +5,6 @@ touch advisers all of whose villages lie in their banner; every change is audite
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 
 from advisers import advisers, figures, sheet
@@ -15,9 +13,8 @@ from content.directory.points import Problem
 from content.programs import uploads
 from storage import DomainError, Invalid, NotFound, OutOfScope
 from tv_server import keys
-from tv_server.admin import downloads, labels
+from tv_server.admin import crud, downloads, labels
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     day_start,
     deny,
@@ -77,25 +74,11 @@ MESSAGES = {
 }
 
 
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/advisers", adviser_list, name="admin_advisers")
-    r.add_get("/advisers/new", adviser_new, name="admin_adviser_new")
-    r.add_post("/advisers/new", adviser_create)
-    r.add_get("/advisers/export.csv", export_csv, name="admin_advisers_export")
-    r.add_get("/advisers/import", import_form, name="admin_advisers_import")
-    r.add_post("/advisers/import", import_csv)
-    r.add_get("/advisers/figures", adviser_figures, name="admin_adviser_figures")
-    r.add_get("/advisers/{aid:\\d+}", adviser_edit, name="admin_adviser")
-    r.add_post("/advisers/{aid:\\d+}", adviser_update)
-    r.add_post("/advisers/{aid:\\d+}/delete", adviser_delete, name="admin_adviser_delete")
-    labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
-    add_nav(PERMISSION, "admin_advisers", N_("法律顾问"))
+# This slice's messages, found by code by the admin's templates and error pages.
+labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
 
 
-def problem_text(p: Problem) -> str:
-    text = gettext(PROBLEMS.get(p.code, p.code))
-    return text % {"field": gettext(FIELDS.get(p.field, p.field)), "value": p.value}
+problem_text = crud.problem_words(PROBLEMS, FIELDS)
 
 
 def invalidate(request: web.Request) -> None:
@@ -203,19 +186,12 @@ async def adviser_edit(request: web.Request) -> web.Response:
 
 
 def _typed(post) -> dict:
-    return {
-        "code": str(post.get("code", "")),
-        "name": str(post.get("name", "")),
-        "firm": str(post.get("firm", "")),
-        "office_code": str(post.get("office_code", "")),
-        "phone": str(post.get("phone", "")),
-        "languages": [str(x) for x in post.getall("languages", [])],
-        "services": [str(x) for x in post.getall("services", [])],
-        "villages": str(post.get("villages", "")),
-        "sittings": str(post.get("sittings", "")),
-        "place": str(post.get("place", "")),
-        "description": str(post.get("description", "")),
-    }
+    return crud.read_fields(
+        post,
+        ("code", "name", "firm", "office_code", "phone", "villages", "sittings", "place",
+         "description"),
+        lists=("languages", "services"),
+    )  # fmt: skip
 
 
 async def _save(request: web.Request, adviser: advisers.Adviser | None) -> web.Response:
@@ -331,8 +307,7 @@ async def export_csv(request: web.Request) -> web.Response:
     items = await advisers.all_advisers(request.config_dict[keys.DB], scope(request))
     data = sheet.export_csv(items)
     await log(request, "adviser.export", object_type="adviser", detail={"rows": len(items)})
-    stamp = dt.date.today().strftime("%Y%m%d")
-    return downloads.attachment(data, "csv", f"legaltv-advisers-{stamp}.csv")
+    return downloads.dated(data, "csv", "legaltv-advisers")
 
 
 def _import_page(request, status=200, **ctx) -> web.Response:

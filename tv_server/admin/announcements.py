@@ -18,7 +18,7 @@ from content.programs.uploads import name_matches
 from storage import DomainError, Invalid, clock
 from tv_server import keys
 from tv_server.admin import streamed as streamed_forms
-from tv_server.admin.common import add_nav, current_user, deny, log, render, requires, see_other
+from tv_server.admin.common import current_user, deny, log, render, requires, see_other
 from tv_ui.i18n import N_, gettext
 
 PERMISSION = "announcement.edit"
@@ -58,17 +58,6 @@ ERRORS = {
     "server_error": N_("系统出错了，请稍后再试。"),
 }
 FIELDS = ("text", "level", "region_codes", "serials", "starts_at", "ends_at")
-
-
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    r = admin.router
-    r.add_get("/announcements", announcement_list, name="admin_announcements")
-    r.add_get("/announcements/new", announcement_new, name="admin_announcement_new")
-    r.add_post("/announcements/new", announcement_create)
-    r.add_get("/announcements/{aid:\\d+}", announcement_edit, name="admin_announcement")
-    r.add_post("/announcements/{aid:\\d+}", announcement_update)
-    add_nav(PERMISSION, "admin_announcements", N_("公告"))
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from tv_server import box_refresh, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.callbacks import region_scope
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     log,
     render,
@@ -62,18 +61,9 @@ NOTICES = {
 WEEKDAY_NAMES = tv_labels.WEEKDAYS
 
 
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/appointments", index, name="admin_appointments")
-    r.add_get("/appointments/bring", bring_form, name="admin_appointment_bring")
-    r.add_post("/appointments/bring", bring_save)
-    r.add_get("/appointments/point/{code}", point_page, name="admin_appointment_point")
-    r.add_post("/appointments/point/{code}", point_act)
-    r.add_get("/appointments/point/{code}/day", day_page, name="admin_appointment_day")
-    r.add_post("/appointments/{aid:\\d+}", appointment_act, name="admin_appointment")
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
-    add_nav(PERMISSION, "admin_appointments", N_("预约"))
+# This slice's messages, found by code by the admin's templates and error pages.
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
 
 
 def _message(exc: DomainError) -> str:
@@ -109,20 +99,8 @@ async def index(request: web.Request) -> web.Response:
     db = request.config_dict[keys.DB]
     scope = region_scope(request)
     points = await directory.all_points(db, scope)
-    counts = {
-        r[0]: r[1]
-        for r in await db.fetchall(
-            "SELECT point_code, COUNT(*) FROM appointment_patterns GROUP BY point_code"
-        )
-    }
-    upcoming = {
-        r[0]: r[1]
-        for r in await db.fetchall(
-            "SELECT point_code, COUNT(*) FROM appointments WHERE day >= ? AND status IN (?, ?)"
-            " GROUP BY point_code",
-            (slots.today().isoformat(), *bookings.ACTIVE),
-        )
-    }
+    counts = await slots.pattern_counts(db)
+    upcoming = await bookings.upcoming_counts(db, slots.today())
     publishing = [p for p in points if p.code in counts]
     return render(
         request,
@@ -363,7 +341,7 @@ async def appointment_act(request: web.Request) -> web.Response:
             "to": [after.status, after.day, after.start],
         },
     )
-    device_id = await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appt.id,))
+    device_id = await bookings.device_of(db, appt.id)
     box_refresh.notify(request.config_dict, device_id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_day"]

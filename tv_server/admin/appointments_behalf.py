@@ -45,13 +45,8 @@ NOTICES = {
 }
 
 
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/appointments/point/{code}/behalf", behalf_page, name="admin_appointment_behalf")
-    r.add_post("/appointments/point/{code}/behalf", behalf_book)
-    r.add_post("/appointments/{aid:\\d+}/cancel", behalf_cancel, name="admin_appointment_cancel")
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
 
 
 def _message(code: str) -> str:
@@ -203,6 +198,5 @@ async def behalf_cancel(request: web.Request) -> web.Response:
         object_id=appt.code,
         detail={"from": [before.status, before.day, before.start], "to": after.status},
     )
-    device_id = await db.fetchval("SELECT device_id FROM appointments WHERE id = ?", (appt.id,))
-    box_refresh.notify(request.config_dict, device_id)
+    box_refresh.notify(request.config_dict, await bookings.device_of(db, appt.id))
     raise web.HTTPSeeOther(back.with_query({"ok": "ap_cancelled"}))

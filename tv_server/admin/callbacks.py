@@ -17,7 +17,6 @@ from storage import DomainError, clock
 from tv_server import box_refresh, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     day_start,
     deny,
@@ -97,18 +96,9 @@ NOTICES = {
 }
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    r = admin.router
-    r.add_get("/callbacks", queue, name="admin_callbacks")
-    r.add_post("/callbacks/bulk", bulk, name="admin_callbacks_bulk")
-    r.add_get("/callbacks/figures", figures, name="admin_callback_figures")
-    r.add_get("/callbacks/today", today, name="admin_callbacks_today")
-    r.add_get("/callbacks/{cid:\\d+}", detail, name="admin_callback")
-    r.add_post("/callbacks/{cid:\\d+}", act)
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
-    add_nav(PERMISSION, "admin_callbacks", N_("回电工单"))
+# This slice's messages, found by code by the admin's templates and error pages.
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -16,27 +16,16 @@ from storage import clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.proxies import client_address
-from tv_ui.i18n import N_, gettext
+from tv_ui.i18n import gettext
 
 USER = web.RequestKey("user", User)
-# The admin's navigation: (permission needed, route name, label). Slices append their entries.
-NAV: list[tuple[str, str, str]] = [("view", "admin_home", N_("概览"))]
-NAV_TAIL: list[tuple[str, str, str]] = [
-    ("users.manage", "admin_users", N_("用户")),
-    ("audit.view", "admin_audit", N_("审计日志")),
-]
+# The admin's navigation: (permission needed, route name, label), as `routes.NAV` lists it.
+NAV: list[tuple[str, str, str]] = []
 SESSION = web.RequestKey("session", object)
 # Refusals anyone can cause (failed logins, CSRF failures): one row per address a minute.
 REFUSALS = web.AppKey("admin_refusals", audit.Folder)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def add_nav(permission: str, route_name: str, label: str) -> None:
-    """Add a navigation entry once (apps are created many times in one process: tests)."""
-    entry = (permission, route_name, label)
-    if entry not in NAV:
-        NAV.append(entry)
 
 
 def current_user(request: web.Request) -> User:
@@ -144,7 +133,7 @@ def context(request: web.Request, **extra) -> dict:
         "path": request.path,
         "notice": gettext(labels.NOTICES.get(request.query.get("ok", ""), "")) or "",
         "with_query": lambda **changes: "?" + urlencode({**request.query, **changes}),
-        "nav": [*NAV, *NAV_TAIL],
+        "nav": NAV,
         "unsafe_modes": request.config_dict[keys.SETTINGS].unsafe_modes,
         **extra,
     }

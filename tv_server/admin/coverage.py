@@ -10,13 +10,12 @@ import time
 
 from aiohttp import web
 
-from device_registry import coverage, waves
+from device_registry import coverage, listing, waves
 from storage import DomainError, LimitReached, clock
 from tv_server import keys
 from tv_server.admin import downloads, labels
 from tv_server.admin import waves as wave_views
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     deny,
     log,
@@ -76,19 +75,11 @@ NOTICES = {
 CHART_WIDTH = 560
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    r = admin.router
-    r.add_get("/coverage", dashboard, name="admin_coverage")
-    r.add_post("/coverage/snapshot", snapshot, name="admin_coverage_snapshot")
-    r.add_get("/coverage/readiness", readiness, name="admin_coverage_readiness")
-    r.add_post("/coverage/readiness", propose)
-    r.add_get("/coverage/box/{serial}", box_timeline, name="admin_coverage_box")
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
-    for code, text in ERRORS.items():
-        labels.ERRORS.setdefault(code, text)
-    add_nav(PERMISSION, "admin_coverage", N_("覆盖情况"))
+# This slice's messages, found by code by the admin's templates and error pages.
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
+for code, text in ERRORS.items():
+    labels.ERRORS.setdefault(code, text)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -323,18 +314,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         kinds=wave_views.KINDS,
         statuses=wave_views.STATUSES,
         is_village=rep.region.level == "village",
-        devices=await _village_devices(db, code) if rep.region.level == "village" else [],
+        devices=await listing.village_boxes(db, code) if rep.region.level == "village" else [],
         can_edit=user.can(EDIT),
         box_states=BOX_STATES,
         pct=lambda v: "—" if v is None else f"{v * 100:.1f}%",
-    )
-
-
-async def _village_devices(db, code: str) -> list:
-    return await db.fetchall(
-        "SELECT serial, state, household_label, last_seen FROM devices WHERE village_code = ?"
-        " ORDER BY household_label, serial LIMIT 500",
-        (code,),
     )
 
 

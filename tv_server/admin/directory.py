@@ -10,24 +10,14 @@ from collections.abc import Callable
 from aiohttp import web
 
 from content.directory import points as directory
-from content.directory.points import DirectoryInvalid, Problem
-from storage import Conflict
+from content.directory.points import DirectoryInvalid
 from tv_server import keys
-from tv_server.admin import labels
-from tv_server.admin.common import (
-    NAV,
-    current_user,
-    log,
-    render,
-    require_region,
-    requires,
-    see_other,
-)
+from tv_server.admin import crud, labels
+from tv_server.admin.common import current_user
 from tv_ui import labels as tv_labels
 from tv_ui.i18n import N_, gettext
 
 PERMISSION = "directory.edit"
-PER_PAGE = 50
 
 FIELDS = {
     "code": N_("编号"),
@@ -92,10 +82,7 @@ ERRORS = {
 }
 
 
-def problem_text(problem: Problem) -> str:
-    template = gettext(PROBLEMS.get(problem.code, PROBLEMS["required"]))
-    field = gettext(FIELDS.get(problem.field, FIELDS["row"]))
-    return template % {"field": field, "value": problem.value}
+problem_text = crud.problem_words(PROBLEMS, FIELDS, problem="required", field="row")
 
 
 # --- scope and choices -------------------------------------------------------------------
@@ -175,58 +162,32 @@ def invalidate(request: web.Request) -> None:
     request.config_dict[keys.SCREENS].invalidate("directory")
 
 
-def _page(request: web.Request) -> int:
-    raw = request.query.get("page", "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+def _filters(request: web.Request, filters: dict) -> dict:
+    """A list's query as the domain's arguments, within the user's region."""
+    return {
+        "regions": region_filter(request, filters["region"]),
+        "kind": filters["kind"] if filters["kind"] in directory.KINDS else "",
+        "q": filters["q"],
+    }
 
 
-def _audit(request: web.Request, action: str, object_type: str):
-    async def then(tx, before, after) -> None:
-        record = after or before
-        await log(
-            request,
-            action,
-            object_type=object_type,
-            object_id=record.code,
-            detail=directory.audit_detail(before, after),
-            tx=tx,
-        )
-
-    return then
+# What the two kinds share: permission, scope, validation messages, lists and audit.
+_COMMON = {
+    "permission": PERMISSION,
+    "region_of": lambda record: record.region_code,
+    "allowed": allowed,
+    "invalid": DirectoryInvalid,
+    "problem_text": problem_text,
+    "audit_detail": directory.audit_detail,
+    "fix_below": MESSAGES["fix_below"],
+    "helpers": choices,
+    "filters": _filters,
+    "list_context": lambda request: {"areas": area_choices(request)},
+    "changed": invalidate,
+}
 
 
 # --- service points ----------------------------------------------------------------------
-
-
-async def _listing(request: web.Request, fetch, template: str, name: str) -> web.Response:
-    """A filtered, paginated list of points or organisations within the user's region."""
-    q = request.query
-    filters = {k: q.get(k, "").strip() for k in ("region", "kind", "q")}
-    page = _page(request)
-    rows, total = await fetch(
-        request.config_dict[keys.DB],
-        regions=region_filter(request, filters["region"]),
-        kind=filters["kind"] if filters["kind"] in directory.KINDS else "",
-        q=filters["q"],
-        limit=PER_PAGE,
-        offset=(page - 1) * PER_PAGE,
-    )
-    return render(
-        request,
-        template,
-        **{name: rows},
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PER_PAGE)),
-        filters=filters,
-        areas=area_choices(request),
-        **choices(request),
-    )
-
-
-@requires(PERMISSION)
-async def point_list(request: web.Request) -> web.Response:
-    return await _listing(request, directory.list_points, "admin/directory/points.html", "points")
 
 
 def _point_form(point: directory.ServicePoint) -> dict:
@@ -237,309 +198,85 @@ def _point_form(point: directory.ServicePoint) -> dict:
     return form
 
 
-async def _typed_point(request: web.Request) -> dict:
-    post = await request.post()
-    form = {
-        f: str(post.get(f, ""))
-        for f in (
-            "code",
-            "name",
-            "kind",
-            "region_code",
-            "region_served",
-            "organization",
-            "address",
-            "hours",
-            "phone",
-            "latitude",
-            "longitude",
-            "description",
-            "name_mn",
-            "description_mn",
-            "version",
-        )
-    }
-    form["services"] = [str(s) for s in post.getall("services", [])]
-    form["languages"] = [str(s) for s in post.getall("languages", [])]
-    form["phone_is_sample"] = "1" if post.get("phone_is_sample") else "0"
-    return form
+def _new_point(request: web.Request) -> dict:
+    region = crud.region_of_user(request)
+    return {"languages": ["zh"], "services": [], "region_code": region, "phone_is_sample": "0"}
 
 
-async def _render_point_form(
-    request: web.Request,
-    *,
-    point: directory.ServicePoint | None,
-    form: dict,
-    problems: list[Problem] = (),
-    error: str = "",
-    status: int = 200,
-) -> web.Response:
-    db = request.config_dict[keys.DB]
-    orgs = await directory.all_organizations(db, scope(request))
+async def _point_choices(request: web.Request, form: dict) -> dict:
+    orgs = await directory.all_organizations(request.config_dict[keys.DB], scope(request))
     # A point may belong to an organization outside the editor's area (say the city's): keep
     # it selectable so that saving does not quietly move the point to another organization.
     linked = form.get("organization") or ""
     outside = linked if linked and linked not in {o.code for o in orgs} else ""
-    if problems and not error:
-        error = gettext(MESSAGES["fix_below"]) % {"n": len(problems)}
-    return render(
-        request,
-        "admin/directory/point_form.html",
-        status=status,
-        point=point,
-        form=form,
-        problems=[(p.field, problem_text(p)) for p in problems],
-        bad_fields={p.field for p in problems},
-        error=error,
-        organizations=orgs,
-        outside_organization=outside,
-        regions=region_options(request),
-        **choices(request),
-    )
+    return {
+        "organizations": orgs,
+        "outside_organization": outside,
+        "regions": region_options(request),
+    }
 
 
-@requires(PERMISSION)
-async def point_new(request: web.Request) -> web.Response:
-    region = current_user(request).region_code or ""
-    form = {"languages": ["zh"], "services": [], "region_code": region, "phone_is_sample": "0"}
-    return await _render_point_form(request, point=None, form=form)
-
-
-@requires(PERMISSION)
-async def point_create(request: web.Request) -> web.Response:
-    form = await _typed_point(request)
-    try:
-        point = await directory.create_point(
-            request.config_dict[keys.DB],
-            form,
-            known_regions=request.config_dict[keys.REGIONS].by_code,
-            allowed=allowed(request),
-            then=_audit(request, "directory.point.create", "service_point"),
-        )
-    except DirectoryInvalid as exc:
-        return await _render_point_form(
-            request, point=None, form=form, problems=exc.problems, status=400
-        )
-    invalidate(request)
-    raise see_other(request, "admin_directory_point", ok="created", pid=point.id)
-
-
-async def _point_in_scope(request: web.Request) -> directory.ServicePoint:
-    point = await directory.get_point_by_id(
-        request.config_dict[keys.DB], int(request.match_info["pid"])
-    )
-    await require_region(request, PERMISSION, point.region_code)
-    return point
-
-
-@requires(PERMISSION)
-async def point_edit(request: web.Request) -> web.Response:
-    point = await _point_in_scope(request)
-    return await _render_point_form(request, point=point, form=_point_form(point))
-
-
-@requires(PERMISSION)
-async def point_update(request: web.Request) -> web.Response:
-    point = await _point_in_scope(request)
-    form = await _typed_point(request)
-    form["code"] = point.code
-    version = int(form["version"]) if form["version"].isdigit() else -1
-    try:
-        await directory.update_point(
-            request.config_dict[keys.DB],
-            point.id,
-            form,
-            expected_version=version,
-            known_regions=request.config_dict[keys.REGIONS].by_code,
-            allowed=allowed(request),
-            then=_audit(request, "directory.point.update", "service_point"),
-        )
-    except DirectoryInvalid as exc:
-        return await _render_point_form(
-            request, point=point, form=form, problems=exc.problems, status=400
-        )
-    except Conflict:
-        current = await directory.get_point_by_id(request.config_dict[keys.DB], point.id)
-        return await _render_point_form(
-            request,
-            point=current,
-            form=form,
-            error=gettext(MESSAGES["point_stale"]),
-            status=409,
-        )
-    invalidate(request)
-    raise see_other(request, "admin_directory_point", ok="saved", pid=point.id)
-
-
-@requires(PERMISSION)
-async def point_delete_form(request: web.Request) -> web.Response:
-    point = await _point_in_scope(request)
-    return render(request, "admin/directory/point_delete.html", point=point, **choices(request))
-
-
-@requires(PERMISSION)
-async def point_delete(request: web.Request) -> web.Response:
-    point = await _point_in_scope(request)
-    post = await request.post()
-    raw = str(post.get("version", ""))
-    try:
-        await directory.delete_point(
-            request.config_dict[keys.DB],
-            point.id,
-            expected_version=int(raw) if raw.isdigit() else -1,
-            then=_audit(request, "directory.point.delete", "service_point"),
-        )
-    except Conflict:
-        current = await directory.get_point_by_id(request.config_dict[keys.DB], point.id)
-        return render(
-            request,
-            "admin/directory/point_delete.html",
-            status=409,
-            point=current,
-            error=gettext(MESSAGES["point_stale"]),
-            **choices(request),
-        )
-    invalidate(request)
-    raise see_other(request, "admin_directory", ok="directory_deleted")
+_CHOSEN = ("services", "languages", "phone_is_sample")  # checkboxes, not text
+POINTS = crud.Crud(
+    **_COMMON | {"fetch_page": directory.list_points},
+    route="admin_directory_point",
+    list_route="admin_directory",
+    key="pid",
+    noun="point",
+    object_type="service_point",
+    action="directory.point",
+    load=directory.get_point_by_id,
+    create=directory.create_point,
+    update=directory.update_point,
+    delete=directory.delete_point,
+    stale=MESSAGES["point_stale"],
+    form_template="admin/directory/point_form.html",
+    delete_template="admin/directory/point_delete.html",
+    deleted="directory_deleted",
+    form_of=_point_form,
+    blank=_new_point,
+    form_context=_point_choices,
+    text_fields=("code", *(f for f in directory.EDITABLE if f not in _CHOSEN), "version"),
+    list_fields=("services", "languages"),
+    flag_fields=("phone_is_sample",),
+    list_template="admin/directory/points.html",
+    list_name="points",
+)
+points = crud.views(POINTS)
 
 
 # --- organizations -----------------------------------------------------------------------
 
 
-@requires(PERMISSION)
-async def org_list(request: web.Request) -> web.Response:
-    return await _listing(
-        request,
-        directory.list_organizations,
-        "admin/directory/organizations.html",
-        "organizations",
-    )
+async def _org_choices(request: web.Request, _form: dict) -> dict:
+    return {"regions": region_options(request)}
 
 
-def _render_org_form(
-    request: web.Request,
-    *,
-    org: directory.Organization | None,
-    form: dict,
-    problems: list[Problem] = (),
-    error: str = "",
-    status: int = 200,
-) -> web.Response:
-    if problems and not error:
-        error = gettext(MESSAGES["fix_below"]) % {"n": len(problems)}
-    return render(
-        request,
-        "admin/directory/organization_form.html",
-        status=status,
-        org=org,
-        form=form,
-        problems=[(p.field, problem_text(p)) for p in problems],
-        bad_fields={p.field for p in problems},
-        error=error,
-        regions=region_options(request),
-        **choices(request),
-    )
+ORGANIZATIONS = crud.Crud(
+    **_COMMON | {"fetch_page": directory.list_organizations},
+    route="admin_directory_org",
+    list_route="admin_directory_orgs",
+    key="oid",
+    noun="org",
+    object_type="organization",
+    action="directory.organization",
+    load=directory.get_organization,
+    create=directory.create_organization,
+    update=directory.update_organization,
+    stale=MESSAGES["organization_stale"],
+    form_template="admin/directory/organization_form.html",
+    form_of=lambda org: {**org.snapshot(), "version": org.version},
+    blank=lambda request: {"region_code": crud.region_of_user(request)},
+    form_context=_org_choices,
+    text_fields=("code", "name", "kind", "region_code", "description", "version"),
+    list_template="admin/directory/organizations.html",
+    list_name="organizations",
+    changed_by=frozenset({"update"}),  # an organization shows on the TV through its points
+)
+organizations = crud.views(ORGANIZATIONS)
 
 
-async def _typed_org(request: web.Request) -> dict:
-    post = await request.post()
-    return {
-        f: str(post.get(f, ""))
-        for f in ("code", "name", "kind", "region_code", "description", "version")
-    }
-
-
-async def _org_in_scope(request: web.Request) -> directory.Organization:
-    org = await directory.get_organization(
-        request.config_dict[keys.DB], int(request.match_info["oid"])
-    )
-    await require_region(request, PERMISSION, org.region_code)
-    return org
-
-
-@requires(PERMISSION)
-async def org_new(request: web.Request) -> web.Response:
-    form = {"region_code": current_user(request).region_code or ""}
-    return _render_org_form(request, org=None, form=form)
-
-
-@requires(PERMISSION)
-async def org_create(request: web.Request) -> web.Response:
-    form = await _typed_org(request)
-    try:
-        org = await directory.create_organization(
-            request.config_dict[keys.DB],
-            form,
-            known_regions=request.config_dict[keys.REGIONS].by_code,
-            allowed=allowed(request),
-            then=_audit(request, "directory.organization.create", "organization"),
-        )
-    except DirectoryInvalid as exc:
-        return _render_org_form(request, org=None, form=form, problems=exc.problems, status=400)
-    raise see_other(request, "admin_directory_org", ok="created", oid=org.id)
-
-
-@requires(PERMISSION)
-async def org_edit(request: web.Request) -> web.Response:
-    org = await _org_in_scope(request)
-    return _render_org_form(request, org=org, form={**org.snapshot(), "version": org.version})
-
-
-@requires(PERMISSION)
-async def org_update(request: web.Request) -> web.Response:
-    org = await _org_in_scope(request)
-    form = await _typed_org(request)
-    form["code"] = org.code
-    try:
-        await directory.update_organization(
-            request.config_dict[keys.DB],
-            org.id,
-            form,
-            expected_version=int(form["version"]) if form["version"].isdigit() else -1,
-            known_regions=request.config_dict[keys.REGIONS].by_code,
-            allowed=allowed(request),
-            then=_audit(request, "directory.organization.update", "organization"),
-        )
-    except DirectoryInvalid as exc:
-        return _render_org_form(request, org=org, form=form, problems=exc.problems, status=400)
-    except Conflict:
-        current = await directory.get_organization(request.config_dict[keys.DB], org.id)
-        return _render_org_form(
-            request,
-            org=current,
-            form=form,
-            error=gettext(MESSAGES["organization_stale"]),
-            status=409,
-        )
-    invalidate(request)
-    raise see_other(request, "admin_directory_org", ok="saved", oid=org.id)
-
-
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    from tv_server.admin import directory_io
-
-    r = admin.router
-    r.add_get("/directory", point_list, name="admin_directory")
-    r.add_get("/directory/points/new", point_new, name="admin_directory_point_new")
-    r.add_post("/directory/points/new", point_create)
-    r.add_get(r"/directory/points/{pid:\d+}", point_edit, name="admin_directory_point")
-    r.add_post(r"/directory/points/{pid:\d+}", point_update)
-    r.add_get(
-        r"/directory/points/{pid:\d+}/delete",
-        point_delete_form,
-        name="admin_directory_point_delete",
-    )
-    r.add_post(r"/directory/points/{pid:\d+}/delete", point_delete)
-    r.add_get("/directory/organizations", org_list, name="admin_directory_orgs")
-    r.add_get("/directory/organizations/new", org_new, name="admin_directory_org_new")
-    r.add_post("/directory/organizations/new", org_create)
-    r.add_get(r"/directory/organizations/{oid:\d+}", org_edit, name="admin_directory_org")
-    r.add_post(r"/directory/organizations/{oid:\d+}", org_update)
-    directory_io.setup(admin)
-    for table, extra in ((labels.NOTICES, NOTICES), (labels.ERRORS, ERRORS)):
-        for key, value in extra.items():
-            table.setdefault(key, value)
-    entry = (PERMISSION, "admin_directory", N_("服务指南"))
-    if entry not in NAV:
-        NAV.append(entry)
+# This slice's messages, found by code by the admin's templates and error pages.
+for table, extra in ((labels.NOTICES, NOTICES), (labels.ERRORS, ERRORS)):
+    for key, value in extra.items():
+        table.setdefault(key, value)

@@ -12,7 +12,7 @@ from aiohttp import web
 from content.directory import csv_io as directory_io
 from content.directory import points as directory
 from content.directory.points import DirectoryInvalid
-from storage import Invalid, clock
+from storage import Invalid
 from tv_server import keys
 from tv_server.admin import downloads
 from tv_server.admin.common import log, render, requires, see_other
@@ -51,8 +51,7 @@ def _render(request: web.Request, status: int = 200, **ctx) -> web.Response:
 async def export_csv(request: web.Request) -> web.Response:
     data = await directory_io.export_csv(request.config_dict[keys.DB], scope(request))
     await log(request, "directory.export", object_type="service_point", detail={"bytes": len(data)})
-    stamp = clock.stamp()
-    return downloads.attachment(data, "csv", f"legaltv-directory-{stamp}.csv")
+    return downloads.dated(data, "csv", "legaltv-directory")
 
 
 @requires(PERMISSION)
@@ -157,11 +156,3 @@ async def import_apply(request: web.Request) -> web.Response:
     )
     invalidate(request)
     raise see_other(request, "admin_directory", ok="directory_imported")
-
-
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/directory/export.csv", export_csv, name="admin_directory_export")
-    r.add_get("/directory/import", import_form, name="admin_directory_import")
-    r.add_post("/directory/import", import_check)
-    r.add_post("/directory/import/apply", import_apply, name="admin_directory_import_apply")

@@ -23,7 +23,11 @@ def attachment(body: bytes, fmt: str, filename: str) -> web.Response:
     )
 
 
+def dated(body: bytes, fmt: str, name: str) -> web.Response:
+    """A file named `NAME-YYYYMMDD.FMT`, dated in the server's time zone (settings)."""
+    return attachment(body, fmt, f"{name}-{clock.stamp()}.{fmt}")
+
+
 def table(name: str, fmt: str, header: sheets.Row, rows: Iterable[sheets.Row]) -> web.Response:
     """The table as `NAME-YYYYMMDD.csv` or `.xlsx` (sheet NAME)."""
-    body = sheets.table_bytes(fmt, header, rows, title=name)
-    return attachment(body, fmt, f"{name}-{clock.stamp()}.{fmt}")
+    return dated(sheets.table_bytes(fmt, header, rows, title=name), fmt, name)

@@ -14,7 +14,6 @@ from tv_server import keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.callbacks import township_names
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     day_start,
     deny,
@@ -41,13 +40,8 @@ ERRORS = {
 }
 
 
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/feedback", satisfaction, name="admin_feedback")
-    r.add_get("/feedback/low", low_list, name="admin_feedback_low")
-    r.add_post("/feedback/low/{kind}/{sid:\\d+}", follow_up, name="admin_feedback_follow_up")
-    labels.NOTICES.setdefault("followed_up", N_("已记录处理情况。"))
-    add_nav("view", "admin_feedback", N_("服务评价"))
+# This slice's messages, found by code by the admin's templates and error pages.
+labels.NOTICES.setdefault("followed_up", N_("已记录处理情况。"))
 
 
 def _period(request: web.Request) -> tuple[str, str, float | None, float | None]:

@@ -17,13 +17,12 @@ from accounts import audit as audit_log
 from content.laws import citations as cites
 from content.laws import register as laws
 from content.laws.citations import Citation
-from content.laws.register import LawInvalid, Problem
+from content.laws.register import LawInvalid
 from content.programs import workflow
 from storage import DomainError, clock
 from tv_server import keys
-from tv_server.admin import labels, program_scope, views_programs
+from tv_server.admin import crud, labels, program_scope, views_programs
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     deny,
     log,
@@ -31,7 +30,7 @@ from tv_server.admin.common import (
     requires,
     see_other,
 )
-from tv_server.admin.downloads import attachment
+from tv_server.admin.downloads import dated
 from tv_server.admin.legal_flags import flag_text
 from tv_ui.i18n import N_, gettext
 
@@ -109,10 +108,7 @@ def _audit(request: web.Request, object_type: str):
     return hook
 
 
-def problem_text(problem: Problem) -> str:
-    template = gettext(PROBLEMS.get(problem.code, PROBLEMS["required"]))
-    field = gettext(FIELDS.get(problem.field, FIELDS["row"]))
-    return template % {"field": field, "value": problem.value}
+problem_text = crud.problem_words(PROBLEMS, FIELDS, problem="required", field="row")
 
 
 def error_text(exc: DomainError) -> str:
@@ -201,8 +197,7 @@ async def law_update(request: web.Request) -> web.Response:
 async def export_csv(request: web.Request) -> web.Response:
     data = laws.export_csv(await laws.list_laws(_db(request)))
     await log(request, "law.export", object_type="law", detail={"bytes": len(data)})
-    stamp = clock.stamp()
-    return attachment(data, "csv", f"legaltv-laws-{stamp}.csv")
+    return dated(data, "csv", "legaltv-laws")
 
 
 def _import_page(request: web.Request, status: int = 200, **ctx) -> web.Response:
@@ -405,21 +400,6 @@ async def legal_task(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def setup(admin: web.Application) -> None:
-    add_nav("view", "admin_laws", N_("法规库"))
-    add_nav("view", "admin_legal_review", N_("法律复核"))
-    labels.ERRORS.update(ERRORS)
-    labels.NOTICES.update(NOTICES)
-    r = admin.router
-    code = "{code:[a-z0-9][a-z0-9-]{0,39}}"
-    r.add_get("/laws", law_list, name="admin_laws")
-    r.add_get("/laws/export.csv", export_csv, name="admin_laws_export")
-    r.add_get("/laws/import", import_form, name="admin_laws_import")
-    r.add_post("/laws/import", import_csv)
-    r.add_get("/laws/new", law_new, name="admin_law_new")
-    r.add_post("/laws/new", law_create)
-    r.add_get(f"/laws/{code}", law_view, name="admin_law")
-    r.add_post(f"/laws/{code}", law_update)
-    r.add_get("/legal", review_list, name="admin_legal_review")
-    r.add_get("/programs/{pid:\\d+}/legal", program_legal, name="admin_program_legal")
-    r.add_post("/programs/{pid:\\d+}/legal", program_legal_action)
+# This slice's messages, found by code by the admin's templates and error pages.
+labels.ERRORS.update(ERRORS)
+labels.NOTICES.update(NOTICES)

@@ -176,9 +176,3 @@ async def upload(request: web.Request) -> web.StreamResponse:
         )
     back = form["next"] or url(request, "admin_media")
     raise web.HTTPSeeOther(_with_media(back, media_id))
-
-
-def setup(admin: web.Application) -> None:
-    """Register the upload routes (no navigation entry: uploads start from a program)."""
-    admin.router.add_get("/media", upload_form, name="admin_media")
-    admin.router.add_post("/media", upload, name="admin_media_upload")

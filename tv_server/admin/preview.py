@@ -178,10 +178,3 @@ async def frame(request: web.Request) -> web.Response:
             "Content-Security-Policy": FRAME_CSP,
         },
     )
-
-
-def setup(admin: web.Application) -> None:
-    """Register the preview routes (reached from a program's page: no navigation entry)."""
-    r = admin.router
-    r.add_get("/programs/{pid:\\d+}/preview", preview, name="admin_program_preview")
-    r.add_get("/programs/{pid:\\d+}/preview/frame", frame, name="admin_program_preview_frame")

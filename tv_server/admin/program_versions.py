@@ -13,8 +13,8 @@ from content.programs import versions, workflow
 from storage import DomainError
 from tv_server import keys
 from tv_server.admin import program_scope
-from tv_server.admin.common import current_user, deny, log, render, requires, see_other
-from tv_server.admin.views_programs import tv_changed
+from tv_server.admin.common import current_user, deny, render, requires, see_other
+from tv_server.admin.views_programs import audit_hook, tv_changed
 from tv_ui.i18n import N_, gettext
 
 LANG = "mn"
@@ -103,32 +103,18 @@ async def act(request: web.Request) -> web.Response:
             covers = await loop.run_in_executor(
                 None, versions.make_covers, state.id, clean["title"], settings.data_path
             )
-            async with db.transaction() as tx:
-                await versions.save_version(db, state.id, LANG, clean, tx=tx, covers=covers)
-                await log(request, "program.version_save", object_type="program",
-                          object_id=state.id, detail={"lang": LANG}, tx=tx)  # fmt: skip
+            await versions.save_version(
+                db, state.id, LANG, clean, covers=covers, audit=audit_hook(request)
+            )
         except DomainError as exc:
             message = gettext(ERRORS.get(exc.code, N_("保存失败，请检查填写的内容。")))
             return _page(request, state, data, version, 422, message, exc.detail)
         ok = "version_saved"
     elif action == "review":
-        async with db.transaction() as tx:
-            done = await versions.mark_reviewed(db, state.id, LANG, user.username, tx)
-            if done:
-                await log(request, "program.version_review", object_type="program",
-                          object_id=state.id, detail={"lang": LANG}, tx=tx)  # fmt: skip
+        await versions.mark_reviewed(db, state.id, LANG, user.username, audit=audit_hook(request))
         ok = "version_reviewed"
     else:
-        async with db.transaction() as tx:
-            await versions.delete_version(db, state.id, LANG, tx)
-            await log(request, "program.version_delete", object_type="program",
-                      object_id=state.id, detail={"lang": LANG}, tx=tx)  # fmt: skip
+        await versions.delete_version(db, state.id, LANG, audit=audit_hook(request))
         ok = "version_deleted"
     tv_changed(request.config_dict, [state.id])
     raise see_other(request, "admin_program_version", ok=ok, pid=state.id)
-
-
-def setup(admin: web.Application) -> None:
-    r = admin.router
-    r.add_get("/programs/{pid:\\d+}/mn", show, name="admin_program_version")
-    r.add_post("/programs/{pid:\\d+}/mn", act)

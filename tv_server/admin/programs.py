@@ -15,37 +15,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from accounts import audit
-from content.programs import workflow
+from content.programs import live, workflow
 from tv_server import keys
-from tv_server.admin import labels, views_packages, views_programs
-from tv_server.admin.common import add_nav
+from tv_server.admin import labels, views_programs
 from tv_server.admin.program_labels import ERRORS, NOTICES
-from tv_ui.i18n import N_
 
 log = logging.getLogger(__name__)
 SCHEDULER_SECONDS = 15.0
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    add_nav("view", "admin_programs", N_("节目"))
-    add_nav("program.review", "admin_program_queue", N_("待审核"))
-    labels.ERRORS.update(ERRORS)
-    labels.NOTICES.update(NOTICES)
-    r = admin.router
-    v = views_programs
-    r.add_get("/programs", v.program_list, name="admin_programs")
-    r.add_get("/programs/review", v.review_queue, name="admin_program_queue")
-    r.add_get("/programs/new", v.program_new, name="admin_program_new")
-    r.add_post("/programs/new", v.program_create)
-    r.add_post("/programs/images", v.image_insert, name="admin_program_image")
-    r.add_get("/programs/{pid:\\d+}", v.program_edit, name="admin_program")
-    r.add_post("/programs/{pid:\\d+}", v.program_save)
-    r.add_post("/programs/{pid:\\d+}/workflow", v.program_action, name="admin_program_action")
-    r.add_get("/programs/{pid:\\d+}/review", v.program_review, name="admin_program_review")
-    r.add_get("/programs/{pid:\\d+}/history", v.program_history, name="admin_program_history")
-    r.add_post("/programs/{pid:\\d+}/history", v.program_history_action)
-    views_packages.setup(admin)
+# This slice's messages, found by code by the admin's templates and error pages.
+labels.ERRORS.update(ERRORS)
+labels.NOTICES.update(NOTICES)
 
 
 async def _system_audit(tx, action: str, program_id: int, detail: dict) -> None:
@@ -62,17 +43,12 @@ class _Watcher:
 
     async def check(self, app: web.Application) -> list[int]:
         db = app[keys.DB]
-        newest = await db.fetchval(
-            "SELECT MAX(updated_at) FROM programs WHERE status != 'draft'"
-        )  # fmt: skip
+        newest = await live.last_change(db)
         if self.seen is None or newest is None or newest <= self.seen:
             self.seen = newest if self.seen is None else max(self.seen, newest or 0)
             return []
-        rows = await db.fetchall(
-            "SELECT id FROM programs WHERE status != 'draft' AND updated_at > ?", (self.seen,)
-        )
+        ids = await live.changed_after(db, self.seen)
         self.seen = newest
-        ids = [r[0] for r in rows]
         views_programs.tv_changed(app, ids)
         return ids
 

@@ -7,16 +7,14 @@ the same line-by-line report as the CLI. Region-scoped and audited.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from aiohttp import web
 
-from device_registry import coverage, devices, households, registry_io
+from device_registry import coverage, devices, households, listing, registry_io
 from storage import Conflict, DomainError, Invalid, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
-    add_nav,
     current_user,
     deny,
     log,
@@ -136,23 +134,9 @@ def issue_rows(issues: list[tuple[int, str, dict]]) -> list[tuple[int, str]]:
     return [(line, gettext(SEPARATOR).join(texts)) for line, texts in rows.items()]
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entry) on the admin sub-application."""
-    r = admin.router
-    r.add_get("/registry", index, name="admin_registry")
-    r.add_post("/registry/decide", decide, name="admin_registry_decide")
-    r.add_post("/registry/auto-accept", auto_accept, name="admin_registry_auto")
-    r.add_get("/registry/import", import_form, name="admin_registry_import")
-    r.add_post("/registry/import", import_upload)
-    r.add_post("/registry/households", households_upload, name="admin_registry_households")
-    r.add_get("/registry/box/{serial}", box_page, name="admin_registry_box")
-    r.add_post("/registry/box/{serial}/replace", replace, name="admin_registry_replace")
-    r.add_post("/registry/box/{serial}/household", household, name="admin_registry_household")
-    r.add_post("/registry/box/{serial}/edit", edit, name="admin_registry_edit")
-    r.add_post("/registry/box/{serial}/revoke-tv", revoke_tv, name="admin_registry_revoke_tv")
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
-    add_nav(PERMISSION, "admin_registry", N_("机顶盒"))
+# This slice's messages, found by code by the admin's templates and error pages.
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
 
 
 def _message(code: str, **params) -> str:
@@ -190,15 +174,6 @@ def sees_unplaced(request: web.Request) -> bool:
     return region is not None and region.level in ("province", "city")
 
 
-def _scope_clause(request: web.Request) -> tuple[str, list]:
-    """SQL (and parameters) limiting devices to those the user sees; '' for every box."""
-    scope = _scope_villages(request)
-    if scope is None:
-        return "", []
-    unplaced = " OR (village_code IS NULL AND state = 'pending')" if sees_unplaced(request) else ""
-    return f"(village_code IN (SELECT value FROM json_each(?)){unplaced})", [json.dumps(scope)]
-
-
 def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
     """Whether a box in this village (None: in no village) lies in the user's region; None for
     a user of every region."""
@@ -210,40 +185,28 @@ def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
 
 
 async def _listing(request: web.Request, state: str, query: str, page: int) -> tuple[list, int]:
-    db = request.config_dict[keys.DB]
-    clause, params = _scope_clause(request)
-    where = [clause] if clause else []
-    if state:
-        where.append("state = ?")
-        params.append(state)
-    if query:
-        where.append("(serial LIKE ? OR mac LIKE ? OR household_label LIKE ?)")
-        params.extend([f"%{query}%"] * 3)
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
-    total = await db.fetchval(f"SELECT COUNT(*) FROM devices{clause}", params)
-    rows = await db.fetchall(
-        "SELECT serial, mac, model, village_code, household_label, state, last_seen"
-        f" FROM devices{clause} ORDER BY id DESC LIMIT ? OFFSET ?",
-        [*params, PAGE, (page - 1) * PAGE],
+    return await listing.list_boxes(
+        request.config_dict[keys.DB],
+        _scope_villages(request),
+        unplaced=sees_unplaced(request),
+        state=state,
+        query=query,
+        limit=PAGE,
+        offset=(page - 1) * PAGE,
     )
-    return [dict(r) for r in rows], total
 
 
 async def pending_count(request: web.Request) -> int:
     """Pending boxes this user sees in 机顶盒 › 待审核 (and can accept or reject)."""
-    clause, params = _scope_clause(request)
-    sql = "SELECT COUNT(*) FROM devices WHERE state = 'pending'"
-    return await request.config_dict[keys.DB].fetchval(
-        sql + (f" AND {clause}" if clause else ""), params
+    return await listing.count_pending(
+        request.config_dict[keys.DB], _scope_villages(request), unplaced=sees_unplaced(request)
     )
 
 
 async def box_count(request: web.Request) -> int:
     """Registered boxes (not pending, rejected or retired) this user sees."""
-    clause, params = _scope_clause(request)
-    sql = "SELECT COUNT(*) FROM devices WHERE state NOT IN ('pending','rejected','retired')"
-    return await request.config_dict[keys.DB].fetchval(
-        sql + (f" AND {clause}" if clause else ""), params
+    return await listing.count_registered(
+        request.config_dict[keys.DB], _scope_villages(request), unplaced=sees_unplaced(request)
     )
 
 

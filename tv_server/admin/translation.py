@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tv_server.admin.common import add_nav, render, requires
+from tv_server.admin.common import render, requires
 from tv_ui import i18n
 from tv_ui.i18n import N_
 
@@ -42,8 +42,3 @@ async def translation_status(request: web.Request) -> web.Response:
         status_labels=STATUS_LABELS,
         show=show,
     )
-
-
-def setup(admin: web.Application) -> None:
-    admin.router.add_get("/translation", translation_status, name="admin_translation")
-    add_nav(PERMISSION, "admin_translation", N_("译文状态"))

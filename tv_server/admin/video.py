@@ -61,9 +61,3 @@ async def video_status(request: web.Request) -> web.Response:
     status = await status_of(db, state.draft.content.video_media_id) or {"state": "none"}
     status["figures"] = await video.figures(db, state.id)
     return web.json_response(status, headers={"Cache-Control": "no-store"})
-
-
-def setup(admin: web.Application) -> None:
-    admin.router.add_get(
-        "/programs/{pid:\\d+}/video.json", video_status, name="admin_program_video"
-    )

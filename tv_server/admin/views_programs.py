@@ -193,14 +193,14 @@ async def _keep_files(request: web.Request, exc: DomainError, chosen_files, medi
     staged: workflow.Staged = media["staged"]
     files = await live.rendition_files(db, list(staged.images.values()), "page-720p")
     for path, mid in staged.images.items():
-        sha = await db.fetchval("SELECT sha256 FROM media WHERE id = ?", (mid,))
+        sha = await uploads.media_sha(db, mid)
         url = f"/media/{files[mid]}" if mid in files else ""
         out["images"].append({"token": f"{path}:{sha}", "name": path, "url": url})
     for name in ("cover", "poster", "video"):
         mid = getattr(staged, name)
         if mid is not None and name not in bad:
-            row = await db.fetchone("SELECT sha256, original_name FROM media WHERE id = ?", (mid,))
-            out[name].append({"token": row[0], "name": row[1] or row[0][:12], "url": ""})
+            sha, original = await uploads.media_name(db, mid)  # type: ignore[misc]
+            out[name].append({"token": sha, "name": original or sha[:12], "url": ""})
     chosen = [("images", u) for u in chosen_files] + [
         (n, media[n]) for n in ("cover", "poster", "video") if media[n] is not None
     ]
@@ -488,7 +488,7 @@ async def image_insert(request: web.Request) -> web.Response:
               detail={"path": path, "bytes": size})  # fmt: skip
     files = await live.rendition_files(
         _db(request),
-        [await _db(request).fetchval("SELECT id FROM media WHERE sha256 = ?", (sha,))],
+        [await uploads.media_id_of(_db(request), sha)],
         "page-720p",
     )
     alt = gettext(L.IMAGE_ALT)

@@ -17,7 +17,7 @@ from device_registry.regions import Region, RegionTree
 from storage import DomainError, Invalid
 from tv_server import keys
 from tv_server.admin import labels
-from tv_server.admin.common import add_nav, current_user, log, render, requires, see_other
+from tv_server.admin.common import current_user, log, render, requires, see_other
 from tv_server.admin.common import deny as _deny
 from tv_ui.i18n import N_, gettext
 
@@ -70,17 +70,9 @@ NOTICES = {
 }
 
 
-def setup(admin: web.Application) -> None:
-    """Register this slice's routes (and NAV entries) on the admin sub-application."""
-    r = admin.router
-    r.add_get("/waves", wave_list, name="admin_waves")
-    r.add_get("/waves/new", wave_new, name="admin_wave_new")
-    r.add_post("/waves/new", wave_create)
-    r.add_get("/waves/{wid:\\d+}", wave_edit, name="admin_wave")
-    r.add_post("/waves/{wid:\\d+}", wave_act)
-    for code, text in NOTICES.items():
-        labels.NOTICES.setdefault(code, text)
-    add_nav(PERMISSION, "admin_waves", N_("推广批次"))
+# This slice's messages, found by code by the admin's templates and error pages.
+for code, text in NOTICES.items():
+    labels.NOTICES.setdefault(code, text)
 
 
 # -- scope -----------------------------------------------------------------------------------

@@ -100,10 +100,3 @@ async def get_appointment(request: web.Request) -> web.Response:
 
 async def openapi(_request: web.Request) -> web.Response:
     return web.json_response(document())
-
-
-def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/api/v1/appointments/openapi.json", openapi, name="api_appointments_openapi")
-    r.add_get("/api/v1/appointments", list_appointments, name="api_appointments")
-    r.add_get("/api/v1/appointments/{code}", get_appointment, name="api_appointment")

@@ -89,7 +89,3 @@ async def get_coverage(request: web.Request) -> web.Response:
             message = "this API key's previous coverage computation is still running"
             return _retry(error(429, "computation_running", message), coverage.BUSY_RETRY_SECONDS)
     return web.json_response(coverage.as_json(rep), headers={"Cache-Control": "no-store"})
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/v1/coverage", get_coverage, name="api_coverage")

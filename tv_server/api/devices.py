@@ -678,18 +678,11 @@ async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    """Register the device routes and the heartbeat writer on the main application."""
+    """The heartbeat writer, its front lane and the registration limits on the main application
+    (the device routes: `routes.py`)."""
     settings = app[keys.SETTINGS]
     app[REGISTER_LIMITS] = RegisterLimits(
         settings.register_attempts_per_ip, settings.register_new_per_minute
     )
     app.cleanup_ctx.append(heartbeat_writer)
-    r = app.router
-    r.add_get("/api/v1/openapi.json", openapi, name="api_openapi")
-    r.add_post("/api/v1/devices", enrol, name="api_device_enrol")
-    r.add_get("/api/v1/devices/{serial}", device_record, name="api_device")
-    r.add_patch("/api/v1/devices/{serial}", update, name="api_device_update")
-    r.add_post("/api/v1/devices/{serial}/register", register, name="api_device_register")
-    r.add_post("/api/v1/devices/{serial}/heartbeat", heartbeat, name="api_device_heartbeat")
     add_lane(app, "heartbeat", "POST", "/api/v1/devices/", HeartbeatLane())
-    r.add_get("/api/v1/devices/{serial}/entitlement", entitlement, name="api_device_entitlement")

@@ -55,8 +55,3 @@ async def hsds_services(request: web.Request) -> web.Response:
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         response.enable_compression(web.ContentCoding.gzip)  # nested HSDS JSON shrinks ~10x
     return response
-
-
-def setup(app: web.Application) -> None:
-    """Register the directory routes on the main application."""
-    app.router.add_get("/api/v1/directory/hsds/services", hsds_services, name="api_hsds_services")

@@ -317,22 +317,3 @@ async def create_request(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(document(), headers={"Cache-Control": "public, max-age=300"})
-
-
-def setup(app: web.Application) -> None:
-    """Register the Open311 routes on the main application."""
-    r = app.router
-    r.add_get(BASE + "/openapi.json", openapi, name="open311_openapi")
-    r.add_get(BASE + "/services.{fmt:[A-Za-z0-9]+}", services, name="open311_services")
-    r.add_get(
-        BASE + "/services/{service_code}.{fmt:[A-Za-z0-9]+}",
-        service_definition,
-        name="open311_service",
-    )
-    r.add_get(BASE + "/requests.{fmt:[A-Za-z0-9]+}", list_requests, name="open311_requests")
-    r.add_post(BASE + "/requests.{fmt:[A-Za-z0-9]+}", create_request, name="open311_create")
-    r.add_get(
-        BASE + "/requests/{service_request_id}.{fmt:[A-Za-z0-9]+}",
-        one_request,
-        name="open311_request",
-    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from storage import DomainError, database_for
 from storage.connect import describe
 from storage.copy import copy_database
+from storage.database import applied_migrations
 from tv_server.cli.context import add_common, settings
 from tv_server.migrations import MIGRATIONS
 
@@ -38,9 +39,7 @@ def _open(url: str, default_path):
 
 
 async def _applied(db) -> set[str]:
-    if "schema_migrations" not in await db.tables():
-        return set()
-    return {r[0] for r in await db.fetchall("SELECT name FROM schema_migrations")}
+    return await applied_migrations(db)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

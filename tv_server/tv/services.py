@@ -114,10 +114,7 @@ async def point(request: web.Request) -> web.Response:
     box = await current_box(request)
     point_id = int(request.match_info["point_id"])
     db = request.app[keys.DB]
-    rows = await db.fetchall("SELECT code FROM service_points WHERE id = ?", (point_id,))
-    if not rows:
-        raise NotFound("service_point_not_found", str(point_id))
-    code = rows[0][0]
+    code = await directory.point_code_of(db, point_id)
 
     async def build() -> str:
         p = await directory.get_point(db, code)
