@@ -758,15 +758,19 @@ async def issue_token(db: Database, serial: str, *, key: bytes, now: float | Non
         return await _new_token(tx, key, serial, row[0], now)
 
 
-async def revoke_token(db: Database, serial: str) -> bool:
+async def revoke_token(db: Database, serial: str, audit=None) -> bool:
     """Revoke a box's device token (signed or legacy) without retiring the box: its beats are
-    refused until a new token is issued. Return whether it had one."""
+    refused until a new token is issued. `audit(tx, had_token)` is awaited inside the same
+    transaction. Return whether it had one."""
     async with db.transaction() as tx:
         row = await tx.fetchone("SELECT id FROM devices WHERE serial = ?", (serial,))
         if row is None:
             raise NotFound("device_unknown", serial)
         cur = await tx.execute("DELETE FROM device_tokens WHERE device_id = ?", (row[0],))
-        return cur.rowcount > 0
+        had = cur.rowcount > 0
+        if audit is not None:
+            await audit(tx, had)
+        return had
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ box is given a new one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
 from device_registry import devices, tokens
-from tests.conftest import device_token_key, legacy_device_token, make_settings
+from tests.conftest import csrf_of, device_token_key, legacy_device_token, make_settings
 from tests.test_device_api import _enrol, _key, _village
 from tv_server import cli, keys
 from tv_server.api.devices import HEARTBEATS
@@ -77,6 +78,58 @@ async def test_a_revoked_or_rotated_token_is_refused_on_its_next_beat(client):
     await _refused(await _beat(client, BOX, second), 401, "token_invalid")
     third = await _token(client)
     assert (await _beat(client, BOX, third)).status == 202
+
+
+async def _staff_revoke(client, serial: str):
+    return await client.post(
+        f"/admin/registry/box/{serial}/revoke-token",
+        data={"csrf_token": await csrf_of(client, f"/admin/registry/box/{serial}")},
+        allow_redirects=False,
+    )
+
+
+async def test_staff_revoke_the_device_token_from_the_box_page(client, admin_as):
+    """The admin's button does what `legaltv devices revoke-token` does: the box's next beat is
+    refused (signed and legacy tokens alike), the box stays enrolled, the act is audited."""
+    db = client.app[keys.DB]
+    signed = await _token(client)
+    legacy = await legacy_device_token(db, "DEMO-0002")
+    for serial, token in ((BOX, signed), ("DEMO-0002", legacy)):
+        for _ in range(2):  # the second is answered by the front lane from what it verified
+            assert (await _beat(client, serial, token)).status == 202
+    await admin_as("staff")
+    page = await (await client.get(f"/admin/registry/box/{BOX}")).text()
+    assert "吊销设备令牌" in page
+    for serial, token in ((BOX, signed), ("DEMO-0002", legacy)):
+        response = await _staff_revoke(client, serial)
+        assert response.status == 303
+        await _refused(await _beat(client, serial, token), 401, "token_invalid")
+    notice = await (await client.get(response.headers["Location"])).text()
+    assert "已吊销这台机顶盒的设备令牌" in notice
+    again = await _staff_revoke(client, BOX)  # nothing left to revoke: said so, still audited
+    assert "没有设备令牌" in await (await client.get(again.headers["Location"])).text()
+    assert await db.fetchval("SELECT state FROM devices WHERE serial = ?", (BOX,)) != "retired"
+    logged = await db.fetchall(
+        "SELECT username, object_id, detail FROM audit_log WHERE action = 'device.token_revoke'"
+        " ORDER BY id"
+    )
+    assert [(r[0], r[1], json.loads(r[2])["had_token"]) for r in logged] == [
+        ("staff", BOX, True),
+        ("staff", "DEMO-0002", True),
+        ("staff", BOX, False),
+    ]
+    fresh = await _token(client)  # a new token lets it beat again
+    assert (await _beat(client, BOX, fresh)).status == 202
+
+
+async def test_staff_revoke_needs_the_csrf_token(client, admin_as):
+    signed = await _token(client)
+    await admin_as("staff")
+    response = await client.post(
+        f"/admin/registry/box/{BOX}/revoke-token", data={}, allow_redirects=False
+    )
+    assert response.status == 403
+    assert (await _beat(client, BOX, signed)).status == 202
 
 
 async def test_a_revocation_by_another_process_reaches_the_server_within_a_flush(client, settings):

@@ -264,6 +264,9 @@ ATTACKS = [
            lambda t: {"firmware": "MOLE", "version": "x"}, BOX_TABLES),
     Attack("POST /registry/box/{serial}/revoke-tv", "staff",
            "/admin/registry/box/{t.far_box}/revoke-tv", lambda t: {}, BOX_TABLES),
+    Attack("POST /registry/box/{serial}/revoke-token", "staff",
+           "/admin/registry/box/{t.far_box}/revoke-token", lambda t: {},
+           (*BOX_TABLES, "device_token_state")),
     # -- waves and coverage
     Attack("POST /waves/new", "staff", "/admin/waves/new",
            lambda t: {"name": "达拉特旗", "kind": "expansion", "regions": FAR,

@@ -55,6 +55,10 @@ NOTICES = {
     "registry_box_saved": N_("机顶盒信息已保存。"),
     "registry_box_unchanged": N_("没有需要保存的修改。"),
     "registry_tv_revoked": N_("已让这台机顶盒的电视页面地址全部失效，它需从门户重新进入。"),
+    "registry_token_revoked": N_(
+        "已吊销这台机顶盒的设备令牌：它的心跳将被拒绝，直到重新签发令牌。"
+    ),
+    "registry_token_none": N_("这台机顶盒没有设备令牌，无需吊销。"),
 }
 MESSAGES = {
     "nothing_selected": N_("请先勾选机顶盒。"),
@@ -150,6 +154,9 @@ def setup(admin: web.Application) -> None:
     r.add_post("/registry/box/{serial}/household", household, name="admin_registry_household")
     r.add_post("/registry/box/{serial}/edit", edit, name="admin_registry_edit")
     r.add_post("/registry/box/{serial}/revoke-tv", revoke_tv, name="admin_registry_revoke_tv")
+    r.add_post(
+        "/registry/box/{serial}/revoke-token", revoke_token, name="admin_registry_revoke_token"
+    )
     for code, text in NOTICES.items():
         labels.NOTICES.setdefault(code, text)
     add_nav(PERMISSION, "admin_registry", N_("机顶盒"))
@@ -467,6 +474,30 @@ async def revoke_tv(request: web.Request) -> web.Response:
     await devices.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
     request.config_dict[keys.BOXES].forget()  # also drops the fast lane's remembered screens
     raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
+
+
+@requires(PERMISSION)
+async def revoke_token(request: web.Request) -> web.Response:
+    """Revoke the box's device API token (as `legaltv devices revoke-token` does, e.g. a box
+    stolen or its token leaked): its heartbeats are refused until a new token is issued; the box
+    stays enrolled."""
+    serial = request.match_info["serial"]
+    await _box(request, serial)  # 404 unknown, 403 (audited) outside the user's region
+
+    async def audited(tx, had: bool) -> None:
+        await log(
+            request,
+            "device.token_revoke",
+            object_type="device",
+            object_id=serial,
+            detail={"had_token": had},
+            tx=tx,
+        )
+
+    had = await devices.revoke_token(request.config_dict[keys.DB], serial, audit=audited)
+    request.config_dict[keys.BOXES].forget()  # drops legacy tokens verified lately too
+    ok = "registry_token_revoked" if had else "registry_token_none"
+    raise see_other(request, "admin_registry_box", ok=ok, serial=serial)
 
 
 # -- corrections of a box's fields and attributes ------------------------------------------------
