@@ -11,6 +11,8 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Mapping
 
+from device_registry.states import DeviceState
+
 MODELS: list[dict[str, str]] = [
     {
         "model": "Desktop browser (test)",
@@ -90,7 +92,7 @@ def demo_boxes(regions: list[dict], count: int = 240) -> list[dict]:
                 "installed_at": (
                     INSTALL_FIRST + dt.timedelta(days=0 if first else rng.randint(0, install_days))
                 ).isoformat(),
-                "state": "active",
+                "state": DeviceState.ACTIVE,
             }
         )
     return boxes

@@ -10,12 +10,17 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from device_registry.states import BEAT_ACTIVATES, REFUSED_STATES, DeviceState, sql_list
 from storage import Database
 
 # A heartbeat's own clock may drift; further off than this it is refused as absurd.
 MAX_FUTURE_SECONDS = 300
 MAX_PAST_SECONDS = 86400
 MAX_UPTIME_SECONDS = 10 * 365 * 86400
+
+
+_BECOME_ACTIVE = sql_list(BEAT_ACTIVATES)
+_REFUSED = sql_list(REFUSED_STATES)
 
 
 class Beat(NamedTuple):  # a tuple: made once per heartbeat request, so cheap to make
@@ -75,9 +80,8 @@ class HeartbeatWriter:
                     " last_seen = MAX(COALESCE(last_seen, 0), ?),"
                     " first_seen = COALESCE(first_seen, ?),"
                     " activated_at = COALESCE(activated_at, ?),"
-                    " state = CASE WHEN state IN ('planned','installed','activated','inactive')"
-                    " THEN 'active' ELSE state END"
-                    " WHERE id = ? AND state NOT IN ('retired','rejected','pending')",
+                    f" state = CASE WHEN state IN ({_BECOME_ACTIVE}) THEN '{DeviceState.ACTIVE}'"
+                    f" ELSE state END WHERE id = ? AND state NOT IN ({_REFUSED})",
                     rows,
                 )
         except BaseException:

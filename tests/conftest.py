@@ -73,7 +73,7 @@ def make_settings(data_dir: Path, **overrides):
 
 
 def device_token_key(app: web.Application) -> bytes:
-    """The key the app signs device tokens with (for `devices.issue_token` in tests)."""
+    """The key the app signs device tokens with (for `enrolment.issue_token` in tests)."""
     return tokens.key_of(app[keys.SETTINGS].device_token_secret)
 
 

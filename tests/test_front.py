@@ -11,7 +11,7 @@ import sqlite3
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
-from device_registry import devices
+from device_registry import enrolment
 from tests.conftest import device_token_key, make_settings
 from tests.test_callback_durability import Server, free_port
 from tv_server import keys
@@ -66,7 +66,9 @@ async def test_heartbeats_through_the_front_answer_as_the_routed_handler(
     plain = TestClient(TestServer(create_app(settings)))  # aiohttp's own runner: no front
     await plain.start_server()
     try:
-        token = await devices.issue_token(front.app[keys.DB], LIVE, key=device_token_key(front.app))
+        token = await enrolment.issue_token(
+            front.app[keys.DB], LIVE, key=device_token_key(front.app)
+        )
         auth = {"Authorization": f"Bearer {token}"}
         good = {"firmware": "V1.2.3", "portal_version": "4.0.1", "uptime": 360}
         cases = [

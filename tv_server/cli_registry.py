@@ -134,7 +134,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from device_registry import devices, tokens
+    from device_registry import enrolment, tokens
     from tv_server.cli import _settings, _with_db
     from tv_server.settings import ensure_secrets
 
@@ -142,7 +142,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     key = tokens.key_of(settings.device_token_secret)
 
     async def work(db):
-        raw = await devices.issue_token(db, args.serial, key=key)
+        raw = await enrolment.issue_token(db, args.serial, key=key)
         await _audit(db, "device.token", args.serial, {})
         return raw
 
@@ -156,11 +156,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke_token(args: argparse.Namespace) -> int:
-    from device_registry import devices
+    from device_registry import enrolment
     from tv_server.cli import _settings, _with_db
 
     async def work(db):
-        had = await devices.revoke_token(db, args.serial)
+        had = await enrolment.revoke_token(db, args.serial)
         await _audit(db, "device.token_revoke", args.serial, {"had_token": had})
         return had
 
@@ -174,13 +174,13 @@ def cmd_revoke_token(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from device_registry import devices
+    from device_registry import admission
     from tv_server.cli import _settings, _with_db
 
     accept = args.action == "accept"
 
     async def work(db):
-        changed = await devices.decide_pending(db, args.serials, accept)
+        changed = await admission.decide_pending(db, args.serials, accept)
         await _audit(db, f"device.{args.action}", ",".join(changed)[:200], {"serials": changed})
         return changed
 
@@ -193,11 +193,11 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_replace(args: argparse.Namespace) -> int:
-    from device_registry import devices
+    from device_registry import replacement
     from tv_server.cli import _settings, _with_db
 
     async def work(db):
-        await devices.replace_box(db, args.old_serial, args.new_serial)
+        await replacement.replace_box(db, args.old_serial, args.new_serial)
         await _audit(db, "device.replace", args.old_serial, {"new": args.new_serial})
 
     asyncio.run(_with_db(_settings(args), work))

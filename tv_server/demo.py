@@ -14,7 +14,7 @@ from accounts import users
 from advisers import demo as demo_advisers
 from content import announcements, directory, laws, programs, workflow
 from content.demo_directory import demo_service_points
-from device_registry import devices, regions
+from device_registry import loading, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
 from storage import Database
 
@@ -91,9 +91,9 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         await directory.upsert_points(db, demo_service_points(rows))
 
     async def boxes():
-        await devices.upsert_models(db, MODELS)
-        await devices.insert_boxes(db, demo_boxes(rows))
-        await devices.ensure_wave(db, PILOT_WAVE, "pilot", pilot_village_codes(rows), "started")
+        await loading.upsert_models(db, MODELS)
+        await loading.insert_boxes(db, demo_boxes(rows))
+        await loading.ensure_wave(db, PILOT_WAVE, "pilot", pilot_village_codes(rows), "started")
 
     async def announcement():
         await announcements.create_announcement(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import async_playwright
 
-from device_registry import devices
+from device_registry import inventory
 from tests.conftest import ARTIFACTS, DEMO_PASSWORD, chromium_or_skip, make_settings
 from tv_server import keys
 from tv_server.app import create_app
@@ -20,7 +20,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--n
 async def test_staff_corrects_a_box_on_its_page(aiohttp_server, data_dir):
     server = await aiohttp_server(create_app(make_settings(data_dir)))
     db = server.app[keys.DB]
-    await devices.set_attributes(db, "DEMO-0001", {"antenna": "dish"})
+    await inventory.set_attributes(db, "DEMO-0001", {"antenna": "dish"})
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_or_skip(), args=ARGS)
         try:
@@ -52,7 +52,7 @@ async def test_staff_corrects_a_box_on_its_page(aiohttp_server, data_dir):
             async with page.expect_navigation():
                 await page.keyboard.press("Enter")  # submits the form, as a clerk would
             assert "机顶盒信息已保存" in await page.inner_text("main")
-            box = await devices.device_details(db, "DEMO-0001")
+            box = await inventory.device_details(db, "DEMO-0001")
             assert box["model"] == "Huawei EC6110" and box["mac"] == "AC:DB:48:00:01:23"
             assert box["screen_profile"] == "2160p" and box["keymap_family"] == "huawei"
             assert box["attributes"] == {

@@ -9,7 +9,7 @@ import asyncio
 import json
 import sqlite3
 
-from device_registry import devices, tokens
+from device_registry import enrolment, replacement, tokens
 from tests.conftest import csrf_of, device_token_key, legacy_device_token, make_settings
 from tests.test_device_api import _enrol, _key, _village
 from tv_server import cli, keys
@@ -35,7 +35,9 @@ async def _refused(response, status: int, code: str) -> None:
 
 
 async def _token(client, serial: str = BOX) -> str:
-    return await devices.issue_token(client.app[keys.DB], serial, key=device_token_key(client.app))
+    return await enrolment.issue_token(
+        client.app[keys.DB], serial, key=device_token_key(client.app)
+    )
 
 
 async def test_a_box_retired_through_the_api_is_refused_on_its_next_beat(client):
@@ -53,7 +55,7 @@ async def test_a_box_retired_through_the_api_is_refused_on_its_next_beat(client)
 async def test_a_replaced_box_is_refused_on_its_next_beat(client):
     token = await _token(client)
     assert (await _beat(client, BOX, token)).status == 202
-    await devices.replace_box(client.app[keys.DB], BOX, "NEW-4K-0009")
+    await replacement.replace_box(client.app[keys.DB], BOX, "NEW-4K-0009")
     await _refused(await _beat(client, BOX, token), 410, "device_retired")
 
 
@@ -74,7 +76,7 @@ async def test_a_revoked_or_rotated_token_is_refused_on_its_next_beat(client):
     second = await _token(client)  # a new token: the first stops working at once
     await _refused(await _beat(client, BOX, first), 401, "token_invalid")
     assert (await _beat(client, BOX, second)).status == 202
-    assert await devices.revoke_token(db, BOX) is True
+    assert await enrolment.revoke_token(db, BOX) is True
     await _refused(await _beat(client, BOX, second), 401, "token_invalid")
     third = await _token(client)
     assert (await _beat(client, BOX, third)).status == 202

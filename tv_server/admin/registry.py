@@ -11,7 +11,20 @@ import json
 
 from aiohttp import web
 
-from device_registry import coverage, devices, households, registry_io
+from device_registry import (
+    activity,
+    admission,
+    corrections,
+    coverage,
+    enrolment,
+    households,
+    inventory,
+    records,
+    registry_io,
+    replacement,
+    validation,
+)
+from device_registry.states import REFUSED_STATES, DeviceState, sql_list
 from storage import Conflict, DomainError, Invalid, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import labels
@@ -36,14 +49,14 @@ ACCEPTED_SHOWN = 20  # accepted boxes offered their household form after a decis
 MAX_UPLOAD = 20 * 1024 * 1024
 
 STATES = {
-    "pending": N_("待审核"),
-    "rejected": N_("已拒绝"),
-    "planned": N_("计划安装"),
-    "installed": N_("已安装"),
-    "activated": N_("已激活"),
-    "active": N_("活跃"),
-    "inactive": N_("不活跃"),
-    "retired": N_("已退役"),
+    DeviceState.PENDING: N_("待审核"),
+    DeviceState.REJECTED: N_("已拒绝"),
+    DeviceState.PLANNED: N_("计划安装"),
+    DeviceState.INSTALLED: N_("已安装"),
+    DeviceState.ACTIVATED: N_("已激活"),
+    DeviceState.ACTIVE: N_("活跃"),
+    DeviceState.INACTIVE: N_("不活跃"),
+    DeviceState.RETIRED: N_("已退役"),
 }
 NOTICES = {
     "registry_accepted": N_("已接受所选机顶盒。"),
@@ -77,7 +90,7 @@ MESSAGES = {
     "not_text": N_("文件不是 UTF-8 或 GBK 编码的 CSV。"),
     "has_problems": N_("有 %(n)s 行需要修改，没有写入任何数据。"),
     "dry_run_ok": N_("检查通过：%(n)s 行都没有问题（未写入）。"),
-    # Corrections on a box's page (device_registry.devices.update_device).
+    # Corrections on a box's page (device_registry.corrections.update_device).
     "device_changed": N_("没有保存：这台机顶盒刚被修改过（上方是最新信息）。请核对后再保存。"),
     "field_invalid": N_("有一项内容格式不对。"),
     "model_unknown": N_("请选择一个已登记的型号。"),
@@ -202,11 +215,15 @@ def _scope_clause(request: web.Request) -> tuple[str, list]:
     scope = _scope_villages(request)
     if scope is None:
         return "", []
-    unplaced = " OR (village_code IS NULL AND state = 'pending')" if sees_unplaced(request) else ""
+    unplaced = (
+        f" OR (village_code IS NULL AND state = '{DeviceState.PENDING}')"
+        if sees_unplaced(request)
+        else ""
+    )
     return f"(village_code IN (SELECT value FROM json_each(?)){unplaced})", [json.dumps(scope)]
 
 
-def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
+def _village_allowed(request: web.Request) -> admission.VillageAllowed | None:
     """Whether a box in this village (None: in no village) lies in the user's region; None for
     a user of every region."""
     user = current_user(request)
@@ -239,7 +256,7 @@ async def _listing(request: web.Request, state: str, query: str, page: int) -> t
 async def pending_count(request: web.Request) -> int:
     """Pending boxes this user sees in 机顶盒 › 待审核 (and can accept or reject)."""
     clause, params = _scope_clause(request)
-    sql = "SELECT COUNT(*) FROM devices WHERE state = 'pending'"
+    sql = f"SELECT COUNT(*) FROM devices WHERE state = '{DeviceState.PENDING}'"
     return await request.config_dict[keys.DB].fetchval(
         sql + (f" AND {clause}" if clause else ""), params
     )
@@ -248,7 +265,7 @@ async def pending_count(request: web.Request) -> int:
 async def box_count(request: web.Request) -> int:
     """Registered boxes (not pending, rejected or retired) this user sees."""
     clause, params = _scope_clause(request)
-    sql = "SELECT COUNT(*) FROM devices WHERE state NOT IN ('pending','rejected','retired')"
+    sql = f"SELECT COUNT(*) FROM devices WHERE state NOT IN ({sql_list(REFUSED_STATES)})"
     return await request.config_dict[keys.DB].fetchval(
         sql + (f" AND {clause}" if clause else ""), params
     )
@@ -262,9 +279,11 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
     page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     boxes, total = await _listing(request, state, query, page)
     accepted = [
-        s for s in request.query.get("accepted", "")[:2000].split(",") if devices.SERIAL_RE.match(s)
+        s
+        for s in request.query.get("accepted", "")[:2000].split(",")
+        if validation.SERIAL_RE.match(s)
     ][:ACCEPTED_SHOWN]
-    auto = await devices.auto_accept_villages(request.config_dict[keys.DB])
+    auto = await admission.auto_accept_villages(request.config_dict[keys.DB])
     scope = _scope_villages(request)
     if scope is not None:
         auto = [code for code in auto if code in set(scope)]
@@ -282,7 +301,7 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
         accepted=accepted,
         auto_villages=auto,
         when=_when,
-        effective=lambda b: devices.effective_state(b["state"], b["last_seen"]),
+        effective=lambda b: activity.effective_state(b["state"], b["last_seen"]),
         **extra,
     )
 
@@ -311,7 +330,7 @@ async def decide(request: web.Request) -> web.Response:
         await require_region(request, PERMISSION, village)
     try:
         # Every selected box's current village and the target village, inside the transaction.
-        changed = await devices.decide_pending(
+        changed = await admission.decide_pending(
             db, serials, accept, village, allowed=_village_allowed(request)
         )
     except OutOfScope as exc:
@@ -346,7 +365,7 @@ async def auto_accept(request: web.Request) -> web.Response:
             request, status=400, error=_message("village_unknown"), typed_auto=village
         )
     await require_region(request, PERMISSION, village)
-    await devices.set_auto_accept(request.config_dict[keys.DB], village, on)
+    await admission.set_auto_accept(request.config_dict[keys.DB], village, on)
     await log(
         request, "device.auto_accept", object_type="region", object_id=village, detail={"on": on}
     )
@@ -355,10 +374,10 @@ async def auto_accept(request: web.Request) -> web.Response:
 
 async def _box(request: web.Request, serial: str, viewing: bool = False) -> dict:
     try:
-        box = await devices.device_details(request.config_dict[keys.DB], serial)
+        box = await inventory.device_details(request.config_dict[keys.DB], serial)
     except DomainError:
         raise web.HTTPNotFound() from None
-    unplaced = box["village_code"] is None and box["state"] == "pending"
+    unplaced = box["village_code"] is None and box["state"] == DeviceState.PENDING
     if not (viewing and unplaced and sees_unplaced(request)):  # the city's staff look at it
         await require_region(request, PERMISSION, box["village_code"])
     return box
@@ -370,7 +389,7 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
     if box["household_id"] is not None:
         household = await households.get_household(db, box["household_id"])
         history = await households.box_history(db, box["household_id"])
-    models = await devices.list_models(db)
+    models = await inventory.list_models(db)
     model = next((m for m in models if m["model"] == box["model"]), None)
     extra.setdefault("edit", _edit_form(box))
     return render(
@@ -383,11 +402,11 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
         states=STATES,
         when=_when,
         models=models,
-        model_profile=model["screen_profile"] if model else devices.DEFAULT_PROFILE,
-        model_family=model["keymap_family"] if model else devices.DEFAULT_FAMILY,
-        profiles=devices.PROFILES,
+        model_profile=model["screen_profile"] if model else records.DEFAULT_PROFILE,
+        model_family=model["keymap_family"] if model else records.DEFAULT_FAMILY,
+        profiles=records.PROFILES,
         families=EDITABLE_FAMILIES,
-        next_states=devices.STATE_CHANGES.get(box["state"], ()),
+        next_states=corrections.STATE_CHANGES.get(box["state"], ()),
         **extra,
     )
 
@@ -405,7 +424,7 @@ async def replace(request: web.Request) -> web.Response:
     new_serial = str(post.get("new_serial", "")).strip()
     db = request.config_dict[keys.DB]
     try:
-        await devices.replace_box(db, serial, new_serial, allowed=_village_allowed(request))
+        await replacement.replace_box(db, serial, new_serial, allowed=_village_allowed(request))
     except OutOfScope as exc:
         raise await deny(request, PERMISSION, serial=serial, new=new_serial, **exc.params) from None
     except DomainError as exc:
@@ -471,7 +490,7 @@ async def revoke_tv(request: web.Request) -> web.Response:
             tx=tx,
         )
 
-    await devices.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
+    await records.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
     request.config_dict[keys.BOXES].forget()  # also drops the fast lane's remembered screens
     raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
 
@@ -494,7 +513,7 @@ async def revoke_token(request: web.Request) -> web.Response:
             tx=tx,
         )
 
-    had = await devices.revoke_token(request.config_dict[keys.DB], serial, audit=audited)
+    had = await enrolment.revoke_token(request.config_dict[keys.DB], serial, audit=audited)
     request.config_dict[keys.BOXES].forget()  # drops legacy tokens verified lately too
     ok = "registry_token_revoked" if had else "registry_token_none"
     raise see_other(request, "admin_registry_box", ok=ok, serial=serial)
@@ -537,7 +556,7 @@ def _typed_edit(post) -> dict:
     return {
         "fields": {
             name: str(post.get(name, "")).strip()
-            for name in devices.EDITABLE_FIELDS
+            for name in corrections.EDITABLE_FIELDS
             if name in post
         },
         "attributes": [(k, v, k in removed) for k, v in zip(old_keys, old_values, strict=False)],
@@ -620,11 +639,11 @@ async def edit(request: web.Request) -> web.Response:
             raise see_other(
                 request, "admin_registry_box", ok="registry_box_unchanged", serial=serial
             )
-        _before, after = await devices.update_device(
+        _before, after = await corrections.update_device(
             db,
             serial,
             changes,
-            models=await devices.known_models(db),
+            models=await enrolment.known_models(db),
             families=EDITABLE_FAMILIES,
             expected_version=typed["version"],
             then=audited,
