@@ -382,7 +382,8 @@ def run(quick: bool = False) -> dict:
         "rss_peak_mb": rss_after.get("VmHWM", 0) / 1024,
         "rss_before_mb": rss_before.get("VmRSS", 0) / 1024,
         "pass_latency": worst <= P99_TARGET_MS and errors == 0,
-        "pass_cpu": cpu <= CPU_TARGET,
+        # judged at the wanted rates: the share measured, scaled by wanted ÷ reached requests
+        "pass_cpu": cpu * wanted / reached <= CPU_TARGET if reached else False,
         "pass_rss": rss_mb <= RSS_TARGET_MB,
         "neighbours": fleet_bench.neighbours(),
         "elapsed_s": time.perf_counter() - started,
@@ -395,7 +396,8 @@ def markdown(r: dict) -> str:
         "| --- | --- | --- | --- |",
         f"| Evening peak: worst p99 of any request kind, no errors | {fmt(r['worst_p99'], 1)} ms,"
         f" {r['errors']} errors | ≤ {P99_TARGET_MS:.0f} ms | {verdict(r['pass_latency'])} |",
-        f"| Evening peak: server process CPU (of one core) | {fmt(r['cpu_percent'], 0)} % |"
+        f"| Evening peak: server process CPU (of one core), at the rates reached → scaled to the"
+        f" wanted rates | {fmt(r['cpu_percent'], 0)} % → {fmt(r['cpu_at_wanted'], 0)} % |"
         f" ≤ {CPU_TARGET:.0f} % | {verdict(r['pass_cpu'])} |",
         f"| Server RSS with {fmt(r['registered'])} boxes registered, after the peak |"
         f" {fmt(r['rss_mb'], 0)} MB (peak {fmt(r['rss_peak_mb'], 0)} MB) |"
