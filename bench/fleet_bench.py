@@ -28,12 +28,13 @@ from pathlib import Path
 
 from bench import common, registry_bench, server_bench
 from bench.common import fmt, median, verdict
+from device_registry.states import ADMITTED_STATES
 
 START = "<!-- fleet:start -->"
 END = "<!-- fleet:end -->"
 TARGET = 0.5  # fleet heartbeat req/s ÷ hello-world req/s
 BODY = registry_bench.BODY
-ADMITTED = ("planned", "installed", "activated", "active", "inactive")
+ADMITTED = ADMITTED_STATES
 
 
 def fill_tokens(data_dir: Path, signed: int, legacy: int) -> dict:

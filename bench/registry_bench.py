@@ -28,6 +28,7 @@ import aiohttp
 from bench import common, coverage_bench, server_bench
 from bench.common import fmt, median, verdict
 from device_registry.heartbeats import HEARTBEAT_UPDATE
+from device_registry.states import REFUSED_STATES, sql_list
 
 START = "<!-- registry:start -->"
 END = "<!-- registry:end -->"
@@ -79,19 +80,19 @@ async def _open_db(data_dir: Path):
 async def issue_tokens(data_dir: Path, count: int) -> list[tuple[str, str]]:
     """(serial, token) for `count` admitted boxes, through the domain function, signed with the
     key the server will read from the data dir."""
-    from device_registry import devices, tokens
+    from device_registry import enrolment, states, tokens
     from tv_server.settings import ensure_secrets, load_settings
 
     settings = ensure_secrets(load_settings(env={}, data_dir=str(data_dir)))
     key = tokens.key_of(settings.device_token_secret)
     db = await _open_db(data_dir)
     try:
-        marks = ",".join("?" * len(devices.ADMITTED_STATES))
+        marks = ",".join("?" * len(states.ADMITTED_STATES))
         rows = await db.fetchall(
             f"SELECT serial FROM devices WHERE state IN ({marks}) ORDER BY id LIMIT ?",  # noqa: S608
-            (*devices.ADMITTED_STATES, count),
+            (*states.ADMITTED_STATES, count),
         )
-        return [(r[0], await devices.issue_token(db, r[0], key=key)) for r in rows]
+        return [(r[0], await enrolment.issue_token(db, r[0], key=key)) for r in rows]
     finally:
         await db.close()
 
@@ -208,7 +209,7 @@ async def flush_vs_raw(data_dir: Path, sizes: tuple[int, ...], repeats: int) -> 
         ids = [
             r[0]
             for r in await db.fetchall(
-                "SELECT id FROM devices WHERE state NOT IN ('retired','rejected','pending')"
+                f"SELECT id FROM devices WHERE state NOT IN ({sql_list(REFUSED_STATES)})"
                 " ORDER BY id"
             )
         ]
@@ -564,7 +565,7 @@ def markdown(r: dict) -> str:
         "(firmware, portal_version, uptime), rotating over the boxes (a wrk Lua script); "
         "answered 202 and buffered, written by the flush task every 2 s. Set-up: "
         f"`registry synth` {fmt(hb['synth_s'])} s, {hb['tokens']} tokens via "
-        f"`devices.issue_token` {fmt(hb['tokens_s'])} s.",
+        f"`enrolment.issue_token` {fmt(hb['tokens_s'])} s.",
         "",
         "| target | req/s (median) | p50 ms | p99 ms | runs req/s | errors |",
         "| --- | ---: | ---: | ---: | --- | ---: |",

@@ -139,65 +139,74 @@ async def submit(
     this returns."""
     now = time.time() if now is None else now
     placement = placement or Placement()
-    async with db.transaction() as tx:
-        row = await tx.fetchone(
-            f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND idempotency_key = ?",
-            (device_id, draft.idempotency_key),
-        )
-        if row is not None:
-            await _drop_submitted_draft(tx, device_id, draft.idempotency_key)
-            return _request(row), False
-        open_count = (
-            await tx.fetchone(
-                "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
-                f" ({','.join('?' * len(OPEN_STATES))})",
-                (device_id, *OPEN_STATES),
-            )
-        )[0]
-        if open_count >= max_open:
-            raise LimitReached("callback_limit", str(max_open), limit=max_open)
-        for _attempt in range(5):
-            ref = _new_ref(now)
-            if await tx.fetchone("SELECT 1 FROM callback_requests WHERE ref = ?", (ref,)) is None:
-                break
-        request_id = await tx.insert(
-            "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
-            " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
-            " updated_at, office_code, region_code, due_at, origin, topic, adviser_id, language)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                ref,
-                device_id,
-                draft.idempotency_key,
-                draft.service,
-                draft.service_point_code,
-                draft.phone_e164,
-                phones.mask(draft.phone_e164),
-                draft.time_window,
-                now,
-                now,
-                placement.office_code,
-                placement.region_code,
-                placement.due_at,
-                placement.origin,
-                draft.topic,
-                draft.adviser_id,
-                placement.language,
-            ),
-        )
-        await record_event(
-            tx,
-            request_id,
-            "submitted",
-            actor=placement.actor,
-            to_status="submitted",
-            now=now,
-            detail={"office": placement.office_code, "origin": placement.origin},
-        )
+    return await db.grouped(_write_request, device_id, draft, max_open, now, placement)
+
+
+async def _write_request(
+    tx: Transaction,
+    device_id: int,
+    draft: Draft,
+    max_open: int,
+    now: float,
+    placement: Placement,
+) -> tuple[CallbackRequest, bool]:
+    """The block of `submit`, run in a group commit (it awaits only `tx`)."""
+    row = await tx.fetchone(
+        f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ? AND idempotency_key = ?",
+        (device_id, draft.idempotency_key),
+    )
+    if row is not None:
         await _drop_submitted_draft(tx, device_id, draft.idempotency_key)
-        row = await tx.fetchone(
-            f"SELECT {_COLUMNS} FROM callback_requests WHERE id = ?", (request_id,)
+        return _request(row), False
+    open_count = (
+        await tx.fetchone(
+            "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
+            f" ({','.join('?' * len(OPEN_STATES))})",
+            (device_id, *OPEN_STATES),
         )
+    )[0]
+    if open_count >= max_open:
+        raise LimitReached("callback_limit", str(max_open), limit=max_open)
+    for _attempt in range(5):
+        ref = _new_ref(now)
+        if await tx.fetchone("SELECT 1 FROM callback_requests WHERE ref = ?", (ref,)) is None:
+            break
+    request_id = await tx.insert(
+        "INSERT INTO callback_requests (ref, device_id, idempotency_key, service,"
+        " service_point_code, phone_e164, phone_masked, time_window, status, created_at,"
+        " updated_at, office_code, region_code, due_at, origin, topic, adviser_id, language)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            ref,
+            device_id,
+            draft.idempotency_key,
+            draft.service,
+            draft.service_point_code,
+            draft.phone_e164,
+            phones.mask(draft.phone_e164),
+            draft.time_window,
+            now,
+            now,
+            placement.office_code,
+            placement.region_code,
+            placement.due_at,
+            placement.origin,
+            draft.topic,
+            draft.adviser_id,
+            placement.language,
+        ),
+    )
+    await record_event(
+        tx,
+        request_id,
+        "submitted",
+        actor=placement.actor,
+        to_status="submitted",
+        now=now,
+        detail={"office": placement.office_code, "origin": placement.origin},
+    )
+    await _drop_submitted_draft(tx, device_id, draft.idempotency_key)
+    row = await tx.fetchone(f"SELECT {_COLUMNS} FROM callback_requests WHERE id = ?", (request_id,))
     return _request(row), True
 
 
@@ -344,48 +353,64 @@ async def save_draft(
     if not valid_draft_id(draft_id):
         draft_id = None
     now = time.time() if now is None else now
-    async with db.transaction() as tx:
-        if service_point_code is not None and (
-            await tx.fetchone("SELECT 1 FROM service_points WHERE code = ?", (service_point_code,))
-            is None
-        ):
-            raise Invalid("service_point_invalid", service_point_code)
-        if adviser_id is not None and (
-            await tx.fetchone("SELECT 1 FROM advisers WHERE id = ?", (adviser_id,)) is None
-        ):
-            raise Invalid("adviser_invalid", str(adviser_id))
-        await tx.execute(
-            "DELETE FROM callback_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,)
-        )
-        existing = None
-        if draft_id:
-            existing = await tx.fetchone(
-                "SELECT id FROM callback_drafts WHERE id = ? AND device_id = ?",
-                (draft_id, device_id),
-            )
-        if existing is not None:
-            await tx.execute(
-                "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?,"
-                " topic = ?, adviser_id = ? WHERE id = ?",
-                (service, service_point_code, e164, topic, adviser_id, draft_id),
-            )
-        else:
-            # Room for the new one: keep this box's newest DRAFTS_PER_BOX - 1.
-            await tx.execute(
-                "DELETE FROM callback_drafts WHERE device_id = ? AND id NOT IN"
-                " (SELECT id FROM callback_drafts WHERE device_id = ?"
-                " ORDER BY created_at DESC, rowid DESC LIMIT ?)",
-                (device_id, device_id, DRAFTS_PER_BOX - 1),
-            )
-            draft_id = new_idempotency_key()
-            await tx.execute(
-                "INSERT INTO callback_drafts (id, device_id, service, service_point_code,"
-                " phone_e164, created_at, topic, adviser_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (draft_id, device_id, service, service_point_code, e164, now, topic, adviser_id),
-            )
+    draft_id = await db.grouped(
+        _write_draft, device_id, service, service_point_code, draft_id, e164, now, topic, adviser_id
+    )
     return CallbackDraft(
         draft_id, service, service_point_code, e164, phones.mask(e164), topic, adviser_id
     )
+
+
+async def _write_draft(
+    tx: Transaction,
+    device_id: int,
+    service: str,
+    service_point_code: str | None,
+    draft_id: str | None,
+    e164: str,
+    now: float,
+    topic: str,
+    adviser_id: int | None,
+) -> str:
+    """The block of `save_draft`, run in a group commit (it awaits only `tx`); returns the
+    draft's id."""
+    if service_point_code is not None and (
+        await tx.fetchone("SELECT 1 FROM service_points WHERE code = ?", (service_point_code,))
+        is None
+    ):
+        raise Invalid("service_point_invalid", service_point_code)
+    if adviser_id is not None and (
+        await tx.fetchone("SELECT 1 FROM advisers WHERE id = ?", (adviser_id,)) is None
+    ):
+        raise Invalid("adviser_invalid", str(adviser_id))
+    await tx.execute("DELETE FROM callback_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,))
+    existing = None
+    if draft_id:
+        existing = await tx.fetchone(
+            "SELECT id FROM callback_drafts WHERE id = ? AND device_id = ?",
+            (draft_id, device_id),
+        )
+    if existing is not None:
+        await tx.execute(
+            "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?,"
+            " topic = ?, adviser_id = ? WHERE id = ?",
+            (service, service_point_code, e164, topic, adviser_id, draft_id),
+        )
+    else:
+        # Room for the new one: keep this box's newest DRAFTS_PER_BOX - 1.
+        await tx.execute(
+            "DELETE FROM callback_drafts WHERE device_id = ? AND id NOT IN"
+            " (SELECT id FROM callback_drafts WHERE device_id = ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+            (device_id, device_id, DRAFTS_PER_BOX - 1),
+        )
+        draft_id = new_idempotency_key()
+        await tx.execute(
+            "INSERT INTO callback_drafts (id, device_id, service, service_point_code,"
+            " phone_e164, created_at, topic, adviser_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (draft_id, device_id, service, service_point_code, e164, now, topic, adviser_id),
+        )
+    return draft_id
 
 
 async def get_draft(db: Database, device_id: int, draft_id: str) -> CallbackDraft | None:

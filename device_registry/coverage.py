@@ -22,14 +22,13 @@ import time
 import weakref
 from dataclasses import asdict, dataclass, field, fields
 
-from device_registry import devices as devices_mod
+from device_registry import activity
 from device_registry import waves as waves_mod
 from device_registry.regions import Region, RegionTree
+from device_registry.states import INSTALLED_STATES, UNREGISTERED_STATES
 from storage import Database, LimitReached, NotFound, clock
 
 DAY = 86400.0
-INSTALLED_STATES = devices_mod.INSTALLED_STATES
-UNREGISTERED_STATES = ("pending", "rejected")
 DEFAULT_PERIOD_DAYS = 30
 FIGURES = (
     "households",
@@ -114,7 +113,7 @@ _VILLAGE_SQL = (
 
 async def village_figures(db: Database, now: float, period: Period) -> dict[str, Figures]:
     """Figures of every village that has boxes, household records or a total, by village code."""
-    week, month = devices_mod.active_since(now), now - 30 * DAY
+    week, month = activity.active_since(now), now - 30 * DAY
     s = INSTALLED_STATES
     params = (*s, *s, week, *s, month, *UNREGISTERED_STATES)
     out: dict[str, Figures] = {}

@@ -11,6 +11,7 @@ import datetime as dt
 import random
 
 from device_registry.regions import Region, RegionTree, village_display_name
+from device_registry.states import DeviceState
 
 MODELS: list[dict[str, str]] = [
     {
@@ -91,7 +92,7 @@ def demo_boxes(regions: list[dict], count: int = 240) -> list[dict]:
                 "installed_at": (
                     INSTALL_FIRST + dt.timedelta(days=0 if first else rng.randint(0, install_days))
                 ).isoformat(),
-                "state": "active",
+                "state": DeviceState.ACTIVE,
             }
         )
     return boxes

@@ -10,16 +10,21 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from device_registry.states import BEAT_ACTIVATES, REFUSED_STATES, DeviceState, sql_list
 from storage import Database
 
 # A heartbeat's own clock may drift; further off than this it is refused as absurd.
 MAX_FUTURE_SECONDS = 300
 MAX_PAST_SECONDS = 86400
 MAX_UPTIME_SECONDS = 10 * 365 * 86400
+_BECOME_ACTIVE = sql_list(BEAT_ACTIVATES)
+_REFUSED = sql_list(REFUSED_STATES)
+
 # One flushed beat: firmware and portal version only when the box sent them, last_seen never goes
 # back, a box in a not-yet-live state becomes active; retired, rejected and pending boxes stay as
-# they are. Parameters: firmware twice, portal version twice, uptime, then the beat's time three
-# times, the device id (the bench runs the same statement as a raw baseline).
+# they are. Parameters: firmware twice, portal version twice, uptime,
+# then the beat's time three times, the device id (bench/registry_bench.py runs the same
+# statement as a raw baseline).
 HEARTBEAT_UPDATE = (
     "UPDATE devices SET"
     " firmware = CASE WHEN ? != '' THEN ? ELSE firmware END,"
@@ -28,9 +33,8 @@ HEARTBEAT_UPDATE = (
     " last_seen = MAX(COALESCE(last_seen, 0), ?),"
     " first_seen = COALESCE(first_seen, ?),"
     " activated_at = COALESCE(activated_at, ?),"
-    " state = CASE WHEN state IN ('planned','installed','activated','inactive')"
-    " THEN 'active' ELSE state END"
-    " WHERE id = ? AND state NOT IN ('retired','rejected','pending')"
+    f" state = CASE WHEN state IN ({_BECOME_ACTIVE}) THEN '{DeviceState.ACTIVE}'"
+    f" ELSE state END WHERE id = ? AND state NOT IN ({_REFUSED})"
 )
 
 

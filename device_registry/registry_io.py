@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from device_registry import devices
+from device_registry import enrolment, states, validation
 from device_registry.regions import decode_csv_bytes
+from device_registry.states import DeviceState
 from storage import Database
 
 COLUMNS = (
@@ -137,7 +138,7 @@ def _parse(text: str, villages: set[str], models: set[str], report: ImportReport
         v = {n: c.strip() for n, c in zip(names, cells, strict=True)}
         before = len(report.issues)
         serial = v["serial"]
-        if not devices.valid_serial(serial):
+        if not validation.valid_serial(serial):
             report.add(line, "serial_invalid", value=serial)
         elif serial in serial_lines:
             report.add(line, "serial_repeated", value=serial, other=serial_lines[serial])
@@ -145,7 +146,7 @@ def _parse(text: str, villages: set[str], models: set[str], report: ImportReport
             serial_lines[serial] = line
         mac = None
         if v.get("mac"):
-            mac = devices.normalize_mac(v["mac"])
+            mac = validation.normalize_mac(v["mac"])
             if mac is None:
                 report.add(line, "mac_invalid", value=v["mac"])
             elif mac in mac_lines:
@@ -156,7 +157,7 @@ def _parse(text: str, villages: set[str], models: set[str], report: ImportReport
         if model is not None and model not in models:
             report.add(line, "model_unknown", value=model)
         firmware = v.get("firmware", "")
-        if firmware and not devices.valid_version(firmware):
+        if firmware and not validation.valid_version(firmware):
             report.add(line, "firmware_invalid", value=firmware)
         village = v["village_code"]
         if village not in villages:
@@ -170,8 +171,8 @@ def _parse(text: str, villages: set[str], models: set[str], report: ImportReport
                 installed = dt.date.fromisoformat(installed).isoformat()
             except ValueError:
                 report.add(line, "installed_at_invalid", value=installed)
-        state = v.get("state") or "installed"
-        if state not in devices.IMPORT_STATES:
+        state = v.get("state") or DeviceState.INSTALLED
+        if state not in states.IMPORT_STATES:
             report.add(line, "state_invalid", value=state)
         if len(report.issues) > before:
             continue
@@ -191,7 +192,7 @@ async def _existing(db: Database, rows: list[_Row], report: ImportReport) -> set
             chunk,
         )
         for serial, state in found:
-            if state == "pending":
+            if state == DeviceState.PENDING:
                 pending.add(serial)
             else:
                 report.add(by_serial[serial].line, "serial_registered", value=serial)
@@ -220,7 +221,7 @@ async def import_devices(
     """Check every row; unless `dry_run` or a row is bad, write them all in one transaction."""
     report = ImportReport(dry_run=dry_run)
     villages = {r[0] for r in await db.fetchall("SELECT code FROM regions WHERE level='village'")}
-    rows = _parse(text, villages, await devices.known_models(db), report)
+    rows = _parse(text, villages, await enrolment.known_models(db), report)
     pending = await _existing(db, rows, report) if rows else set()
     del report.issues[MAX_PROBLEMS:]
     if report.issues or dry_run or not rows:
@@ -265,7 +266,8 @@ async def import_devices(
                 "UPDATE devices SET mac = ?, model = ?, firmware = ?, village_code = ?,"
                 " household_label = ?,"
                 " household_id = (SELECT id FROM households WHERE village_code = ? AND label = ?),"
-                " state = ?, installed_at = ? WHERE serial = ? AND state = 'pending'",
+                " state = ?, installed_at = ?"
+                f" WHERE serial = ? AND state = '{DeviceState.PENDING}'",
                 [
                     (
                         r.mac,

@@ -8,8 +8,9 @@ import random
 import time
 from collections.abc import Callable
 
-from device_registry import devices
+from device_registry import loading
 from device_registry.demo_boxes import MODELS
+from device_registry.states import DeviceState
 from storage import Conflict, Database, Invalid, clock
 
 CHUNK = 50_000
@@ -45,7 +46,7 @@ async def synthesize(
         raise Invalid("village_unknown", "the region tree holds no villages")
     if await db.fetchone("SELECT 1 FROM devices WHERE serial = ?", (prefix + "0000001",)):
         raise Conflict("synth_already_loaded", prefix)
-    await devices.upsert_models(db, MODELS)
+    await loading.upsert_models(db, MODELS)
     models = [m["model"] for m in MODELS if m["vendor"] != "(test)"]
 
     weights = [rng.uniform(0.3, 3.0) for _ in villages]
@@ -83,17 +84,21 @@ async def synthesize(
                 installed_day = now - rng.uniform(10, 300) * DAY
                 roll = rng.random()
                 if roll < 0.05:
-                    state, seen, activated = "planned", None, None
+                    state, seen, activated = DeviceState.PLANNED, None, None
                 elif roll < 0.15:
-                    state, seen, activated = "installed", None, None
+                    state, seen, activated = DeviceState.INSTALLED, None, None
                 elif roll < 0.75:
                     seen = now - rng.uniform(0, 7) * DAY
-                    state, activated = "active", installed_day + DAY
+                    state, activated = DeviceState.ACTIVE, installed_day + DAY
                 elif roll < 0.97:
                     seen = now - rng.uniform(7.01, 60) * DAY
-                    state, activated = "inactive", installed_day + DAY
+                    state, activated = DeviceState.INACTIVE, installed_day + DAY
                 else:
-                    state, seen, activated = "retired", now - rng.uniform(30, 90) * DAY, None
+                    state, seen, activated = (
+                        DeviceState.RETIRED,
+                        now - rng.uniform(30, 90) * DAY,
+                        None,
+                    )
                 first_seen = activated
                 rows.append(
                     (
@@ -114,7 +119,7 @@ async def synthesize(
                         now,
                     )
                 )
-                links.append((household_id, device_id, installed_day, "installed"))
+                links.append((household_id, device_id, installed_day, DeviceState.INSTALLED))
                 if seen is not None and usage_events < usage_budget and rng.random() < 0.3:
                     events.append((device_id, "launch", None, None, seen))
                     events.append((device_id, "view", rng.randint(1, 20), 1, seen + 30))

@@ -24,10 +24,11 @@ import hashlib
 import hmac
 import time
 
+from device_registry.states import REFUSED_STATES
 from storage import Database
 
 PREFIX = "ltvd_1."  # the signed scheme; legacy tokens are "ltvd_" + urlsafe base64 (no '.')
-REFUSED = ("retired", "rejected", "pending")  # states whose boxes may not beat
+REFUSED = REFUSED_STATES  # states whose boxes may not beat
 
 
 def key_of(secret: str) -> bytes:
@@ -46,7 +47,7 @@ def _mac(key: bytes, serial: str, device_id: str, generation: str, issued: str) 
 
 def mint(key: bytes, serial: str, device_id: int, generation: int, issued: float) -> str:
     """A signed token for generation `generation` of this box (the caller records the
-    generation, see `devices.issue_token`)."""
+    generation, see `enrolment.issue_token`)."""
     fields = (str(int(device_id)), str(int(generation)), str(int(issued)))
     return f"{PREFIX}{'.'.join(fields)}.{_mac(key, serial, *fields)}"
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from device_registry.regions import RegionTree
+from device_registry.states import ADMITTED_STATES
 from storage import Conflict, Database, Invalid, NotFound
 
 KINDS = ("pilot", "expansion")
@@ -26,7 +27,6 @@ TRANSITIONS = {
 }
 NAME_MAX = 60
 NOTES_MAX = 2000
-ADMITTED_STATES = ("planned", "installed", "activated", "active", "inactive")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from callbacks import lifecycle
 from callbacks import requests as box_requests
 from content.directory import csv_io as directory_io
 from content.programs import workflow
-from device_registry import devices, tokens
+from device_registry import records, tokens
 from device_registry.regions import RegionTree
 from storage import Database, database_for
 from tv_server import callback_policy, keys
@@ -85,7 +85,7 @@ test_database.__test__ = False  # a helper, not a test
 
 
 def device_token_key(app: web.Application) -> bytes:
-    """The key the app signs device tokens with (for `devices.issue_token` in tests)."""
+    """The key the app signs device tokens with (for `enrolment.issue_token` in tests)."""
     return tokens.key_of(app[keys.SETTINGS].device_token_secret)
 
 
@@ -545,7 +545,7 @@ def legaltv(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
 
 
 async def wave_village(db, live: bool) -> str:
-    wave = await devices.started_wave_regions(db)
+    wave = await records.started_wave_regions(db)
     rows = await db.fetchall("SELECT code FROM regions WHERE level = 'village' ORDER BY code")
     tree = await RegionTree.load(db)
     for (code,) in rows:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from content.announcements import notices as ann
-from device_registry import devices
+from device_registry import loading
 from tests.helpers import enter
 from tv_server import keys
 
@@ -43,7 +43,7 @@ OUTSIDE = {"home": False, "programs": False, "poll": False}
 
 
 async def _wave(client, name: str, regions: list[str]) -> int:
-    return await devices.ensure_wave(client.app[keys.DB], name, "expansion", regions)
+    return await loading.ensure_wave(client.app[keys.DB], name, "expansion", regions)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from device_registry import devices
+from device_registry import enrolment
 from tests.helpers import ROOT, TEST_SECRET, device_token_key, launch_params, make_settings
 from tv_server import keys
 from tv_server.app import create_app
@@ -102,7 +102,7 @@ async def test_backup_under_load_restores_every_table(front_client, data_dir, tm
     client = await front_client(create_app(make_settings(data_dir, max_open_callbacks=10**6)))
     db = client.app[keys.DB]
     tokens = [
-        await devices.issue_token(db, f"DEMO-{n:04d}", key=device_token_key(client.app))
+        await enrolment.issue_token(db, f"DEMO-{n:04d}", key=device_token_key(client.app))
         for n in range(1, 21)
     ]
     await asyncio.sleep(0.5)  # the usage flusher has written what start-up recorded

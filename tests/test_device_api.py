@@ -8,7 +8,7 @@ import time
 
 import jsonschema
 
-from device_registry import devices
+from device_registry import admission, enrolment, inventory, replacement
 from tests.helpers import api_key_header, device_token_key, enrol, wave_village
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
@@ -49,7 +49,7 @@ async def test_enrol_heartbeat_entitlement_round_trip(client):
     )
     assert response.status == 202, await response.text()
     await client.app[HEARTBEATS].flush()
-    details = await devices.device_details(db, "HS4K-000001")
+    details = await inventory.device_details(db, "HS4K-000001")
     assert details["firmware"] == "V100R004"
     assert details["portal_version"] == "2.1.0"
     assert details["uptime"] == 3600
@@ -76,7 +76,7 @@ async def test_enrol_heartbeat_entitlement_round_trip(client):
 
 async def test_heartbeats_are_flushed_by_the_background_task(client):
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, LIVE, key=device_token_key(client.app))
+    token = await enrolment.issue_token(db, LIVE, key=device_token_key(client.app))
     before = await db.fetchval("SELECT last_seen FROM devices WHERE serial = ?", (LIVE,))
     response = await client.post(
         f"/api/v1/devices/{LIVE}/heartbeat",
@@ -155,7 +155,7 @@ async def test_enrol_refuses_bad_input_and_writes_nothing(client):
 
 async def test_heartbeat_bad_input_is_refused_and_nothing_is_stored(client):
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, LIVE, key=device_token_key(client.app))
+    token = await enrolment.issue_token(db, LIVE, key=device_token_key(client.app))
     box = {"Authorization": f"Bearer {token}"}
     url = f"/api/v1/devices/{LIVE}/heartbeat"
     now = time.time()
@@ -195,15 +195,15 @@ async def test_heartbeat_bad_input_is_refused_and_nothing_is_stored(client):
 
 async def test_heartbeat_from_retired_box_is_gone(client):
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, LIVE, key=device_token_key(client.app))
-    await devices.replace_box(db, LIVE, "NEW-4K-0001")
+    token = await enrolment.issue_token(db, LIVE, key=device_token_key(client.app))
+    await replacement.replace_box(db, LIVE, "NEW-4K-0001")
     response = await client.post(
         f"/api/v1/devices/{LIVE}/heartbeat", json={}, headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status == 410
     assert (await response.json())["error"]["code"] == "device_retired"
     # A pending box has no token and is told it waits for staff.
-    await devices.register_pending(db, "PENDING-01")
+    await admission.register_pending(db, "PENDING-01")
     response = await client.post(
         "/api/v1/devices/PENDING-01/heartbeat",
         json={},
@@ -238,7 +238,7 @@ async def test_unknown_box_registers_as_pending_or_auto_accepted(client):
     response = await client.post("/api/v1/devices/SELF-0001/register", json={})
     assert response.status == 202
     assert (await response.json())["state"] == "pending"
-    await devices.set_auto_accept(db, village, True)
+    await admission.set_auto_accept(db, village, True)
     response = await client.post(
         "/api/v1/devices/SELF-0002/register", json={"village_code": village}
     )

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from accounts import apikeys
-from device_registry import devices
+from device_registry import admission, enrolment, inventory
 from tests.helpers import device_token_key, make_settings
 from tv_server import keys
 from tv_server.app import create_app
@@ -142,13 +142,13 @@ BAD = [
 @pytest.mark.parametrize(("body", "status", "code"), BAD, ids=[str(b)[:40] for b, *_ in BAD])
 async def test_patch_refuses_bad_input_and_changes_nothing(client, body, status, code):
     key = await _key(client, "devices:write", "devices:read")
-    before = await devices.device_details(client.app[keys.DB], BOX)
+    before = await inventory.device_details(client.app[keys.DB], BOX)
     response = await client.patch(URL, json=body, headers=key)
     assert response.status == status, await response.text()
     error = (await response.json())["error"]
     assert error["code"] == (code or "activated_before_installed")
     assert error["message"]
-    after = await devices.device_details(client.app[keys.DB], BOX)
+    after = await inventory.device_details(client.app[keys.DB], BOX)
     assert after["version"] == before["version"] and after == before
 
 
@@ -175,13 +175,13 @@ async def test_a_stale_if_match_is_refused_with_412(client):
     key = await _key(client, "devices:write", "devices:read")
     version = (await (await client.get(URL, headers=key)).json())["version"]
     # Someone else (here: the box's own heartbeat path or staff) changes the record.
-    await devices.set_attributes(client.app[keys.DB], BOX, {"shelf": "A3"})
+    await inventory.set_attributes(client.app[keys.DB], BOX, {"shelf": "A3"})
     response = await client.patch(
         URL, json={"firmware": "V9"}, headers={**key, "If-Match": f'"{version}"'}
     )
     assert response.status == 412
     assert (await response.json())["error"]["code"] == "version_mismatch"
-    assert (await devices.device_details(client.app[keys.DB], BOX))["firmware"] != "V9"
+    assert (await inventory.device_details(client.app[keys.DB], BOX))["firmware"] != "V9"
     response = await client.patch(URL, json={"firmware": "V9"}, headers={**key, "If-Match": "*"})
     assert response.status == 200
 
@@ -189,7 +189,7 @@ async def test_a_stale_if_match_is_refused_with_412(client):
 async def test_retiring_by_patch_revokes_the_token_and_closes_the_fields(client):
     db = client.app[keys.DB]
     key = await _key(client, "devices:write")
-    token = await devices.issue_token(db, BOX, key=device_token_key(client.app))
+    token = await enrolment.issue_token(db, BOX, key=device_token_key(client.app))
     response = await client.patch(URL, json={"state": "retired"}, headers=key)
     assert response.status == 200, await response.text()
     record = await response.json()
@@ -218,8 +218,8 @@ async def test_retiring_by_patch_revokes_the_token_and_closes_the_fields(client)
 async def test_a_rejected_box_can_be_reopened_but_not_accepted_by_patch(client):
     db = client.app[keys.DB]
     key = await _key(client, "devices:write")
-    await devices.register_pending(db, "REJ-0001")
-    await devices.decide_pending(db, ["REJ-0001"], accept=False)
+    await admission.register_pending(db, "REJ-0001")
+    await admission.decide_pending(db, ["REJ-0001"], accept=False)
     url = "/api/v1/devices/REJ-0001"
     response = await client.patch(url, json={"state": "installed"}, headers=key)
     assert response.status == 409

@@ -11,7 +11,7 @@ import sqlite3
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
-from device_registry import devices
+from device_registry import enrolment
 from tests.helpers import ServeProcess, device_token_key, free_port, make_settings
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
@@ -65,7 +65,9 @@ async def test_heartbeats_through_the_front_answer_as_the_routed_handler(
     plain = TestClient(TestServer(create_app(settings)))  # aiohttp's own runner: no front
     await plain.start_server()
     try:
-        token = await devices.issue_token(front.app[keys.DB], LIVE, key=device_token_key(front.app))
+        token = await enrolment.issue_token(
+            front.app[keys.DB], LIVE, key=device_token_key(front.app)
+        )
         auth = {"Authorization": f"Bearer {token}"}
         good = {"firmware": "V1.2.3", "portal_version": "4.0.1", "uptime": 360}
         cases = [

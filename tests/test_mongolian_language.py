@@ -4,7 +4,7 @@ tile, the per-box and per-household memory, and the pastoral banners' default.""
 import re
 import time
 
-from device_registry.devices import get_box
+from device_registry.records import get_box
 from tests.helpers import TEST_SECRET, enter, front_screens, warm_screen
 from tv_server import keys
 from tv_server.boxauth import launch_signature

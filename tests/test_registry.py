@@ -8,7 +8,17 @@ import time
 
 import pytest
 
-from device_registry import devices, households, synth
+from device_registry import (
+    activity,
+    admission,
+    enrolment,
+    households,
+    inventory,
+    records,
+    replacement,
+    synth,
+    validation,
+)
 from device_registry.heartbeats import Beat, HeartbeatWriter
 from storage import Conflict, Invalid, NotFound
 from tests.helpers import test_database
@@ -37,39 +47,39 @@ async def _villages(db, n: int = 2) -> list[str]:
 
 
 def test_mac_and_version_validation():
-    assert devices.normalize_mac("ac-db-48-00-01-23") == "AC:DB:48:00:01:23"
-    assert devices.normalize_mac("acdb48000123") == "AC:DB:48:00:01:23"
+    assert validation.normalize_mac("ac-db-48-00-01-23") == "AC:DB:48:00:01:23"
+    assert validation.normalize_mac("acdb48000123") == "AC:DB:48:00:01:23"
     for bad in ("", "ac:db:48:00:01", "ac:db-48:00:01:23", "zz:db:48:00:01:23", "1" * 13):
-        assert devices.normalize_mac(bad) is None
-    assert devices.valid_version("V100R003C10") and not devices.valid_version("a b")
-    assert devices.valid_serial("HS4K-0001") and not devices.valid_serial("x")
+        assert validation.normalize_mac(bad) is None
+    assert validation.valid_version("V100R003C10") and not validation.valid_version("a b")
+    assert validation.valid_serial("HS4K-0001") and not validation.valid_serial("x")
 
 
 def test_effective_state_follows_the_seven_day_rule():
     now = 1_800_000_000.0
-    assert devices.effective_state("active", now - 6.9 * DAY, now) == "active"
-    assert devices.effective_state("active", now - 7.1 * DAY, now) == "inactive"
-    assert devices.effective_state("inactive", now - DAY, now) == "active"
+    assert activity.effective_state("active", now - 6.9 * DAY, now) == "active"
+    assert activity.effective_state("active", now - 7.1 * DAY, now) == "inactive"
+    assert activity.effective_state("inactive", now - DAY, now) == "active"
     # One definition with the coverage figures: any installed box seen within 7 days is active.
-    assert devices.effective_state("installed", now - DAY, now) == "active"
-    assert devices.effective_state("installed", None, now) == "installed"
-    assert devices.effective_state("active", None, now) == "inactive"
-    assert devices.effective_state("retired", now, now) == "retired"
+    assert activity.effective_state("installed", now - DAY, now) == "active"
+    assert activity.effective_state("installed", None, now) == "installed"
+    assert activity.effective_state("active", None, now) == "inactive"
+    assert activity.effective_state("retired", now, now) == "retired"
 
 
 async def test_mark_inactive_and_heartbeat_flush(db):
     now = time.time()
-    box = await devices.get_box(db, "DEMO-0002")
+    box = await records.get_box(db, "DEMO-0002")
     writer = HeartbeatWriter(db)
     writer.record(Beat(box.id, now - 10 * DAY, "V1", "2.0", 5))
     writer.record(Beat(box.id, now - 11 * DAY, "V0", "1.0", 1))  # older beat is ignored
     assert writer.pending == 1
     assert await writer.flush() == 1
-    details = await devices.device_details(db, "DEMO-0002")
+    details = await inventory.device_details(db, "DEMO-0002")
     assert details["firmware"] == "V1" and details["state"] == "active"
     assert details["effective_state"] == "inactive"
-    assert await devices.mark_inactive(db, now) >= 1
-    assert (await devices.device_details(db, "DEMO-0002"))["state"] == "inactive"
+    assert await activity.mark_inactive(db, now) >= 1
+    assert (await inventory.device_details(db, "DEMO-0002"))["state"] == "inactive"
 
 
 async def test_household_totals_csv(db):
@@ -105,36 +115,36 @@ async def test_household_record_keeps_contact_masked(db):
 async def test_admission_one_by_one_and_in_bulk(db):
     (v1,) = await _villages(db, 1)
     for serial in ("P-0001", "P-0002", "P-0003"):
-        assert await devices.register_pending(db, serial) == "pending"
-    assert await devices.decide_pending(db, ["P-0001"], True, v1) == ["P-0001"]
-    assert await devices.decide_pending(db, ["P-0002", "P-0003", "DEMO-0001"], False) == [
+        assert await admission.register_pending(db, serial) == "pending"
+    assert await admission.decide_pending(db, ["P-0001"], True, v1) == ["P-0001"]
+    assert await admission.decide_pending(db, ["P-0002", "P-0003", "DEMO-0001"], False) == [
         "P-0002",
         "P-0003",
     ]
-    one = await devices.device_details(db, "P-0001")
+    one = await inventory.device_details(db, "P-0001")
     assert one["state"] == "installed" and one["village_code"] == v1
-    assert (await devices.device_details(db, "P-0002"))["state"] == "rejected"
-    assert (await devices.device_details(db, "DEMO-0001"))["state"] != "rejected"
+    assert (await inventory.device_details(db, "P-0002"))["state"] == "rejected"
+    assert (await inventory.device_details(db, "DEMO-0001"))["state"] != "rejected"
     with pytest.raises(Invalid):
-        await devices.decide_pending(db, [], True)
+        await admission.decide_pending(db, [], True)
     with pytest.raises(Invalid):
-        await devices.decide_pending(db, ["P-0003"], True, "999")
+        await admission.decide_pending(db, ["P-0003"], True, "999")
 
 
 async def test_auto_accept_by_village(db):
     v1, v2 = await _villages(db)
-    await devices.set_auto_accept(db, v1, True)
-    assert await devices.auto_accept_villages(db) == [v1]
-    assert await devices.register_pending(db, "AUTO-0001", v1) == "installed"
-    assert await devices.register_pending(db, "AUTO-0002", v2) == "pending"
-    await devices.set_auto_accept(db, v1, False)
-    assert await devices.register_pending(db, "AUTO-0003", v1) == "pending"
+    await admission.set_auto_accept(db, v1, True)
+    assert await admission.auto_accept_villages(db) == [v1]
+    assert await admission.register_pending(db, "AUTO-0001", v1) == "installed"
+    assert await admission.register_pending(db, "AUTO-0002", v2) == "pending"
+    await admission.set_auto_accept(db, v1, False)
+    assert await admission.register_pending(db, "AUTO-0003", v1) == "pending"
     with pytest.raises(Invalid):
-        await devices.set_auto_accept(db, "150602", True)  # a banner, not a village
+        await admission.set_auto_accept(db, "150602", True)  # a banner, not a village
 
 
 async def test_replacement_keeps_household_history_and_retires_old_box(db):
-    old = await devices.get_box(db, "DEMO-0001")
+    old = await records.get_box(db, "DEMO-0001")
     await db.execute(
         "INSERT INTO device_progress (device_id, program_id, page, updated_at) VALUES (?, 1, 3, ?)",
         (old.id, time.time()),
@@ -143,10 +153,10 @@ async def test_replacement_keeps_household_history_and_retires_old_box(db):
         "INSERT INTO usage_events (device_id, kind, at) VALUES (?, 'launch', ?)",
         (old.id, time.time()),
     )
-    await devices.issue_token(db, "DEMO-0001", key=KEY)
-    new_id = await devices.replace_box(db, "DEMO-0001", "NEW-4K-0001")
-    retired = await devices.device_details(db, "DEMO-0001")
-    fresh = await devices.device_details(db, "NEW-4K-0001")
+    await enrolment.issue_token(db, "DEMO-0001", key=KEY)
+    new_id = await replacement.replace_box(db, "DEMO-0001", "NEW-4K-0001")
+    retired = await inventory.device_details(db, "DEMO-0001")
+    fresh = await inventory.device_details(db, "NEW-4K-0001")
     assert retired["state"] == "retired" and retired["replaced_by"] == new_id
     assert fresh["village_code"] == old.village_code and fresh["state"] == "installed"
     assert fresh["household_id"] == retired["household_id"] is not None
@@ -164,37 +174,37 @@ async def test_replacement_keeps_household_history_and_retires_old_box(db):
         await db.fetchval("SELECT COUNT(*) FROM device_tokens WHERE device_id = ?", (old.id,)) == 0
     )
     # The new box is entitled like the old one was (same village).
-    assert (await devices.get_box(db, "NEW-4K-0001")).admitted
+    assert (await records.get_box(db, "NEW-4K-0001")).admitted
     with pytest.raises(Conflict):
-        await devices.replace_box(db, "DEMO-0001", "NEW-4K-0002")  # already retired
+        await replacement.replace_box(db, "DEMO-0001", "NEW-4K-0002")  # already retired
     with pytest.raises(NotFound):
-        await devices.replace_box(db, "NOPE-0001", "NEW-4K-0003")
+        await replacement.replace_box(db, "NOPE-0001", "NEW-4K-0003")
     with pytest.raises(Conflict):
-        await devices.replace_box(db, "DEMO-0002", "DEMO-0003")  # a box in use elsewhere
+        await replacement.replace_box(db, "DEMO-0002", "DEMO-0003")  # a box in use elsewhere
     with pytest.raises(Invalid):
-        await devices.replace_box(db, "DEMO-0002", "DEMO-0002")
+        await replacement.replace_box(db, "DEMO-0002", "DEMO-0002")
 
 
 async def test_inventory_attributes(db):
-    await devices.set_attributes(db, "DEMO-0001", {"antenna": "dish", "tv.size": "55"})
-    await devices.set_attributes(db, "DEMO-0001", {"antenna": None, "tv.size": "65"})
-    assert (await devices.device_details(db, "DEMO-0001"))["attributes"] == {"tv.size": "65"}
+    await inventory.set_attributes(db, "DEMO-0001", {"antenna": "dish", "tv.size": "55"})
+    await inventory.set_attributes(db, "DEMO-0001", {"antenna": None, "tv.size": "65"})
+    assert (await inventory.device_details(db, "DEMO-0001"))["attributes"] == {"tv.size": "65"}
     with pytest.raises(Invalid):
-        await devices.set_attributes(db, "DEMO-0001", {"Bad Key": "x"})
+        await inventory.set_attributes(db, "DEMO-0001", {"Bad Key": "x"})
     with pytest.raises(Invalid):
-        await devices.set_attributes(db, "DEMO-0001", {"k": "x" * 201})
+        await inventory.set_attributes(db, "DEMO-0001", {"k": "x" * 201})
     with pytest.raises(NotFound):
-        await devices.set_attributes(db, "NOPE-0001", {"k": "x"})
+        await inventory.set_attributes(db, "NOPE-0001", {"k": "x"})
 
 
 async def test_token_only_for_admitted_boxes(db):
-    await devices.register_pending(db, "P-TOKEN-1")
+    await admission.register_pending(db, "P-TOKEN-1")
     with pytest.raises(Conflict):
-        await devices.issue_token(db, "P-TOKEN-1", key=KEY)
-    first = await devices.issue_token(db, "DEMO-0001", key=KEY)
-    second = await devices.issue_token(db, "DEMO-0001", key=KEY)
-    auth = await devices.device_auth(db, "DEMO-0001")
-    assert devices.token_matches(auth, second) and not devices.token_matches(auth, first)
+        await enrolment.issue_token(db, "P-TOKEN-1", key=KEY)
+    first = await enrolment.issue_token(db, "DEMO-0001", key=KEY)
+    second = await enrolment.issue_token(db, "DEMO-0001", key=KEY)
+    auth = await enrolment.device_auth(db, "DEMO-0001")
+    assert enrolment.token_matches(auth, second) and not enrolment.token_matches(auth, first)
 
 
 async def test_synth_builds_a_consistent_registry(db):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from device_registry import devices, households
+from device_registry import admission, households, inventory
 from device_registry.registry_io import decode, import_devices
 from tests.helpers import test_database
 from tv_server import cli
@@ -49,14 +49,14 @@ async def test_good_file_in_gbk_with_bom_variants_is_written(db):
         assert decode(raw) == text
     report = await import_devices(db, decode(text.encode("gb18030")))
     assert report.ok and report.written and report.new == 3 and report.rows == 3
-    one = await devices.device_details(db, "IMP-0001")
+    one = await inventory.device_details(db, "IMP-0001")
     assert one["mac"] == "02:00:00:00:00:01" and one["state"] == "installed"
     assert one["installed_at"] == "2026-05-01" and one["firmware"] == "V1.0"
     assert one["household_label"] == "王家" and one["household_id"] is not None
     history = await households.box_history(db, one["household_id"])
     assert [h["serial"] for h in history] == ["IMP-0001"]
-    assert (await devices.device_details(db, "IMP-0002"))["state"] == "planned"
-    assert (await devices.device_details(db, "IMP-0002"))["mac"] == "02:00:00:00:00:02"
+    assert (await inventory.device_details(db, "IMP-0002"))["state"] == "planned"
+    assert (await inventory.device_details(db, "IMP-0002"))["mac"] == "02:00:00:00:00:02"
 
 
 async def test_every_bad_row_is_reported_and_nothing_written(db):
@@ -96,7 +96,7 @@ async def test_wrong_header_and_empty_file(db):
 
 async def test_dry_run_writes_nothing_and_pending_boxes_are_accepted(db):
     (v1,) = await _villages(db, 1)
-    await devices.register_pending(db, "WAITING-01")
+    await admission.register_pending(db, "WAITING-01")
     text = f"{HEADER}\nWAITING-01,,,,{v1},,,\nNEW-0001,,,,{v1},,,\n"
     count = await db.fetchval("SELECT COUNT(*) FROM devices")
     report = await import_devices(db, text, dry_run=True)
@@ -104,8 +104,8 @@ async def test_dry_run_writes_nothing_and_pending_boxes_are_accepted(db):
     assert await db.fetchval("SELECT COUNT(*) FROM devices") == count
     report = await import_devices(db, text)
     assert report.written
-    assert (await devices.device_details(db, "WAITING-01"))["state"] == "installed"
-    assert (await devices.device_details(db, "WAITING-01"))["village_code"] == v1
+    assert (await inventory.device_details(db, "WAITING-01"))["state"] == "installed"
+    assert (await inventory.device_details(db, "WAITING-01"))["village_code"] == v1
 
 
 def _first_village(data_dir) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from device_registry import devices, waves
+from device_registry import records, waves
 from device_registry.regions import RegionTree
 from storage import Database
 
@@ -16,7 +16,7 @@ TTL_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class BoxView:
-    box: devices.Box
+    box: records.Box
     chain: tuple[str, ...]  # village, township, banner, city codes (nearest first)
     entitled: bool
     wave_id: int | None = None  # the started wave that switched the section on
@@ -67,7 +67,7 @@ class BoxDirectory:
         cached = self._boxes.get(serial)
         if cached is not None and time.monotonic() - cached[0] < TTL_SECONDS:
             return cached[1]
-        box = await devices.get_box(self.db, serial)
+        box = await records.get_box(self.db, serial)
         view = None
         if box is not None:
             chain = tuple(r.code for r in self.regions.chain(box.village_code))
@@ -82,6 +82,6 @@ class BoxDirectory:
         return view
 
     async def record_unknown(self, serial: str) -> BoxView:
-        box = await devices.record_unknown_visit(self.db, serial)
+        box = await records.record_unknown_visit(self.db, serial)
         self._boxes.pop(serial, None)
         return BoxView(box, (), False)

@@ -20,7 +20,7 @@ from content.directory.demo import demo_service_points
 from content.laws import register as laws
 from content.programs import demo_versions as demo_mn_versions
 from content.programs import package_import, workflow
-from device_registry import devices, regions
+from device_registry import loading, regions
 from device_registry.demo_boxes import MODELS, demo_boxes, pilot_village_codes
 from storage import Database, meta
 
@@ -91,9 +91,9 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         await directory.upsert_points(db, demo_service_points(rows))
 
     async def boxes():
-        await devices.upsert_models(db, MODELS)
-        await devices.insert_boxes(db, demo_boxes(rows))
-        await devices.ensure_wave(db, PILOT_WAVE, "pilot", pilot_village_codes(rows), "started")
+        await loading.upsert_models(db, MODELS)
+        await loading.insert_boxes(db, demo_boxes(rows))
+        await loading.ensure_wave(db, PILOT_WAVE, "pilot", pilot_village_codes(rows), "started")
 
     async def announcement():
         await announcements.create_announcement(

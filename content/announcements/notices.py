@@ -12,6 +12,7 @@ from pathlib import Path
 
 from content.programs import renditions
 from content.programs.live import store_media_file
+from device_registry.states import ADMITTED_STATES
 from storage import Database, Invalid, NotFound
 
 LEVELS = ("info", "important", "urgent")
@@ -22,7 +23,6 @@ START_GRACE_SECONDS = 300  # a start a few minutes ago (form filled slowly) stil
 # The picture beside the text: at most 640×360 px, sharp on the 720p canvas and fine at 4K.
 IMAGE_SPEC = renditions.RenditionSpec("announcement", 640, 360)
 IMAGE_MAGIC = ((b"\xff\xd8\xff", "JPEG", ".jpg"), (b"\x89PNG\r\n\x1a\n", "PNG", ".png"))
-ADMITTED_STATES = ("planned", "installed", "activated", "active", "inactive")
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
 """Accepting boxes as a clerk: the list keeps its filter when nothing was ticked, an accepted box
 is offered its household form, and the box page folds its technical fields away."""
 
-from device_registry import devices
+from device_registry import admission
 from tests.helpers import csrf_of
 from tv_server import keys
 
 
 async def test_the_filter_survives_nothing_selected(client, admin_as):
     db = client.app[keys.DB]
-    await devices.register_pending(db, "FILTER-BOX-1", "150602001001")
+    await admission.register_pending(db, "FILTER-BOX-1", "150602001001")
     await admin_as("staff")
     page = await (await client.get("/admin/registry?state=pending&q=FILTER")).text()
     assert 'action="/admin/registry/decide?state=pending&amp;q=FILTER"' in page
@@ -29,7 +29,7 @@ async def test_accepting_offers_to_attach_a_household(client, admin_as):
     village = await db.fetchval(
         "SELECT village_code FROM devices WHERE village_code LIKE '150602%' LIMIT 1"
     )
-    await devices.register_pending(db, "HOME-BOX-1", village)
+    await admission.register_pending(db, "HOME-BOX-1", village)
     await admin_as("staff")
     token = await csrf_of(client, "/admin/registry?state=pending")
     response = await client.post(

@@ -6,7 +6,7 @@ import re
 import time
 
 from accounts.users import create_user
-from device_registry import coverage, devices
+from device_registry import activity, admission, coverage
 from storage import clock
 from tests.helpers import DEMO_PASSWORD, login
 from tv_server import keys
@@ -18,7 +18,7 @@ def figure(html: str, label: str) -> int:
 
 async def test_pending_count_on_the_start_page_matches_the_pending_list(client, admin_as):
     db = client.app[keys.DB]
-    await devices.register_pending(db, "NOWHERE-01")  # no region: the city's to place
+    await admission.register_pending(db, "NOWHERE-01")  # no region: the city's to place
     await admin_as("staff")  # 东胜区
     home = await (await client.get("/admin/")).text()
     listing = await (await client.get("/admin/registry?state=pending")).text()
@@ -28,7 +28,7 @@ async def test_pending_count_on_the_start_page_matches_the_pending_list(client, 
 
 async def test_region_less_pending_boxes_reach_the_citys_staff(client):
     db = client.app[keys.DB]
-    await devices.register_pending(db, "NOWHERE-02")
+    await admission.register_pending(db, "NOWHERE-02")
     city = client.app[keys.REGIONS].roots[0]
     if city.level == "province":
         city = client.app[keys.REGIONS].kids(city.code)[0]
@@ -67,8 +67,8 @@ async def test_a_box_never_seen_is_not_listed_as_active(client, admin_as):
     now = time.time()
     await db.execute("UPDATE devices SET last_seen = NULL WHERE serial = 'DEMO-0002'")
     await db.execute("UPDATE devices SET last_seen = ? WHERE serial = 'DEMO-0001'", (now,))
-    assert devices.effective_state("active", None, now) == "inactive"
-    assert devices.is_active("active", now, now) and not devices.is_active("active", None, now)
+    assert activity.effective_state("active", None, now) == "inactive"
+    assert activity.is_active("active", now, now) and not activity.is_active("active", None, now)
     await admin_as("admin")
     page = await (await client.get("/admin/registry/box/DEMO-0002")).text()
     assert "reg-inactive" in page and "reg-active" not in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from device_registry import devices
+from device_registry import admission, inventory
 from tests.helpers import csrf_of
 from tv_server import keys
 
@@ -28,7 +28,7 @@ async def _village(client, prefix: str = "150602") -> str:
 async def test_staff_accepts_and_rejects_pending_boxes_in_bulk(client, admin_as):
     db = client.app[keys.DB]
     for serial in ("NEW-BOX-01", "NEW-BOX-02", "NEW-BOX-03"):
-        await devices.register_pending(db, serial)
+        await admission.register_pending(db, serial)
     await admin_as("admin")
     assert "3 台待审核" in await (await client.get("/admin/registry")).text()
     page = await (await client.get("/admin/registry?state=pending")).text()
@@ -56,15 +56,15 @@ async def test_staff_accepts_and_rejects_pending_boxes_in_bulk(client, admin_as)
         allow_redirects=False,
     )
     assert response.status == 303
-    assert (await devices.device_details(db, "NEW-BOX-01"))["state"] == "installed"
-    assert (await devices.device_details(db, "NEW-BOX-02"))["village_code"] == village
-    assert (await devices.device_details(db, "NEW-BOX-03"))["state"] == "rejected"
+    assert (await inventory.device_details(db, "NEW-BOX-01"))["state"] == "installed"
+    assert (await inventory.device_details(db, "NEW-BOX-02"))["village_code"] == village
+    assert (await inventory.device_details(db, "NEW-BOX-03"))["state"] == "rejected"
     assert [r[0] for r in await _audit(client, "device.accept")] == ["NEW-BOX-01", "NEW-BOX-02"]
     assert [r[0] for r in await _audit(client, "device.reject")] == ["NEW-BOX-03"]
 
 
 async def test_bad_decisions_rerender_with_a_message(client, admin_as):
-    await devices.register_pending(client.app[keys.DB], "NEW-BOX-09")
+    await admission.register_pending(client.app[keys.DB], "NEW-BOX-09")
     await admin_as("admin")
     token = await csrf_of(client, "/admin/registry")
     response = await client.post(
@@ -84,13 +84,13 @@ async def test_bad_decisions_rerender_with_a_message(client, admin_as):
     assert response.status == 400
     text = await response.text()
     assert "有效的村" in text and 'value="99999"' in text
-    assert (await devices.device_details(client.app[keys.DB], "NEW-BOX-09"))["state"] == "pending"
+    assert (await inventory.device_details(client.app[keys.DB], "NEW-BOX-09"))["state"] == "pending"
 
 
 async def test_scoped_staff_sees_only_their_banner_and_cannot_decide_elsewhere(client, admin_as):
     db = client.app[keys.DB]
     outside = await _village(client, "150621")
-    await devices.register_pending(db, "FAR-BOX-01", outside)
+    await admission.register_pending(db, "FAR-BOX-01", outside)
     await admin_as("staff")  # scoped to 东胜区 150602
     page = await (await client.get("/admin/registry")).text()
     assert "FAR-BOX-01" not in page
@@ -102,7 +102,7 @@ async def test_scoped_staff_sees_only_their_banner_and_cannot_decide_elsewhere(c
         allow_redirects=False,
     )
     assert response.status == 403
-    assert (await devices.device_details(db, "FAR-BOX-01"))["state"] == "pending"
+    assert (await inventory.device_details(db, "FAR-BOX-01"))["state"] == "pending"
     assert (await _audit(client, "registry.edit"))[-1][1] == "denied"
     far = await db.fetchval(
         "SELECT serial FROM devices WHERE village_code NOT LIKE '150602%' AND serial LIKE 'DEMO%'"
@@ -121,8 +121,8 @@ async def test_auto_accept_rule(client, admin_as):
     )
     assert response.status == 303
     db = client.app[keys.DB]
-    assert await devices.auto_accept_villages(db) == [village]
-    assert await devices.register_pending(db, "AUTO-BOX-1", village) == "installed"
+    assert await admission.auto_accept_villages(db) == [village]
+    assert await admission.register_pending(db, "AUTO-BOX-1", village) == "installed"
     response = await client.post(
         "/admin/registry/auto-accept",
         data={"csrf_token": token, "village_code": "150602", "on": "1"},
@@ -150,7 +150,7 @@ async def test_box_page_and_replacement(client, admin_as):
     assert response.status == 303
     page = await (await client.get(response.headers["Location"])).text()
     assert "NEW-4K-0100" in page and "DEMO-0001" in page and "已退役" in page
-    assert (await devices.device_details(client.app[keys.DB], "DEMO-0001"))["state"] == "retired"
+    assert (await inventory.device_details(client.app[keys.DB], "DEMO-0001"))["state"] == "retired"
     assert [r[0] for r in await _audit(client, "device.replace")] == ["DEMO-0001"]
     assert (await client.get("/admin/registry/box/NOPE-0001")).status == 404
 
@@ -183,7 +183,7 @@ async def test_upload_reports_bad_lines_then_imports(client, admin_as):
         "/admin/registry/import", data=_form(token, good), allow_redirects=False
     )
     assert response.status == 303
-    assert (await devices.device_details(db, "UP-0001"))["household_label"] == "李家"
+    assert (await inventory.device_details(db, "UP-0001"))["household_label"] == "李家"
     assert len(await _audit(client, "device.import")) == 1
     response = await client.post("/admin/registry/import", data=_form(token, b"\xff\xfe\x00"))
     assert response.status == 400
@@ -241,6 +241,6 @@ async def test_household_record_on_the_box_page(client, admin_as):
     assert response.status == 303
     page = await (await client.get("/admin/registry/box/DEMO-0001")).text()
     assert "139****5678" in page and "13912345678" not in page
-    details = await devices.device_details(db, "DEMO-0001")
+    details = await inventory.device_details(db, "DEMO-0001")
     assert details["household_label"] == "巴图家"
     assert [r[0] for r in await _audit(client, "household.assign")] == ["DEMO-0001"]

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from device_registry import devices
+from device_registry import enrolment, inventory
 from tests.helpers import device_token_key
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
@@ -133,7 +133,7 @@ async def test_staff_corrects_fields_and_attributes(client, admin_as):
     assert response.status == 303, await response.text()
     page = await _page(client, response.headers["Location"])
     assert "机顶盒信息已保存" in page and "锅盖天线" in page
-    box = await devices.device_details(db, BOX)
+    box = await inventory.device_details(db, BOX)
     assert box["model"] == "Huawei EC6110" and box["mac"] == "AC:DB:48:00:01:23"
     assert box["screen_profile"] == "2160p" and box["keymap_family"] == "ipanel"
     assert box["installed_at"] == "2026-05-01" and box["activated_at"] is not None
@@ -161,7 +161,7 @@ async def test_staff_corrects_fields_and_attributes(client, admin_as):
 
 async def test_attributes_are_changed_and_removed(client, admin_as):
     db = client.app[keys.DB]
-    await devices.set_attributes(db, BOX, {"antenna": "dish", "shelf": "A3", "tv.size": "42"})
+    await inventory.set_attributes(db, BOX, {"antenna": "dish", "shelf": "A3", "tv.size": "42"})
     await admin_as("admin")
     pairs = form_pairs(await _page(client))
     out = []
@@ -174,7 +174,7 @@ async def test_attributes_are_changed_and_removed(client, admin_as):
     out.append(("attr_remove", "antenna"))
     response = await client.post(EDIT, data=out, allow_redirects=False)
     assert response.status == 303, await response.text()
-    assert (await devices.device_details(db, BOX))["attributes"] == {"tv.size": "65"}
+    assert (await inventory.device_details(db, BOX))["attributes"] == {"tv.size": "65"}
     detail = json.loads((await _audit(client))[-1][3])
     assert detail["before"] == {"attributes": {"antenna": "dish", "shelf": "A3", "tv.size": "42"}}
     assert detail["after"] == {"attributes": {"antenna": None, "shelf": None, "tv.size": "65"}}
@@ -218,8 +218,8 @@ async def test_bad_input_is_explained_in_chinese_and_nothing_is_written(
     client, admin_as, fields, rows, status, message, kept
 ):
     db = client.app[keys.DB]
-    await devices.set_attributes(db, BOX, {"shelf": "A3"})
-    before = await devices.device_details(db, BOX)
+    await inventory.set_attributes(db, BOX, {"shelf": "A3"})
+    before = await inventory.device_details(db, BOX)
     await admin_as("staff")
     pairs = with_new_attributes(changed(form_pairs(await _page(client)), **fields), *rows)
     response = await client.post(EDIT, data=pairs)
@@ -228,7 +228,7 @@ async def test_bad_input_is_explained_in_chinese_and_nothing_is_written(
     assert message in text
     if kept is not None:
         assert f'value="{kept}"' in text  # what was typed is still there
-    assert await devices.device_details(db, BOX) == before
+    assert await inventory.device_details(db, BOX) == before
     assert await _audit(client) == []
 
 
@@ -237,18 +237,18 @@ async def test_a_stale_form_is_refused_with_409_and_can_be_saved_after_review(cl
     await admin_as("staff")
     pairs = changed(form_pairs(await _page(client)), firmware="V100R009")
     # Meanwhile another staff member (or the box's heartbeat) changes the record.
-    await devices.set_attributes(db, BOX, {"shelf": "B2"})
+    await inventory.set_attributes(db, BOX, {"shelf": "B2"})
     response = await client.post(EDIT, data=pairs)
     assert response.status == 409
     text = await response.text()
     assert "没有保存：这台机顶盒刚被修改过" in text
     assert 'value="V100R009"' in text and "B2" in text  # typed kept, latest shown
-    box = await devices.device_details(db, BOX)
+    box = await inventory.device_details(db, BOX)
     assert box["firmware"] != "V100R009" and box["attributes"] == {"shelf": "B2"}
     # The re-rendered form carries the latest version: saving it now is deliberate.
     response = await client.post(EDIT, data=form_pairs(text), allow_redirects=False)
     assert response.status == 303
-    box = await devices.device_details(db, BOX)
+    box = await inventory.device_details(db, BOX)
     assert box["firmware"] == "V100R009" and box["attributes"] == {"shelf": "B2"}
 
 
@@ -266,8 +266,8 @@ async def test_staff_outside_the_region_and_viewers_cannot_edit(client, admin_as
     far_pairs = changed(far_pairs, csrf_token=token)
     response = await client.post(f"/admin/registry/box/{far}/edit", data=far_pairs)
     assert response.status == 403
-    assert (await devices.device_details(db, far))["firmware"] != "X1"
-    village = (await devices.device_details(db, far))["village_code"]
+    assert (await inventory.device_details(db, far))["firmware"] != "X1"
+    village = (await inventory.device_details(db, far))["village_code"]
     denied = await db.fetchval(
         "SELECT detail FROM audit_log WHERE action = 'registry.edit' AND outcome = 'denied'"
         " ORDER BY id DESC"
@@ -276,7 +276,7 @@ async def test_staff_outside_the_region_and_viewers_cannot_edit(client, admin_as
     await admin_as("viewer")
     response = await client.post(EDIT, data=changed(far_pairs, firmware="X2"))
     assert response.status == 403
-    assert (await devices.device_details(db, BOX))["firmware"] != "X2"
+    assert (await inventory.device_details(db, BOX))["firmware"] != "X2"
 
 
 async def test_the_form_needs_its_csrf_token(client, admin_as):
@@ -284,12 +284,12 @@ async def test_the_form_needs_its_csrf_token(client, admin_as):
     pairs = [(k, v) for k, v in form_pairs(await _page(client)) if k != "csrf_token"]
     response = await client.post(EDIT, data=changed(pairs, firmware="X3"))
     assert response.status == 403
-    assert (await devices.device_details(client.app[keys.DB], BOX))["firmware"] != "X3"
+    assert (await inventory.device_details(client.app[keys.DB], BOX))["firmware"] != "X3"
 
 
 async def test_retiring_closes_the_fields_but_not_the_attributes(client, admin_as):
     db = client.app[keys.DB]
-    await devices.issue_token(db, BOX, key=device_token_key(client.app))
+    await enrolment.issue_token(db, BOX, key=device_token_key(client.app))
     await admin_as("staff")
     html = await _page(client)
     assert 'value="retired"' in html and 'value="pending"' not in html  # allowed moves only
@@ -297,7 +297,7 @@ async def test_retiring_closes_the_fields_but_not_the_attributes(client, admin_a
         EDIT, data=changed(form_pairs(html), state="retired"), allow_redirects=False
     )
     assert response.status == 303
-    box = await devices.device_details(db, BOX)
+    box = await inventory.device_details(db, BOX)
     assert box["state"] == "retired" and box["retired_at"] is not None
     assert (
         await db.fetchval("SELECT COUNT(*) FROM device_tokens WHERE device_id = ?", (box["id"],))
@@ -311,14 +311,14 @@ async def test_retiring_closes_the_fields_but_not_the_attributes(client, admin_a
         EDIT, data=with_new_attributes(pairs, ("returned", "旗仓库")), allow_redirects=False
     )
     assert response.status == 303
-    assert (await devices.device_details(db, BOX))["attributes"] == {"returned": "旗仓库"}
+    assert (await inventory.device_details(db, BOX))["attributes"] == {"returned": "旗仓库"}
 
 
 async def test_a_box_retired_in_the_admin_is_refused_on_its_next_heartbeat(client, admin_as):
     """The device API caches a box's record and verified token for 10 s; a registry change in
     the admin must reach it at once, not after that cache expires."""
     db = client.app[keys.DB]
-    token = await devices.issue_token(db, BOX, key=device_token_key(client.app))
+    token = await enrolment.issue_token(db, BOX, key=device_token_key(client.app))
     beat = f"/api/v1/devices/{BOX}/heartbeat"
     auth = {"Authorization": f"Bearer {token}"}
     assert (await client.post(beat, json={"uptime": 10}, headers=auth)).status == 202

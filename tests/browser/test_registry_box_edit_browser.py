@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from device_registry import devices
+from device_registry import inventory
 from tests.helpers import ARTIFACTS, DEMO_PASSWORD, make_settings
 from tv_server import keys
 from tv_server.app import create_app
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 async def test_staff_corrects_a_box_on_its_page(front_server, data_dir, chromium):
     server = await front_server(create_app(make_settings(data_dir)))
     db = server.app[keys.DB]
-    await devices.set_attributes(db, "DEMO-0001", {"antenna": "dish"})
+    await inventory.set_attributes(db, "DEMO-0001", {"antenna": "dish"})
     page = await chromium.new_page(viewport={"width": 1280, "height": 720}, locale="zh-CN")
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -46,7 +46,7 @@ async def test_staff_corrects_a_box_on_its_page(front_server, data_dir, chromium
     async with page.expect_navigation():
         await page.keyboard.press("Enter")  # submits the form, as a clerk would
     assert "机顶盒信息已保存" in await page.inner_text("main")
-    box = await devices.device_details(db, "DEMO-0001")
+    box = await inventory.device_details(db, "DEMO-0001")
     assert box["model"] == "Huawei EC6110" and box["mac"] == "AC:DB:48:00:01:23"
     assert box["screen_profile"] == "2160p" and box["keymap_family"] == "huawei"
     assert box["attributes"] == {

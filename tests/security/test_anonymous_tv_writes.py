@@ -8,7 +8,7 @@ import asyncio
 import re
 
 from content.announcements import notices as ann
-from device_registry import devices
+from device_registry import admission
 from tests.helpers import enter, front_screens, legacy_device_token, make_settings, warm_screen
 from tv_server import keys
 from tv_server.app import create_app
@@ -141,7 +141,7 @@ async def test_register_cannot_move_a_pending_box_into_an_auto_accepting_village
     assert (await client.post("/api/v1/devices/WAIT-0001/register", json={})).status == 202
     body = {"village_code": OTHER_VILLAGE}
     assert (await client.post("/api/v1/devices/WAIT-0002/register", json=body)).status == 202
-    await devices.set_auto_accept(db, VILLAGE, True)
+    await admission.set_auto_accept(db, VILLAGE, True)
     for serial in ("WAIT-0001", "WAIT-0002"):
         response = await client.post(
             f"/api/v1/devices/{serial}/register", json={"village_code": VILLAGE}

@@ -6,11 +6,13 @@ box is given a new one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
-from device_registry import devices, tokens
+from device_registry import enrolment, replacement, tokens
 from tests.helpers import (
     api_key_header,
+    csrf_of,
     device_token_key,
     enrol,
     legacy_device_token,
@@ -40,7 +42,9 @@ async def _refused(response, status: int, code: str) -> None:
 
 
 async def _token(client, serial: str = BOX) -> str:
-    return await devices.issue_token(client.app[keys.DB], serial, key=device_token_key(client.app))
+    return await enrolment.issue_token(
+        client.app[keys.DB], serial, key=device_token_key(client.app)
+    )
 
 
 async def test_a_box_retired_through_the_api_is_refused_on_its_next_beat(client):
@@ -58,7 +62,7 @@ async def test_a_box_retired_through_the_api_is_refused_on_its_next_beat(client)
 async def test_a_replaced_box_is_refused_on_its_next_beat(client):
     token = await _token(client)
     assert (await _beat(client, BOX, token)).status == 202
-    await devices.replace_box(client.app[keys.DB], BOX, "NEW-4K-0009")
+    await replacement.replace_box(client.app[keys.DB], BOX, "NEW-4K-0009")
     await _refused(await _beat(client, BOX, token), 410, "device_retired")
 
 
@@ -79,10 +83,62 @@ async def test_a_revoked_or_rotated_token_is_refused_on_its_next_beat(client):
     second = await _token(client)  # a new token: the first stops working at once
     await _refused(await _beat(client, BOX, first), 401, "token_invalid")
     assert (await _beat(client, BOX, second)).status == 202
-    assert await devices.revoke_token(db, BOX) is True
+    assert await enrolment.revoke_token(db, BOX) is True
     await _refused(await _beat(client, BOX, second), 401, "token_invalid")
     third = await _token(client)
     assert (await _beat(client, BOX, third)).status == 202
+
+
+async def _staff_revoke(client, serial: str):
+    return await client.post(
+        f"/admin/registry/box/{serial}/revoke-token",
+        data={"csrf_token": await csrf_of(client, f"/admin/registry/box/{serial}")},
+        allow_redirects=False,
+    )
+
+
+async def test_staff_revoke_the_device_token_from_the_box_page(client, admin_as):
+    """The admin's button does what `legaltv devices revoke-token` does: the box's next beat is
+    refused (signed and legacy tokens alike), the box stays enrolled, the act is audited."""
+    db = client.app[keys.DB]
+    signed = await _token(client)
+    legacy = await legacy_device_token(db, "DEMO-0002")
+    for serial, token in ((BOX, signed), ("DEMO-0002", legacy)):
+        for _ in range(2):  # the second is answered by the front lane from what it verified
+            assert (await _beat(client, serial, token)).status == 202
+    await admin_as("staff")
+    page = await (await client.get(f"/admin/registry/box/{BOX}")).text()
+    assert "吊销设备令牌" in page
+    for serial, token in ((BOX, signed), ("DEMO-0002", legacy)):
+        response = await _staff_revoke(client, serial)
+        assert response.status == 303
+        await _refused(await _beat(client, serial, token), 401, "token_invalid")
+    notice = await (await client.get(response.headers["Location"])).text()
+    assert "已吊销这台机顶盒的设备令牌" in notice
+    again = await _staff_revoke(client, BOX)  # nothing left to revoke: said so, still audited
+    assert "没有设备令牌" in await (await client.get(again.headers["Location"])).text()
+    assert await db.fetchval("SELECT state FROM devices WHERE serial = ?", (BOX,)) != "retired"
+    logged = await db.fetchall(
+        "SELECT username, object_id, detail FROM audit_log WHERE action = 'device.token_revoke'"
+        " ORDER BY id"
+    )
+    assert [(r[0], r[1], json.loads(r[2])["had_token"]) for r in logged] == [
+        ("staff", BOX, True),
+        ("staff", "DEMO-0002", True),
+        ("staff", BOX, False),
+    ]
+    fresh = await _token(client)  # a new token lets it beat again
+    assert (await _beat(client, BOX, fresh)).status == 202
+
+
+async def test_staff_revoke_needs_the_csrf_token(client, admin_as):
+    signed = await _token(client)
+    await admin_as("staff")
+    response = await client.post(
+        f"/admin/registry/box/{BOX}/revoke-token", data={}, allow_redirects=False
+    )
+    assert response.status == 403
+    assert (await _beat(client, BOX, signed)).status == 202
 
 
 async def test_a_revocation_by_another_process_reaches_the_server_within_a_flush(client, settings):

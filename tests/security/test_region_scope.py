@@ -31,7 +31,7 @@ from callbacks.deadlines import Calendar
 from content.directory import csv_io as directory_io
 from content.programs import export, workflow
 from content.programs.revisions import Fields
-from device_registry import devices
+from device_registry import admission, inventory, replacement
 from feedback import ratings
 from tests.helpers import (
     CATALOG,
@@ -281,6 +281,9 @@ ATTACKS = [
            lambda t: {"firmware": "MOLE", "version": "x"}, BOX_TABLES),
     Attack("POST /registry/box/{serial}/revoke-tv", "staff",
            "/admin/registry/box/{t.far_box}/revoke-tv", lambda t: {}, BOX_TABLES),
+    Attack("POST /registry/box/{serial}/revoke-token", "staff",
+           "/admin/registry/box/{t.far_box}/revoke-token", lambda t: {},
+           (*BOX_TABLES, "device_token_state")),
     # -- waves and coverage
     Attack("POST /waves/new", "staff", "/admin/waves/new",
            lambda t: {"name": "达拉特旗", "kind": "expansion", "regions": FAR,
@@ -441,8 +444,8 @@ async def appointment(client, serial: str, point_code: str) -> int:
 async def targets(client, data_dir) -> Targets:
     db = client.app[keys.DB]
     own_village, far_village = await first_village(db, OWN), await first_village(db, FAR)
-    await devices.register_pending(db, "OWN-PEND-0001", own_village)
-    await devices.register_pending(db, "FAR-PEND-0001", far_village)
+    await admission.register_pending(db, "OWN-PEND-0001", own_village)
+    await admission.register_pending(db, "FAR-PEND-0001", far_village)
     far_box = await db.fetchval(
         "SELECT serial FROM devices WHERE village_code LIKE ? AND state = 'installed'"
         " ORDER BY serial LIMIT 1",
@@ -572,7 +575,7 @@ async def test_inside_their_banner_the_same_actions_still_work(client, data_dir)
     东胜区's editor restores and imports their own program."""
     db = client.app[keys.DB]
     t = await targets(client, data_dir)
-    await devices.register_pending(db, "FRESH-0001")  # a new box that announced no village
+    await admission.register_pending(db, "FRESH-0001")  # a new box that announced no village
     assert (await login(client, "staff")).status == 303
     token = await csrf_of(client)
     fields = {"serials": t.own_pending, "decision": "accept", "village_code": t.own_village}
@@ -580,16 +583,16 @@ async def test_inside_their_banner_the_same_actions_still_work(client, data_dir)
         "/admin/registry/decide", data=form_data(token, fields), allow_redirects=False
     )
     assert response.status == 303
-    assert (await devices.device_details(db, t.own_pending))["state"] == "installed"
+    assert (await inventory.device_details(db, t.own_pending))["state"] == "installed"
     response = await client.post(
         f"/admin/registry/box/{t.own_box}/replace",
         data=form_data(token, {"new_serial": "FRESH-0001"}),
         allow_redirects=False,
     )
     assert response.status == 303
-    fresh = await devices.device_details(db, "FRESH-0001")
+    fresh = await inventory.device_details(db, "FRESH-0001")
     assert fresh["village_code"].startswith(OWN)
-    assert fresh["village_code"] == (await devices.device_details(db, t.own_box))["village_code"]
+    assert fresh["village_code"] == (await inventory.device_details(db, t.own_box))["village_code"]
 
     # Their requests go to colleagues who can open them: 达拉特旗's staff are not offered.
     page = await (await client.get(f"/admin/callbacks/{t.own_callback}")).text()
@@ -634,25 +637,25 @@ async def test_the_registry_checks_the_scope_inside_its_transaction(data_dir):
     try:
         await db.migrate(MIGRATIONS)
         own, far = await first_village(db, OWN), await first_village(db, FAR)
-        await devices.register_pending(db, "OWN-PEND-0002", own)
-        await devices.register_pending(db, "NOWHERE-0001")
+        await admission.register_pending(db, "OWN-PEND-0002", own)
+        await admission.register_pending(db, "NOWHERE-0001")
 
         def allowed(code: str | None) -> bool:
             return bool(code) and code.startswith(OWN)
 
         before = await snapshot(db, BOX_TABLES)
         with pytest.raises(OutOfScope):  # the target village
-            await devices.decide_pending(db, ["OWN-PEND-0002"], True, far, allowed=allowed)
+            await admission.decide_pending(db, ["OWN-PEND-0002"], True, far, allowed=allowed)
         with pytest.raises(OutOfScope):  # a box placed in no village yet
-            await devices.decide_pending(
+            await admission.decide_pending(
                 db, ["OWN-PEND-0002", "NOWHERE-0001"], True, own, allowed=allowed
             )
         far_box = await db.fetchval(
             "SELECT serial FROM devices WHERE village_code LIKE ? ORDER BY serial", (FAR + "%",)
         )
         with pytest.raises(OutOfScope):  # the old box
-            await devices.replace_box(db, far_box, "MOLE-0003", allowed=allowed)
+            await replacement.replace_box(db, far_box, "MOLE-0003", allowed=allowed)
         assert await snapshot(db, BOX_TABLES) == before
-        assert await devices.decide_pending(db, ["OWN-PEND-0002"], True, own, allowed=allowed)
+        assert await admission.decide_pending(db, ["OWN-PEND-0002"], True, own, allowed=allowed)
     finally:
         await db.close()

@@ -10,7 +10,21 @@ import datetime as dt
 
 from aiohttp import web
 
-from device_registry import coverage, devices, households, listing, registry_io
+from device_registry import (
+    activity,
+    admission,
+    corrections,
+    coverage,
+    enrolment,
+    households,
+    inventory,
+    listing,
+    records,
+    registry_io,
+    replacement,
+    validation,
+)
+from device_registry.states import DeviceState
 from storage import Conflict, DomainError, Invalid, OutOfScope, clock
 from tv_server import keys
 from tv_server.admin import labels
@@ -34,14 +48,14 @@ ACCEPTED_SHOWN = 20  # accepted boxes offered their household form after a decis
 MAX_UPLOAD = 20 * 1024 * 1024
 
 STATES = {
-    "pending": N_("待审核"),
-    "rejected": N_("已拒绝"),
-    "planned": N_("计划安装"),
-    "installed": N_("已安装"),
-    "activated": N_("已激活"),
-    "active": N_("活跃"),
-    "inactive": N_("不活跃"),
-    "retired": N_("已退役"),
+    DeviceState.PENDING: N_("待审核"),
+    DeviceState.REJECTED: N_("已拒绝"),
+    DeviceState.PLANNED: N_("计划安装"),
+    DeviceState.INSTALLED: N_("已安装"),
+    DeviceState.ACTIVATED: N_("已激活"),
+    DeviceState.ACTIVE: N_("活跃"),
+    DeviceState.INACTIVE: N_("不活跃"),
+    DeviceState.RETIRED: N_("已退役"),
 }
 NOTICES = {
     "registry_accepted": N_("已接受所选机顶盒。"),
@@ -53,6 +67,10 @@ NOTICES = {
     "registry_box_saved": N_("机顶盒信息已保存。"),
     "registry_box_unchanged": N_("没有需要保存的修改。"),
     "registry_tv_revoked": N_("已让这台机顶盒的电视页面地址全部失效，它需从门户重新进入。"),
+    "registry_token_revoked": N_(
+        "已吊销这台机顶盒的设备令牌：它的心跳将被拒绝，直到重新签发令牌。"
+    ),
+    "registry_token_none": N_("这台机顶盒没有设备令牌，无需吊销。"),
 }
 MESSAGES = {
     "nothing_selected": N_("请先勾选机顶盒。"),
@@ -71,7 +89,7 @@ MESSAGES = {
     "not_text": N_("文件不是 UTF-8 或 GBK 编码的 CSV。"),
     "has_problems": N_("有 %(n)s 行需要修改，没有写入任何数据。"),
     "dry_run_ok": N_("检查通过：%(n)s 行都没有问题（未写入）。"),
-    # Corrections on a box's page (device_registry.devices.update_device).
+    # Corrections on a box's page (device_registry.corrections.update_device).
     "device_changed": N_("没有保存：这台机顶盒刚被修改过（上方是最新信息）。请核对后再保存。"),
     "field_invalid": N_("有一项内容格式不对。"),
     "model_unknown": N_("请选择一个已登记的型号。"),
@@ -174,7 +192,7 @@ def sees_unplaced(request: web.Request) -> bool:
     return region is not None and region.level in ("province", "city")
 
 
-def _village_allowed(request: web.Request) -> devices.VillageAllowed | None:
+def _village_allowed(request: web.Request) -> admission.VillageAllowed | None:
     """Whether a box in this village (None: in no village) lies in the user's region; None for
     a user of every region."""
     user = current_user(request)
@@ -218,9 +236,11 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
     page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     boxes, total = await _listing(request, state, query, page)
     accepted = [
-        s for s in request.query.get("accepted", "")[:2000].split(",") if devices.SERIAL_RE.match(s)
+        s
+        for s in request.query.get("accepted", "")[:2000].split(",")
+        if validation.SERIAL_RE.match(s)
     ][:ACCEPTED_SHOWN]
-    auto = await devices.auto_accept_villages(request.config_dict[keys.DB])
+    auto = await admission.auto_accept_villages(request.config_dict[keys.DB])
     scope = _scope_villages(request)
     if scope is not None:
         auto = [code for code in auto if code in set(scope)]
@@ -238,7 +258,7 @@ async def _index(request: web.Request, status: int = 200, **extra) -> web.Respon
         accepted=accepted,
         auto_villages=auto,
         when=_when,
-        effective=lambda b: devices.effective_state(b["state"], b["last_seen"]),
+        effective=lambda b: activity.effective_state(b["state"], b["last_seen"]),
         **extra,
     )
 
@@ -267,7 +287,7 @@ async def decide(request: web.Request) -> web.Response:
         await require_region(request, PERMISSION, village)
     try:
         # Every selected box's current village and the target village, inside the transaction.
-        changed = await devices.decide_pending(
+        changed = await admission.decide_pending(
             db, serials, accept, village, allowed=_village_allowed(request)
         )
     except OutOfScope as exc:
@@ -302,7 +322,7 @@ async def auto_accept(request: web.Request) -> web.Response:
             request, status=400, error=_message("village_unknown"), typed_auto=village
         )
     await require_region(request, PERMISSION, village)
-    await devices.set_auto_accept(request.config_dict[keys.DB], village, on)
+    await admission.set_auto_accept(request.config_dict[keys.DB], village, on)
     await log(
         request, "device.auto_accept", object_type="region", object_id=village, detail={"on": on}
     )
@@ -311,10 +331,10 @@ async def auto_accept(request: web.Request) -> web.Response:
 
 async def _box(request: web.Request, serial: str, viewing: bool = False) -> dict:
     try:
-        box = await devices.device_details(request.config_dict[keys.DB], serial)
+        box = await inventory.device_details(request.config_dict[keys.DB], serial)
     except DomainError:
         raise web.HTTPNotFound() from None
-    unplaced = box["village_code"] is None and box["state"] == "pending"
+    unplaced = box["village_code"] is None and box["state"] == DeviceState.PENDING
     if not (viewing and unplaced and sees_unplaced(request)):  # the city's staff look at it
         await require_region(request, PERMISSION, box["village_code"])
     return box
@@ -326,7 +346,7 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
     if box["household_id"] is not None:
         household = await households.get_household(db, box["household_id"])
         history = await households.box_history(db, box["household_id"])
-    models = await devices.list_models(db)
+    models = await inventory.list_models(db)
     model = next((m for m in models if m["model"] == box["model"]), None)
     extra.setdefault("edit", _edit_form(box))
     return render(
@@ -339,11 +359,11 @@ async def _box_page(request: web.Request, box: dict, status: int = 200, **extra)
         states=STATES,
         when=_when,
         models=models,
-        model_profile=model["screen_profile"] if model else devices.DEFAULT_PROFILE,
-        model_family=model["keymap_family"] if model else devices.DEFAULT_FAMILY,
-        profiles=devices.PROFILES,
+        model_profile=model["screen_profile"] if model else records.DEFAULT_PROFILE,
+        model_family=model["keymap_family"] if model else records.DEFAULT_FAMILY,
+        profiles=records.PROFILES,
         families=EDITABLE_FAMILIES,
-        next_states=devices.STATE_CHANGES.get(box["state"], ()),
+        next_states=corrections.STATE_CHANGES.get(box["state"], ()),
         **extra,
     )
 
@@ -361,7 +381,7 @@ async def replace(request: web.Request) -> web.Response:
     new_serial = str(post.get("new_serial", "")).strip()
     db = request.config_dict[keys.DB]
     try:
-        await devices.replace_box(db, serial, new_serial, allowed=_village_allowed(request))
+        await replacement.replace_box(db, serial, new_serial, allowed=_village_allowed(request))
     except OutOfScope as exc:
         raise await deny(request, PERMISSION, serial=serial, new=new_serial, **exc.params) from None
     except DomainError as exc:
@@ -427,9 +447,33 @@ async def revoke_tv(request: web.Request) -> web.Response:
             tx=tx,
         )
 
-    await devices.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
+    await records.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
     request.config_dict[keys.BOXES].forget()  # also drops the fast lane's remembered screens
     raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
+
+
+@requires(PERMISSION)
+async def revoke_token(request: web.Request) -> web.Response:
+    """Revoke the box's device API token (as `legaltv devices revoke-token` does, e.g. a box
+    stolen or its token leaked): its heartbeats are refused until a new token is issued; the box
+    stays enrolled."""
+    serial = request.match_info["serial"]
+    await _box(request, serial)  # 404 unknown, 403 (audited) outside the user's region
+
+    async def audited(tx, had: bool) -> None:
+        await log(
+            request,
+            "device.token_revoke",
+            object_type="device",
+            object_id=serial,
+            detail={"had_token": had},
+            tx=tx,
+        )
+
+    had = await enrolment.revoke_token(request.config_dict[keys.DB], serial, audit=audited)
+    request.config_dict[keys.BOXES].forget()  # drops legacy tokens verified lately too
+    ok = "registry_token_revoked" if had else "registry_token_none"
+    raise see_other(request, "admin_registry_box", ok=ok, serial=serial)
 
 
 # -- corrections of a box's fields and attributes ------------------------------------------------
@@ -469,7 +513,7 @@ def _typed_edit(post) -> dict:
     return {
         "fields": {
             name: str(post.get(name, "")).strip()
-            for name in devices.EDITABLE_FIELDS
+            for name in corrections.EDITABLE_FIELDS
             if name in post
         },
         "attributes": [(k, v, k in removed) for k, v in zip(old_keys, old_values, strict=False)],
@@ -552,11 +596,11 @@ async def edit(request: web.Request) -> web.Response:
             raise see_other(
                 request, "admin_registry_box", ok="registry_box_unchanged", serial=serial
             )
-        _before, after = await devices.update_device(
+        _before, after = await corrections.update_device(
             db,
             serial,
             changes,
-            models=await devices.known_models(db),
+            models=await enrolment.known_models(db),
             families=EDITABLE_FAMILIES,
             expected_version=typed["version"],
             then=audited,

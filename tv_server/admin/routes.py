@@ -118,6 +118,11 @@ ROUTES = [
     POST("/registry/box/{serial}/household", registry.household, "admin_registry_household"),
     POST("/registry/box/{serial}/edit", registry.edit, "admin_registry_edit"),
     POST("/registry/box/{serial}/revoke-tv", registry.revoke_tv, "admin_registry_revoke_tv"),
+    POST(
+        "/registry/box/{serial}/revoke-token",
+        registry.revoke_token,
+        "admin_registry_revoke_token",
+    ),
     GET("/waves", waves.wave_list, "admin_waves"),
     GET("/waves/new", waves.wave_new, "admin_wave_new"),
     POST("/waves/new", waves.wave_create),

@@ -22,8 +22,18 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from accounts import apikeys, audit
-from device_registry import coverage, devices, tokens
+from device_registry import (
+    activity,
+    admission,
+    corrections,
+    coverage,
+    enrolment,
+    inventory,
+    tokens,
+    validation,
+)
 from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter, timestamp_ok
+from device_registry.states import REFUSED_STATES, DeviceState
 from storage import DomainError
 from tv_server import headers as headers_
 from tv_server import keys
@@ -78,7 +88,7 @@ MESSAGES = {
     "activated_before_installed": "activated_at lies before installed_at",
     "attribute_key_invalid": "attribute keys: a lowercase letter, then up to 39 of a-z 0-9 . _ -",
     "attribute_value_invalid": "attribute values: text of at most 200 characters, one line",
-    "attributes_too_many": f"a box has at most {devices.ATTRIBUTES_MAX} attributes",
+    "attributes_too_many": f"a box has at most {corrections.ATTRIBUTES_MAX} attributes",
     "version_mismatch": "the box changed since you read it (If-Match); read it again",
     "rate_limited": "too many registrations; try again after Retry-After seconds",
     keyauth.IN_QUERY: keyauth.IN_QUERY_MESSAGE,
@@ -155,7 +165,7 @@ class AuthCache:
     @dataclass(slots=True)
     class Entry:
         fetched: float  # monotonic
-        auth: devices.DeviceAuth | None
+        auth: enrolment.DeviceAuth | None
         generation: int
         verified: str = ""  # the Authorization header verified for this box ("": none yet)
 
@@ -174,14 +184,14 @@ class AuthCache:
             return None
         return entry
 
-    def verified(self, serial: str, header: str | None) -> devices.DeviceAuth | None:
+    def verified(self, serial: str, header: str | None) -> enrolment.DeviceAuth | None:
         """The box's record when `header` is the Authorization header verified for it lately."""
         entry = self.get(serial)
         if entry is None or not header or entry.verified != header:
             return None
         return entry.auth
 
-    def put(self, serial: str, auth: devices.DeviceAuth | None) -> AuthCache.Entry:
+    def put(self, serial: str, auth: enrolment.DeviceAuth | None) -> AuthCache.Entry:
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
         entry = self._entries[serial] = AuthCache.Entry(
@@ -242,7 +252,7 @@ class SignedTokens:
             raise ApiError(404, "device_unknown")
         if refusal == "revoked":
             raise ApiError(401, "token_invalid")
-        raise ApiError(403 if refusal == "pending" else 410, f"device_{refusal}")
+        raise ApiError(403 if refusal == DeviceState.PENDING else 410, f"device_{refusal}")
 
 
 SIGNED_TOKENS = web.AppKey("signed_device_tokens", SignedTokens)
@@ -268,13 +278,13 @@ async def _device(app: web.Application, request: web.Request, serial: str) -> in
         return auth.device_id
     entry = cache.get(serial)
     if entry is None:
-        entry = cache.put(serial, await devices.device_auth(app[keys.DB], serial))
+        entry = cache.put(serial, await enrolment.device_auth(app[keys.DB], serial))
     auth = entry.auth
     if auth is None:
         raise ApiError(404, "device_unknown")
-    if auth.state in ("retired", "rejected", "pending"):
-        raise ApiError(403 if auth.state == "pending" else 410, f"device_{auth.state}")
-    if tokens.is_signed(raw) or not devices.token_matches(auth, raw):
+    if auth.state in REFUSED_STATES:
+        raise ApiError(403 if auth.state == DeviceState.PENDING else 410, f"device_{auth.state}")
+    if tokens.is_signed(raw) or not enrolment.token_matches(auth, raw):
         raise ApiError(401, "token_invalid")
     entry.verified = header
     return auth.device_id
@@ -335,7 +345,7 @@ def _version_ok(value: object) -> bool:
         return False
     if not value or value in _VALID_VERSIONS:
         return True
-    if not devices.valid_version(value):
+    if not validation.valid_version(value):
         return False
     if len(_VALID_VERSIONS) >= 10_000:
         _VALID_VERSIONS.clear()
@@ -368,7 +378,7 @@ def parse_heartbeat(body: dict, device_id: int, now: float) -> Beat:
 async def enrol(request: web.Request) -> web.Response:
     key = await _api_key(request, "devices:write")
     body = await _json_body(request)
-    created, token = await devices.enrol(
+    created, token = await enrolment.enrol(
         request.app[keys.DB], request.app[keys.REGIONS], body, key=request.app[SIGNED_TOKENS].key
     )
     serial = body["serial"].strip()
@@ -382,7 +392,7 @@ async def enrol(request: web.Request) -> web.Response:
         ip=client_address(request),
     )
     request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
-    details = await devices.device_details(request.app[keys.DB], serial)
+    details = await inventory.device_details(request.app[keys.DB], serial)
     return web.json_response(
         {"serial": serial, "state": details["state"], "token": token},
         status=201 if created else 200,
@@ -438,13 +448,13 @@ async def register(request: web.Request) -> web.Response:
         raise ApiError(400, "field_invalid", "village_code")
     db = request.app[keys.DB]
     region = request.app[keys.REGIONS].get(village)
-    new = devices.valid_serial(serial) and await devices.device_auth(db, serial) is None
+    new = validation.valid_serial(serial) and await enrolment.device_auth(db, serial) is None
     if new and (not village or (region is not None and region.level == "village")):
         wait = limits.new_box()
         if wait:
             log.warning("self-registration of new boxes over register_new_per_minute")
             return _rate_limited(wait)
-    state = await devices.register_pending(db, serial, village or None)
+    state = await admission.register_pending(db, serial, village or None)
     if new:  # only this serial's cached "unknown" views are wrong now
         request.app[keys.BOXES].forget_box(serial)
         request.app[AUTH_CACHE].pop(serial)
@@ -492,11 +502,11 @@ async def update(request: web.Request) -> web.Response:
         )
 
     try:
-        _before, after = await devices.update_device(
+        _before, after = await corrections.update_device(
             db,
             serial,
             body,
-            models=await devices.known_models(db),
+            models=await enrolment.known_models(db),
             families=EDITABLE_FAMILIES,
             expected_version=_if_match(request),
             then=audited,
@@ -510,7 +520,7 @@ async def update(request: web.Request) -> web.Response:
     request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
     if "state" in after:
         coverage.forget(db)  # installed/retired counts change at once
-    details = await devices.device_details(db, serial)
+    details = await inventory.device_details(db, serial)
     details.pop("id", None)
     return web.json_response(details, headers={"ETag": f'"{details["version"]}"'})
 
@@ -612,7 +622,7 @@ async def _heartbeat_answer(app: web.Application, request: web.Request, serial: 
 @api
 async def entitlement(request: web.Request) -> web.Response:
     serial = request.match_info["serial"]
-    if _bearer(request).startswith(devices.TOKEN_PREFIX):
+    if _bearer(request).startswith(enrolment.TOKEN_PREFIX):
         await _device(request.app, request, serial)
     else:
         await _api_key(request, "devices:read")
@@ -637,7 +647,7 @@ async def entitlement(request: web.Request) -> web.Response:
 @api
 async def device_record(request: web.Request) -> web.Response:
     await _api_key(request, "devices:read")
-    details = await devices.device_details(request.app[keys.DB], request.match_info["serial"])
+    details = await inventory.device_details(request.app[keys.DB], request.match_info["serial"])
     details.pop("id", None)
     return web.json_response(details)
 
@@ -654,7 +664,7 @@ async def _flush_forever(app: web.Application, interval: float) -> None:
             await app[HEARTBEATS].flush()
             await app[SIGNED_TOKENS].refresh(force=True)  # other processes' revocations too
             if time.monotonic() - last_sweep > INACTIVE_SWEEP_SECONDS:
-                await devices.mark_inactive(app[keys.DB])
+                await activity.mark_inactive(app[keys.DB])
                 last_sweep = time.monotonic()
         except Exception:
             log.exception("heartbeat flush failed; beats kept for the next attempt")

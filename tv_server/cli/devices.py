@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from accounts import audit
-from device_registry import devices, tokens
+from device_registry import enrolment, tokens
 from device_registry.registry_io import decode, import_devices
 from tv_server.cli.context import ProgressBar, add_common, run, settings, with_db
 from tv_server.settings import ensure_secrets
@@ -106,7 +106,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     key = tokens.key_of(chosen.device_token_secret)
 
     async def work(db):
-        raw = await devices.issue_token(db, args.serial, key=key)
+        raw = await enrolment.issue_token(db, args.serial, key=key)
         await _audit(db, "device.token", args.serial, {})
         return raw
 
@@ -120,8 +120,10 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke_token(args: argparse.Namespace) -> int:
+    from device_registry import enrolment
+
     async def work(db):
-        had = await devices.revoke_token(db, args.serial)
+        had = await enrolment.revoke_token(db, args.serial)
         await _audit(db, "device.token_revoke", args.serial, {"had_token": had})
         return had
 
@@ -135,10 +137,12 @@ def cmd_revoke_token(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
+    from device_registry import admission
+
     accept = args.action == "accept"
 
     async def work(db):
-        changed = await devices.decide_pending(db, args.serials, accept)
+        changed = await admission.decide_pending(db, args.serials, accept)
         await _audit(db, f"device.{args.action}", ",".join(changed)[:200], {"serials": changed})
         return changed
 
@@ -151,8 +155,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_replace(args: argparse.Namespace) -> int:
+    from device_registry import replacement
+
     async def work(db):
-        await devices.replace_box(db, args.old_serial, args.new_serial)
+        await replacement.replace_box(db, args.old_serial, args.new_serial)
         await _audit(db, "device.replace", args.old_serial, {"new": args.new_serial})
 
     run(args, work)

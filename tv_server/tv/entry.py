@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callbacks import requests as callbacks_domain
-from device_registry import devices
+from device_registry import records
 from storage import NotFound
 from tv_server import keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
@@ -44,7 +44,7 @@ LANG_CHANGES_PER_10_MIN = 10
 
 async def remember_language(request: web.Request, serial: str, lang: str) -> None:
     """Store a box's (and its household's) TV language; its cached view and screens follow."""
-    await devices.set_language(request.app[keys.DB], serial, lang)
+    await records.set_language(request.app[keys.DB], serial, lang)
     request.app[keys.BOXES].changed(serial)
     view = await request.app[keys.BOXES].get(serial)
     if view is not None:
