@@ -17,6 +17,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage.changes import Change, ChangeHub
+
 Params = Sequence[Any] | dict[str, Any]
 
 
@@ -46,6 +48,12 @@ class Transaction:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self.changes: list[Change] = []  # published on the database's hub after COMMIT
+
+    def emit(self, kind: str, ids=(), region: str = "") -> None:
+        """Note what this transaction changes (see storage.changes); published once committed,
+        dropped if it rolls back."""
+        self.changes.append(Change.of(kind, ids, region))
 
     async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor:
         return await self._conn.execute(sql, params)
@@ -81,6 +89,9 @@ class Database:
         # latter tells a cache of this process that data may have changed).
         self.reads = 0
         self.commits = 0
+        self.commit_seconds = 0.0  # time spent in COMMIT (the fsync), in all
+        # Change events of committed writes (storage.changes): every cache subscribes here.
+        self.changes = ChangeHub()
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -150,13 +161,22 @@ class Database:
             raise RuntimeError("database is not open")
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            tx = Transaction(self._writer)
             try:
-                yield Transaction(self._writer)
+                yield tx
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
+            started = time.perf_counter()
             await self._writer.execute("COMMIT")
+            self.commit_seconds += time.perf_counter() - started
             self.commits += 1
+        if tx.changes:
+            await self.changes.publish(*tx.changes)
+
+    def write_queue(self) -> int:
+        """Transactions waiting for the writer now."""
+        return len(getattr(self._write_lock, "_waiters", None) or ())
 
     async def execute(self, sql: str, params: Params = ()) -> None:
         async with self.transaction() as tx:

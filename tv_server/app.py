@@ -18,9 +18,11 @@ from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import Database, clock
+from storage.changes import BoundedCache
 from tv_server import (
     __version__,
     appointment_tasks,
+    caches,
     callback_tasks,
     coverage_tasks,
     keys,
@@ -73,6 +75,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
             streams_max=settings.sse_streams_max,
         )
         await app[keys.HUB].refresh()
+        caches.wire(app)
         yield
     finally:
         if keys.USAGE in app:
@@ -155,7 +158,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)
     app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)
     app[keys.STATIC] = StaticAssets()
-    app[keys.PROGRAMS] = {}
+    app[keys.PROGRAMS] = BoundedCache("tv_programs", 2000)
     app[fastlane.FAST] = fastlane.FastLane()
     app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
     app[tvfont.FONT] = tvfont.MongolianFont(

@@ -13,7 +13,7 @@ from advisers import advisers, figures, sheet
 from content import directory, uploads
 from content.directory import Problem
 from storage import DomainError, Invalid, NotFound, OutOfScope, clock
-from tv_server import keys
+from tv_server import caches, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.common import (
     add_nav,
@@ -96,11 +96,10 @@ def problem_text(p: Problem) -> str:
     return text % {"field": gettext(FIELDS.get(p.field, p.field)), "value": p.value}
 
 
-def invalidate(request: web.Request) -> None:
-    """Advisers changed. The home card and the adviser page are rendered per box (the next
-    sitting moves with the clock), so nothing is cached; the tag is dropped for any screen that
-    may come to hold adviser facts."""
-    request.config_dict[keys.SCREENS].invalidate("advisers")
+async def invalidate(request: web.Request) -> None:
+    """Advisers changed (an "adviser" change: screens tagged "advisers" go, and the shared
+    parts of the home screen that show the adviser card)."""
+    await caches.changed(request.config_dict, "adviser")
 
 
 async def _choices(request: web.Request) -> dict:
@@ -287,7 +286,7 @@ async def _save(request: web.Request, adviser: advisers.Adviser | None) -> web.R
         return await _form_page(
             request, adviser, typed, [Problem("code", exc.code, exc.detail)], status=400
         )
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_adviser", ok="saved", aid=saved.id)
 
 
@@ -317,7 +316,7 @@ async def adviser_delete(request: web.Request) -> web.Response:
         )
     except OutOfScope:
         raise await deny(request, PERMISSION, adviser=adviser.code) from None
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_advisers", ok="adviser_deleted")
 
 
@@ -392,7 +391,7 @@ async def import_csv(request: web.Request) -> web.Response:
             report=[(p.line, problem_text(p)) for p in plan.problems],
             error=gettext(MESSAGES["has_problems"]) % {"n": len(plan.problems)},
         )
-    invalidate(request)
+    await invalidate(request)
     return _import_page(
         request, done=gettext(MESSAGES["imported"]) % {"c": plan.create, "u": plan.update}
     )

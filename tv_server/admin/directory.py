@@ -12,7 +12,7 @@ from aiohttp import web
 from content import directory
 from content.directory import DirectoryInvalid, Problem
 from storage import Conflict
-from tv_server import keys
+from tv_server import caches, keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
     NAV,
@@ -168,9 +168,9 @@ def choices(request: web.Request) -> dict:
     }
 
 
-def invalidate(request: web.Request) -> None:
-    """Changed directory data: drop the cached TV directory screens."""
-    request.config_dict[keys.SCREENS].invalidate("directory")
+async def invalidate(request: web.Request) -> None:
+    """Changed directory data (a "directory" change: the TV directory screens go)."""
+    await caches.changed(request.config_dict, "directory")
 
 
 def _page(request: web.Request) -> int:
@@ -316,7 +316,7 @@ async def point_create(request: web.Request) -> web.Response:
         return await _render_point_form(
             request, point=None, form=form, problems=exc.problems, status=400
         )
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_directory_point", ok="created", pid=point.id)
 
 
@@ -363,7 +363,7 @@ async def point_update(request: web.Request) -> web.Response:
             error=gettext(MESSAGES["point_stale"]),
             status=409,
         )
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_directory_point", ok="saved", pid=point.id)
 
 
@@ -395,7 +395,7 @@ async def point_delete(request: web.Request) -> web.Response:
             error=gettext(MESSAGES["point_stale"]),
             **choices(request),
         )
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_directory", ok="directory_deleted")
 
 
@@ -507,7 +507,7 @@ async def org_update(request: web.Request) -> web.Response:
             error=gettext(MESSAGES["organization_stale"]),
             status=409,
         )
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_directory_org", ok="saved", oid=org.id)
 
 

@@ -11,9 +11,9 @@ import json
 
 from aiohttp import web
 
-from device_registry import coverage, devices, households, registry_io
+from device_registry import devices, households, registry_io
 from storage import Conflict, DomainError, Invalid, OutOfScope, clock
-from tv_server import keys
+from tv_server import caches, keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
     add_nav,
@@ -316,8 +316,8 @@ async def decide(request: web.Request) -> web.Response:
         await log(
             request, action, object_type="device", object_id=serial, detail={"village": village}
         )
-    request.config_dict[keys.BOXES].forget()
-    coverage.forget(request.config_dict[keys.DB])  # the next dashboard view is exact
+    await caches.changed(request.config_dict, "box", changed)
+    await caches.changed(request.config_dict, "coverage")  # the next dashboard view is exact
     # Back to the list as it was filtered; accepted boxes are offered their household form.
     query = {
         "ok": "registry_accepted" if accept else "registry_rejected",
@@ -412,8 +412,8 @@ async def replace(request: web.Request) -> web.Response:
         object_id=serial,
         detail={"new": new_serial},
     )
-    request.config_dict[keys.BOXES].forget()
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box", [serial, new_serial])
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_box", ok="registry_replaced", serial=new_serial)
 
 
@@ -443,7 +443,8 @@ async def household(request: web.Request) -> web.Response:
         object_id=serial,
         detail={"household": household_id, "label": typed["label"]},
     )
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box", [serial])  # its household's name
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_box", ok="saved", serial=serial)
 
 
@@ -465,7 +466,7 @@ async def revoke_tv(request: web.Request) -> web.Response:
         )
 
     await devices.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
-    request.config_dict[keys.BOXES].forget()  # also drops the fast lane's remembered screens
+    await caches.changed(request.config_dict, "box", [serial])  # and its fast-lane answers
     raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
 
 
@@ -605,9 +606,9 @@ async def edit(request: web.Request) -> web.Response:
             box = await _box(request, serial)
             typed["version"] = box["version"]
         return await _box_page(request, box, status=exc.status, error=_error_text(exc), edit=typed)
-    request.config_dict[keys.BOXES].forget()
+    await caches.changed(request.config_dict, "box", [serial])
     if "state" in after:
-        coverage.forget(db)  # installed/retired counts change at once
+        await caches.changed(request.config_dict, "coverage")  # installed/retired counts
     raise see_other(request, "admin_registry_box", ok="registry_box_saved", serial=serial)
 
 
@@ -663,8 +664,8 @@ async def import_upload(request: web.Request) -> web.Response:
         object_id=filename,
         detail={"new": report.new, "accepted": report.accepted},
     )
-    request.config_dict[keys.BOXES].forget()
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box")
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry", ok="registry_imported")
 
 
@@ -704,5 +705,6 @@ async def households_upload(request: web.Request) -> web.Response:
         object_id=filename,
         detail={"villages": count},
     )
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box")  # household names
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_import", ok="registry_households")

@@ -22,11 +22,11 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from accounts import apikeys, audit
-from device_registry import coverage, devices, tokens
+from device_registry import devices, tokens
 from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter, timestamp_ok
 from storage import DomainError
+from tv_server import caches, keys
 from tv_server import headers as headers_
-from tv_server import keys
 from tv_server.api import keyauth
 from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
@@ -189,8 +189,12 @@ class AuthCache:
         )
         return entry
 
-    def pop(self, serial: str) -> None:
-        self._entries.pop(serial, None)
+    def changed(self, change) -> None:
+        """A change event for boxes (tv_server.caches): one box's entry, or every entry."""
+        if not change.ids:
+            self._entries.clear()
+        for serial in change.ids:
+            self._entries.pop(serial, None)
 
 
 AUTH_CACHE = web.AppKey("device_auth_cache", AuthCache)
@@ -381,7 +385,7 @@ async def enrol(request: web.Request) -> web.Response:
         detail={"api_key": key.name, "created": created},
         ip=client_address(request),
     )
-    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
+    await caches.changed(request.app, "box", [serial])
     details = await devices.device_details(request.app[keys.DB], serial)
     return web.json_response(
         {"serial": serial, "state": details["state"], "token": token},
@@ -446,8 +450,7 @@ async def register(request: web.Request) -> web.Response:
             return _rate_limited(wait)
     state = await devices.register_pending(db, serial, village or None)
     if new:  # only this serial's cached "unknown" views are wrong now
-        request.app[keys.BOXES].forget_box(serial)
-        request.app[AUTH_CACHE].pop(serial)
+        await caches.changed(request.app, "box", [serial])
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 
@@ -507,9 +510,9 @@ async def update(request: web.Request) -> web.Response:
         if exc.code in _DETAILED:
             raise ApiError(exc.status, exc.code, exc.detail) from None
         raise
-    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
+    await caches.changed(request.app, "box", [serial])
     if "state" in after:
-        coverage.forget(db)  # installed/retired counts change at once
+        await caches.changed(request.app, "coverage")  # installed/retired counts change at once
     details = await devices.device_details(db, serial)
     details.pop("id", None)
     return web.json_response(details, headers={"ETag": f'"{details["version"]}"'})
@@ -665,6 +668,7 @@ async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
     of legacy device tokens and the ledger of signed ones (read in full here, at start)."""
     app[HEARTBEATS] = HeartbeatWriter(app[keys.DB])
     app[AUTH_CACHE] = AuthCache(app[keys.BOXES])
+    app[keys.DB].changes.subscribe(["box"], app[AUTH_CACHE].changed)
     key = tokens.key_of(app[keys.SETTINGS].device_token_secret)
     app[SIGNED_TOKENS] = SignedTokens(app[keys.DB], app[keys.BOXES], key)
     await app[SIGNED_TOKENS].refresh()

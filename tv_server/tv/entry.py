@@ -7,10 +7,10 @@ from aiohttp import web
 from callbacks import requests as callbacks_domain
 from device_registry import devices
 from storage import NotFound
-from tv_server import keys, mongol_image
+from tv_server import caches, keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.ratelimit import SlidingWindow
-from tv_server.tv import adviser, fastlane, rating
+from tv_server.tv import adviser, rating
 from tv_server.tv.common import current_box, notice, render, screen_url, send_html
 from tv_server.tv.programs import program_for
 from tv_ui import i18n, labels
@@ -45,10 +45,7 @@ LANG_CHANGES_PER_10_MIN = 10
 async def remember_language(request: web.Request, serial: str, lang: str) -> None:
     """Store a box's (and its household's) TV language; its cached view and screens follow."""
     await devices.set_language(request.app[keys.DB], serial, lang)
-    request.app[keys.BOXES].changed(serial)
-    view = await request.app[keys.BOXES].get(serial)
-    if view is not None:
-        request.app[fastlane.FAST].forget_device(view.box.id)
+    await caches.changed(request.app, "box", [serial])
 
 
 async def _admit(request: web.Request, serial: str, lang: str = "") -> web.StreamResponse:

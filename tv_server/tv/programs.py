@@ -23,9 +23,7 @@ async def program_for(request: web.Request, box, pid: int) -> domain.ProgramDeta
     entry = details.get(pid)
     if entry is None:
         detail = await domain.get_program(request.app[keys.DB], pid, None)
-        if len(details) > 2000:
-            details.clear()
-        entry = details[pid] = (detail, frozenset(detail.regions))
+        entry = details.put(pid, (detail, frozenset(detail.regions)))
     detail, regions = entry
     if regions.isdisjoint(box.chain):
         raise NotFound("program_not_found", str(pid))
