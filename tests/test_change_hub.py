@@ -11,8 +11,8 @@ import pytest
 
 from storage import Database
 from storage.changes import MAX_IDS, BoundedCache, Change
-from tests.conftest import enter
 from tests.admin.test_registry_edit_admin import changed, form_pairs
+from tests.conftest import enter
 from tv_server import keys
 
 ROOT = Path(__file__).resolve().parent.parent

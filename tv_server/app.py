@@ -45,7 +45,7 @@ from tv_server.migrations import MIGRATIONS
 from tv_server.screencache import ScreenCache
 from tv_server.settings import Settings, ensure_secrets
 from tv_server.static import StaticAssets, serve_static
-from tv_server.tv import fastlane
+from tv_server.tv import fastlane, home
 from tv_ui import i18n
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.STATIC] = StaticAssets()
     app[keys.PROGRAMS] = BoundedCache("tv_programs", 2000)
     app[fastlane.FAST] = fastlane.FastLane()
+    home.setup(app)
     app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
     app[tvfont.FONT] = tvfont.MongolianFont(
         tvfont.find_font(),

@@ -12,11 +12,12 @@ here, a new write emits its change.
     coverage      the shared coverage figures (the background task recomputes them at once)
     program       the program's screens and listings, its remembered detail; boxes showing a
                   screen marked for refresh reload it
-    media         every screen and program detail (a rendition finished)
+    media         every screen and program detail, the adviser cards (a rendition finished)
     directory     the directory screens
-    adviser       screens tagged "advisers"
+    adviser       screens tagged "advisers", the home screen's adviser cards
+    (reset)       everything above
     appointment   screens tagged "appointments"
-    announcement  the announcement hub re-reads the current announcements
+    announcement  the announcement hub re-reads the current announcements; the home shells go
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from device_registry import coverage
 from storage.changes import Change
 from tv_server import keys
-from tv_server.tv import fastlane
+from tv_server.tv import fastlane, home
 
 
 async def changed(app: Mapping, kind: str, ids: Iterable[Any] = (), region: str = "") -> None:
@@ -41,6 +42,7 @@ def wire(app: Mapping) -> None:
     hub = db.changes
     boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
+    shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
 
     def box(change: Change) -> None:
         if not change.ids:
@@ -61,6 +63,7 @@ def wire(app: Mapping) -> None:
 
     def media(_change: Change) -> None:
         programs.clear()
+        cards.clear()  # an adviser's photo rendition
         screens.clear()  # rare (one transcode finished): simpler than finding programs
 
     def tag(name: str):
@@ -68,16 +71,19 @@ def wire(app: Mapping) -> None:
 
     async def announcement(_change: Change) -> None:
         await announcements.refresh()
+        shells.clear()  # an announcement edited in place keeps its id
 
     def everything() -> None:
         boxes.forget()
         screens.clear()
         programs.clear()
         fast.entries.clear()
+        shells.clear()
+        cards.clear()
         coverage.forget(db)
 
     hub.caches.update(
-        {"tv_screens": screens, "tv_programs": programs, fast.entries.name: fast.entries}
+        {c.name: c for c in (programs, fast.entries, shells, cards)}, tv_screens=screens
     )
     hub.subscribe(["box"], box, reset=everything)
     hub.subscribe(["wave"], lambda _change: boxes.forget())
@@ -86,5 +92,6 @@ def wire(app: Mapping) -> None:
     hub.subscribe(["media"], media)
     hub.subscribe(["directory"], tag("directory"))
     hub.subscribe(["adviser"], tag("advisers"))
+    hub.subscribe(["adviser"], lambda _change: cards.clear())
     hub.subscribe(["appointment"], tag("appointments"))
     hub.subscribe(["announcement"], announcement)

@@ -464,9 +464,9 @@ async def revoke_tv(request: web.Request) -> web.Response:
             detail={"generation": generation},
             tx=tx,
         )
+        tx.emit("box", [serial])  # its view and fast-lane answers go once this commits
 
     await devices.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
-    await caches.changed(request.config_dict, "box", [serial])  # and its fast-lane answers
     raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
 
 
@@ -581,6 +581,9 @@ async def edit(request: web.Request) -> web.Response:
             detail={"before": before, "after": after},
             tx=tx,
         )
+        tx.emit("box", [serial])
+        if "state" in after:
+            tx.emit("coverage")  # installed/retired counts change at once
 
     try:
         if typed["version"] != box["version"]:
@@ -606,9 +609,6 @@ async def edit(request: web.Request) -> web.Response:
             box = await _box(request, serial)
             typed["version"] = box["version"]
         return await _box_page(request, box, status=exc.status, error=_error_text(exc), edit=typed)
-    await caches.changed(request.config_dict, "box", [serial])
-    if "state" in after:
-        await caches.changed(request.config_dict, "coverage")  # installed/retired counts
     raise see_other(request, "admin_registry_box", ok="registry_box_saved", serial=serial)
 
 

@@ -493,6 +493,9 @@ async def update(request: web.Request) -> web.Response:
             detail={"api_key": key.name, "before": before, "after": after},
             ip=client_address(request),
         )
+        tx.emit("box", [serial])  # published once this commits (tv_server.caches)
+        if "state" in after:
+            tx.emit("coverage")  # installed/retired counts change at once
 
     try:
         _before, after = await devices.update_device(
@@ -510,9 +513,6 @@ async def update(request: web.Request) -> web.Response:
         if exc.code in _DETAILED:
             raise ApiError(exc.status, exc.code, exc.detail) from None
         raise
-    await caches.changed(request.app, "box", [serial])
-    if "state" in after:
-        await caches.changed(request.app, "coverage")  # installed/retired counts change at once
     details = await devices.device_details(db, serial)
     details.pop("id", None)
     return web.json_response(details, headers={"ETag": f'"{details["version"]}"'})
