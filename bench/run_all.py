@@ -22,6 +22,7 @@ from bench import (
     common,
     fleet_bench,
     keypress_bench,
+    launch_bench,
     publish_bench,
     registry_bench,
     renditions_bench,
@@ -175,6 +176,8 @@ def main() -> None:
     reg, errors["registry bench"] = _safe("registry bench", lambda: registry_bench.run(a.quick))
     # fleet bench: heartbeats from 120,000 boxes, none twice in a run (signed device tokens)
     fleet, errors["fleet bench"] = _safe("fleet bench", lambda: fleet_bench.run(a.quick))
+    # launch bench: a signed launch and its home for 90,000 distinct boxes, each once
+    launch, errors["launch bench"] = _safe("launch bench", lambda: launch_bench.run(a.quick))
     vid, errors["video bench"] = _safe(
         "video bench", lambda: video_bench.run(10 if a.quick else video_bench.SECONDS)
     )
@@ -190,6 +193,8 @@ def main() -> None:
         text = registry_bench.add_section(text, reg, machine)
     if fleet:
         text = fleet_bench.add_section(text, fleet, machine)
+    if launch:
+        text = launch_bench.add_section(text, launch, machine)
     if vid:
         text = video_bench.add_section(text, vid, machine)
     RESULTS.write_text(text)

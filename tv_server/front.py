@@ -8,11 +8,17 @@ middleware chain — that chain costs more than the answer itself for these two.
 A lane is `lane(app, request)` returning None (not for this lane: the full path answers), a
 response, or an awaitable of a response or None (a lane that must read the body); registered with
 `add_lane(app, name, method, prefix, lane)` for requests whose raw path starts with `prefix`. A lane
-answers only what it can answer exactly as the full path would (same status, body and headers,
-security headers included) and returns None for anything else, which then takes the full path
-(routing, the `guard` middleware, the handler). A lane must not consume the body of a request it
-hands on, and one that reads the body answers its own errors (a lane that raises hands the
-request to the full path). The first lane whose method and prefix match decides.
+answers only what it can answer exactly as the full path would (same status, body and headers)
+and returns None for anything else, which then takes the full path (routing, the `guard`
+middleware, the handler). The first lane whose method and prefix match decides.
+
+The contract, shared with the middleware so the two paths cannot drift apart:
+- headers: the front passes every lane answer through `middlewares.secure`, the function `guard`
+  applies on the full path (a lane's prebuilt headers may carry them already: they are kept);
+- errors: a lane that reads the body answers its own errors, built by `middlewares.error_for`
+  (what `guard` renders for an exception) or by the same error function as the routed handler;
+  a lane that raises before reading the body hands the request to the full path, which renders
+  the error; a lane must not consume the body of a request it hands on.
 
 The front is installed by `FrontRunner`, the runner of `legaltv serve` and of the tests
 (`tests/conftest.py` serves the app through it). Under any
@@ -26,6 +32,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+from tv_server.middlewares import secure
 
 Answer = web.StreamResponse | Awaitable[web.StreamResponse | None] | None
 Lane = Callable[[web.Application, web.Request], Answer]
@@ -59,7 +67,7 @@ def front_handler(app: web.Application, full: Callable) -> Callable:
                     break
                 if response is not None:
                     answered[name] += 1
-                    return response
+                    return secure(request, response)
                 break
         return await full(request)
 

@@ -30,7 +30,7 @@ from tv_server import headers as headers_
 from tv_server.api import keyauth
 from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
-from tv_server.middlewares import error_response
+from tv_server.middlewares import error_for
 from tv_server.proxies import client_address
 from tv_server.ratelimit import SlidingWindow, retry_after_header
 from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES, keymap
@@ -112,6 +112,16 @@ def _error_of(exc: ApiError | DomainError) -> web.Response:
     return error(status, exc.code, detail)
 
 
+def no_store(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def api_error(exc: ApiError | DomainError) -> web.Response:
+    """An API error as every device API answer carries it (routed or from the front lane)."""
+    return no_store(_error_of(exc))
+
+
 def api(handler: Handler) -> Handler:
     """Answer our errors and domain errors in the API's JSON error shape; refuse an API key in
     the URL (keys go in headers here)."""
@@ -124,7 +134,7 @@ def api(handler: Handler) -> Handler:
             response = await handler(request)
         except (ApiError, DomainError) as exc:
             response = _error_of(exc)
-        response.headers["Cache-Control"] = "no-store"
+        no_store(response)
         return response
 
     return wrapper
@@ -544,7 +554,6 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 
 _HEARTBEAT_PATH = re.compile(r"/api/v1/devices/([A-Za-z0-9._-]{1,64})/heartbeat")
-_LANE_HEADERS = {**headers_.COMMON, "Cache-Control": "no-store"}
 _SIGNED_BEARER = "Bearer " + tokens.PREFIX
 
 
@@ -589,27 +598,23 @@ class HeartbeatLane:
                 body = _parse_body(content.read_nowait())
                 self.writer.record(parse_heartbeat(body, device_id, time.time()))
             except (ApiError, DomainError) as exc:
-                return _lane_error(_error_of(exc))
-            except Exception:  # the body is read: answer here rather than hand it on
-                log.exception("unhandled error on heartbeat %s", request.raw_path)
-                return _lane_error(error_response(request, 500, "server_error"))
+                return api_error(exc)
+            except Exception as exc:  # the body is read: answer here rather than hand it on
+                return error_for(request, exc)
             return _accepted(serial)
         return _heartbeat_answer(app, request, serial)
 
 
-def _lane_error(response: web.Response) -> web.Response:
-    response.headers.update(_LANE_HEADERS)
-    return response
-
-
 async def _heartbeat_answer(app: web.Application, request: web.Request, serial: str):
+    """The lane's answer when it must read the body: errors built as on the routed path (the
+    `api` decorator's `api_error`, the middleware's `error_for`); the front adds the security
+    headers as `guard` does."""
     try:
         return await _heartbeat(app, request, serial)  # carries its headers already
     except (ApiError, DomainError) as exc:
-        return _lane_error(_error_of(exc))
-    except Exception:
-        log.exception("unhandled error on heartbeat %s", request.raw_path)
-        return _lane_error(error_response(request, 500, "server_error"))
+        return api_error(exc)
+    except Exception as exc:  # as `guard` answers the routed handler's
+        return error_for(request, exc)
 
 
 @api

@@ -27,7 +27,6 @@ from tv_server import keys
 from tv_server.screencache import Screen, send
 
 MAX_ENTRIES = 100_000
-VIEW = web.RequestKey("tv_view", tuple)  # (program, page) a screen records as viewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +57,16 @@ class FastLane:
         return self.hub.generation + self.screens.generation + self.boxes.generation
 
     def remember(
-        self, request: web.Request, box, cache_key, screen: Screen, wall_until: float
+        self,
+        request: web.Request,
+        box,
+        cache_key,
+        screen: Screen,
+        wall_until: float,
+        view: tuple[int, int] | None = None,
     ) -> None:
-        """Remember how this URL was just answered (called by the full path)."""
+        """Remember how this URL was just answered (called by `tv.common.cached` only, which
+        recorded `view` for this request; a repeat records it again)."""
         if not self._bound:
             self._bind(request.app)
         if not self.screens.holds(cache_key, screen):
@@ -72,7 +78,7 @@ class FastLane:
                 screen,
                 box.id,
                 box.view.box.serial,
-                request.get(VIEW),
+                view,
                 self.stamp(),
                 self.boxes.trusted_until(box.view.box.serial),
                 min(wall_until, token_until),

@@ -11,7 +11,6 @@ from content import programs as domain
 from content import video as video_domain
 from storage import NotFound
 from tv_server import keys
-from tv_server.tv import fastlane
 from tv_server.tv.common import cached, current_box, render, screen_url
 
 PER_PAGE = 6
@@ -201,8 +200,6 @@ async def page(request: web.Request) -> web.Response:
     detail = await program_for(request, box, pid)
     if not 1 <= number <= len(detail.pages):
         raise NotFound("not_found", f"page {number}")
-    request.app[keys.USAGE].record_view(box.id, pid, number)
-    request[fastlane.VIEW] = (pid, number)  # what a fast-lane repeat records as viewed
 
     async def build() -> str:
         return await render_page(
@@ -218,7 +215,7 @@ async def page(request: web.Request) -> web.Response:
         )
 
     key = ("page", pid, number, box.webp)
-    return await cached(request, box, key, [f"program:{pid}"], build)
+    return await cached(request, box, key, [f"program:{pid}"], build, view=(pid, number))
 
 
 async def video(request: web.Request) -> web.Response:
@@ -227,7 +224,6 @@ async def video(request: web.Request) -> web.Response:
     detail = await program_for(request, box, pid)
     if not detail.video_file:
         raise NotFound("program_not_found", str(pid))
-    request.app[keys.USAGE].record_view(box.id, pid, 0)
 
     async def build() -> str:
         return await render_video(
@@ -241,4 +237,5 @@ async def video(request: web.Request) -> web.Response:
             position_url=screen_url(request, "tv_video_at", pid=pid),
         )
 
-    return await cached(request, box, ("video", pid, box.hls), [f"program:{pid}"], build)
+    key = ("video", pid, box.hls)
+    return await cached(request, box, key, [f"program:{pid}"], build, view=(pid, 0))
