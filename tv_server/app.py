@@ -27,6 +27,7 @@ from tv_server import (
     coverage_tasks,
     keys,
     logredact,
+    metrics,
     mongol_image,
     tv,
     tvfont,
@@ -127,13 +128,21 @@ async def _on_shutdown(app: web.Application) -> None:
         app[keys.HUB].close()
 
 
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
 async def healthz(request: web.Request) -> web.Response:
+    db = request.app[keys.DB]
     try:
-        database = await request.app[keys.DB].health()
+        # A bound on the answer: readers all busy or the file unreachable is a failed check,
+        # not a monitoring request left hanging.
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+            database = await db.health()
         status = 200
     except Exception as exc:  # report, never raise: this is what monitoring reads
         database = {"status": "error", "error": type(exc).__name__}
         status = 503
+    database["write_queue"] = db.write_queue()  # transactions waiting for the writer
     return web.json_response(
         {
             "status": "ok" if status == 200 else "error",
@@ -190,6 +199,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_on_shutdown)
     app.router.add_get("/healthz", healthz, name="healthz")
+    metrics.setup(app)
     app.router.add_get("/static/{name}", serve_static, name="static")
     app.router.add_get("/media/{path:.+}", serve_media, name="media")
     tv.setup_routes(app)

@@ -29,10 +29,12 @@ only slower.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from tv_server.metrics import METRICS
 from tv_server.middlewares import secure
 
 Answer = web.StreamResponse | Awaitable[web.StreamResponse | None] | None
@@ -53,8 +55,10 @@ def front_handler(app: web.Application, full: Callable) -> Callable:
     """The server's request handler: the app's lanes first, then `full` (routing + middlewares)."""
     lanes = tuple(app.get(LANES, ()))
     answered = app.get(ANSWERED, {})
+    observe = app[METRICS].observe if METRICS in app else None  # /metrics (tv_server.metrics)
+    clock = time.perf_counter
 
-    async def handle(request: web.Request) -> web.StreamResponse:
+    async def answer(request: web.Request) -> web.StreamResponse:
         method, path = request.method, request.raw_path
         for name, lane_method, prefix, lane in lanes:
             if method == lane_method and path.startswith(prefix):
@@ -70,6 +74,19 @@ def front_handler(app: web.Application, full: Callable) -> Callable:
                     return secure(request, response)
                 break
         return await full(request)
+
+    if observe is None:
+        return answer
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        started = clock()
+        try:
+            response = await answer(request)
+        except web.HTTPException as exc:  # redirects raised through the middleware
+            observe(request.raw_path, exc.status, clock() - started)
+            raise
+        observe(request.raw_path, response.status, clock() - started)
+        return response
 
     return handle
 

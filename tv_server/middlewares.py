@@ -87,7 +87,7 @@ def error_response(request: web.Request, status: int, code: str, detail: str = "
         return admin_error_response(request, status, code)
     if request.path.startswith("/open311"):  # the GeoReport v2 error list
         return web.json_response([{"code": status, "description": detail or code}], status=status)
-    if request.path.startswith("/api") or request.path.startswith("/healthz"):
+    if request.path.startswith(("/api", "/healthz", "/metrics")):
         return web.json_response(
             {"error": {"code": code, "message": _api_message(code, detail)}}, status=status
         )
