@@ -26,11 +26,13 @@ MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
 ADVISER_CARD_SECONDS = 60.0
 SHELLS = web.AppKey("tv_home_shells", BoundedCache)
 ADVISER_CARDS = web.AppKey("tv_adviser_cards", BoundedCache)
+TEMPLATES = web.AppKey("tv_home_templates", dict)
 
 
 def setup(app: web.Application) -> None:
     app[SHELLS] = BoundedCache("tv_home_shells", 2000)
     app[ADVISER_CARDS] = BoundedCache("tv_adviser_cards", 20_000)
+    app[TEMPLATES] = {}
 
 
 def shell(request: web.Request, box: TvBox, **shared) -> tuple[str, ...]:
@@ -50,8 +52,17 @@ def fill(pieces: tuple[str, ...], parts: dict[str, str]) -> str:
     return "".join(parts[p] if i % 2 else p for i, p in enumerate(pieces))
 
 
+def _template(request: web.Request, name: str):
+    """A part's template, looked up once (jinja2 checks the file's mtime on every look-up)."""
+    templates = request.app[TEMPLATES]
+    found = templates.get(name)
+    if found is None:
+        found = templates[name] = aiohttp_jinja2.get_env(request.app).get_template(name)
+    return found
+
+
 def _macros(request: web.Request):
-    return aiohttp_jinja2.get_env(request.app).get_template("tv/_home_parts.html").module
+    return _template(request, "tv/_home_parts.html").module
 
 
 def parts(request: web.Request, box: TvBox, *, open_requests: int, resume, adviser_html: str):
@@ -77,7 +88,6 @@ async def adviser_card(request: web.Request, box: TvBox, build) -> str:
     html = ""
     if card is not None:
         u = lambda name, **parts: screen_url(request, name, **parts)  # noqa: E731
-        template = aiohttp_jinja2.get_env(request.app).get_template("tv/_adviser_card.html")
-        html = template.render(adviser=card, u=u)
+        html = _template(request, "tv/_adviser_card.html").render(adviser=card, u=u)
     cards.put(key, (now + ADVISER_CARD_SECONDS, html))
     return html
