@@ -120,3 +120,25 @@ async def test_a_reset_of_the_hub_drops_every_cache(client, box):
     before = await _front_answered(client)
     assert (await client.get(url)).status == 200
     assert await _front_answered(client) == before  # the full path answered
+
+
+async def test_a_box_retired_through_the_device_api_is_refused_on_its_next_screen(client, box):
+    """The PATCH's change event is emitted inside its transaction: the fast lane's remembered
+    answer for the box goes as the write commits."""
+    from accounts import apikeys
+
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    await client.get(url)
+    before = await _front_answered(client)
+    assert (await client.get(url)).status == 200
+    assert await _front_answered(client) == before + 1  # remembered
+    _key, raw = await apikeys.create(db, "op", ["devices:write"])
+    response = await client.patch(
+        "/api/v1/devices/DEMO-0001",
+        json={"state": "retired"},
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+    assert response.status == 200, await response.text()
+    assert "还没有在您家的机顶盒开通" in await (await client.get(url)).text()
