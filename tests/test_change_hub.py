@@ -22,7 +22,8 @@ PRODUCT = ("tv_server", "storage", "content", "device_registry", "callbacks", "a
 HUB_FILES = {ROOT / "storage" / "changes.py", ROOT / "tv_server" / "caches.py"}
 # Dropping cache entries by hand: a forget() call, a screen-cache invalidation or clearing.
 BY_HAND = re.compile(
-    r"(?<!def )\bforget(_box|_serial)?\(|\.invalidate\(|\[keys\.(SCREENS|PROGRAMS)\]\.(clear|pop)\("
+    r"(?<!def )\bforget(_box|_serials)?\(|\.invalidate\("
+    r"|\[keys\.(SCREENS|PROGRAMS)\]\.(clear|pop)\("
 )
 
 

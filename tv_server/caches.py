@@ -50,7 +50,7 @@ def wire(app: Mapping) -> None:
             return
         for serial in change.ids:
             boxes.forget_box(serial)
-            fast.forget_serial(serial)
+        fast.forget_serials(set(change.ids))  # one pass over the remembered answers
 
     def program(change: Change) -> None:
         screens.invalidate("programs", *(f"program:{i}" for i in change.ids))

@@ -85,10 +85,10 @@ class FastLane:
             ),
         )
 
-    def forget_serial(self, serial: str) -> None:
-        """Drop one box's remembered answers (a change to that box); every other box's stay.
-        Called by the change hub's subscription (tv_server.caches) only."""
-        self.entries.drop_where(lambda _path, entry: entry.serial == serial)
+    def forget_serials(self, serials: set[str]) -> None:
+        """Drop these boxes' remembered answers (a change to them), in one pass; every other
+        box's stay. Called by the change hub's subscription (tv_server.caches) only."""
+        self.entries.drop_where(lambda _path, entry: entry.serial in serials)
 
     def lookup(self, request: web.Request) -> Entry | None:
         """The remembered answer for this URL, if everything that decided it still holds."""
