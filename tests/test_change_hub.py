@@ -143,3 +143,20 @@ async def test_a_box_retired_through_the_device_api_is_refused_on_its_next_scree
     )
     assert response.status == 200, await response.text()
     assert "还没有在您家的机顶盒开通" in await (await client.get(url)).text()
+
+
+async def test_a_change_from_another_node_drops_the_caches_here(client, box):
+    """What the PostgreSQL transport (#11) will do: relay this node's committed changes, and hand
+    the other nodes' payloads to `receive` — a program edited elsewhere is rebuilt here."""
+    db = client.app[keys.DB]
+    sent: list[str] = []
+    db.changes.relay = lambda change: sent.append(change.payload())
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    await client.get(f"{box}p-{pid}-1")
+    assert pid in client.app[keys.PROGRAMS]
+    await db.changes.receive(Change.of("program", [pid]).payload())
+    assert pid not in client.app[keys.PROGRAMS]
+    assert sent == []  # a change heard from another node is not sent back
+    async with db.transaction() as tx:
+        tx.emit("directory")
+    assert sent == ['{"k":"directory"}']
