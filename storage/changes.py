@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 # What can change. A kind names domain data, not a cache.
 KINDS = frozenset(
@@ -184,6 +187,10 @@ class ChangeHub:
         self.generation += 1
         self.published[change.kind] += 1
         for listener in self._listeners.get(change.kind, ()):
-            result = listener(change)
-            if inspect.isawaitable(result):
-                await result
+            try:
+                result = listener(change)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # the write is committed: never fail it, never keep stale data
+                log.exception("a cache failed to follow %s; every cache is dropped", change)
+                self.reset()

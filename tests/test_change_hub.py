@@ -160,3 +160,24 @@ async def test_a_change_from_another_node_drops_the_caches_here(client, box):
     async with db.transaction() as tx:
         tx.emit("directory")
     assert sent == ['{"k":"directory"}']
+
+
+async def test_a_cache_that_fails_to_follow_a_change_drops_every_cache(tmp_path, caplog):
+    """The write is committed whatever a cache does: it is never failed, and a cache that could
+    not follow makes every cache go rather than serve what changed."""
+    db = Database(tmp_path / "t.sqlite3")
+    await db.open()
+    try:
+        dropped: list[str] = []
+
+        def broken(_change: Change) -> None:
+            raise RuntimeError("cache bug")
+
+        db.changes.subscribe(["program"], broken, reset=lambda: dropped.append("all"))
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (x)")
+            tx.emit("program", [1])
+        assert dropped == ["all"]
+        assert "every cache is dropped" in caplog.text
+    finally:
+        await db.close()
