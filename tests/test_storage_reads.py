@@ -30,3 +30,22 @@ async def test_reads_answer_the_same_rows_in_one_trip(tmp_path):
         assert await db.fetchval("SELECT COUNT(*) FROM t") == 3
     finally:
         await db.close()
+
+
+async def test_a_page_read_while_its_flush_is_being_written_is_still_known(client, box):
+    """Where a box stopped reading is answered from memory until the flush that writes it has
+    committed (it used to be in neither memory nor the file meanwhile: 继续 began at page 1)."""
+    import asyncio
+
+    from tv_server import keys
+
+    db = client.app[keys.DB]
+    usage = client.app[keys.USAGE]
+    pid = await db.fetchval("SELECT id FROM programs WHERE video_media_id IS NULL LIMIT 1")
+    device_id = await db.fetchval("SELECT id FROM devices WHERE serial = 'DEMO-0001'")
+    usage.record_view(device_id, pid, 3)
+    flush = asyncio.create_task(usage.flush())
+    await asyncio.sleep(0)  # the flush has taken the records and waits for its transaction
+    assert await usage.page_for(device_id, pid) == 3
+    await flush
+    assert await usage.page_for(device_id, pid) == 3
