@@ -22,6 +22,7 @@ from bench import (
     common,
     fleet_bench,
     keypress_bench,
+    launch_bench,
     peak_bench,
     publish_bench,
     registry_bench,
@@ -178,6 +179,8 @@ def main() -> None:
     fleet, errors["fleet bench"] = _safe("fleet bench", lambda: fleet_bench.run(a.quick))
     # evening peak: 300,000 boxes registered, the whole mix at once (CPU share, RSS)
     peak, errors["peak bench"] = _safe("peak bench", lambda: peak_bench.run(a.quick))
+    # launch bench: a signed launch and its home for 90,000 distinct boxes, each once
+    launch, errors["launch bench"] = _safe("launch bench", lambda: launch_bench.run(a.quick))
     vid, errors["video bench"] = _safe(
         "video bench", lambda: video_bench.run(10 if a.quick else video_bench.SECONDS)
     )
@@ -195,6 +198,8 @@ def main() -> None:
         text = fleet_bench.add_section(text, fleet, machine)
     if peak:
         text = peak_bench.add_section(text, peak, machine)
+    if launch:
+        text = launch_bench.add_section(text, launch, machine)
     if vid:
         text = video_bench.add_section(text, vid, machine)
     RESULTS.write_text(text)

@@ -26,6 +26,8 @@ class UsageRecorder:
         # (device, program, page, minute) -> [first at, views]
         self._views: dict[tuple[int, int, int, int], list] = {}
         self._progress: dict[tuple[int, int], tuple[int, float]] = {}
+        # The progress a flush is writing: still the answer until its transaction committed.
+        self._writing: dict[tuple[int, int], tuple[int, float]] = {}
         self._seen: dict[int, float] = {}
         self._launched: dict[int, int] = {}
         # The most recent (at, program, page) per box, so home needs no query for it.
@@ -67,6 +69,7 @@ class UsageRecorder:
         progress, self._progress = self._progress, {}
         seen, self._seen = self._seen, {}
         launched, self._launched = self._launched, {}
+        self._writing = progress
         try:
             async with self.db.transaction() as tx:
                 await tx.executemany(
@@ -103,6 +106,8 @@ class UsageRecorder:
             for key, value in launched.items():
                 self._launched[key] = self._launched.get(key, 0) + value
             raise
+        finally:
+            self._writing = {}
         return len(events) + sum(n for _at, n in views.values())
 
     async def last_progress(self, device_id: int) -> tuple[int, int] | None:
@@ -121,8 +126,10 @@ class UsageRecorder:
         return None if latest is None else (latest[1], latest[2])
 
     async def page_for(self, device_id: int, program_id: int) -> int | None:
-        if (device_id, program_id) in self._progress:
-            return self._progress[(device_id, program_id)][0]
+        key = (device_id, program_id)
+        known = self._progress.get(key) or self._writing.get(key)
+        if known is not None:  # not written yet, or being written
+            return known[0]
         return await self.db.fetchval(
             "SELECT page FROM device_progress WHERE device_id = ? AND program_id = ?",
             (device_id, program_id),

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.changes import Change, ChangeHub
+
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
@@ -60,6 +62,12 @@ class Transaction:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self.changes: list[Change] = []  # published on the database's hub after COMMIT
+
+    def emit(self, kind: str, ids=(), region: str = "") -> None:
+        """Note what this transaction changes (see storage.changes); published once committed,
+        dropped if it rolls back."""
+        self.changes.append(Change.of(kind, ids, region))
 
     async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor:
         return await self._conn.execute(sql, params)
@@ -139,6 +147,9 @@ class Database:
         self.commits = 0
         self.group_commits = 0
         self.group_blocks = 0
+        self.commit_seconds = 0.0  # time spent in COMMIT (the fsync), in all
+        # Change events of committed writes (storage.changes): every cache subscribes here.
+        self.changes = ChangeHub()
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -212,15 +223,22 @@ class Database:
         finally:
             self._readers.put_nowait(conn)
 
+    # A read is one trip to the reader's thread (execute, fetch and close there), not three: the
+    # trips, not SQLite, are most of what a small indexed read costs.
+
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         self.reads += 1
-        async with self._reader() as conn, conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        async with self._reader() as conn:
+            return list(await conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         self.reads += 1
-        async with self._reader() as conn, conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        async with self._reader() as conn:
+            run = getattr(conn, "_execute", None)  # aiosqlite's queue to the thread
+            if run is None:  # pinned by tests/test_storage_reads.py; else three trips
+                async with conn.execute(sql, params) as cur:
+                    return await cur.fetchone()
+            return await run(_first_row, conn._conn, sql, params)
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -235,13 +253,22 @@ class Database:
             raise RuntimeError("database is not open")
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            tx = Transaction(self._writer)
             try:
-                yield Transaction(self._writer)
+                yield tx
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
+            started = time.perf_counter()
             await self._writer.execute("COMMIT")
+            self.commit_seconds += time.perf_counter() - started
             self.commits += 1
+        if tx.changes:
+            await self.changes.publish(*tx.changes)
+
+    def write_queue(self) -> int:
+        """Transactions waiting for the writer now."""
+        return len(getattr(self._write_lock, "_waiters", None) or ())
 
     async def grouped(self, block: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """Run `await block(tx, *args)` in a write transaction shared with the blocks of other
@@ -435,6 +462,15 @@ async def apply_migrations(db, migrations: Iterable[Migration], run, errors) -> 
             raise
         raise MigrationError(current.name, str(exc), len(pending)) from exc
     return [step.name for step in pending]
+
+
+def _first_row(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Row | None:
+    """Run in a reader's thread: the first row of a query."""
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchone()
+    finally:
+        cursor.close()
 
 
 def split_sql(script: str) -> list[str]:

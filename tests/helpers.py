@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import aiohttp
@@ -708,3 +709,69 @@ def csv_text(rows: list[dict], columns=directory_io.COLUMNS) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def changed(pairs, **values) -> list[tuple[str, str]]:
+    """The pairs with single-valued fields replaced (names as in the form)."""
+    out = [(k, values.pop(k) if k in values else v) for k, v in pairs]
+    return out + list(values.items())
+
+
+def form_pairs(html: str, form_id: str = "reg-edit") -> list[tuple[str, str]]:
+    parser = _Form(form_id)
+    parser.feed(html)
+    return parser.pairs
+
+
+class _Form(HTMLParser):
+    """The (name, value) pairs a browser would submit for one form of a page."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.disabled = False
+        self.pairs: list[tuple[str, str]] = []
+        self._select: str | None = None
+        self._options: list[tuple[str, bool]] = []
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside:
+            return
+        if tag == "fieldset" and "disabled" in a:
+            self.disabled = True
+        if self.disabled or "name" not in a and tag != "option":
+            return
+        if tag == "input":
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            if a.get("type") != "submit":
+                self.pairs.append((a["name"], a.get("value") or ""))
+        elif tag == "select":
+            self._select, self._options = a["name"], []
+        elif tag == "option" and self._select is not None:
+            self._options.append((a.get("value", ""), "selected" in a))
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.pairs.append((a["name"], ""))
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            name, value = self.pairs.pop()
+            self.pairs.append((name, value + data))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "fieldset":
+            self.disabled = False
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "select" and self._select is not None:
+            chosen = next((v for v, on in self._options if on), self._options[0][0])
+            self.pairs.append((self._select, chosen))
+            self._select = None

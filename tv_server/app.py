@@ -18,13 +18,16 @@ from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
 from storage import clock, database_for
+from storage.changes import BoundedCache
 from tv_server import (
     __version__,
     appointment_tasks,
+    caches,
     callback_tasks,
     coverage_tasks,
     keys,
     logredact,
+    metrics,
     mongol_image,
     tvfont,
     video_tasks,
@@ -43,7 +46,7 @@ from tv_server.routing import GET, register
 from tv_server.screencache import ScreenCache
 from tv_server.settings import Settings, ensure_secrets
 from tv_server.static import StaticAssets, serve_static
-from tv_server.tv import fastlane
+from tv_server.tv import fastlane, home
 from tv_server.tv.routes import setup_tv
 from tv_ui import i18n
 
@@ -77,6 +80,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
             streams_max=settings.sse_streams_max,
         )
         await app[keys.HUB].refresh()
+        caches.wire(app)
         yield
     finally:
         if keys.USAGE in app:
@@ -128,13 +132,21 @@ async def _on_shutdown(app: web.Application) -> None:
         app[keys.HUB].close()
 
 
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
 async def healthz(request: web.Request) -> web.Response:
+    db = request.app[keys.DB]
     try:
-        database = await request.app[keys.DB].health()
+        # A bound on the answer: readers all busy or the file unreachable is a failed check,
+        # not a monitoring request left hanging.
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+            database = await db.health()
         status = 200
     except Exception as exc:  # report, never raise: this is what monitoring reads
         database = {"status": "error", "error": type(exc).__name__}
         status = 503
+    database["write_queue"] = db.write_queue()  # transactions waiting for the writer
     return web.json_response(
         {
             "status": "ok" if status == 200 else "error",
@@ -153,6 +165,7 @@ async def healthz(request: web.Request) -> web.Response:
 # tv_server/api/routes.py (the JSON APIs).
 ROUTES = [
     GET("/healthz", healthz, "healthz"),
+    GET("/metrics", metrics.serve, "metrics"),
     GET("/static/{name}", serve_static, "static"),
     GET("/media/{path:.+}", serve_media, "media"),
     GET("/admin", to_admin_home),  # the admin without its slash
@@ -170,8 +183,9 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)
     app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)
     app[keys.STATIC] = StaticAssets()
-    app[keys.PROGRAMS] = {}
+    app[keys.PROGRAMS] = BoundedCache("tv_programs", 2000)
     app[fastlane.FAST] = fastlane.FastLane()
+    home.setup(app)
     app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
     app[mongol_image.SCREEN_IMAGES] = mongol_image.ScreenImages(
         tvfont.find_font(), app[keys.STATIC].by_name["tv.css"].body
@@ -207,6 +221,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_on_shutdown)
+    metrics.setup(app)
     register(app.router, ROUTES)
     setup_tv(app)
     add_lane(app, "tv_screen", "GET", "/tv/b/", fastlane.answer)

@@ -12,6 +12,7 @@ from device_registry.regions import RegionTree
 from storage import Database
 
 TTL_SECONDS = 15.0
+MAX_VIEWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class BoxDirectory:
     def __init__(self, db: Database, regions: RegionTree) -> None:
         self.db = db
         self.regions = regions
-        self._boxes: dict[str, tuple[float, BoxView | None]] = {}
+        # serial -> (fetched, view); dropped by change events (tv_server.caches)
+        self._boxes = db.changes.cache("box_views", MAX_VIEWS)
         self._live: tuple[float, waves.LiveMap] = (0.0, {})
         # Bumped whenever cached views are dropped (fast-lane entries check it).
         self.generation = 0
@@ -36,16 +38,10 @@ class BoxDirectory:
         self._boxes.clear()
         self._live = (0.0, {})
 
-    def changed(self, serial: str) -> None:
-        """A box's own settings changed (its language): drop its view. The generation stays, so
-        no other box's fast-lane entries go cold; the box's own are dropped by the caller
-        (FastLane.forget_device)."""
-        self._boxes.pop(serial, None)
-
     def forget_box(self, serial: str) -> None:
-        """Drop one box's cached view (a box that did not exist before); every other view and
-        the generation stay, so no other box's fast-lane entries or tokens go cold."""
-        self._boxes.pop(serial, None)
+        """Drop one box's cached view (a change to that box); every other view and the
+        generation stay, so no other box's fast-lane entries or tokens go cold."""
+        self._boxes.pop(serial)
 
     async def live_waves(self) -> waves.LiveMap:
         """Regions of started waves with their ramps (refreshed every TTL_SECONDS)."""
@@ -60,7 +56,7 @@ class BoxDirectory:
 
     def trusted_until(self, serial: str) -> float:
         """Until when (monotonic) the cached view of this box is used without a query."""
-        cached = self._boxes.get(serial)
+        cached = self._boxes.peek(serial)
         return cached[0] + TTL_SECONDS if cached is not None else 0.0
 
     async def get(self, serial: str) -> BoxView | None:
@@ -76,9 +72,7 @@ class BoxDirectory:
                 box.serial, box.state, box.village_code, self.regions, live
             )
             view = BoxView(box, chain, wave_id is not None, wave_id)
-        if len(self._boxes) > 100_000:
-            self._boxes.clear()
-        self._boxes[serial] = (time.monotonic(), view)
+        self._boxes.put(serial, (time.monotonic(), view))
         return view
 
     async def record_unknown(self, serial: str) -> BoxView:

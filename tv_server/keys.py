@@ -14,5 +14,5 @@ TOKENS = web.AppKey("tokens", "TokenSigner")
 BOXES = web.AppKey("boxes", "BoxDirectory")
 HUB = web.AppKey("hub", "AnnouncementHub")
 STATIC = web.AppKey("static", "StaticAssets")
-# Published programs by id, kept in memory for the TV screens; cleared on publish.
-PROGRAMS = web.AppKey("programs", dict)
+# Published programs by id, kept in memory for the TV screens; dropped by "program" changes.
+PROGRAMS = web.AppKey("programs", "BoundedCache")

@@ -87,15 +87,16 @@ def error_response(request: web.Request, status: int, code: str, detail: str = "
         return admin_error_response(request, status, code)
     if request.path.startswith("/open311"):  # the GeoReport v2 error list
         return web.json_response([{"code": status, "description": detail or code}], status=status)
-    if request.path.startswith("/api") or request.path.startswith("/healthz"):
+    if request.path.startswith(("/api", "/healthz", "/metrics")):
         return web.json_response(
             {"error": {"code": code, "message": _api_message(code, detail)}}, status=status
         )
     return web.Response(status=status, text=f"{status}: {code}\n")
 
 
-def _secure(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    """Security headers; a handler's own values (e.g. a preview frame's) are kept."""
+def secure(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """Security headers; a handler's own values (e.g. a preview frame's) are kept. Applied to
+    every response: by `guard` on the full path, by the front (tv_server.front) to its lanes'."""
     headers = response.headers
     for name, value in headers_.COMMON.items():
         if name not in headers:
@@ -117,20 +118,28 @@ async def guard(request: web.Request, handler):
     i18n.use_language(i18n.DEFAULT_LANGUAGE)
     try:
         response = await handler(request)
-    except EarlyResponse as exc:
-        response = exc.response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.empty_body:
-            _secure(request, exc)
+            secure(request, exc)
             raise
+        response = error_for(request, exc)
+    except Exception as exc:
+        response = error_for(request, exc)
+    return secure(request, response)
+
+
+def error_for(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The response for an error a handler (or a front lane) raised, rendered for its audience;
+    no stack trace ever reaches the client."""
+    if isinstance(exc, EarlyResponse):
+        return exc.response
+    if isinstance(exc, web.HTTPException):
         code = _HTTP_CODES.get(exc.status, "error")
         if exc.reason in ("csrf", "forbidden"):
             code = exc.reason
-        response = error_response(request, exc.status, code, exc.reason)
-    except DomainError as exc:
-        response = error_response(request, exc.status, exc.code, exc.detail, exc.params)
-    except Exception:
-        # With the query, which helps; tokens and keys are masked (tv_server.logredact).
-        log.exception("unhandled error on %s %s", request.method, request.path_qs)
-        response = error_response(request, 500, "server_error")
-    return _secure(request, response)
+        return error_response(request, exc.status, code, exc.reason)
+    if isinstance(exc, DomainError):
+        return error_response(request, exc.status, exc.code, exc.detail, exc.params)
+    # With the query, which helps; tokens and keys are masked (tv_server.logredact).
+    log.exception("unhandled error on %s %s", request.method, request.path_qs, exc_info=exc)
+    return error_response(request, 500, "server_error")

@@ -51,6 +51,18 @@ SETTINGS: tuple[Setting, ...] = (
         "read). When empty, a random key is generated once and kept in "
         "DATA_DIR/device_token_secret. Changing it invalidates every signed device token.",
     ),
+    Setting(
+        "metrics_access",
+        "loopback",
+        "Who may read /metrics (Prometheus text format): loopback (from this machine only, never "
+        "a request a reverse proxy forwarded), token (Authorization: Bearer metrics_token, from "
+        "anywhere) or off (404).",
+    ),
+    Setting(
+        "metrics_token",
+        "",
+        "The bearer token /metrics asks for when metrics_access is token (16 characters or more).",
+    ),
     Setting("session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int),
     Setting(
         "cookie_secure",

@@ -14,7 +14,7 @@ import time
 from aiohttp import web
 
 from content.programs import video
-from tv_server import keys
+from tv_server import caches, keys
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -48,14 +48,8 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
         max_seconds=settings.video_max_seconds, runner=video.Runner(on_progress),
     )  # fmt: skip
     if state == "done":
-        _forget_screens(app)
+        await caches.changed(app, "media", [job.id])
     return state
-
-
-def _forget_screens(app: web.Application) -> None:
-    """Rendered video screens may name the original file: let them be built again."""
-    app[keys.PROGRAMS].clear()
-    app[keys.SCREENS].clear()  # rare (one transcode finished): simpler than finding programs
 
 
 async def run_forever(app: web.Application) -> None:

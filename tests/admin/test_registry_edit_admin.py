@@ -5,84 +5,17 @@ before/after, refused when stale (409), outside the staff member's region (403) 
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 
 import pytest
 
 from device_registry import enrolment, inventory
-from tests.helpers import device_token_key
+from tests.helpers import changed, device_token_key, form_pairs
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 
 BOX = "DEMO-0001"  # active, in 东胜区 (the demo staff account's banner)
 PAGE = f"/admin/registry/box/{BOX}"
 EDIT = PAGE + "/edit"
-
-
-class _Form(HTMLParser):
-    """The (name, value) pairs a browser would submit for one form of a page."""
-
-    def __init__(self, form_id: str) -> None:
-        super().__init__()
-        self.form_id = form_id
-        self.inside = False
-        self.disabled = False
-        self.pairs: list[tuple[str, str]] = []
-        self._select: str | None = None
-        self._options: list[tuple[str, bool]] = []
-        self._textarea: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.inside = a.get("id") == self.form_id
-        if not self.inside:
-            return
-        if tag == "fieldset" and "disabled" in a:
-            self.disabled = True
-        if self.disabled or "name" not in a and tag != "option":
-            return
-        if tag == "input":
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                return
-            if a.get("type") != "submit":
-                self.pairs.append((a["name"], a.get("value") or ""))
-        elif tag == "select":
-            self._select, self._options = a["name"], []
-        elif tag == "option" and self._select is not None:
-            self._options.append((a.get("value", ""), "selected" in a))
-        elif tag == "textarea":
-            self._textarea = a["name"]
-            self.pairs.append((a["name"], ""))
-
-    def handle_data(self, data):
-        if self._textarea is not None:
-            name, value = self.pairs.pop()
-            self.pairs.append((name, value + data))
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.inside = False
-        elif tag == "fieldset":
-            self.disabled = False
-        elif tag == "textarea":
-            self._textarea = None
-        elif tag == "select" and self._select is not None:
-            chosen = next((v for v, on in self._options if on), self._options[0][0])
-            self.pairs.append((self._select, chosen))
-            self._select = None
-
-
-def form_pairs(html: str, form_id: str = "reg-edit") -> list[tuple[str, str]]:
-    parser = _Form(form_id)
-    parser.feed(html)
-    return parser.pairs
-
-
-def changed(pairs, **values) -> list[tuple[str, str]]:
-    """The pairs with single-valued fields replaced (names as in the form)."""
-    out = [(k, values.pop(k) if k in values else v) for k, v in pairs]
-    return out + list(values.items())
 
 
 def with_new_attributes(pairs, *rows: tuple[str, str]) -> list[tuple[str, str]]:

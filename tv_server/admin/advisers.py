@@ -12,7 +12,7 @@ from content.directory import points as directory
 from content.directory.points import Problem
 from content.programs import uploads
 from storage import DomainError, Invalid, NotFound, OutOfScope
-from tv_server import keys
+from tv_server import caches, keys
 from tv_server.admin import crud, downloads, labels
 from tv_server.admin.common import (
     current_user,
@@ -81,11 +81,10 @@ labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
 problem_text = crud.problem_words(PROBLEMS, FIELDS)
 
 
-def invalidate(request: web.Request) -> None:
-    """Advisers changed. The home card and the adviser page are rendered per box (the next
-    sitting moves with the clock), so nothing is cached; the tag is dropped for any screen that
-    may come to hold adviser facts."""
-    request.config_dict[keys.SCREENS].invalidate("advisers")
+async def invalidate(request: web.Request) -> None:
+    """Advisers changed (an "adviser" change: screens tagged "advisers" go, and the shared
+    parts of the home screen that show the adviser card)."""
+    await caches.changed(request.config_dict, "adviser")
 
 
 async def _choices(request: web.Request) -> dict:
@@ -265,7 +264,7 @@ async def _save(request: web.Request, adviser: advisers.Adviser | None) -> web.R
         return await _form_page(
             request, adviser, typed, [Problem("code", exc.code, exc.detail)], status=400
         )
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_adviser", ok="saved", aid=saved.id)
 
 
@@ -295,7 +294,7 @@ async def adviser_delete(request: web.Request) -> web.Response:
         )
     except OutOfScope:
         raise await deny(request, PERMISSION, adviser=adviser.code) from None
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_advisers", ok="adviser_deleted")
 
 
@@ -369,7 +368,7 @@ async def import_csv(request: web.Request) -> web.Response:
             report=[(p.line, problem_text(p)) for p in plan.problems],
             error=gettext(MESSAGES["has_problems"]) % {"n": len(plan.problems)},
         )
-    invalidate(request)
+    await invalidate(request)
     return _import_page(
         request, done=gettext(MESSAGES["imported"]) % {"c": plan.create, "u": plan.update}
     )

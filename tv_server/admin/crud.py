@@ -70,6 +70,10 @@ def page_of(request: web.Request) -> int:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
+async def _nothing(_request: web.Request) -> None:
+    """No cache depends on this kind of record."""
+
+
 @dataclass(frozen=True)
 class Crud:
     permission: str
@@ -107,7 +111,7 @@ class Crud:
     delete: Callable[..., Awaitable[Any]] | None = None
     delete_template: str = ""
     deleted: str = ""  # the notice after a deletion
-    changed: Callable[[web.Request], None] = lambda _request: None  # e.g. drop TV screens
+    changed: Callable[[web.Request], Awaitable[None]] = _nothing  # publish a change (caches)
     changed_by: frozenset[str] = field(default=frozenset({"create", "update", "delete"}))
 
     # -- pieces the handlers share (and the slice may use for its other screens)
@@ -141,9 +145,10 @@ class Crud:
 
         return then
 
-    def _done(self, request: web.Request, verb: str) -> None:
+    async def done(self, request: web.Request, verb: str) -> None:
+        """Publish the change a successful `verb` made (`changed`), if one of `changed_by`."""
         if verb in self.changed_by:
-            self.changed(request)
+            await self.changed(request)
 
     async def form_page(
         self,
@@ -243,7 +248,7 @@ async def _save(crud: Crud, request: web.Request, record: Any) -> web.Response:
     except Conflict:
         current = await crud.load(db, record.id)
         return await crud.form_page(request, current, form, error=gettext(crud.stale), status=409)
-    crud._done(request, "create" if record is None else "update")
+    await crud.done(request, "create" if record is None else "update")
     ok = "created" if record is None else "saved"
     raise see_other(request, crud.route, ok=ok, **{crud.key: saved.id})
 
@@ -301,7 +306,7 @@ def delete_view(crud: Crud) -> Handler:
         except Conflict:
             current = await crud.load(crud.db(request), record.id)
             return crud.delete_page(request, current, status=409, error=gettext(crud.stale))
-        crud._done(request, "delete")
+        await crud.done(request, "delete")
         raise see_other(request, crud.list_route, ok=crud.deleted)
 
     return handler

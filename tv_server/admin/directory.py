@@ -11,9 +11,11 @@ from aiohttp import web
 
 from content.directory import points as directory
 from content.directory.points import DirectoryInvalid
-from tv_server import keys
+from tv_server import caches, keys
 from tv_server.admin import crud, labels
-from tv_server.admin.common import current_user
+from tv_server.admin.common import (
+    current_user,
+)
 from tv_ui import labels as tv_labels
 from tv_ui.i18n import N_, gettext
 
@@ -157,9 +159,9 @@ def choices(request: web.Request) -> dict:
     }
 
 
-def invalidate(request: web.Request) -> None:
-    """Changed directory data: drop the cached TV directory screens."""
-    request.config_dict[keys.SCREENS].invalidate("directory")
+async def invalidate(request: web.Request) -> None:
+    """Changed directory data (a "directory" change: the TV directory screens go)."""
+    await caches.changed(request.config_dict, "directory")
 
 
 def _filters(request: web.Request, filters: dict) -> dict:

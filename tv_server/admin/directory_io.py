@@ -154,5 +154,5 @@ async def import_apply(request: web.Request) -> web.Response:
         object_type="service_point",
         detail={"file": name, **applied.counts()},
     )
-    invalidate(request)
+    await invalidate(request)
     raise see_other(request, "admin_directory", ok="directory_imported")

@@ -178,7 +178,7 @@ async def _save(request: web.Request, create: bool) -> web.Response:
                                problems=exc.problems)  # fmt: skip
     if law is not None and law.name != saved.name:  # the TV words citations with the name
         citing = await laws.citing_programs(_db(request), saved.code)
-        views_programs.tv_changed(request.config_dict, [p["id"] for p in citing])
+        await views_programs.tv_changed(request.config_dict, [p["id"] for p in citing])
     raise see_other(request, "admin_law", ok="law_flagged" if flagged else "law_saved",
                     code=saved.code)  # fmt: skip
 
@@ -347,13 +347,13 @@ async def program_legal_action(request: web.Request) -> web.Response:
                 actor=current_user(request).username, audit=hook,
             )  # fmt: skip
             if changed:
-                views_programs.tv_changed(request.config_dict, [state.id])
+                await views_programs.tv_changed(request.config_dict, [state.id])
             ok = "legal_cleared"
         elif action in ("withdraw", "keep"):
             await _guard(request, EDIT, state)
             changed = await laws.set_withdrawn(db, state.id, action == "withdraw", audit=hook)
             if changed:
-                views_programs.tv_changed(request.config_dict, [state.id])
+                await views_programs.tv_changed(request.config_dict, [state.id])
             ok = "legal_withdrawn" if action == "withdraw" else "legal_kept"
         else:
             raise web.HTTPBadRequest(reason="unknown action")

@@ -116,5 +116,5 @@ async def act(request: web.Request) -> web.Response:
     else:
         await versions.delete_version(db, state.id, LANG, audit=audit_hook(request))
         ok = "version_deleted"
-    tv_changed(request.config_dict, [state.id])
+    await tv_changed(request.config_dict, [state.id])
     raise see_other(request, "admin_program_version", ok=ok, pid=state.id)

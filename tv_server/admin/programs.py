@@ -49,7 +49,7 @@ class _Watcher:
             return []
         ids = await live.changed_after(db, self.seen)
         self.seen = newest
-        views_programs.tv_changed(app, ids)
+        await views_programs.tv_changed(app, ids)
         return ids
 
 
@@ -58,7 +58,7 @@ async def tick(app: web.Application, watcher: _Watcher | None = None) -> list[in
     TV cache; returns the ids of programs whose TV content changed."""
     changed = await workflow.publish_due(app[keys.DB], time.time(), audit=_system_audit)
     if changed:
-        views_programs.tv_changed(app, changed)
+        await views_programs.tv_changed(app, changed)
     if watcher is not None:
         await watcher.check(app)
     return changed

@@ -14,7 +14,6 @@ from device_registry import (
     activity,
     admission,
     corrections,
-    coverage,
     enrolment,
     households,
     inventory,
@@ -26,7 +25,7 @@ from device_registry import (
 )
 from device_registry.states import DeviceState
 from storage import Conflict, DomainError, Invalid, OutOfScope, clock
-from tv_server import keys
+from tv_server import caches, keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
     current_user,
@@ -299,8 +298,8 @@ async def decide(request: web.Request) -> web.Response:
         await log(
             request, action, object_type="device", object_id=serial, detail={"village": village}
         )
-    request.config_dict[keys.BOXES].forget()
-    coverage.forget(request.config_dict[keys.DB])  # the next dashboard view is exact
+    await caches.changed(request.config_dict, "box", changed)
+    await caches.changed(request.config_dict, "coverage")  # the next dashboard view is exact
     # Back to the list as it was filtered; accepted boxes are offered their household form.
     query = {
         "ok": "registry_accepted" if accept else "registry_rejected",
@@ -395,8 +394,8 @@ async def replace(request: web.Request) -> web.Response:
         object_id=serial,
         detail={"new": new_serial},
     )
-    request.config_dict[keys.BOXES].forget()
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box", [serial, new_serial])
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_box", ok="registry_replaced", serial=new_serial)
 
 
@@ -426,7 +425,8 @@ async def household(request: web.Request) -> web.Response:
         object_id=serial,
         detail={"household": household_id, "label": typed["label"]},
     )
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box", [serial])  # its household's name
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_box", ok="saved", serial=serial)
 
 
@@ -446,9 +446,9 @@ async def revoke_tv(request: web.Request) -> web.Response:
             detail={"generation": generation},
             tx=tx,
         )
+        tx.emit("box", [serial])  # its view and fast-lane answers go once this commits
 
     await records.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
-    request.config_dict[keys.BOXES].forget()  # also drops the fast lane's remembered screens
     raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)
 
 
@@ -471,7 +471,7 @@ async def revoke_token(request: web.Request) -> web.Response:
         )
 
     had = await enrolment.revoke_token(request.config_dict[keys.DB], serial, audit=audited)
-    request.config_dict[keys.BOXES].forget()  # drops legacy tokens verified lately too
+    await caches.changed(request.config_dict, "box", [serial])  # legacy tokens verified lately too
     ok = "registry_token_revoked" if had else "registry_token_none"
     raise see_other(request, "admin_registry_box", ok=ok, serial=serial)
 
@@ -587,6 +587,9 @@ async def edit(request: web.Request) -> web.Response:
             detail={"before": before, "after": after},
             tx=tx,
         )
+        tx.emit("box", [serial])
+        if "state" in after:
+            tx.emit("coverage")  # installed/retired counts change at once
 
     try:
         if typed["version"] != box["version"]:
@@ -612,9 +615,6 @@ async def edit(request: web.Request) -> web.Response:
             box = await _box(request, serial)
             typed["version"] = box["version"]
         return await _box_page(request, box, status=exc.status, error=_error_text(exc), edit=typed)
-    request.config_dict[keys.BOXES].forget()
-    if "state" in after:
-        coverage.forget(db)  # installed/retired counts change at once
     raise see_other(request, "admin_registry_box", ok="registry_box_saved", serial=serial)
 
 
@@ -670,8 +670,8 @@ async def import_upload(request: web.Request) -> web.Response:
         object_id=filename,
         detail={"new": report.new, "accepted": report.accepted},
     )
-    request.config_dict[keys.BOXES].forget()
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box")
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry", ok="registry_imported")
 
 
@@ -711,5 +711,6 @@ async def households_upload(request: web.Request) -> web.Response:
         object_id=filename,
         detail={"villages": count},
     )
-    coverage.forget(request.config_dict[keys.DB])
+    await caches.changed(request.config_dict, "box")  # household names
+    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_import", ok="registry_households")

@@ -179,5 +179,5 @@ async def import_zip(request: web.Request) -> web.Response:
               detail={"file": label, "publish": publish, **result.counts()})  # fmt: skip
     live = [p.id for p in result.programs if p.outcome == "published"]
     if live:
-        tv_changed(request.config_dict, live)
+        await tv_changed(request.config_dict, live)
     return await _page(request, imported=result, name=label)

@@ -15,7 +15,7 @@ from accounts import audit
 from content.programs import live, revisions, uploads, workflow
 from content.programs.revisions import Content, Fields
 from storage import DomainError, NotFound, clock
-from tv_server import keys
+from tv_server import caches, keys
 from tv_server.admin import labels, legal_flags, program_scope, waves
 from tv_server.admin import program_labels as L
 from tv_server.admin import video as admin_video
@@ -84,14 +84,11 @@ def audit_hook(request: web.Request) -> workflow.AuditHook:
     return hook
 
 
-def tv_changed(app: Mapping, program_ids: Iterable[int]) -> None:
-    """What boxes show of these programs changed: drop their cached screens and listings and
-    tell connected boxes to reload the screens marked for refresh."""
-    ids = list(program_ids)
-    app[keys.SCREENS].invalidate("programs", *(f"program:{i}" for i in ids))
-    for pid in ids:
-        app[keys.PROGRAMS].pop(pid, None)
-    app[keys.HUB].broadcast_refresh()
+async def tv_changed(app: Mapping, program_ids: Iterable[int]) -> None:
+    """What boxes show of these programs changed (a "program" change, see tv_server.caches:
+    their cached screens and listings go, connected boxes reload the screens marked for
+    refresh)."""
+    await caches.changed(app, "program", list(program_ids))
 
 
 def _region_options(request: web.Request) -> list[tuple[str, str]]:
@@ -566,7 +563,7 @@ async def program_action(request: web.Request) -> web.Response:
                       fields=Fields.of(state.draft.content), slug=state.slug,
                       error=error_message(exc), **ctx)  # fmt: skip
     if notice in ("program_published", "program_unpublished", "program_republished"):
-        tv_changed(request.config_dict, [state.id])
+        await tv_changed(request.config_dict, [state.id])
     raise see_other(request, "admin_program", ok=notice, pid=state.id)
 
 
@@ -717,6 +714,6 @@ async def program_history_action(request: web.Request) -> web.Response:
     if action == "revert":
         await _guard(request, "program.publish", regions)
         await workflow.revert(db, state.id, revision, actor=user.username, audit=hook)
-        tv_changed(request.config_dict, [state.id])
+        await tv_changed(request.config_dict, [state.id])
         raise see_other(request, "admin_program", ok="program_reverted", pid=state.id)
     raise web.HTTPBadRequest()

@@ -26,7 +26,6 @@ from device_registry import (
     activity,
     admission,
     corrections,
-    coverage,
     enrolment,
     inventory,
     tokens,
@@ -35,12 +34,12 @@ from device_registry import (
 from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter, timestamp_ok
 from device_registry.states import REFUSED_STATES, DeviceState
 from storage import DomainError
+from tv_server import caches, keys
 from tv_server import headers as headers_
-from tv_server import keys
 from tv_server.api import keyauth
 from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
-from tv_server.middlewares import error_response
+from tv_server.middlewares import error_for
 from tv_server.proxies import client_address
 from tv_server.ratelimit import SlidingWindow, retry_after_header
 from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES, keymap
@@ -122,6 +121,16 @@ def _error_of(exc: ApiError | DomainError) -> web.Response:
     return error(status, exc.code, detail)
 
 
+def no_store(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def api_error(exc: ApiError | DomainError) -> web.Response:
+    """An API error as every device API answer carries it (routed or from the front lane)."""
+    return no_store(_error_of(exc))
+
+
 def api(handler: Handler) -> Handler:
     """Answer our errors and domain errors in the API's JSON error shape; refuse an API key in
     the URL (keys go in headers here)."""
@@ -134,7 +143,7 @@ def api(handler: Handler) -> Handler:
             response = await handler(request)
         except (ApiError, DomainError) as exc:
             response = _error_of(exc)
-        response.headers["Cache-Control"] = "no-store"
+        no_store(response)
         return response
 
     return wrapper
@@ -199,8 +208,12 @@ class AuthCache:
         )
         return entry
 
-    def pop(self, serial: str) -> None:
-        self._entries.pop(serial, None)
+    def changed(self, change) -> None:
+        """A change event for boxes (tv_server.caches): one box's entry, or every entry."""
+        if not change.ids:
+            self._entries.clear()
+        for serial in change.ids:
+            self._entries.pop(serial, None)
 
 
 AUTH_CACHE = web.AppKey("device_auth_cache", AuthCache)
@@ -391,7 +404,7 @@ async def enrol(request: web.Request) -> web.Response:
         detail={"api_key": key.name, "created": created},
         ip=client_address(request),
     )
-    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
+    await caches.changed(request.app, "box", [serial])
     details = await inventory.device_details(request.app[keys.DB], serial)
     return web.json_response(
         {"serial": serial, "state": details["state"], "token": token},
@@ -456,8 +469,7 @@ async def register(request: web.Request) -> web.Response:
             return _rate_limited(wait)
     state = await admission.register_pending(db, serial, village or None)
     if new:  # only this serial's cached "unknown" views are wrong now
-        request.app[keys.BOXES].forget_box(serial)
-        request.app[AUTH_CACHE].pop(serial)
+        await caches.changed(request.app, "box", [serial])
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 
@@ -500,6 +512,9 @@ async def update(request: web.Request) -> web.Response:
             detail={"api_key": key.name, "before": before, "after": after},
             ip=client_address(request),
         )
+        tx.emit("box", [serial])  # published once this commits (tv_server.caches)
+        if "state" in after:
+            tx.emit("coverage")  # installed/retired counts change at once
 
     try:
         _before, after = await corrections.update_device(
@@ -517,9 +532,6 @@ async def update(request: web.Request) -> web.Response:
         if exc.code in _DETAILED:
             raise ApiError(exc.status, exc.code, exc.detail) from None
         raise
-    request.app[keys.BOXES].forget()  # drops the device-auth cache too (its generation)
-    if "state" in after:
-        coverage.forget(db)  # installed/retired counts change at once
     details = await inventory.device_details(db, serial)
     details.pop("id", None)
     return web.json_response(details, headers={"ETag": f'"{details["version"]}"'})
@@ -551,7 +563,6 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 
 _HEARTBEAT_PATH = re.compile(r"/api/v1/devices/([A-Za-z0-9._-]{1,64})/heartbeat")
-_LANE_HEADERS = {**headers_.COMMON, "Cache-Control": "no-store"}
 _SIGNED_BEARER = "Bearer " + tokens.PREFIX
 
 
@@ -596,27 +607,23 @@ class HeartbeatLane:
                 body = _parse_body(content.read_nowait())
                 self.writer.record(parse_heartbeat(body, device_id, time.time()))
             except (ApiError, DomainError) as exc:
-                return _lane_error(_error_of(exc))
-            except Exception:  # the body is read: answer here rather than hand it on
-                log.exception("unhandled error on heartbeat %s", request.raw_path)
-                return _lane_error(error_response(request, 500, "server_error"))
+                return api_error(exc)
+            except Exception as exc:  # the body is read: answer here rather than hand it on
+                return error_for(request, exc)
             return _accepted(serial)
         return _heartbeat_answer(app, request, serial)
 
 
-def _lane_error(response: web.Response) -> web.Response:
-    response.headers.update(_LANE_HEADERS)
-    return response
-
-
 async def _heartbeat_answer(app: web.Application, request: web.Request, serial: str):
+    """The lane's answer when it must read the body: errors built as on the routed path (the
+    `api` decorator's `api_error`, the middleware's `error_for`); the front adds the security
+    headers as `guard` does."""
     try:
         return await _heartbeat(app, request, serial)  # carries its headers already
     except (ApiError, DomainError) as exc:
-        return _lane_error(_error_of(exc))
-    except Exception:
-        log.exception("unhandled error on heartbeat %s", request.raw_path)
-        return _lane_error(error_response(request, 500, "server_error"))
+        return api_error(exc)
+    except Exception as exc:  # as `guard` answers the routed handler's
+        return error_for(request, exc)
 
 
 @api
@@ -675,6 +682,7 @@ async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
     of legacy device tokens and the ledger of signed ones (read in full here, at start)."""
     app[HEARTBEATS] = HeartbeatWriter(app[keys.DB])
     app[AUTH_CACHE] = AuthCache(app[keys.BOXES])
+    app[keys.DB].changes.subscribe(["box"], app[AUTH_CACHE].changed)
     key = tokens.key_of(app[keys.SETTINGS].device_token_secret)
     app[SIGNED_TOKENS] = SignedTokens(app[keys.DB], app[keys.BOXES], key)
     await app[SIGNED_TOKENS].refresh()

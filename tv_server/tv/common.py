@@ -188,19 +188,24 @@ async def cached(
     key: Hashable,
     tags: Iterable[str],
     build,
+    *,
+    view: tuple[int, int] | None = None,
 ) -> web.Response:
     """Serve a shareable screen from the cache, building it with `await build()` on a miss.
 
     The key gets the box's key-map family, screen profile, language (and Mongolian rendering
-    path) and current announcements
-    added, the only per-box inputs of a shared screen.
+    path) and current announcements added, the only per-box inputs of a shared screen. `view`
+    (program, page; page 0 for the video) is recorded as viewed by the box, here and on every
+    fast-lane repeat of the URL.
     """
+    if view is not None:
+        request.app[keys.USAGE].record_view(box.id, *view)
     full_key = (key, box.family, box.profile, box.rendering, ann_key(request, box))
     cache = request.app[keys.SCREENS]
     screen = await cache.get_or_build(full_key, tags, build)
     if request.method == "GET":
         until = request.app[keys.HUB].stable_until(box.chain, box.id)
-        request.app[fastlane.FAST].remember(request, box, full_key, screen, until)
+        request.app[fastlane.FAST].remember(request, box, full_key, screen, until, view)
     return send(request, screen)
 
 

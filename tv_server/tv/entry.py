@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from callbacks import requests as callbacks_domain
 from device_registry import records
 from storage import NotFound
-from tv_server import keys, mongol_image
+from tv_server import caches, keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.ratelimit import SlidingWindow
-from tv_server.tv import adviser, fastlane, rating
-from tv_server.tv.common import current_box, notice, render, screen_url, send_html
+from tv_server.tv import adviser, rating
+from tv_server.tv import home as home_parts
+from tv_server.tv.common import current_box, notice, screen_url, send_html, with_mongolian
 from tv_server.tv.programs import program_for
 from tv_ui import i18n, labels
 
@@ -45,10 +48,7 @@ LANG_CHANGES_PER_10_MIN = 10
 async def remember_language(request: web.Request, serial: str, lang: str) -> None:
     """Store a box's (and its household's) TV language; its cached view and screens follow."""
     await records.set_language(request.app[keys.DB], serial, lang)
-    request.app[keys.BOXES].changed(serial)
-    view = await request.app[keys.BOXES].get(serial)
-    if view is not None:
-        request.app[fastlane.FAST].forget_device(view.box.id)
+    await caches.changed(request.app, "box", [serial])
 
 
 async def _admit(request: web.Request, serial: str, lang: str = "") -> web.StreamResponse:
@@ -114,11 +114,15 @@ async def home(request: web.Request) -> web.Response:
     box = await current_box(request)
     app = request.app
     db = app[keys.DB]
-    rate = await rating.due_url(request, box)
+    # The box's own facts, read at once (each is an indexed read on its own pooled reader).
+    rate, last, open_requests = await asyncio.gather(
+        rating.due_url(request, box),
+        app[keys.USAGE].last_progress(box.id),
+        callbacks_domain.count_open(db, box.id),
+    )
     if rate is not None:  # a request was completed since: ask how it went, once per visit
         raise web.HTTPSeeOther(rate)
     resume = None
-    last = await app[keys.USAGE].last_progress(box.id)
     if last is not None:
         try:
             detail = await program_for(request, box, last[0])
@@ -143,20 +147,15 @@ async def home(request: web.Request) -> web.Response:
                 if detail.pages
                 else screen_url(request, "tv_video", pid=detail.card.id),
             }
-    open_requests = await callbacks_domain.count_open(db, box.id)
     regions = app[keys.REGIONS]
     village = regions.get(box.chain[0]) if box.chain else None
     other = "zh" if box.lang == "mn" else "mn"  # what the language tile switches to
-    html = render(
+    # The shared body (rendered once per family, profile, language, village and announcement
+    # set) with this box's own parts spliced in: tv_server/tv/home.py.
+    pieces = home_parts.shell(
         request,
-        "tv/home.html",
         box,
-        refresh=True,
-        resume=resume,
-        open_requests=open_requests,
         place=regions.full_name(village.code, box.lang) if village else "",
-        household=box.view.box.household_label,
-        adviser=await adviser.card(request, box),
         other_lang=other,
         other_lang_name=labels.SELF_NAMES[other],
         # On a Chinese screen the one Mongolian word comes as an image: no font download.
@@ -164,6 +163,11 @@ async def home(request: web.Request) -> web.Response:
         if other == "mn"
         else None,
     )
+    card = await home_parts.adviser_card(request, box, lambda: adviser.card(request, box))
+    own = home_parts.parts(
+        request, box, open_requests=open_requests, resume=resume, adviser_html=card
+    )
+    html = with_mongolian(request, home_parts.fill(pieces, own), box)
     response = send_html(request, html)
     # Never from the browser's cache, not even on Back: "继续观看" must show where the box
     # stopped a moment ago (a Back-restored copy would show the position before).

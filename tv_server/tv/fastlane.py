@@ -22,17 +22,18 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from storage.changes import BoundedCache
 from tv_server import keys
 from tv_server.screencache import Screen, send
 
 MAX_ENTRIES = 100_000
-VIEW = web.RequestKey("tv_view", tuple)  # (program, page) a screen records as viewed
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     screen: Screen
     device_id: int
+    serial: str
     view: tuple[int, int] | None  # (program, page) to record as viewed
     stamp: int  # the sum of the generations it was decided under
     trusted_until: float  # monotonic: the box directory's trust in its view of the box
@@ -43,7 +44,7 @@ class FastLane:
     """Remembered answers by raw request path (with query)."""
 
     def __init__(self) -> None:
-        self.entries: dict[str, Entry] = {}
+        self.entries = BoundedCache("tv_fastlane", MAX_ENTRIES)
         self._bound = False
 
     def _bind(self, app: web.Application) -> None:
@@ -56,28 +57,38 @@ class FastLane:
         return self.hub.generation + self.screens.generation + self.boxes.generation
 
     def remember(
-        self, request: web.Request, box, cache_key, screen: Screen, wall_until: float
+        self,
+        request: web.Request,
+        box,
+        cache_key,
+        screen: Screen,
+        wall_until: float,
+        view: tuple[int, int] | None = None,
     ) -> None:
-        """Remember how this URL was just answered (called by the full path)."""
+        """Remember how this URL was just answered (called by `tv.common.cached` only, which
+        recorded `view` for this request; a repeat records it again)."""
         if not self._bound:
             self._bind(request.app)
         if not self.screens.holds(cache_key, screen):
             return  # a build that overlapped an invalidation: served once, never remembered
-        if len(self.entries) >= MAX_ENTRIES:
-            self.entries.clear()
         token_until = self.tokens.issued(box.token) + self.token_ttl
-        self.entries[request.raw_path] = Entry(
-            screen,
-            box.id,
-            request.get(VIEW),
-            self.stamp(),
-            self.boxes.trusted_until(box.view.box.serial),
-            min(wall_until, token_until),
+        self.entries.put(
+            request.raw_path,
+            Entry(
+                screen,
+                box.id,
+                box.view.box.serial,
+                view,
+                self.stamp(),
+                self.boxes.trusted_until(box.view.box.serial),
+                min(wall_until, token_until),
+            ),
         )
 
-    def forget_device(self, device_id: int) -> None:
-        """Drop one box's remembered answers (its language changed); every other box's stay."""
-        self.entries = {k: e for k, e in self.entries.items() if e.device_id != device_id}
+    def forget_serials(self, serials: set[str]) -> None:
+        """Drop these boxes' remembered answers (a change to them), in one pass; every other
+        box's stay. Called by the change hub's subscription (tv_server.caches) only."""
+        self.entries.drop_where(lambda _path, entry: entry.serial in serials)
 
     def lookup(self, request: web.Request) -> Entry | None:
         """The remembered answer for this URL, if everything that decided it still holds."""
@@ -89,7 +100,7 @@ class FastLane:
             or time.monotonic() >= entry.trusted_until
             or time.time() >= entry.wall_until
         ):
-            del self.entries[request.raw_path]
+            self.entries.pop(request.raw_path)
             return None
         if entry.view is not None:
             self.usage.record_view(entry.device_id, *entry.view)

@@ -12,7 +12,6 @@ from content.programs import package, versions
 from content.programs import video as video_domain
 from storage import NotFound
 from tv_server import keys
-from tv_server.tv import fastlane
 from tv_server.tv.common import cached, current_box, render, screen_url
 from tv_ui import labels
 
@@ -27,12 +26,8 @@ async def program_for(request: web.Request, box, pid: int) -> domain.ProgramDeta
     if entry is None:
         db = request.app[keys.DB]
         detail = await domain.get_program(db, pid, None)
-        if len(details) > 2000:
-            details.clear()
-        entry = details[pid] = (
-            detail,
-            frozenset(detail.regions),
-            await versions.get_versions(db, pid),
+        entry = details.put(
+            pid, (detail, frozenset(detail.regions), await versions.get_versions(db, pid))
         )
     detail, regions, langs = entry
     if regions.isdisjoint(box.chain):
@@ -223,8 +218,6 @@ async def page(request: web.Request) -> web.Response:
     detail = await program_for(request, box, pid)
     if not 1 <= number <= len(detail.pages):
         raise NotFound("not_found", f"page {number}")
-    request.app[keys.USAGE].record_view(box.id, pid, number)
-    request[fastlane.VIEW] = (pid, number)  # what a fast-lane repeat records as viewed
 
     async def build() -> str:
         return await render_page(
@@ -240,7 +233,7 @@ async def page(request: web.Request) -> web.Response:
         )
 
     key = ("page", pid, number, box.webp)
-    return await cached(request, box, key, [f"program:{pid}"], build)
+    return await cached(request, box, key, [f"program:{pid}"], build, view=(pid, number))
 
 
 async def video(request: web.Request) -> web.Response:
@@ -249,7 +242,6 @@ async def video(request: web.Request) -> web.Response:
     detail = await program_for(request, box, pid)
     if not detail.video_file:
         raise NotFound("program_not_found", str(pid))
-    request.app[keys.USAGE].record_view(box.id, pid, 0)
 
     async def build() -> str:
         return await render_video(
@@ -263,4 +255,5 @@ async def video(request: web.Request) -> web.Response:
             position_url=screen_url(request, "tv_video_at", pid=pid),
         )
 
-    return await cached(request, box, ("video", pid, box.hls), [f"program:{pid}"], build)
+    key = ("video", pid, box.hls)
+    return await cached(request, box, key, [f"program:{pid}"], build, view=(pid, 0))

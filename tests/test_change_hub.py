@@ -1,0 +1,182 @@
+"""The one invalidation path (storage.changes, tv_server.caches): writes emit change events on
+the database's hub once committed, caches subscribe to what they depend on, and nothing else in
+the server drops a cache entry by hand."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from storage import Database
+from storage.changes import MAX_IDS, BoundedCache, Change
+from tests.helpers import changed, enter, form_pairs
+from tv_server import keys
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("tv_server", "storage", "content", "device_registry", "callbacks", "accounts",
+           "advisers", "appointments", "feedback")  # fmt: skip
+# The hub and the one module that wires the caches to it.
+HUB_FILES = {ROOT / "storage" / "changes.py", ROOT / "tv_server" / "caches.py"}
+# Dropping cache entries by hand: a forget() call, a screen-cache invalidation or clearing.
+BY_HAND = re.compile(
+    r"(?<!def )\bforget(_box|_serials)?\(|\.invalidate\("
+    r"|\[keys\.(SCREENS|PROGRAMS)\]\.(clear|pop)\("
+)
+
+
+def test_no_cache_is_dropped_by_hand_outside_the_hub():
+    found = []
+    for package in PRODUCT:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path in HUB_FILES:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                code = line.split("#", 1)[0]
+                if BY_HAND.search(code) and '"""' not in code and "`" not in code:
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "emit a change event instead (tv_server.caches):\n" + "\n".join(found)
+
+
+async def test_changes_are_published_after_commit_and_never_for_a_rollback(tmp_path):
+    db = Database(tmp_path / "t.sqlite3")
+    await db.open()
+    try:
+        seen: list[Change] = []
+        db.changes.subscribe(["box", "program"], seen.append)
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (x)")
+            tx.emit("box", ["DEMO-0001"], region="150602")
+            assert seen == []  # not before COMMIT: a reader could refill a cache with old rows
+        assert seen == [Change("box", ("DEMO-0001",), "150602")]
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO t VALUES (1)")
+                tx.emit("program", [7])
+                raise RuntimeError("validation failed")
+        assert len(seen) == 1  # the rolled-back write changed nothing
+        assert db.changes.published == {"box": 1}
+    finally:
+        await db.close()
+
+
+def test_a_change_is_a_small_payload_for_another_node():
+    change = Change.of("program", [12, 13], region="150602")
+    assert Change.from_payload(change.payload()) == change
+    assert len(Change.of("box", [f"SERIAL-{i:08d}" for i in range(MAX_IDS)]).payload()) < 8000
+    assert Change.of("box", range(MAX_IDS + 1)).ids == ()  # too many: every box
+    with pytest.raises(ValueError):
+        Change.of("screens")  # kinds name data, not caches
+
+
+def test_the_bounded_cache_keeps_its_bound_and_counts():
+    cache = BoundedCache("t", 2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.put("c", 3)  # the oldest goes
+    assert "a" not in cache and len(cache) == 2
+    assert cache.get("b") == 2 and cache.get("a") is None
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+async def _front_answered(client) -> int:
+    return (await (await client.get("/healthz")).json())["front"]["tv_screen"]
+
+
+async def test_a_change_to_one_box_leaves_every_other_box_warm(client, admin_as):
+    """Staff retire one box: that box is refused on its next screen, while another box's repeat
+    screen is still answered from memory (before the hub, any registry change chilled every
+    box's remembered screens and cached tokens)."""
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    mine, other = await enter(client, "DEMO-0001"), await enter(client, "DEMO-0002")
+    for base in (mine, other):
+        assert (await client.get(f"{base}p-{pid}-1")).status == 200
+    await admin_as("staff")
+    page = "/admin/registry/box/DEMO-0001"
+    html = await (await client.get(page)).text()
+    response = await client.post(
+        page + "/edit", data=changed(form_pairs(html), state="retired"), allow_redirects=False
+    )
+    assert response.status == 303
+    before = await _front_answered(client)
+    assert (await client.get(f"{other}p-{pid}-1")).status == 200
+    assert await _front_answered(client) == before + 1  # still remembered
+    refused = await client.get(f"{mine}p-{pid}-1")
+    assert "还没有在您家的机顶盒开通" in await refused.text()  # the not-enrolled notice
+    assert await _front_answered(client) == before + 1
+
+
+async def test_a_reset_of_the_hub_drops_every_cache(client, box):
+    """What a transport between nodes does when it reconnects (events may have been missed)."""
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    await client.get(url)
+    assert len(client.app[keys.SCREENS]) and len(client.app[keys.PROGRAMS])
+    db.changes.reset()
+    assert not len(client.app[keys.SCREENS]) and not len(client.app[keys.PROGRAMS])
+    before = await _front_answered(client)
+    assert (await client.get(url)).status == 200
+    assert await _front_answered(client) == before  # the full path answered
+
+
+async def test_a_box_retired_through_the_device_api_is_refused_on_its_next_screen(client, box):
+    """The PATCH's change event is emitted inside its transaction: the fast lane's remembered
+    answer for the box goes as the write commits."""
+    from accounts import apikeys
+
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    await client.get(url)
+    before = await _front_answered(client)
+    assert (await client.get(url)).status == 200
+    assert await _front_answered(client) == before + 1  # remembered
+    _key, raw = await apikeys.create(db, "op", ["devices:write"])
+    response = await client.patch(
+        "/api/v1/devices/DEMO-0001",
+        json={"state": "retired"},
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+    assert response.status == 200, await response.text()
+    assert "还没有在您家的机顶盒开通" in await (await client.get(url)).text()
+
+
+async def test_a_change_from_another_node_drops_the_caches_here(client, box):
+    """What the PostgreSQL transport (#11) will do: relay this node's committed changes, and hand
+    the other nodes' payloads to `receive` — a program edited elsewhere is rebuilt here."""
+    db = client.app[keys.DB]
+    sent: list[str] = []
+    db.changes.relay = lambda change: sent.append(change.payload())
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    await client.get(f"{box}p-{pid}-1")
+    assert pid in client.app[keys.PROGRAMS]
+    await db.changes.receive(Change.of("program", [pid]).payload())
+    assert pid not in client.app[keys.PROGRAMS]
+    assert sent == []  # a change heard from another node is not sent back
+    async with db.transaction() as tx:
+        tx.emit("directory")
+    assert sent == ['{"k":"directory"}']
+
+
+async def test_a_cache_that_fails_to_follow_a_change_drops_every_cache(tmp_path, caplog):
+    """The write is committed whatever a cache does: it is never failed, and a cache that could
+    not follow makes every cache go rather than serve what changed."""
+    db = Database(tmp_path / "t.sqlite3")
+    await db.open()
+    try:
+        dropped: list[str] = []
+
+        def broken(_change: Change) -> None:
+            raise RuntimeError("cache bug")
+
+        db.changes.subscribe(["program"], broken, reset=lambda: dropped.append("all"))
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (x)")
+            tx.emit("program", [1])
+        assert dropped == ["all"]
+        assert "every cache is dropped" in caplog.text
+    finally:
+        await db.close()

@@ -1,0 +1,97 @@
+"""Which cache depends on which change: the server's subscriptions to the change hub.
+
+Writes say what changed (`storage.changes.Change`, emitted in their transaction or published by
+`changed()` below); this module is the one place that turns a change into dropped cache entries.
+Nothing else in the server drops a cache entry by hand (a test checks it): a new cache subscribes
+here, a new write emits its change.
+
+    change        drops
+    box           the box directory's views (one box's, or all), its fast-lane answers and its
+                  verified legacy token (tv_server.api.devices subscribes that one itself)
+    wave          every box view (entitlement follows the wave)
+    coverage      the shared coverage figures (the background task recomputes them at once)
+    program       the program's screens and listings, its remembered detail; boxes showing a
+                  screen marked for refresh reload it
+    media         every screen and program detail, the adviser cards (a rendition finished)
+    directory     the directory screens
+    adviser       screens tagged "advisers", the home screen's adviser cards
+    (reset)       everything above
+    appointment   screens tagged "appointments"
+    announcement  the announcement hub re-reads the current announcements; the home shells go
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from device_registry import coverage
+from storage.changes import Change
+from tv_server import keys
+from tv_server.tv import fastlane, home
+
+
+async def changed(app: Mapping, kind: str, ids: Iterable[Any] = (), region: str = "") -> None:
+    """Publish a change already committed (for writes whose transaction did not emit it)."""
+    await app[keys.DB].changes.publish(Change.of(kind, ids, region))
+
+
+def wire(app: Mapping) -> None:
+    """Subscribe the server's caches to the changes they depend on (once, at start)."""
+    db = app[keys.DB]
+    hub = db.changes
+    boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
+    announcements, fast = app[keys.HUB], app[fastlane.FAST]
+    shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
+
+    def box(change: Change) -> None:
+        if not change.ids:
+            boxes.forget()  # its generation also retires fast-lane answers and cached tokens
+            return
+        for serial in change.ids:
+            boxes.forget_box(serial)
+        fast.forget_serials(set(change.ids))  # one pass over the remembered answers
+
+    def program(change: Change) -> None:
+        screens.invalidate("programs", *(f"program:{i}" for i in change.ids))
+        if change.ids:
+            for pid in change.ids:
+                programs.pop(int(pid))
+        else:
+            programs.clear()
+        announcements.broadcast_refresh()
+
+    def media(_change: Change) -> None:
+        programs.clear()
+        cards.clear()  # an adviser's photo rendition
+        screens.clear()  # rare (one transcode finished): simpler than finding programs
+
+    def tag(name: str):
+        return lambda _change: screens.invalidate(name)
+
+    async def announcement(_change: Change) -> None:
+        await announcements.refresh()
+        shells.clear()  # an announcement edited in place keeps its id
+
+    def everything() -> None:
+        boxes.forget()
+        screens.clear()
+        programs.clear()
+        fast.entries.clear()
+        shells.clear()
+        cards.clear()
+        coverage.forget(db)
+
+    hub.caches.update(
+        {c.name: c for c in (programs, fast.entries, shells, cards)}, tv_screens=screens
+    )
+    hub.subscribe(["box"], box, reset=everything)
+    hub.subscribe(["wave"], lambda _change: boxes.forget())
+    hub.subscribe(["coverage"], lambda _change: coverage.forget(db))
+    hub.subscribe(["program"], program)
+    hub.subscribe(["media"], media)
+    hub.subscribe(["directory"], tag("directory"))
+    hub.subscribe(["adviser"], tag("advisers"))
+    hub.subscribe(["adviser"], lambda _change: cards.clear())
+    hub.subscribe(["appointment"], tag("appointments"))
+    hub.subscribe(["announcement"], announcement)
