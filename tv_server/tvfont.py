@@ -170,9 +170,16 @@ async def serve_sheet(request: web.Request) -> web.Response:
     """`/tv/css/zs-HASH.css`, immutable."""
     match = SHEET_RE.match(request.match_info["name"])
     styles: ScreenStyles = request.app[STYLES]
-    body = styles.sheets.get(match.group(1)) if match else None
-    if body is None:
+    if match is None:
         raise web.HTTPNotFound()
+    body = styles.sheets.get(match.group(1))
+    if body is None:
+        # A screen rendered before a restart (or by another process) names a sheet this
+        # process has not made: the whole stylesheet styles it right, and is not kept.
+        return web.Response(
+            body=styles.base.encode(),
+            headers={"Content-Type": TYPES["css"], "Cache-Control": "no-store"},
+        )
     headers = {
         "Content-Type": TYPES["css"],
         "Cache-Control": "public, max-age=31536000, immutable",
