@@ -223,7 +223,7 @@ POINTS = crud.Crud(
     **_COMMON | {"fetch_page": directory.list_points},
     route="admin_directory_point",
     list_route="admin_directory",
-    key="pid",
+    key="point_id",
     noun="point",
     object_type="service_point",
     action="directory.point",
