@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from appointments import slots
 from callbacks import phones
 from callbacks.deadlines import Calendar
+from callbacks.lifecycle import ERASED_PHONE
 from callbacks.requests import DRAFT_TTL_SECONDS, DRAFTS_PER_BOX, PHONE_INPUT_MAX, valid_draft_id
 from storage import Conflict, Database, Invalid, LimitReached, NotFound, OutOfScope
 from storage.database import Transaction
@@ -685,3 +686,37 @@ async def upcoming_at(db: Database, point_code: str, now: float, limit: int = 20
         (point_code, *ACTIVE, now, limit),
     )
     return [(_appointment(r), r[15]) for r in rows]
+
+
+async def household_export(db: Database, serial: str) -> list[dict]:
+    """Everything held about one household's appointments (for a subject-access request, beside
+    its callback requests): each booking with its events and the household's rating of it."""
+    rows = await db.fetchall(
+        "SELECT a.id, a.code, a.point_code, a.region_code, a.service, a.day, a.start, a.ends,"
+        " a.phone_e164, a.phone_masked, a.status, a.moved_from, a.reminded_at, a.created_at,"
+        " a.updated_at FROM appointments a JOIN devices d ON d.id = a.device_id"
+        " WHERE d.serial = ? ORDER BY a.created_at, a.id",
+        (serial,),
+    )
+    out = []
+    for r in rows:
+        item = {k: r[k] for k in r.keys() if k not in ("id", "phone_e164")}
+        item["phone"] = (
+            None if r["phone_e164"] == ERASED_PHONE else phones.national(r["phone_e164"])
+        )
+        item["events"] = [
+            {k: e[k] for k in e.keys()}
+            for e in await db.fetchall(
+                "SELECT at, actor, kind, detail FROM appointment_events"
+                " WHERE appointment_id = ? ORDER BY at, id",
+                (r["id"],),
+            )
+        ]
+        rating = await db.fetchone(
+            "SELECT score, reason, asks, answered_at FROM ratings"
+            " WHERE kind = 'appointment' AND subject_id = ?",
+            (r["id"],),
+        )
+        item["rating"] = None if rating is None else {k: rating[k] for k in rating.keys()}
+        out.append(item)
+    return out

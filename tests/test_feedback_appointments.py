@@ -3,6 +3,7 @@ skippable, never asked again after two skips), and the appointments in the staff
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from tests.helpers import attended_in, completed_request, csrf_of, enter, form_data, home_goes_to
@@ -112,3 +113,26 @@ async def test_figures_per_office_service_and_region_include_appointments(client
         (appt.id,),
     )
     assert note == "已回访，公证员致歉"
+
+
+async def test_the_household_export_holds_its_appointments_and_their_ratings(
+    client, box, data_dir, tmp_path
+):
+    """A subject-access export (`legaltv callbacks export-household`) holds the household's
+    appointments — number, status, events, its rating — beside its callback requests, and only
+    its own."""
+    import json
+
+    from tv_server.cli import main
+
+    appt = await attended_appointment(client)
+    await client.post(box + f"rate-a-{appt.code}", data={"s": "4"})
+    await attended_in(client.app, serial="DEMO-0002")  # another household's
+    out = tmp_path / "export"
+    argv = ["callbacks", "export-household", "DEMO-0001", str(out), "--data-dir", str(data_dir)]
+    assert await asyncio.to_thread(main, argv) == 0
+    data = json.loads((out / "callbacks-DEMO-0001.json").read_text(encoding="utf-8"))
+    [mine] = data["appointments"]
+    assert mine["code"] == appt.code and mine["status"] == "attended"
+    assert mine["phone"] == "13900139000" and mine["rating"]["score"] == 4
+    assert [e["kind"] for e in mine["events"]][-1] in ("attended", "mark")

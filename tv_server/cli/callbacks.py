@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from accounts import audit
+from appointments import bookings
 from callbacks import lifecycle, webhooks
 from tv_server import retention
 from tv_server.cli.context import add_common, run, settings, with_db
@@ -43,6 +44,7 @@ def register(sub) -> None:
 def cmd_export_household(args: argparse.Namespace) -> int:
     async def work(db):
         data = await lifecycle.household_export(db, args.serial)
+        data["appointments"] = await bookings.household_export(db, args.serial)
         await audit.record(
             db,
             user=None,
@@ -56,7 +58,10 @@ def cmd_export_household(args: argparse.Namespace) -> int:
     args.folder.mkdir(parents=True, exist_ok=True)
     target = args.folder / f"callbacks-{args.serial}.json"
     target.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"{len(data['callback_requests'])} requests written to {target}")
+    print(
+        f"{len(data['callback_requests'])} requests and {len(data['appointments'])} appointments"
+        f" written to {target}"
+    )
     return 0
 
 
