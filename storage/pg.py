@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from storage.changes import Change, ChangeHub
 from storage.database import Migration, apply_migrations, split_sql
 from storage.dialect import schema_to_postgres, to_postgres
 
@@ -162,6 +163,14 @@ class _Session:
 class Transaction(_Session):
     """A connection inside an open write transaction."""
 
+    def __init__(self, owner: PgDatabase, conn: asyncpg.Connection) -> None:
+        super().__init__(owner, conn)
+        self.changes: list[Change] = []  # published on the database's hub after COMMIT
+
+    def emit(self, kind: str, ids=(), region: str = "") -> None:
+        """Note what this transaction changes (storage.changes); published once committed."""
+        self.changes.append(Change.of(kind, ids, region))
+
 
 class PgDatabase:
     """A PostgreSQL database. Open with `await db.open()`, close with `await db.close()`."""
@@ -178,6 +187,11 @@ class PgDatabase:
         self._id_tables: dict[str, bool] = {}
         self.reads = 0
         self.commits = 0
+        self.group_commits = 0
+        self.group_blocks = 0
+        self.commit_seconds = 0.0
+        # Change events of committed writes (storage.changes): every cache subscribes here.
+        self.changes = ChangeHub()
 
     async def _init(self, conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
@@ -235,10 +249,36 @@ class PgDatabase:
         """One write transaction, serialised with every other (see the module's docstring)."""
         if self._pool is None:
             raise RuntimeError("database is not open")
-        async with self._write_lock, self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-            yield Transaction(self, conn)
-        self.commits += 1
+        async with self._write_lock, self._pool.acquire() as conn:
+            tr = conn.transaction()
+            await tr.start()
+            tx = Transaction(self, conn)
+            try:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                yield tx
+            except BaseException:
+                await tr.rollback()
+                raise
+            started = time.perf_counter()
+            await tr.commit()
+            self.commit_seconds += time.perf_counter() - started
+            self.commits += 1
+        if tx.changes:
+            await self.changes.publish(*tx.changes)
+
+    def write_queue(self) -> int:
+        """Transactions of this process waiting for the writer now."""
+        return len(getattr(self._write_lock, "_waiters", None) or ())
+
+    async def grouped(self, block, *args):
+        """Run `await block(tx, *args)` in a write transaction and return its result once
+        committed. (SQLite shares one COMMIT among concurrent callers; PostgreSQL's own group
+        commit does that for concurrent transactions, so each block gets its own here.)"""
+        async with self.transaction() as tx:
+            result = await block(tx, *args)
+        self.group_commits += 1
+        self.group_blocks += 1
+        return result
 
     async def execute(self, sql: str, params: Params = ()) -> None:
         async with self.transaction() as tx:
