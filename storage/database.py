@@ -121,7 +121,37 @@ def _run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("a grouped block awaited something other than its transaction")
 
 
-class Database:
+class Backend:
+    """What both databases (SQLite here, PostgreSQL in storage.pg) do the same way on top of
+    their own fetchone / transaction."""
+
+    backend = ""
+    _write_lock: asyncio.Lock
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)  # type: ignore[attr-defined]
+        return None if row is None else row[0]
+
+    async def execute(self, sql: str, params: Params = ()) -> None:
+        async with self.transaction() as tx:  # type: ignore[attr-defined]
+            await tx.execute(sql, params)
+
+    def write_queue(self) -> int:
+        """Transactions of this process waiting for the writer now."""
+        return len(getattr(self._write_lock, "_waiters", None) or ())
+
+    async def health(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        value = await self.fetchval("SELECT COUNT(*) FROM schema_migrations")
+        return {
+            "status": "ok",
+            "backend": self.backend,
+            "migrations": value,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+
+
+class Database(Backend):
     """The embedded SQLite file. Open with `await db.open()`, close with `await db.close()`."""
 
     backend = "sqlite"
@@ -240,10 +270,6 @@ class Database:
                     return await cur.fetchone()
             return await run(_first_row, conn._conn, sql, params)
 
-    async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
-
     # -- writes ------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -265,10 +291,6 @@ class Database:
             self.commits += 1
         if tx.changes:
             await self.changes.publish(*tx.changes)
-
-    def write_queue(self) -> int:
-        """Transactions waiting for the writer now."""
-        return len(getattr(self._write_lock, "_waiters", None) or ())
 
     async def grouped(self, block: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """Run `await block(tx, *args)` in a write transaction shared with the blocks of other
@@ -350,10 +372,6 @@ class Database:
             raise
         return outcomes
 
-    async def execute(self, sql: str, params: Params = ()) -> None:
-        async with self.transaction() as tx:
-            await tx.execute(sql, params)
-
     async def checkpoint(self) -> bool:
         """Copy the write-ahead log into the database file and truncate it to zero bytes, so
         that old page images (e.g. of erased rows) leave the disk. False when a reader kept it
@@ -400,16 +418,6 @@ class Database:
 
     async def after_bulk_load(self, tables: Iterable[str]) -> None:
         """Nothing to do for SQLite (its rowids follow the largest id by themselves)."""
-
-    async def health(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        value = await self.fetchval("SELECT COUNT(*) FROM schema_migrations")
-        return {
-            "status": "ok",
-            "backend": self.backend,
-            "migrations": value,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-        }
 
 
 async def applied_migrations(db) -> set[str]:

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from storage.changes import Change, ChangeHub
-from storage.database import Migration, apply_migrations, split_sql
+from storage.database import Backend, Migration, apply_migrations, split_sql
 from storage.dialect import schema_to_postgres, to_postgres
 
 Params = Sequence[Any]
@@ -172,7 +172,7 @@ class Transaction(_Session):
         self.changes.append(Change.of(kind, ids, region))
 
 
-class PgDatabase:
+class PgDatabase(Backend):
     """A PostgreSQL database. Open with `await db.open()`, close with `await db.close()`."""
 
     backend = "postgresql"
@@ -238,10 +238,6 @@ class PgDatabase:
         async with self._session() as s:
             return await s.fetchone(sql, params)
 
-    async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
-
     # -- writes ------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -266,10 +262,6 @@ class PgDatabase:
         if tx.changes:
             await self.changes.publish(*tx.changes)
 
-    def write_queue(self) -> int:
-        """Transactions of this process waiting for the writer now."""
-        return len(getattr(self._write_lock, "_waiters", None) or ())
-
     async def grouped(self, block, *args):
         """Run `await block(tx, *args)` in a write transaction and return its result once
         committed. (SQLite shares one COMMIT among concurrent callers; PostgreSQL's own group
@@ -279,10 +271,6 @@ class PgDatabase:
         self.group_commits += 1
         self.group_blocks += 1
         return result
-
-    async def execute(self, sql: str, params: Params = ()) -> None:
-        async with self.transaction() as tx:
-            await tx.execute(sql, params)
 
     async def checkpoint(self) -> bool:
         """Nothing to do: PostgreSQL recycles its write-ahead log itself (VACUUM reclaims
@@ -347,16 +335,6 @@ class PgDatabase:
                         " false)",
                         (sequence[0],),
                     )
-
-    async def health(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        value = await self.fetchval("SELECT COUNT(*) FROM schema_migrations")
-        return {
-            "status": "ok",
-            "backend": self.backend,
-            "migrations": value,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-        }
 
 
 def _statements(migration: Migration) -> list[str]:
