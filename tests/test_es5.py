@@ -130,4 +130,4 @@ def test_player_js_is_strict_es5_and_small():
     tree = check_es5(player)
     body = [n for n in tree["body"] if n["type"] != "EmptyStatement"]
     assert len(body) == 1 and body[0]["expression"]["type"] == "CallExpression"
-    assert len(player.encode("utf-8")) <= 6 * 1024
+    assert len(player.encode("utf-8")) <= 8 * 1024

@@ -312,6 +312,7 @@ async def _video_context(db, content, pid: int | None = None) -> dict | None:
         "poster_url": poster,
         "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
         "figures": await admin_video.figures_of(db, pid),  # who watched
+        "subtitles": await admin_video.subtitles_of(db, content.video_media_id),
     }
 
 

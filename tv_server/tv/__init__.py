@@ -31,6 +31,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(b + "p-{pid:\\d+}", programs.resume, name="tv_program")
     r.add_get(b + "v-{pid:\\d+}", programs.video, name="tv_video")
     r.add_get(b + "v-{pid:\\d+}/at", player.position, name="tv_video_at")
+    r.add_get(b + "v-{pid:\\d+}/subs", player.subtitles_choice, name="tv_video_subs")
+    r.add_get("/tv/subs/{name}", player.subtitle_file, name="tv_subs")
     r.add_get(b + "events", push.events_stream, name="tv_events")
     r.add_get(b + "dir", services.my_chain, name="tv_directory")
     r.add_get(b + "dir-{code:\\d+}", services.region, name="tv_region")
