@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from playwright.async_api import async_playwright
 
-from content import subtitles
+from content import subtitles, video
 from tests.conftest import ARTIFACTS, chromium_or_skip, make_settings
 from tv_server import keys
 from tv_server.app import create_app
@@ -137,6 +137,9 @@ async def _long_video(server, data_dir) -> tuple[int, int]:
     )  # fmt: skip
     async with db.transaction() as tx:
         await tx.execute("UPDATE media SET file = 'video/src/long.mp4' WHERE id = ?", (media_id,))
+        await video.enqueue(tx, media_id)
+    ladder = video.parse_ladder("540:1200")  # transcoded: the MP4 and its thumbnail strip
+    assert await video.run_next(db, data_dir, ladder=ladder, max_seconds=7200) == "done"
     cues = subtitles.parse("0:00 - 0:50 不要相信陌生来电\n4:00 - 4:59 拨打12348咨询")
     await subtitles.save(db, media_id, "zh", cues, burn=False, actor="test")
     server.app[keys.PROGRAMS].clear()
@@ -210,8 +213,16 @@ async def test_subtitles_info_bar_back_question_and_held_seek(aiohttp_server, da
         for _ in range(20):
             await page.keyboard.down("ArrowRight")
             await page.wait_for_timeout(50)
+        # Meanwhile the strip's picture of the target time shows above the progress bar.
+        thumb = await page.evaluate(
+            "() => { var s = document.getElementById('thumb').style;"
+            " return [s.backgroundImage, s.backgroundPosition]; }"
+        )
+        assert await page.locator("#thumb").is_visible()
+        assert "thumbs.jpg" in thumb[0] and thumb[1] != "0px 0px"
         await page.keyboard.up("ArrowRight")
         await at_time(page, "t > 200")
+        await page.locator("#thumb").wait_for(state="hidden")
         assert "拨打12348咨询" in await subs.text_content() or await subs.is_hidden()
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "video-subtitles-1280x720.png"))

@@ -214,6 +214,7 @@ async def render_video(
         subs_url=subs_url,
         subs_burned=burned,
         subs_on=subs_on,
+        thumbs=play.thumbs,
         **extra,
     )
 
