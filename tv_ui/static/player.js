@@ -191,7 +191,13 @@
     if (start && +start[1] > 0) { video.currentTime = +start[1]; start = null; }
     draw();
   }, false);
-  if (subsOn) { loadCues(); }
-  if (start && video.readyState >= 1) { video.currentTime = +start[1]; start = null; }
+  // The video (preload="none") and the subtitles load after the page: the screen's first
+  // paint needs neither, and OK before then plays at once anyway.
+  function later() {
+    if (video.preload === 'none') { video.preload = 'metadata'; }   // starts the deferred load
+    if (subsOn) { loadCues(); }
+  }
+  function afterLoad() { setTimeout(later, 0); }
+  if (document.readyState === 'complete') { afterLoad(); } else { window.addEventListener('load', afterLoad, false); }
   draw();
 }(window, document));
