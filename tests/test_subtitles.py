@@ -239,3 +239,14 @@ async def test_burned_in_copy_for_a_model_without_overlay(aiohttp_client, data_d
     assert (await subtitles.get(db, media_id, "zh")).burn_state == "queued"
     assert await subtitles.run_next_burn(db, data_dir) == "done"
     assert not burned.exists()
+
+
+async def test_the_preview_shows_the_subtitles(client):
+    pid, _media_id = await demo_program(client.app[keys.DB])
+    assert (await login(client, "editor")).status == 303
+    assert (await post_subs(client, pid, cues="0:01 - 0:02 预览里也有")).status == 303
+    frame = await client.get(f"/admin/programs/{pid}/preview/frame?page=video&profile=720p")
+    html = await frame.text()
+    assert frame.status == 200, html[:300]
+    url = re.search(r'data-subs="([^"]+)"', html).group(1)
+    assert "预览里也有" in await (await client.get(url)).text()

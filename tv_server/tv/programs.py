@@ -193,9 +193,8 @@ async def render_video(
     src = play.hls if hls and play.hls else play.mp4
     subs_url, burned = None, False
     if track is not None and overlay:
-        subs_url = request.app.router["tv_subs"].url_for(
-            name=f"{track.media_id}-{track.lang}-{track.sha[:16]}.vtt"
-        )
+        # A fixed path (the editors' preview renders this in the admin sub-application).
+        subs_url = f"/tv/subs/{track.media_id}-{track.lang}-{track.sha[:16]}.vtt"
     elif track is not None and track.burn_state == "done" and track.burn_file:
         burned = True
         if subs_on:
