@@ -8,17 +8,25 @@ loudness measurement pass, one FFmpeg run making the default HLS ladder (540p, 7
 transcode keeps up with real time). The CPU seconds of FFmpeg and the load average are recorded
 too: the machine is shared, and other work slows the nice'd FFmpeg down.
 
+Then the TV while a transcode runs: a demo server (this tree's code) answers a program page to a
+load generator (bench/loadgen.py, 8 keep-alive connections, its own process) for LOAD_SECONDS
+idle, then again while the same pipeline transcodes the source at `nice -n 19`; the ratio of
+the two request rates must stay >= 0.7.
+
     .venv/bin/python -m bench.video_bench [--seconds 60] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +35,9 @@ from bench.common import fmt
 from content.programs import video
 
 SECONDS = 60
+LOAD_SECONDS = 8
+LOAD_CONNECTIONS = 8
+TARGET_RATIO = 0.7
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- video:start -->", "<!-- video:end -->"
 
@@ -47,6 +58,61 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _rate(url: str, seconds: float) -> dict:
+    """Requests per second a load generator (its own process) gets from `url`."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", url, "-c", str(LOAD_CONNECTIONS), "-d",
+         str(seconds)], capture_output=True, text=True, check=True, cwd=common.ROOT,
+        timeout=seconds + 60,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def tv_while_transcoding(source: Path, seconds: float = LOAD_SECONDS) -> dict:
+    """The TV's request rate idle and while the pipeline transcodes `source` (nice 19)."""
+    work = Path(tempfile.mkdtemp(prefix="legaltv-video-tv-"))
+    data_dir = common.prepare_demo_dir(str(work))
+    port = common.free_port()
+    argv = [sys.executable, "-m", "tv_server.cli", "serve", "--demo", "--allow-unsigned",
+            "--data-dir", str(data_dir), "--host", common.HOST, "--port", str(port)]  # fmt: skip
+    env = {"PYTHONPATH": str(common.ROOT), "LEGALTV_VIDEO_JOBS_CONCURRENCY": "0"}
+    server = common.start_server(argv, port, "legaltv", work, "/healthz", env)
+    try:
+        url = common.discover(server.base).url("p")
+        idle = _rate(url, seconds)
+        done = threading.Event()
+        outcome: dict = {}
+
+        def transcode() -> None:
+            try:
+                outcome["facts"] = video.make_outputs(
+                    work, source, "c" * 64, ladder=video.parse_ladder(video.DEFAULT_LADDER),
+                    max_seconds=7200, run=video.Runner(),
+                )  # fmt: skip
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=transcode, daemon=True)
+        thread.start()
+        time.sleep(1.0)  # past the loudness pass's start: FFmpeg is busy
+        busy = _rate(url, seconds)
+        busy["transcoding_all_along"] = not done.is_set()
+        thread.join()
+        return {
+            "url_kind": "program page (p-ID-1)",
+            "idle_rps": idle["rps"],
+            "busy_rps": busy["rps"],
+            "idle_p99_ms": idle["p99_ms"],
+            "busy_p99_ms": busy["p99_ms"],
+            "ratio": busy["rps"] / idle["rps"] if idle["rps"] else None,
+            "transcoding_all_along": busy["transcoding_all_along"],
+            "tool": idle["tool"],
+        }
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run(seconds: int = SECONDS) -> dict:
     work = Path(tempfile.mkdtemp(prefix="legaltv-video-bench-"))
     try:
@@ -61,7 +127,9 @@ def run(seconds: int = SECONDS) -> dict:
         )  # fmt: skip
         wall = time.perf_counter() - wall0
         cpu = _children_cpu() - cpu0
+        tv = tv_while_transcoding(source)
         return {
+            "tv": tv,
             "source_seconds": seconds,
             "wall_seconds": wall,
             "cpu_seconds": cpu,
@@ -94,8 +162,31 @@ def markdown(r: dict) -> str:
             "other engineers' work (see the load average) takes the CPU first: the speed is a "
             "lower bound of what an idle machine does; CPU seconds ÷ source seconds is the "
             "steadier figure.",
+            "",
+            *_tv_markdown(r.get("tv")),
         ]
     )
+
+
+def _tv_markdown(tv: dict | None) -> list[str]:
+    if not tv:
+        return []
+    ok = tv["ratio"] is not None and tv["ratio"] >= TARGET_RATIO and tv["transcoding_all_along"]
+    return [
+        "**The TV while a transcode runs**: one program page requested over "
+        f"{LOAD_CONNECTIONS} keep-alive connections for {LOAD_SECONDS} s ({tv['tool']}, its own "
+        "process), first idle, then while the pipeline above transcodes the same source "
+        "(FFmpeg at `nice -n 19`).",
+        "",
+        "| | requests/s | p99 ms |",
+        "| --- | ---: | ---: |",
+        f"| idle | {fmt(tv['idle_rps'], 0)} | {fmt(tv['idle_p99_ms'], 1)} |",
+        f"| transcoding | {fmt(tv['busy_rps'], 0)} | {fmt(tv['busy_p99_ms'], 1)} |",
+        "",
+        f"Ratio {fmt(tv['ratio'], 2)}× of idle (target ≥ {TARGET_RATIO}×): "
+        f"{common.verdict(ok)}"
+        + ("" if tv["transcoding_all_along"] else " (the transcode ended before the load did)"),
+    ]
 
 
 def add_section(text: str, result: dict, machine: dict) -> str:

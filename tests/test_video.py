@@ -174,6 +174,31 @@ def test_posters_and_duration(transcoded):
         assert stream(folder / name)["codec_name"] == "mjpeg"
 
 
+def test_thumbnail_strip_is_a_sprite_with_its_index(transcoded):
+    from PIL import Image, ImageStat
+
+    folder, facts = transcoded["landscape"]  # 8 s: a picture every 2 s, four of them
+    strip = facts["thumbs"]
+    assert strip == {"file": "thumbs.jpg", "every": 2, "count": 4, "width": 160, "height": 90,
+                     "columns": 10, "rows": 1}  # fmt: skip
+    sprite = Image.open(folder / "thumbs.jpg").convert("L")
+    assert sprite.size == (1600, 90)
+    # Four pictures of the video (0, 2, 4, 6 s), then the rest of the row is empty (black).
+    means = [
+        ImageStat.Stat(sprite.crop((160 * n, 0, 160 * n + 160, 90))).mean[0] for n in range(10)
+    ]
+    assert all(m > 40 for m in means[:4]) and all(m < 5 for m in means[4:]), means
+    # Long videos: at most 100 pictures, 10 a row.
+    long = video.thumb_layout(7200)
+    assert (long["every"], long["count"], long["rows"]) == (72, 100, 10)
+    # A portrait video's pictures keep their shape (black bars at the sides).
+    folder, facts = transcoded["portrait"]
+    sprite = Image.open(folder / "thumbs.jpg").convert("L")
+    side = ImageStat.Stat(sprite.crop((0, 0, 50, 90))).mean[0]
+    middle = ImageStat.Stat(sprite.crop((60, 0, 100, 90))).mean[0]
+    assert side < 5 and middle > 40, (side, middle)
+
+
 def test_ladder_setting_is_parsed_and_checked():
     assert [r.height for r in video.parse_ladder("1080:5000, 540:1200")] == [540, 1080]
     for bad in ("", "720", "720:abc", "100000:5"):
@@ -397,3 +422,26 @@ async def test_a_position_being_flushed_is_still_what_home_reads(client, box):
     assert await positions.get(device, pid) == (5, 16)
     await flushing
     assert await positions.get(device, pid) == (5, 16)
+
+
+async def test_the_end_offers_the_next_program_of_the_category(client, box):
+    db = client.app[keys.DB]
+    pid, category = await db.fetchone(
+        "SELECT id, category FROM programs WHERE slug = 'fang-dianxin-zhapian'"
+    )
+    # The last of its category (the newest first): nothing after it.
+    assert 'id="next"' not in await (await client.get(f"{box}v-{pid}")).text()
+    async with db.transaction() as tx:  # another program moved to it, older than it
+        await tx.execute(
+            "UPDATE programs SET category = ?, published_at = (SELECT published_at - 60"
+            " FROM programs WHERE id = ?) WHERE id = (SELECT MIN(id) FROM programs"
+            " WHERE id <> ? AND status = 'published')",
+            (category, pid, pid),
+        )
+    client.app[keys.SCREENS].clear()
+    listing = await (await client.get(f"{box}c-{category}")).text()
+    order = [int(n) for n in re.findall(r'id="prog-(\d+)"', listing)]
+    assert order.index(pid) + 1 < len(order)
+    html = await (await client.get(f"{box}v-{pid}")).text()
+    link = re.search(r'<a class="f btn" id="next" href="([^"]+)">下一个：', html)
+    assert link and link.group(1) == f"p-{order[order.index(pid) + 1]}"

@@ -74,6 +74,7 @@ ORDER = [
     "programs_0008_language_versions",
     "directory_0003_point_names_mn",
     "postgres_0001_compat",
+    "programs_0009_subtitles",
 ]
 
 

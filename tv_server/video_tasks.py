@@ -1,8 +1,9 @@
 """The server's video transcode runner: takes queued jobs from the database
-(content/programs/video.py) and runs FFmpeg at low CPU priority, `video_jobs_concurrency` jobs at
-a time, writing the progress FFmpeg reports so the program page can show it. A job left `running`
-by a stopped server is queued again at start-up; stopping the server kills the FFmpeg it started.
-"""
+(content/programs/video.py) and runs FFmpeg at low CPU priority, `video_jobs_concurrency` jobs
+at a time, writing the progress FFmpeg reports so the program page can show it. A job left
+`running` by a stopped server is queued again at start-up; stopping the server kills the FFmpeg
+it started. When no transcode waits, the same slots burn subtitles into the 720p MP4 for the
+models that need it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 
 from aiohttp import web
 
-from content.programs import video
+from content.programs import subtitles, video
 from tv_server import caches, keys
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,23 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
     return state
 
 
+async def run_burn(app: web.Application, track: subtitles.Track) -> str:
+    """Burn one claimed subtitle track into its video's 720p MP4; returns its final state."""
+    state = await subtitles.run_claimed_burn(
+        app[keys.DB], app[keys.SETTINGS].data_path, track, video.Runner()
+    )
+    if state == "done":  # rendered video screens may name the file without subtitles
+        await caches.changed(app, "media", [track.media_id])
+    return state
+
+
 async def run_forever(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
     db = app[keys.DB]
     slots = max(0, settings.video_jobs_concurrency)
     if slots == 0:
         return
-    restarted = await video.requeue_running(db)
+    restarted = await video.requeue_running(db) + await subtitles.requeue_running_burns(db)
     if restarted:
         log.info("video: %d interrupted transcode(s) queued again", restarted)
     running: set[asyncio.Task] = set()
@@ -71,7 +82,17 @@ async def run_forever(app: web.Application) -> None:
                     log.exception("video: claiming a job failed")
                     claimed = None
                 if claimed is None:
-                    break
+                    try:  # no transcode waiting: a subtitle burn, if one is
+                        burn = await subtitles.claim_burn(db)
+                    except Exception:
+                        log.exception("video: claiming a subtitle burn failed")
+                        burn = None
+                    if burn is None:
+                        break
+                    task = asyncio.create_task(run_burn(app, burn))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    continue
                 task = asyncio.create_task(run_job(app, *claimed))
                 running.add(task)
                 task.add_done_callback(running.discard)

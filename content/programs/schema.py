@@ -209,4 +209,31 @@ MIGRATIONS = [
         )
         """,
     ),
+    Migration(
+        "programs_0009_subtitles",
+        """
+        CREATE TABLE video_subtitles (
+            media_id INTEGER NOT NULL REFERENCES media(id),
+            lang TEXT NOT NULL CHECK (lang IN ('zh', 'mn')),
+            vtt TEXT NOT NULL,
+            cues INTEGER NOT NULL,
+            sha TEXT NOT NULL,
+            burn INTEGER NOT NULL DEFAULT 0 CHECK (burn IN (0, 1)),
+            burn_state TEXT NOT NULL DEFAULT 'none'
+                CHECK (burn_state IN ('none', 'queued', 'running', 'done', 'failed')),
+            burn_error TEXT NOT NULL DEFAULT '',
+            burn_file TEXT NOT NULL DEFAULT '',
+            updated_by TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (media_id, lang)
+        );
+        CREATE TABLE video_box_prefs (
+            device_id INTEGER PRIMARY KEY REFERENCES devices(id),
+            subtitles INTEGER NOT NULL CHECK (subtitles IN (0, 1)),
+            updated_at REAL NOT NULL
+        );
+        ALTER TABLE device_models ADD COLUMN subtitle_overlay INTEGER NOT NULL DEFAULT 1
+            CHECK (subtitle_overlay IN (0, 1))
+        """,
+    ),
 ]

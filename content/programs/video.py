@@ -4,7 +4,8 @@ commands that make what boxes play (docs/content-format.md, "Video").
 From one decode of the source, one FFmpeg run makes an HLS ladder (H.264 + AAC-LC, 2-second
 segments aligned across renditions by forced key frames, a master playlist) and one progressive
 720p MP4 (H.264 main, faststart) for boxes without HLS; the audio of both is normalised to
--24 LKFS (GY/T 282-2014) with two-pass `loudnorm` (the first pass only measures). Renditions never
+-24 LKFS (GY/T 282-2014) with two-pass `loudnorm` (the first pass only measures); then poster
+candidates and a thumbnail strip for seeking are taken from the MP4. Renditions never
 exceed the source. Outputs live under DATA_DIR/video/<sha[:2]>/<sha>/, keyed by the source
 media's hash, and are written to a temporary folder renamed into place when complete.
 
@@ -288,6 +289,30 @@ def poster_cmds(mp4: Path, out: Path, duration: float) -> list[list[str]]:
     ]  # fmt: skip
 
 
+THUMB_W, THUMB_H, THUMB_COLUMNS, THUMB_MAX = 160, 90, 10, 100  # the seek strip's pictures
+
+
+def thumb_layout(duration: float) -> dict:
+    """The thumbnail strip of a video: one 160×90 picture every `every` seconds (at least 2 s,
+    at most 100 pictures), laid out 10 a row in one JPEG sprite."""
+    every = max(2, math.ceil(duration / THUMB_MAX))
+    count = max(1, min(THUMB_MAX, math.ceil(duration / every)))
+    return {
+        "file": "thumbs.jpg", "every": every, "count": count, "width": THUMB_W,
+        "height": THUMB_H, "columns": THUMB_COLUMNS, "rows": math.ceil(count / THUMB_COLUMNS),
+    }  # fmt: skip
+
+
+def thumbs_cmd(mp4: Path, out: Path, layout: dict) -> list[str]:
+    w, h = layout["width"], layout["height"]
+    chain = (
+        f"fps=1/{layout['every']},scale={w}:{h}:force_original_aspect_ratio=decrease,"
+        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,tile={layout['columns']}x{layout['rows']}"
+    )
+    return [FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", str(mp4), "-vf", chain,
+            "-frames:v", "1", "-q:v", "5", str(out / layout["file"])]  # fmt: skip
+
+
 _PROGRESS_TIME = re.compile(r"^out_time_(?:us|ms)=(\d+)$")
 
 
@@ -360,6 +385,9 @@ def make_outputs(
             code, _lines = run(poster, None)
             if code == 0 and (work / f"poster-{i + 1}.jpg").is_file():
                 posters.append(f"poster-{i + 1}.jpg")
+        layout = thumb_layout(src.duration)
+        code, _lines = run(thumbs_cmd(work / "video-720p.mp4", work, layout), None)
+        thumbs = layout if code == 0 and (work / layout["file"]).is_file() else None
         mp4_w, mp4_h = mp4_size(src.width, src.height)
         facts = {
             "duration": round(src.duration, 3),
@@ -370,6 +398,7 @@ def make_outputs(
             ],
             "mp4": {"width": mp4_w, "height": mp4_h, "kbps": MP4_MAX_KBPS},
             "posters": posters,
+            "thumbs": thumbs,
             "loudness": {"target": TARGET_LKFS, "measured": measured},
         }
         (work / "video.json").write_text(json.dumps(facts), encoding="utf-8")
@@ -607,6 +636,7 @@ class Playable:
     hls: str | None  # the master playlist, when the ladder exists
     posters: list[str]
     duration: float | None
+    thumbs: str | None = None  # the seek strip for the player: "URL EVERY WIDTH HEIGHT COLUMNS"
 
 
 async def playable_file(db: Database, original: str | None) -> Playable:
@@ -622,11 +652,16 @@ async def playable_file(db: Database, original: str | None) -> Playable:
         return Playable(original, None, [], None)
     outputs = json.loads(row["outputs"])
     base = outputs["dir"]
+    strip = outputs.get("thumbs")
     return Playable(
         f"{base}/video-720p.mp4",
         f"{base}/hls/master.m3u8",
         [f"{base}/{p}" for p in outputs.get("posters", [])],
         outputs.get("duration"),
+        f"/media/{base}/{strip['file']} {strip['every']} {strip['width']} {strip['height']}"
+        f" {strip['columns']}"
+        if strip
+        else None,
     )
 
 

@@ -1,17 +1,22 @@
 """Admin slice: a program's video transcode, live. The program page polls this small JSON
 answer (tv_server/admin/static/video_status.js) to show the queue state, the percent done and
 the estimated time left; a failed transcode shows FFmpeg's last lines. The watching figures
-(content.programs.video.figures) are shown beside it."""
+(content.programs.video.figures) are shown beside it. The video's subtitles
+(content/programs/subtitles.py) are saved here too: per language, uploaded or typed, optionally
+burned into the MP4."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from content.programs import video, workflow
+from content.programs import subtitles, video, workflow
+from content.programs.revisions import Fields
+from storage import Invalid
 from tv_server import keys
+from tv_server.admin import labels, legal_flags, program_scope
 from tv_server.admin import program_labels as L
-from tv_server.admin import program_scope
-from tv_server.admin.common import deny, requires
+from tv_server.admin.common import current_user, deny, log, render, requires, see_other
+from tv_server.admin.streamed import read_small_file, streamed
 from tv_ui.i18n import N_, gettext
 
 ETA = N_("预计还要 %(m)s 分 %(s)s 秒")
@@ -61,3 +66,115 @@ async def video_status(request: web.Request) -> web.Response:
     status = await status_of(db, state.draft.content.video_media_id) or {"state": "none"}
     status["figures"] = await video.figures(db, state.id)
     return web.json_response(status, headers={"Cache-Control": "no-store"})
+
+
+# This slice's messages and audit actions, found by code by the admin's templates.
+labels.NOTICES.setdefault("subtitles_saved", N_("字幕已保存，机顶盒马上就能看到。"))
+L.ACTIONS.setdefault("program.subtitles", N_("保存字幕"))
+L.ACTIONS.setdefault("program.subtitles_remove", N_("删除字幕"))
+
+
+# -- subtitles ---------------------------------------------------------------------------------
+
+SUBTITLE_LANGUAGES = {"zh": N_("中文字幕"), "mn": N_("蒙古文字幕")}
+BURN_STATES = {
+    "queued": N_("等待烧录进视频"),
+    "running": N_("正在烧录进视频"),
+    "done": N_("已烧录进视频（给不能显示字幕的机顶盒）"),
+    "failed": N_("烧录失败"),
+}
+SUBTITLE_ERRORS = {
+    "subtitle_too_large": N_("字幕文件太大，最大%(kb)s KB。"),
+    "subtitle_not_text": N_("字幕文件不是文字（请用UTF-8或GBK编码的.vtt或.srt文件）。"),
+    "subtitle_empty": N_("没有找到字幕：请上传.vtt/.srt文件，或每行写一条“开始 - 结束 文字”。"),
+    "subtitle_too_many": N_("字幕条数太多，最多%(max)s条。"),
+    "subtitle_bad_line": N_("第%(line)s行看不懂：每行写“0:01 - 0:04 字幕文字”。"),
+    "subtitle_bad_time": N_("第%(line)s行的时间不对：结束要晚于开始，分和秒不超过59。"),
+    "subtitle_cue_too_long": N_("第%(line)s行的字幕太长，一条最多%(max)s个字。"),
+    "subtitle_language": N_("不支持这种字幕语言。"),
+    "subtitle_no_video": N_("先上传视频，再加字幕。"),
+    "upload_too_large": N_("字幕文件太大，最大%(kb)s KB。"),
+}
+
+
+def subtitle_message(exc: Invalid) -> str:
+    text = gettext(SUBTITLE_ERRORS.get(exc.code, SUBTITLE_ERRORS["subtitle_empty"]))
+    params = {"kb": subtitles.MAX_BYTES // 1024, **exc.params}
+    try:
+        return text % params
+    except (KeyError, ValueError, TypeError):
+        return text
+
+
+async def subtitles_of(db, media_id: int | None) -> list[dict]:
+    """The video's subtitle tracks as the program page shows them, one entry per language."""
+    found = await subtitles.tracks(db, media_id)
+    out = []
+    for lang, label in SUBTITLE_LANGUAGES.items():
+        track = found.get(lang)
+        cues = subtitles.parse(track.vtt) if track else []
+        out.append({
+            "lang": lang,
+            "label": gettext(label),
+            "cues": len(cues),
+            "text": subtitles.to_list(cues),
+            "burn": bool(track and track.burn),
+            "burn_state": gettext(BURN_STATES[track.burn_state])
+            if track and track.burn_state in BURN_STATES else "",
+            "burn_error": track.burn_error if track else "",
+        })  # fmt: skip
+    return out
+
+
+@requires("program.edit")
+@streamed
+async def subtitles_save(request: web.Request) -> web.Response:
+    """保存字幕: a video's track in one language, from an uploaded .vtt/.srt or the typed cue list
+    (the file wins when both are sent); or removed. Applies to what boxes show at once."""
+    from tv_server.admin import views_programs  # the program page, shown again on a refusal
+
+    db = request.config_dict[keys.DB]
+    state = await workflow.get_state(db, int(request.match_info["pid"]))
+    if not program_scope.can_change(request, state.regions):
+        raise await deny(request, "program.edit", object="program", id=state.id)
+    media_id = state.draft.content.video_media_id
+    lang, text = "zh", ""
+    try:
+        form, raw, _name = await read_small_file(request, subtitles.MAX_BYTES, "file")
+        lang = str(form.get("lang", ""))
+        text = str(form.get("cues", ""))
+        if lang not in subtitles.LANGUAGES:
+            raise Invalid("subtitle_language", lang)
+        if media_id is None:
+            raise Invalid("subtitle_no_video", str(state.id))
+        if form.get("remove") == "1":
+            removed = await subtitles.remove(db, media_id, lang)
+            if removed:
+                await log(request, "program.subtitles_remove", object_type="program",
+                          object_id=state.id, detail={"lang": lang, "media": media_id})  # fmt: skip
+        else:
+            if raw is not None:
+                text = subtitles.decode(raw)
+            cues = subtitles.parse(text)
+            user = current_user(request)
+            track = await subtitles.save(
+                db, media_id, lang, cues, burn=form.get("burn") == "1", actor=user.username
+            )
+            await log(request, "program.subtitles", object_type="program", object_id=state.id,
+                      detail={"lang": lang, "media": media_id, "cues": track.cues,
+                              "burn": track.burn})  # fmt: skip
+    except Invalid as exc:
+        ctx = await views_programs.form_context(request, state)
+        for entry in (ctx["video"] or {}).get("subtitles", []):
+            if entry["lang"] == (lang if lang in subtitles.LANGUAGES else "zh"):
+                entry["error"] = subtitle_message(exc)
+                entry["text"] = text[: subtitles.MAX_BYTES]
+        response = render(
+            request, "admin/program_form.html", fields=Fields.of(state.draft.content),
+            slug=state.slug, **ctx,
+            **await legal_flags.program_context(request, state.id),
+        )  # fmt: skip
+        response.set_status(413 if exc.code == "upload_too_large" else 400)
+        return response
+    await views_programs.tv_changed(request.config_dict, [state.id])
+    raise see_other(request, "admin_program", ok="subtitles_saved", pid=state.id)

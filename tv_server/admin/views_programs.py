@@ -238,7 +238,7 @@ def _picker_context(request: web.Request, codes: list[str], editable: bool) -> d
             "city_chosen": any(c[2] for c in cities), "levels": waves.LEVELS}  # fmt: skip
 
 
-async def _form_context(
+async def form_context(
     request: web.Request, state: workflow.ProgramState | None, fields: Fields | None = None
 ) -> dict:
     db = _db(request)
@@ -302,6 +302,7 @@ async def _video_context(db, content, pid: int | None = None) -> dict | None:
         "poster_url": poster,
         "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
         "figures": await admin_video.figures_of(db, pid),  # who watched
+        "subtitles": await admin_video.subtitles_of(db, content.video_media_id),
     }
 
 
@@ -357,7 +358,7 @@ async def _list(request: web.Request, *, queue: bool) -> web.Response:
 
 @requires("program.edit")
 async def program_new(request: web.Request) -> web.Response:
-    ctx = await _form_context(request, None)
+    ctx = await form_context(request, None)
     return render(request, "admin/program_form.html", fields=Fields(), slug="", **ctx)
 
 
@@ -389,7 +390,7 @@ async def program_create(request: web.Request) -> web.Response:
         _f, fields, _u, _m = _form(read)
         slug = str(read.get("slug", ""))
         kept = await _refused_files(request, exc, read, kept)
-        ctx = await _form_context(request, None, fields)
+        ctx = await form_context(request, None, fields)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
                       slug=slug, kept=kept, **_errors(exc), **ctx)  # fmt: skip
     raise see_other(request, "admin_program", ok="program_created", pid=pid)
@@ -402,7 +403,7 @@ def _status(exc: DomainError) -> int:
 @requires("view")
 async def program_edit(request: web.Request) -> web.Response:
     state = await _state_in_scope(request)
-    ctx = await _form_context(request, state)
+    ctx = await form_context(request, state)
     return render(request, "admin/program_form.html", fields=Fields.of(state.draft.content),
                   slug=state.slug, **ctx,
                   **await legal_flags.program_context(request, state.id))  # fmt: skip
@@ -440,7 +441,7 @@ async def program_save(request: web.Request) -> web.Response:
     except DomainError as exc:
         _f, fields, _u, _m = _form(read)
         kept = await _refused_files(request, exc, read, kept)
-        ctx = await _form_context(request, state, fields)
+        ctx = await form_context(request, state, fields)
         return render(request, "admin/program_form.html", status=_status(exc), fields=fields,
                       slug=state.slug, kept=kept, **_errors(exc), **ctx)  # fmt: skip
     notice = "program_unchanged" if rev == base else "program_saved"
@@ -451,7 +452,7 @@ async def program_save(request: web.Request) -> web.Response:
                                   audit=audit_hook(request))  # fmt: skip
         except DomainError as exc:
             state = await workflow.get_state(_db(request), state.id)
-            ctx = await _form_context(request, state)
+            ctx = await form_context(request, state)
             return render(request, "admin/program_form.html", status=exc.status,
                           fields=Fields.of(state.draft.content), slug=state.slug,
                           error=error_message(exc), **ctx)  # fmt: skip
@@ -558,7 +559,7 @@ async def program_action(request: web.Request) -> web.Response:
         if action in ("approve", "request_changes"):
             return await _review_page(request, state, status=400, error=error_message(exc),
                                       form=dict(form))  # fmt: skip
-        ctx = await _form_context(request, state)
+        ctx = await form_context(request, state)
         return render(request, "admin/program_form.html", status=exc.status,
                       fields=Fields.of(state.draft.content), slug=state.slug,
                       error=error_message(exc), **ctx)  # fmt: skip

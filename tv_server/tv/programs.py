@@ -8,7 +8,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from content.programs import live as domain
-from content.programs import package, versions
+from content.programs import package, subtitles, versions
 from content.programs import video as video_domain
 from storage import NotFound
 from tv_server import keys
@@ -16,6 +16,8 @@ from tv_server.tv.common import cached, current_box, render, screen_url
 from tv_ui import labels
 
 PER_PAGE = 6
+
+NEXT_SCAN = 1000  # programs of a category looked through for the next one
 
 
 async def program_for(request: web.Request, box, pid: int) -> domain.ProgramDetail:
@@ -187,29 +189,61 @@ async def render_video(
     pages_url: str | None,
     back: str,
     hls: bool = False,
+    lang: str = "zh",
+    subs_on: bool = True,
+    overlay: bool = True,
     **extra,
 ) -> str:
     """A program's video screen as the TV shows it (shared with the editors' preview): the HLS
     ladder for a box that plays HLS natively, else the 720p MP4 (the upload while it is being
-    transcoded, or for a video stored before transcoding existed)."""
+    transcoded, or for a video stored before transcoding existed). Subtitles in the box's
+    language (else Chinese): a WebVTT file the player draws over the video, or, for a model
+    that cannot draw over a playing video (`overlay` false), the burned-in MP4 when it exists."""
     db = request.config_dict[keys.DB]
     posters = await domain.rendition_files(
         db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + profile
     )
     play = await video_domain.playable_file(db, detail.video_file)
+    track = subtitles.pick(await subtitles.tracks_of_file(db, detail.video_file), lang)
+    src = play.hls if hls and play.hls else play.mp4
+    subs_url, burned = None, False
+    if track is not None and overlay:
+        # A fixed path (the editors' preview renders this in the admin sub-application).
+        subs_url = f"/tv/subs/{track.media_id}-{track.lang}-{track.sha[:16]}.vtt"
+    elif track is not None and track.burn_state == "done" and track.burn_file:
+        burned = True
+        if subs_on:
+            src = track.burn_file
     return render(
         request,
         "tv/video.html",
         box,
         program=detail.card,
-        video_src=_media_url(play.hls if hls and play.hls else play.mp4),
+        video_src=_media_url(src),
         poster=_media_url(posters.get(detail.poster_media_id) or next(iter(play.posters), None)),
         duration=detail.duration_seconds or (round(play.duration) if play.duration else None),
         pages_url=pages_url if detail.pages else None,
         back=back,
         profile=profile,
+        subs_url=subs_url,
+        subs_burned=burned,
+        subs_on=subs_on,
+        thumbs=play.thumbs,
         **extra,
     )
+
+
+async def _next_in_category(request: web.Request, box, detail: domain.ProgramDetail):
+    """What the video screen offers at the end: the program after this one in its category's
+    list as the box sees it (title and link), or None for the last one."""
+    cards, _total = await domain.list_programs(
+        request.app[keys.DB], detail.card.category, list(box.chain), 0, NEXT_SCAN
+    )
+    ids = [c.id for c in cards]
+    if detail.card.id not in ids or ids[-1] == detail.card.id:
+        return None
+    after = cards[ids.index(detail.card.id) + 1]
+    return {"title": after.title, "url": screen_url(request, "tv_program", pid=after.id)}
 
 
 async def page(request: web.Request) -> web.Response:
@@ -252,8 +286,14 @@ async def video(request: web.Request) -> web.Response:
             pages_url=screen_url(request, "tv_page", pid=pid, n=1),
             back=screen_url(request, "tv_category", slug=detail.card.category) + f"#prog-{pid}",
             hls=box.hls,
+            lang=box.lang,
+            subs_on=subs_on,
+            overlay=overlay,
             position_url=screen_url(request, "tv_video_at", pid=pid),
+            subs_set_url=screen_url(request, "tv_video_subs", pid=pid),
+            next_program=await _next_in_category(request, box, detail),
         )
 
-    key = ("video", pid, box.hls)
+    subs_on, overlay = await subtitles.box_choice(request.app[keys.DB], box.id)
+    key = ("video", pid, box.hls, subs_on, overlay, box.chain[:1])
     return await cached(request, box, key, [f"program:{pid}"], build, view=(pid, 0))

@@ -39,6 +39,7 @@ ROUTES = [
     GET(B + "p-{pid:\\d+}", programs.resume, "tv_program"),
     GET(B + "v-{pid:\\d+}", programs.video, "tv_video"),
     GET(B + "v-{pid:\\d+}/at", player.position, "tv_video_at"),
+    GET(B + "v-{pid:\\d+}/subs", player.subtitles_choice, "tv_video_subs"),
     GET(B + "events", push.events_stream, "tv_events"),
     GET(B + "dir", services.my_chain, "tv_directory"),
     GET(B + "dir-{code:\\d+}", services.region, "tv_region"),
@@ -74,6 +75,7 @@ ROUTES = [
     POST(B + "rate-{ref:\\d+|a-[A-Z0-9]{6}}-why", rating.why_post),
     POST(B + "lang", entry.choose_language, "tv_lang"),
     GET("/tv/font/{name}", tvfont.serve, "tv_font"),
+    GET("/tv/subs/{name}", player.subtitle_file, "tv_subs"),
     GET("/tv/css/{name}", tvfont.serve_sheet, "tv_css"),
     GET("/tv/mi/{name}", mongol_image.serve, "tv_mongolian_image"),
 ]

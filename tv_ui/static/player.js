@@ -1,59 +1,176 @@
-/* LegalTV video player: remote keys on the video screen; strict ES5, loaded after tv.js.
- * OK play/pause, Left/Right -10/+10 s, digits 1-9 jump to 10-90 %, Back leaves (tv.js) after
- * the position is saved for the home screen's "continue watching". docs/keymaps.md.
+/* LegalTV video player: remote keys on the video screen; strict ES5, after tv.js. docs/keymaps.md.
+ * OK play/pause; Left/Right -10/+10 s (held: 30 s, then 60 s a step; the seek is made when the
+ * key rests, the thumbnail of the target shows meanwhile); Up shows the info bar (Up again: its
+ * buttons), Down hides it; 1-9 jump to 10-90 %; yellow: subtitles on/off (kept per box); Back
+ * asks once when more than a minute remains; at the end the next program of the category is
+ * offered. The position is saved for the home screen's "continue watching".
  */
 (function (window, document) {
   'use strict';
 
   var LTV = window.LTV, video = document.getElementById('video');
   if (!LTV || !video || !video.hasAttribute('data-player')) { return; }
-  var timeEl = document.getElementById('player-time'), doneEl = document.getElementById('player-done');
-  var beacon = video.getAttribute('data-at'), lastSent = -1, sentAt = 0;
-  var known = parseInt(video.getAttribute('data-duration'), 10) || 0;
-  var start = /[?&]t=(\d+)/.exec(location.search);
+  function byId(id) { return document.getElementById(id); }
+  function attr(name) { return video.getAttribute(name); }
+  function show(el, on) { if (el) { el.className = el.className.replace(/ ?\bhidden\b/g, '') + (on ? '' : ' hidden'); } }
+  function visible(el) { return el && !/\bhidden\b/.test(el.className); }
+  var timeEl = byId('player-time'), doneEl = byId('player-done'), info = byId('info'),
+    subsEl = byId('subs'), subsBtn = byId('subs-btn'), ask = byId('ask'), end = byId('end'),
+    thumb = byId('thumb');
+  var beacon = attr('data-at'), lastSent = -1, sentAt = 0, target = null, seekTimer = null;
+  var known = parseInt(attr('data-duration'), 10) || 0, start = /[?&]t=(\d+)/.exec(location.search);
+  var subsOn = attr('data-subs-on') === '1', cues = null, asked = false;
+  var lastSeek = 0, lastDir = '', streak = 0;
+  var thumbs = (attr('data-thumbs') || '').split(' ');   // url every width height columns
 
   function clock(s) {
     s = Math.max(0, Math.floor(s || 0));
-    var m = Math.floor(s / 60), r = s % 60;
-    return m + ':' + (r < 10 ? '0' : '') + r;
+    var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+    return (h ? h + ':' + (m < 10 ? '0' : '') : '') + m + ':' + (r < 10 ? '0' : '') + r;
   }
   function total() { return isFinite(video.duration) && video.duration > 0 ? video.duration : known; }
+  function now() { return target !== null ? target : video.currentTime || 0; }
   function draw() {
-    var d = total(), t = video.currentTime || 0;
+    var d = total(), t = now(), share = d ? Math.min(1, t / d) : 0;
     if (timeEl) { timeEl.textContent = clock(t) + (d ? ' / ' + clock(d) : ''); }
-    if (doneEl) { doneEl.style.width = (d ? Math.min(100, 100 * t / d) : 0) + '%'; }
+    if (doneEl) { doneEl.style.width = 100 * share + '%'; }
+    if (thumb && thumbs.length === 5) {
+      var every = +thumbs[1], w = +thumbs[2], h = +thumbs[3], cols = +thumbs[4];
+      var n = Math.floor(t / every);
+      show(thumb, target !== null);
+      thumb.style.left = Math.round(share * thumb.parentNode.offsetWidth - w / 2) + 'px';
+      thumb.style.backgroundPosition = -(n % cols) * w + 'px ' + -Math.floor(n / cols) * h + 'px';
+      if (!thumb.style.backgroundImage) { thumb.style.backgroundImage = 'url(' + thumbs[0] + ')'; }
+    }
+    cue();
+  }
+  function send(url, sync) {
+    var x = new XMLHttpRequest();
+    x.open('GET', url, !sync);
+    try { x.send(); } catch (e) { /* leaving anyway */ }
+    return x;
   }
   function save(sync) {
     var t = Math.floor(video.currentTime || 0);
     if (!beacon || t === lastSent) { return; }
     lastSent = t;
     sentAt = new Date().getTime();
-    var x = new XMLHttpRequest();
-    x.open('GET', beacon + '?s=' + t + '&d=' + Math.floor(total()), !sync);
-    try { x.send(); } catch (e) { /* leaving anyway */ }
+    send(beacon + '?s=' + t + '&d=' + Math.floor(total()), sync);
   }
-  function seek(to) {
+
+  /* ---- Subtitles: our own WebVTT drawn over the video, large and outlined ---- */
+  function secs(s) {
+    var p = s.split(':'), t = 0, i;
+    for (i = 0; i < p.length; i++) { t = t * 60 + parseFloat(p[i]); }
+    return t;
+  }
+  function loadCues() {
+    var url = attr('data-subs');
+    if (!url || cues) { return; }
+    cues = [];
+    var x = new XMLHttpRequest();
+    x.onreadystatechange = function () {
+      if (x.readyState !== 4 || x.status !== 200) { return; }
+      var blocks = x.responseText.replace(/\r/g, '').split('\n\n'), i, lines, m;
+      for (i = 0; i < blocks.length; i++) {
+        lines = blocks[i].split('\n');
+        m = /^([\d:.]+) --> ([\d:.]+)/.exec(lines[0]);
+        if (m) {
+          cues.push([secs(m[1]), secs(m[2]), lines.slice(1).join('\n')
+            .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')]);
+        }
+      }
+      cue();
+    };
+    x.open('GET', url, true);
+    x.send();
+  }
+  function cue() {
+    if (!subsEl) { return; }
+    var t = now(), text = '', i;
+    for (i = 0; subsOn && cues && i < cues.length; i++) {
+      if (cues[i][0] <= t && t < cues[i][1]) { text = cues[i][2]; break; }
+    }
+    if (subsEl.textContent !== text) { subsEl.textContent = text; }
+    show(subsEl, text !== '');
+  }
+  function setSubs(on) {
+    subsOn = on;
+    var burned = attr('data-subs-burned');
+    send(attr('data-subs-set') + '?on=' + (on ? 1 : 0), burned);
+    if (subsBtn) { subsBtn.textContent = subsBtn.getAttribute(on ? 'data-on' : 'data-off'); }
+    if (burned) {   // the burned-in copy or the clean one: the other file
+      save(true);
+      location.replace(location.pathname + '?t=' + Math.floor(video.currentTime || 0));
+      return;
+    }
+    if (on) { loadCues(); }
+    cue();
+  }
+
+  /* ---- Seeking: the target moves at once, the video when the key rests ---- */
+  function seekTo(to) {
     var d = total();
     if (d) { to = Math.min(to, d - 1); }
-    video.currentTime = Math.max(0, to);
+    target = Math.max(0, to);
     draw();
+    if (seekTimer) { clearTimeout(seekTimer); }
+    seekTimer = setTimeout(function () {
+      seekTimer = null;
+      video.currentTime = target;
+      target = null;
+      draw();
+    }, 300);
   }
+  function step(dir) {
+    var t = new Date().getTime();
+    streak = dir === lastDir && t - lastSeek < 400 ? streak + 1 : 0;
+    lastSeek = t;
+    lastDir = dir;
+    var by = streak < 4 ? 10 : streak < 10 ? 30 : 60;
+    seekTo(now() + (dir === 'left' ? -by : by));
+  }
+  function bar(on) {
+    show(info, on);
+    if (!on) { video.focus(); }
+  }
+
   function onKey(action, el) {
-    var mine = !el || el === video || el === document.body;
-    if (action === 'back') { save(true); return false; }   // tv.js leaves
-    if (/^[1-9]$/.test(action)) {
-      if (total()) { seek(total() * parseInt(action, 10) / 10); }
+    var mine = !el || el === video || el === document.body, d = total();
+    if (visible(ask)) {
+      show(ask, false);
+      if (action === 'back') { save(true); return false; }   // tv.js leaves
+      if (video.paused) { video.play(); }
       return true;
     }
+    if (action === 'back') {
+      if (ask && !asked && d && d - (video.currentTime || 0) > 60 && !video.ended) {
+        asked = true;
+        video.pause();
+        show(ask, true);
+        return true;
+      }
+      save(true);
+      return false;
+    }
+    if (action === 'yellow') { setSubs(!subsOn); return true; }
+    if (/^[1-9]$/.test(action)) {
+      if (d) { seekTo(d * parseInt(action, 10) / 10); }
+      return true;
+    }
+    if (action === 'up' && mine) {
+      var first = info && info.querySelector('.f');
+      if (visible(info) && first) { first.focus(); } else { bar(true); }
+      return true;
+    }
+    if (action === 'down' && !visible(end)) { bar(false); return true; }   // and back to the video
+    if (el === subsBtn && action === 'ok') { setSubs(!subsOn); return true; }
     if (!mine) { return false; }
     if (action === 'ok') {
       if (video.paused) { video.play(); } else { video.pause(); }
       return true;
     }
-    if (action === 'left' || action === 'right') {
-      seek((video.currentTime || 0) + (action === 'left' ? -10 : 10));
-      return true;
-    }
+    if (action === 'left' || action === 'right') { step(action); return true; }
     return false;
   }
 
@@ -62,12 +179,25 @@
     draw();
     if (!video.paused && new Date().getTime() - sentAt > 15000) { save(false); }
   }, false);
-  video.addEventListener('pause', function () { save(false); }, false);
+  video.addEventListener('pause', function () { save(false); bar(true); }, false);
+  video.addEventListener('play', function () { show(end, false); }, false);
+  video.addEventListener('ended', function () {
+    save(false);
+    var next = byId('next');
+    if (end) { show(end, true); (next || video).focus(); }
+  }, false);
   video.addEventListener('seeked', draw, false);
   video.addEventListener('loadedmetadata', function () {
-    if (start && +start[1] > 0) { seek(+start[1]); start = null; }
+    if (start && +start[1] > 0) { video.currentTime = +start[1]; start = null; }
     draw();
   }, false);
-  if (start && video.readyState >= 1) { seek(+start[1]); start = null; }
+  // The video (preload="none") and the subtitles load after the page: the screen's first
+  // paint needs neither, and OK before then plays at once anyway.
+  function later() {
+    if (video.preload === 'none') { video.preload = 'metadata'; }   // starts the deferred load
+    if (subsOn) { loadCues(); }
+  }
+  function afterLoad() { setTimeout(later, 0); }
+  if (document.readyState === 'complete') { afterLoad(); } else { window.addEventListener('load', afterLoad, false); }
   draw();
 }(window, document));
