@@ -352,19 +352,27 @@ async def cancel_by_household(
             raise Conflict("appointment_closed", appt.status)
         if not appt.cancellable(now, cutoff_hours):
             raise Conflict("appointment_cutoff", str(cutoff_hours))
-        await tx.execute(
-            "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
-            (now, appt.id),
-        )
-        await add_event(
-            tx,
-            appt.id,
-            "cancelled",
-            actor="household",
-            now=now,
-            from_status=appt.status,
-            to_status="cancelled",
-        )
+        return await _cancel(tx, appt, now, actor="household")
+
+
+async def _cancel(
+    tx: Transaction, appt: Appointment, now: float, *, actor: str, user_id: int | None = None
+) -> Appointment:
+    """Cancel `appt` (its checks done by the caller) and record who did; returns it cancelled."""
+    await tx.execute(
+        "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
+        (now, appt.id),
+    )
+    await add_event(
+        tx,
+        appt.id,
+        "cancelled",
+        actor=actor,
+        user_id=user_id,
+        now=now,
+        from_status=appt.status,
+        to_status="cancelled",
+    )
     return _appointment_replace(appt, status="cancelled", updated_at=now)
 
 
@@ -626,21 +634,7 @@ async def cancel_by_staff(
             raise Conflict("appointment_closed", appt.status)
         if appt.starts_at <= now:
             raise Conflict("appointment_started", appt.day)
-        await tx.execute(
-            "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
-            (now, appt.id),
-        )
-        await add_event(
-            tx,
-            appt.id,
-            "cancelled",
-            actor="staff",
-            user_id=user_id,
-            now=now,
-            from_status=appt.status,
-            to_status="cancelled",
-        )
-    return appt, _appointment_replace(appt, status="cancelled", updated_at=now)
+        return appt, await _cancel(tx, appt, now, actor="staff", user_id=user_id)
 
 
 async def upcoming_at(db: Database, point_code: str, now: float, limit: int = 200):
