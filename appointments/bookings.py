@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appointments import slots
-from callbacks import phones
+from callbacks import drafts, phones
 from callbacks.deadlines import Calendar
+from callbacks.drafts import valid_draft_id
 from callbacks.lifecycle import ERASED_PHONE
-from callbacks.requests import DRAFT_TTL_SECONDS, DRAFTS_PER_BOX, PHONE_INPUT_MAX, valid_draft_id
 from storage import Conflict, Database, Invalid, LimitReached, NotFound, OutOfScope
 from storage.database import Transaction
 
@@ -93,6 +93,8 @@ def code_param(text: str) -> str:
 
 # -- drafts ------------------------------------------------------------------------------------
 
+_DRAFTS = "appointment_drafts"
+
 
 async def save_draft(
     db: Database,
@@ -106,11 +108,7 @@ async def save_draft(
     """Validate and keep the typed number server-side (never in a URL); a box keeps at most
     DRAFTS_PER_BOX drafts, each for a point the directory holds."""
     slots.service_param(service)
-    if len(phone_digits) > PHONE_INPUT_MAX:
-        raise Invalid("phone_invalid", "length")
-    e164 = phones.normalise(phone_digits)
-    if not valid_draft_id(draft_id):
-        draft_id = None
+    e164 = drafts.phone_e164(phone_digits)
     now = time.time() if now is None else now
     async with db.transaction() as tx:
         if (
@@ -120,43 +118,14 @@ async def save_draft(
             is None
         ):
             raise Invalid("service_point_invalid", point_code[:64])
-        await tx.execute(
-            "DELETE FROM appointment_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,)
+        draft_id = await drafts.write(
+            tx, _DRAFTS, device_id, draft_id, (service, point_code, e164), now
         )
-        existing = draft_id and await tx.fetchone(
-            "SELECT id FROM appointment_drafts WHERE id = ? AND device_id = ?",
-            (draft_id, device_id),
-        )
-        if existing:
-            await tx.execute(
-                "UPDATE appointment_drafts SET service = ?, point_code = ?, phone_e164 = ?"
-                " WHERE id = ?",
-                (service, point_code, e164, draft_id),
-            )
-        else:
-            await tx.execute(
-                "DELETE FROM appointment_drafts WHERE device_id = ? AND id NOT IN"
-                " (SELECT id FROM appointment_drafts WHERE device_id = ?"
-                " ORDER BY created_at DESC, rowid DESC LIMIT ?)",
-                (device_id, device_id, DRAFTS_PER_BOX - 1),
-            )
-            draft_id = secrets.token_hex(12)
-            await tx.execute(
-                "INSERT INTO appointment_drafts (id, device_id, service, point_code, phone_e164,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (draft_id, device_id, service, point_code, e164, now),
-            )
     return AppointmentDraft(draft_id, service, point_code, e164, phones.mask(e164))
 
 
 async def get_draft(db: Database, device_id: int, draft_id: str) -> AppointmentDraft | None:
-    if not valid_draft_id(draft_id):
-        return None
-    row = await db.fetchone(
-        "SELECT id, service, point_code, phone_e164 FROM appointment_drafts"
-        " WHERE id = ? AND device_id = ?",
-        (draft_id, device_id),
-    )
+    row = await drafts.read(db, _DRAFTS, device_id, draft_id)
     if row is None:
         return None
     return AppointmentDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]))
@@ -383,19 +352,27 @@ async def cancel_by_household(
             raise Conflict("appointment_closed", appt.status)
         if not appt.cancellable(now, cutoff_hours):
             raise Conflict("appointment_cutoff", str(cutoff_hours))
-        await tx.execute(
-            "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
-            (now, appt.id),
-        )
-        await add_event(
-            tx,
-            appt.id,
-            "cancelled",
-            actor="household",
-            now=now,
-            from_status=appt.status,
-            to_status="cancelled",
-        )
+        return await _cancel(tx, appt, now, actor="household")
+
+
+async def _cancel(
+    tx: Transaction, appt: Appointment, now: float, *, actor: str, user_id: int | None = None
+) -> Appointment:
+    """Cancel `appt` (its checks done by the caller) and record who did; returns it cancelled."""
+    await tx.execute(
+        "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
+        (now, appt.id),
+    )
+    await add_event(
+        tx,
+        appt.id,
+        "cancelled",
+        actor=actor,
+        user_id=user_id,
+        now=now,
+        from_status=appt.status,
+        to_status="cancelled",
+    )
     return _appointment_replace(appt, status="cancelled", updated_at=now)
 
 
@@ -621,9 +598,7 @@ async def book_by_staff(
     point's region checked against `allowed`; idempotent per form `key`. The booking belongs to
     the household's box, so it shows in its 我的申请 and can be cancelled there."""
     slots.service_param(service)
-    if len(phone_digits) > PHONE_INPUT_MAX:
-        raise Invalid("phone_invalid", "length")
-    e164 = phones.normalise(phone_digits)
+    e164 = drafts.phone_e164(phone_digits)
     if not valid_draft_id(key):
         raise Invalid("key_invalid", key[:40])
     now = time.time() if now is None else now
@@ -659,21 +634,7 @@ async def cancel_by_staff(
             raise Conflict("appointment_closed", appt.status)
         if appt.starts_at <= now:
             raise Conflict("appointment_started", appt.day)
-        await tx.execute(
-            "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
-            (now, appt.id),
-        )
-        await add_event(
-            tx,
-            appt.id,
-            "cancelled",
-            actor="staff",
-            user_id=user_id,
-            now=now,
-            from_status=appt.status,
-            to_status="cancelled",
-        )
-    return appt, _appointment_replace(appt, status="cancelled", updated_at=now)
+        return appt, await _cancel(tx, appt, now, actor="staff", user_id=user_id)
 
 
 async def upcoming_at(db: Database, point_code: str, now: float, limit: int = 200):

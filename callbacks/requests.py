@@ -12,7 +12,14 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from callbacks import phones, webhooks
+from callbacks import drafts, phones, webhooks
+from callbacks.drafts import (  # noqa: F401 - re-exported: the draft limits callers import here
+    DRAFT_ID_MAX,
+    DRAFT_TTL_SECONDS,
+    DRAFTS_PER_BOX,
+    PHONE_INPUT_MAX,
+    valid_draft_id,
+)
 from storage import Database, Invalid, LimitReached, clock
 from storage.database import Transaction
 
@@ -96,7 +103,7 @@ def validate(
 
 
 def new_idempotency_key() -> str:
-    return secrets.token_hex(12)
+    return drafts.new_draft_id()
 
 
 def _new_ref(now: float) -> str:
@@ -300,11 +307,8 @@ async def count_open(db: Database, device_id: int) -> int:
 # is deleted in the submission's transaction; its id lives on as the request's idempotency key,
 # so a repeated submit still finds the request (`get_by_key`).
 
-DRAFT_TTL_SECONDS = 24 * 3600
-DRAFTS_PER_BOX = 5
-DRAFT_ID_MAX = 64
 SERVICE_POINT_CODE_MAX = 64
-PHONE_INPUT_MAX = 32  # characters of typed input looked at (a number has at most 12 digits)
+_DRAFTS = "callback_drafts"
 
 
 @dataclass(frozen=True)
@@ -316,12 +320,6 @@ class CallbackDraft:
     phone_masked: str
     topic: str = ""
     adviser_id: int | None = None
-
-
-def valid_draft_id(draft_id: str | None) -> bool:
-    if not draft_id or len(draft_id) > DRAFT_ID_MAX:
-        return False
-    return draft_id.isascii() and draft_id.isalnum()
 
 
 async def _drop_submitted_draft(tx: Transaction, device_id: int, key: str) -> None:
@@ -343,10 +341,8 @@ async def save_draft(
     Invalid('service_point_invalid') for a code the directory does not hold."""
     if service not in SERVICES:
         raise Invalid("service_invalid", service)
-    if len(phone_digits) > PHONE_INPUT_MAX:
-        raise Invalid("phone_invalid", "length")
+    e164 = drafts.phone_e164(phone_digits)
     topic = topic_param(topic)
-    e164 = phones.normalise(phone_digits)
     service_point_code = service_point_code or None
     if service_point_code is not None and len(service_point_code) > SERVICE_POINT_CODE_MAX:
         raise Invalid("service_point_invalid", service_point_code[:SERVICE_POINT_CODE_MAX])
@@ -383,44 +379,18 @@ async def _write_draft(
         await tx.fetchone("SELECT 1 FROM advisers WHERE id = ?", (adviser_id,)) is None
     ):
         raise Invalid("adviser_invalid", str(adviser_id))
-    await tx.execute("DELETE FROM callback_drafts WHERE created_at < ?", (now - DRAFT_TTL_SECONDS,))
-    existing = None
-    if draft_id:
-        existing = await tx.fetchone(
-            "SELECT id FROM callback_drafts WHERE id = ? AND device_id = ?",
-            (draft_id, device_id),
-        )
-    if existing is not None:
-        await tx.execute(
-            "UPDATE callback_drafts SET service = ?, service_point_code = ?, phone_e164 = ?,"
-            " topic = ?, adviser_id = ? WHERE id = ?",
-            (service, service_point_code, e164, topic, adviser_id, draft_id),
-        )
-    else:
-        # Room for the new one: keep this box's newest DRAFTS_PER_BOX - 1.
-        await tx.execute(
-            "DELETE FROM callback_drafts WHERE device_id = ? AND id NOT IN"
-            " (SELECT id FROM callback_drafts WHERE device_id = ?"
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?)",
-            (device_id, device_id, DRAFTS_PER_BOX - 1),
-        )
-        draft_id = new_idempotency_key()
-        await tx.execute(
-            "INSERT INTO callback_drafts (id, device_id, service, service_point_code,"
-            " phone_e164, created_at, topic, adviser_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (draft_id, device_id, service, service_point_code, e164, now, topic, adviser_id),
-        )
-    return draft_id
+    return await drafts.write(
+        tx,
+        _DRAFTS,
+        device_id,
+        draft_id,
+        (service, service_point_code, e164, topic, adviser_id),
+        now,
+    )
 
 
 async def get_draft(db: Database, device_id: int, draft_id: str) -> CallbackDraft | None:
-    if not valid_draft_id(draft_id):
-        return None
-    row = await db.fetchone(
-        "SELECT id, service, service_point_code, phone_e164, topic, adviser_id"
-        " FROM callback_drafts WHERE id = ? AND device_id = ?",
-        (draft_id, device_id),
-    )
+    row = await drafts.read(db, _DRAFTS, device_id, draft_id)
     if row is None:
         return None
     return CallbackDraft(row[0], row[1], row[2], row[3], phones.mask(row[3]), row[4], row[5])

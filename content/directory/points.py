@@ -262,6 +262,16 @@ def _check_region(
         bad(field, "region_out_of_scope", code)
 
 
+def _problem_list() -> tuple[list[Problem], Bad]:
+    """An empty list of problems and the `bad(field, code, value)` that adds to it."""
+    problems: list[Problem] = []
+
+    def bad(field: str, code: str, value: object = "") -> None:
+        problems.append(Problem(field, code, str(value)))
+
+    return problems, bad
+
+
 def clean_point(
     raw: Mapping[str, object],
     known_regions: Container[str],
@@ -273,11 +283,8 @@ def clean_point(
 
     `allowed(region_code)` limits the regions a scoped editor may use.
     """
-    problems: list[Problem] = []
+    problems, bad = _problem_list()
     data: dict = {}
-
-    def bad(field: str, code: str, value: object = "") -> None:
-        problems.append(Problem(field, code, str(value)))
 
     if with_code:
         data["code"] = _text(raw, "code")
@@ -334,10 +341,7 @@ def clean_organization(
     with_code: bool = True,
 ) -> tuple[dict, list[Problem]]:
     """Check an organization typed in a form; return (clean data, problems)."""
-    problems: list[Problem] = []
-
-    def bad(field: str, code: str, value: object = "") -> None:
-        problems.append(Problem(field, code, str(value)))
+    problems, bad = _problem_list()
 
     data = {f: _text(raw, f) for f in ("code", "name", "kind", "region_code", "description")}
     if with_code:
@@ -599,24 +603,8 @@ async def _organization_id(tx: Transaction, data: Mapping, now: float) -> int:
     )
 
 
-_WRITE_COLUMNS = (
-    "name",
-    "kind",
-    "region_code",
-    "region_served",
-    "organization_id",
-    "address",
-    "hours",
-    "phone",
-    "phone_is_sample",
-    "services",
-    "languages",
-    "latitude",
-    "longitude",
-    "description",
-    "name_mn",
-    "description_mn",
-)
+# The columns a write sets: the editable fields, the organization by its id.
+_WRITE_COLUMNS = tuple("organization_id" if f == "organization" else f for f in EDITABLE)
 
 
 def _values(data: Mapping, organization_id: int) -> list[object]:

@@ -15,8 +15,9 @@ from content.directory import points as directory
 from storage import Conflict, Invalid, LimitReached, NotFound
 from tv_server import callback_policy, keys
 from tv_server.middlewares import tv_message
-from tv_server.tv.callback import PHONE_MAX, day_label, keypad_input
+from tv_server.tv.callback import day_label
 from tv_server.tv.common import TvBox, current_box, render, screen_url, send_html
+from tv_server.tv.phone_step import PHONE_MAX, keypad_input, limit_screen, send_confirm
 from tv_ui import labels
 from tv_ui.i18n import N_, gettext
 
@@ -326,9 +327,7 @@ async def confirm(request: web.Request) -> web.Response:
             query={"svc": draft.service, "sp": draft.point_code, "day": day.isoformat()},
         ),
     )
-    response = send_html(request, html)
-    response.headers["Cache-Control"] = "no-store"  # the whole number: kept nowhere
-    return response
+    return send_confirm(request, html)
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -357,16 +356,7 @@ async def submit(request: web.Request) -> web.Response:
             raise
         return await _full(request, box, draft, exc.code)
     except LimitReached as exc:
-        html = render(
-            request,
-            "tv/cb_limit.html",
-            box,
-            message=tv_message(exc.code, exc.params),
-            mine_url=screen_url(request, "tv_mine"),
-            back=screen_url(request, "tv_home"),
-            back_force=True,
-        )
-        return send_html(request, html, status=429)
+        return limit_screen(request, box, exc)
     raise web.HTTPSeeOther(screen_url(request, "tv_ap_receipt", code=appt.code))
 
 

@@ -13,10 +13,9 @@ from storage import Conflict, Invalid, LimitReached, NotFound, clock
 from tv_server import callback_policy, keys
 from tv_server.middlewares import tv_message
 from tv_server.tv.common import current_box, render, screen_url, send_html
+from tv_server.tv.phone_step import PHONE_MAX, keypad_input, limit_screen, send_confirm
 from tv_ui import labels
 from tv_ui.i18n import gettext
-
-PHONE_MAX = 12
 
 
 def day_label(ts: float | None, *, weekday: bool = True) -> str:
@@ -192,23 +191,6 @@ async def phone(request: web.Request) -> web.Response:
     )
 
 
-def keypad_input(form) -> tuple[str, bool]:
-    """The phone step's typed digits, and whether an on-screen key was pressed (the keypad
-    without script): then the screen is shown again with the key applied. Shared with the
-    appointment flow, which reuses the phone screen."""
-    digits = "".join(ch for ch in str(form.get("phone", "")) if ch.isdigit())[:PHONE_MAX]
-    key = str(form.get("k", ""))
-    if not key:
-        return digits, False
-    if key.isdigit() and len(key) == 1 and len(digits) < PHONE_MAX:
-        digits += key
-    elif key == "del":
-        digits = digits[:-1]
-    elif key == "clr":
-        digits = ""
-    return digits, True
-
-
 async def phone_post(request: web.Request) -> web.Response:
     """The phone step's form: keypad presses without script, or 下一步."""
     box = await current_box(request)
@@ -329,9 +311,7 @@ async def confirm(request: web.Request) -> web.Response:
         edit_phone=_edit_phone(request, draft),
         back=screen_url(request, "tv_cb_time", query={"d": draft.id}),
     )
-    response = send_html(request, html)
-    response.headers["Cache-Control"] = "no-store"  # the whole number: kept nowhere
-    return response
+    return send_confirm(request, html)
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -363,16 +343,7 @@ async def submit(request: web.Request) -> web.Response:
             language=box.lang,
         )
     except LimitReached as exc:
-        html = render(
-            request,
-            "tv/cb_limit.html",
-            box,
-            message=tv_message(exc.code, exc.params),
-            mine_url=screen_url(request, "tv_mine"),
-            back=screen_url(request, "tv_home"),
-            back_force=True,
-        )
-        return send_html(request, html, status=429)
+        return limit_screen(request, box, exc)
     # The request is committed: only now is the receipt shown.
     raise web.HTTPSeeOther(screen_url(request, "tv_receipt", ref=req.ref))
 
