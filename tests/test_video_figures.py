@@ -158,8 +158,8 @@ async def test_the_figures_download_is_scoped_and_audited(client, scene):
     assert exports == 2 and denied == 4
 
 
-async def test_the_coverage_api_counts_views_and_completions_per_region(client, scene):
-    db = client.app[keys.DB]
+async def test_the_coverage_api_counts_video_starts_and_completions_per_region(client, scene):
+    db, tree = client.app[keys.DB], client.app[keys.REGIONS]
     raw = await _api_key(db)
     since = (clock.today() - dt.timedelta(days=29)).isoformat()
     answer = await client.get(
@@ -167,22 +167,17 @@ async def test_the_coverage_api_counts_views_and_completions_per_region(client, 
     )
     assert answer.status == 200, await answer.text()
     body = await answer.json()
-    assert body["views"] == 3 and body["completions"] == 2
-    village = next(r for r in _regions(body) if r["code"] == scene["own"])
-    assert village["views"] == 3 and village["completions"] == 2
-
-
-def _regions(body) -> list:
-    out, todo = [], [body]
-    while todo:
-        here = todo.pop()
-        for key in ("regions", "children", "rows"):
-            for kid in here.get(key, []) or []:
-                if isinstance(kid, dict):
-                    out.append(kid)
-                    todo.append(kid)
-    return out
+    # 东胜区 in the last 30 days: a (100 %), b (45 %), c (92 %); the old start is outside.
+    assert (body["totals"]["video_starts"], body["totals"]["completions"]) == (3, 2)
+    township = tree.get(scene["own"]).parent_code
+    row = next(r for r in body["children"] if r["code"] == township)
+    assert (row["video_starts"], row["completions"]) == (3, 2)
+    assert all(r["video_starts"] == 0 for r in body["children"] if r["code"] != township)
+    assert "views" in row  # program pages shown, as before
+    city = await client.get("/api/v1/coverage", headers={"X-API-Key": raw})
+    totals = (await city.json())["totals"]
+    assert (totals["video_starts"], totals["completions"]) == (4, 2)  # the other banner's too
 
 
 async def _api_key(db) -> str:
-    return (await apikeys.create(db, "figures test", ["coverage:read"]))[1]
+    return (await apikeys.create(db, "figures-test", ["coverage:read"]))[1]

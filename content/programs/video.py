@@ -796,16 +796,19 @@ async def figures(
     return _summary([float(r["share"]) for r in rows], len({_household(r) for r in rows}))
 
 
-async def views_by_village(
-    db: Database, since: float | None = None, until: float | None = None
+async def views_by_region(
+    db: Database, tree, since: float | None = None, until: float | None = None
 ) -> dict[str, tuple[int, int]]:
-    """(starts, completions) of every program's video per village, boxes that started in
-    [since, until) — the coverage API adds them up the region tree."""
+    """(video starts, completions ≥ 90 %) of every program's video per region code, villages and
+    everything above them (`tree.chain`), for boxes that started in [since, until) — the coverage
+    API's `video_starts` and `completions`."""
     out: dict[str, tuple[int, int]] = {}
     for row in await _watched(db, None, since, until):
         code = row["village_code"]
-        if code is None:
+        if code is None or tree.get(code) is None:
             continue
-        views, done = out.get(code, (0, 0))
-        out[code] = (views + 1, done + (1 if float(row["share"]) >= 0.9 else 0))
+        done = 1 if float(row["share"]) >= 0.9 else 0
+        for region in tree.chain(code):
+            views, completions = out.get(region.code, (0, 0))
+            out[region.code] = (views + 1, completions + done)
     return out
