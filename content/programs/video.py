@@ -734,20 +734,11 @@ class Positions:
         return len(rows)
 
 
-async def figures(db: Database, program_id: int) -> dict:
-    """Watching figures of a program's video from the flushed positions: boxes that started it
-    (one box per household), their average furthest share, completions (≥ 90 %) and the
-    drop-off curve (share of starters still watching at 10 %, 20 %, … 90 %). A seek forward
-    counts as watched: the figures are an upper bound."""
-    rows = await db.fetchall(
-        "SELECT MIN(1.0, CAST(furthest AS REAL) / duration) AS share FROM video_positions"
-        " WHERE program_id = ? AND duration > 0",
-        (program_id,),
-    )
-    shares = [float(r["share"]) for r in rows]
+def _summary(shares: list[float], households: int) -> dict:
     starts = len(shares)
     return {
         "starts": starts,
+        "households": households,
         "average_share": round(sum(shares) / starts, 3) if starts else 0.0,
         "completions": sum(1 for s in shares if s >= 0.9),
         "drop_off": [
@@ -755,3 +746,69 @@ async def figures(db: Database, program_id: int) -> dict:
             for k in range(1, 10)
         ],
     }
+
+
+async def _watched(
+    db: Database, program_id: int | None, since: float | None, until: float | None
+) -> list:
+    where, args = ["p.duration > 0"], []
+    if program_id is not None:
+        where.append("p.program_id = ?")
+        args.append(program_id)
+    if since is not None:
+        where.append("p.started_at >= ?")
+        args.append(since)
+    if until is not None:
+        where.append("p.started_at < ?")
+        args.append(until)
+    return await db.fetchall(
+        "SELECT p.device_id, p.program_id, d.village_code, d.household_label,"
+        " MIN(1.0, CAST(p.furthest AS REAL) / p.duration) AS share"
+        " FROM video_positions p JOIN devices d ON d.id = p.device_id"
+        " WHERE " + " AND ".join(where),
+        tuple(args),
+    )
+
+
+def _household(row) -> tuple:
+    """A household: its village and label when the installer wrote one, else the box itself."""
+    label = (row["household_label"] or "").strip()
+    return (row["village_code"], label) if label else ("box", row["device_id"])
+
+
+async def figures(
+    db: Database,
+    program_id: int,
+    *,
+    regions: set[str] | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> dict:
+    """Watching figures of a program's video from the flushed positions: boxes that started it
+    (in [since, until) when given, from villages in `regions` when given), the distinct
+    households among them, their average furthest share, completions (≥ 90 %) and the
+    drop-off curve (share of starters still watching at 10 %, 20 %, … 90 %). A seek forward
+    counts as watched: the figures are an upper bound. A box counts once per program (its
+    first start), and a box without a village only in unscoped figures."""
+    rows = await _watched(db, program_id, since, until)
+    if regions is not None:
+        rows = [r for r in rows if r["village_code"] in regions]
+    return _summary([float(r["share"]) for r in rows], len({_household(r) for r in rows}))
+
+
+async def views_by_region(
+    db: Database, tree, since: float | None = None, until: float | None = None
+) -> dict[str, tuple[int, int]]:
+    """(video starts, completions ≥ 90 %) of every program's video per region code, villages and
+    everything above them (`tree.chain`), for boxes that started in [since, until) — the coverage
+    API's `video_starts` and `completions`."""
+    out: dict[str, tuple[int, int]] = {}
+    for row in await _watched(db, None, since, until):
+        code = row["village_code"]
+        if code is None or tree.get(code) is None:
+            continue
+        done = 1 if float(row["share"]) >= 0.9 else 0
+        for region in tree.chain(code):
+            views, completions = out.get(region.code, (0, 0))
+            out[region.code] = (views + 1, completions + done)
+    return out

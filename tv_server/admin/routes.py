@@ -181,6 +181,7 @@ ROUTES = [
     ),
     # -- video progress, translation status
     GET("/programs/{pid:\\d+}/video.json", video.video_status, "admin_program_video"),
+    GET("/programs/{pid:\\d+}/figures", video.figures_download, "admin_program_figures"),
     POST("/programs/{pid:\\d+}/subtitles", video.subtitles_save, "admin_program_subtitles"),
     GET("/translation", translation.translation_status, "admin_translation"),
 ]

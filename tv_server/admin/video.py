@@ -7,13 +7,15 @@ burned into the MP4."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiohttp import web
 
 from content.programs import subtitles, video, workflow
 from content.programs.revisions import Fields
-from storage import Invalid
+from storage import Invalid, clock, sheets
 from tv_server import keys
-from tv_server.admin import labels, legal_flags, program_scope
+from tv_server.admin import directory, downloads, labels, legal_flags, program_scope
 from tv_server.admin import program_labels as L
 from tv_server.admin.common import current_user, deny, log, render, requires, see_other
 from tv_server.admin.streamed import read_small_file, streamed
@@ -43,18 +45,105 @@ async def status_of(db, media_id: int | None) -> dict | None:
     }
 
 
-async def figures_of(db, program_id: int | None) -> dict | None:
-    """The program's watching figures for its side panel (None before anyone watched)."""
+FIGURE_DAYS = 30  # the period the program page shows unless the editor picks another
+
+
+class Period:
+    """The region and period of a program's watching figures, from the page's query (`region`,
+    `since`, `until` as YYYY-MM-DD, both days included): by default the user's own scope and the
+    last 30 days on the office's clock."""
+
+    def __init__(self, request: web.Request) -> None:
+        today = clock.today()
+        self.region = request.query.get("region", "").strip()
+        self.since_text = request.query.get("since", "").strip()
+        self.until_text = request.query.get("until", "").strip()
+        since = _date(self.since_text) or today - dt.timedelta(days=FIGURE_DAYS - 1)
+        until = _date(self.until_text) or today
+        if until < since:
+            since, until = until, since
+        self.since_day, self.until_day = since, until
+        self.since, self.until = clock.at(since), clock.at(until + dt.timedelta(days=1))
+        self.regions = directory.scope(request)  # None: the whole city
+
+    async def check(self, request: web.Request, program_id: int) -> None:
+        """Narrow to the chosen region, which must be within the user's scope (else 403)."""
+        if not self.region:
+            return
+        tree = request.config_dict[keys.REGIONS]
+        mine = self.regions
+        if tree.get(self.region) is None or (mine is not None and self.region not in mine):
+            raise await deny(
+                request, "view", object="program_figures", id=program_id, region=self.region
+            )
+        self.regions = directory.subtree(request, self.region)
+
+    def query(self) -> dict:
+        return {
+            "region": self.region,
+            "since": self.since_day.isoformat(),
+            "until": self.until_day.isoformat(),
+        }
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+async def figures_of(db, program_id: int | None, request: web.Request) -> dict | None:
+    """The program's watching figures for its side panel, for the region and period picked in
+    the page's query (None for a program not saved yet)."""
     if program_id is None:
         return None
-    figures = await video.figures(db, program_id)
-    if not figures["starts"]:
-        return None
+    period = Period(request)
+    await period.check(request, program_id)
+    figures = await video.figures(
+        db, program_id, regions=period.regions, since=period.since, until=period.until
+    )
     return {
         **figures,
+        **_percents(figures),
+        "period": period.query(),
+        "areas": directory.area_choices(request),
+    }
+
+
+def _percents(figures: dict) -> dict:
+    return {
         "average_percent": round(100 * figures["average_share"]),
         "curve": [round(100 * share) for share in figures["drop_off"]],
     }
+
+
+@requires("view")
+async def figures_download(request: web.Request) -> web.Response:
+    """The program's watching figures for the picked region and period as CSV or XLSX, scoped
+    to the user's regions and audited like every export."""
+    db = request.config_dict[keys.DB]
+    state = await workflow.get_state(db, int(request.match_info["pid"]))
+    if not program_scope.can_view(request, state.regions):
+        raise await deny(request, "view", object="program", id=state.id)
+    fmt = request.query.get("format", "")
+    if fmt not in sheets.FORMATS:
+        raise web.HTTPBadRequest(reason="format must be csv or xlsx")
+    period = Period(request)
+    await period.check(request, state.id)
+    figures = await video.figures(
+        db, state.id, regions=period.regions, since=period.since, until=period.until
+    )
+    query = period.query()
+    await log(request, "program.figures.export", object_type="program", object_id=state.id,
+              detail={"format": fmt, **query})  # fmt: skip
+    region = query["region"] or current_user(request).region_code or ""
+    header = ["program", "region", "since", "until", "starts", "households", "average_share",
+              "completions", *[f"still_at_{k * 10}" for k in range(1, 10)]]  # fmt: skip
+    row = [state.id, region, query["since"], query["until"], figures["starts"],
+           figures["households"], figures["average_share"], figures["completions"],
+           *figures["drop_off"]]  # fmt: skip
+    return downloads.table(f"program-{state.id}-figures", fmt, header, [row])
 
 
 @requires("view")

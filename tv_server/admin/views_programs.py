@@ -272,7 +272,7 @@ async def form_context(
         "can_review": changeable and user.can("program.review"),
         "can_publish": changeable and user.can("program.publish"),
         "read_only_scope": not changeable,
-        "video": await _video_context(db, content, state.id if state else None),
+        "video": await _video_context(request, content, state.id if state else None),
         "own_work": state is not None and _own_work(user, state),
         "when": _when,
         "page_max": revisions.PAGE_MAX_CHARS,
@@ -280,8 +280,9 @@ async def form_context(
     }
 
 
-async def _video_context(db, content, pid: int | None = None) -> dict | None:
+async def _video_context(request: web.Request, content, pid: int | None = None) -> dict | None:
     """The working copy's video and poster for the form's side panel."""
+    db = _db(request)
     if content is None or content.video_media_id is None:
         return None
     try:
@@ -301,7 +302,7 @@ async def _video_context(db, content, pid: int | None = None) -> dict | None:
         "text": gettext(L.VIDEO_INFO) % facts,
         "poster_url": poster,
         "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
-        "figures": await admin_video.figures_of(db, pid),  # who watched
+        "figures": await admin_video.figures_of(db, pid, request),  # who watched
         "subtitles": await admin_video.subtitles_of(db, content.video_media_id),
     }
 

@@ -5,7 +5,10 @@ or as `Authorization: Bearer KEY` (never in the query string: see `keyauth`), an
 (429 with Retry-After); errors are JSON {"error": {"code", "message"}}. The figures are those of
 `as_of`; `stale` is true right after a restart, while the figures kept by the last run are served
 and new ones computed. A custom period is computed once for every caller asking at the same time,
-and one key cannot start a second computation while its first runs (429).
+and one key cannot start a second computation while its first runs (429). Each region also
+carries `video_starts` and `completions` (boxes that started a program's video in the period, and
+those that watched 90 % of it; content.programs.video.views_by_region), beside `views` (program
+pages shown).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import datetime as dt
 from aiohttp import web
 
 from accounts import apikeys
+from content.programs import video
 from device_registry import coverage
 from storage import Invalid, LimitReached
 from tv_server import keys
@@ -88,4 +92,9 @@ async def get_coverage(request: web.Request) -> web.Response:
         except LimitReached:
             message = "this API key's previous coverage computation is still running"
             return _retry(error(429, "computation_running", message), coverage.BUSY_RETRY_SECONDS)
-    return web.json_response(coverage.as_json(rep), headers={"Cache-Control": "no-store"})
+    body = coverage.as_json(rep)
+    watched = await video.views_by_region(db, tree, rep.period.since, rep.period.until)
+    for part in (body["totals"], *body["children"]):
+        code = rep.region.code if part is body["totals"] else part["code"]
+        part["video_starts"], part["completions"] = watched.get(code, (0, 0))
+    return web.json_response(body, headers={"Cache-Control": "no-store"})

@@ -154,6 +154,15 @@ def document() -> dict:
                             "type": "integer",
                             "description": "by how many households those totals fall short",
                         },
+                        "video_starts": {
+                            "type": "integer",
+                            "description": "boxes that started a program's video in the period"
+                            " (one per box and program; `views` counts program pages shown)",
+                        },
+                        "completions": {
+                            "type": "integer",
+                            "description": "of those, boxes that watched at least 90 % of it",
+                        },
                     },
                 },
                 "Coverage": {
