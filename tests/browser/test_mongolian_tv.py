@@ -257,19 +257,28 @@ async def assert_image_path(page):
     assert state["mode"] == "horizontal-tb"  # the box cannot write vertically: no need to
 
 
-# The image-path home (tv_ui/mongolian_image.css): every focusable element, the adviser card and
-# the hotline wholly inside the visible part of the screen (#main clips what runs past it, under
-# the key-hint bar), and every text image inside its tile.
+# The image-path home (tv_ui/mongolian_image.css): every focusable element, the adviser card, the
+# hotline and the text images of the greeting and the bottom row wholly visible (#main clips what
+# runs past it, under the key-hint bar; a card clips what runs past the card), and every text
+# image inside its tile.
 IMAGE_HOME_OUTSIDE = """() => {
   var m = document.getElementById('main').getBoundingClientRect(), out = [];
   function inside(r, b) { return r.width > 0 && r.left >= b.left - 1 && r.top >= b.top - 1
     && r.right <= b.right + 1 && r.bottom <= b.bottom + 1; }
   function pos(r) { return [Math.round(r.left), Math.round(r.top), Math.round(r.right),
     Math.round(r.bottom)]; }
-  var els = document.querySelectorAll('#main .f, #adv-card, .hotline-card, .welcome img.mi');
+  function clipped(el, r) {  // outside #main, or cut off by a box between it and #main
+    for (var p = el.parentNode; p && p.id !== 'main'; p = p.parentNode) {
+      if (getComputedStyle(p).overflow !== 'visible' && !inside(r, p.getBoundingClientRect())) {
+        return true; }
+    }
+    return !inside(r, m); }
+  var els = document.querySelectorAll(
+    '#main .f, #adv-card, .hotline-card, .home-row img.mi, .welcome img.mi');
   for (var i = 0; i < els.length; i++) {
     var r = els[i].getBoundingClientRect();
-    if (!inside(r, m)) { out.push([els[i].id || els[i].className].concat(pos(r))); }
+    if (els[i].tagName === 'IMG' && !els[i].getClientRects().length) { continue; }  // not shown
+    if (clipped(els[i], r)) { out.push([els[i].id || els[i].alt].concat(pos(r))); }
   }
   var imgs = document.querySelectorAll('.tile img.mi');
   for (var j = 0; j < imgs.length; j++) {
@@ -332,6 +341,10 @@ async def test_image_path_program_paging_and_back(tv, size):  # noqa: F811
     assert await page.evaluate(FOCUSED) == category
     await press(page, "Escape", wait_nav=True)
     assert await page.evaluate(FOCUSED) == "t-programs"
+    # Back home with a program to resume: the resume tile joins the bottom row, still on screen.
+    assert await page.query_selector("#t-resume") is not None
+    await shot(page, "mn-img-home-resume", size)
+    assert await page.evaluate(IMAGE_HOME_OUTSIDE) == []
     await press(page, "ArrowRight")
     await press(page, "Enter", wait_nav=True)  # the directory
     await assert_image_path(page)
