@@ -114,7 +114,17 @@ STYLES = {
     "btn": BlockStyle(24, 130),
     "home-row": BlockStyle(20, 110),
     "default": BlockStyle(24, 190),
+    # The home screen (body.home): the greeting in a panel left of the tiles, each tile's label
+    # and line in a few long columns (mongolian_image.css lays the screen out for these).
+    "home-welcome": BlockStyle(18, 214),
+    "home-label": BlockStyle(26, 200),
+    "home-sub": BlockStyle(18, 200),
+    "home-home-row": BlockStyle(20, 170),
+    "home-k": BlockStyle(22, 170),
+    "home-btn": BlockStyle(22, 170),
 }
+# Screens (a class of <body>) whose blocks take the screen's own style, when it has one.
+SCREEN_STYLES = ("home",)
 # A class (or id) of the text's element or an ancestor, nearest first, picks the style.
 STYLE_OF = {
     "brand": "brand",
@@ -309,11 +319,18 @@ class Chinese:
 
 
 def _style_for(stack: list[tuple[str, set[str]]]) -> str:
+    style = "default"
     for _tag, names in reversed(stack):
-        for name in names:
-            if name in STYLE_OF:
-                return STYLE_OF[name]
-    return "default"
+        found = [STYLE_OF[name] for name in names if name in STYLE_OF]
+        if found:
+            style = found[0]
+            break
+    for tag, names in stack:
+        if tag == "body":
+            for screen in SCREEN_STYLES:
+                if screen in names and f"{screen}-{style}" in STYLES:
+                    return f"{screen}-{style}"
+    return style
 
 
 def image_css() -> str:

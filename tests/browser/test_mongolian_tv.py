@@ -257,10 +257,53 @@ async def assert_image_path(page):
     assert state["mode"] == "horizontal-tb"  # the box cannot write vertically: no need to
 
 
+# The image-path home (tv_ui/mongolian_image.css): every focusable element, the adviser card, the
+# hotline and the text images of the greeting and the bottom row wholly visible (#main clips what
+# runs past it, under the key-hint bar; a card clips what runs past the card), and every text
+# image inside its tile.
+IMAGE_HOME_OUTSIDE = """() => {
+  var m = document.getElementById('main').getBoundingClientRect(), out = [];
+  function inside(r, b) { return r.width > 0 && r.left >= b.left - 1 && r.top >= b.top - 1
+    && r.right <= b.right + 1 && r.bottom <= b.bottom + 1; }
+  function pos(r) { return [Math.round(r.left), Math.round(r.top), Math.round(r.right),
+    Math.round(r.bottom)]; }
+  function clipped(el, r) {  // outside #main, or cut off by a box between it and #main
+    for (var p = el.parentNode; p && p.id !== 'main'; p = p.parentNode) {
+      if (getComputedStyle(p).overflow !== 'visible' && !inside(r, p.getBoundingClientRect())) {
+        return true; }
+    }
+    return !inside(r, m); }
+  var els = document.querySelectorAll(
+    '#main .f, #adv-card, .hotline-card, .home-row img.mi, .welcome img.mi');
+  for (var i = 0; i < els.length; i++) {
+    var r = els[i].getBoundingClientRect();
+    if (els[i].tagName === 'IMG' && !els[i].getClientRects().length) { continue; }  // not shown
+    if (clipped(els[i], r)) { out.push([els[i].id || els[i].alt].concat(pos(r))); }
+  }
+  var imgs = document.querySelectorAll('.tile img.mi');
+  for (var j = 0; j < imgs.length; j++) {
+    var t = imgs[j].closest('.tile').getBoundingClientRect(), q = imgs[j].getBoundingClientRect();
+    if (!inside(q, t)) { out.push([imgs[j].closest('.tile').id, imgs[j].alt].concat(pos(q))); }
+  }
+  return out; }"""
+# How the home's text reads: the greeting line's images, and the tile labels set in more than two
+# columns (a 26 px label column is 39 canvas px wide: wider than 80 is three or more crowded ones).
+IMAGE_HOME_TEXT = """() => {
+  var zoom = window.innerWidth / 1280, labels = document.querySelectorAll('.tile .label img.mi');
+  var wide = [];
+  for (var i = 0; i < labels.length; i++) {
+    var w = labels[i].getBoundingClientRect().width / zoom;
+    if (w > 80) { wide.push([labels[i].alt, Math.round(w)]); }
+  }
+  return {welcome: document.querySelectorAll('.welcome img.mi').length, wide_labels: wide,
+          labels: labels.length}; }"""
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_image_path_program_paging_and_back(tv, size):  # noqa: F811
     """A model forced to the image path (mongolian_text = 0): every Mongolian text block is an
-    image, and focus, paging and Back work as on every other screen."""
+    image, the home shows everything (bottom row included) with its labels in long columns, and
+    focus, paging and Back work as on every other screen."""
     server, _browser = tv
     await force_image_path(server, "DEMO-0004")
     page = await open_mn(tv, size, "DEMO-0004")
@@ -268,6 +311,10 @@ async def test_image_path_program_paging_and_back(tv, size):  # noqa: F811
     await assert_image_path(page)
     await shot(page, "mn-img-home", size)
     await no_overflow(page)
+    assert await page.evaluate(IMAGE_HOME_OUTSIDE) == []
+    greeting = await page.evaluate(IMAGE_HOME_TEXT)
+    assert 1 <= greeting["welcome"] <= 2, greeting  # the greeting and the place: one image each
+    assert greeting["labels"] == 5 and greeting["wide_labels"] == [], greeting
     await press(page, "ArrowRight")
     assert await page.evaluate(FOCUSED) == "t-dir"
     await press(page, "ArrowLeft")
@@ -294,6 +341,10 @@ async def test_image_path_program_paging_and_back(tv, size):  # noqa: F811
     assert await page.evaluate(FOCUSED) == category
     await press(page, "Escape", wait_nav=True)
     assert await page.evaluate(FOCUSED) == "t-programs"
+    # Back home with a program to resume: the resume tile joins the bottom row, still on screen.
+    assert await page.query_selector("#t-resume") is not None
+    await shot(page, "mn-img-home-resume", size)
+    assert await page.evaluate(IMAGE_HOME_OUTSIDE) == []
     await press(page, "ArrowRight")
     await press(page, "Enter", wait_nav=True)  # the directory
     await assert_image_path(page)
