@@ -48,14 +48,18 @@ async def _ordered(db, table: str, columns: list[str]) -> list:
     return await db.fetchall(f'SELECT {quoted} FROM "{table}" ORDER BY {order}')
 
 
-async def checksum(db, table: str, columns: list[str]) -> tuple[int, str]:
-    """(rows, sha256 over the rows' normalised values in a fixed order)."""
+def _figures(rows: list) -> tuple[int, str]:
+    """(rows, sha256 over the rows' normalised values, in the order given)."""
     digest = hashlib.sha256()
-    rows = await _ordered(db, table, columns)
     for row in rows:
         digest.update("\x1f".join(_value(v) for v in row).encode("utf-8"))
         digest.update(b"\x1e")
     return len(rows), digest.hexdigest()
+
+
+async def checksum(db, table: str, columns: list[str]) -> tuple[int, str]:
+    """(rows, sha256 over the rows' normalised values in a fixed order)."""
+    return _figures(await _ordered(db, table, columns))
 
 
 async def _copy_order(db, tables: Iterable[str]) -> list[str]:
@@ -86,6 +90,7 @@ async def copy_database(
         raise Invalid("copy_schema_differs", ", ".join(sorted(missing)))
     order = await _copy_order(source, names)
     columns = {t: await source.columns(t) for t in names}
+    source_figures: dict[str, tuple[int, str]] = {}  # from the rows as read for the copy
     async with target.transaction() as tx:
         for table in reversed(order):  # what the migrations inserted, children first
             await tx.execute(f'DELETE FROM "{table}"')
@@ -94,6 +99,7 @@ async def copy_database(
             quoted = ", ".join(f'"{c}"' for c in cols)
             marks = ", ".join("?" * len(cols))
             rows = await _ordered(source, table, cols)
+            source_figures[table] = _figures(rows)
             for start in range(0, len(rows), BATCH):
                 await tx.executemany(
                     f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})',
@@ -103,15 +109,15 @@ async def copy_database(
     await target.after_bulk_load(names)
     result = []
     for table in order:
-        source_figures = await checksum(source, table, columns[table])
+        copied = source_figures[table]
         target_figures = await checksum(target, table, columns[table])
-        if source_figures != target_figures:
+        if copied != target_figures:
             raise Invalid(
                 "copy_mismatch",
-                f"{table}: source {source_figures[0]} rows, target {target_figures[0]} rows,"
+                f"{table}: source {copied[0]} rows, target {target_figures[0]} rows,"
                 " checksums differ"
-                if source_figures[0] == target_figures[0]
+                if copied[0] == target_figures[0]
                 else table,
             )
-        result.append(TableCopy(table, *source_figures))
+        result.append(TableCopy(table, *copied))
     return result

@@ -34,10 +34,6 @@ def register(sub) -> None:
     copy.set_defaults(handler=cmd_copy)
 
 
-def _open(url: str, default_path):
-    return database_for(url, default_path)
-
-
 async def _applied(db) -> set[str]:
     return await applied_migrations(db)
 
@@ -47,7 +43,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     chosen = settings(args)
 
     async def work():
-        db = _open(chosen.database_url, chosen.db_path)
+        db = database_for(chosen.database_url, chosen.db_path)
         await db.open()
         try:
             done = await _applied(db)
@@ -70,7 +66,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     chosen = settings(args)
 
     async def work():
-        db = _open(chosen.database_url, chosen.db_path)
+        db = database_for(chosen.database_url, chosen.db_path)
         await db.open()
         try:
             return await db.migrate(MIGRATIONS)
@@ -95,7 +91,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
         return 2
 
     async def work():
-        source, target = _open(args.source, None), _open(args.target, None)
+        source, target = database_for(args.source, None), database_for(args.target, None)
         await source.open()
         try:
             await target.open()
