@@ -323,15 +323,7 @@ async def update_announcement(
     """Change an announcement that has not ended; its start may stay in the past."""
     now = time.time() if now is None else now
     async with db.transaction() as tx:
-        row = await tx.fetchone(
-            "SELECT starts_at, ends_at, withdrawn_at FROM announcements WHERE id = ?", (ann_id,)
-        )
-        if row is None:
-            raise NotFound("announcement_not_found", str(ann_id))
-        if row["withdrawn_at"] is not None or (
-            row["ends_at"] is not None and row["ends_at"] <= now
-        ):
-            raise Invalid("announcement_ended", str(ann_id))
+        row = await _not_ended(tx, ann_id, now)
         text = _check_fields(
             text, level, starts_at, ends_at, now, check_start=starts_at != row["starts_at"]
         )
@@ -344,19 +336,23 @@ async def update_announcement(
         await _write_targets(tx, ann_id, targets)
 
 
+async def _not_ended(tx, ann_id: int, now: float):
+    """The announcement's times, inside the write; NotFound, or Invalid once it has ended."""
+    row = await tx.fetchone(
+        "SELECT starts_at, ends_at, withdrawn_at FROM announcements WHERE id = ?", (ann_id,)
+    )
+    if row is None:
+        raise NotFound("announcement_not_found", str(ann_id))
+    if row["withdrawn_at"] is not None or (row["ends_at"] is not None and row["ends_at"] <= now):
+        raise Invalid("announcement_ended", str(ann_id))
+    return row
+
+
 async def withdraw_announcement(db: Database, ann_id: int, now: float | None = None) -> None:
     """End an announcement now (it stays listed, with its figures)."""
     now = time.time() if now is None else now
     async with db.transaction() as tx:
-        row = await tx.fetchone(
-            "SELECT ends_at, withdrawn_at FROM announcements WHERE id = ?", (ann_id,)
-        )
-        if row is None:
-            raise NotFound("announcement_not_found", str(ann_id))
-        if row["withdrawn_at"] is not None or (
-            row["ends_at"] is not None and row["ends_at"] <= now
-        ):
-            raise Invalid("announcement_ended", str(ann_id))
+        await _not_ended(tx, ann_id, now)
         await tx.execute(
             "UPDATE announcements SET ends_at = ?, withdrawn_at = ?, updated_at = ? WHERE id = ?",
             (now, now, now, ann_id),
