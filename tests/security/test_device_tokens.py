@@ -157,7 +157,9 @@ async def test_a_revocation_by_another_process_reaches_the_server_within_a_flush
     # A state changed by hand in another connection is seen the same way.
     fresh = await _token(client)
     assert (await _beat(client, BOX, fresh)).status == 202
-    with sqlite3.connect(settings.db_path) as other:
+    # Like another process, it waits for the server's writer (its own busy timeout, longer than
+    # the 5 s default: a loaded CI machine can hold the writer that long).
+    with sqlite3.connect(settings.db_path, timeout=30) as other:
         other.execute("UPDATE devices SET state = 'rejected' WHERE serial = ?", (BOX,))
     for _ in range(50):
         response = await _beat(client, BOX, fresh)
