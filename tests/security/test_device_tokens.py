@@ -157,16 +157,22 @@ async def test_a_revocation_by_another_process_reaches_the_server_within_a_flush
     # A state changed by hand in another connection is seen the same way.
     fresh = await _token(client)
     assert (await _beat(client, BOX, fresh)).status == 202
-    # Like another process, it waits for the server's writer (its own busy timeout, longer than
-    # the 5 s default: a loaded CI machine can hold the writer that long).
-    with sqlite3.connect(settings.db_path, timeout=30) as other:
-        other.execute("UPDATE devices SET state = 'rejected' WHERE serial = ?", (BOX,))
+    # Like another process: in its own thread, so that the server's event loop keeps running
+    # while this connection waits for the writer. (Run on the loop's own thread, the wait blocked
+    # the loop, so a server transaction open across an await could never commit: a deadlock that
+    # ended only with the busy timeout, "database is locked".)
+    await asyncio.to_thread(_reject_by_hand, settings.db_path, BOX)
     for _ in range(50):
         response = await _beat(client, BOX, fresh)
         if response.status != 202:
             break
         await asyncio.sleep(0.1)
     await _refused(response, 410, "device_rejected")
+
+
+def _reject_by_hand(db_path, serial):
+    with sqlite3.connect(db_path, timeout=30) as other:
+        other.execute("UPDATE devices SET state = 'rejected' WHERE serial = ?", (serial,))
 
 
 async def test_forged_and_altered_tokens_are_refused(client):
