@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 
 from aiohttp import web
 
 from content.programs import live as domain
-from content.programs import package, subtitles, versions
+from content.programs import package, renditions, subtitles, versions
 from content.programs import video as video_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv.common import cached, current_box, render, screen_url
 from tv_ui import labels
+
+log = logging.getLogger(__name__)
 
 PER_PAGE = 6
 
@@ -180,6 +184,28 @@ async def render_page(
     )
 
 
+async def _poster(
+    request: web.Request, detail: domain.ProgramDetail, frame: str | None, profile: str
+) -> str | None:
+    """The poster file of the video screen: the program's poster (or the first frame taken from
+    the video); for the program's Mongolian version, that frame with the Mongolian title drawn
+    over it (`versions.poster_file`, drawn once per frame, title and profile), else — no frame,
+    or one that cannot be read — the version's Mongolian title card."""
+    if detail.language not in versions.LANGS:
+        return frame
+    if frame is not None:
+        data_dir = request.config_dict[keys.SETTINGS].data_path
+        try:
+            return await asyncio.to_thread(
+                versions.poster_file, data_dir, frame, detail.card.title, profile
+            )
+        except (renditions.RenditionError, OSError):  # an unreadable frame, no font
+            log.warning("no Mongolian poster for program %s from %s", detail.card.id, frame)
+    db = request.config_dict[keys.DB]
+    cards = await versions.cover_files(db, [detail.card.id], detail.language, profile)
+    return cards.get(detail.card.id, frame)
+
+
 async def render_video(
     request: web.Request,
     box,
@@ -204,6 +230,7 @@ async def render_video(
         db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + profile
     )
     play = await video_domain.playable_file(db, detail.video_file)
+    poster = posters.get(detail.poster_media_id) or next(iter(play.posters), None)
     track = subtitles.pick(await subtitles.tracks_of_file(db, detail.video_file), lang)
     src = play.hls if hls and play.hls else play.mp4
     subs_url, burned = None, False
@@ -220,7 +247,7 @@ async def render_video(
         box,
         program=detail.card,
         video_src=_media_url(src),
-        poster=_media_url(posters.get(detail.poster_media_id) or next(iter(play.posters), None)),
+        poster=_media_url(await _poster(request, detail, poster, profile)),
         duration=detail.duration_seconds or (round(play.duration) if play.duration else None),
         pages_url=pages_url if detail.pages else None,
         back=back,
