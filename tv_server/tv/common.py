@@ -226,7 +226,8 @@ def render_notice_page(
         i18n.use_language(i18n.DEFAULT_LANGUAGE)
         text = template.replace(".html", "_text.html")
         twin = {**context, "message": context.get("zh_message", context.get("message"))}
-        context["zh_twin"] = Markup(aiohttp_jinja2.render_string(text, request, twin))
+        html = aiohttp_jinja2.render_string(text, request, twin)  # autoescaped
+        context["zh_twin"] = Markup(html)  # noqa: S704 - a rendered, autoescaped template
         i18n.use_language(rendering.lang)
     html = aiohttp_jinja2.render_string(template, request, context)
     return as_rendered(request, html, images=rendering.images, profile=rendering.profile)
