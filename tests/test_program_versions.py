@@ -213,3 +213,42 @@ async def test_mongolian_video_poster_shows_the_mongolian_title(client, data_dir
     assert f"/media/{other}" != mn_poster
     four_k = await (await client.get(await mn_box(client, "DEMO-0004") + f"v-{pid}")).text()
     assert POSTER.search(four_k)[1].endswith("-2160p.jpg")  # DEMO-0004's profile
+
+
+async def test_mongolian_subtitles_come_with_their_letters_or_as_chinese_on_the_image_path(
+    client,
+):
+    """Mongolian subtitles, drawn by the player as text: on the font path their letters join
+    the screen's font subset (they arrive after the page, by XHR); a box that cannot shape
+    Mongolian (the image path) is given the Chinese track instead of unreadable text."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from content.programs import subtitles
+
+    db = client.app[keys.DB]
+    pid = await pid_of(client, "fang-dianxin-zhapian")
+    media_id = await db.fetchval("SELECT video_media_id FROM programs WHERE id = ?", (pid,))
+    rare = "\u1839\u1820\u1837\u1824"  # ᠹᠠᠷᠤ: a letter (f) no screen of the demo uses
+    for lang, text in (("zh", "不要转账"), ("mn", f"ᠮᠥᠩᠭᠦ {rare}")):
+        cues = subtitles.parse(f"0:01 - 0:02 {text}")
+        await subtitles.save(db, media_id, lang, cues, burn=False, actor="test")
+    # The font path.
+    html = await (await client.get(await mn_box(client) + f"v-{pid}")).text()
+    assert re.search(r'data-subs="[^"]+-mn-[0-9a-f]{16}\.vtt"', html)
+    font_css = re.search(r'href="/tv/font/(mv-[0-9a-f]+)\.css"', html)[1]
+    woff = await client.get(f"/tv/font/{font_css}.woff")
+    assert woff.status == 200
+    cmap = TTFont(io.BytesIO(await woff.read())).getBestCmap()
+    assert all(ord(c) in cmap for c in rare)
+    # The image path: no Mongolian text for a browser that cannot shape it.
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile,"
+            " mongolian_text) VALUES ('IPANEL-OLD', 'test', 'ipanel', '720p', 0)"
+        )
+        await tx.execute("UPDATE devices SET model = 'IPANEL-OLD' WHERE serial = 'DEMO-0004'")
+    html = await (await client.get(await mn_box(client, "DEMO-0004") + f"v-{pid}")).text()
+    assert re.search(r'data-subs="[^"]+-zh-[0-9a-f]{16}\.vtt"', html)
+    assert not MONGOLIAN.search(html)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,6 +21,7 @@ from tv_ui import labels
 log = logging.getLogger(__name__)
 
 PER_PAGE = 6
+MONGOLIAN = re.compile("[\u1800-\u18af]")
 
 NEXT_SCAN = 1000  # programs of a category looked through for the next one
 
@@ -218,20 +220,33 @@ async def render_video(
     lang: str = "zh",
     subs_on: bool = True,
     overlay: bool = True,
+    shapes_mongolian: bool = True,
     **extra,
 ) -> str:
     """A program's video screen as the TV shows it (shared with the editors' preview): the HLS
     ladder for a box that plays HLS natively, else the 720p MP4 (the upload while it is being
     transcoded, or for a video stored before transcoding existed). Subtitles in the box's
     language (else Chinese): a WebVTT file the player draws over the video, or, for a model
-    that cannot draw over a playing video (`overlay` false), the burned-in MP4 when it exists."""
+    that cannot draw over a playing video (`overlay` false), the burned-in MP4 when it exists.
+    Mongolian subtitles the player draws as text: their letters join the screen's font subset
+    (`data-glyphs`); a box that cannot shape Mongolian (`shapes_mongolian` false, the image
+    path) gets them burned in when that copy exists, else the Chinese track."""
     db = request.config_dict[keys.DB]
     posters = await domain.rendition_files(
         db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + profile
     )
     play = await video_domain.playable_file(db, detail.video_file)
     poster = posters.get(detail.poster_media_id) or next(iter(play.posters), None)
-    track = subtitles.pick(await subtitles.tracks_of_file(db, detail.video_file), lang)
+    tracks = await subtitles.tracks_of_file(db, detail.video_file)
+    track = subtitles.pick(tracks, lang)
+    glyphs = ""
+    if track is not None and track.lang in versions.LANGS:
+        if not shapes_mongolian and overlay:  # text it cannot shape: the picture, or Chinese
+            burned_mn = track.burn_state == "done" and track.burn_file
+            overlay = not burned_mn
+            track = track if burned_mn else tracks.get("zh")
+        else:
+            glyphs = "".join(sorted(set(MONGOLIAN.findall(track.vtt))))
     src = play.hls if hls and play.hls else play.mp4
     subs_url, burned = None, False
     if track is not None and overlay:
@@ -255,6 +270,7 @@ async def render_video(
         subs_url=subs_url,
         subs_burned=burned,
         subs_on=subs_on,
+        subs_glyphs=glyphs if subs_url else "",
         thumbs=play.thumbs,
         **extra,
     )
@@ -316,6 +332,7 @@ async def video(request: web.Request) -> web.Response:
             lang=box.lang,
             subs_on=subs_on,
             overlay=overlay,
+            shapes_mongolian=box.mongolian_text(),
             position_url=screen_url(request, "tv_video_at", pid=pid),
             subs_set_url=screen_url(request, "tv_video_subs", pid=pid),
             next_program=await _next_in_category(request, box, detail),
