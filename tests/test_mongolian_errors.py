@@ -100,6 +100,11 @@ async def test_stale_launch_and_unknown_serial_in_mongolian(client):
     html = await response.text()
     await assert_readable_without_the_font(client, html)
     assert "法律服务专区还没有在您家的机顶盒开通。" in html
+    # Its next visit: a pending box now, still not vouched for (its model unknown): the same.
+    response = await client.get("/tv/", params={"stb": "NEW-HERDER-BOX", "lang": "mn"})
+    html = await response.text()
+    await assert_readable_without_the_font(client, html)
+    assert "法律服务专区还没有在您家的机顶盒开通。" in html
     # Without lang=mn the page stays Chinese, as before.
     html = await (await client.get("/tv/", params={"stb": "NEW-HERDER-BOX-2"})).text()
     assert lang_of(html) == "zh" and 'class="mi"' not in html and "zh-twin" not in html

@@ -294,7 +294,8 @@ def render_poster_mn(frame: Image.Image, title: str, profile: str) -> Image.Imag
     width, height = SPECS[profile]
     s = width / 1280
     image = ImageOps.fit(frame.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
-    top, bottom = int(64 * s), int(height - 72 * s)
+    # The player's time and progress bar covers the bottom of the picture: the title stays above.
+    top, bottom = int(56 * s), int(height * 0.74)
     columns = _vertical_columns(title, int(64 * s), bottom - top)
     gap = 0  # the font's line height already spaces the columns
     x0 = int(88 * s)

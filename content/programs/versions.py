@@ -130,7 +130,7 @@ def make_covers(program_id: int, title: str, data_dir: Path) -> dict[str, str]:
 
 
 POSTER_DIR = "titlecards/mn-posters"
-POSTER_DESIGN = "1"  # part of the cache key: a change of render_poster_mn's design draws anew
+POSTER_DESIGN = "2"  # part of the cache key: a change of render_poster_mn's design draws anew
 
 
 def poster_file(data_dir: Path, source: str, title: str, profile: str) -> str:

@@ -93,15 +93,18 @@ def rendering_for(request: web.Request, view: BoxView | None) -> Rendering:
     """The rendering of a notice or error page. A box known (`view`): its language — the one
     the URL asks for (`lang=`), else the household's choice or its region's default — on its
     model's path. A box not known (a bad or expired launch signature, an unknown serial, a bad
-    token) whose URL asks for `lang=mn`: Mongolian on the image path, which every box shows
+    token) or not enrolled (a pending box: its model is not vouched for) whose URL asks for
+    `lang=mn`: Mongolian on the image path, which every box shows
     (its browser need not shape Mongolian, and the model that would tell is unknown), with the
     Chinese text too (the request's language is not verified, and the household's helpers and
     the 12348 hotline read Chinese). Otherwise Chinese."""
     asked = request.query.get("lang", "")
-    if view is not None:
+    if view is not None and view.box.admitted:
         lang = asked if asked in i18n.LANGUAGES else box_language(request.app[keys.SETTINGS], view)
         return Rendering(lang, not view.box.mongolian_text, view.box.screen_profile)
-    if asked == "mn":
+    if view is not None and asked not in i18n.LANGUAGES:  # a pending box: its household's
+        asked = view.box.language or ""
+    if asked == "mn":  # a box not known, or not enrolled (its model is not vouched for)
         return Rendering("mn", True, UNKNOWN_BOX_PROFILE, also_zh=True)
     return Rendering(i18n.DEFAULT_LANGUAGE)
 
