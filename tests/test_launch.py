@@ -71,6 +71,8 @@ async def test_unknown_box_sees_polite_screen_and_is_recorded_pending(client):
 
 
 async def test_box_outside_started_waves_sees_coming_soon(client):
+    # DEMO-0240 lies in a pastoral banner (Mongolian by default): its household chose Chinese.
+    await client.get("/tv/", params={"stb": "DEMO-0240", "lang": "zh"})
     base = await enter(client, "DEMO-0240")
     response = await client.get(base + "home")
     assert "即将在您所在的地区开通" in await response.text()

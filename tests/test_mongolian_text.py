@@ -74,9 +74,21 @@ def test_compiled_catalog_serves_the_drafts_and_falls_back_to_chinese():
     assert i18n.gettext(untranslated, "mn") == untranslated
 
 
+def demo_program_texts() -> list[str]:
+    """The demo's Mongolian program versions (title, summary, page titles and text)."""
+    from content.programs.demo_versions import VERSIONS, script
+
+    return [
+        script(text)
+        for title, summary, pages in VERSIONS.values()
+        for text in (title, summary, *(part for page in pages for part in page))
+    ]
+
+
 def test_every_mongolian_character_is_in_the_font():
     cmap = TTFont(FONT).getBestCmap()
-    used = {c for m in translated() for c in m.string if MONGOLIAN.match(c) or c == "\u202f"}
+    texts = [m.string for m in translated()] + demo_program_texts()
+    used = {c for t in texts for c in t if MONGOLIAN.match(c) or c == "\u202f"}
     assert used and sorted(hex(ord(c)) for c in used if ord(c) not in cmap) == []
 
 
@@ -110,6 +122,7 @@ def test_every_catalog_string_shapes_with_no_missing_glyph():
     from device_registry.region_names import bundled_csv_text
 
     texts = [m.string for m in translated()] + bundled_csv_text().splitlines()[1:]
+    texts += demo_program_texts()
     runs = {run for text in texts for run in re.findall("[\u1800-\u18af\u202f ]+", text)}
     bad = [run for run in runs if run.strip() and _differs(_render(full, run), _render(blank, run))]
     assert bad == []

@@ -4,6 +4,7 @@ one, else the Chinese program labelled 汉语; one program for figures; drafted 
 import asyncio
 import re
 
+from content.programs import live
 from content.programs import versions as program_versions
 from tests.helpers import enter
 from tv_server import keys
@@ -164,3 +165,90 @@ async def test_mongolian_versions_get_mongolian_title_cards(client):
     assert any(f"/media/{f}" in zh for f in zh_files) and mn_thumb not in zh
     card = await client.get(f"/media/{mn_thumb}")
     assert card.status == 200
+
+
+POSTER = re.compile(r'<video[^>]* poster="([^"]+)"')
+
+
+async def test_mongolian_video_poster_shows_the_mongolian_title(client, data_dir):
+    """A Mongolian box opening a program with a video and a Mongolian version gets a poster of
+    its own: the video's frame with the Mongolian title drawn over it, at the box's profile,
+    drawn once and kept by content hash; a Chinese box keeps the Chinese poster."""
+    import io
+
+    from PIL import Image, ImageChops, ImageStat
+
+    db = client.app[keys.DB]
+    pid = await pid_of(client, "fang-dianxin-zhapian")  # the demo program with a video
+    version = (await program_versions.get_versions(db, pid))["mn"]
+    mn_html = await (await client.get(await mn_box(client) + f"v-{pid}")).text()
+    zh_html = await (await client.get(await enter(client, "DEMO-0003") + f"v-{pid}")).text()
+    mn_poster, zh_poster = POSTER.search(mn_html)[1], POSTER.search(zh_html)[1]
+    assert mn_poster.startswith("/media/titlecards/mn-posters/") and mn_poster != zh_poster
+    assert version.title in mn_html  # the heading, in Mongolian
+    got = await client.get(mn_poster)
+    assert got.status == 200 and got.headers["Content-Type"] == "image/jpeg"
+    mn_img = Image.open(io.BytesIO(await got.read())).convert("L")
+    zh_img = Image.open(io.BytesIO(await (await client.get(zh_poster)).read())).convert("L")
+    assert mn_img.size == (1920, 1080)  # DEMO-0001's profile
+    # The title's columns stand at the left: there the picture changed (shaded, white script
+    # over it); the right of the frame is the Chinese poster's.
+    zh_img = zh_img.resize(mn_img.size)
+    left, right = (0, 0, 480, 1080), (1300, 0, 1920, 1080)
+    diff = ImageChops.difference(mn_img, zh_img)
+    assert ImageStat.Stat(diff.crop(left)).mean[0] > 20
+    assert ImageStat.Stat(diff.crop(right)).mean[0] < 8
+    white = sum(mn_img.crop(left).histogram()[230:])
+    assert white > 2000  # the letters
+    # Kept by content hash: asked again for the same frame, title and profile, the same file,
+    # not drawn again; a new title (or frame, or profile) is a new file.
+    path = data_dir / mn_poster.removeprefix("/media/")
+    drawn_at = path.stat().st_mtime_ns
+    poster_id = await db.fetchval("SELECT poster_media_id FROM programs WHERE id = ?", (pid,))
+    frame = (await live.rendition_files(db, [poster_id], "cover-1080p"))[poster_id]
+    draw = program_versions.poster_file
+    same = await asyncio.to_thread(draw, data_dir, frame, version.title, "1080p")
+    assert f"/media/{same}" == mn_poster and path.stat().st_mtime_ns == drawn_at
+    other = await asyncio.to_thread(draw, data_dir, frame, version.title + " ᠠ", "1080p")
+    assert f"/media/{other}" != mn_poster
+    four_k = await (await client.get(await mn_box(client, "DEMO-0004") + f"v-{pid}")).text()
+    assert POSTER.search(four_k)[1].endswith("-2160p.jpg")  # DEMO-0004's profile
+
+
+async def test_mongolian_subtitles_come_with_their_letters_or_as_chinese_on_the_image_path(
+    client,
+):
+    """Mongolian subtitles, drawn by the player as text: on the font path their letters join
+    the screen's font subset (they arrive after the page, by XHR); a box that cannot shape
+    Mongolian (the image path) is given the Chinese track instead of unreadable text."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from content.programs import subtitles
+
+    db = client.app[keys.DB]
+    pid = await pid_of(client, "fang-dianxin-zhapian")
+    media_id = await db.fetchval("SELECT video_media_id FROM programs WHERE id = ?", (pid,))
+    rare = "\u1839\u1820\u1837\u1824"  # ᠹᠠᠷᠤ: a letter (f) no screen of the demo uses
+    for lang, text in (("zh", "不要转账"), ("mn", f"ᠮᠥᠩᠭᠦ {rare}")):
+        cues = subtitles.parse(f"0:01 - 0:02 {text}")
+        await subtitles.save(db, media_id, lang, cues, burn=False, actor="test")
+    # The font path.
+    html = await (await client.get(await mn_box(client) + f"v-{pid}")).text()
+    assert re.search(r'data-subs="[^"]+-mn-[0-9a-f]{16}\.vtt"', html)
+    font_css = re.search(r'href="/tv/font/(mv-[0-9a-f]+)\.css"', html)[1]
+    woff = await client.get(f"/tv/font/{font_css}.woff")
+    assert woff.status == 200
+    cmap = TTFont(io.BytesIO(await woff.read())).getBestCmap()
+    assert all(ord(c) in cmap for c in rare)
+    # The image path: no Mongolian text for a browser that cannot shape it.
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile,"
+            " mongolian_text) VALUES ('IPANEL-OLD', 'test', 'ipanel', '720p', 0)"
+        )
+        await tx.execute("UPDATE devices SET model = 'IPANEL-OLD' WHERE serial = 'DEMO-0004'")
+    html = await (await client.get(await mn_box(client, "DEMO-0004") + f"v-{pid}")).text()
+    assert re.search(r'data-subs="[^"]+-zh-[0-9a-f]{16}\.vtt"', html)
+    assert not MONGOLIAN.search(html)

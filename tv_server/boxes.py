@@ -59,6 +59,12 @@ class BoxDirectory:
         cached = self._boxes.peek(serial)
         return cached[0] + TTL_SECONDS if cached is not None else 0.0
 
+    def known(self, serial: str) -> BoxView | None:
+        """The box's view as last read, however old, with no query (None when not cached):
+        enough to pick the language of an error page."""
+        cached = self._boxes.peek(serial)
+        return cached[1] if cached is not None else None
+
     async def get(self, serial: str) -> BoxView | None:
         cached = self._boxes.get(serial)
         if cached is not None and time.monotonic() - cached[0] < TTL_SECONDS:

@@ -125,6 +125,8 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         ("advisers", village_advisers),
         ("appointments", appointment_slots),
         ("mn_versions", mongolian_versions),
+        # Again for data dirs loaded before the video program got its Mongolian version.
+        ("mn_versions_video", mongolian_versions),
     ]
     loaded = False
     for name, step in steps:

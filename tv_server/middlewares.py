@@ -12,7 +12,14 @@ from aiohttp import web
 from storage import DomainError
 from tv_server import headers as headers_
 from tv_server import keys
-from tv_server.tv.common import EarlyResponse, with_mongolian
+from tv_server.tv.common import (
+    TV_BOX,
+    EarlyResponse,
+    Rendering,
+    render_notice_page,
+    rendering_for,
+    rendering_of,
+)
 from tv_ui import i18n, labels
 from tv_ui.i18n import gettext
 from tv_ui.keymaps import keymap_json
@@ -33,9 +40,9 @@ _HTTP_CODES = {
 }
 
 
-def tv_message(code: str, params: dict) -> str:
+def tv_message(code: str, params: dict, lang: str | None = None) -> str:
     template = labels.ERRORS.get(code) or labels.ERRORS["server_error"]
-    text = gettext(template)
+    text = gettext(template, lang)
     try:
         return text % params if params else text.replace("%%", "%")
     except (KeyError, ValueError, TypeError):
@@ -46,19 +53,38 @@ def _api_message(code: str, detail: str) -> str:
     return gettext(labels.ERRORS.get(code, "")) or detail or code
 
 
+def _error_rendering(request: web.Request, token: str | None) -> Rendering:
+    """The language and path of a TV error page: the box's when a handler resolved it; else
+    the box its page token names, as last seen (no query: a 404 before any handler ran); else
+    as for a box not known (`rendering_for`: Mongolian as images with the Chinese when the URL
+    asks for lang=mn)."""
+    box = request.get(TV_BOX)
+    if box is not None:
+        return rendering_of(box)
+    view = None
+    if token is not None and keys.TOKENS in request.app and keys.BOXES in request.app:
+        # Only the page's language is at stake: a token whose signature holds names its box,
+        # expired or not.
+        serial = request.app[keys.TOKENS].signed_serial(token)
+        view = request.app[keys.BOXES].known(serial) if serial is not None else None
+    return rendering_for(request, view)
+
+
 def tv_error_response(request: web.Request, status: int, code: str, params: dict) -> web.Response:
     match = _TOKEN_IN_PATH.match(request.path)
     home = f"/tv/b/{match.group(1)}/home" if match else None
+    rendering = _error_rendering(request, match.group(1) if match else None)
     context = {
-        "message": tv_message(code, params),
+        "message": tv_message(code, params, rendering.lang),
         "code": code,
         "status": status,
         "home_url": home,
         "keymap": keymap_json(None),
         "static": request.app[keys.STATIC].url,
     }
-    context["lang"] = i18n.current_language()
-    html = with_mongolian(request, aiohttp_jinja2.render_string("tv/error.html", request, context))
+    if rendering.also_zh:  # the Chinese twin (tv/error_text.html) needs its own message
+        context["zh_message"] = tv_message(code, params, i18n.DEFAULT_LANGUAGE)
+    html = render_notice_page(request, "tv/error.html", rendering, context)
     response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

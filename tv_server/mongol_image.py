@@ -306,9 +306,19 @@ class Chinese:
                     continue
             else:
                 exact.setdefault(translation, source)
+        self.whole = exact
         self.exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
 
     def of(self, text: str) -> str:
+        # A whole message first: a placeholder pattern of a shorter message must not eat into it.
+        whole = self.whole.get(text.strip())
+        if whole is not None:
+            return whole
+        for regex, source in self.templates:
+            match = regex.fullmatch(text.strip())
+            if match is not None:
+                text = PLACEHOLDER.sub(lambda p, m=match: m[p[1]], source)
+                break
         out = text
         for regex, source in self.templates:
             out = regex.sub(lambda m, s=source: PLACEHOLDER.sub(lambda p: m[p[1]], s), out)

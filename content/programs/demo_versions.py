@@ -1,4 +1,4 @@
-"""Mongolian versions of three demo programs — DRAFTS, not reviewed by a native speaker.
+"""Mongolian versions of four demo programs — DRAFTS, not reviewed by a native speaker.
 
 Written for the demo in scholarly transliteration (γ, č, ǰ, š, ö, ü; `-` the narrow no-break space
 U+202F before a suffix, `_` the Mongolian vowel separator U+180E, `.` and `,` the Mongolian full
@@ -87,6 +87,24 @@ VERSIONS = {
                 "yaγakiǰu γuyuqu",
                 "qošiγun-u qauli-yin tusalamǰi-yin töb-tü očiγarai, esebesü 12348 "
                 "utasu-bar γuyuγarai.",
+            ),
+        ],
+    ),
+    # The demo program with a video: its Mongolian poster shows this title (tv.programs).
+    "fang-dianxin-zhapian": (
+        "utasu sülǰiy_e-yin ǰalilaγ_a-ača sergeilekü",
+        "mönggü bu šilǰigül. banki-yin kart-iyan busud-tu bu ög. "
+        "ile ügei bol 96110 utasu-bar asaγu.",
+        [
+            (
+                "ǰalilaγ_a-yin arγ_a",
+                "qauli-yin γaǰar-un kümün gejü qudal kelekü, tusalamǰi mönggü ögküy_e gejü "
+                "mönggü šilǰigülküi-yi γuyuqu bol ǰalilaγ_a mön.",
+            ),
+            (
+                "yaγakiqu bui",
+                "mönggü bu šilǰigül. banki-yin kart-iyan busud-tu bu ög. "
+                "ile ügei bol 96110 esebesü 12348 utasu-bar asaγu.",
             ),
         ],
     ),

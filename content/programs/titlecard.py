@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 SPECS: dict[str, tuple[int, int]] = {
     "720p": (1280, 720),
@@ -282,6 +282,41 @@ def render_title_card_mn(title: str, profile: str) -> Image.Image:
         x += column.width + int(24 * s)
     foot_font = load_font(max(12, int(28 * s)), "Regular")
     draw.text((int(96 * s), int(height * 0.93)), "12348", font=foot_font, fill=TEXT, anchor="lm")
+    return image
+
+
+def render_poster_mn(frame: Image.Image, title: str, profile: str) -> Image.Image:
+    """The video poster of a program's Mongolian version: the poster frame filling the screen,
+    darkened towards the left, with the title in traditional Mongolian script over it, written
+    vertically (columns left to right) beside a gold rule."""
+    if profile not in SPECS:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(SPECS)}")
+    width, height = SPECS[profile]
+    s = width / 1280
+    image = ImageOps.fit(frame.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+    # The player's time and progress bar covers the bottom of the picture: the title stays above.
+    top, bottom = int(56 * s), int(height * 0.74)
+    columns = _vertical_columns(title, int(64 * s), bottom - top)
+    gap = 0  # the font's line height already spaces the columns
+    x0 = int(88 * s)
+    text_right = x0 + sum(c.width for c in columns) + gap * max(0, len(columns) - 1)
+    # A shade that keeps white text readable on any frame: dark behind the columns, fading out.
+    solid, fade = text_right + int(48 * s), int(220 * s)
+    shade = Image.new("L", (width, height), 0)
+    shade_draw = ImageDraw.Draw(shade)
+    for x in range(min(width, solid + fade)):
+        alpha = 190 if x < solid else int(190 * (1 - (x - solid) / fade))
+        shade_draw.line([(x, 0), (x, height)], fill=alpha)
+    image.paste((0, 0, 0), (0, 0), shade)
+    draw = ImageDraw.Draw(image)
+    rule = max(2, int(6 * s))
+    draw.rectangle([int(56 * s), top, int(56 * s) + rule, bottom], fill=ACCENT)
+    x, outline = x0, max(1, int(2 * s))
+    for column in columns:
+        for dx, dy in ((outline, outline), (-outline, outline)):
+            image.paste((0, 0, 0), (x + dx, top + dy), column)
+        image.paste(TEXT, (x, top), column)
+        x += column.width + gap
     return image
 
 

@@ -10,6 +10,8 @@ one, else the Chinese program labelled 汉语 (tv_server.tv.programs).
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -125,6 +127,43 @@ def make_covers(program_id: int, title: str, data_dir: Path) -> dict[str, str]:
         thumb = renditions.make_rendition(full["2160p"], spec, data_dir / "renditions")
         covers["thumb-" + profile] = str(thumb.relative_to(data_dir))
     return covers
+
+
+POSTER_DIR = "titlecards/mn-posters"
+POSTER_DESIGN = "2"  # part of the cache key: a change of render_poster_mn's design draws anew
+
+
+def poster_file(data_dir: Path, source: str, title: str, profile: str) -> str:
+    """The Mongolian poster of a video (`titlecard.render_poster_mn`: the poster frame `source`,
+    relative to data_dir, with the version's `title` written vertically over it) for a screen
+    profile, drawn once and kept by the hash of what it is made of — the frame's bytes, the
+    title, the profile and the design — so a new frame or title gets a new file and URL, and an
+    unchanged one is never drawn twice. Blocking (Pillow): call it off the event loop. Returns
+    the file relative to data_dir; `renditions.RenditionError` when the frame cannot be read."""
+    src = data_dir / source
+    digest = hashlib.sha256()
+    digest.update(f"{POSTER_DESIGN}|{profile}|{title}|".encode())
+    try:
+        digest.update(src.read_bytes())
+    except OSError as exc:
+        raise renditions.RenditionError(f"{source}: {exc}") from exc
+    name = digest.hexdigest()
+    rel = f"{POSTER_DIR}/{name[:2]}/{name[:32]}-{profile}.jpg"
+    out = data_dir / rel
+    if out.is_file():
+        return rel
+    frame = renditions.open_image(src)
+    poster = titlecard.render_poster_mn(frame, title, profile)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=".jpg")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            poster.save(fh, "JPEG", quality=85, optimize=True, progressive=False)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return rel
 
 
 async def cover_files(

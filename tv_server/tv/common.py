@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from tv_server import keys, mongol_image, tvfont
 from tv_server.boxauth import BoxAuthError
@@ -18,6 +19,9 @@ from tv_ui import i18n, labels
 from tv_ui.keymaps import keymap_json
 
 SCREEN_PREFIX = "/tv/b/-/"
+# A box whose model is not known (an error before the box is identified) gets its Mongolian as
+# images drawn for 4K, the boxes the rollout installs: sharp there, scaled down on smaller ones.
+UNKNOWN_BOX_PROFILE = "2160p"
 
 
 class EarlyResponse(Exception):
@@ -69,6 +73,46 @@ class TvBox:
         return self.lang if self.lang != "mn" or self.mongolian_text() else "mn-img"
 
 
+# The box a TV handler resolved (`current_box`), for the error page of a later failure.
+TV_BOX: web.RequestKey[TvBox] = web.RequestKey("tv_box", TvBox)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How a notice or error page is shown: its language, Mongolian as images (the image
+    path) or as text with the served font, at which screen profile, and whether the Chinese
+    text comes too (the box is not known)."""
+
+    lang: str
+    images: bool = False
+    profile: str = "1080p"
+    also_zh: bool = False
+
+
+def rendering_for(request: web.Request, view: BoxView | None) -> Rendering:
+    """The rendering of a notice or error page. A box known (`view`): its language — the one
+    the URL asks for (`lang=`), else the household's choice or its region's default — on its
+    model's path. A box not known (a bad or expired launch signature, an unknown serial, a bad
+    token) or not enrolled (a pending box: its model is not vouched for) whose URL asks for
+    `lang=mn`: Mongolian on the image path, which every box shows
+    (its browser need not shape Mongolian, and the model that would tell is unknown), with the
+    Chinese text too (the request's language is not verified, and the household's helpers and
+    the 12348 hotline read Chinese). Otherwise Chinese."""
+    asked = request.query.get("lang", "")
+    if view is not None and view.box.admitted:
+        lang = asked if asked in i18n.LANGUAGES else box_language(request.app[keys.SETTINGS], view)
+        return Rendering(lang, not view.box.mongolian_text, view.box.screen_profile)
+    if view is not None and asked not in i18n.LANGUAGES:  # a pending box: its household's
+        asked = view.box.language or ""
+    if asked == "mn":  # a box not known, or not enrolled (its model is not vouched for)
+        return Rendering("mn", True, UNKNOWN_BOX_PROFILE, also_zh=True)
+    return Rendering(i18n.DEFAULT_LANGUAGE)
+
+
+def rendering_of(box: TvBox) -> Rendering:
+    return Rendering(box.lang, not box.mongolian_text(), box.profile)
+
+
 def box_language(settings, view: BoxView) -> str:
     """The box's TV language: the household's choice, else its region's default."""
     if view.box.language in i18n.LANGUAGES:
@@ -95,23 +139,29 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
     try:
         serial = request.app[keys.TOKENS].read(token, ttl=settings.box_token_ttl)
     except BoxAuthError as exc:
-        raise EarlyResponse(notice(request, None, exc.code, status=403)) from None
+        # An expired token still names its box reliably (its signature held): the notice in
+        # that box's language.
+        signed = request.app[keys.TOKENS].signed_serial(token)
+        view = await request.app[keys.BOXES].get(signed) if signed is not None else None
+        raise EarlyResponse(notice(request, view, exc.code, status=403)) from None
     view = await request.app[keys.BOXES].get(serial)
     if view is not None and request.app[keys.TOKENS].generation(token) != (
         view.box.token_generation
     ):  # staff revoked this box's TV sessions: back in through the portal only
-        raise EarlyResponse(notice(request, None, "token_expired", status=403))
+        raise EarlyResponse(notice(request, view, "token_expired", status=403))
     # 知道了 on these notices comes back here (not to /tv/, which cannot tell who the box is),
     # so the household reads the same message until the box is enrolled or its region is live.
     again = screen_url(request, "tv_home")
     if view is None or not view.box.admitted:
-        raise EarlyResponse(notice(request, None, "not_enrolled", again=again))
+        raise EarlyResponse(notice(request, view, "not_enrolled", again=again))
     if entitled and not view.entitled:
         raise EarlyResponse(notice(request, view, "coming_soon", again=again))
     request.app[keys.USAGE].touch(view.box.id)
     lang = box_language(settings, view)
     i18n.use_language(lang)
-    return TvBox(token, view, lang)
+    box = TvBox(token, view, lang)
+    request[TV_BOX] = box
+    return box
 
 
 def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
@@ -145,19 +195,45 @@ def with_mongolian(request: web.Request, html: str, box: TvBox | None = None) ->
     """A Mongolian screen gets the vertical layout and its font subset (tv_server.tvfont); on a
     box whose model cannot shape Mongolian, its Mongolian text as images instead
     (tv_server.mongol_image). A Chinese screen gets the rules of tv.css it can use."""
+    if box is None:
+        return as_rendered(request, html, images=False, profile="1080p")
+    return as_rendered(request, html, images=not box.mongolian_text(), profile=box.profile)
+
+
+def as_rendered(request: web.Request, html: str, *, images: bool, profile: str) -> str:
+    """`with_mongolian` for a path chosen by the caller: Mongolian text as images drawn at
+    `profile` (`images`), else with the served font; a Chinese screen's trimmed stylesheet."""
     app = request.config_dict
     if i18n.current_language() != "mn":
         styles = app.get(tvfont.STYLES)
         return html if styles is None else styles.attach(html)
-    if box is not None and not box.mongolian_text():
-        images = app.get(mongol_image.SCREEN_IMAGES)
-        if images is not None and images.available:
+    if images:
+        drawn = app.get(mongol_image.SCREEN_IMAGES)
+        if drawn is not None and drawn.available:
             tree = app[keys.REGIONS]
             names = {mn: tree.by_code[code].name for code, mn in tree.mongolian.items()}
-            chinese = images.chinese(i18n.catalog_pairs("mn"), tree, names)
-            return images.screen(html, box.profile, chinese)
+            chinese = drawn.chinese(i18n.catalog_pairs("mn"), tree, names)
+            return drawn.screen(html, profile, chinese)
     fonts = app.get(tvfont.FONT)
     return html if fonts is None else fonts.attach(html)
+
+
+def render_notice_page(
+    request: web.Request, template: str, rendering: Rendering, context: dict
+) -> str:
+    """A notice or error page in `rendering`'s language and path. With `also_zh`, the page's
+    text (the template `tv/<name>_text.html` it includes) comes again in Chinese under it."""
+    i18n.use_language(rendering.lang)
+    context = {**context, "lang": rendering.lang}
+    if rendering.also_zh and rendering.lang != i18n.DEFAULT_LANGUAGE:
+        i18n.use_language(i18n.DEFAULT_LANGUAGE)
+        text = template.replace(".html", "_text.html")
+        twin = {**context, "message": context.get("zh_message", context.get("message"))}
+        html = aiohttp_jinja2.render_string(text, request, twin)  # autoescaped
+        context["zh_twin"] = Markup(html)  # noqa: S704 - a rendered, autoescaped template
+        i18n.use_language(rendering.lang)
+    html = aiohttp_jinja2.render_string(template, request, context)
+    return as_rendered(request, html, images=rendering.images, profile=rendering.profile)
 
 
 def send_html(request: web.Request, html: str, *, status: int = 200) -> web.Response:
@@ -219,9 +295,10 @@ def notice(
 ):
     """A polite full-screen notice: not enrolled yet, coming soon, or a bad address. `again` is
     where 知道了 leads (the box's own entry when known, else /tv/)."""
-    html = aiohttp_jinja2.render_string(
-        "tv/notice.html",
+    html = render_notice_page(
         request,
+        "tv/notice.html",
+        rendering_for(request, view),
         {
             "static": request.app[keys.STATIC].url,
             "keymap": keymap_json(view.box.keymap_family if view else None),

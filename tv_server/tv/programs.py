@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
 from aiohttp import web
 
 from content.programs import live as domain
-from content.programs import package, subtitles, versions
+from content.programs import package, renditions, subtitles, versions
 from content.programs import video as video_domain
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv.common import cached, current_box, render, screen_url
 from tv_ui import labels
 
+log = logging.getLogger(__name__)
+
 PER_PAGE = 6
+MONGOLIAN = re.compile("[\u1800-\u18af]")
 
 NEXT_SCAN = 1000  # programs of a category looked through for the next one
 
@@ -180,6 +186,28 @@ async def render_page(
     )
 
 
+async def _poster(
+    request: web.Request, detail: domain.ProgramDetail, frame: str | None, profile: str
+) -> str | None:
+    """The poster file of the video screen: the program's poster (or the first frame taken from
+    the video); for the program's Mongolian version, that frame with the Mongolian title drawn
+    over it (`versions.poster_file`, drawn once per frame, title and profile), else — no frame,
+    or one that cannot be read — the version's Mongolian title card."""
+    if detail.language not in versions.LANGS:
+        return frame
+    if frame is not None:
+        data_dir = request.config_dict[keys.SETTINGS].data_path
+        try:
+            return await asyncio.to_thread(
+                versions.poster_file, data_dir, frame, detail.card.title, profile
+            )
+        except (renditions.RenditionError, OSError):  # an unreadable frame, no font
+            log.warning("no Mongolian poster for program %s from %s", detail.card.id, frame)
+    db = request.config_dict[keys.DB]
+    cards = await versions.cover_files(db, [detail.card.id], detail.language, profile)
+    return cards.get(detail.card.id, frame)
+
+
 async def render_video(
     request: web.Request,
     box,
@@ -192,19 +220,33 @@ async def render_video(
     lang: str = "zh",
     subs_on: bool = True,
     overlay: bool = True,
+    shapes_mongolian: bool = True,
     **extra,
 ) -> str:
     """A program's video screen as the TV shows it (shared with the editors' preview): the HLS
     ladder for a box that plays HLS natively, else the 720p MP4 (the upload while it is being
     transcoded, or for a video stored before transcoding existed). Subtitles in the box's
     language (else Chinese): a WebVTT file the player draws over the video, or, for a model
-    that cannot draw over a playing video (`overlay` false), the burned-in MP4 when it exists."""
+    that cannot draw over a playing video (`overlay` false), the burned-in MP4 when it exists.
+    Mongolian subtitles the player draws as text: their letters join the screen's font subset
+    (`data-glyphs`); a box that cannot shape Mongolian (`shapes_mongolian` false, the image
+    path) gets them burned in when that copy exists, else the Chinese track."""
     db = request.config_dict[keys.DB]
     posters = await domain.rendition_files(
         db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + profile
     )
     play = await video_domain.playable_file(db, detail.video_file)
-    track = subtitles.pick(await subtitles.tracks_of_file(db, detail.video_file), lang)
+    poster = posters.get(detail.poster_media_id) or next(iter(play.posters), None)
+    tracks = await subtitles.tracks_of_file(db, detail.video_file)
+    track = subtitles.pick(tracks, lang)
+    glyphs = ""
+    if track is not None and track.lang in versions.LANGS:
+        if not shapes_mongolian and overlay:  # text it cannot shape: the picture, or Chinese
+            burned_mn = track.burn_state == "done" and track.burn_file
+            overlay = not burned_mn
+            track = track if burned_mn else tracks.get("zh")
+        else:
+            glyphs = "".join(sorted(set(MONGOLIAN.findall(track.vtt))))
     src = play.hls if hls and play.hls else play.mp4
     subs_url, burned = None, False
     if track is not None and overlay:
@@ -220,7 +262,7 @@ async def render_video(
         box,
         program=detail.card,
         video_src=_media_url(src),
-        poster=_media_url(posters.get(detail.poster_media_id) or next(iter(play.posters), None)),
+        poster=_media_url(await _poster(request, detail, poster, profile)),
         duration=detail.duration_seconds or (round(play.duration) if play.duration else None),
         pages_url=pages_url if detail.pages else None,
         back=back,
@@ -228,6 +270,7 @@ async def render_video(
         subs_url=subs_url,
         subs_burned=burned,
         subs_on=subs_on,
+        subs_glyphs=glyphs if subs_url else "",
         thumbs=play.thumbs,
         **extra,
     )
@@ -289,6 +332,7 @@ async def video(request: web.Request) -> web.Response:
             lang=box.lang,
             subs_on=subs_on,
             overlay=overlay,
+            shapes_mongolian=box.mongolian_text(),
             position_url=screen_url(request, "tv_video_at", pid=pid),
             subs_set_url=screen_url(request, "tv_video_subs", pid=pid),
             next_program=await _next_in_category(request, box, detail),
