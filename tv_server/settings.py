@@ -420,6 +420,18 @@ def _kept_secret(settings: Settings, name: str) -> str:
     return secret
 
 
+SHARED_SECRETS = ("launch_secret", "secret_key", "device_token_secret")
+
+
+def missing_shared_secrets(settings: Settings) -> list[str]:
+    """On PostgreSQL every node must sign and verify with the same keys: the secrets not set
+    explicitly (a generated one would be this node's own). [] on SQLite (one process)."""
+    url = str(settings.database_url).strip()
+    if not url.startswith(("postgresql://", "postgres://")):
+        return []
+    return [name for name in SHARED_SECRETS if not settings.values[name]]
+
+
 def ensure_secrets(settings: Settings) -> Settings:
     """Return settings with a launch secret, a session key and a device token key, generating
     and keeping each in the data dir when not configured."""
