@@ -28,7 +28,20 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from tests.helpers import DEMO_PASSWORD, ROOT, TEST_SECRET, free_port, launch_params
+from storage.changes import MAX_IDS, Change
+from storage.pg import PgDatabase
+from storage.pgnodes import ChangeTransport
+from tests.helpers import (
+    DEMO_PASSWORD,
+    ROOT,
+    TEST_SECRET,
+    enter,
+    free_port,
+    launch_params,
+    make_settings,
+)
+from tv_server import keys
+from tv_server.app import create_app
 
 CONF = ROOT / "deploy" / "nginx" / "legaltv.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -463,3 +476,74 @@ def test_a_node_refuses_postgresql_with_secrets_of_its_own(cluster, tmp_path):
     assert "LEGALTV_SECRET_KEY" in done.stderr and "LEGALTV_DEVICE_TOKEN_SECRET" in done.stderr
     assert "LEGALTV_LAUNCH_SECRET" not in done.stderr
     assert not (tmp_path / "secret_key").exists()
+
+
+async def _copy_of_demo(cluster, demo) -> str:
+    name = "mn_" + uuid.uuid4().hex[:12]
+    await asyncio.to_thread(cluster.psql, f"CREATE DATABASE {name} TEMPLATE {demo[0]}")
+    return cluster.url(name)
+
+
+async def test_a_node_that_loses_its_listener_drops_its_caches(
+    cluster, demo, data_dir, front_client
+):
+    """A change the node never heard of (made while its listening connection was down) is
+    served once it notices the loss: it drops its caches rather than serve them."""
+    url = await _copy_of_demo(cluster, demo)
+    client = await front_client(create_app(make_settings(data_dir, database_url=url)))
+    conn = await asyncpg.connect(url)
+    try:
+        point_id, name = await conn.fetchrow("SELECT id, name FROM service_points ORDER BY id")
+        box = await enter(client)
+        for _ in range(2):
+            assert name in await (await client.get(f"{box}o-{point_id}")).text()
+        await conn.execute(
+            "UPDATE service_points SET name = '改名的服务站' WHERE id = $1", point_id
+        )
+        assert name in await (await client.get(f"{box}o-{point_id}")).text()  # cached
+        node = client.app[keys.NODE]
+        ended = await conn.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            "legaltv-listen-" + node.id,
+        )
+        assert ended
+        deadline = time.monotonic() + 10
+        while "改名的服务站" not in await (await client.get(f"{box}o-{point_id}")).text():
+            assert time.monotonic() < deadline, "the node kept its cache"
+            await asyncio.sleep(0.1)
+        while not (await (await client.get("/healthz")).json())["node"]["listening"]:
+            assert time.monotonic() < deadline, "the node did not listen again"
+            await asyncio.sleep(0.1)
+        assert node.transport.reconnects == 1
+    finally:
+        await conn.close()
+
+
+async def test_a_change_with_many_long_ids_crosses_in_several_notifications(cluster, demo):
+    url = await _copy_of_demo(cluster, demo)
+    sender, receiver = PgDatabase(url), PgDatabase(url)
+    heard: list[str] = []
+    receiver.changes.subscribe(["box"], lambda change: heard.extend(change.ids))
+    transports = []
+    for name, db in (("send", sender), ("hear", receiver)):
+        await db.open()
+        db.node_id = name
+        transports.append(ChangeTransport(url, db.changes, name, db.notify))
+        await transports[-1].start()
+    try:
+        serials = [f"LONG-SERIAL-{n:03d}-" + "x" * 60 for n in range(MAX_IDS)]
+        async with sender.transaction() as tx:
+            tx.emit("box", serials)  # ~16 KB of ids: over NOTIFY's 8,000 bytes
+        # The same change published after its write (a background job's): relayed outside
+        # a transaction.
+        await sender.changes.publish(Change.of("box", serials))
+        deadline = time.monotonic() + 5
+        while len(heard) < 2 * MAX_IDS:
+            assert time.monotonic() < deadline, len(heard)
+            await asyncio.sleep(0.05)
+        assert sorted(heard) == sorted(serials * 2)
+    finally:
+        for transport in transports:
+            await transport.stop()
+        for db in (sender, receiver):
+            await db.close()
