@@ -343,9 +343,14 @@ async def test_refreshes_reach_the_boxs_stream_on_another_node(installation):
                 ref = r.headers["Location"].rsplit("r-", 1)[1]
             cid = await conn.fetchval("SELECT id FROM callback_requests WHERE ref = $1", ref)
             await _login(staff, a.base, "staff")
-            async with tv.get(b.base + box + "events") as stream:
-                assert stream.status == 200
-                assert (await stream.content.readuntil(b"\n\n")).startswith(b"retry:")
+            front = installation["front"]
+            async with (
+                tv.get(b.base + box + "events") as stream,
+                tv.get(front + box + "events") as fronted,
+            ):  # and one through nginx, on whichever node it picks
+                for s in (stream, fronted):
+                    assert s.status == 200
+                    assert (await s.content.readuntil(b"\n\n")).startswith(b"retry:")
                 token = await _csrf(staff, f"{a.base}/admin/callbacks/{cid}")
                 async with staff.post(
                     f"{a.base}/admin/callbacks/{cid}",
@@ -354,17 +359,18 @@ async def test_refreshes_reach_the_boxs_stream_on_another_node(installation):
                 ) as r:
                     assert r.status == 303, await r.text()
                 claimed = time.monotonic()
-                while True:
-                    event = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
-                    if event.startswith(b"event: refresh"):
-                        break
-                    assert event.startswith(b": keep-alive"), event
-                assert time.monotonic() - claimed < 1.0
+                for s in (stream, fronted):
+                    while True:
+                        event = await asyncio.wait_for(s.content.readuntil(b"\n\n"), 5)
+                        if event.startswith(b"event: refresh"):
+                            break
+                        assert event.startswith(b": keep-alive"), event
+                    assert time.monotonic() - claimed < 1.0
     finally:
         await conn.close()
 
 
-async def test_sessions_csrf_and_launch_signatures_verify_on_every_node(installation):
+async def test_sessions_csrf_launch_signatures_and_device_tokens_verify_on_every_node(installation):
     a, b = installation["nodes"]
     async with _jar() as admin:
         await _login(admin, a.base, "admin")  # the session is made on a
@@ -381,6 +387,23 @@ async def test_sessions_csrf_and_launch_signatures_verify_on_every_node(installa
             params = launch_params()
             async with tv.get(node.base + "/tv/launch", params=params, allow_redirects=False) as r:
                 assert r.status == 303, await r.text()
+    # A device token issued by `legaltv devices token` (the shared device_token_secret).
+    issued = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tv_server.cli", "devices", "token", "DEMO-0002",
+         "--data-dir", str(a.data)],
+        cwd=ROOT, env=_env(installation["url"]), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    bearer = {"Authorization": "Bearer " + issued.stdout.strip()}
+    async with aiohttp.ClientSession() as box:
+        for node in (a, b):
+            async with box.post(
+                node.base + "/api/v1/devices/DEMO-0002/heartbeat",
+                json={"uptime": 5},
+                headers=bearer,
+            ) as r:
+                assert r.status == 202, await r.text()
     # Through nginx, which alternates the nodes: the login form comes from one and its post
     # goes to the other; every form of every page verifies wherever it lands.
     async with _jar() as admin:
