@@ -42,6 +42,7 @@ from tests.helpers import (
 )
 from tv_server import keys
 from tv_server.app import create_app
+from tv_server.migrations import MIGRATIONS
 
 CONF = ROOT / "deploy" / "nginx" / "legaltv.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -569,4 +570,19 @@ async def test_a_change_with_many_long_ids_crosses_in_several_notifications(clus
         for transport in transports:
             await transport.stop()
         for db in (sender, receiver):
+            await db.close()
+
+
+async def test_nodes_starting_at_the_same_moment_migrate_once(cluster):
+    """systemd starts every node at boot: on an empty database their migrations race."""
+    name = "mn_" + uuid.uuid4().hex[:12]
+    await asyncio.to_thread(cluster.psql, f"CREATE DATABASE {name}")
+    nodes = [PgDatabase(cluster.url(name)) for _ in range(2)]
+    for db in nodes:
+        await db.open()
+    try:
+        applied = await asyncio.gather(*(db.migrate(MIGRATIONS) for db in nodes))
+        assert sorted(len(names) for names in applied) == [0, len(MIGRATIONS)]
+    finally:
+        for db in nodes:
             await db.close()
