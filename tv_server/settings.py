@@ -36,20 +36,23 @@ SETTINGS: tuple[Setting, ...] = (
         "launch_secret",
         "",
         "Shared secret of the operator portal for signed launch URLs (HMAC-SHA256). When empty, "
-        "a random secret is generated once and kept in DATA_DIR/launch_secret.",
+        "a random secret is generated once and kept in DATA_DIR/launch_secret (SQLite only: on "
+        "PostgreSQL serve refuses to start without it).",
     ),
     Setting(
         "secret_key",
         "",
         "Key signing admin sessions and CSRF tokens. When empty, a random key is generated once "
-        "and kept in DATA_DIR/secret_key.",
+        "and kept in DATA_DIR/secret_key (SQLite only: on PostgreSQL serve refuses to start "
+        "without it).",
     ),
     Setting(
         "device_token_secret",
         "",
         "Key signing device tokens (HMAC-SHA256; heartbeats verify them without a database "
         "read). When empty, a random key is generated once and kept in "
-        "DATA_DIR/device_token_secret. Changing it invalidates every signed device token.",
+        "DATA_DIR/device_token_secret (SQLite only: on PostgreSQL serve refuses to start without "
+        "it). Changing it invalidates every signed device token.",
     ),
     Setting(
         "metrics_access",
