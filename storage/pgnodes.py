@@ -81,9 +81,6 @@ async def _close(conn: asyncpg.Connection | None) -> None:
             conn.terminate()
 
 
-_FAILURES = (OSError, TimeoutError, ConnectionError, asyncpg.PostgresError, asyncpg.InterfaceError)
-
-
 class ChangeTransport:
     """LISTEN/NOTIFY between the nodes of one database (see the module's docstring)."""
 
@@ -175,7 +172,7 @@ class ChangeTransport:
                     log.warning("listening for other nodes' changes again; caches dropped")
                     continue
                 await _alive(self._conn, max(2.0, 3 * self.check_seconds))
-            except _FAILURES as exc:
+            except Exception as exc:  # the connection, the server, anything: start over
                 if self._conn is not None:
                     log.warning("lost the change-listening connection (%s); caches dropped", exc)
                     await _close(self._conn)
@@ -237,7 +234,7 @@ class Leadership:
                         self.leads = True
                         log.info("node %s leads: it runs the background work now", self.node)
                         self.on_gain()
-            except _FAILURES as exc:
+            except Exception as exc:  # the connection, the server, anything: start over
                 await _close(self._conn)
                 self._conn = None
                 if self.leads:

@@ -28,6 +28,8 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from device_registry import coverage
+from storage import clock
 from storage.changes import MAX_IDS, Change
 from storage.pg import PgDatabase
 from storage.pgnodes import ChangeTransport
@@ -35,12 +37,13 @@ from tests.helpers import (
     DEMO_PASSWORD,
     ROOT,
     TEST_SECRET,
+    api_key_header,
     enter,
     free_port,
     launch_params,
     make_settings,
 )
-from tv_server import keys
+from tv_server import caches, coverage_tasks, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
 
@@ -586,3 +589,34 @@ async def test_nodes_starting_at_the_same_moment_migrate_once(cluster):
     finally:
         for db in nodes:
             await db.close()
+
+
+async def test_only_the_leader_computes_coverage_and_the_others_serve_its_figures(
+    cluster, demo, data_dir, front_client
+):
+    url = await _copy_of_demo(cluster, demo)
+    apps = [await front_client(create_app(make_settings(data_dir, database_url=url)))]
+    apps.append(await front_client(create_app(make_settings(data_dir, database_url=url))))
+    deadline = time.monotonic() + 10
+    while not any(c.app[keys.NODE].leads for c in apps):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    leader, follower = sorted(apps, key=lambda c: not c.app[keys.NODE].leads)
+    assert not follower.app[keys.NODE].leads
+    db = follower.app[keys.DB]
+    computed = coverage.computations(db)
+    # A staff change the figures depend on, made through the follower: every node forgets its
+    # figures; the leader computes new ones, which the follower then serves as its own.
+    changed_at = time.time()
+    await caches.changed(follower.app, "coverage")
+    while (await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest") or 0) < changed_at:
+        assert time.monotonic() < deadline + 10, "the leader did not recompute"
+        await asyncio.sleep(0.1)
+    kept = await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest")
+    await asyncio.sleep(coverage_tasks.FOLLOW_SECONDS + 1)
+    headers = await api_key_header(follower, "coverage:read")
+    response = await follower.get("/api/v1/coverage", params={"region": "1506"}, headers=headers)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["as_of"] == clock.iso(kept) and body["stale"] is False
+    assert coverage.computations(db) == computed  # the follower computed nothing
