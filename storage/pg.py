@@ -28,7 +28,7 @@ import asyncpg
 from storage.changes import Change, ChangeHub
 from storage.database import Backend, Migration, apply_migrations, split_sql
 from storage.dialect import schema_to_postgres, to_postgres
-from storage.pgnodes import CHANNEL, notify_payloads
+from storage.pgnodes import CHANNEL, new_node_id, notify_payloads
 
 Params = Sequence[Any]
 WRITE_LOCK = 7_481_100  # the advisory-lock key every write transaction takes first
@@ -193,9 +193,9 @@ class PgDatabase(Backend):
         self.commit_seconds = 0.0
         # Change events of committed writes (storage.changes): every cache subscribes here.
         self.changes = ChangeHub()
-        # Set when this process is one node of several (storage.pgnodes): each write
-        # transaction then NOTIFYs its changes to the other nodes before it commits.
-        self.node_id: str | None = None
+        # Each write transaction NOTIFYs its changes to the serving nodes before it commits
+        # (storage.pgnodes), whatever process writes (a node, or a `legaltv` command).
+        self.node_id = new_node_id()
 
     async def _init(self, conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
@@ -256,7 +256,7 @@ class PgDatabase(Backend):
             try:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                 yield tx
-                if tx.changes and self.node_id is not None:
+                if tx.changes:
                     # Delivered to the other nodes when (and only if) the COMMIT is.
                     for change in tx.changes:
                         for payload in notify_payloads(change, self.node_id):

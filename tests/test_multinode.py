@@ -552,10 +552,9 @@ async def test_a_change_with_many_long_ids_crosses_in_several_notifications(clus
     heard: list[str] = []
     receiver.changes.subscribe(["box"], lambda change: heard.extend(change.ids))
     transports = []
-    for name, db in (("send", sender), ("hear", receiver)):
+    for db in (sender, receiver):
         await db.open()
-        db.node_id = name
-        transports.append(ChangeTransport(url, db.changes, name, db.notify))
+        transports.append(ChangeTransport(url, db.changes, db.node_id, db.notify))
         await transports[-1].start()
     try:
         serials = [f"LONG-SERIAL-{n:03d}-" + "x" * 60 for n in range(MAX_IDS)]

@@ -46,7 +46,7 @@ class Node:
         """Join the other nodes' change events (PostgreSQL only), before the node serves."""
         if db.backend != "postgresql":
             return
-        db.node_id = self.id
+        self.id = db.node_id  # what its transactions sign their notifications with
         self.transport = ChangeTransport(
             db.url, db.changes, self.id, db.notify, check_seconds=self.check_seconds
         )
