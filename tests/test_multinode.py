@@ -444,6 +444,11 @@ async def test_background_work_runs_on_one_node_and_moves_when_it_is_killed(inst
     try:
         leaders = [n for n in nodes if (await n.health())["node"]["leader"]]
         assert len(leaders) == 1, [n.tail() for n in nodes]
+        async with aiohttp.ClientSession() as session:  # /metrics from this machine
+            for node in nodes:
+                async with session.get(node.base + "/metrics") as r:
+                    wanted = f"legaltv_node_leader {int(node is leaders[0])}\n"
+                    assert wanted in await r.text()
         leader = leaders[0]
         other = nodes[1 - nodes.index(leader)]
 
