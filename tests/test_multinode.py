@@ -4,10 +4,12 @@ nodes in its upstream (docs/scaling.md → "Adding a node").
 
 What a user would notice: a program published through one node is served by the other within a
 second; a callback submitted through one is in 我的申请 and the staff queue of the other; the
-other node's open announcement stream gets the refresh; sessions, CSRF tokens, screen tokens and
-launch signatures verify on whichever node nginx picks; the background work runs on exactly one
-node and moves to the other when that one is killed with SIGKILL; a node refuses to start on
-PostgreSQL with secrets of its own.
+other node's open announcement streams get the refresh and new announcements; sessions, CSRF
+tokens, screen tokens, launch signatures and device tokens verify on either node; the background
+work runs on exactly one node and moves to the other when that one is killed with SIGKILL; a node
+refuses to start on PostgreSQL with secrets of its own. In-process: a node whose listening
+connection is ended drops its caches, a change with many ids crosses in several notifications,
+nodes starting together migrate once, and only the leader computes the coverage figures.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ SECRETS = {
     "LEGALTV_DEVICE_TOKEN_SECRET": "multinode-device-key-" + "d" * 20,
 }
 MEDIA_FOLDERS = ("media", "renditions", "titlecards", "video")
+VILLAGE = "150602001001"  # DEMO-0001's
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
@@ -68,6 +71,7 @@ def _env(url: str, **extra: str) -> dict[str, str]:
             "LEGALTV_SSE_KEEPALIVE_SECONDS": "1",
             "LEGALTV_WEBHOOK_POLL_SECONDS": "0.3",
             "LEGALTV_VIDEO_JOBS_CONCURRENCY": "0",
+            "LEGALTV_ANNOUNCEMENT_POLL_SECONDS": "60",  # only change events are that quick
         }
     )
     env.update(extra)
@@ -331,9 +335,18 @@ async def test_a_callback_through_one_node_is_in_my_requests_and_the_queue_of_th
             assert ref in await r.text()
 
 
-async def test_refreshes_reach_the_boxs_stream_on_another_node(installation):
-    """Staff claim the request on node a; the box's announcement stream is open on node b and
-    gets `refresh` (its 我的申请 reloads)."""
+async def _event(stream: aiohttp.ClientResponse, start: bytes) -> bytes:
+    """The stream's next event beginning with `start` (keep-alives and others skipped)."""
+    while True:
+        event = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+        if event.startswith(start):
+            return event
+
+
+async def test_refreshes_and_announcements_reach_the_boxs_stream_on_another_node(installation):
+    """Staff claim the request on node a; the box's announcement streams, one on node b and one
+    through nginx, get `refresh` (its 我的申请 reloads); then an announcement staff make on
+    node a reaches both."""
     a, b = installation["nodes"]
     conn = await asyncpg.connect(installation["url"])
     try:
@@ -364,12 +377,22 @@ async def test_refreshes_reach_the_boxs_stream_on_another_node(installation):
                     assert r.status == 303, await r.text()
                 claimed = time.monotonic()
                 for s in (stream, fronted):
-                    while True:
-                        event = await asyncio.wait_for(s.content.readuntil(b"\n\n"), 5)
-                        if event.startswith(b"event: refresh"):
-                            break
-                        assert event.startswith(b": keep-alive"), event
+                    await _event(s, b"event: refresh")
                     assert time.monotonic() - claimed < 1.0
+                # An announcement made on node a (the nodes' own poll is a minute away here).
+                form = aiohttp.FormData()
+                token = await _csrf(staff, f"{a.base}/admin/announcements/new")
+                fields = {"text": "多节点公告测试", "level": "urgent", "region_codes": VILLAGE}
+                for key, value in {"csrf_token": token, **fields}.items():
+                    form.add_field(key, value)
+                new = f"{a.base}/admin/announcements/new"
+                async with staff.post(new, data=form, allow_redirects=False) as r:
+                    assert r.status == 303, await r.text()
+                made = time.monotonic()
+                for s in (stream, fronted):
+                    event = await _event(s, b"event: announcement")
+                    assert "多节点公告测试" in event.decode()
+                    assert time.monotonic() - made < 1.0
     finally:
         await conn.close()
 
