@@ -214,6 +214,7 @@ class _Shared:
     flights: dict = field(default_factory=dict)  # period key → the _Flight others may join
     viewers: dict = field(default_factory=dict)  # viewer → computations it started, running
     computations: int = 0  # whole-registry computations run (see `computations`)
+    forgot_at: float = 0.0  # wall-clock time of the last forget()
 
 
 _shared: weakref.WeakKeyDictionary[Database, _Shared] = weakref.WeakKeyDictionary()
@@ -327,6 +328,7 @@ def forget(db: Database) -> None:
     computes afresh, and the server's background task is woken to do it now."""
     shared = _of(db)
     shared.generation += 1
+    shared.forgot_at = time.time()
     shared.entries.clear()
     shared.changed.set()
 
@@ -375,9 +377,7 @@ async def keep_latest(db: Database, tree: RegionTree, done: Computed) -> bool:
     return True
 
 
-async def load_latest(db: Database, tree: RegionTree) -> Computed | None:
-    """Serve the figures kept by the last computation (marked stale) until new ones are computed;
-    None when there are none."""
+async def _read_latest(db: Database, tree: RegionTree, *, stale: bool) -> Computed | None:
     rows = await db.fetchall(
         f"SELECT village_code, {_LATEST_COLUMNS}, since, until, computed_at FROM coverage_latest"
     )
@@ -386,12 +386,42 @@ async def load_latest(db: Database, tree: RegionTree) -> Computed | None:
     count = len(_NAMES)
     villages = {r[0]: Figures(*r[1 : count + 1]) for r in rows}
     since, until, at = rows[0][count + 1 : count + 4]
-    result = Computed(roll_up(tree, villages), Period(since, until), at, stale=True)
+    return Computed(roll_up(tree, villages), Period(since, until), at, stale=stale)
+
+
+def _hold(shared: _Shared, result: Computed) -> None:
+    age = max(0.0, time.time() - result.at)
+    shared.entries[None] = _Entry(time.monotonic() - age, shared.generation, result, True)
+
+
+async def load_latest(db: Database, tree: RegionTree) -> Computed | None:
+    """Serve the figures kept by the last computation (marked stale) until new ones are computed;
+    None when there are none."""
+    result = await _read_latest(db, tree, stale=True)
+    if result is None:
+        return None
     shared = _of(db)
     if None not in shared.entries:
-        age = max(0.0, time.time() - at)
-        shared.entries[None] = _Entry(time.monotonic() - age, shared.generation, result, True)
+        _hold(shared, result)
     return shared.entries[None].result
+
+
+async def follow_latest(db: Database, tree: RegionTree) -> bool:
+    """On a node that does not compute the figures itself (another node leads, docs/scaling.md):
+    take the default period's figures the leader kept in coverage_latest when they are newer than
+    the ones held (and, after a forget(), computed after it); return whether they were taken."""
+    shared = _of(db)
+    newest = await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest")
+    held = shared.entries.get(None)
+    valid = held is not None and held.generation == shared.generation
+    if newest is None or (valid and held.result.at >= newest) or newest < shared.forgot_at:
+        return False
+    generation = shared.generation
+    result = await _read_latest(db, tree, stale=False)
+    if result is None or generation != shared.generation:
+        return False
+    _hold(shared, result)
+    return True
 
 
 @dataclass

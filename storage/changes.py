@@ -44,6 +44,7 @@ KINDS = frozenset(
         "adviser",  # village legal advisers and their sittings
         "appointment",  # appointment slots a point publishes
         "announcement",  # announcements and their targets
+        "requests",  # one box's own callback requests and appointments (ids: device ids)
     }
 )
 MAX_IDS = 200  # more ids than this in one change: "every object of the kind"
@@ -166,10 +167,11 @@ class ChangeHub:
         if reset is not None:
             self._resets.append(reset)
 
-    async def publish(self, *changes: Change) -> None:
-        """Changes committed on this node: to the local caches and to the other nodes."""
+    async def publish(self, *changes: Change, relay: bool = True) -> None:
+        """Changes committed on this node: to the local caches and (unless the transaction
+        already sent them, `relay=False`) to the other nodes."""
         for change in changes:
-            if self.relay is not None:
+            if relay and self.relay is not None:
                 self.relay(change)
             await self._deliver(change)
 

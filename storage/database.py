@@ -455,6 +455,12 @@ async def apply_migrations(db, migrations: Iterable[Migration], run, errors) -> 
     current = None
     try:
         async with db.transaction() as tx:  # renames and new steps: all or nothing
+            # Read again under the writer's lock: another process starting at the same moment
+            # (a second node) may have applied them meanwhile.
+            recorded = {r[0] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
+            done = {renamed.get(name, name) for name in recorded}
+            pending = [step for step in steps if step.name not in done]
+            stale = sorted(recorded & renamed.keys())
             await tx.executemany(
                 "UPDATE schema_migrations SET name = ? WHERE name = ?",
                 [(renamed[old], old) for old in stale],

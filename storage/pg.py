@@ -28,6 +28,7 @@ import asyncpg
 from storage.changes import Change, ChangeHub
 from storage.database import Backend, Migration, apply_migrations, split_sql
 from storage.dialect import schema_to_postgres, to_postgres
+from storage.pgnodes import CHANNEL, new_node_id, notify_payloads
 
 Params = Sequence[Any]
 WRITE_LOCK = 7_481_100  # the advisory-lock key every write transaction takes first
@@ -192,6 +193,9 @@ class PgDatabase(Backend):
         self.commit_seconds = 0.0
         # Change events of committed writes (storage.changes): every cache subscribes here.
         self.changes = ChangeHub()
+        # Each write transaction NOTIFYs its changes to the serving nodes before it commits
+        # (storage.pgnodes), whatever process writes (a node, or a `legaltv` command).
+        self.node_id = new_node_id()
 
     async def _init(self, conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
@@ -252,6 +256,11 @@ class PgDatabase(Backend):
             try:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                 yield tx
+                if tx.changes:
+                    # Delivered to the other nodes when (and only if) the COMMIT is.
+                    for change in tx.changes:
+                        for payload in notify_payloads(change, self.node_id):
+                            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
             except BaseException:
                 await tr.rollback()
                 raise
@@ -260,7 +269,14 @@ class PgDatabase(Backend):
             self.commit_seconds += time.perf_counter() - started
             self.commits += 1
         if tx.changes:
-            await self.changes.publish(*tx.changes)
+            await self.changes.publish(*tx.changes, relay=False)  # NOTIFYd with the COMMIT
+
+    async def notify(self, payloads: list[str]) -> None:
+        """Send change payloads to the other nodes outside a transaction (a change published
+        after the fact: `ChangeHub.relay`)."""
+        async with self._session() as s:
+            for payload in payloads:
+                await s._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
 
     async def grouped(self, block, *args):
         """Run `await block(tx, *args)` in a write transaction and return its result once

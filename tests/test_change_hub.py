@@ -145,8 +145,8 @@ async def test_a_box_retired_through_the_device_api_is_refused_on_its_next_scree
 
 
 async def test_a_change_from_another_node_drops_the_caches_here(client, box):
-    """What the PostgreSQL transport (#11) will do: relay this node's committed changes, and hand
-    the other nodes' payloads to `receive` — a program edited elsewhere is rebuilt here."""
+    """What the PostgreSQL transport (storage/pgnodes.py) does: relay this node's changes, and
+    hand the other nodes' payloads to `receive` — a program edited elsewhere is rebuilt here."""
     db = client.app[keys.DB]
     sent: list[str] = []
     db.changes.relay = lambda change: sent.append(change.payload())
@@ -156,8 +156,9 @@ async def test_a_change_from_another_node_drops_the_caches_here(client, box):
     await db.changes.receive(Change.of("program", [pid]).payload())
     assert pid not in client.app[keys.PROGRAMS]
     assert sent == []  # a change heard from another node is not sent back
-    async with db.transaction() as tx:
-        tx.emit("directory")
+    # A change published after its write is relayed. (A transaction's own changes travel with
+    # its COMMIT on PostgreSQL: tests/test_multinode.py.)
+    await db.changes.publish(Change.of("directory"))
     assert sent == ['{"k":"directory"}']
 
 

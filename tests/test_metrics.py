@@ -43,6 +43,7 @@ async def test_metrics_count_requests_caches_heartbeats_and_the_writer(client, b
         "legaltv_heartbeats_pending",
         "legaltv_heartbeats_accepted_total",
         "legaltv_db_commit_seconds_total",
+        "legaltv_node_leader",
     ):
         _value(text, name)
     # Every sample line is NAME{labels} VALUE or NAME VALUE, after its HELP and TYPE.

@@ -42,6 +42,7 @@ from tv_server.front import ANSWERED, add_lane
 from tv_server.media import serve_media
 from tv_server.middlewares import guard
 from tv_server.migrations import MIGRATIONS
+from tv_server.node import Node
 from tv_server.routing import GET, register
 from tv_server.screencache import ScreenCache
 from tv_server.settings import Settings, ensure_secrets
@@ -81,8 +82,11 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         )
         await app[keys.HUB].refresh()
         caches.wire(app)
+        await app[keys.NODE].listen(db)  # the other nodes' changes, before this one serves
         yield
     finally:
+        with contextlib.suppress(Exception):
+            await app[keys.NODE].stop_listening()
         if keys.USAGE in app:
             with contextlib.suppress(Exception):
                 await app[keys.USAGE].flush()
@@ -107,18 +111,28 @@ async def _flush_usage_forever(usage: UsageRecorder | video_positions, interval:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     await coverage_tasks.warm_up(app)  # before listening: the first request answers from memory
+    # This node's own buffers and memory (tv_server.node): on every node.
     tasks = [
         asyncio.create_task(_flush_usage_forever(app[keys.USAGE], settings.usage_flush_seconds)),
         asyncio.create_task(poll_forever(app[keys.HUB], settings.announcement_poll_seconds)),
-        asyncio.create_task(callback_tasks.run_forever(app)),
-        asyncio.create_task(coverage_tasks.run_forever(app)),
-        asyncio.create_task(appointment_tasks.run_forever(app)),
-        asyncio.create_task(video_tasks.run_forever(app)),
+        asyncio.create_task(coverage_tasks.follow_forever(app)),
         asyncio.create_task(
             _flush_usage_forever(app[keys.VIDEO_POSITIONS], settings.usage_flush_seconds)
         ),
     ]
+    # The installation's work: on the leading node only (the program scheduler, the legal
+    # review and the inactive-box sweep check `Node.leads` in their own loops).
+    app[keys.NODE].lead(
+        app[keys.DB],
+        [
+            lambda: callback_tasks.run_forever(app),
+            lambda: coverage_tasks.run_forever(app),
+            lambda: appointment_tasks.run_forever(app),
+            lambda: video_tasks.run_forever(app),
+        ],
+    )
     yield
+    await app[keys.NODE].stop_leading()
     for task in tasks:
         task.cancel()
     for task in tasks:
@@ -152,6 +166,8 @@ async def healthz(request: web.Request) -> web.Response:
             "status": "ok" if status == 200 else "error",
             "version": __version__,
             "database": database,
+            # Which node answered and whether it runs the background work (docs/scaling.md).
+            "node": request.app[keys.NODE].health(),
             "front": request.app.get(ANSWERED, {}),
             # Settings that must never be on in production: "demo", "allow_unsigned".
             "warnings": list(request.app[keys.SETTINGS].unsafe_modes),
@@ -180,6 +196,7 @@ def create_app(settings: Settings) -> web.Application:
     logredact.install()  # no log line of the process carries a box token or an API key
     app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
+    app[keys.NODE] = Node()
     app[keys.TOKENS] = TokenSigner(settings.launch_secret)
     app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)
     app[keys.STATIC] = StaticAssets()

@@ -18,6 +18,8 @@ here, a new write emits its change.
     (reset)       everything above
     appointment   screens tagged "appointments"
     announcement  the announcement hub re-reads the current announcements; the home shells go
+    requests      (no cache) the box's open announcement streams are told to reload screens
+                  marked data-refresh, such as 我的申请
 """
 
 from __future__ import annotations
@@ -95,3 +97,6 @@ def wire(app: Mapping) -> None:
     hub.subscribe(["adviser"], lambda _change: cards.clear())
     hub.subscribe(["appointment"], tag("appointments"))
     hub.subscribe(["announcement"], announcement)
+    hub.subscribe(
+        ["requests"], lambda change: [announcements.notify_device(int(i)) for i in change.ids]
+    )

@@ -7,6 +7,7 @@ as a snapshot for the trend line."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 60.0
 # A refresh reuses figures whose computation began this recently (at start, or on a staff request).
 REUSE_SECONDS = 10.0
+FOLLOW_SECONDS = 5.0  # how often every node looks for figures the leader kept
 
 
 async def warm_up(app: web.Application) -> None:
@@ -61,3 +63,14 @@ async def run_forever(app: web.Application, interval: float = REFRESH_SECONDS) -
         except Exception:
             log.exception("coverage refresh failed; retried at the next check")
         await coverage.wait_for_change(app[keys.DB], interval)
+
+
+async def follow_forever(app: web.Application, interval: float = FOLLOW_SECONDS) -> None:
+    """On every node: serve the figures the leading node computed and kept (`run_forever` runs
+    on the leader only), so no node but the leader computes them every minute."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await coverage.follow_latest(app[keys.DB], app[keys.REGIONS])
+        except Exception:
+            log.exception("reading the leader's coverage figures failed")

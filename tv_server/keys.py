@@ -13,6 +13,7 @@ VIDEO_POSITIONS = web.AppKey("video_positions", "Positions")  # content.programs
 TOKENS = web.AppKey("tokens", "TokenSigner")
 BOXES = web.AppKey("boxes", "BoxDirectory")
 HUB = web.AppKey("hub", "AnnouncementHub")
+NODE = web.AppKey("node", "Node")  # this process among the nodes on its database (tv_server.node)
 STATIC = web.AppKey("static", "StaticAssets")
 # Published programs by id, kept in memory for the TV screens; dropped by "program" changes.
 PROGRAMS = web.AppKey("programs", "BoundedCache")

@@ -163,6 +163,8 @@ def render(app: web.Application) -> str:
                      else 0))  # fmt: skip
     head("legaltv_sse_streams", "gauge", "Announcement streams (SSE) open now.")
     out.append(_line("legaltv_sse_streams", app[keys.HUB].listeners))
+    head("legaltv_node_leader", "gauge", "1 when this node runs the background work.")
+    out.append(_line("legaltv_node_leader", int(app[keys.NODE].leads)))
     return "\n".join(out) + "\n"
 
 

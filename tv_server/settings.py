@@ -36,20 +36,23 @@ SETTINGS: tuple[Setting, ...] = (
         "launch_secret",
         "",
         "Shared secret of the operator portal for signed launch URLs (HMAC-SHA256). When empty, "
-        "a random secret is generated once and kept in DATA_DIR/launch_secret.",
+        "a random secret is generated once and kept in DATA_DIR/launch_secret (SQLite only: on "
+        "PostgreSQL serve refuses to start without it).",
     ),
     Setting(
         "secret_key",
         "",
         "Key signing admin sessions and CSRF tokens. When empty, a random key is generated once "
-        "and kept in DATA_DIR/secret_key.",
+        "and kept in DATA_DIR/secret_key (SQLite only: on PostgreSQL serve refuses to start "
+        "without it).",
     ),
     Setting(
         "device_token_secret",
         "",
         "Key signing device tokens (HMAC-SHA256; heartbeats verify them without a database "
         "read). When empty, a random key is generated once and kept in "
-        "DATA_DIR/device_token_secret. Changing it invalidates every signed device token.",
+        "DATA_DIR/device_token_secret (SQLite only: on PostgreSQL serve refuses to start without "
+        "it). Changing it invalidates every signed device token.",
     ),
     Setting(
         "metrics_access",
@@ -418,6 +421,18 @@ def _kept_secret(settings: Settings, name: str) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(secret + "\n")
     return secret
+
+
+SHARED_SECRETS = ("launch_secret", "secret_key", "device_token_secret")
+
+
+def missing_shared_secrets(settings: Settings) -> list[str]:
+    """On PostgreSQL every node must sign and verify with the same keys: the secrets not set
+    explicitly (a generated one would be this node's own). [] on SQLite (one process)."""
+    url = str(settings.database_url).strip()
+    if not url.startswith(("postgresql://", "postgres://")):
+        return []
+    return [name for name in SHARED_SECRETS if not settings.values[name]]
 
 
 def ensure_secrets(settings: Settings) -> Settings:

@@ -342,7 +342,7 @@ async def appointment_act(request: web.Request) -> web.Response:
         },
     )
     device_id = await bookings.device_of(db, appt.id)
-    box_refresh.notify(request.config_dict, device_id)  # "my requests" reloads on the box
+    await box_refresh.notify(request.config_dict, device_id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_day"]
         .url_for(code=appt.point_code)

@@ -158,7 +158,7 @@ async def behalf_book(request: web.Request) -> web.Response:
                 "phone": appt.phone_masked,
             },
         )
-        box_refresh.notify(request.config_dict, box.id)  # "my requests" reloads on the box
+        await box_refresh.notify(request.config_dict, box.id)  # "my requests" reloads on the box
     raise web.HTTPSeeOther(
         request.app.router["admin_appointment_behalf"]
         .url_for(code=point.code)
@@ -198,5 +198,5 @@ async def behalf_cancel(request: web.Request) -> web.Response:
         object_id=appt.code,
         detail={"from": [before.status, before.day, before.start], "to": after.status},
     )
-    box_refresh.notify(request.config_dict, await bookings.device_of(db, appt.id))
+    await box_refresh.notify(request.config_dict, await bookings.device_of(db, appt.id))
     raise web.HTTPSeeOther(back.with_query({"ok": "ap_cancelled"}))

@@ -310,7 +310,7 @@ async def bulk(request: web.Request) -> web.Response:
             object_id=ticket.ref,
             detail={"assignee": assignee, "office": office, "bulk": True},
         )
-        box_refresh.notify(request.config_dict, ticket.device_id)
+        await box_refresh.notify(request.config_dict, ticket.device_id)
     raise see_other(request, "admin_callbacks", ok="cb_assigned")
 
 
@@ -491,7 +491,7 @@ async def act(request: web.Request) -> web.Response:
     await log(request, f"callback.{action}", detail=detail_log, **audit)
     if action == "attempt" and ok == "cb_completed":
         await log(request, "callback.complete", detail={"note": data["note"][:100]}, **audit)
-    box_refresh.notify(request.config_dict, ticket.device_id)
+    await box_refresh.notify(request.config_dict, ticket.device_id)
     # A number revealed on this page stays shown to its assignee while they work the request.
     keep = "1" if data["keep_phone"] == "1" and action not in ("complete", "cancel") else None
     raise web.HTTPSeeOther(url(request, "admin_callback", {"ok": ok, "phone": keep}, cid=ticket.id))

@@ -385,7 +385,8 @@ async def _run(app: web.Application) -> None:
     while True:
         await asyncio.sleep(60 if TASK_SECONDS > 60 else TASK_SECONDS)
         try:
-            await tick(app)
+            if app[keys.NODE].leads:  # once for the installation (tv_server.node)
+                await tick(app)
         except Exception:  # a failed round must not stop the next ones
             log_.exception("legal review round failed")
         await asyncio.sleep(max(0.0, TASK_SECONDS - 60))

@@ -54,9 +54,12 @@ class _Watcher:
 
 
 async def tick(app: web.Application, watcher: _Watcher | None = None) -> list[int]:
-    """One round of the scheduler: publish what is due, expire what has ended, refresh the
-    TV cache; returns the ids of programs whose TV content changed."""
-    changed = await workflow.publish_due(app[keys.DB], time.time(), audit=_system_audit)
+    """One round of the scheduler: publish what is due, expire what has ended (on the leading
+    node only, tv_server.node), refresh the TV cache; returns the ids of programs whose TV
+    content changed."""
+    changed = []
+    if app[keys.NODE].leads:
+        changed = await workflow.publish_due(app[keys.DB], time.time(), audit=_system_audit)
     if changed:
         await views_programs.tv_changed(app, changed)
     if watcher is not None:

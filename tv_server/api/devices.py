@@ -670,7 +670,9 @@ async def _flush_forever(app: web.Application, interval: float) -> None:
         try:
             await app[HEARTBEATS].flush()
             await app[SIGNED_TOKENS].refresh(force=True)  # other processes' revocations too
-            if time.monotonic() - last_sweep > INACTIVE_SWEEP_SECONDS:
+            if (
+                time.monotonic() - last_sweep > INACTIVE_SWEEP_SECONDS and app[keys.NODE].leads
+            ):  # the sweep once for the installation (tv_server.node)
                 await activity.mark_inactive(app[keys.DB])
                 last_sweep = time.monotonic()
         except Exception:

@@ -11,7 +11,7 @@ from tv_server import __version__, logredact
 from tv_server.cli.context import add_common, base_url, settings
 from tv_server.cli.demo import launch_url
 from tv_server.demo import DEMO_PASSWORD, DEMO_USERS
-from tv_server.settings import Settings, ensure_secrets
+from tv_server.settings import Settings, ensure_secrets, missing_shared_secrets
 
 
 def register(sub) -> None:
@@ -78,15 +78,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from tv_server.app import create_app
 
-    serving = ensure_secrets(
-        settings(
-            args,
-            host=args.host,
-            port=args.port,
-            demo=args.demo,
-            allow_unsigned=args.allow_unsigned,
-        )
+    chosen = settings(
+        args,
+        host=args.host,
+        port=args.port,
+        demo=args.demo,
+        allow_unsigned=args.allow_unsigned,
     )
+    missing = missing_shared_secrets(chosen)
+    if missing:
+        names = ", ".join(f"{name} (LEGALTV_{name.upper()})" for name in missing)
+        print(
+            f"error: on PostgreSQL every node must use the same secrets; set {names} to the same"
+            " value on every node (docs/scaling.md). Generated ones would be this node's own:"
+            " sessions, launch URLs and device tokens signed by one node would fail on another.",
+            file=sys.stderr,
+        )
+        return 2
+    serving = ensure_secrets(chosen)
     logredact.install()  # before the first line is logged (create_app installs it too)
     logging.basicConfig(
         level=serving.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
