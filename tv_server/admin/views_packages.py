@@ -164,6 +164,7 @@ async def import_zip(request: web.Request) -> web.Response:
                 request.config_dict[keys.DB], settings.data_path, path,
                 publish_new=publish, publish_updates=publish, author=user.username,
                 label=label, regions_allowed=scoped, audit=audit_hook(request),
+                video_max_seconds=settings.video_max_seconds,
             )  # fmt: skip
         except PackageError as exc:
             await log(request, "content.import", object_type="package", outcome="failed",
