@@ -822,9 +822,7 @@ async def set_poster(
             tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
         )
         new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
-        rev = await new_draft(
-            tx, program_id, new, state=new_state, author=author, note="", now=now
-        )
+        rev = await new_draft(tx, program_id, new, state=new_state, author=author, note="", now=now)
         if audit:
             await audit(tx, "program.poster", program_id, {"revision": rev, **detail})
     return rev

@@ -25,7 +25,7 @@ MESSAGES = {
     "upload_missing": N_("请选择要上传的文件。"),
     "video_unreadable": N_("无法读取这个视频文件，请重新导出后再上传。"),
     "video_no_stream": N_("这个文件里没有视频画面，请换一个文件。"),
-    "video_codec": N_("服务器无法解码这个视频的编码（%(codec)s），请导出为H.264、H.265、VP9或AV1后再上传。"),
+    "video_codec": N_("服务器无法解码这种视频编码（%(codec)s），请导出为H.264再上传。"),
     "video_too_short": N_("视频太短，至少要1秒。"),
     "video_too_long": N_("视频太长，最长%(minutes)s分钟。"),
     "upload_kind": N_("上传类型不正确。"),

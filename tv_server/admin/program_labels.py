@@ -120,7 +120,7 @@ ERRORS = {
     "poster_candidate": N_("请选一张视频画面，或上传一张海报图片（画面在转码完成后才有）。"),
     "video_unreadable": N_("无法读取这个视频文件，请重新导出后再上传。"),
     "video_no_stream": N_("这个文件里没有视频画面，请换一个文件。"),
-    "video_codec": N_("服务器无法解码这个视频的编码（%(codec)s），请导出为H.264、H.265、VP9或AV1后再上传。"),
+    "video_codec": N_("服务器无法解码这种视频编码（%(codec)s），请导出为H.264再上传。"),
     "video_too_short": N_("视频太短，至少要1秒。"),
     "video_too_long": N_("视频太长，最长%(minutes)s分钟。"),
     "video_not_ready": N_("视频还在转码或转码失败，视频处理好之后才能提交审核。"),
