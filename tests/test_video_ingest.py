@@ -329,3 +329,30 @@ async def test_a_package_video_is_checked_like_an_upload(front_client, data_dir,
     assert "not a video file" in "\n".join(str(p) for p in caught.value.problems)
     assert await db.fetchval("SELECT COUNT(*) FROM program_revisions") == before
     assert await db.fetchval("SELECT COUNT(*) FROM video_jobs") == 0
+
+
+async def test_the_poster_route_needs_its_csrf_token_and_caps_pictures(front_client, data_dir):
+    client = await front_client(
+        create_app(make_settings(data_dir, video_jobs_concurrency=0, upload_max_bytes=20_000))
+    )
+    db = client.app[keys.DB]
+    assert (await login(client, "admin")).status == 303
+    pid = await create(client)
+    assert (await save_with_video(client, pid, sample("h264_mkv"), "v.mkv")).status == 303
+    state = await workflow.get_state(db, pid)
+    revisions = await db.fetchval("SELECT COUNT(*) FROM program_revisions")
+    forged = await client.post(
+        f"/admin/programs/{pid}/poster", data={"revision": str(state.draft.id), "candidate": "1"}
+    )
+    assert forged.status == 403 and "页面已过期" in await forged.text()
+    token = await csrf_of(client, f"/admin/programs/{pid}")
+    data = FormData()
+    data.add_field("csrf_token", token)
+    data.add_field("revision", str(state.draft.id))
+    big = (CATALOG / "fang-dianxin-zhapian/media/poster.jpg").read_bytes()
+    assert len(big) > 20_000
+    data.add_field("poster", big, filename="p.jpg", content_type="image/jpeg")
+    response = await client.post(f"/admin/programs/{pid}/poster", data=data)
+    assert response.status == 413 and "文件太大" in await response.text()
+    assert await db.fetchval("SELECT COUNT(*) FROM program_revisions") == revisions
+    assert (await workflow.get_state(db, pid)).draft.content.poster_media_id is None
