@@ -293,7 +293,7 @@ async def test_a_package_video_is_queued_and_goes_live_only_once_transcoded(
                                      " WHERE program_id = ?", (pid,))  # fmt: skip
     result = await package_import.import_package(db, data_dir, pkg, publish_updates=True)
     # Asked to publish, but an H.265 MOV cannot play on boxes before its transcode.
-    assert [p.outcome for p in result.programs] == ["draft"]
+    assert [p.outcome for p in result.programs] == ["video_pending"]
     state = await workflow.get_state(db, pid)
     assert state.live.id == live_before
     media_id = state.draft.content.video_media_id

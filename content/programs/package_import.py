@@ -33,7 +33,9 @@ class Imported:
     id: int
     slug: str
     title: str
-    outcome: str  # "published" (live now), "draft" (waits for review) or "unchanged"
+    # "published" (live now), "draft" (waits for review), "unchanged", or "video_pending" (a
+    # draft, although publishing was asked: its video goes live only once transcoded)
+    outcome: str
     revision: int
 
 
@@ -326,6 +328,7 @@ async def _write_program(
 ) -> Imported:  # fmt: skip
     p = item.program
     video_id = await live.insert_media(tx, item.video) if item.video else None
+    held = False
     if video_id is not None and queue_videos:
         # Transcoded like an editor's upload. Until its job is done, a video boxes cannot play
         # as it is (not an H.264 MP4) keeps the program from going live: it waits as a draft.
@@ -333,6 +336,7 @@ async def _write_program(
         if not item.plays_as_is:
             job = await tx.fetchone("SELECT state FROM video_jobs WHERE media_id = ?", (video_id,))
             if job is None or job["state"] != "done":
+                held = publish_updates if existing_id is not None else publish_new
                 publish_new = publish_updates = False
     poster_id = await live.insert_media(tx, item.poster) if item.poster else None
     if item.cover:
@@ -379,7 +383,7 @@ async def _write_program(
         publish = publish_updates
     if publish:
         await workflow.publish_revision(tx, pid, rev, author, now)
-    outcome = "published" if publish else "draft"
+    outcome = "published" if publish else "video_pending" if held else "draft"
     if audit:
         await audit(
             tx, "program.import", pid, {"slug": p.slug, "revision": rev, "outcome": outcome}

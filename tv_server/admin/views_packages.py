@@ -37,6 +37,7 @@ OUTCOMES = {
     "published": N_("已上线"),
     "draft": N_("已存为草稿，待审核"),
     "unchanged": N_("没有变化"),
+    "video_pending": N_("已存为草稿：视频转码完成后才能上线"),
 }
 
 
