@@ -356,3 +356,30 @@ async def test_the_poster_route_needs_its_csrf_token_and_caps_pictures(front_cli
     assert response.status == 413 and "文件太大" in await response.text()
     assert await db.fetchval("SELECT COUNT(*) FROM program_revisions") == revisions
     assert (await workflow.get_state(db, pid)).draft.content.poster_media_id is None
+
+
+async def test_admin_package_upload_queues_the_video_and_waits_to_publish(
+    front_client, data_dir, tmp_path
+):
+    for name in ("media", "renditions", "titlecards"):  # the shared ones are links
+        (data_dir / name).unlink()
+        (data_dir / name).mkdir()
+    client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
+    db = client.app[keys.DB]
+    assert (await login(client, "admin")).status == 303
+    pkg = _package(tmp_path, sample("av1_mkv"))
+    files = {
+        str(path.relative_to(pkg)): path.read_bytes() for path in pkg.rglob("*") if path.is_file()
+    }
+    body = FormData()
+    body.add_field("csrf_token", await csrf_of(client, "/admin/packages"))
+    body.add_field("publish", "1")
+    body.add_field("file", export.zip_files(files), filename="bao.zip",
+                   content_type="application/zip")  # fmt: skip
+    response = await client.post("/admin/packages/import", data=body)
+    html = await response.text()
+    assert response.status == 200 and "视频转码完成后才能上线" in html, html
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'fang-dianxin-zhapian'")
+    media_id = (await workflow.get_state(db, pid)).draft.content.video_media_id
+    assert (await video.job_for(db, media_id)).state == "queued"
+    assert (await uploads.media_info(db, media_id))["mime"] == "video/x-matroska"
