@@ -601,8 +601,8 @@ async def create_program(
     staged: Staged | None = None,
     video_max_seconds: float = 7200,
 ) -> int:
-    """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
-    H.264 MP4) needs a `poster` image; both go live with the revision."""
+    """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (MP4,
+    MOV, MKV or WebM) and its optional `poster` image go live with the revision."""
     slug = slug.strip()
     earlier: dict[str, DomainError] = {}
     if slug and not package.SLUG_RE.fullmatch(slug):

@@ -115,7 +115,6 @@ ERRORS = {
     "upload_not_mp4": N_("视频必须是MP4、MOV、MKV或WebM文件。"),
     "upload_too_many": N_("一次最多上传20个文件。"),
     "upload_kind": N_("上传类型不正确。"),
-    "poster_required": N_("上传视频时请同时上传一张海报图片。"),
     "poster_without_video": N_("海报图片要和视频一起上传。"),
     "poster_candidate": N_("请选一张视频画面，或上传一张海报图片（画面在转码完成后才有）。"),
     "video_unreadable": N_("无法读取这个视频文件，请重新导出后再上传。"),
