@@ -108,7 +108,7 @@ async def test_what_cannot_become_a_program_video_is_refused_in_chinese(front_cl
 def made(tmp_path_factory) -> dict[str, tuple[Path, dict, video.Probe]]:
     root = tmp_path_factory.mktemp("ingest")
     out = {}
-    for name in ("hevc_mov", "vp9_webm", "av1_mkv"):
+    for name in ("hevc_mov", "vp9_webm", "av1_mkv", "anamorphic_mp4"):
         src = sample(name)
         facts = video.make_outputs(
             root, src, name * 4, ladder=FULL_LADDER, max_seconds=7200, run=video.Runner()
@@ -119,7 +119,8 @@ def made(tmp_path_factory) -> dict[str, tuple[Path, dict, video.Probe]]:
 
 def test_h265_vp9_and_av1_sources_become_h264_renditions_never_above_the_source(made):
     for name, (folder, facts, src) in made.items():
-        assert (src.codec, name) in {("hevc", "hevc_mov"), ("vp9", "vp9_webm"), ("av1", "av1_mkv")}
+        assert (src.codec, name) in {("hevc", "hevc_mov"), ("vp9", "vp9_webm"), ("av1", "av1_mkv"),
+                                     ("h264", "anamorphic_mp4")}  # fmt: skip
         sizes = []
         for rendition in facts["renditions"]:
             info = streams(folder / "hls" / rendition["name"] / "seg0000.ts")
@@ -145,7 +146,12 @@ def test_h265_vp9_and_av1_sources_become_h264_renditions_never_above_the_source(
     assert (made["vp9_webm"][1]["renditions"][0]["width"], made["vp9_webm"][2].width) == (160, 161)
 
 
-def test_anamorphic_pictures_are_shown_at_their_display_aspect():
+def test_anamorphic_pictures_are_shown_at_their_display_aspect(made):
+    folder, facts, src = made["anamorphic_mp4"]
+    assert (src.width, src.height) == (213, 90)  # 160 pixels of 4:3 width
+    info = streams(folder / "hls" / facts["renditions"][0]["name"] / "seg0000.ts")
+    assert (info["width"], info["height"]) == (212, 90)
+    assert info.get("sample_aspect_ratio", "1:1") in ("1:1", "0:1")  # square pixels now
     assert video._display_width(720, "64:45") == 1024  # 16:9 PAL DVD
     assert video._display_width(640, "1:1") == 640
     assert video._display_width(640, "0:1") == 640 and video._display_width(640, None) == 640

@@ -50,6 +50,10 @@ SAMPLES = {
     # H.264 in Matroska at 25 fps.
     "h264_mkv": ("h264.mkv", "160x90", "25", 1.5,
                  lambda: ["-c:v", "libx264", "-preset", "ultrafast"], ["-c:a", "aac"]),
+    # Anamorphic H.264 (pixels 4:3 wide, as DV and DVD video store them).
+    "anamorphic_mp4": ("dv.mp4", "160x90", "25", 1.2,
+                       lambda: ["-c:v", "libx264", "-preset", "ultrafast", "-vf", "setsar=4/3"],
+                       None),
     # Too short.
     "short_webm": ("short.webm", "160x90", "25", 0.4,
                    lambda: ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
