@@ -823,6 +823,8 @@ async def set_poster(
         )
         new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
         rev = await new_draft(tx, program_id, new, state=new_state, author=author, note="", now=now)
+        if flow.state == "scheduled":  # as a save, a change cancels the approved schedule
+            detail["schedule_cancelled"] = True
         if audit:
             await audit(tx, "program.poster", program_id, {"revision": rev, **detail})
     return rev
