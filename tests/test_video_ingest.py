@@ -258,7 +258,11 @@ async def test_editor_uploads_a_webm_without_a_poster_and_picks_a_frame(front_cl
     uploaded = await workflow.get_state(db, pid)
     chosen = uploaded.draft.content.poster_media_id
     assert chosen != after.draft.content.poster_media_id
-    # Reviewed like any edit; once live, the chosen poster is what the TV shows.
+    # Reviewed like any edit: the reviewer sees the poster; once live, it is what the TV shows.
+    review = await (await client.get(f"/admin/programs/{pid}/review")).text()
+    thumb = await uploads.rendition_url(db, chosen, "thumb-720p")
+    assert re.search(rf'<img class="review-cover" src="{re.escape(thumb)}" alt="修改后的视频海报"',
+                     review), review  # fmt: skip
     assert (await act_on_program(client, pid, "submit")).status == 303
     assert (await act_on_program(client, pid, "approve")).status == 303
     base = await enter(client, "DEMO-0001")

@@ -651,6 +651,13 @@ async def _shown_changes(request: web.Request, changes) -> list[dict]:
         if c.field == "cover":
             row.update(old_url=f"/media/{c.old}" if c.old else "",
                        new_url=f"/media/{c.new}" if c.new else "")  # fmt: skip
+        if c.field == "video":  # the video's poster as a picture too
+            for side in ("old", "new"):
+                found = re.search(r"poster #(\d+)", getattr(c, side))
+                url = found and await uploads.rendition_url(
+                    _db(request), int(found.group(1)), "thumb-720p"
+                )
+                row[f"{side}_poster"] = url or ""
         out.append(row)
     return out
 
