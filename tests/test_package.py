@@ -160,15 +160,17 @@ def test_video_that_is_not_mp4_is_refused(program_dir):
     shutil.copy(program_dir / "images" / "yizhu.jpg", program_dir / "media" / "poster.jpg")
     toml = program_dir / "program.toml"
     toml.write_text(toml.read_text() + 'video = "media/video.mp4"\nposter = "media/poster.jpg"\n')
-    assert any("not an MP4" in p for p in problems_of(program_dir))
+    assert any("not a video file (MP4, MOV, MKV or WebM" in p for p in problems_of(program_dir))
 
 
-def test_video_without_poster_is_refused(program_dir):
+def test_video_without_poster_is_taken(program_dir):
+    """The poster is optional: the TV shows a frame the transcode took until one is chosen."""
     (program_dir / "media").mkdir()
     shutil.copy(CATALOG / "fang-dianxin-zhapian" / "media" / "video.mp4", program_dir / "media")
     toml = program_dir / "program.toml"
     toml.write_text(toml.read_text() + 'video = "media/video.mp4"\n')
-    assert any("needs a 'poster'" in p for p in problems_of(program_dir))
+    program = load(program_dir)
+    assert (program.video, program.poster) == ("media/video.mp4", None)
 
 
 def test_empty_page_is_refused(program_dir):

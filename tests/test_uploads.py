@@ -201,9 +201,11 @@ def _without_h264(data: bytes) -> bytes:
     ("mutate", "code"),
     [
         pytest.param(lambda d: d[: len(d) // 2], "upload_truncated", id="truncated"),
-        pytest.param(_without_h264, "upload_not_mp4", id="hevc-not-h264"),
+        # An H.265 label on H.264 bytes: ffprobe names a codec, FFmpeg cannot decode a frame.
+        pytest.param(_without_h264, "video_unreadable", id="hevc-label-on-h264-bytes"),
         pytest.param(lambda d: jpeg_with_orientation(), "upload_not_mp4", id="a-jpeg"),
-        pytest.param(lambda d: b"\x00\x00\x00\x08free" + d[8:], "upload_not_mp4", id="no-ftyp"),
+        pytest.param(lambda d: b"\x00\x00\x00\x08free" + d[8:], "upload_truncated", id="no-ftyp"),
+        pytest.param(lambda d: b"RIFF\x00\x00\x00\x00AVI LIST" * 4, "upload_not_mp4", id="avi"),
     ],
 )
 async def test_bad_videos_are_refused(db, mutate, code):

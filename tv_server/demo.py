@@ -84,7 +84,7 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         # Through the same write path as editors' package imports; each program's first
         # revision is noted in Chinese.
         await package_import.import_package(
-            db, data_dir, catalog_root(), note=workflow.IMPORTED_NOTE
+            db, data_dir, catalog_root(), note=workflow.IMPORTED_NOTE, queue_videos=False
         )
 
     async def service_points():

@@ -120,15 +120,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "video_upload_max_bytes",
         2 * 1024**3,
-        "Largest video (H.264 MP4) an editor may upload, and largest content package (.zip, "
-        "at most 512 MB however high this is). Streamed to disk, refused with 413 once passed.",
+        "Largest video (MP4, MOV, MKV or WebM) an editor may upload, and largest content "
+        "package (.zip, at most 512 MB however high this is). Streamed to disk, refused with "
+        "413 once passed.",
         int,
     ),
     Setting(
         "video_max_seconds",
         7200,
         "Longest program video accepted (seconds, as ffprobe reads it); longer uploads are "
-        "refused with a message. Videos shorter than 1 s or without a video stream are too.",
+        "refused with a message. Videos shorter than 1 s, without a video stream or in a codec "
+        "FFmpeg cannot decode are too; package imports apply the same checks.",
         int,
     ),
     Setting(

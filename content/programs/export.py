@@ -26,7 +26,10 @@ PROGRAM_KEYS = (
     "slug", "title", "summary", "category", "tags", "language", "regions", "cover", "video",
     "poster", "duration_seconds", "published_at", "citations",
 )  # fmt: skip
-MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4"}
+MIME_EXT = {
+    "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4",
+    "video/quicktime": ".mov", "video/x-matroska": ".mkv", "video/webm": ".webm",
+}  # fmt: skip
 _SHA_RE = re.compile(r"([0-9a-f]{64})-")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same content always makes the same zip
 
@@ -207,8 +210,9 @@ async def program_files(db: Database, data_dir: Path, snap: Snapshot) -> Files:
             files[prefix + cover] = data_dir / source["file"]
     video = poster = None
     if c.video_media_id is not None:
-        video = "media/video.mp4"
-        files[prefix + video] = data_dir / (await _media(db, c.video_media_id))["file"]
+        media = await _media(db, c.video_media_id)  # the original upload, in its container
+        video = f"media/video{_ext(media)}"
+        files[prefix + video] = data_dir / media["file"]
     if c.poster_media_id is not None:
         media = await _media(db, c.poster_media_id)
         poster = f"media/poster{_ext(media)}"

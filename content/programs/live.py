@@ -83,10 +83,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def store_media_file(src: Path, data_dir: Path) -> tuple[str, str]:
-    """Copy a file into the content-addressed store; return (sha256, file path relative)."""
+def store_media_file(src: Path, data_dir: Path, suffix: str | None = None) -> tuple[str, str]:
+    """Copy a file into the content-addressed store; return (sha256, file path relative).
+    `suffix`: the stored file's (by default the source's)."""
     sha = _sha256(src)
-    rel = f"media/{sha[:2]}/{sha}{src.suffix.lower()}"
+    rel = f"media/{sha[:2]}/{sha}{src.suffix.lower() if suffix is None else suffix}"
     dest = data_dir / rel
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -22,13 +22,13 @@ from markdown_it import MarkdownIt
 from PIL import Image, UnidentifiedImageError
 
 from content.laws import citations as cites
+from content.programs import uploads
 
 SLUG_RE = re.compile(r"[a-z0-9-]+")
 PAGE_NAME_RE = re.compile(r"(\d+)\.md")
 IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 LANGUAGES = {"zh", "mn"}
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
-MP4_BRANDS = {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"dash"}
 SUMMARY_MAX = 60
 MAX_IMAGE_PIXELS = 40_000_000  # 8K × 5K; anything larger is not a TV picture
 
@@ -173,10 +173,8 @@ def load_program(folder: Path, categories: set[str]) -> Program:
     published_at = _date(data, "published_at", bad)
 
     cover = _asset(folder, data, "cover", bad, _check_image)
-    video = _asset(folder, data, "video", bad, _check_mp4)
+    video = _asset(folder, data, "video", bad, _check_video)
     poster = _asset(folder, data, "poster", bad, _check_image)
-    if "video" in data and "poster" not in data:
-        bad("video", "a program with a video needs a 'poster' image")
     duration = data.get("duration_seconds")
     if duration is not None:
         if "video" not in data:
@@ -352,16 +350,15 @@ def _check_image(path: Path) -> str | None:
     return None
 
 
-def _check_mp4(path: Path) -> str | None:
-    """Return why `path` is not an MP4 file, or None (checks the leading `ftyp` box)."""
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    if len(head) < 16 or head[4:8] != b"ftyp":
-        return "not an MP4 file (no 'ftyp' box at the start)"
-    size = int.from_bytes(head[0:4], "big")
-    brands = {head[8:12]} | {head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
-    if not brands & MP4_BRANDS:
-        return f"not an MP4 file (brand {head[8:12]!r})"
+def _check_video(path: Path) -> str | None:
+    """Return why `path` is not a video container we take (MP4, MOV, MKV, WebM), or None.
+    Sniffs the bytes, not the name; the codecs are checked with ffprobe at import."""
+    try:
+        kind = uploads.sniff_file(path)
+    except OSError as exc:
+        return f"cannot be read ({exc})"
+    if kind not in uploads.VIDEO_KINDS:
+        return "not a video file (MP4, MOV, MKV or WebM, judged by its bytes)"
     return None
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from content.laws import register as laws
-from content.programs import live, package, workflow
+from content.programs import live, package, uploads, video, workflow
 from content.programs.package import PackageError, Problem
 from content.programs.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
-from storage import Database
+from storage import Database, Invalid
 
 MAX_FILES = 2000  # entries in a zip
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # total size once unpacked
@@ -33,7 +33,9 @@ class Imported:
     id: int
     slug: str
     title: str
-    outcome: str  # "published" (live now), "draft" (waits for review) or "unchanged"
+    # "published" (live now), "draft" (waits for review), "unchanged", or "video_pending" (a
+    # draft, although publishing was asked: its video goes live only once transcoded)
+    outcome: str
     revision: int
 
 
@@ -161,6 +163,8 @@ async def _check(
     regions_allowed: Callable[[list[str]], bool] | None,
     categories: list[package.Category] = (),
     root: Path | None = None,
+    video_max_seconds: float = 7200,
+    probes: dict[str, video.Probe] | None = None,
 ) -> tuple[list[Problem], dict[str, int]]:
     """Problems against the database and the editors' rules; {slug: id} of existing programs.
 
@@ -198,6 +202,14 @@ async def _check(
             bad("citations", f"law {code!r} is not in the law register")
         if regions_allowed is not None and not regions_allowed(p.regions):
             bad("regions", "outside the regions you may edit")
+        if p.video:
+            try:  # as an editor's upload is checked: ffprobe, then FFmpeg decodes a frame
+                found = await asyncio.to_thread(_probe_video, p.root / p.video, video_max_seconds)
+            except Invalid as exc:
+                bad("video", _video_problem(exc, video_max_seconds))
+            else:
+                if probes is not None:
+                    probes[p.slug] = found
         row = await db.fetchone(
             "SELECT p.id, w.state FROM programs p LEFT JOIN program_workflow w"
             " ON w.program_id = p.id WHERE p.slug = ?",
@@ -213,6 +225,22 @@ async def _check(
                 if not regions_allowed(state.regions):
                     bad("slug", f"program {p.slug!r} reaches regions outside the ones you may edit")
     return problems, existing
+
+
+def _probe_video(path: Path, max_seconds: float) -> video.Probe:
+    found = video.probe(path, max_seconds=max_seconds)
+    video.check_decodes(path)
+    return found
+
+
+def _video_problem(exc: Invalid, max_seconds: float) -> str:
+    return {
+        "video_no_stream": "has no video stream",
+        "video_codec": f"its video codec {exc.params.get('codec', '?')!r} cannot be decoded by"
+        " this server's FFmpeg (use H.264, H.265, VP9 or AV1)",
+        "video_too_short": "is shorter than 1 second",
+        "video_too_long": f"is longer than {int(max_seconds // 60)} minutes (video_max_seconds)",
+    }.get(exc.code, f"cannot be read by FFmpeg ({exc.code})")
 
 
 async def _category_changes(
@@ -255,9 +283,12 @@ class _Prepared:
     covers: dict[str, str]
     video: live.PreparedMedia | None
     poster: live.PreparedMedia | None
+    plays_as_is: bool = True  # the video: an H.264 MP4 boxes play until it is transcoded
 
 
-def _prepare(program: package.Program, category_title: str, data_dir: Path) -> _Prepared:
+def _prepare(
+    program: package.Program, category_title: str, data_dir: Path, probe: video.Probe | None
+) -> _Prepared:
     """Store every file (content-addressed) and make every rendition before the transaction."""
     root = program.root
     pages = {
@@ -276,22 +307,37 @@ def _prepare(program: package.Program, category_title: str, data_dir: Path) -> _
         data_dir,
     )
     video = None
+    plays_as_is = True
     if program.video:
-        sha, rel = live.store_media_file(root / program.video, data_dir)
+        kind = uploads.sniff_file(root / program.video) or "mp4"
+        mime, suffix = uploads.VIDEO_TYPES.get(kind, uploads.VIDEO_TYPES["mp4"])
+        sha, rel = live.store_media_file(root / program.video, data_dir, suffix)
         size = (root / program.video).stat().st_size
-        video = live.PreparedMedia(sha, rel, "video", "video/mp4", size, [])
+        video = live.PreparedMedia(sha, rel, "video", mime, size, [])
+        plays_as_is = kind == "mp4" and probe is not None and probe.codec == "h264"
     poster = None
     if program.poster:
         poster = live.prepare_image(root / program.poster, data_dir, live.COVER_SPECS)
-    return _Prepared(program, pages, cover, covers, video, poster)
+    return _Prepared(program, pages, cover, covers, video, poster, plays_as_is)
 
 
 async def _write_program(
     tx, item: _Prepared, existing_id: int | None, *, publish_new: bool, publish_updates: bool,
     author: str, note: str, now: float, audit: workflow.AuditHook | None,
+    queue_videos: bool = True,
 ) -> Imported:  # fmt: skip
     p = item.program
     video_id = await live.insert_media(tx, item.video) if item.video else None
+    held = False
+    if video_id is not None and queue_videos:
+        # Transcoded like an editor's upload. Until its job is done, a video boxes cannot play
+        # as it is (not an H.264 MP4) keeps the program from going live: it waits as a draft.
+        await video.enqueue(tx, video_id, now)
+        if not item.plays_as_is:
+            job = await tx.fetchone("SELECT state FROM video_jobs WHERE media_id = ?", (video_id,))
+            if job is None or job["state"] != "done":
+                held = publish_updates if existing_id is not None else publish_new
+                publish_new = publish_updates = False
     poster_id = await live.insert_media(tx, item.poster) if item.poster else None
     if item.cover:
         await live.insert_media(tx, item.cover)
@@ -337,7 +383,7 @@ async def _write_program(
         publish = publish_updates
     if publish:
         await workflow.publish_revision(tx, pid, rev, author, now)
-    outcome = "published" if publish else "draft"
+    outcome = "published" if publish else "video_pending" if held else "draft"
     if audit:
         await audit(
             tx, "program.import", pid, {"slug": p.slug, "revision": rev, "outcome": outcome}
@@ -359,6 +405,8 @@ async def import_package(
     audit: workflow.AuditHook | None = None,
     max_files: int = MAX_FILES,
     max_bytes: int = MAX_UNPACKED_BYTES,
+    video_max_seconds: float = 7200,
+    queue_videos: bool = True,
 ) -> ImportResult:
     """Import a package folder or zip; raise PackageError (problems as file:line, relative to
     the package) with nothing written when anything is wrong.
@@ -367,7 +415,12 @@ async def import_package(
     draft for review. A program that exists gets the package as a new revision of its working
     copy (a draft to review), published at once when `publish_updates`; a package identical to
     the working copy changes nothing. Categories are added or updated. `note`: the note of the
-    revisions written (default "import <label>")."""
+    revisions written (default "import <label>").
+
+    Videos are checked like an editor's upload (ffprobe: a video stream FFmpeg decodes, 1 s to
+    `video_max_seconds`) and queued for transcoding (unless `queue_videos` is false: the demo's
+    own H.264 video plays as it is); a program whose video is not an H.264 MP4 is not published
+    before its transcode is done (it is written as a draft)."""
     source, data_dir = Path(source), Path(data_dir)
     label = label or source.name
     with tempfile.TemporaryDirectory(prefix="legaltv-import-") as tmp:
@@ -383,16 +436,19 @@ async def import_package(
             raise _refuse(label, f"cannot be read ({exc})") from exc
         if not programs:
             raise _refuse(label, "no program folders (expected <slug>/program.toml)")
+        probes: dict[str, video.Probe] = {}
         problems, existing = await _check(
-            db, programs, regions_allowed=regions_allowed, categories=categories, root=root
-        )
+            db, programs, regions_allowed=regions_allowed, categories=categories, root=root,
+            video_max_seconds=video_max_seconds, probes=probes,
+        )  # fmt: skip
         if problems:
             raise PackageError(_shown(problems, base, prefix))
         for pid in existing.values():
             await workflow.get_state(db, pid)  # gives programs made before the workflow one
         titles = {c.slug: c.title for c in categories}
         prepared = [
-            await asyncio.to_thread(_prepare, p, titles[p.category], data_dir) for p in programs
+            await asyncio.to_thread(_prepare, p, titles[p.category], data_dir, probes.get(p.slug))
+            for p in programs
         ]
         now = time.time()
         note = note or f"import {label}"
@@ -416,6 +472,7 @@ async def import_package(
                         note=note,
                         now=now,
                         audit=audit,
+                        queue_videos=queue_videos,
                     )  # fmt: skip
                 )
     return result

@@ -1,4 +1,5 @@
-"""Editors' uploads: images (JPEG, PNG, WebP) and H.264 MP4 videos, judged by their bytes.
+"""Editors' uploads: images (JPEG, PNG, WebP) and videos (MP4/MOV, MKV/WebM in any codec the
+machine's FFmpeg decodes), judged by their bytes.
 
 An image is sniffed, verified, fully decoded under the decompression-bomb guard, turned upright by
 its EXIF orientation and kept without metadata; every rendition is made on disk before the one
@@ -48,8 +49,6 @@ UPLOAD_SPECS: list[RenditionSpec] = [
 ]
 # Metadata that forces the stored original to be rewritten (GPS and camera data live in EXIF).
 _METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "comment")
-_VIDEO_CODECS = (b"avc1", b"avc3")  # H.264 sample entries
-_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 
 # (tx, media id, {sha256, bytes, mime, kind}): e.g. the audit entry, inside the transaction.
 Recorder = Callable[[object, int, dict], Awaitable[None]]
@@ -179,9 +178,20 @@ def make_renditions(
 # -- videos ----------------------------------------------------------------------------------
 
 # What a file holds, judged by its first bytes (SNIFF_BYTES are enough): "jpeg", "png", "webp",
-# "mp4", "zip", or None for anything else.
-SNIFF_BYTES = 16
+# a video container ("mp4", "mov", "mkv", "webm"), "zip", or None for anything else.
+SNIFF_BYTES = 64
 IMAGE_KINDS = {"jpeg", "png", "webp"}
+# Video containers: kind → (MIME type, file suffix of the stored original).
+VIDEO_TYPES = {
+    "mp4": ("video/mp4", ".mp4"),
+    "mov": ("video/quicktime", ".mov"),
+    "mkv": ("video/x-matroska", ".mkv"),
+    "webm": ("video/webm", ".webm"),
+}
+VIDEO_KINDS = set(VIDEO_TYPES)
+# Top-level atoms a QuickTime file made before `ftyp` existed may start with.
+_QT_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+_EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
 
 
 def sniff(head: bytes) -> str | None:
@@ -193,19 +203,34 @@ def sniff(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     if head[4:8] == b"ftyp":
-        return "mp4"
+        return "mov" if head[8:12] == b"qt  " else "mp4"
+    if head[4:8] in _QT_ATOMS and int.from_bytes(head[:4], "big") >= 8:
+        return "mov"
+    if head.startswith(_EBML):
+        # The EBML header names the DocType ("webm" or "matroska") in its first bytes.
+        return "webm" if b"\x42\x82\x84webm" in head[:64] else "mkv"
     if head[:2] == b"PK":  # a zip (the package import checks the rest)
         return "zip"
     return None
 
 
+def sniff_file(path: Path) -> str | None:
+    with path.open("rb") as fh:
+        return sniff(fh.read(SNIFF_BYTES))
+
+
 # What a file name's extension promises, by family: an image must not arrive as clip.mp4 nor a
-# video as photo.jpg (within images the bytes decide: a PNG named .jpg is stored as PNG).
+# video as photo.jpg (within images the bytes decide: a PNG named .jpg is stored as PNG; within
+# videos too: an MKV named .mp4 is stored as MKV).
 _NAME_FAMILIES = {
     ".jpg": "image", ".jpeg": "image", ".png": "image", ".webp": "image",
-    ".mp4": "video", ".m4v": "video", ".mov": "video", ".zip": "zip",
+    ".mp4": "video", ".m4v": "video", ".mov": "video", ".mkv": "video", ".webm": "video",
+    ".zip": "zip",
 }  # fmt: skip
-_KIND_FAMILIES = {"jpeg": "image", "png": "image", "webp": "image", "mp4": "video", "zip": "zip"}
+_KIND_FAMILIES = {
+    "jpeg": "image", "png": "image", "webp": "image", "zip": "zip",
+    **{kind: "video" for kind in VIDEO_TYPES},
+}  # fmt: skip
 
 
 def name_matches(filename: str, kind: str | None) -> bool:
@@ -255,17 +280,6 @@ def _boxes(fh: BinaryIO, start: int, end: int):
         pos += size
 
 
-def _has_h264(fh: BinaryIO, start: int, end: int, depth: int = 0) -> bool:
-    for kind, body, box_end in list(_boxes(fh, start, end)):
-        if kind in _MP4_CONTAINERS and depth < 8:
-            if _has_h264(fh, body, box_end, depth + 1):
-                return True
-        elif kind == b"stsd":  # full box header (4) + entry count (4), then sample entries
-            if any(k in _VIDEO_CODECS for k, _, _ in _boxes(fh, body + 8, box_end)):
-                return True
-    return False
-
-
 def _moov(fh: BinaryIO, size: int) -> tuple[int, int] | None:
     fh.seek(0)
     head = fh.read(12)
@@ -275,13 +289,20 @@ def _moov(fh: BinaryIO, size: int) -> tuple[int, int] | None:
     return moov[0] if moov else None
 
 
-def check_mp4(source: Source) -> None:
-    """An MP4 file (an `ftyp` box first) with an H.264 video track; else `Invalid`. A file on
-    disk is checked by seeking from box header to box header, never read whole."""
+def check_video(source: Source) -> str:
+    """The container of an uploaded video ("mp4", "mov", "mkv", "webm"), judged by its bytes;
+    `Invalid("upload_not_mp4")` for anything else. An ISO-BMFF file (MP4, MOV) is also walked box
+    header by box header, never read whole: a cut file is `upload_truncated`. Codecs are
+    ffprobe's and FFmpeg's to judge (`video.probe`, `video.check_decodes`)."""
     with _open_source(source) as fh:
-        moov = _moov(fh, source_size(source))
-        if moov is None or not _has_h264(fh, *moov):
-            raise Invalid("upload_not_mp4", "no H.264 (avc1) track")
+        kind = sniff(fh.read(SNIFF_BYTES))
+        if kind not in VIDEO_KINDS:
+            raise Invalid("upload_not_mp4", f"{kind or 'unknown'} bytes")
+        if kind in ("mp4", "mov"):
+            boxes = list(_boxes(fh, 0, source_size(source)))
+            if not any(k == b"moov" for k, _, _ in boxes):
+                raise Invalid("upload_truncated", "no moov box")
+    return kind
 
 
 def mp4_duration(source: Source) -> int | None:
@@ -353,13 +374,29 @@ class _Prepared:
 
 
 def _probe(data: Source, max_seconds: float) -> video.Probe:
-    """ffprobe's view of an uploaded video (bytes are written to a temporary file first)."""
+    """ffprobe's view of an uploaded video, whose first frame must decode (bytes are written
+    to a temporary file first)."""
     if isinstance(data, Path):
-        return video.probe(data, max_seconds=max_seconds)
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
+        found = video.probe(data, max_seconds=max_seconds)
+        video.check_decodes(data)
+        return found
+    with tempfile.NamedTemporaryFile(suffix=".video") as tmp:
         tmp.write(data)
         tmp.flush()
-        return video.probe(Path(tmp.name), max_seconds=max_seconds)
+        found = video.probe(Path(tmp.name), max_seconds=max_seconds)
+        video.check_decodes(Path(tmp.name))
+        return found
+
+
+def video_seconds(data: Source, max_seconds: float = 7 * 24 * 3600) -> int | None:
+    """Whole seconds of a stored video: from an MP4's `mvhd` box, else as ffprobe reads it."""
+    seconds = mp4_duration(data)
+    if seconds:
+        return seconds
+    try:
+        return round(_probe(data, max_seconds).duration) or None
+    except Invalid:
+        return None
 
 
 def _prepare(data_dir: Path, data: Source, kind: str, video_max_seconds: float = 7200) -> _Prepared:
@@ -367,12 +404,14 @@ def _prepare(data_dir: Path, data: Source, kind: str, video_max_seconds: float =
     A video on disk is checked, hashed and linked into place in chunks; an image is decoded
     whole anyway (its pixels are larger than its file), so its bytes are read."""
     if kind == "video":
-        check_mp4(data)
-        _probe(data, video_max_seconds)  # a video stream, at least 1 s, at most the setting
+        container = check_video(data)
+        # A video stream FFmpeg decodes, at least 1 s, at most the setting.
+        _probe(data, video_max_seconds)
+        mime, suffix = VIDEO_TYPES[container]
         sha = sha256_of(data)
-        rel = f"media/{sha[:2]}/{sha}.mp4"
+        rel = f"media/{sha[:2]}/{sha}{suffix}"
         created = [data_dir / rel] if _write_once(data_dir / rel, data) else []
-        media = programs.PreparedMedia(sha, rel, "video", "video/mp4", source_size(data), [])
+        media = programs.PreparedMedia(sha, rel, "video", mime, source_size(data), [])
         return _Prepared(media, None, None, created)
     if isinstance(data, Path):
         data = data.read_bytes()
@@ -413,8 +452,9 @@ async def store_upload(
     """Check and store an uploaded image or video; return its media id.
 
     Raises `Invalid` with upload_too_large, upload_not_image, upload_truncated, upload_bomb or
-    upload_not_mp4 (a video also video_no_stream, video_too_short or video_too_long, from
-    ffprobe), leaving nothing stored. `record(tx, media_id, facts)` runs inside the
+    upload_not_mp4 (not a video container we take; a video also video_no_stream, video_codec,
+    video_unreadable, video_too_short or video_too_long, from ffprobe and FFmpeg), leaving
+    nothing stored. `record(tx, media_id, facts)` runs inside the
     transaction (the web layer writes its audit entry there). A video is queued for
     transcoding in the same transaction (content/programs/video.py).
     """

@@ -17,6 +17,7 @@ again. This module never imports aiohttp.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import re
@@ -86,17 +87,67 @@ def probe(path: Path, *, max_seconds: float) -> Probe:
     if not video:
         raise Invalid("video_no_stream", "no video stream")
     stream = video[0]
+    codec = str(stream.get("codec_name") or "")
+    if codec not in decodable_codecs():  # ffprobe names it, but this FFmpeg has no decoder
+        shown = codec if codec not in ("", "none") else "unknown"
+        raise Invalid("video_codec", shown, codec=shown)
     duration = _number(facts["format"].get("duration")) or _number(stream.get("duration"))
     if duration < MIN_SECONDS:
         raise Invalid("video_too_short", f"{duration:.2f} s")
     if duration > max_seconds:
         raise Invalid("video_too_long", f"{duration:.0f} s", minutes=int(max_seconds // 60))
     width, height = int(stream["width"]), int(stream["height"])
+    width = _display_width(width, stream.get("sample_aspect_ratio"))
     rotation = _rotation(stream)
     if rotation in (90, 270):  # phones store portrait video as rotated landscape
         width, height = height, width
     has_audio = any(s.get("codec_type") == "audio" for s in streams)
-    return Probe(width, height, duration, str(stream.get("codec_name", "")), has_audio)
+    return Probe(width, height, duration, codec, has_audio)
+
+
+@functools.cache
+def decodable_codecs() -> frozenset[str]:
+    """The video codecs this machine's FFmpeg can decode (`ffmpeg -codecs`, flags "D.V…")."""
+    try:
+        done = subprocess.run(
+            [FFMPEG, "-hide_banner", "-codecs"], capture_output=True, text=True, timeout=30,
+            check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    found = set()
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] == "D" and parts[0][2] == "V":
+            found.add(parts[1])
+    return frozenset(found)
+
+
+def check_decodes(path: Path) -> None:
+    """`Invalid("video_unreadable")` unless FFmpeg decodes the first frame of the video stream
+    (a file whose header names a known codec may still hold something else, or be cut)."""
+    try:
+        done = subprocess.run(
+            [FFMPEG, "-v", "error", "-nostdin", "-xerror", "-i", str(path), "-map", "0:v:0",
+             "-frames:v", "1", "-f", "framecrc", "-"],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Invalid("video_unreadable", str(exc)) from exc
+    frames = [line for line in done.stdout.splitlines() if line and not line.startswith(b"#")]
+    if done.returncode != 0 or not frames:
+        raise Invalid("video_unreadable", done.stderr.decode("utf-8", "replace")[-300:])
+
+
+def _display_width(width: int, sar: str | None) -> int:
+    """The width a picture is shown at: anamorphic sources (a sample aspect ratio other than
+    1:1, e.g. DV or DVD video) are widened, so renditions with square pixels keep the aspect."""
+    num, _, den = str(sar or "").partition(":")
+    try:
+        ratio = int(num) / int(den)
+    except (ValueError, ZeroDivisionError):
+        return width
+    return max(2, round(width * ratio)) if ratio > 0 and 0.25 <= ratio <= 4 else width
 
 
 def _number(value) -> float:

@@ -422,9 +422,7 @@ async def _prepare(
     if poster is None and staged.poster is not None:
         poster_id = staged.poster
     if video is not None:
-        check("video", lambda: uploads_domain.check_mp4(video.data))
-    if video is not None and poster is None and poster_id is None:
-        errors.setdefault("poster", Invalid("poster_required"))
+        check("video", lambda: uploads_domain.check_video(video.data))
     if poster is not None and video is None and video_id is None:
         errors.setdefault("poster", Invalid("poster_without_video"))
     if errors or pages is None:
@@ -444,7 +442,7 @@ async def _prepare(
             kind="video",
             video_max_seconds=video_max_seconds,
         )
-        duration = mp4_duration(video.data)
+        duration = await asyncio.to_thread(uploads_domain.video_seconds, video.data)
     if poster is not None:
         poster_id = await uploads_domain.store_upload(
             db, data_dir, poster.filename, poster.data, max_bytes=max_bytes, kind="image"
@@ -538,8 +536,9 @@ async def resolve_staged(db: Database, data_dir: Path, tokens: dict[str, list[st
         found[name] = row
     duration = None
     if found["video"] is not None:
-        data = await asyncio.to_thread((data_dir / found["video"]["file"]).read_bytes)
-        duration = mp4_duration(data)
+        duration = await asyncio.to_thread(
+            uploads_domain.video_seconds, data_dir / found["video"]["file"]
+        )
     return Staged(
         images, *(found[n]["id"] if found[n] else None for n in ("cover", "poster", "video")),
         duration,
@@ -602,8 +601,8 @@ async def create_program(
     staged: Staged | None = None,
     video_max_seconds: float = 7200,
 ) -> int:
-    """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (an
-    H.264 MP4) needs a `poster` image; both go live with the revision."""
+    """A new program: its first revision as a draft; nothing reaches the TV yet. `video` (MP4,
+    MOV, MKV or WebM) and its optional `poster` image go live with the revision."""
     slug = slug.strip()
     earlier: dict[str, DomainError] = {}
     if slug and not package.SLUG_RE.fullmatch(slug):
@@ -769,6 +768,65 @@ async def restore(
         )  # fmt: skip
         if audit:
             await audit(tx, "program.restore", program_id, {"from": revision_id, "revision": rev})
+    return rev
+
+
+async def poster_candidates(db: Database, video_media_id: int | None) -> list[str]:
+    """The candidate poster frames the transcode took from a video (files relative to the data
+    dir, in time order); empty until its job is done."""
+    if video_media_id is None:
+        return []
+    job = await video_domain.job_for(db, video_media_id)
+    if job is None or job.state != "done" or not job.outputs:
+        return []
+    return [f"{job.outputs['dir']}/{name}" for name in job.outputs.get("posters", [])]
+
+
+async def set_poster(
+    db: Database, data_dir: Path, program_id: int, *, base_revision: int,
+    candidate: int | None = None, upload: Upload | None = None, max_bytes: int, author: str,
+    audit: AuditHook | None = None,
+) -> int:  # fmt: skip
+    """Choose the video's poster: candidate frame `candidate` (1 = the first) of its transcode,
+    or an uploaded image. The picture goes through the image pipeline (sniffed, size-limited,
+    renditions for every screen) and becomes the poster of a new revision of the working copy,
+    reviewed like any other edit; the TV keeps what is live. Returns the working revision."""
+    state = await get_state(db, program_id)
+    if state.workflow.state == "in_review":
+        raise Conflict("not_allowed_in_review")
+    if state.workflow.draft_revision_id != base_revision:
+        raise Conflict("edited_elsewhere", str(state.workflow.draft_revision_id))
+    content = state.draft.content
+    if content.video_media_id is None:
+        raise Invalid("poster_without_video", str(program_id))
+    if upload is not None:
+        media_id = await uploads_domain.store_upload(
+            db, data_dir, upload.filename, upload.data, max_bytes=max_bytes, kind="image"
+        )
+        detail = {"upload": Path(upload.filename or "").name[:80], "media": media_id}
+    else:
+        frames = await poster_candidates(db, content.video_media_id)
+        if candidate is None or not 1 <= candidate <= len(frames):
+            raise Invalid("poster_candidate", str(candidate))
+        path = Path(data_dir) / frames[candidate - 1]
+        media_id = await uploads_domain.store_upload(
+            db, data_dir, path.name, path, max_bytes=max_bytes, kind="image"
+        )
+        detail = {"candidate": candidate, "media": media_id}
+    if media_id == content.poster_media_id:
+        return base_revision
+    new = content.with_changes(poster_media_id=media_id)
+    now = time.time()
+    async with db.transaction() as tx:
+        flow = await locked(
+            tx, program_id, ("draft", "needs_changes", "scheduled", "current"), base_revision
+        )
+        new_state = "needs_changes" if flow.state == "needs_changes" else "draft"
+        rev = await new_draft(tx, program_id, new, state=new_state, author=author, note="", now=now)
+        if flow.state == "scheduled":  # as a save, a change cancels the approved schedule
+            detail["schedule_cancelled"] = True
+        if audit:
+            await audit(tx, "program.poster", program_id, {"revision": rev, **detail})
     return rev
 
 

@@ -35,7 +35,10 @@ from tv_server.admin.session import csrf_ok
 TEXT_MAX_BYTES = 1024 * 1024  # all text fields of one form together
 MAX_FILES = 20  # file parts in one request
 CHUNK = 256 * 1024
-SUFFIXES = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "mp4": ".mp4", "zip": ".zip"}
+SUFFIXES = {
+    "jpeg": ".jpg", "png": ".png", "webp": ".webp", "zip": ".zip",
+    **{kind: suffix for kind, (_mime, suffix) in uploads.VIDEO_TYPES.items()},
+}  # fmt: skip
 # Set by the admin middleware when a streamed route's CSRF token is still to be read.
 CSRF_DEFERRED = web.RequestKey("admin_csrf_deferred", bool)
 
@@ -217,7 +220,7 @@ def image_or_video(request: web.Request, field_kinds: dict[str, str]) -> Accept:
         if kind in uploads.IMAGE_KINDS and wants in ("image", "media"):
             check_named(kind, filename, "upload_not_image")
             return image_limit(request)
-        if kind == "mp4" and wants in ("video", "media"):
+        if kind in uploads.VIDEO_KINDS and wants in ("video", "media"):
             check_named(kind, filename, "upload_not_mp4")
             return video_limit(request)
         raise Invalid("upload_not_mp4" if wants == "video" else "upload_not_image", str(kind),

@@ -37,6 +37,7 @@ OUTCOMES = {
     "published": N_("已上线"),
     "draft": N_("已存为草稿，待审核"),
     "unchanged": N_("没有变化"),
+    "video_pending": N_("已存为草稿：视频转码完成后才能上线"),
 }
 
 
@@ -164,6 +165,7 @@ async def import_zip(request: web.Request) -> web.Response:
                 request.config_dict[keys.DB], settings.data_path, path,
                 publish_new=publish, publish_updates=publish, author=user.username,
                 label=label, regions_allowed=scoped, audit=audit_hook(request),
+                video_max_seconds=settings.video_max_seconds,
             )  # fmt: skip
         except PackageError as exc:
             await log(request, "content.import", object_type="package", outcome="failed",

@@ -304,6 +304,7 @@ async def _video_context(request: web.Request, content, pid: int | None = None) 
         "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
         "figures": await admin_video.figures_of(db, pid, request),  # who watched
         "subtitles": await admin_video.subtitles_of(db, content.video_media_id),
+        "candidates": await workflow.poster_candidates(db, content.video_media_id),  # frames
     }
 
 
@@ -650,6 +651,13 @@ async def _shown_changes(request: web.Request, changes) -> list[dict]:
         if c.field == "cover":
             row.update(old_url=f"/media/{c.old}" if c.old else "",
                        new_url=f"/media/{c.new}" if c.new else "")  # fmt: skip
+        if c.field == "video":  # the video's poster as a picture too
+            for side in ("old", "new"):
+                found = re.search(r"poster #(\d+)", getattr(c, side))
+                url = found and await uploads.rendition_url(
+                    _db(request), int(found.group(1)), "thumb-720p"
+                )
+                row[f"{side}_poster"] = url or ""
         out.append(row)
     return out
 

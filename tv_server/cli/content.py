@@ -63,7 +63,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         await ensure_laws(db)  # and cite laws of the register
         result = await import_package(
             db, chosen.data_path, args.path, publish_new=True, publish_updates=args.publish,
-            author="cli", audit=_cli_audit(),
+            author="cli", audit=_cli_audit(), video_max_seconds=chosen.video_max_seconds,
         )  # fmt: skip
         await audit.record(db, user=None, action="content.import", object_type="package",
                            object_id=args.path.name,
