@@ -181,7 +181,9 @@ def wal_lsn(url: str) -> str:
 
 def wal_bytes(url: str, since: str) -> int:
     return int(
-        asyncio.run(_scalar(url, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)", since))
+        asyncio.run(
+            _scalar(url, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)", since)
+        )
     )
 
 

@@ -11,7 +11,10 @@ boxes was seen in the last 7 days.
 The default period's figures are shared per database (`all_figures`) and the latest are kept in
 `coverage_latest`, so a restarted server answers at once from them (marked stale, with their time)
 while it computes new ones. Computations run one at a time and are shared by everyone asking for
-the same period meanwhile (single-flight); `computations(db)` counts them.
+the same period meanwhile (single-flight); `computations(db)` counts them. The programs' video
+starts and completions per region (the coverage API's `video_starts`, `completions`) are computed,
+kept and served with the rest, so a request never reads the viewing records themselves (at a
+province's scale, hundreds of thousands a month).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ FIGURES = (
     "short_villages",
     "short_households",
 )
+WATCHING = ("video_starts", "completions")  # in the coverage API, not the dashboard's tables
 
 
 @dataclass
@@ -58,6 +62,8 @@ class Figures:
     callbacks: int = 0
     short_villages: int = 0  # villages whose imported total is below what the registry knows
     short_households: int = 0  # by how many households those totals fall short, together
+    video_starts: int = 0  # programs' videos started by boxes in the period (box × program)
+    completions: int = 0  # those watched to 90 % or further
 
     def add(self, other: Figures) -> None:
         for f in fields(self):
@@ -73,7 +79,10 @@ class Figures:
         return self.households - self.short_households
 
     def as_dict(self) -> dict:
+        """The registry's figures and the coverage (the watching figures are `watching()`)."""
         out = asdict(self)
+        for name in WATCHING:
+            del out[name]
         out["coverage"] = None if self.coverage is None else round(self.coverage, 4)
         return out
 
@@ -110,6 +119,16 @@ _VILLAGE_SQL = (
     " GROUP BY village_code"
 )
 
+# Programs' videos started in the period, per village: one row per box and program
+# (content.programs.video keeps them), a completion when watched to 90 % or further.
+_WATCHED_SQL = (
+    "SELECT d.village_code, COUNT(*),"
+    " SUM(CASE WHEN p.furthest * 10 >= p.duration * 9 THEN 1 ELSE 0 END)"
+    " FROM video_positions p JOIN devices d ON d.id = p.device_id"
+    " WHERE p.duration > 0 AND p.started_at >= ? AND p.started_at < ?"
+    " AND d.village_code IS NOT NULL GROUP BY d.village_code"
+)
+
 
 async def village_figures(db: Database, now: float, period: Period) -> dict[str, Figures]:
     """Figures of every village that has boxes, household records or a total, by village code."""
@@ -136,6 +155,9 @@ async def village_figures(db: Database, now: float, period: Period) -> dict[str,
         (period.since, period.until),
     ):
         out.setdefault(code, Figures()).callbacks = count
+    for code, starts, completions in await db.fetchall(_WATCHED_SQL, (period.since, period.until)):
+        f = out.setdefault(code, Figures())
+        f.video_starts, f.completions = starts, completions or 0
     tables = set(await db.tables())
     records: dict[str, int] = {}
     if "households" in tables:
@@ -429,14 +451,17 @@ async def report(
 
 
 def as_json(rep: Report) -> dict:
+    def figures(f: Figures) -> dict:
+        return f.as_dict() | {name: getattr(f, name) for name in WATCHING}
+
     return {
         "region": {"code": rep.region.code, "name": rep.region.name, "level": rep.region.level},
         "period": {"since": rep.period.since, "until": rep.period.until},
         "as_of": clock.iso(rep.computed_at),
         "stale": rep.stale,
-        "totals": rep.totals.as_dict(),
+        "totals": figures(rep.totals),
         "children": [
-            {"code": r.code, "name": r.name, "level": r.level, **f.as_dict()} for r, f in rep.rows
+            {"code": r.code, "name": r.name, "level": r.level, **figures(f)} for r, f in rep.rows
         ],
     }
 

@@ -43,6 +43,7 @@ ORDER = [
     "registry_205_device_token_state",
     "registry_206_tv_language",
     "registry_207_region_names_mn",
+    "registry_208_coverage_latest_watching",
     "programs_0001_programs",
     "directory_0001_service_points",
     "announcements_0001_announcements",
