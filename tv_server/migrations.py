@@ -43,7 +43,6 @@ ORDER = [
     "registry_205_device_token_state",
     "registry_206_tv_language",
     "registry_207_region_names_mn",
-    "registry_208_coverage_latest_watching",
     "programs_0001_programs",
     "directory_0001_service_points",
     "announcements_0001_announcements",
@@ -76,6 +75,7 @@ ORDER = [
     "directory_0003_point_names_mn",
     "postgres_0001_compat",
     "programs_0009_subtitles",
+    "registry_208_coverage_latest_watching",
 ]
 
 
