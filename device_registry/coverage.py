@@ -106,14 +106,25 @@ def day_start(day: dt.date) -> float:
 
 
 _IN = ",".join("?" * len(INSTALLED_STATES))
+
+
+def _count(condition: str) -> str:
+    """SUM of a condition as CASE: the same on both backends, and on PostgreSQL ten times faster
+    than SUM(boolean) (an SQL-language aggregate there, called once per row: at 5 million boxes
+    the difference between seconds and minutes)."""
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
 # Per household first (one pass over the covering index devices_coverage), then per village.
+_HOUSEHOLD = "h != ''"
+_INSTALLED = f"state IN ({_IN})"
 _VILLAGE_SQL = (
-    "SELECT village_code, SUM(h != ''), SUM(h != '' AND inst > 0), SUM(inst), SUM(a7),"
-    " SUM(a30), SUM(h != '' AND a7 > 0) FROM ("
+    f"SELECT village_code, {_count(_HOUSEHOLD)}, {_count(_HOUSEHOLD + ' AND inst > 0')},"
+    f" SUM(inst), SUM(a7), SUM(a30), {_count(_HOUSEHOLD + ' AND a7 > 0')} FROM ("
     " SELECT village_code, household_label AS h,"
-    f" SUM(state IN ({_IN})) AS inst,"
-    f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a7,"
-    f" SUM(state IN ({_IN}) AND COALESCE(last_seen, 0) >= ?) AS a30"
+    f" {_count(_INSTALLED)} AS inst,"
+    f" {_count(_INSTALLED + ' AND COALESCE(last_seen, 0) >= ?')} AS a7,"
+    f" {_count(_INSTALLED + ' AND COALESCE(last_seen, 0) >= ?')} AS a30"
     " FROM devices WHERE village_code IS NOT NULL AND state NOT IN (?, ?)"
     " GROUP BY village_code, household_label) AS per_household"
     " GROUP BY village_code"
