@@ -318,7 +318,9 @@ async def all_figures(
     """Rolled-up figures of every region.
 
     Without cache_seconds, store or fresh they are computed afresh. Otherwise results are shared
-    per period: one whose computation began less than cache_seconds ago is reused (the server's
+    per period: one whose computation began less than cache_seconds ago is reused; older figures
+    of the default period (not dropped by `forget`) are still answered at once while a newer
+    computation runs, started then if none is running (the server's
     background task recomputes the default period — the last 30 days — every minute, so the
     dashboard and the API answer from memory); figures read back from `coverage_latest` at start
     (`load_latest`) are served, marked stale, until the first computation replaces them. `store`
@@ -340,17 +342,29 @@ async def all_figures(
     age_limit = FRESH_SECONDS if fresh and not store else cache_seconds
     if _reusable(hit, shared, age_limit, store or fresh):
         return hit.result
+    # The default period's figures, older than cache_seconds but not dropped by a forget():
+    # answered at once while newer ones are computed (at a province's scale a computation takes
+    # a minute; no request waits for it), as `as_of` says.
+    revalidate = (
+        key is None
+        and not (store or fresh)
+        and hit is not None
+        and hit.generation == shared.generation
+    )
+    owner = None if revalidate else viewer
     flight = shared.flights.get(key)
     if flight is None or flight.generation not in (None, shared.generation):
         # None: still waiting for the lock, so it will read what a forget() announced.
-        if viewer is not None and shared.viewers.get(viewer):
-            raise LimitReached("computation_running", viewer)
-        flight = _Flight(viewer=viewer)
-        if viewer is not None:
-            shared.viewers[viewer] = shared.viewers.get(viewer, 0) + 1
+        if owner is not None and shared.viewers.get(owner):
+            raise LimitReached("computation_running", owner)
+        flight = _Flight(viewer=owner)
+        if owner is not None:
+            shared.viewers[owner] = shared.viewers.get(owner, 0) + 1
         flight.task = asyncio.ensure_future(_fly(db, tree, now, period, key, flight))
         flight.task.add_done_callback(_retrieved)
         shared.flights[key] = flight
+    if revalidate:
+        return hit.result
     # Shielded: a caller that goes away does not cancel the computation the others wait for.
     return await asyncio.shield(flight.task)
 
