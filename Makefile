@@ -8,7 +8,7 @@ DATA_DIR ?= ./var
 APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-core ffmpeg nginx postgresql
 BENCH_APT_PACKAGES := wrk
 
-.PHONY: install system-deps apt-install run test test-pg lint format bench clean i18n
+.PHONY: install system-deps apt-install run test test-pg lint format bench bench-province clean i18n
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,10 @@ format: install
 bench: install
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_APT_PACKAGES)"
 	$(BIN)/python -m bench.run_all
+
+## bench-province: opt-in, ~25 min: the Inner Mongolia tree, 5 million boxes on a throwaway PostgreSQL, the coverage API timed (bench/province_bench.py)
+bench-province: install
+	$(BIN)/python -m bench.province_bench --write
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-artifacts

@@ -131,6 +131,7 @@ def start_server(
     log_dir: Path,
     ready_path: str,
     env: dict[str, str] | None = None,
+    ready_timeout: float = 60.0,
 ) -> Proc:
     log_path = log_dir / f"{name}-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
@@ -145,7 +146,7 @@ def start_server(
     base = f"http://{HOST}:{port}"
     proc = Proc(popen, base, log_path, name)
     try:
-        wait_http(base + ready_path)
+        wait_http(base + ready_path, ready_timeout)
     except Exception:
         proc.stop()
         raise RuntimeError(

@@ -24,6 +24,7 @@ from bench import (
     keypress_bench,
     launch_bench,
     peak_bench,
+    pg_fleet_bench,
     publish_bench,
     registry_bench,
     renditions_bench,
@@ -177,6 +178,11 @@ def main() -> None:
     reg, errors["registry bench"] = _safe("registry bench", lambda: registry_bench.run(a.quick))
     # fleet bench: heartbeats from 120,000 boxes, none twice in a run (signed device tokens)
     fleet, errors["fleet bench"] = _safe("fleet bench", lambda: fleet_bench.run(a.quick))
+    # the fleet bench on PostgreSQL: one node, two behind nginx, CPU per beat, capacity model
+    # (skipped, and said so, when the PostgreSQL server binaries or nginx are missing)
+    pgfleet, errors["PostgreSQL fleet bench"] = _safe(
+        "PostgreSQL fleet bench", lambda: pg_fleet_bench.run(a.quick)
+    )
     # evening peak: 300,000 boxes registered, the whole mix at once (CPU share, RSS)
     peak, errors["peak bench"] = _safe("peak bench", lambda: peak_bench.run(a.quick))
     # launch bench: a signed launch and its home for 90,000 distinct boxes, each once
@@ -196,6 +202,8 @@ def main() -> None:
         text = registry_bench.add_section(text, reg, machine)
     if fleet:
         text = fleet_bench.add_section(text, fleet, machine)
+    if pgfleet:
+        text = pg_fleet_bench.add_section(text, pgfleet, machine)
     if peak:
         text = peak_bench.add_section(text, peak, machine)
     if launch:

@@ -318,4 +318,11 @@ MIGRATIONS = [
         )
         """,
     ),
+    Migration(
+        "registry_208_coverage_latest_watching",
+        # The programs' video starts and completions per village, kept with the other coverage
+        # figures: the coverage API serves them from memory, also right after a restart.
+        "ALTER TABLE coverage_latest ADD COLUMN video_starts INTEGER NOT NULL DEFAULT 0;"
+        " ALTER TABLE coverage_latest ADD COLUMN completions INTEGER NOT NULL DEFAULT 0",
+    ),
 ]

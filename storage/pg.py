@@ -172,6 +172,12 @@ class Transaction(_Session):
         """Note what this transaction changes (storage.changes); published once committed."""
         self.changes.append(Change.of(kind, ids, region))
 
+    async def copy_rows(self, table: str, columns: Sequence[str], rows: list[Params]) -> None:
+        """Bulk-insert `rows` (values in `columns`' order, of the columns' exact types) with
+        COPY … FROM STDIN (binary): several times faster than a multi-row INSERT. For trusted
+        bulk loads (`registry synth`), not for user input."""
+        await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
+
 
 class PgDatabase(Backend):
     """A PostgreSQL database. Open with `await db.open()`, close with `await db.close()`."""

@@ -4,6 +4,7 @@ independently here, at every level of the tree; household totals that never let 
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -385,3 +386,25 @@ async def test_forget_wakes_the_refresh_and_drops_figures_computed_before_it(db)
     coverage.forget(db)
     assert await coverage.wait_for_change(db, 1.0)
     assert await coverage.all_figures(db, tree, cache_seconds=120) is not first
+
+
+async def test_aged_default_figures_are_answered_at_once_while_newer_ones_are_computed(db):
+    """At a province's scale a computation takes a minute: a request after the cache's age never
+    waits for one. It gets the latest figures (their as_of) and a newer computation starts."""
+    tree = await RegionTree.load(db)
+    first = await coverage.all_figures(db, tree, store=True)
+    await asyncio.sleep(0.05)
+    before = coverage.computations(db)
+    aged = await coverage.all_figures(db, tree, cache_seconds=0.01)
+    assert aged is first and coverage.in_flight(db) == 1  # answered; a computation started
+    assert await coverage.all_figures(db, tree, cache_seconds=0.01) is first  # joins none
+    for _ in range(200):
+        if not coverage.in_flight(db):
+            break
+        await asyncio.sleep(0.02)
+    assert coverage.computations(db) == before + 1
+    newer = await coverage.all_figures(db, tree, cache_seconds=60)
+    assert newer is not first and newer.at > first.at
+    coverage.forget(db)  # after a staff change the next request waits for exact figures
+    exact = await coverage.all_figures(db, tree, cache_seconds=60)
+    assert exact is not newer and coverage.computations(db) == before + 2

@@ -14,9 +14,10 @@ import pytest
 
 from accounts import apikeys
 from content.programs import video
+from device_registry import coverage
 from storage import clock
 from tests.helpers import login
-from tv_server import keys
+from tv_server import coverage_tasks, keys
 from tv_server.app import create_app
 
 OWN = "150602"  # 东胜区, the demo's `dsq_editor`
@@ -174,9 +175,47 @@ async def test_the_coverage_api_counts_video_starts_and_completions_per_region(c
     assert (row["video_starts"], row["completions"]) == (3, 2)
     assert all(r["video_starts"] == 0 for r in body["children"] if r["code"] != township)
     assert "views" in row  # program pages shown, as before
+    coverage.forget(db)  # the default period's figures are those of as_of: computed anew
     city = await client.get("/api/v1/coverage", headers={"X-API-Key": raw})
     totals = (await city.json())["totals"]
     assert (totals["video_starts"], totals["completions"]) == (4, 2)  # the other banner's too
+
+
+async def test_the_coverage_apis_video_figures_are_as_of_its_other_figures(client, scene):
+    """The video starts come with the other figures (computed in the background, kept in memory,
+    not read per request: a province's month of viewing is hundreds of thousands of rows)."""
+    db = client.app[keys.DB]
+    headers = {"X-API-Key": await _api_key(db)}
+    coverage.forget(db)
+    first = await (await client.get("/api/v1/coverage", headers=headers)).json()
+    assert (first["totals"]["video_starts"], first["totals"]["completions"]) == (4, 2)
+    (new,) = (await _boxes(db, scene["own"], 5))[4:]
+    await _watched(db, scene["pid"], new, 95, 100, time.time() - 60)  # a fifth start, 95 %
+    again = await (await client.get("/api/v1/coverage", headers=headers)).json()
+    assert again["as_of"] == first["as_of"] and again["totals"] == first["totals"]
+    coverage.forget(db)  # the next computation (the background task's, every minute) has it
+    fresh = await (await client.get("/api/v1/coverage", headers=headers)).json()
+    assert (fresh["totals"]["video_starts"], fresh["totals"]["completions"]) == (5, 3)
+    banner = next(r for r in fresh["children"] if r["code"] == OWN)
+    assert (banner["video_starts"], banner["completions"]) == (4, 3)  # 东胜区's three and this
+
+
+async def test_after_a_restart_the_kept_figures_carry_the_video_starts(
+    client, scene, front_client, settings, monkeypatch
+):
+    db = client.app[keys.DB]
+    coverage.forget(db)
+    await coverage_tasks.refresh(client.app)  # computed with the scene's starts, and kept
+
+    async def no_refresh(app):  # hold the new process's refresh back: its first answer
+        return None
+
+    monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
+    restarted = await front_client(create_app(settings))
+    headers = {"X-API-Key": await _api_key(restarted.app[keys.DB])}
+    body = await (await restarted.get("/api/v1/coverage", headers=headers)).json()
+    assert body["stale"] is True
+    assert (body["totals"]["video_starts"], body["totals"]["completions"]) == (4, 2)
 
 
 async def _api_key(db) -> str:

@@ -7,8 +7,8 @@ or as `Authorization: Bearer KEY` (never in the query string: see `keyauth`), an
 and new ones computed. A custom period is computed once for every caller asking at the same time,
 and one key cannot start a second computation while its first runs (429). Each region also
 carries `video_starts` and `completions` (boxes that started a program's video in the period, and
-those that watched 90 % of it; content.programs.video.views_by_region), beside `views` (program
-pages shown).
+those that watched 90 % of it), beside `views` (program pages shown): computed with the other
+figures and as of the same `as_of` (device_registry.coverage), never per request.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import datetime as dt
 from aiohttp import web
 
 from accounts import apikeys
-from content.programs import video
 from device_registry import coverage
 from storage import Invalid, LimitReached
 from tv_server import keys
@@ -92,9 +91,4 @@ async def get_coverage(request: web.Request) -> web.Response:
         except LimitReached:
             message = "this API key's previous coverage computation is still running"
             return _retry(error(429, "computation_running", message), coverage.BUSY_RETRY_SECONDS)
-    body = coverage.as_json(rep)
-    watched = await video.views_by_region(db, tree, rep.period.since, rep.period.until)
-    for part in (body["totals"], *body["children"]):
-        code = rep.region.code if part is body["totals"] else part["code"]
-        part["video_starts"], part["completions"] = watched.get(code, (0, 0))
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    return web.json_response(coverage.as_json(rep), headers={"Cache-Control": "no-store"})
