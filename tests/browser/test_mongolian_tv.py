@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FOCUSED, MEASURE, SIZES, no_overflow, press, shot
+from tests.helpers import CLIP_FUNCTIONS, FOCUSED, MEASURE, SIZES, no_overflow, press, shot
 
 pytestmark = pytest.mark.browser
 
@@ -261,24 +261,16 @@ async def assert_image_path(page):
 # hotline and the text images of the greeting and the bottom row wholly visible (#main clips what
 # runs past it, under the key-hint bar; a card clips what runs past the card), and every text
 # image inside its tile.
-IMAGE_HOME_OUTSIDE = """() => {
-  var m = document.getElementById('main').getBoundingClientRect(), out = [];
-  function inside(r, b) { return r.width > 0 && r.left >= b.left - 1 && r.top >= b.top - 1
-    && r.right <= b.right + 1 && r.bottom <= b.bottom + 1; }
-  function pos(r) { return [Math.round(r.left), Math.round(r.top), Math.round(r.right),
-    Math.round(r.bottom)]; }
-  function clipped(el, r) {  // outside #main, or cut off by a box between it and #main
-    for (var p = el.parentNode; p && p.id !== 'main'; p = p.parentNode) {
-      if (getComputedStyle(p).overflow !== 'visible' && !inside(r, p.getBoundingClientRect())) {
-        return true; }
-    }
-    return !inside(r, m); }
-  var els = document.querySelectorAll(
+IMAGE_HOME_OUTSIDE = (
+    """() => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var out = [], els = document.querySelectorAll(
     '#main .f, #adv-card, .hotline-card, .home-row img.mi, .welcome img.mi');
   for (var i = 0; i < els.length; i++) {
     var r = els[i].getBoundingClientRect();
     if (els[i].tagName === 'IMG' && !els[i].getClientRects().length) { continue; }  // not shown
-    if (clipped(els[i], r)) { out.push([els[i].id || els[i].alt].concat(pos(r))); }
+    if (clipped(els[i], r, 'main')) { out.push([els[i].id || els[i].alt].concat(pos(r))); }
   }
   var imgs = document.querySelectorAll('.tile img.mi');
   for (var j = 0; j < imgs.length; j++) {
@@ -286,6 +278,7 @@ IMAGE_HOME_OUTSIDE = """() => {
     if (!inside(q, t)) { out.push([imgs[j].closest('.tile').id, imgs[j].alt].concat(pos(q))); }
   }
   return out; }"""
+)
 # How the home's text reads: the greeting line's images, and the tile labels set in more than two
 # columns (a 26 px label column is 39 canvas px wide: wider than 80 is three or more crowded ones).
 IMAGE_HOME_TEXT = """() => {

@@ -1,0 +1,80 @@
+"""The Mongolian image path (boxes whose model cannot shape Mongolian: every text block a drawn
+image, tv_server/mongol_image.py) on every kind of screen, at 720p and 4K, keys only: no text
+image is cut off — the header and the key-hint bar hold theirs whole, long program titles
+included — and the video page's subtitle button keeps a Mongolian label in both states.
+Screenshots go to test-artifacts/ (mn-img-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+
+from content.programs import subtitles
+from tests.browser.test_mongolian_tv import assert_image_path, force_image_path, open_mn
+from tests.helpers import FOCUSED, IMAGES_CUT_OFF, SIZES, no_overflow, shot
+from tv_server import keys
+
+pytestmark = pytest.mark.browser
+
+VIDEO_SLUG = "fang-dianxin-zhapian"  # the demo's video program, with a Mongolian version
+
+
+async def video_with_subtitles(server) -> int:
+    """The demo video program, given a Chinese subtitle track (an image-path box, which cannot
+    shape Mongolian cues, gets the Chinese track: the subtitle button shows)."""
+    db = server.app[keys.DB]
+    pid, media_id = await db.fetchone(
+        "SELECT id, video_media_id FROM programs WHERE slug = ?", (VIDEO_SLUG,)
+    )
+    cues = subtitles.parse("0:00 - 0:50 不要相信陌生来电")
+    await subtitles.save(db, media_id, "zh", cues, burn=False, actor="test")
+    server.app[keys.PROGRAMS].clear()
+    return pid
+
+
+SUBS_BUTTON = """() => { var b = document.getElementById('subs-btn'), img = b.querySelector('img');
+  var text = '';
+  for (var n = b.firstChild; n; n = n.nextSibling) { if (n.nodeType === 3) { text += n.data; } }
+  return {text: text.trim(), img: img && img.className, alt: img && img.alt,
+          src: img && img.getAttribute('src'),
+          loaded: !!img && img.complete && img.naturalWidth > 0};
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_video_page_shows_every_text_whole(tv, size):
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0004")
+    pid = await video_with_subtitles(server)
+    page = await open_mn(tv, size, "DEMO-0004")
+    await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    await assert_image_path(page)
+    await no_overflow(page)
+    # The info bar (with the subtitle button) shows with Up, as the household brings it up.
+    await page.keyboard.press("ArrowUp")
+    await page.wait_for_timeout(150)
+    await shot(page, "mn-img-video", size)
+    # The long Mongolian title in the header, the key hints at the foot, the bar's buttons.
+    assert await page.evaluate(IMAGES_CUT_OFF, False) == []
+    before = await page.evaluate(SUBS_BUTTON)
+    assert before["img"] == "mi" and before["text"] == "" and before["loaded"], before
+    assert before["alt"] == "字幕：开"
+    # Yellow (F3) turns the subtitles off: the label is the drawn 字幕：关, Mongolian still.
+    await page.keyboard.press("F3")
+    await page.wait_for_timeout(200)
+    after = await page.evaluate(SUBS_BUTTON)
+    assert after["text"] == "" and after["img"] == "mi" and after["alt"] == "字幕：关", after
+    assert after["src"] != before["src"]
+    await page.wait_for_function(
+        "() => { var i = document.querySelector('#subs-btn img'); return i.complete"
+        " && i.naturalWidth > 0; }"
+    )
+    await page.keyboard.press("ArrowUp")  # the subtitle button itself, OK: on again
+    await page.wait_for_timeout(150)
+    if await page.evaluate(FOCUSED) == "subs-btn":
+        await page.keyboard.press("Enter")
+        await page.wait_for_timeout(200)
+        again = await page.evaluate(SUBS_BUTTON)
+        assert again["text"] == "" and again["alt"] == "字幕：开" and again["src"] == before["src"]
+    await shot(page, "mn-img-video-subs", size)
+    assert await page.evaluate(IMAGES_CUT_OFF, False) == []
+    assert page.errors == []
