@@ -10,7 +10,16 @@ import pytest
 
 from content.programs import subtitles
 from tests.browser.test_mongolian_tv import assert_image_path, force_image_path, open_mn
-from tests.helpers import FOCUSED, IMAGES_CUT_OFF, SIZES, no_overflow, shot
+from tests.helpers import (
+    FOCUSED,
+    IMAGES_CUT_OFF,
+    POINT,
+    SIZES,
+    no_overflow,
+    publish,
+    shot,
+    tomorrow,
+)
 from tv_server import keys
 
 pytestmark = pytest.mark.browser
@@ -78,3 +87,67 @@ async def test_image_path_video_page_shows_every_text_whole(tv, size):
     await shot(page, "mn-img-video-subs", size)
     assert await page.evaluate(IMAGES_CUT_OFF, False) == []
     assert page.errors == []
+
+
+async def image_path_urls(server, page) -> list[tuple[str, str]]:
+    """(name, URL) of every kind of TV screen for the image-path box on `page`."""
+
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    db = server.app[keys.DB]
+    category, program = await db.fetchone(
+        "SELECT category, id FROM programs WHERE slug = 'xianfa-gongmin-quanli'"
+    )
+    point = await db.fetchval("SELECT id FROM service_points WHERE code = ?", (POINT,))
+    day = tomorrow().isoformat()
+    cb = "svc=consultation&phone=13800138000"
+    ap = f"svc=notarisation&sp={POINT}&day={day}&at=09:00"
+    screens = [
+        ("programs", "programs"),
+        ("category", f"c-{category}"),
+        ("program-page", f"p-{program}-1"),
+        ("program-page-2", f"p-{program}-2"),
+        ("directory", "dir"),
+        ("region", "dir-150624"),
+        ("point", f"o-{point}"),
+        ("cb-service", "cb"),
+        ("cb-topic", "cb-topic?svc=mediation"),
+        ("cb-phone", "cb-phone?svc=consultation"),
+        ("cb-time", f"cb-time?{cb}"),
+        ("cb-confirm", f"cb-confirm?{cb}&w=morning"),
+        ("mine", "mine"),
+        ("ap-service", "ap"),
+        ("ap-point", "ap-pt?svc=notarisation"),
+        ("ap-day", f"ap-day?svc=notarisation&sp={POINT}"),
+        ("ap-slot", f"ap-slot?svc=notarisation&sp={POINT}&day={day}"),
+        ("ap-phone", f"ap-phone?{ap}"),
+        ("adviser", "adv"),
+        ("error-404", "no-such-screen"),
+    ]
+    return [(name, base + url) for name, url in screens] + [
+        ("notice-bad-launch", str(server.make_url("/tv/launch?stb=X-1&ts=1&lang=mn&sig=00"))),
+        ("notice-pending", str(server.make_url("/tv/?stb=NEW-BOX-7&lang=mn"))),
+    ]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_screens_show_every_text_whole(tv, size):
+    """Program pages, the directory, callback, 我的申请, appointments, the adviser, notices and
+    error pages: every text image whole (a list's rows may lie below the fold, to be scrolled to
+    by the focus, but none is cut off by its own box or the screen's sides)."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+
+    class Client:  # publish() takes a test client; the server's app is what it uses
+        app = server.app
+
+    await publish(Client, capacity=5)
+    page = await open_mn(tv, size, "DEMO-0001")
+    problems = {}
+    for name, url in await image_path_urls(server, page):
+        await page.goto(url)
+        await page.wait_for_load_state("load")
+        await shot(page, f"mn-img-{name}", size)
+        cut = await page.evaluate(IMAGES_CUT_OFF, True)
+        if cut:
+            problems[name] = cut
+    assert problems == {}
