@@ -277,6 +277,50 @@ async def open_box(tv, size, serial="DEMO-0001"):
     return page
 
 
+# The Mongolian TV in Chromium: a box entering in Mongolian, a box forced to the image path.
+async def open_mn(tv, size, serial="DEMO-0001"):
+    server, browser = tv
+    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url(f"/tv/?stb={serial}&lang=mn")))
+    page.errors = errors
+    return page
+
+
+# Text nodes holding Mongolian letters, and images that did not load.
+IMAGE_PATH_STATE = """() => {
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, null, false);
+  var mongolian = [];
+  while (walker.nextNode()) {
+    if (/[\\u1800-\\u18af]/.test(walker.currentNode.nodeValue)) {
+      mongolian.push(walker.currentNode.nodeValue); }
+  }
+  var imgs = document.querySelectorAll('img.mi'), broken = [];
+  for (var i = 0; i < imgs.length; i++) {
+    if (!imgs[i].complete || imgs[i].naturalWidth === 0) { broken.push(imgs[i].src); }
+  }
+  return {mongolian: mongolian, images: imgs.length, broken: broken,
+          mode: getComputedStyle(document.getElementById('canvas')).writingMode}; }"""
+
+
+async def force_image_path(server, serial):
+    async with server.app[keys.DB].transaction() as tx:
+        await tx.execute(
+            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile,"
+            " mongolian_text) VALUES ('OLD-WEBKIT', 'test', 'browser', '1080p', 0)"
+        )
+        await tx.execute("UPDATE devices SET model = 'OLD-WEBKIT' WHERE serial = ?", (serial,))
+
+
+async def assert_image_path(page):
+    await page.wait_for_load_state("load")
+    state = await page.evaluate(IMAGE_PATH_STATE)
+    assert state["mongolian"] == [], (page.url, state["mongolian"][:3])
+    assert state["images"] > 0 and state["broken"] == [], (page.url, state)
+    assert state["mode"] == "horizontal-tb"  # the box cannot write vertically: no need to
+
+
 async def press(page, key, *, wait_nav=False):
     if wait_nav:
         # Wait for a real page change: tv.js records the focused id in the URL's hash

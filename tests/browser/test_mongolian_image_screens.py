@@ -9,13 +9,15 @@ from __future__ import annotations
 import pytest
 
 from content.programs import subtitles
-from tests.browser.test_mongolian_tv import assert_image_path, force_image_path, open_mn
 from tests.helpers import (
     FOCUSED,
     IMAGES_CUT_OFF,
     POINT,
     SIZES,
+    assert_image_path,
+    force_image_path,
     no_overflow,
+    open_mn,
     publish,
     shot,
     tomorrow,

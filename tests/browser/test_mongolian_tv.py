@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import CLIP_FUNCTIONS, FOCUSED, MEASURE, SIZES, no_overflow, press, shot
+from tests.helpers import (
+    CLIP_FUNCTIONS,
+    FOCUSED,
+    MEASURE,
+    SIZES,
+    assert_image_path,
+    force_image_path,
+    no_overflow,
+    open_mn,
+    press,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -17,16 +28,6 @@ VERTICAL = """async () => {
   var loaded = [];
   document.fonts.forEach(function (f) { if (f.status === 'loaded') { loaded.push(f.family); } });
   return [document.documentElement.lang, c.writingMode, loaded.join(',')]; }"""
-
-
-async def open_mn(tv, size, serial="DEMO-0001"):
-    server, browser = tv
-    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(server.make_url(f"/tv/?stb={serial}&lang=mn")))
-    page.errors = errors
-    return page
 
 
 async def assert_vertical(page):
@@ -220,41 +221,6 @@ async def test_mongolian_screens_get_only_the_rules_they_use_and_look_the_same(t
         await assert_vertical(page)
         assert await page.screenshot() == pruned, url
         await page.unroute(f"**/tv/font/{name}.css")
-
-
-# Text nodes holding Mongolian letters, and images that did not load.
-IMAGE_PATH_STATE = """() => {
-  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, null, false);
-  var mongolian = [];
-  while (walker.nextNode()) {
-    if (/[\\u1800-\\u18af]/.test(walker.currentNode.nodeValue)) {
-      mongolian.push(walker.currentNode.nodeValue); }
-  }
-  var imgs = document.querySelectorAll('img.mi'), broken = [];
-  for (var i = 0; i < imgs.length; i++) {
-    if (!imgs[i].complete || imgs[i].naturalWidth === 0) { broken.push(imgs[i].src); }
-  }
-  return {mongolian: mongolian, images: imgs.length, broken: broken,
-          mode: getComputedStyle(document.getElementById('canvas')).writingMode}; }"""
-
-
-async def force_image_path(server, serial):
-    from tv_server import keys
-
-    async with server.app[keys.DB].transaction() as tx:
-        await tx.execute(
-            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile,"
-            " mongolian_text) VALUES ('OLD-WEBKIT', 'test', 'browser', '1080p', 0)"
-        )
-        await tx.execute("UPDATE devices SET model = 'OLD-WEBKIT' WHERE serial = ?", (serial,))
-
-
-async def assert_image_path(page):
-    await page.wait_for_load_state("load")
-    state = await page.evaluate(IMAGE_PATH_STATE)
-    assert state["mongolian"] == [], (page.url, state["mongolian"][:3])
-    assert state["images"] > 0 and state["broken"] == [], (page.url, state)
-    assert state["mode"] == "horizontal-tb"  # the box cannot write vertically: no need to
 
 
 # The image-path home (tv_ui/mongolian_image.css): every focusable element, the adviser card, the
