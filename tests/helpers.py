@@ -218,6 +218,47 @@ FOCUSED = "document.activeElement ? document.activeElement.id : ''"
 ON_BODY = "!document.activeElement || document.activeElement === document.body"
 
 
+# JavaScript functions for checks of what shows: `inside(r, b)` (rectangle r wholly inside b),
+# `pos(r)`, `boxCut(el, r, stop)`: el's rectangle r cut off by an ancestor that clips (overflow
+# other than visible) below the element with id `stop`, and `clipped(el, r, stop)`: that, or r
+# not wholly inside `stop`.
+CLIP_FUNCTIONS = """
+  function inside(r, b) { return r.width > 0 && r.left >= b.left - 1 && r.top >= b.top - 1
+    && r.right <= b.right + 1 && r.bottom <= b.bottom + 1; }
+  function pos(r) { return [Math.round(r.left), Math.round(r.top), Math.round(r.right),
+    Math.round(r.bottom)]; }
+  function boxCut(el, r, stop) {
+    for (var p = el.parentNode; p && p.id !== stop; p = p.parentNode) {
+      if (getComputedStyle(p).overflow !== 'visible' && !inside(r, p.getBoundingClientRect())) {
+        return true; }
+    }
+    return false; }
+  function clipped(el, r, stop) {
+    return boxCut(el, r, stop) || !inside(r, document.getElementById(stop).getBoundingClientRect());
+  }
+"""
+# The Mongolian text images (img.mi) shown on an image-path screen that are not wholly visible:
+# [alt, left, top, right, bottom]. Each must lie inside the canvas, cut off by no box around it.
+# With `scrolls`, an image in #main may lie above or below it (a list the focus scrolls into
+# view) but not off its sides, nor cut off by a box of its own.
+IMAGES_CUT_OFF = (
+    """(scrolls) => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var out = [], imgs = document.querySelectorAll('img.mi'), main = document.getElementById('main');
+  for (var i = 0; i < imgs.length; i++) {
+    if (!imgs[i].getClientRects().length) { continue; }  // not shown
+    var r = imgs[i].getBoundingClientRect(), m = main && main.getBoundingClientRect(), cut;
+    if (scrolls && main && main.contains(imgs[i])) {
+      cut = boxCut(imgs[i], r, 'main') || r.left < m.left - 1 || r.right > m.right + 1;
+    } else {
+      cut = clipped(imgs[i], r, 'canvas');
+    }
+    if (cut) { out.push([imgs[i].alt].concat(pos(r))); }
+  }
+  return out; }"""
+)
+
 # The focused element lies wholly inside the visible part of the screen's main area.
 FOCUS_VISIBLE = """(() => { var el = document.activeElement, m = document.getElementById('main');
   if (!el || !m || !m.contains(el)) { return true; }
@@ -234,6 +275,50 @@ async def open_box(tv, size, serial="DEMO-0001"):
     await page.goto(str(server.make_url(f"/tv/?stb={serial}")))
     page.errors = errors
     return page
+
+
+# The Mongolian TV in Chromium: a box entering in Mongolian, a box forced to the image path.
+async def open_mn(tv, size, serial="DEMO-0001"):
+    server, browser = tv
+    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url(f"/tv/?stb={serial}&lang=mn")))
+    page.errors = errors
+    return page
+
+
+# Text nodes holding Mongolian letters, and images that did not load.
+IMAGE_PATH_STATE = """() => {
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, null, false);
+  var mongolian = [];
+  while (walker.nextNode()) {
+    if (/[\\u1800-\\u18af]/.test(walker.currentNode.nodeValue)) {
+      mongolian.push(walker.currentNode.nodeValue); }
+  }
+  var imgs = document.querySelectorAll('img.mi'), broken = [];
+  for (var i = 0; i < imgs.length; i++) {
+    if (!imgs[i].complete || imgs[i].naturalWidth === 0) { broken.push(imgs[i].src); }
+  }
+  return {mongolian: mongolian, images: imgs.length, broken: broken,
+          mode: getComputedStyle(document.getElementById('canvas')).writingMode}; }"""
+
+
+async def force_image_path(server, serial):
+    async with server.app[keys.DB].transaction() as tx:
+        await tx.execute(
+            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile,"
+            " mongolian_text) VALUES ('OLD-WEBKIT', 'test', 'browser', '1080p', 0)"
+        )
+        await tx.execute("UPDATE devices SET model = 'OLD-WEBKIT' WHERE serial = ?", (serial,))
+
+
+async def assert_image_path(page):
+    await page.wait_for_load_state("load")
+    state = await page.evaluate(IMAGE_PATH_STATE)
+    assert state["mongolian"] == [], (page.url, state["mongolian"][:3])
+    assert state["images"] > 0 and state["broken"] == [], (page.url, state)
+    assert state["mode"] == "horizontal-tb"  # the box cannot write vertically: no need to
 
 
 async def press(page, key, *, wait_nav=False):

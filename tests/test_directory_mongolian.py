@@ -10,6 +10,7 @@ from content.directory import points as directory
 from tests.helpers import GOOD, csv_text, enter
 from tv_server import keys
 
+MONGOLIAN = re.compile("[\u1800-\u18af]")
 NAME_MN = "\u182c\u1820\u1824\u182f\u1822 \u1836\u1822\u1828 \u182a\u1820\u1822\u1837\u1820"
 
 
@@ -98,3 +99,27 @@ async def test_callbacks_of_mongolian_households_go_to_offices_serving_in_mongol
     assert zh != "zz-station-mn"
     kind = (await directory.get_point(db, zh)).kind
     assert kind == "township_station"  # the rule's kind either way
+
+
+async def test_demo_points_of_the_pastoral_banners_have_drafted_mongolian_names(client):
+    """The demo's Mongolian directory shows Mongolian names: every point of the pastoral
+    banners, the city centre and the hotline have one (drafts, docs/translation.md)."""
+    db = client.app[keys.DB]
+    rows = await db.fetchall(
+        "SELECT code, name, name_mn FROM service_points"
+        " WHERE substr(region_code, 1, 6) IN ('150623', '150624', '150625', '150626')"
+        " OR code IN ('sp-1506', 'sp-12348')"
+    )
+    assert len(rows) > 50 and [r["code"] for r in rows if not MONGOLIAN.search(r["name_mn"])] == []
+    await client.get("/tv/", params={"stb": "DEMO-0001", "lang": "mn"})
+    base = await enter(client, "DEMO-0001")
+    banner = await (await client.get(base + "dir-150624")).text()  # 鄂托克旗, from another banner
+    centre = {r["code"]: r for r in rows}["sp-150624"]
+    assert centre["name_mn"] in banner and centre["name"] not in banner
+    own = await (await client.get(base + "dir")).text()  # the household's chain: the city centre
+    city = {r["code"]: r for r in rows}["sp-1506"]
+    assert city["name_mn"] in own and city["name"] not in own
+    # A Chinese box keeps the Chinese names.
+    await client.get("/tv/", params={"stb": "DEMO-0002", "lang": "zh"})
+    zh = await (await client.get(await enter(client, "DEMO-0002") + "dir-150624")).text()
+    assert centre["name"] in zh and centre["name_mn"] not in zh

@@ -85,9 +85,20 @@ def demo_program_texts() -> list[str]:
     ]
 
 
+def demo_point_names() -> list[str]:
+    """The demo's drafted Mongolian service-point names (content/directory/demo.py)."""
+    import csv
+
+    from content.directory.demo import demo_service_points
+    from device_registry import regions
+
+    rows = list(csv.DictReader(io.StringIO(regions.bundled_csv_text())))
+    return [p["name_mn"] for p in demo_service_points(rows) if p["name_mn"]]
+
+
 def test_every_mongolian_character_is_in_the_font():
     cmap = TTFont(FONT).getBestCmap()
-    texts = [m.string for m in translated()] + demo_program_texts()
+    texts = [m.string for m in translated()] + demo_program_texts() + demo_point_names()
     used = {c for t in texts for c in t if MONGOLIAN.match(c) or c == "\u202f"}
     assert used and sorted(hex(ord(c)) for c in used if ord(c) not in cmap) == []
 
@@ -122,7 +133,7 @@ def test_every_catalog_string_shapes_with_no_missing_glyph():
     from device_registry.region_names import bundled_csv_text
 
     texts = [m.string for m in translated()] + bundled_csv_text().splitlines()[1:]
-    texts += demo_program_texts()
+    texts += demo_program_texts() + demo_point_names()
     runs = {run for text in texts for run in re.findall("[\u1800-\u18af\u202f ]+", text)}
     bad = [run for run in runs if run.strip() and _differs(_render(full, run), _render(blank, run))]
     assert bad == []

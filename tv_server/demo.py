@@ -90,6 +90,10 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
     async def service_points():
         await directory.upsert_points(db, demo_service_points(rows))
 
+    async def service_point_names_mn():  # drafts, not reviewed (content/directory/demo.py)
+        points = demo_service_points(rows)
+        await directory.fill_names_mn(db, {p["code"]: p["name_mn"] for p in points if p["name_mn"]})
+
     async def boxes():
         await loading.upsert_models(db, MODELS)
         await loading.insert_boxes(db, demo_boxes(rows))
@@ -127,6 +131,8 @@ async def load_demo(db: Database, data_dir: Path) -> bool:
         ("mn_versions", mongolian_versions),
         # Again for data dirs loaded before the video program got its Mongolian version.
         ("mn_versions_video", mongolian_versions),
+        # For data dirs loaded before the demo points had their drafted Mongolian names.
+        ("directory_mn", service_point_names_mn),
     ]
     loaded = False
     for name, step in steps:

@@ -98,14 +98,17 @@ WHITE, INK = "#ffffff", "#0b1f3a"
 class BlockStyle:
     size: int  # font size, canvas px
     column: int  # longest column, canvas px (a longer block wraps into the next column)
+    # A bar of fixed height (the header, the key-hint bar): a word longer than the column would
+    # be cut off there, so the block is drawn smaller until its tallest column fits.
+    fit: bool = False
 
 
 # The text's place decides its size and how long a column may be (the horizontal design's boxes).
 STYLES = {
-    "brand": BlockStyle(22, 104),
-    "screen-title": BlockStyle(26, 104),
-    "hotline": BlockStyle(20, 104),
-    "hints": BlockStyle(18, 70),
+    "brand": BlockStyle(22, 104, fit=True),
+    "screen-title": BlockStyle(26, 104, fit=True),
+    "hotline": BlockStyle(20, 104, fit=True),
+    "hints": BlockStyle(18, 84, fit=True),
     "welcome": BlockStyle(20, 84),
     "label": BlockStyle(26, 116),
     "sub": BlockStyle(18, 90),
@@ -122,9 +125,11 @@ STYLES = {
     "home-home-row": BlockStyle(20, 170),
     "home-k": BlockStyle(22, 170),
     "home-btn": BlockStyle(22, 170),
+    # The video page (body.player): the info bar's buttons short enough to leave the video seen.
+    "player-btn": BlockStyle(20, 72),
 }
 # Screens (a class of <body>) whose blocks take the screen's own style, when it has one.
-SCREEN_STYLES = ("home",)
+SCREEN_STYLES = ("home", "player")
 # A class (or id) of the text's element or an ancestor, nearest first, picks the style.
 STYLE_OF = {
     "brand": "brand",
@@ -219,10 +224,20 @@ def _slab(kind: str, text: str, mong: ImageFont.FreeTypeFont, px: int, line: int
 
 
 def render_block(text: str, font_path: Path, style: BlockStyle, scale: float) -> Image.Image:
-    """`text` set vertically in columns left to right, none longer than `style.column`."""
-    px = max(8, round(style.size * scale))
-    line = round(px * 1.5)
+    """`text` set vertically in columns left to right, none longer than `style.column` (a
+    word longer than that stands alone in its column, or, with `style.fit`, the whole block is
+    drawn smaller until it fits)."""
     limit = round(style.column * scale)
+    px = max(8, round(style.size * scale))
+    img = _set_block(text, font_path, px, limit)
+    while style.fit and img.height > limit and px > 8:
+        px = max(8, min(px - 1, int(px * limit / img.height)))
+        img = _set_block(text, font_path, px, limit)
+    return img
+
+
+def _set_block(text: str, font_path: Path, px: int, limit: int) -> Image.Image:
+    line = round(px * 1.5)
     mong = _font(str(font_path), px)
     gap = px // 3
     columns: list[list[Image.Image | int]] = [[]]
@@ -282,6 +297,9 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 HAS_MONGOLIAN = re.compile("[\u1800-\u18af]")
 MONG_RUN = re.compile(f"[{_MONG_CHARS}]+")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+# Attributes holding a label a script shows in place of the element's text (the subtitle
+# button's 字幕：开 / 字幕：关): on the image path each also gets `NAME-img`, its drawn image.
+DRAWN_ATTRIBUTES = ("data-on", "data-off")
 STYLE_LINK = re.compile(r'<link rel="stylesheet" href="/static/tv\.[0-9a-f]+\.css">')
 
 
@@ -441,14 +459,23 @@ class ScreenImages:
                             names.update(value.split())
                         stack.append((name, names))
                 if HAS_MONGOLIAN.search(token):
-                    token = ATTR.sub(
-                        lambda m: (
-                            m[1] + _html.escape(chinese.of(_html.unescape(m[2]))) + m[3]
-                            if HAS_MONGOLIAN.search(m[2])
-                            else m[0]
-                        ),
-                        token,
-                    )
+                    style = _style_for(stack)
+
+                    def attribute(m: re.Match, style: str = style) -> str:
+                        if not HAS_MONGOLIAN.search(m[2]):
+                            return m[0]
+                        text = _html.unescape(m[2])
+                        out = m[1] + _html.escape(chinese.of(text)) + m[3]
+                        if m[1].strip().rstrip('="') in DRAWN_ATTRIBUTES:
+                            # A label a script puts in the element: drawn too, so it can stay
+                            # Mongolian (player.js shows "src width height", alt the Chinese).
+                            key, block = self.block(text.strip(), style, scale)
+                            out += (
+                                f'{m[1][:-2]}-img="/tv/mi/{key}.png {block.width} {block.height}"'
+                            )
+                        return out
+
+                    token = ATTR.sub(attribute, token)
                 out.append(token)
                 continue
             if not HAS_MONGOLIAN.search(token):

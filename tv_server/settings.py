@@ -97,6 +97,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "launch_failures_per_ip",
+        30,
+        "Failed launches (GET /tv/launch with a missing, forged or stale signature) one client "
+        "address may make per minute; then 429 with the TV's notice. Valid signed launches are "
+        "never limited. 0 turns the limit off.",
+        int,
+    ),
+    Setting(
         "register_new_per_minute",
         120,
         "New boxes self-registration may add per minute from all addresses together (caps how "

@@ -7,8 +7,12 @@ village rooms) with generic addresses and obviously sample phone numbers, the sa
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 
+from content.programs.demo_versions import script
+from device_registry.region_names import bundled_csv_text as region_names_mn_csv
 from device_registry.regions import Region, RegionTree, village_display_name
 
 SERVICES: dict[str, str] = {
@@ -78,6 +82,9 @@ def demo_service_points(regions: list[dict]) -> list[dict]:
                 if village.code in room_villages:
                     points.append(_village_room(county, township, village))
     _assign_sample_phones(points)
+    names_mn = demo_names_mn(points, tree)
+    for point in points:
+        point["name_mn"] = names_mn.get(point["code"], "")
     return points
 
 
@@ -232,3 +239,63 @@ def _assign_sample_phones(points: list[dict]) -> None:
         raise ValueError("too many service points for the sample phone block")
     for number, point in enumerate(samples, start=1):
         point["phone"] = f"{SAMPLE_PHONE_PREFIX}{number:04d}"
+
+
+# --- Mongolian names: DRAFTS, not reviewed by a native speaker -----------------------------
+#
+# The points of the pastoral banners (and the city centre and the hotline, which serve them) get
+# a Mongolian name for the demo's Mongolian directory, written in transliteration as the TV
+# catalog was drafted (docs/translation.md; `-` the narrow no-break space before a suffix) and
+# turned into script by `script()`. Banner and city names are the bundled drafted region names
+# (device_registry/data/ordos_divisions_mn.csv); townships and villages have no Mongolian name
+# yet, so their Chinese name stands in the Mongolian one (upright in the vertical text).
+# Not one of them has been checked by a native speaker: never present them as reviewed.
+
+NAME_MN_PATTERNS = {
+    "hotline": "{number} neyite-yin qauli-yin üilečilge-yin utasu",
+    "city_centre": "{place} neyite-yin qauli-yin üilečilge-yin töb",
+    "banner_centre": "{place} neyite-yin qauli-yin üilečilge-yin töb",
+    "township_station": "{place} neyite-yin qauli-yin üilečilge-yin aǰil-un bayir_a",
+    "village_room": "{place} qauli-yin üilečilge-yin öröge",
+}
+
+
+def _region_translit() -> dict[str, str]:
+    """The drafted Mongolian region names, in transliteration, by code."""
+    rows = csv.DictReader(io.StringIO(region_names_mn_csv()))
+    return {row["code"]: row["translit"] for row in rows if row.get("translit")}
+
+
+def _genitive(translit: str) -> str:
+    """A name with the genitive suffix: -yin after a vowel (and after a Chinese name, read as
+    its Mongolian speakers say it), -u after n, -un after another consonant."""
+    last = translit[-1:]
+    if last in "aeiouöü":
+        return f"{translit}-yin"
+    if last == "n":
+        return f"{translit}-u"
+    if (last.isascii() and last.isalpha()) or last in "γčǰš":
+        return f"{translit}-un"
+    return f"{translit}-yin"
+
+
+def demo_names_mn(points: list[dict], tree: RegionTree) -> dict[str, str]:
+    """Drafted Mongolian names (script) of the demo points serving the pastoral banners."""
+    places = _region_translit()
+    names: dict[str, str] = {}
+    for point in points:
+        code, kind = point["region_code"], point["kind"]
+        if kind not in ("hotline", "city_centre") and code[:6] not in PASTORAL_BANNERS:
+            continue
+        region = tree.get(code)
+        if code in places:
+            place = places[code]
+        elif region is not None:
+            place = village_display_name(region.name) if kind == "village_room" else region.name
+        else:
+            continue
+        # script() turns the transliteration into script; Chinese names and digits pass as they
+        # are (upright in the vertical text).
+        text = NAME_MN_PATTERNS[kind].format(place=_genitive(place), number=HOTLINE_PHONE)
+        names[point["code"]] = script(text)
+    return names

@@ -870,6 +870,22 @@ async def upsert_points(db: Database, points: list[dict]) -> int:
     return len(points)
 
 
+async def fill_names_mn(db: Database, names: dict[str, str], now: float | None = None) -> int:
+    """Give points (by code) a Mongolian name where they have none (the demo loader's path for
+    data dirs loaded before its drafted names; a name an editor gave is kept)."""
+    now = time.time() if now is None else now
+    changed = 0
+    async with db.transaction() as tx:
+        for code, name in names.items():
+            cur = await tx.execute(
+                "UPDATE service_points SET name_mn = ?, version = version + 1, updated_at = ?"
+                " WHERE code = ? AND name_mn = ''",
+                (name, now, code),
+            )
+            changed += cur.rowcount
+    return changed
+
+
 async def _insert_organization(tx: Transaction, data: Mapping, now: float) -> Organization:
     org_id = await tx.insert(
         "INSERT INTO organizations (code, name, kind, region_code, description, updated_at)"

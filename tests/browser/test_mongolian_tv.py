@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FOCUSED, MEASURE, SIZES, no_overflow, press, shot
+from tests.helpers import (
+    CLIP_FUNCTIONS,
+    FOCUSED,
+    MEASURE,
+    SIZES,
+    assert_image_path,
+    force_image_path,
+    no_overflow,
+    open_mn,
+    press,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -17,16 +28,6 @@ VERTICAL = """async () => {
   var loaded = [];
   document.fonts.forEach(function (f) { if (f.status === 'loaded') { loaded.push(f.family); } });
   return [document.documentElement.lang, c.writingMode, loaded.join(',')]; }"""
-
-
-async def open_mn(tv, size, serial="DEMO-0001"):
-    server, browser = tv
-    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(server.make_url(f"/tv/?stb={serial}&lang=mn")))
-    page.errors = errors
-    return page
 
 
 async def assert_vertical(page):
@@ -222,63 +223,20 @@ async def test_mongolian_screens_get_only_the_rules_they_use_and_look_the_same(t
         await page.unroute(f"**/tv/font/{name}.css")
 
 
-# Text nodes holding Mongolian letters, and images that did not load.
-IMAGE_PATH_STATE = """() => {
-  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, null, false);
-  var mongolian = [];
-  while (walker.nextNode()) {
-    if (/[\\u1800-\\u18af]/.test(walker.currentNode.nodeValue)) {
-      mongolian.push(walker.currentNode.nodeValue); }
-  }
-  var imgs = document.querySelectorAll('img.mi'), broken = [];
-  for (var i = 0; i < imgs.length; i++) {
-    if (!imgs[i].complete || imgs[i].naturalWidth === 0) { broken.push(imgs[i].src); }
-  }
-  return {mongolian: mongolian, images: imgs.length, broken: broken,
-          mode: getComputedStyle(document.getElementById('canvas')).writingMode}; }"""
-
-
-async def force_image_path(server, serial):
-    from tv_server import keys
-
-    async with server.app[keys.DB].transaction() as tx:
-        await tx.execute(
-            "INSERT INTO device_models (model, vendor, keymap_family, screen_profile,"
-            " mongolian_text) VALUES ('OLD-WEBKIT', 'test', 'browser', '1080p', 0)"
-        )
-        await tx.execute("UPDATE devices SET model = 'OLD-WEBKIT' WHERE serial = ?", (serial,))
-
-
-async def assert_image_path(page):
-    await page.wait_for_load_state("load")
-    state = await page.evaluate(IMAGE_PATH_STATE)
-    assert state["mongolian"] == [], (page.url, state["mongolian"][:3])
-    assert state["images"] > 0 and state["broken"] == [], (page.url, state)
-    assert state["mode"] == "horizontal-tb"  # the box cannot write vertically: no need to
-
-
 # The image-path home (tv_ui/mongolian_image.css): every focusable element, the adviser card, the
 # hotline and the text images of the greeting and the bottom row wholly visible (#main clips what
 # runs past it, under the key-hint bar; a card clips what runs past the card), and every text
 # image inside its tile.
-IMAGE_HOME_OUTSIDE = """() => {
-  var m = document.getElementById('main').getBoundingClientRect(), out = [];
-  function inside(r, b) { return r.width > 0 && r.left >= b.left - 1 && r.top >= b.top - 1
-    && r.right <= b.right + 1 && r.bottom <= b.bottom + 1; }
-  function pos(r) { return [Math.round(r.left), Math.round(r.top), Math.round(r.right),
-    Math.round(r.bottom)]; }
-  function clipped(el, r) {  // outside #main, or cut off by a box between it and #main
-    for (var p = el.parentNode; p && p.id !== 'main'; p = p.parentNode) {
-      if (getComputedStyle(p).overflow !== 'visible' && !inside(r, p.getBoundingClientRect())) {
-        return true; }
-    }
-    return !inside(r, m); }
-  var els = document.querySelectorAll(
+IMAGE_HOME_OUTSIDE = (
+    """() => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var out = [], els = document.querySelectorAll(
     '#main .f, #adv-card, .hotline-card, .home-row img.mi, .welcome img.mi');
   for (var i = 0; i < els.length; i++) {
     var r = els[i].getBoundingClientRect();
     if (els[i].tagName === 'IMG' && !els[i].getClientRects().length) { continue; }  // not shown
-    if (clipped(els[i], r)) { out.push([els[i].id || els[i].alt].concat(pos(r))); }
+    if (clipped(els[i], r, 'main')) { out.push([els[i].id || els[i].alt].concat(pos(r))); }
   }
   var imgs = document.querySelectorAll('.tile img.mi');
   for (var j = 0; j < imgs.length; j++) {
@@ -286,6 +244,7 @@ IMAGE_HOME_OUTSIDE = """() => {
     if (!inside(q, t)) { out.push([imgs[j].closest('.tile').id, imgs[j].alt].concat(pos(q))); }
   }
   return out; }"""
+)
 # How the home's text reads: the greeting line's images, and the tile labels set in more than two
 # columns (a 26 px label column is 39 canvas px wide: wider than 80 is three or more crowded ones).
 IMAGE_HOME_TEXT = """() => {

@@ -11,7 +11,8 @@ from device_registry import records
 from storage import NotFound
 from tv_server import caches, keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
-from tv_server.ratelimit import SlidingWindow
+from tv_server.proxies import client_address
+from tv_server.ratelimit import SlidingWindow, retry_after_header
 from tv_server.tv import adviser, rating
 from tv_server.tv import home as home_parts
 from tv_server.tv.common import current_box, notice, screen_url, send_html, with_mongolian
@@ -66,6 +67,22 @@ async def _admit(request: web.Request, serial: str, lang: str = "") -> web.Strea
     raise _enter(request, serial, view.box.token_generation)
 
 
+# Failed launches per client address (setting launch_failures_per_ip): forged or stale signatures
+# cannot be tried without end. Only failures are counted: valid signed launches (many boxes
+# behind one operator NAT, the launch bench) never meet the limit.
+LAUNCH_FAILURES = web.AppKey("tv_launch_failures", SlidingWindow)
+
+
+def _launch_refused(request: web.Request, kind: str, status: int) -> web.StreamResponse:
+    limit = request.app.get(LAUNCH_FAILURES)
+    wait = limit.retry_after(client_address(request)) if limit is not None else 0.0
+    if wait:
+        response = notice(request, None, "rate_limited", status=429)
+        response.headers["Retry-After"] = retry_after_header(wait)
+        return response
+    return notice(request, None, kind, status=status)
+
+
 async def launch(request: web.Request) -> web.StreamResponse:
     """`/tv/launch?stb=SERIAL&ts=UNIX[&lang=mn|zh]&sig=HEX` from the operator's portal."""
     settings = request.app[keys.SETTINGS]
@@ -82,9 +99,9 @@ async def launch(request: web.Request) -> web.StreamResponse:
             lang=lang,
         )
     except BoxAuthError as exc:
-        return notice(request, None, exc.code, status=403)
+        return _launch_refused(request, exc.code, 403)
     if lang and lang not in i18n.LANGUAGES:
-        return notice(request, None, "launch_bad_signature", status=400)
+        return _launch_refused(request, "launch_bad_signature", 400)
     return await _admit(request, serial, lang)
 
 

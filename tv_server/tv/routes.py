@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tv_server import mongol_image, tvfont
+from tv_server import keys, mongol_image, tvfont
 from tv_server.ratelimit import SlidingWindow
 from tv_server.routing import GET, POST, register
 from tv_server.tv import (
@@ -85,3 +85,6 @@ def setup_tv(app: web.Application) -> None:
     """The TV's routes and the state its handlers share."""
     register(app.router, ROUTES)
     app[entry.LANG_CHANGES] = SlidingWindow(entry.LANG_CHANGES_PER_10_MIN, 600)
+    failures = app[keys.SETTINGS].launch_failures_per_ip
+    if failures > 0:
+        app[entry.LAUNCH_FAILURES] = SlidingWindow(failures, 60)

@@ -94,11 +94,23 @@
     if (subsEl.textContent !== text) { subsEl.textContent = text; }
     show(subsEl, text !== '');
   }
+  // The subtitle button's label; on the Mongolian image path it is a drawn image, whose other
+  // state the server names in NAME-img ("src width height"; tv_server/mongol_image.py).
+  function label(name) {
+    var drawn = subsBtn.getAttribute(name + '-img'), img = subsBtn.getElementsByTagName('img')[0];
+    if (drawn && img) {
+      drawn = drawn.split(' ');
+      img.src = drawn[0]; img.width = +drawn[1]; img.height = +drawn[2];
+      img.alt = subsBtn.getAttribute(name);
+    } else {
+      subsBtn.textContent = subsBtn.getAttribute(name);
+    }
+  }
   function setSubs(on) {
     subsOn = on;
     var burned = attr('data-subs-burned');
     send(attr('data-subs-set') + '?on=' + (on ? 1 : 0), burned);
-    if (subsBtn) { subsBtn.textContent = subsBtn.getAttribute(on ? 'data-on' : 'data-off'); }
+    if (subsBtn) { label(on ? 'data-on' : 'data-off'); }
     if (burned) {   // the burned-in copy or the clean one: the other file
       save(true);
       location.replace(location.pathname + '?t=' + Math.floor(video.currentTime || 0));

@@ -1,0 +1,153 @@
+"""The Mongolian image path (boxes whose model cannot shape Mongolian: every text block a drawn
+image, tv_server/mongol_image.py) on every kind of screen, at 720p and 4K, keys only: no text
+image is cut off — the header and the key-hint bar hold theirs whole, long program titles
+included — and the video page's subtitle button keeps a Mongolian label in both states.
+Screenshots go to test-artifacts/ (mn-img-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+
+from content.programs import subtitles
+from tests.helpers import (
+    IMAGES_CUT_OFF,
+    POINT,
+    SIZES,
+    assert_image_path,
+    force_image_path,
+    no_overflow,
+    open_mn,
+    publish,
+    shot,
+    tomorrow,
+)
+from tv_server import keys
+
+pytestmark = pytest.mark.browser
+
+VIDEO_SLUG = "fang-dianxin-zhapian"  # the demo's video program, with a Mongolian version
+
+
+async def video_with_subtitles(server) -> int:
+    """The demo video program, given a Chinese subtitle track (an image-path box, which cannot
+    shape Mongolian cues, gets the Chinese track: the subtitle button shows)."""
+    db = server.app[keys.DB]
+    pid, media_id = await db.fetchone(
+        "SELECT id, video_media_id FROM programs WHERE slug = ?", (VIDEO_SLUG,)
+    )
+    cues = subtitles.parse("0:00 - 0:50 不要相信陌生来电")
+    await subtitles.save(db, media_id, "zh", cues, burn=False, actor="test")
+    server.app[keys.PROGRAMS].clear()
+    return pid
+
+
+SUBS_BUTTON = """() => { var b = document.getElementById('subs-btn'), img = b.querySelector('img');
+  var text = '';
+  for (var n = b.firstChild; n; n = n.nextSibling) { if (n.nodeType === 3) { text += n.data; } }
+  return {text: text.trim(), img: img && img.className, alt: img && img.alt,
+          src: img && img.getAttribute('src'),
+          loaded: !!img && img.complete && img.naturalWidth > 0};
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_video_page_shows_every_text_whole(tv, size):
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0004")
+    pid = await video_with_subtitles(server)
+    page = await open_mn(tv, size, "DEMO-0004")
+    await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    await assert_image_path(page)
+    await no_overflow(page)
+    # The info bar (with the subtitle button) shows with Up, as the household brings it up.
+    await page.keyboard.press("ArrowUp")
+    await page.wait_for_timeout(150)
+    await shot(page, "mn-img-video", size)
+    # The long Mongolian title in the header, the key hints at the foot, the bar's buttons.
+    assert await page.evaluate(IMAGES_CUT_OFF, False) == []
+    before = await page.evaluate(SUBS_BUTTON)
+    assert before["img"] == "mi" and before["text"] == "" and before["loaded"], before
+    assert before["alt"] == "字幕：开"
+    # Yellow (F3) turns the subtitles off: the label is the drawn 字幕：关, Mongolian still.
+    await page.keyboard.press("F3")
+    await page.wait_for_timeout(200)
+    after = await page.evaluate(SUBS_BUTTON)
+    assert after["text"] == "" and after["img"] == "mi" and after["alt"] == "字幕：关", after
+    assert after["src"] != before["src"]
+    await page.wait_for_function(
+        "() => { var i = document.querySelector('#subs-btn img'); return i.complete"
+        " && i.naturalWidth > 0; }"
+    )
+    await page.keyboard.press("F3")  # on again: the drawn 字幕：开 is back
+    await page.wait_for_timeout(200)
+    again = await page.evaluate(SUBS_BUTTON)
+    assert again["text"] == "" and again["alt"] == "字幕：开" and again["src"] == before["src"]
+    await page.keyboard.press("F3")
+    await page.wait_for_timeout(200)
+    await shot(page, "mn-img-video-subs", size)
+    assert await page.evaluate(IMAGES_CUT_OFF, False) == []
+    assert page.errors == []
+
+
+async def image_path_urls(server, page) -> list[tuple[str, str]]:
+    """(name, URL) of every kind of TV screen for the image-path box on `page`."""
+
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    db = server.app[keys.DB]
+    category, program = await db.fetchone(
+        "SELECT category, id FROM programs WHERE slug = 'xianfa-gongmin-quanli'"
+    )
+    point = await db.fetchval("SELECT id FROM service_points WHERE code = ?", (POINT,))
+    day = tomorrow().isoformat()
+    cb = "svc=consultation&phone=13800138000"
+    ap = f"svc=notarisation&sp={POINT}&day={day}&at=09:00"
+    screens = [
+        ("programs", "programs"),
+        ("category", f"c-{category}"),
+        ("program-page", f"p-{program}-1"),
+        ("program-page-2", f"p-{program}-2"),
+        ("directory", "dir"),
+        ("region", "dir-150624"),
+        ("point", f"o-{point}"),
+        ("cb-service", "cb"),
+        ("cb-topic", "cb-topic?svc=mediation"),
+        ("cb-phone", "cb-phone?svc=consultation"),
+        ("cb-time", f"cb-time?{cb}"),
+        ("cb-confirm", f"cb-confirm?{cb}&w=morning"),
+        ("mine", "mine"),
+        ("ap-service", "ap"),
+        ("ap-point", "ap-pt?svc=notarisation"),
+        ("ap-day", f"ap-day?svc=notarisation&sp={POINT}"),
+        ("ap-slot", f"ap-slot?svc=notarisation&sp={POINT}&day={day}"),
+        ("ap-phone", f"ap-phone?{ap}"),
+        ("adviser", "adv"),
+        ("error-404", "no-such-screen"),
+    ]
+    return [(name, base + url) for name, url in screens] + [
+        ("notice-bad-launch", str(server.make_url("/tv/launch?stb=X-1&ts=1&lang=mn&sig=00"))),
+        ("notice-pending", str(server.make_url("/tv/?stb=NEW-BOX-7&lang=mn"))),
+    ]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_screens_show_every_text_whole(tv, size):
+    """Program pages, the directory, callback, 我的申请, appointments, the adviser, notices and
+    error pages: every text image whole (a list's rows may lie below the fold, to be scrolled to
+    by the focus, but none is cut off by its own box or the screen's sides)."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+
+    class Client:  # publish() takes a test client; the server's app is what it uses
+        app = server.app
+
+    await publish(Client, capacity=5)
+    page = await open_mn(tv, size, "DEMO-0001")
+    problems = {}
+    for name, url in await image_path_urls(server, page):
+        await page.goto(url)
+        await page.wait_for_load_state("load")
+        await shot(page, f"mn-img-{name}", size)
+        cut = await page.evaluate(IMAGES_CUT_OFF, True)
+        if cut:
+            problems[name] = cut
+    assert problems == {}
