@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from callbacks import requests as callbacks_domain
 from device_registry import records
 from storage import NotFound
 from tv_server import caches, keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.ratelimit import SlidingWindow
-from tv_server.tv import adviser, rating
+from tv_server.tv import adviser
 from tv_server.tv import home as home_parts
 from tv_server.tv.common import current_box, notice, screen_url, send_html, with_mongolian
 from tv_server.tv.programs import program_for
@@ -113,15 +110,10 @@ async def root(request: web.Request) -> web.StreamResponse:
 async def home(request: web.Request) -> web.Response:
     box = await current_box(request)
     app = request.app
-    db = app[keys.DB]
-    # The box's own facts, read at once (each is an indexed read on its own pooled reader).
-    rate, last, open_requests = await asyncio.gather(
-        rating.due_url(request, box),
-        app[keys.USAGE].last_progress(box.id),
-        callbacks_domain.count_open(db, box.id),
-    )
-    if rate is not None:  # a request was completed since: ask how it went, once per visit
-        raise web.HTTPSeeOther(rate)
+    facts = await home_parts.box_facts(request, box)  # one trip to the database
+    if facts.rate is not None:  # a request was completed since: ask how it went, once per visit
+        raise web.HTTPSeeOther(facts.rate)
+    last, open_requests = facts.last, facts.open_requests
     resume = None
     if last is not None:
         try:
@@ -130,7 +122,7 @@ async def home(request: web.Request) -> web.Response:
             detail = None
         at = None
         if detail is not None and last[1] == 0 and detail.video_file:  # last seen: the video
-            at = await app[keys.VIDEO_POSITIONS].get(box.id, detail.card.id)
+            at = facts.video_at
         if detail is not None and at is not None:
             resume = {
                 "title": detail.card.title,

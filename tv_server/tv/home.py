@@ -13,12 +13,16 @@ dropped by "adviser" and "media" changes.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from callbacks import requests as callback_requests
 from storage.changes import BoundedCache
+from tv_server import keys
+from tv_server.tv import rating
 from tv_server.tv.common import TvBox, ann_key, base_context, screen_url
 
 PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html")
@@ -91,3 +95,34 @@ async def adviser_card(request: web.Request, box: TvBox, build) -> str:
         html = _template(request, "tv/_adviser_card.html").render(adviser=card, u=u)
     cards.put(key, (now + ADVISER_CARD_SECONDS, html))
     return html
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the home shows of the box's own affairs, as read for this request."""
+
+    rate: str | None  # a completed request waits for its rating: that screen instead of home
+    open_requests: int  # 我的申请's count
+    last: tuple[int, int] | None  # (program, page) read last (page 0: its video)
+    video_at: tuple[int, int] | None  # where it stopped that video (seconds, duration)
+
+
+async def box_facts(request: web.Request, box: TvBox) -> Facts:
+    """The box's own facts for its home — open requests, a rating due, where it stopped reading
+    and watching — in ONE trip to the database (`Database.fetch_together`): always as committed
+    now, whoever wrote them (the box, staff, Open311, another process), so no cache to keep."""
+    app = request.app
+    usage, positions = app[keys.USAGE], app[keys.VIDEO_POSITIONS]
+    progress = usage.progress_query(box.id)
+    rate = rating.due_queries(request, box)
+    queries = [callback_requests.count_open_query(box.id), positions.box_query(box.id), *rate]
+    if progress is not None:
+        queries.append(progress)
+    rows = await app[keys.DB].fetch_together(*queries)
+    last = usage.progress_from(box.id, rows[-1] if progress else [], progress is not None)
+    return Facts(
+        rate=rating.due_url(request, rows[2 : 2 + len(rate)]),
+        open_requests=int(rows[0][0][0]),
+        last=last,
+        video_at=positions.position_from(box.id, last[0], rows[1]) if last else None,
+    )
