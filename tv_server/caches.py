@@ -28,7 +28,7 @@ from typing import Any
 from device_registry import coverage
 from storage.changes import Change
 from tv_server import keys
-from tv_server.tv import fastlane, home
+from tv_server.tv import common, fastlane, home
 
 
 async def changed(app: Mapping, kind: str, ids: Iterable[Any] = (), region: str = "") -> None:
@@ -43,6 +43,7 @@ def wire(app: Mapping) -> None:
     boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
     shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
+    notices = app[common.NOTICES]  # settings, templates and catalogs only: nothing drops them
 
     def box(change: Change) -> None:
         if not change.ids:
@@ -83,7 +84,7 @@ def wire(app: Mapping) -> None:
         coverage.forget(db)
 
     hub.caches.update(
-        {c.name: c for c in (programs, fast.entries, shells, cards)}, tv_screens=screens
+        {c.name: c for c in (programs, fast.entries, shells, cards, notices)}, tv_screens=screens
     )
     hub.subscribe(["box"], box, reset=everything)
     hub.subscribe(["wave"], lambda _change: boxes.forget())

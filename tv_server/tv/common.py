@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import aiohttp_jinja2
 from aiohttp import web
 
+from storage.changes import BoundedCache
 from tv_server import keys, mongol_image, tvfont
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
@@ -209,6 +210,9 @@ async def cached(
     return send(request, screen)
 
 
+NOTICES = web.AppKey("tv_notices", BoundedCache)
+
+
 def notice(
     request: web.Request,
     view: BoxView | None,
@@ -218,19 +222,28 @@ def notice(
     again: str | None = None,
 ):
     """A polite full-screen notice: not enrolled yet, coming soon, or a bad address. `again` is
-    where 知道了 leads (the box's own entry when known, else /tv/)."""
-    html = aiohttp_jinja2.render_string(
-        "tv/notice.html",
-        request,
-        {
-            "static": request.app[keys.STATIC].url,
-            "keymap": keymap_json(view.box.keymap_family if view else None),
-            "hotline": request.app[keys.SETTINGS].hotline,
-            "announcements": [],
-            "kind": kind,
-            "again": again or "/tv/",
-        },
-    )
-    response = send_html(request, html, status=status)
+    where 知道了 leads (the box's own entry when known, else /tv/). Rendered once per kind,
+    key-map family, language and `again`, unless `again` names a box (a token in it)."""
+    family = view.box.keymap_family if view else None
+    key = (kind, status, family, again, i18n.current_language())
+    notices = request.app.get(NOTICES)
+    screen = notices.get(key) if notices is not None else None
+    if screen is None:
+        html = aiohttp_jinja2.render_string(
+            "tv/notice.html",
+            request,
+            {
+                "static": request.app[keys.STATIC].url,
+                "keymap": keymap_json(family),
+                "hotline": request.app[keys.SETTINGS].hotline,
+                "announcements": [],
+                "kind": kind,
+                "again": again or "/tv/",
+            },
+        )
+        screen = make_screen(html)
+        if notices is not None and not (again or "").startswith("/tv/b/"):
+            notices.put(key, screen)
+    response = send(request, screen, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -11,7 +11,7 @@ from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.ratelimit import SlidingWindow
 from tv_server.tv import adviser
 from tv_server.tv import home as home_parts
-from tv_server.tv.common import current_box, notice, screen_url, send_html, with_mongolian
+from tv_server.tv.common import current_box, notice, screen_url, send_html
 from tv_server.tv.programs import program_for
 from tv_ui import i18n, labels
 
@@ -144,22 +144,24 @@ async def home(request: web.Request) -> web.Response:
     other = "zh" if box.lang == "mn" else "mn"  # what the language tile switches to
     # The shared body (rendered once per family, profile, language, village and announcement
     # set) with this box's own parts spliced in: tv_server/tv/home.py.
-    pieces = home_parts.shell(
+    found = home_parts.shell(
         request,
         box,
-        place=regions.full_name(village.code, box.lang) if village else "",
-        other_lang=other,
-        other_lang_name=labels.SELF_NAMES[other],
-        # On a Chinese screen the one Mongolian word comes as an image: no font download.
-        other_lang_img=app[mongol_image.IMAGES].data_uri(labels.SELF_NAMES["mn"])
-        if other == "mn"
-        else None,
+        lambda: {
+            "place": regions.full_name(village.code, box.lang) if village else "",
+            "other_lang": other,
+            "other_lang_name": labels.SELF_NAMES[other],
+            # On a Chinese screen the one Mongolian word comes as an image: no font download.
+            "other_lang_img": app[mongol_image.IMAGES].data_uri(labels.SELF_NAMES["mn"])
+            if other == "mn"
+            else None,
+        },
     )
     card = await home_parts.adviser_card(request, box, lambda: adviser.card(request, box))
     own = home_parts.parts(
         request, box, open_requests=open_requests, resume=resume, adviser_html=card
     )
-    html = with_mongolian(request, home_parts.fill(pieces, own), box)
+    html = home_parts.page(request, box, found, own)
     response = send_html(request, html)
     # Never from the browser's cache, not even on Back: "继续观看" must show where the box
     # stopped a moment ago (a Back-restored copy would show the position before).

@@ -21,11 +21,18 @@ from markupsafe import Markup
 
 from callbacks import requests as callback_requests
 from storage.changes import BoundedCache
-from tv_server import keys
+from tv_server import keys, tvfont
 from tv_server.tv import rating
-from tv_server.tv.common import TvBox, ann_key, base_context, screen_url
+from tv_server.tv.common import (
+    NOTICES,
+    TvBox,
+    ann_key,
+    base_context,
+    screen_url,
+    with_mongolian,
+)
 
-PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html")
+PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html", "css")
 MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
 ADVISER_CARD_SECONDS = 60.0
 SHELLS = web.AppKey("tv_home_shells", BoundedCache)
@@ -37,23 +44,80 @@ def setup(app: web.Application) -> None:
     app[SHELLS] = BoundedCache("tv_home_shells", 2000)
     app[ADVISER_CARDS] = BoundedCache("tv_adviser_cards", 20_000)
     app[TEMPLATES] = {}
+    app[NOTICES] = BoundedCache("tv_notices", 500)
 
 
-def shell(request: web.Request, box: TvBox, **shared) -> tuple[str, ...]:
-    """The shared body of this box's home screen, split at its per-box parts: text, part name,
-    text, … (`shared` holds what the shell shows of the village: name, language tile)."""
-    key = (box.family, box.profile, box.lang, box.chain[:1], ann_key(request, box))
+@dataclass(frozen=True, slots=True)
+class Shell:
+    """A home screen's shared body, split at the per-box parts (text, part name, text, …), its
+    texts already set for the screen's language — the stylesheet link is a part too ("css") — and
+    what the link is chosen from: the texts' class/id names and Mongolian characters."""
+
+    pieces: tuple[str, ...]
+    mode: str  # "zh": pruned tv.css; "mn": vertical layout and font subset; "": see `page`
+    names: frozenset[str] = frozenset()
+    codepoints: frozenset[int] = frozenset()
+    base_link: str = ""  # the whole tv.css (kept when a screen has no Mongolian character)
+
+
+def shell(request: web.Request, box: TvBox, shared) -> Shell:
+    """The shared body of this box's home screen (`shared()` gives what the shell shows of the
+    village: name, language tile), rendered once per family, profile, language, village and
+    announcement set."""
+    key = (box.family, box.profile, box.rendering, box.chain[:1], ann_key(request, box))
     shells = request.app[SHELLS]
-    pieces = shells.get(key)
-    if pieces is None:
-        context = base_context(request, box, refresh=True, **shared, **MARKS)
+    found = shells.get(key)
+    if found is None:
+        context = base_context(request, box, refresh=True, **shared(), **MARKS)
         html = aiohttp_jinja2.render_string("tv/home.html", request, context)
-        pieces = shells.put(key, tuple(html.split("\x00")))
-    return pieces
+        found = shells.put(key, _split(request, box, html))
+    return found
 
 
-def fill(pieces: tuple[str, ...], parts: dict[str, str]) -> str:
-    return "".join(parts[p] if i % 2 else p for i, p in enumerate(pieces))
+def _split(request: web.Request, box: TvBox, html: str) -> Shell:
+    app = request.app
+    link = tvfont.BASE_LINK.search(html)
+    styles, fonts = app.get(tvfont.STYLES), app.get(tvfont.FONT)
+    mode, script_names = "", set()
+    if link is not None and box.lang != "mn" and styles is not None:
+        mode, script_names = "zh", styles.script_names
+    elif link is not None and box.rendering == "mn" and fonts is not None and fonts.available:
+        mode, script_names = "mn", fonts.script_names
+        html = tvfont.vertical_digits(html)  # the markers hold no digit
+        link = tvfont.BASE_LINK.search(html)
+    if link is None or mode == "":  # no link to choose, or Mongolian as images: see `page`
+        return Shell(tuple(html.split("\x00")), "")
+    html = html[: link.start()] + "\x00css\x00" + html[link.end() :]
+    return Shell(
+        tuple(html.split("\x00")),
+        mode,
+        tvfont.screen_names(html, script_names),
+        frozenset(ord(c) for c in set(tvfont.MONGOLIAN.findall(html))),
+        link.group(0),
+    )
+
+
+def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) -> str:
+    """The box's home: the shell with its parts, and the stylesheet link for the whole — chosen
+    from the shell's names and characters and the parts', as `with_mongolian` would choose it
+    scanning the whole page (tests/test_home_shared.py compares both)."""
+    app = request.app
+    if found.mode == "zh":
+        own = "".join(parts.values())
+        styles = app[tvfont.STYLES]
+        names = found.names | tvfont.screen_names(own, styles.script_names)
+        parts["css"] = f'<link rel="stylesheet" href="/tv/css/{styles.register_names(names)}.css">'
+    elif found.mode == "mn":
+        parts = {k: tvfont.vertical_digits(v) for k, v in parts.items()}
+        own = "".join(parts.values())
+        fonts = app[tvfont.FONT]
+        names = found.names | tvfont.screen_names(own, fonts.script_names)
+        chars = found.codepoints | {ord(c) for c in set(tvfont.MONGOLIAN.findall(own))}
+        name = fonts.register_found(frozenset(chars), names)
+        link = f'<link rel="stylesheet" href="/tv/font/{name}.css">'
+        parts["css"] = found.base_link if name is None else link
+    html = "".join(parts[p] if i % 2 else p for i, p in enumerate(found.pieces))
+    return html if found.mode else with_mongolian(request, html, box)
 
 
 def _template(request: web.Request, name: str):
