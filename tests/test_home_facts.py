@@ -88,8 +88,10 @@ async def test_an_announcement_and_a_language_change_show_on_the_next_home(clien
     assert '<html lang="zh"' in html
     db = client.app[keys.DB]
     async with db.transaction() as tx:
-        await tx.execute("UPDATE announcements SET text = '今晚停电检修' WHERE text LIKE '冬季草场%'")
-        tx.emit("announcement", [1])
+        await tx.execute(
+            "UPDATE announcements SET text = '今晚停电检修' WHERE text LIKE '冬季草场%'"
+        )
+        tx.emit("announcement")
     assert "今晚停电检修" in await (await client.get(box + "home")).text()
     response = await client.post(box + "lang", data={"l": "mn"}, allow_redirects=False)
     assert response.status == 303
