@@ -137,6 +137,16 @@ class Backend:
         them in one trip to a reader's thread; this fallback (PostgreSQL) one after another."""
         return [await self.fetchall(sql, params) for sql, params in queries]  # type: ignore[attr-defined]
 
+    async def fetch_after(
+        self, first: tuple[str, Params], then: Callable[[list[Any]], list[tuple[str, Params]]]
+    ) -> tuple[list[Any], list[list[Any]]]:
+        """The rows of `first`, and of the reads `then(rows)` names (built from them: a box's
+        facts once its record gave its id). SQLite does it all in one trip to a reader's
+        thread (`then` runs there: it must only build queries); this fallback in turn."""
+        rows = await self.fetchall(*first)  # type: ignore[attr-defined]
+        more = then(rows)
+        return rows, (await self.fetch_together(*more) if more else [])
+
     async def execute(self, sql: str, params: Params = ()) -> None:
         async with self.transaction() as tx:  # type: ignore[attr-defined]
             await tx.execute(sql, params)
@@ -285,6 +295,19 @@ class Database(Backend):
             if run is None:  # pinned by tests/test_storage_reads.py
                 return [list(await conn.execute_fetchall(sql, p)) for sql, p in queries]
             return await run(_all_rows, conn._conn, queries)
+
+    async def fetch_after(
+        self, first: tuple[str, Params], then: Callable[[list[Any]], list[tuple[str, Params]]]
+    ) -> tuple[list[sqlite3.Row], list[list[sqlite3.Row]]]:
+        """`Backend.fetch_after` in ONE trip to a reader's thread, from one snapshot."""
+        self.reads += 1
+        async with self._reader() as conn:
+            run = getattr(conn, "_execute", None)
+            if run is None:  # pinned by tests/test_storage_reads.py
+                rows = list(await conn.execute_fetchall(*first))
+                more = then(rows)
+                return rows, [list(await conn.execute_fetchall(q, p)) for q, p in more]
+            return await run(_rows_after, conn._conn, first, then)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -513,6 +536,16 @@ def _all_rows(
     finally:
         conn.execute("COMMIT")
     return out
+
+
+def _rows_after(conn: sqlite3.Connection, first, then) -> tuple[list, list[list]]:
+    """Run in a reader's thread: `first`'s rows, then the rows of the reads `then` names."""
+    conn.execute("BEGIN")
+    try:
+        rows = conn.execute(*first).fetchall()
+        return rows, [conn.execute(sql, params).fetchall() for sql, params in then(rows)]
+    finally:
+        conn.execute("COMMIT")
 
 
 def split_sql(script: str) -> list[str]:

@@ -50,7 +50,9 @@ async def remember_language(request: web.Request, serial: str, lang: str) -> Non
 
 async def _admit(request: web.Request, serial: str, lang: str = "") -> web.StreamResponse:
     boxes = request.app[keys.BOXES]
-    view = await boxes.get(serial)
+    # The box's record, and with it (same trip) the facts its home will show.
+    commits = request.app[keys.DB].commits
+    view, facts = await boxes.get_with(serial, lambda i: home_parts.facts_queries(request, i))
     if view is not None and view.box.admitted and lang and lang != view.box.language:
         await remember_language(request, serial, lang)
     if view is None or not view.box.admitted:
@@ -60,6 +62,7 @@ async def _admit(request: web.Request, serial: str, lang: str = "") -> web.Strea
         again = str(request.app.router["tv_home"].url_for(token=token))
         return notice(request, view, "not_enrolled", again=again)
     request.app[keys.USAGE].record_launch(view.box.id)
+    home_parts.prefetch(request, view.box.id, facts, commits)
     raise _enter(request, serial, view.box.token_generation)
 
 

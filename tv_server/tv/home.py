@@ -35,6 +35,8 @@ from tv_server.tv.common import (
 PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html", "css")
 MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
 ADVISER_CARD_SECONDS = 60.0
+PREFETCH_SECONDS = 2.0
+PREFETCHED = web.AppKey("tv_home_prefetched", BoundedCache)
 SHELLS = web.AppKey("tv_home_shells", BoundedCache)
 ADVISER_CARDS = web.AppKey("tv_adviser_cards", BoundedCache)
 TEMPLATES = web.AppKey("tv_home_templates", dict)
@@ -45,6 +47,7 @@ def setup(app: web.Application) -> None:
     app[ADVISER_CARDS] = BoundedCache("tv_adviser_cards", 20_000)
     app[TEMPLATES] = {}
     app[NOTICES] = BoundedCache("tv_notices", 500)
+    app[PREFETCHED] = BoundedCache("tv_home_prefetched", 10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
 def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) -> str:
     """The box's home: the shell with its parts, and the stylesheet link for the whole — chosen
     from the shell's names and characters and the parts', as `with_mongolian` would choose it
-    scanning the whole page (tests/test_home_shared.py compares both)."""
+    scanning the whole page (tests/test_home_facts.py compares both)."""
     app = request.app
     if found.mode == "zh":
         own = "".join(parts.values())
@@ -171,22 +174,52 @@ class Facts:
     video_at: tuple[int, int] | None  # where it stopped that video (seconds, duration)
 
 
-async def box_facts(request: web.Request, box: TvBox) -> Facts:
-    """The box's own facts for its home — open requests, a rating due, where it stopped reading
-    and watching — in ONE trip to the database (`Database.fetch_together`): always as committed
-    now, whoever wrote them (the box, staff, Open311, another process), so no cache to keep."""
+def facts_queries(request: web.Request, device_id: int) -> list[tuple[str, tuple]]:
+    """The reads of a box's facts (`facts_from` reads their rows): its open requests, its stored
+    video positions, a rating due (two reads, none when ratings are off) and, unless this
+    process knows it already, where it stopped reading."""
+    app = request.app
+    progress = app[keys.USAGE].progress_query(device_id)
+    return [
+        callback_requests.count_open_query(device_id),
+        app[keys.VIDEO_POSITIONS].box_query(device_id),
+        *rating.due_queries(request, device_id),
+        *([progress] if progress is not None else []),
+    ]
+
+
+def facts_from(request: web.Request, device_id: int, rows: list) -> Facts:
     app = request.app
     usage, positions = app[keys.USAGE], app[keys.VIDEO_POSITIONS]
-    progress = usage.progress_query(box.id)
-    rate = rating.due_queries(request, box)
-    queries = [callback_requests.count_open_query(box.id), positions.box_query(box.id), *rate]
-    if progress is not None:
-        queries.append(progress)
-    rows = await app[keys.DB].fetch_together(*queries)
-    last = usage.progress_from(box.id, rows[-1] if progress else [], progress is not None)
+    rated = 2 if request.app[keys.SETTINGS].rating_window_days > 0 else 0
+    read = len(rows) > 2 + rated  # the progress was read (else known in memory)
+    last = usage.progress_from(device_id, rows[-1] if read else [], read)
     return Facts(
-        rate=rating.due_url(request, rows[2 : 2 + len(rate)]),
+        rate=rating.due_url(request, rows[2 : 2 + rated]),
         open_requests=int(rows[0][0][0]),
         last=last,
-        video_at=positions.position_from(box.id, last[0], rows[1]) if last else None,
+        video_at=positions.position_from(device_id, last[0], rows[1]) if last else None,
     )
+
+
+def prefetch(request: web.Request, device_id: int, rows: list | None, commits: int) -> None:
+    """Keep the facts a launch read with the box's record (same trip) for the home it redirects
+    to: that home then costs no trip. Single use, and only while no transaction of this process
+    committed since (any write here may have changed them) and for PREFETCH_SECONDS (writes of
+    other processes: the home shows them as a read that much earlier would). `commits` is the
+    database's count of this process's commits before the read."""
+    if rows is not None:
+        request.app[PREFETCHED].put(device_id, (commits, time.monotonic(), rows))
+
+
+async def box_facts(request: web.Request, box: TvBox) -> Facts:
+    """The box's own facts for its home — open requests, a rating due, where it stopped reading
+    and watching — read as committed now, whoever wrote them (the box, staff, Open311, another
+    process), in ONE trip to the database (`Database.fetch_together`), or none right after the
+    launch that read them with the box's record (`prefetch`)."""
+    app = request.app
+    db = app[keys.DB]
+    kept = app[PREFETCHED].pop(box.id)
+    if kept is not None and kept[0] == db.commits and time.monotonic() - kept[1] < PREFETCH_SECONDS:
+        return facts_from(request, box.id, kept[2])
+    return facts_from(request, box.id, await db.fetch_together(*facts_queries(request, box.id)))

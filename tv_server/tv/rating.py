@@ -23,14 +23,17 @@ def _pause(request: web.Request) -> float:
     return request.app[keys.SETTINGS].rating_ask_again_hours * 3600
 
 
-def due_queries(request: web.Request, box: TvBox) -> list[tuple[str, tuple]]:
+def due_queries(request: web.Request, device_id: int) -> list[tuple[str, tuple]]:
     """The reads telling whether a completed request waits for a rating ([] when ratings are
     off), run by the home screen with its other facts in one trip; `due_url` reads the rows."""
     settings = request.app[keys.SETTINGS]
     if settings.rating_window_days <= 0:
         return []
     return ratings.due_queries(
-        box.id, now=time.time(), window=settings.rating_window_days * 86400, pause=_pause(request)
+        device_id,
+        now=time.time(),
+        window=settings.rating_window_days * 86400,
+        pause=_pause(request),
     )
 
 
