@@ -6,9 +6,11 @@ once; the page spliced from the shared body is the page the whole-page path make
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 import sqlite3
 import time
+import zlib
 
 from tests.helpers import enter
 from tv_server import caches, keys, tvfont
@@ -147,3 +149,22 @@ async def test_the_spliced_home_links_the_stylesheet_the_whole_page_path_would(c
     assert client.app[tvfont.FONT].register(whole) == served.group(1)
     characters = {ord(c) for c in tvfont.MONGOLIAN.findall(html)}
     assert characters <= client.app[tvfont.FONT].sets[served.group(1)][0]
+
+
+async def test_the_spliced_gzip_body_inflates_to_the_page(client, box):
+    """The home's gzip body is joined from the shell's compressed texts and the box's parts
+    compressed apart: any inflater reads it back to the exact page, in both languages."""
+    db = client.app[keys.DB]
+    await db.execute("UPDATE devices SET household_label = '第7户' WHERE serial = 'DEMO-0001'")
+    await caches.changed(client.app, "box", ["DEMO-0001"])
+    for lang in ("zh", "mn"):
+        await client.post(box + "lang", data={"l": lang}, allow_redirects=False)
+        plain = await client.get(box + "home", headers={"Accept-Encoding": "identity"})
+        packed = await client.get(
+            box + "home", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+        )
+        assert packed.headers["Content-Encoding"] == "gzip"
+        raw = await packed.read()
+        assert gzip.decompress(raw) == await plain.read()
+        assert zlib.decompress(raw, 16 + zlib.MAX_WBITS) == gzip.decompress(raw)
+        assert packed.headers["ETag"] == plain.headers["ETag"]

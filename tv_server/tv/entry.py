@@ -9,9 +9,10 @@ from storage import NotFound
 from tv_server import caches, keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.ratelimit import SlidingWindow
+from tv_server.screencache import send
 from tv_server.tv import adviser
 from tv_server.tv import home as home_parts
-from tv_server.tv.common import current_box, notice, screen_url, send_html
+from tv_server.tv.common import current_box, notice, screen_url
 from tv_server.tv.programs import program_for
 from tv_ui import i18n, labels
 
@@ -164,8 +165,7 @@ async def home(request: web.Request) -> web.Response:
     own = home_parts.parts(
         request, box, open_requests=open_requests, resume=resume, adviser_html=card
     )
-    html = home_parts.page(request, box, found, own)
-    response = send_html(request, html)
+    response = send(request, home_parts.page(request, box, found, own))
     # Never from the browser's cache, not even on Back: "继续观看" must show where the box
     # stopped a moment ago (a Back-restored copy would show the position before).
     response.headers["Cache-Control"] = "no-store"

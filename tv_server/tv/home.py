@@ -22,6 +22,15 @@ from markupsafe import Markup
 from callbacks import requests as callback_requests
 from storage.changes import BoundedCache
 from tv_server import keys, tvfont
+from tv_server.screencache import (
+    DEFLATE_END,
+    GZIP_HEADER,
+    Screen,
+    deflate_piece,
+    gzip_trailer,
+    make_screen,
+    screen_of,
+)
 from tv_server.tv import rating
 from tv_server.tv.common import (
     NOTICES,
@@ -61,6 +70,10 @@ class Shell:
     names: frozenset[str] = frozenset()
     codepoints: frozenset[int] = frozenset()
     base_link: str = ""  # the whole tv.css (kept when a screen has no Mongolian character)
+    # The texts as UTF-8 and compressed (screencache.deflate_piece; None at the parts' places):
+    # a request compresses only its own parts.
+    encoded: tuple[bytes | None, ...] = ()
+    deflated: tuple[bytes | None, ...] = ()
 
 
 def shell(request: web.Request, box: TvBox, shared) -> Shell:
@@ -91,19 +104,24 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
     if link is None or mode == "":  # no link to choose, or Mongolian as images: see `page`
         return Shell(tuple(html.split("\x00")), "")
     html = html[: link.start()] + "\x00css\x00" + html[link.end() :]
+    pieces = tuple(html.split("\x00"))
+    encoded = tuple(None if i % 2 else p.encode() for i, p in enumerate(pieces))
     return Shell(
-        tuple(html.split("\x00")),
+        pieces,
         mode,
         tvfont.screen_names(html, script_names),
         frozenset(ord(c) for c in set(tvfont.MONGOLIAN.findall(html))),
         link.group(0),
+        encoded,
+        tuple(None if b is None else deflate_piece(b) for b in encoded),
     )
 
 
-def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) -> str:
+def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) -> Screen:
     """The box's home: the shell with its parts, and the stylesheet link for the whole — chosen
     from the shell's names and characters and the parts', as `with_mongolian` would choose it
-    scanning the whole page (tests/test_home_facts.py compares both)."""
+    scanning the whole page — with its gzip body joined from the shell's compressed texts and
+    the parts compressed here (tests/test_home_facts.py checks both)."""
     app = request.app
     if found.mode == "zh":
         own = "".join(parts.values())
@@ -119,8 +137,21 @@ def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) 
         name = fonts.register_found(frozenset(chars), names)
         link = f'<link rel="stylesheet" href="/tv/font/{name}.css">'
         parts["css"] = found.base_link if name is None else link
-    html = "".join(parts[p] if i % 2 else p for i, p in enumerate(found.pieces))
-    return html if found.mode else with_mongolian(request, html, box)
+    else:  # Mongolian as images (or no stylesheet to choose): the whole page, then compressed
+        html = "".join(parts[p] if i % 2 else p for i, p in enumerate(found.pieces))
+        return make_screen(with_mongolian(request, html, box))
+    body, gzipped = [], [GZIP_HEADER]
+    for i, piece in enumerate(found.pieces):
+        if i % 2:
+            data = parts[piece].encode()
+            body.append(data)
+            gzipped.append(deflate_piece(data))
+        else:
+            body.append(found.encoded[i])
+            gzipped.append(found.deflated[i])
+    whole = b"".join(body)
+    gzipped += (DEFLATE_END, gzip_trailer(whole))
+    return screen_of(whole, b"".join(gzipped))
 
 
 def _template(request: web.Request, name: str):
