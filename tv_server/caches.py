@@ -43,7 +43,10 @@ def wire(app: Mapping) -> None:
     boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
     shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
-    notices = app[common.NOTICES]  # settings, templates and catalogs only: nothing drops them
+    # Nothing drops these: notices depend on settings, templates and catalogs only; packed
+    # parts are a function of their bytes; facts read with a launch check the database's
+    # commit count themselves (tv_server.tv.home.prefetch).
+    notices, packed, prefetched = app[common.NOTICES], app[home.PACKED_PARTS], app[home.PREFETCHED]
 
     def box(change: Change) -> None:
         if not change.ids:
@@ -84,7 +87,8 @@ def wire(app: Mapping) -> None:
         coverage.forget(db)
 
     hub.caches.update(
-        {c.name: c for c in (programs, fast.entries, shells, cards, notices)}, tv_screens=screens
+        {c.name: c for c in (programs, fast.entries, shells, cards, notices, packed, prefetched)},
+        tv_screens=screens,
     )
     hub.subscribe(["box"], box, reset=everything)
     hub.subscribe(["wave"], lambda _change: boxes.forget())

@@ -68,6 +68,15 @@ def deflate_piece(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
+def stored_piece(data: bytes) -> bytes:
+    """`data` as stored (uncompressed) deflate blocks, joinable like `deflate_piece`'s output:
+    for a short part seen once, where setting up a compressor costs more than it saves."""
+    return b"".join(
+        b"\x00" + struct.pack("<HH", len(chunk), len(chunk) ^ 0xFFFF) + chunk
+        for chunk in (data[i : i + 0xFFFF] for i in range(0, len(data), 0xFFFF))
+    )
+
+
 def gzip_trailer(body: bytes) -> bytes:
     return struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF)
 

@@ -30,6 +30,7 @@ from tv_server.screencache import (
     gzip_trailer,
     make_screen,
     screen_of,
+    stored_piece,
 )
 from tv_server.tv import rating
 from tv_server.tv.common import (
@@ -45,6 +46,8 @@ PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html", "css")
 MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
 ADVISER_CARD_SECONDS = 60.0
 PREFETCH_SECONDS = 2.0
+OWN_PARTS = frozenset({"greeting", "resume_html"})  # parts hardly any two boxes share
+PACKED_PARTS = web.AppKey("tv_home_packed_parts", BoundedCache)
 PREFETCHED = web.AppKey("tv_home_prefetched", BoundedCache)
 SHELLS = web.AppKey("tv_home_shells", BoundedCache)
 ADVISER_CARDS = web.AppKey("tv_adviser_cards", BoundedCache)
@@ -57,6 +60,7 @@ def setup(app: web.Application) -> None:
     app[TEMPLATES] = {}
     app[NOTICES] = BoundedCache("tv_notices", 500)
     app[PREFETCHED] = BoundedCache("tv_home_prefetched", 10_000)
+    app[PACKED_PARTS] = BoundedCache("tv_home_packed_parts", 5_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +145,18 @@ def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) 
         html = "".join(parts[p] if i % 2 else p for i, p in enumerate(found.pieces))
         return make_screen(with_mongolian(request, html, box))
     body, gzipped = [], [GZIP_HEADER]
+    packed = app[PACKED_PARTS]
     for i, piece in enumerate(found.pieces):
         if i % 2:
             data = parts[piece].encode()
             body.append(data)
-            gzipped.append(deflate_piece(data))
+            if piece in OWN_PARTS:  # the household's name, its resume: seen once, kept as is
+                gzipped.append(stored_piece(data))
+            else:  # a village's adviser card, a count, a stylesheet link: shared, compressed once
+                deflated = packed.get(data)
+                gzipped.append(
+                    deflated if deflated is not None else packed.put(data, deflate_piece(data))
+                )
         else:
             body.append(found.encoded[i])
             gzipped.append(found.deflated[i])
