@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import aiohttp_jinja2
 from aiohttp import web
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from callbacks import requests as callback_requests
 from storage.changes import BoundedCache
@@ -41,6 +41,7 @@ from tv_server.tv.common import (
     screen_url,
     with_mongolian,
 )
+from tv_ui.i18n import gettext
 
 PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html", "css")
 MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
@@ -179,11 +180,18 @@ def _macros(request: web.Request):
 
 
 def parts(request: web.Request, box: TvBox, *, open_requests: int, resume, adviser_html: str):
-    macros = _macros(request)
+    # The greeting and 我的申请's line are one translated string each, formatted here as the
+    # template's `_()` would (the catalog's text as is, the household's name escaped): a template
+    # macro cost more than everything else of the parts.
+    household = box.view.box.household_label
     return {
-        "greeting": str(macros.greeting(box.view.box.household_label)),
-        "mine_sub": str(macros.mine_sub(open_requests)),
-        "resume_html": str(macros.resume_link(resume)),
+        "greeting": gettext("%(name)s，您好！") % {"name": escape(household)}
+        if household
+        else gettext("您好！"),
+        "mine_sub": gettext("%(n)s 个正在办理") % {"n": open_requests}
+        if open_requests
+        else gettext("查看办理进度"),
+        "resume_html": str(_macros(request).resume_link(resume)) if resume else "",
         "adviser_html": adviser_html,
     }
 
