@@ -41,7 +41,7 @@ from tv_server.tv.common import (
     screen_url,
     with_mongolian,
 )
-from tv_ui.i18n import gettext
+from tv_ui.i18n import N_, gettext
 
 PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html", "css")
 MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
@@ -179,18 +179,22 @@ def _macros(request: web.Request):
     return _template(request, "tv/_home_parts.html").module
 
 
+GREETING, GREETING_NO_NAME = N_("%(name)s，您好！"), N_("您好！")
+MINE_OPEN, MINE_NONE = N_("%(n)s 个正在办理"), N_("查看办理进度")
+
+
 def parts(request: web.Request, box: TvBox, *, open_requests: int, resume, adviser_html: str):
     # The greeting and 我的申请's line are one translated string each, formatted here as the
     # template's `_()` would (the catalog's text as is, the household's name escaped): a template
     # macro cost more than everything else of the parts.
     household = box.view.box.household_label
     return {
-        "greeting": gettext("%(name)s，您好！") % {"name": escape(household)}
+        "greeting": gettext(GREETING) % {"name": escape(household)}
         if household
-        else gettext("您好！"),
-        "mine_sub": gettext("%(n)s 个正在办理") % {"n": open_requests}
+        else gettext(GREETING_NO_NAME),
+        "mine_sub": gettext(MINE_OPEN) % {"n": open_requests}
         if open_requests
-        else gettext("查看办理进度"),
+        else gettext(MINE_NONE),
         "resume_html": str(_macros(request).resume_link(resume)) if resume else "",
         "adviser_html": adviser_html,
     }
@@ -219,7 +223,7 @@ class Facts:
     """What the home shows of the box's own affairs, as read for this request."""
 
     rate: str | None  # a completed request waits for its rating: that screen instead of home
-    open_requests: int  # 我的申请's count
+    open_requests: int  # open callback requests (the count on the requests tile)
     last: tuple[int, int] | None  # (program, page) read last (page 0: its video)
     video_at: tuple[int, int] | None  # where it stopped that video (seconds, duration)
 
