@@ -211,15 +211,20 @@ def run(quick: bool = False) -> dict:
 
 
 NOTE = (
-    "Where the time goes: the template is no longer rendered per box (the home is a shared body "
-    "with the box's parts spliced in) and a read is one trip to a reader thread instead of three "
-    "(which doubled this row), but a distinct box still costs four database reads — its record "
-    "at launch; its open requests, a rating due and where it stopped watching on its home — "
-    "and each read is a hop to aiosqlite's thread and back (on this machine `/healthz`, one "
-    "read and nothing else, answers 0.15–0.3× hello-world). Reaching 0.3× needs the per-box "
-    "facts in memory (the box records loaded at start and kept current by box change events; "
-    "which boxes have callback requests and viewing progress, kept by the writers), which "
-    "touches device_registry/devices.py, being split in parallel: left for after that merge."
+    "Where the time goes (py-spy on the server under this load): a launch and its home cost "
+    "one trip to the database together — the launch reads the box's record and, in the same "
+    "trip to the reader's thread, the facts its home shows (open requests, a rating due, "
+    "where it stopped reading and watching; `Database.fetch_after`), which the home right "
+    "after uses while nothing was committed in this process since (at most 2 s); before, a "
+    "launch and its home made five reads. The home is the shared body with the box's parts "
+    "spliced in, its stylesheet link chosen from the shell's and the parts' names (no scan of "
+    "the whole page) and its gzip body joined from the shell's texts compressed once and the "
+    "parts (no zlib set-up per request); coming-soon notices are rendered once. What remains "
+    "per pair is aiohttp's full path twice (middlewares, routing, the 303's exception and "
+    "cookie), the one trip to aiosqlite's thread and back, and the sockets. The last step "
+    "to 0.3× on a busy machine is the box records in memory for the whole fleet (no trip at "
+    "all: a compact record per box, loaded at start and kept current by box change events "
+    "and, across processes, the token-state sequence), not done here."
 )
 
 

@@ -60,7 +60,8 @@ def setup(app: web.Application) -> None:
     app[ADVISER_CARDS] = BoundedCache("tv_adviser_cards", 20_000)
     app[TEMPLATES] = {}
     app[NOTICES] = BoundedCache("tv_notices", 500)
-    app[PREFETCHED] = BoundedCache("tv_home_prefetched", 10_000)
+    # Launches of PREFETCH_SECONDS at the evening's peak rate, and then some (oldest out first).
+    app[PREFETCHED] = BoundedCache("tv_home_prefetched", 2_000)
     app[PACKED_PARTS] = BoundedCache("tv_home_packed_parts", 5_000)
 
 
@@ -262,8 +263,9 @@ def prefetch(request: web.Request, device_id: int, rows: list | None, commits: i
     committed since (any write here may have changed them) and for PREFETCH_SECONDS (writes of
     other processes: the home shows them as a read that much earlier would). `commits` is the
     database's count of this process's commits before the read."""
-    if rows is not None:
-        request.app[PREFETCHED].put(device_id, (commits, time.monotonic(), rows))
+    if rows is not None:  # kept compact: plain tuples, and most boxes have nothing to show
+        kept = [[tuple(row) for row in found] if found else () for found in rows]
+        request.app[PREFETCHED].put(device_id, (commits, time.monotonic(), kept))
 
 
 async def box_facts(request: web.Request, box: TvBox) -> Facts:
