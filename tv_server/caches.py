@@ -47,6 +47,7 @@ def wire(app: Mapping) -> None:
     # parts are a function of their bytes; facts read with a launch check the database's
     # commit count themselves (tv_server.tv.home.prefetch).
     notices, packed, prefetched = app[common.NOTICES], app[home.PACKED_PARTS], app[home.PREFETCHED]
+    sets = app[home.SHELL_SETS]
 
     def box(change: Change) -> None:
         if not change.ids:
@@ -87,7 +88,10 @@ def wire(app: Mapping) -> None:
         coverage.forget(db)
 
     hub.caches.update(
-        {c.name: c for c in (programs, fast.entries, shells, cards, notices, packed, prefetched)},
+        {
+            c.name: c
+            for c in (programs, fast.entries, shells, cards, notices, packed, prefetched, sets)
+        },
         tv_screens=screens,
     )
     hub.subscribe(["box"], box, reset=everything)

@@ -49,6 +49,7 @@ ADVISER_CARD_SECONDS = 60.0
 PREFETCH_SECONDS = 2.0
 OWN_PARTS = frozenset({"greeting", "resume_html"})  # parts hardly any two boxes share
 PACKED_PARTS = web.AppKey("tv_home_packed_parts", BoundedCache)
+SHELL_SETS = web.AppKey("tv_home_shell_sets", BoundedCache)
 PREFETCHED = web.AppKey("tv_home_prefetched", BoundedCache)
 SHELLS = web.AppKey("tv_home_shells", BoundedCache)
 ADVISER_CARDS = web.AppKey("tv_adviser_cards", BoundedCache)
@@ -62,7 +63,8 @@ def setup(app: web.Application) -> None:
     app[NOTICES] = BoundedCache("tv_notices", 500)
     # Launches of PREFETCH_SECONDS at the evening's peak rate, and then some (oldest out first).
     app[PREFETCHED] = BoundedCache("tv_home_prefetched", 2_000)
-    app[PACKED_PARTS] = BoundedCache("tv_home_packed_parts", 5_000)
+    app[PACKED_PARTS] = BoundedCache("tv_home_packed_parts", 2_000)
+    app[SHELL_SETS] = BoundedCache("tv_home_shell_sets", 256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ class Shell:
     texts already set for the screen's language — the stylesheet link is a part too ("css") — and
     what the link is chosen from: the texts' class/id names and Mongolian characters."""
 
-    pieces: tuple[str, ...]
+    pieces: tuple[str, ...]  # the texts ("" in modes zh and mn: see `encoded`), the part names
     mode: str  # "zh": pruned tv.css; "mn": vertical layout and font subset; "": see `page`
     names: frozenset[str] = frozenset()
     codepoints: frozenset[int] = frozenset()
@@ -110,13 +112,18 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
     if link is None or mode == "":  # no link to choose, or Mongolian as images: see `page`
         return Shell(tuple(html.split("\x00")), "")
     html = html[: link.start()] + "\x00css\x00" + html[link.end() :]
-    pieces = tuple(html.split("\x00"))
+    pieces = html.split("\x00")
     encoded = tuple(None if i % 2 else p.encode() for i, p in enumerate(pieces))
+    # Kept small (a shell per village and announcement set, thousands at the evening peak): the
+    # texts only as bytes, and the name and character sets, alike in most shells, shared.
+    sets = app[SHELL_SETS]
+    names = tvfont.screen_names(html, script_names)
+    chars = frozenset(ord(c) for c in set(tvfont.MONGOLIAN.findall(html)))
     return Shell(
-        pieces,
+        tuple(p if i % 2 else "" for i, p in enumerate(pieces)),
         mode,
-        tvfont.screen_names(html, script_names),
-        frozenset(ord(c) for c in set(tvfont.MONGOLIAN.findall(html))),
+        sets.get(names) or sets.put(names, names),
+        sets.get(chars) or sets.put(chars, chars),
         link.group(0),
         encoded,
         tuple(None if b is None else deflate_piece(b) for b in encoded),
