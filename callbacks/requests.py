@@ -287,14 +287,18 @@ async def get_for_device(db: Database, device_id: int, ref: str) -> CallbackRequ
     return None if row is None else _request(row)
 
 
-async def count_open(db: Database, device_id: int) -> int:
-    return int(
-        await db.fetchval(
-            "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
-            f" ({','.join('?' * len(OPEN_STATES))})",
-            (device_id, *OPEN_STATES),
-        )
+def count_open_query(device_id: int) -> tuple[str, tuple]:
+    """The query counting a box's open requests (one row, one column), for a screen that reads
+    it with its other facts in one trip (`Database.fetch_together`)."""
+    return (
+        "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"
+        f" ({','.join('?' * len(OPEN_STATES))})",
+        (device_id, *OPEN_STATES),
     )
+
+
+async def count_open(db: Database, device_id: int) -> int:
+    return int(await db.fetchval(*count_open_query(device_id)))
 
 
 # -- drafts: the steps on the box before the household confirms -------------------------------

@@ -36,8 +36,10 @@ class Box:
         return self.state in ADMITTED_STATES
 
 
-async def get_box(db: Database, serial: str) -> Box | None:
-    row = await db.fetchone(
+def box_query(serial: str) -> tuple[str, tuple]:
+    """The read `get_box` makes (for a caller reading more in the same trip); `box_from` reads
+    its row."""
+    return (
         "SELECT d.id, d.serial, d.state, d.village_code, d.household_label,"
         " COALESCE(d.keymap_family, m.keymap_family, ?) AS family,"
         " COALESCE(d.screen_profile, m.screen_profile, ?) AS profile,"
@@ -47,6 +49,9 @@ async def get_box(db: Database, serial: str) -> Box | None:
         " LEFT JOIN households h ON h.id = d.household_id WHERE d.serial = ?",
         (DEFAULT_FAMILY, DEFAULT_PROFILE, serial),
     )
+
+
+def box_from(row) -> Box | None:
     if row is None:
         return None
     return Box(
@@ -63,6 +68,10 @@ async def get_box(db: Database, serial: str) -> Box | None:
         row["language"],
         bool(row["mong"]),
     )
+
+
+async def get_box(db: Database, serial: str) -> Box | None:
+    return box_from(await db.fetchone(*box_query(serial)))
 
 
 TV_LANGUAGES = ("zh", "mn")

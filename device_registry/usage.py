@@ -112,17 +112,30 @@ class UsageRecorder:
 
     async def last_progress(self, device_id: int) -> tuple[int, int] | None:
         """(program_id, page) the box read most recently, flushed or not."""
-        if device_id not in self._latest:
-            row = await self.db.fetchone(
-                "SELECT updated_at, program_id, page FROM device_progress WHERE device_id = ?"
-                " ORDER BY updated_at DESC LIMIT 1",
-                (device_id,),
-            )
+        query = self.progress_query(device_id)
+        rows = [] if query is None else await self.db.fetchall(*query)
+        return self.progress_from(device_id, rows, query is not None)
+
+    def progress_query(self, device_id: int) -> tuple[str, tuple] | None:
+        """The read `last_progress` needs (None when this process knows the answer already), for
+        a screen that runs it with its other facts in one trip; `progress_from` reads its rows."""
+        if device_id in self._latest:
+            return None
+        return (
+            "SELECT updated_at, program_id, page FROM device_progress WHERE device_id = ?"
+            " ORDER BY updated_at DESC LIMIT 1",
+            (device_id,),
+        )
+
+    def progress_from(self, device_id: int, rows, read: bool = True) -> tuple[int, int] | None:
+        if read:
             known = self._latest.get(device_id)  # a view may have arrived meanwhile
-            if known is None and row is not None:
-                known = (row[0], row[1], row[2])
+            if known is None and rows:
+                known = (rows[0][0], rows[0][1], rows[0][2])
+            if len(self._latest) > 200_000:
+                self._latest.clear()
             self._latest[device_id] = known
-        latest = self._latest[device_id]
+        latest = self._latest.get(device_id)
         return None if latest is None else (latest[1], latest[2])
 
     async def page_for(self, device_id: int, program_id: int) -> int | None:

@@ -64,33 +64,45 @@ def _appointment(row) -> Subject:
     return Subject("appointment", *[row[i] for i in range(7)])
 
 
+def due_queries(
+    device_id: int, *, now: float, window: float, pause: float
+) -> list[tuple[str, tuple]]:
+    """The two reads (callbacks, appointments) `due` makes, for a screen that runs them with its
+    other facts in one trip (`Database.fetch_together`); `due_from` reads their rows."""
+    since, asked_before = now - window, now - pause
+    return [
+        (
+            f"{_CALLBACK_COLUMNS}, c.closed_at FROM callback_requests c"
+            " LEFT JOIN ratings r ON r.kind = 'callback' AND r.subject_id = c.id"
+            " WHERE c.device_id = ? AND c.status = 'completed' AND c.closed_at >= ?"
+            f"{_OPEN} ORDER BY c.closed_at, c.id LIMIT 1",
+            (device_id, since, MAX_ASKS, asked_before),
+        ),
+        # An attended appointment's updated_at is when staff marked it (nothing changes it after).
+        (
+            f"{_APPOINTMENT_COLUMNS}, a.updated_at FROM appointments a"
+            " LEFT JOIN ratings r ON r.kind = 'appointment' AND r.subject_id = a.id"
+            " WHERE a.device_id = ? AND a.status = 'attended' AND a.updated_at >= ?"
+            f"{_OPEN} ORDER BY a.updated_at, a.id LIMIT 1",
+            (device_id, since, MAX_ASKS, asked_before),
+        ),
+    ]
+
+
+def due_from(callback_rows, appointment_rows) -> Subject | None:
+    """The oldest of what `due_queries` found (a callback before an appointment on a tie)."""
+    found = [(r[7], 0, _callback(r)) for r in callback_rows[:1]]
+    found += [(r[7], 1, _appointment(r)) for r in appointment_rows[:1]]
+    return min(found, key=lambda f: f[:2])[2] if found else None
+
+
 async def due(
     db: Database, device_id: int, *, now: float, window: float, pause: float
 ) -> Subject | None:
     """The oldest request of this box to ask about now (a callback completed or an appointment
     marked attended within `window`), or None."""
-    since, asked_before = now - window, now - pause
-    found = []
-    row = await db.fetchone(
-        f"{_CALLBACK_COLUMNS}, c.closed_at FROM callback_requests c"
-        " LEFT JOIN ratings r ON r.kind = 'callback' AND r.subject_id = c.id"
-        " WHERE c.device_id = ? AND c.status = 'completed' AND c.closed_at >= ?"
-        f"{_OPEN} ORDER BY c.closed_at, c.id LIMIT 1",
-        (device_id, since, MAX_ASKS, asked_before),
-    )
-    if row is not None:
-        found.append((row[7], 0, _callback(row)))
-    # An attended appointment's updated_at is when staff marked it (nothing changes it after).
-    row = await db.fetchone(
-        f"{_APPOINTMENT_COLUMNS}, a.updated_at FROM appointments a"
-        " LEFT JOIN ratings r ON r.kind = 'appointment' AND r.subject_id = a.id"
-        " WHERE a.device_id = ? AND a.status = 'attended' AND a.updated_at >= ?"
-        f"{_OPEN} ORDER BY a.updated_at, a.id LIMIT 1",
-        (device_id, since, MAX_ASKS, asked_before),
-    )
-    if row is not None:
-        found.append((row[7], 1, _appointment(row)))
-    return min(found, key=lambda f: f[:2])[2] if found else None
+    queries = due_queries(device_id, now=now, window=window, pause=pause)
+    return due_from(*[await db.fetchall(sql, params) for sql, params in queries])
 
 
 async def subject(db: Database, device_id: int, kind: str, ref: str) -> Subject:

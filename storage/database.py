@@ -139,6 +139,21 @@ class Backend:
         row = await self.fetchone(sql, params)  # type: ignore[attr-defined]
         return None if row is None else row[0]
 
+    async def fetch_together(self, *queries: tuple[str, Params]) -> list[list[Any]]:
+        """The rows of several small reads, in order (a per-box screen's facts). SQLite runs
+        them in one trip to a reader's thread; this fallback (PostgreSQL) one after another."""
+        return [await self.fetchall(sql, params) for sql, params in queries]  # type: ignore[attr-defined]
+
+    async def fetch_after(
+        self, first: tuple[str, Params], then: Callable[[list[Any]], list[tuple[str, Params]]]
+    ) -> tuple[list[Any], list[list[Any]]]:
+        """The rows of `first`, and of the reads `then(rows)` names (built from them: a box's
+        facts once its record gave its id). SQLite does it all in one trip to a reader's
+        thread (`then` runs there: it must only build queries); this fallback in turn."""
+        rows = await self.fetchall(*first)  # type: ignore[attr-defined]
+        more = then(rows)
+        return rows, (await self.fetch_together(*more) if more else [])
+
     async def execute(self, sql: str, params: Params = ()) -> None:
         async with self.transaction() as tx:  # type: ignore[attr-defined]
             await tx.execute(sql, params)
@@ -276,6 +291,30 @@ class Database(Backend):
                 async with conn.execute(sql, params) as cur:
                     return await cur.fetchone()
             return await run(_first_row, conn._conn, sql, params)
+
+    async def fetch_together(self, *queries: tuple[str, Params]) -> list[list[sqlite3.Row]]:
+        """The rows of several small reads in ONE trip to a reader's thread, in order, from one
+        snapshot (a read transaction). Counted as one read: the trip, not the statements, is
+        what a small indexed read costs."""
+        self.reads += 1
+        async with self._reader() as conn:
+            run = getattr(conn, "_execute", None)
+            if run is None:  # pinned by tests/test_storage_reads.py
+                return [list(await conn.execute_fetchall(sql, p)) for sql, p in queries]
+            return await run(_all_rows, conn._conn, queries)
+
+    async def fetch_after(
+        self, first: tuple[str, Params], then: Callable[[list[Any]], list[tuple[str, Params]]]
+    ) -> tuple[list[sqlite3.Row], list[list[sqlite3.Row]]]:
+        """`Backend.fetch_after` in ONE trip to a reader's thread, from one snapshot."""
+        self.reads += 1
+        async with self._reader() as conn:
+            run = getattr(conn, "_execute", None)
+            if run is None:  # pinned by tests/test_storage_reads.py
+                rows = list(await conn.execute_fetchall(*first))
+                more = then(rows)
+                return rows, [list(await conn.execute_fetchall(q, p)) for q, p in more]
+            return await run(_rows_after, conn._conn, first, then)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -492,6 +531,34 @@ def _first_row(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Ro
         return cursor.fetchone()
     finally:
         cursor.close()
+
+
+def _all_rows(
+    conn: sqlite3.Connection, queries: Iterable[tuple[str, Params]]
+) -> list[list[sqlite3.Row]]:
+    """Run in a reader's thread: every row of each query, in order, in one read transaction."""
+    out = []
+    conn.execute("BEGIN")
+    try:
+        for sql, params in queries:
+            cursor = conn.execute(sql, params)
+            try:
+                out.append(cursor.fetchall())
+            finally:
+                cursor.close()
+    finally:
+        conn.execute("COMMIT")
+    return out
+
+
+def _rows_after(conn: sqlite3.Connection, first, then) -> tuple[list, list[list]]:
+    """Run in a reader's thread: `first`'s rows, then the rows of the reads `then` names."""
+    conn.execute("BEGIN")
+    try:
+        rows = conn.execute(*first).fetchall()
+        return rows, [conn.execute(sql, params).fetchall() for sql, params in then(rows)]
+    finally:
+        conn.execute("COMMIT")
 
 
 def split_sql(script: str) -> list[str]:

@@ -32,6 +32,34 @@ async def test_reads_answer_the_same_rows_in_one_trip(tmp_path):
         await db.close()
 
 
+async def test_several_reads_and_reads_built_from_a_first_one_are_one_trip(tmp_path):
+    """`fetch_together` and `fetch_after` (a box's record, then its facts by its id) answer the
+    rows each read would, and count as one read: one trip to a reader's thread."""
+    db = Database(tmp_path / "t.sqlite3")
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (x INTEGER, y TEXT)")
+            await tx.executemany("INSERT INTO t VALUES (?, ?)", [(1, "a"), (2, "b"), (3, "c")])
+        reads = db.reads
+        rows = await db.fetch_together(
+            ("SELECT COUNT(*) FROM t", ()), ("SELECT y FROM t WHERE x > ? ORDER BY x", (1,))
+        )
+        assert [[tuple(r) for r in found] for found in rows] == [[(3,)], [("b",), ("c",)]]
+        first, more = await db.fetch_after(
+            ("SELECT x FROM t WHERE y = ?", ("b",)),
+            lambda found: [("SELECT y FROM t WHERE x > ?", (found[0][0],))],
+        )
+        assert first[0][0] == 2 and [tuple(r) for r in more[0]] == [("c",)]
+        first, more = await db.fetch_after(
+            ("SELECT x FROM t WHERE y = ?", ("z",)), lambda found: []
+        )
+        assert first == [] and more == []
+        assert db.reads == reads + 3
+    finally:
+        await db.close()
+
+
 async def test_a_page_read_while_its_flush_is_being_written_is_still_known(client, box):
     """Where a box stopped reading is answered from memory until the flush that writes it has
     committed (it used to be in neither memory nor the file meanwhile: 继续 began at page 1)."""

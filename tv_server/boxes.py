@@ -66,10 +66,22 @@ class BoxDirectory:
         return cached[1] if cached is not None else None
 
     async def get(self, serial: str) -> BoxView | None:
+        return (await self.get_with(serial))[0]
+
+    async def get_with(self, serial: str, also=None) -> tuple[BoxView | None, list | None]:
+        """The box's view, and — when it had to be read — the rows of the reads `also(device
+        id)` names, read in the same trip (None when the view came from memory: the caller
+        reads them itself if it needs them)."""
         cached = self._boxes.get(serial)
         if cached is not None and time.monotonic() - cached[0] < TTL_SECONDS:
-            return cached[1]
-        box = await records.get_box(self.db, serial)
+            return cached[1], None
+        if also is None:
+            box, more = await records.get_box(self.db, serial), None
+        else:
+            rows, more = await self.db.fetch_after(
+                records.box_query(serial), lambda rows: also(rows[0]["id"]) if rows else []
+            )
+            box = records.box_from(rows[0] if rows else None)
         view = None
         if box is not None:
             chain = tuple(r.code for r in self.regions.chain(box.village_code))
@@ -79,7 +91,7 @@ class BoxDirectory:
             )
             view = BoxView(box, chain, wave_id is not None, wave_id)
         self._boxes.put(serial, (time.monotonic(), view))
-        return view
+        return view, more
 
     async def record_unknown(self, serial: str) -> BoxView:
         box = await records.record_unknown_visit(self.db, serial)

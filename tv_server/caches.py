@@ -45,6 +45,10 @@ def wire(app: Mapping) -> None:
     boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
     shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
+    # Nothing drops these: packed parts are a function of their bytes; facts read with a launch
+    # check the database's commit count themselves (tv_server.tv.home.prefetch).
+    packed, prefetched = app[home.PACKED_PARTS], app[home.PREFETCHED]
+    sets = app[home.SHELL_SETS]
 
     def box(change: Change) -> None:
         if not change.ids:
@@ -85,7 +89,8 @@ def wire(app: Mapping) -> None:
         coverage.forget(db)
 
     hub.caches.update(
-        {c.name: c for c in (programs, fast.entries, shells, cards)}, tv_screens=screens
+        {c.name: c for c in (programs, fast.entries, shells, cards, packed, prefetched, sets)},
+        tv_screens=screens,
     )
     hub.subscribe(["box"], box, reset=everything)
     hub.subscribe(["wave"], lambda _change: boxes.forget())

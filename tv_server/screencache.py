@@ -7,8 +7,9 @@ touches. LRU-bounded.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
+import struct
+import zlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -32,11 +33,52 @@ class Screen:
 
 def make_screen(html: str, tags: Iterable[str] = ()) -> Screen:
     body = html.encode("utf-8")
+    return screen_of(body, gzip_body(body), tags)
+
+
+def screen_of(body: bytes, gzipped: bytes, tags: Iterable[str] = ()) -> Screen:
+    """A screen whose gzip body is made already (tv_server.tv.home splices it from parts)."""
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     headers = CIMultiDict({**TV_SCREEN, "ETag": etag})
     gzip_headers = CIMultiDict({**headers, "Content-Encoding": "gzip"})
-    gzipped = gzip.compress(body, compresslevel=6, mtime=0)
     return Screen(body, gzipped, etag, frozenset(tags), headers, gzip_headers)
+
+
+def gzip_body(body: bytes) -> bytes:
+    """gzip at level 6 with a window no larger than the body: as small for a screen (≤ 32 KB),
+    without setting up zlib's full 256 KB of state each time — most of what compressing a
+    per-box screen (the home, a few KB) cost."""
+    window = min(15, max(9, (len(body) - 1).bit_length()))
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + window, 6)
+    return compressor.compress(body) + compressor.flush()
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, no time, OS unknown
+DEFLATE_END = b"\x03\x00"  # an empty final block
+
+
+def deflate_piece(data: bytes) -> bytes:
+    """`data` as raw deflate blocks ending byte-aligned and not final (a sync flush), so that
+    pieces compressed apart join into one stream: GZIP_HEADER, the pieces in order, DEFLATE_END,
+    then `gzip_trailer` of the whole body (tests/test_home_facts.py inflates one)."""
+    if not data:
+        return b""
+    window = min(15, max(9, (len(data) - 1).bit_length()))
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -window, 6)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def stored_piece(data: bytes) -> bytes:
+    """`data` as stored (uncompressed) deflate blocks, joinable like `deflate_piece`'s output:
+    for a short part seen once, where setting up a compressor costs more than it saves."""
+    return b"".join(
+        b"\x00" + struct.pack("<HH", len(chunk), len(chunk) ^ 0xFFFF) + chunk
+        for chunk in (data[i : i + 0xFFFF] for i in range(0, len(data), 0xFFFF))
+    )
+
+
+def gzip_trailer(body: bytes) -> bytes:
+    return struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF)
 
 
 def send(request: web.Request, screen: Screen, *, status: int = 200) -> web.Response:

@@ -136,7 +136,11 @@ class ScreenStyles:
         self.zipped: OrderedDict[str, bytes] = OrderedDict()
 
     def register(self, html: str) -> str:
-        found = screen_names(html, self.script_names)
+        return self.register_names(screen_names(html, self.script_names))
+
+    def register_names(self, found: frozenset[str]) -> str:
+        """The sheet for a screen whose class/id names are `found` (`screen_names`): a screen
+        assembled from parts unions its parts' names instead of scanning the whole page."""
         name = self.memo.get(found)
         if name is None:
             sheet = used_rules(self.base, found).encode()
@@ -266,6 +270,8 @@ class MongolianFont:
         self.sheets: dict[frozenset[str], bytes] = {}
         self.sets: OrderedDict[str, tuple[frozenset[int], bytes]] = OrderedDict()
         self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        # (characters, names) → set name, so a screen seen before costs no hashing.
+        self._names: dict[tuple[frozenset[int], frozenset[str]], str] = {}
         self._lock = asyncio.Lock()
 
     @property
@@ -278,9 +284,17 @@ class MongolianFont:
         if self._bytes is None:
             return None
         codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
-        if not codepoints:
+        return self.register_found(codepoints, screen_names(text, self.script_names))
+
+    def register_found(self, codepoints: frozenset[int], found: frozenset[str]) -> str | None:
+        """`register` for a screen whose Mongolian characters and class/id names are known (a
+        screen assembled from parts unions its parts' instead of scanning the whole page)."""
+        if self._bytes is None or not codepoints:
             return None
-        found = screen_names(text, self.script_names)
+        known = self._names.get((codepoints, found))
+        if known is not None and known in self.sets:
+            self.sets.move_to_end(known)
+            return known
         sheet = self.sheets.get(found)
         if sheet is None:
             sheet = used_rules(self.layout, found).encode()
@@ -292,6 +306,9 @@ class MongolianFont:
         self.sets.move_to_end(name)
         while len(self.sets) > MAX_SETS:
             self.sets.popitem(last=False)
+        if len(self._names) >= MAX_SETS:
+            self._names.clear()
+        self._names[(codepoints, found)] = name
         return name
 
     def attach(self, html: str) -> str:

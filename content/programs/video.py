@@ -755,6 +755,25 @@ class Positions:
         )
         return (row["seconds"], row["duration"]) if row is not None else None
 
+    def box_query(self, device_id: int) -> tuple[str, tuple]:
+        """Every position this box has stored (one per program it watched), for a screen that
+        reads it with its other facts in one trip; `position_from` picks one program's."""
+        return (
+            "SELECT program_id, seconds, duration FROM video_positions WHERE device_id = ?",
+            (device_id,),
+        )
+
+    def position_from(self, device_id: int, program_id: int, rows) -> tuple[int, int] | None:
+        """`get`'s answer from `box_query`'s rows (read before or after the pending beacons)."""
+        key = (device_id, program_id)
+        pending = self._pending.get(key) or self._writing.get(key)
+        if pending is not None:
+            return pending[0], pending[1]
+        for row in rows:
+            if row[0] == program_id:
+                return row[1], row[2]
+        return None
+
     async def flush(self) -> int:
         if not self._pending:
             return 0

@@ -151,10 +151,11 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
         raise EarlyResponse(notice(request, view, "token_expired", status=403))
     # 知道了 on these notices comes back here (not to /tv/, which cannot tell who the box is),
     # so the household reads the same message until the box is enrolled or its region is live.
-    again = screen_url(request, "tv_home")
     if view is None or not view.box.admitted:
+        again = screen_url(request, "tv_home")
         raise EarlyResponse(notice(request, view, "not_enrolled", again=again))
     if entitled and not view.entitled:
+        again = screen_url(request, "tv_home")
         raise EarlyResponse(notice(request, view, "coming_soon", again=again))
     request.app[keys.USAGE].touch(view.box.id)
     lang = box_language(settings, view)

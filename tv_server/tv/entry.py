@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from callbacks import requests as callbacks_domain
 from device_registry import records
 from storage import NotFound
 from tv_server import caches, keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.proxies import client_address
 from tv_server.ratelimit import SlidingWindow, retry_after_header
-from tv_server.tv import adviser, rating
+from tv_server.screencache import send
+from tv_server.tv import adviser
 from tv_server.tv import home as home_parts
-from tv_server.tv.common import current_box, notice, screen_url, send_html, with_mongolian
+from tv_server.tv.common import current_box, notice, screen_url
 from tv_server.tv.programs import program_for
 from tv_ui import i18n, labels
 
@@ -54,7 +52,9 @@ async def remember_language(request: web.Request, serial: str, lang: str) -> Non
 
 async def _admit(request: web.Request, serial: str, lang: str = "") -> web.StreamResponse:
     boxes = request.app[keys.BOXES]
-    view = await boxes.get(serial)
+    # The box's record, and with it (same trip) the facts its home will show.
+    commits = request.app[keys.DB].commits
+    view, facts = await boxes.get_with(serial, lambda i: home_parts.facts_queries(request, i))
     if view is not None and view.box.admitted and lang and lang != view.box.language:
         await remember_language(request, serial, lang)
     if view is None or not view.box.admitted:
@@ -64,6 +64,7 @@ async def _admit(request: web.Request, serial: str, lang: str = "") -> web.Strea
         again = str(request.app.router["tv_home"].url_for(token=token))
         return notice(request, view, "not_enrolled", again=again)
     request.app[keys.USAGE].record_launch(view.box.id)
+    home_parts.prefetch(request, view.box.id, facts, commits)
     raise _enter(request, serial, view.box.token_generation)
 
 
@@ -130,15 +131,10 @@ async def root(request: web.Request) -> web.StreamResponse:
 async def home(request: web.Request) -> web.Response:
     box = await current_box(request)
     app = request.app
-    db = app[keys.DB]
-    # The box's own facts, read at once (each is an indexed read on its own pooled reader).
-    rate, last, open_requests = await asyncio.gather(
-        rating.due_url(request, box),
-        app[keys.USAGE].last_progress(box.id),
-        callbacks_domain.count_open(db, box.id),
-    )
-    if rate is not None:  # a request was completed since: ask how it went, once per visit
-        raise web.HTTPSeeOther(rate)
+    facts = await home_parts.box_facts(request, box)  # one trip to the database
+    if facts.rate is not None:  # a request was completed since: ask how it went, once per visit
+        raise web.HTTPSeeOther(facts.rate)
+    last, open_requests = facts.last, facts.open_requests
     resume = None
     if last is not None:
         try:
@@ -147,7 +143,7 @@ async def home(request: web.Request) -> web.Response:
             detail = None
         at = None
         if detail is not None and last[1] == 0 and detail.video_file:  # last seen: the video
-            at = await app[keys.VIDEO_POSITIONS].get(box.id, detail.card.id)
+            at = facts.video_at
         if detail is not None and at is not None:
             resume = {
                 "title": detail.card.title,
@@ -169,23 +165,24 @@ async def home(request: web.Request) -> web.Response:
     other = "zh" if box.lang == "mn" else "mn"  # what the language tile switches to
     # The shared body (rendered once per family, profile, language, village and announcement
     # set) with this box's own parts spliced in: tv_server/tv/home.py.
-    pieces = home_parts.shell(
+    found = home_parts.shell(
         request,
         box,
-        place=regions.full_name(village.code, box.lang) if village else "",
-        other_lang=other,
-        other_lang_name=labels.SELF_NAMES[other],
-        # On a Chinese screen the one Mongolian word comes as an image: no font download.
-        other_lang_img=app[mongol_image.IMAGES].data_uri(labels.SELF_NAMES["mn"])
-        if other == "mn"
-        else None,
+        lambda: {
+            "place": regions.full_name(village.code, box.lang) if village else "",
+            "other_lang": other,
+            "other_lang_name": labels.SELF_NAMES[other],
+            # On a Chinese screen the one Mongolian word comes as an image: no font download.
+            "other_lang_img": app[mongol_image.IMAGES].data_uri(labels.SELF_NAMES["mn"])
+            if other == "mn"
+            else None,
+        },
     )
     card = await home_parts.adviser_card(request, box, lambda: adviser.card(request, box))
     own = home_parts.parts(
         request, box, open_requests=open_requests, resume=resume, adviser_html=card
     )
-    html = with_mongolian(request, home_parts.fill(pieces, own), box)
-    response = send_html(request, html)
+    response = send(request, home_parts.page(request, box, found, own))
     # Never from the browser's cache, not even on Back: "继续观看" must show where the box
     # stopped a moment ago (a Back-restored copy would show the position before).
     response.headers["Cache-Control"] = "no-store"

@@ -23,18 +23,23 @@ def _pause(request: web.Request) -> float:
     return request.app[keys.SETTINGS].rating_ask_again_hours * 3600
 
 
-async def due_url(request: web.Request, box: TvBox) -> str | None:
-    """The rating screen to show instead of home, if a completed request waits for one."""
+def due_queries(request: web.Request, device_id: int) -> list[tuple[str, tuple]]:
+    """The reads telling whether a completed request waits for a rating ([] when ratings are
+    off), run by the home screen with its other facts in one trip; `due_url` reads the rows."""
     settings = request.app[keys.SETTINGS]
     if settings.rating_window_days <= 0:
-        return None
-    found = await ratings.due(
-        request.app[keys.DB],
-        box.id,
+        return []
+    return ratings.due_queries(
+        device_id,
         now=time.time(),
         window=settings.rating_window_days * 86400,
         pause=_pause(request),
     )
+
+
+def due_url(request: web.Request, rows: list) -> str | None:
+    """The rating screen to show instead of home, if `due_queries`' rows found a request."""
+    found = ratings.due_from(*rows) if rows else None
     return screen_url(request, "tv_rate", ref=_key(found)) if found else None
 
 

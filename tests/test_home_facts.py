@@ -1,0 +1,170 @@
+"""The home screen's per-box facts (tv_server/tv/home.py `box_facts`): 我的申请's count, a rating
+due, 继续观看 — read in ONE trip to the database per home, and whatever changed them (the box
+itself, staff, or another process writing straight to the database) shows on the next home at
+once; the page spliced from the shared body is the page the whole-page path makes."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import sqlite3
+import time
+import zlib
+
+from tests.helpers import enter
+from tv_server import caches, keys, tvfont
+
+
+def _write_by_hand(db_path, sql: str, params=()) -> None:
+    """Another process writing (its own connection, in its own thread: see PREAMBLE)."""
+    with sqlite3.connect(db_path, timeout=30) as other:
+        other.execute(sql, params)
+
+
+async def _device_id(client, serial: str) -> int:
+    return await client.app[keys.DB].fetchval("SELECT id FROM devices WHERE serial = ?", (serial,))
+
+
+async def _neighbour(client) -> None:
+    """DEMO-0002 moved into DEMO-0001's village (same shell, same adviser card)."""
+    async with client.app[keys.DB].transaction() as tx:
+        await tx.execute(
+            "UPDATE devices SET village_code = (SELECT village_code FROM devices"
+            " WHERE serial = 'DEMO-0001'), model = (SELECT model FROM devices"
+            " WHERE serial = 'DEMO-0001') WHERE serial = 'DEMO-0002'"
+        )
+        tx.emit("box", ["DEMO-0002"])
+
+
+async def _trips(client) -> tuple[int, int, int]:
+    """Reads by DEMO-0002's launch, the home after it, and a later home."""
+    db = client.app[keys.DB]
+    await caches.changed(client.app, "box", ["DEMO-0002"])  # a stranger to the box directory
+    counts = [db.reads]
+    other = await enter(client, "DEMO-0002")  # the launch: the box's record and its facts
+    counts.append(db.reads)
+    for _ in range(2):  # the home after the launch; later, the facts read afresh
+        assert 'id="t-mine"' in await (await client.get(other + "home")).text()
+        counts.append(db.reads)
+    return counts[1] - counts[0], counts[2] - counts[1], counts[3] - counts[2]
+
+
+async def test_a_launch_and_its_home_cost_one_database_trip_and_a_later_home_one(client, box):
+    await _neighbour(client)
+    await (await client.get(box + "home")).text()  # the village's shell and adviser card
+    # Background tasks read too (announcements, device tokens): the counts of the quietest of
+    # a few tries are the requests' own.
+    tries = [await _trips(client) for _ in range(3)]
+    assert min(tries) == (1, 0, 1), tries
+
+
+async def test_a_write_between_launch_and_home_is_on_that_home(client, settings):
+    """The facts read with the launch serve its home only while nothing was committed since."""
+    other = await enter(client, "DEMO-0002")
+    device = await _device_id(client, "DEMO-0002")
+    now = time.time()
+    async with client.app[keys.DB].transaction() as tx:  # as the callback flow would
+        await tx.execute(
+            "INSERT INTO callback_requests (ref, device_id, idempotency_key, service, phone_e164,"
+            " phone_masked, time_window, created_at, updated_at) VALUES ('9002', ?, 'k-here',"
+            " 'consultation', '+8613800138000', '138****8000', 'morning', ?, ?)",
+            (device, now, now),
+        )
+    assert "1 个正在办理" in await (await client.get(other + "home")).text()
+
+
+async def test_a_request_written_by_another_process_counts_on_the_next_home(client, box, settings):
+    assert "个正在办理" not in await (await client.get(box + "home")).text()
+    device = await _device_id(client, "DEMO-0001")
+    now = time.time()
+    await asyncio.to_thread(
+        _write_by_hand,
+        settings.db_path,
+        "INSERT INTO callback_requests (ref, device_id, idempotency_key, service, phone_e164,"
+        " phone_masked, time_window, created_at, updated_at) VALUES ('9001', ?, 'k-other',"
+        " 'consultation', '+8613800138000', '138****8000', 'morning', ?, ?)",
+        (device, now, now),
+    )
+    assert "1 个正在办理" in await (await client.get(box + "home")).text()
+    # Staff (elsewhere) complete it: the next home asks for the rating instead, at once.
+    await asyncio.to_thread(
+        _write_by_hand,
+        settings.db_path,
+        "UPDATE callback_requests SET status = 'completed', closed_at = ? WHERE ref = '9001'",
+        (time.time(),),
+    )
+    response = await client.get(box + "home", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "rate-9001"
+    html = await (await client.get(box + "rate-9001")).text()  # asked (an ask is recorded)
+    assert 'id="rate-' in html or "满意" in html
+    html = await (await client.get(box + "home")).text()  # not asked again within the pause
+    assert "个正在办理" not in html and 'id="t-mine"' in html
+
+
+async def test_where_the_box_stopped_reading_shows_on_the_next_home(client, box):
+    assert 'id="t-resume"' not in await (await client.get(box + "home")).text()
+    assert (await client.get(box + "p-14-2")).status == 200
+    html = await (await client.get(box + "home")).text()
+    assert re.search(r'id="t-resume" href="p-14-2"', html)
+
+
+async def test_an_announcement_and_a_language_change_show_on_the_next_home(client, box):
+    html = await (await client.get(box + "home")).text()
+    assert '<html lang="zh"' in html
+    db = client.app[keys.DB]
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE announcements SET text = '今晚停电检修' WHERE text LIKE '冬季草场%'"
+        )
+        tx.emit("announcement")
+    assert "今晚停电检修" in await (await client.get(box + "home")).text()
+    response = await client.post(box + "lang", data={"l": "mn"}, allow_redirects=False)
+    assert response.status == 303
+    html = await (await client.get(box + "home")).text()
+    assert '<html lang="mn"' in html and "/tv/font/mv-" in html
+
+
+async def test_the_spliced_home_links_the_stylesheet_the_whole_page_path_would(client, box):
+    """The shell's names and characters are kept with it and unioned with the box's parts: the
+    link is the one `with_mongolian` chooses scanning the whole page (zh: the pruned tv.css;
+    mn: the vertical layout and a font subset holding every Mongolian character shown)."""
+    db = client.app[keys.DB]
+    await db.execute("UPDATE devices SET household_label = '第12户' WHERE serial = 'DEMO-0001'")
+    await caches.changed(client.app, "box", ["DEMO-0001"])
+    base = client.app[keys.STATIC].url("tv.css")
+    base_link = f'<link rel="stylesheet" href="{base}">'
+    html = await (await client.get(box + "home")).text()
+    served = re.search(r'<link rel="stylesheet" href="/tv/css/zs-[0-9a-f]+\.css">', html)
+    assert served is not None
+    whole = html.replace(served.group(0), base_link)
+    assert client.app[tvfont.STYLES].attach(whole) == html
+
+    await client.post(box + "lang", data={"l": "mn"}, allow_redirects=False)
+    html = await (await client.get(box + "home")).text()
+    assert '<span class="tcy">12</span>' in html  # the household's number set upright
+    served = re.search(r"/tv/font/(mv-[0-9a-f]+)\.css", html)
+    assert served is not None
+    whole = re.sub(r'<link rel="stylesheet" href="/tv/font/mv-[0-9a-f]+\.css">', base_link, html)
+    assert client.app[tvfont.FONT].register(whole) == served.group(1)
+    characters = {ord(c) for c in tvfont.MONGOLIAN.findall(html)}
+    assert characters <= client.app[tvfont.FONT].sets[served.group(1)][0]
+
+
+async def test_the_spliced_gzip_body_inflates_to_the_page(client, box):
+    """The home's gzip body is joined from the shell's compressed texts and the box's parts
+    compressed apart: any inflater reads it back to the exact page, in both languages."""
+    db = client.app[keys.DB]
+    await db.execute("UPDATE devices SET household_label = '第7户' WHERE serial = 'DEMO-0001'")
+    await caches.changed(client.app, "box", ["DEMO-0001"])
+    for lang in ("zh", "mn"):
+        await client.post(box + "lang", data={"l": lang}, allow_redirects=False)
+        plain = await client.get(box + "home", headers={"Accept-Encoding": "identity"})
+        packed = await client.get(
+            box + "home", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+        )
+        assert packed.headers["Content-Encoding"] == "gzip"
+        raw = await packed.read()
+        assert gzip.decompress(raw) == await plain.read()
+        assert zlib.decompress(raw, 16 + zlib.MAX_WBITS) == gzip.decompress(raw)
+        assert packed.headers["ETag"] == plain.headers["ETag"]
