@@ -13,7 +13,7 @@ here, a new write emits its change.
     program       the program's screens and listings, its remembered detail; boxes showing a
                   screen marked for refresh reload it
     media         every screen and program detail, the adviser cards (a rendition finished)
-    directory     the directory screens
+    directory     the directory screens, the service point names of 我的申请
     adviser       screens tagged "advisers", the home screen's adviser cards
     (reset)       everything above
     appointment   screens tagged "appointments"
@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from callbacks import phones
 from device_registry import coverage
 from storage.changes import Change
-from tv_server import keys
+from tv_server import keys, tvfont
 from tv_server.tv import fastlane, home
 
 
@@ -43,6 +44,7 @@ def wire(app: Mapping) -> None:
     boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
     shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
+    point_names = app[keys.POINT_NAMES]
 
     def box(change: Change) -> None:
         if not change.ids:
@@ -69,6 +71,10 @@ def wire(app: Mapping) -> None:
     def tag(name: str):
         return lambda _change: screens.invalidate(name)
 
+    def directory(_change: Change) -> None:
+        screens.invalidate("directory")
+        point_names.clear()
+
     async def announcement(_change: Change) -> None:
         await announcements.refresh()
         shells.clear()  # an announcement edited in place keeps its id
@@ -80,17 +86,22 @@ def wire(app: Mapping) -> None:
         fast.entries.clear()
         shells.clear()
         cards.clear()
+        point_names.clear()
         coverage.forget(db)
 
+    # Pruned stylesheets depend on tv.css alone (no change drops them): counted in /metrics.
+    # So are the phone numbers' forms (a pure function of the number).
+    pure = (app[tvfont.STYLES].memo, app[tvfont.FONT].sheets, *phones.CACHES)
     hub.caches.update(
-        {c.name: c for c in (programs, fast.entries, shells, cards)}, tv_screens=screens
+        {c.name: c for c in (programs, fast.entries, shells, cards, point_names, *pure)},
+        tv_screens=screens,
     )
     hub.subscribe(["box"], box, reset=everything)
     hub.subscribe(["wave"], lambda _change: boxes.forget())
     hub.subscribe(["coverage"], lambda _change: coverage.forget(db))
     hub.subscribe(["program"], program)
     hub.subscribe(["media"], media)
-    hub.subscribe(["directory"], tag("directory"))
+    hub.subscribe(["directory"], directory)
     hub.subscribe(["adviser"], tag("advisers"))
     hub.subscribe(["adviser"], lambda _change: cards.clear())
     hub.subscribe(["appointment"], tag("appointments"))

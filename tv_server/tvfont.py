@@ -39,6 +39,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from storage.changes import BoundedCache
 from tv_server.static import minify_css
 
 log = logging.getLogger(__name__)
@@ -123,28 +124,40 @@ def screen_names(html: str, script_names: set[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+class RuleNames:
+    """The names of a screen that can decide `used_rules(css, names)`: those a selector of `css`
+    names, and the prefixes (ending in "-"). Two screens with the same relevant names get the same
+    rules, so the pruned sheet is remembered by them — a per-box screen's own ids (`req-20260412`
+    on 我的申请) would otherwise make every screen a new key and prune tv.css again each time."""
+
+    def __init__(self, css: str) -> None:
+        self.selector_names = frozenset(SELECTOR_NAMES.findall(css))
+
+    def relevant(self, names: frozenset[str]) -> frozenset[str]:
+        return frozenset(n for n in names if n in self.selector_names or n.endswith("-"))
+
+
 class ScreenStyles:
     """Per-screen pruned tv.css for the Chinese screens (see the module's docstring)."""
 
     def __init__(self, base_css: bytes, scripts: str) -> None:
         self.base = base_css.decode("utf-8")
         self.script_names = set(WORD.findall(scripts))
-        self.memo: OrderedDict[frozenset[str], str] = OrderedDict()  # names → sheet name
+        self.rule_names = RuleNames(self.base)
+        self.memo = BoundedCache("tv_sheet_names", MAX_SHEETS)  # relevant names → sheet name
         # Sheet name → body. Few distinct bodies (one per template and variant); a name once
         # linked from a cached screen must stay servable, so these are kept (bounded).
         self.sheets: OrderedDict[str, bytes] = OrderedDict()
         self.zipped: OrderedDict[str, bytes] = OrderedDict()
 
     def register(self, html: str) -> str:
-        found = screen_names(html, self.script_names)
+        found = self.rule_names.relevant(screen_names(html, self.script_names))
         name = self.memo.get(found)
         if name is None:
             sheet = used_rules(self.base, found).encode()
             name = "zs-" + hashlib.blake2b(sheet, digest_size=10).hexdigest()
             self.sheets[name] = sheet
-            self.memo[found] = name
-            while len(self.memo) > MAX_SHEETS:
-                self.memo.popitem(last=False)
+            self.memo.put(found, name)
             while len(self.sheets) > MAX_SETS:
                 self.sheets.popitem(last=False)
         self.sheets.move_to_end(name)
@@ -262,8 +275,9 @@ class MongolianFont:
         # One request for all the screen's CSS: the ≤ 5 requests before first paint still hold.
         self.layout = (base_css + b"\n" + vertical_css()).decode("utf-8")
         self.script_names = set(WORD.findall(scripts))
+        self.rule_names = RuleNames(self.layout)
         # The stylesheet per set of class/id names: few distinct ones (templates), many screens.
-        self.sheets: dict[frozenset[str], bytes] = {}
+        self.sheets = BoundedCache("tv_mongolian_sheets", MAX_SHEETS)
         self.sets: OrderedDict[str, tuple[frozenset[int], bytes]] = OrderedDict()
         self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = asyncio.Lock()
@@ -280,12 +294,10 @@ class MongolianFont:
         codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
         if not codepoints:
             return None
-        found = screen_names(text, self.script_names)
+        found = self.rule_names.relevant(screen_names(text, self.script_names))
         sheet = self.sheets.get(found)
         if sheet is None:
-            sheet = used_rules(self.layout, found).encode()
-            if len(self.sheets) < MAX_SHEETS:
-                self.sheets[found] = sheet
+            sheet = self.sheets.put(found, used_rules(self.layout, found).encode())
         key = self._digest + sheet + ",".join(map(str, sorted(codepoints))).encode()
         name = "mv-" + hashlib.blake2b(key, digest_size=10).hexdigest()
         self.sets[name] = (codepoints, sheet)

@@ -490,6 +490,19 @@ async def point_code_of(db: Database, point_id: int) -> str:
     return code
 
 
+async def point_names(db: Database, codes: Collection[str]) -> dict[str, str]:
+    """The names of these points by code, in one read (codes the directory does not hold are
+    left out)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    marks = ",".join("?" * len(codes))
+    rows = await db.fetchall(
+        f"SELECT code, name FROM service_points WHERE code IN ({marks})", codes
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 async def count_by_region(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT region_code, COUNT(*) FROM service_points GROUP BY 1")
     return {r[0]: r[1] for r in rows}
