@@ -180,3 +180,32 @@ async def test_a_cache_that_fails_to_follow_a_change_drops_every_cache(tmp_path,
         assert "every cache is dropped" in caplog.text
     finally:
         await db.close()
+
+
+async def test_a_directory_write_without_a_handler_reaches_the_tv(client, box):
+    """A domain write (as the CLI or an import does it, no admin handler around it) emits its
+    change in its own transaction: the box's cached directory screen shows the new name at once,
+    and a callback is no longer routed to a point deleted that way."""
+    from callbacks import routing
+    from content.directory import points as directory
+    from tests.helpers import draft_for, submit
+
+    db = client.app[keys.DB]
+    view = await client.app[keys.BOXES].get("DEMO-0001")
+    points = await directory.points_in_regions(db, list(view.chain))
+    point = points[0]
+    assert point.name in await (await client.get(box + "dir")).text()  # now cached
+    await directory.apply_points(db, [{**point.snapshot(), "name": "乌兰新名调解室"}])
+    assert "乌兰新名调解室" in await (await client.get(box + "dir")).text()
+
+    # Routing remembers the chain's points; a point deleted by a domain call is not chosen.
+    draft = await draft_for(client, box)
+    ref = (await submit(client, box, draft)).headers["Location"].rsplit("r-", 1)[1]
+    office = await db.fetchval("SELECT office_code FROM callback_requests WHERE ref = ?", (ref,))
+    assert office and routing.CHAIN_CACHE in db.changes.caches
+    gone = await directory.get_point(db, office)
+    await directory.delete_point(db, gone.id)
+    draft = await draft_for(client, box, phone="13900139000")
+    ref = (await submit(client, box, draft)).headers["Location"].rsplit("r-", 1)[1]
+    again = await db.fetchval("SELECT office_code FROM callback_requests WHERE ref = ?", (ref,))
+    assert again != office

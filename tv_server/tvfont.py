@@ -116,25 +116,27 @@ def used_rules(css: str, names: set[str] | frozenset[str]) -> str:
     return "".join(out)
 
 
-def screen_names(html: str, script_names: set[str]) -> frozenset[str]:
-    """The class and id names a screen can carry: its attributes' and the TV scripts' words."""
-    names = set(script_names)
-    for value in ATTR_NAMES.findall(html):
-        names.update(value.split())
-    return frozenset(names)
-
-
 class RuleNames:
-    """The names of a screen that can decide `used_rules(css, names)`: those a selector of `css`
-    names, and the prefixes (ending in "-"). Two screens with the same relevant names get the same
-    rules, so the pruned sheet is remembered by them — a per-box screen's own ids (`req-20260412`
-    on 我的申请) would otherwise make every screen a new key and prune tv.css again each time."""
+    """What decides `used_rules(css, names)` for a screen: the names of its class/id attributes
+    that a selector of `css` names, and those ending in "-" (prefixes) — the TV scripts' names
+    are the same for every screen. Screens with the same key get the same rules, so the pruned
+    sheet is remembered by it: a per-box screen's own ids (`req-20260412…` on 我的申请) would
+    otherwise make every screen a new key and prune tv.css again each time."""
 
-    def __init__(self, css: str) -> None:
+    def __init__(self, css: str, script_names: set[str]) -> None:
         self.selector_names = frozenset(SELECTOR_NAMES.findall(css))
+        self.script_names = frozenset(script_names)
 
-    def relevant(self, names: frozenset[str]) -> frozenset[str]:
-        return frozenset(n for n in names if n in self.selector_names or n.endswith("-"))
+    def key(self, html: str) -> frozenset[str]:
+        names: set[str] = set()
+        for value in ATTR_NAMES.findall(html):
+            names.update(value.split())
+        prefixes = {n for n in names if n.endswith("-")}
+        return frozenset(names.intersection(self.selector_names).union(prefixes))
+
+    def names(self, key: frozenset[str]) -> frozenset[str]:
+        """The names `used_rules` is given for a key (the same rules as the screen's own)."""
+        return key | self.script_names
 
 
 class ScreenStyles:
@@ -143,7 +145,7 @@ class ScreenStyles:
     def __init__(self, base_css: bytes, scripts: str) -> None:
         self.base = base_css.decode("utf-8")
         self.script_names = set(WORD.findall(scripts))
-        self.rule_names = RuleNames(self.base)
+        self.rule_names = RuleNames(self.base, self.script_names)
         self.memo = BoundedCache("tv_sheet_names", MAX_SHEETS)  # relevant names → sheet name
         # Sheet name → body. Few distinct bodies (one per template and variant); a name once
         # linked from a cached screen must stay servable, so these are kept (bounded).
@@ -151,10 +153,10 @@ class ScreenStyles:
         self.zipped: OrderedDict[str, bytes] = OrderedDict()
 
     def register(self, html: str) -> str:
-        found = self.rule_names.relevant(screen_names(html, self.script_names))
+        found = self.rule_names.key(html)
         name = self.memo.get(found)
         if name is None:
-            sheet = used_rules(self.base, found).encode()
+            sheet = used_rules(self.base, self.rule_names.names(found)).encode()
             name = "zs-" + hashlib.blake2b(sheet, digest_size=10).hexdigest()
             self.sheets[name] = sheet
             self.memo.put(found, name)
@@ -275,7 +277,7 @@ class MongolianFont:
         # One request for all the screen's CSS: the ≤ 5 requests before first paint still hold.
         self.layout = (base_css + b"\n" + vertical_css()).decode("utf-8")
         self.script_names = set(WORD.findall(scripts))
-        self.rule_names = RuleNames(self.layout)
+        self.rule_names = RuleNames(self.layout, self.script_names)
         # The stylesheet per set of class/id names: few distinct ones (templates), many screens.
         self.sheets = BoundedCache("tv_mongolian_sheets", MAX_SHEETS)
         self.sets: OrderedDict[str, tuple[frozenset[int], bytes]] = OrderedDict()
@@ -294,10 +296,11 @@ class MongolianFont:
         codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
         if not codepoints:
             return None
-        found = self.rule_names.relevant(screen_names(text, self.script_names))
+        found = self.rule_names.key(text)
         sheet = self.sheets.get(found)
         if sheet is None:
-            sheet = self.sheets.put(found, used_rules(self.layout, found).encode())
+            names = self.rule_names.names(found)
+            sheet = self.sheets.put(found, used_rules(self.layout, names).encode())
         key = self._digest + sheet + ",".join(map(str, sorted(codepoints))).encode()
         name = "mv-" + hashlib.blake2b(key, digest_size=10).hexdigest()
         self.sets[name] = (codepoints, sheet)

@@ -685,6 +685,12 @@ async def _update(
     return await _POINTS.get(tx, "id", before.id)
 
 
+def _ids(table: _Table, record) -> list[str]:
+    """The ids of a "directory" change: the point's code; none (every point) for an
+    organization, whose name its points show."""
+    return [record.code] if table is _POINTS else []
+
+
 async def _create(db: Database, table: _Table, data: Mapping, insert, then: Then | None):
     """Insert a checked record (`insert(tx, data, now)`) unless its code is taken; `then(tx,
     None, record)` runs inside the transaction."""
@@ -692,6 +698,7 @@ async def _create(db: Database, table: _Table, data: Mapping, insert, then: Then
         if await tx.fetchone(f"SELECT 1 FROM {table.table} WHERE code = ?", (data["code"],)):
             raise DirectoryInvalid([Problem("code", "code_taken", data["code"])])
         record = await insert(tx, data, time.time())
+        tx.emit("directory", _ids(table, record))  # the TV's screens follow once committed
         if then is not None:
             await then(tx, None, record)
     return record
@@ -718,6 +725,7 @@ async def _change(
         if expected_version is not None and before.version != expected_version:
             raise Conflict(table.stale, before.code)
         after = await change(tx, before)
+        tx.emit("directory", _ids(table, before))
         if then is not None:
             await then(tx, before, after)
     return before, after
@@ -857,6 +865,8 @@ async def apply_points(
             after = await _update(tx, before, data, now, None)
             updated.append(after.code)
             done.append((before, after))
+        if done:
+            tx.emit("directory", [after.code for _before, after in done])
         if then is not None:
             await then(tx, done)
     return Applied(created, updated, unchanged)
