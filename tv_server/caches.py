@@ -13,11 +13,13 @@ here, a new write emits its change.
     program       the program's screens and listings, its remembered detail; boxes showing a
                   screen marked for refresh reload it
     media         every screen and program detail, the adviser cards (a rendition finished)
-    directory     the directory screens, the service point names of 我的申请
+    directory     the directory screens, the service point names of 我的申请 (and the points
+                  routing remembers per region chain: callbacks.routing subscribes itself)
     adviser       screens tagged "advisers", the home screen's adviser cards
     (reset)       everything above
     appointment   screens tagged "appointments"
-    announcement  the announcement hub re-reads the current announcements; the home shells go
+    announcement  the announcement hub re-reads the current announcements (its answers per region
+                  chain go); the home shells go
 """
 
 from __future__ import annotations
@@ -91,9 +93,18 @@ def wire(app: Mapping) -> None:
 
     # Pruned stylesheets depend on tv.css alone (no change drops them): counted in /metrics.
     # So are the phone numbers' forms (a pure function of the number).
-    pure = (app[tvfont.STYLES].memo, app[tvfont.FONT].sheets, *phones.CACHES)
+    # And the verdicts on box tokens' signatures (expiry and revocation are checked on each read).
+    pure = (
+        app[tvfont.STYLES].memo,
+        app[tvfont.FONT].sheets,
+        *phones.CACHES,
+        app[keys.TOKENS].verified_tokens,
+    )
     hub.caches.update(
-        {c.name: c for c in (programs, fast.entries, shells, cards, point_names, *pure)},
+        {
+            c.name: c
+            for c in (programs, fast.entries, shells, cards, point_names, announcements.memo, *pure)
+        },
         tv_screens=screens,
     )
     hub.subscribe(["box"], box, reset=everything)
