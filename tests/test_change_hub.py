@@ -209,3 +209,31 @@ async def test_a_directory_write_without_a_handler_reaches_the_tv(client, box):
     ref = (await submit(client, box, draft)).headers["Location"].rsplit("r-", 1)[1]
     again = await db.fetchval("SELECT office_code FROM callback_requests WHERE ref = ?", (ref,))
     assert again != office
+
+
+async def test_domain_writes_emit_their_own_changes(client, box):
+    """Announcements, advisers, appointment slots and waves written by a domain call alone (as
+    the CLI, an import or another service would) reach the caches: the write's transaction emits
+    its change, no handler has to. An announcement shows on the box's next screen at once."""
+    from advisers import advisers
+    from appointments import slots
+    from content.announcements import notices
+    from content.directory import points as directory
+    from device_registry import waves
+
+    db = client.app[keys.DB]
+    view = await client.app[keys.BOXES].get("DEMO-0001")
+    published = dict(db.changes.published)
+    await notices.create_announcement(db, "停水通知：明天上午检修", [view.chain[0]])
+    html = await (await client.get(box + "programs")).text()
+    assert "停水通知：明天上午检修" in html  # no poll interval to wait for
+
+    adviser = await advisers.for_village(db, view.chain[0])
+    await advisers.delete(db, adviser.id)
+    point = (await directory.points_in_regions(db, list(view.chain)))[0]
+    await slots.add_patterns(db, point.code, "notarisation", [1], "09:00", "09:30", 1)
+    wave = (await waves.list_waves(db))[0]
+    await waves.change_status(db, wave.id, "pause")
+    after = db.changes.published
+    for kind in ("announcement", "adviser", "appointment", "wave"):
+        assert after[kind] == published.get(kind, 0) + 1, kind
