@@ -35,8 +35,8 @@ from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter
 from device_registry.states import REFUSED_STATES, DeviceState
 from storage import DomainError
 from storage.changes import BoundedCache
-from tv_server import caches, keys
 from tv_server import headers as headers_
+from tv_server import keys
 from tv_server.api import keyauth
 from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
@@ -403,7 +403,6 @@ async def enrol(request: web.Request) -> web.Response:
         detail={"api_key": key.name, "created": created},
         ip=client_address(request),
     )
-    await caches.changed(request.app, "box", [serial])
     details = await inventory.device_details(request.app[keys.DB], serial)
     return web.json_response(
         {"serial": serial, "state": details["state"], "token": token},
@@ -467,8 +466,6 @@ async def register(request: web.Request) -> web.Response:
             log.warning("self-registration of new boxes over register_new_per_minute")
             return _rate_limited(wait)
     state = await admission.register_pending(db, serial, village or None)
-    if new:  # only this serial's cached "unknown" views are wrong now
-        await caches.changed(request.app, "box", [serial])
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 
