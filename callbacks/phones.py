@@ -40,7 +40,17 @@ def normalise(digits: str) -> str:
         raise Invalid("phone_invalid", "not a valid mainland number")
     if phonenumbers.number_type(number) not in ACCEPTED_TYPES:
         raise Invalid("phone_invalid", "not a mobile or landline number")
-    return E164_FORMS.put(cleaned, phonenumbers.format_number(number, PhoneNumberFormat.E164))
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    NATIONAL_FORMS.put(e164, _national_digits(number))  # its masked form comes next: no parse
+    return E164_FORMS.put(cleaned, e164)
+
+
+def _national_digits(number: phonenumbers.PhoneNumber) -> str:
+    return (
+        phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        .replace(" ", "")
+        .replace("-", "")
+    )
 
 
 def national(e164: str) -> str:
@@ -48,13 +58,7 @@ def national(e164: str) -> str:
     known = NATIONAL_FORMS.get(e164)
     if known is not None:
         return known
-    number = phonenumbers.parse(e164, None)
-    digits = (
-        phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-        .replace(" ", "")
-        .replace("-", "")
-    )
-    return NATIONAL_FORMS.put(e164, digits)
+    return NATIONAL_FORMS.put(e164, _national_digits(phonenumbers.parse(e164, None)))
 
 
 def grouped(e164: str) -> str:
