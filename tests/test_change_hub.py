@@ -237,3 +237,19 @@ async def test_domain_writes_emit_their_own_changes(client, box):
     after = db.changes.published
     for kind in ("announcement", "adviser", "appointment", "wave"):
         assert after[kind] == published.get(kind, 0) + 1, kind
+
+
+async def test_a_program_unpublished_by_a_domain_call_leaves_the_tv_at_once(client, box):
+    """The workflow's publication and unpublication emit "program" in their own transaction: a
+    program taken off by the scheduler, an import or the CLI is not served from a cache."""
+    from content.programs import workflow
+
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    assert (await client.get(url)).status == 200
+    assert (await client.get(url)).status == 200  # remembered now
+    await workflow.unpublish(db, pid, actor="cli")
+    assert (await client.get(url)).status == 404
+    await workflow.republish(db, pid, actor="cli")
+    assert (await client.get(url)).status == 200

@@ -56,9 +56,8 @@ class _Watcher:
 async def tick(app: web.Application, watcher: _Watcher | None = None) -> list[int]:
     """One round of the scheduler: publish what is due, expire what has ended, refresh the
     TV cache; returns the ids of programs whose TV content changed."""
+    # Each publication and expiry emits its "program" change in its own transaction.
     changed = await workflow.publish_due(app[keys.DB], time.time(), audit=_system_audit)
-    if changed:
-        await views_programs.tv_changed(app, changed)
     if watcher is not None:
         await watcher.check(app)
     return changed
