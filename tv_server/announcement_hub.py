@@ -88,9 +88,11 @@ class AnnouncementHub:
         per_device = device_id is not None and device_id in self._by_device
         memo = self.memo
         if not per_device:
-            known = memo.get(chain)
+            known = memo.peek(chain)
             if known is not None and known[0] <= now < known[1]:
+                memo.hits += 1
                 return known[2]
+            memo.misses += 1
         found: dict[int, ann_domain.Announcement] = {}
         for code in chain:
             for a in self._by_region.get(code, ()):
