@@ -369,6 +369,7 @@ async def write(
             (village, adviser_id),
         )
     after = await get(tx, adviser_id)
+    tx.emit("adviser", [adviser_id])  # the TV's adviser screens and cards follow once committed
     if then is not None:
         await then(tx, before, after)
     return after
@@ -388,6 +389,7 @@ async def delete(
             raise OutOfScope("region_out_of_scope", ",".join(before.villages[:5]))
         await tx.execute("DELETE FROM adviser_villages WHERE adviser_id = ?", (adviser_id,))
         await tx.execute("DELETE FROM advisers WHERE id = ?", (adviser_id,))
+        tx.emit("adviser", [adviser_id])
         if then is not None:
             await then(tx, before, None)
     return before

@@ -60,4 +60,5 @@ async def load(db: Database, points: Iterable[Mapping]) -> int:
                 " ON CONFLICT (point_code, service, weekday, start) DO NOTHING",
                 (*row, now),
             )
+        tx.emit("appointment")
     return len(rows)

@@ -132,6 +132,7 @@ async def add_patterns(
         raise Invalid("capacity_invalid", str(capacity))
     async with db.transaction() as tx:
         await _check_scope(tx, point_code, allowed)
+        tx.emit("appointment", [point_code])  # the point's TV pages follow once committed
         count = (
             await tx.fetchone(
                 "SELECT COUNT(*) FROM appointment_patterns WHERE point_code = ?", (point_code,)
@@ -156,6 +157,7 @@ async def delete_pattern(
     """Remove a weekly slot; bookings already made for it stay (staff see them in the day list)."""
     async with db.transaction() as tx:
         await _check_scope(tx, point_code, allowed)
+        tx.emit("appointment", [point_code])  # the point's TV pages follow once committed
         row = await tx.fetchone(
             f"SELECT {_PATTERN} FROM appointment_patterns WHERE id = ? AND point_code = ?",
             (pattern_id, point_code),
@@ -199,6 +201,7 @@ async def add_closed(
     reason = reason.strip()[:REASON_MAX]
     async with db.transaction() as tx:
         await _check_scope(tx, point_code, allowed)
+        tx.emit("appointment", [point_code])  # the point's TV pages follow once committed
         count = (
             await tx.fetchone(
                 "SELECT COUNT(*) FROM appointment_exceptions WHERE point_code = ?", (point_code,)
@@ -219,6 +222,7 @@ async def delete_closed(
 ) -> Closed:
     async with db.transaction() as tx:
         await _check_scope(tx, point_code, allowed)
+        tx.emit("appointment", [point_code])  # the point's TV pages follow once committed
         row = await tx.fetchone(
             "SELECT id, point_code, day, reason FROM appointment_exceptions"
             " WHERE id = ? AND point_code = ?",

@@ -9,10 +9,42 @@ household whose TV is in Mongolian, a point of the same kind that serves in Mong
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from content.directory import points as directory
 from storage import Database, NotFound
+from storage.changes import BoundedCache
+
+# The service points of a region chain, per chain: every submission of a village reads the same
+# ones. Dropped by "directory" changes (every directory write emits one); kept at most
+# CHAIN_SECONDS, so a change written by another process (a CLI import) is followed soon too.
+CHAIN_CACHE = "callbacks_routing_points"
+CHAIN_ENTRIES = 5000
+CHAIN_SECONDS = 30.0
+
+
+def _chains(db: Database) -> BoundedCache:
+    hub = db.changes
+    cache = hub.caches.get(CHAIN_CACHE)
+    if cache is None:
+        cache = hub.cache(CHAIN_CACHE, CHAIN_ENTRIES)
+        hub.subscribe(["directory"], lambda _change: cache.clear(), reset=cache.clear)
+    return cache
+
+
+async def _points_of(db: Database, chain: tuple[str, ...]) -> list[directory.ServicePoint]:
+    cache = _chains(db)
+    now = time.monotonic()
+    known = cache.get(chain)
+    if known is not None and now - known[0] < CHAIN_SECONDS:
+        return list(known[1])
+    generation = db.changes.generation
+    points = await directory.points_in_regions(db, list(chain))
+    if db.changes.generation == generation:  # no change published while reading
+        cache.put(chain, (now, tuple(points)))
+    return points
+
 
 DEFAULT_RULES: dict[str, str] = {
     "consultation": "township_station",
@@ -56,7 +88,7 @@ async def route(
             pass  # the office left the directory since: route by the rules instead
     if not region_chain:
         return None
-    points = await directory.points_in_regions(db, list(region_chain))
+    points = await _points_of(db, tuple(region_chain))
     if language != "zh":
         # Of each kind, those serving in the household's language first (the sort is stable:
         # nearest first among them); the kinds are still tried in the rule's order below.

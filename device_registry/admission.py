@@ -65,6 +65,9 @@ async def decide_pending(
                 f"UPDATE devices SET state = '{DeviceState.REJECTED}' WHERE serial = ?",
                 [(s,) for s in changed],
             )
+        if changed:  # their views, fast-lane answers and tokens; the dashboard's counts
+            tx.emit("box", changed)
+            tx.emit("coverage")
     return sorted(changed)
 
 
@@ -121,6 +124,7 @@ async def register_pending(
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (serial, village_code, state, now, now, now),
         )
+        tx.emit("box", [serial])  # only this serial's cached "unknown" views are wrong now
     return state
 
 

@@ -62,6 +62,7 @@ async def revoke_token(db: Database, serial: str, audit=None) -> bool:
             raise NotFound("device_unknown", serial)
         cur = await tx.execute("DELETE FROM device_tokens WHERE device_id = ?", (row[0],))
         had = cur.rowcount > 0
+        tx.emit("box", [serial])  # legacy tokens verified lately go too
         if audit is not None:
             await audit(tx, had)
         return had
@@ -210,4 +211,5 @@ async def enrol(
         if household_id is not None:
             await households.link_box(tx, household_id, device_id, now, "enrolled")
         raw = await _new_token(tx, key, fields["serial"], device_id, now)
+        tx.emit("box", [fields["serial"]])  # its cached view and tokens follow once committed
     return row is None, raw

@@ -90,6 +90,8 @@ async def import_totals(db: Database, text: str, now: float | None = None) -> in
             " households = excluded.households, updated_at = excluded.updated_at",
             [(code, count, now) for code, count in totals],
         )
+        tx.emit("box")  # as the admin's import always did: every box view is read again
+        tx.emit("coverage")
     return len(totals)
 
 
@@ -209,4 +211,6 @@ async def assign_household(
             )
         await link_box(tx, household_id, box["id"], now, "assigned")
         await tx.execute("UPDATE devices SET household_label = ? WHERE id = ?", (label, box["id"]))
+        tx.emit("box", [serial])  # its household's name on the TV
+        tx.emit("coverage")
     return household_id

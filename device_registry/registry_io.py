@@ -294,6 +294,8 @@ async def import_devices(
             )
             if progress is not None:
                 progress(min(i + CHUNK, total), total)
+        tx.emit("box", [r.serial for r in rows])  # beyond MAX_IDS: every box
+        tx.emit("coverage")
     report.new = total - len(pending)
     report.accepted = len(pending)
     report.written = True

@@ -110,4 +110,6 @@ async def replace_box(
             " ON CONFLICT (device_id, program_id) DO NOTHING",
             (new_id, old["id"]),
         )
+        tx.emit("box", [old_serial, new_serial])  # both boxes' views and tokens; the counts
+        tx.emit("coverage")
     return new_id

@@ -195,6 +195,7 @@ async def create_wave(
             "INSERT INTO wave_regions (wave_id, region_code) VALUES (?, ?)",
             [(wave_id, code) for code in data.regions],
         )
+        tx.emit("wave", [wave_id])  # the boxes' entitlement follows once committed
     return await get_wave(db, wave_id)
 
 
@@ -240,6 +241,7 @@ async def update_wave(
             "INSERT INTO wave_regions (wave_id, region_code) VALUES (?, ?)",
             [(wave_id, code) for code in data.regions],
         )
+        tx.emit("wave", [wave_id])  # the boxes' entitlement follows once committed
     return await get_wave(db, wave_id)
 
 
@@ -259,6 +261,7 @@ async def change_status(db: Database, wave_id: int, action: str, now: float | No
             "UPDATE rollout_waves SET status = ?, updated_at = ? WHERE id = ?",
             (target, now, wave_id),
         )
+        tx.emit("wave", [wave_id])
     return await get_wave(db, wave_id)
 
 

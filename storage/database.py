@@ -27,6 +27,7 @@ T = TypeVar("T")
 
 # The most blocks one group commit holds (bounds the wait of the last one in it).
 GROUP_MAX = 64
+GROUP_SLICE_SECONDS = 0.002  # blocks of a batch run this long at most before the loop is served
 
 
 @dataclass(frozen=True)
@@ -390,7 +391,9 @@ class Database(Backend):
         """One transaction, a savepoint per block. BEGIN (which may wait for another process's
         lock) and COMMIT (the fsync) run on the group thread; the blocks run right here, one
         after another, each without suspending (a few SQLite statements of a fraction of a
-        millisecond), the event loop served between two blocks. Run on a thread, the blocks
+        millisecond), the event loop served between two blocks once GROUP_SLICE_SECONDS have
+        passed (a turn per block would make a batch wait as many turns of a busy loop as it
+        holds blocks). Run on a thread, the blocks
         would hold the GIL against the event loop for the whole batch."""
         conn = self._group_conn
         assert conn is not None
@@ -398,6 +401,7 @@ class Database(Backend):
         tx = _ThreadTransaction(conn)
         outcomes: list[tuple[bool, Any]] = []
         await loop.run_in_executor(self._group_thread, conn.execute, "BEGIN IMMEDIATE")
+        turn = time.perf_counter()
         try:
             for block, args in blocks:
                 conn.execute("SAVEPOINT grouped")
@@ -410,7 +414,12 @@ class Database(Backend):
                 else:
                     conn.execute("RELEASE grouped")
                     outcomes.append((True, value))
-                await asyncio.sleep(0)
+                if time.perf_counter() - turn >= GROUP_SLICE_SECONDS:
+                    # Serve the event loop now and then, not after every block: one turn of a
+                    # busy loop serves every request ready, and a batch waiting a turn per
+                    # block made its writes (and the writer lock) wait that many turns.
+                    await asyncio.sleep(0)
+                    turn = time.perf_counter()
             await loop.run_in_executor(self._group_thread, conn.execute, "COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):

@@ -1,5 +1,7 @@
 """Asking for a callback from the box: validation, durability, idempotency, the open limit."""
 
+import re
+
 import pytest
 
 from callbacks import phones
@@ -114,3 +116,36 @@ async def test_bad_window_and_service_are_refused(client, box):
     draft = await draft_for(client, box)
     assert (await submit(client, box, draft, "midnight")).status == 400
     assert (await client.get(f"{box}cb-phone?svc=astrology")).status == 400
+
+
+async def test_per_box_screens_share_their_pruned_stylesheet(client):
+    """我的申请 carries each request's own id (`req-REF`): two boxes' lists still link one
+    stylesheet, pruned from tv.css once — not once per box — and the list names each request's
+    office."""
+    from tests.helpers import enter
+    from tv_server import tvfont
+
+    styles = client.app[tvfont.STYLES]
+    sheets = []
+    for serial, phone in (("DEMO-0001", "13800138000"), ("DEMO-0002", "13900139000")):
+        box = await enter(client, serial)
+        ref = (
+            (await submit(client, box, await draft_for(client, box, phone=phone)))
+            .headers["Location"]
+            .rsplit("r-", 1)[1]
+        )
+        misses = styles.memo.misses
+        html = await (await client.get(box + "mine")).text()
+        assert f'id="req-{ref}"' in html
+        office = await client.app[keys.DB].fetchval(
+            "SELECT p.name FROM callback_requests r JOIN service_points p"
+            " ON p.code = r.office_code WHERE r.ref = ?",
+            (ref,),
+        )
+        assert office and office in html
+        sheets.append((re.search(r"/tv/css/(zs-[0-9a-f]+)\.css", html).group(1), misses))
+    (first, _), (second, misses_before) = sheets
+    assert first == second
+    assert styles.memo.misses == misses_before  # the second box's list: no pruning again
+    metrics = client.app[keys.DB].changes.caches
+    assert metrics["tv_sheet_names"].hits >= 1

@@ -181,3 +181,76 @@ async def test_a_cache_that_fails_to_follow_a_change_drops_every_cache(tmp_path,
         assert "every cache is dropped" in caplog.text
     finally:
         await db.close()
+
+
+async def test_a_directory_write_without_a_handler_reaches_the_tv(client, box):
+    """A domain write (as the CLI or an import does it, no admin handler around it) emits its
+    change in its own transaction: the box's cached directory screen shows the new name at once,
+    and a callback is no longer routed to a point deleted that way."""
+    from callbacks import routing
+    from content.directory import points as directory
+    from tests.helpers import draft_for, submit
+
+    db = client.app[keys.DB]
+    view = await client.app[keys.BOXES].get("DEMO-0001")
+    points = await directory.points_in_regions(db, list(view.chain))
+    point = points[0]
+    assert point.name in await (await client.get(box + "dir")).text()  # now cached
+    await directory.apply_points(db, [{**point.snapshot(), "name": "乌兰新名调解室"}])
+    assert "乌兰新名调解室" in await (await client.get(box + "dir")).text()
+
+    # Routing remembers the chain's points; a point deleted by a domain call is not chosen.
+    draft = await draft_for(client, box)
+    ref = (await submit(client, box, draft)).headers["Location"].rsplit("r-", 1)[1]
+    office = await db.fetchval("SELECT office_code FROM callback_requests WHERE ref = ?", (ref,))
+    assert office and routing.CHAIN_CACHE in db.changes.caches
+    gone = await directory.get_point(db, office)
+    await directory.delete_point(db, gone.id)
+    draft = await draft_for(client, box, phone="13900139000")
+    ref = (await submit(client, box, draft)).headers["Location"].rsplit("r-", 1)[1]
+    again = await db.fetchval("SELECT office_code FROM callback_requests WHERE ref = ?", (ref,))
+    assert again != office
+
+
+async def test_domain_writes_emit_their_own_changes(client, box):
+    """Announcements, advisers, appointment slots and waves written by a domain call alone (as
+    the CLI, an import or another service would) reach the caches: the write's transaction emits
+    its change, no handler has to. An announcement shows on the box's next screen at once."""
+    from advisers import advisers
+    from appointments import slots
+    from content.announcements import notices
+    from content.directory import points as directory
+    from device_registry import waves
+
+    db = client.app[keys.DB]
+    view = await client.app[keys.BOXES].get("DEMO-0001")
+    published = dict(db.changes.published)
+    await notices.create_announcement(db, "停水通知：明天上午检修", [view.chain[0]])
+    html = await (await client.get(box + "programs")).text()
+    assert "停水通知：明天上午检修" in html  # no poll interval to wait for
+
+    adviser = await advisers.for_village(db, view.chain[0])
+    await advisers.delete(db, adviser.id)
+    point = (await directory.points_in_regions(db, list(view.chain)))[0]
+    await slots.add_patterns(db, point.code, "notarisation", [1], "09:00", "09:30", 1)
+    wave = (await waves.list_waves(db))[0]
+    await waves.change_status(db, wave.id, "pause")
+    after = db.changes.published
+    for kind in ("announcement", "adviser", "appointment", "wave"):
+        assert after[kind] == published.get(kind, 0) + 1, kind
+
+
+async def test_a_program_unpublished_by_a_domain_call_leaves_the_tv_at_once(client, box):
+    """The workflow's publication and unpublication emit "program" in their own transaction: a
+    program taken off by the scheduler, an import or the CLI is not served from a cache."""
+    from content.programs import workflow
+
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE status = 'published' LIMIT 1")
+    url = f"{box}p-{pid}-1"
+    assert (await client.get(url)).status == 200
+    assert (await client.get(url)).status == 200  # remembered now
+    await workflow.unpublish(db, pid, actor="cli")
+    assert (await client.get(url)).status == 404
+    await workflow.republish(db, pid, actor="cli")
+    assert (await client.get(url)).status == 200

@@ -73,3 +73,30 @@ async def test_healthz_says_the_database_answers_and_the_writer_queue(client):
     body = await (await client.get("/healthz")).json()
     assert body["status"] == "ok" and body["database"]["status"] == "ok"
     assert isinstance(body["database"]["write_queue"], int)  # transactions waiting
+
+
+async def test_every_cache_reports_its_hits_and_misses(client, box):
+    """The caches that were hand-rolled dicts (verified box tokens and legacy device tokens, the
+    announcements per region chain, the pruned stylesheets, phone number forms, 我的申请's
+    office names, routing's points per chain) are one BoundedCache each, counted in /metrics."""
+    from tests.helpers import draft_for, submit
+
+    draft = await draft_for(client, box)
+    assert (await submit(client, box, draft)).status == 303
+    for _ in range(2):
+        assert (await client.get(box + "mine")).status == 200
+    text = await (await client.get("/metrics")).text()
+    for name in (
+        "tv_box_tokens",
+        "tv_announcements_by_chain",
+        "tv_sheet_names",
+        "phone_national_forms",
+        "tv_point_names",
+        "callbacks_routing_points",
+    ):
+        hits = _value(text, "legaltv_cache_hits_total", cache=name)
+        assert hits + _value(text, "legaltv_cache_misses_total", cache=name) >= 1, name
+        _value(text, "legaltv_cache_entries", cache=name)
+    assert _value(text, "legaltv_cache_hits_total", cache="tv_box_tokens") >= 3
+    assert _value(text, "legaltv_cache_hits_total", cache="tv_point_names") >= 1
+    _value(text, "legaltv_cache_misses_total", cache="device_auth")

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from content.announcements import notices as ann_domain
 from storage import Database
+from storage.changes import BoundedCache
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class AnnouncementHub:
     targets) and by device id, so deciding for one box costs a few dict look-ups."""
 
     MAX_REMEMBERED = 200_000  # impressions and dismissals kept in memory before forgetting
+    MAX_CHAINS = 50_000  # region chains whose answer is remembered
 
     def __init__(self, db: Database, *, streams_per_box: int = 2, streams_max: int = 0) -> None:
         self.db = db
@@ -40,8 +42,9 @@ class AnnouncementHub:
         self.current: list[ann_domain.Announcement] = []
         self._by_region: dict[str, list[ann_domain.Announcement]] = {}
         self._by_device: dict[int, list[ann_domain.Announcement]] = {}
-        # region chain -> (valid from, valid until, active announcements)
-        self._memo: dict[tuple[str, ...], tuple[float, float, list]] = {}
+        # region chain -> (valid from, valid until, active announcements); emptied by every
+        # refresh (an "announcement" change, see tv_server.caches, or the periodic poll)
+        self.memo = BoundedCache("tv_announcements_by_chain", self.MAX_CHAINS)
         # Bumped whenever what a box would be shown may have changed (fast-lane entries check it).
         self.generation = 0
         self._subscribers: dict[asyncio.Queue, Listener] = {}  # oldest first
@@ -69,7 +72,7 @@ class AnnouncementHub:
         if current != self.current:
             self.generation += 1
         self.current, self._by_region, self._by_device = current, by_region, by_device
-        self._memo = {}
+        self.memo.clear()
         for queue, listener in list(self._subscribers.items()):
             self._push_changes(queue, listener)
 
@@ -83,11 +86,13 @@ class AnnouncementHub:
         """
         now = time.time() if now is None else now
         per_device = device_id is not None and device_id in self._by_device
-        memo = self._memo
+        memo = self.memo
         if not per_device:
-            known = memo.get(chain)
+            known = memo.peek(chain)
             if known is not None and known[0] <= now < known[1]:
+                memo.hits += 1
                 return known[2]
+            memo.misses += 1
         found: dict[int, ann_domain.Announcement] = {}
         for code in chain:
             for a in self._by_region.get(code, ()):
@@ -102,9 +107,7 @@ class AnnouncementHub:
                 + [a.ends_at for a in found.values() if a.ends_at and a.ends_at > now]
                 + [now + 60.0]
             )
-            if len(memo) > 50_000:
-                memo.clear()
-            memo[chain] = (now, until, active)
+            memo.put(chain, (now, until, active))
         return active
 
     def stable_until(self, chain: tuple[str, ...], device_id: int | None) -> float:
@@ -112,7 +115,7 @@ class AnnouncementHub:
         0 for boxes with announcements of their own (not remembered)."""
         if device_id is not None and device_id in self._by_device:
             return 0.0
-        known = self._memo.get(chain)
+        known = self.memo.peek(chain)
         return known[1] if known is not None else 0.0
 
     # -- what boxes have shown -----------------------------------------------------------

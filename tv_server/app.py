@@ -201,6 +201,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SCREENS] = ScreenCache(settings.screen_cache_entries)
     app[keys.STATIC] = StaticAssets()
     app[keys.PROGRAMS] = BoundedCache("tv_programs", 2000)
+    app[keys.POINT_NAMES] = BoundedCache("tv_point_names", 5000)
     app[fastlane.FAST] = fastlane.FastLane()
     home.setup(app)
     app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())

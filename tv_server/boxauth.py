@@ -18,6 +18,8 @@ import hashlib
 import hmac
 import time
 
+from storage.changes import BoundedCache
+
 
 class BoxAuthError(Exception):
     """`code` is one of: launch_missing, launch_bad_signature, launch_stale, token_invalid,
@@ -70,7 +72,12 @@ class TokenSigner:
         self._key = hmac.new(secret.encode(), b"legaltv box token v1", hashlib.sha256).digest()
         # Tokens already verified: token -> (serial, issued, generation). A box sends the same
         # token with every screen, so the HMAC is checked once, not on every request.
-        self._verified: dict[str, tuple[str, int, int]] = {}
+        # A verdict never goes stale (expiry and revocation are checked on every read).
+        self._verified = BoundedCache("tv_box_tokens", self.CACHE_SIZE)
+
+    @property
+    def verified_tokens(self) -> BoundedCache:
+        return self._verified
 
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:16])
@@ -84,7 +91,7 @@ class TokenSigner:
 
     def read(self, token: str, *, ttl: int, now: float | None = None) -> str:
         """Return the serial the token names, or raise BoxAuthError."""
-        known = self._verified.get(token)
+        known = self._verified.get(token)  # the one look-up counted (hit or miss)
         serial, issued, _generation = known if known is not None else self._verify(token)
         now = time.time() if now is None else now
         if now - issued > ttl or issued - now > 300:
@@ -101,12 +108,12 @@ class TokenSigner:
 
     def issued(self, token: str) -> float:
         """When a token already read was issued (seconds since the epoch)."""
-        known = self._verified.get(token)
+        known = self._verified.peek(token)
         return float(known[1]) if known is not None else 0.0
 
     def generation(self, token: str) -> int:
         """The token generation a token already read carries (0 for three-part tokens)."""
-        known = self._verified.get(token)
+        known = self._verified.peek(token)
         return known[2] if known is not None else 0
 
     def _verify(self, token: str) -> tuple[str, int, int]:
@@ -122,7 +129,5 @@ class TokenSigner:
             generation = int(parts[2], 16) if len(parts) == 4 else 0
         except ValueError:
             raise BoxAuthError("token_invalid") from None
-        if len(self._verified) >= self.CACHE_SIZE:
-            self._verified.clear()
-        self._verified[token] = (serial, issued, generation)
+        self._verified.put(token, (serial, issued, generation))
         return serial, issued, generation

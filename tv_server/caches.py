@@ -13,11 +13,13 @@ here, a new write emits its change.
     program       the program's screens and listings, its remembered detail; boxes showing a
                   screen marked for refresh reload it
     media         every screen and program detail, the adviser cards (a rendition finished)
-    directory     the directory screens
+    directory     the directory screens, the service point names of 我的申请 (and the points
+                  routing remembers per region chain: callbacks.routing subscribes itself)
     adviser       screens tagged "advisers", the home screen's adviser cards
     (reset)       everything above
     appointment   screens tagged "appointments"
-    announcement  the announcement hub re-reads the current announcements; the home shells go
+    announcement  the announcement hub re-reads the current announcements (its answers per region
+                  chain go); the home shells go
     requests      (no cache) the box's open announcement streams are told to reload screens
                   marked data-refresh, such as 我的申请
 """
@@ -27,9 +29,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from callbacks import phones
 from device_registry import coverage
 from storage.changes import Change
-from tv_server import keys
+from tv_server import keys, tvfont
 from tv_server.tv import fastlane, home
 
 
@@ -45,6 +48,7 @@ def wire(app: Mapping) -> None:
     boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
     shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
+    point_names = app[keys.POINT_NAMES]
     # Nothing drops these: packed parts are a function of their bytes; facts read with a launch
     # check the database's commit count themselves (tv_server.tv.home.prefetch).
     packed, prefetched = app[home.PACKED_PARTS], app[home.PREFETCHED]
@@ -75,6 +79,10 @@ def wire(app: Mapping) -> None:
     def tag(name: str):
         return lambda _change: screens.invalidate(name)
 
+    def directory(_change: Change) -> None:
+        screens.invalidate("directory")
+        point_names.clear()
+
     async def announcement(_change: Change) -> None:
         await announcements.refresh()
         shells.clear()  # an announcement edited in place keeps its id
@@ -86,10 +94,34 @@ def wire(app: Mapping) -> None:
         fast.entries.clear()
         shells.clear()
         cards.clear()
+        point_names.clear()
         coverage.forget(db)
 
+    # Pruned stylesheets depend on tv.css alone (no change drops them): counted in /metrics.
+    # So are the phone numbers' forms (a pure function of the number).
+    # And the verdicts on box tokens' signatures (expiry and revocation are checked on each read).
+    pure = (
+        app[tvfont.STYLES].memo,
+        app[tvfont.FONT].sheets,
+        *phones.CACHES,
+        app[keys.TOKENS].verified_tokens,
+    )
     hub.caches.update(
-        {c.name: c for c in (programs, fast.entries, shells, cards, packed, prefetched, sets)},
+        {
+            c.name: c
+            for c in (
+                programs,
+                fast.entries,
+                shells,
+                cards,
+                point_names,
+                announcements.memo,
+                packed,
+                prefetched,
+                sets,
+                *pure,
+            )
+        },
         tv_screens=screens,
     )
     hub.subscribe(["box"], box, reset=everything)
@@ -97,7 +129,7 @@ def wire(app: Mapping) -> None:
     hub.subscribe(["coverage"], lambda _change: coverage.forget(db))
     hub.subscribe(["program"], program)
     hub.subscribe(["media"], media)
-    hub.subscribe(["directory"], tag("directory"))
+    hub.subscribe(["directory"], directory)
     hub.subscribe(["adviser"], tag("advisers"))
     hub.subscribe(["adviser"], lambda _change: cards.clear())
     hub.subscribe(["appointment"], tag("appointments"))

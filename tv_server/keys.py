@@ -17,3 +17,5 @@ NODE = web.AppKey("node", "Node")  # this process among the nodes on its databas
 STATIC = web.AppKey("static", "StaticAssets")
 # Published programs by id, kept in memory for the TV screens; dropped by "program" changes.
 PROGRAMS = web.AppKey("programs", "BoundedCache")
+# Service point names by code (我的申请's offices); dropped by "directory" changes.
+POINT_NAMES = web.AppKey("point_names", "BoundedCache")

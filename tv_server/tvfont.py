@@ -39,6 +39,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from storage.changes import BoundedCache
 from tv_server.static import minify_css
 
 log = logging.getLogger(__name__)
@@ -123,32 +124,62 @@ def screen_names(html: str, script_names: set[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+class RuleNames:
+    """What decides `used_rules(css, names)` for a screen: the names of its class/id attributes
+    that a selector of `css` names, and those ending in "-" (prefixes) — the TV scripts' names
+    are the same for every screen. Screens with the same key get the same rules, so the pruned
+    sheet is remembered by it: a per-box screen's own ids (`req-20260412…` on 我的申请) would
+    otherwise make every screen a new key and prune tv.css again each time."""
+
+    def __init__(self, css: str, script_names: set[str]) -> None:
+        self.selector_names = frozenset(SELECTOR_NAMES.findall(css))
+        self.script_names = frozenset(script_names)
+
+    def key(self, html: str) -> frozenset[str]:
+        names: set[str] = set()
+        for value in ATTR_NAMES.findall(html):
+            names.update(value.split())
+        return self.key_of(names)
+
+    def key_of(self, names: set[str] | frozenset[str]) -> frozenset[str]:
+        """The key of a screen whose class/id names are known (`screen_names`, or a screen
+        assembled from parts that unions its parts' names)."""
+        prefixes = {n for n in names if n.endswith("-")}
+        return frozenset(names.intersection(self.selector_names).union(prefixes))
+
+    def names(self, key: frozenset[str]) -> frozenset[str]:
+        """The names `used_rules` is given for a key (the same rules as the screen's own)."""
+        return key | self.script_names
+
+
 class ScreenStyles:
     """Per-screen pruned tv.css for the Chinese screens (see the module's docstring)."""
 
     def __init__(self, base_css: bytes, scripts: str) -> None:
         self.base = base_css.decode("utf-8")
         self.script_names = set(WORD.findall(scripts))
-        self.memo: OrderedDict[frozenset[str], str] = OrderedDict()  # names → sheet name
+        self.rule_names = RuleNames(self.base, self.script_names)
+        self.memo = BoundedCache("tv_sheet_names", MAX_SHEETS)  # relevant names → sheet name
         # Sheet name → body. Few distinct bodies (one per template and variant); a name once
         # linked from a cached screen must stay servable, so these are kept (bounded).
         self.sheets: OrderedDict[str, bytes] = OrderedDict()
         self.zipped: OrderedDict[str, bytes] = OrderedDict()
 
     def register(self, html: str) -> str:
-        return self.register_names(screen_names(html, self.script_names))
+        return self._register_key(self.rule_names.key(html))
 
     def register_names(self, found: frozenset[str]) -> str:
         """The sheet for a screen whose class/id names are `found` (`screen_names`): a screen
         assembled from parts unions its parts' names instead of scanning the whole page."""
+        return self._register_key(self.rule_names.key_of(found))
+
+    def _register_key(self, found: frozenset[str]) -> str:
         name = self.memo.get(found)
         if name is None:
-            sheet = used_rules(self.base, found).encode()
+            sheet = used_rules(self.base, self.rule_names.names(found)).encode()
             name = "zs-" + hashlib.blake2b(sheet, digest_size=10).hexdigest()
             self.sheets[name] = sheet
-            self.memo[found] = name
-            while len(self.memo) > MAX_SHEETS:
-                self.memo.popitem(last=False)
+            self.memo.put(found, name)
             while len(self.sheets) > MAX_SETS:
                 self.sheets.popitem(last=False)
         self.sheets.move_to_end(name)
@@ -266,12 +297,13 @@ class MongolianFont:
         # One request for all the screen's CSS: the ≤ 5 requests before first paint still hold.
         self.layout = (base_css + b"\n" + vertical_css()).decode("utf-8")
         self.script_names = set(WORD.findall(scripts))
+        self.rule_names = RuleNames(self.layout, self.script_names)
         # The stylesheet per set of class/id names: few distinct ones (templates), many screens.
-        self.sheets: dict[frozenset[str], bytes] = {}
+        self.sheets = BoundedCache("tv_mongolian_sheets", MAX_SHEETS)
         self.sets: OrderedDict[str, tuple[frozenset[int], bytes]] = OrderedDict()
         self.built: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        # (characters, names) → set name, so a screen seen before costs no hashing.
-        self._names: dict[tuple[frozenset[int], frozenset[str]], str] = {}
+        # (characters, rule key) → set name, so a screen seen before costs no hashing.
+        self._names = BoundedCache("tv_mongolian_set_names", MAX_SETS)
         self._lock = asyncio.Lock()
 
     @property
@@ -291,24 +323,22 @@ class MongolianFont:
         screen assembled from parts unions its parts' instead of scanning the whole page)."""
         if self._bytes is None or not codepoints:
             return None
+        found = self.rule_names.key_of(found)
         known = self._names.get((codepoints, found))
         if known is not None and known in self.sets:
             self.sets.move_to_end(known)
             return known
         sheet = self.sheets.get(found)
         if sheet is None:
-            sheet = used_rules(self.layout, found).encode()
-            if len(self.sheets) < MAX_SHEETS:
-                self.sheets[found] = sheet
+            names = self.rule_names.names(found)
+            sheet = self.sheets.put(found, used_rules(self.layout, names).encode())
         key = self._digest + sheet + ",".join(map(str, sorted(codepoints))).encode()
         name = "mv-" + hashlib.blake2b(key, digest_size=10).hexdigest()
         self.sets[name] = (codepoints, sheet)
         self.sets.move_to_end(name)
         while len(self.sets) > MAX_SETS:
             self.sets.popitem(last=False)
-        if len(self._names) >= MAX_SETS:
-            self._names.clear()
-        self._names[(codepoints, found)] = name
+        self._names.put((codepoints, found), name)
         return name
 
     def attach(self, html: str) -> str:

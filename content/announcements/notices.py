@@ -303,6 +303,7 @@ async def create_announcement(
             (text, level, starts_at, ends_at, now, image, created_by, now),
         )
         await _write_targets(tx, ann_id, targets)
+        tx.emit("announcement", [ann_id])  # the boxes' announcements follow once committed
     return ann_id
 
 
@@ -334,6 +335,7 @@ async def update_announcement(
             (text, level, starts_at, ends_at, image, now, ann_id),
         )
         await _write_targets(tx, ann_id, targets)
+        tx.emit("announcement", [ann_id])
 
 
 async def _not_ended(tx, ann_id: int, now: float):
@@ -357,6 +359,7 @@ async def withdraw_announcement(db: Database, ann_id: int, now: float | None = N
             "UPDATE announcements SET ends_at = ?, withdrawn_at = ?, updated_at = ? WHERE id = ?",
             (now, now, now, ann_id),
         )
+        tx.emit("announcement", [ann_id])
 
 
 async def record_impressions(db: Database, rows: Iterable[tuple[int, int, float]]) -> None:

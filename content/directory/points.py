@@ -490,6 +490,19 @@ async def point_code_of(db: Database, point_id: int) -> str:
     return code
 
 
+async def point_names(db: Database, codes: Collection[str]) -> dict[str, str]:
+    """The names of these points by code, in one read (codes the directory does not hold are
+    left out)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    marks = ",".join("?" * len(codes))
+    rows = await db.fetchall(
+        f"SELECT code, name FROM service_points WHERE code IN ({marks})", codes
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 async def count_by_region(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT region_code, COUNT(*) FROM service_points GROUP BY 1")
     return {r[0]: r[1] for r in rows}
@@ -672,6 +685,12 @@ async def _update(
     return await _POINTS.get(tx, "id", before.id)
 
 
+def _ids(table: _Table, record) -> list[str]:
+    """The ids of a "directory" change: the point's code; none (every point) for an
+    organization, whose name its points show."""
+    return [record.code] if table is _POINTS else []
+
+
 async def _create(db: Database, table: _Table, data: Mapping, insert, then: Then | None):
     """Insert a checked record (`insert(tx, data, now)`) unless its code is taken; `then(tx,
     None, record)` runs inside the transaction."""
@@ -679,6 +698,7 @@ async def _create(db: Database, table: _Table, data: Mapping, insert, then: Then
         if await tx.fetchone(f"SELECT 1 FROM {table.table} WHERE code = ?", (data["code"],)):
             raise DirectoryInvalid([Problem("code", "code_taken", data["code"])])
         record = await insert(tx, data, time.time())
+        tx.emit("directory", _ids(table, record))  # the TV's screens follow once committed
         if then is not None:
             await then(tx, None, record)
     return record
@@ -705,6 +725,7 @@ async def _change(
         if expected_version is not None and before.version != expected_version:
             raise Conflict(table.stale, before.code)
         after = await change(tx, before)
+        tx.emit("directory", _ids(table, before))
         if then is not None:
             await then(tx, before, after)
     return before, after
@@ -844,6 +865,8 @@ async def apply_points(
             after = await _update(tx, before, data, now, None)
             updated.append(after.code)
             done.append((before, after))
+        if done:
+            tx.emit("directory", [after.code for _before, after in done])
         if then is not None:
             await then(tx, done)
     return Applied(created, updated, unchanged)

@@ -983,6 +983,7 @@ async def publish_revision(tx: Transaction, program_id: int, revision: int, acto
         " WHERE program_id = ?",
         (revision, now, revision, program_id),
     )
+    tx.emit("program", [program_id])  # its TV screens follow once the caller's write commits
 
 
 async def _set_status(
@@ -1008,6 +1009,7 @@ async def _set_status(
             "UPDATE program_workflow SET expire_at = NULL, updated_at = ? WHERE program_id = ?",
             (now, program_id),
         )
+        tx.emit("program", [program_id])
         if audit:
             await audit(tx, action, program_id, {"revision": row["live_revision_id"]})
 

@@ -12,7 +12,7 @@ from content.directory import points as directory
 from content.directory.points import Problem
 from content.programs import uploads
 from storage import DomainError, Invalid, NotFound, OutOfScope
-from tv_server import caches, keys
+from tv_server import keys
 from tv_server.admin import crud, downloads, labels
 from tv_server.admin.common import (
     current_user,
@@ -79,12 +79,6 @@ labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
 
 
 problem_text = crud.problem_words(PROBLEMS, FIELDS)
-
-
-async def invalidate(request: web.Request) -> None:
-    """Advisers changed (an "adviser" change: screens tagged "advisers" go, and the shared
-    parts of the home screen that show the adviser card)."""
-    await caches.changed(request.config_dict, "adviser")
 
 
 async def _choices(request: web.Request) -> dict:
@@ -264,7 +258,6 @@ async def _save(request: web.Request, adviser: advisers.Adviser | None) -> web.R
         return await _form_page(
             request, adviser, typed, [Problem("code", exc.code, exc.detail)], status=400
         )
-    await invalidate(request)
     raise see_other(request, "admin_adviser", ok="saved", aid=saved.id)
 
 
@@ -294,7 +287,6 @@ async def adviser_delete(request: web.Request) -> web.Response:
         )
     except OutOfScope:
         raise await deny(request, PERMISSION, adviser=adviser.code) from None
-    await invalidate(request)
     raise see_other(request, "admin_advisers", ok="adviser_deleted")
 
 
@@ -368,7 +360,6 @@ async def import_csv(request: web.Request) -> web.Response:
             report=[(p.line, problem_text(p)) for p in plan.problems],
             error=gettext(MESSAGES["has_problems"]) % {"n": len(plan.problems)},
         )
-    await invalidate(request)
     return _import_page(
         request, done=gettext(MESSAGES["imported"]) % {"c": plan.create, "u": plan.update}
     )

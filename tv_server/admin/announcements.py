@@ -16,7 +16,7 @@ from accounts.users import User, in_scope
 from content.announcements import notices as ann
 from content.programs.uploads import name_matches
 from storage import DomainError, Invalid, clock
-from tv_server import caches, keys
+from tv_server import keys
 from tv_server.admin import streamed as streamed_forms
 from tv_server.admin.common import current_user, deny, log, render, requires, see_other
 from tv_ui.i18n import N_, gettext
@@ -340,7 +340,6 @@ async def announcement_create(request: web.Request) -> web.Response:
     await log(
         request, "announcement.create", object_type="announcement", object_id=ann_id, detail=detail
     )
-    await caches.changed(request.config_dict, "announcement")
     raise see_other(request, "admin_announcements", ok="created")
 
 
@@ -384,7 +383,6 @@ async def announcement_update(request: web.Request) -> web.Response:
         object_id=record.id,
         detail=detail,
     )
-    await caches.changed(request.config_dict, "announcement")
     raise see_other(request, "admin_announcements", ok="saved")
 
 
@@ -407,5 +405,4 @@ async def _withdraw(request: web.Request, record, form) -> web.Response:
         object_id=record.id,
         detail={"text": record.text},
     )
-    await caches.changed(request.config_dict, "announcement")
     raise see_other(request, "admin_announcements", ok="withdrawn")

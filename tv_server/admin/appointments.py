@@ -12,7 +12,7 @@ from aiohttp import web
 from appointments import bookings, bring, slots
 from content.directory import points as directory
 from storage import DomainError, NotFound
-from tv_server import box_refresh, caches, callback_policy, keys
+from tv_server import box_refresh, callback_policy, keys
 from tv_server.admin import downloads, labels
 from tv_server.admin.callbacks import region_scope
 from tv_server.admin.common import (
@@ -87,11 +87,6 @@ async def scoped_point(request: web.Request) -> directory.ServicePoint:
 
 def calendar(request: web.Request):
     return callback_policy.policy(request.config_dict[keys.SETTINGS]).calendar
-
-
-async def _forget_screens(request: web.Request) -> None:
-    # The point's TV page shows 预约办理 only while it publishes slots.
-    await caches.changed(request.config_dict, "appointment")
 
 
 @requires(PERMISSION)
@@ -193,7 +188,6 @@ async def point_act(request: web.Request) -> web.Response:
         object_id=point.code,
         detail=detail,
     )
-    await _forget_screens(request)
     raise see_other(request, "admin_appointment_point", ok="ap_saved", code=point.code)
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from content.directory import points as directory
 from content.directory.points import DirectoryInvalid
-from tv_server import caches, keys
+from tv_server import keys
 from tv_server.admin import crud, labels
 from tv_server.admin.common import (
     current_user,
@@ -159,11 +159,6 @@ def choices(request: web.Request) -> dict:
     }
 
 
-async def invalidate(request: web.Request) -> None:
-    """Changed directory data (a "directory" change: the TV directory screens go)."""
-    await caches.changed(request.config_dict, "directory")
-
-
 def _filters(request: web.Request, filters: dict) -> dict:
     """A list's query as the domain's arguments, within the user's region."""
     return {
@@ -185,7 +180,6 @@ _COMMON = {
     "helpers": choices,
     "filters": _filters,
     "list_context": lambda request: {"areas": area_choices(request)},
-    "changed": invalidate,
 }
 
 

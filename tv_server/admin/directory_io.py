@@ -19,7 +19,6 @@ from tv_server.admin.common import log, render, requires, see_other
 from tv_server.admin.directory import (
     PERMISSION,
     allowed,
-    invalidate,
     problem_text,
     scope,
 )
@@ -154,5 +153,4 @@ async def import_apply(request: web.Request) -> web.Response:
         object_type="service_point",
         detail={"file": name, **applied.counts()},
     )
-    await invalidate(request)
     raise see_other(request, "admin_directory", ok="directory_imported")

@@ -57,11 +57,10 @@ async def tick(app: web.Application, watcher: _Watcher | None = None) -> list[in
     """One round of the scheduler: publish what is due, expire what has ended (on the leading
     node only, tv_server.node), refresh the TV cache; returns the ids of programs whose TV
     content changed."""
+    # Each publication and expiry emits its "program" change in its own transaction.
     changed = []
     if app[keys.NODE].leads:
         changed = await workflow.publish_due(app[keys.DB], time.time(), audit=_system_audit)
-    if changed:
-        await views_programs.tv_changed(app, changed)
     if watcher is not None:
         await watcher.check(app)
     return changed

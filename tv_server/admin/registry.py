@@ -25,7 +25,7 @@ from device_registry import (
 )
 from device_registry.states import DeviceState
 from storage import Conflict, DomainError, Invalid, OutOfScope, clock
-from tv_server import caches, keys
+from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import (
     current_user,
@@ -298,8 +298,6 @@ async def decide(request: web.Request) -> web.Response:
         await log(
             request, action, object_type="device", object_id=serial, detail={"village": village}
         )
-    await caches.changed(request.config_dict, "box", changed)
-    await caches.changed(request.config_dict, "coverage")  # the next dashboard view is exact
     # Back to the list as it was filtered; accepted boxes are offered their household form.
     query = {
         "ok": "registry_accepted" if accept else "registry_rejected",
@@ -394,8 +392,6 @@ async def replace(request: web.Request) -> web.Response:
         object_id=serial,
         detail={"new": new_serial},
     )
-    await caches.changed(request.config_dict, "box", [serial, new_serial])
-    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_box", ok="registry_replaced", serial=new_serial)
 
 
@@ -425,8 +421,6 @@ async def household(request: web.Request) -> web.Response:
         object_id=serial,
         detail={"household": household_id, "label": typed["label"]},
     )
-    await caches.changed(request.config_dict, "box", [serial])  # its household's name
-    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_box", ok="saved", serial=serial)
 
 
@@ -471,7 +465,6 @@ async def revoke_token(request: web.Request) -> web.Response:
         )
 
     had = await enrolment.revoke_token(request.config_dict[keys.DB], serial, audit=audited)
-    await caches.changed(request.config_dict, "box", [serial])  # legacy tokens verified lately too
     ok = "registry_token_revoked" if had else "registry_token_none"
     raise see_other(request, "admin_registry_box", ok=ok, serial=serial)
 
@@ -670,8 +663,6 @@ async def import_upload(request: web.Request) -> web.Response:
         object_id=filename,
         detail={"new": report.new, "accepted": report.accepted},
     )
-    await caches.changed(request.config_dict, "box")
-    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry", ok="registry_imported")
 
 
@@ -711,6 +702,4 @@ async def households_upload(request: web.Request) -> web.Response:
         object_id=filename,
         detail={"villages": count},
     )
-    await caches.changed(request.config_dict, "box")  # household names
-    await caches.changed(request.config_dict, "coverage")
     raise see_other(request, "admin_registry_import", ok="registry_households")

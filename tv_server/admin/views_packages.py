@@ -22,7 +22,6 @@ from tv_server.admin.common import current_user, deny, log, render, requires
 from tv_server.admin.views_programs import (
     audit_hook,
     error_message,
-    tv_changed,
 )
 from tv_ui.i18n import N_, gettext
 
@@ -179,7 +178,4 @@ async def import_zip(request: web.Request) -> web.Response:
             return await _page(request, status=409, error=error_message(exc), name=label)
     await log(request, "content.import", object_type="package",
               detail={"file": label, "publish": publish, **result.counts()})  # fmt: skip
-    live = [p.id for p in result.programs if p.outcome == "published"]
-    if live:
-        await tv_changed(request.config_dict, live)
     return await _page(request, imported=result, name=label)

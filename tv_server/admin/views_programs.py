@@ -565,8 +565,6 @@ async def program_action(request: web.Request) -> web.Response:
         return render(request, "admin/program_form.html", status=exc.status,
                       fields=Fields.of(state.draft.content), slug=state.slug,
                       error=error_message(exc), **ctx)  # fmt: skip
-    if notice in ("program_published", "program_unpublished", "program_republished"):
-        await tv_changed(request.config_dict, [state.id])
     raise see_other(request, "admin_program", ok=notice, pid=state.id)
 
 
@@ -724,6 +722,5 @@ async def program_history_action(request: web.Request) -> web.Response:
     if action == "revert":
         await _guard(request, "program.publish", regions)
         await workflow.revert(db, state.id, revision, actor=user.username, audit=hook)
-        await tv_changed(request.config_dict, [state.id])
         raise see_other(request, "admin_program", ok="program_reverted", pid=state.id)
     raise web.HTTPBadRequest()

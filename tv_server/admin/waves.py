@@ -15,7 +15,7 @@ from aiohttp import web
 from device_registry import waves
 from device_registry.regions import Region, RegionTree
 from storage import DomainError, Invalid
-from tv_server import caches, keys
+from tv_server import keys
 from tv_server.admin import labels
 from tv_server.admin.common import current_user, log, render, requires, see_other
 from tv_server.admin.common import deny as _deny
@@ -345,7 +345,6 @@ async def wave_act(request: web.Request) -> web.Response:
         if action == "save":
             return _form_page(request, wave, form, message(exc), status=400)
         return _form_page(request, wave, _form_of(wave), message(exc), status=409)
-    await caches.changed(request.config_dict, "wave", [wave.id])  # the section follows at once
     await log(
         request,
         f"wave.{'update' if action == 'save' else action}",

@@ -34,8 +34,9 @@ from device_registry import (
 from device_registry.heartbeats import MAX_UPTIME_SECONDS, Beat, HeartbeatWriter, timestamp_ok
 from device_registry.states import REFUSED_STATES, DeviceState
 from storage import DomainError
-from tv_server import caches, keys
+from storage.changes import BoundedCache
 from tv_server import headers as headers_
+from tv_server import keys
 from tv_server.api import keyauth
 from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
@@ -180,17 +181,19 @@ class AuthCache:
 
     def __init__(self, boxes) -> None:
         self.boxes = boxes
-        self._entries: dict[str, AuthCache.Entry] = {}
+        self.entries = BoundedCache("device_auth", self.MAX_ENTRIES)
 
     def get(self, serial: str) -> AuthCache.Entry | None:
-        """The box's entry while it is still good, else None."""
-        entry = self._entries.get(serial)
+        """The box's entry while it is still good, else None (counted as a hit or a miss)."""
+        entry = self.entries.peek(serial)
         if (
             entry is None
             or entry.generation != self.boxes.generation
             or time.monotonic() - entry.fetched >= AUTH_TTL_SECONDS
         ):
+            self.entries.misses += 1
             return None
+        self.entries.hits += 1
         return entry
 
     def verified(self, serial: str, header: str | None) -> enrolment.DeviceAuth | None:
@@ -201,19 +204,15 @@ class AuthCache:
         return entry.auth
 
     def put(self, serial: str, auth: enrolment.DeviceAuth | None) -> AuthCache.Entry:
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        entry = self._entries[serial] = AuthCache.Entry(
-            time.monotonic(), auth, self.boxes.generation
-        )
-        return entry
+        entry = AuthCache.Entry(time.monotonic(), auth, self.boxes.generation)
+        return self.entries.put(serial, entry)
 
     def changed(self, change) -> None:
         """A change event for boxes (tv_server.caches): one box's entry, or every entry."""
         if not change.ids:
-            self._entries.clear()
+            self.entries.clear()
         for serial in change.ids:
-            self._entries.pop(serial, None)
+            self.entries.pop(serial)
 
 
 AUTH_CACHE = web.AppKey("device_auth_cache", AuthCache)
@@ -404,7 +403,6 @@ async def enrol(request: web.Request) -> web.Response:
         detail={"api_key": key.name, "created": created},
         ip=client_address(request),
     )
-    await caches.changed(request.app, "box", [serial])
     details = await inventory.device_details(request.app[keys.DB], serial)
     return web.json_response(
         {"serial": serial, "state": details["state"], "token": token},
@@ -468,8 +466,6 @@ async def register(request: web.Request) -> web.Response:
             log.warning("self-registration of new boxes over register_new_per_minute")
             return _rate_limited(wait)
     state = await admission.register_pending(db, serial, village or None)
-    if new:  # only this serial's cached "unknown" views are wrong now
-        await caches.changed(request.app, "box", [serial])
     return web.json_response({"serial": serial, "state": state}, status=202)
 
 
@@ -684,7 +680,9 @@ async def heartbeat_writer(app: web.Application) -> AsyncIterator[None]:
     of legacy device tokens and the ledger of signed ones (read in full here, at start)."""
     app[HEARTBEATS] = HeartbeatWriter(app[keys.DB])
     app[AUTH_CACHE] = AuthCache(app[keys.BOXES])
-    app[keys.DB].changes.subscribe(["box"], app[AUTH_CACHE].changed)
+    hub = app[keys.DB].changes
+    hub.caches[app[AUTH_CACHE].entries.name] = app[AUTH_CACHE].entries  # for /metrics
+    hub.subscribe(["box"], app[AUTH_CACHE].changed, reset=app[AUTH_CACHE].entries.clear)
     key = tokens.key_of(app[keys.SETTINGS].device_token_secret)
     app[SIGNED_TOKENS] = SignedTokens(app[keys.DB], app[keys.BOXES], key)
     await app[SIGNED_TOKENS].refresh()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 
@@ -117,6 +118,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Young collections about 14x rarer than Python's (700, 10, 10); the ratios between the
+# generations, and so how often a full collection comes, are kept.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def settle_heap() -> None:
+    """Once started: what start-up built (region tree, templates, catalogs, warmed figures)
+    lives as long as the process, so it leaves the collector's view (`gc.freeze`). Without this
+    every full collection walks all of it on the event loop: a stall of up to hundreds of
+    milliseconds every few seconds under load, most of the callback steps' p99 (bench/RESULTS.md).
+    Cyclic garbage made later is still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def _serve(app, settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM, through the front (hot requests answered before routing)."""
     from aiohttp import web
@@ -127,6 +144,7 @@ async def _serve(app, settings: Settings) -> None:
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
+        settle_heap()
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

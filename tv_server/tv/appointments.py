@@ -478,16 +478,17 @@ async def cancel(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(screen_url(request, "tv_mine") + f"#ap-{appt.code}")
 
 
-async def mine_rows(request: web.Request, box) -> list[dict]:
+async def mine_list(request: web.Request, box) -> list[bookings.Appointment]:
     """The box's appointments for 我的申请, newest first."""
-    db = request.app[keys.DB]
+    return await bookings.list_for_device(request.app[keys.DB], box.id)
+
+
+def mine_rows(request: web.Request, booked, names: dict[str, str]) -> list[dict]:
+    """我的申请's rows of these appointments (`names`: service point names by code)."""
     now, cutoff = time.time(), _cutoff(request)
     rows = []
-    for appt in await bookings.list_for_device(db, box.id):
-        try:
-            point_name = (await directory.get_point(db, appt.point_code)).name
-        except NotFound:
-            point_name = ""
+    for appt in booked:
+        point_name = names.get(appt.point_code, "")
         rows.append(
             {
                 "appt": appt,

@@ -3,6 +3,8 @@ and 我的申请, the household's requests with their status."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from advisers import advisers
@@ -404,19 +406,40 @@ async def detail(request: web.Request) -> web.Response:
     return await _request_screen(request, box, req, await _office(request, req), detail=True)
 
 
+async def point_names(request: web.Request, codes: set[str]) -> dict[str, str]:
+    """Service point names by code, from memory (dropped by "directory" changes, see
+    tv_server.caches), the missing ones in one read."""
+    cache = request.app[keys.POINT_NAMES]
+    names = {c: n for c in codes if (n := cache.get(c)) is not None}
+    missing = codes.difference(names)
+    if missing:
+        generation = request.app[keys.DB].changes.generation
+        found = await directory.point_names(request.app[keys.DB], missing)
+        if request.app[keys.DB].changes.generation == generation:  # no change meanwhile
+            for code, name in found.items():
+                cache.put(code, name)
+        names.update(found)
+    return names
+
+
 async def mine(request: web.Request) -> web.Response:
     from tv_server.tv import appointments  # it reuses this module's phone step
 
     box = await current_box(request)
     db = request.app[keys.DB]
-    items = await domain.list_for_device(db, box.id)
+    items, booked = await asyncio.gather(
+        domain.list_for_device(db, box.id), appointments.mine_list(request, box)
+    )
+    codes = {c for item in items for c in (item.office_code, item.service_point_code) if c}
+    names = await point_names(request, codes | {appt.point_code for appt in booked})
     rows = []
     for item in items:
-        point = await _office(request, item)
+        # The office the request went to (routed), else the one the household chose.
+        office = names.get(item.office_code or "") or names.get(item.service_point_code or "")
         rows.append(
             {
                 "req": item,
-                "office": point.name if point else "",
+                "office": office or "",
                 "service": gettext(labels.SERVICES[item.service]),
                 "topic": topic_label(item.topic),
                 "state": gettext(labels.HOUSEHOLD_STATES[item.status]),
@@ -431,7 +454,7 @@ async def mine(request: web.Request) -> web.Response:
         "tv/mine.html",
         box,
         rows=rows,
-        appointments=await appointments.mine_rows(request, box),
+        appointments=appointments.mine_rows(request, booked, names),
         cancel_urls={
             item.ref: screen_url(request, "tv_cb_cancel", ref=item.ref)
             for item in items
