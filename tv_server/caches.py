@@ -7,12 +7,14 @@ here, a new write emits its change.
 
     change        drops
     box           the box directory's views (one box's, or all), its fast-lane answers and its
-                  verified legacy token (tv_server.api.devices subscribes that one itself)
+                  verified legacy token (tv_server.api.devices subscribes that one itself);
+                  the watching figures (they count a box in its village and household)
     wave          every box view (entitlement follows the wave)
     coverage      the shared coverage figures (the background task recomputes them at once)
     program       the program's screens and listings, its remembered detail; boxes showing a
                   screen marked for refresh reload it
     media         every screen and program detail, the adviser cards (a rendition finished)
+    viewing       the watching figures of those programs, and the per-region video views
     directory     the directory screens
     adviser       screens tagged "advisers", the home screen's adviser cards
     (reset)       everything above
@@ -43,6 +45,7 @@ def wire(app: Mapping) -> None:
     boxes, screens, programs = app[keys.BOXES], app[keys.SCREENS], app[keys.PROGRAMS]
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
     shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
+    watching = app[keys.VIDEO_FIGURES]
 
     def box(change: Change) -> None:
         if not change.ids:
@@ -81,6 +84,7 @@ def wire(app: Mapping) -> None:
         shells.clear()
         cards.clear()
         coverage.forget(db)
+        watching.forget()
 
     hub.caches.update(
         {c.name: c for c in (programs, fast.entries, shells, cards)}, tv_screens=screens
@@ -90,6 +94,8 @@ def wire(app: Mapping) -> None:
     hub.subscribe(["coverage"], lambda _change: coverage.forget(db))
     hub.subscribe(["program"], program)
     hub.subscribe(["media"], media)
+    hub.subscribe(["viewing"], lambda change: watching.forget(change.ids))
+    hub.subscribe(["box"], lambda _change: watching.forget())
     hub.subscribe(["directory"], tag("directory"))
     hub.subscribe(["adviser"], tag("advisers"))
     hub.subscribe(["adviser"], lambda _change: cards.clear())

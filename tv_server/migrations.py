@@ -75,6 +75,7 @@ ORDER = [
     "directory_0003_point_names_mn",
     "postgres_0001_compat",
     "programs_0009_subtitles",
+    "programs_0010_subtitles_per_program",
 ]
 
 

@@ -18,7 +18,6 @@ import datetime as dt
 from aiohttp import web
 
 from accounts import apikeys
-from content.programs import video
 from device_registry import coverage
 from storage import Invalid, LimitReached
 from tv_server import keys
@@ -93,7 +92,9 @@ async def get_coverage(request: web.Request) -> web.Response:
             message = "this API key's previous coverage computation is still running"
             return _retry(error(429, "computation_running", message), coverage.BUSY_RETRY_SECONDS)
     body = coverage.as_json(rep)
-    watched = await video.views_by_region(db, tree, rep.period.since, rep.period.until)
+    watched = await request.config_dict[keys.VIDEO_FIGURES].by_region(
+        tree, rep.period.since, rep.period.until
+    )
     for part in (body["totals"], *body["children"]):
         code = rep.region.code if part is body["totals"] else part["code"]
         part["video_starts"], part["completions"] = watched.get(code, (0, 0))

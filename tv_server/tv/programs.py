@@ -204,12 +204,15 @@ async def render_video(
         db, [detail.poster_media_id] if detail.poster_media_id else [], "cover-" + profile
     )
     play = await video_domain.playable_file(db, detail.video_file)
-    track = subtitles.pick(await subtitles.tracks_of_file(db, detail.video_file), lang)
+    tracks = await subtitles.tracks_of_program(
+        db, detail.card.id, detail.video_file, detail.subtitles
+    )
+    track = subtitles.pick(tracks, lang)
     src = play.hls if hls and play.hls else play.mp4
     subs_url, burned = None, False
     if track is not None and overlay:
         # A fixed path (the editors' preview renders this in the admin sub-application).
-        subs_url = f"/tv/subs/{track.media_id}-{track.lang}-{track.sha[:16]}.vtt"
+        subs_url = f"/tv/subs/{track.media_id or 0}-{track.lang}-{track.sha[:16]}.vtt"
     elif track is not None and track.burn_state == "done" and track.burn_file:
         burned = True
         if subs_on:
