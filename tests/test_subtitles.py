@@ -55,8 +55,15 @@ async def draft_track(db, pid: int, lang: str = "zh") -> subtitles.Track | None:
 async def publish(client, pid: int, editor: str = "editor") -> None:
     """The editor submits the working copy, a reviewer approves it; the editor is back."""
     assert (await act_on_program(client, pid, "submit")).status == 303
+    await approve(client, pid, editor)
+
+
+async def approve(client, pid: int, editor: str = "editor", shows: str = "") -> None:
     client.session.cookie_jar.clear()
     assert (await login(client, "reviewer")).status == 303
+    if shows:
+        review = await (await client.get(f"/admin/programs/{pid}/review")).text()
+        assert "字幕" in review and shows in review, review
     approved = await act_on_program(client, pid, "approve")
     assert approved.status == 303 and "program_published" in approved.headers["Location"]
     client.session.cookie_jar.clear()
@@ -135,7 +142,8 @@ async def test_typed_subtitles_reach_the_box_once_published_and_it_turns_them_of
     assert "data-subs=" not in await (await client.get(f"{base}v-{pid}")).text()
     state = await workflow.get_state(db, pid)
     assert state.workflow.state == "draft" and state.draft.content.subtitles["zh"]["cues"] == 2
-    await publish(client, pid)
+    assert (await act_on_program(client, pid, "submit")).status == 303
+    await approve(client, pid, shows="zh 2 · ")  # the reviewer sees the change under 字幕
     # The box's video screen names the track and shows the switch; the track is WebVTT.
     html = await (await client.get(f"{base}v-{pid}")).text()
     url = re.search(r'data-subs="([^"]+)"', html).group(1)
