@@ -276,8 +276,12 @@ async def test_burned_in_copy_for_a_model_without_overlay(front_client, data_dir
     assert re.search(r'<video[^>]* src="([^"]+)"', html).group(1).endswith("/video-720p.mp4")
     await client.get(f"{base}v-{pid}/subs?on=1")
     # Changing the text queues a new burn for the draft; boxes keep the published one meanwhile.
+    # Saved again before it ran: still one burn to run.
+    assert (await post_subs(client, pid, cues="0:01 - 0:02 旧的", burn=True)).status == 303
     assert (await post_subs(client, pid, cues="0:01 - 0:02 新的", burn=True)).status == 303
     assert (await draft_track(db, pid)).burn_state == "queued"
+    queued = "SELECT COUNT(*) FROM subtitle_burns WHERE state = 'queued'"
+    assert await db.fetchval(queued) == 1
     assert await subtitles.run_next_burn(db, data_dir) == "done"
     assert burned.exists()
     html = await (await client.get(f"{base}v-{pid}")).text()

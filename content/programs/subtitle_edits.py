@@ -60,6 +60,14 @@ async def save_track(
                 return None
             await subtitles.store_text(tx, entry["sha"], text, entry["cues"], now)
             if burn:
+                # Burns of this video and language not started and no longer wanted: an editor
+                # saving text after text queues one FFmpeg run, not one per save.
+                await tx.execute(
+                    "DELETE FROM subtitle_burns WHERE media_id = ? AND lang = ? AND sha != ?"
+                    " AND state = 'queued' AND sha NOT IN"
+                    " (SELECT sha FROM program_subtitles WHERE lang = ? AND burn = 1)",
+                    (media_id, lang, entry["sha"], lang),
+                )
                 await subtitles.queue_burn(tx, media_id, lang, entry["sha"], now)
             refs[lang] = entry
             action = "program.subtitles"
