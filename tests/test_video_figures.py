@@ -127,6 +127,8 @@ async def test_the_program_page_shows_the_picked_region_and_period(client, scene
     assert (await login(client, "dsq_editor")).status == 303
     page = await (await client.get(f"/admin/programs/{pid}")).text()
     assert "3 台机顶盒开始观看（2 户）" in page  # the banner's own boxes only
+    status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
+    assert status["figures"]["starts"] == 4  # all time, 东胜区 only (not the other banner's)
 
 
 async def test_figures_are_served_from_memory_until_new_positions_are_flushed(client, scene):

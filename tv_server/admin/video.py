@@ -153,7 +153,10 @@ async def video_status(request: web.Request) -> web.Response:
     if not program_scope.can_view(request, state.regions):
         raise await deny(request, "view", object="program", id=state.id)
     status = await status_of(db, state.draft.content.video_media_id) or {"state": "none"}
-    status["figures"] = await request.config_dict[keys.VIDEO_FIGURES].figures(state.id)
+    status["figures"] = await request.config_dict[keys.VIDEO_FIGURES].figures(
+        state.id,
+        regions=directory.scope(request),  # the user's regions only, like the page
+    )
     return web.json_response(status, headers={"Cache-Control": "no-store"})
 
 
