@@ -3,19 +3,21 @@
 Makes a 60 s 1080p25 source with FFmpeg (testsrc2 under film grain, so the encoder works as on
 camera footage, and a 440 Hz tone), then runs the server's whole pipeline on it once: the
 loudness measurement pass, one FFmpeg run making the default HLS ladder (540p, 720p, 1080p; no
-2160p above a 1080p source) and the 720p progressive MP4, and the poster frames, all at
-`nice -n 19` as the server runs them. Speed = source seconds / wall seconds (above 1× the
+2160p above a 1080p source) and the 720p progressive MP4, and the poster frames, all as the
+server runs them: SCHED_IDLE and nice 19, bound to `video_ffmpeg_threads` CPUs (by default
+every CPU but one) with as many threads per decoder, filter graph and encoder (`--threads`
+to compare another count). Speed = source seconds / wall seconds (above 1× the
 transcode keeps up with real time). The CPU seconds of FFmpeg and the load average are recorded
 too: the machine is shared, and other work slows the nice'd FFmpeg down.
 
 Then the TV while a transcode runs, as production sends it: signed launches of distinct boxes,
 each once, and the home each is sent to (bench/launch_bench.py's load, `wrk`), for LOAD_SECONDS
-idle and again while the same pipeline transcodes the source at `nice -n 19` (the busy run
+idle and again while the same pipeline transcodes the source the same way (the busy run
 starts on boxes the idle run never reached); the ratio of the two request rates must stay
 >= 0.7. Beside it, one program page requested over and over (bench/loadgen.py): that row
 measures the fast lane's cache, not the fleet, and is kept only for comparison.
 
-    .venv/bin/python -m bench.video_bench [--seconds 60] [--write]
+    .venv/bin/python -m bench.video_bench [--seconds 60] [--threads N] [--write]
 """
 
 from __future__ import annotations
@@ -71,8 +73,11 @@ def _rate(url: str, seconds: float) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def tv_while_transcoding(source: Path, seconds: float = LOAD_SECONDS) -> dict:
-    """The TV's request rate idle and while the pipeline transcodes `source` (nice 19)."""
+def tv_while_transcoding(
+    source: Path, seconds: float = LOAD_SECONDS, threads: int | None = None
+) -> dict:
+    """The TV's request rate idle and while the pipeline transcodes `source` as the server
+    would (`threads`: video_ffmpeg_threads)."""
     work = Path(tempfile.mkdtemp(prefix="legaltv-video-tv-"))
     data_dir = common.prepare_demo_dir(str(work))
     port = common.free_port()
@@ -95,9 +100,10 @@ def tv_while_transcoding(source: Path, seconds: float = LOAD_SECONDS) -> dict:
 
         def transcode() -> None:
             try:
+                runner = video.Runner(threads=threads)
                 outcome["facts"] = video.make_outputs(
                     work, source, "c" * 64, ladder=video.parse_ladder(video.DEFAULT_LADDER),
-                    max_seconds=7200, run=video.Runner(),
+                    max_seconds=7200, run=runner, threads=runner.threads,
                 )  # fmt: skip
             finally:
                 done.set()
@@ -105,6 +111,7 @@ def tv_while_transcoding(source: Path, seconds: float = LOAD_SECONDS) -> dict:
         thread = threading.Thread(target=transcode, daemon=True)
         thread.start()
         time.sleep(1.0)  # past the loudness pass's start: FFmpeg is busy
+        load_busy = os.getloadavg()
         fleet_busy = fleet(FLEET_BOXES // 2)
         busy = _rate(url, seconds)
         busy["transcoding_all_along"] = not done.is_set()
@@ -124,28 +131,31 @@ def tv_while_transcoding(source: Path, seconds: float = LOAD_SECONDS) -> dict:
             "ratio": busy["rps"] / idle["rps"] if idle["rps"] else None,
             "transcoding_all_along": busy["transcoding_all_along"],
             "tool": idle["tool"],
+            "load_during": load_busy,
         }
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(seconds: int = SECONDS) -> dict:
+def run(seconds: int = SECONDS, threads: int | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="legaltv-video-bench-"))
     try:
         source = work / "source.mp4"
         make_source(source, seconds)
         load_before = os.getloadavg()[0]
         cpu0, wall0 = _children_cpu(), time.perf_counter()
+        runner = video.Runner(threads=threads)
         facts = video.make_outputs(
             work, source, "b" * 64,
             ladder=video.parse_ladder(video.DEFAULT_LADDER), max_seconds=7200,
-            run=video.Runner(),
+            run=runner, threads=runner.threads,
         )  # fmt: skip
         wall = time.perf_counter() - wall0
         cpu = _children_cpu() - cpu0
-        tv = tv_while_transcoding(source)
+        tv = tv_while_transcoding(source, threads=runner.threads)
         return {
+            "threads": runner.threads,
             "tv": tv,
             "source_seconds": seconds,
             "wall_seconds": wall,
@@ -171,11 +181,13 @@ def markdown(r: dict) -> str:
             f"{fmt(r['load_before'], 1)} / {fmt(r['load_after'], 1)} |",
             "",
             f"CPU cost: {fmt(r['cpu_seconds'] / r['source_seconds'], 2)} CPU-seconds per second of "
-            f"source; on {os.cpu_count()} idle cores that is about "
-            f"{fmt(r['source_seconds'] / (r['cpu_seconds'] / (os.cpu_count() or 1)), 1)}× real "
+            f"source; on {r['threads']} idle core(s) that is about "
+            f"{fmt(r['source_seconds'] / (r['cpu_seconds'] / r['threads']), 1)}× real "
             "time (an estimate from the CPU time, not a measurement).",
             "",
-            "FFmpeg runs at `nice -n 19` (as in the server), so on this shared 2-core machine the "
+            f"FFmpeg runs as in the server: SCHED_IDLE and nice 19, bound to {r['threads']} of "
+            f"{len(os.sched_getaffinity(0))} CPUs with {r['threads']} thread(s) per decoder, "
+            "filter graph and encoder (`video_ffmpeg_threads`). On this shared machine the "
             "other engineers' work (see the load average) takes the CPU first: the speed is a "
             "lower bound of what an idle machine does; CPU seconds ÷ source seconds is the "
             "steadier figure.",
@@ -200,8 +212,9 @@ def _tv_markdown(tv: dict | None) -> list[str]:
         f"their homes (`wrk`, {LOAD_CONNECTIONS} connections, {LOAD_SECONDS} s; "
         f"{fmt(FLEET_BOXES)} boxes, the transcoding run starting where the idle run could not "
         "reach), first idle, then while the pipeline above transcodes the same source (FFmpeg "
-        "at `nice -n 19`). Beside it, for comparison only, one program page requested over and "
-        f"over ({tv['tool']}): the fast lane's cache, not what a fleet sends.",
+        "as above). Beside it, for comparison only, one program page requested over and "
+        f"over ({tv['tool']}): the fast lane's cache, not what a fleet sends. Load average "
+        f"(1, 5, 15 min) as the transcoding run began: {_loads(tv.get('load_during'))}.",
         "",
         "| load | idle req/s | transcoding req/s | idle p99 ms | transcoding p99 ms | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -218,6 +231,10 @@ def _tv_markdown(tv: dict | None) -> list[str]:
     ]
 
 
+def _loads(loads) -> str:
+    return " ".join(fmt(x, 2) for x in loads) if loads else "—"
+
+
 def add_section(text: str, result: dict, machine: dict) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     intro = f"Run {when} on `{machine['uname']}`, {machine['nproc']} × {machine['cpu']}."
@@ -229,9 +246,12 @@ def add_section(text: str, result: dict, machine: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=int, default=SECONDS)
+    p.add_argument(
+        "--threads", type=int, default=None, help="video_ffmpeg_threads (default: CPUs - 1)"
+    )
     p.add_argument("--write", action="store_true", help="record the result in bench/RESULTS.md")
     a = p.parse_args()
-    result = run(a.seconds)
+    result = run(a.seconds, a.threads)
     print(markdown(result))
     if a.write:
         text = RESULTS.read_text() if RESULTS.exists() else "# LegalTV bench results\n"

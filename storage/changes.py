@@ -40,6 +40,7 @@ KINDS = frozenset(
         "coverage",  # figures the coverage dashboard counts (installs, households)
         "program",  # a program's TV content (publish, withdraw, edit, expiry)
         "media",  # a rendition finished (screens may name other files now)
+        "viewing",  # video positions flushed: how far boxes watched programs (ids: programs)
         "directory",  # legal service points
         "adviser",  # village legal advisers and their sittings
         "appointment",  # appointment slots a point publishes

@@ -31,11 +31,11 @@ from appointments import bookings, slots
 from callbacks import lifecycle
 from callbacks import requests as box_requests
 from content.directory import csv_io as directory_io
-from content.programs import workflow
+from content.programs import subtitle_edits, subtitles, workflow
 from device_registry import records, tokens
 from device_registry.regions import RegionTree
 from storage import Database, database_for
-from tv_server import callback_policy, keys
+from tv_server import caches, callback_policy, keys
 from tv_server.boxauth import launch_signature
 from tv_server.demo import catalog_root, ensure_laws, ensure_regions
 from tv_server.front import FrontRunner
@@ -204,6 +204,17 @@ async def act_on_program(client, pid: int, action: str, **extra):
     state = await workflow.get_state(client.app[keys.DB], pid)
     data = {"csrf_token": token, "action": action, "revision": state.draft.id, **extra}
     return await client.post(f"/admin/programs/{pid}/workflow", data=data, allow_redirects=False)
+
+
+async def publish_subtitles(app, pid: int, text: str, lang: str = "zh") -> None:
+    """Subtitles typed into a program's working copy, submitted by an editor and published by
+    a reviewer (subtitles reach boxes only so)."""
+    db = app[keys.DB]
+    await subtitle_edits.save_track(db, pid, lang, subtitles.parse(text), author="editor")
+    revision = (await workflow.get_state(db, pid)).draft.id
+    await workflow.submit(db, pid, revision=revision, actor="editor")
+    await workflow.approve(db, pid, revision=revision, actor="reviewer", role="reviewer")
+    await caches.changed(app, "program", [pid])  # what the admin's workflow page publishes
 
 
 async def switch(client, admin_as, username: str):

@@ -6,7 +6,7 @@ import re
 
 from content.programs import live
 from content.programs import versions as program_versions
-from tests.helpers import enter
+from tests.helpers import enter, publish_subtitles
 from tv_server import keys
 
 MONGOLIAN = re.compile("[\u1800-\u18af]")
@@ -225,15 +225,11 @@ async def test_mongolian_subtitles_come_with_their_letters_or_as_chinese_on_the_
 
     from fontTools.ttLib import TTFont
 
-    from content.programs import subtitles
-
     db = client.app[keys.DB]
     pid = await pid_of(client, "fang-dianxin-zhapian")
-    media_id = await db.fetchval("SELECT video_media_id FROM programs WHERE id = ?", (pid,))
     rare = "\u1839\u1820\u1837\u1824"  # ᠹᠠᠷᠤ: a letter (f) no screen of the demo uses
     for lang, text in (("zh", "不要转账"), ("mn", f"ᠮᠥᠩᠭᠦ {rare}")):
-        cues = subtitles.parse(f"0:01 - 0:02 {text}")
-        await subtitles.save(db, media_id, lang, cues, burn=False, actor="test")
+        await publish_subtitles(client.app, pid, f"0:01 - 0:02 {text}", lang)
     # The font path.
     html = await (await client.get(await mn_box(client) + f"v-{pid}")).text()
     assert re.search(r'data-subs="[^"]+-mn-[0-9a-f]{16}\.vtt"', html)

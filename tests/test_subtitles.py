@@ -1,8 +1,9 @@
 """Subtitles of program videos through the real app: an editor types a cue list or uploads an
-.srt/.vtt (refused with a Chinese message naming the line when malformed, capped in size); the
-box gets a WebVTT track in its language to draw over the video, switches subtitles off and on
-(remembered per box); a model that cannot draw over a playing video gets the MP4 with the
-subtitles burned in (FFmpeg's subtitles filter), checked frame by frame."""
+.srt/.vtt (refused with a Chinese message naming the line when malformed, capped in size) into
+the program's working copy; once a reviewer publishes it, the box gets a WebVTT track in its
+language to draw over the video, switches subtitles off and on (remembered per box); a model
+that cannot draw over a playing video gets the MP4 with the subtitles burned in (FFmpeg's
+subtitles filter), checked frame by frame."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import subprocess
 import pytest
 from aiohttp import FormData
 
-from content.programs import subtitles, video
+from content.programs import subtitle_edits, subtitles, video, workflow
 from storage import Invalid
-from tests.helpers import csrf_of, enter, login, make_settings
+from tests.helpers import act_on_program, csrf_of, enter, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -43,6 +44,30 @@ async def post_subs(client, pid: int, *, lang="zh", cues="", file=None, burn=Fal
         name, raw = file
         data.add_field("file", raw, filename=name, content_type="application/octet-stream")
     return await client.post(f"/admin/programs/{pid}/subtitles", data=data, allow_redirects=False)
+
+
+async def draft_track(db, pid: int, lang: str = "zh") -> subtitles.Track | None:
+    """The working copy's track in a language (what the program page shows)."""
+    state = await workflow.get_state(db, pid)
+    return (await subtitle_edits.draft_tracks(db, pid, state.draft.content)).get(lang)
+
+
+async def publish(client, pid: int, editor: str = "editor") -> None:
+    """The editor submits the working copy, a reviewer approves it; the editor is back."""
+    assert (await act_on_program(client, pid, "submit")).status == 303
+    await approve(client, pid, editor)
+
+
+async def approve(client, pid: int, editor: str = "editor", shows: str = "") -> None:
+    client.session.cookie_jar.clear()
+    assert (await login(client, "reviewer")).status == 303
+    if shows:
+        review = await (await client.get(f"/admin/programs/{pid}/review")).text()
+        assert "字幕" in review and shows in review, review
+    approved = await act_on_program(client, pid, "approve")
+    assert approved.status == 303 and "program_published" in approved.headers["Location"]
+    client.session.cookie_jar.clear()
+    assert (await login(client, editor)).status == 303
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -97,9 +122,9 @@ def test_sizes_are_capped():
 # -- the editor and the box ------------------------------------------------------------------------
 
 
-async def test_typed_subtitles_reach_the_box_which_turns_them_off_and_on(client):
+async def test_typed_subtitles_reach_the_box_once_published_and_it_turns_them_off_and_on(client):
     db = client.app[keys.DB]
-    pid, media_id = await demo_program(db)
+    pid, _media_id = await demo_program(db)
     base = await enter(client, "DEMO-0001")
     before = await (await client.get(f"{base}v-{pid}")).text()
     assert "data-subs=" not in before and 'id="subs-btn"' not in before
@@ -107,11 +132,18 @@ async def test_typed_subtitles_reach_the_box_which_turns_them_off_and_on(client)
     saved = await post_subs(client, pid, cues="0:01 - 0:04 不要相信陌生电话\n0:05 - 0:08 拨打12348")
     assert saved.status == 303, await saved.text()
     page = await (await client.get(saved.headers["Location"])).text()
-    assert "字幕已保存" in page and "0:05 - 0:08 拨打12348" in page and "2 条" in page
+    assert "字幕已存入待审核的版本" in page and "0:05 - 0:08 拨打12348" in page and "2 条" in page
     entry = await db.fetchone(
         "SELECT username, detail FROM audit_log WHERE action = 'program.subtitles' ORDER BY id DESC"
     )
     assert entry["username"] == "editor" and '"cues": 2' in entry["detail"]
+    assert '"revision": ' in entry["detail"]
+    # A draft: the box does not show them yet; the reviewer sees them in the changes.
+    assert "data-subs=" not in await (await client.get(f"{base}v-{pid}")).text()
+    state = await workflow.get_state(db, pid)
+    assert state.workflow.state == "draft" and state.draft.content.subtitles["zh"]["cues"] == 2
+    assert (await act_on_program(client, pid, "submit")).status == 303
+    await approve(client, pid, shows="zh 2 · ")  # the reviewer sees the change under 字幕
     # The box's video screen names the track and shows the switch; the track is WebVTT.
     html = await (await client.get(f"{base}v-{pid}")).text()
     url = re.search(r'data-subs="([^"]+)"', html).group(1)
@@ -131,24 +163,30 @@ async def test_typed_subtitles_reach_the_box_which_turns_them_off_and_on(client)
     assert (await client.get(f"{base}v-{pid}/subs?on=maybe")).status == 400
     assert (await client.get(f"{base}v-{pid}/subs?on=1")).status == 204
     assert 'data-subs-on="1"' in await (await client.get(f"{base}v-{pid}")).text()
-    # Removed: the box no longer offers them.
+    # Removed: a draft too; the box offers them until that draft is published.
     assert (await post_subs(client, pid, remove=True)).status == 303
+    assert await db.fetchval(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'program.subtitles_remove'"
+    )
+    assert "data-subs=" in await (await client.get(f"{base}v-{pid}")).text()
+    assert await draft_track(db, pid) is None
+    await publish(client, pid)
     assert "data-subs=" not in await (await client.get(f"{base}v-{pid}")).text()
-    assert await subtitles.get(db, media_id, "zh") is None
+    assert await subtitles.live_refs(db, pid) == {}
 
 
 async def test_uploaded_srt_and_refusals_next_to_the_form(client):
     db = client.app[keys.DB]
-    pid, media_id = await demo_program(db)
+    pid, _media_id = await demo_program(db)
     assert (await login(client, "editor")).status == 303
     srt = "1\n00:00:02,000 --> 00:00:03,000\n你好\n".encode("gb18030")
     assert (await post_subs(client, pid, file=("a.srt", srt))).status == 303
-    assert (await subtitles.get(db, media_id, "zh")).cues == 1
+    assert (await draft_track(db, pid)).cues == 1
     refused = await post_subs(client, pid, cues="0:01 - 0:02 好\n这一行没有时间")
     text = await refused.text()
     assert refused.status == 400
     assert "第2行看不懂" in text and "这一行没有时间" in text  # the typed text is kept
-    assert (await subtitles.get(db, media_id, "zh")).cues == 1  # unchanged
+    assert (await draft_track(db, pid)).cues == 1  # unchanged
     big = await post_subs(client, pid, file=("big.vtt", b"WEBVTT\n\n" + b"x" * 600_000))
     assert big.status == 413 and "字幕文件太大" in await big.text()
     bad_lang = await post_subs(client, pid, lang="en", cues="0:01 - 0:02 hi")
@@ -161,6 +199,7 @@ async def test_a_mongolian_box_gets_the_mongolian_track(client):
     assert (await login(client, "editor")).status == 303
     assert (await post_subs(client, pid, cues="0:01 - 0:02 中文")).status == 303
     assert (await post_subs(client, pid, lang="mn", cues="0:01 - 0:02 ᠮᠣᠩᠭᠣᠯ")).status == 303
+    await publish(client, pid)
     async with db.transaction() as tx:
         await tx.execute("UPDATE devices SET language = 'mn' WHERE serial = 'DEMO-0002'")
     for serial, lang in (("DEMO-0001", "zh"), ("DEMO-0002", "mn")):
@@ -213,12 +252,13 @@ async def test_burned_in_copy_for_a_model_without_overlay(front_client, data_dir
     assert saved.status == 303
     assert "等待烧录进视频" in await (await client.get(f"/admin/programs/{pid}")).text()
     assert await subtitles.run_next_burn(db, data_dir) == "done"
-    track = await subtitles.get(db, media_id, "zh")
+    track = await draft_track(db, pid)
     assert track.burn_state == "done" and track.burn_file.endswith(".mp4")
     burned = data_dir / track.burn_file
     clean = burned.parent / "video-720p.mp4"
     assert _mean_luma(burned, 1.5) > _mean_luma(clean, 1.5) + 3  # white text at the bottom
     assert abs(_mean_luma(burned, 2.8) - _mean_luma(clean, 2.8)) <= 2  # after the cue: none
+    await publish(client, pid)
     # A model that draws over the video gets the track; one that cannot gets the burned MP4,
     # and the clean one when its household turned subtitles off.
     async with db.transaction() as tx:
@@ -234,11 +274,23 @@ async def test_burned_in_copy_for_a_model_without_overlay(front_client, data_dir
     await client.get(f"{base}v-{pid}/subs?on=0")
     html = await (await client.get(f"{base}v-{pid}")).text()
     assert re.search(r'<video[^>]* src="([^"]+)"', html).group(1).endswith("/video-720p.mp4")
-    # Changing the text queues a new burn; the old file is replaced when it is done.
+    await client.get(f"{base}v-{pid}/subs?on=1")
+    # Changing the text queues a new burn for the draft; boxes keep the published one meanwhile.
+    # Saved again before it ran: still one burn to run.
+    assert (await post_subs(client, pid, cues="0:01 - 0:02 旧的", burn=True)).status == 303
     assert (await post_subs(client, pid, cues="0:01 - 0:02 新的", burn=True)).status == 303
-    assert (await subtitles.get(db, media_id, "zh")).burn_state == "queued"
+    assert (await draft_track(db, pid)).burn_state == "queued"
+    queued = "SELECT COUNT(*) FROM subtitle_burns WHERE state = 'queued'"
+    assert await db.fetchval(queued) == 1
     assert await subtitles.run_next_burn(db, data_dir) == "done"
-    assert not burned.exists()
+    assert burned.exists()
+    html = await (await client.get(f"{base}v-{pid}")).text()
+    assert re.search(r'<video[^>]* src="([^"]+)"', html).group(1) == f"/media/{track.burn_file}"
+    await publish(client, pid)
+    html = await (await client.get(f"{base}v-{pid}")).text()
+    newer = (await draft_track(db, pid)).burn_file
+    assert newer != track.burn_file
+    assert re.search(r'<video[^>]* src="([^"]+)"', html).group(1) == f"/media/{newer}"
 
 
 async def test_the_preview_shows_the_subtitles(client):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,6 +206,33 @@ def test_ladder_setting_is_parsed_and_checked():
     for bad in ("", "720", "720:abc", "100000:5"):
         with pytest.raises(ValueError):
             video.parse_ladder(bad)
+
+
+CHILD_FACTS = (
+    "import os, sys; print(os.sched_getscheduler(0) == os.SCHED_IDLE,"
+    " len(os.sched_getaffinity(0)), os.nice(0), file=sys.stderr)"
+)
+
+
+def test_ffmpeg_runs_idle_on_the_cpus_it_is_given_and_leaves_the_server_a_core():
+    """What the runner starts gets a CPU only when nothing else wants one (SCHED_IDLE, nice
+    19), on at most `video_ffmpeg_threads` CPUs: the server keeps a core during a transcode."""
+    cpus = len(os.sched_getaffinity(0))
+    assert video.thread_count(0) == max(1, cpus - 1)  # the setting's default
+    assert video.thread_count(3) == 3 and video.thread_count(-2) == max(1, cpus - 1)
+    code, lines = video.Runner(threads=1)([sys.executable, "-c", CHILD_FACTS], None)
+    assert code == 0
+    idle, allowed, nice = lines[-1].split()
+    assert (idle, int(allowed), int(nice)) == ("True", 1, 19)
+    # Every decoder, filter graph and encoder of the one-decode run is bounded too.
+    src = video.Probe(1920, 1080, 60.0, "h264", True)
+    ladder = video.renditions_for(1920, 1080, FULL_LADDER)
+    cmd = video.transcode_cmd(Path("in.mp4"), Path("out"), src, ladder, None, 1)
+    assert cmd[cmd.index("-i") - 1] == "1" and cmd[cmd.index("-i") - 2] == "-threads"
+    assert cmd.count("-threads") == 3  # the decoder, the HLS encoders, the MP4 encoder
+    for option in ("-filter_threads", "-filter_complex_threads"):
+        assert cmd[cmd.index(option) + 1] == "1"
+    assert all(cmd[i + 1] == "1" for i, arg in enumerate(cmd) if arg == "-threads")
 
 
 def test_progress_lines_give_percent_and_time_left():

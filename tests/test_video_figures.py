@@ -16,7 +16,7 @@ from accounts import apikeys
 from content.programs import video
 from device_registry import coverage
 from storage import clock
-from tests.helpers import login
+from tests.helpers import enter, login
 from tv_server import coverage_tasks, keys
 from tv_server.app import create_app
 
@@ -128,6 +128,56 @@ async def test_the_program_page_shows_the_picked_region_and_period(client, scene
     assert (await login(client, "dsq_editor")).status == 303
     page = await (await client.get(f"/admin/programs/{pid}")).text()
     assert "3 台机顶盒开始观看（2 户）" in page  # the banner's own boxes only
+    status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
+    assert status["figures"]["starts"] == 4  # all time, 东胜区 only (not the other banner's)
+
+
+async def test_figures_are_served_from_memory_until_new_positions_are_flushed(client, scene):
+    """The figures are computed once: a position written behind the server's back (no flush, so
+    no change event) does not show; the next flush of positions of that program does, on the
+    program page and its status JSON; the coverage API shows them from its next computation."""
+    db, pid, own = client.app[keys.DB], scene["pid"], scene["own"]
+    raw = await _api_key(db)
+    assert (await login(client, "admin")).status == 303
+
+    async def page_says(text: str) -> bool:
+        return text in await (await client.get(f"/admin/programs/{pid}")).text()
+
+    async def api_starts() -> int:
+        answer = await client.get("/api/v1/coverage", headers={"X-API-Key": raw})
+        return (await answer.json())["totals"]["video_starts"]
+
+    # The coverage API's figures are as of their computation (kept with the other coverage
+    # figures, refreshed by the coverage task): computed here with the scene's starts.
+    coverage.forget(db)
+    await coverage_tasks.refresh(client.app)
+    assert await page_says("4 台机顶盒开始观看（3 户）")
+    assert await api_starts() == 4
+    status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
+    assert status["figures"]["starts"] == 5  # all time
+    quiet = (await _boxes(db, own, 5))[-1]  # a fifth box of that village, not yet counted
+    await _watched(db, pid, quiet, 100, 100, time.time() - 60)  # not through a flush
+    assert await page_says("4 台机顶盒开始观看（3 户）")  # from memory
+    assert await api_starts() == 4
+    status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
+    assert status["figures"]["starts"] == 5
+    # A box watches through the player; its beacon is flushed: the figures are computed anew.
+    serial = await db.fetchval(
+        "SELECT serial FROM devices WHERE serial LIKE 'DEMO-%' AND village_code IS NOT NULL"
+        " AND id NOT IN (SELECT device_id FROM video_positions WHERE program_id = ?)"
+        " ORDER BY id LIMIT 1",
+        (pid,),
+    )
+    base = await enter(client, serial)
+    assert (await client.get(f"{base}v-{pid}/at?s=30&d=100")).status == 204
+    await client.app[keys.VIDEO_POSITIONS].flush()
+    assert await page_says("6 台机顶盒开始观看")  # the quiet one and the beacon's
+    assert await api_starts() == 4  # as of the last computation
+    coverage.forget(db)  # past the figures' reuse age: the coverage task's next round
+    await coverage_tasks.refresh(client.app)
+    assert await api_starts() == 6
+    status = await (await client.get(f"/admin/programs/{pid}/video.json")).json()
+    assert status["figures"]["starts"] == 7
 
 
 async def test_the_figures_download_is_scoped_and_audited(client, scene):

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from content.programs import workflow
 from content.programs.video import Positions as video_positions
+from content.programs.video import WatchingFigures
 from device_registry import region_names
 from device_registry.regions import RegionTree
 from device_registry.usage import UsageRecorder
@@ -75,6 +76,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[keys.BOXES] = BoxDirectory(db, app[keys.REGIONS])
         app[keys.USAGE] = UsageRecorder(db)
         app[keys.VIDEO_POSITIONS] = video_positions(db)
+        app[keys.VIDEO_FIGURES] = WatchingFigures(
+            db, db.changes.cache("video_figures", WatchingFigures.MAX_ENTRIES)
+        )
         app[keys.HUB] = AnnouncementHub(
             db,
             streams_per_box=settings.sse_streams_per_box,

@@ -7,12 +7,14 @@ here, a new write emits its change.
 
     change        drops
     box           the box directory's views (one box's, or all), its fast-lane answers and its
-                  verified legacy token (tv_server.api.devices subscribes that one itself)
+                  verified legacy token (tv_server.api.devices subscribes that one itself);
+                  the watching figures (they count a box in its village and household)
     wave          every box view (entitlement follows the wave)
     coverage      the shared coverage figures (the background task recomputes them at once)
     program       the program's screens and listings, its remembered detail; boxes showing a
                   screen marked for refresh reload it
     media         every screen and program detail, the adviser cards (a rendition finished)
+    viewing       the watching figures of those programs, and the per-region video views
     directory     the directory screens, the service point names of 我的申请 (and the points
                   routing remembers per region chain: callbacks.routing subscribes itself)
     adviser       screens tagged "advisers", the home screen's adviser cards
@@ -49,6 +51,7 @@ def wire(app: Mapping) -> None:
     announcements, fast = app[keys.HUB], app[fastlane.FAST]
     shells, cards = app[home.SHELLS], app[home.ADVISER_CARDS]
     point_names = app[keys.POINT_NAMES]
+    watching = app[keys.VIDEO_FIGURES]
     # Nothing drops these: packed parts are a function of their bytes; facts read with a launch
     # check the database's commit count themselves (tv_server.tv.home.prefetch).
     packed, prefetched = app[home.PACKED_PARTS], app[home.PREFETCHED]
@@ -96,6 +99,7 @@ def wire(app: Mapping) -> None:
         cards.clear()
         point_names.clear()
         coverage.forget(db)
+        watching.forget()
 
     # Pruned stylesheets depend on tv.css alone (no change drops them): counted in /metrics.
     # So are the phone numbers' forms (a pure function of the number).
@@ -129,6 +133,8 @@ def wire(app: Mapping) -> None:
     hub.subscribe(["coverage"], lambda _change: coverage.forget(db))
     hub.subscribe(["program"], program)
     hub.subscribe(["media"], media)
+    hub.subscribe(["viewing"], lambda change: watching.forget(change.ids))
+    hub.subscribe(["box"], lambda _change: watching.forget())
     hub.subscribe(["directory"], directory)
     hub.subscribe(["adviser"], tag("advisers"))
     hub.subscribe(["adviser"], lambda _change: cards.clear())

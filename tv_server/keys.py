@@ -10,6 +10,8 @@ REGIONS = web.AppKey("regions", "RegionTree")
 SCREENS = web.AppKey("screens", "ScreenCache")
 USAGE = web.AppKey("usage", "UsageRecorder")
 VIDEO_POSITIONS = web.AppKey("video_positions", "Positions")  # content.programs.video.Positions
+# Watching figures, kept until positions are flushed: content.programs.video.WatchingFigures
+VIDEO_FIGURES = web.AppKey("video_figures", "WatchingFigures")
 TOKENS = web.AppKey("tokens", "TokenSigner")
 BOXES = web.AppKey("boxes", "BoxDirectory")
 HUB = web.AppKey("hub", "AnnouncementHub")

@@ -76,6 +76,7 @@ ORDER = [
     "postgres_0001_compat",
     "programs_0009_subtitles",
     "registry_208_coverage_latest_watching",
+    "programs_0010_subtitles_per_program",
 ]
 
 

@@ -144,9 +144,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "video_jobs_concurrency",
         1,
-        "Video transcodes (FFmpeg at nice 19) the server runs at once; the rest wait in the "
-        "queue. 0 stops transcoding (jobs stay queued). With several server processes let one "
-        "transcode: a starting process queues again the jobs it finds running.",
+        "Video transcodes (FFmpeg at the idle CPU priority) the server runs at once; the rest "
+        "wait in the queue. 0 stops transcoding (jobs stay queued). With several server "
+        "processes let one transcode: a starting process queues again the jobs it finds "
+        "running.",
+        int,
+    ),
+    Setting(
+        "video_ffmpeg_threads",
+        0,
+        "CPUs a transcode (or a subtitle burn) may use: FFmpeg is bound to that many CPUs and "
+        "its decoder, filters and each encoder use that many threads. 0: every CPU but one, "
+        "at least one, so the server keeps a core while FFmpeg (already at the idle CPU "
+        "priority) works.",
         int,
     ),
     Setting(

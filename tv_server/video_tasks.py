@@ -1,9 +1,9 @@
 """The server's video transcode runner: takes queued jobs from the database
-(content/programs/video.py) and runs FFmpeg at low CPU priority, `video_jobs_concurrency` jobs
-at a time, writing the progress FFmpeg reports so the program page can show it. A job left
-`running` by a stopped server is queued again at start-up; stopping the server kills the FFmpeg
-it started. When no transcode waits, the same slots burn subtitles into the 720p MP4 for the
-models that need it."""
+(content/programs/video.py) and runs FFmpeg at low CPU priority (SCHED_IDLE, nice 19, on at most
+`video_ffmpeg_threads` CPUs), `video_jobs_concurrency` jobs at a time, writing the progress
+FFmpeg reports so the program page can show it. A job left `running` by a stopped server is
+queued again at start-up; stopping the server kills the FFmpeg it started. When no transcode
+waits, the same slots burn subtitles into the 720p MP4 for the models that need it."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
         return "failed"
     state = await video.run_claimed(
         db, settings.data_path, job, source_rel, sha, ladder=ladder,
-        max_seconds=settings.video_max_seconds, runner=video.Runner(on_progress),
+        max_seconds=settings.video_max_seconds,
+        runner=video.Runner(on_progress, threads=video.thread_count(settings.video_ffmpeg_threads)),
     )  # fmt: skip
     if state == "done":
         await caches.changed(app, "media", [job.id])
@@ -55,9 +56,9 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
 
 async def run_burn(app: web.Application, track: subtitles.Track) -> str:
     """Burn one claimed subtitle track into its video's 720p MP4; returns its final state."""
-    state = await subtitles.run_claimed_burn(
-        app[keys.DB], app[keys.SETTINGS].data_path, track, video.Runner()
-    )
+    settings = app[keys.SETTINGS]
+    runner = video.Runner(threads=video.thread_count(settings.video_ffmpeg_threads))
+    state = await subtitles.run_claimed_burn(app[keys.DB], settings.data_path, track, runner)
     if state == "done":  # rendered video screens may name the file without subtitles
         await caches.changed(app, "media", [track.media_id])
     return state

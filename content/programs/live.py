@@ -62,6 +62,9 @@ class ProgramDetail:
     regions: list[str]
     citations: list[cites.Shown] = field(default_factory=list)  # its legal basis, worded
     language: str = "zh"  # the language version shown (content.programs.versions)
+    # The subtitle tracks of a revision being previewed (lang → {"sha", "cues", "burn"});
+    # None: the published ones (content.programs.subtitles).
+    subtitles: dict[str, dict] | None = None
 
     def basis(self, number: int) -> list[str]:
         """What page `number` shows as its legal basis: its own citations, and on the last

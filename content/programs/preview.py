@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from content.laws import citations
 from content.programs import live as programs
-from content.programs import uploads, workflow
+from content.programs import subtitles, uploads, workflow
 from content.programs.revisions import Content
 from storage import Database, NotFound
 
@@ -47,6 +47,7 @@ async def _detail(db: Database, program_id: int, slug: str, content: Content):
         duration_seconds=content.duration_seconds,
         regions=list(content.regions),
         citations=await citations.shown(db, content.citations),
+        subtitles=await subtitles.refs_of(db, program_id, content),
     )
 
 

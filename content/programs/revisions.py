@@ -48,6 +48,10 @@ class Content:
     poster_media_id: int | None = None
     duration_seconds: int | None = None
     citations: list[Citation] = field(default_factory=list)  # the laws it rests on
+    # The video's subtitle tracks: lang → {"sha", "cues", "burn"} (texts in subtitle_texts).
+    # None in revisions written before subtitles were part of them: the program's live tracks
+    # stand while its video stays the same (content.programs.subtitles.refs_of).
+    subtitles: dict[str, dict] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
@@ -243,6 +247,14 @@ def _cited(content: Content) -> str:
     )
 
 
+def _subtitled(content: Content) -> str:
+    """The subtitle tracks of a revision as a short text: "zh 12 · 3fa0b1c2 · burn"."""
+    return "；".join(
+        f"{lang} {ref['cues']} · {ref['sha'][:8]}" + (" · burn" if ref.get("burn") else "")
+        for lang, ref in sorted((content.subtitles or {}).items())
+    )
+
+
 def diff(old: Content | None, new: Content) -> tuple[list[Change], list[tuple[str, str]]]:
     """What changed from `old` (None: nothing live yet) to `new`: the changed fields, and the
     body as lines marked " " (same), "-" (removed) or "+" (added)."""
@@ -266,6 +278,8 @@ def diff(old: Content | None, new: Content) -> tuple[list[Change], list[tuple[st
         )
     if before.citations != new.citations:
         changes.append(Change("citations", _cited(before), _cited(new)))
+    if _subtitled(before) != _subtitled(new) and new.subtitles is not None:
+        changes.append(Change("subtitles", _subtitled(before), _subtitled(new)))
     lines = [
         (line[0], line[2:])
         for line in difflib.ndiff(

@@ -236,4 +236,47 @@ MIGRATIONS = [
             CHECK (subtitle_overlay IN (0, 1))
         """,
     ),
+    Migration(
+        "programs_0010_subtitles_per_program",
+        # Subtitles become part of a program's revisions (reviewed and published like the rest)
+        # instead of belonging to the video file: texts are stored once by their hash, the
+        # tracks the TV shows are the published revision's (program_subtitles), and a burned-in
+        # copy is per video, language and text. Tracks that were live stay live, on every
+        # program that showed them.
+        """
+        CREATE TABLE subtitle_texts (
+            sha TEXT PRIMARY KEY,
+            vtt TEXT NOT NULL,
+            cues INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE program_subtitles (
+            program_id INTEGER NOT NULL REFERENCES programs(id),
+            lang TEXT NOT NULL CHECK (lang IN ('zh', 'mn')),
+            sha TEXT NOT NULL REFERENCES subtitle_texts(sha),
+            burn INTEGER NOT NULL DEFAULT 0 CHECK (burn IN (0, 1)),
+            PRIMARY KEY (program_id, lang)
+        );
+        CREATE TABLE subtitle_burns (
+            media_id INTEGER NOT NULL REFERENCES media(id),
+            lang TEXT NOT NULL CHECK (lang IN ('zh', 'mn')),
+            sha TEXT NOT NULL REFERENCES subtitle_texts(sha),
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'failed')),
+            error TEXT NOT NULL DEFAULT '',
+            file TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (media_id, lang, sha)
+        );
+        INSERT INTO subtitle_texts (sha, vtt, cues, created_at)
+            SELECT sha, MAX(vtt), MAX(cues), MIN(updated_at) FROM video_subtitles GROUP BY sha;
+        INSERT INTO program_subtitles (program_id, lang, sha, burn)
+            SELECT p.id, s.lang, s.sha, s.burn FROM programs p
+            JOIN video_subtitles s ON s.media_id = p.video_media_id;
+        INSERT INTO subtitle_burns (media_id, lang, sha, state, error, file, updated_at)
+            SELECT media_id, lang, sha, burn_state, burn_error, burn_file, updated_at
+            FROM video_subtitles WHERE burn = 1 AND burn_state != 'none';
+        DROP TABLE video_subtitles
+        """,
+    ),
 ]

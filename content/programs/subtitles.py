@@ -1,11 +1,12 @@
-"""Subtitles of programs' videos: one WebVTT track per video and language (zh, mn), uploaded as
-.vtt/.srt or typed in the editor as a simple cue list, validated and capped here; each box's
+"""Subtitles of programs' videos: one WebVTT track per program and language (zh, mn), uploaded
+as .vtt/.srt or typed in the editor as a simple cue list, validated and capped here; each box's
 on/off choice; and the optional burned-in copy of the 720p MP4 (FFmpeg's `subtitles` filter)
 for box models that cannot draw text over a playing video (`device_models.subtitle_overlay`).
 docs/content-format.md, "Subtitles". This module never imports aiohttp.
 
-Subtitles belong to the video file (its media row), not to a revision of the program: changing
-them changes what boxes show at once, without review (the change is audited by the caller).
+Subtitles are part of a program's revision, like its pages: a change is saved into the working
+copy (content/programs/subtitle_edits.py), reviewed, and reaches boxes when that revision is
+published. Two programs sharing a video file each show their own.
 """
 
 from __future__ import annotations
@@ -174,98 +175,137 @@ def to_list(cues: list[Cue]) -> str:
 
 
 # -- storage -----------------------------------------------------------------------------------
+#
+# A text is stored once, by the hash of its WebVTT (`subtitle_texts`). A program's revision names
+# its tracks (`Content.subtitles`: lang → {"sha", "cues", "burn"}); publishing a revision writes
+# them to `program_subtitles`, what boxes are shown. A burned-in MP4 is one per video, language
+# and text (`subtitle_burns`), so programs sharing a video never share their subtitles.
 
 
 @dataclass(frozen=True)
 class Track:
-    media_id: int
+    media_id: int | None  # the video it is shown over
     lang: str
     vtt: str
     cues: int
     sha: str  # of the WebVTT text: names its URL and its burned-in MP4
     burn: bool
-    burn_state: str
+    burn_state: str  # of the burned-in copy for this video: "none" when not asked for
     burn_error: str
     burn_file: str  # relative to the data dir, once burned
 
 
-_TRACK_SQL = (
-    "SELECT media_id, lang, vtt, cues, sha, burn, burn_state, burn_error, burn_file"
-    " FROM video_subtitles"
-)
-
-
-def _track(row) -> Track:
-    return Track(
-        row["media_id"], row["lang"], row["vtt"], row["cues"], row["sha"], bool(row["burn"]),
-        row["burn_state"], row["burn_error"], row["burn_file"],
-    )  # fmt: skip
-
-
-async def save(
-    db: Database, media_id: int, lang: str, cues: list[Cue], *, burn: bool, actor: str
-) -> Track:
-    """Store (replace) a video's track in a language; a burned-in copy is queued again when
-    asked for (made once the video's own transcode is done)."""
-    if lang not in LANGUAGES:
-        raise Invalid("subtitle_language", lang)
+def ref(cues: list[Cue], *, burn: bool) -> tuple[dict, str]:
+    """A revision's entry for a track ({"sha", "cues", "burn"}) and its WebVTT text."""
     text = to_vtt(cues)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    now = time.time()
-    async with db.transaction() as tx:
-        kind = await tx.fetchone("SELECT kind FROM media WHERE id = ?", (media_id,))
-        if kind is None or kind["kind"] != "video":
-            raise Invalid("subtitle_no_video", str(media_id))
-        before = await tx.fetchone(
-            "SELECT sha, burn, burn_state FROM video_subtitles WHERE media_id = ? AND lang = ?",
-            (media_id, lang),
-        )
-        same = before is not None and before["sha"] == sha and bool(before["burn"]) == burn
-        state = "none" if not burn else (before["burn_state"] if same else "queued")
-        await tx.execute(
-            "INSERT INTO video_subtitles (media_id, lang, vtt, cues, sha, burn, burn_state,"
-            " burn_error, burn_file, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', '',"
-            " ?, ?) ON CONFLICT (media_id, lang) DO UPDATE SET vtt = excluded.vtt,"
-            " cues = excluded.cues, sha = excluded.sha, burn = excluded.burn,"
-            " burn_state = excluded.burn_state,"
-            " burn_error = CASE WHEN ? THEN video_subtitles.burn_error ELSE '' END,"
-            " burn_file = CASE WHEN ? THEN video_subtitles.burn_file ELSE '' END,"
-            " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-            (media_id, lang, text, len(cues), sha, int(burn), state, actor, now, same, same),
-        )
-    track = await get(db, media_id, lang)
-    assert track is not None
-    return track
+    return {"sha": sha, "cues": len(cues), "burn": bool(burn)}, text
 
 
-async def remove(db: Database, media_id: int, lang: str) -> bool:
-    async with db.transaction() as tx:
-        cur = await tx.execute(
-            "DELETE FROM video_subtitles WHERE media_id = ? AND lang = ?", (media_id, lang)
-        )
-        return bool(cur.rowcount)
-
-
-async def get(db, media_id: int, lang: str) -> Track | None:
-    row = await db.fetchone(f"{_TRACK_SQL} WHERE media_id = ? AND lang = ?", (media_id, lang))
-    return _track(row) if row is not None else None
-
-
-async def tracks(db, media_id: int | None) -> dict[str, Track]:
-    if media_id is None:
-        return {}
-    rows = await db.fetchall(f"{_TRACK_SQL} WHERE media_id = ?", (media_id,))
-    return {r["lang"]: _track(r) for r in rows}
-
-
-async def tracks_of_file(db, original: str | None) -> dict[str, Track]:
-    """The tracks of a stored video file (what the TV knows of a program's video)."""
-    if not original:
-        return {}
-    rows = await db.fetchall(
-        f"{_TRACK_SQL} WHERE media_id = (SELECT id FROM media WHERE file = ?)", (original,)
+async def store_text(tx, sha: str, text: str, cues: int, now: float) -> None:
+    await tx.execute(
+        "INSERT INTO subtitle_texts (sha, vtt, cues, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (sha) DO NOTHING",
+        (sha, text, cues, now),
     )
-    return {r["lang"]: _track(r) for r in rows}
+
+
+async def queue_burn(tx, media_id: int, lang: str, sha: str, now: float) -> None:
+    """Ask for the burned-in copy of a video with a text (again, when it failed)."""
+    await tx.execute(
+        "INSERT INTO subtitle_burns (media_id, lang, sha, state, updated_at)"
+        " VALUES (?, ?, ?, 'queued', ?) ON CONFLICT (media_id, lang, sha) DO UPDATE SET"
+        " state = 'queued', error = '', updated_at = excluded.updated_at"
+        " WHERE subtitle_burns.state = 'failed'",
+        (media_id, lang, sha, now),
+    )
+
+
+async def live_refs(db_or_tx, program_id: int) -> dict[str, dict]:
+    """The tracks a program's boxes are shown now (its published revision's)."""
+    rows = await db_or_tx.fetchall(
+        "SELECT s.lang, s.sha, s.burn, t.cues FROM program_subtitles s"
+        " JOIN subtitle_texts t ON t.sha = s.sha WHERE s.program_id = ?",
+        (program_id,),
+    )
+    return {r["lang"]: {"sha": r["sha"], "cues": r["cues"], "burn": bool(r["burn"])} for r in rows}
+
+
+async def refs_of(db_or_tx, program_id: int, content) -> dict[str, dict]:
+    """A revision's tracks; for one written before subtitles were part of revisions, the live
+    tracks while its video is the one live."""
+    if content.subtitles is not None:
+        return content.subtitles
+    row = await db_or_tx.fetchone("SELECT video_media_id FROM programs WHERE id = ?", (program_id,))
+    if content.video_media_id is None or row is None or row[0] != content.video_media_id:
+        return {}
+    return await live_refs(db_or_tx, program_id)
+
+
+async def write_live(tx, program_id: int, content, now: float) -> None:
+    """Publish a revision's tracks (in the caller's transaction, before its video goes live);
+    the burned-in copies they ask for are queued."""
+    refs = await refs_of(tx, program_id, content)
+    await tx.execute("DELETE FROM program_subtitles WHERE program_id = ?", (program_id,))
+    await tx.executemany(
+        "INSERT INTO program_subtitles (program_id, lang, sha, burn) VALUES (?, ?, ?, ?)",
+        [(program_id, lang, r["sha"], int(r["burn"])) for lang, r in sorted(refs.items())],
+    )
+    for lang, r in refs.items():
+        if r["burn"] and content.video_media_id is not None:
+            await queue_burn(tx, content.video_media_id, lang, r["sha"], now)
+
+
+async def tracks(db, media_id: int | None, refs: dict[str, dict]) -> dict[str, Track]:
+    """The tracks `refs` names, over the video `media_id` (its burned-in copies' state)."""
+    if not refs:
+        return {}
+    marks = ",".join("?" * len(refs))
+    shas = [r["sha"] for r in refs.values()]
+    texts = {
+        r["sha"]: r
+        for r in await db.fetchall(
+            f"SELECT sha, vtt, cues FROM subtitle_texts WHERE sha IN ({marks})", shas
+        )
+    }
+    burns = {
+        (r["lang"], r["sha"]): r
+        for r in await db.fetchall(
+            "SELECT lang, sha, state, error, file FROM subtitle_burns WHERE media_id = ?",
+            (media_id if media_id is not None else -1,),
+        )
+    }
+    out = {}
+    for lang, r in refs.items():
+        text = texts.get(r["sha"])
+        if text is None:
+            continue
+        made = burns.get((lang, r["sha"])) if r["burn"] else None
+        out[lang] = Track(
+            media_id, lang, text["vtt"], text["cues"], r["sha"], bool(r["burn"]),
+            made["state"] if made else "none", made["error"] if made else "",
+            made["file"] if made else "",
+        )  # fmt: skip
+    return out
+
+
+async def tracks_of_program(db, program_id: int, video_file: str | None, refs=None):
+    """What the TV shows of a program's video: the published tracks (or, for the editors'
+    preview, the revision's `refs`), with the burned-in copies of that video file."""
+    if not video_file:
+        return {}
+    media_id = await db.fetchval("SELECT id FROM media WHERE file = ?", (video_file,))
+    if refs is None:
+        refs = await live_refs(db, program_id)
+    return await tracks(db, media_id, refs)
+
+
+async def text_by_prefix(db, prefix: str) -> str | None:
+    """The WebVTT text whose hash starts with `prefix` (16 hex digits: the file's name)."""
+    return await db.fetchval(
+        "SELECT vtt FROM subtitle_texts WHERE sha >= ? AND sha <= ? LIMIT 1",
+        (prefix, prefix + "f" * 48),
+    )
 
 
 def pick(tracks_by_lang: dict[str, Track], lang: str) -> Track | None:
@@ -314,12 +354,13 @@ def _filter_path(path: Path) -> str:
     return str(path).replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
 
 
-def burn_cmd(mp4: Path, vtt: Path, out: Path, lang: str) -> list[str]:
+def burn_cmd(mp4: Path, vtt: Path, out: Path, lang: str, threads: int = 1) -> list[str]:
     style = BURN_STYLE.format(font=FONTS.get(lang, FONTS["zh"]))
     return [
-        video.FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", str(mp4),
+        video.FFMPEG, "-hide_banner", "-nostdin", "-y", *video.global_threads(threads),
+        "-i", str(mp4),
         "-vf", f"subtitles=filename='{_filter_path(vtt)}':force_style='{style}'",
-        "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast",
+        "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-threads", str(threads),
         "-b:v", f"{video.MP4_KBPS}k", "-maxrate", f"{video.MP4_MAX_KBPS}k",
         "-bufsize", f"{video.MP4_MAX_KBPS * 2}k", "-c:a", "copy", "-movflags", "+faststart",
         str(out), "-progress", "pipe:1", "-nostats",
@@ -330,28 +371,30 @@ async def claim_burn(db: Database) -> Track | None:
     """The oldest burn asked for whose video is transcoded, marked running."""
     async with db.transaction() as tx:
         row = await tx.fetchone(
-            "SELECT s.media_id, s.lang FROM video_subtitles s"
-            " JOIN video_jobs j ON j.media_id = s.media_id AND j.state = 'done'"
-            " WHERE s.burn = 1 AND s.burn_state = 'queued' ORDER BY s.updated_at LIMIT 1"
+            "SELECT b.media_id, b.lang, b.sha, t.vtt, t.cues FROM subtitle_burns b"
+            " JOIN subtitle_texts t ON t.sha = b.sha"
+            " JOIN video_jobs j ON j.media_id = b.media_id AND j.state = 'done'"
+            " WHERE b.state = 'queued' ORDER BY b.updated_at LIMIT 1"
         )
         if row is None:
             return None
         await tx.execute(
-            "UPDATE video_subtitles SET burn_state = 'running' WHERE media_id = ? AND lang = ?",
-            (row["media_id"], row["lang"]),
+            "UPDATE subtitle_burns SET state = 'running'"
+            " WHERE media_id = ? AND lang = ? AND sha = ?",
+            (row["media_id"], row["lang"], row["sha"]),
         )
-    return await get(db, row["media_id"], row["lang"])
+    return Track(
+        row["media_id"], row["lang"], row["vtt"], row["cues"], row["sha"], True, "running", "", ""
+    )
 
 
 async def requeue_running_burns(db: Database) -> int:
     async with db.transaction() as tx:
-        cur = await tx.execute(
-            "UPDATE video_subtitles SET burn_state = 'queued' WHERE burn_state = 'running'"
-        )
+        cur = await tx.execute("UPDATE subtitle_burns SET state = 'queued' WHERE state = 'running'")
         return cur.rowcount
 
 
-def burn(data_dir: Path, outputs_dir: str, track: Track, run) -> str:
+def burn(data_dir: Path, outputs_dir: str, track: Track, run: video.Runner) -> str:
     """Burn a track into the video's 720p MP4 (blocking); returns the new file relative to the
     data dir. Raises `video.TranscodeFailed` with FFmpeg's last lines."""
     folder = Path(data_dir) / outputs_dir
@@ -360,27 +403,26 @@ def burn(data_dir: Path, outputs_dir: str, track: Track, run) -> str:
     vtt.write_text(track.vtt, encoding="utf-8")
     part = folder / f".{name}.part.mp4"
     try:
-        code, lines = run(burn_cmd(folder / "video-720p.mp4", vtt, part, track.lang), None)
+        cmd = burn_cmd(folder / "video-720p.mp4", vtt, part, track.lang, run.threads)
+        code, lines = run(cmd, None)
         if code != 0 or not part.is_file():
             raise video.TranscodeFailed(lines)
         part.rename(folder / name)
     finally:
         vtt.unlink(missing_ok=True)
         part.unlink(missing_ok=True)
-    for old in folder.glob(f"video-720p-sub-{track.lang}-*.mp4"):  # older versions
-        if old.name != name:
-            old.unlink(missing_ok=True)
+    # Copies with other texts stay: another program or revision of this video may show them.
     return f"{outputs_dir}/{name}"
 
 
 async def burn_done(db: Database, track: Track, file: str | None, error: str = "") -> None:
-    """Record a burn's outcome, unless the track changed meanwhile (then it is queued again)."""
+    """Record a burn's outcome."""
     async with db.transaction() as tx:
         await tx.execute(
-            "UPDATE video_subtitles SET burn_state = ?, burn_file = ?, burn_error = ?"
-            " WHERE media_id = ? AND lang = ? AND sha = ? AND burn = 1",
-            ("done" if file else "failed", file or "", error[-2000:], track.media_id,
-             track.lang, track.sha),
+            "UPDATE subtitle_burns SET state = ?, file = ?, error = ?, updated_at = ?"
+            " WHERE media_id = ? AND lang = ? AND sha = ?",
+            ("done" if file else "failed", file or "", error[-2000:], time.time(),
+             track.media_id, track.lang, track.sha),
         )  # fmt: skip
 
 

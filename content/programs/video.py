@@ -20,6 +20,7 @@ import asyncio
 import functools
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage import Database, Invalid
+from storage.changes import BoundedCache
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
@@ -244,9 +246,29 @@ def output_rel(sha: str) -> str:
 # -- FFmpeg ----------------------------------------------------------------------------------
 
 
-def loudnorm_measure_cmd(source: Path) -> list[str]:
+def default_threads() -> int:
+    """FFmpeg's threads when the setting leaves it to us: every CPU this process may use but
+    one (which stays the server's), at least one."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def thread_count(setting: int) -> int:
+    """`video_ffmpeg_threads` as used: 0 (the default) is `default_threads()`; at least one."""
+    return default_threads() if setting <= 0 else max(1, setting)
+
+
+def global_threads(threads: int) -> list[str]:
+    """Options before the first input: the filter graphs' threads and the decoder's."""
     return [
-        FFMPEG, "-hide_banner", "-nostdin", "-i", str(source), "-vn", "-sn", "-dn",
+        "-filter_threads", str(threads), "-filter_complex_threads", str(threads),
+        "-threads", str(threads),
+    ]  # fmt: skip
+
+
+def loudnorm_measure_cmd(source: Path, threads: int = 1) -> list[str]:
+    return [
+        FFMPEG, "-hide_banner", "-nostdin", *global_threads(threads), "-i", str(source),
+        "-vn", "-sn", "-dn",
         "-af", f"loudnorm=I={TARGET_LKFS}:TP=-2:LRA=11:print_format=json", "-f", "null", "-",
     ]  # fmt: skip
 
@@ -283,9 +305,16 @@ def _loudnorm_filter(measured: dict[str, str] | None) -> str:
 
 
 def transcode_cmd(
-    source: Path, out: Path, src: Probe, ladder: list[Rendition], measured: dict | None
+    source: Path,
+    out: Path,
+    src: Probe,
+    ladder: list[Rendition],
+    measured: dict | None,
+    threads: int = 1,
 ) -> list[str]:
-    """One FFmpeg run: the HLS ladder under out/hls and out/video-720p.mp4, from one decode."""
+    """One FFmpeg run: the HLS ladder under out/hls and out/video-720p.mp4, from one decode.
+    `threads` bounds the decoder's, the filter graph's and each encoder's threads (x264 makes
+    about 1.5 per core otherwise, for each rendition and the MP4)."""
     n = len(ladder) + 1
     graph = [f"[0:v]split={n}" + "".join(f"[v{i}]" for i in range(n))]
     mp4_w, mp4_h = mp4_size(src.width, src.height)
@@ -297,7 +326,7 @@ def transcode_cmd(
         f"{audio_in}{_loudnorm_filter(measured) if src.has_audio else 'anull'},"
         f"aresample=48000,asplit={n}" + "".join(f"[a{i}]" for i in range(n))
     )
-    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", str(source)]
+    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-y", *global_threads(threads), "-i", str(source)]
     if not src.has_audio:  # every rendition carries audio: silence for a silent source
         cmd += ["-f", "lavfi", "-t", f"{src.duration:.3f}", "-i", "anullsrc=r=48000:cl=stereo"]
     cmd += ["-filter_complex", ";".join(graph)]
@@ -311,6 +340,7 @@ def transcode_cmd(
             f"-bufsize:v:{i}", f"{rendition.kbps * 2}k",
         ]  # fmt: skip
     cmd += [
+        "-threads", str(threads),
         "-preset", "veryfast", "-sc_threshold", "0", "-force_key_frames", keyframes,
         "-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2",
         "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
@@ -323,7 +353,7 @@ def transcode_cmd(
     m = len(ladder)
     cmd += [
         "-map", f"[o{m}]", "-map", f"[a{m}]",
-        "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast",
+        "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-threads", str(threads),
         "-b:v", f"{MP4_KBPS}k", "-maxrate", f"{MP4_MAX_KBPS}k", "-bufsize", f"{MP4_MAX_KBPS * 2}k",
         "-force_key_frames", keyframes, "-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2",
         "-movflags", "+faststart", str(out / "video-720p.mp4"),
@@ -332,10 +362,11 @@ def transcode_cmd(
     return cmd
 
 
-def poster_cmds(mp4: Path, out: Path, duration: float) -> list[list[str]]:
+def poster_cmds(mp4: Path, out: Path, duration: float, threads: int = 1) -> list[list[str]]:
     return [
-        [FFMPEG, "-hide_banner", "-nostdin", "-y", "-ss", f"{duration * share:.2f}", "-i",
-         str(mp4), "-frames:v", "1", "-q:v", "3", str(out / f"poster-{i + 1}.jpg")]
+        [FFMPEG, "-hide_banner", "-nostdin", "-y", *global_threads(threads), "-ss",
+         f"{duration * share:.2f}", "-i", str(mp4), "-frames:v", "1", "-q:v", "3",
+         str(out / f"poster-{i + 1}.jpg")]
         for i, share in enumerate(POSTER_SHARES)
     ]  # fmt: skip
 
@@ -354,14 +385,14 @@ def thumb_layout(duration: float) -> dict:
     }  # fmt: skip
 
 
-def thumbs_cmd(mp4: Path, out: Path, layout: dict) -> list[str]:
+def thumbs_cmd(mp4: Path, out: Path, layout: dict, threads: int = 1) -> list[str]:
     w, h = layout["width"], layout["height"]
     chain = (
         f"fps=1/{layout['every']},scale={w}:{h}:force_original_aspect_ratio=decrease,"
         f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,tile={layout['columns']}x{layout['rows']}"
     )
-    return [FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", str(mp4), "-vf", chain,
-            "-frames:v", "1", "-q:v", "5", str(out / layout["file"])]  # fmt: skip
+    return [FFMPEG, "-hide_banner", "-nostdin", "-y", *global_threads(threads), "-i", str(mp4),
+            "-vf", chain, "-frames:v", "1", "-q:v", "5", str(out / layout["file"])]  # fmt: skip
 
 
 _PROGRESS_TIME = re.compile(r"^out_time_(?:us|ms)=(\d+)$")
@@ -409,10 +440,13 @@ def make_outputs(
     ladder: list[Rung],
     max_seconds: float,
     run: Callable[[list[str], Progress | None], tuple[int, list[str]]],
+    threads: int | None = None,
 ) -> dict:
     """Transcode a source into its outputs (blocking; `run(cmd, progress)` runs one FFmpeg
-    command and returns (exit code, last lines)). Returns the facts stored with the job;
-    raises `TranscodeFailed` with FFmpeg's last lines."""
+    command and returns (exit code, last lines); each command uses at most `threads` threads
+    per decoder, filter graph and encoder, `default_threads()` when None). Returns the facts
+    stored with the job; raises `TranscodeFailed` with FFmpeg's last lines."""
+    threads = default_threads() if threads is None else max(1, threads)
     src = probe(source, max_seconds=max_seconds)
     final = output_dir(data_dir, sha)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -420,24 +454,27 @@ def make_outputs(
     try:
         measured = None
         if src.has_audio:
-            code, lines = run(loudnorm_measure_cmd(source), Progress(src.duration, 0.0, 0.1))
+            code, lines = run(
+                loudnorm_measure_cmd(source, threads), Progress(src.duration, 0.0, 0.1)
+            )
             if code != 0:
                 raise TranscodeFailed(lines)
             measured = parse_loudnorm("\n".join(lines))
         rungs = renditions_for(src.width, src.height, ladder)
         for rung in rungs:
             (work / "hls" / rung.name).mkdir(parents=True)
-        cmd = transcode_cmd(source, work, src, rungs, measured)
+        cmd = transcode_cmd(source, work, src, rungs, measured, threads)
         code, lines = run(cmd, Progress(src.duration, 0.1 if src.has_audio else 0.0, 0.85))
         if code != 0:
             raise TranscodeFailed(lines)
         posters = []
-        for i, poster in enumerate(poster_cmds(work / "video-720p.mp4", work, src.duration)):
+        shots = poster_cmds(work / "video-720p.mp4", work, src.duration, threads)
+        for i, poster in enumerate(shots):
             code, _lines = run(poster, None)
             if code == 0 and (work / f"poster-{i + 1}.jpg").is_file():
                 posters.append(f"poster-{i + 1}.jpg")
         layout = thumb_layout(src.duration)
-        code, _lines = run(thumbs_cmd(work / "video-720p.mp4", work, layout), None)
+        code, _lines = run(thumbs_cmd(work / "video-720p.mp4", work, layout, threads), None)
         thumbs = layout if code == 0 and (work / layout["file"]).is_file() else None
         mp4_w, mp4_h = mp4_size(src.width, src.height)
         facts = {
@@ -469,19 +506,45 @@ class TranscodeFailed(Exception):
 
 
 class Runner:
-    """Runs FFmpeg commands one after the other at low CPU priority (`nice -n 19`), reading
-    `-progress` lines as they come; `kill()` (from another thread) stops the current one."""
+    """Runs FFmpeg commands one after the other so that the TV stays fast, reading `-progress`
+    lines as they come; `kill()` (from another thread) stops the current one.
 
-    def __init__(self, on_progress: Callable[[Progress], None] | None = None, nice: bool = True):
+    FFmpeg runs under the SCHED_IDLE policy (`chrt --idle 0`: it gets a CPU only when nothing
+    else wants it; `nice -n 19` as well, which is all that is left without `chrt`) and bound
+    to `threads` CPUs (`taskset`) when fewer than this process may use, so that even at
+    nice 19 its threads never occupy the core the server needs when a request arrives; the
+    commands' own thread counts follow `threads` too (`make_outputs`)."""
+
+    def __init__(
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        nice: bool = True,
+        threads: int | None = None,
+    ):
         self.on_progress = on_progress
         self.nice = nice
+        self.threads = default_threads() if threads is None else max(1, threads)
         self.proc: subprocess.Popen | None = None
         self.killed = False
+
+    def prefix(self) -> list[str]:
+        """What runs FFmpeg: the low-priority wrappers found on this machine."""
+        if not self.nice:
+            return []
+        out = []
+        if shutil.which("chrt"):
+            out += ["chrt", "--idle", "0"]
+        if shutil.which("nice"):
+            out += ["nice", "-n", "19"]
+        cpus = sorted(os.sched_getaffinity(0))
+        if self.threads < len(cpus) and shutil.which("taskset"):
+            out += ["taskset", "-c", ",".join(str(c) for c in cpus[-self.threads :])]
+        return out
 
     def __call__(self, cmd: list[str], progress: Progress | None) -> tuple[int, list[str]]:
         if self.killed:
             return -9, ["stopped"]
-        full = (["nice", "-n", "19"] if self.nice and shutil.which("nice") else []) + cmd
+        full = self.prefix() + cmd
         with (
             tempfile.TemporaryFile() as err,
             subprocess.Popen(
@@ -630,7 +693,7 @@ async def run_claimed(
     try:
         facts = await asyncio.to_thread(
             make_outputs, Path(data_dir), Path(data_dir) / source_rel, sha,
-            ladder=ladder, max_seconds=max_seconds, run=runner,
+            ladder=ladder, max_seconds=max_seconds, run=runner, threads=runner.threads,
         )  # fmt: skip
     except asyncio.CancelledError:
         runner.kill()
@@ -645,15 +708,23 @@ async def run_claimed(
     return "done"
 
 
-async def run_next(db: Database, data_dir: Path, *, ladder: list[Rung], max_seconds: float):
+async def run_next(
+    db: Database,
+    data_dir: Path,
+    *,
+    ladder: list[Rung],
+    max_seconds: float,
+    threads: int | None = None,
+):
     """Claim and transcode the oldest queued job (for the CLI and tests); its final state, or
     None when nothing is queued."""
     claimed = await claim(db)
     if claimed is None:
         return None
     return await run_claimed(
-        db, data_dir, *claimed, ladder=ladder, max_seconds=max_seconds, runner=Runner()
-    )
+        db, data_dir, *claimed, ladder=ladder, max_seconds=max_seconds,
+        runner=Runner(threads=threads),
+    )  # fmt: skip
 
 
 async def job_for(db: Database, media_id: int) -> Job | None:
@@ -791,6 +862,8 @@ class Positions:
                     " updated_at = excluded.updated_at",
                     rows,
                 )
+                # The watching figures of these programs (WatchingFigures) are out of date.
+                tx.emit("viewing", sorted({p for (_d, p) in batch}))
         except BaseException:
             for key, value in batch.items():  # kept for the next attempt; newer ones win
                 newer = self._pending.get(key)
@@ -882,3 +955,63 @@ async def views_by_region(
             views, completions = out.get(region.code, (0, 0))
             out[region.code] = (views + 1, completions + done)
     return out
+
+
+class WatchingFigures:
+    """The watching figures, computed once and then served from memory. An entry holds until
+    positions of its program are flushed (the "viewing" change `Positions.flush` emits; the
+    server's hub calls `forget`), a box's record changes (its village or household: the
+    "box" change) or the day changes (the default period ends tonight): a program being
+    watched is recomputed at most once per flush (`usage_flush_seconds`), whoever asks and
+    however often. A computation overtaken by a `forget` is served but not kept."""
+
+    MAX_ENTRIES = 2000  # program × region scope × period; the oldest goes first
+
+    def __init__(self, db: Database, cache: BoundedCache) -> None:
+        self.db = db
+        self.cache = cache
+        self.generation = 0  # forget() count: a result computed across one is not kept
+
+    def forget(self, program_ids: tuple[str, ...] = ()) -> None:
+        """Positions of these programs were flushed (every program's when empty)."""
+        self.generation += 1
+        if not program_ids:
+            self.cache.clear()
+            return
+        doomed = {int(p) for p in program_ids}
+        # The per-region views of every program count them too.
+        self.cache.drop_where(lambda key, _v: key[0] == "regions" or key[1] in doomed)
+
+    async def figures(
+        self,
+        program_id: int,
+        *,
+        regions: set[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> dict:
+        """`figures(...)`, from memory when nothing changed since it was computed."""
+        scope = None if regions is None else frozenset(regions)
+        key = ("program", program_id, scope, since, until)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        generation = self.generation
+        found = await figures(self.db, program_id, regions=regions, since=since, until=until)
+        if generation == self.generation:
+            self.cache.put(key, found)
+        return found
+
+    async def by_region(
+        self, tree, since: float | None = None, until: float | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """`views_by_region(...)`, from memory when no position was flushed since."""
+        key = ("regions", since, until)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        generation = self.generation
+        found = await views_by_region(self.db, tree, since, until)
+        if generation == self.generation:
+            self.cache.put(key, found)
+        return found

@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from content.laws import citations as cites
-from content.programs import live, package
+from content.programs import live, package, subtitles
 from content.programs import uploads as uploads_domain
 from content.programs import video as video_domain
 from content.programs.revisions import (
@@ -484,6 +484,8 @@ async def _prepare(
         poster_media_id=poster_id,
         duration_seconds=duration,
         citations=cites.fit(base.citations, len(pages)) if base else [],  # the legal page's
+        # Subtitles are timed to their video: another video starts without any.
+        subtitles=base.subtitles if base and base.video_media_id == video_id else {},
     )
 
 
@@ -959,6 +961,7 @@ async def publish_revision(tx: Transaction, program_id: int, revision: int, acto
     if row is None:
         raise NotFound("revision_not_found", str(revision))
     c = Content.from_json(row["content"])
+    await subtitles.write_live(tx, program_id, c, now)  # before the video changes below
     today = clock.date(now)
     await tx.execute(
         "UPDATE programs SET title = ?, summary = ?, category = ?, tags = ?, language = ?,"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from content.programs import subtitles
 from tests.helpers import (
     IMAGES_CUT_OFF,
     POINT,
@@ -18,6 +17,7 @@ from tests.helpers import (
     no_overflow,
     open_mn,
     publish,
+    publish_subtitles,
     shot,
     tomorrow,
 )
@@ -32,12 +32,8 @@ async def video_with_subtitles(server) -> int:
     """The demo video program, given a Chinese subtitle track (an image-path box, which cannot
     shape Mongolian cues, gets the Chinese track: the subtitle button shows)."""
     db = server.app[keys.DB]
-    pid, media_id = await db.fetchone(
-        "SELECT id, video_media_id FROM programs WHERE slug = ?", (VIDEO_SLUG,)
-    )
-    cues = subtitles.parse("0:00 - 0:50 不要相信陌生来电")
-    await subtitles.save(db, media_id, "zh", cues, burn=False, actor="test")
-    server.app[keys.PROGRAMS].clear()
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = ?", (VIDEO_SLUG,))
+    await publish_subtitles(server.app, pid, "0:00 - 0:50 不要相信陌生来电")
     return pid
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers import MEASURE, make_settings
+from tests.helpers import MEASURE, make_settings, publish_subtitles
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -105,13 +105,7 @@ async def test_the_video_screen_keeps_the_weight_budget(browser_and_server):
     browser, server = browser_and_server
     page = await browser.new_page(viewport={"width": 1280, "height": 720})
     url = (await screen_urls(server, page))[SCREENS.index("VIDEO")]
-    db = server.app[keys.DB]
-    media_id = await db.fetchval("SELECT video_media_id FROM programs WHERE id = ?",
-                                 (int(url.rsplit("-", 1)[1]),))  # fmt: skip
-    from content.programs import subtitles
-
-    await subtitles.save(db, media_id, "zh", subtitles.parse("0:00 - 0:09 字幕"), burn=False,
-                         actor="test")  # fmt: skip
+    await publish_subtitles(server.app, int(url.rsplit("-", 1)[1]), "0:00 - 0:09 字幕")
     fresh = await browser.new_context(viewport={"width": 1280, "height": 720})  # empty cache
     page = await fresh.new_page()
     await page.route(VIDEO_FILES, lambda route: route.abort())

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from content.programs import subtitles, video
-from tests.helpers import ARTIFACTS, make_settings
+from content.programs import video
+from tests.helpers import ARTIFACTS, make_settings, publish_subtitles
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -148,8 +148,8 @@ async def _long_video(server, data_dir) -> tuple[int, int]:
         await video.enqueue(tx, media_id)
     ladder = video.parse_ladder("540:1200")  # transcoded: the MP4 and its thumbnail strip
     assert await video.run_next(db, data_dir, ladder=ladder, max_seconds=7200) == "done"
-    cues = subtitles.parse("0:00 - 0:50 不要相信陌生来电\n4:00 - 4:59 拨打12348咨询")
-    await subtitles.save(db, media_id, "zh", cues, burn=False, actor="test")
+    cues = "0:00 - 0:50 不要相信陌生来电\n4:00 - 4:59 拨打12348咨询"
+    await publish_subtitles(server.app, pid, cues)
     server.app[keys.PROGRAMS].clear()
     return pid, media_id
 

@@ -29,7 +29,7 @@ from callbacks import lifecycle
 from callbacks import requests as box_requests
 from callbacks.deadlines import Calendar
 from content.directory import csv_io as directory_io
-from content.programs import export, workflow
+from content.programs import export, subtitle_edits, subtitles, workflow
 from content.programs.revisions import Fields
 from device_registry import admission, inventory, replacement
 from feedback import ratings
@@ -65,6 +65,8 @@ class Targets:
     moved_from: int  # that first revision
     city_slug: str  # the slug of `city_program`
     city_revision: int  # its working copy
+    own_video_program: int  # 东胜区's program showing the demo video, with Chinese subtitles
+    far_video_program: int  # 达拉特旗's program showing the same video file, its own subtitles
     far_point: int  # a service point of 达拉特旗
     far_point_code: str
     far_org: int  # an organisation of 达拉特旗
@@ -99,6 +101,7 @@ class Attack:
 
 
 PROGRAM_TABLES = ("programs", "program_revisions", "program_workflow", "program_regions")
+SUBTITLE_TABLES = (*PROGRAM_TABLES, "program_subtitles", "subtitle_texts", "subtitle_burns")
 BOX_TABLES = ("devices", "households", "household_boxes", "device_attributes", "device_tokens")
 POINT_TABLES = ("service_points", "organizations")
 ANNOUNCEMENT_TABLES = ("announcements", "announcement_regions", "announcement_devices")
@@ -138,7 +141,12 @@ ATTACKS = [
            lambda t: {"action": "restore", "revision": str(t.city_revision)}, PROGRAM_TABLES),
     Attack("POST /programs/{pid}/subtitles", "dsq_editor",
            "/admin/programs/{t.city_program}/subtitles",
-           lambda t: {"lang": "zh", "cues": "0:01 - 0:02 东胜区改的字幕"}, ("video_subtitles",)),
+           lambda t: {"lang": "zh", "cues": "0:01 - 0:02 东胜区改的字幕"}, SUBTITLE_TABLES),
+    # A 达拉特旗 program showing the same video file as a 东胜区 one: its subtitles stay its own.
+    Attack("POST /programs/{pid}/subtitles", "dsq_editor",
+           "/admin/programs/{t.far_video_program}/subtitles",
+           lambda t: {"lang": "zh", "cues": "0:01 - 0:02 东胜区改的字幕", "burn": "1"},
+           SUBTITLE_TABLES),
     Attack("POST /programs/{pid}/poster", "dsq_editor",
            "/admin/programs/{t.city_program}/poster",
            lambda t: {"revision": str(t.city_revision), "candidate": "1"},
@@ -421,6 +429,40 @@ async def moved_program(db, data_dir) -> tuple[int, int]:
     return pid, first
 
 
+async def video_programs(db, data_dir) -> tuple[int, int]:
+    """Two published programs showing the demo's video file, one for 东胜区 and one for
+    达拉特旗, each with its own Chinese subtitles."""
+    media = await db.fetchval(
+        "SELECT video_media_id FROM programs WHERE slug = 'fang-dianxin-zhapian'"
+    )
+    category = next(iter(await workflow.category_titles(db)))
+    common = {"region_exists": lambda code: True, "max_bytes": 10**7, "author": "editor"}
+    out = []
+    for region, words in ((OWN, "东胜区的字幕"), (FAR, "达拉特旗的字幕")):
+        fields = Fields(title=f"同一个视频{region}", summary="摘要", category=category,
+                        regions=(region,), body="# 一\n\n内容")  # fmt: skip
+        pid = await workflow.create_program(
+            db, data_dir, fields, staged=workflow.Staged(video=media, duration=60), **common
+        )
+        await subtitle_edits.save_track(
+            db, pid, "zh", subtitles.parse(f"0:01 - 0:03 {words}"), author="editor"
+        )
+        rev = (await workflow.get_state(db, pid)).draft.id
+        await workflow.submit(db, pid, revision=rev, actor="editor")
+        await workflow.approve(db, pid, revision=rev, actor="reviewer", role="reviewer")
+        out.append(pid)
+    return out[0], out[1]
+
+
+async def shown_subtitles(db, pid: int) -> str:
+    """The Chinese subtitles boxes are shown with a program's video."""
+    file = await db.fetchval(
+        "SELECT m.file FROM programs p JOIN media m ON m.id = p.video_media_id WHERE p.id = ?",
+        (pid,),
+    )
+    return (await subtitles.tracks_of_program(db, pid, file))["zh"].vtt
+
+
 async def callback(client, serial: str, key: str = "outside" * 3) -> int:
     db = client.app[keys.DB]
     device_id, village = await db.fetchone(
@@ -470,6 +512,7 @@ async def targets(client, data_dir) -> Targets:
     # Demo programs get their workflow row when first read: read it before the snapshots.
     city_revision = (await workflow.get_state(db, city_program)).draft.id
     moved, first = await moved_program(db, data_dir)
+    own_video, far_video = await video_programs(db, data_dir)
     point_id, point_code = await db.fetchone(
         "SELECT id, code FROM service_points WHERE region_code = ?", (FAR,)
     )
@@ -491,6 +534,8 @@ async def targets(client, data_dir) -> Targets:
         moved_from=first,
         city_slug=city_slug,
         city_revision=city_revision,
+        own_video_program=own_video,
+        far_video_program=far_video,
         far_point=point_id,
         far_point_code=point_code,
         far_org=await db.fetchval("SELECT id FROM organizations WHERE region_code = ?", (FAR,)),
@@ -632,6 +677,27 @@ async def test_inside_their_banner_the_same_actions_still_work(client, data_dir)
     latest = await workflow.get_state(db, t.moved_program)
     assert latest.draft.id > state.draft.id + 1  # restored, then imported
     assert latest.draft.content.title == "遗产怎么继承：遗嘱与法定继承"
+
+    # 东胜区's program shares its video file with a 达拉特旗 one: its editor changes the
+    # subtitles of theirs (a draft), 东胜区's reviewer publishes them; 达拉特旗's stay.
+    response = await client.post(
+        f"/admin/programs/{t.own_video_program}/subtitles",
+        data=form_data(token, {"lang": "zh", "cues": "0:01 - 0:03 东胜区改过的字幕"}),
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    assert "东胜区的字幕" in await shown_subtitles(db, t.own_video_program)  # not yet reviewed
+    revision = (await workflow.get_state(db, t.own_video_program)).draft.id
+    for user, action in (("dsq_editor", "submit"), ("dsq_reviewer", "approve")):
+        assert (await login(client, user)).status == 303
+        response = await client.post(
+            f"/admin/programs/{t.own_video_program}/workflow",
+            data=form_data(await csrf_of(client), {"action": action, "revision": str(revision)}),
+            allow_redirects=False,
+        )
+        assert response.status == 303, await response.text()
+    assert "东胜区改过的字幕" in await shown_subtitles(db, t.own_video_program)
+    assert "达拉特旗的字幕" in await shown_subtitles(db, t.far_video_program)
 
 
 async def test_the_registry_checks_the_scope_inside_its_transaction(data_dir):

@@ -34,6 +34,7 @@ CHANGE_FIELDS = {
     "images": N_("图片"),
     "video": N_("视频"),
     "citations": N_("法律依据"),
+    "subtitles": N_("字幕"),
 }
 
 ACTIONS = {

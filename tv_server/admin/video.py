@@ -1,9 +1,9 @@
 """Admin slice: a program's video transcode, live. The program page polls this small JSON
 answer (tv_server/admin/static/video_status.js) to show the queue state, the percent done and
 the estimated time left; a failed transcode shows FFmpeg's last lines. The watching figures
-(content.programs.video.figures) are shown beside it. The video's subtitles
-(content/programs/subtitles.py) are saved here too: per language, uploaded or typed, optionally
-burned into the MP4."""
+(content.programs.video.figures, kept by WatchingFigures until new positions are flushed) are
+shown beside it. The video's subtitles (content/programs/subtitles.py) are saved here too: per
+language, uploaded or typed, optionally burned into the MP4."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import datetime as dt
 
 from aiohttp import web
 
-from content.programs import subtitles, video, workflow
+from content.programs import subtitle_edits, subtitles, video, workflow
 from content.programs.revisions import Fields
-from storage import Invalid, clock, sheets
+from storage import Conflict, Invalid, clock, sheets
 from tv_server import keys
 from tv_server.admin import directory, downloads, labels, legal_flags, program_scope
 from tv_server.admin import program_labels as L
@@ -100,8 +100,8 @@ async def figures_of(db, program_id: int | None, request: web.Request) -> dict |
         return None
     period = Period(request)
     await period.check(request, program_id)
-    figures = await video.figures(
-        db, program_id, regions=period.regions, since=period.since, until=period.until
+    figures = await request.config_dict[keys.VIDEO_FIGURES].figures(
+        program_id, regions=period.regions, since=period.since, until=period.until
     )
     return {
         **figures,
@@ -131,8 +131,8 @@ async def figures_download(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(reason="format must be csv or xlsx")
     period = Period(request)
     await period.check(request, state.id)
-    figures = await video.figures(
-        db, state.id, regions=period.regions, since=period.since, until=period.until
+    figures = await request.config_dict[keys.VIDEO_FIGURES].figures(
+        state.id, regions=period.regions, since=period.since, until=period.until
     )
     query = period.query()
     await log(request, "program.figures.export", object_type="program", object_id=state.id,
@@ -153,12 +153,17 @@ async def video_status(request: web.Request) -> web.Response:
     if not program_scope.can_view(request, state.regions):
         raise await deny(request, "view", object="program", id=state.id)
     status = await status_of(db, state.draft.content.video_media_id) or {"state": "none"}
-    status["figures"] = await video.figures(db, state.id)
+    status["figures"] = await request.config_dict[keys.VIDEO_FIGURES].figures(
+        state.id,
+        regions=directory.scope(request),  # the user's regions only, like the page
+    )
     return web.json_response(status, headers={"Cache-Control": "no-store"})
 
 
 # This slice's messages and audit actions, found by code by the admin's templates.
-labels.NOTICES.setdefault("subtitles_saved", N_("字幕已保存，机顶盒马上就能看到。"))
+labels.NOTICES.setdefault(
+    "subtitles_saved", N_("字幕已存入待审核的版本：审核发布后机顶盒才会显示。")
+)
 L.ACTIONS.setdefault("program.subtitles", N_("保存字幕"))
 L.ACTIONS.setdefault("program.subtitles_remove", N_("删除字幕"))
 
@@ -195,9 +200,13 @@ def subtitle_message(exc: Invalid) -> str:
         return text
 
 
-async def subtitles_of(db, media_id: int | None) -> list[dict]:
-    """The video's subtitle tracks as the program page shows them, one entry per language."""
-    found = await subtitles.tracks(db, media_id)
+async def subtitles_of(db, program_id: int | None, content) -> list[dict]:
+    """The working copy's subtitle tracks as the program page shows them, one entry per
+    language."""
+    if program_id is None:
+        found = {}
+    else:
+        found = await subtitle_edits.draft_tracks(db, program_id, content)
     out = []
     for lang, label in SUBTITLE_LANGUAGES.items():
         track = found.get(lang)
@@ -218,15 +227,15 @@ async def subtitles_of(db, media_id: int | None) -> list[dict]:
 @requires("program.edit")
 @streamed
 async def subtitles_save(request: web.Request) -> web.Response:
-    """保存字幕: a video's track in one language, from an uploaded .vtt/.srt or the typed cue list
-    (the file wins when both are sent); or removed. Applies to what boxes show at once."""
+    """保存字幕: a track in one language, from an uploaded .vtt/.srt or the typed cue list (the
+    file wins when both are sent), or removed — saved into the working copy, to be reviewed and
+    published like any other edit (boxes keep the published tracks until then)."""
     from tv_server.admin import views_programs  # the program page, shown again on a refusal
 
     db = request.config_dict[keys.DB]
     state = await workflow.get_state(db, int(request.match_info["pid"]))
     if not program_scope.can_change(request, state.regions):
         raise await deny(request, "program.edit", object="program", id=state.id)
-    media_id = state.draft.content.video_media_id
     lang, text = "zh", ""
     try:
         form, raw, _name = await read_small_file(request, subtitles.MAX_BYTES, "file")
@@ -234,24 +243,17 @@ async def subtitles_save(request: web.Request) -> web.Response:
         text = str(form.get("cues", ""))
         if lang not in subtitles.LANGUAGES:
             raise Invalid("subtitle_language", lang)
-        if media_id is None:
+        if state.draft.content.video_media_id is None:
             raise Invalid("subtitle_no_video", str(state.id))
-        if form.get("remove") == "1":
-            removed = await subtitles.remove(db, media_id, lang)
-            if removed:
-                await log(request, "program.subtitles_remove", object_type="program",
-                          object_id=state.id, detail={"lang": lang, "media": media_id})  # fmt: skip
-        else:
+        cues = None
+        if form.get("remove") != "1":
             if raw is not None:
                 text = subtitles.decode(raw)
             cues = subtitles.parse(text)
-            user = current_user(request)
-            track = await subtitles.save(
-                db, media_id, lang, cues, burn=form.get("burn") == "1", actor=user.username
-            )
-            await log(request, "program.subtitles", object_type="program", object_id=state.id,
-                      detail={"lang": lang, "media": media_id, "cues": track.cues,
-                              "burn": track.burn})  # fmt: skip
+        await subtitle_edits.save_track(
+            db, state.id, lang, cues, burn=form.get("burn") == "1",
+            author=current_user(request).username, audit=views_programs.audit_hook(request),
+        )  # fmt: skip
     except Invalid as exc:
         ctx = await views_programs.form_context(request, state)
         for entry in (ctx["video"] or {}).get("subtitles", []):
@@ -265,5 +267,12 @@ async def subtitles_save(request: web.Request) -> web.Response:
         )  # fmt: skip
         response.set_status(413 if exc.code == "upload_too_large" else 400)
         return response
-    await views_programs.tv_changed(request.config_dict, [state.id])
+    except Conflict as exc:
+        ctx = await views_programs.form_context(request, state)
+        return render(
+            request, "admin/program_form.html", status=exc.status,
+            fields=Fields.of(state.draft.content), slug=state.slug,
+            error=views_programs.error_message(exc),
+            **ctx, **await legal_flags.program_context(request, state.id),
+        )  # fmt: skip
     raise see_other(request, "admin_program", ok="subtitles_saved", pid=state.id)

@@ -303,7 +303,7 @@ async def _video_context(request: web.Request, content, pid: int | None = None) 
         "poster_url": poster,
         "job": await admin_video.status_of(db, content.video_media_id),  # the transcode
         "figures": await admin_video.figures_of(db, pid, request),  # who watched
-        "subtitles": await admin_video.subtitles_of(db, content.video_media_id),
+        "subtitles": await admin_video.subtitles_of(db, pid, content),
         "candidates": await workflow.poster_candidates(db, content.video_media_id),  # frames
     }
 

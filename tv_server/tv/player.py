@@ -58,11 +58,11 @@ async def subtitle_file(request: web.Request) -> web.Response:
     match = _SUBS_NAME.match(request.match_info["name"])
     if match is None:
         raise web.HTTPNotFound()
-    track = await subtitles.get(request.app[keys.DB], int(match.group(1)), match.group(2))
-    if track is None or track.sha[:16] != match.group(3):
+    vtt = await subtitles.text_by_prefix(request.app[keys.DB], match.group(3))
+    if vtt is None:
         raise web.HTTPNotFound()
     return web.Response(
-        text=track.vtt,
+        text=vtt,
         content_type="text/vtt",
         charset="utf-8",
         headers={"Cache-Control": "public, max-age=31536000, immutable"},

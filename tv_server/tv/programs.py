@@ -237,7 +237,9 @@ async def render_video(
     )
     play = await video_domain.playable_file(db, detail.video_file)
     poster = posters.get(detail.poster_media_id) or next(iter(play.posters), None)
-    tracks = await subtitles.tracks_of_file(db, detail.video_file)
+    tracks = await subtitles.tracks_of_program(
+        db, detail.card.id, detail.video_file, detail.subtitles
+    )
     track = subtitles.pick(tracks, lang)
     glyphs = ""
     if track is not None and track.lang in versions.LANGS:
@@ -251,7 +253,7 @@ async def render_video(
     subs_url, burned = None, False
     if track is not None and overlay:
         # A fixed path (the editors' preview renders this in the admin sub-application).
-        subs_url = f"/tv/subs/{track.media_id}-{track.lang}-{track.sha[:16]}.vtt"
+        subs_url = f"/tv/subs/{track.media_id or 0}-{track.lang}-{track.sha[:16]}.vtt"
     elif track is not None and track.burn_state == "done" and track.burn_file:
         burned = True
         if subs_on:
