@@ -1,6 +1,8 @@
 """A synthetic registry over the real regions, for benchmarks: household totals per village,
 one household record per box, boxes in every state, recent heartbeats and some usage events.
-Deterministic for a given seed; written with executemany in chunks in one transaction."""
+Deterministic for a given seed; written with executemany in chunks in one transaction, on
+either backend (SQLite gets a larger page cache meanwhile; PostgreSQL's identity sequences are
+moved past the ids written explicitly)."""
 
 from __future__ import annotations
 
@@ -63,8 +65,10 @@ async def synthesize(
     counters = [0] * len(villages)
     usage_budget = min(boxes // 5, 200_000)
     usage_events = 0
+    sqlite = db.backend == "sqlite"
     async with db.transaction() as tx:
-        await tx.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # fewer spills while indexing
+        if sqlite:
+            await tx.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # fewer spills while indexing
         await tx.executemany(
             "INSERT INTO village_households (village_code, households, updated_at)"
             " VALUES (?, ?, ?) ON CONFLICT (village_code) DO UPDATE SET"
@@ -147,7 +151,9 @@ async def synthesize(
             )
             if progress is not None:
                 progress(min(start + CHUNK, boxes), boxes)
-    await db.execute("PRAGMA cache_size = -2000")  # SQLite's default again
+    if sqlite:
+        await db.execute("PRAGMA cache_size = -2000")  # SQLite's default again
+    await db.after_bulk_load(["households", "devices"])
     return {
         "boxes": boxes,
         "households": boxes,
