@@ -19,6 +19,7 @@ from device_registry import enrolment
 from device_registry.states import REFUSED_STATES
 from storage import database_for
 from storage.copy import copy_database
+from storage.limits import SharedWindow
 from storage.pg import PgDatabase
 from tests.helpers import URL_FILE, device_token_key, login, make_settings
 from tv_server import keys
@@ -176,3 +177,25 @@ async def test_the_cap_on_new_boxes_holds_across_two_nodes(demo_on_pg, data_dir,
     assert statuses == [202, 202, 429, 429]
     db = nodes[1].app[keys.DB]
     assert await db.fetchval("SELECT COUNT(*) FROM devices WHERE serial LIKE 'NEWBOX-%'") == 2
+
+
+async def test_a_shared_window_forgets_hits_that_left_it(demo_on_pg):
+    """Waiting helps: a refused hit is not counted, hits older than the window are erased (the
+    table keeps no more than the window holds), and addresses are not stored."""
+    window = SharedWindow("test", 2, 60.0)
+    db = PgDatabase(demo_on_pg)
+    await db.open()
+    try:
+        assert await window.retry_after(db, "10.0.0.1", now=1000.0) == 0
+        assert await window.retry_after(db, "10.0.0.1", now=1001.0) == 0
+        assert await window.retry_after(db, "10.0.0.1", now=1002.0) == pytest.approx(58.0)
+        assert await window.retry_after(db, "10.0.0.2", now=1002.0) == 0  # another key
+        assert await window.retry_after(db, "10.0.0.1", now=1060.5) == 0  # the first has left
+        rows = await db.fetchall("SELECT bucket, at FROM rate_limit_hits WHERE name = 'test'")
+        assert sorted(r[1] for r in rows) == [1001.0, 1002.0, 1060.5]
+        assert not any("10.0.0" in r[0] for r in rows)
+        assert await window.retry_after(db, "10.0.0.3", now=1200.0) == 0
+        rows = await db.fetchall("SELECT at FROM rate_limit_hits WHERE name = 'test'")
+        assert [r[0] for r in rows] == [1200.0]  # every key's old hits are erased
+    finally:
+        await db.close()
