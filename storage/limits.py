@@ -6,9 +6,9 @@ per node. The limits that must hold across nodes (admin login attempts per addre
 self-registration per address and new boxes per minute) also count their hits here, in the
 table `rate_limit_hits`, in one serialised write transaction per hit (docs/scaling.md).
 
-Keys are stored as a hash (client addresses are not kept in another table), and every check
-first erases the limit's hits that have left its window, so the table holds at most
-`limit` rows per key per window.
+Keys are stored as a hash, not in clear (the audit log is where client addresses are kept),
+and every check first erases the limit's hits that have left its window, so the table holds at
+most `limit` rows per key per window.
 """
 
 from __future__ import annotations
