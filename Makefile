@@ -36,12 +36,15 @@ install: system-deps $(VENV)/.installed
 run: install
 	$(BIN)/legaltv serve --demo --allow-unsigned --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
+## test: the whole suite on SQLite (browser tests included), then again on PostgreSQL (test-pg)
 test: install
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory test-pg
 
-## test-pg: the whole suite on PostgreSQL (a throwaway cluster; not yet all green, docs/scaling.md)
+## test-pg: the suite on a throwaway PostgreSQL cluster the tests start (initdb + pg_ctl from
+## Debian's postgresql package, in a temp dir); the browser tests run once, on SQLite (`test`)
 test-pg: install
-	LEGALTV_TEST_BACKEND=postgresql $(BIN)/python -m pytest
+	LEGALTV_TEST_BACKEND=postgresql $(BIN)/python -m pytest --ignore=tests/browser
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,7 +2,10 @@
 
 `HeartbeatWriter.record()` validates nothing and only keeps the latest beat per box in memory;
 `flush()` (a background task every few seconds, and at shutdown) writes them all in one
-transaction: firmware, portal version, uptime, first/last seen, activation and state.
+transaction: firmware, portal version, uptime, first/last seen, activation and state. On SQLite
+that is one prepared UPDATE per box (no round trips: the database is in the process); on
+PostgreSQL one multi-row UPDATE over arrays of the beats (`HEARTBEAT_UPDATE_MANY`), one
+statement and one round trip for the whole batch.
 """
 
 from __future__ import annotations
@@ -35,6 +38,24 @@ HEARTBEAT_UPDATE = (
     " activated_at = COALESCE(activated_at, ?),"
     f" state = CASE WHEN state IN ({_BECOME_ACTIVE}) THEN '{DeviceState.ACTIVE}'"
     f" ELSE state END WHERE id = ? AND state NOT IN ({_REFUSED})"
+)
+
+# The same update for a whole batch, on PostgreSQL: the beats as five arrays (device ids, times,
+# firmware, portal versions, uptimes) unnested into rows and joined to their devices.
+HEARTBEAT_UPDATE_MANY = (
+    "UPDATE devices SET"
+    " firmware = CASE WHEN b.firmware != '' THEN b.firmware ELSE devices.firmware END,"
+    " portal_version = CASE WHEN b.portal_version != '' THEN b.portal_version"
+    " ELSE devices.portal_version END,"
+    " uptime = COALESCE(b.uptime, devices.uptime),"
+    " last_seen = GREATEST(COALESCE(devices.last_seen, 0), b.at),"
+    " first_seen = COALESCE(devices.first_seen, b.at),"
+    " activated_at = COALESCE(devices.activated_at, b.at),"
+    f" state = CASE WHEN devices.state IN ({_BECOME_ACTIVE}) THEN '{DeviceState.ACTIVE}'"
+    " ELSE devices.state END"
+    " FROM unnest(?::bigint[], ?::double precision[], ?::text[], ?::text[], ?::bigint[])"
+    " AS b(id, at, firmware, portal_version, uptime)"
+    f" WHERE devices.id = b.id AND devices.state NOT IN ({_REFUSED})"
 )
 
 
@@ -71,6 +92,21 @@ class HeartbeatWriter:
         if not self._beats:
             return 0
         beats, self._beats = self._beats, {}
+        ordered = sorted(beats.values())  # by device id: each table page is visited once
+        try:
+            if self.db.backend == "postgresql":
+                columns = [list(column) for column in zip(*ordered, strict=True)]
+                async with self.db.transaction() as tx:
+                    await tx.execute(HEARTBEAT_UPDATE_MANY, columns)
+            else:
+                await self._write_each(ordered)
+        except BaseException:
+            for device_id, beat in beats.items():
+                self._beats.setdefault(device_id, beat)
+            raise
+        return len(ordered)
+
+    async def _write_each(self, beats: list[Beat]) -> None:
         rows = [
             (
                 b.firmware,
@@ -83,13 +119,7 @@ class HeartbeatWriter:
                 b.at,
                 b.device_id,
             )
-            for b in sorted(beats.values())  # by device id: each table page is visited once
+            for b in beats
         ]
-        try:
-            async with self.db.transaction() as tx:
-                await tx.executemany(HEARTBEAT_UPDATE, rows)
-        except BaseException:
-            for device_id, beat in beats.items():
-                self._beats.setdefault(device_id, beat)
-            raise
-        return len(rows)
+        async with self.db.transaction() as tx:
+            await tx.executemany(HEARTBEAT_UPDATE, rows)

@@ -2,7 +2,9 @@
 one household record per box, boxes in every state, recent heartbeats and some usage events.
 The boxes are spread over every village of the loaded region tree (the bundled Ordos tree, or a
 whole province after `legaltv regions import`). Deterministic for a given seed; written in chunks
-in one transaction, by `copy_rows` (COPY on PostgreSQL: 5 million boxes in minutes)."""
+in one transaction, by `copy_rows` (COPY on PostgreSQL: 5 million boxes in minutes), on either
+backend (SQLite gets a larger page cache meanwhile; PostgreSQL's identity sequences are moved
+past the ids written explicitly)."""
 
 from __future__ import annotations
 

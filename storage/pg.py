@@ -287,9 +287,15 @@ class PgDatabase(Backend):
     async def grouped(self, block, *args):
         """Run `await block(tx, *args)` in a write transaction and return its result once
         committed. (SQLite shares one COMMIT among concurrent callers; PostgreSQL's own group
-        commit does that for concurrent transactions, so each block gets its own here.)"""
-        async with self.transaction() as tx:
-            result = await block(tx, *args)
+        commit does that for concurrent transactions, so each block gets its own here.)
+        A block that raises is counted in `group_blocks` as SQLite counts it (its savepoint
+        rolled back, the batch committed)."""
+        try:
+            async with self.transaction() as tx:
+                result = await block(tx, *args)
+        except Exception:
+            self.group_blocks += 1
+            raise
         self.group_commits += 1
         self.group_blocks += 1
         return result

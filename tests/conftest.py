@@ -5,8 +5,6 @@ that are not fixtures live in tests/helpers.py; Chromium in tests/browser/confte
 from __future__ import annotations
 
 import asyncio
-import shutil
-import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from tests.helpers import (
     PG_TEMPLATE,
     URL_FILE,
     FrontTestServer,
+    demo_copy,
     enter,
     login,
     make_settings,
@@ -25,6 +24,15 @@ from tests.helpers import (
 from tv_server.app import create_app
 from tv_server.demo import load_demo
 from tv_server.migrations import MIGRATIONS
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`@pytest.mark.sqlite_only("why")`: a test of what only the SQLite backend has (its file's
+    bytes, `legaltv backup` of the file) is skipped, with its reason, on PostgreSQL."""
+    marker = item.get_closest_marker("sqlite_only")
+    if marker is not None and BACKEND == "postgresql":
+        pytest.skip("SQLite only: " + (marker.args[0] if marker.args else "the SQLite file"))
 
 
 @pytest.fixture(scope="session")
@@ -70,18 +78,9 @@ def demo_template(tmp_path_factory, pg_cluster) -> Path:
 def data_dir(tmp_path, demo_template, pg_cluster, monkeypatch) -> Path:
     """A fresh data dir holding a copy of the demo database; media folders are shared links."""
     target = tmp_path / "data"
-    target.mkdir()
-    if pg_cluster is not None:
-        name = "t_" + uuid.uuid4().hex[:16]
-        pg_cluster.psql(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}")
-        (target / URL_FILE).write_text(pg_cluster.url(name))
-        # `legaltv` commands the test runs (in-process or as subprocesses) use it too.
-        monkeypatch.setenv("LEGALTV_DATABASE_URL", pg_cluster.url(name))
-    else:
-        # Closing the template database checkpointed its WAL, so the main file is complete.
-        shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
-    for name in ("media", "renditions", "titlecards"):
-        (target / name).symlink_to(demo_template / name)
+    url = demo_copy(demo_template, target, pg_cluster)
+    if url:  # `legaltv` commands the test runs (in-process or as subprocesses) use it too
+        monkeypatch.setenv("LEGALTV_DATABASE_URL", url)
     return target
 
 

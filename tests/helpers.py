@@ -10,11 +10,13 @@ import datetime as dt
 import io
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -83,6 +85,82 @@ def test_database(data_dir: Path, **kwargs):
 
 
 test_database.__test__ = False  # a helper, not a test
+
+
+async def value_in(data_dir: Path, sql: str, params=()):
+    """One value read from a data dir's database by a connection of its own (as another
+    process would; for tests whose server runs in a subprocess), on either backend."""
+    db = test_database(data_dir)
+    await db.open()
+    try:
+        return await db.fetchval(sql, params)
+    finally:
+        await db.close()
+
+
+def rows_in(data_dir: Path, sql: str, params=()) -> list[tuple]:
+    """`value_in` for a test with no event loop running: every row, as tuples."""
+
+    async def read():
+        db = test_database(data_dir)
+        await db.open()
+        try:
+            return [tuple(r) for r in await db.fetchall(sql, params)]
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
+
+
+def write_in(data_dir: Path, sql: str, rows=((),)) -> None:
+    """One statement per row of parameters, in one transaction of a connection of its own (as
+    another process would), for a test with no event loop running; either backend."""
+
+    async def write():
+        db = test_database(data_dir)
+        await db.open()
+        try:
+            async with db.transaction() as tx:
+                await tx.executemany(sql, rows)
+        finally:
+            await db.close()
+
+    asyncio.run(write())
+
+
+async def stored_bytes(db, data_dir: Path) -> bytes:
+    """What the database holds, to search for a value that must be gone. On SQLite the bytes of
+    its file and WAL (free pages and overwritten records included: erased means gone from the
+    file). On PostgreSQL every row of every table as text: the server's own files keep dead
+    row versions until VACUUM reuses them, which no test can wait for (docs/scaling.md)."""
+    if db.backend == "sqlite":
+        files = [data_dir / "legaltv.sqlite3", data_dir / "legaltv.sqlite3-wal"]
+        return b"".join(path.read_bytes() for path in files if path.exists())
+    parts = []
+    for table in await db.tables():
+        rows = await db.fetchall(f'SELECT t::text FROM "{table}" t')
+        parts.extend(row[0].encode("utf-8") for row in rows)
+    return b"\n".join(parts)
+
+
+def demo_copy(template: Path, target: Path, cluster=None) -> str:
+    """Make `target` a data dir holding a copy of the demo database of `template` (the
+    `demo_template` fixture's folder; on PostgreSQL, with the session's `cluster`, a new
+    database made from the demo's); media folders are shared links. Return the database URL
+    the data dir names ("" for its SQLite file)."""
+    target.mkdir()
+    url = ""
+    if cluster is not None:
+        name = "t_" + uuid.uuid4().hex[:16]
+        cluster.psql(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}")
+        url = cluster.url(name)
+        (target / URL_FILE).write_text(url)
+    else:
+        # Closing the template database checkpointed its WAL, so the main file is complete.
+        shutil.copyfile(template / "legaltv.sqlite3", target / "legaltv.sqlite3")
+    for name in ("media", "renditions", "titlecards"):
+        (target / name).symlink_to(template / name)
+    return url
 
 
 def device_token_key(app: web.Application) -> bytes:
@@ -534,11 +612,14 @@ class ServeProcess:
         self.proc: subprocess.Popen | None = None
 
     async def start(self) -> None:
-        env = {
-            **os.environ,
-            "LEGALTV_LAUNCH_SECRET": TEST_SECRET,
-            "LEGALTV_SQLITE_SYNCHRONOUS": "FULL",
-        }
+        env = database_env(
+            self.data_dir,
+            {
+                **os.environ,
+                "LEGALTV_LAUNCH_SECRET": TEST_SECRET,
+                "LEGALTV_SQLITE_SYNCHRONOUS": "FULL",
+            },
+        )
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
                 [
@@ -629,8 +710,20 @@ def tree(folder: Path) -> dict[str, bytes]:
     }
 
 
+def database_env(data_dir: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` for a `legaltv` subprocess on `data_dir`: its database is the one the data dir
+    names (a PostgreSQL database when the suite runs on PostgreSQL), else the data dir's file."""
+    env = dict(env)
+    url_file = Path(data_dir) / URL_FILE
+    if url_file.exists():
+        env["LEGALTV_DATABASE_URL"] = url_file.read_text()
+    else:
+        env.pop("LEGALTV_DATABASE_URL", None)
+    return env
+
+
 def legaltv(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LEGALTV_DATA_DIR": str(data_dir)}
+    env = database_env(data_dir, {**os.environ, "LEGALTV_DATA_DIR": str(data_dir)})
     env.pop("LEGALTV_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "tv_server.cli", *args],

@@ -57,6 +57,8 @@ class Cluster:
             f"-c listen_addresses='' -c unix_socket_directories='{self.socket}' -p {PORT}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=300 -c shared_buffers=64MB"
+            # Counts of executed statements, for tests that count round trips.
+            " -c shared_preload_libraries=pg_stat_statements"
         )
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,

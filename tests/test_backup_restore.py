@@ -1,6 +1,7 @@
 """`legaltv backup` while the real app takes callbacks and heartbeats, `legaltv restore` into a
 fresh data dir, every table compared; damaged backups and non-empty targets are refused with
-nothing half-restored."""
+nothing half-restored. A backup is of the SQLite file: on PostgreSQL `legaltv backup` and
+`legaltv restore` refuse and name PostgreSQL's own tools (the last test, on either backend)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ from device_registry import enrolment
 from tests.helpers import ROOT, TEST_SECRET, device_token_key, launch_params, make_settings
 from tv_server import keys
 from tv_server.app import create_app
+
+# Every test here but the last examines the SQLite file a backup holds.
+SQLITE_FILE = pytest.mark.sqlite_only(
+    "a backup holds the SQLite file; PostgreSQL is backed up with pg_dump (docs/scaling.md)"
+)
 
 
 async def _cli(*args: str) -> tuple[int, str, str]:
@@ -98,6 +104,7 @@ class Load:
             await asyncio.sleep(0.01)
 
 
+@SQLITE_FILE
 async def test_backup_under_load_restores_every_table(front_client, data_dir, tmp_path):
     client = await front_client(create_app(make_settings(data_dir, max_open_callbacks=10**6)))
     db = client.app[keys.DB]
@@ -209,6 +216,7 @@ def _empty(folder: Path) -> bool:
     return not folder.exists() or not any(folder.iterdir())
 
 
+@SQLITE_FILE
 async def test_a_damaged_media_file_restores_nothing(made_backup, tmp_path):
     manifest = json.loads((made_backup / "manifest.json").read_text())
     rel = next(r for r in sorted(manifest["files"]) if r.startswith("renditions/"))
@@ -222,6 +230,7 @@ async def test_a_damaged_media_file_restores_nothing(made_backup, tmp_path):
     assert empty.is_dir()  # the operator's empty folder stays
 
 
+@SQLITE_FILE
 async def test_a_missing_file_restores_nothing(made_backup, tmp_path):
     manifest = json.loads((made_backup / "manifest.json").read_text())
     rel = next(r for r in sorted(manifest["files"]) if r.startswith("media/"))
@@ -231,6 +240,7 @@ async def test_a_missing_file_restores_nothing(made_backup, tmp_path):
     await _restore_fails(made_backup, tmp_path / "new", "not a finished backup")
 
 
+@SQLITE_FILE
 async def test_a_corrupt_database_restores_nothing(made_backup, tmp_path):
     db = made_backup / "legaltv.sqlite3"
     data = bytearray(db.read_bytes())
@@ -252,6 +262,7 @@ async def test_a_corrupt_database_restores_nothing(made_backup, tmp_path):
     assert not (tmp_path / "n").exists()
 
 
+@SQLITE_FILE
 async def test_restore_refuses_a_data_dir_in_use(made_backup, data_dir):
     before = sorted(p.name for p in data_dir.iterdir())
     code, out, err = await _cli("restore", str(made_backup), "--data-dir", str(data_dir))
@@ -260,3 +271,15 @@ async def test_restore_refuses_a_data_dir_in_use(made_backup, data_dir):
     assert sorted(p.name for p in data_dir.iterdir()) == before
     code, out, err = await _cli("backup", str(made_backup), "--data-dir", str(data_dir))
     assert code != 0 and "not an empty folder" in err  # an old backup is never overwritten
+
+
+async def test_backup_and_restore_refuse_postgresql_and_name_its_tools(tmp_path):
+    url = "postgresql://legaltv@/legaltv?host=/nonexistent"  # refused before any connection
+    common = ["--database", url, "--data-dir", str(tmp_path / "data")]
+    code, out, err = await _cli("backup", str(tmp_path / "bk"), *common)
+    assert code == 2 and "pg_dump" in err and "Traceback" not in err
+    assert not (tmp_path / "bk").exists()
+    (tmp_path / "bk").mkdir()
+    code, out, err = await _cli("restore", str(tmp_path / "bk"), *common)
+    assert code == 2 and "pg_restore" in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists() or _empty(tmp_path / "data")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from device_registry import enrolment
-from tests.helpers import ServeProcess, device_token_key, free_port, make_settings
+from tests.helpers import ServeProcess, device_token_key, free_port, make_settings, value_in
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 from tv_server.app import create_app
@@ -112,10 +111,9 @@ async def test_serve_stops_on_sigterm_and_keeps_buffered_usage(data_dir, tmp_pat
                 server.base + "/tv/", params={"stb": LIVE}, allow_redirects=False
             ) as r:
                 box = r.headers["Location"][: -len("home")]
-            with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-                pid = conn.execute(
-                    "SELECT id FROM programs WHERE status = 'published' LIMIT 1"
-                ).fetchone()[0]
+            pid = await value_in(
+                data_dir, "SELECT id FROM programs WHERE status = 'published' LIMIT 1"
+            )
             for _ in range(2):
                 async with session.get(f"{server.base}{box}p-{pid}-2") as r:
                     assert r.status == 200
@@ -125,9 +123,9 @@ async def test_serve_stops_on_sigterm_and_keeps_buffered_usage(data_dir, tmp_pat
         assert server.proc.wait(15) == 0, server.log.read_text()
     finally:
         server.stop()
-    with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-        views = conn.execute(
-            "SELECT SUM(n) FROM usage_events WHERE kind = 'view' AND program_id = ? AND page = 2",
-            (pid,),
-        ).fetchone()[0]
+    views = await value_in(
+        data_dir,
+        "SELECT SUM(n) FROM usage_events WHERE kind = 'view' AND program_id = ? AND page = 2",
+        (pid,),
+    )
     assert views == 2

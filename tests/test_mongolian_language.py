@@ -128,12 +128,11 @@ async def test_household_language_follows_a_replacement_box(client):
     db = client.app[keys.DB]
     now = time.time()
     async with db.transaction() as tx:
-        cur = await tx.execute(
+        hid = await tx.insert(
             "INSERT INTO households (village_code, label, created_at)"
             " SELECT village_code, 'H-LANG', ? FROM devices WHERE serial = 'DEMO-0001'",
             (now,),
         )
-        hid = cur.lastrowid
         await tx.execute(
             "UPDATE devices SET household_id = ? WHERE serial IN ('DEMO-0001', 'DEMO-0003')",
             (hid,),

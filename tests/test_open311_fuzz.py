@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
 import threading
 
 import pytest
@@ -24,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts import apikeys
-from tests.helpers import make_settings
+from tests.helpers import demo_copy, make_settings
 from tv_server import keys
 from tv_server.api.open311_openapi import document
 from tv_server.app import create_app
@@ -66,12 +65,9 @@ class ServerThread:
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory, demo_template):
+def fuzz_server(tmp_path_factory, demo_template, pg_cluster):
     target = tmp_path_factory.mktemp("fuzz") / "data"
-    target.mkdir()
-    shutil.copyfile(demo_template / "legaltv.sqlite3", target / "legaltv.sqlite3")
-    for name in ("media", "renditions", "titlecards"):
-        (target / name).symlink_to(demo_template / name)
+    demo_copy(demo_template, target, pg_cluster)
     with ServerThread(create_app(make_settings(target))) as server:
         _k, raw = server.run(
             apikeys.create(server.app[keys.DB], "fuzz", ["open311:read", "open311:write"])

@@ -234,6 +234,14 @@ async def test_synth_builds_a_consistent_registry(db):
     assert await db.fetchval("SELECT COUNT(*) FROM usage_events") > 0
     with pytest.raises(Conflict):
         await synth.synthesize(db, 10, seed=7)
+    # New boxes and households get new ids after it (on PostgreSQL: the sequences moved on).
+    village = (await _villages(db, 1))[0]
+    assert await admission.register_pending(db, "AFTER-SYNTH-1", village) in (
+        "pending",
+        "installed",
+    )
+    first = await households.assign_household(db, "AFTER-SYNTH-1", "王家")
+    assert first > await db.fetchval("SELECT MAX(id) FROM households WHERE id != ?", (first,))
 
 
 def test_synth_cli(data_dir, capsys):

@@ -7,7 +7,7 @@ import pytest
 
 from device_registry import admission, households, inventory
 from device_registry.registry_io import decode, import_devices
-from tests.helpers import test_database
+from tests.helpers import rows_in, test_database, write_in
 from tv_server import cli
 
 HEADER = "serial,mac,model,firmware,village_code,household_label,installed_at,state"
@@ -109,17 +109,12 @@ async def test_dry_run_writes_nothing_and_pending_boxes_are_accepted(db):
 
 
 def _first_village(data_dir) -> str:
-    import sqlite3
-
-    with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-        return conn.execute(
-            "SELECT code FROM regions WHERE level = 'village' ORDER BY code LIMIT 1"
-        ).fetchone()[0]
+    return rows_in(
+        data_dir, "SELECT code FROM regions WHERE level = 'village' ORDER BY code LIMIT 1"
+    )[0][0]
 
 
 def test_cli_import_reports_lines_and_shows_progress(data_dir, tmp_path, capsys):
-    import sqlite3
-
     v1 = _first_village(data_dir)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(f"{HEADER}\nCLI-0001,xx,,,{v1},,,\n".encode("gbk"))
@@ -133,11 +128,8 @@ def test_cli_import_reports_lines_and_shows_progress(data_dir, tmp_path, capsys)
     assert cli.main(["devices", "import", str(good), "--data-dir", str(data_dir)]) == 0
     captured = capsys.readouterr()
     assert "imported 1" in captured.out and "100%" in captured.err
-    with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-        label = conn.execute(
-            "SELECT household_label FROM devices WHERE serial = 'CLI-0001'"
-        ).fetchone()[0]
-    assert label == "张家"
+    label = rows_in(data_dir, "SELECT household_label FROM devices WHERE serial = 'CLI-0001'")
+    assert label == [("张家",)]
     not_text = tmp_path / "bin.csv"
     not_text.write_bytes(b"\x00\xff\xfe\x81")
     assert cli.main(["devices", "import", str(not_text), "--data-dir", str(data_dir)]) == 2
@@ -145,36 +137,30 @@ def test_cli_import_reports_lines_and_shows_progress(data_dir, tmp_path, capsys)
 
 def test_cli_token_prints_a_working_token(data_dir, capsys):
     import hashlib
-    import sqlite3
 
     assert cli.main(["devices", "token", "DEMO-0001", "--data-dir", str(data_dir)]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert token.startswith("ltvd_")
-    with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-        stored = conn.execute(
-            "SELECT token_hash FROM device_tokens t JOIN devices d ON d.id = t.device_id"
-            " WHERE d.serial = 'DEMO-0001'"
-        ).fetchone()[0]
+    stored = rows_in(
+        data_dir,
+        "SELECT token_hash FROM device_tokens t JOIN devices d ON d.id = t.device_id"
+        " WHERE d.serial = 'DEMO-0001'",
+    )[0][0]
     assert stored == hashlib.sha256(token.encode()).hexdigest()
     assert cli.main(["devices", "token", "NO-SUCH-BOX", "--data-dir", str(data_dir)]) == 2
 
 
 def _state(data_dir, serial: str) -> str | None:
-    import sqlite3
-
-    with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-        row = conn.execute("SELECT state FROM devices WHERE serial = ?", (serial,)).fetchone()
-    return row[0] if row else None
+    rows = rows_in(data_dir, "SELECT state FROM devices WHERE serial = ?", (serial,))
+    return rows[0][0] if rows else None
 
 
 def test_cli_accept_reject_replace_and_household_totals(data_dir, tmp_path, capsys):
-    import sqlite3
-
-    with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-        conn.executemany(
-            "INSERT INTO devices (serial, state, created_at) VALUES (?, 'pending', 0)",
-            [("CLI-P-1",), ("CLI-P-2",)],
-        )
+    write_in(
+        data_dir,
+        "INSERT INTO devices (serial, state, created_at) VALUES (?, 'pending', 0)",
+        [("CLI-P-1",), ("CLI-P-2",)],
+    )
     common = ["--data-dir", str(data_dir)]
     assert cli.main(["devices", "accept", "CLI-P-1", "DEMO-0001", *common]) == 0
     assert "accepted 1 of 2" in capsys.readouterr().out
@@ -196,9 +182,8 @@ def test_cli_accept_reject_replace_and_household_totals(data_dir, tmp_path, caps
     bad.write_text("village_code,households\n000,1\n", encoding="utf-8")
     assert cli.main(["households", "import", str(bad), *common]) == 2
     assert "line 2" in capsys.readouterr().err
-    with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:
-        assert conn.execute(
-            "SELECT households FROM village_households WHERE village_code = ?", (village,)
-        ).fetchone() == (88,)
-        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert rows_in(
+        data_dir, "SELECT households FROM village_households WHERE village_code = ?", (village,)
+    ) == [(88,)]
+    actions = [r[0] for r in rows_in(data_dir, "SELECT action FROM audit_log ORDER BY id")]
     assert {"device.accept", "device.reject", "device.replace"} <= set(actions)

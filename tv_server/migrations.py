@@ -25,6 +25,18 @@ CORE = [
         "core_0001_meta",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)",
     ),
+    # The hits of the rate limits that hold across nodes (storage/limits.py): used on
+    # PostgreSQL, where several processes share one database; SQLite has one process.
+    Migration(
+        "core_0002_rate_limit_hits",
+        """
+        CREATE TABLE rate_limit_hits (
+            name TEXT NOT NULL, bucket TEXT NOT NULL, at REAL NOT NULL
+        );
+        CREATE INDEX rate_limit_hits_bucket ON rate_limit_hits (bucket, at);
+        CREATE INDEX rate_limit_hits_name ON rate_limit_hits (name, at);
+        """,
+    ),
 ]
 
 ORDER = [
@@ -77,6 +89,7 @@ ORDER = [
     "programs_0009_subtitles",
     "registry_208_coverage_latest_watching",
     "programs_0010_subtitles_per_program",
+    "core_0002_rate_limit_hits",
 ]
 
 

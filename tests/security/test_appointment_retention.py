@@ -1,14 +1,24 @@
 """Retention reaches the appointments and the ratings: a booking's number (in its row and in
 queued reminder bodies) and a supervisor's follow-up note on a low rating (in the ratings row and
 the audit log's excerpt) are erased after `callback_retention_days`, down to the bytes of the
-database file; bookings still to come and recent notes are kept."""
+database file (on PostgreSQL: from every row of every table); bookings still to come and recent
+notes are kept."""
 
 import datetime as dt
 import time
 
 from appointments import bookings, reminders, slots
 from callbacks import webhooks
-from tests.helpers import FORMS, PHONE, POINT, attended_in, csrf_of, enter, make_settings
+from tests.helpers import (
+    FORMS,
+    PHONE,
+    POINT,
+    attended_in,
+    csrf_of,
+    enter,
+    make_settings,
+    stored_bytes,
+)
 from tv_server import keys, retention
 
 NOTE = "已回访，户主说有事打 139 1234 5678 找他"
@@ -69,8 +79,7 @@ async def test_retention_erases_appointment_numbers_and_follow_up_notes(client, 
         (appt.id,),
     )
     assert rating[0] == 1 and rating[1] == "" and rating[2] is not None
-    files = [data_dir / "legaltv.sqlite3", data_dir / "legaltv.sqlite3-wal"]
-    content = b"".join(path.read_bytes() for path in files if path.exists())
+    content = await stored_bytes(db, data_dir)
     assert b"139****5678" in content  # the masked form stays: we did read the right file
     for form in FORMS:
         assert form.encode() not in content, form

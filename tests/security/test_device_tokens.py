@@ -10,6 +10,7 @@ import json
 import sqlite3
 
 from device_registry import enrolment, replacement, tokens
+from storage.pg import PgDatabase
 from tests.helpers import (
     api_key_header,
     csrf_of,
@@ -161,7 +162,7 @@ async def test_a_revocation_by_another_process_reaches_the_server_within_a_flush
     # while this connection waits for the writer. (Run on the loop's own thread, the wait blocked
     # the loop, so a server transaction open across an await could never commit: a deadlock that
     # ended only with the busy timeout, "database is locked".)
-    await asyncio.to_thread(_reject_by_hand, settings.db_path, BOX)
+    await asyncio.to_thread(_reject_by_hand, settings, BOX)
     for _ in range(50):
         response = await _beat(client, BOX, fresh)
         if response.status != 202:
@@ -170,9 +171,22 @@ async def test_a_revocation_by_another_process_reaches_the_server_within_a_flush
     await _refused(response, 410, "device_rejected")
 
 
-def _reject_by_hand(db_path, serial):
-    with sqlite3.connect(db_path, timeout=30) as other:
-        other.execute("UPDATE devices SET state = 'rejected' WHERE serial = ?", (serial,))
+def _reject_by_hand(settings, serial):
+    sql = "UPDATE devices SET state = 'rejected' WHERE serial = ?"
+    if settings.database_url.startswith("postgresql"):
+        asyncio.run(_reject_on_postgresql(settings.database_url, sql, serial))
+        return
+    with sqlite3.connect(settings.db_path, timeout=30) as other:
+        other.execute(sql, (serial,))
+
+
+async def _reject_on_postgresql(url, sql, serial):
+    other = PgDatabase(url)  # a connection of its own, as another process's
+    await other.open()
+    try:
+        await other.execute(sql, (serial,))
+    finally:
+        await other.close()
 
 
 async def test_forged_and_altered_tokens_are_refused(client):

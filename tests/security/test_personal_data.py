@@ -5,7 +5,6 @@ an API key; the box cookie is Secure under https; staff revoke one box's TV sess
 import json
 import logging
 import re
-import sqlite3
 import time
 
 import aiohttp
@@ -22,6 +21,8 @@ from tests.helpers import (
     free_port,
     login,
     make_settings,
+    stored_bytes,
+    test_database,
 )
 from tv_server import keys
 from tv_server.app import create_app
@@ -129,8 +130,7 @@ async def test_retention_erases_every_copy_down_to_the_file_bytes(client, data_d
     ticket = await lifecycle.get(db, cid)
     assert ticket.phone_erased and ticket.phone_masked == "139****5678"
     assert ticket.household_note == ""
-    files = [data_dir / "legaltv.sqlite3", data_dir / "legaltv.sqlite3-wal"]
-    content = b"".join(path.read_bytes() for path in files if path.exists())
+    content = await stored_bytes(db, data_dir)
     assert b"139****5678" in content  # the masked form stays: we did read the right file
     for form in FORMS:
         assert form.encode() not in content, form
@@ -196,9 +196,13 @@ async def test_a_real_server_s_log_holds_no_box_token_nor_api_key(data_dir, tmp_
                 server.base + "/tv/", params={"stb": "DEMO-0001"}, allow_redirects=False
             ) as r:
                 box = r.headers["Location"][: -len("home")]
-            with sqlite3.connect(data_dir / "legaltv.sqlite3") as conn:  # a database fault
-                conn.execute("ALTER TABLE callback_requests RENAME TO callback_requests_gone")
-                conn.execute("DROP TABLE api_keys")
+            db = test_database(data_dir)  # a database fault, made by another process
+            await db.open()
+            try:
+                await db.execute("ALTER TABLE callback_requests RENAME TO callback_requests_gone")
+                await db.execute("DROP TABLE api_keys")
+            finally:
+                await db.close()
             async with session.get(server.base + box + "mine") as r:
                 assert r.status == 500
             async with session.get(

@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from tv_server.ratelimit import SlidingWindow
+from tv_server.ratelimit import SharedLimit
 
 COOKIE = "ltv_admin"
 
@@ -82,10 +82,11 @@ def csrf_ok(session: Session, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf, str(token))
 
 
-class LoginLimiter(SlidingWindow):
-    """Login attempts per client address in a sliding window of ten minutes (in memory)."""
+class LoginLimiter(SharedLimit):
+    """Login attempts per client address in a sliding window of ten minutes, on every node
+    together (in memory, and in PostgreSQL when that is the database)."""
 
     WINDOW = 600.0
 
     def __init__(self, limit: int) -> None:
-        super().__init__(limit, self.WINDOW)
+        super().__init__("login", limit, self.WINDOW)

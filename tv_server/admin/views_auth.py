@@ -34,7 +34,8 @@ async def login(request: web.Request) -> web.Response:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "")))
-    if not request.app[LIMITER].allow(client_ip(request)):
+    db = request.config_dict[keys.DB]
+    if await request.app[LIMITER].retry_after(db, client_ip(request)):
         await log_refusal(
             request, "login", outcome="denied", detail={"username": username, "reason": "rate"}
         )
@@ -46,7 +47,6 @@ async def login(request: web.Request) -> web.Response:
             next=next_url,
             error=gettext(labels.ERRORS["login_rate"]),
         )
-    db = request.config_dict[keys.DB]
     try:
         user = await authenticate(db, username, password)
     except LoginFailed as exc:

@@ -42,7 +42,7 @@ from tv_server.api.openapi_devices import document
 from tv_server.front import add_lane
 from tv_server.middlewares import error_for
 from tv_server.proxies import client_address
-from tv_server.ratelimit import SlidingWindow, retry_after_header
+from tv_server.ratelimit import SharedLimit, retry_after_header
 from tv_ui.keymaps import DEFAULT_FAMILY, FAMILIES, keymap
 
 log = logging.getLogger(__name__)
@@ -412,21 +412,26 @@ async def enrol(request: web.Request) -> web.Response:
 
 class RegisterLimits:
     """How fast boxes may announce themselves: per client address, and new boxes from all
-    addresses together (settings register_attempts_per_ip, register_new_per_minute; 0: off)."""
+    addresses together (settings register_attempts_per_ip, register_new_per_minute; 0: off),
+    on every node together (tv_server.ratelimit.SharedLimit)."""
 
     WINDOW = 60.0
 
     def __init__(self, per_address: int, new_boxes: int) -> None:
-        self.per_address = SlidingWindow(per_address, self.WINDOW) if per_address > 0 else None
-        self.new_boxes = SlidingWindow(new_boxes, self.WINDOW) if new_boxes > 0 else None
+        self.per_address = (
+            SharedLimit("register", per_address, self.WINDOW) if per_address > 0 else None
+        )
+        self.new_boxes = (
+            SharedLimit("register_new", new_boxes, self.WINDOW) if new_boxes > 0 else None
+        )
 
-    def address(self, address: str) -> float:
+    async def address(self, db, address: str) -> float:
         """0 (and counted) or the seconds this address must wait."""
-        return self.per_address.retry_after(address) if self.per_address else 0.0
+        return await self.per_address.retry_after(db, address) if self.per_address else 0.0
 
-    def new_box(self) -> float:
+    async def new_box(self, db) -> float:
         """0 (and counted) or the seconds until another new box may be added."""
-        return self.new_boxes.retry_after("") if self.new_boxes else 0.0
+        return await self.new_boxes.retry_after(db, "") if self.new_boxes else 0.0
 
 
 REGISTER_LIMITS = web.AppKey("register_limits", RegisterLimits)
@@ -446,7 +451,8 @@ async def register(request: web.Request) -> web.Response:
     this, so it must not be a way to keep every box's cached screens and tokens cold).
     Rate-limited per client address, and new boxes per minute overall (429, Retry-After)."""
     limits = request.app[REGISTER_LIMITS]
-    wait = limits.address(client_address(request))
+    db = request.app[keys.DB]
+    wait = await limits.address(db, client_address(request))
     if wait:
         return _rate_limited(wait)
     serial = request.match_info["serial"]
@@ -457,11 +463,10 @@ async def register(request: web.Request) -> web.Response:
     village = body.get("village_code")
     if village is not None and not isinstance(village, str):
         raise ApiError(400, "field_invalid", "village_code")
-    db = request.app[keys.DB]
     region = request.app[keys.REGIONS].get(village)
     new = validation.valid_serial(serial) and await enrolment.device_auth(db, serial) is None
     if new and (not village or (region is not None and region.level == "village")):
-        wait = limits.new_box()
+        wait = await limits.new_box(db)
         if wait:
             log.warning("self-registration of new boxes over register_new_per_minute")
             return _rate_limited(wait)

@@ -20,7 +20,15 @@ def register(sub) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    data_dir = settings(args).data_path
+    chosen = settings(args)
+    if chosen.database_url.startswith(("postgresql://", "postgres://")):
+        print(
+            "legaltv: the database is PostgreSQL: restore it with pg_restore or from a base"
+            " backup (docs/scaling.md); `legaltv restore` restores only an SQLite data dir",
+            file=sys.stderr,
+        )
+        return 2
+    data_dir = chosen.data_path
     try:
         manifest = restore(args.dir, data_dir)
     except BackupError as exc:
