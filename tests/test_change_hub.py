@@ -320,3 +320,37 @@ async def test_a_tv_language_set_without_a_handler_reaches_the_tv(client, box):
     version = (await versions.get_versions(db, pid))["mn"]
     html = await (await client.get(url)).text()
     assert version.title in html and "宪法与我们" not in html
+
+
+async def test_a_box_replaced_by_the_cli_is_refused_by_the_running_server(client, settings):
+    """`legaltv devices replace` with its own connection and its own hub (like another process;
+    docs/architecture.md, "Writes by another process"): on SQLite the server re-reads the
+    token ledger every flush interval (0.2 s here), on PostgreSQL the change is NOTIFYd — either
+    way the old box's next beats are refused without a restart."""
+    import asyncio
+
+    from device_registry import enrolment
+    from tests.helpers import device_token_key
+    from tv_server import cli
+
+    token = await enrolment.issue_token(
+        client.app[keys.DB], "DEMO-0001", key=device_token_key(client.app)
+    )
+
+    async def beat():
+        return await client.post(
+            "/api/v1/devices/DEMO-0001/heartbeat",
+            json={"firmware": "V1.0", "portal_version": "2.0", "uptime": 60},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    assert (await beat()).status == 202
+    argv = ["devices", "replace", "DEMO-0001", "NEW-4K-0042", "--data-dir", str(settings.data_path)]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    for _ in range(50):
+        response = await beat()
+        if response.status != 202:
+            break
+        await asyncio.sleep(0.1)
+    assert response.status == 410
+    assert (await response.json())["error"]["code"] == "device_retired"
