@@ -49,6 +49,7 @@ async def issue_token(db: Database, serial: str, *, key: bytes, now: float | Non
             raise NotFound("device_unknown", serial)
         if row[1] not in ADMITTED_STATES:
             raise Conflict(f"device_{row[1]}", serial)
+        tx.emit("box", [serial])  # the previous token (legacy ones verified lately too) goes
         return await _new_token(tx, key, serial, row[0], now)
 
 

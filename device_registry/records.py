@@ -91,6 +91,7 @@ async def set_language(db: Database, serial: str, language: str) -> None:
             raise NotFound("device_unknown", serial)
         if row[0] is not None:
             await tx.execute("UPDATE households SET language = ? WHERE id = ?", (language, row[0]))
+        tx.emit("box", [serial])  # its cached view and screens follow once committed
 
 
 async def revoke_tv_sessions(db: Database, serial: str, audit=None) -> int:
@@ -105,6 +106,7 @@ async def revoke_tv_sessions(db: Database, serial: str, audit=None) -> int:
         )
         if row is None:
             raise NotFound("device_unknown", serial)
+        tx.emit("box", [serial])  # its view and fast-lane answers go once this commits
         if audit is not None:
             await audit(tx, row[0])
     return int(row[0])

@@ -254,3 +254,103 @@ async def test_a_program_unpublished_by_a_domain_call_leaves_the_tv_at_once(clie
     assert (await client.get(url)).status == 404
     await workflow.republish(db, pid, actor="cli")
     assert (await client.get(url)).status == 200
+
+
+async def test_the_law_register_written_without_a_handler_reaches_the_tv(client, box):
+    """A law renamed by the CSV import alone (as `legaltv laws import` does it) shows on the
+    cached TV pages citing it; a program withdrawn for legal review and re-approved by domain
+    calls leaves and comes back on the TV at once."""
+    from content.laws import register as laws
+    from content.programs import workflow
+
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'jiaotong-shigu'")
+    url = f"{box}p-{pid}-4"
+    assert "《中华人民共和国道路交通安全法》" in await (await client.get(url)).text()
+    assert "《中华人民共和国道路交通安全法》" in await (await client.get(url)).text()  # cached
+    law = (await laws.get_law(db, "road-traffic-safety-law")).values()
+    law |= {"name": "道路交通安全法（新名）", "status": "amended", "amended_on": "2026-10-01"}
+    raw = laws.export_csv([laws.Law(**law)])
+    result = await laws.import_csv(db, raw, actor="cli")
+    assert pid in result.flagged
+    assert "《道路交通安全法（新名）》" in await (await client.get(url)).text()
+
+    assert await laws.set_withdrawn(db, pid, True)
+    assert (await client.get(url)).status == 404
+    live = (await workflow.get_state(db, pid)).workflow.live_revision_id
+    assert await laws.reapprove(db, pid, revision=live, actor="cli")
+    assert (await client.get(url)).status == 200
+
+
+async def test_a_mongolian_version_written_without_a_handler_reaches_the_tv(client):
+    """A program's Mongolian version saved or deleted by the domain alone (as an import would)
+    is what a Mongolian box's cached program page shows next."""
+    from content.programs import versions
+
+    db = client.app[keys.DB]
+    await client.get("/tv/", params={"stb": "DEMO-0001", "lang": "mn"})
+    base = await enter(client, "DEMO-0001")
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'")
+    url = f"{base}p-{pid}-1"
+    version = (await versions.get_versions(db, pid))["mn"]
+    assert version.title in await (await client.get(url)).text()
+    assert version.title in await (await client.get(url)).text()  # cached
+    title = "ᠰᠢᠨ᠎ᠡ ᠭᠠᠷᠴᠠᠭ"
+    pages = [(p.title, p.markdown) for p in version.pages]
+    await versions.save_version(db, pid, "mn", {"title": title, "summary": "", "pages": pages})
+    assert title in await (await client.get(url)).text()
+    await versions.delete_version(db, pid, "mn")
+    html = await (await client.get(url)).text()
+    assert title not in html and "宪法与我们" in html  # the Chinese text, labelled
+    assert '<span class="tag zh-tag" lang="zh">汉语</span>' in html
+
+
+async def test_a_tv_language_set_without_a_handler_reaches_the_tv(client, box):
+    """The box's language written by the domain alone: its remembered screens go, the next one
+    is in the new language."""
+    from content.programs import versions
+    from device_registry import records
+
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'")
+    url = f"{box}p-{pid}-1"
+    assert "宪法与我们" in await (await client.get(url)).text()
+    assert "宪法与我们" in await (await client.get(url)).text()  # remembered
+    await records.set_language(db, "DEMO-0001", "mn")
+    version = (await versions.get_versions(db, pid))["mn"]
+    html = await (await client.get(url)).text()
+    assert version.title in html and "宪法与我们" not in html
+
+
+async def test_a_box_replaced_by_the_cli_is_refused_by_the_running_server(client, settings):
+    """`legaltv devices replace` with its own connection and its own hub (like another process;
+    docs/architecture.md, "Writes by another process"): on SQLite the server re-reads the
+    token ledger every flush interval (0.2 s here), on PostgreSQL the change is NOTIFYd — either
+    way the old box's next beats are refused without a restart."""
+    import asyncio
+
+    from device_registry import enrolment
+    from tests.helpers import device_token_key
+    from tv_server import cli
+
+    token = await enrolment.issue_token(
+        client.app[keys.DB], "DEMO-0001", key=device_token_key(client.app)
+    )
+
+    async def beat():
+        return await client.post(
+            "/api/v1/devices/DEMO-0001/heartbeat",
+            json={"firmware": "V1.0", "portal_version": "2.0", "uptime": 60},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    assert (await beat()).status == 202
+    argv = ["devices", "replace", "DEMO-0001", "NEW-4K-0042", "--data-dir", str(settings.data_path)]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    for _ in range(50):
+        response = await beat()
+        if response.status != 202:
+            break
+        await asyncio.sleep(0.1)
+    assert response.status == 410
+    assert (await response.json())["error"]["code"] == "device_retired"

@@ -574,6 +574,37 @@ async def test_a_node_that_loses_its_listener_drops_its_caches(
         await conn.close()
 
 
+async def test_a_cli_command_reaches_a_running_node_at_once(cluster, demo, data_dir, front_client):
+    """`legaltv laws import` is a process of its own: the change its transaction emits is
+    NOTIFYd with its COMMIT, so a running node serves the renamed law on its cached page at
+    once, with no restart and no poll."""
+    from content.laws import register as laws
+
+    url = await _copy_of_demo(cluster, demo)
+    client = await front_client(create_app(make_settings(data_dir, database_url=url)))
+    db = client.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'jiaotong-shigu'")
+    box = await enter(client)
+    page = f"{box}p-{pid}-4"
+    for _ in range(2):  # now in the node's screen cache
+        assert "《中华人民共和国道路交通安全法》" in await (await client.get(page)).text()
+    law = (await laws.get_law(db, "road-traffic-safety-law")).values()
+    csv_file = data_dir / "laws.csv"
+    csv_file.write_bytes(laws.export_csv([laws.Law(**law | {"name": "道路交通安全法（新名）"})]))
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tv_server.cli", "laws", "import", str(csv_file),
+        "--data-dir", str(data_dir / "cli"), cwd=ROOT, env=_env(url),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await cli.communicate()
+    assert cli.returncode == 0, err.decode()
+    assert "1 changed" in out.decode()
+    started = time.monotonic()
+    while "《道路交通安全法（新名）》" not in await (await client.get(page)).text():
+        assert time.monotonic() - started < 1.0, "the node kept serving the old name"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_change_with_many_long_ids_crosses_in_several_notifications(cluster, demo):
     url = await _copy_of_demo(cluster, demo)
     sender, receiver = PgDatabase(url), PgDatabase(url)

@@ -252,6 +252,11 @@ async def _write(tx, law: Law, before: Law | None, actor: str, now: float) -> li
         " updated_at = ?, updated_by = ? WHERE code = ?",
         (*(v[k] for k in COLUMNS[1:]), pending, now, actor, law.code),
     )
+    if before.name != law.name:  # the TV words its citations with the name
+        citing = await tx.fetchall(
+            "SELECT DISTINCT program_id FROM program_citations WHERE law_code = ?", (law.code,)
+        )
+        tx.emit("program", [r[0] for r in citing])  # their screens follow once committed
     flagged: list[int] = []
     for kind, on_date in _changes(before, law, today):
         flagged += await _flag_citing(tx, law.code, kind, on_date, now)
@@ -550,6 +555,7 @@ async def _set_status(tx, program_id: int, status: str, now: float) -> None:
         "UPDATE programs SET status = ?, updated_at = ?, version = version + 1 WHERE id = ?",
         (status, now, program_id),
     )
+    tx.emit("program", [program_id])  # on or off the TV once committed
 
 
 async def set_withdrawn(

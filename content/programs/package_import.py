@@ -475,4 +475,7 @@ async def import_package(
                         queue_videos=queue_videos,
                     )  # fmt: skip
                 )
+            # Category titles and order show in the TV's listings, even when no program of the
+            # package goes live (publications emit their own change too).
+            tx.emit("program", [item.id for item in result.programs])
     return result

@@ -230,6 +230,7 @@ async def save_version(
                 " VALUES (?, ?, ?, ?)",
                 [(program_id, lang, p, f) for p, f in covers.items()],
             )
+        tx.emit("program", [program_id])  # the boxes in that language follow once committed
         if audit is not None:
             await audit(tx, "program.version_save", program_id, {"lang": lang})
 
@@ -252,6 +253,8 @@ async def mark_reviewed(
             (reviewer, time.time(), program_id, lang),
         )
         done = cursor.rowcount > 0
+        if done:
+            tx.emit("program", [program_id])
         if done and audit is not None:
             await audit(tx, "program.version_review", program_id, {"lang": lang})
     return done
@@ -263,5 +266,6 @@ async def delete_version(db: Database, program_id: int, lang: str, *, audit=None
         await tx.execute(
             "DELETE FROM program_versions WHERE program_id = ? AND lang = ?", (program_id, lang)
         )
+        tx.emit("program", [program_id])  # those boxes fall back to Chinese once committed
         if audit is not None:
             await audit(tx, "program.version_delete", program_id, {"lang": lang})

@@ -176,9 +176,6 @@ async def _save(request: web.Request, create: bool) -> web.Response:
     except LawInvalid as exc:
         return await _law_page(request, law, values, create=create, status=400,
                                problems=exc.problems)  # fmt: skip
-    if law is not None and law.name != saved.name:  # the TV words citations with the name
-        citing = await laws.citing_programs(_db(request), saved.code)
-        await views_programs.tv_changed(request.config_dict, [p["id"] for p in citing])
     raise see_other(request, "admin_law", ok="law_flagged" if flagged else "law_saved",
                     code=saved.code)  # fmt: skip
 
@@ -342,18 +339,14 @@ async def program_legal_action(request: web.Request) -> web.Response:
             ok = "citations_saved"
         elif action == "reapprove":
             await _guard(request, "program.review", state)
-            changed = await laws.reapprove(
+            await laws.reapprove(
                 db, state.id, revision=int(post.get("revision", "0") or 0),
                 actor=current_user(request).username, audit=hook,
             )  # fmt: skip
-            if changed:
-                await views_programs.tv_changed(request.config_dict, [state.id])
             ok = "legal_cleared"
         elif action in ("withdraw", "keep"):
             await _guard(request, EDIT, state)
-            changed = await laws.set_withdrawn(db, state.id, action == "withdraw", audit=hook)
-            if changed:
-                await views_programs.tv_changed(request.config_dict, [state.id])
+            await laws.set_withdrawn(db, state.id, action == "withdraw", audit=hook)
             ok = "legal_withdrawn" if action == "withdraw" else "legal_kept"
         else:
             raise web.HTTPBadRequest(reason="unknown action")

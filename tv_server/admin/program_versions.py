@@ -14,7 +14,7 @@ from storage import DomainError
 from tv_server import keys
 from tv_server.admin import program_scope
 from tv_server.admin.common import current_user, deny, render, requires, see_other
-from tv_server.admin.views_programs import audit_hook, tv_changed
+from tv_server.admin.views_programs import audit_hook
 from tv_ui.i18n import N_, gettext
 
 LANG = "mn"
@@ -116,5 +116,4 @@ async def act(request: web.Request) -> web.Response:
     else:
         await versions.delete_version(db, state.id, LANG, audit=audit_hook(request))
         ok = "version_deleted"
-    await tv_changed(request.config_dict, [state.id])
     raise see_other(request, "admin_program_version", ok=ok, pid=state.id)

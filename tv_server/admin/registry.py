@@ -440,7 +440,6 @@ async def revoke_tv(request: web.Request) -> web.Response:
             detail={"generation": generation},
             tx=tx,
         )
-        tx.emit("box", [serial])  # its view and fast-lane answers go once this commits
 
     await records.revoke_tv_sessions(request.config_dict[keys.DB], serial, audit=audited)
     raise see_other(request, "admin_registry_box", ok="registry_tv_revoked", serial=serial)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from device_registry import records
 from storage import NotFound
-from tv_server import caches, keys, mongol_image
+from tv_server import keys, mongol_image
 from tv_server.boxauth import BoxAuthError, verify_launch
 from tv_server.proxies import client_address
 from tv_server.ratelimit import SlidingWindow, retry_after_header
@@ -45,9 +45,9 @@ LANG_CHANGES_PER_10_MIN = 10
 
 
 async def remember_language(request: web.Request, serial: str, lang: str) -> None:
-    """Store a box's (and its household's) TV language; its cached view and screens follow."""
+    """Store a box's (and its household's) TV language; its cached view and screens follow
+    (the write emits the box's change)."""
     await records.set_language(request.app[keys.DB], serial, lang)
-    await caches.changed(request.app, "box", [serial])
 
 
 async def _admit(request: web.Request, serial: str, lang: str = "") -> web.StreamResponse:
