@@ -127,6 +127,8 @@ STYLES = {
     "home-btn": BlockStyle(22, 170),
     # The video page (body.player): the info bar's buttons short enough to leave the video seen.
     "player-btn": BlockStyle(20, 72),
+    # A service point's description: long columns, so it stands beside the facts.
+    "point-about": BlockStyle(22, 400),
 }
 # Screens (a class of <body>) whose blocks take the screen's own style, when it has one.
 SCREEN_STYLES = ("home", "player")
@@ -143,6 +145,7 @@ STYLE_OF = {
     "k": "k",
     "btn": "btn",
     "home-row": "home-row",
+    "point-about": "point-about",
 }
 
 # Runs of one kind: a Mongolian word (its suffixes hang on through U+202F), Chinese characters,

@@ -10,6 +10,7 @@ import pytest
 
 from content.programs import subtitles
 from tests.helpers import (
+    CLIP_FUNCTIONS,
     IMAGES_CUT_OFF,
     POINT,
     SIZES,
@@ -17,6 +18,7 @@ from tests.helpers import (
     force_image_path,
     no_overflow,
     open_mn,
+    press,
     publish,
     shot,
     tomorrow,
@@ -151,3 +153,48 @@ async def test_image_path_screens_show_every_text_whole(tv, size):
         if cut:
             problems[name] = cut
     assert problems == {}
+
+
+# Where the screen's main area is scrolled to, and the text images of the screen not wholly
+# inside the canvas or cut off by a box around them.
+MAIN_STATE = (
+    """() => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var m = document.getElementById('main'), imgs = document.querySelectorAll('#main img.mi'), cut = [];
+  for (var i = 0; i < imgs.length; i++) {
+    var r = imgs[i].getBoundingClientRect();
+    if (clipped(imgs[i], r, 'main')) { cut.push([imgs[i].alt].concat(pos(r))); }
+  }
+  return {scrolled: m.scrollTop, tall: m.scrollHeight - m.clientHeight, cut: cut,
+          focused: document.activeElement.id}; }"""
+)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_point_and_adviser_pages_keep_their_top_in_view(tv, size):
+    """The service point's and the adviser's pages, taller than #main in the horizontal layout,
+    once showed their top cut off as soon as the focus (on their buttons, low on the screen) was
+    scrolled into view. Laid out for column text they fit: whatever key the household presses,
+    the main area is never scrolled and every text image in it is whole."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    page = await open_mn(tv, size, "DEMO-0001")
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    point = await server.app[keys.DB].fetchval(
+        "SELECT id FROM service_points WHERE name_mn != '' AND name LIKE '鄂尔多斯市%'"
+    )
+    for name, url in (("point", f"o-{point}"), ("adviser", "adv")):
+        await page.goto(base + url)
+        await assert_image_path(page)
+        await no_overflow(page)
+        seen = set()
+        for key in ("ArrowDown", "ArrowRight", "ArrowDown", "ArrowUp", "ArrowLeft", "ArrowUp"):
+            state = await page.evaluate(MAIN_STATE)
+            assert state["scrolled"] == 0 and state["tall"] <= 1, (name, key, state)
+            assert state["cut"] == [], (name, state)
+            seen.add(state["focused"])
+            await press(page, key)  # the focus stays on the screen, wholly in view
+        await shot(page, f"mn-img-{name}-keys", size)
+        assert len(seen - {""}) >= (2 if name == "point" else 1), seen
+    assert page.errors == []
