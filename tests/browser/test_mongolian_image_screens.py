@@ -161,7 +161,8 @@ MAIN_STATE = (
     """() => {"""
     + CLIP_FUNCTIONS
     + """
-  var m = document.getElementById('main'), imgs = document.querySelectorAll('#main img.mi'), cut = [];
+  var m = document.getElementById('main'), cut = [];
+  var imgs = document.querySelectorAll('#main img.mi');
   for (var i = 0; i < imgs.length; i++) {
     var r = imgs[i].getBoundingClientRect();
     if (clipped(imgs[i], r, 'main')) { cut.push([imgs[i].alt].concat(pos(r))); }
