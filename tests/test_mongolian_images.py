@@ -103,3 +103,73 @@ async def test_numbers_in_vertical_text_follow_mlreq(client):
     # A Chinese name inside Mongolian text stands upright: one em per character.
     han = render_block("东胜区", font, style, 1.0)
     assert abs(han.height - 3 * 30) <= 12
+
+
+# What a text node's Chinese may be besides a whole source: a source inside marks of the layout
+# (◀ 上一页, · 本村（嘎查）), a message with its placeholders filled, sources joined by 、.
+DECORATION = re.compile(r"^[\s◀▶▼·]+|[\s◀▶▼·]+$")
+
+
+async def test_image_path_alt_is_the_chinese_source_of_each_text(client):
+    """The alt of each drawn text is that text's Chinese: a program's title, page title and body,
+    a service point's name and description are the zh version's own text (never the catalog
+    read backwards word by word: the title 宪法与我们 once came out as 电话 or empty); a UI
+    string's alt is its msgid."""
+    from content.programs import package
+    from tv_ui import i18n
+
+    base = await image_box(client)
+    db = client.app[keys.DB]
+    cat, pid, title = await db.fetchone(
+        "SELECT category, id, title FROM programs WHERE slug = 'xianfa-gongmin-quanli'"
+    )
+    pages = await db.fetchall(
+        "SELECT title, markdown FROM program_pages WHERE program_id = ? ORDER BY number", (pid,)
+    )
+    point = await db.fetchone(  # the city centre: its Mongolian name drawn
+        "SELECT id, name FROM service_points WHERE name_mn != '' AND name LIKE '鄂尔多斯市%'"
+    )
+    named = {r[0] for r in await db.fetchall("SELECT name FROM service_points WHERE name_mn != ''")}
+    content = {r[0] for r in await db.fetchall("SELECT title FROM programs")}
+    content |= {r[0] for r in await db.fetchall("SELECT name FROM service_points")}
+    content |= {r[0] for r in await db.fetchall("SELECT description FROM service_points")}
+    content |= {r[0] for r in await db.fetchall("SELECT name FROM regions")}
+    content |= {r[0] for r in await db.fetchall("SELECT title FROM program_pages")}
+    msgids = set(i18n.catalog_pairs("mn"))
+    templates = [
+        re.compile(re.sub(r"%\\\(\w+\\\)[sd]", ".+", re.escape(m))) for m in msgids if "%(" in m
+    ]
+
+    def a_source(alt: str) -> bool:
+        alt = DECORATION.sub("", alt)
+        if alt in msgids or alt in content:
+            return True
+        if all(part in msgids or part in content for part in alt.split("、")):
+            return True
+        if alt.startswith("依据：") and "依据：" in msgids:  # the page's legal basis, in Chinese
+            return bool(re.fullmatch(r"(《[^《》]+》[^；]*；?)+", alt[3:]))
+        return any(t.fullmatch(alt) for t in templates)
+
+    alts = {}
+    for screen in (f"c-{cat}", f"p-{pid}-1", f"p-{pid}-2", "dir", f"o-{point[0]}"):
+        html = await (await client.get(base + screen)).text()
+        alts[screen] = [alt for *_, alt in IMG.findall(html)]
+        wrong = [a for a in alts[screen] if not a_source(a)]
+        if screen.startswith("p-"):  # the body's paragraphs: the Chinese page's
+            number = int(screen.rsplit("-", 1)[1])
+            page_title, markdown = pages[number - 1]
+            assert page_title in alts[screen], (screen, alts[screen])
+            body = [
+                " ".join(t.split())
+                for t in re.split(r"<[^>]*>", package.render_markdown(markdown))
+                if t.strip()
+            ]
+            drawn_body = [a for a in alts[screen] if a in body or a == "".join(body)]
+            assert drawn_body, (screen, body, alts[screen])
+            wrong = [a for a in wrong if a not in body and a != "".join(body)]
+        assert wrong == [], (screen, wrong)
+        assert "" not in alts[screen], (screen, alts[screen])
+    assert title in alts[f"c-{cat}"] and title in alts[f"p-{pid}-1"]
+    assert point[1] in alts[f"o-{point[0]}"] and point[1] in alts["dir"]
+    assert len(named & set(alts["dir"])) >= 2
+    assert "◀ 上一页" in alts[f"p-{pid}-1"] and "下一页 ▶" in alts[f"p-{pid}-1"]

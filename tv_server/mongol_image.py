@@ -127,6 +127,8 @@ STYLES = {
     "home-btn": BlockStyle(22, 170),
     # The video page (body.player): the info bar's buttons short enough to leave the video seen.
     "player-btn": BlockStyle(20, 72),
+    # A service point's description: long columns, so it stands beside the facts.
+    "point-about": BlockStyle(22, 400),
 }
 # Screens (a class of <body>) whose blocks take the screen's own style, when it has one.
 SCREEN_STYLES = ("home", "player")
@@ -143,6 +145,7 @@ STYLE_OF = {
     "k": "k",
     "btn": "btn",
     "home-row": "home-row",
+    "point-about": "point-about",
 }
 
 # Runs of one kind: a Mongolian word (its suffixes hang on through U+202F), Chinese characters,
@@ -295,6 +298,8 @@ ATTR = re.compile(r'(\s[\w:-]+=")([^"]*)(")')
 CLASS_ID = re.compile(r'\s(?:class|id)="([^"]*)"')
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 HAS_MONGOLIAN = re.compile("[\u1800-\u18af]")
+HAS_HAN = re.compile(f"[{_HAN_CHARS}]")
+BETWEEN_HAN = re.compile(f"(?<=[{_HAN_CHARS}])\\s+(?=[{_HAN_CHARS}])")
 MONG_RUN = re.compile(f"[{_MONG_CHARS}]+")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 # Attributes holding a label a script shows in place of the element's text (the subtitle
@@ -304,8 +309,10 @@ STYLE_LINK = re.compile(r'<link rel="stylesheet" href="/static/tv\.[0-9a-f]+\.cs
 
 
 class Chinese:
-    """The Chinese of Mongolian text on a screen, for `alt`: the catalog read backwards (with its
-    placeholders), and region names."""
+    """The Chinese of Mongolian text on a screen, for `alt`. First the screen's own sources
+    (tv_ui.i18n.sources: each UI message's msgid, each content text's zh version); only what
+    they leave Mongolian (a message with its placeholders filled, a region name) is read from
+    the catalog backwards (with its placeholders) and the region names."""
 
     def __init__(self, pairs: dict[str, str], names: dict[str, str]) -> None:
         exact = dict(names)
@@ -327,11 +334,24 @@ class Chinese:
         self.whole = exact
         self.exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
 
-    def of(self, text: str) -> str:
-        # A whole message first: a placeholder pattern of a shorter message must not eat into it.
+    def of(self, text: str, sources: dict[str, str] | None = None) -> str:
+        sources = sources or {}
+        # The text's own source first: a content text is never read backwards word by word.
+        known = sources.get(" ".join(text.split()))
+        if known is not None:
+            return known
+        # A whole message next: a placeholder pattern of a shorter message must not eat into it.
         whole = self.whole.get(text.strip())
         if whole is not None:
             return whole
+        if sources and HAS_MONGOLIAN.search(text):
+            # Texts of the screen inside a longer node ("◀ " and a message, a tag and a name).
+            text = " ".join(text.split())
+            for mn in sorted(sources, key=len, reverse=True):
+                if mn in text:
+                    text = text.replace(mn, sources[mn])
+            if not HAS_MONGOLIAN.search(text):
+                return BETWEEN_HAN.sub("", text)  # Chinese has no spaces between words
         for regex, source in self.templates:
             match = regex.fullmatch(text.strip())
             if match is not None:
@@ -344,6 +364,29 @@ class Chinese:
             if mn in out:
                 out = out.replace(mn, zh)
         return " ".join(MONG_RUN.sub(" ", out).split())
+
+
+def text_nodes(html: str) -> list[str]:
+    """The text of each text node of `html` holding more than spaces, in order."""
+    return [
+        " ".join(_html.unescape(t).split())
+        for t in TAG_OR_TEXT.split(html)
+        if t and not t.startswith("<") and t.strip()
+    ]
+
+
+def paired_texts(shown_html: str, source_html: str) -> list[tuple[str, str]]:
+    """(shown, source) for the text nodes of a block in one language (a Mongolian page body)
+    and the same block in its source language (the Chinese page). Node by node when both have
+    as many; otherwise the first node stands for the whole source text and the others for none
+    (alt=""), since no node of one can be matched to a node of the other."""
+    shown, source = text_nodes(shown_html), text_nodes(source_html)
+    if len(shown) == len(source):
+        return list(zip(shown, source, strict=True))
+    if not shown:
+        return []
+    whole = "".join(source) if HAS_HAN.search("".join(source)) else " ".join(source)
+    return [(shown[0], whole)] + [(s, "") for s in shown[1:]]
 
 
 def _style_for(stack: list[tuple[str, set[str]]]) -> str:
@@ -433,9 +476,12 @@ class ScreenImages:
             self._keep(key, body)
         return body
 
-    def screen(self, html: str, profile: str, chinese: Chinese) -> str:
-        """The screen with every Mongolian text block an image (alt: its Chinese) and every
-        Mongolian attribute value in Chinese; no Mongolian character is left in the page."""
+    def screen(
+        self, html: str, profile: str, chinese: Chinese, sources: dict[str, str] | None = None
+    ) -> str:
+        """The screen with every Mongolian text block an image (alt: its Chinese, from `sources`
+        first, see `Chinese.of`) and every Mongolian attribute value in Chinese; no Mongolian
+        character is left in the page."""
         if not self.available:
             return html
         scale = SCALES.get(profile, 1.5)
@@ -465,7 +511,7 @@ class ScreenImages:
                         if not HAS_MONGOLIAN.search(m[2]):
                             return m[0]
                         text = _html.unescape(m[2])
-                        out = m[1] + _html.escape(chinese.of(text)) + m[3]
+                        out = m[1] + _html.escape(chinese.of(text, sources)) + m[3]
                         if m[1].strip().rstrip('="') in DRAWN_ATTRIBUTES:
                             # A label a script puts in the element: drawn too, so it can stay
                             # Mongolian (player.js shows "src width height", alt the Chinese).
@@ -484,14 +530,15 @@ class ScreenImages:
             inside = {tag for tag, _ in stack}
             text = _html.unescape(token)
             if inside & {"script", "style", "title", "textarea", "option"}:
-                out.append(_html.escape(chinese.of(text), quote=False))
+                out.append(_html.escape(chinese.of(text, sources), quote=False))
                 continue
             lead = text[: len(text) - len(text.lstrip())]
             trail = text[len(text.rstrip()) :]
             key, block = self.block(text.strip(), _style_for(stack), scale)
+            alt = _html.escape(chinese.of(text.strip(), sources))
             out.append(
                 f'{lead}<img class="mi" src="/tv/mi/{key}.png" width="{block.width}"'
-                f' height="{block.height}" alt="{_html.escape(chinese.of(text.strip()))}">{trail}'
+                f' height="{block.height}" alt="{alt}">{trail}'
             )
         page = "".join(out)
         link = f'<link rel="stylesheet" href="/tv/mi/{self.css_name}.css">'

@@ -41,12 +41,44 @@ def current_language() -> str:
     return _current.get()
 
 
+# The source (Chinese) of each text of the screen being rendered that shows in another language:
+# a UI message's msgid (recorded by gettext) and a content text's zh version (recorded by the
+# handler that swapped it in). The Mongolian image path takes each drawn text's `alt` from it.
+_sources: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "legaltv_sources", default=None
+)
+
+
+def collect_sources() -> None:
+    """Start recording texts' sources afresh for the current task (one TV request)."""
+    _sources.set({})
+
+
+def remember_source(shown: str, source: str) -> None:
+    """`shown` (a translation, a content text's version) stands for `source` on this screen."""
+    found = _sources.get()
+    shown = " ".join(shown.split())
+    if found is not None and shown and shown != source:
+        found.setdefault(shown, source.strip())
+
+
+def sources() -> dict[str, str]:
+    """The texts recorded since `collect_sources` (empty when not recording)."""
+    return _sources.get() or {}
+
+
 def gettext(message: str, lang: str | None = None) -> str:
-    return translations(lang or _current.get()).gettext(message)
+    text = translations(lang or _current.get()).gettext(message)
+    if text is not message:
+        remember_source(text, message)
+    return text
 
 
 def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str:
-    return translations(lang or _current.get()).ngettext(singular, plural, n)
+    text = translations(lang or _current.get()).ngettext(singular, plural, n)
+    if text not in (singular, plural):
+        remember_source(text, singular if n == 1 else plural)
+    return text
 
 
 _ = gettext

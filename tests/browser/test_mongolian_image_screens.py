@@ -9,13 +9,16 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import (
+    CLIP_FUNCTIONS,
     IMAGES_CUT_OFF,
     POINT,
     SIZES,
     assert_image_path,
     force_image_path,
     no_overflow,
+    open_box,
     open_mn,
+    press,
     publish,
     publish_subtitles,
     shot,
@@ -147,3 +150,93 @@ async def test_image_path_screens_show_every_text_whole(tv, size):
         if cut:
             problems[name] = cut
     assert problems == {}
+
+
+# Where the screen's main area is scrolled to, and the text images of the screen not wholly
+# inside the canvas or cut off by a box around them.
+MAIN_STATE = (
+    """() => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var m = document.getElementById('main'), cut = [];
+  var imgs = document.querySelectorAll('#main img.mi');
+  for (var i = 0; i < imgs.length; i++) {
+    var r = imgs[i].getBoundingClientRect();
+    if (clipped(imgs[i], r, 'main')) { cut.push([imgs[i].alt].concat(pos(r))); }
+  }
+  return {scrolled: m.scrollTop, tall: m.scrollHeight - m.clientHeight, cut: cut,
+          focused: document.activeElement.id}; }"""
+)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_point_and_adviser_pages_keep_their_top_in_view(tv, size):
+    """The service point's and the adviser's pages, taller than #main in the horizontal layout,
+    once showed their top cut off as soon as the focus (on their buttons, low on the screen) was
+    scrolled into view. Laid out for column text they fit: whatever key the household presses,
+    the main area is never scrolled and every text image in it is whole."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    page = await open_mn(tv, size, "DEMO-0001")
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    point = await server.app[keys.DB].fetchval(
+        "SELECT id FROM service_points WHERE name_mn != '' AND name LIKE '鄂尔多斯市%'"
+    )
+    for name, url in (("point", f"o-{point}"), ("adviser", "adv")):
+        await page.goto(base + url)
+        await assert_image_path(page)
+        await no_overflow(page)
+        seen = set()
+        for key in ("ArrowDown", "ArrowRight", "ArrowDown", "ArrowUp", "ArrowLeft", "ArrowUp"):
+            state = await page.evaluate(MAIN_STATE)
+            assert state["scrolled"] == 0 and state["tall"] <= 1, (name, key, state)
+            assert state["cut"] == [], (name, state)
+            seen.add(state["focused"])
+            await press(page, key)  # the focus stays on the screen, wholly in view
+        await shot(page, f"mn-img-{name}-keys", size)
+        assert len(seen - {""}) >= (2 if name == "point" else 1), seen
+    assert page.errors == []
+
+
+BOXES_OF_SUBS_AND_BAR = """() => {
+  function box(id) { var e = document.getElementById(id), r = e.getBoundingClientRect();
+    return {shown: e.getClientRects().length > 0 && r.height > 0,
+            rect: [r.left, r.top, r.right, r.bottom]}; }
+  return {subs: box('subs'), info: box('info'), text: document.getElementById('subs').textContent};
+}"""
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("path", ["zh", "mn-font", "mn-image"])
+async def test_video_subtitles_stand_clear_of_the_info_bar(tv, size, path):
+    """The info bar (time, track, subtitle button) once lay over the subtitle line: with both
+    showing (the video paused at a cue), the subtitles stand above the bar, in Chinese and in
+    Mongolian on both rendering paths; with the bar gone (Down) they go back to the foot of the
+    picture."""
+    server, _browser = tv
+    serial = {"zh": "DEMO-0002", "mn-font": "DEMO-0003", "mn-image": "DEMO-0004"}[path]
+    if path == "mn-image":
+        await force_image_path(server, serial)
+    pid = await video_with_subtitles(server)
+    page = await (open_mn(tv, size, serial) if path != "zh" else open_box(tv, size, serial))
+    await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    await page.wait_for_selector("#subs:not(.hidden)")
+    await page.wait_for_timeout(150)
+    both = await page.evaluate(BOXES_OF_SUBS_AND_BAR)
+    await shot(page, f"video-subs-bar-{path}", size)
+    assert both["subs"]["shown"] and both["info"]["shown"], both
+    assert not overlap(both["subs"]["rect"], both["info"]["rect"]), both
+    await page.keyboard.press("ArrowDown")  # the bar hides: the subtitles at the picture's foot
+    await page.wait_for_timeout(150)
+    alone = await page.evaluate(BOXES_OF_SUBS_AND_BAR)
+    assert alone["subs"]["shown"] and not alone["info"]["shown"], alone
+    assert alone["subs"]["rect"][3] >= both["subs"]["rect"][3], (both, alone)
+    await page.keyboard.press("ArrowUp")  # and back above the bar with it
+    await page.wait_for_timeout(150)
+    again = await page.evaluate(BOXES_OF_SUBS_AND_BAR)
+    assert again["info"]["shown"] and not overlap(again["subs"]["rect"], again["info"]["rect"])
+    assert page.errors == []

@@ -160,6 +160,7 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
     request.app[keys.USAGE].touch(view.box.id)
     lang = box_language(settings, view)
     i18n.use_language(lang)
+    i18n.collect_sources()  # the Chinese of this screen's texts, for the image path's alt
     box = TvBox(token, view, lang)
     request[TV_BOX] = box
     return box
@@ -168,6 +169,8 @@ async def current_box(request: web.Request, *, entitled: bool = True) -> TvBox:
 def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
     app = request.config_dict  # also rendered from the admin's preview sub-application
     announcements, overlay = box_announcements(request, box) if box else ([], False)
+    # The language's own name (the tag on what serves in Mongolian): 蒙古语 in Chinese.
+    i18n.remember_source(labels.SELF_NAMES["mn"], labels.LANGUAGES["mn"])
     context = {
         "static": app[keys.STATIC].url,
         "keymap": keymap_json(box.family if box else None),
@@ -214,7 +217,7 @@ def as_rendered(request: web.Request, html: str, *, images: bool, profile: str) 
             tree = app[keys.REGIONS]
             names = {mn: tree.by_code[code].name for code, mn in tree.mongolian.items()}
             chinese = drawn.chinese(i18n.catalog_pairs("mn"), tree, names)
-            return drawn.screen(html, profile, chinese)
+            return drawn.screen(html, profile, chinese, i18n.sources())
     fonts = app.get(tvfont.FONT)
     return html if fonts is None else fonts.attach(html)
 

@@ -14,9 +14,9 @@ from content.programs import live as domain
 from content.programs import package, renditions, subtitles, versions
 from content.programs import video as video_domain
 from storage import NotFound
-from tv_server import keys
+from tv_server import keys, mongol_image
 from tv_server.tv.common import cached, current_box, render, screen_url
-from tv_ui import labels
+from tv_ui import i18n, labels
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,27 @@ async def program_for(request: web.Request, box, pid: int) -> domain.ProgramDeta
     if regions.isdisjoint(box.chain):
         raise NotFound("program_not_found", str(pid))
     version = langs.get(box.lang)
-    return versions.apply(detail, version) if version else detail
+    if not version:
+        return detail
+    remember_sources(detail, version, with_bodies=not box.mongolian_text())
+    return versions.apply(detail, version)
+
+
+def remember_sources(detail: domain.ProgramDetail, version: versions.Version, *, with_bodies: bool):
+    """The zh version's texts as the sources of the version's (tv_ui.i18n.sources): the image
+    path gives each drawn text its Chinese from them. Page by page (a version may have more or
+    fewer pages: those without a Chinese page of their number have no source); the pages' bodies
+    (`with_bodies`) paragraph by paragraph where they have as many (mongol_image.paired_texts)."""
+    i18n.remember_source(version.title, detail.card.title)
+    i18n.remember_source(version.summary, detail.card.summary)
+    for mn, zh in zip(version.pages, detail.pages, strict=False):
+        i18n.remember_source(mn.title, zh.title)
+        if with_bodies:
+            pairs = mongol_image.paired_texts(
+                package.render_markdown(mn.markdown), package.render_markdown(zh.markdown)
+            )
+            for shown, source in pairs:
+                i18n.remember_source(shown, source)
 
 
 def _media_url(rel: str | None) -> str | None:
@@ -87,6 +107,9 @@ async def category(request: web.Request) -> web.Response:
         thumbs = await domain.cover_files(db, [c.id for c in cards], "thumb-" + box.profile)
         # A Mongolian box: Mongolian titles where a version exists, 汉语 on the others.
         named = await versions.titles(db, [c.id for c in cards], box.lang)
+        for c in cards:
+            if c.id in named:
+                i18n.remember_source(named[c.id], c.title)
         cards = [replace(c, title=named[c.id]) if c.id in named else c for c in cards]
         if named:  # the versions' own title cards, in Mongolian
             thumbs.update(

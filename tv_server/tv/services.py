@@ -13,7 +13,7 @@ from content.directory import points as directory
 from storage import NotFound
 from tv_server import keys
 from tv_server.tv.common import cached, current_box, render, screen_url
-from tv_ui import labels
+from tv_ui import i18n, labels
 from tv_ui.i18n import gettext
 
 CHILDREN_PER_PAGE = 24
@@ -24,6 +24,9 @@ def for_language(points: list[directory.ServicePoint], lang: str) -> list:
     points serving in Mongolian first (the order otherwise kept)."""
     if lang != "mn":
         return points
+    for p in points:  # the Chinese behind each Mongolian text, for the image path's alt
+        i18n.remember_source(p.name_mn, p.name)
+        i18n.remember_source(p.description_mn, p.description)
     shown = [
         replace(p, name=p.name_mn or p.name, description=p.description_mn or p.description)
         for p in points

@@ -110,7 +110,7 @@
     subsOn = on;
     var burned = attr('data-subs-burned');
     send(attr('data-subs-set') + '?on=' + (on ? 1 : 0), burned);
-    if (subsBtn) { label(on ? 'data-on' : 'data-off'); }
+    if (subsBtn) { label(on ? 'data-on' : 'data-off'); placeSubs(); }
     if (burned) {   // the burned-in copy or the clean one: the other file
       save(true);
       location.replace(location.pathname + '?t=' + Math.floor(video.currentTime || 0));
@@ -142,8 +142,22 @@
     var by = streak < 4 ? 10 : streak < 10 ? 30 : 60;
     seekTo(now() + (dir === 'left' ? -by : by));
   }
+  // The subtitles stand clear of the info bar: while it shows over the picture's foot (the
+  // Mongolian image path's bar of drawn labels is that tall), they go up above it; a bar beside
+  // the picture (the vertical Mongolian screen) leaves them where they are.
+  var wrap = video.parentNode;
+  function placeSubs() {
+    if (!subsEl || !info) { return; }
+    var lift = 0, up = wrap.offsetTop + wrap.offsetHeight - info.offsetTop;
+    if (visible(info) && info.offsetLeft < wrap.offsetLeft + wrap.offsetWidth
+        && wrap.offsetLeft < info.offsetLeft + info.offsetWidth && up > 0) {
+      lift = up + 12;
+    }
+    subsEl.style.bottom = lift > 20 ? lift + 'px' : '';
+  }
   function bar(on) {
     show(info, on);
+    placeSubs();
     if (!on) { video.focus(); }
   }
 
@@ -212,4 +226,5 @@
   function afterLoad() { setTimeout(later, 0); }
   if (document.readyState === 'complete') { afterLoad(); } else { window.addEventListener('load', afterLoad, false); }
   draw();
+  placeSubs();
 }(window, document));
