@@ -68,8 +68,13 @@ class ChangeLogFollower:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # Only what is written from now on: the caches are empty at start.
-        self.last_id = int(await self.db.fetchval("SELECT COALESCE(MAX(id), 0) FROM change_log"))
+        # Only what is written from now on: the caches are empty at start. The last id given
+        # (AUTOINCREMENT's, kept when the rows are pruned): ids follow each other from there.
+        self.last_id = int(
+            await self.db.fetchval(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), 0)"
+            )
+        )
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -103,7 +108,7 @@ class ChangeLogFollower:
             )
             if not rows:
                 return published
-            if rows[0]["id"] != self.last_id + 1 and self.last_id:
+            if rows[0]["id"] != self.last_id + 1:
                 log.warning("changes of other processes were pruned unread; caches dropped")
                 self.hub.reset()
             for row in rows:
