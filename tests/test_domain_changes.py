@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from content.programs import subtitles, video, workflow
+from content.programs.revisions import Fields
 from storage.changelog import ChangeLogFollower
 from storage.changes import Change
 from tests.helpers import test_database
-from tests.test_workflow import new_program
 from tv_server.migrations import MIGRATIONS
 
 
@@ -22,6 +22,17 @@ async def db(data_dir):
     await database.migrate(MIGRATIONS)
     yield database
     await database.close()
+
+
+async def new_program(db, data_dir) -> int:
+    fields = Fields(
+        title="赡养老人是法定义务", summary="子女不能以任何理由拒绝赡养父母。",
+        category=next(iter(await workflow.category_titles(db))), tags="赡养", language="zh",
+        regions=("1506",), body="# 赡养义务\n\n成年子女对父母有赡养扶助的义务。\n",
+    )  # fmt: skip
+    return await workflow.create_program(
+        db, data_dir, fields, region_exists=lambda code: True, max_bytes=10**7, author="ed"
+    )
 
 
 def _heard(db, kind: str) -> list[Change]:
