@@ -13,7 +13,8 @@ PostgreSQL's 8,000-byte NOTIFY limit — ids beyond MAX_IDS collapse into "every
 kind"). A transport for several nodes sets `ChangeHub.relay` (called with each committed change
 of this node, e.g. to `NOTIFY` in the same transaction) and hands what it receives from the
 others to `ChangeHub.receive`; when it loses its connection it calls `ChangeHub.reset`, which
-drops every subscribed cache (events may have been missed meanwhile).
+drops every subscribed cache (events may have been missed meanwhile). PostgreSQL's transport is
+`storage.pgnodes` (NOTIFY); SQLite's, between the processes on one file, `storage.changelog`.
 
 Also here: `BoundedCache`, the one small in-memory cache (bounded, with hit/miss counters) the
 server's caches are built from; every one is registered on the hub by name so /metrics can

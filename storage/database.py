@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage import changelog
 from storage.changes import Change, ChangeHub
 
 Params = Sequence[Any] | dict[str, Any]
@@ -203,6 +204,11 @@ class Database(Backend):
         self.commit_seconds = 0.0  # time spent in COMMIT (the fsync), in all
         # Change events of committed writes (storage.changes): every cache subscribes here.
         self.changes = ChangeHub()
+        # Other processes on this file learn of them from `change_log` (storage.changelog): a
+        # transaction that emits appends one row signed with this id. None: not known yet
+        # whether the table exists (a database not migrated yet has none).
+        self.origin = changelog.new_origin()
+        self._change_log: bool | None = None
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -332,12 +338,31 @@ class Database(Backend):
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
+            if tx.changes and await self._logs_changes():
+                try:
+                    await self._writer.execute(
+                        changelog.INSERT,
+                        (self.origin, time.time(), changelog.row_for(tx.changes)),
+                    )
+                except BaseException:
+                    await self._writer.execute("ROLLBACK")
+                    raise
             started = time.perf_counter()
             await self._writer.execute("COMMIT")
             self.commit_seconds += time.perf_counter() - started
             self.commits += 1
         if tx.changes:
             await self.changes.publish(*tx.changes)
+
+    async def _logs_changes(self) -> bool:
+        """Whether `change_log` exists (asked once, under the writer lock)."""
+        if self._change_log is None:
+            assert self._writer is not None
+            async with self._writer.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'change_log'"
+            ) as cur:
+                self._change_log = await cur.fetchone() is not None
+        return self._change_log
 
     async def grouped(self, block: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """Run `await block(tx, *args)` in a write transaction shared with the blocks of other
@@ -449,7 +474,10 @@ class Database(Backend):
             for statement in split_sql(step.sql):
                 await tx.execute(statement)
 
-        return await apply_migrations(self, migrations, run, sqlite3.Error)
+        try:
+            return await apply_migrations(self, migrations, run, sqlite3.Error)
+        finally:
+            self._change_log = None  # change_log may exist now
 
     # -- catalogue ---------------------------------------------------------------------------
 

@@ -86,7 +86,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         )
         await app[keys.HUB].refresh()
         caches.wire(app)
-        await app[keys.NODE].listen(db)  # the other nodes' changes, before this one serves
+        # the other nodes' (processes') changes, before this one serves
+        await app[keys.NODE].listen(db, settings.change_poll_seconds)
         yield
     finally:
         with contextlib.suppress(Exception):

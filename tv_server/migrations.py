@@ -37,6 +37,21 @@ CORE = [
         CREATE INDEX rate_limit_hits_name ON rate_limit_hits (name, at);
         """,
     ),
+    # SQLite's counterpart of NOTIFY (storage/changelog.py): one row per write transaction that
+    # emitted changes, read by the running server every change_poll_seconds. Unused (empty) on
+    # PostgreSQL, whose nodes NOTIFY.
+    Migration(
+        "core_0003_change_log",
+        """
+        CREATE TABLE change_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            origin TEXT NOT NULL,
+            at REAL NOT NULL,
+            changes TEXT NOT NULL
+        );
+        CREATE INDEX change_log_at ON change_log (at);
+        """,
+    ),
 ]
 
 ORDER = [
@@ -90,6 +105,7 @@ ORDER = [
     "registry_208_coverage_latest_watching",
     "programs_0010_subtitles_per_program",
     "core_0002_rate_limit_hits",
+    "core_0003_change_log",
 ]
 
 

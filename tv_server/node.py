@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from storage.changelog import ChangeLogFollower
 from storage.pgnodes import ChangeTransport, Leadership, new_node_id
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Node:
         self.id = new_node_id()
         self.check_seconds = check_seconds
         self.transport: ChangeTransport | None = None
+        self.follower: ChangeLogFollower | None = None  # SQLite: other processes' changes
         self._leadership: Leadership | None = None
         self._leads = False  # SQLite: set at start
         self._work: list[Work] = []
@@ -42,9 +44,13 @@ class Node:
         """Whether this node runs the installation's background work now."""
         return self._leadership.leads if self._leadership is not None else self._leads
 
-    async def listen(self, db) -> None:
-        """Join the other nodes' change events (PostgreSQL only), before the node serves."""
+    async def listen(self, db, poll_seconds: float = 2.0) -> None:
+        """Join the other nodes' change events, before the node serves: PostgreSQL's
+        notifications, or on SQLite the change_log other processes append to, read every
+        `poll_seconds` (storage.changelog)."""
         if db.backend != "postgresql":
+            self.follower = ChangeLogFollower(db, poll_seconds)
+            await self.follower.start()
             return
         self.id = db.node_id  # what its transactions sign their notifications with
         self.transport = ChangeTransport(
@@ -85,6 +91,8 @@ class Node:
             await self._lose()
 
     async def stop_listening(self) -> None:
+        if self.follower is not None:
+            await self.follower.stop()
         if self.transport is not None:
             await self.transport.stop()
 
@@ -93,4 +101,6 @@ class Node:
         if self.transport is not None:
             out["listening"] = self.transport.listening
             out["changes_received"] = self.transport.received
+        if self.follower is not None:
+            out["changes_received"] = self.follower.received
         return out

@@ -232,6 +232,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "announcement_poll_seconds", 5.0, "How often the server looks for new announcements.", float
     ),
+    Setting(
+        "change_poll_seconds",
+        2.0,
+        "SQLite: how often the server reads the changes another process (a legaltv command) "
+        "wrote, and drops what its caches may no longer serve.",
+        float,
+    ),
     Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),
     Setting(
         "database_url",

@@ -15,7 +15,7 @@ import time
 from aiohttp import web
 
 from content.programs import subtitles, video
-from tv_server import caches, keys
+from tv_server import keys
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -49,19 +49,15 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
         max_seconds=settings.video_max_seconds,
         runner=video.Runner(on_progress, threads=video.thread_count(settings.video_ffmpeg_threads)),
     )  # fmt: skip
-    if state == "done":
-        await caches.changed(app, "media", [job.id])
-    return state
+    return state  # a done job emitted its "media" change (video.finish)
 
 
 async def run_burn(app: web.Application, track: subtitles.Track) -> str:
     """Burn one claimed subtitle track into its video's 720p MP4; returns its final state."""
     settings = app[keys.SETTINGS]
     runner = video.Runner(threads=video.thread_count(settings.video_ffmpeg_threads))
-    state = await subtitles.run_claimed_burn(app[keys.DB], settings.data_path, track, runner)
-    if state == "done":  # rendered video screens may name the file without subtitles
-        await caches.changed(app, "media", [track.media_id])
-    return state
+    # a done burn emits its "media" change (subtitles.burn_done)
+    return await subtitles.run_claimed_burn(app[keys.DB], settings.data_path, track, runner)
 
 
 async def run_forever(app: web.Application) -> None:

@@ -338,16 +338,3 @@ async def rendition_files(db: Database, media_ids: list[int], spec: str) -> dict
 async def count_published(db: Database) -> int:
     """Programs published (on the TV where their regions are live)."""
     return await db.fetchval("SELECT COUNT(*) FROM programs WHERE status = 'published'")
-
-
-async def last_change(db: Database) -> float | None:
-    """When a program other than a draft last changed (None: none ever did)."""
-    return await db.fetchval("SELECT MAX(updated_at) FROM programs WHERE status != 'draft'")
-
-
-async def changed_after(db: Database, since: float) -> list[int]:
-    """Ids of the programs other than drafts changed after `since`."""
-    rows = await db.fetchall(
-        "SELECT id FROM programs WHERE status != 'draft' AND updated_at > ?", (since,)
-    )
-    return [r[0] for r in rows]

@@ -416,7 +416,7 @@ def burn(data_dir: Path, outputs_dir: str, track: Track, run: video.Runner) -> s
 
 
 async def burn_done(db: Database, track: Track, file: str | None, error: str = "") -> None:
-    """Record a burn's outcome."""
+    """Record a burn's outcome (a done burn is a "media" change)."""
     async with db.transaction() as tx:
         await tx.execute(
             "UPDATE subtitle_burns SET state = ?, file = ?, error = ?, updated_at = ?"
@@ -424,6 +424,8 @@ async def burn_done(db: Database, track: Track, file: str | None, error: str = "
             ("done" if file else "failed", file or "", error[-2000:], time.time(),
              track.media_id, track.lang, track.sha),
         )  # fmt: skip
+        if file:  # rendered video screens may name the file without subtitles
+            tx.emit("media", [track.media_id])
 
 
 async def outputs_dir_of(db, media_id: int) -> str | None:

@@ -656,7 +656,8 @@ async def set_progress(db: Database, job_id: int, percent: float, eta: int | Non
 
 
 async def finish(db: Database, job_id: int, sha: str, facts: dict) -> None:
-    """A done job: its outputs are recorded and the programs using it get its duration."""
+    """A done job: its outputs are recorded and the programs using it get its duration (a
+    "media" change)."""
     now = time.time()
     async with db.transaction() as tx:
         await tx.execute(
@@ -664,6 +665,9 @@ async def finish(db: Database, job_id: int, sha: str, facts: dict) -> None:
             " outputs = ?, finished_at = ?, updated_at = ? WHERE id = ?",
             (json.dumps({**facts, "dir": output_rel(sha)}), now, now, job_id),
         )
+        # Screens may name the new renditions: every cache that shows media follows.
+        row = await tx.fetchone("SELECT media_id FROM video_jobs WHERE id = ?", (job_id,))
+        tx.emit("media", [row["media_id"]] if row is not None else ())
 
 
 async def fail(db: Database, job_id: int, lines: list[str]) -> None:

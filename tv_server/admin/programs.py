@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from accounts import audit
-from content.programs import live, workflow
+from content.programs import workflow
 from tv_server import keys
-from tv_server.admin import labels, views_programs
+from tv_server.admin import labels
 from tv_server.admin.program_labels import ERRORS, NOTICES
 
 log = logging.getLogger(__name__)
@@ -34,26 +34,7 @@ async def _system_audit(tx, action: str, program_id: int, detail: dict) -> None:
                        object_id=program_id, detail=detail)  # fmt: skip
 
 
-class _Watcher:
-    """Notices program changes made by another process (or the scheduler) and drops the
-    screens they affect from this process's TV cache."""
-
-    def __init__(self) -> None:
-        self.seen: float | None = None
-
-    async def check(self, app: web.Application) -> list[int]:
-        db = app[keys.DB]
-        newest = await live.last_change(db)
-        if self.seen is None or newest is None or newest <= self.seen:
-            self.seen = newest if self.seen is None else max(self.seen, newest or 0)
-            return []
-        ids = await live.changed_after(db, self.seen)
-        self.seen = newest
-        await views_programs.tv_changed(app, ids)
-        return ids
-
-
-async def tick(app: web.Application, watcher: _Watcher | None = None) -> list[int]:
+async def tick(app: web.Application) -> list[int]:
     """One round of the scheduler: publish what is due, expire what has ended (on the leading
     node only, tv_server.node), refresh the TV cache; returns the ids of programs whose TV
     content changed."""
@@ -61,16 +42,15 @@ async def tick(app: web.Application, watcher: _Watcher | None = None) -> list[in
     changed = []
     if app[keys.NODE].leads:
         changed = await workflow.publish_due(app[keys.DB], time.time(), audit=_system_audit)
-    if watcher is not None:
-        await watcher.check(app)
+    # Programs changed by another process (a `legaltv content import`) need no watching: their
+    # writes emit too, and reach this server through NOTIFY or change_log (storage.changelog).
     return changed
 
 
 async def _run(app: web.Application) -> None:
-    watcher = _Watcher()
     while True:
         try:
-            await tick(app, watcher)
+            await tick(app)
         except Exception:  # a failed round must not stop publishing for good
             log.exception("program scheduler round failed")
         await asyncio.sleep(SCHEDULER_SECONDS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from aiohttp import web
 from markupsafe import Markup, escape
@@ -15,7 +15,7 @@ from accounts import audit
 from content.programs import live, revisions, uploads, workflow
 from content.programs.revisions import Content, Fields
 from storage import DomainError, NotFound, clock
-from tv_server import caches, keys
+from tv_server import keys
 from tv_server.admin import labels, legal_flags, program_scope, waves
 from tv_server.admin import program_labels as L
 from tv_server.admin import video as admin_video
@@ -82,13 +82,6 @@ def audit_hook(request: web.Request) -> workflow.AuditHook:
                   detail=detail, tx=tx)  # fmt: skip
 
     return hook
-
-
-async def tv_changed(app: Mapping, program_ids: Iterable[int]) -> None:
-    """What boxes show of these programs changed (a "program" change, see tv_server.caches:
-    their cached screens and listings go, connected boxes reload the screens marked for
-    refresh)."""
-    await caches.changed(app, "program", list(program_ids))
 
 
 def _region_options(request: web.Request) -> list[tuple[str, str]]:
