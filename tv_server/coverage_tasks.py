@@ -1,12 +1,12 @@
 """Coverage in the background: at start the figures kept by the last run are loaded, so the
 first request answers from memory (on a very first start, with none kept, the server listens at
-once and the leading node computes them in the background: the TV is never held back by them, and
-a coverage request meanwhile waits up to `coverage.FIRST_WAIT_SECONDS` for that one computation,
-then is told to come back — 503 `figures_computing` with Retry-After, docs/staff.md);
-then (after `coverage_first_refresh_seconds`, 0 by default) every minute — and at once after a staff change (`coverage.forget`) — the figures of the
-default period (last 30 days) are recomputed into the shared cache and kept in `coverage_latest`
-for the next start; once a day (at the first check of the day) every region's figures are stored
-as a snapshot for the trend line."""
+once and the leading node computes them in the background: the TV is never held back by them,
+and a coverage request meanwhile waits up to `coverage.FIRST_WAIT_SECONDS` for that one
+computation, then is told to come back — 503 `figures_computing` with Retry-After); then (after
+`coverage_first_refresh_seconds`, 0 by default) every minute — and at once after a staff change
+(`coverage.forget`) — the figures of the default period (last 30 days) are recomputed into the
+shared cache and kept in `coverage_latest` for the next start; once a day (at the first check of
+the day) every region's figures are stored as a snapshot for the trend line."""
 
 from __future__ import annotations
 

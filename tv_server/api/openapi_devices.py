@@ -558,6 +558,18 @@ def document() -> dict:
                                 }
                             },
                         },
+                        "503": {
+                            **_error(
+                                "a very first start: the figures are still being computed in"
+                                " the background (figures_computing)"
+                            ),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "seconds to wait",
+                                    "schema": {"type": "integer", "minimum": 1},
+                                }
+                            },
+                        },
                     },
                 }
             },
