@@ -90,6 +90,7 @@ ORDER = [
     "registry_208_coverage_latest_watching",
     "programs_0010_subtitles_per_program",
     "core_0002_rate_limit_hits",
+    "registry_209_heartbeat_columns_unindexed",
 ]
 
 
