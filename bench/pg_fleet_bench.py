@@ -475,8 +475,9 @@ def markdown(r: dict) -> str:
         "2 s) and runs its own background tasks (no leader election in this tree). nginx: the "
         "shipped `deploy/nginx/legaltv.conf` (upstream keepalive 64, access log on), one worker. "
         f"`wrk` 1 thread, {r['connections']} connections, {r['duration_s']:.0f} s per run, "
-        f"{r['repeats']} interleaved repeats; every request is the next box of the fleet, each "
-        "run on its own slice of it.",
+        f"{r['repeats']} interleaved repeats; every request is the next box of the fleet (in a "
+        "shuffled order, as boxes beat on their own clocks, not by id), each run on its own "
+        "slice of it.",
         "",
         "| target | req/s (median) | p50 ms | p99 ms | runs req/s | errors | beats past the "
         "fleet size |",
