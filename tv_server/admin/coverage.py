@@ -69,7 +69,7 @@ MESSAGES = {
 }
 ERRORS = {
     "computation_running": N_("您上一次要求的重新统计还没有完成，请稍等几秒后再刷新。"),
-    "figures_computing": N_("覆盖统计正在计算中（首次启动），请稍等片刻后刷新本页。"),
+    "figures_computing": N_("覆盖统计正在计算中，请稍等片刻后刷新本页。"),
 }
 NOTICES = {
     "snapshot_taken": N_("已保存今天的覆盖快照。"),
@@ -261,9 +261,11 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             fresh=fresh,
             # Only what a viewer asks for explicitly counts as their computation.
             viewer=f"user:{current_user(request).id}" if fresh or period else None,
-            wait=coverage.FIRST_WAIT_SECONDS,
+            # The default figures not there yet (a very first start, or a staff change at a
+            # province's scale): answered "being computed" rather than held for a minute.
+            wait=None if fresh or period else coverage.FIRST_WAIT_SECONDS,
         )
-    except coverage.Computing as exc:  # a very first start: computed in the background
+    except coverage.Computing as exc:
         response = admin_error_response(request, 503, exc.code)
         response.headers["Retry-After"] = retry_after_header(coverage.COMPUTING_RETRY_SECONDS)
         return response

@@ -7,8 +7,8 @@ or as `Authorization: Bearer KEY` (never in the query string: see `keyauth`), an
 and new ones computed. A custom period is computed once for every caller asking at the same time,
 and one key cannot start a second computation while its first runs (429). On a very first start
 (no figures kept by a last run) the figures are computed in the background while the server
-listens: a request waits up to `coverage.FIRST_WAIT_SECONDS` for them, then gets 503
-`figures_computing` with Retry-After. Each region also
+listens: a request waits up to `coverage.FIRST_WAIT_SECONDS` for them (so also for new figures
+after a staff change), then gets 503 `figures_computing` with Retry-After. Each region also
 carries `video_starts` and `completions` (boxes that started a program's video in the period, and
 those that watched 90 % of it), beside `views` (program pages shown): computed with the other
 figures and as of the same `as_of` (device_registry.coverage), never per request.

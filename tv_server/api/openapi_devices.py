@@ -560,8 +560,8 @@ def document() -> dict:
                         },
                         "503": {
                             **_error(
-                                "a very first start: the figures are still being computed in"
-                                " the background (figures_computing)"
+                                "the figures are still being computed (a very first start, or"
+                                " a staff change at a province's scale): figures_computing"
                             ),
                             "headers": {
                                 "Retry-After": {
