@@ -29,7 +29,7 @@ from device_registry import activity
 from device_registry import waves as waves_mod
 from device_registry.regions import Region, RegionTree
 from device_registry.states import INSTALLED_STATES, UNREGISTERED_STATES
-from storage import Database, LimitReached, NotFound, clock
+from storage import Database, DomainError, LimitReached, NotFound, clock
 
 DAY = 86400.0
 DEFAULT_PERIOD_DAYS = 30
@@ -219,6 +219,18 @@ async def _compute(db: Database, tree: RegionTree, now: float, period: Period) -
 
 FRESH_SECONDS = 10.0  # a "refresh now" reuses figures whose computation began this recently
 BUSY_RETRY_SECONDS = 5.0  # what to tell a viewer whose own computation still runs
+# How long a viewer waits for default figures that are not there yet (a very first start: none
+# kept by a last run; or the first request after a staff change; at a province's scale they take
+# a minute) before being told to come back.
+FIRST_WAIT_SECONDS = 10.0
+COMPUTING_RETRY_SECONDS = 15.0  # Retry-After then
+
+
+class Computing(DomainError):
+    """No figures to answer with yet: their computation runs in the background (a first start)."""
+
+    code = "figures_computing"
+    status = 503
 
 
 @dataclass(frozen=True)
@@ -315,6 +327,7 @@ async def all_figures(
     store: bool = False,
     fresh: bool = False,
     viewer: str | None = None,
+    wait: float | None = None,
 ) -> Computed:
     """Rolled-up figures of every region.
 
@@ -332,7 +345,10 @@ async def all_figures(
     period whose computation is queued or running waits for it and shares its result. The
     figures cover the whole tree, so one computation serves every region and scope. A `viewer`
     (a staff account, an API key) whose own computation is still queued or running cannot start
-    another: LimitReached('computation_running'); joining one is always allowed.
+    another: LimitReached('computation_running'); joining one is always allowed. With `wait`, a
+    caller who would wait longer than that many seconds for a computation is answered
+    Computing('figures_computing') instead (the computation goes on: a later request joins it
+    or reads its result).
     """
     now = time.time() if now is None else now
     if cache_seconds <= 0 and not store and not fresh:
@@ -367,7 +383,13 @@ async def all_figures(
     if revalidate:
         return hit.result
     # Shielded: a caller that goes away does not cancel the computation the others wait for.
-    return await asyncio.shield(flight.task)
+    if wait is None:
+        return await asyncio.shield(flight.task)
+    try:
+        async with asyncio.timeout(wait):
+            return await asyncio.shield(flight.task)
+    except TimeoutError:
+        raise Computing(detail="the figures are being computed") from None
 
 
 def forget(db: Database) -> None:
@@ -491,14 +513,15 @@ async def report(
     cache_seconds: float = 0.0,
     fresh: bool = False,
     viewer: str | None = None,
+    wait: float | None = None,
 ) -> Report:
     """A region's figures and those of each of its children (`all_figures` says how they are
-    shared, and what `fresh` and `viewer` do)."""
+    shared, and what `fresh`, `viewer` and `wait` do)."""
     region = tree.get(region_code)
     if region is None:
         raise NotFound("region_not_found", region_code)
     done = await all_figures(
-        db, tree, now, period, cache_seconds=cache_seconds, fresh=fresh, viewer=viewer
+        db, tree, now, period, cache_seconds=cache_seconds, fresh=fresh, viewer=viewer, wait=wait
     )
     figures = done.figures
     rows = [(kid, figures[kid.code]) for kid in tree.kids(region.code)]

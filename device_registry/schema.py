@@ -325,4 +325,21 @@ MIGRATIONS = [
         "ALTER TABLE coverage_latest ADD COLUMN video_starts INTEGER NOT NULL DEFAULT 0;"
         " ALTER TABLE coverage_latest ADD COLUMN completions INTEGER NOT NULL DEFAULT 0",
     ),
+    # PostgreSQL only: a heartbeat rewrites `last_seen`, and an indexed column changed makes every
+    # beat a non-HOT update (a new index entry in every index of the table, and their WAL). With
+    # `last_seen` in no index, and room left on each page (fillfactor), a beat is a HOT update in
+    # place. The coverage aggregation (in the background) keeps its index without `last_seen`; the
+    # hourly inactive sweep reads the active boxes by state. On SQLite the beats are written in
+    # the process and the covering index keeps coverage index-only: unchanged there.
+    Migration(
+        "registry_209_heartbeat_columns_unindexed",
+        "",
+        postgres=(
+            "DROP INDEX devices_coverage",
+            "CREATE INDEX devices_coverage ON devices(village_code, household_label, state)",
+            "DROP INDEX devices_state_seen",
+            "CREATE INDEX devices_state ON devices(state)",
+            "ALTER TABLE devices SET (fillfactor = 85)",
+        ),
+    ),
 ]

@@ -9,6 +9,7 @@ cluster when it runs on PostgreSQL, else a throwaway cluster of this module's ow
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -119,6 +120,43 @@ async def test_a_heartbeat_flush_is_one_statement_and_lands_every_beat(
     landed = {r[0]: tuple(r[1:4]) for r in rows}
     assert landed == {s: (f"V2-{n}", "3.0.1", 1000 + n) for n, s in enumerate(serials)}
     assert all(r["last_seen"] >= sent - 1 and r["state"] == "active" for r in rows)
+
+
+async def test_a_heartbeat_is_an_update_in_place_on_postgresql(demo_on_pg, data_dir, front_client):
+    """`last_seen` is in no index of `devices` and its pages keep room (registry_209): a beat
+    rewrites the row on its own page without new index entries (a HOT update: a fraction of
+    the WAL, and none of the index bloat, of an ordinary update)."""
+    client = await _node(front_client, data_dir, demo_on_pg, usage_flush_seconds=3600)
+    db = client.app[keys.DB]
+    refused = ", ".join(f"'{s}'" for s in REFUSED_STATES)
+    rows = await db.fetchall(  # one box per table page
+        "SELECT DISTINCT ON ((ctid::text::point)[0]) serial FROM devices"
+        f" WHERE state NOT IN ({refused}) ORDER BY (ctid::text::point)[0], serial"
+    )
+    serials = [r[0] for r in rows][:5]
+    assert serials
+    tokens = [await enrolment.issue_token(db, s, key=device_token_key(client.app)) for s in serials]
+    observer = await asyncpg.connect(demo_on_pg)
+    counts = "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'devices'"
+    try:
+        before = await observer.fetchrow(counts)
+        for serial, token in zip(serials, tokens, strict=True):
+            response = await client.post(
+                f"/api/v1/devices/{serial}/heartbeat",
+                json={"uptime": 60},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert response.status == 202, await response.text()
+        assert await client.app[HEARTBEATS].flush() == len(serials)
+        for _ in range(100):  # the writer's statistics reach the shared counters when it idles
+            after = await observer.fetchrow(counts)
+            if after[0] - before[0] >= len(serials):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await observer.close()
+    assert after[0] - before[0] == len(serials)
+    assert after[1] - before[1] == len(serials)  # every one in place
 
 
 # -- rate limits across nodes ----------------------------------------------------------------

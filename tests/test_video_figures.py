@@ -16,7 +16,7 @@ from accounts import apikeys
 from content.programs import video
 from device_registry import coverage
 from storage import clock
-from tests.helpers import enter, login
+from tests.helpers import enter, login, make_settings
 from tv_server import coverage_tasks, keys
 from tv_server.app import create_app
 
@@ -251,17 +251,14 @@ async def test_the_coverage_apis_video_figures_are_as_of_its_other_figures(clien
 
 
 async def test_after_a_restart_the_kept_figures_carry_the_video_starts(
-    client, scene, front_client, settings, monkeypatch
+    client, scene, front_client, data_dir
 ):
     db = client.app[keys.DB]
     coverage.forget(db)
     await coverage_tasks.refresh(client.app)  # computed with the scene's starts, and kept
-
-    async def no_refresh(app):  # hold the new process's refresh back: its first answer
-        return None
-
-    monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
-    restarted = await front_client(create_app(settings))
+    # The new process's refresh held back: its first answer is the kept figures.
+    held = make_settings(data_dir, coverage_first_refresh_seconds=3600)
+    restarted = await front_client(create_app(held))
     headers = {"X-API-Key": await _api_key(restarted.app[keys.DB])}
     body = await (await restarted.get("/api/v1/coverage", headers=headers)).json()
     assert body["stale"] is True

@@ -1,9 +1,12 @@
-"""Coverage in the background: at start the figures kept by the last run are loaded (or, when
-there are none, computed before the server listens), so the first request answers from memory;
-then every minute — and at once after a staff change (`coverage.forget`) — the figures of the
-default period (last 30 days) are recomputed into the shared cache and kept in `coverage_latest`
-for the next start; once a day (at the first check of the day) every region's figures are stored
-as a snapshot for the trend line."""
+"""Coverage in the background: at start the figures kept by the last run are loaded, so the
+first request answers from memory (on a very first start, with none kept, the server listens at
+once and the leading node computes them in the background: the TV is never held back by them,
+and a coverage request meanwhile waits up to `coverage.FIRST_WAIT_SECONDS` for that one
+computation, then is told to come back — 503 `figures_computing` with Retry-After); then (after
+`coverage_first_refresh_seconds`, 0 by default) every minute — and at once after a staff change
+(`coverage.forget`) — the figures of the default period (last 30 days) are recomputed into the
+shared cache and kept in `coverage_latest` for the next start; once a day (at the first check of
+the day) every region's figures are stored as a snapshot for the trend line."""
 
 from __future__ import annotations
 
@@ -25,16 +28,14 @@ FOLLOW_SECONDS = 5.0  # how often every node looks for figures the leader kept
 
 async def warm_up(app: web.Application) -> None:
     """Before the server listens: serve the figures kept by the last run (marked stale, with their
-    time, until the first refresh replaces them a few seconds later), else compute them now."""
+    time, until the first refresh replaces them a few seconds later). With none kept, nothing is
+    computed here: the leader's first refresh (`run_forever`) does it while the server listens."""
     db, tree = app[keys.DB], app[keys.REGIONS]
     try:
-        if await coverage.load_latest(db, tree) is not None:
-            return
-        started = time.perf_counter()
-        await coverage.keep_latest(db, tree, await coverage.all_figures(db, tree, store=True))
-        log.info("coverage figures computed at start in %.1f s", time.perf_counter() - started)
-    except Exception:  # the server still starts; the first request computes them instead
-        log.exception("coverage figures could not be prepared at start")
+        if await coverage.load_latest(db, tree) is None:
+            log.info("no coverage figures kept: computed in the background")
+    except Exception:  # the server still starts; the first refresh computes them
+        log.exception("the kept coverage figures could not be read at start")
 
 
 async def snapshot_if_due(app: web.Application, now: float | None = None) -> bool:
@@ -51,12 +52,17 @@ async def refresh(app: web.Application) -> None:
     """Recompute the default period's figures into the cache, keep them for the next start, and
     take today's snapshot from them when due."""
     db, tree = app[keys.DB], app[keys.REGIONS]
+    started = time.perf_counter()
     done = await coverage.all_figures(db, tree, cache_seconds=REUSE_SECONDS, store=True)
-    await coverage.keep_latest(db, tree, done)
+    if await coverage.keep_latest(db, tree, done):
+        log.debug("coverage figures computed and kept in %.1f s", time.perf_counter() - started)
     await snapshot_if_due(app)
 
 
 async def run_forever(app: web.Application, interval: float = REFRESH_SECONDS) -> None:
+    first = app[keys.SETTINGS].coverage_first_refresh_seconds
+    if first > 0:  # held back (settings): the kept figures are served meanwhile
+        await coverage.wait_for_change(app[keys.DB], first)
     while True:
         try:
             await refresh(app)

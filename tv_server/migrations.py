@@ -106,6 +106,7 @@ ORDER = [
     "programs_0010_subtitles_per_program",
     "core_0002_rate_limit_hits",
     "core_0003_change_log",
+    "registry_209_heartbeat_columns_unindexed",
 ]
 
 

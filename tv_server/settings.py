@@ -239,6 +239,14 @@ SETTINGS: tuple[Setting, ...] = (
         "wrote, and drops what its caches may no longer serve.",
         float,
     ),
+    Setting(
+        "coverage_first_refresh_seconds",
+        0.0,
+        "Seconds after start before the leading node first recomputes the coverage figures "
+        "(meanwhile those kept by the last run are served, marked stale; a staff change starts "
+        "it at once). Then they are recomputed every minute.",
+        float,
+    ),
     Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),
     Setting(
         "database_url",

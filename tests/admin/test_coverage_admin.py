@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from accounts import apikeys
 from device_registry import coverage
 from device_registry.regions import RegionTree
-from tests.helpers import csrf_of, login, make_settings, test_database
+from tests.helpers import csrf_of, enter, login, make_settings, test_database
 from tv_server import coverage_tasks, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
@@ -434,15 +434,13 @@ async def keep_figures(data_dir, at: float) -> None:
 
 
 async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_stale(
-    front_client, data_dir, monkeypatch
+    front_client, data_dir
 ):
-    async def no_refresh(app):  # hold the background refresh back, to look at the first answer
-        return None
-
-    monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
     yesterday = time.time() - DAY
     await keep_figures(data_dir, yesterday)
-    client = await front_client(create_app(make_settings(data_dir)))
+    # The background refresh held back, to look at the first answer.
+    held = make_settings(data_dir, coverage_first_refresh_seconds=3600)
+    client = await front_client(create_app(held))
     _, key = await apikeys.create(client.app[keys.DB], "operator", ["coverage:read"])
     body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
     assert body["stale"] is True and body["totals"]["installed"] > 0
@@ -458,18 +456,32 @@ async def test_first_request_after_a_restart_is_served_the_kept_figures_marked_s
     assert body["stale"] is False and body["as_of"].startswith(coverage.day_of(time.time()))
 
 
-async def test_without_kept_figures_they_are_computed_before_the_server_listens(
-    front_client, data_dir, monkeypatch
-):
-    async def no_refresh(app):
-        return None
+async def _forget_kept_figures(data_dir) -> None:
+    db = test_database(data_dir)
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("DELETE FROM coverage_latest")
+    finally:
+        await db.close()
 
-    monkeypatch.setattr(coverage_tasks, "refresh", no_refresh)
-    client = await front_client(create_app(make_settings(data_dir)))
+
+async def test_without_kept_figures_the_server_listens_before_computing_them(
+    front_client, data_dir
+):
+    """A very first start: the TV answers at once; the figures come later (here the background
+    refresh is held back, so the first coverage request computes them and waits for that)."""
+    await _forget_kept_figures(data_dir)
+    held = make_settings(data_dir, coverage_first_refresh_seconds=3600)
+    client = await front_client(create_app(held))
     db = client.app[keys.DB]
-    assert await db.fetchval("SELECT COUNT(*) FROM coverage_latest") > 0
+    base = await enter(client)
+    assert (await client.get(base + "home")).status == 200
+    assert coverage.computations(db) == 0  # the TV answered with no figures computed
+    assert await db.fetchval("SELECT COUNT(*) FROM coverage_latest") == 0
     _, key = await apikeys.create(db, "operator", ["coverage:read"])
     body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
+    assert coverage.computations(db) == 1
     installed = await db.fetchval(
         "SELECT COUNT(*) FROM devices WHERE village_code IS NOT NULL"
         " AND state IN ('installed', 'activated', 'active', 'inactive')"
@@ -477,10 +489,60 @@ async def test_without_kept_figures_they_are_computed_before_the_server_listens(
     assert body["stale"] is False and body["totals"]["installed"] == installed
 
 
+async def test_without_kept_figures_the_leader_computes_them_in_the_background(
+    front_client, data_dir
+):
+    await _forget_kept_figures(data_dir)
+    client = await front_client(create_app(make_settings(data_dir)))
+    db = client.app[keys.DB]
+    base = await enter(client)
+    assert (await client.get(base + "home")).status == 200
+    for _ in range(100):  # the leader's first refresh, started as the server listens
+        if await db.fetchval("SELECT COUNT(*) FROM coverage_latest"):
+            break
+        await asyncio.sleep(0.1)
+    assert await db.fetchval("SELECT COUNT(*) FROM coverage_latest") > 0
+    _, key = await apikeys.create(db, "operator", ["coverage:read"])
+    body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
+    assert body["stale"] is False and body["totals"]["installed"] > 0
+    assert coverage.computations(db) == 1  # the request was answered by that computation
+
+
+async def test_figures_still_being_computed_answer_503_with_retry_after(front_client, data_dir):
+    """While the first figures take longer than FIRST_WAIT_SECONDS (a province: a minute), the
+    API and the dashboard say so rather than hold the request (and nginx) for that minute."""
+    await _forget_kept_figures(data_dir)
+    client = await front_client(
+        create_app(make_settings(data_dir, coverage_first_refresh_seconds=3600))
+    )
+    db = client.app[keys.DB]
+    _, key = await apikeys.create(db, "operator", ["coverage:read"])
+    assert (await login(client, "admin")).status == 303
+    # A long computation: the one-at-a-time lock of the computations, held here meanwhile.
+    async with coverage._of(db).lock:
+        api, page = await asyncio.gather(
+            client.get("/api/v1/coverage", headers={"X-API-Key": key}),
+            client.get("/admin/coverage"),
+        )
+        assert api.status == 503 and api.headers["Retry-After"] == "15"
+        assert (await api.json())["error"]["code"] == "figures_computing"
+        assert page.status == 503 and page.headers["Retry-After"] == "15"
+        assert "覆盖统计正在计算中" in await page.text()
+        assert coverage.in_flight(db) == 1  # one computation, waiting for the lock
+    base = await enter(client)
+    assert (await client.get(base + "home")).status == 200
+    body = await (await client.get("/api/v1/coverage", headers={"X-API-Key": key})).json()
+    assert body["stale"] is False and coverage.computations(db) == 1
+
+
 async def test_a_change_wakes_the_background_refresh_which_keeps_the_new_figures(client):
     db = client.app[keys.DB]
-    before = await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest")
-    assert before is not None  # kept at start
+    for _ in range(100):  # kept by the first refresh, in the background from the start
+        before = await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest")
+        if before is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert before is not None
     coverage.forget(db)  # as the registry's staff actions do
     for _ in range(100):
         after = await db.fetchval("SELECT MAX(computed_at) FROM coverage_latest")

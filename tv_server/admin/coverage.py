@@ -67,7 +67,10 @@ MESSAGES = {
     "no_candidate_villages": N_("没有可以提议的嘎查村。"),
     "top_invalid": N_("提议数量要在1到200之间。"),
 }
-ERRORS = {"computation_running": N_("您上一次要求的重新统计还没有完成，请稍等几秒后再刷新。")}
+ERRORS = {
+    "computation_running": N_("您上一次要求的重新统计还没有完成，请稍等几秒后再刷新。"),
+    "figures_computing": N_("覆盖统计正在计算中，请稍等片刻后刷新本页。"),
+}
 NOTICES = {
     "snapshot_taken": N_("已保存今天的覆盖快照。"),
     "wave_proposed": N_("已生成计划中的批次，请修改后再启动。"),
@@ -258,7 +261,14 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             fresh=fresh,
             # Only what a viewer asks for explicitly counts as their computation.
             viewer=f"user:{current_user(request).id}" if fresh or period else None,
+            # The default figures not there yet (a very first start, or a staff change at a
+            # province's scale): answered "being computed" rather than held for a minute.
+            wait=None if fresh or period else coverage.FIRST_WAIT_SECONDS,
         )
+    except coverage.Computing as exc:
+        response = admin_error_response(request, 503, exc.code)
+        response.headers["Retry-After"] = retry_after_header(coverage.COMPUTING_RETRY_SECONDS)
+        return response
     except LimitReached as exc:
         response = admin_error_response(request, 429, exc.code)
         response.headers["Retry-After"] = retry_after_header(coverage.BUSY_RETRY_SECONDS)

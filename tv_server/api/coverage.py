@@ -5,7 +5,10 @@ or as `Authorization: Bearer KEY` (never in the query string: see `keyauth`), an
 (429 with Retry-After); errors are JSON {"error": {"code", "message"}}. The figures are those of
 `as_of`; `stale` is true right after a restart, while the figures kept by the last run are served
 and new ones computed. A custom period is computed once for every caller asking at the same time,
-and one key cannot start a second computation while its first runs (429). Each region also
+and one key cannot start a second computation while its first runs (429). On a very first start
+(no figures kept by a last run) the figures are computed in the background while the server
+listens: a request waits up to `coverage.FIRST_WAIT_SECONDS` for them (so also for new figures
+after a staff change), then gets 503 `figures_computing` with Retry-After. Each region also
 carries `video_starts` and `completions` (boxes that started a program's video in the period, and
 those that watched 90 % of it), beside `views` (program pages shown): computed with the other
 figures and as of the same `as_of` (device_registry.coverage), never per request.
@@ -77,7 +80,14 @@ async def get_coverage(request: web.Request) -> web.Response:
         until = _day(request.query.get("until", ""), "until")
     except Invalid as exc:
         return error(400, exc.code, exc.detail)
-    rep = await coverage.report(db, tree, code, cache_seconds=CACHE_SECONDS)
+    try:
+        rep = await coverage.report(
+            db, tree, code, cache_seconds=CACHE_SECONDS, wait=coverage.FIRST_WAIT_SECONDS
+        )
+    except coverage.Computing:
+        message = "the coverage figures are being computed; try again after Retry-After seconds"
+        response = error(503, "figures_computing", message)
+        return _retry(response, coverage.COMPUTING_RETRY_SECONDS)
     if since is not None or until is not None:
         default = rep.period
         period = coverage.Period(

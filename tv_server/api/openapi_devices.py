@@ -558,6 +558,18 @@ def document() -> dict:
                                 }
                             },
                         },
+                        "503": {
+                            **_error(
+                                "the figures are still being computed (a very first start, or"
+                                " a staff change at a province's scale): figures_computing"
+                            ),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "seconds to wait",
+                                    "schema": {"type": "integer", "minimum": 1},
+                                }
+                            },
+                        },
                     },
                 }
             },
