@@ -18,6 +18,9 @@ from content.directory.demo import SERVICES
 from storage import Conflict, Database, Invalid, NotFound, OutOfScope
 from storage.database import Transaction
 
+# Traditional Mongolian (U+1800–U+18AF): what a Mongolian name or description must contain.
+MONGOLIAN_SCRIPT = re.compile("[\u1800-\u18af]")
+
 KIND_ORDER = ("village_room", "township_station", "banner_centre", "city_centre", "hotline")
 # Kinds from the top of the network down, for forms and filters.
 KINDS = ("hotline", "city_centre", "banner_centre", "township_station", "village_room")
@@ -141,6 +144,7 @@ PROBLEM_TEXT = {
     "region_out_of_scope": "the region lies outside your area",
     "phone_invalid": "not a mainland China phone number nor the 12348 hotline",
     "flag_invalid": "use 1 or 0",
+    "mongolian_lost": "no Mongolian script left (was the file saved as GBK?)",
     "service_unknown": "unknown service code",
     "language_unknown": "unknown language code (zh, mn)",
     "coordinate_invalid": "latitude -90..90 and longitude -180..180, both or neither",
@@ -293,6 +297,9 @@ def clean_point(
         data[field] = _text(raw, field)
         if len(data[field]) > MAX_LENGTHS[field]:
             bad(field, "too_long", f"{len(data[field])} > {MAX_LENGTHS[field]}")
+    for field in ("name_mn", "description_mn"):  # a GBK save turns Mongolian script into "?"
+        if data[field] and (not MONGOLIAN_SCRIPT.search(data[field]) or "?" in data[field]):
+            bad(field, "mongolian_lost", data[field][:40])
     if not data["name"]:
         bad("name", "required")
     data["kind"] = _text(raw, "kind")

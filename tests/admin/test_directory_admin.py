@@ -297,7 +297,7 @@ async def test_csv_upload_reports_bad_rows_and_writes_nothing(client, admin_as):
     before = await db_of(client).fetchall("SELECT * FROM service_points ORDER BY id")
 
     response = await client.post(
-        IMPORT, data=upload(await csrf_of(client, IMPORT), text.encode("gbk"))
+        IMPORT, data=upload(await csrf_of(client, IMPORT), text.encode("utf-8"))
     )
 
     assert response.status == 400
@@ -308,6 +308,28 @@ async def test_csv_upload_reports_bad_rows_and_writes_nothing(client, admin_as):
         (int(rows[1][0]), True),
     }
     assert len(rows) == 2
+    assert [tuple(r) for r in before] == [
+        tuple(r) for r in await db_of(client).fetchall("SELECT * FROM service_points ORDER BY id")
+    ]
+
+
+async def test_a_gbk_save_that_lost_the_mongolian_names_is_refused_row_by_row(client, admin_as):
+    """Excel saving the export as GBK turns the Mongolian names into "?": every such row is
+    reported (with what to do: save as UTF-8) and nothing is written."""
+    await admin_as("editor")
+    exported = (await (await client.get(LIST + "/export.csv")).read()).decode("utf-8-sig")
+    with_mongolian = sum(
+        1 for line in exported.splitlines()[1:] if re.search("[\u1800-\u18af]", line)
+    )
+    assert with_mongolian > 0  # the demo's pastoral banners have drafted Mongolian names
+    before = await db_of(client).fetchall("SELECT * FROM service_points ORDER BY id")
+    gbk = exported.encode("gbk", errors="replace")  # what the lossy save leaves
+    response = await client.post(IMPORT, data=upload(await csrf_of(client, IMPORT), gbk))
+    assert response.status == 400
+    html = await response.text()
+    lost = re.findall(r"<tr><td>(\d+)</td><td>([^<]*蒙古文已变成问号[^<]*)</td></tr>", html)
+    assert len(lost) == with_mongolian
+    assert "UTF-8" in lost[0][1]
     assert [tuple(r) for r in before] == [
         tuple(r) for r in await db_of(client).fetchall("SELECT * FROM service_points ORDER BY id")
     ]
