@@ -12,6 +12,7 @@ import pytest
 
 from appointments import bookings, slots
 from callbacks.deadlines import Calendar
+from storage import clock
 from tests.helpers import (
     DEMO_PASSWORD,
     FOCUSED,
@@ -37,8 +38,12 @@ async def tv(front_server, data_dir, chromium):
 
 
 async def one_seat_left(db) -> slots.Slot:
-    """Legal aid at the station: two seats a slot every day; another box takes one of the first."""
-    await slots.add_patterns(db, POINT, "legal_aid", list(range(1, 8)), "15:00", "15:30", 2)
+    """Legal aid at the station: two seats a slot every day but today (today's 15:00 slot may lie
+    within the cancel cutoff, where the household can book but no longer cancel on the TV);
+    another box takes one of the first."""
+    today = clock.today().isoweekday()
+    days = [d for d in range(1, 8) if d != today]
+    await slots.add_patterns(db, POINT, "legal_aid", days, "15:00", "15:30", 2)
     first = (await slots.offered(db, Calendar(), POINT, "legal_aid", time.time(), 14))[0]
     other = await db.fetchval("SELECT id FROM devices WHERE serial = 'DEMO-0002'")
     draft = await bookings.save_draft(db, other, "legal_aid", POINT, "13900139000")
