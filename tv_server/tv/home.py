@@ -12,6 +12,7 @@ dropped by "adviser" and "media" changes.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -80,6 +81,9 @@ class Shell:
     # a request compresses only its own parts.
     encoded: tuple[bytes | None, ...] = ()
     deflated: tuple[bytes | None, ...] = ()
+    # The texts and part names hashed once: a page's ETag hashes this and its parts only (the
+    # whole body, tens of KB at 4K, cost more to hash than all the parts to build).
+    digest: bytes = b""
 
 
 def shell(request: web.Request, box: TvBox, shared) -> Shell:
@@ -125,7 +129,17 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
         link.group(0),
         encoded,
         tuple(None if b is None else deflate_piece(b) for b in encoded),
+        _digest(p.encode() if i % 2 else encoded[i] for i, p in enumerate(pieces)),
     )
+
+
+def _digest(pieces) -> bytes:
+    """A digest of byte strings in order (each length-prefixed: no two lists hash alike)."""
+    h = hashlib.blake2b(digest_size=16)
+    for piece in pieces:
+        h.update(len(piece).to_bytes(4, "big"))
+        h.update(piece)
+    return h.digest()
 
 
 def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) -> Screen:
@@ -151,12 +165,13 @@ def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) 
     else:  # Mongolian as images (or no stylesheet to choose): the whole page, then compressed
         html = "".join(parts[p] if i % 2 else p for i, p in enumerate(found.pieces))
         return make_screen(with_mongolian(request, html, box))
-    body, gzipped = [], [GZIP_HEADER]
+    body, gzipped, own_parts = [], [GZIP_HEADER], [found.digest]
     packed = app[PACKED_PARTS]
     for i, piece in enumerate(found.pieces):
         if i % 2:
             data = parts[piece].encode()
             body.append(data)
+            own_parts.append(data)
             if piece in OWN_PARTS:  # the household's name, its resume: seen once, kept as is
                 gzipped.append(stored_piece(data))
             else:  # a village's adviser card, a count, a stylesheet link: shared, compressed once
@@ -169,7 +184,8 @@ def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) 
             gzipped.append(found.deflated[i])
     whole = b"".join(body)
     gzipped += (DEFLATE_END, gzip_trailer(whole))
-    return screen_of(whole, b"".join(gzipped))
+    # The ETag: the shell's digest and the parts (the shell's texts decide the rest of the body).
+    return screen_of(whole, b"".join(gzipped), digest=_digest(own_parts)[:12].hex())
 
 
 def _template(request: web.Request, name: str):
