@@ -46,6 +46,7 @@ from tv_ui.i18n import N_, gettext
 PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html", "css")
 MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
 ADVISER_CARD_SECONDS = 60.0
+NO_NAMES: set[str] = set()  # a page's parts: the script names are in the shell's already
 PREFETCH_SECONDS = 2.0
 OWN_PARTS = frozenset({"greeting", "resume_html"})  # parts hardly any two boxes share
 PACKED_PARTS = web.AppKey("tv_home_packed_parts", BoundedCache)
@@ -74,7 +75,7 @@ class Shell:
 
     pieces: tuple[str, ...]  # the texts ("" in modes zh and mn: see `encoded`), the part names
     mode: str  # "zh": pruned tv.css; "mn": vertical layout and font subset; "": see `page`
-    names: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()  # reduced by the mode's RuleNames.key_of
     codepoints: frozenset[int] = frozenset()
     base_link: str = ""  # the whole tv.css (kept when a screen has no Mongolian character)
     # The texts as UTF-8 and compressed (screencache.deflate_piece; None at the parts' places):
@@ -104,11 +105,11 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
     app = request.app
     link = tvfont.BASE_LINK.search(html)
     styles, fonts = app.get(tvfont.STYLES), app.get(tvfont.FONT)
-    mode, script_names = "", set()
+    mode, script_names, rules = "", set(), None
     if link is not None and box.lang != "mn" and styles is not None:
-        mode, script_names = "zh", styles.script_names
+        mode, script_names, rules = "zh", styles.script_names, styles.rule_names
     elif link is not None and box.rendering == "mn" and fonts is not None and fonts.available:
-        mode, script_names = "mn", fonts.script_names
+        mode, script_names, rules = "mn", fonts.script_names, fonts.rule_names
         html = tvfont.vertical_digits(html)  # the markers hold no digit
         link = tvfont.BASE_LINK.search(html)
     if link is None or mode == "":  # no link to choose, or Mongolian as images: see `page`
@@ -119,7 +120,8 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
     # Kept small (a shell per village and announcement set, thousands at the evening peak): the
     # texts only as bytes, and the name and character sets, alike in most shells, shared.
     sets = app[SHELL_SETS]
-    names = tvfont.screen_names(html, script_names)
+    # Reduced once to what decides the stylesheet (RuleNames.key_of): a page reduces its parts'.
+    names = rules.key_of(tvfont.screen_names(html, script_names))
     chars = frozenset(ord(c) for c in set(tvfont.MONGOLIAN.findall(html)))
     return Shell(
         tuple(p if i % 2 else "" for i, p in enumerate(pieces)),
@@ -151,15 +153,15 @@ def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) 
     if found.mode == "zh":
         own = "".join(parts.values())
         styles = app[tvfont.STYLES]
-        names = found.names | tvfont.screen_names(own, styles.script_names)
-        parts["css"] = f'<link rel="stylesheet" href="/tv/css/{styles.register_names(names)}.css">'
+        key = found.names | styles.rule_names.key_of(tvfont.screen_names(own, NO_NAMES))
+        parts["css"] = f'<link rel="stylesheet" href="/tv/css/{styles.register_key(key)}.css">'
     elif found.mode == "mn":
         parts = {k: tvfont.vertical_digits(v) for k, v in parts.items()}
         own = "".join(parts.values())
         fonts = app[tvfont.FONT]
-        names = found.names | tvfont.screen_names(own, fonts.script_names)
+        key = found.names | fonts.rule_names.key_of(tvfont.screen_names(own, NO_NAMES))
         chars = found.codepoints | {ord(c) for c in set(tvfont.MONGOLIAN.findall(own))}
-        name = fonts.register_found(frozenset(chars), names)
+        name = fonts.register_found(frozenset(chars), key, keyed=True)
         link = f'<link rel="stylesheet" href="/tv/font/{name}.css">'
         parts["css"] = found.base_link if name is None else link
     else:  # Mongolian as images (or no stylesheet to choose): the whole page, then compressed
