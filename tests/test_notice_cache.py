@@ -53,7 +53,7 @@ async def test_coming_soon_homes_are_each_boxs_own_notice(client):
     serials = list(dict.fromkeys(serials))
     # DEMO-0240's household chose Chinese; the others of its banner speak Mongolian.
     await client.get("/tv/", params={"stb": "DEMO-0240", "lang": "zh"})
-    seen, renderings = [], set()
+    seen, renderings, etags = [], set(), set()
     for serial in serials * 2:  # the first of each kind renders, the rest splice
         home = await enter(client, serial) + "home"
         plain = await client.get(home, headers={"Accept-Encoding": "identity"})
@@ -68,7 +68,12 @@ async def test_coming_soon_homes_are_each_boxs_own_notice(client):
         view = await client.app[keys.BOXES].get(serial)
         assert body == _fresh(client, view, home)
         seen.append(body)
+        etag = plain.headers["ETag"]
+        assert zipped.headers["ETag"] == etag
+        assert (await client.get(home, headers={"If-None-Match": etag})).status == 304
+        etags.add((body, etag))
         renderings.add(rendering_for(make_mocked_request("GET", home, app=client.app), view))
     assert {r.lang for r in renderings} == {"zh", "mn"}, renderings  # both languages covered
     assert client.app[NOTICES].hits > 0
     assert seen[:3] == seen[3:]  # the same box: the same page, from the cache
+    assert len({e for _b, e in etags}) == len({b for b, _e in etags})  # an ETag per page

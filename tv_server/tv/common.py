@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -334,18 +335,22 @@ def notice(
             },
         )
         texts = tuple(piece.encode() for piece in html.split(AGAIN))
-        found = (texts, tuple(deflate_piece(t) for t in texts))
+        lengths_and_texts = b"".join(len(t).to_bytes(4, "big") + t for t in texts)
+        digest = hashlib.blake2b(lengths_and_texts, digest_size=16).digest()
+        found = (texts, tuple(deflate_piece(t) for t in texts), digest)
         if notices is not None:
             notices.put(key, found)
     else:  # as rendering it would have: the rest of the request speaks the notice's language
         i18n.use_language(rendering.lang)
-    texts, deflated = found
+    texts, deflated, digest = found
     link = str(escape(again or "/tv/")).encode()
     body = link.join(texts)
     gzipped = [GZIP_HEADER, deflated[0]]
     for piece in deflated[1:]:
         gzipped += (stored_piece(link), piece)
     gzipped += (DEFLATE_END, gzip_trailer(body))
-    response = send(request, screen_of(body, b"".join(gzipped)), status=status)
+    # The ETag from the texts' digest (hashed once) and the link: not the whole body each time.
+    etag = hashlib.blake2b(digest + link, digest_size=12).hexdigest()
+    response = send(request, screen_of(body, b"".join(gzipped), digest=etag), status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
