@@ -75,5 +75,7 @@ async def test_coming_soon_homes_are_each_boxs_own_notice(client):
         renderings.add(rendering_for(make_mocked_request("GET", home, app=client.app), view))
     assert {r.lang for r in renderings} == {"zh", "mn"}, renderings  # both languages covered
     assert client.app[NOTICES].hits > 0
+    metrics = await (await client.get("/metrics")).text()
+    assert re.search(r'cache="tv_notices"[^\n]* [1-9]', metrics), "counted on /metrics"
     assert seen[:3] == seen[3:]  # the same box: the same page, from the cache
     assert len({e for _b, e in etags}) == len({b for b, _e in etags})  # an ETag per page
