@@ -52,21 +52,26 @@ def box_query(serial: str) -> tuple[str, tuple]:
 
 
 def box_from(row) -> Box | None:
+    """The box of a `box_query` row (by position, in the query's column order: read for every
+    launch, where a look-up by column name cost more than the rest of this)."""
     if row is None:
         return None
+    (id_, serial, state, village, household, family, profile, webp, generation, hls, lang, mong) = (
+        row
+    )
     return Box(
-        row["id"],
-        row["serial"],
-        row["state"],
-        row["village_code"],
-        row["household_label"],
-        row["family"],
-        row["profile"],
-        bool(row["webp"]),
-        row["token_generation"],
-        bool(row["hls"]),
-        row["language"],
-        bool(row["mong"]),
+        id_,
+        serial,
+        state,
+        village,
+        household,
+        family,
+        profile,
+        bool(webp),
+        generation,
+        bool(hls),
+        lang,
+        bool(mong),
     )
 
 

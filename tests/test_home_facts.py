@@ -168,3 +168,22 @@ async def test_the_spliced_gzip_body_inflates_to_the_page(client, box):
         assert gzip.decompress(raw) == await plain.read()
         assert zlib.decompress(raw, 16 + zlib.MAX_WBITS) == gzip.decompress(raw)
         assert packed.headers["ETag"] == plain.headers["ETag"]
+
+
+async def test_the_homes_etag_follows_its_own_parts(client, box):
+    """The home's ETag is hashed from its shell's digest and its parts, not the whole body:
+    the same page keeps it (and answers 304), a changed part changes it."""
+    first = await client.get(box + "home")
+    again = await client.get(box + "home")
+    assert await first.read() == await again.read()
+    etag = first.headers["ETag"]
+    assert again.headers["ETag"] == etag
+    assert (await client.get(box + "home", headers={"If-None-Match": etag})).status == 304
+    db = client.app[keys.DB]
+    await db.execute("UPDATE devices SET household_label = '第8户' WHERE serial = 'DEMO-0001'")
+    await caches.changed(client.app, "box", ["DEMO-0001"])
+    changed = await client.get(box + "home", headers={"If-None-Match": etag})
+    assert changed.status == 200 and "第8户" in await changed.text()
+    assert changed.headers["ETag"] != etag
+    other = await client.get(await enter(client, "DEMO-0002") + "home")
+    assert other.headers["ETag"] not in (etag, changed.headers["ETag"])

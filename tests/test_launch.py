@@ -107,3 +107,19 @@ def test_launch_secret_is_generated_once_and_kept(tmp_path):
     second = ensure_secrets(settings).launch_secret
     assert first == second and len(first) == 64
     assert (tmp_path / "launch_secret").stat().st_mode & 0o077 == 0
+
+
+async def test_launch_redirect_is_the_same_as_a_raised_one(client, box):
+    # The launch returns its 303 (no exception); `/tv/` with the cookie still raises its own:
+    # the two answers carry the same bytes apart from the launch's cookie and the date.
+    response = await client.get("/tv/launch", params=launch_params(), allow_redirects=False)
+    assert response.status == 303
+    location = response.headers["Location"]
+    assert response.headers["Set-Cookie"].startswith("ltv_box=" + location.split("/")[3] + ";")
+    raised = await client.get("/tv/", allow_redirects=False)
+    assert raised.status == 303 and raised.headers["Location"] == location
+    apart = {"Set-Cookie", "Date"}
+    assert [(k, v) for k, v in response.headers.items() if k not in apart] == [
+        (k, v) for k, v in raised.headers.items() if k not in apart
+    ]
+    assert await response.read() == await raised.read() == b"303: See Other"

@@ -49,6 +49,7 @@ from tv_server.screencache import ScreenCache
 from tv_server.settings import Settings, ensure_secrets
 from tv_server.static import StaticAssets, serve_static
 from tv_server.tv import fastlane, home
+from tv_server.tv.common import NOTICES
 from tv_server.tv.routes import setup_tv
 from tv_ui import i18n
 
@@ -209,6 +210,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.POINT_NAMES] = BoundedCache("tv_point_names", 5000)
     app[fastlane.FAST] = fastlane.FastLane()
     home.setup(app)
+    app[NOTICES] = BoundedCache("tv_notices", 512)
     app[mongol_image.IMAGES] = mongol_image.MongolianImages(tvfont.find_font())
     app[mongol_image.SCREEN_IMAGES] = mongol_image.ScreenImages(
         tvfont.find_font(), app[keys.STATIC].by_name["tv.css"].body

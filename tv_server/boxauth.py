@@ -32,7 +32,7 @@ class BoxAuthError(Exception):
 
 def launch_signature(secret: str, serial: str, ts: int | str, lang: str = "") -> str:
     message = f"{serial}|{ts}|{lang}" if lang else f"{serial}|{ts}"
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), message.encode(), "sha256").hex()  # one-shot: C only
 
 
 def verify_launch(
@@ -80,7 +80,7 @@ class TokenSigner:
         return self._verified
 
     def _mac(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:16])
+        return _b64(hmac.digest(self._key, payload.encode(), "sha256")[:16])
 
     def issue(self, serial: str, now: float | None = None, generation: int = 0) -> str:
         issued = int(time.time() if now is None else now)

@@ -36,6 +36,7 @@ from device_registry import coverage
 from storage.changes import Change
 from tv_server import keys, tvfont
 from tv_server.tv import fastlane, home
+from tv_server.tv.common import NOTICES
 
 
 async def changed(app: Mapping, kind: str, ids: Iterable[Any] = (), region: str = "") -> None:
@@ -103,8 +104,10 @@ def wire(app: Mapping) -> None:
 
     # Pruned stylesheets depend on tv.css alone (no change drops them): counted in /metrics.
     # So are the phone numbers' forms (a pure function of the number).
-    # And the verdicts on box tokens' signatures (expiry and revocation are checked on each read).
+    # And the verdicts on box tokens' signatures (expiry and revocation are checked on each read),
+    # and the rendered notices (their rendering, key-map family and kind decide them).
     pure = (
+        app[NOTICES],
         app[tvfont.STYLES].memo,
         app[tvfont.FONT].sheets,
         *phones.CACHES,

@@ -36,9 +36,15 @@ def make_screen(html: str, tags: Iterable[str] = ()) -> Screen:
     return screen_of(body, gzip_body(body), tags)
 
 
-def screen_of(body: bytes, gzipped: bytes, tags: Iterable[str] = ()) -> Screen:
-    """A screen whose gzip body is made already (tv_server.tv.home splices it from parts)."""
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+def screen_of(
+    body: bytes, gzipped: bytes, tags: Iterable[str] = (), digest: str | None = None
+) -> Screen:
+    """A screen whose gzip body is made already (tv_server.tv.home splices it from parts).
+    `digest`: a hex digest that changes whenever the body does, known without hashing the whole
+    body (the home's: its shell's digest and its parts); by default the body's own."""
+    if digest is None:
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+    etag = '"' + digest + '"'
     headers = CIMultiDict({**TV_SCREEN, "ETag": etag})
     gzip_headers = CIMultiDict({**headers, "Content-Encoding": "gzip"})
     return Screen(body, gzipped, etag, frozenset(tags), headers, gzip_headers)

@@ -173,6 +173,12 @@ class ScreenStyles:
         assembled from parts unions its parts' names instead of scanning the whole page."""
         return self._register_key(self.rule_names.key_of(found))
 
+    def register_key(self, key: frozenset[str]) -> str:
+        """`register_names` for names already reduced by `rule_names.key_of` (which gives the
+        same for the union of two screens' keys as for the union of their names: a page joined
+        from a shell reduced once and small parts reduces only the parts)."""
+        return self._register_key(key)
+
     def _register_key(self, found: frozenset[str]) -> str:
         name = self.memo.get(found)
         if name is None:
@@ -318,12 +324,16 @@ class MongolianFont:
         codepoints = frozenset(ord(c) for c in set(MONGOLIAN.findall(text)))
         return self.register_found(codepoints, screen_names(text, self.script_names))
 
-    def register_found(self, codepoints: frozenset[int], found: frozenset[str]) -> str | None:
+    def register_found(
+        self, codepoints: frozenset[int], found: frozenset[str], *, keyed: bool = False
+    ) -> str | None:
         """`register` for a screen whose Mongolian characters and class/id names are known (a
-        screen assembled from parts unions its parts' instead of scanning the whole page)."""
+        screen assembled from parts unions its parts' instead of scanning the whole page);
+        `keyed`: the names are already reduced by `rule_names.key_of` (see `register_key`)."""
         if self._bytes is None or not codepoints:
             return None
-        found = self.rule_names.key_of(found)
+        if not keyed:
+            found = self.rule_names.key_of(found)
         known = self._names.get((codepoints, found))
         if known is not None and known in self.sets:
             self.sets.move_to_end(known)

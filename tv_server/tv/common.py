@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 import aiohttp_jinja2
 from aiohttp import web
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from storage.changes import BoundedCache
 from tv_server import keys, mongol_image, tvfont
 from tv_server.boxauth import BoxAuthError
 from tv_server.boxes import BoxView
-from tv_server.screencache import make_screen, send
+from tv_server.screencache import (
+    DEFLATE_END,
+    GZIP_HEADER,
+    deflate_piece,
+    gzip_trailer,
+    make_screen,
+    screen_of,
+    send,
+    stored_piece,
+)
 from tv_server.tv import fastlane
 from tv_ui import i18n, labels
 from tv_ui.keymaps import keymap_json
@@ -289,6 +300,12 @@ async def cached(
     return send(request, screen)
 
 
+# Notices rendered once per rendering, key-map family and kind, split where `again` goes (the
+# only per-box part: 知道了's link back to the box's own entry). A coming-soon box's home is one.
+NOTICES = web.AppKey("tv_notices", BoundedCache)
+AGAIN = "\x00again\x00"
+
+
 def notice(
     request: web.Request,
     view: BoxView | None,
@@ -298,20 +315,45 @@ def notice(
     again: str | None = None,
 ):
     """A polite full-screen notice: not enrolled yet, coming soon, or a bad address. `again` is
-    where 知道了 leads (the box's own entry when known, else /tv/)."""
-    html = render_notice_page(
-        request,
-        "tv/notice.html",
-        rendering_for(request, view),
-        {
-            "static": request.app[keys.STATIC].url,
-            "keymap": keymap_json(view.box.keymap_family if view else None),
-            "hotline": request.app[keys.SETTINGS].hotline,
-            "announcements": [],
-            "kind": kind,
-            "again": again or "/tv/",
-        },
-    )
-    response = send_html(request, html, status=status)
+    where 知道了 leads (the box's own entry when known, else /tv/). Rendered once per rendering,
+    key-map family and kind (`NOTICES`), with `again` spliced in, body and gzip alike
+    (tests/test_notice_cache.py compares it with a fresh rendering)."""
+    rendering = rendering_for(request, view)
+    family = view.box.keymap_family if view else None
+    notices = request.app.get(NOTICES)
+    key = (rendering, family, kind)
+    found = notices.get(key) if notices is not None else None
+    if found is None:
+        html = render_notice_page(
+            request,
+            "tv/notice.html",
+            rendering,
+            {
+                "static": request.app[keys.STATIC].url,
+                "keymap": keymap_json(family),
+                "hotline": request.app[keys.SETTINGS].hotline,
+                "announcements": [],
+                "kind": kind,
+                "again": Markup(AGAIN),  # noqa: S704 - a constant marker, replaced below
+            },
+        )
+        texts = tuple(piece.encode() for piece in html.split(AGAIN))
+        lengths_and_texts = b"".join(len(t).to_bytes(4, "big") + t for t in texts)
+        digest = hashlib.blake2b(lengths_and_texts, digest_size=16).digest()
+        found = (texts, tuple(deflate_piece(t) for t in texts), digest)
+        if notices is not None:
+            notices.put(key, found)
+    else:  # as rendering it would have: the rest of the request speaks the notice's language
+        i18n.use_language(rendering.lang)
+    texts, deflated, digest = found
+    link = str(escape(again or "/tv/")).encode()
+    body = link.join(texts)
+    gzipped = [GZIP_HEADER, deflated[0]]
+    for piece in deflated[1:]:
+        gzipped += (stored_piece(link), piece)
+    gzipped += (DEFLATE_END, gzip_trailer(body))
+    # The ETag from the texts' digest (hashed once) and the link: not the whole body each time.
+    etag = hashlib.blake2b(digest + link, digest_size=12).hexdigest()
+    response = send(request, screen_of(body, b"".join(gzipped), digest=etag), status=status)
     response.headers["Cache-Control"] = "no-store"
     return response

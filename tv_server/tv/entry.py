@@ -20,11 +20,14 @@ from tv_ui import i18n, labels
 COOKIE = "ltv_box"
 
 
-def _enter(request: web.Request, serial: str, generation: int = 0) -> web.HTTPSeeOther:
+def _enter(request: web.Request, serial: str, generation: int = 0) -> web.Response:
+    """The 303 to the box's home with its new token, returned rather than raised (no exception
+    through the middleware for the launch of every box): the same bytes as a raised
+    `web.HTTPSeeOther` (tests/test_launch.py compares the two)."""
     settings = request.app[keys.SETTINGS]
     token = request.app[keys.TOKENS].issue(serial, generation=generation)
-    location = request.app.router["tv_home"].url_for(token=token)
-    response = web.HTTPSeeOther(location)
+    response = web.Response(status=303, text="303: See Other")
+    response.headers["Location"] = str(request.app.router["tv_home"].url_for(token=token))
     # A cookie where the box keeps one, so /tv/ finds the box again; the URL token is what counts.
     response.set_cookie(
         COOKIE,
@@ -65,7 +68,7 @@ async def _admit(request: web.Request, serial: str, lang: str = "") -> web.Strea
         return notice(request, view, "not_enrolled", again=again)
     request.app[keys.USAGE].record_launch(view.box.id)
     home_parts.prefetch(request, view.box.id, facts, commits)
-    raise _enter(request, serial, view.box.token_generation)
+    return _enter(request, serial, view.box.token_generation)
 
 
 # Failed launches per client address (setting launch_failures_per_ip): forged or stale signatures

@@ -12,6 +12,7 @@ dropped by "adviser" and "media" changes.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ from tv_ui.i18n import N_, gettext
 PARTS = ("greeting", "mine_sub", "resume_html", "adviser_html", "css")
 MARKS = {name: Markup("\x00%s\x00") % name for name in PARTS}
 ADVISER_CARD_SECONDS = 60.0
+NO_NAMES: set[str] = set()  # a page's parts: the script names are in the shell's already
 PREFETCH_SECONDS = 2.0
 OWN_PARTS = frozenset({"greeting", "resume_html"})  # parts hardly any two boxes share
 PACKED_PARTS = web.AppKey("tv_home_packed_parts", BoundedCache)
@@ -73,13 +75,16 @@ class Shell:
 
     pieces: tuple[str, ...]  # the texts ("" in modes zh and mn: see `encoded`), the part names
     mode: str  # "zh": pruned tv.css; "mn": vertical layout and font subset; "": see `page`
-    names: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()  # reduced by the mode's RuleNames.key_of
     codepoints: frozenset[int] = frozenset()
     base_link: str = ""  # the whole tv.css (kept when a screen has no Mongolian character)
     # The texts as UTF-8 and compressed (screencache.deflate_piece; None at the parts' places):
     # a request compresses only its own parts.
     encoded: tuple[bytes | None, ...] = ()
     deflated: tuple[bytes | None, ...] = ()
+    # The texts and part names hashed once: a page's ETag hashes this and its parts only (the
+    # whole body, tens of KB at 4K, cost more to hash than all the parts to build).
+    digest: bytes = b""
 
 
 def shell(request: web.Request, box: TvBox, shared) -> Shell:
@@ -100,11 +105,11 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
     app = request.app
     link = tvfont.BASE_LINK.search(html)
     styles, fonts = app.get(tvfont.STYLES), app.get(tvfont.FONT)
-    mode, script_names = "", set()
+    mode, script_names, rules = "", set(), None
     if link is not None and box.lang != "mn" and styles is not None:
-        mode, script_names = "zh", styles.script_names
+        mode, script_names, rules = "zh", styles.script_names, styles.rule_names
     elif link is not None and box.rendering == "mn" and fonts is not None and fonts.available:
-        mode, script_names = "mn", fonts.script_names
+        mode, script_names, rules = "mn", fonts.script_names, fonts.rule_names
         html = tvfont.vertical_digits(html)  # the markers hold no digit
         link = tvfont.BASE_LINK.search(html)
     if link is None or mode == "":  # no link to choose, or Mongolian as images: see `page`
@@ -115,7 +120,8 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
     # Kept small (a shell per village and announcement set, thousands at the evening peak): the
     # texts only as bytes, and the name and character sets, alike in most shells, shared.
     sets = app[SHELL_SETS]
-    names = tvfont.screen_names(html, script_names)
+    # Reduced once to what decides the stylesheet (RuleNames.key_of): a page reduces its parts'.
+    names = rules.key_of(tvfont.screen_names(html, script_names))
     chars = frozenset(ord(c) for c in set(tvfont.MONGOLIAN.findall(html)))
     return Shell(
         tuple(p if i % 2 else "" for i, p in enumerate(pieces)),
@@ -125,7 +131,17 @@ def _split(request: web.Request, box: TvBox, html: str) -> Shell:
         link.group(0),
         encoded,
         tuple(None if b is None else deflate_piece(b) for b in encoded),
+        _digest(p.encode() if i % 2 else encoded[i] for i, p in enumerate(pieces)),
     )
+
+
+def _digest(pieces) -> bytes:
+    """A digest of byte strings in order (each length-prefixed: no two lists hash alike)."""
+    h = hashlib.blake2b(digest_size=16)
+    for piece in pieces:
+        h.update(len(piece).to_bytes(4, "big"))
+        h.update(piece)
+    return h.digest()
 
 
 def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) -> Screen:
@@ -137,26 +153,27 @@ def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) 
     if found.mode == "zh":
         own = "".join(parts.values())
         styles = app[tvfont.STYLES]
-        names = found.names | tvfont.screen_names(own, styles.script_names)
-        parts["css"] = f'<link rel="stylesheet" href="/tv/css/{styles.register_names(names)}.css">'
+        key = found.names | styles.rule_names.key_of(tvfont.screen_names(own, NO_NAMES))
+        parts["css"] = f'<link rel="stylesheet" href="/tv/css/{styles.register_key(key)}.css">'
     elif found.mode == "mn":
         parts = {k: tvfont.vertical_digits(v) for k, v in parts.items()}
         own = "".join(parts.values())
         fonts = app[tvfont.FONT]
-        names = found.names | tvfont.screen_names(own, fonts.script_names)
+        key = found.names | fonts.rule_names.key_of(tvfont.screen_names(own, NO_NAMES))
         chars = found.codepoints | {ord(c) for c in set(tvfont.MONGOLIAN.findall(own))}
-        name = fonts.register_found(frozenset(chars), names)
+        name = fonts.register_found(frozenset(chars), key, keyed=True)
         link = f'<link rel="stylesheet" href="/tv/font/{name}.css">'
         parts["css"] = found.base_link if name is None else link
     else:  # Mongolian as images (or no stylesheet to choose): the whole page, then compressed
         html = "".join(parts[p] if i % 2 else p for i, p in enumerate(found.pieces))
         return make_screen(with_mongolian(request, html, box))
-    body, gzipped = [], [GZIP_HEADER]
+    body, gzipped, own_parts = [], [GZIP_HEADER], [found.digest]
     packed = app[PACKED_PARTS]
     for i, piece in enumerate(found.pieces):
         if i % 2:
             data = parts[piece].encode()
             body.append(data)
+            own_parts.append(data)
             if piece in OWN_PARTS:  # the household's name, its resume: seen once, kept as is
                 gzipped.append(stored_piece(data))
             else:  # a village's adviser card, a count, a stylesheet link: shared, compressed once
@@ -169,7 +186,8 @@ def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) 
             gzipped.append(found.deflated[i])
     whole = b"".join(body)
     gzipped += (DEFLATE_END, gzip_trailer(whole))
-    return screen_of(whole, b"".join(gzipped))
+    # The ETag: the shell's digest and the parts (the shell's texts decide the rest of the body).
+    return screen_of(whole, b"".join(gzipped), digest=_digest(own_parts)[:12].hex())
 
 
 def _template(request: web.Request, name: str):
