@@ -513,7 +513,14 @@ class Runner:
     else wants it; `nice -n 19` as well, which is all that is left without `chrt`) and bound
     to `threads` CPUs (`taskset`) when fewer than this process may use, so that even at
     nice 19 its threads never occupy the core the server needs when a request arrives; the
-    commands' own thread counts follow `threads` too (`make_outputs`)."""
+    commands' own thread counts follow `threads` too (`make_outputs`).
+
+    FFmpeg dies with the server: `setpriv --pdeathsig KILL` (util-linux) asks the kernel to
+    send it SIGKILL when the thread that started it ends, and the exec chain keeps that. The
+    thread is the one that called this runner (a worker thread of `asyncio.to_thread`), which
+    waits for FFmpeg to end, so it only ends before FFmpeg when the whole process dies (a
+    leader killed with kill -9 or the OOM killer): the next leader's restart of the job does
+    not race an orphan writing the same files."""
 
     def __init__(
         self,
@@ -529,9 +536,11 @@ class Runner:
 
     def prefix(self) -> list[str]:
         """What runs FFmpeg: the low-priority wrappers found on this machine."""
-        if not self.nice:
-            return []
         out = []
+        if shutil.which("setpriv"):  # FFmpeg dies with this process, even when it is killed
+            out += ["setpriv", "--pdeathsig", "KILL"]
+        if not self.nice:
+            return out
         if shutil.which("chrt"):
             out += ["chrt", "--idle", "0"]
         if shutil.which("nice"):
