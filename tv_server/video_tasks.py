@@ -51,6 +51,7 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
         db, settings.data_path, job, source_rel, sha, ladder=ladder,
         max_seconds=settings.video_max_seconds,
         runner=video.Runner(on_progress, threads=video.thread_count(settings.video_ffmpeg_threads)),
+        max_fps=settings.video_max_fps,
     )  # fmt: skip
     if state == "done":
         await caches.changed(app, "media", [job.id])
