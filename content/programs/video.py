@@ -7,8 +7,9 @@ segments aligned across renditions by forced key frames, a master playlist) and 
 -24 LKFS (GY/T 282-2014) with two-pass `loudnorm` (the first pass only measures); then poster
 candidates and a thumbnail strip for seeking are taken from the MP4. Renditions never
 exceed the source, in size or in frame rate; a fast source (a 120 or 240 fps phone video) is
-brought down to the frame-rate cap (`output_rate`). Outputs live under DATA_DIR/video/<sha[:2]>/<sha>/, keyed by the source
-media's hash, and are written to a temporary folder renamed into place when complete.
+brought down to the frame-rate cap (`output_rate`). Outputs live under
+DATA_DIR/video/<sha[:2]>/<sha>/, keyed by the source media's hash, and are written to a
+temporary folder renamed into place when complete.
 
 The queue is the `video_jobs` table (states queued → running → done | failed); the server's
 runner (tv_server/video_tasks.py) claims jobs, and a job found `running` at start-up is queued
