@@ -535,12 +535,19 @@ def make_outputs(
         facts = {
             "duration": round(src.duration, 3),
             "source": {
-                "width": src.width, "height": src.height, "codec": src.codec,
+                "width": src.width,
+                "height": src.height,
+                "codec": src.codec,
                 "fps": round(float(src.fps), 3) if src.fps is not None else None,
             },
             "renditions": [
-                {"name": r.name, "width": r.width, "height": r.height, "kbps": r.kbps,
-                 "fps": fps(r.height)}
+                {
+                    "name": r.name,
+                    "width": r.width,
+                    "height": r.height,
+                    "kbps": r.kbps,
+                    "fps": fps(r.height),
+                }
                 for r in rungs
             ],
             "mp4": {"width": mp4_w, "height": mp4_h, "kbps": MP4_MAX_KBPS, "fps": fps(mp4_h)},
