@@ -17,7 +17,7 @@ from aiohttp import FormData
 from content.programs import subtitle_edits, subtitles, video, workflow
 from storage import Invalid
 from tests.helpers import act_on_program, csrf_of, enter, login, make_settings
-from tv_server import keys
+from tv_server import keys, video_tasks
 from tv_server.app import create_app
 
 SLUG = "fang-dianxin-zhapian"  # the demo program with a video
@@ -291,6 +291,24 @@ async def test_burned_in_copy_for_a_model_without_overlay(front_client, data_dir
     newer = (await draft_track(db, pid)).burn_file
     assert newer != track.burn_file
     assert re.search(r'<video[^>]* src="([^"]+)"', html).group(1) == f"/media/{newer}"
+    # The first copy: no draft or published track shows it any more, the leader's sweep deletes
+    # it (row and MP4); the one boxes are shown stays.
+    assert burned.exists()
+    assert await video_tasks.prune_once(client.app) == 1
+    assert not burned.exists() and (data_dir / newer).is_file()
+    assert (await client.get(f"/media/{track.burn_file}")).status == 404
+    burns = "SELECT COUNT(*) FROM subtitle_burns WHERE file = ?"
+    assert await db.fetchval(burns, (track.burn_file,)) == 0
+    assert await db.fetchval(burns, (newer,)) == 1
+    html = await (await client.get(f"{base}v-{pid}")).text()
+    assert re.search(r'<video[^>]* src="([^"]+)"', html).group(1) == f"/media/{newer}"
+    assert await video_tasks.prune_once(client.app) == 0
+    # Burned for a draft that is not published yet: kept too.
+    assert (await post_subs(client, pid, cues="0:01 - 0:02 草稿的", burn=True)).status == 303
+    assert await subtitles.run_next_burn(db, data_dir) == "done"
+    draft_file = data_dir / (await draft_track(db, pid)).burn_file
+    assert await video_tasks.prune_once(client.app) == 0
+    assert draft_file.is_file() and (data_dir / newer).is_file()
 
 
 async def test_the_preview_shows_the_subtitles(client):

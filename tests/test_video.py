@@ -10,8 +10,10 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -473,3 +475,84 @@ async def test_the_end_offers_the_next_program_of_the_category(client, box):
     html = await (await client.get(f"{box}v-{pid}")).text()
     link = re.search(r'<a class="f btn" id="next" href="([^"]+)">下一个：', html)
     assert link and link.group(1) == f"p-{order[order.index(pid) + 1]}"
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The processes whose command line names `text` (FFmpeg names its input file)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text.encode() in raw and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_ffmpeg_dies_with_a_leader_killed_with_kill_9(data_dir, tmp_path):
+    """A real `legaltv serve` transcoding a queued video is killed with SIGKILL (a crash, the
+    OOM killer): its FFmpeg is gone within seconds instead of racing the next leader's restart
+    of the job on the same files."""
+    from tests.helpers import ROOT, TEST_SECRET, free_port, write_in
+
+    (data_dir / "video").mkdir()
+    source = data_dir / "video" / "orphan-check-source.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=320x180:rate=25:duration=300", "-f", "lavfi", "-i",
+         "sine=frequency=440:sample_rate=48000:duration=300", "-c:v", "libx264", "-preset",
+         "ultrafast", "-crf", "35", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    write_in(
+        data_dir,
+        "INSERT INTO media (sha256, kind, mime, file, bytes, created_at)"
+        " VALUES (?, 'video', 'video/mp4', ?, ?, 0)",
+        [("ab" * 32, "video/orphan-check-source.mp4", source.stat().st_size)],
+    )
+    write_in(
+        data_dir,
+        "INSERT INTO video_jobs (media_id, state, created_at, updated_at)"
+        " SELECT id, 'queued', 0, 0 FROM media WHERE sha256 = ?",
+        [("ab" * 32,)],
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGALTV_")}
+    env.update({
+        "LEGALTV_LAUNCH_SECRET": TEST_SECRET, "LEGALTV_VIDEO_JOBS_CONCURRENCY": "1",
+        "LEGALTV_SECRET_KEY": "orphan-session-key-" + "k" * 20,
+        "LEGALTV_DEVICE_TOKEN_SECRET": "orphan-device-key-" + "d" * 20,
+    })  # fmt: skip
+    if os.environ.get("LEGALTV_DATABASE_URL"):
+        env["LEGALTV_DATABASE_URL"] = os.environ["LEGALTV_DATABASE_URL"]
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tv_server.cli", "serve", "--demo", "--allow-unsigned",
+         "--data-dir", str(data_dir), "--port", str(free_port())],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not _processes_naming(str(source)):
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no FFmpeg started"
+            time.sleep(0.2)
+        time.sleep(1.0)  # FFmpeg is at work, not just started
+        assert _processes_naming(str(source))
+        server.kill()
+        server.wait(10)
+        deadline = time.monotonic() + 5
+        while _processes_naming(str(source)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = _processes_naming(str(source))
+        for pid in left:  # the old code's orphan: do not leave it running on the machine
+            os.kill(pid, signal.SIGKILL)
+        assert not left, "FFmpeg outlived its server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+        log.close()

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,72 @@ def test_h265_vp9_and_av1_sources_become_h264_renditions_never_above_the_source(
     portrait = made["av1_mkv"][1]["renditions"][0]
     assert portrait["height"] > portrait["width"]  # an upright phone video stays upright
     assert (made["vp9_webm"][1]["renditions"][0]["width"], made["vp9_webm"][2].width) == (160, 161)
+
+
+def _packets(path: Path, kind: str) -> list[dict]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-select_streams", f"{kind}:0",
+         "-show_entries", "packet=pts_time,duration_time,flags", str(path)],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(out.stdout)["packets"]
+
+
+def test_a_120_fps_phone_video_plays_at_30_fps_in_sync_with_two_second_gops(tmp_path, made):
+    """A slow-motion phone video (120 fps) is not sent to boxes at 120 fps: its 540p/720p
+    renditions and the MP4 keep every 4th frame (30 fps), the sound stays in sync, and each
+    2-second segment still starts with a key frame (one GOP per segment at 30 fps)."""
+    src = sample("fps120_mp4")
+    assert video.probe(src, max_seconds=60).fps == 120
+    facts = video.make_outputs(
+        tmp_path, src, "c" * 64, ladder=FULL_LADDER, max_seconds=7200, run=video.Runner()
+    )
+    folder = video.output_dir(tmp_path, "c" * 64)
+    assert facts["source"]["fps"] == 120 and facts["mp4"]["fps"] == 30
+    outputs = [folder / "video-720p.mp4"]
+    for rendition in facts["renditions"]:
+        assert rendition["fps"] == 30
+        playlist = (folder / "hls" / rendition["name"] / "index.m3u8").read_text()
+        assert re.findall(r"#EXTINF:([\d.]+)", playlist)[:2] == ["2.000000", "2.000000"]
+        segments = sorted((folder / "hls" / rendition["name"]).glob("seg*.ts"))
+        assert len(segments) == 3
+        for segment in segments:
+            assert _packets(segment, "v")[0]["flags"].startswith("K"), segment
+        outputs.append(segments[0])
+    for path in outputs:
+        assert streams(path)["avg_frame_rate"] == "30/1", path
+    mp4 = folder / "video-720p.mp4"
+    frames = _packets(mp4, "v")
+    assert abs(len(frames) - 4.2 * 30) <= 1  # every 4th of 504 frames
+    keys_at = sorted(round(float(p["pts_time"]), 2) for p in frames if p["flags"].startswith("K"))
+    assert keys_at == [0.0, 2.0, 4.0], keys_at
+    sound = _packets(mp4, "a")
+    video_end = max(float(p["pts_time"]) + float(p["duration_time"]) for p in frames)
+    audio_end = max(float(p["pts_time"]) + float(p["duration_time"]) for p in sound)
+    assert abs(video_end - audio_end) < 0.1 and abs(video_end - 4.2) < 0.1
+    # A 720p50 phone video: its 540p and 720p renditions at 25 fps (every 2nd frame).
+    hevc_folder, hevc_facts, _src = made["hevc_mov"]
+    assert [r["fps"] for r in hevc_facts["renditions"]] == [25, 25]
+    assert streams(hevc_folder / "hls" / "720p" / "seg0000.ts")["avg_frame_rate"] == "25/1"
+
+
+def test_the_frame_rate_cap_divides_by_a_whole_number_where_it_can():
+    def rate(source, height, cap=60):
+        source = Fraction(source) if source is not None else None
+        return video.output_rate(source, video.max_fps_for(height, cap))
+
+    assert (rate(120, 1080), rate(120, 720), rate(240, 2160), rate(240, 540)) == (60, 30, 60, 30)
+    assert (rate(50, 1080), rate(50, 720), rate(25, 540), rate(24, 720)) == (50, 25, 25, 24)
+    assert rate("60000/1001", 720) == Fraction(30000, 1001)  # NTSC 59.94 → 29.97
+    assert rate(35, 720) == 30  # 17.5 would be too few: the cap, frames dropped unevenly
+    assert rate(90, 2160) == 45 and rate(120, 1080, cap=30) == 30 and rate(None, 720) is None
+    # One GOP per 2-second segment at each output's own rate.
+    src = video.Probe(1920, 1080, 60.0, "h264", True, Fraction(120))
+    ladder = video.renditions_for(1920, 1080, FULL_LADDER)
+    cmd = video.transcode_cmd(Path("in.mp4"), Path("out"), src, ladder, None, 1)
+    gops = {arg: cmd[i + 1] for i, arg in enumerate(cmd) if arg.startswith("-g")}
+    assert gops == {"-g:v:0": "60", "-g:v:1": "60", "-g:v:2": "120", "-g": "60"}
+    assert "fps=60,scale=1920:1080" in cmd[cmd.index("-filter_complex") + 1]
 
 
 def test_anamorphic_pictures_are_shown_at_their_display_aspect(made):

@@ -54,6 +54,9 @@ SAMPLES = {
     "anamorphic_mp4": ("dv.mp4", "160x90", "25", 1.2,
                        lambda: ["-c:v", "libx264", "-preset", "ultrafast", "-vf", "setsar=4/3"],
                        None),
+    # A phone's slow-motion H.264 MP4 at 120 fps, 4.2 s (two whole segments and a bit).
+    "fps120_mp4": ("phone120.mp4", "160x90", "120", 4.2,
+                   lambda: ["-c:v", "libx264", "-preset", "ultrafast"], ["-c:a", "aac"]),
     # Too short.
     "short_webm": ("short.webm", "160x90", "25", 0.4,
                    lambda: ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],

@@ -135,6 +135,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             lambda: coverage_tasks.run_forever(app),
             lambda: appointment_tasks.run_forever(app),
             lambda: video_tasks.run_forever(app),
+            lambda: video_tasks.prune_forever(app),
         ],
     )
     yield

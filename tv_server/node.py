@@ -5,9 +5,9 @@ usage records, heartbeats, impressions and video positions it buffered, re-readi
 and signed-token revocations, following the leader's coverage figures — and runs on every node.
 Leader work must run once for the whole installation and runs only on the node holding the
 leader lock (`storage.pgnodes.Leadership`): the webhook outbox and retention, the appointment
-reminders, the coverage refresh and its daily snapshots, the video transcode runner, the program
-scheduler's go-live and expiry, the legal-review round and the inactive-box sweep. On SQLite the
-one process is always the leader.
+reminders, the coverage refresh and its daily snapshots, the video transcode runner and its
+sweep of unused burned-in subtitle copies, the program scheduler's go-live and expiry, the
+legal-review round and the inactive-box sweep. On SQLite the one process is always the leader.
 """
 
 from __future__ import annotations

@@ -165,6 +165,16 @@ SETTINGS: tuple[Setting, ...] = (
         "The HLS ladder: comma-separated HEIGHT:KBITS rungs (H.264 video bit rate). A rung "
         "larger than the source is left out. Applies to videos transcoded afterwards.",
     ),
+    Setting(
+        "video_max_fps",
+        60,
+        "Highest frame rate of the HLS renditions above 720p; those of 720p and less and the "
+        "progressive MP4 get at most 30 fps (or this, when lower), which the ladder's bit rates "
+        "assume. A faster source keeps every 2nd, 3rd… frame (120 fps: 60 or 30; 50 fps: 50 "
+        "or 25); when that would fall under 24 fps, the cap itself. Applies to videos "
+        "transcoded afterwards.",
+        int,
+    ),
     Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
     Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
     Setting(

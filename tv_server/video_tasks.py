@@ -3,7 +3,9 @@
 `video_ffmpeg_threads` CPUs), `video_jobs_concurrency` jobs at a time, writing the progress
 FFmpeg reports so the program page can show it. A job left `running` by a stopped server is
 queued again at start-up; stopping the server kills the FFmpeg it started. When no transcode
-waits, the same slots burn subtitles into the 720p MP4 for the models that need it."""
+waits, the same slots burn subtitles into the 720p MP4 for the models that need it; a sweep at
+start-up and every hour deletes the burned-in copies that no program's draft or live revision
+shows any more (`subtitle_edits.prune_burns`)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ import time
 
 from aiohttp import web
 
-from content.programs import subtitles, video
-from tv_server import keys
+from content.programs import subtitle_edits, subtitles, video
+from tv_server import caches, keys
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 PROGRESS_EVERY = 1.0  # seconds between progress writes of one job
+PRUNE_SECONDS = 3600.0  # between two sweeps of the burned-in copies no program shows
 
 
 async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: str) -> str:
@@ -48,6 +51,7 @@ async def run_job(app: web.Application, job: video.Job, source_rel: str, sha: st
         db, settings.data_path, job, source_rel, sha, ladder=ladder,
         max_seconds=settings.video_max_seconds,
         runner=video.Runner(on_progress, threads=video.thread_count(settings.video_ffmpeg_threads)),
+        max_fps=settings.video_max_fps,
     )  # fmt: skip
     return state  # a done job emitted its "media" change (video.finish)
 
@@ -100,3 +104,22 @@ async def run_forever(app: web.Application) -> None:
         for task in list(running):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+async def prune_once(app: web.Application) -> int:
+    """Delete the burned-in copies no program shows (rows and MP4s); how many videos lost one."""
+    media_ids = await subtitle_edits.prune_burns(app[keys.DB], app[keys.SETTINGS].data_path)
+    if media_ids:
+        log.info("video: unused burned-in subtitle copies deleted for %d video(s)", len(media_ids))
+        await caches.changed(app, "media", media_ids)
+    return len(media_ids)
+
+
+async def prune_forever(app: web.Application) -> None:
+    """The leader's sweep of burned-in copies, at start-up and every `PRUNE_SECONDS`."""
+    while True:
+        try:
+            await prune_once(app)
+        except Exception:
+            log.exception("video: pruning burned-in subtitle copies failed")
+        await asyncio.sleep(PRUNE_SECONDS)

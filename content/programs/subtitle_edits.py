@@ -5,7 +5,9 @@ until then. This module never imports aiohttp."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 from content.programs import subtitles, workflow
 from content.programs.revisions import Content
@@ -83,3 +85,58 @@ async def save_track(
                 detail["schedule_cancelled"] = True
             await audit(tx, action, program_id, detail)
     return rev
+
+
+async def prune_burns(db: Database, data_dir: Path) -> list[int]:
+    """Delete the burned-in copies no program shows any more nor is about to: a copy is kept
+    while a program's working copy (draft) or live revision, or its published tracks, show that
+    text burned into that video. Each other copy goes, its row first (in one transaction), then
+    its MP4; a burn running now is left to finish. Returns the videos that lost a copy (their
+    rendered screens may be dropped). A draft saved while this runs whose burn is deleted gets
+    it queued again when published (`subtitles.write_live`)."""
+    if await db.fetchval("SELECT 1 FROM subtitle_burns LIMIT 1") is None:
+        return []
+    gone = []
+    async with db.transaction() as tx:
+        used: set[tuple[int, str, str]] = set()
+        revisions = await tx.fetchall(
+            "SELECT w.program_id, r.content FROM program_workflow w JOIN program_revisions r"
+            " ON r.id = w.draft_revision_id OR r.id = w.live_revision_id"
+        )
+        for row in revisions:
+            content = Content.from_json(row["content"])
+            if content.video_media_id is None:
+                continue
+            for lang, ref in (await subtitles.refs_of(tx, row["program_id"], content)).items():
+                if ref["burn"]:
+                    used.add((content.video_media_id, lang, ref["sha"]))
+        live = await tx.fetchall(
+            "SELECT p.video_media_id, s.lang, s.sha FROM program_subtitles s"
+            " JOIN programs p ON p.id = s.program_id"
+            " WHERE s.burn = 1 AND p.video_media_id IS NOT NULL"
+        )
+        used.update((r["video_media_id"], r["lang"], r["sha"]) for r in live)
+        burns = await tx.fetchall(
+            "SELECT media_id, lang, sha, file FROM subtitle_burns WHERE state != 'running'"
+        )
+        for burn in burns:
+            key = (burn["media_id"], burn["lang"], burn["sha"])
+            if key in used:
+                continue
+            await tx.execute(
+                "DELETE FROM subtitle_burns WHERE media_id = ? AND lang = ? AND sha = ?"
+                " AND state != 'running'",
+                key,
+            )
+            gone.append(burn)
+    await asyncio.to_thread(_delete_files, Path(data_dir), [b["file"] for b in gone if b["file"]])
+    return sorted({burn["media_id"] for burn in gone})
+
+
+def _delete_files(data_dir: Path, files: list[str]) -> None:
+    """Delete burned-in copies (paths relative to the data dir, under its video folder)."""
+    root = data_dir.resolve()
+    for file in files:
+        path = (root / file).resolve()
+        if path.is_relative_to(root / "video"):
+            path.unlink(missing_ok=True)

@@ -300,12 +300,23 @@ async def tracks_of_program(db, program_id: int, video_file: str | None, refs=No
     return await tracks(db, media_id, refs)
 
 
-async def text_by_prefix(db, prefix: str) -> str | None:
-    """The WebVTT text whose hash starts with `prefix` (16 hex digits: the file's name)."""
+async def published_text_by_prefix(db, prefix: str) -> str | None:
+    """The WebVTT text whose hash starts with `prefix` (16 hex digits: the file's name), when a
+    published program shows it: a draft's or a withdrawn program's text is not for anyone who
+    learns its name (the editors' preview serves those from the revision's own tracks,
+    `track_named`)."""
     return await db.fetchval(
-        "SELECT vtt FROM subtitle_texts WHERE sha >= ? AND sha <= ? LIMIT 1",
+        "SELECT t.vtt FROM subtitle_texts t WHERE t.sha >= ? AND t.sha <= ?"
+        " AND EXISTS (SELECT 1 FROM program_subtitles s JOIN programs p ON p.id = s.program_id"
+        " WHERE s.sha = t.sha AND p.status = 'published') LIMIT 1",
         (prefix, prefix + "f" * 48),
     )
+
+
+def track_named(tracks_by_lang: dict[str, Track], lang: str, prefix: str) -> Track | None:
+    """The track in `lang` whose hash starts with `prefix`, among a revision's tracks."""
+    track = tracks_by_lang.get(lang)
+    return track if track is not None and track.sha.startswith(prefix) else None
 
 
 def pick(tracks_by_lang: dict[str, Track], lang: str) -> Track | None:

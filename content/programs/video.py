@@ -6,8 +6,10 @@ segments aligned across renditions by forced key frames, a master playlist) and 
 720p MP4 (H.264 main, faststart) for boxes without HLS; the audio of both is normalised to
 -24 LKFS (GY/T 282-2014) with two-pass `loudnorm` (the first pass only measures); then poster
 candidates and a thumbnail strip for seeking are taken from the MP4. Renditions never
-exceed the source. Outputs live under DATA_DIR/video/<sha[:2]>/<sha>/, keyed by the source
-media's hash, and are written to a temporary folder renamed into place when complete.
+exceed the source, in size or in frame rate; a fast source (a 120 or 240 fps phone video) is
+brought down to the frame-rate cap (`output_rate`). Outputs live under
+DATA_DIR/video/<sha[:2]>/<sha>/, keyed by the source media's hash, and are written to a
+temporary folder renamed into place when complete.
 
 The queue is the `video_jobs` table (states queued → running → done | failed); the server's
 runner (tv_server/video_tasks.py) claims jobs, and a job found `running` at start-up is queued
@@ -28,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from storage import Database, Invalid
@@ -45,6 +48,9 @@ AUDIO_KBPS = 128
 POSTER_SHARES = (0.1, 0.35, 0.6, 0.85)  # where the candidate poster frames are taken
 TAIL_LINES = 20  # FFmpeg's last lines kept for the editor when a job fails
 DEFAULT_LADDER = "540:1200,720:2500,1080:5000,2160:15000"
+DEFAULT_MAX_FPS = 60  # `video_max_fps`: renditions above 720p
+SD_MAX_FPS = 30  # renditions of 720p and less and the MP4: what their bit rates assume
+SMOOTH_FPS = 24  # a rate divided by a whole number stays at least this, else the cap is used
 STATES = ("queued", "running", "done", "failed")
 # 16:9 boxes the renditions fit in, by nominal height.
 _BOX_WIDTH = {540: 960, 720: 1280, 1080: 1920, 1440: 2560, 2160: 3840}
@@ -60,6 +66,16 @@ class Probe:
     duration: float
     codec: str
     has_audio: bool
+    fps: Fraction | None = None  # the average frame rate; None when ffprobe gives none
+
+
+def _rate(text) -> Fraction | None:
+    """ "30000/1001" → a frame rate; None for "0/0" and the like."""
+    try:
+        rate = Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if rate > 0 else None
 
 
 def probe(path: Path, *, max_seconds: float) -> Probe:
@@ -104,7 +120,8 @@ def probe(path: Path, *, max_seconds: float) -> Probe:
     if rotation in (90, 270):  # phones store portrait video as rotated landscape
         width, height = height, width
     has_audio = any(s.get("codec_type") == "audio" for s in streams)
-    return Probe(width, height, duration, codec, has_audio)
+    fps = _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate"))
+    return Probe(width, height, duration, codec, has_audio, fps)
 
 
 @functools.cache
@@ -228,6 +245,30 @@ def renditions_for(width: int, height: int, ladder: list[Rung]) -> list[Renditio
     return out
 
 
+def max_fps_for(height: int, max_fps: int = DEFAULT_MAX_FPS) -> int:
+    """The frame-rate cap of an output `height` pixels high: `video_max_fps` above 720p, at
+    most 30 fps at 720p and below (the ladder's bit rates and most boxes assume that)."""
+    cap = max(1, max_fps)
+    return cap if height > MP4_HEIGHT else min(SD_MAX_FPS, cap)
+
+
+def output_rate(source: Fraction | None, cap: int) -> Fraction | None:
+    """The frame rate an output of a `source`-rate video gets under `cap`: the source's own
+    when it is within the cap (or unknown: None); else the source's divided by the smallest
+    whole number that brings it within the cap (every 2nd or 4th frame: 120 → 60 or 30,
+    50 → 25, 59.94 → 29.97, even motion), unless that falls under 24 fps (35 → 17.5), when
+    the cap itself (frames dropped unevenly). Timestamps are kept, so sound stays in sync."""
+    if source is None or source <= cap:
+        return source
+    divided = source / math.ceil(source / cap)
+    return divided if divided >= min(SMOOTH_FPS, cap) else Fraction(cap)
+
+
+def _gop(rate: Fraction | None) -> int | None:
+    """Frames in one segment's GOP at an output rate (key frames are forced every segment)."""
+    return max(1, round(SEGMENT_SECONDS * rate)) if rate is not None else None
+
+
 def mp4_size(width: int, height: int) -> tuple[int, int]:
     return fit(width, height, MP4_HEIGHT) or (_even(width), _even(height))
 
@@ -311,16 +352,20 @@ def transcode_cmd(
     ladder: list[Rendition],
     measured: dict | None,
     threads: int = 1,
+    max_fps: int = DEFAULT_MAX_FPS,
 ) -> list[str]:
     """One FFmpeg run: the HLS ladder under out/hls and out/video-720p.mp4, from one decode.
     `threads` bounds the decoder's, the filter graph's and each encoder's threads (x264 makes
-    about 1.5 per core otherwise, for each rendition and the MP4)."""
+    about 1.5 per core otherwise, for each rendition and the MP4). Each output's frame rate is
+    capped (`output_rate`; `max_fps` is `video_max_fps`), its GOP is one 2-second segment."""
     n = len(ladder) + 1
     graph = [f"[0:v]split={n}" + "".join(f"[v{i}]" for i in range(n))]
     mp4_w, mp4_h = mp4_size(src.width, src.height)
     sizes = [(r.width, r.height) for r in ladder] + [(mp4_w, mp4_h)]
+    rates = [output_rate(src.fps, max_fps_for(h, max_fps)) for _w, h in sizes]
     for i, (w, h) in enumerate(sizes):
-        graph.append(f"[v{i}]scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p[o{i}]")
+        fps = f"fps={rates[i]}," if rates[i] != src.fps else ""
+        graph.append(f"[v{i}]{fps}scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p[o{i}]")
     audio_in = "[0:a:0]" if src.has_audio else "[1:a]"
     graph.append(
         f"{audio_in}{_loudnorm_filter(measured) if src.has_audio else 'anull'},"
@@ -339,6 +384,8 @@ def transcode_cmd(
             f"-b:v:{i}", f"{rendition.kbps}k", f"-maxrate:v:{i}", f"{int(rendition.kbps * 1.1)}k",
             f"-bufsize:v:{i}", f"{rendition.kbps * 2}k",
         ]  # fmt: skip
+        if _gop(rates[i]) is not None:
+            cmd += [f"-g:v:{i}", str(_gop(rates[i]))]
     cmd += [
         "-threads", str(threads),
         "-preset", "veryfast", "-sc_threshold", "0", "-force_key_frames", keyframes,
@@ -351,6 +398,8 @@ def transcode_cmd(
         str(out / "hls" / "%v" / "index.m3u8"),
     ]  # fmt: skip
     m = len(ladder)
+    if _gop(rates[m]) is not None:
+        cmd += ["-g", str(_gop(rates[m]))]
     cmd += [
         "-map", f"[o{m}]", "-map", f"[a{m}]",
         "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-threads", str(threads),
@@ -441,6 +490,7 @@ def make_outputs(
     max_seconds: float,
     run: Callable[[list[str], Progress | None], tuple[int, list[str]]],
     threads: int | None = None,
+    max_fps: int = DEFAULT_MAX_FPS,
 ) -> dict:
     """Transcode a source into its outputs (blocking; `run(cmd, progress)` runs one FFmpeg
     command and returns (exit code, last lines); each command uses at most `threads` threads
@@ -463,7 +513,7 @@ def make_outputs(
         rungs = renditions_for(src.width, src.height, ladder)
         for rung in rungs:
             (work / "hls" / rung.name).mkdir(parents=True)
-        cmd = transcode_cmd(source, work, src, rungs, measured, threads)
+        cmd = transcode_cmd(source, work, src, rungs, measured, threads, max_fps)
         code, lines = run(cmd, Progress(src.duration, 0.1 if src.has_audio else 0.0, 0.85))
         if code != 0:
             raise TranscodeFailed(lines)
@@ -477,14 +527,30 @@ def make_outputs(
         code, _lines = run(thumbs_cmd(work / "video-720p.mp4", work, layout, threads), None)
         thumbs = layout if code == 0 and (work / layout["file"]).is_file() else None
         mp4_w, mp4_h = mp4_size(src.width, src.height)
+
+        def fps(height: int) -> float | None:
+            rate = output_rate(src.fps, max_fps_for(height, max_fps))
+            return round(float(rate), 3) if rate is not None else None
+
         facts = {
             "duration": round(src.duration, 3),
-            "source": {"width": src.width, "height": src.height, "codec": src.codec},
+            "source": {
+                "width": src.width,
+                "height": src.height,
+                "codec": src.codec,
+                "fps": round(float(src.fps), 3) if src.fps is not None else None,
+            },
             "renditions": [
-                {"name": r.name, "width": r.width, "height": r.height, "kbps": r.kbps}
+                {
+                    "name": r.name,
+                    "width": r.width,
+                    "height": r.height,
+                    "kbps": r.kbps,
+                    "fps": fps(r.height),
+                }
                 for r in rungs
             ],
-            "mp4": {"width": mp4_w, "height": mp4_h, "kbps": MP4_MAX_KBPS},
+            "mp4": {"width": mp4_w, "height": mp4_h, "kbps": MP4_MAX_KBPS, "fps": fps(mp4_h)},
             "posters": posters,
             "thumbs": thumbs,
             "loudness": {"target": TARGET_LKFS, "measured": measured},
@@ -513,7 +579,14 @@ class Runner:
     else wants it; `nice -n 19` as well, which is all that is left without `chrt`) and bound
     to `threads` CPUs (`taskset`) when fewer than this process may use, so that even at
     nice 19 its threads never occupy the core the server needs when a request arrives; the
-    commands' own thread counts follow `threads` too (`make_outputs`)."""
+    commands' own thread counts follow `threads` too (`make_outputs`).
+
+    FFmpeg dies with the server: `setpriv --pdeathsig KILL` (util-linux) asks the kernel to
+    send it SIGKILL when the thread that started it ends, and the exec chain keeps that. The
+    thread is the one that called this runner (a worker thread of `asyncio.to_thread`), which
+    waits for FFmpeg to end, so it only ends before FFmpeg when the whole process dies (a
+    leader killed with kill -9 or the OOM killer): the next leader's restart of the job does
+    not race an orphan writing the same files."""
 
     def __init__(
         self,
@@ -529,9 +602,11 @@ class Runner:
 
     def prefix(self) -> list[str]:
         """What runs FFmpeg: the low-priority wrappers found on this machine."""
-        if not self.nice:
-            return []
         out = []
+        if shutil.which("setpriv"):  # FFmpeg dies with this process, even when it is killed
+            out += ["setpriv", "--pdeathsig", "KILL"]
+        if not self.nice:
+            return out
         if shutil.which("chrt"):
             out += ["chrt", "--idle", "0"]
         if shutil.which("nice"):
@@ -690,6 +765,7 @@ async def run_claimed(
     ladder: list[Rung],
     max_seconds: float,
     runner: Runner,
+    max_fps: int = DEFAULT_MAX_FPS,
 ) -> str:
     """Transcode a claimed job in a worker thread and record how it ended ("done" or
     "failed"). Cancelled (the server stops): FFmpeg is killed and the job stays `running`, to
@@ -698,6 +774,7 @@ async def run_claimed(
         facts = await asyncio.to_thread(
             make_outputs, Path(data_dir), Path(data_dir) / source_rel, sha,
             ladder=ladder, max_seconds=max_seconds, run=runner, threads=runner.threads,
+            max_fps=max_fps,
         )  # fmt: skip
     except asyncio.CancelledError:
         runner.kill()
@@ -719,6 +796,7 @@ async def run_next(
     ladder: list[Rung],
     max_seconds: float,
     threads: int | None = None,
+    max_fps: int = DEFAULT_MAX_FPS,
 ):
     """Claim and transcode the oldest queued job (for the CLI and tests); its final state, or
     None when nothing is queued."""
@@ -727,7 +805,7 @@ async def run_next(
         return None
     return await run_claimed(
         db, data_dir, *claimed, ladder=ladder, max_seconds=max_seconds,
-        runner=Runner(threads=threads),
+        runner=Runner(threads=threads), max_fps=max_fps,
     )  # fmt: skip
 
 

@@ -4,10 +4,12 @@ renderers with a neutral box: no usage is recorded and every link stays inside t
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from aiohttp import web
 
+from content.programs import subtitles
 from content.programs import versions as program_versions
 from content.programs.preview import PreviewSource, preview_source
 from storage import NotFound
@@ -154,6 +156,13 @@ async def frame(request: web.Request) -> web.Response:
             back=frame_url("video"),
             back_force=True,
             lang=lang,
+            subs_url_for=lambda track: url(
+                request,
+                "admin_program_preview_subs",
+                {"rev": source.revision_id, "lang": lang if lang != "zh" else None},
+                pid=pid,
+                file=f"{track.lang}-{track.sha[:16]}.vtt",
+            ),
         )
     else:
         html = await tv_programs.render_page(
@@ -177,4 +186,29 @@ async def frame(request: web.Request) -> web.Response:
             "X-Frame-Options": "SAMEORIGIN",
             "Content-Security-Policy": FRAME_CSP,
         },
+    )
+
+
+_SUBS_NAME = re.compile(r"^(zh|mn)-([0-9a-f]{16})\.vtt$")
+
+
+@requires("view")
+async def subs(request: web.Request) -> web.Response:
+    """A subtitle track of the previewed revision, a draft's too (the TV's `/tv/subs/` serves
+    only what a published program shows): to whoever may preview the program, never cached."""
+    pid, source = await _source(request)
+    match = _SUBS_NAME.match(request.match_info["file"])
+    if match is None:
+        raise NotFound("not_found", "subtitles")
+    tracks = await subtitles.tracks_of_program(
+        request.config_dict[keys.DB], pid, source.detail.video_file, source.detail.subtitles
+    )
+    track = subtitles.track_named(tracks, match.group(1), match.group(2))
+    if track is None:
+        raise NotFound("not_found", "subtitles")
+    return web.Response(
+        text=track.vtt,
+        content_type="text/vtt",
+        charset="utf-8",
+        headers={"Cache-Control": "private, no-store"},
     )

@@ -99,6 +99,7 @@ ROUTES = [
     POST("/media", media.upload, "admin_media_upload"),
     GET("/programs/{pid:\\d+}/preview", preview.preview, "admin_program_preview"),
     GET("/programs/{pid:\\d+}/preview/frame", preview.frame, "admin_program_preview_frame"),
+    GET("/programs/{pid:\\d+}/preview/subs/{file}", preview.subs, "admin_program_preview_subs"),
     GET("/programs/{pid:\\d+}/mn", program_versions.show, "admin_program_version"),
     POST("/programs/{pid:\\d+}/mn", program_versions.act),
     # -- callback requests

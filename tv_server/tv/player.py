@@ -54,11 +54,13 @@ _SUBS_NAME = re.compile(r"^(\d{1,12})-(zh|mn)-([0-9a-f]{16})\.vtt$")
 
 async def subtitle_file(request: web.Request) -> web.Response:
     """A WebVTT track, named by its video, language and a prefix of its hash: the name is
-    unguessable and changes with the text, so it is cached for good."""
+    unguessable and changes with the text, so it is cached for good. Only a text a published
+    program shows: a draft's (which may be unreviewed) is served by the editors' preview,
+    to editors who may see that program."""
     match = _SUBS_NAME.match(request.match_info["name"])
     if match is None:
         raise web.HTTPNotFound()
-    vtt = await subtitles.text_by_prefix(request.app[keys.DB], match.group(3))
+    vtt = await subtitles.published_text_by_prefix(request.app[keys.DB], match.group(3))
     if vtt is None:
         raise web.HTTPNotFound()
     return web.Response(

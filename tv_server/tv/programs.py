@@ -244,6 +244,7 @@ async def render_video(
     subs_on: bool = True,
     overlay: bool = True,
     shapes_mongolian: bool = True,
+    subs_url_for: Callable[[subtitles.Track], str] | None = None,
     **extra,
 ) -> str:
     """A program's video screen as the TV shows it (shared with the editors' preview): the HLS
@@ -275,8 +276,13 @@ async def render_video(
     src = play.hls if hls and play.hls else play.mp4
     subs_url, burned = None, False
     if track is not None and overlay:
-        # A fixed path (the editors' preview renders this in the admin sub-application).
-        subs_url = f"/tv/subs/{track.media_id or 0}-{track.lang}-{track.sha[:16]}.vtt"
+        # A fixed path (the editors' preview renders this in the admin sub-application and
+        # names its own, `subs_url_for`: the TV's serves only published texts).
+        subs_url = (
+            subs_url_for(track)
+            if subs_url_for is not None
+            else f"/tv/subs/{track.media_id or 0}-{track.lang}-{track.sha[:16]}.vtt"
+        )
     elif track is not None and track.burn_state == "done" and track.burn_file:
         burned = True
         if subs_on:
