@@ -57,8 +57,7 @@ PROBLEMS = {
     ),
     "flag_invalid": N_("%(field)s：请填1（是）或0（否）（%(value)s）。"),
     "mongolian_lost": N_(
-        "%(field)s：蒙古文已变成问号或不是蒙古文（%(value)s）。文件可能被另存为 GBK 编码，"
-        "请另存为 UTF-8 编码的 CSV 文件后再导入。"
+        "%(field)s：蒙古文变成了问号（%(value)s），请把文件另存为 UTF-8 编码后再导入。"
     ),
     "service_unknown": N_("%(field)s：没有这个服务代码（%(value)s）。"),
     "language_unknown": N_("%(field)s：语言只能是 zh（汉语）或 mn（蒙古语）（%(value)s）。"),
