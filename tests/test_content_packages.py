@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from content.programs import export, package_import, workflow
+from content.programs import export, package_import, versions, workflow
 from content.programs.package import PackageError
 from storage import Database
-from tests.helpers import CATALOG, legaltv, open_db, test_database, tree
+from tests.helpers import CATALOG, enter, legaltv, open_db, test_database, tree
+from tv_server import keys
 
 TABLES = ("programs", "program_revisions", "program_workflow", "program_pages", "media",
           "categories", "audit_log")  # fmt: skip
@@ -49,6 +50,20 @@ def private_media(data_dir):
     return data_dir
 
 
+def without_versions(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The files of a package but its Mongolian versions: the demo's are drafted by
+    content.programs.demo_versions, not bundled with the catalog."""
+    return {k: v for k, v in files.items() if "/mn/" not in k}
+
+
+def privatise(data_dir: Path) -> Path:
+    """What the `private_media` fixture does, once the demo's media have been exported."""
+    for name in ("media", "renditions", "titlecards"):
+        (data_dir / name).unlink()
+        (data_dir / name).mkdir()
+    return data_dir
+
+
 async def program_id(db: Database, slug: str) -> int:
     return await db.fetchval("SELECT id FROM programs WHERE slug = ?", (slug,))
 
@@ -59,7 +74,8 @@ async def program_id(db: Database, slug: str) -> int:
 async def test_exporting_the_demo_gives_back_the_bundled_catalog(demo_db, data_dir, tmp_path):
     slugs = await export.export_programs(demo_db, data_dir, None, tmp_path / "out")
     assert slugs == sorted(p.name for p in CATALOG.iterdir() if p.is_dir())
-    exported, bundled = tree(tmp_path / "out"), tree(CATALOG)
+    exported = without_versions(tree(tmp_path / "out"))
+    bundled = tree(CATALOG)
     assert sorted(exported) == sorted(bundled)
     for name, data in bundled.items():
         assert exported[name] == data, name
@@ -95,6 +111,9 @@ async def test_export_of_one_program_holds_its_category_and_files(demo_db, data_
     assert sorted(files) == sorted(
         ["categories.toml"]
         + [f"fang-dianxin-zhapian/{p}" for p in tree(CATALOG / "fang-dianxin-zhapian")]
+        # its Mongolian version (the demo drafts one)
+        + ["fang-dianxin-zhapian/mn/version.toml", "fang-dianxin-zhapian/mn/pages/01.md"]
+        + ["fang-dianxin-zhapian/mn/pages/02.md"]
     )
     categories = files["categories.toml"].decode()
     assert categories.count("[[category]]") == 1
@@ -373,7 +392,7 @@ async def test_cli_export_and_import(data_dir, tmp_path):
     done = legaltv("content", "export", "--all", str(out), data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     assert "exported 15 programs" in done.stdout
-    assert tree(out) == tree(CATALOG)
+    assert without_versions(tree(out)) == tree(CATALOG)
     # One program into a fresh data dir, then export it back.
     one = tmp_path / "one"
     pid = "1"
@@ -414,3 +433,108 @@ def test_zip_export_is_deterministic():
     first, second = export.zip_files(files), export.zip_files(dict(reversed(files.items())))
     assert first == second
     assert zipfile.ZipFile(io.BytesIO(first)).namelist() == ["a/categories.toml", "b/x.md"]
+
+
+# -- Mongolian versions ----------------------------------------------------------------------------
+
+MONGOLIAN = re.compile("[\u1800-\u18af]")
+MN_SLUG = "fang-dianxin-zhapian"  # the demo drafts a Mongolian version of it
+
+
+async def _export_mn(db: Database, data_dir: Path, out: Path, slug: str = MN_SLUG) -> Path:
+    await export.export_programs(db, data_dir, [await program_id(db, slug)], out)
+    return out
+
+
+async def test_the_mongolian_version_travels_and_arrives_drafted_in_a_fresh_database(
+    demo_db, data_dir, tmp_path
+):
+    pid = await program_id(demo_db, MN_SLUG)
+    assert await versions.mark_reviewed(demo_db, pid, "mn", "reviewer")
+    original = (await versions.get_versions(demo_db, pid))["mn"]
+    pkg = await _export_mn(demo_db, data_dir, tmp_path / "pkg")
+    toml = (pkg / MN_SLUG / "mn" / "version.toml").read_text(encoding="utf-8")
+    assert MONGOLIAN.search(toml) and "review" not in toml  # the review is no file's to claim
+    fresh = await open_db(tmp_path / "fresh")
+    try:
+        result = await package_import.import_package(fresh, tmp_path / "fresh", pkg)
+        new_id = result.programs[0].id
+        got = (await versions.get_versions(fresh, new_id))["mn"]
+        assert (got.title, got.summary, got.pages) == (
+            original.title,
+            original.summary,
+            original.pages,
+        )
+        assert (got.review, got.reviewed_by) == ("drafted", None)  # drafted, not "reviewed"
+        covers = await versions.cover_files(fresh, [new_id], "mn", "2160p")
+        assert (tmp_path / "fresh" / covers[new_id]).is_file()  # its title cards drawn anew
+        # Importing the same package again leaves the version (and a review of it) alone.
+        assert await versions.mark_reviewed(fresh, new_id, "mn", "reviewer")
+        await package_import.import_package(fresh, tmp_path / "fresh", pkg)
+        assert (await versions.get_versions(fresh, new_id))["mn"].review == "reviewed"
+        await export.export_programs(fresh, tmp_path / "fresh", None, tmp_path / "again")
+    finally:
+        await fresh.close()
+    assert tree(tmp_path / "again") == tree(pkg)
+
+
+async def test_an_imported_mongolian_version_shows_on_a_mongolian_box(client, data_dir, tmp_path):
+    db = client.app[keys.DB]
+    pkg = await _export_mn(db, data_dir, tmp_path / "pkg")
+    private_media = privatise(data_dir)
+    # The same program under a new slug: a new program with its Mongolian version.
+    (pkg / MN_SLUG).rename(pkg / "xin-zhapian")
+    toml = pkg / "xin-zhapian" / "program.toml"
+    toml.write_text(toml.read_text().replace(MN_SLUG, "xin-zhapian"), encoding="utf-8")
+    mn_title = (await versions.get_versions(db, await program_id(db, MN_SLUG)))["mn"].title
+    result = await package_import.import_package(db, private_media, pkg)
+    new_id = result.programs[0].id
+    assert result.programs[0].outcome == "published"
+    await client.get("/tv/", params={"stb": "DEMO-0001", "lang": "mn"})
+    base = await enter(client)
+    html = await (await client.get(base + f"p-{new_id}-1")).text()
+    assert mn_title in html
+    assert 'class="tag zh-tag"' not in html  # not the Chinese fallback
+
+
+def _mn_untitled_text(pkg: Path) -> str:
+    (pkg / MN_SLUG / "mn" / "pages" / "02.md").write_text("# ᠠᠰᠠᠭᠤ\n\n", encoding="utf-8")
+    return f"pkg/{MN_SLUG}/mn/pages/02.md:1: page has a title but no text"
+
+
+def _mn_title_too_long(pkg: Path) -> str:
+    path = pkg / MN_SLUG / "mn" / "version.toml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text(lines[1] + "\n" + f'title = "{"ᠠ" * 201}"\n', encoding="utf-8")
+    return f"pkg/{MN_SLUG}/mn/version.toml:2: 'title': is too long (at most 200 characters)"
+
+
+def _mn_no_title(pkg: Path) -> str:
+    path = pkg / MN_SLUG / "mn" / "version.toml"
+    path.write_text('summary = "ᠠ"\n', encoding="utf-8")
+    return f"pkg/{MN_SLUG}/mn/version.toml: missing required key 'title'"
+
+
+def _mn_page_gap(pkg: Path) -> str:
+    pages = pkg / MN_SLUG / "mn" / "pages"
+    (pages / "02.md").rename(pages / "03.md")
+    return f"pkg/{MN_SLUG}/mn/pages/02.md: page file is missing"
+
+
+@pytest.mark.parametrize(
+    "breaker", [_mn_untitled_text, _mn_title_too_long, _mn_no_title, _mn_page_gap]
+)
+async def test_a_broken_mongolian_version_is_refused_naming_file_and_line(
+    demo_db, data_dir, tmp_path, breaker
+):
+    pkg = await _export_mn(demo_db, data_dir, tmp_path / "pkg")
+    private_media = privatise(data_dir)
+    expected = breaker(pkg)
+    await demo_db.execute("DELETE FROM program_versions")
+    before, files = await counts(demo_db), media_files(private_media)
+    with pytest.raises(PackageError) as caught:
+        await package_import.import_package(demo_db, private_media, pkg)
+    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value
+    assert await counts(demo_db) == before
+    assert await demo_db.fetchval("SELECT COUNT(*) FROM program_versions") == 0
+    assert media_files(private_media) == files == set()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from content.laws import citations as cites
-from content.programs import workflow
+from content.programs import versions, workflow
 from content.programs.revisions import Content
 from storage import Database, Invalid, NotFound, clock
 
@@ -234,6 +234,20 @@ async def program_files(db: Database, data_dir: Path, snap: Snapshot) -> Files:
     }
     files[prefix + "program.toml"] = program_toml(values)
     for number, page in enumerate(c.pages, start=1):
+        files[f"{prefix}pages/{number:02d}.md"] = page_markdown(page.title, page.markdown)
+    for lang, version in sorted((await versions.get_versions(db, snap.id)).items()):
+        files.update(version_files(f"{prefix}{lang}/", version))
+    return files
+
+
+def version_files(prefix: str, version: versions.Version) -> Files:
+    """A language version's folder: version.toml (title, summary) and its pages. Its review
+    status and title cards are not written: an import drafts the version and draws its cards."""
+    files: Files = {
+        prefix + "version.toml": f"title = {toml_string(version.title)}\n"
+        f"summary = {toml_string(version.summary)}\n"
+    }
+    for number, page in enumerate(version.pages, start=1):
         files[f"{prefix}pages/{number:02d}.md"] = page_markdown(page.title, page.markdown)
     return files
 

@@ -44,6 +44,9 @@ PROGRAM_REQUIRED = {
     "published_at",
 }
 PROGRAM_OPTIONAL = {"cover", "video", "poster", "duration_seconds", "citations"}
+VERSION_LANGS = ("mn",)  # language versions a program folder may hold (<slug>/mn/)
+VERSION_REQUIRED = {"title"}
+VERSION_KEYS = {"title", "summary"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,18 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Version:
+    """A language version of the program (`<slug>/mn/`): its own title, summary and pages.
+    Its review status is not part of a package (an imported version arrives as drafted)."""
+
+    lang: str
+    title: str
+    summary: str
+    pages: list[Page]
+    root: Path  # the version folder, e.g. <slug>/mn
+
+
+@dataclass(frozen=True)
 class Program:
     slug: str
     title: str
@@ -98,6 +113,7 @@ class Program:
     pages: list[Page]
     root: Path  # the program folder
     citations: list[cites.Citation] = field(default_factory=list)  # laws it rests on
+    versions: dict[str, Version] = field(default_factory=dict)  # {"mn": …} where there is one
 
     def path(self, relative: str) -> Path:
         """Absolute path of a file of this program (a cover, an image, the video)."""
@@ -188,6 +204,12 @@ def load_program(folder: Path, categories: set[str]) -> Program:
     for c in citations or []:
         if c.page is not None and pages and not 1 <= c.page <= len(pages):
             bad("citations", f"page {c.page} of a program of {len(pages)} pages")
+    versions = {}
+    for lang in VERSION_LANGS:
+        if (folder / lang).exists():
+            version = _load_version(folder, lang, problems)
+            if version is not None:
+                versions[lang] = version
     if problems:
         raise PackageError(problems)
     return Program(
@@ -206,7 +228,34 @@ def load_program(folder: Path, categories: set[str]) -> Program:
         pages=pages,
         root=folder,
         citations=citations,
+        versions=versions,
     )
+
+
+def _load_version(folder: Path, lang: str, problems: list[Problem]) -> Version | None:
+    """`<slug>/<lang>/version.toml` (title, summary) and `<slug>/<lang>/pages/NN.md`. Images in
+    its pages are written as in the program's own pages ("../images/x.jpg") and must exist in
+    the program folder; a page's title line may be empty ("#")."""
+    root = folder / lang
+    toml_path = root / "version.toml"
+    count = len(problems)
+    data, text = _read_toml(toml_path, problems)
+    if data is None:
+        return None
+
+    def bad(key: str, message: str) -> None:
+        problems.append(Problem(toml_path, f"'{key}': {message}", key_line(text, key)))
+
+    for key in sorted(set(data) - VERSION_KEYS):
+        bad(key, "unknown key")
+    for key in sorted(VERSION_REQUIRED - set(data)):
+        problems.append(Problem(toml_path, f"missing required key '{key}'"))
+    title = _string(data, "title", bad)
+    summary = _string(data, "summary", bad, required=False) or ""
+    pages = _load_pages(folder, problems, root / "pages", untitled=True)
+    if len(problems) > count:
+        return None
+    return Version(lang, title, summary, pages, root)
 
 
 def _load_categories(path: Path, problems: list[Problem]) -> list[Category]:
@@ -250,8 +299,10 @@ def _load_categories(path: Path, problems: list[Problem]) -> list[Category]:
     return categories
 
 
-def _load_pages(folder: Path, problems: list[Problem]) -> list[Page]:
-    pages_dir = folder / "pages"
+def _load_pages(
+    folder: Path, problems: list[Problem], pages_dir: Path | None = None, untitled: bool = False
+) -> list[Page]:
+    pages_dir = pages_dir or folder / "pages"
     if not pages_dir.is_dir():
         problems.append(Problem(pages_dir, "missing pages/ folder"))
         return []
@@ -270,13 +321,15 @@ def _load_pages(folder: Path, problems: list[Problem]) -> list[Page]:
             problems.append(Problem(pages_dir / f"{number:02d}.md", "page file is missing"))
     pages: list[Page] = []
     for position, number in enumerate(sorted(numbered), start=1):
-        page = _load_page(folder, numbered[number], position, problems)
+        page = _load_page(folder, numbered[number], position, problems, untitled)
         if page is not None:
             pages.append(page)
     return pages
 
 
-def _load_page(folder: Path, path: Path, number: int, problems: list[Problem]) -> Page | None:
+def _load_page(
+    folder: Path, path: Path, number: int, problems: list[Problem], untitled: bool = False
+) -> Page | None:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -287,7 +340,9 @@ def _load_page(folder: Path, path: Path, number: int, problems: list[Problem]) -
         problems.append(Problem(path, "page is empty", 1))
         return None
     first = lines[0].lstrip("\ufeff")
-    if not first.startswith("# ") or not first[2:].strip():
+    if untitled and first.rstrip() == "#":
+        first = "# "  # a version's page may have no title of its own
+    elif not first.startswith("# ") or not first[2:].strip():
         problems.append(Problem(path, "first line must be the page title: '# 页标题'", 1))
         return None
     body = "\n".join(lines[1:]).strip()

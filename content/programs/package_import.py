@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from content.laws import register as laws
-from content.programs import live, package, uploads, video, workflow
+from content.programs import live, package, uploads, versions, video, workflow
 from content.programs.package import PackageError, Problem
 from content.programs.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
 from storage import Database, Invalid
@@ -197,6 +197,8 @@ async def _check(
         for code in p.regions:
             if code not in known:
                 bad("regions", f"unknown region {code!r}")
+        for version in p.versions.values():
+            problems.extend(_version_problems(version))
         cited = sorted({c.law for c in p.citations})
         for code in sorted(set(cited) - await laws.known_codes(db, cited)):
             bad("citations", f"law {code!r} is not in the law register")
@@ -225,6 +227,72 @@ async def _check(
                 if not regions_allowed(state.regions):
                     bad("slug", f"program {p.slug!r} reaches regions outside the ones you may edit")
     return problems, existing
+
+
+def _version_data(version: package.Version) -> dict:
+    return {
+        "title": version.title,
+        "summary": version.summary,
+        "pages": [(page.title, page.markdown) for page in version.pages],
+    }
+
+
+def _version_problems(version: package.Version) -> list[Problem]:
+    """A language version checked by the rules of the admin's version form
+    (`versions.validate`), each problem naming its file (and line)."""
+    try:
+        versions.validate(_version_data(version))
+    except Invalid as exc:
+        toml = version.root / "version.toml"
+        what = {"required": "is required", "too_long": "is too long"}.get(exc.code, exc.code)
+        caps = {
+            "title": versions.MAX_TITLE,
+            "summary": versions.MAX_SUMMARY,
+            "pages": versions.MAX_PAGES,
+        }
+        if exc.detail in ("title", "summary"):
+            text = toml.read_text(encoding="utf-8")
+            limit = f" (at most {caps[exc.detail]} characters)" if exc.code == "too_long" else ""
+            line = package.key_line(text, exc.detail)
+            return [Problem(toml, f"'{exc.detail}': {what}{limit}", line)]
+        if exc.detail == "pages":
+            limit = f" (at most {versions.MAX_PAGES} pages)" if exc.code == "too_long" else ""
+            return [Problem(version.root / "pages", f"the pages {what}{limit}")]
+        if exc.detail.startswith("page") and exc.detail[4:].isdigit():
+            path = version.root / "pages" / f"{int(exc.detail[4:]):02d}.md"
+            limit = (
+                f" (a title of at most {versions.MAX_TITLE} characters, a text of at most"
+                f" {versions.MAX_MARKDOWN})"
+                if exc.code == "too_long"
+                else ""
+            )
+            return [Problem(path, f"the page {what}{limit}", 1)]
+        return [Problem(toml, f"invalid version ({exc.code} {exc.detail})")]
+    return []
+
+
+async def _write_versions(
+    db: Database, tx, pid: int, program: package.Program, covers: dict[str, dict[str, str]],
+    audit: workflow.AuditHook | None,
+) -> None:  # fmt: skip
+    """Write the package's language versions of a program through `versions.save_version` (the
+    admin's way: the version is drafted, never reviewed from a file). A version whose text is
+    the one stored already is left as it is, its review status kept."""
+    for lang, version in sorted(program.versions.items()):
+        clean = versions.validate(_version_data(version))
+        row = await tx.fetchone(
+            "SELECT title, summary FROM program_versions WHERE program_id = ? AND lang = ?",
+            (pid, lang),
+        )
+        if row is not None and (row["title"], row["summary"]) == (clean["title"], clean["summary"]):
+            pages = await tx.fetchall(
+                "SELECT title, markdown FROM program_version_pages"
+                " WHERE program_id = ? AND lang = ? ORDER BY number",
+                (pid, lang),
+            )
+            if [(r["title"], r["markdown"]) for r in pages] == clean["pages"]:
+                continue
+        await versions.save_version(db, pid, lang, clean, tx, covers=covers[lang], audit=audit)
 
 
 def _probe_video(path: Path, max_seconds: float) -> video.Probe:
@@ -450,6 +518,16 @@ async def import_package(
             await asyncio.to_thread(_prepare, p, titles[p.category], data_dir, probes.get(p.slug))
             for p in programs
         ]
+        version_covers = {  # the versions' title cards, drawn before the transaction
+            (p.slug, lang): await asyncio.to_thread(
+                versions.make_covers,
+                existing.get(p.slug, p.slug),
+                versions.validate(_version_data(v))["title"],
+                data_dir,
+            )
+            for p in programs
+            for lang, v in p.versions.items()
+        }
         now = time.time()
         note = note or f"import {label}"
         result = ImportResult(categories=[c.slug for c in categories])
@@ -461,20 +539,22 @@ async def import_package(
                 [(c.slug, c.title, c.description, c.order) for c in categories],
             )
             for item in prepared:
-                result.programs.append(
-                    await _write_program(
-                        tx,
-                        item,
-                        existing.get(item.program.slug),
-                        publish_new=publish_new,
-                        publish_updates=publish_updates,
-                        author=author,
-                        note=note,
-                        now=now,
-                        audit=audit,
-                        queue_videos=queue_videos,
-                    )  # fmt: skip
-                )
+                imported = await _write_program(
+                    tx,
+                    item,
+                    existing.get(item.program.slug),
+                    publish_new=publish_new,
+                    publish_updates=publish_updates,
+                    author=author,
+                    note=note,
+                    now=now,
+                    audit=audit,
+                    queue_videos=queue_videos,
+                )  # fmt: skip
+                result.programs.append(imported)
+                p = item.program
+                covers = {lang: version_covers[(p.slug, lang)] for lang in p.versions}
+                await _write_versions(db, tx, imported.id, p, covers, audit)
             # Category titles and order show in the TV's listings, even when no program of the
             # package goes live (publications emit their own change too).
             tx.emit("program", [item.id for item in result.programs])

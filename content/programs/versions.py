@@ -117,9 +117,10 @@ def validate(data: dict) -> dict:
     return {"title": title, "summary": summary, "pages": pages}
 
 
-def make_covers(program_id: int, title: str, data_dir: Path) -> dict[str, str]:
+def make_covers(program_id: int | str, title: str, data_dir: Path) -> dict[str, str]:
     """The version's Mongolian title cards (content.titlecard, vertical script) and grid
-    thumbnails: {profile or "thumb-" + profile: file relative to data_dir}."""
+    thumbnails: {profile or "thumb-" + profile: file relative to data_dir}. `program_id` only
+    names the files (an import that creates the program passes its slug)."""
     stem = f"p{program_id}-{hashlib.sha256(title.encode()).hexdigest()[:10]}"
     full = titlecard.write_title_cards_mn(title, data_dir / "titlecards", stem)
     covers = {p: str(full[p].relative_to(data_dir)) for p in PROFILES}
