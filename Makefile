@@ -36,10 +36,10 @@ install: system-deps $(VENV)/.installed
 run: install
 	$(BIN)/legaltv serve --demo --allow-unsigned --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-## test: the whole suite on SQLite (browser tests included), then again on PostgreSQL (test-pg)
+## test: the whole suite on SQLite (browser tests included); the PostgreSQL and multi-node tests
+## start their own throwaway cluster. The whole suite on PostgreSQL is `make test-pg` (README).
 test: install
 	$(BIN)/python -m pytest
-	@$(MAKE) --no-print-directory test-pg
 
 ## test-pg: the suite on a throwaway PostgreSQL cluster the tests start (initdb + pg_ctl from
 ## Debian's postgresql package, in a temp dir); the browser tests run once, on SQLite (`test`)

@@ -5,6 +5,7 @@ that are not fixtures live in tests/helpers.py; Chromium in tests/browser/confte
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from aiohttp import web
 from tests.helpers import (
     BACKEND,
     PG_TEMPLATE,
+    TEST_SECRET,
     URL_FILE,
     FrontTestServer,
     demo_copy,
@@ -74,6 +76,13 @@ def demo_template(tmp_path_factory, pg_cluster) -> Path:
     return folder
 
 
+PG_SECRETS = {
+    "LEGALTV_LAUNCH_SECRET": TEST_SECRET,
+    "LEGALTV_SECRET_KEY": "test-session-secret-0123456789abcdef",
+    "LEGALTV_DEVICE_TOKEN_SECRET": "test-device-token-secret-0123456789",
+}
+
+
 @pytest.fixture
 def data_dir(tmp_path, demo_template, pg_cluster, monkeypatch) -> Path:
     """A fresh data dir holding a copy of the demo database; media folders are shared links."""
@@ -81,6 +90,11 @@ def data_dir(tmp_path, demo_template, pg_cluster, monkeypatch) -> Path:
     url = demo_copy(demo_template, target, pg_cluster)
     if url:  # `legaltv` commands the test runs (in-process or as subprocesses) use it too
         monkeypatch.setenv("LEGALTV_DATABASE_URL", url)
+        # `legaltv serve` on PostgreSQL refuses secrets of its own (several nodes must share
+        # them): a server the test starts as a subprocess is given fixed ones.
+        for name, value in PG_SECRETS.items():
+            if name not in os.environ:
+                monkeypatch.setenv(name, value)
     return target
 
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
-import sqlite3
 import time
 import zlib
 
-from tests.helpers import enter
+from tests.helpers import BACKEND, enter, write_in
 from tv_server import caches, keys, tvfont
 
 
-def _write_by_hand(db_path, sql: str, params=()) -> None:
-    """Another process writing (its own connection, in its own thread: see PREAMBLE)."""
-    with sqlite3.connect(db_path, timeout=30) as other:
-        other.execute(sql, params)
+def _write_by_hand(data_dir, sql: str, params=()) -> None:
+    """Another process writing: a connection of its own to the test's database (either
+    backend), in its own thread so the server's loop runs meanwhile."""
+    write_in(data_dir, sql, [params])
 
 
 async def _device_id(client, serial: str) -> int:
@@ -56,7 +55,11 @@ async def test_a_launch_and_its_home_cost_one_database_trip_and_a_later_home_one
     # Background tasks read too (announcements, device tokens): the counts of the quietest of
     # a few tries are the requests' own.
     tries = [await _trips(client) for _ in range(3)]
-    assert min(tries) == (1, 0, 1), tries
+    if BACKEND == "sqlite":
+        assert min(tries) == (1, 0, 1), tries
+    else:  # PostgreSQL: the facts are read together but one statement after another
+        launch, home_after, later = min(tries)
+        assert home_after == 0 and launch <= 5 and later <= 4, tries
 
 
 async def test_a_write_between_launch_and_home_is_on_that_home(client, settings):
@@ -80,7 +83,7 @@ async def test_a_request_written_by_another_process_counts_on_the_next_home(clie
     now = time.time()
     await asyncio.to_thread(
         _write_by_hand,
-        settings.db_path,
+        settings.data_path,
         "INSERT INTO callback_requests (ref, device_id, idempotency_key, service, phone_e164,"
         " phone_masked, time_window, created_at, updated_at) VALUES ('9001', ?, 'k-other',"
         " 'consultation', '+8613800138000', '138****8000', 'morning', ?, ?)",
@@ -90,7 +93,7 @@ async def test_a_request_written_by_another_process_counts_on_the_next_home(clie
     # Staff (elsewhere) complete it: the next home asks for the rating instead, at once.
     await asyncio.to_thread(
         _write_by_hand,
-        settings.db_path,
+        settings.data_path,
         "UPDATE callback_requests SET status = 'completed', closed_at = ? WHERE ref = '9001'",
         (time.time(),),
     )
