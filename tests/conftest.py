@@ -55,6 +55,23 @@ def pg_cluster():
 
 
 @pytest.fixture(scope="session")
+def postgres(pg_cluster):
+    """A PostgreSQL cluster whatever the backend: the suite's when it runs on PostgreSQL, else
+    one of the session's own (for the tests of PostgreSQL itself)."""
+    if pg_cluster is not None:
+        yield pg_cluster
+        return
+    from tests.pgcluster import Cluster
+
+    cluster = Cluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def demo_template(tmp_path_factory, pg_cluster) -> Path:
     """The bundled demo loaded once into a data dir; tests get copies of its database (on
     PostgreSQL: a database every test's copy is made from with CREATE DATABASE … TEMPLATE)."""

@@ -36,22 +36,6 @@ from tv_server.demo import load_demo
 from tv_server.migrations import MIGRATIONS, POSTGRES
 
 
-@pytest.fixture(scope="session")
-def postgres(pg_cluster):
-    """A cluster: the suite's when it runs on PostgreSQL, else one of this module's own."""
-    if pg_cluster is not None:
-        yield pg_cluster
-        return
-    from tests.pgcluster import Cluster
-
-    cluster = Cluster()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 def new_database(cluster) -> str:
     name = "x_" + uuid.uuid4().hex[:16]
     cluster.psql(f"CREATE DATABASE {name}")

@@ -29,21 +29,6 @@ from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
 
 
-@pytest.fixture(scope="module")
-def postgres(pg_cluster):
-    if pg_cluster is not None:
-        yield pg_cluster
-        return
-    from tests.pgcluster import Cluster
-
-    cluster = Cluster()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 @pytest.fixture
 async def demo_on_pg(postgres, data_dir) -> str:
     """The URL of a PostgreSQL database holding this test's copy of the demo."""
