@@ -440,7 +440,10 @@ async def test_a_package_video_is_queued_and_goes_live_only_once_transcoded(
     assert state.live.id == live_before
     media_id = state.draft.content.video_media_id
     assert (await video.job_for(db, media_id)).state == "queued"
-    assert (await uploads.media_info(db, media_id))["mime"] == "video/quicktime"
+    stored = await uploads.media_info(db, media_id)
+    assert stored["mime"] == "video/quicktime"
+    # Its first good frame is kept for the editors' preview while the transcode runs.
+    assert (data_dir / video.first_frame_rel(stored["sha256"])).is_file()
     assert (await login(client, "admin")).status == 303
     refused = await act_on_program(client, pid, "submit")
     assert "视频处理好之后才能提交审核" in await refused.text()

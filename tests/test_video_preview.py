@@ -5,34 +5,15 @@ reason after a failure; an H.264 MP4 plays at once."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from pathlib import Path
-
-from aiohttp import FormData
 
 from content.programs import uploads, video, workflow
-from tests.helpers import create, csrf_of, form, login, make_settings
+from tests.helpers import create_with_video, login, make_settings
 from tests.video_samples import sample
 from tv_server import keys
 from tv_server.app import create_app
 
 LADDER = video.parse_ladder("540:1200")
-
-
-async def upload_video(client, path: Path, name: str) -> int:
-    """A new program saved with a video by its editor; its id."""
-    pid = await create(client)
-    state = await workflow.get_state(client.app[keys.DB], pid)
-    token = await csrf_of(client, f"/admin/programs/{pid}")
-    data = FormData()
-    for key, value in {"csrf_token": token, "revision": str(state.draft.id), **form()}.items():
-        data.add_field(key, value)
-    raw = await asyncio.to_thread(path.read_bytes)
-    data.add_field("video", raw, filename=name, content_type="application/octet-stream")
-    saved = await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
-    assert saved.status == 303, await saved.text()
-    return pid
 
 
 async def frame(client, pid: int, profile: str = "720p") -> str:
@@ -52,7 +33,7 @@ async def test_an_hevc_upload_previews_as_its_progress_then_as_the_transcoded_mp
     client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     db = client.app[keys.DB]
     assert (await login(client, "editor")).status == 303
-    pid = await upload_video(client, sample("hevc_mov"), "IMG_0001.MOV")
+    pid = await create_with_video(client, sample("hevc_mov"), "IMG_0001.MOV")
     state = await workflow.get_state(db, pid)
     media_id = state.draft.content.video_media_id
     # Queued: no player for a file Chromium cannot play, the first frame under the state.
@@ -96,7 +77,7 @@ async def test_a_failed_transcode_previews_as_ffmpegs_reason(front_client, data_
     client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     db = client.app[keys.DB]
     assert (await login(client, "editor")).status == 303
-    pid = await upload_video(client, sample("hevc_mov"), "IMG_0002.MOV")
+    pid = await create_with_video(client, sample("hevc_mov"), "IMG_0002.MOV")
     # The stored file loses its end (and the MOV its index) before the transcode runs.
     media_id = (await workflow.get_state(db, pid)).draft.content.video_media_id
     stored = data_dir / (await uploads.media_info(db, media_id))["file"]
@@ -118,7 +99,7 @@ async def test_a_failed_transcode_previews_as_ffmpegs_reason(front_client, data_
 async def test_an_h264_mp4_plays_at_once_and_others_may_not_peek(front_client, data_dir):
     client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     assert (await login(client, "editor")).status == 303
-    pid = await upload_video(client, sample("fps120_mp4"), "安卓手机.mp4")
+    pid = await create_with_video(client, sample("fps120_mp4"), "安卓手机.mp4")
     html = await frame(client, pid)
     src = re.search(r'<video[^>]* src="([^"]+)"', html).group(1)
     assert src.startswith("/media/media/") and src.endswith(".mp4")  # the upload, as it is

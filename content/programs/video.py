@@ -171,6 +171,25 @@ def check_decodes(path: Path, frame_to: Path | None = None) -> None:
         raise Invalid("video_unreadable", done.stderr.decode("utf-8", "replace")[-300:])
 
 
+def keep_first_frame(path: Path, data_dir: Path, sha: str) -> None:
+    """Keep the first good frame of a stored video (`first_frame_rel`) unless it is kept
+    already; a video where none decodes keeps none (blocking)."""
+    target = Path(data_dir) / first_frame_rel(sha)
+    if target.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".first-", suffix=".jpg")
+    os.close(fd)
+    try:
+        check_decodes(path, Path(tmp))
+        if Path(tmp).stat().st_size:
+            os.replace(tmp, target)
+    except Invalid:
+        pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def first_frame_rel(sha: str) -> str:
     """Where the first good frame of an upload is kept, relative to the data dir (served under
     /media/ like the transcode's outputs, beside its folder)."""

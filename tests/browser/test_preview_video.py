@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from content.programs import video
-from tests.helpers import ARTIFACTS, DEMO_PASSWORD, login, make_settings
-from tests.test_video_preview import upload_video
+from tests.helpers import ARTIFACTS, DEMO_PASSWORD, create_with_video, login, make_settings
 from tests.video_samples import sample
 from tv_server import keys
 from tv_server.app import create_app
@@ -30,7 +29,7 @@ async def test_an_hevc_upload_previews_as_progress_then_plays_once_transcoded(
     client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     db = client.app[keys.DB]
     assert (await login(client, "editor")).status == 303
-    pid = await upload_video(client, sample("hevc_mov"), "IMG_0001.MOV")
+    pid = await create_with_video(client, sample("hevc_mov"), "IMG_0001.MOV")
     page = await chromium.new_page(viewport={"width": size[0], "height": size[1]})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

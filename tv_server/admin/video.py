@@ -42,7 +42,7 @@ def describe(job: video.Job) -> dict:
     return {
         "state": job.state,
         "label": label,
-        "line": f"{line} · {eta}" if eta else line,  # "正在转码 42% · 预计还要 1 分 5 秒"
+        "line": f"{line} · {eta}" if eta else line,  # the state, percent and time left
         "percent": job.percent,
         "eta_seconds": job.eta_seconds,
         "eta": eta,
