@@ -7,6 +7,7 @@ picks the poster among the transcode's frames or uploads one."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import re
@@ -164,7 +165,8 @@ async def test_a_video_whose_opening_packets_are_damaged_is_taken_and_transcoded
     assert response.status == 400 and body["error"]["code"] == "video_unreadable", body
     assert "无法读取这个视频文件" in body["error"]["message"]
     assert await db.fetchval("SELECT COUNT(*) FROM video_jobs") == 1
-    assert len(list(data_dir.glob("video/*/*-first.jpg"))) == 1  # none for the refused one
+    refused_sha = hashlib.sha256(garbage.read_bytes()).hexdigest()
+    assert not (data_dir / video.first_frame_rel(refused_sha)).exists()
 
 
 # -- every container and codec becomes the H.264 ladder ------------------------------------------

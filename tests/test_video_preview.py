@@ -5,7 +5,10 @@ reason after a failure; an H.264 MP4 plays at once."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import subprocess
+import uuid
 
 from content.programs import uploads, video, workflow
 from tests.helpers import create_with_video, login, make_settings
@@ -73,16 +76,26 @@ async def test_an_hevc_upload_previews_as_its_progress_then_as_the_transcoded_mp
     assert (await video.job_for(db, media_id)).state == "done"
 
 
-async def test_a_failed_transcode_previews_as_ffmpegs_reason(front_client, data_dir):
+async def test_a_failed_transcode_previews_as_ffmpegs_reason(front_client, data_dir, tmp_path):
     client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
     db = client.app[keys.DB]
     assert (await login(client, "editor")).status == 303
-    pid = await create_with_video(client, sample("hevc_mov"), "IMG_0002.MOV")
+    # An H.265 MOV of its own (the media folders are shared between tests: no other test
+    # stores these bytes, whose stored copy is damaged below).
+    own = tmp_path / "own.mov"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:d=1.2",
+         "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+         "-tag:v", "hvc1", "-metadata", f"title={uuid.uuid4()}", str(own)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    pid = await create_with_video(client, own, "IMG_0002.MOV")
     # The stored file loses its end (and the MOV its index) before the transcode runs.
     media_id = (await workflow.get_state(db, pid)).draft.content.video_media_id
     stored = data_dir / (await uploads.media_info(db, media_id))["file"]
     raw = stored.read_bytes()
-    stored.unlink()  # never write through a link to the shared sample
+    stored.unlink()  # a new file, never written through a link
     stored.write_bytes(raw[: len(raw) // 2])
     assert await video.run_next(db, data_dir, ladder=LADDER, max_seconds=7200) == "failed"
     html = await frame(client, pid)
