@@ -65,7 +65,6 @@ async def test_an_hevc_upload_previews_as_progress_then_plays_once_transcoded(
     )  # fmt: skip
     assert state == "done"
     page_url = page.url
-    frame = page.frame(url=lambda u: "profile=720p" in u)
     await page.frame_locator("#pv-720p").locator("#video").wait_for(timeout=15_000)
     frame = page.frame(url=lambda u: "profile=720p" in u)
     src = await frame.evaluate("document.getElementById('video').getAttribute('src')")
