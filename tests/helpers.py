@@ -277,6 +277,21 @@ async def create(client, **changes) -> int:
     return int(re.search(r"/programs/(\d+)", response.headers["Location"]).group(1))
 
 
+async def create_with_video(client, path: Path, name: str) -> int:
+    """A new program saved with a video file by the logged-in editor; its id."""
+    pid = await create(client)
+    state = await workflow.get_state(client.app[keys.DB], pid)
+    token = await csrf_of(client, f"/admin/programs/{pid}")
+    data = FormData()
+    for key, value in {"csrf_token": token, "revision": str(state.draft.id), **form()}.items():
+        data.add_field(key, value)
+    raw = await asyncio.to_thread(path.read_bytes)
+    data.add_field("video", raw, filename=name, content_type="application/octet-stream")
+    saved = await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
+    assert saved.status == 303, await saved.text()
+    return pid
+
+
 async def act_on_program(client, pid: int, action: str, **extra):
     token = await csrf_of(client, f"/admin/programs/{pid}")
     state = await workflow.get_state(client.app[keys.DB], pid)

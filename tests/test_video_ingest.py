@@ -7,6 +7,8 @@ picks the poster among the transcode's frames or uploads one."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import json
 import re
 import shutil
@@ -30,7 +32,13 @@ from tests.helpers import (
     login,
     make_settings,
 )
-from tests.video_samples import audio_only, sample, unknown_codec
+from tests.video_samples import (
+    audio_only,
+    damaged_start,
+    garbage_after_header,
+    sample,
+    unknown_codec,
+)
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -100,6 +108,65 @@ async def test_what_cannot_become_a_program_video_is_refused_in_chinese(front_cl
         assert text in body["error"]["message"], body
     assert await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM video_jobs") == 0
     assert await client.app[keys.DB].fetchval("SELECT COUNT(*) FROM media WHERE kind = 'video'")
+
+
+def _strict_first_frame(path: Path) -> subprocess.CompletedProcess:
+    """FFmpeg reading a file's first frame and stopping at the first error (`-xerror`)."""
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-xerror", "-i", str(path), "-map", "0:v:0",
+         "-frames:v", "1", "-f", "framecrc", "-"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+async def test_a_video_whose_opening_packets_are_damaged_is_taken_and_transcoded(
+    front_client, data_dir
+):
+    """A phone recording whose first packets are damaged: FFmpeg's strict reading of its first
+    frame fails, yet pictures decode from the key frame at 1 s. The upload takes it (keeping
+    that first good frame for the preview) and the transcode completes; a file whose header is
+    valid but where nothing decodes is still refused with the clear message."""
+    damaged = damaged_start()
+    strict = await asyncio.to_thread(_strict_first_frame, damaged)
+    assert strict.returncode != 0 and b"NAL" in strict.stderr  # the sample is damaged indeed
+    client = await front_client(create_app(make_settings(data_dir, video_jobs_concurrency=0)))
+    db = client.app[keys.DB]
+    assert (await login(client, "editor")).status == 303
+    response = await xhr_upload(client, damaged, "手机录的.mp4")
+    body = await response.json()
+    assert response.status == 200, body
+    # The first good frame (the key frame at 1 s: its big "1") is kept for the preview.
+    first = data_dir / video.first_frame_rel(body["sha256"])
+    with Image.open(first) as frame:
+        assert frame.format == "JPEG" and frame.size == (320, 180)
+        kept = frame.convert("RGB")
+    clean = await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", "-ss", "1", "-i", str(damaged), "-frames:v", "1", "-f",
+         "image2pipe", "-c:v", "png", "-"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    with Image.open(io.BytesIO(clean.stdout)) as one_second:
+        diff = ImageStat.Stat(ImageChops.difference(one_second.convert("RGB"), kept)).mean
+    assert max(diff) < 6, diff  # the same picture, give or take JPEG
+    # The transcode then completes, from the first good frame to the end.
+    ladder = video.parse_ladder("540:1200")
+    assert await video.run_next(db, data_dir, ladder=ladder, max_seconds=7200) == "done"
+    job = await video.job_for(db, body["id"])
+    mp4 = data_dir / job.outputs["dir"] / "video-720p.mp4"
+    made = streams(mp4)
+    assert made["codec_name"] == "h264" and float(made["duration"]) >= 2.9, made
+    assert streams(mp4, "a")["codec_name"] == "aac"
+    # Garbage after a valid header: ffprobe names an H.264 stream, FFmpeg decodes nothing.
+    garbage = garbage_after_header()
+    assert video.probe(garbage, max_seconds=60).codec == "h264"
+    response = await xhr_upload(client, garbage, "坏文件.mp4")
+    body = await response.json()
+    assert response.status == 400 and body["error"]["code"] == "video_unreadable", body
+    assert "无法读取这个视频文件" in body["error"]["message"]
+    assert await db.fetchval("SELECT COUNT(*) FROM video_jobs") == 1
+    refused_sha = hashlib.sha256(garbage.read_bytes()).hexdigest()
+    assert not (data_dir / video.first_frame_rel(refused_sha)).exists()
 
 
 # -- every container and codec becomes the H.264 ladder ------------------------------------------
@@ -375,7 +442,10 @@ async def test_a_package_video_is_queued_and_goes_live_only_once_transcoded(
     assert state.live.id == live_before
     media_id = state.draft.content.video_media_id
     assert (await video.job_for(db, media_id)).state == "queued"
-    assert (await uploads.media_info(db, media_id))["mime"] == "video/quicktime"
+    stored = await uploads.media_info(db, media_id)
+    assert stored["mime"] == "video/quicktime"
+    # Its first good frame is kept for the editors' preview while the transcode runs.
+    assert (data_dir / video.first_frame_rel(stored["sha256"])).is_file()
     assert (await login(client, "admin")).status == 303
     refused = await act_on_program(client, pid, "submit")
     assert "视频处理好之后才能提交审核" in await refused.text()

@@ -4,6 +4,8 @@ the machine's FFmpeg, then shared): 1–2 s, tiny frames, so the pipeline runs i
 from __future__ import annotations
 
 import atexit
+import json
+import random
 import shutil
 import subprocess
 import tempfile
@@ -108,4 +110,50 @@ def unknown_codec() -> Path:
     assert data.count(b"V_MPEG4/ISO/AVC") == 1
     path = _folder() / "unknown.mkv"
     path.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/AVC"))
+    return path
+
+
+def _video_packets(path: Path) -> list[tuple[int, int]]:
+    """(byte offset, size) of each packet of the first video stream, as ffprobe reads them."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "packet=pos,size", "-of", "json", str(path)],
+                         capture_output=True, check=True, timeout=60).stdout  # fmt: skip
+    return [(int(p["pos"]), int(p["size"])) for p in json.loads(out)["packets"]]
+
+
+@cache
+def damaged_start() -> Path:
+    """A phone-like H.264 + AAC MP4 (4 s, a key frame every second) whose first ten video
+    packets (0.4 s) are overwritten at their start: FFmpeg cannot split them into NAL units,
+    and the pictures after them lack their reference until the key frame at 1 s."""
+    clean = _folder() / "clean-start.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x180:rate=25:duration=4", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000:duration=4", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    str(clean)], check=True, timeout=120)  # fmt: skip
+    data = bytearray(clean.read_bytes())
+    for pos, size in _video_packets(clean)[:10]:
+        n = min(size, 64)
+        data[pos : pos + n] = bytes((k * 37 + 11) & 0xFF for k in range(n))
+    path = _folder() / "damaged-start.mp4"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@cache
+def garbage_after_header() -> Path:
+    """An MP4 whose header (ftyp, moov: an H.264 track of 3 s) is intact and whose every
+    video packet is garbage: ffprobe names the stream, nothing decodes."""
+    clean = _folder() / "clean-garbage.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x180:rate=25:duration=3", "-c:v", "libx264", "-preset",
+                    "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(clean)],
+                   check=True, timeout=120)  # fmt: skip
+    data = bytearray(clean.read_bytes())
+    noise = random.Random(5)
+    for pos, size in _video_packets(clean):
+        data[pos : pos + size] = bytes(noise.randrange(256) for _ in range(size))
+    path = _folder() / "garbage.mp4"
+    path.write_bytes(bytes(data))
     return path

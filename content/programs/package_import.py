@@ -19,6 +19,7 @@ from content.laws import register as laws
 from content.programs import live, package, uploads, versions, video, workflow
 from content.programs.package import PackageError, Problem
 from content.programs.revisions import PAGES_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Content, PageDraft
+from content.programs.video import keep_first_frame
 from storage import Database, Invalid
 
 MAX_FILES = 2000  # entries in a zip
@@ -355,9 +356,14 @@ class _Prepared:
 
 
 def _prepare(
-    program: package.Program, category_title: str, data_dir: Path, probe: video.Probe | None
+    program: package.Program,
+    category_title: str,
+    data_dir: Path,
+    probe: video.Probe | None,
+    queued: bool = True,
 ) -> _Prepared:
-    """Store every file (content-addressed) and make every rendition before the transaction."""
+    """Store every file (content-addressed) and make every rendition before the transaction; a
+    video to be transcoded (`queued`) keeps its first good frame for the editors' preview."""
     root = program.root
     pages = {
         path: live.prepare_image(root / path, data_dir, live.PAGE_SPECS)
@@ -382,6 +388,8 @@ def _prepare(
         sha, rel = live.store_media_file(root / program.video, data_dir, suffix)
         size = (root / program.video).stat().st_size
         video = live.PreparedMedia(sha, rel, "video", mime, size, [])
+        if queued:
+            keep_first_frame(data_dir / rel, data_dir, sha)
         plays_as_is = kind == "mp4" and probe is not None and probe.codec == "h264"
     poster = None
     if program.poster:
@@ -515,7 +523,9 @@ async def import_package(
             await workflow.get_state(db, pid)  # gives programs made before the workflow one
         titles = {c.slug: c.title for c in categories}
         prepared = [
-            await asyncio.to_thread(_prepare, p, titles[p.category], data_dir, probes.get(p.slug))
+            await asyncio.to_thread(
+                _prepare, p, titles[p.category], data_dir, probes.get(p.slug), queue_videos
+            )
             for p in programs
         ]
         version_covers = {  # the versions' title cards, drawn before the transaction

@@ -373,18 +373,19 @@ class _Prepared:
     created: list[Path]
 
 
-def _probe(data: Source, max_seconds: float) -> video.Probe:
-    """ffprobe's view of an uploaded video, whose first frame must decode (bytes are written
-    to a temporary file first)."""
+def _probe(data: Source, max_seconds: float, frame_to: Path | None = None) -> video.Probe:
+    """ffprobe's view of an uploaded video, a frame of which must decode within its first
+    seconds (bytes are written to a temporary file first); with `frame_to`, that first good
+    frame is written there as a JPEG (`video.check_decodes`)."""
     if isinstance(data, Path):
         found = video.probe(data, max_seconds=max_seconds)
-        video.check_decodes(data)
+        video.check_decodes(data, frame_to)
         return found
     with tempfile.NamedTemporaryFile(suffix=".video") as tmp:
         tmp.write(data)
         tmp.flush()
         found = video.probe(Path(tmp.name), max_seconds=max_seconds)
-        video.check_decodes(Path(tmp.name))
+        video.check_decodes(Path(tmp.name), frame_to)
         return found
 
 
@@ -405,12 +406,22 @@ def _prepare(data_dir: Path, data: Source, kind: str, video_max_seconds: float =
     whole anyway (its pixels are larger than its file), so its bytes are read."""
     if kind == "video":
         container = check_video(data)
-        # A video stream FFmpeg decodes, at least 1 s, at most the setting.
-        _probe(data, video_max_seconds)
-        mime, suffix = VIDEO_TYPES[container]
-        sha = sha256_of(data)
-        rel = f"media/{sha[:2]}/{sha}{suffix}"
-        created = [data_dir / rel] if _write_once(data_dir / rel, data) else []
+        with tempfile.TemporaryDirectory(prefix="legaltv-frame-") as scratch:
+            # A video stream FFmpeg decodes, at least 1 s, at most the setting; its first
+            # good frame is kept for the editors' preview while the transcode runs.
+            frame = Path(scratch) / "first.jpg"
+            _probe(data, video_max_seconds, frame)
+            mime, suffix = VIDEO_TYPES[container]
+            sha = sha256_of(data)
+            rel = f"media/{sha[:2]}/{sha}{suffix}"
+            created = [data_dir / rel] if _write_once(data_dir / rel, data) else []
+            first = data_dir / video.first_frame_rel(sha)
+            try:
+                if frame.is_file() and _write_once(first, frame):
+                    created.append(first)
+            except BaseException:
+                _remove(created)
+                raise
         media = programs.PreparedMedia(sha, rel, "video", mime, source_size(data), [])
         return _Prepared(media, None, None, created)
     if isinstance(data, Path):

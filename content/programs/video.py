@@ -39,6 +39,8 @@ from storage.changes import BoundedCache
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
 MIN_SECONDS = 1.0
+DECODE_SECONDS = 5  # how far into a file the ingest looks for a frame that decodes
+FIRST_FRAME_WIDTH = 1280  # the first frame kept for the editors' preview
 TARGET_LKFS = -24.0
 SEGMENT_SECONDS = 2
 MP4_HEIGHT = 720
@@ -142,20 +144,56 @@ def decodable_codecs() -> frozenset[str]:
     return frozenset(found)
 
 
-def check_decodes(path: Path) -> None:
-    """`Invalid("video_unreadable")` unless FFmpeg decodes the first frame of the video stream
-    (a file whose header names a known codec may still hold something else, or be cut)."""
+def check_decodes(path: Path, frame_to: Path | None = None) -> None:
+    """`Invalid("video_unreadable")` unless FFmpeg decodes a frame of the video stream within
+    its first `DECODE_SECONDS` (a header that names a known codec may still hold something
+    else, or nothing). Tolerant the way FFmpeg is: errors are concealed and ignored
+    (`-err_detect ignore_err`), so a phone recording cut at the start or a stream with a few
+    damaged packets passes on the first frame that decodes after them; FFmpeg's exit code
+    (69 when most frames tried failed) is not the judge, the frame is. With `frame_to`, that
+    first good frame is written there as a JPEG at most `FIRST_FRAME_WIDTH` wide (upright,
+    square pixels): the editors' preview shows it while the transcode runs."""
+    cmd = [FFMPEG, "-v", "error", "-nostdin", "-err_detect", "ignore_err",
+           "-t", str(DECODE_SECONDS), "-i", str(path),
+           "-map", "0:v:0", "-frames:v", "1", "-f", "framecrc", "-"]  # fmt: skip
+    if frame_to is not None:
+        cmd += [
+            "-map", "0:v:0", "-frames:v", "1", "-q:v", "3", "-y",
+            "-vf", f"scale='trunc(min({FIRST_FRAME_WIDTH},iw*sar)/2)*2':-2,setsar=1",
+            "-f", "image2", "-update", "1", str(frame_to),
+        ]  # fmt: skip
     try:
-        done = subprocess.run(
-            [FFMPEG, "-v", "error", "-nostdin", "-xerror", "-i", str(path), "-map", "0:v:0",
-             "-frames:v", "1", "-f", "framecrc", "-"],
-            capture_output=True, timeout=120, check=False,
-        )  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Invalid("video_unreadable", str(exc)) from exc
     frames = [line for line in done.stdout.splitlines() if line and not line.startswith(b"#")]
-    if done.returncode != 0 or not frames:
+    if not frames:
         raise Invalid("video_unreadable", done.stderr.decode("utf-8", "replace")[-300:])
+
+
+def keep_first_frame(path: Path, data_dir: Path, sha: str) -> None:
+    """Keep the first good frame of a stored video (`first_frame_rel`) unless it is kept
+    already; a video where none decodes keeps none (blocking)."""
+    target = Path(data_dir) / first_frame_rel(sha)
+    if target.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".first-", suffix=".jpg")
+    os.close(fd)
+    try:
+        check_decodes(path, Path(tmp))
+        if Path(tmp).stat().st_size:
+            os.replace(tmp, target)
+    except Invalid:
+        pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def first_frame_rel(sha: str) -> str:
+    """Where the first good frame of an upload is kept, relative to the data dir (served under
+    /media/ like the transcode's outputs, beside its folder)."""
+    return f"video/{sha[:2]}/{sha}-first.jpg"
 
 
 def _display_width(width: int, sar: str | None) -> int:
@@ -371,7 +409,10 @@ def transcode_cmd(
         f"{audio_in}{_loudnorm_filter(measured) if src.has_audio else 'anull'},"
         f"aresample=48000,asplit={n}" + "".join(f"[a{i}]" for i in range(n))
     )
-    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-y", *global_threads(threads), "-i", str(source)]
+    # Damaged packets are concealed and skipped, as the ingest's check allowed (check_decodes):
+    # FFmpeg would otherwise give up (exit 69) when most frames of a short damaged file fail.
+    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-y", "-max_error_rate", "1",
+           *global_threads(threads), "-i", str(source)]  # fmt: skip
     if not src.has_audio:  # every rendition carries audio: silence for a silent source
         cmd += ["-f", "lavfi", "-t", f"{src.duration:.3f}", "-i", "anullsrc=r=48000:cl=stereo"]
     cmd += ["-filter_complex", ";".join(graph)]
@@ -830,6 +871,69 @@ async def check_ready(db_or_tx, media_id: int | None) -> None:
     row = await db_or_tx.fetchone("SELECT state FROM video_jobs WHERE media_id = ?", (media_id,))
     if row is not None and row["state"] != "done":
         raise Invalid("video_not_ready", row["state"], state=row["state"])
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A stored video whose transcode is queued, running or failed, as the editors' preview
+    shows it: the job, the first good frame kept at upload (relative to the data dir; None for
+    a video stored before it was kept) and whether browsers play the upload itself."""
+
+    job: Job
+    first_frame: str | None
+    plays_as_is: bool
+
+
+async def unfinished(db: Database, data_dir: Path, original: str | None) -> Unfinished | None:
+    """The transcode of a stored video file while it is not done (None: done, no job — a video
+    stored before this pipeline plays as uploaded — or no file). An upload browsers and boxes
+    play as it is (`plays_in_browsers`) plays at once; a failed job never does."""
+    if not original:
+        return None
+    row = await db.fetchone(
+        "SELECT m.id, m.sha256, m.mime, j.state FROM media m"
+        " JOIN video_jobs j ON j.media_id = m.id WHERE m.file = ?",
+        (original,),
+    )
+    if row is None or row["state"] == "done":
+        return None
+    job = await job_for(db, row["id"])
+    if job is None or job.state == "done":
+        return None
+    frame = first_frame_rel(row["sha256"])
+    kept = await asyncio.to_thread((Path(data_dir) / frame).is_file)
+    plays = job.state != "failed" and row["mime"] == "video/mp4"
+    if plays:
+        plays = await asyncio.to_thread(plays_in_browsers, str(Path(data_dir) / original))
+    return Unfinished(job, frame if kept else None, plays)
+
+
+_BROWSER_PROFILES = {"Baseline", "Constrained Baseline", "Main", "High"}
+
+
+@functools.lru_cache(maxsize=256)
+def plays_in_browsers(path: str) -> bool:
+    """Whether an MP4 is what every browser and box plays as it is: 8-bit 4:2:0 H.264
+    (Baseline, Main or High) with AAC or MP3 sound or none. Files are content-addressed, so
+    the answer is kept per path."""
+    try:
+        done = subprocess.run(
+            [FFPROBE, "-v", "error", "-print_format", "json", "-show_streams", path],
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        streams = json.loads(done.stdout or b"{}").get("streams") or []
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return False
+    videos = [s for s in streams if s.get("codec_type") == "video"]
+    sounds = [s for s in streams if s.get("codec_type") == "audio"]
+    return (
+        done.returncode == 0
+        and len(videos) == 1
+        and videos[0].get("codec_name") == "h264"
+        and videos[0].get("profile") in _BROWSER_PROFILES
+        and videos[0].get("pix_fmt") in ("yuv420p", "yuvj420p")
+        and all(s.get("codec_name") in ("aac", "mp3") for s in sounds)
+    )
 
 
 @dataclass(frozen=True)

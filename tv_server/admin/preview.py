@@ -9,13 +9,17 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from content.programs import live as programs_live
 from content.programs import subtitles
 from content.programs import versions as program_versions
+from content.programs import video as video_domain
 from content.programs.preview import PreviewSource, preview_source
 from storage import NotFound
 from tv_server import keys
 from tv_server.admin import program_scope
+from tv_server.admin import video as video_slice
 from tv_server.admin.common import deny, render, requires, url
+from tv_server.tv import common as tv_common
 from tv_server.tv import programs as tv_programs
 from tv_ui import i18n
 from tv_ui.i18n import N_
@@ -146,7 +150,14 @@ async def frame(request: web.Request) -> web.Response:
 
     detail = source.detail
     i18n.use_language(lang)  # the TV's strings and, for mn, the vertical layout and its font
+    settings = request.config_dict[keys.SETTINGS]
+    pending = None
     if page == "video":
+        db = request.config_dict[keys.DB]
+        pending = await video_domain.unfinished(db, settings.data_path, detail.video_file)
+    if pending is not None and not pending.plays_as_is:
+        html = await _pending(request, pid, source, profile, pending, frame_url)
+    elif page == "video":
         html = await tv_programs.render_video(
             request,
             None,
@@ -187,6 +198,60 @@ async def frame(request: web.Request) -> web.Response:
             "Content-Security-Policy": FRAME_CSP,
         },
     )
+
+
+async def _pending(
+    request: web.Request,
+    pid: int,
+    source: PreviewSource,
+    profile: str,
+    pending: video_domain.Unfinished,
+    frame_url,
+) -> str:
+    """The video screen while its transcode runs (or after it failed): the poster, else the
+    first good frame kept at upload, under the transcode's progress, in place of a player
+    Chromium could not play (H.265, AV1, Matroska…). The frame polls the progress and, once
+    the job is done, loads itself again: the TV's player with the transcoded MP4."""
+    detail = source.detail
+    db = request.config_dict[keys.DB]
+    still = None
+    if detail.poster_media_id:
+        covers = await programs_live.rendition_files(
+            db, [detail.poster_media_id], "cover-" + profile
+        )
+        still = covers.get(detail.poster_media_id)
+    still = still or pending.first_frame
+    lang = _lang(request)
+    return tv_common.render(
+        request,
+        "admin/preview/video_pending.html",
+        None,
+        program=detail.card,
+        status=video_slice.describe(pending.job),
+        status_url=url(
+            request,
+            "admin_program_preview_video",
+            {"rev": source.revision_id, "lang": lang if lang != "zh" else None},
+            pid=pid,
+        ),
+        still=f"/media/{still}" if still else None,
+        pages_url=frame_url(1) if detail.pages else None,
+        back=frame_url(1) if detail.pages else frame_url("video"),
+        back_force=True,
+        profile=profile,
+    )
+
+
+@requires("view")
+async def video_state(request: web.Request) -> web.Response:
+    """The transcode of the previewed revision's video, polled by its frames while it is not
+    done (`{"state": "none"}` without a job, or once a job is done)."""
+    _pid, source = await _source(request)
+    db = request.config_dict[keys.DB]
+    data_dir = request.config_dict[keys.SETTINGS].data_path
+    pending = await video_domain.unfinished(db, data_dir, source.detail.video_file)
+    body = {"state": "done"} if pending is None else video_slice.describe(pending.job)
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 _SUBS_NAME = re.compile(r"^(zh|mn)-([0-9a-f]{16})\.vtt$")

@@ -100,6 +100,11 @@ ROUTES = [
     GET("/programs/{pid:\\d+}/preview", preview.preview, "admin_program_preview"),
     GET("/programs/{pid:\\d+}/preview/frame", preview.frame, "admin_program_preview_frame"),
     GET("/programs/{pid:\\d+}/preview/subs/{file}", preview.subs, "admin_program_preview_subs"),
+    GET(
+        "/programs/{pid:\\d+}/preview/video.json",
+        preview.video_state,
+        "admin_program_preview_video",
+    ),
     GET("/programs/{pid:\\d+}/mn", program_versions.show, "admin_program_version"),
     POST("/programs/{pid:\\d+}/mn", program_versions.act),
     # -- callback requests

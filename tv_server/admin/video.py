@@ -29,14 +29,20 @@ async def status_of(db, media_id: int | None) -> dict | None:
     if media_id is None:
         return None
     job = await video.job_for(db, media_id)
-    if job is None:
-        return None
+    return None if job is None else describe(job)
+
+
+def describe(job: video.Job) -> dict:
+    """A transcode job as the program page and the preview show it (the JSON they poll)."""
     eta = ""
     if job.state == "running" and job.eta_seconds is not None:
         eta = gettext(ETA) % {"m": job.eta_seconds // 60, "s": job.eta_seconds % 60}
+    label = gettext(L.VIDEO_STATES[job.state])
+    line = f"{label} {round(job.percent)}%" if job.state == "running" else label
     return {
         "state": job.state,
-        "label": gettext(L.VIDEO_STATES[job.state]),
+        "label": label,
+        "line": f"{line} · {eta}" if eta else line,  # the state, percent and time left
         "percent": job.percent,
         "eta_seconds": job.eta_seconds,
         "eta": eta,
