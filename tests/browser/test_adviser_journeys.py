@@ -13,6 +13,25 @@ from tv_server import keys
 
 pytestmark = pytest.mark.browser
 
+# Each box of home's bottom row against #main, which clips what sticks out of it.
+ROW_INSIDE_MAIN = """() => { var m = document.getElementById('main').getBoundingClientRect();
+    return Array.prototype.map.call(
+        document.querySelectorAll('.home-row > *, #adv-card, #t-adv-call, #t-lang'),
+        function (e) { var r = e.getBoundingClientRect();
+            return [e.id || e.className, r.bottom <= m.bottom + 0.5 && r.right <= m.right + 0.5,
+                    r.bottom, m.bottom]; }); }"""
+# The focused element's white ring (6 px outside it) against every ancestor that clips.
+RING_CLIPPED_BY = """() => { var e = document.activeElement, r = e.getBoundingClientRect(),
+    z = parseFloat(getComputedStyle(document.documentElement).zoom) || 1, ring = 6 * z, out = [];
+    for (var a = e.parentElement; a; a = a.parentElement) {
+        if (getComputedStyle(a).overflow === 'visible') continue;
+        var b = a.getBoundingClientRect();
+        if (r.left - ring < b.left - 0.5 || r.right + ring > b.right + 0.5
+            || r.top - ring < b.top - 0.5 || r.bottom + ring > b.bottom + 0.5)
+            out.push(a.id || a.className);
+    }
+    return out; }"""
+
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_adviser_callback_then_rating_with_a_digit(tv, size):
@@ -22,8 +41,11 @@ async def test_adviser_callback_then_rating_with_a_digit(tv, size):
     await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "t-adv"
     await no_overflow(page)
+    clipped = [box for box in await page.evaluate(ROW_INSIDE_MAIN) if not box[1]]
+    assert clipped == []  # the card, the language tile and the hotline card are whole
     await press(page, "ArrowDown")  # the one-key 请他/她回电 is wholly on screen too
     assert await page.evaluate(FOCUSED) == "t-adv-call"
+    assert await page.evaluate(RING_CLIPPED_BY) == []  # its focus ring shows whole
     await shot(page, "adviser-card", size)
     await press(page, "ArrowUp")
     assert await page.evaluate(FOCUSED) == "t-adv"
