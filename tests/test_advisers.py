@@ -3,6 +3,7 @@ forms, CSV import/export and figures — through the real app over HTTP."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -11,6 +12,7 @@ from PIL import Image
 from accounts import users
 from advisers import advisers
 from callbacks import lifecycle
+from storage import clock
 from tests.helpers import File, csrf_of, form_data
 from tv_server import keys
 
@@ -259,6 +261,16 @@ async def test_figures_match_independent_counts(client, admin_as, box):
         page,
     )
     assert row and tuple(map(int, row.groups())) == (2, 1, 1)
+    # The period is the filing day (China time): today's requests, none from tomorrow on.
+    today, tomorrow = clock.today(), clock.today() + dt.timedelta(days=1)
+    for since, expected in ((today, 2), (tomorrow, None)):
+        page = await (
+            await client.get(f"/admin/advisers/figures?since={since}&until={tomorrow}")
+        ).text()
+        row = re.search(
+            rf'<tr data-code="{adviser.code}"><td>[^<]+</td><td class="total">(\d+)<', page
+        )
+        assert (int(row.group(1)) if row else None) == expected
     xlsx = await client.get("/admin/advisers/figures?format=xlsx")
     assert xlsx.status == 200 and (await xlsx.read())[:2] == b"PK"
 
