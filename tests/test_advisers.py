@@ -13,16 +13,10 @@ from accounts import users
 from advisers import advisers
 from callbacks import lifecycle
 from storage import clock
-from tests.helpers import File, csrf_of, form_data
+from tests.helpers import File, ask_adviser, box_village, csrf_of, form_data
 from tv_server import keys
 
 OWN = "150602"
-
-
-async def box_village(client, serial="DEMO-0001") -> str:
-    return await client.app[keys.DB].fetchval(
-        "SELECT village_code FROM devices WHERE serial = ?", (serial,)
-    )
 
 
 async def test_home_card_shows_the_boxs_own_adviser_and_its_page(client, box):
@@ -45,23 +39,6 @@ async def test_a_village_without_adviser_shows_no_card(client, box):
     home = await (await client.get(box + "home")).text()
     assert 'id="adv-card"' not in home
     assert (await client.get(box + "adv")).status == 404
-
-
-async def ask_adviser(client, box, adviser_id) -> str:
-    response = await client.post(
-        box + "cb-phone",
-        data={"svc": "consultation", "a": str(adviser_id), "phone": "13800138000"},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    draft = re.search(r"d=(\w+)", response.headers["Location"]).group(1)
-    confirm = await (await client.get(box + f"cb-confirm?d={draft}&w=morning")).text()
-    assert "法律顾问" in confirm
-    response = await client.post(
-        box + "cb-submit", data={"d": draft, "w": "morning"}, allow_redirects=False
-    )
-    assert response.status == 303
-    return response.headers["Location"].rsplit("r-", 1)[1]
 
 
 async def test_asking_the_adviser_files_a_callback_for_their_office(client, box):

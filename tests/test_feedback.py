@@ -13,8 +13,15 @@ from accounts import users
 from advisers import advisers
 from callbacks import lifecycle
 from storage import clock
-from tests.helpers import completed_request, csrf_of, enter, form_data, home_goes_to
-from tests.test_advisers import ask_adviser, box_village
+from tests.helpers import (
+    ask_adviser,
+    box_village,
+    completed_request,
+    csrf_of,
+    enter,
+    form_data,
+    home_goes_to,
+)
 from tv_server import keys
 
 
