@@ -28,6 +28,11 @@ async def test_home_card_shows_the_boxs_own_adviser_and_its_page(client, box):
     assert "我村法律顾问" in card and adviser.name in card
     assert f"cb-phone?svc=consultation&amp;a={adviser.id}" in card
     assert 'class="adv-photo"' in card  # consent recorded for the demo portraits
+    start, end = advisers.next_sitting(adviser.sittings)  # the next sitting, China time
+    when = re.search(r'class="adv-when">([^<]+)<', card).group(1)
+    first, last = clock.local(start), clock.local(end)
+    assert f"{first.month}月{first.day}日" in when
+    assert f"{first:%H:%M}-{last:%H:%M}" in when
     page = await (await client.get(box + "adv")).text()
     assert adviser.firm in page and 'id="adv-next"' in page and "<svg" in page
     assert "法律援助" in page  # what they can help with
