@@ -701,6 +701,31 @@ async def submit(client, box, draft, window="morning"):
     )
 
 
+async def box_village(client, serial="DEMO-0001") -> str:
+    return await client.app[keys.DB].fetchval(
+        "SELECT village_code FROM devices WHERE serial = ?", (serial,)
+    )
+
+
+async def ask_adviser(client, box, adviser_id) -> str:
+    """请他/她回电 on the box: a callback asked of the adviser through the phone step, the
+    confirm and the submit; its ref."""
+    response = await client.post(
+        box + "cb-phone",
+        data={"svc": "consultation", "a": str(adviser_id), "phone": "13800138000"},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    draft = re.search(r"d=(\w+)", response.headers["Location"]).group(1)
+    confirm = await (await client.get(box + f"cb-confirm?d={draft}&w=morning")).text()
+    assert "法律顾问" in confirm
+    response = await client.post(
+        box + "cb-submit", data={"d": draft, "w": "morning"}, allow_redirects=False
+    )
+    assert response.status == 303
+    return response.headers["Location"].rsplit("r-", 1)[1]
+
+
 # -- content packages and the `legaltv` command ----------------------------------------------------
 
 CATALOG = catalog_root()

@@ -3,6 +3,7 @@ forms, CSV import/export and figures — through the real app over HTTP."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -11,16 +12,11 @@ from PIL import Image
 from accounts import users
 from advisers import advisers
 from callbacks import lifecycle
-from tests.helpers import File, csrf_of, form_data
+from storage import clock
+from tests.helpers import File, ask_adviser, box_village, csrf_of, form_data
 from tv_server import keys
 
 OWN = "150602"
-
-
-async def box_village(client, serial="DEMO-0001") -> str:
-    return await client.app[keys.DB].fetchval(
-        "SELECT village_code FROM devices WHERE serial = ?", (serial,)
-    )
 
 
 async def test_home_card_shows_the_boxs_own_adviser_and_its_page(client, box):
@@ -32,6 +28,11 @@ async def test_home_card_shows_the_boxs_own_adviser_and_its_page(client, box):
     assert "我村法律顾问" in card and adviser.name in card
     assert f"cb-phone?svc=consultation&amp;a={adviser.id}" in card
     assert 'class="adv-photo"' in card  # consent recorded for the demo portraits
+    start, end = advisers.next_sitting(adviser.sittings)  # the next sitting, China time
+    when = re.search(r'class="adv-when">([^<]+)<', card).group(1)
+    first, last = clock.local(start), clock.local(end)
+    assert f"{first.month}月{first.day}日" in when
+    assert f"{first:%H:%M}-{last:%H:%M}" in when
     page = await (await client.get(box + "adv")).text()
     assert adviser.firm in page and 'id="adv-next"' in page and "<svg" in page
     assert "法律援助" in page  # what they can help with
@@ -43,23 +44,6 @@ async def test_a_village_without_adviser_shows_no_card(client, box):
     home = await (await client.get(box + "home")).text()
     assert 'id="adv-card"' not in home
     assert (await client.get(box + "adv")).status == 404
-
-
-async def ask_adviser(client, box, adviser_id) -> str:
-    response = await client.post(
-        box + "cb-phone",
-        data={"svc": "consultation", "a": str(adviser_id), "phone": "13800138000"},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    draft = re.search(r"d=(\w+)", response.headers["Location"]).group(1)
-    confirm = await (await client.get(box + f"cb-confirm?d={draft}&w=morning")).text()
-    assert "法律顾问" in confirm
-    response = await client.post(
-        box + "cb-submit", data={"d": draft, "w": "morning"}, allow_redirects=False
-    )
-    assert response.status == 303
-    return response.headers["Location"].rsplit("r-", 1)[1]
 
 
 async def test_asking_the_adviser_files_a_callback_for_their_office(client, box):
@@ -259,6 +243,16 @@ async def test_figures_match_independent_counts(client, admin_as, box):
         page,
     )
     assert row and tuple(map(int, row.groups())) == (2, 1, 1)
+    # The period is the filing day (China time): today's requests, none from tomorrow on.
+    today, tomorrow = clock.today(), clock.today() + dt.timedelta(days=1)
+    for since, expected in ((today, 2), (tomorrow, None)):
+        page = await (
+            await client.get(f"/admin/advisers/figures?since={since}&until={tomorrow}")
+        ).text()
+        row = re.search(
+            rf'<tr data-code="{adviser.code}"><td>[^<]+</td><td class="total">(\d+)<', page
+        )
+        assert (int(row.group(1)) if row else None) == expected
     xlsx = await client.get("/admin/advisers/figures?format=xlsx")
     assert xlsx.status == 200 and (await xlsx.read())[:2] == b"PK"
 

@@ -116,13 +116,21 @@ async def test_reminders_go_out_once_the_day_before_through_the_outbox(
     assert "13800138000" not in caplog.text and "8613800138000" not in caplog.text
 
 
-async def test_with_the_setting_on_the_gateway_gets_the_number(client, box):
+async def test_with_the_setting_on_the_gateway_gets_the_number(client, box, caplog):
     db = client.app[keys.DB]
     await webhooks.add_endpoint(db, "sms", "http://127.0.0.1:9/sms")
     await booked(client, box)
+    caplog.set_level(logging.DEBUG)
     assert await reminders.queue_due(db, with_phone=True, now=at_cst(slots.today(), 10)) == 1
     payload = json.loads(await db.fetchval("SELECT payload FROM webhook_outbox"))
     assert payload["appointment"]["phone"] == "+8613800138000"
+    # A failed delivery (nothing listens on port 9) records and logs no number either.
+    await db.execute("UPDATE webhook_outbox SET next_attempt_at = 0")
+    async with aiohttp.ClientSession() as session:
+        assert await deliver_due(db, session) == 0
+    error = await db.fetchval("SELECT last_error FROM webhook_outbox")
+    assert error and "13800138000" not in error
+    assert "13800138000" not in caplog.text
 
 
 async def test_a_cancelled_booking_gets_no_reminder(client, box):

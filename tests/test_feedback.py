@@ -3,10 +3,25 @@ never asked again once answered or skipped twice), and the staff's figures and f
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import re
 
+import openpyxl
+
+from accounts import users
+from advisers import advisers
 from callbacks import lifecycle
-from tests.helpers import completed_request, csrf_of, enter, form_data, home_goes_to
+from storage import clock
+from tests.helpers import (
+    ask_adviser,
+    box_village,
+    completed_request,
+    csrf_of,
+    enter,
+    form_data,
+    home_goes_to,
+)
 from tv_server import keys
 
 
@@ -113,3 +128,64 @@ async def test_satisfaction_and_low_list_match_independent_counts(client, admin_
         f"/admin/feedback/low/callback/{sid}", data=form_data(token, {"note": "再来一次"})
     )
     assert again.status == 409
+
+
+async def test_satisfaction_per_adviser_for_a_period_in_csv_and_xlsx(client, admin_as, box):
+    """Per adviser and for a period (the day the rating was given, China time), as the page, CSV
+    and XLSX show it, against counts made straight from the ratings table."""
+    db = client.app[keys.DB]
+    adviser = await advisers.for_village(db, await box_village(client))
+    admin = await users.find_user(db, "admin")
+    for score in (2, 5, 4):  # three callbacks asked of the adviser on the TV card, then rated
+        ticket = await lifecycle.get_by_ref(db, await ask_adviser(client, box, adviser.id))
+        await lifecycle.claim(db, ticket.id, admin.id)
+        await lifecycle.complete(db, ticket.id, admin.id, "已电话解答")
+        assert (await home_goes_to(client, box)).endswith(f"rate-{ticket.ref}")
+        await client.post(box + f"rate-{ticket.ref}", data={"s": str(score)})
+    plain = await completed_request(client)  # not asked of an adviser
+    await client.post(box + f"rate-{plain.ref}", data={"s": "1"})
+    # The 4 was given 40 days ago: outside a period of the last week.
+    await db.execute(
+        "UPDATE ratings SET answered_at = answered_at - 40 * 86400 WHERE score = 4"
+        " AND adviser_id = ?",
+        (adviser.id,),
+    )
+    today = clock.today()
+    since = (today - dt.timedelta(days=7)).isoformat()
+    period = f"since={since}&until={today.isoformat()}"
+    start = clock.at(today - dt.timedelta(days=7))
+    count, total, low = await db.fetchone(
+        "SELECT COUNT(*), SUM(score), SUM(score <= 2) FROM ratings"
+        " WHERE adviser_id = ? AND score IS NOT NULL AND answered_at >= ?",
+        (adviser.id, start),
+    )
+    assert (count, total, low) == (2, 7, 1)  # the independent count
+    await admin_as("viewer")
+    page = await (await client.get(f"/admin/feedback?by=adviser&{period}")).text()
+    assert adviser.name in page
+    assert re.search(r'id="fb-count">(\d+)<', page).group(1) == "3"  # the adviser's two + 1
+    csv_rows = (
+        (await (await client.get(f"/admin/feedback?by=adviser&{period}&format=csv")).read())
+        .decode("utf-8-sig")
+        .splitlines()
+    )
+    row = next(r for r in csv_rows if r.startswith(f"adviser,{adviser.id},"))
+    assert row == f"adviser,{adviser.id},{adviser.name},{count},{total / count},1,{low}"
+    assert csv_rows[-1].startswith("all,,,3,")
+    everything = (
+        (await (await client.get("/admin/feedback?by=adviser&format=csv")).read())
+        .decode("utf-8-sig")
+        .splitlines()
+    )
+    assert next(r for r in everything if r.startswith(f"adviser,{adviser.id},")).startswith(
+        f"adviser,{adviser.id},{adviser.name},3,"
+    )
+    xlsx = await client.get(f"/admin/feedback?by=adviser&{period}&format=xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(await xlsx.read())).active
+    cells = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert cells[0] == ["by", "key", "name", "ratings", "mean", "satisfied_4_5", "low_1_2"]
+    assert [adviser.name, count, total / count, 1, low] in [r[2:] for r in cells]
+    exports = await db.fetchval(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'feedback.export' AND username = 'viewer'"
+    )
+    assert exports == 3

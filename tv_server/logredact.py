@@ -4,7 +4,9 @@ Box tokens ride in every TV URL (`/tv/b/TOKEN/…`) and launch signatures in the
 URL, API keys may come as `api_key=` in a query string or in a header: any log line quoting a
 path, a Referer or a header would hand them to whoever reads the logs. `redact(text)` masks them;
 `install()` (called by the app factory) puts it in front of every log record of the process —
-ours, aiohttp's access and error logs, tracebacks — so no log site can forget it.
+ours, aiohttp's access and error logs, tracebacks — so no log site can forget it; and it keeps
+aiosqlite's statement-by-statement debug lines, which quote the parameters (full phone numbers),
+out of the log at every log_level.
 docs/operations.md shows an nginx `log_format` doing the same for the proxy's access log.
 """
 
@@ -60,6 +62,9 @@ def install() -> None:
     message is formatted and redacted at once, and so is the traceback text of an exception.
     """
     global _installed
+    # aiosqlite logs every statement with its parameters at DEBUG (phone numbers, hashes,
+    # reminder bodies): its logger stays at INFO even when log_level is DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     if _installed:
         return
     _installed = True

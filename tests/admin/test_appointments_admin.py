@@ -3,11 +3,14 @@
 
 import datetime as dt
 import io
+import json
 import re
 
 import openpyxl
 
-from appointments import slots
+from appointments import reminders, slots
+from callbacks import webhooks
+from storage import clock
 from tests.helpers import POINT, book, csrf_of, phone_step, tomorrow
 from tv_server import keys
 
@@ -165,3 +168,35 @@ async def test_what_to_bring_is_edited_by_city_staff_and_shown_on_the_receipt(
     await add_pattern(client)
     code = await booked(client, box)
     assert "两张一寸照片" in await (await client.get(f"{box}a-{code}")).text()
+
+
+async def test_a_reminded_booking_moved_by_staff_is_reminded_again_for_its_new_time(
+    client, admin_as, box
+):
+    """The day-before reminder went out for 09:00; staff move the booking to 10:00 the same day:
+    the gateway gets a second reminder, for the new time (its own delivery id)."""
+    db = client.app[keys.DB]
+    await webhooks.add_endpoint(db, "sms", "http://127.0.0.1:9/sms")
+    await admin_as("staff")
+    await add_pattern(client)
+    await add_pattern(client, start="10:00", end="10:30")
+    code = await booked(client, box)
+    at_ten = clock.at(slots.today(), dt.time(10))
+    assert await reminders.queue_due(db, with_phone=False, now=at_ten) == 1
+    aid = await db.fetchval("SELECT id FROM appointments WHERE code = ?", (code,))
+    response = await post(
+        client,
+        f"/admin/appointments/{aid}",
+        {"action": "reschedule", "slot": f"{tomorrow().isoformat()} 10:00"},
+    )
+    assert "ok=ap_moved" in response.headers["Location"]
+    assert await reminders.queue_due(db, with_phone=False, now=at_ten + 60) == 1
+    assert await reminders.queue_due(db, with_phone=False, now=at_ten + 120) == 0
+    sent = [
+        json.loads(p)["appointment"]
+        for (p,) in await db.fetchall("SELECT payload FROM webhook_outbox ORDER BY id")
+    ]
+    assert [(s["code"], s["start"], s["status"]) for s in sent] == [
+        (code, "09:00", "booked"),
+        (code, "10:00", "rescheduled"),
+    ]

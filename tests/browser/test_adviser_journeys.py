@@ -13,6 +13,30 @@ from tv_server import keys
 
 pytestmark = pytest.mark.browser
 
+# Each box of home's bottom row against #main, which clips what sticks out of it.
+ROW_INSIDE_MAIN = """() => { var m = document.getElementById('main').getBoundingClientRect();
+    return Array.prototype.map.call(
+        document.querySelectorAll('.home-row > *, #adv-card, #t-adv-call, #t-lang'),
+        function (e) { var r = e.getBoundingClientRect();
+            return [e.id || e.className, r.bottom <= m.bottom + 0.5 && r.right <= m.right + 0.5,
+                    r.bottom, m.bottom]; }); }"""
+# Lines of the adviser card cut short by their ellipsis (the sitting time must show whole).
+CARD_LINES_CUT = """() => Array.prototype.filter.call(
+    document.querySelectorAll('#adv-card .adv-link, #adv-card .adv-when'),
+    function (e) { return e.scrollWidth > e.clientWidth + 1; }).map(function (e) {
+        return e.textContent; })"""
+# The focused element's white ring (6 px outside it) against every ancestor that clips.
+RING_CLIPPED_BY = """() => { var e = document.activeElement, r = e.getBoundingClientRect(),
+    z = parseFloat(getComputedStyle(document.documentElement).zoom) || 1, ring = 6 * z, out = [];
+    for (var a = e.parentElement; a; a = a.parentElement) {
+        if (getComputedStyle(a).overflow === 'visible') continue;
+        var b = a.getBoundingClientRect();
+        if (r.left - ring < b.left - 0.5 || r.right + ring > b.right + 0.5
+            || r.top - ring < b.top - 0.5 || r.bottom + ring > b.bottom + 0.5)
+            out.push(a.id || a.className);
+    }
+    return out; }"""
+
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_adviser_callback_then_rating_with_a_digit(tv, size):
@@ -22,8 +46,12 @@ async def test_adviser_callback_then_rating_with_a_digit(tv, size):
     await press(page, "ArrowDown")
     assert await page.evaluate(FOCUSED) == "t-adv"
     await no_overflow(page)
+    clipped = [box for box in await page.evaluate(ROW_INSIDE_MAIN) if not box[1]]
+    assert clipped == []  # the card, the language tile and the hotline card are whole
+    assert await page.evaluate(CARD_LINES_CUT) == []
     await press(page, "ArrowDown")  # the one-key 请他/她回电 is wholly on screen too
     assert await page.evaluate(FOCUSED) == "t-adv-call"
+    assert await page.evaluate(RING_CLIPPED_BY) == []  # its focus ring shows whole
     await shot(page, "adviser-card", size)
     await press(page, "ArrowUp")
     assert await page.evaluate(FOCUSED) == "t-adv"
@@ -79,4 +107,27 @@ async def test_adviser_callback_then_rating_with_a_digit(tv, size):
         "SELECT score, reason, adviser_id FROM ratings WHERE kind = 'callback' AND ref = ?", (ref,)
     )
     assert tuple(row) == (4, "clear", adviser_id)
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_with_a_program_to_resume_the_bottom_row_still_fits(tv, size):
+    """继续观看 joins the adviser card, the language tile and the hotline in the bottom row: the
+    row stays inside #main and the adviser's name and sitting time show whole."""
+    server, _browser = tv
+    page = await open_box(tv, size)
+    program = await server.app[keys.DB].fetchval(
+        "SELECT id FROM programs WHERE status = 'published' ORDER BY id LIMIT 1"
+    )
+    base = page.url.rsplit("/", 1)[0] + "/"
+    await page.goto(base + f"p-{program}-2")  # read on to page 2: home offers to resume
+    await page.goto(base + "home")
+    assert await page.query_selector("#t-resume") is not None
+    assert await page.query_selector("#adv-card") is not None
+    await no_overflow(page)
+    clipped = [box for box in await page.evaluate(ROW_INSIDE_MAIN) if not box[1]]
+    assert clipped == []
+    assert await page.evaluate(CARD_LINES_CUT) == []
+    assert "12348" in await page.inner_text(".hotline-card")
+    await shot(page, "adviser-card-resume", size)
     assert page.errors == []

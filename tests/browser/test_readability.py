@@ -4,10 +4,13 @@ body text ≥ 24 px on the 1280x720 canvas, contrast ≥ 7:1, ≤ 5 requests bef
 from __future__ import annotations
 
 import re
+import time
+from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers import MEASURE, make_settings, publish_subtitles
+from feedback import ratings
+from tests.helpers import MEASURE, attended_in, completed_request, make_settings, publish_subtitles
 from tv_server import keys
 from tv_server.app import create_app
 
@@ -25,6 +28,10 @@ SCREENS = [
     "adv",
     "PROGRAM",
     "VIDEO",
+    "RATE",
+    "RATE-WHY",
+    "RATE-A",
+    "RATE-A-WHY",
 ]
 
 
@@ -46,8 +53,33 @@ async def screen_urls(server, page):
     # The browser asks for the video itself but gets nothing: a transfer cut off as the test
     # moves on would leave aiohttp's file sender to be collected mid-send.
     await page.route(VIDEO_FILES, lambda route: route.abort())
-    named = {"PROGRAM": program + "-1", "VIDEO": f"v-{video}"}
+    named = {"PROGRAM": program + "-1", "VIDEO": f"v-{video}", **await rating_screens(server)}
     return [base + named.get(s, s) for s in SCREENS]
+
+
+async def rating_screens(server) -> dict[str, str]:
+    """The rating screens need a completed request of the box: a callback completed and an
+    appointment marked attended, each asked (so home does not jump to them) and each once more
+    answered (the reason screen follows a score)."""
+    db = server.app[keys.DB]
+    device_id = await db.fetchval("SELECT id FROM devices WHERE serial = 'DEMO-0001'")
+    shim = SimpleNamespace(app=server.app)
+    asked = (await completed_request(shim, key="readask" * 2)).ref
+    answered = (await completed_request(shim, key="readwhy" * 2)).ref
+    asked_a = (await attended_in(server.app)).code
+    answered_a = (await attended_in(server.app, start="10:00")).code
+    now = time.time()
+    for kind, ref in (("callback", asked), ("appointment", asked_a)):
+        subject = await ratings.subject(db, device_id, kind, ref)
+        await ratings.mark_asked(db, subject, now=now, pause=0)
+    for kind, ref in (("callback", answered), ("appointment", answered_a)):
+        await ratings.answer(db, await ratings.subject(db, device_id, kind, ref), 2, now=now)
+    return {
+        "RATE": f"rate-{asked}",
+        "RATE-WHY": f"rate-{answered}-why",
+        "RATE-A": f"rate-a-{asked_a}",
+        "RATE-A-WHY": f"rate-a-{answered_a}-why",
+    }
 
 
 async def test_text_is_large_and_contrasty_on_every_screen(browser_and_server):
@@ -56,6 +88,7 @@ async def test_text_is_large_and_contrasty_on_every_screen(browser_and_server):
     problems = []
     for url in await screen_urls(server, page):
         await page.goto(url)
+        assert page.url.split("#")[0] == url  # the screen itself, not a redirect elsewhere
         measured = await page.evaluate(MEASURE)
         assert len(measured) >= 8, (url, measured)  # the measurement really saw the screen
         for item in measured:
