@@ -90,6 +90,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "refusal_audit_seconds",
+        60.0,
+        "Anonymous refusals (failed logins, CSRF failures) are audited at most once per address "
+        "and kind in this many seconds; the next row written counts those in between "
+        '(detail "folded").',
+        float,
+    ),
+    Setting(
         "register_attempts_per_ip",
         30,
         "Self-registrations of boxes (POST /api/v1/devices/{serial}/register) one client "
