@@ -603,6 +603,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# -- Debian's nginx in front, with the shipped deploy/nginx/legaltv.conf -----------------------
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX_SITE = ROOT / "deploy" / "nginx" / "legaltv.conf"
+
+
+def nginx_confs(folder: Path, *, upstreams: list[int], listen: int, root: Path) -> Path:
+    """Write into `folder` the shipped site file with its EDIT places (and the Debian paths)
+    pointed at this test — the LegalTV processes on the `upstreams` ports, nginx on `listen`,
+    the data dir `root` — and a main nginx.conf including it; return the main file."""
+    site = NGINX_SITE.read_text()
+    one = "    server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n"
+    servers = "".join(
+        f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;\n" for port in upstreams
+    )
+    for old, new in [
+        (one, servers),
+        ("listen 80;", f"listen 127.0.0.1:{listen};"),
+        ("root /var/lib/legaltv;", f"root {root};"),
+        ("/var/cache/nginx/legaltv", str(folder / "cache")),
+        ("/var/log/nginx/legaltv.access.log", str(folder / "access.log")),
+    ]:
+        assert site.count(old) == 1, f"the shipped config no longer has {old!r}"
+        site = site.replace(old, new)
+    (folder / "legaltv.conf").write_text(site)
+    temp = "\n".join(
+        f"    {kind}_temp_path {folder / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    # As root (CI containers) nginx's workers would drop to `nobody`, who cannot write the
+    # cache folder the master made in this test's temporary dir.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main = folder / "nginx.conf"
+    main.write_text(
+        f"{user}daemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
+        f"events {{ worker_connections 256; }}\nhttp {{\n{temp}\n"
+        f"    include {folder / 'legaltv.conf'};\n}}\n"
+    )
+    return main
+
+
 class ServeProcess:
     """`legaltv serve` in a subprocess on a loopback port."""
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from storage.pg import PgDatabase
 from storage.pgnodes import ChangeTransport
 from tests.helpers import (
     DEMO_PASSWORD,
+    NGINX,
     ROOT,
     TEST_SECRET,
     api_key_header,
@@ -44,13 +44,12 @@ from tests.helpers import (
     free_port,
     launch_params,
     make_settings,
+    nginx_confs,
 )
 from tv_server import caches, coverage_tasks, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
 
-CONF = ROOT / "deploy" / "nginx" / "legaltv.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HAVE_NGINX = Path(NGINX).exists()
 SECRETS = {
     "LEGALTV_LAUNCH_SECRET": TEST_SECRET,
@@ -162,39 +161,6 @@ class Node:
                 self.proc.wait(5)
 
 
-def _nginx_conf(nodes: list[Node], listen: int, media: Path, folder: Path) -> str:
-    """The shipped file with its EDIT places pointed at this test: both nodes upstream."""
-    conf = CONF.read_text()
-    one = "    server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n"
-    upstream = "".join(
-        f"    server 127.0.0.1:{n.port} max_fails=3 fail_timeout=10s;\n" for n in nodes
-    )
-    replacements = [
-        (one, upstream),
-        ("listen 80;", f"listen 127.0.0.1:{listen};"),
-        ("root /var/lib/legaltv;", f"root {media};"),
-        ("/var/cache/nginx/legaltv", str(folder / "cache")),
-        ("/var/log/nginx/legaltv.access.log", str(folder / "access.log")),
-    ]
-    for old, new in replacements:
-        assert conf.count(old) == 1, f"the shipped config no longer has {old!r}"
-        conf = conf.replace(old, new)
-    return conf
-
-
-def _main_conf(folder: Path) -> str:
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (
-        f"{user}daemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
-        f"events {{ worker_connections 256; }}\nhttp {{\n{temp}\n"
-        f"    include {folder / 'legaltv.conf'};\n}}\n"
-    )
-
-
 @pytest.fixture
 async def installation(cluster, demo, tmp_path):
     """Two nodes on a fresh copy of the demo database, nginx in front of both."""
@@ -211,11 +177,10 @@ async def installation(cluster, demo, tmp_path):
     folder = tmp_path / "nginx"
     folder.mkdir()
     web_port = free_port()
-    (folder / "legaltv.conf").write_text(_nginx_conf(nodes, web_port, media, folder))
-    (folder / "nginx.conf").write_text(_main_conf(folder))
+    main = nginx_confs(folder, upstreams=[n.port for n in nodes], listen=web_port, root=media)
     with (folder / "stderr.log").open("ab") as out:
         nginx = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
-            [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf")],
+            [NGINX, "-p", str(folder), "-c", str(main)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

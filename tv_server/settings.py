@@ -265,6 +265,15 @@ SETTINGS: tuple[Setting, ...] = (
         "it at once). Then they are recomputed every minute.",
         float,
     ),
+    Setting(
+        "coverage_first_wait_seconds",
+        10.0,
+        "How long a coverage request (the dashboard's default figures, the API) waits for figures "
+        "not computed yet (a very first start; the first request after a staff change, which at "
+        "a province's scale takes a minute) before it is answered 503 figures_computing with "
+        "Retry-After.",
+        float,
+    ),
     Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),
     Setting(
         "database_url",
