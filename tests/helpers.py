@@ -39,7 +39,7 @@ from device_registry.regions import RegionTree
 from storage import Database, database_for
 from tv_server import caches, callback_policy, keys
 from tv_server.boxauth import launch_signature
-from tv_server.demo import catalog_root, ensure_laws, ensure_regions
+from tv_server.demo import catalog_root, ensure_laws, ensure_regions, load_demo
 from tv_server.front import FrontRunner
 from tv_server.migrations import MIGRATIONS
 from tv_server.settings import load_settings
@@ -85,6 +85,21 @@ def test_database(data_dir: Path, **kwargs):
 
 
 test_database.__test__ = False  # a helper, not a test
+
+
+def build_demo(data_dir: Path) -> None:
+    """Migrate the data dir's database and load the bundled demo into it."""
+
+    async def build() -> None:
+        db = test_database(data_dir)
+        await db.open()
+        try:
+            await db.migrate(MIGRATIONS)
+            await load_demo(db, data_dir)
+        finally:
+            await db.close()
+
+    asyncio.run(build())
 
 
 async def value_in(data_dir: Path, sql: str, params=()):
@@ -609,10 +624,13 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NGINX_SITE = ROOT / "deploy" / "nginx" / "legaltv.conf"
 
 
-def nginx_confs(folder: Path, *, upstreams: list[int], listen: int, root: Path) -> Path:
+def nginx_confs(
+    folder: Path, *, upstreams: list[int], listen: int, root: Path, connections: int = 256
+) -> Path:
     """Write into `folder` the shipped site file with its EDIT places (and the Debian paths)
-    pointed at this test — the LegalTV processes on the `upstreams` ports, nginx on `listen`,
-    the data dir `root` — and a main nginx.conf including it; return the main file."""
+    pointed here — the LegalTV processes on the `upstreams` ports, nginx on `listen`, the data
+    dir `root` — and a main nginx.conf (one worker, `connections` connections) including it;
+    return the main file. The tests and bench/pg_fleet_bench.py run nginx with these."""
     site = NGINX_SITE.read_text()
     one = "    server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n"
     servers = "".join(
@@ -637,9 +655,9 @@ def nginx_confs(folder: Path, *, upstreams: list[int], listen: int, root: Path) 
     user = "user root;\n" if os.geteuid() == 0 else ""
     main = folder / "nginx.conf"
     main.write_text(
-        f"{user}daemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
-        f"events {{ worker_connections 256; }}\nhttp {{\n{temp}\n"
-        f"    include {folder / 'legaltv.conf'};\n}}\n"
+        f"{user}daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\n"
+        f"error_log {folder / 'error.log'} warn;\nevents {{ worker_connections {connections}; }}\n"
+        f"http {{\n{temp}\n    include {folder / 'legaltv.conf'};\n}}\n"
     )
     return main
 

@@ -11,19 +11,10 @@ from content.directory import points as directory
 from content.directory.points import DirectoryInvalid
 from device_registry.regions import RegionTree
 from storage import Database
-from tests.helpers import GOOD, csv_text, test_database
+from tests.helpers import GOOD, csv_text
 from tv_server import cli
 from tv_server.demo import ensure_regions
 from tv_server.migrations import MIGRATIONS
-
-
-@pytest.fixture
-async def db(data_dir):
-    database = test_database(data_dir)
-    await database.open()
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.close()
 
 
 @pytest.fixture
