@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import clock
+from storage.connect import is_postgres
 
 
 @dataclass(frozen=True)
@@ -491,8 +492,7 @@ SHARED_SECRETS = ("launch_secret", "secret_key", "device_token_secret")
 def missing_shared_secrets(settings: Settings) -> list[str]:
     """On PostgreSQL every node must sign and verify with the same keys: the secrets not set
     explicitly (a generated one would be this node's own). [] on SQLite (one process)."""
-    url = str(settings.database_url).strip()
-    if not url.startswith(("postgresql://", "postgres://")):
+    if not is_postgres(str(settings.database_url)):
         return []
     return [name for name in SHARED_SECRETS if not settings.values[name]]
 
