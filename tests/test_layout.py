@@ -1,5 +1,6 @@
 """The layout a newcomer relies on: content/ is one subpackage per part, each with one schema.py
-whose migrations carry one prefix; no module reaches into another's private (`_name`) names."""
+whose migrations carry one prefix; no module (tests included) reaches into another's private
+(`_name`) names; times are read in the offices' zone through storage/clock.py only."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ PACKAGES = [
     "accounts", "advisers", "appointments", "bench", "callbacks", "content", "device_registry",
     "feedback", "storage", "tv_server", "tv_ui",
 ]  # fmt: skip
-# The CLI modules import `_settings`/`_with_db` back from tv_server/cli.py until the CLI becomes
-# a package with a shared context module (issue 15, another change); nothing else may.
-ALLOWED = {("tv_server.cli", "_settings"), ("tv_server.cli", "_with_db")}
+# Tests that hold the coverage computations' one-at-a-time lock to stand for a computation over
+# a province (minutes long) while concurrent requests arrive: nothing public makes one that long.
+ALLOWED = {
+    ("tests/security/test_exports_and_api_keys.py", "device_registry.coverage._of"),
+}
 CONTENT_PARTS = {"programs": "programs_", "directory": "directory_",
                  "announcements": "announcements_", "laws": "laws_"}  # fmt: skip
 
@@ -66,9 +69,35 @@ def _reaches(path: Path) -> list[str]:
 def test_no_module_uses_another_modules_private_names():
     found = [
         f"{path.relative_to(ROOT)}: {hit}"
-        for package in PACKAGES
+        for package in [*PACKAGES, "tests"]
         for path in sorted((ROOT / package).rglob("*.py"))
         for hit in _reaches(path)
+        if (str(path.relative_to(ROOT)), hit.split(" ")[-1]) not in ALLOWED
+    ]
+    assert found == []
+
+
+# Ways of reading a moment in a zone other than the offices' (the setting `timezone`).
+OTHER_ZONES = re.compile(
+    r"fromtimestamp\((?![^)]*\bUTC\b)"  # the machine's zone (UTC, said so, is fine)
+    r"|timezone\(\s*(?:dt\.|datetime\.)?timedelta|timedelta\(hours=\s*8\b"  # a fixed offset
+    r"|gmtime\([^)]*[+-]|[+-]\s*(?:8 \* 3600|28800)\b"  # UTC shifted by hand
+    r"|localtime\(|mktime\(|datetime\.now\(\)|date\.today\(\)"  # the machine's zone
+    r"|Asia/Shanghai|UTC\+8|ZoneInfo\("  # the zone named outside storage/clock.py
+)
+
+
+def test_times_are_read_in_the_offices_zone_through_storage_clock_only():
+    """One time-zone module: a page, an export or a date computed anywhere else in another
+    zone reads differently from the rest on a server not set to China time."""
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for package in PACKAGES
+        if package != "bench"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "storage" / "clock.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if OTHER_ZONES.search(line)
     ]
     assert found == []
 

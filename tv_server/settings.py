@@ -217,7 +217,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
     Setting(
         "timezone",
-        "Asia/Shanghai",
+        clock.DEFAULT_ZONE,
         "The offices' time zone (an IANA name): every time and date the admin, exports, the "
         "CLI and the TV show, and every date computed (deadlines, coverage days, reference "
         "numbers), whatever zone the server itself is set to.",
