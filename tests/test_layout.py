@@ -137,3 +137,38 @@ def test_programs_are_written_through_the_workflow_only():
     assert {table for where, table in found if where == live} == {
         "program_pages", "program_regions", "program_media", "program_covers",
     }  # fmt: skip
+
+
+def test_tables_are_written_by_storage_sheets_only():
+    """Every CSV/XLSX the product writes goes through storage/sheets.py, whose guard keeps a
+    cell from being read as a formula by the spreadsheet that opens it."""
+    writers = re.compile(r"csv\.(?:writer|DictWriter)\(|\bopenpyxl\b|\bxlsxwriter\b")
+    found = [
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        if package != "bench"  # the benches write their synthetic input files
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "storage" / "sheets.py"
+        and writers.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_the_domain_imports_neither_aiohttp_nor_the_web_layer():
+    """Domain packages are plain async functions over storage: no aiohttp, and nothing imported
+    upward from tv_server/ or tv_ui/ (the web layer and the screens call them, not the reverse)."""
+    domain = ["accounts", "advisers", "appointments", "callbacks", "content", "device_registry",
+              "feedback", "storage"]  # fmt: skip
+    found = []
+    for package in domain:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                else:
+                    continue
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} {name}" for name in names
+                          if name.split(".")[0] in ("aiohttp", "tv_server", "tv_ui")]  # fmt: skip
+    assert found == []
