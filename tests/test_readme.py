@@ -66,3 +66,19 @@ def test_the_architecture_map_names_every_folder_and_package():
               "sheets.py", "caches.py", "settings.py", "migrations.py"]  # fmt: skip
     missing = [n for n in names if not re.search(rf"(?<![\w/]){re.escape(n)}", block)]
     assert not missing, f"docs/architecture.md's map lacks: {', '.join(missing)}"
+
+
+def test_every_file_the_docs_name_exists():
+    """A doc naming a module that moved sends a newcomer to nothing (`content/subtitles.py` once
+    the content packages were split): every `folder/…` path in README.md and docs/ exists."""
+    path = re.compile(
+        r"`((?:accounts|advisers|appointments|bench|callbacks|content|deploy|device_registry|docs"
+        r"|feedback|storage|tests|tv_server|tv_ui)/[\w/.\-]*[\w/])`"
+    )
+    missing = [
+        f"{doc.name}: {found}"
+        for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for found in path.findall(doc.read_text(encoding="utf-8"))
+        if not (ROOT / found).exists()
+    ]
+    assert not missing, "\n".join(missing)
