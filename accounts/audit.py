@@ -193,10 +193,9 @@ class Folder:
     number as `detail["folded"]`. Kept in memory, bounded like the rate limits."""
 
     MAX_KEYS = 10_000
-    WINDOW = 60.0
 
-    def __init__(self, window: float | None = None) -> None:
-        self.window = self.WINDOW if window is None else window
+    def __init__(self, window: float = 60.0) -> None:
+        self.window = window  # the admin's comes from the setting refusal_audit_seconds
         self._last: dict[str, float] = {}  # key -> when its last row was written
         self._folded: dict[str, int] = {}  # key -> refusals counted since that row
 

@@ -50,7 +50,6 @@ START = "<!-- pgfleet:start -->"
 END = "<!-- pgfleet:end -->"
 TARGET = fleet_bench.TARGET  # heartbeat req/s ÷ hello-world req/s, one node (as on SQLite)
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-CONF = common.ROOT / "deploy" / "nginx" / "legaltv.conf"
 TICK = os.sysconf("SC_CLK_TCK")
 FLUSH_WAIT = 2.6  # one heartbeat flush (usage_flush_seconds = 2) after a run, in its CPU window
 # The province: 5 million boxes, one beat every 5 minutes each.
@@ -198,40 +197,12 @@ def start_node(url: str, data_dir: Path, env: dict[str, str]) -> common.Proc:
     return common.start_server(argv, port, "legaltv", data_dir, "/healthz", env)
 
 
-def nginx_conf(folder: Path, ports: list[int], data_dir: Path, listen: int) -> Path:
-    """The shipped config with its EDIT places pointed here: `ports` upstream, one worker."""
-    conf = CONF.read_text()
-    upstream = "    server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n"
-    lines = "".join(upstream.replace(":8080", f":{p}") for p in ports)
-    for old, new in [
-        (upstream, lines),
-        ("listen 80;", f"listen 127.0.0.1:{listen};"),
-        ("root /var/lib/legaltv;", f"root {data_dir};"),
-        ("/var/cache/nginx/legaltv", str(folder / "cache")),
-        ("/var/log/nginx/legaltv.access.log", str(folder / "access.log")),
-    ]:
-        if conf.count(old) != 1:
-            raise RuntimeError(f"deploy/nginx/legaltv.conf no longer has {old!r}")
-        conf = conf.replace(old, new)
-    (folder / "legaltv.conf").write_text(conf)
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    main = folder / "nginx.conf"
-    main.write_text(
-        f"{user}daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\n"
-        f"error_log {folder / 'error.log'} warn;\nevents {{ worker_connections 1024; }}\n"
-        f"http {{\n{temp}\n    include {folder / 'legaltv.conf'};\n}}\n"
-    )
-    return main
-
-
 def start_nginx(folder: Path, ports: list[int], data_dir: Path) -> common.Proc:
     folder.mkdir(parents=True, exist_ok=True)
     listen = common.free_port()
-    main = nginx_conf(folder, ports, data_dir, listen)
+    from tests.helpers import nginx_confs  # the shipped config as the tests run it
+
+    main = nginx_confs(folder, upstreams=ports, listen=listen, root=data_dir, connections=1024)
     argv = [NGINX, "-p", str(folder), "-c", str(main)]
     return common.start_server(argv, listen, "nginx", folder, "/healthz")
 

@@ -219,11 +219,9 @@ async def _compute(db: Database, tree: RegionTree, now: float, period: Period) -
 
 FRESH_SECONDS = 10.0  # a "refresh now" reuses figures whose computation began this recently
 BUSY_RETRY_SECONDS = 5.0  # what to tell a viewer whose own computation still runs
-# How long a viewer waits for default figures that are not there yet (a very first start: none
-# kept by a last run; or the first request after a staff change; at a province's scale they take
-# a minute) before being told to come back.
-FIRST_WAIT_SECONDS = 10.0
-COMPUTING_RETRY_SECONDS = 15.0  # Retry-After then
+# Retry-After of a viewer told the figures are still being computed (after waiting the setting
+# coverage_first_wait_seconds for figures not there yet: see all_figures' `wait`).
+COMPUTING_RETRY_SECONDS = 15.0
 
 
 class Computing(DomainError):

@@ -7,6 +7,11 @@ from pathlib import Path
 from storage.database import Database
 
 
+def is_postgres(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database (else SQLite: the data dir's file or another)."""
+    return url.strip().startswith(("postgresql://", "postgres://"))
+
+
 def database_for(url: str, default_path: Path, *, readers: int = 2, synchronous: str = "FULL"):
     """The database of `url`, not yet opened.
 
@@ -19,7 +24,7 @@ def database_for(url: str, default_path: Path, *, readers: int = 2, synchronous:
         return Database(default_path, readers=readers, synchronous=synchronous)
     if url.startswith("sqlite:///"):
         return Database(Path(url[len("sqlite:///") :]), readers=readers, synchronous=synchronous)
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(url):
         from storage.pg import PgDatabase  # asyncpg only when PostgreSQL is used
 
         return PgDatabase(url, readers=readers)

@@ -4,7 +4,6 @@ that are not fixtures live in tests/helpers.py; Chromium in tests/browser/confte
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tests.helpers import (
     TEST_SECRET,
     URL_FILE,
     FrontTestServer,
+    build_demo,
     demo_copy,
     enter,
     login,
@@ -24,7 +24,6 @@ from tests.helpers import (
     test_database,
 )
 from tv_server.app import create_app
-from tv_server.demo import load_demo
 from tv_server.migrations import MIGRATIONS
 
 
@@ -46,12 +45,8 @@ def pg_cluster():
         return
     from tests.pgcluster import Cluster
 
-    cluster = Cluster()
-    cluster.start()
-    try:
+    with Cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +58,8 @@ def postgres(pg_cluster):
         return
     from tests.pgcluster import Cluster
 
-    cluster = Cluster()
-    cluster.start()
-    try:
+    with Cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -79,17 +70,7 @@ def demo_template(tmp_path_factory, pg_cluster) -> Path:
     if pg_cluster is not None:
         pg_cluster.psql(f"CREATE DATABASE {PG_TEMPLATE}")
         (folder / URL_FILE).write_text(pg_cluster.url(PG_TEMPLATE))
-
-    async def build() -> None:
-        db = test_database(folder)
-        await db.open()
-        try:
-            await db.migrate(MIGRATIONS)
-            await load_demo(db, folder)
-        finally:
-            await db.close()
-
-    asyncio.run(build())
+    build_demo(folder)
     return folder
 
 
@@ -118,6 +99,17 @@ def data_dir(tmp_path, demo_template, pg_cluster, monkeypatch) -> Path:
 @pytest.fixture
 def settings(data_dir):
     return make_settings(data_dir)
+
+
+@pytest.fixture
+async def db(data_dir):
+    """The test's copy of the demo database, migrated and open, with no server (domain tests;
+    a module testing an empty database defines its own `db`)."""
+    database = test_database(data_dir)
+    await database.open()
+    await database.migrate(MIGRATIONS)
+    yield database
+    await database.close()
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from device_registry.regions import RegionTree
 from storage import Database, database_for
 from tv_server import caches, callback_policy, keys
 from tv_server.boxauth import launch_signature
-from tv_server.demo import catalog_root, ensure_laws, ensure_regions
+from tv_server.demo import catalog_root, ensure_laws, ensure_regions, load_demo
 from tv_server.front import FrontRunner
 from tv_server.migrations import MIGRATIONS
 from tv_server.settings import load_settings
@@ -85,6 +85,21 @@ def test_database(data_dir: Path, **kwargs):
 
 
 test_database.__test__ = False  # a helper, not a test
+
+
+def build_demo(data_dir: Path) -> None:
+    """Migrate the data dir's database and load the bundled demo into it."""
+
+    async def build() -> None:
+        db = test_database(data_dir)
+        await db.open()
+        try:
+            await db.migrate(MIGRATIONS)
+            await load_demo(db, data_dir)
+        finally:
+            await db.close()
+
+    asyncio.run(build())
 
 
 async def value_in(data_dir: Path, sql: str, params=()):
@@ -616,6 +631,50 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# -- Debian's nginx in front, with the shipped deploy/nginx/legaltv.conf -----------------------
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX_SITE = ROOT / "deploy" / "nginx" / "legaltv.conf"
+
+
+def nginx_confs(
+    folder: Path, *, upstreams: list[int], listen: int, root: Path, connections: int = 256
+) -> Path:
+    """Write into `folder` the shipped site file with its EDIT places (and the Debian paths)
+    pointed here — the LegalTV processes on the `upstreams` ports, nginx on `listen`, the data
+    dir `root` — and a main nginx.conf (one worker, `connections` connections) including it;
+    return the main file. The tests and bench/pg_fleet_bench.py run nginx with these."""
+    site = NGINX_SITE.read_text()
+    one = "    server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n"
+    servers = "".join(
+        f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;\n" for port in upstreams
+    )
+    for old, new in [
+        (one, servers),
+        ("listen 80;", f"listen 127.0.0.1:{listen};"),
+        ("root /var/lib/legaltv;", f"root {root};"),
+        ("/var/cache/nginx/legaltv", str(folder / "cache")),
+        ("/var/log/nginx/legaltv.access.log", str(folder / "access.log")),
+    ]:
+        assert site.count(old) == 1, f"the shipped config no longer has {old!r}"
+        site = site.replace(old, new)
+    (folder / "legaltv.conf").write_text(site)
+    temp = "\n".join(
+        f"    {kind}_temp_path {folder / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    # As root (CI containers) nginx's workers would drop to `nobody`, who cannot write the
+    # cache folder the master made in this test's temporary dir.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main = folder / "nginx.conf"
+    main.write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\n"
+        f"error_log {folder / 'error.log'} warn;\nevents {{ worker_connections {connections}; }}\n"
+        f"http {{\n{temp}\n    include {folder / 'legaltv.conf'};\n}}\n"
+    )
+    return main
 
 
 class ServeProcess:

@@ -77,6 +77,13 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://legaltv@/{database}?host={self.socket}&port={PORT}"
 
+    def __enter__(self) -> Cluster:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
     def stop(self) -> None:
         try:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")

@@ -68,3 +68,55 @@ def test_the_registry_bench_runs_the_servers_own_heartbeat_statement():
 
     assert registry_bench.HEARTBEAT_UPDATE is heartbeats.HEARTBEAT_UPDATE
     assert "UPDATE devices" not in (TESTS.parent / "bench" / "registry_bench.py").read_text()
+
+
+OURS = {
+    "accounts", "advisers", "appointments", "bench", "callbacks", "content", "device_registry",
+    "feedback", "storage", "tv_server", "tv_ui",
+}  # fmt: skip
+
+
+def _our_modules(tree: ast.Module) -> set[str]:
+    """Local names bound to our own modules or to names imported from them."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names
+                      if a.name.split(".")[0] in OURS}  # fmt: skip
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in OURS:
+            bound |= {a.asname or a.name for a in node.names}
+    return bound
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+PATCHERS = {
+    "monkeypatch.setattr", "monkeypatch.setitem", "patch", "patch.object", "mock.patch",
+    "mock.patch.object", "unittest.mock.patch", "unittest.mock.patch.object",
+}  # fmt: skip
+
+
+def test_tests_do_not_patch_our_own_code():
+    """Tests go through the real code with real inputs and real settings: a limit that must be
+    small in a test is a setting or a parameter the product uses too. Patching the standard
+    library to watch it (a spy that calls the real function) is not patching our code."""
+    found = []
+    for path, tree in _modules():
+        ours = _our_modules(tree)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            if ast.unparse(node.func) not in PATCHERS:
+                continue
+            target = node.args[0]
+            if isinstance(target, ast.Constant) and isinstance(target.value, str):
+                hit = target.value.split(".")[0] in OURS
+            else:
+                hit = _root(target) in ours
+            if hit:
+                found.append(f"{path.relative_to(TESTS)}:{node.lineno} {ast.unparse(node)}")
+    assert not found, "\n".join(found)

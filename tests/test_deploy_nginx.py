@@ -13,9 +13,7 @@ import asyncio
 import io
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,46 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import ROOT, TEST_SECRET
-
-CONF = ROOT / "deploy" / "nginx" / "legaltv.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _edited(conf: str, *, upstream: int, listen: int, data_dir: Path, folder: Path) -> str:
-    """The shipped file with its EDIT places (and the Debian paths) pointed at this test."""
-    replacements = [
-        ("server 127.0.0.1:8080 ", f"server 127.0.0.1:{upstream} "),
-        ("listen 80;", f"listen 127.0.0.1:{listen};"),
-        ("root /var/lib/legaltv;", f"root {data_dir};"),
-        ("/var/cache/nginx/legaltv", str(folder / "cache")),
-        ("/var/log/nginx/legaltv.access.log", str(folder / "access.log")),
-    ]
-    for old, new in replacements:
-        assert conf.count(old) == 1, f"the shipped config no longer has {old!r}"
-        conf = conf.replace(old, new)
-    return conf
-
-
-def _main_conf(folder: Path) -> str:
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi")
-    )
-    # As root (CI containers) nginx's workers would drop to `nobody`, who cannot write the
-    # cache folder the master made in this test's temporary dir.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (
-        f"{user}daemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
-        "events { worker_connections 256; }\n"
-        f"http {{\n{temp}\n    uwsgi_temp_path {folder / 'uwsgi'};\n"
-        f"    scgi_temp_path {folder / 'scgi'};\n    include {folder / 'legaltv.conf'};\n}}\n"
-    )
+from tests.helpers import NGINX, ROOT, TEST_SECRET, free_port, nginx_confs
 
 
 async def _wait_http(url: str, proc: subprocess.Popen, log: Path, status: int = 200) -> None:
@@ -91,7 +50,7 @@ def _start(tmp_path: Path, data_dir: Path) -> tuple[subprocess.Popen, subprocess
         pytest.fail("nginx is missing (Debian package nginx; `make test` installs it)")
     folder = tmp_path / "nginx"
     folder.mkdir()
-    app_port, web_port = _free_port(), _free_port()
+    app_port, web_port = free_port(), free_port()
     app_log = tmp_path / "server.log"
     env = {
         **os.environ,
@@ -108,16 +67,11 @@ def _start(tmp_path: Path, data_dir: Path) -> tuple[subprocess.Popen, subprocess
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    (folder / "legaltv.conf").write_text(
-        _edited(
-            CONF.read_text(), upstream=app_port, listen=web_port, data_dir=data_dir, folder=folder
-        )
-    )
-    (folder / "nginx.conf").write_text(_main_conf(folder))
+    main = nginx_confs(folder, upstreams=[app_port], listen=web_port, root=data_dir)
     nginx_log = folder / "stderr.log"
     with nginx_log.open("ab") as out:
         nginx = subprocess.Popen(
-            [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(nginx_log)],
+            [NGINX, "-p", str(folder), "-c", str(main), "-e", str(nginx_log)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

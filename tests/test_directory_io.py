@@ -11,19 +11,10 @@ from content.directory import points as directory
 from content.directory.points import DirectoryInvalid
 from device_registry.regions import RegionTree
 from storage import Database
-from tests.helpers import GOOD, csv_text, test_database
+from tests.helpers import GOOD, csv_text
 from tv_server import cli
 from tv_server.demo import ensure_regions
 from tv_server.migrations import MIGRATIONS
-
-
-@pytest.fixture
-async def db(data_dir):
-    database = test_database(data_dir)
-    await database.open()
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.close()
 
 
 @pytest.fixture
@@ -209,7 +200,7 @@ async def test_a_dry_run_writes_nothing_and_says_what_a_real_run_would_do(db, re
         "latitude": "",
         "longitude": "",
     }
-    text = csv_text([GOOD, {k: directory_io._cell(v) for k, v in changed.items()}])
+    text = csv_text([GOOD, {k: directory_io.cell_text(v) for k, v in changed.items()}])
     before = await table(db, "service_points"), await table(db, "organizations")
 
     plan, applied = await directory_io.import_csv(db, text, regions, dry_run=True)
@@ -237,7 +228,7 @@ async def test_scoped_import_refuses_rows_outside_the_area(db, regions):
             GOOD,
             {**GOOD, "code": "sp-elsewhere", "region_code": "150603"},
             {
-                k: directory_io._cell(v)
+                k: directory_io.cell_text(v)
                 for k, v in {
                     **outside.snapshot(),
                     "region_code": "150602",
@@ -303,7 +294,7 @@ def test_cli_export_dry_run_and_import(data_dir, tmp_path, capsys):
     assert run_cli("directory", "export", str(target), "--data-dir", str(data_dir)) == 0
     assert "exported 352 service points" in capsys.readouterr().out
     text = target.read_bytes().decode("utf-8-sig")
-    text += ",".join(directory_io._cell(GOOD[c]) for c in directory_io.COLUMNS) + "\r\n"
+    text += ",".join(directory_io.cell_text(GOOD[c]) for c in directory_io.COLUMNS) + "\r\n"
     target.write_bytes(text.encode("gb18030"))
 
     assert (

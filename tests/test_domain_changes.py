@@ -12,16 +12,6 @@ from content.programs.revisions import Fields
 from storage.changelog import ChangeLogFollower
 from storage.changes import Change
 from tests.helpers import test_database
-from tv_server.migrations import MIGRATIONS
-
-
-@pytest.fixture
-async def db(data_dir):
-    database = test_database(data_dir)
-    await database.open()
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.close()
 
 
 async def new_program(db, data_dir) -> int:

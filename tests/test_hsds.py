@@ -16,9 +16,7 @@ from referencing.jsonschema import DRAFT202012
 from content.directory import hsds
 from content.directory import points as directory
 from device_registry.regions import RegionTree
-from tests.helpers import test_database
 from tv_server import cli
-from tv_server.migrations import MIGRATIONS
 
 SCHEMAS = resources.files("content.directory.hsds_schema")
 SERVICE_LIST_URI = (
@@ -68,15 +66,6 @@ def page_validator():
         registry=registry,
         format_checker=jsonschema.FormatChecker(),
     )
-
-
-@pytest.fixture
-async def db(data_dir):
-    database = test_database(data_dir)
-    await database.open()
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.close()
 
 
 def problems(validator, instance) -> list[str]:

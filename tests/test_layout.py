@@ -1,5 +1,6 @@
 """The layout a newcomer relies on: content/ is one subpackage per part, each with one schema.py
-whose migrations carry one prefix; no module reaches into another's private (`_name`) names."""
+whose migrations carry one prefix; no module (tests included) reaches into another's private
+(`_name`) names; times are read in the offices' zone through storage/clock.py only."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ PACKAGES = [
     "accounts", "advisers", "appointments", "bench", "callbacks", "content", "device_registry",
     "feedback", "storage", "tv_server", "tv_ui",
 ]  # fmt: skip
-# The CLI modules import `_settings`/`_with_db` back from tv_server/cli.py until the CLI becomes
-# a package with a shared context module (issue 15, another change); nothing else may.
-ALLOWED = {("tv_server.cli", "_settings"), ("tv_server.cli", "_with_db")}
+# Tests that hold the coverage computations' one-at-a-time lock to stand for a computation over
+# a province (minutes long) while concurrent requests arrive: nothing public makes one that long.
+ALLOWED = {
+    ("tests/security/test_exports_and_api_keys.py", "device_registry.coverage._of"),
+}
 CONTENT_PARTS = {"programs": "programs_", "directory": "directory_",
                  "announcements": "announcements_", "laws": "laws_"}  # fmt: skip
 
@@ -66,9 +69,35 @@ def _reaches(path: Path) -> list[str]:
 def test_no_module_uses_another_modules_private_names():
     found = [
         f"{path.relative_to(ROOT)}: {hit}"
-        for package in PACKAGES
+        for package in [*PACKAGES, "tests"]
         for path in sorted((ROOT / package).rglob("*.py"))
         for hit in _reaches(path)
+        if (str(path.relative_to(ROOT)), hit.split(" ")[-1]) not in ALLOWED
+    ]
+    assert found == []
+
+
+# Ways of reading a moment in a zone other than the offices' (the setting `timezone`).
+OTHER_ZONES = re.compile(
+    r"fromtimestamp\((?![^)]*\bUTC\b)"  # the machine's zone (UTC, said so, is fine)
+    r"|timezone\(\s*(?:dt\.|datetime\.)?timedelta|timedelta\(hours=\s*8\b"  # a fixed offset
+    r"|gmtime\([^)]*[+-]|[+-]\s*(?:8 \* 3600|28800)\b"  # UTC shifted by hand
+    r"|localtime\(|mktime\(|datetime\.now\(\)|date\.today\(\)"  # the machine's zone
+    r"|Asia/Shanghai|UTC\+8|ZoneInfo\("  # the zone named outside storage/clock.py
+)
+
+
+def test_times_are_read_in_the_offices_zone_through_storage_clock_only():
+    """One time-zone module: a page, an export or a date computed anywhere else in another
+    zone reads differently from the rest on a server not set to China time."""
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for package in PACKAGES
+        if package != "bench"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "storage" / "clock.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if OTHER_ZONES.search(line)
     ]
     assert found == []
 
@@ -108,3 +137,38 @@ def test_programs_are_written_through_the_workflow_only():
     assert {table for where, table in found if where == live} == {
         "program_pages", "program_regions", "program_media", "program_covers",
     }  # fmt: skip
+
+
+def test_tables_are_written_by_storage_sheets_only():
+    """Every CSV/XLSX the product writes goes through storage/sheets.py, whose guard keeps a
+    cell from being read as a formula by the spreadsheet that opens it."""
+    writers = re.compile(r"csv\.(?:writer|DictWriter)\(|\bopenpyxl\b|\bxlsxwriter\b")
+    found = [
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        if package != "bench"  # the benches write their synthetic input files
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "storage" / "sheets.py"
+        and writers.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_the_domain_imports_neither_aiohttp_nor_the_web_layer():
+    """Domain packages are plain async functions over storage: no aiohttp, and nothing imported
+    upward from tv_server/ or tv_ui/ (the web layer and the screens call them, not the reverse)."""
+    domain = ["accounts", "advisers", "appointments", "callbacks", "content", "device_registry",
+              "feedback", "storage"]  # fmt: skip
+    found = []
+    for package in domain:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                else:
+                    continue
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} {name}" for name in names
+                          if name.split(".")[0] in ("aiohttp", "tv_server", "tv_ui")]  # fmt: skip
+    assert found == []

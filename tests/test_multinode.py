@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from storage.pg import PgDatabase
 from storage.pgnodes import ChangeTransport
 from tests.helpers import (
     DEMO_PASSWORD,
+    NGINX,
     ROOT,
     TEST_SECRET,
     api_key_header,
@@ -44,13 +44,12 @@ from tests.helpers import (
     free_port,
     launch_params,
     make_settings,
+    nginx_confs,
 )
 from tv_server import caches, coverage_tasks, keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
 
-CONF = ROOT / "deploy" / "nginx" / "legaltv.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HAVE_NGINX = Path(NGINX).exists()
 SECRETS = {
     "LEGALTV_LAUNCH_SECRET": TEST_SECRET,
@@ -79,31 +78,15 @@ def _env(url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def cluster(pg_cluster):
-    """The suite's cluster when it runs on PostgreSQL, else one of this module's own."""
-    if pg_cluster is not None:
-        yield pg_cluster
-        return
-    from tests.pgcluster import Cluster
-
-    own = Cluster()
-    own.start()
-    try:
-        yield own
-    finally:
-        own.stop()
-
-
-@pytest.fixture(scope="module")
-def demo(cluster, tmp_path_factory) -> tuple[str, Path]:
+def demo(postgres, tmp_path_factory) -> tuple[str, Path]:
     """A PostgreSQL database holding the demo (loaded by `legaltv demo load`, as an operator
     would) to copy for each test, and the data dir holding its media."""
     name = "multinode_" + uuid.uuid4().hex[:12]
-    cluster.psql(f"CREATE DATABASE {name}")
+    postgres.psql(f"CREATE DATABASE {name}")
     folder = tmp_path_factory.mktemp("multinode-demo")
     done = subprocess.run(
         [sys.executable, "-m", "tv_server.cli", "demo", "load", "--data-dir", str(folder)],
-        cwd=ROOT, env=_env(cluster.url(name)), capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=_env(postgres.url(name)), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     for sub in MEDIA_FOLDERS:
@@ -162,48 +145,15 @@ class Node:
                 self.proc.wait(5)
 
 
-def _nginx_conf(nodes: list[Node], listen: int, media: Path, folder: Path) -> str:
-    """The shipped file with its EDIT places pointed at this test: both nodes upstream."""
-    conf = CONF.read_text()
-    one = "    server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n"
-    upstream = "".join(
-        f"    server 127.0.0.1:{n.port} max_fails=3 fail_timeout=10s;\n" for n in nodes
-    )
-    replacements = [
-        (one, upstream),
-        ("listen 80;", f"listen 127.0.0.1:{listen};"),
-        ("root /var/lib/legaltv;", f"root {media};"),
-        ("/var/cache/nginx/legaltv", str(folder / "cache")),
-        ("/var/log/nginx/legaltv.access.log", str(folder / "access.log")),
-    ]
-    for old, new in replacements:
-        assert conf.count(old) == 1, f"the shipped config no longer has {old!r}"
-        conf = conf.replace(old, new)
-    return conf
-
-
-def _main_conf(folder: Path) -> str:
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (
-        f"{user}daemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
-        f"events {{ worker_connections 256; }}\nhttp {{\n{temp}\n"
-        f"    include {folder / 'legaltv.conf'};\n}}\n"
-    )
-
-
 @pytest.fixture
-async def installation(cluster, demo, tmp_path):
+async def installation(postgres, demo, tmp_path):
     """Two nodes on a fresh copy of the demo database, nginx in front of both."""
     if not HAVE_NGINX:
         pytest.fail("nginx is missing (Debian package nginx; `make test` installs it)")
     template, media = demo
     name = "mn_" + uuid.uuid4().hex[:12]
-    await asyncio.to_thread(cluster.psql, f"CREATE DATABASE {name} TEMPLATE {template}")
-    url = cluster.url(name)
+    await asyncio.to_thread(postgres.psql, f"CREATE DATABASE {name} TEMPLATE {template}")
+    url = postgres.url(name)
     nodes = [Node(n, url, media, tmp_path) for n in ("a", "b")]
     for node in nodes:  # one after the other: the second finds the schema migrated
         node.start()
@@ -211,11 +161,10 @@ async def installation(cluster, demo, tmp_path):
     folder = tmp_path / "nginx"
     folder.mkdir()
     web_port = free_port()
-    (folder / "legaltv.conf").write_text(_nginx_conf(nodes, web_port, media, folder))
-    (folder / "nginx.conf").write_text(_main_conf(folder))
+    main = nginx_confs(folder, upstreams=[n.port for n in nodes], listen=web_port, root=media)
     with (folder / "stderr.log").open("ab") as out:
         nginx = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
-            [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf")],
+            [NGINX, "-p", str(folder), "-c", str(main)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -519,8 +468,8 @@ async def test_background_work_runs_on_one_node_and_moves_when_it_is_killed(inst
         await runner.cleanup()
 
 
-def test_a_node_refuses_postgresql_with_secrets_of_its_own(cluster, tmp_path):
-    env = _env(cluster.url("postgres"))
+def test_a_node_refuses_postgresql_with_secrets_of_its_own(postgres, tmp_path):
+    env = _env(postgres.url("postgres"))
     del env["LEGALTV_SECRET_KEY"], env["LEGALTV_DEVICE_TOKEN_SECRET"]
     done = subprocess.run(
         [sys.executable, "-m", "tv_server.cli", "serve", "--data-dir", str(tmp_path),
@@ -533,18 +482,18 @@ def test_a_node_refuses_postgresql_with_secrets_of_its_own(cluster, tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
-async def _copy_of_demo(cluster, demo) -> str:
+async def _copy_of_demo(postgres, demo) -> str:
     name = "mn_" + uuid.uuid4().hex[:12]
-    await asyncio.to_thread(cluster.psql, f"CREATE DATABASE {name} TEMPLATE {demo[0]}")
-    return cluster.url(name)
+    await asyncio.to_thread(postgres.psql, f"CREATE DATABASE {name} TEMPLATE {demo[0]}")
+    return postgres.url(name)
 
 
 async def test_a_node_that_loses_its_listener_drops_its_caches(
-    cluster, demo, data_dir, front_client
+    postgres, demo, data_dir, front_client
 ):
     """A change the node never heard of (made while its listening connection was down) is
     served once it notices the loss: it drops its caches rather than serve them."""
-    url = await _copy_of_demo(cluster, demo)
+    url = await _copy_of_demo(postgres, demo)
     client = await front_client(create_app(make_settings(data_dir, database_url=url)))
     conn = await asyncpg.connect(url)
     try:
@@ -574,13 +523,13 @@ async def test_a_node_that_loses_its_listener_drops_its_caches(
         await conn.close()
 
 
-async def test_a_cli_command_reaches_a_running_node_at_once(cluster, demo, data_dir, front_client):
+async def test_a_cli_command_reaches_a_running_node_at_once(postgres, demo, data_dir, front_client):
     """`legaltv laws import` is a process of its own: the change its transaction emits is
     NOTIFYd with its COMMIT, so a running node serves the renamed law on its cached page at
     once, with no restart and no poll."""
     from content.laws import register as laws
 
-    url = await _copy_of_demo(cluster, demo)
+    url = await _copy_of_demo(postgres, demo)
     client = await front_client(create_app(make_settings(data_dir, database_url=url)))
     db = client.app[keys.DB]
     pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'jiaotong-shigu'")
@@ -605,8 +554,8 @@ async def test_a_cli_command_reaches_a_running_node_at_once(cluster, demo, data_
         await asyncio.sleep(0.05)
 
 
-async def test_a_change_with_many_long_ids_crosses_in_several_notifications(cluster, demo):
-    url = await _copy_of_demo(cluster, demo)
+async def test_a_change_with_many_long_ids_crosses_in_several_notifications(postgres, demo):
+    url = await _copy_of_demo(postgres, demo)
     sender, receiver = PgDatabase(url), PgDatabase(url)
     heard: list[str] = []
     receiver.changes.subscribe(["box"], lambda change: heard.extend(change.ids))
@@ -634,11 +583,11 @@ async def test_a_change_with_many_long_ids_crosses_in_several_notifications(clus
             await db.close()
 
 
-async def test_nodes_starting_at_the_same_moment_migrate_once(cluster):
+async def test_nodes_starting_at_the_same_moment_migrate_once(postgres):
     """systemd starts every node at boot: on an empty database their migrations race."""
     name = "mn_" + uuid.uuid4().hex[:12]
-    await asyncio.to_thread(cluster.psql, f"CREATE DATABASE {name}")
-    nodes = [PgDatabase(cluster.url(name)) for _ in range(2)]
+    await asyncio.to_thread(postgres.psql, f"CREATE DATABASE {name}")
+    nodes = [PgDatabase(postgres.url(name)) for _ in range(2)]
     for db in nodes:
         await db.open()
     try:
@@ -650,9 +599,9 @@ async def test_nodes_starting_at_the_same_moment_migrate_once(cluster):
 
 
 async def test_only_the_leader_computes_coverage_and_the_others_serve_its_figures(
-    cluster, demo, data_dir, front_client
+    postgres, demo, data_dir, front_client
 ):
-    url = await _copy_of_demo(cluster, demo)
+    url = await _copy_of_demo(postgres, demo)
     apps = [await front_client(create_app(make_settings(data_dir, database_url=url)))]
     apps.append(await front_client(create_app(make_settings(data_dir, database_url=url))))
     deadline = time.monotonic() + 10

@@ -23,17 +23,16 @@ from tests.helpers import (
     ROOT,
     TEST_SECRET,
     book,
+    build_demo,
     enter,
     make_settings,
     phone_step,
     publish,
-    test_database,
     tomorrow,
 )
 from tv_server import keys
 from tv_server.app import create_app
-from tv_server.demo import load_demo
-from tv_server.migrations import MIGRATIONS, POSTGRES
+from tv_server.migrations import POSTGRES
 
 
 def new_database(cluster) -> str:
@@ -108,17 +107,7 @@ def sqlite_demo(demo_template, tmp_path_factory) -> Path:
     if (demo_template / "legaltv.sqlite3").exists():
         return demo_template / "legaltv.sqlite3"
     folder = tmp_path_factory.mktemp("sqlite-demo")
-
-    async def build() -> None:
-        db = test_database(folder)
-        await db.open()
-        try:
-            await db.migrate(MIGRATIONS)
-            await load_demo(db, folder)
-        finally:
-            await db.close()
-
-    asyncio.run(build())
+    build_demo(folder)
     return folder / "legaltv.sqlite3"
 
 

@@ -52,3 +52,33 @@ def test_the_documentation_list_names_every_doc():
     docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
     missing = [name for name in docs if f"](docs/{name})" not in README]
     assert not missing, f"README.md's documentation list lacks: {', '.join(missing)}"
+
+
+def test_the_architecture_map_names_every_folder_and_package():
+    """docs/architecture.md's map is where a newcomer finds their way: every top-level folder,
+    every subpackage of the web layer and of content/, and the modules the layers rest on."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = text.split("## Map of the folders", 1)[1].split("```")[1]
+    packages = ("*/__init__.py", "tv_server/*/__init__.py", "content/*/__init__.py")
+    names = [f"{init.parent.name}/" for pattern in packages for init in ROOT.glob(pattern)]
+    names += [f"{folder}/" for folder in ("bench", "deploy", "docs", "tests")]
+    names += ["node.py", "pg.py", "dialect.py", "pgnodes.py", "connect.py", "clock.py",
+              "sheets.py", "caches.py", "settings.py", "migrations.py"]  # fmt: skip
+    missing = [n for n in names if not re.search(rf"(?<![\w/]){re.escape(n)}", block)]
+    assert not missing, f"docs/architecture.md's map lacks: {', '.join(missing)}"
+
+
+def test_every_file_the_docs_name_exists():
+    """A doc naming a module that moved sends a newcomer to nothing (`content/subtitles.py` once
+    the content packages were split): every `folder/…` path in README.md and docs/ exists."""
+    path = re.compile(
+        r"`((?:accounts|advisers|appointments|bench|callbacks|content|deploy|device_registry|docs"
+        r"|feedback|storage|tests|tv_server|tv_ui)/[\w/.\-]*[\w/])`"
+    )
+    missing = [
+        f"{doc.name}: {found}"
+        for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for found in path.findall(doc.read_text(encoding="utf-8"))
+        if not (ROOT / found).exists()
+    ]
+    assert not missing, "\n".join(missing)

@@ -21,22 +21,11 @@ from device_registry import (
 )
 from device_registry.heartbeats import Beat, HeartbeatWriter
 from storage import Conflict, Invalid, NotFound
-from tests.helpers import test_database
 from tv_server import cli
-from tv_server.migrations import MIGRATIONS
 
 KEY = b"test device token key"
 
 DAY = 86400
-
-
-@pytest.fixture
-async def db(data_dir):
-    database = test_database(data_dir)
-    await database.open()
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.close()
 
 
 async def _villages(db, n: int = 2) -> list[str]:

@@ -3,25 +3,12 @@ all-or-nothing writes, pre-authorisation of pending boxes, and the CLI with its 
 
 from __future__ import annotations
 
-import pytest
-
 from device_registry import admission, households, inventory
 from device_registry.registry_io import decode, import_devices
-from tests.helpers import rows_in, test_database, write_in
+from tests.helpers import rows_in, write_in
 from tv_server import cli
 
 HEADER = "serial,mac,model,firmware,village_code,household_label,installed_at,state"
-
-
-@pytest.fixture
-async def db(data_dir):
-    database = test_database(data_dir)
-    await database.open()
-    from tv_server.migrations import MIGRATIONS
-
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.close()
 
 
 async def _villages(db, n: int = 2) -> list[str]:

@@ -129,7 +129,7 @@ def test_sizes_match_pillow_thumbnail(size, spec):
     box = (spec.max_width, spec.max_height)
     im = Image.new("L", size)
     im.thumbnail(box)
-    assert uploads._fit(size, box) == im.size
+    assert uploads.fit_size(size, box) == im.size
 
 
 @pytest.mark.parametrize(

@@ -286,9 +286,9 @@ def test_anamorphic_pictures_are_shown_at_their_display_aspect(made):
     info = streams(folder / "hls" / facts["renditions"][0]["name"] / "seg0000.ts")
     assert (info["width"], info["height"]) == (212, 90)
     assert info.get("sample_aspect_ratio", "1:1") in ("1:1", "0:1")  # square pixels now
-    assert video._display_width(720, "64:45") == 1024  # 16:9 PAL DVD
-    assert video._display_width(640, "1:1") == 640
-    assert video._display_width(640, "0:1") == 640 and video._display_width(640, None) == 640
+    assert video.display_width(720, "64:45") == 1024  # 16:9 PAL DVD
+    assert video.display_width(640, "1:1") == 640
+    assert video.display_width(640, "0:1") == 640 and video.display_width(640, None) == 640
 
 
 # -- the program editor takes them --------------------------------------------------------------

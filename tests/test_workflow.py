@@ -10,8 +10,7 @@ from content.programs import video as video_domain
 from content.programs import workflow
 from content.programs.revisions import Fields, parse_body
 from storage import Conflict, Invalid
-from tests.helpers import ROOT, test_database
-from tv_server.migrations import MIGRATIONS
+from tests.helpers import ROOT
 
 FIELDS = Fields(
     title="赡养老人是法定义务",
@@ -25,15 +24,6 @@ FIELDS = Fields(
         "# 怎么办\n\n可以找村调解委员会，或拨打12348。"
     ),
 )
-
-
-@pytest.fixture
-async def db(data_dir):
-    database = test_database(data_dir)
-    await database.open()
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.close()
 
 
 async def new_program(db, data_dir, **changes) -> int:

@@ -1,7 +1,7 @@
 """Coverage in the background: at start the figures kept by the last run are loaded, so the
 first request answers from memory (on a very first start, with none kept, the server listens at
 once and the leading node computes them in the background: the TV is never held back by them,
-and a coverage request meanwhile waits up to `coverage.FIRST_WAIT_SECONDS` for that one
+and a coverage request meanwhile waits up to `coverage_first_wait_seconds` for that one
 computation, then is told to come back — 503 `figures_computing` with Retry-After); then (after
 `coverage_first_refresh_seconds`, 0 by default) every minute — and at once after a staff change
 (`coverage.forget`) — the figures of the default period (last 30 days) are recomputed into the

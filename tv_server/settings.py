@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import clock
+from storage.connect import is_postgres
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,14 @@ SETTINGS: tuple[Setting, ...] = (
         20,
         "Login attempts one address may make in 10 minutes before it must wait.",
         int,
+    ),
+    Setting(
+        "refusal_audit_seconds",
+        60.0,
+        "Anonymous refusals (failed logins, CSRF failures) are audited at most once per address "
+        "and kind in this many seconds; the next row written counts those in between "
+        '(detail "folded").',
+        float,
     ),
     Setting(
         "register_attempts_per_ip",
@@ -208,7 +217,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
     Setting(
         "timezone",
-        "Asia/Shanghai",
+        clock.DEFAULT_ZONE,
         "The offices' time zone (an IANA name): every time and date the admin, exports, the "
         "CLI and the TV show, and every date computed (deadlines, coverage days, reference "
         "numbers), whatever zone the server itself is set to.",
@@ -255,6 +264,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds after start before the leading node first recomputes the coverage figures "
         "(meanwhile those kept by the last run are served, marked stale; a staff change starts "
         "it at once). Then they are recomputed every minute.",
+        float,
+    ),
+    Setting(
+        "coverage_first_wait_seconds",
+        10.0,
+        "How long a coverage request (the dashboard's default figures, the API) waits for figures "
+        "not computed yet (a very first start; the first request after a staff change, which at "
+        "a province's scale takes a minute) before it is answered 503 figures_computing with "
+        "Retry-After.",
         float,
     ),
     Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),
@@ -474,8 +492,7 @@ SHARED_SECRETS = ("launch_secret", "secret_key", "device_token_secret")
 def missing_shared_secrets(settings: Settings) -> list[str]:
     """On PostgreSQL every node must sign and verify with the same keys: the secrets not set
     explicitly (a generated one would be this node's own). [] on SQLite (one process)."""
-    url = str(settings.database_url).strip()
-    if not url.startswith(("postgresql://", "postgres://")):
+    if not is_postgres(str(settings.database_url)):
         return []
     return [name for name in SHARED_SECRETS if not settings.values[name]]
 

@@ -38,7 +38,8 @@ def decode(raw: bytes) -> str:
         raise DirectoryInvalid([Problem("file", "encoding", line=1)]) from None
 
 
-def _cell(value: object) -> str:
+def cell_text(value: object) -> str:
+    """A field as the file's text: lists joined by ';', flags 1/0, nothing empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -51,7 +52,7 @@ def _cell(value: object) -> str:
 def point_row(point: ServicePoint) -> list[str | float]:
     """A point's cells; coordinates stay numbers (the table writer guards text only)."""
     values = (getattr(point, name) for name in COLUMNS)
-    return [v if isinstance(v, float) else _cell(v) for v in values]
+    return [v if isinstance(v, float) else cell_text(v) for v in values]
 
 
 def export_text(points: Collection[ServicePoint]) -> str:

@@ -153,24 +153,32 @@ def _fit_title(title: str, max_width: float, start: int, minimum: int) -> tuple:
         size = int(size * 0.9)
 
 
-def render_title_card(title: str, category_title: str, profile: str) -> Image.Image:
-    """Draw the card for one screen profile ("720p", "1080p" or "2160p")."""
+def _card(title: str, profile: str) -> tuple[Image.Image, ImageDraw.ImageDraw, float]:
+    """A card's background for one screen profile ("720p", "1080p" or "2160p"), shared by the
+    Chinese and the Mongolian card: the title's colour, a lighter band and circle, the emblem;
+    with its drawing context and scale (every measure is in 720p canvas pixels, times it)."""
     if profile not in SPECS:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(SPECS)}")
     width, height = SPECS[profile]
-    s = width / 1280  # every measure below is in 720p canvas pixels, times s
+    s = width / 1280
     bg = palette_colour(title)
     image = Image.new("RGB", (width, height), bg)
     draw = ImageDraw.Draw(image)
-
     # A lighter band along the bottom and a soft circle give depth without noise.
     lighter = tuple(min(255, c + 18) for c in bg)
     draw.rectangle([0, int(height * 0.86), width, height], fill=lighter)
     cx, cy, r = int(1080 * s), int(170 * s), int(260 * s)
     draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=lighter)
-
     # Emblem: a balance scale (the sign of law) in gold, top left.
     _draw_scale(draw, int(120 * s), int(130 * s), s)
+    return image, draw, s
+
+
+def render_title_card(title: str, category_title: str, profile: str) -> Image.Image:
+    """Draw the card for one screen profile ("720p", "1080p" or "2160p")."""
+    image, draw, s = _card(title, profile)
+    width, height = image.size
+    bg = palette_colour(title)
 
     # Category label: a gold rounded box with dark text.
     label_font = load_font(max(12, int(30 * s)))
@@ -264,18 +272,8 @@ def render_title_card_mn(title: str, profile: str) -> Image.Image:
     """The card of a program's Mongolian version: the same colours and emblem as the Chinese
     card, the title in traditional Mongolian script written vertically, columns left to right,
     and the 12348 hotline."""
-    if profile not in SPECS:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(SPECS)}")
-    width, height = SPECS[profile]
-    s = width / 1280
-    bg = palette_colour(title)
-    image = Image.new("RGB", (width, height), bg)
-    draw = ImageDraw.Draw(image)
-    lighter = tuple(min(255, c + 18) for c in bg)
-    draw.rectangle([0, int(height * 0.86), width, height], fill=lighter)
-    cx, cy, r = int(1080 * s), int(170 * s), int(260 * s)
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=lighter)
-    _draw_scale(draw, int(120 * s), int(130 * s), s)
+    image, draw, s = _card(title, profile)
+    height = image.height
     x, top = int(220 * s), int(60 * s)
     for column in _vertical_columns(title, int(72 * s), int(height * 0.86) - top - int(30 * s)):
         image.paste(TEXT, (x, top), column)

@@ -114,7 +114,7 @@ def _without_metadata(image: Image.Image, fmt: str, icc: bytes | None) -> bytes:
     return out.getvalue()
 
 
-def _fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+def fit_size(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     """The size Pillow's thumbnail() gives `size` inside `box` (never larger)."""
     width, height = size
     x, y = box
@@ -152,7 +152,7 @@ def make_renditions(
 
     def one_size(box: tuple[int, int], group: list[RenditionSpec]):
         started = time.perf_counter()
-        target = _fit(rgb.size, box)
+        target = fit_size(rgb.size, box)
         paths = [renditions.rendition_path(Path(), s, cache_dir, source_hash) for s in group]
         missing = [not path.is_file() for path in paths]
         fitted = rgb

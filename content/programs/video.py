@@ -117,7 +117,7 @@ def probe(path: Path, *, max_seconds: float) -> Probe:
     if duration > max_seconds:
         raise Invalid("video_too_long", f"{duration:.0f} s", minutes=int(max_seconds // 60))
     width, height = int(stream["width"]), int(stream["height"])
-    width = _display_width(width, stream.get("sample_aspect_ratio"))
+    width = display_width(width, stream.get("sample_aspect_ratio"))
     rotation = _rotation(stream)
     if rotation in (90, 270):  # phones store portrait video as rotated landscape
         width, height = height, width
@@ -196,7 +196,7 @@ def first_frame_rel(sha: str) -> str:
     return f"video/{sha[:2]}/{sha}-first.jpg"
 
 
-def _display_width(width: int, sar: str | None) -> int:
+def display_width(width: int, sar: str | None) -> int:
     """The width a picture is shown at: anamorphic sources (a sample aspect ratio other than
     1:1, e.g. DV or DVD video) are widened, so renditions with square pixels keep the aspect."""
     num, _, den = str(sar or "").partition(":")

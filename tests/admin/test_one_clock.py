@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from advisers import advisers
 from storage import clock
-from tests.helpers import new_request
+from tests.helpers import enter, make_settings, new_request
 from tv_server import keys
+from tv_server.app import create_app
 
 # 2026-12-05 22:01 UTC is 2026-12-06 06:01 in Ordos.
 MOMENT = dt.datetime(2026, 12, 5, 22, 1, tzinfo=dt.UTC).timestamp()
@@ -69,3 +71,27 @@ def test_an_unknown_time_zone_stops_the_start(tmp_path):
     with pytest.raises(ValueError, match="Mars/Olympus"):
         load_settings(env={"LEGALTV_TIMEZONE": "Mars/Olympus"}, data_dir=str(tmp_path))
     assert clock.load_zone("Asia/Shanghai") is not None
+
+
+@pytest.fixture
+def offices_in_tokyo(data_dir):
+    """Settings whose `timezone` is not China's (the zone is the process's: put back after)."""
+    yield make_settings(data_dir, timezone="Asia/Tokyo")
+    clock.set_zone(clock.DEFAULT_ZONE)
+
+
+async def test_the_advisers_next_sitting_reads_in_the_offices_zone(
+    server_in_utc, offices_in_tokyo, front_client
+):
+    """The adviser's hours on the TV are those kept in the offices' zone (the setting), not
+    shifted by China's offset or the machine's."""
+    client = await front_client(create_app(offices_in_tokyo))
+    box = await enter(client)
+    db = client.app[keys.DB]
+    village = await db.fetchval("SELECT village_code FROM devices WHERE serial = 'DEMO-0001'")
+    adviser = await advisers.for_village(db, village)
+    every_day = "; ".join(f"{day} 09:00-11:30" for day in range(1, 8))
+    await db.execute("UPDATE advisers SET sittings = ? WHERE id = ?", (every_day, adviser.id))
+    page = await (await client.get(box + "adv")).text()
+    sitting = page.split('id="adv-next">', 1)[1].split("</dd>", 1)[0]
+    assert "09:00-11:30" in sitting

@@ -108,10 +108,10 @@ async def test_refused_logins_write_one_row_per_address_a_minute(front_client, d
     assert len(await _audit_rows(client, "csrf")) == 1
 
 
-async def test_the_next_row_says_how_many_refusals_were_folded(front_client, data_dir, monkeypatch):
-    monkeypatch.setattr(audit.Folder, "WINDOW", 1.5)
+async def test_the_next_row_says_how_many_refusals_were_folded(front_client, data_dir):
     # One attempt allowed per address: the rest are refused at once (no hashing, no waiting).
-    client = await front_client(create_app(make_settings(data_dir, login_attempts_per_ip=1)))
+    settings = make_settings(data_dir, login_attempts_per_ip=1, refusal_audit_seconds=1.5)
+    client = await front_client(create_app(settings))
     statuses = [(await login(client, "nobody", "whatever pw")).status for _ in range(4)]
     assert statuses == [401, 429, 429, 429]
     assert len(await _audit_rows(client, "login")) == 1

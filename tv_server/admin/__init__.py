@@ -24,7 +24,7 @@ def create_admin_app(settings: Settings) -> web.Application:
     admin = web.Application(middlewares=[session_middleware])
     admin[SIGNER] = SessionSigner(settings.secret_key, settings.session_ttl)
     admin[views_auth.LIMITER] = LoginLimiter(settings.login_attempts_per_ip)
-    admin[REFUSALS] = Folder()
+    admin[REFUSALS] = Folder(settings.refusal_audit_seconds)
     routing.register(admin.router, routes.ROUTES)
     NAV[:] = routes.NAV
     return admin

@@ -250,6 +250,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     now = time.time()
     period, since_text, until_text = _period(request, now)
     fresh = bool(request.query.get("fresh"))
+    settings = request.config_dict[keys.SETTINGS]
     try:
         rep = await coverage.report(
             db,
@@ -263,7 +264,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             viewer=f"user:{current_user(request).id}" if fresh or period else None,
             # The default figures not there yet (a very first start, or a staff change at a
             # province's scale): answered "being computed" rather than held for a minute.
-            wait=None if fresh or period else coverage.FIRST_WAIT_SECONDS,
+            wait=None if fresh or period else settings.coverage_first_wait_seconds,
         )
     except coverage.Computing as exc:
         response = admin_error_response(request, 503, exc.code)

@@ -7,7 +7,7 @@ or as `Authorization: Bearer KEY` (never in the query string: see `keyauth`), an
 and new ones computed. A custom period is computed once for every caller asking at the same time,
 and one key cannot start a second computation while its first runs (429). On a very first start
 (no figures kept by a last run) the figures are computed in the background while the server
-listens: a request waits up to `coverage.FIRST_WAIT_SECONDS` for them (so also for new figures
+listens: a request waits up to `coverage_first_wait_seconds` for them (so also for new figures
 after a staff change), then gets 503 `figures_computing` with Retry-After. Each region also
 carries `video_starts` and `completions` (boxes that started a program's video in the period, and
 those that watched 90 % of it), beside `views` (program pages shown): computed with the other
@@ -81,9 +81,8 @@ async def get_coverage(request: web.Request) -> web.Response:
     except Invalid as exc:
         return error(400, exc.code, exc.detail)
     try:
-        rep = await coverage.report(
-            db, tree, code, cache_seconds=CACHE_SECONDS, wait=coverage.FIRST_WAIT_SECONDS
-        )
+        wait = request.config_dict[keys.SETTINGS].coverage_first_wait_seconds
+        rep = await coverage.report(db, tree, code, cache_seconds=CACHE_SECONDS, wait=wait)
     except coverage.Computing:
         message = "the coverage figures are being computed; try again after Retry-After seconds"
         response = error(503, "figures_computing", message)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from storage.backup import BackupError, backup
+from storage.connect import is_postgres
 from tv_server import __version__
 from tv_server.cli.context import add_common, settings
 
@@ -24,7 +25,7 @@ def register(sub) -> None:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     chosen = settings(args)
-    if chosen.database_url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(chosen.database_url):
         print(
             "legaltv: the database is PostgreSQL: back it up with pg_dump or pg_basebackup"
             " (docs/scaling.md); `legaltv backup` copies only an SQLite data dir",

@@ -33,14 +33,15 @@ def settings(args: argparse.Namespace, **extra) -> Settings:
     return loaded
 
 
-async def with_db(settings: Settings, work):
-    """Open and migrate the database, return `await work(db)`, close it."""
+async def with_db(settings: Settings, work, *, migrate: bool = True):
+    """Open (and migrate, unless told not to) the database, return `await work(db)`, close it."""
     db = database_for(
         settings.database_url, settings.db_path, synchronous=settings.sqlite_synchronous
     )
     await db.open()
     try:
-        await db.migrate(MIGRATIONS)
+        if migrate:
+            await db.migrate(MIGRATIONS)
         return await work(db)
     finally:
         await db.close()

@@ -12,7 +12,7 @@ from storage import DomainError, database_for
 from storage.connect import describe
 from storage.copy import copy_database
 from storage.database import applied_migrations
-from tv_server.cli.context import add_common, settings
+from tv_server.cli.context import add_common, settings, with_db
 from tv_server.migrations import MIGRATIONS
 
 
@@ -34,24 +34,13 @@ def register(sub) -> None:
     copy.set_defaults(handler=cmd_copy)
 
 
-async def _applied(db) -> set[str]:
-    return await applied_migrations(db)
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-
     chosen = settings(args)
 
-    async def work():
-        db = database_for(chosen.database_url, chosen.db_path)
-        await db.open()
-        try:
-            done = await _applied(db)
-            return db.backend, done
-        finally:
-            await db.close()
+    async def work(db):
+        return db.backend, await applied_migrations(db)
 
-    backend, done = asyncio.run(work())
+    backend, done = asyncio.run(with_db(chosen, work, migrate=False))
     pending = [m.name for m in MIGRATIONS if m.name not in done]
     where = describe(chosen.database_url) if chosen.database_url else str(chosen.db_path)
     print(f"database: {backend} {where}")
@@ -62,18 +51,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    async def work(db):
+        return await db.migrate(MIGRATIONS)
 
-    chosen = settings(args)
-
-    async def work():
-        db = database_for(chosen.database_url, chosen.db_path)
-        await db.open()
-        try:
-            return await db.migrate(MIGRATIONS)
-        finally:
-            await db.close()
-
-    applied = asyncio.run(work())
+    applied = asyncio.run(with_db(settings(args), work, migrate=False))
     for name in applied:
         print(f"applied {name}")
     print(f"{len(applied)} migration(s) applied" if applied else "nothing to apply")

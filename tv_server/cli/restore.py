@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from storage.backup import BackupError, restore
+from storage.connect import is_postgres
 from tv_server.cli.context import add_common, settings
 
 
@@ -21,7 +22,7 @@ def register(sub) -> None:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     chosen = settings(args)
-    if chosen.database_url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(chosen.database_url):
         print(
             "legaltv: the database is PostgreSQL: restore it with pg_restore or from a base"
             " backup (docs/scaling.md); `legaltv restore` restores only an SQLite data dir",

@@ -4,14 +4,12 @@ callback flow's phone step (`cb-phone?a=ID`)."""
 
 from __future__ import annotations
 
-import time
-
 import segno.helpers
 from aiohttp import web
 
 from advisers import advisers
 from content.programs import uploads
-from storage import NotFound
+from storage import NotFound, clock
 from tv_server import keys
 from tv_server.tv.callback import day_label
 from tv_server.tv.common import TvBox, current_box, render, screen_url, send_html
@@ -39,9 +37,7 @@ def sitting_label(adviser: advisers.Adviser, now: float | None = None) -> str:
     if found is None:
         return ""
     start, end = found
-    clock = time.strftime("%H:%M", time.gmtime(start + 8 * 3600))
-    until = time.strftime("%H:%M", time.gmtime(end + 8 * 3600))
-    return f"{day_label(start)} {clock}-{until}"
+    return f"{day_label(start)} {clock.fmt(start, '%H:%M')}-{clock.fmt(end, '%H:%M')}"
 
 
 def call_url(request: web.Request, adviser: advisers.Adviser) -> str:
