@@ -148,9 +148,7 @@ async def submit(
     bookings (`callbacks.daily`; None: none, as for the hotline)."""
     now = time.time() if now is None else now
     placement = placement or Placement()
-    return await db.grouped(
-        _write_request, device_id, draft, max_open, max_per_day, now, placement
-    )
+    return await db.grouped(_write_request, device_id, draft, max_open, max_per_day, now, placement)
 
 
 async def _write_request(

@@ -224,3 +224,18 @@ async def test_staff_booking_for_the_household_does_not_count(front_client, data
     # The household's second request of the day is still its own to make; the third is not.
     assert (await submit(client, box, await draft_for(client, box))).status == 303
     assert (await submit(client, box, await draft_for(client, box))).status == 429
+
+
+async def test_a_mongolian_box_reads_the_message_in_mongolian(front_client, data_dir):
+    client = await _app(front_client, data_dir, requests_per_box_per_day=1)
+    entered = await client.get(
+        "/tv/", params={"stb": "DEMO-0001", "lang": "mn"}, allow_redirects=False
+    )
+    box = entered.headers["Location"].removesuffix("home")
+    assert (await submit(client, box, await draft_for(client, box))).status == 303
+    refused = await submit(client, box, await draft_for(client, box))
+    assert refused.status == 429
+    html = await refused.text()
+    assert '<html lang="mn"' in html
+    # The drafted Mongolian (docs/translation.md): "…try again tomorrow, or call 12348."
+    assert "ᠮᠠᠭᠠᠰᠢ ᠳᠠᠬᠢᠨ ᠣᠷᠣᠯᠳᠠᠭᠠᠷᠠᠢ" in html and "12348" in html
