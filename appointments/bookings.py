@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appointments import slots
-from callbacks import drafts, phones
+from callbacks import daily, drafts, phones
 from callbacks.deadlines import Calendar
 from callbacks.drafts import valid_draft_id
 from callbacks.lifecycle import ERASED_PHONE
@@ -190,6 +190,7 @@ async def book(
     *,
     horizon_days: int,
     max_active: int,
+    max_per_day: int | None = None,
     region_code: str | None = None,
     now: float | None = None,
 ) -> tuple[Appointment, bool]:
@@ -197,14 +198,16 @@ async def book(
 
     The seats taken are counted and the row inserted under the one writer's BEGIN IMMEDIATE, so
     no two boxes can both take a slot's last seat: the loser gets Conflict('slot_full'). A
-    repeated submission with the same draft id returns the booking already made."""
+    repeated submission with the same draft id returns the booking already made. `max_per_day`
+    caps the box's new callbacks and bookings per day (`callbacks.daily`, checked in the same
+    transaction; a cancelled booking still counts)."""
     now = time.time() if now is None else now
     start = slots.clock(start)
     async with db.transaction() as tx:
         appt, created = await _take_seat(
             tx, cal, device_id, draft.id, draft.point_code, draft.service, day, start,
             draft.phone_e164, region_code, horizon_days=horizon_days, max_active=max_active,
-            now=now, actor="household",
+            max_per_day=max_per_day, now=now, actor="household",
         )  # fmt: skip
         await tx.execute("DELETE FROM appointment_drafts WHERE id = ?", (draft.id,))
     return appt, created
@@ -227,15 +230,18 @@ async def _take_seat(
     now: float,
     actor: str,
     user_id: int | None = None,
+    max_per_day: int | None = None,
 ) -> tuple[Appointment, bool]:
     """Inside the writer's transaction: the booking already made with this key, or a seat of
-    the slot (Conflict('slot_full') when none is left) within the box's limit."""
+    the slot (Conflict('slot_full') when none is left) within the box's limits (staff pass no
+    `max_per_day`: their bookings do not count against the household's day)."""
     row = await tx.fetchone(
         f"SELECT {_COLUMNS} FROM appointments WHERE device_id = ? AND idempotency_key = ?",
         (device_id, key),
     )
     if row is not None:
         return _appointment(row), False
+    await daily.check(tx, device_id, max_per_day, now)
     slot = await _slot_in_tx(tx, cal, point_code, service, day, start, now, horizon_days)
     if slot.free <= 0:
         raise Conflict("slot_full", f"{day} {start}")

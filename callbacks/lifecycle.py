@@ -146,13 +146,15 @@ async def submit(
     region_chain: Sequence[str],
     *,
     max_open: int,
+    max_per_day: int | None = None,
     origin: str = "tv",
     actor: str = "household",
     now: float | None = None,
     language: str = "zh",
 ) -> tuple[box_requests.CallbackRequest, bool]:
     """Route, set the deadline and write the request in one transaction (idempotent per key).
-    `language` is the household's TV language, recorded for staff."""
+    `language` is the household's TV language, recorded for staff; `max_per_day` the box's
+    daily cap over callbacks and bookings (`callbacks.daily`, None for the hotline)."""
     now = time.time() if now is None else now
     if language not in LANGUAGES:
         raise Invalid("language_invalid", language)
@@ -170,7 +172,13 @@ async def submit(
     )
     placement = dataclasses.replace(placement, language=language)
     return await box_requests.submit(
-        db, device_id, draft, max_open=max_open, now=now, placement=placement
+        db,
+        device_id,
+        draft,
+        max_open=max_open,
+        max_per_day=max_per_day,
+        now=now,
+        placement=placement,
     )
 
 

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from callbacks import drafts, phones, webhooks
+from callbacks import daily, drafts, phones, webhooks
 from callbacks.drafts import (  # noqa: F401 - re-exported: the draft limits callers import here
     DRAFT_ID_MAX,
     DRAFT_TTL_SECONDS,
@@ -139,14 +139,16 @@ async def submit(
     draft: Draft,
     *,
     max_open: int,
+    max_per_day: int | None = None,
     now: float | None = None,
     placement: Placement | None = None,
 ) -> tuple[CallbackRequest, bool]:
     """Write the request and its 'submitted' event; return (request, created). Committed before
-    this returns."""
+    this returns. `max_per_day`: the box's cap on new requests per day over callbacks and
+    bookings (`callbacks.daily`; None: none, as for the hotline)."""
     now = time.time() if now is None else now
     placement = placement or Placement()
-    return await db.grouped(_write_request, device_id, draft, max_open, now, placement)
+    return await db.grouped(_write_request, device_id, draft, max_open, max_per_day, now, placement)
 
 
 async def _write_request(
@@ -154,6 +156,7 @@ async def _write_request(
     device_id: int,
     draft: Draft,
     max_open: int,
+    max_per_day: int | None,
     now: float,
     placement: Placement,
 ) -> tuple[CallbackRequest, bool]:
@@ -165,6 +168,7 @@ async def _write_request(
     if row is not None:
         await _drop_submitted_draft(tx, device_id, draft.idempotency_key)
         return _request(row), False
+    await daily.check(tx, device_id, max_per_day, now)
     open_count = (
         await tx.fetchone(
             "SELECT COUNT(*) FROM callback_requests WHERE device_id = ? AND status IN"

@@ -202,6 +202,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
     Setting(
+        "requests_per_box_per_day",
+        10,
+        "New requests one box may make per day (China day), callbacks submitted and appointments"
+        " booked together, whatever their state now: a cancelled one still counts. Staff booking"
+        " on a household's behalf does not count.",
+        int,
+    ),
+    Setting(
         "rating_window_days",
         14,
         "Days after a request is completed during which the household is asked to rate it"

@@ -128,6 +128,9 @@ ERRORS = {
     "window_invalid": N_("请选择方便接听的时间。"),
     "topic_invalid": N_("请选择是哪方面的事，或者跳过。"),
     "callback_limit": N_("您已有 %(limit)s 个申请正在办理中，请等办结后再申请。"),
+    "daily_request_limit": N_(
+        "这台电视今天已提交 %(limit)s 次申请和预约，不能再提交了。请明天再试，或拨打12348。"
+    ),
     "not_found": N_("没有找到这个页面。"),
     "program_not_found": N_("没有找到这个节目，可能已经下线。"),
     "category_not_found": N_("没有找到这个栏目。"),

@@ -349,6 +349,7 @@ async def submit(request: web.Request) -> web.Response:
             start,
             horizon_days=_horizon(request),
             max_active=settings.appointment_max_per_box,
+            max_per_day=settings.requests_per_box_per_day,
             region_code=box.chain[0] if box.chain else None,
         )
     except (Conflict, Invalid) as exc:

@@ -8,7 +8,7 @@ import asyncio
 from aiohttp import web
 
 from advisers import advisers
-from callbacks import lifecycle, phones
+from callbacks import daily, lifecycle, phones
 from callbacks import requests as domain
 from content.directory import points as directory
 from storage import Conflict, Invalid, LimitReached, NotFound, clock
@@ -54,6 +54,13 @@ async def choose_service(request: web.Request) -> web.Response:
     point = await _point_or_none(request, request.query.get("sp"))
     open_count = await domain.count_open(request.app[keys.DB], box.id)
     limit = request.app[keys.SETTINGS].max_open_callbacks
+    per_day = request.app[keys.SETTINGS].requests_per_box_per_day
+    if await daily.reached(request.app[keys.DB], box.id, per_day):
+        limit_message = tv_message(daily.CODE, {"limit": per_day})
+    elif open_count >= limit:
+        limit_message = tv_message("callback_limit", {"limit": limit})
+    else:
+        limit_message = None
     choices = [
         {
             "code": code,
@@ -71,9 +78,7 @@ async def choose_service(request: web.Request) -> web.Response:
         box,
         point=point,
         choices=choices,
-        limit_message=tv_message("callback_limit", {"limit": limit})
-        if open_count >= limit
-        else None,
+        limit_message=limit_message,
         mine_url=screen_url(request, "tv_mine"),
         back=screen_url(request, "tv_home") + "#t-cb",
     )
@@ -342,6 +347,7 @@ async def submit(request: web.Request) -> web.Response:
             checked,
             box.chain,
             max_open=request.app[keys.SETTINGS].max_open_callbacks,
+            max_per_day=request.app[keys.SETTINGS].requests_per_box_per_day,
             language=box.lang,
         )
     except LimitReached as exc:
