@@ -123,19 +123,10 @@ def _outside(request: web.Request, adviser: advisers.Adviser) -> dict | None:
 
 
 def _form_of(a: advisers.Adviser) -> dict:
-    return {
-        "code": a.code,
-        "name": a.name,
-        "firm": a.firm,
-        "office_code": a.office_code or "",
-        "phone": a.phone,
-        "languages": list(a.languages),
-        "services": list(a.services),
-        "villages": " ".join(a.villages),
-        "sittings": a.sittings,
-        "place": a.place,
-        "description": a.description,
-    }
+    form = {f: getattr(a, f) for f in ("code", "name", "firm", "phone", "sittings", "place",
+                                       "description")}  # fmt: skip
+    return form | {"office_code": a.office_code or "", "languages": list(a.languages),
+                   "services": list(a.services), "villages": " ".join(a.villages)}  # fmt: skip
 
 
 async def _form_context(request: web.Request, adviser, _form: dict) -> dict:
