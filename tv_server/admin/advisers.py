@@ -1,9 +1,13 @@
 """Admin slice: the village legal advisers. Staff list advisers per region, create and change
 them (photo with consent, streamed), delete them, import and export them as CSV, and see the
 figures (villages without an adviser per banner; callbacks per adviser). A banner's staff only
-touch advisers all of whose villages lie in their banner; every change is audited."""
+touch advisers all of whose villages lie in their banner; every change is audited. The list,
+form and delete screens are declared (`crud.Crud`) like the service directory's."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -11,24 +15,17 @@ from advisers import advisers, figures, sheet
 from content.directory import points as directory
 from content.directory.points import Problem
 from content.programs import uploads
-from storage import DomainError, Invalid, NotFound, OutOfScope
+from storage import DomainError, Invalid, OutOfScope
 from tv_server import keys
 from tv_server.admin import crud, downloads, labels
-from tv_server.admin.common import (
-    current_user,
-    day_start,
-    deny,
-    log,
-    render,
-    requires,
-    see_other,
-)
+from tv_server.admin.common import current_user, day_start, log, render, requires
+from tv_server.admin.directory import MESSAGES as DIRECTORY_MESSAGES
 from tv_server.admin.directory import PROBLEMS as DIRECTORY_PROBLEMS
 from tv_server.admin.directory import allowed, region_filter, scope
 from tv_server.admin.streamed import (
     FormFile,
-    check_named,
     image_limit,
+    image_or_video,
     read_form,
     read_small_file,
     streamed,
@@ -76,218 +73,189 @@ MESSAGES = {
 
 # This slice's messages, found by code by the admin's templates and error pages.
 labels.NOTICES.setdefault("adviser_deleted", N_("已删除。"))
+labels.ERRORS.setdefault("adviser_not_found", N_("没有找到这位法律顾问。"))
 
 
 problem_text = crud.problem_words(PROBLEMS, FIELDS)
 
 
-async def _choices(request: web.Request) -> dict:
+class AdviserInvalid(Invalid):
+    """An adviser's form with problems (or with a photo refused while it streamed)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("adviser_invalid", "; ".join(f"{p.field}: {p.code}" for p in problems))
+
+
+def _villages(known_regions) -> set[str]:
+    return {c for c, r in known_regions.items() if r.level == "village"}
+
+
+async def _office_codes(db) -> set[str]:
+    return {p.code for p in await directory.all_points(db)}
+
+
+# -- the list, the form and the delete page (crud.Crud) ------------------------------------------
+
+
+async def _page(db, *, regions, limit: int, offset: int) -> tuple[list, int]:
+    """A page of the advisers serving a village among `regions` (None: all), by name."""
+    items = await advisers.all_advisers(db, regions)
+    return items[offset : offset + limit], len(items)
+
+
+def _list_context(request: web.Request) -> dict:
+    tree = request.config_dict[keys.REGIONS]
+    return {
+        "village_names": lambda a: gettext(N_("、")).join(
+            tree.get(v).name for v in a.villages[:6] if tree.get(v)
+        )
+    }
+
+
+def _outside(request: web.Request, adviser: advisers.Adviser) -> dict | None:
+    """Every village of the adviser must lie in the user's scope (an adviser of no village
+    belongs to the whole city); else what the refusal's audit entry records."""
+    rule = allowed(request)
+    if rule is None or (adviser.villages and all(map(rule, adviser.villages))):
+        return None
+    return {"adviser": adviser.code}
+
+
+def _form_of(a: advisers.Adviser) -> dict:
+    form = {f: getattr(a, f) for f in ("code", "name", "firm", "phone", "sittings", "place",
+                                       "description")}  # fmt: skip
+    return form | {"office_code": a.office_code or "", "languages": list(a.languages),
+                   "services": list(a.services), "villages": " ".join(a.villages)}  # fmt: skip
+
+
+async def _form_context(request: web.Request, adviser, _form: dict) -> dict:
+    """The form's choices and the adviser's photo."""
     db = request.config_dict[keys.DB]
-    mine = scope(request)
-    points = await directory.all_points(db, mine)
+    points = await directory.all_points(db, scope(request))
+    photo = None
+    if adviser is not None and adviser.photo_media_id is not None:
+        photo = await uploads.rendition_url(db, adviser.photo_media_id, "thumb-720p")
     return {
         "offices": [(p.code, p.name) for p in points if p.kind != "hotline"],
         "services": [(s, tv_labels.SERVICES[s]) for s in tv_labels.SERVICES],
         "languages": [(x, tv_labels.LANGUAGES[x]) for x in advisers.LANGUAGES],
+        "photo": photo,
     }
 
 
-def _villages(request: web.Request) -> set[str]:
-    return {c for c, r in request.config_dict[keys.REGIONS].by_code.items() if r.level == "village"}
+_TEXT = ("code", "name", "firm", "office_code", "phone", "villages", "sittings", "place",
+         "description", "consent", "remove_photo")  # fmt: skip
+_LISTS = ("languages", "services")
 
 
-async def _office_codes(request: web.Request) -> set[str]:
-    return {p.code for p in await directory.all_points(request.config_dict[keys.DB])}
+@contextlib.asynccontextmanager
+async def _read(request: web.Request) -> AsyncIterator[dict]:
+    """The streamed form, its photo on disk until the adviser is written; a photo refused
+    while it streams (not an image, too large) is the form's one problem."""
+    async with contextlib.AsyncExitStack() as files:
+        try:
+            accept = image_or_video(request, {"photo": "image"})
+            post = await files.enter_async_context(read_form(request, accept))
+        except Invalid as exc:
+            raise AdviserInvalid([Problem("photo", exc.code, "")]) from None
+        form = crud.read_fields(post, _TEXT, _LISTS)
+        form["photo"] = post.get("photo") if isinstance(post.get("photo"), FormFile) else None
+        yield form
 
 
-@requires(PERMISSION)
-async def adviser_list(request: web.Request) -> web.Response:
-    chosen = request.query.get("region", "")
-    regions = region_filter(request, chosen)
-    items = await advisers.all_advisers(request.config_dict[keys.DB], regions)
-    tree = request.config_dict[keys.REGIONS]
-    return render(
-        request,
-        "admin/advisers/list.html",
-        items=items,
-        region=chosen,
-        village_names=lambda a: gettext(N_("、")).join(
-            tree.get(v).name for v in a.villages[:6] if tree.get(v)
-        ),
-    )
-
-
-def _form_of(a: advisers.Adviser) -> dict:
+def _photo_args(request: web.Request) -> dict:
+    """Where a photo is stored, how large it may be, who records the adviser's consent."""
     return {
-        "code": a.code,
-        "name": a.name,
-        "firm": a.firm,
-        "office_code": a.office_code or "",
-        "phone": a.phone,
-        "languages": list(a.languages),
-        "services": list(a.services),
-        "villages": " ".join(a.villages),
-        "sittings": a.sittings,
-        "place": a.place,
-        "description": a.description,
+        "data_path": request.config_dict[keys.SETTINGS].data_path,
+        "max_bytes": image_limit(request),
+        "user": current_user(request).username,
     }
 
 
-async def _form_page(
-    request, adviser=None, form=None, problems=(), status=200, photo=None
-) -> web.Response:
-    return render(
-        request,
-        "admin/advisers/form.html",
-        status=status,
-        adviser=adviser,
-        form=form or (_form_of(adviser) if adviser else {"languages": ["zh"], "services": []}),
-        problems=[problem_text(p) for p in problems],
-        photo=photo,
-        **await _choices(request),
-    )
-
-
-async def _photo_of(request, adviser: advisers.Adviser | None) -> str | None:
-    if adviser is None or adviser.photo_media_id is None:
-        return None
-    return await uploads.rendition_url(
-        request.config_dict[keys.DB], adviser.photo_media_id, "thumb-720p"
-    )
-
-
-@requires(PERMISSION)
-async def adviser_new(request: web.Request) -> web.Response:
-    return await _form_page(request)
-
-
-async def _adviser_in_scope(request: web.Request) -> advisers.Adviser:
-    try:
-        adviser = await advisers.get(request.config_dict[keys.DB], int(request.match_info["aid"]))
-    except NotFound:
-        raise web.HTTPNotFound() from None
-    rule = allowed(request)
-    if rule is not None and not (adviser.villages and all(map(rule, adviser.villages))):
-        raise await deny(request, PERMISSION, adviser=adviser.code)
-    return adviser
-
-
-@requires(PERMISSION)
-async def adviser_edit(request: web.Request) -> web.Response:
-    adviser = await _adviser_in_scope(request)
-    return await _form_page(request, adviser, photo=await _photo_of(request, adviser))
-
-
-def _typed(post) -> dict:
-    return crud.read_fields(
-        post,
-        ("code", "name", "firm", "office_code", "phone", "villages", "sittings", "place",
-         "description"),
-        lists=("languages", "services"),
-    )  # fmt: skip
-
-
-async def _save(request: web.Request, adviser: advisers.Adviser | None) -> web.Response:
-    db = request.config_dict[keys.DB]
-    settings = request.config_dict[keys.SETTINGS]
-
-    def accept(field: str, kind: str | None, filename: str, _form) -> int:
-        if field != "photo":
-            raise Invalid("upload_kind", field)
-        if kind not in uploads.IMAGE_KINDS:
-            raise Invalid("upload_not_image", str(kind))
-        check_named(kind, filename, "upload_not_image")
-        return image_limit(request)
-
-    typed: dict = {}
-    photo_problem = None
-    try:
-        async with read_form(request, accept) as post:
-            typed = _typed(post)
-            data, problems = advisers.clean(
-                typed,
-                _villages(request),
-                await _office_codes(request),
-                allowed=allowed(request),
-                with_code=adviser is None,
+async def _write(db, adviser_id, form, *, known_regions, allowed, then, data_path, max_bytes,
+                 user) -> advisers.Adviser:  # fmt: skip
+    """Check and write one adviser (create when `adviser_id` is None): a photo is stored only
+    with the adviser's consent recorded and only once the rest of the form is right."""
+    data, problems = advisers.clean(form, _villages(known_regions), await _office_codes(db),
+                                    allowed=allowed, with_code=adviser_id is None)  # fmt: skip
+    photo = None
+    if form["photo"] is not None:
+        if form["consent"] != "1":
+            problems.append(Problem("photo", "consent_missing"))
+        elif not problems:
+            upload = form["photo"]
+            media_id = await uploads.store_upload(
+                db, data_path, upload.filename, upload.path, max_bytes=max_bytes
             )
-            upload = post.get("photo")
-            photo = None
-            if isinstance(upload, FormFile):
-                if post.get("consent") != "1":
-                    problems.append(Problem("photo", "consent_missing"))
-                elif not problems:
-                    media_id = await uploads.store_upload(
-                        db,
-                        settings.data_path,
-                        upload.filename,
-                        upload.path,
-                        max_bytes=image_limit(request),
-                    )
-                    photo = advisers.Photo(media_id, current_user(request).username)
-            elif post.get("remove_photo") == "1":
-                photo = advisers.Photo(None, "")
-    except Invalid as exc:
-        photo_problem = Problem("photo", exc.code, "")
-        data, problems = {}, [photo_problem]
+            photo = advisers.Photo(media_id, user)
+    elif form["remove_photo"] == "1":
+        photo = advisers.Photo(None, "")
     if problems:
-        return await _form_page(
-            request, adviser, typed or None, problems, status=400,
-            photo=await _photo_of(request, adviser),
-        )  # fmt: skip
-
-    async def then(tx, before, after) -> None:
-        action = "adviser.create" if before is None else "adviser.update"
-        detail = {"before": before.audit() if before else None, "after": after.audit()}
-        if photo is not None:
-            detail["photo_consent_by"] = photo.consent_by
-        await log(request, action, object_type="adviser", object_id=after.id, detail=detail, tx=tx)
-
+        raise AdviserInvalid(problems)
     try:
-        saved = await advisers.save(
-            db,
-            data,
-            adviser_id=adviser.id if adviser else None,
-            allowed=allowed(request),
-            photo=photo,
-            then=then,
-        )
-    except OutOfScope as exc:
-        raise await deny(request, PERMISSION, **{"villages": exc.detail}) from None
-    except DomainError as exc:
-        return await _form_page(
-            request, adviser, typed, [Problem("code", exc.code, exc.detail)], status=400
-        )
-    raise see_other(request, "admin_adviser", ok="saved", aid=saved.id)
-
-
-@requires(PERMISSION)
-@streamed
-async def adviser_create(request: web.Request) -> web.Response:
-    return await _save(request, None)
-
-
-@requires(PERMISSION)
-@streamed
-async def adviser_update(request: web.Request) -> web.Response:
-    return await _save(request, await _adviser_in_scope(request))
-
-
-@requires(PERMISSION)
-async def adviser_delete(request: web.Request) -> web.Response:
-    adviser = await _adviser_in_scope(request)
-
-    async def then(tx, before, _after) -> None:
-        await log(request, "adviser.delete", object_type="adviser", object_id=before.id,
-                  detail={"before": before.audit()}, tx=tx)  # fmt: skip
-
-    try:
-        await advisers.delete(
-            request.config_dict[keys.DB], adviser.id, allowed=allowed(request), then=then
+        return await advisers.save(
+            db, data, adviser_id=adviser_id, allowed=allowed, photo=photo, then=then
         )
     except OutOfScope:
-        raise await deny(request, PERMISSION, adviser=adviser.code) from None
-    raise see_other(request, "admin_advisers", ok="adviser_deleted")
+        raise
+    except DomainError as exc:  # the code is taken
+        raise AdviserInvalid([Problem("code", exc.code, exc.detail)]) from None
+
+
+async def _create(db, form, **how) -> advisers.Adviser:
+    return await _write(db, None, form, **how)
+
+
+def _audit_detail(before, after) -> dict:
+    """Before and after; with a photo given or removed, who recorded the consent."""
+    if after is None:
+        return {"before": before.audit()}
+    detail = {"before": before.audit() if before else None, "after": after.audit()}
+    if after.photo_consent_at != (before.photo_consent_at if before else None):
+        detail["photo_consent_by"] = after.photo_consent_by
+    return detail
+
+
+ADVISERS = crud.Crud(
+    permission=PERMISSION,
+    route="admin_adviser",
+    list_route="admin_advisers",
+    key="aid",
+    noun="adviser",
+    object_type="adviser",
+    action="adviser",
+    audit_key="id",
+    load=advisers.get,
+    outside=_outside,
+    refused_as="villages",
+    allowed=allowed,
+    versioned=False,
+    create=_create,
+    update=_write,
+    delete=advisers.delete,
+    invalid=AdviserInvalid,
+    problem_text=problem_text,
+    audit_detail=_audit_detail,
+    fix_below=DIRECTORY_MESSAGES["fix_below"],
+    form_template="admin/advisers/form.html",
+    form_of=_form_of,
+    blank=lambda _request: {"languages": ["zh"], "services": []},
+    form_context=_form_context,
+    text_fields=_TEXT,
+    list_fields=_LISTS,
+    read=_read,
+    write_args=_photo_args,
+    list_template="admin/advisers/list.html",
+    list_name="items",
+    fetch_page=_page,
+    filters=lambda request, chosen: {"regions": region_filter(request, chosen["region"])},
+    list_context=_list_context,
+    delete_template="admin/advisers/delete.html",
+    created="saved",
+    deleted="adviser_deleted",
+)
+views = crud.views(ADVISERS)
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -336,8 +304,8 @@ async def import_csv(request: web.Request) -> web.Response:
         plan = await sheet.import_csv(
             request.config_dict[keys.DB],
             sheet.decode(raw),
-            _villages(request),
-            await _office_codes(request),
+            _villages(request.config_dict[keys.REGIONS].by_code),
+            await _office_codes(request.config_dict[keys.DB]),
             allowed=allowed(request),
             then=then,
         )

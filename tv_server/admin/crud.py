@@ -11,11 +11,19 @@ The domain functions follow one contract (`content.directory` is the example):
 after); `delete(db, id, *, expected_version, allowed, then)`. They raise `invalid` (with
 `problems`), `Conflict` when the version moved, `OutOfScope` when the record lies outside
 `allowed` as the transaction reads it. Records have `id`, `code`, `version`.
+
+A kind that differs says so with a hook rather than its own handlers (the village advisers are
+the example): records without a version (`versioned=False`: no `expected_version`, no
+`Conflict`), a record spanning several regions (`outside` sees the whole record), a form read
+part by part with its files (`read`; the create and update routes are then `@streamed`), and
+what the writes need from the request besides the form (`write_args`: who writes, limits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -25,6 +33,7 @@ from storage import Conflict, OutOfScope
 from tv_server import keys
 from tv_server.admin import common
 from tv_server.admin.common import Handler, render, requires, see_other
+from tv_server.admin.streamed import streamed
 from tv_ui.i18n import gettext
 
 PER_PAGE = 50
@@ -84,7 +93,6 @@ class Crud:
     object_type: str  # of the audit entries
     action: str  # audit actions are "<action>.create", ".update", ".delete"
     load: Callable[[Any, int], Awaitable[Any]]  # (db, id) -> record, or NotFound
-    region_of: Callable[[Any], str | None]
     allowed: Allowed  # the request's region predicate for the domain (None: everywhere)
     create: Callable[..., Awaitable[Any]]
     update: Callable[..., Awaitable[Any]]
@@ -92,17 +100,32 @@ class Crud:
     problem_text: Callable[[Any], str]
     audit_detail: Callable[[Any, Any], dict]  # (before, after) -> the audit entry's detail
     fix_below: str  # message over a form with problems (with %(n)s)
-    stale: str  # message when somebody changed the record in between
     form_template: str
     form_of: Callable[[Any], dict]  # a record as its form's values
     blank: Callable[[web.Request], dict]  # a new record's form
     text_fields: tuple[str, ...]
     list_fields: tuple[str, ...] = ()
     flag_fields: tuple[str, ...] = ()
+    # Region scope of the record a URL names: the one region it lies in (`region_of`), or, for
+    # a record spanning several, `outside(request, record)`: None when the user may change it,
+    # else the detail of the refusal's audit entry.
+    region_of: Callable[[Any], str | None] | None = None
+    outside: Callable[[web.Request, Any], dict | None] | None = None
+    refused_as: str = "region"  # the audit detail naming what a write found outside the scope
+    versioned: bool = True  # the form posts back the version it was read at
+    stale: str = ""  # message when somebody changed the record in between
+    audit_key: str = "code"  # the record's attribute its audit entries name it by
+    # A form `request.post()` cannot read (files, streamed): (request) -> an async context
+    # manager giving the typed form, its files kept until the write is done; it raises
+    # `invalid` when the form itself is refused (a file too large or of the wrong kind).
+    read: Callable[[web.Request], AbstractAsyncContextManager[dict]] | None = None
+    # More keyword arguments for `create` and `update`, from the request.
+    write_args: Callable[[web.Request], dict] = lambda _request: {}
     # Template values every page of the kind needs (labels, choices).
     helpers: Callable[[web.Request], dict] = lambda _request: {}
-    # More values for the form page (lists of choices read from the database).
-    form_context: Callable[[web.Request, dict], Awaitable[dict]] | None = None
+    # More values for the form page (lists of choices read from the database), from the
+    # request, the record (None for a new one) and the form.
+    form_context: Callable[[web.Request, Any, dict], Awaitable[dict]] | None = None
     list_template: str = ""
     list_name: str = ""  # the template variable holding the page of records
     fetch_page: Callable[..., Awaitable[tuple[list, int]]] | None = None
@@ -111,8 +134,12 @@ class Crud:
     delete: Callable[..., Awaitable[Any]] | None = None
     delete_template: str = ""
     deleted: str = ""  # the notice after a deletion
+    created: str = "created"  # the notice after a creation
     changed: Callable[[web.Request], Awaitable[None]] = _nothing  # publish a change (caches)
     changed_by: frozenset[str] = field(default=frozenset({"create", "update", "delete"}))
+
+    def __post_init__(self) -> None:
+        assert self.region_of or self.outside, "a Crud needs region_of or outside"
 
     # -- pieces the handlers share (and the slice may use for its other screens)
 
@@ -122,12 +149,24 @@ class Crud:
     async def get(self, request: web.Request) -> Any:
         """The record the URL names, refused (and audited) outside the user's region."""
         record = await self.load(self.db(request), int(request.match_info[self.key]))
-        await common.require_region(request, self.permission, self.region_of(record))
+        if self.region_of is not None:
+            await common.require_region(request, self.permission, self.region_of(record))
+        if self.outside is not None and (refused := self.outside(request, record)) is not None:
+            raise await common.deny(request, self.permission, **refused)
         return record
 
-    async def typed(self, request: web.Request) -> dict:
-        return read_fields(await request.post(), self.text_fields, self.list_fields,
-                           self.flag_fields)  # fmt: skip
+    def reading(self, request: web.Request) -> AbstractAsyncContextManager[dict]:
+        """The posted form as typed: `async with crud.reading(request) as form`."""
+        return self.read(request) if self.read else self._posted(request)
+
+    @contextlib.asynccontextmanager
+    async def _posted(self, request: web.Request) -> AsyncIterator[dict]:
+        yield read_fields(await request.post(), self.text_fields, self.list_fields,
+                          self.flag_fields)  # fmt: skip
+
+    def expected(self, raw: str) -> dict:
+        """The version a form was read at, as the domain's `expected_version` (if versioned)."""
+        return {"expected_version": version_of(raw)} if self.versioned else {}
 
     def audit(self, request: web.Request, verb: str):
         """`then(tx, before, after)` for the domain: the audit entry, in its transaction."""
@@ -138,7 +177,7 @@ class Crud:
                 request,
                 f"{self.action}.{verb}",
                 object_type=self.object_type,
-                object_id=record.code,
+                object_id=getattr(record, self.audit_key),
                 detail=self.audit_detail(before, after),
                 tx=tx,
             )
@@ -162,7 +201,7 @@ class Crud:
     ) -> web.Response:
         if problems and not error:
             error = gettext(self.fix_below) % {"n": len(problems)}
-        extra = await self.form_context(request, form) if self.form_context else {}
+        extra = await self.form_context(request, record, form) if self.form_context else {}
         return render(
             request,
             self.form_template,
@@ -183,7 +222,7 @@ class Crud:
 
     async def out_of_scope(self, request: web.Request, exc: OutOfScope) -> web.HTTPForbidden:
         """Moved out of the user's region between the check and the write: refused, audited."""
-        return await common.deny(request, self.permission, region=exc.detail)
+        return await common.deny(request, self.permission, **{self.refused_as: exc.detail})
 
 
 # -- the handler factories ------------------------------------------------------------------------
@@ -228,18 +267,21 @@ def new_view(crud: Crud) -> Handler:
 
 async def _save(crud: Crud, request: web.Request, record: Any) -> web.Response:
     """Create (`record` None) or change a record from the posted form: the form again with the
-    problems (400) or the newer version (409), else on to the record's page."""
-    db, form = crud.db(request), await crud.typed(request)
+    problems (400) or the newer version (409), else on to the record's page. A form refused
+    while it was read is shown as it was before (the record's, or a new one's)."""
+    db = crud.db(request)
     checks = {"known_regions": request.config_dict[keys.REGIONS].by_code,
-              "allowed": crud.allowed(request)}  # fmt: skip
+              "allowed": crud.allowed(request), **crud.write_args(request)}  # fmt: skip
+    form = crud.blank(request) if record is None else crud.form_of(record)
     try:
-        if record is None:
-            saved = await crud.create(db, form, **checks, then=crud.audit(request, "create"))
-        else:
-            saved, form["code"] = record, record.code
-            version = version_of(form["version"])
-            then = crud.audit(request, "update")
-            await crud.update(db, record.id, form, expected_version=version, **checks, then=then)
+        async with crud.reading(request) as form:
+            if record is None:
+                saved = await crud.create(db, form, **checks, then=crud.audit(request, "create"))
+            else:
+                saved, form["code"] = record, record.code
+                then = crud.audit(request, "update")
+                version = crud.expected(form.get("version", ""))
+                await crud.update(db, record.id, form, **version, **checks, then=then)
     except crud.invalid as exc:
         problems = exc.problems  # type: ignore[attr-defined]
         return await crud.form_page(request, record, form, problems=problems, status=400)
@@ -249,7 +291,7 @@ async def _save(crud: Crud, request: web.Request, record: Any) -> web.Response:
         current = await crud.load(db, record.id)
         return await crud.form_page(request, current, form, error=gettext(crud.stale), status=409)
     await crud.done(request, "create" if record is None else "update")
-    ok = "created" if record is None else "saved"
+    ok = crud.created if record is None else "saved"
     raise see_other(request, crud.route, ok=ok, **{crud.key: saved.id})
 
 
@@ -258,7 +300,7 @@ def create_view(crud: Crud) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         return await _save(crud, request, None)
 
-    return handler
+    return streamed(handler) if crud.read else handler
 
 
 def edit_view(crud: Crud) -> Handler:
@@ -275,7 +317,7 @@ def update_view(crud: Crud) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         return await _save(crud, request, await crud.get(request))
 
-    return handler
+    return streamed(handler) if crud.read else handler
 
 
 def delete_form_view(crud: Crud) -> Handler:
@@ -297,7 +339,7 @@ def delete_view(crud: Crud) -> Handler:
             await crud.delete(  # type: ignore[misc]
                 crud.db(request),
                 record.id,
-                expected_version=version_of(str(post.get("version", ""))),
+                **crud.expected(str(post.get("version", ""))),
                 allowed=crud.allowed(request),
                 then=crud.audit(request, "delete"),
             )

@@ -202,7 +202,7 @@ def _new_point(request: web.Request) -> dict:
     return {"languages": ["zh"], "services": [], "region_code": region, "phone_is_sample": "0"}
 
 
-async def _point_choices(request: web.Request, form: dict) -> dict:
+async def _point_choices(request: web.Request, _point, form: dict) -> dict:
     orgs = await directory.all_organizations(request.config_dict[keys.DB], scope(request))
     # A point may belong to an organization outside the editor's area (say the city's): keep
     # it selectable so that saving does not quietly move the point to another organization.
@@ -247,7 +247,7 @@ points = crud.views(POINTS)
 # --- organizations -----------------------------------------------------------------------
 
 
-async def _org_choices(request: web.Request, _form: dict) -> dict:
+async def _org_choices(request: web.Request, _org, _form: dict) -> dict:
     return {"regions": region_options(request)}
 
 
