@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from aiohttp import web
 
 from tests.helpers import enter, launch_params, make_settings
 from tv_server import keys
@@ -116,6 +117,19 @@ async def test_launch_redirect_is_the_same_as_a_raised_one(client, box):
     assert response.status == 303
     location = response.headers["Location"]
     assert response.headers["Set-Cookie"].startswith("ltv_box=" + location.split("/")[3] + ";")
+    # The cookie as aiohttp's set_cookie writes it (the launch joins it around the token).
+    expected = web.Response()
+    settings = client.app[keys.SETTINGS]
+    expected.set_cookie(
+        "ltv_box",
+        location.split("/")[3],
+        max_age=settings.box_token_ttl,
+        httponly=True,
+        samesite="Lax",
+        path="/tv",
+        secure=settings.cookie_secure,
+    )
+    assert response.headers["Set-Cookie"] == expected.cookies["ltv_box"].OutputString()
     raised = await client.get("/tv/", allow_redirects=False)
     assert raised.status == 303 and raised.headers["Location"] == location
     apart = {"Set-Cookie", "Date"}
