@@ -321,8 +321,9 @@ def prefetch(request: web.Request, device_id: int, rows: list | None, commits: i
 async def box_facts(request: web.Request, box: TvBox) -> Facts:
     """The box's own facts for its home — open requests, a rating due, where it stopped reading
     and watching — read as committed now, whoever wrote them (the box, staff, Open311, another
-    process), in ONE trip to the database (`Database.fetch_together`), or none right after the
-    launch that read them with the box's record (`prefetch`)."""
+    process), in ONE read (`Database.fetch_together`: on SQLite on the loop's own thread, no
+    trip to a reader's), or none right after the launch that read them with the box's record
+    (`prefetch`)."""
     app = request.app
     db = app[keys.DB]
     kept = app[PREFETCHED].pop(box.id)
