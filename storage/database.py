@@ -4,7 +4,8 @@ All writes go through `transaction()` (BEGIN IMMEDIATE … COMMIT under one lock
 writes many requests make at once, `grouped()` (group commit: the blocks of concurrent callers run
 in one transaction with one fsync, each in its own savepoint); reads go to the readers
 concurrently, except a screen's few indexed reads (`fetch_together`, `fetch_after`), made on the
-event loop's thread where the trip to a reader's thread would cost more than they do. Schema changes are ordered, named migrations applied at start-up.
+event loop's thread where the trip to a reader's thread would cost more than they do. Schema
+changes are ordered, named migrations applied at start-up.
 """
 
 from __future__ import annotations
