@@ -145,4 +145,14 @@ MIGRATIONS = [
             CHECK (language IN ('zh', 'mn'))
         """,
     ),
+    Migration(
+        "callbacks_0009_requests_by_device_and_status",
+        # Every home asks whether the box has a completed request to rate and how many are
+        # open: by device and status. Without it SQLite chose the status index and scanned every
+        # completed request of the fleet (8.7 ms a home with 60,000 of them, instead of 4 µs).
+        """
+        CREATE INDEX callback_requests_device_status
+            ON callback_requests(device_id, status, closed_at)
+        """,
+    ),
 ]

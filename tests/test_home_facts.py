@@ -190,3 +190,26 @@ async def test_the_homes_etag_follows_its_own_parts(client, box):
     assert changed.headers["ETag"] != etag
     other = await client.get(await enter(client, "DEMO-0002") + "home")
     assert other.headers["ETag"] not in (etag, changed.headers["ETag"])
+
+
+async def test_a_boxs_facts_are_looked_up_by_the_box_not_by_the_fleets_requests(client):
+    """Every home reads whether the box has a completed request to rate and how many are open
+    (now on the event loop's thread): each read searches by the box's device id. SQLite chose
+    the status index for the rating's and scanned every completed request of the fleet (8.7 ms
+    a home with 60,000 of them)."""
+    import pytest
+
+    from callbacks import requests as callback_requests
+    from feedback import ratings
+
+    if BACKEND != "sqlite":
+        pytest.skip("SQLite's query plans")
+    db = client.app[keys.DB]
+    device_id = await _device_id(client, "DEMO-0001")
+    queries = [
+        callback_requests.count_open_query(device_id),
+        *ratings.due_queries(device_id, now=time.time(), window=30 * 86400, pause=3600),
+    ]
+    for sql, params in queries:
+        plan = [row[3] for row in await db.fetchall("EXPLAIN QUERY PLAN " + sql, params)]
+        assert "(device_id=?" in plan[0], plan

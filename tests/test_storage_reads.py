@@ -77,3 +77,39 @@ async def test_a_page_read_while_its_flush_is_being_written_is_still_known(clien
     assert await usage.page_for(device_id, pid) == 3
     await flush
     assert await usage.page_for(device_id, pid) == 3
+
+
+async def _table(tmp_path) -> Database:
+    db = Database(tmp_path / "t.sqlite3")
+    await db.open()
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (x INTEGER, y TEXT)")
+        await tx.executemany("INSERT INTO t VALUES (?, ?)", [(1, "a"), (2, "b")])
+    return db
+
+
+async def test_small_reads_take_no_trip_to_a_readers_thread(tmp_path):
+    """A box's record and facts (`fetch_after`, `fetch_together`) are read on the event loop's
+    own thread: they answer, and see the last commit, even while every reader thread is busy
+    (a trip cost several times the reads: the launch bench's largest cost)."""
+    import asyncio
+
+    db = await _table(tmp_path)
+    held = [await db._readers.get() for _ in range(db._n_readers)]  # every reader busy
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO t VALUES (3, 'c')")
+        rows = await asyncio.wait_for(db.fetch_together(("SELECT COUNT(*) FROM t", ())), 2)
+        assert rows[0][0][0] == 3
+        first, more = await asyncio.wait_for(
+            db.fetch_after(
+                ("SELECT x FROM t WHERE y = ?", ("b",)),
+                lambda found: [("SELECT y FROM t WHERE x > ?", (found[0][0],))],
+            ),
+            2,
+        )
+        assert first[0]["x"] == 2 and [r["y"] for r in more[0]] == ["c"]
+    finally:
+        for conn in held:
+            db._readers.put_nowait(conn)
+        await db.close()

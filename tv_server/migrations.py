@@ -107,6 +107,7 @@ ORDER = [
     "core_0002_rate_limit_hits",
     "core_0003_change_log",
     "registry_209_heartbeat_columns_unindexed",
+    "callbacks_0009_requests_by_device_and_status",
 ]
 
 

@@ -24,21 +24,38 @@ def _enter(request: web.Request, serial: str, generation: int = 0) -> web.Respon
     """The 303 to the box's home with its new token, returned rather than raised (no exception
     through the middleware for the launch of every box): the same bytes as a raised
     `web.HTTPSeeOther` (tests/test_launch.py compares the two)."""
-    settings = request.app[keys.SETTINGS]
     token = request.app[keys.TOKENS].issue(serial, generation=generation)
+    location, cookie = request.app[ENTRY]
     response = web.Response(status=303, text="303: See Other")
-    response.headers["Location"] = str(request.app.router["tv_home"].url_for(token=token))
+    response.headers["Location"] = token.join(location)
     # A cookie where the box keeps one, so /tv/ finds the box again; the URL token is what counts.
-    response.set_cookie(
+    response.headers["Set-Cookie"] = token.join(cookie)
+    return response
+
+
+# The launch's Location and Set-Cookie around the token (a token needs no quoting or encoding:
+# base64url, hex and dots), built once by the router and aiohttp's set_cookie.
+ENTRY = web.AppKey("tv_entry_headers", tuple)
+_TOKEN = "TOKEN"  # noqa: S105 - the placeholder the token replaces
+
+
+def entry_headers(app: web.Application) -> tuple[tuple[str, str], tuple[str, str]]:
+    settings = app[keys.SETTINGS]
+    location = str(app.router["tv_home"].url_for(token=_TOKEN))
+    probe = web.Response()
+    probe.set_cookie(
         COOKIE,
-        token,
+        _TOKEN,
         max_age=settings.box_token_ttl,
         httponly=True,
         samesite="Lax",
         path="/tv",
         secure=settings.cookie_secure or settings.public_url.lower().startswith("https://"),
     )
-    return response
+    cookie = probe.cookies[COOKIE].OutputString()
+    before, after = location.split(_TOKEN), cookie.split(_TOKEN)
+    assert len(before) == len(after) == 2, "the token's place in the launch's headers"  # noqa: S101
+    return (before[0], before[1]), (after[0], after[1])
 
 
 # Language changes from the home screen's tile, per box: each one drops that box's fast-lane

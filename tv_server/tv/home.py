@@ -144,43 +144,70 @@ def _digest(pieces) -> bytes:
     return h.digest()
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One per-box part as the page carries it: its bytes (Mongolian: numbers set vertical), its
+    class/id names reduced to the stylesheet's key, its Mongolian characters, and its gzip piece
+    — a stored block for the household's own parts, compressed once for the shared ones (a
+    village's adviser card, a count, a stylesheet link: kept in PACKED_PARTS, so a page scans and
+    compresses only the greeting and the resume)."""
+
+    data: bytes
+    key: frozenset[str] = frozenset()
+    chars: frozenset[int] = frozenset()
+    gzipped: bytes = b""
+
+
+def _part(request: web.Request, found: Shell, name: str, text: str) -> Part:
+    shared = name not in OWN_PARTS
+    packed = request.app[PACKED_PARTS]
+    if shared:
+        known = packed.get((found.mode, text))
+        if known is not None:
+            return known
+    shown = tvfont.vertical_digits(text) if found.mode == "mn" else text
+    rules = request.app[tvfont.STYLES if found.mode == "zh" else tvfont.FONT].rule_names
+    data = shown.encode()
+    part = Part(
+        data,
+        rules.key_of(tvfont.screen_names(shown, NO_NAMES)),
+        frozenset(ord(c) for c in set(tvfont.MONGOLIAN.findall(shown)))
+        if found.mode == "mn"
+        else frozenset(),
+        deflate_piece(data) if shared else stored_piece(data),
+    )
+    return packed.put((found.mode, text), part) if shared else part
+
+
 def page(request: web.Request, box: TvBox, found: Shell, parts: dict[str, str]) -> Screen:
     """The box's home: the shell with its parts, and the stylesheet link for the whole — chosen
     from the shell's names and characters and the parts', as `with_mongolian` would choose it
     scanning the whole page — with its gzip body joined from the shell's compressed texts and
-    the parts compressed here (tests/test_home_facts.py checks both)."""
+    the parts' pieces (`Part`; tests/test_home_facts.py checks both)."""
     app = request.app
-    if found.mode == "zh":
-        own = "".join(parts.values())
-        styles = app[tvfont.STYLES]
-        key = found.names | styles.rule_names.key_of(tvfont.screen_names(own, NO_NAMES))
-        parts["css"] = f'<link rel="stylesheet" href="/tv/css/{styles.register_key(key)}.css">'
-    elif found.mode == "mn":
-        parts = {k: tvfont.vertical_digits(v) for k, v in parts.items()}
-        own = "".join(parts.values())
-        fonts = app[tvfont.FONT]
-        key = found.names | fonts.rule_names.key_of(tvfont.screen_names(own, NO_NAMES))
-        chars = found.codepoints | {ord(c) for c in set(tvfont.MONGOLIAN.findall(own))}
-        name = fonts.register_found(frozenset(chars), key, keyed=True)
-        link = f'<link rel="stylesheet" href="/tv/font/{name}.css">'
-        parts["css"] = found.base_link if name is None else link
-    else:  # Mongolian as images (or no stylesheet to choose): the whole page, then compressed
+    if found.mode == "":  # Mongolian as images (or no stylesheet to choose): the whole page
         html = "".join(parts[p] if i % 2 else p for i, p in enumerate(found.pieces))
         return make_screen(with_mongolian(request, html, box))
+    own = {name: _part(request, found, name, text) for name, text in parts.items()}
+    key = found.names.union(*(p.key for p in own.values()))
+    if found.mode == "zh":
+        link = f'<link rel="stylesheet" href="/tv/css/{app[tvfont.STYLES].register_key(key)}.css">'
+    else:
+        chars = found.codepoints.union(*(p.chars for p in own.values()))
+        name = app[tvfont.FONT].register_found(chars, key, keyed=True)
+        link = (
+            found.base_link
+            if name is None
+            else f'<link rel="stylesheet" href="/tv/font/{name}.css">'
+        )
+    own["css"] = _part(request, found, "css", link)
     body, gzipped, own_parts = [], [GZIP_HEADER], [found.digest]
-    packed = app[PACKED_PARTS]
     for i, piece in enumerate(found.pieces):
         if i % 2:
-            data = parts[piece].encode()
-            body.append(data)
-            own_parts.append(data)
-            if piece in OWN_PARTS:  # the household's name, its resume: seen once, kept as is
-                gzipped.append(stored_piece(data))
-            else:  # a village's adviser card, a count, a stylesheet link: shared, compressed once
-                deflated = packed.get(data)
-                gzipped.append(
-                    deflated if deflated is not None else packed.put(data, deflate_piece(data))
-                )
+            part = own[piece]
+            body.append(part.data)
+            own_parts.append(part.data)
+            gzipped.append(part.gzipped)
         else:
             body.append(found.encoded[i])
             gzipped.append(found.deflated[i])
@@ -294,8 +321,9 @@ def prefetch(request: web.Request, device_id: int, rows: list | None, commits: i
 async def box_facts(request: web.Request, box: TvBox) -> Facts:
     """The box's own facts for its home — open requests, a rating due, where it stopped reading
     and watching — read as committed now, whoever wrote them (the box, staff, Open311, another
-    process), in ONE trip to the database (`Database.fetch_together`), or none right after the
-    launch that read them with the box's record (`prefetch`)."""
+    process), in ONE read (`Database.fetch_together`: on SQLite on the loop's own thread, no
+    trip to a reader's), or none right after the launch that read them with the box's record
+    (`prefetch`)."""
     app = request.app
     db = app[keys.DB]
     kept = app[PREFETCHED].pop(box.id)

@@ -85,6 +85,7 @@ def setup_tv(app: web.Application) -> None:
     """The TV's routes and the state its handlers share."""
     register(app.router, ROUTES)
     app[entry.LANG_CHANGES] = SlidingWindow(entry.LANG_CHANGES_PER_10_MIN, 600)
+    app[entry.ENTRY] = entry.entry_headers(app)
     failures = app[keys.SETTINGS].launch_failures_per_ip
     if failures > 0:
         app[entry.LAUNCH_FAILURES] = SlidingWindow(failures, 60)
