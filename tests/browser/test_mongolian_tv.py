@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import (
     CLIP_FUNCTIONS,
+    FOCUS_VISIBLE,
     FOCUSED,
     MEASURE,
     SIZES,
@@ -430,4 +431,52 @@ async def test_mongolian_video_time_reads_upright_with_the_real_length(tv, size)
     left, top, right, bottom = state["bar"]
     for g in state["glyphs"]:  # (a glyph's box is the font's whole height: its middle)
         assert left <= g[1] and g[3] <= right and top <= (g[2] + g[4]) / 2 <= bottom, (g, state)
+    assert page.errors == []
+
+
+# Focusable elements and elements with text of their own that stick out of #main's sides (the
+# announcement and key-hint columns lie there) or off the canvas: [tag, id, text, rect].
+# Rows above or below #main's visible part are a list the focus scrolls to, not cut off.
+OUT_OF_PLACE = (
+    """() => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var out = [], all = document.querySelectorAll('#canvas *');
+  var main = document.getElementById('main'), m = main.getBoundingClientRect();
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i], own = /\\bf\\b/.test(el.className);
+    for (var n = el.firstChild; n; n = n.nextSibling) {
+      if (n.nodeType === 3 && n.data.trim()) { own = true; } }
+    if (!own || !el.getClientRects().length) { continue; }
+    var r = el.getBoundingClientRect(), cut;
+    if (r.width < 1 || r.height < 1) { continue; }
+    if (main.contains(el)) { cut = r.left < m.left - 1 || r.right > m.right + 1; }
+    else { cut = !inside(r, document.getElementById('canvas').getBoundingClientRect()); }
+    if (cut) { out.push([el.tagName, el.id, el.textContent.trim().slice(0, 20)].concat(pos(r))); }
+  }
+  return out; }"""
+)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_font_path_screens_keep_their_columns_on_the_screen(tv, size):
+    """Font path, with the demo's announcement column showing: the adviser's call button lay
+    off the canvas' right edge (tv.css' 130-px label widths spread the facts), the last program
+    page's buttons ran under the key-hint column, and the video page's key hints ran off the
+    canvas in a second column. Every focusable and every text is now within #main's sides (or,
+    outside #main, on the canvas), and the focus shows."""
+    server, _browser = tv
+    db = server.app[keys.DB]
+    program = await db.fetchval("SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'")
+    video = await db.fetchval("SELECT id FROM programs WHERE slug = 'fang-dianxin-zhapian'")
+    page = await open_mn(tv, size)
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    for name in ("adv", f"p-{program}-1", f"p-{program}-2", f"v-{video}"):
+        await page.goto(base + name)
+        await assert_vertical(page)
+        await page.wait_for_timeout(100)
+        await shot(page, "mn-" + name.split("-")[0] + name[-1], size)
+        assert await page.evaluate(OUT_OF_PLACE) == [], name
+        assert await page.evaluate(FOCUS_VISIBLE), (name, await page.evaluate(FOCUSED))
+        await no_overflow(page)
     assert page.errors == []
