@@ -32,12 +32,10 @@
   function now() { return target !== null ? target : video.currentTime || 0; }
   function draw() {
     var d = total(), t = now(), share = d ? Math.min(1, t / d) : 0;
-    // The position and the length each in its own element (upright units on the vertical
-    // Mongolian screen): text written into the whole would lose them and lie turned.
+    // Each clock its own element (an upright unit on the vertical Mongolian screen)
     if (nowEl) { nowEl.textContent = clock(t); }
     if (totalEl) { totalEl.textContent = d ? clock(d) : ''; show(ofEl, !!d); }
-    // The track runs down the info bar's column on the vertical Mongolian screen: it fills
-    // (and the thumbnail moves) downwards there.
+    // On the vertical Mongolian screen the track runs down the bar's column
     var track = doneEl && doneEl.parentNode, down = track && track.offsetHeight > track.offsetWidth;
     if (doneEl) { doneEl.style[down ? 'height' : 'width'] = 100 * share + '%'; }
     if (thumb && thumbs.length === 5) {
@@ -223,7 +221,7 @@
     if (end) { show(end, true); (next || video).focus(); }
   }, false);
   video.addEventListener('seeked', draw, false);
-  video.addEventListener('durationchange', draw, false);   // a length the page did not know
+  video.addEventListener('durationchange', draw, false);
   video.addEventListener('loadedmetadata', function () {
     if (start && +start[1] > 0) { video.currentTime = +start[1]; start = null; }
     draw();
