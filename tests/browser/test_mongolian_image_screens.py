@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import (
     CLIP_FUNCTIONS,
+    FOCUS_VISIBLE,
     IMAGES_CUT_OFF,
     POINT,
     SIZES,
@@ -289,4 +290,36 @@ async def test_video_info_bar_reads_over_any_picture(tv, size, path):
     if backing["over_picture"]:
         assert not backing["behind_picture"], backing
     assert backing["contrast"] >= 7, backing
+    assert page.errors == []
+
+
+# Where the first drawn text of a program page's body lies, against the page's own box.
+BODY_START = """() => { var img = document.querySelector('.page-body img.mi');
+  var p = document.getElementById('page').getBoundingClientRect(), r = img.getBoundingClientRect();
+  return {left: r.left - p.left, width: p.width, float: getComputedStyle(img).cssFloat}; }"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_program_pages_show_their_pager_and_read_from_the_left(tv, size):
+    """With the demo's announcement showing, the image path's taller header and hint bar left
+    the program page's pager (上一页, 1 / 2, 下一页 — the focus) cut off under the hint bar,
+    and tv.css floated the body's text images right as if they were pictures. Now every drawn
+    text outside the body is wholly on the screen, the focus shows, and the body reads from
+    the page's left edge."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    db = server.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'")
+    page = await open_mn(tv, size)
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    for number in (1, 2):
+        await page.goto(base + f"p-{pid}-{number}")
+        await assert_image_path(page)
+        await shot(page, f"mn-img-page-{number}", size)
+        cut = await page.evaluate(IMAGES_CUT_OFF, False)
+        body = await page.eval_on_selector_all(".page-body img.mi", "l => l.map(i => i.alt)")
+        assert [c for c in cut if c[0] not in body] == [], cut
+        assert await page.evaluate(FOCUS_VISIBLE), await page.evaluate("document.activeElement.id")
+        start = await page.evaluate(BODY_START)
+        assert start["float"] == "none" and start["left"] < start["width"] / 4, start
     assert page.errors == []
