@@ -11,6 +11,7 @@ import pytest
 from tests.helpers import (
     CLIP_FUNCTIONS,
     FOCUS_VISIBLE,
+    FOCUSED,
     IMAGES_CUT_OFF,
     POINT,
     SIZES,
@@ -322,4 +323,21 @@ async def test_image_path_program_pages_show_their_pager_and_read_from_the_left(
         assert await page.evaluate(FOCUS_VISIBLE), await page.evaluate("document.activeElement.id")
         start = await page.evaluate(BODY_START)
         assert start["float"] == "none" and start["left"] < start["width"] / 4, start
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_focus_under_the_hint_bar_is_scrolled_into_view(tv, size):
+    """A day with no free time: its one button (换一天, the focus) lay half under the image
+    path's tall key-hint bar, inside the window, so tv.js did not scroll it into view (it
+    looked at the window, not at #main's visible box). Now the focus is wholly in view."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    page = await open_mn(tv, size)
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    await page.goto(base + f"ap-slot?svc=notarisation&sp={POINT}&day={tomorrow().isoformat()}")
+    await assert_image_path(page)
+    assert await page.evaluate(FOCUSED) == "slot-back"
+    await shot(page, "mn-img-ap-slot-none", size)
+    assert await page.evaluate(FOCUS_VISIBLE)
     assert page.errors == []
