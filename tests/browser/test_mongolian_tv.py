@@ -458,20 +458,33 @@ OUT_OF_PLACE = (
 )
 
 
+# Tags (ᠮᠣᠩᠭᠣᠯ on the directory's rows) cut off by a box around them (a row's name clips).
+TAGS_CUT = (
+    "() => {"
+    + CLIP_FUNCTIONS
+    + """
+  var out = [], tags = document.querySelectorAll('.tag');
+  for (var i = 0; i < tags.length; i++) { var r = tags[i].getBoundingClientRect();
+    if (r.width && boxCut(tags[i], r, 'canvas')) { out.push(pos(r)); } }
+  return out; }"""
+)
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_font_path_screens_keep_their_columns_on_the_screen(tv, size):
     """Font path, with the demo's announcement column showing: the adviser's call button lay
     off the canvas' right edge (tv.css' 130-px label widths spread the facts), the last program
-    page's buttons ran under the key-hint column, and the video page's key hints ran off the
-    canvas in a second column. Every focusable and every text is now within #main's sides (or,
-    outside #main, on the canvas), and the focus shows."""
+    page's buttons ran under the key-hint column, the video page's and the directory's key
+    hints ran off the canvas in a second column, and the directory's ᠮᠣᠩᠭᠣᠯ tags were cut at
+    both sides by their row's name box. Every focusable and every text is now within #main's
+    sides (or, outside #main, on the canvas), no tag is cut, and the focus shows."""
     server, _browser = tv
     db = server.app[keys.DB]
     program = await db.fetchval("SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'")
     video = await db.fetchval("SELECT id FROM programs WHERE slug = 'fang-dianxin-zhapian'")
     page = await open_mn(tv, size)
     base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
-    for name in ("adv", f"p-{program}-1", f"p-{program}-2", f"v-{video}"):
+    for name in ("adv", f"p-{program}-1", f"p-{program}-2", f"v-{video}", "dir"):
         await page.goto(base + name)
         await assert_vertical(page)
         await page.wait_for_timeout(100)
@@ -479,4 +492,5 @@ async def test_font_path_screens_keep_their_columns_on_the_screen(tv, size):
         assert await page.evaluate(OUT_OF_PLACE) == [], name
         assert await page.evaluate(FOCUS_VISIBLE), (name, await page.evaluate(FOCUSED))
         await no_overflow(page)
+        assert await page.evaluate(TAGS_CUT) == [], name
     assert page.errors == []
