@@ -2,7 +2,10 @@
 one, else the Chinese program labelled 汉语; one program for figures; drafted until reviewed."""
 
 import asyncio
+import io
 import re
+
+from PIL import Image
 
 from content.programs import live
 from content.programs import versions as program_versions
@@ -144,6 +147,61 @@ async def test_editor_writes_previews_and_reviewer_reviews_the_mongolian_version
         for r in await db.fetchall("SELECT action FROM audit_log WHERE object_id = ?", (str(pid),))
     }
     assert {"program.version_save", "program.version_review"} <= actions
+
+
+MI_IMAGE = re.compile(r'<img class="mi" src="(/tv/mi/[^"]+)"[^>]* alt="([^"]*)"')
+MONGOLIAN_TEXT = re.compile(r">[^<]*[\u1800-\u18af][^<]*<")
+
+
+async def test_editor_previews_the_mongolian_version_on_both_rendering_paths(client, admin_as):
+    """The Mongolian preview showed only the font path; an editor sees the image path too (what
+    a box whose browser cannot shape Mongolian gets): a switch on the preview page, and frames
+    whose Mongolian is drawn images (alt: the Chinese) at the frame's profile, the video's too."""
+    pid = await pid_of(client, "xianfa-gongmin-quanli")
+    await admin_as("editor")
+    page = await (await client.get(f"/admin/programs/{pid}/preview", params={"lang": "mn"})).text()
+    switch = re.search(r'id="pv-path-images" href="([^"]+)"', page)
+    assert switch and "mi=1" in switch[1] and "lang=mn" in switch[1], page
+    on_images = await (await client.get(switch[1].replace("&amp;", "&"))).text()
+    assert 'id="pv-path-font"' in on_images and 'id="pv-path-images"' not in on_images
+    frames = re.findall(r'<iframe id="pv-(\w+)"[^>]* src="([^"]+)"', on_images)
+    assert [name for name, _ in frames] == ["720p", "1080p", "2160p"]
+    sizes = {}
+    for name, src in frames:
+        html = await (await client.get(src.replace("&amp;", "&"))).text()
+        assert '<html lang="mn">' in html and "/tv/mi/mi-" in html and "/tv/font/" not in html
+        assert not MONGOLIAN_TEXT.search(html), MONGOLIAN_TEXT.search(html)
+        drawn = MI_IMAGE.findall(html)
+        assert drawn and all(alt for _, alt in drawn), drawn
+        assert "宪法与我们：公民的基本权利和义务" in {alt for _, alt in drawn}  # the title
+        image = await client.get(drawn[0][0])
+        assert image.status == 200 and image.content_type == "image/png"
+        sizes[name] = Image.open(io.BytesIO(await image.read())).size[
+            1
+        ]  # the first text, in pixels
+        # Its links stay on the image path.
+        assert "mi=1" in re.search(r'href="(/admin/programs/[^"]+frame[^"]+)"', html)[1]
+    assert sizes["720p"] < sizes["1080p"] < sizes["2160p"]  # drawn at each frame's profile
+    # The video screen of the demo's video program, on the image path too.
+    vid = await pid_of(client, "fang-dianxin-zhapian")
+    video = await client.get(
+        f"/admin/programs/{vid}/preview/frame",
+        params={"profile": "720p", "page": "video", "lang": "mn", "mi": "1"},
+    )
+    html = await video.text()
+    assert video.status == 200 and "<video" in html and MI_IMAGE.search(html)
+    assert not MONGOLIAN_TEXT.search(html) and "/tv/mi/mi-" in html
+    # On the font path the video screen is the Mongolian one too (it was the Chinese page's
+    # stylesheet under lang="zh", with Mongolian text lying in horizontal lines).
+    font_video = await client.get(
+        f"/admin/programs/{vid}/preview/frame",
+        params={"profile": "720p", "page": "video", "lang": "mn"},
+    )
+    html = await font_video.text()
+    assert '<html lang="mn">' in html and "/tv/font/mv-" in html and "tv-player.css" not in html
+    # The font path is the default, as before.
+    font = await (await client.get(frames[0][1].replace("&amp;", "&").replace("&mi=1", ""))).text()
+    assert "/tv/font/mv-" in font and 'img class="mi"' not in font
 
 
 async def test_mongolian_versions_get_mongolian_title_cards(client):

@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers import (
     CLIP_FUNCTIONS,
+    FOCUS_VISIBLE,
+    FOCUSED,
     IMAGES_CUT_OFF,
     POINT,
     SIZES,
@@ -239,4 +241,103 @@ async def test_video_subtitles_stand_clear_of_the_info_bar(tv, size, path):
     await page.wait_for_timeout(150)
     again = await page.evaluate(BOXES_OF_SUBS_AND_BAR)
     assert again["info"]["shown"] and not overlap(again["subs"]["rect"], again["info"]["rect"])
+    assert page.errors == []
+
+
+# The info bar's backing: the first opaque background behind the time (its own or an
+# ancestor's), whether the picture lies under it, and the contrast of the time against it.
+BAR_BACKING = """() => {
+  function rgb(s) { var m = s.match(/[\\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; }
+  function lum(c) { var a = c.slice(0, 3).map(function (v) { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * a[0] + 0.7152 * a[1] + 0.0722 * a[2]; }
+  var time = document.getElementById('player-time'), video = document.getElementById('video');
+  var el = time, back = null;
+  while (el) { var c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length < 4 || c[3] >= 0.99) { back = el; break; } el = el.parentElement; }
+  var b = document.getElementById('info').getBoundingClientRect(),
+      v = video.getBoundingClientRect();
+  var over = b.left < v.right - 1 && v.left < b.right - 1 && b.top < v.bottom - 1
+    && v.top < b.bottom - 1;
+  var l1 = lum(rgb(getComputedStyle(time).color)),
+      l2 = lum(rgb(getComputedStyle(back).backgroundColor));
+  return {over_picture: over, behind_picture: back.contains(video),
+          backing: back.id || back.tagName,
+          contrast: (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05)};
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("path", ["zh", "mn-font", "mn-image"])
+async def test_video_info_bar_reads_over_any_picture(tv, size, path):
+    """The image path's info bar (taller, of drawn labels) lies over the picture's foot and had
+    no backing: its white time over a bright frame could not be read. On every path the bar's
+    time stands on an opaque backing of its own (not the page's behind the picture) wherever
+    it lies over the picture, at a contrast of at least 7:1, whatever the picture shows."""
+    server, _browser = tv
+    serial = {"zh": "DEMO-0002", "mn-font": "DEMO-0003", "mn-image": "DEMO-0004"}[path]
+    if path == "mn-image":
+        await force_image_path(server, serial)
+    pid = await video_with_subtitles(server)
+    page = await (open_mn(tv, size, serial) if path != "zh" else open_box(tv, size, serial))
+    await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    await page.keyboard.press("Enter")  # OK: play, a bright frame of the demo video
+    await page.wait_for_function("() => document.getElementById('video').currentTime > 1.5")
+    await page.keyboard.press("Enter")  # OK: pause; the bar shows
+    await page.wait_for_selector("#info:not(.hidden)")
+    backing = await page.evaluate(BAR_BACKING)
+    await shot(page, f"video-bar-{path}", size)
+    if backing["over_picture"]:
+        assert not backing["behind_picture"], backing
+    assert backing["contrast"] >= 7, backing
+    assert page.errors == []
+
+
+# Where the first drawn text of a program page's body lies, against the page's own box.
+BODY_START = """() => { var img = document.querySelector('.page-body img.mi');
+  var p = document.getElementById('page').getBoundingClientRect(), r = img.getBoundingClientRect();
+  return {left: r.left - p.left, width: p.width, float: getComputedStyle(img).cssFloat}; }"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_program_pages_show_their_pager_and_read_from_the_left(tv, size):
+    """With the demo's announcement showing, the image path's taller header and hint bar left
+    the program page's pager (上一页, 1 / 2, 下一页 — the focus) cut off under the hint bar,
+    and tv.css floated the body's text images right as if they were pictures. Now every drawn
+    text outside the body is wholly on the screen, the focus shows, and the body reads from
+    the page's left edge."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    db = server.app[keys.DB]
+    pid = await db.fetchval("SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'")
+    page = await open_mn(tv, size)
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    for number in (1, 2):
+        await page.goto(base + f"p-{pid}-{number}")
+        await assert_image_path(page)
+        await shot(page, f"mn-img-page-{number}", size)
+        cut = await page.evaluate(IMAGES_CUT_OFF, False)
+        body = await page.eval_on_selector_all(".page-body img.mi", "l => l.map(i => i.alt)")
+        assert [c for c in cut if c[0] not in body] == [], cut
+        assert await page.evaluate(FOCUS_VISIBLE), await page.evaluate("document.activeElement.id")
+        start = await page.evaluate(BODY_START)
+        assert start["float"] == "none" and start["left"] < start["width"] / 4, start
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_focus_under_the_hint_bar_is_scrolled_into_view(tv, size):
+    """A day with no free time: its one button (换一天, the focus) lay half under the image
+    path's tall key-hint bar, inside the window, so tv.js did not scroll it into view (it
+    looked at the window, not at #main's visible box). Now the focus is wholly in view."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    page = await open_mn(tv, size)
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    await page.goto(base + f"ap-slot?svc=notarisation&sp={POINT}&day={tomorrow().isoformat()}")
+    await assert_image_path(page)
+    assert await page.evaluate(FOCUSED) == "slot-back"
+    await shot(page, "mn-img-ap-slot-none", size)
+    assert await page.evaluate(FOCUS_VISIBLE)
     assert page.errors == []

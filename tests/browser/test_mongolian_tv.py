@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import (
     CLIP_FUNCTIONS,
+    FOCUS_VISIBLE,
     FOCUSED,
     MEASURE,
     SIZES,
@@ -18,6 +19,7 @@ from tests.helpers import (
     press,
     shot,
 )
+from tv_server import keys
 
 pytestmark = pytest.mark.browser
 
@@ -360,4 +362,135 @@ async def test_mongolian_home_shows_everything_on_screen(tv, size):  # noqa: F81
         seen.add(await page.evaluate(FOCUSED))
     ids = set(await page.evaluate("Array.from(document.querySelectorAll('.f'), e => e.id)"))
     assert ids <= seen | {"t-programs"}, ids - seen
+    assert page.errors == []
+
+
+# Every character of the video page's time display with its box on the screen, in the order
+# of the text (spaces left out), and the video's real length.
+TIME_GLYPHS = """() => {
+  var out = [], walker = document.createTreeWalker(document.getElementById('player-time'),
+    NodeFilter.SHOW_TEXT, null, false);
+  while (walker.nextNode()) {
+    var node = walker.currentNode;
+    for (var i = 0; i < node.data.length; i++) {
+      if (!node.data[i].trim()) { continue; }
+      var range = document.createRange(); range.setStart(node, i); range.setEnd(node, i + 1);
+      var r = range.getBoundingClientRect();
+      if (r.width > 0) { out.push([node.data[i], r.left, r.top, r.right, r.bottom]); }
+    }
+  }
+  var bar = document.getElementById('info').getBoundingClientRect(),
+      video = document.getElementById('video');
+  var track = document.querySelector('.player-track').getBoundingClientRect(),
+      done = document.getElementById('player-done').getBoundingClientRect();
+  return {glyphs: out, bar: [bar.left, bar.top, bar.right, bar.bottom],
+          duration: video.duration, share: video.currentTime / video.duration,
+          track: [track.width, track.height], done: [done.width, done.height],
+          zoom: window.innerWidth / 1280};
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_mongolian_video_time_reads_upright_with_the_real_length(tv, size):
+    """The font path's time display once lay turned sideways and wrapped into two columns, so
+    that a viewer tilting the head read "0:16 / 0:00" (the position as the length). Now each
+    clock is an upright unit (mlreq: a number read as a whole set upright): its characters on
+    one line left to right, the position above the length, and the length the video's real one,
+    while it plays and after a pause, all inside the info bar; and the progress track shows,
+    down the bar's column (it was 0 px wide)."""
+    server, _browser = tv
+    pid = await server.app[keys.DB].fetchval(
+        "SELECT id FROM programs WHERE slug = 'fang-dianxin-zhapian'"
+    )
+    page = await open_mn(tv, size, "DEMO-0003")
+    await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    await assert_vertical(page)
+    await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    await page.keyboard.press("Enter")  # OK: play
+    await page.wait_for_function("() => document.getElementById('video').currentTime > 2")
+    await page.keyboard.press("Enter")  # OK: pause; the bar shows
+    await page.wait_for_selector("#info:not(.hidden)")
+    state = await page.evaluate(TIME_GLYPHS)
+    await shot(page, "mn-video-time", size)
+    text = "".join(g[0] for g in state["glyphs"])
+    now, _, length = text.partition("/")
+    seconds = round(state["duration"])
+    assert length == f"{seconds // 60}:{seconds % 60:02d}" == "0:16", text
+    assert now.startswith("0:0") and now != "0:00", text
+    clocks = [state["glyphs"][: len(now)], state["glyphs"][len(now) + 1 :]]
+    for clock in clocks:  # upright: one line, read left to right
+        tops = [g[2] for g in clock]
+        lefts = [g[1] for g in clock]
+        assert max(tops) - min(tops) < 2 and lefts == sorted(lefts), clock
+    assert clocks[1][0][2] >= clocks[0][0][4] - 1, state  # the length under the position
+    # The track runs down the column, filled down to the share played (it was 0 px wide).
+    width, height = (v / state["zoom"] for v in state["track"])
+    assert width >= 10 and height >= 80, state
+    assert state["done"][0] == state["track"][0], state
+    assert state["done"][1] == pytest.approx(state["share"] * state["track"][1], abs=3), state
+    left, top, right, bottom = state["bar"]
+    for g in state["glyphs"]:  # (a glyph's box is the font's whole height: its middle)
+        assert left <= g[1] and g[3] <= right and top <= (g[2] + g[4]) / 2 <= bottom, (g, state)
+    assert page.errors == []
+
+
+# Focusable elements and elements with text of their own that stick out of #main's sides (the
+# announcement and key-hint columns lie there) or off the canvas: [tag, id, text, rect].
+# Rows above or below #main's visible part are a list the focus scrolls to, not cut off.
+OUT_OF_PLACE = (
+    """() => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var out = [], all = document.querySelectorAll('#canvas *');
+  var main = document.getElementById('main'), m = main.getBoundingClientRect();
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i], own = /\\bf\\b/.test(el.className);
+    for (var n = el.firstChild; n; n = n.nextSibling) {
+      if (n.nodeType === 3 && n.data.trim()) { own = true; } }
+    if (!own || !el.getClientRects().length) { continue; }
+    var r = el.getBoundingClientRect(), cut;
+    if (r.width < 1 || r.height < 1) { continue; }
+    if (main.contains(el)) { cut = r.left < m.left - 1 || r.right > m.right + 1; }
+    else { cut = !inside(r, document.getElementById('canvas').getBoundingClientRect()); }
+    if (cut) { out.push([el.tagName, el.id, el.textContent.trim().slice(0, 20)].concat(pos(r))); }
+  }
+  return out; }"""
+)
+
+
+# Tags (ᠮᠣᠩᠭᠣᠯ on the directory's rows) cut off by a box around them (a row's name clips).
+TAGS_CUT = (
+    "() => {"
+    + CLIP_FUNCTIONS
+    + """
+  var out = [], tags = document.querySelectorAll('.tag');
+  for (var i = 0; i < tags.length; i++) { var r = tags[i].getBoundingClientRect();
+    if (r.width && boxCut(tags[i], r, 'canvas')) { out.push(pos(r)); } }
+  return out; }"""
+)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_font_path_screens_keep_their_columns_on_the_screen(tv, size):
+    """Font path, with the demo's announcement column showing: the adviser's call button lay
+    off the canvas' right edge (tv.css' 130-px label widths spread the facts), the last program
+    page's buttons ran under the key-hint column, the video page's and the directory's key
+    hints ran off the canvas in a second column, and the directory's ᠮᠣᠩᠭᠣᠯ tags were cut at
+    both sides by their row's name box. Every focusable and every text is now within #main's
+    sides (or, outside #main, on the canvas), no tag is cut, and the focus shows."""
+    server, _browser = tv
+    db = server.app[keys.DB]
+    program = await db.fetchval("SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'")
+    video = await db.fetchval("SELECT id FROM programs WHERE slug = 'fang-dianxin-zhapian'")
+    page = await open_mn(tv, size)
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    for name in ("adv", f"p-{program}-1", f"p-{program}-2", f"v-{video}", "dir"):
+        await page.goto(base + name)
+        await assert_vertical(page)
+        await page.wait_for_timeout(100)
+        await shot(page, "mn-" + name.split("-")[0] + name[-1], size)
+        assert await page.evaluate(OUT_OF_PLACE) == [], name
+        assert await page.evaluate(FOCUS_VISIBLE), (name, await page.evaluate(FOCUSED))
+        await no_overflow(page)
+        assert await page.evaluate(TAGS_CUT) == [], name
     assert page.errors == []

@@ -47,6 +47,12 @@ def _lang(request: web.Request) -> str:
     return "mn" if request.query.get("lang") == "mn" else "zh"
 
 
+def _images(request: web.Request) -> bool:
+    """The Mongolian preview on the image path (`mi=1`): as a box whose model cannot shape
+    Mongolian shows it, every Mongolian text block a drawn image (tv_server.mongol_image)."""
+    return _lang(request) == "mn" and request.query.get("mi") == "1"
+
+
 async def _source(request: web.Request) -> tuple[int, PreviewSource]:
     """The program and revision asked for, after the region check for scoped users: the same
     rule as the programs list (a program some box of their region can see). With `lang=mn`, its
@@ -60,6 +66,8 @@ async def _source(request: web.Request) -> tuple[int, PreviewSource]:
         version = (await program_versions.get_versions(db, pid)).get("mn")
         if version is None:
             raise NotFound("not_found", "mn")
+        # The Chinese of each text, for the image path's `alt` (recorded when collecting).
+        tv_programs.remember_sources(source.detail, version, with_bodies=True)
         source = replace(source, detail=program_versions.apply(source.detail, version))
     return pid, source
 
@@ -86,9 +94,17 @@ async def preview(request: web.Request) -> web.Response:
     rev = source.revision_id
 
     lang = _lang(request) if _lang(request) != "zh" else None
+    images = "1" if _images(request) else None
 
     def link(**changes) -> str:
-        query = {"rev": rev, "page": page, "webp": "1" if webp else None, "lang": lang, **changes}
+        query = {
+            "rev": rev,
+            "page": page,
+            "webp": "1" if webp else None,
+            "lang": lang,
+            "mi": images,
+            **changes,
+        }
         return url(request, "admin_program_preview", query, pid=pid)
 
     frames = [
@@ -107,6 +123,7 @@ async def preview(request: web.Request) -> web.Response:
                     "rev": rev,
                     "webp": "1" if webp else None,
                     "lang": lang,
+                    "mi": images,
                 },
                 pid=pid,
             ),
@@ -125,12 +142,16 @@ async def preview(request: web.Request) -> web.Response:
         link=link,
         frames=frames,
         edit_url=edit_url,
+        lang=lang,
+        images=images,
     )
 
 
 @requires("view")
 async def frame(request: web.Request) -> web.Response:
     """One frame's document: the TV's own screen for the page (or video), links kept inside."""
+    if _images(request):
+        i18n.collect_sources()  # the Chinese of the drawn texts (their alt)
     pid, source = await _source(request)
     page = _page(request, source)
     profile = request.query.get("profile", "1080p")
@@ -138,7 +159,7 @@ async def frame(request: web.Request) -> web.Response:
         raise NotFound("not_found", profile)
     webp = request.query.get("webp") == "1"
 
-    lang = _lang(request)
+    lang, images = _lang(request), _images(request)
 
     def frame_url(to: int | str) -> str:
         query = {"profile": profile, "page": to, "rev": source.revision_id}
@@ -146,12 +167,16 @@ async def frame(request: web.Request) -> web.Response:
             query["webp"] = "1"
         if lang != "zh":
             query["lang"] = lang
+        if images:
+            query["mi"] = "1"
         return url(request, "admin_program_preview_frame", query, pid=pid)
 
     detail = source.detail
     i18n.use_language(lang)  # the TV's strings and, for mn, the vertical layout and its font
     settings = request.config_dict[keys.SETTINGS]
     pending = None
+    # (on the image path: the texts drawn at the frame's profile, alt their Chinese)
+    drawn = {"images_at": profile} if images else {}
     if page == "video":
         db = request.config_dict[keys.DB]
         pending = await video_domain.unfinished(db, settings.data_path, detail.video_file)
@@ -167,6 +192,7 @@ async def frame(request: web.Request) -> web.Response:
             back=frame_url("video"),
             back_force=True,
             lang=lang,
+            shapes_mongolian=not images,
             subs_url_for=lambda track: url(
                 request,
                 "admin_program_preview_subs",
@@ -174,6 +200,7 @@ async def frame(request: web.Request) -> web.Response:
                 pid=pid,
                 file=f"{track.lang}-{track.sha[:16]}.vtt",
             ),
+            **drawn,
         )
     else:
         html = await tv_programs.render_page(
@@ -188,6 +215,7 @@ async def frame(request: web.Request) -> web.Response:
             back=frame_url(1),
             back_force=True,
             lang=lang,
+            **drawn,
         )
     return web.Response(
         text=html,

@@ -201,17 +201,30 @@ def base_context(request: web.Request, box: TvBox | None, **extra) -> dict:
     return context
 
 
-def render(request: web.Request, template: str, box: TvBox | None, **extra) -> str:
+def render(
+    request: web.Request,
+    template: str,
+    box: TvBox | None,
+    *,
+    images_at: str | None = None,
+    **extra,
+) -> str:
     html = aiohttp_jinja2.render_string(template, request, base_context(request, box, **extra))
-    return with_mongolian(request, html, box)
+    return with_mongolian(request, html, box, images_at=images_at)
 
 
-def with_mongolian(request: web.Request, html: str, box: TvBox | None = None) -> str:
+def with_mongolian(
+    request: web.Request, html: str, box: TvBox | None = None, *, images_at: str | None = None
+) -> str:
     """A Mongolian screen gets the vertical layout and its font subset (tv_server.tvfont); on a
     box whose model cannot shape Mongolian, its Mongolian text as images instead
-    (tv_server.mongol_image). A Chinese screen gets the rules of tv.css it can use."""
+    (tv_server.mongol_image). A Chinese screen gets the rules of tv.css it can use. With no box
+    (the editors' preview), the font path, or with `images_at` (a profile) the image path drawn
+    at that profile, as an old box shows the screen."""
     if box is None:
-        return as_rendered(request, html, images=False, profile="1080p")
+        return as_rendered(
+            request, html, images=images_at is not None, profile=images_at or "1080p"
+        )
     return as_rendered(request, html, images=not box.mongolian_text(), profile=box.profile)
 
 

@@ -303,6 +303,7 @@ async def render_video(
         subs_on=subs_on,
         subs_glyphs=glyphs if subs_url else "",
         thumbs=play.thumbs,
+        lang=lang,  # the editors' preview has no box to take it from
         **extra,
     )
 

@@ -14,7 +14,7 @@
   function attr(name) { return video.getAttribute(name); }
   function show(el, on) { if (el) { el.className = el.className.replace(/ ?\bhidden\b/g, '') + (on ? '' : ' hidden'); } }
   function visible(el) { return el && !/\bhidden\b/.test(el.className); }
-  var timeEl = byId('player-time'), doneEl = byId('player-done'), info = byId('info'),
+  var nowEl = byId('t-now'), ofEl = byId('t-of'), totalEl = byId('t-total'), doneEl = byId('player-done'), info = byId('info'),
     subsEl = byId('subs'), subsBtn = byId('subs-btn'), ask = byId('ask'), end = byId('end'),
     thumb = byId('thumb');
   var beacon = attr('data-at'), lastSent = -1, sentAt = 0, target = null, seekTimer = null;
@@ -32,13 +32,21 @@
   function now() { return target !== null ? target : video.currentTime || 0; }
   function draw() {
     var d = total(), t = now(), share = d ? Math.min(1, t / d) : 0;
-    if (timeEl) { timeEl.textContent = clock(t) + (d ? ' / ' + clock(d) : ''); }
-    if (doneEl) { doneEl.style.width = 100 * share + '%'; }
+    // Each clock its own element (an upright unit on the vertical Mongolian screen)
+    if (nowEl) { nowEl.textContent = clock(t); }
+    if (totalEl) { totalEl.textContent = d ? clock(d) : ''; show(ofEl, !!d); }
+    // On the vertical Mongolian screen the track runs down the bar's column
+    var track = doneEl && doneEl.parentNode, down = track && track.offsetHeight > track.offsetWidth;
+    if (doneEl) { doneEl.style[down ? 'height' : 'width'] = 100 * share + '%'; }
     if (thumb && thumbs.length === 5) {
       var every = +thumbs[1], w = +thumbs[2], h = +thumbs[3], cols = +thumbs[4];
       var n = Math.floor(t / every);
       show(thumb, target !== null);
-      thumb.style.left = Math.round(share * thumb.parentNode.offsetWidth - w / 2) + 'px';
+      if (down) {
+        thumb.style.top = Math.round(share * track.offsetHeight - h / 2) + 'px';
+      } else {
+        thumb.style.left = Math.round(share * thumb.parentNode.offsetWidth - w / 2) + 'px';
+      }
       thumb.style.backgroundPosition = -(n % cols) * w + 'px ' + -Math.floor(n / cols) * h + 'px';
       if (!thumb.style.backgroundImage) { thumb.style.backgroundImage = 'url(' + thumbs[0] + ')'; }
     }
@@ -213,6 +221,7 @@
     if (end) { show(end, true); (next || video).focus(); }
   }, false);
   video.addEventListener('seeked', draw, false);
+  video.addEventListener('durationchange', draw, false);
   video.addEventListener('loadedmetadata', function () {
     if (start && +start[1] > 0) { video.currentTime = +start[1]; start = null; }
     draw();

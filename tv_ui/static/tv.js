@@ -47,8 +47,9 @@
     if (!el) { return false; }
     el.focus({ preventScroll: true });   // old WebKit ignores the argument
     last = el;
-    var r = el.getBoundingClientRect(), h = window.innerHeight;
-    if (r.top < 0 || r.bottom > h) { el.scrollIntoView(r.top < 0); }   // only when out of view
+    var r = el.getBoundingClientRect(), m = byId('main'),
+      b = m && m.contains(el) ? m.getBoundingClientRect() : { top: 0, bottom: innerHeight };
+    if (r.top < b.top - 1 || r.bottom > b.bottom + 1) { el.scrollIntoView(r.top < b.top); }   // out of #main's view
     return true;
   }
   function lost() {
