@@ -472,3 +472,41 @@ async def test_image_path_program_page_columns_use_the_page_height(tv, size):
         if number == 1:
             await press(page, "ArrowRight", wait_nav=True)
     assert page.errors == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_short_screens_fit_without_scrolling(tv, size):
+    """Under the announcement line, the second row of the callback's topics, the programs'
+    second row of categories (and their descriptions) and a region's place buttons started
+    below the fold, brought up one by one as the focus reached them. Laid out for the drawn
+    text, each screen shows all its choices at once: every focusable, focus ring included, lies
+    in #main's visible part, which never scrolls while the keys walk the screen. (The directory's
+    list of points and the service steps' cards are lists that still scroll.)"""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    page = await open_mn(tv, size, "DEMO-0001")
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    walks = {
+        "programs": ("ArrowDown", "ArrowRight", "ArrowRight", "ArrowRight", "ArrowUp"),
+        "cb-topic?svc=mediation": ("ArrowDown", "ArrowRight", "ArrowRight", "ArrowUp"),
+        "dir-150624": ("ArrowRight", "ArrowDown", "ArrowDown", "ArrowDown", "ArrowDown"),
+    }
+    for url, walk in walks.items():
+        await page.goto(base + url)
+        await assert_image_path(page)
+        seen = {await page.evaluate(FOCUSED)}
+        for key in (None, *walk):
+            if key:
+                await press(page, key)
+                seen.add(await page.evaluate(FOCUSED))
+            state = await page.evaluate(OFF_MAIN, "#main .f")
+            assert state["ann"], state
+            assert state["off"] == [] and state["scrolled"] == 0 and state["tall"] <= 1, (
+                url,
+                key,
+                state,
+            )
+        assert len(seen) >= 4, (url, seen)
+        assert await page.evaluate(IMAGES_CUT_OFF, False) == [], url
+        await shot(page, "mn-img-fit-" + url.split("?")[0], size)
+    assert page.errors == []
