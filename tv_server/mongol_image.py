@@ -127,11 +127,16 @@ STYLES = {
     "home-btn": BlockStyle(22, 170),
     # The video page (body.player): the info bar's buttons short enough to leave the video seen.
     "player-btn": BlockStyle(20, 72),
+    # A program page (body.reader): its title and paragraphs in columns as long as the page is
+    # tall (mongolian_image.css sets them side by side), not short ones under each other.
+    "reader-default": BlockStyle(24, 420),
     # A service point's description: long columns, so it stands beside the facts.
     "point-about": BlockStyle(22, 400),
+    # The phone step's keypad: 清空 and 删除 inside their 96-px keys (a word drawn smaller to fit).
+    "key": BlockStyle(20, 88, fit=True),
 }
 # Screens (a class of <body>) whose blocks take the screen's own style, when it has one.
-SCREEN_STYLES = ("home", "player")
+SCREEN_STYLES = ("home", "player", "reader")
 # A class (or id) of the text's element or an ancestor, nearest first, picks the style.
 STYLE_OF = {
     "brand": "brand",
@@ -146,6 +151,7 @@ STYLE_OF = {
     "btn": "btn",
     "home-row": "home-row",
     "point-about": "point-about",
+    "key": "key",
 }
 
 # Runs of one kind: a Mongolian word (its suffixes hang on through U+202F), Chinese characters,

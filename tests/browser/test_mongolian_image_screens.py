@@ -341,3 +341,172 @@ async def test_image_path_focus_under_the_hint_bar_is_scrolled_into_view(tv, siz
     await shot(page, "mn-img-ap-slot-none", size)
     assert await page.evaluate(FOCUS_VISIBLE)
     assert page.errors == []
+
+
+# #main's scroll and the rectangles (canvas px, the focus ring's 6-px white band added) of the
+# elements matching `sel` not wholly inside #main's visible part.
+OFF_MAIN = (
+    """(sel) => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var m = document.getElementById('main'), b = m.getBoundingClientRect(), out = [];
+  var z = window.innerWidth / 1280, ring = 6 * z, els = document.querySelectorAll(sel);
+  for (var i = 0; i < els.length; i++) {
+    var r = els[i].getBoundingClientRect();
+    if (!r.width) { continue; }
+    if (r.left - ring < b.left - 1 || r.top - ring < b.top - 1 || r.right + ring > b.right + 1
+        || r.bottom + ring > b.bottom + 1) {
+      out.push([els[i].id].concat(pos(r).map(function (v) { return Math.round(v / z); }))); }
+  }
+  var ann = document.getElementById('ann');
+  return {scrolled: m.scrollTop, tall: m.scrollHeight - m.clientHeight, off: out,
+          ann: ann.getClientRects().length > 0 && !/overlay/.test(ann.className)}; }"""
+)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_video_fits_under_the_announcement(tv, size):
+    """With the announcement line showing, the picture (450 px tall) ran about 4 px under the
+    key-hint bar, its focus ring more, and tv.js scrolled its top away instead. It now takes
+    what is left of #main: the picture and its ring wholly in view, #main never scrolled."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0004")
+    pid = await server.app[keys.DB].fetchval(
+        "SELECT id FROM programs WHERE slug = ?", (VIDEO_SLUG,)
+    )
+    page = await open_mn(tv, size, "DEMO-0004")
+    await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    await assert_image_path(page)
+    for key in (None, "ArrowUp", "ArrowDown"):  # with the info bar up, and gone
+        if key:
+            await page.keyboard.press(key)
+            await page.wait_for_timeout(150)
+        state = await page.evaluate(OFF_MAIN, "#video")
+        assert state["ann"], state  # the demo's announcement line
+        assert state["off"] == [] and state["scrolled"] == 0 and state["tall"] <= 1, (key, state)
+    await shot(page, "mn-img-video-ann", size)
+    assert page.errors == []
+
+
+KEY_LABELS_CUT = """() => { var out = [], keys = document.querySelectorAll('.key');
+  for (var i = 0; i < keys.length; i++) { var k = keys[i].getBoundingClientRect();
+    var img = keys[i].querySelector('img');
+    if (!img) { continue; }
+    var r = img.getBoundingClientRect();
+    if (r.top < k.top - 1 || r.bottom > k.bottom + 1 || r.left < k.left - 1
+        || r.right > k.right + 1) { out.push(keys[i].id); } }
+  return out; }"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_phone_step_shows_the_whole_keypad(tv, size):
+    """The phone step (callback and appointment) under the announcement line: the keypad's rows
+    2-4 lay below the fold, scrolled to one at a time. A household must see every digit at once:
+    the field, 下一步 and all twelve keys (清空 and 删除 drawn inside their keys) lie in #main's
+    visible part, which never scrolls while the focus walks the keypad."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    page = await open_mn(tv, size, "DEMO-0001")
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    day = tomorrow().isoformat()
+    for name, url in (
+        ("cb", "cb-phone?svc=consultation"),
+        ("ap", f"ap-phone?svc=notarisation&sp={POINT}&day={day}&at=09:00"),
+    ):
+        await page.goto(base + url)
+        await assert_image_path(page)
+        assert await page.evaluate(FOCUSED) == "k-1"
+        seen = set()
+        for key in ("ArrowDown", "ArrowDown", "ArrowDown", "ArrowRight", "ArrowRight", "ArrowUp"):
+            await press(page, key)
+            seen.add(await page.evaluate(FOCUSED))
+            state = await page.evaluate(OFF_MAIN, "#phone, #phone-next, .key, .lead img")
+            assert state["ann"], state
+            assert state["off"] == [] and state["scrolled"] == 0 and state["tall"] <= 1, (
+                name,
+                key,
+                state,
+            )
+        assert {"k-clr", "k-del"} <= seen, seen
+        assert await page.evaluate(KEY_LABELS_CUT) == [], name
+        assert await page.evaluate(IMAGES_CUT_OFF, False) == [], name
+        await shot(page, f"mn-img-{name}-phone", size)
+    assert page.errors == []
+
+
+# The tallest text image of a program page's body and the height of the page's visible part
+# (canvas px); text images cut off.
+PAGE_COLUMNS = (
+    """() => {"""
+    + CLIP_FUNCTIONS
+    + """
+  var z = window.innerWidth / 1280, imgs = document.querySelectorAll('.page-body img.mi');
+  var tallest = 0, cut = [], m = document.getElementById('main').getBoundingClientRect();
+  for (var i = 0; i < imgs.length; i++) { var r = imgs[i].getBoundingClientRect();
+    tallest = Math.max(tallest, r.height / z);
+    if (clipped(imgs[i], r, 'main')) { cut.push([imgs[i].alt.slice(0, 10)].concat(pos(r))); } }
+  return {tallest: Math.round(tallest), page: Math.round(m.height / z), cut: cut,
+          images: imgs.length}; }"""
+)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_program_page_columns_use_the_page_height(tv, size):
+    """A program page's paragraphs were drawn in columns of at most 190 px, each paragraph under
+    the last, leaving most of the page empty. Now the body's columns run as long as the page is
+    tall (its paragraphs side by side), and none is cut off."""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    program = await server.app[keys.DB].fetchval(
+        "SELECT id FROM programs WHERE slug = 'xianfa-gongmin-quanli'"
+    )
+    page = await open_mn(tv, size, "DEMO-0001")
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    await page.goto(base + f"p-{program}-1")
+    for number in (1, 2):
+        await assert_image_path(page)
+        state = await page.evaluate(PAGE_COLUMNS)
+        await shot(page, f"mn-img-page-columns-{number}", size)
+        assert state["images"] > 0 and state["cut"] == [], state
+        assert state["tallest"] > 0.6 * state["page"], state
+        if number == 1:
+            await press(page, "ArrowRight", wait_nav=True)
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_image_path_short_screens_fit_without_scrolling(tv, size):
+    """Under the announcement line, the second row of the callback's topics, the programs'
+    second row of categories (and their descriptions) and a region's place buttons started
+    below the fold, brought up one by one as the focus reached them. Laid out for the drawn
+    text, each screen shows all its choices at once: every focusable, focus ring included, lies
+    in #main's visible part, which never scrolls while the keys walk the screen. (The directory's
+    list of points and the service steps' cards are lists that still scroll.)"""
+    server, _browser = tv
+    await force_image_path(server, "DEMO-0001")
+    page = await open_mn(tv, size, "DEMO-0001")
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    walks = {
+        "programs": ("ArrowDown", "ArrowRight", "ArrowRight", "ArrowRight", "ArrowUp"),
+        "cb-topic?svc=mediation": ("ArrowDown", "ArrowRight", "ArrowRight", "ArrowUp"),
+        "dir-150624": ("ArrowRight", "ArrowDown", "ArrowDown", "ArrowDown", "ArrowDown"),
+    }
+    for url, walk in walks.items():
+        await page.goto(base + url)
+        await assert_image_path(page)
+        seen = {await page.evaluate(FOCUSED)}
+        for key in (None, *walk):
+            if key:
+                await press(page, key)
+                seen.add(await page.evaluate(FOCUSED))
+            state = await page.evaluate(OFF_MAIN, "#main .f")
+            assert state["ann"], state
+            assert state["off"] == [] and state["scrolled"] == 0 and state["tall"] <= 1, (
+                url,
+                key,
+                state,
+            )
+        assert len(seen) >= 4, (url, seen)
+        assert await page.evaluate(IMAGES_CUT_OFF, False) == [], url
+        await shot(page, "mn-img-fit-" + url.split("?")[0], size)
+    assert page.errors == []

@@ -11,6 +11,7 @@ from tests.helpers import (
     FOCUS_VISIBLE,
     FOCUSED,
     MEASURE,
+    POINT,
     SIZES,
     assert_image_path,
     force_image_path,
@@ -18,6 +19,7 @@ from tests.helpers import (
     open_mn,
     press,
     shot,
+    tomorrow,
 )
 from tv_server import keys
 
@@ -493,4 +495,35 @@ async def test_font_path_screens_keep_their_columns_on_the_screen(tv, size):
         assert await page.evaluate(FOCUS_VISIBLE), (name, await page.evaluate(FOCUSED))
         await no_overflow(page)
         assert await page.evaluate(TAGS_CUT) == [], name
+    assert page.errors == []
+
+
+# The phone step's focus: its id and whether it (with its 12-px focus ring) lies on the screen.
+PHONE_NEXT = """() => { var el = document.activeElement, r = el.getBoundingClientRect();
+  var ring = 12 * window.innerWidth / 1280;
+  return {id: el.id, bottom: Math.round(r.bottom + ring), screen: window.innerHeight}; }"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_font_path_phone_step_keeps_next_on_the_screen(tv, size):
+    """The vertical number field (520 px) pushed 下一步 under it 4 px past the screen's foot at
+    720p (callback and appointment flows). After the eleven digits Down goes to 下一步 under the
+    field: it and its focus ring lie wholly on the screen."""
+    page = await open_mn(tv, size)
+    base = page.url.split("#")[0].rsplit("/", 1)[0] + "/"
+    day = tomorrow().isoformat()
+    for name, url in (
+        ("cb", "cb-phone?svc=consultation"),
+        ("ap", f"ap-phone?svc=notarisation&sp={POINT}&day={day}&at=09:00"),
+    ):
+        await page.goto(base + url)
+        await assert_vertical(page)
+        for digit in "13800138000":
+            await press(page, digit)
+        assert await page.input_value("#phone") == "13800138000"
+        await press(page, "ArrowDown")  # down the column: 下一步
+        state = await page.evaluate(PHONE_NEXT)
+        await shot(page, f"mn-{name}-phone-next", size)
+        assert state["id"] == "phone-next" and state["bottom"] <= state["screen"], (name, state)
+        await no_overflow(page)
     assert page.errors == []
