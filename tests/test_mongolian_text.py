@@ -183,3 +183,12 @@ async def test_admin_shows_the_mongolian_drafts_as_unreviewed(client, admin_as):
     assert "ᠲᠡᠷᠢᠭᠦᠨ ᠨᠢᠭᠤᠷ" in html and "首页" in html  # the strings themselves, listed
     home = await (await client.get("/admin/")).text()
     assert 'href="/admin/translation"' in home  # reachable from the navigation
+
+
+def test_the_keypads_two_word_keys_read_apart_in_mongolian():
+    """删除 takes one digit back and 清空 clears the number: on the phone step they sit side by
+    side, so a household must be able to tell them apart (both were once drafted alike)."""
+    found = {m.id: m.string for m in catalog() if m.id in ("删除", "清空")}
+    assert set(found) == {"删除", "清空"}
+    assert all(MONGOLIAN.search(text) for text in found.values())
+    assert found["删除"] != found["清空"]
