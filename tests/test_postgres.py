@@ -12,9 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from storage import Migration
@@ -74,6 +76,22 @@ async def test_the_dialect_gives_sqlites_answers(pg):
     async with pg.transaction() as tx:
         await tx.execute("UPDATE t SET name = ? WHERE id = ?", (42, 1))
     assert await pg.fetchval("SELECT name FROM t WHERE id = 1") == "42"
+
+
+async def test_closing_never_waits_forever_for_a_connection_in_use(postgres):
+    """A node told to stop while a connection is still checked out (a long query; or a task
+    cancelled before its release began, as a stop used to do) closes its database anyway:
+    what is still out gets `close_seconds`, then is ended. The stop waited forever before."""
+    db = PgDatabase(new_database(postgres), close_seconds=1)
+    await db.open()
+    query = asyncio.create_task(db.fetchval("SELECT pg_sleep(30)"))
+    await asyncio.sleep(0.5)  # the query runs: its connection is out of the pool
+    started = time.monotonic()
+    async with asyncio.timeout(15):
+        await db.close()
+    assert time.monotonic() - started < 10
+    with pytest.raises(asyncpg.ConnectionDoesNotExistError):  # ended under the query
+        await query
 
 
 async def test_write_transactions_are_serialised_across_processes(postgres):
