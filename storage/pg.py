@@ -149,9 +149,24 @@ class _Session:
             return
         text, _ = await self._args(sql, rows[0])
         types = _PARAM_TYPES[text]
-        await self._conn.executemany(
-            text, [[_coerce(v, t) for v, t in zip(r, types, strict=True)] for r in rows]
-        )
+        args = [[_coerce(v, t) for v, t in zip(r, types, strict=True)] for r in rows]
+        # asyncpg's executemany cannot be cancelled while it is still sending rows: it swallows
+        # the cancellation, then waits for an answer the server, waiting for the rest of the
+        # rows, never sends (a node's stop cancelling its coverage refresh hung for ever). So
+        # it runs to its end in a task of its own; a cancelled caller waits for that (the rows
+        # are sent, the statement answers), then is cancelled, and its transaction rolls back.
+        sending = asyncio.ensure_future(self._conn.executemany(text, args))
+        cancelled = False
+        while not sending.done():
+            try:
+                await asyncio.shield(sending)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            if not sending.cancelled():
+                sending.exception()  # retrieved: the caller is cancelled whatever it was
+            raise asyncio.CancelledError
+        sending.result()
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id (0 when the table has no id column or

@@ -117,7 +117,15 @@ def _coroutine_stacks() -> str:
     out = io.StringIO()
     for task in list(asyncio.all_tasks(loop)):
         out.write(f"--- {task!r}\n")
-        task.print_stack(file=out)
+        awaiting = task.get_coro()
+        while awaiting is not None:  # down the chain of awaits (a task's own stack stops at one)
+            frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+            if frame is not None:
+                code = frame.f_code
+                out.write(f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_name}')
+                out.write("\n")
+            chained = getattr(awaiting, "cr_await", None)
+            awaiting = chained if chained is not None else getattr(awaiting, "gi_yieldfrom", None)
     return out.getvalue()
 
 

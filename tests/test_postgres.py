@@ -94,6 +94,39 @@ async def test_closing_never_waits_forever_for_a_connection_in_use(postgres):
         await query
 
 
+async def test_a_cancelled_bulk_write_ends_rolled_back(pg, postgres):
+    """A node that stops cancels its background work, a big multi-row write among it (the
+    coverage figures of every village). The write ends, rolled back, and the database closes:
+    asyncpg's executemany, cancelled while still sending rows, swallowed the cancellation and
+    waited forever for an answer the server (waiting for the rest of the rows) never sent."""
+    await pg.migrate([*POSTGRES, Migration("t_0001", "CREATE TABLE t (id INTEGER, name TEXT)")])
+
+    async def write(rows) -> None:
+        async with pg.transaction() as tx:
+            await tx.executemany("INSERT INTO t (id, name) VALUES (?, ?)", rows)
+
+    await write([(0, "an earlier round")])  # the statement known: what follows is the write
+    watcher = await asyncpg.connect(pg.url)
+    try:
+        task = asyncio.create_task(write([(i, "village figures " * 8) for i in range(100_000)]))
+        for _ in range(3000):  # until the server is receiving the rows
+            if await watcher.fetchval(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active'"
+                " AND query LIKE 'INSERT INTO t %'"
+            ):
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the write never reached the server")
+        task.cancel()
+        async with asyncio.timeout(20):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert await pg.fetchval("SELECT COUNT(*) FROM t") == 1  # the earlier round only
+    finally:
+        await watcher.close()
+
+
 async def test_write_transactions_are_serialised_across_processes(postgres):
     """Two pools on one database (two nodes): a read-then-write in one transaction never
     interleaves with another's, as under SQLite's single writer."""
