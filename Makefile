@@ -8,7 +8,7 @@ DATA_DIR ?= ./var
 APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-core ffmpeg nginx postgresql
 BENCH_APT_PACKAGES := wrk
 
-.PHONY: install system-deps apt-install run test test-pg lint format bench bench-province clean i18n
+.PHONY: install system-deps apt-install run test test-sqlite test-pg lint format bench bench-province clean i18n
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,13 +36,17 @@ install: system-deps $(VENV)/.installed
 run: install
 	$(BIN)/legaltv serve --demo --allow-unsigned --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-## test: the whole suite on SQLite (browser tests included); the PostgreSQL and multi-node tests
-## start their own throwaway cluster. The whole suite on PostgreSQL is `make test-pg` (README).
-test: install
+## test: the whole suite on SQLite (`test-sqlite`), then again on PostgreSQL (`test-pg`); a
+## failure in either fails it (README, "Tests")
+test: test-sqlite test-pg
+
+## test-sqlite: the whole suite on SQLite, browser tests included; the PostgreSQL and multi-node
+## tests start their own throwaway cluster
+test-sqlite: install
 	$(BIN)/python -m pytest
 
-## test-pg: the suite on a throwaway PostgreSQL cluster the tests start (initdb + pg_ctl from
-## Debian's postgresql package, in a temp dir); the browser tests run once, on SQLite (`test`)
+## test-pg: the whole suite on a throwaway PostgreSQL cluster the tests start (initdb + pg_ctl
+## from Debian's postgresql package, in a temp dir); the browser tests run once, on SQLite
 test-pg: install
 	LEGALTV_TEST_BACKEND=postgresql $(BIN)/python -m pytest --ignore=tests/browser
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -30,8 +31,11 @@ from storage.database import Backend, Migration, apply_migrations, split_sql
 from storage.dialect import schema_to_postgres, to_postgres
 from storage.pgnodes import CHANNEL, new_node_id, notify_payloads
 
+log = logging.getLogger(__name__)
+
 Params = Sequence[Any]
 WRITE_LOCK = 7_481_100  # the advisory-lock key every write transaction takes first
+CLOSE_SECONDS = 10.0  # how long `close` lets checked-out connections come back
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+([A-Za-z_][A-Za-z0-9_]*)", re.I)
 _COUNT = re.compile(r"(\d+)$")
 _INTS = {"int2", "int4", "int8", "oid"}
@@ -145,9 +149,24 @@ class _Session:
             return
         text, _ = await self._args(sql, rows[0])
         types = _PARAM_TYPES[text]
-        await self._conn.executemany(
-            text, [[_coerce(v, t) for v, t in zip(r, types, strict=True)] for r in rows]
-        )
+        args = [[_coerce(v, t) for v, t in zip(r, types, strict=True)] for r in rows]
+        # asyncpg's executemany cannot be cancelled while it is still sending rows: it swallows
+        # the cancellation, then waits for an answer the server, waiting for the rest of the
+        # rows, never sends (a node's stop cancelling its coverage refresh hung for ever). So
+        # it runs to its end in a task of its own; a cancelled caller waits for that (the rows
+        # are sent, the statement answers), then is cancelled, and its transaction rolls back.
+        sending = asyncio.ensure_future(self._conn.executemany(text, args))
+        cancelled = False
+        while not sending.done():
+            try:
+                await asyncio.shield(sending)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            if not sending.cancelled():
+                sending.exception()  # retrieved: the caller is cancelled whatever it was
+            raise asyncio.CancelledError
+        sending.result()
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id (0 when the table has no id column or
@@ -184,8 +203,16 @@ class PgDatabase(Backend):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, *, readers: int = 2, **_ignored: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        readers: int = 2,
+        close_seconds: float = CLOSE_SECONDS,
+        **_ignored: Any,
+    ) -> None:
         self.url = url
+        self.close_seconds = close_seconds
         self._size = max(2, readers + 2)
         self._pool: asyncpg.Pool | None = None
         # One write transaction per process at a time holds a connection (the advisory lock
@@ -214,9 +241,17 @@ class PgDatabase(Backend):
         )
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Close the pool. Connections still checked out get `close_seconds` to come back (a
+        query finishing); then every connection is ended. A close never waits forever: not on a
+        long query, nor on a connection a cancelled task never gave back."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), self.close_seconds)
+        except TimeoutError:
+            log.warning("connections still in use after %.0f s at close: ended", self.close_seconds)
+            pool.terminate()
 
     async def _has_id(self, conn: asyncpg.Connection, table: str) -> bool:
         if table not in self._id_tables:

@@ -4,7 +4,13 @@ that are not fixtures live in tests/helpers.py; Chromium in tests/browser/confte
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import os
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -34,6 +40,108 @@ def pytest_runtest_setup(item):
     marker = item.get_closest_marker("sqlite_only")
     if marker is not None and BACKEND == "postgresql":
         pytest.skip("SQLite only: " + (marker.args[0] if marker.args else "the SQLite file"))
+
+
+# -- the per-test timeout (pytest-timeout, `timeout` in pyproject.toml) ---------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item, settings):
+    """A test that runs over its timeout ends the run (pytest-timeout's thread method) after
+    saying which test it was and where its coroutines wait: the thread stacks the plugin dumps
+    show only an event loop waiting. What the tests started (PostgreSQL clusters, `legaltv
+    serve` subprocesses) is stopped too rather than left running."""
+    if settings.method != "thread":
+        return None
+    timer = threading.Timer(settings.timeout, _timed_out, (item, settings))
+    timer.name = f"timeout {item.nodeid}"
+    timer.daemon = True
+
+    def cancel() -> None:
+        timer.cancel()
+        timer.join()
+
+    item.cancel_timeout = cancel  # what the plugin's pytest_timeout_cancel_timer calls
+    timer.start()
+    return True
+
+
+def _timed_out(item, settings) -> None:
+    """pytest-timeout's `timeout_timer` with the coroutines' stacks, and what the tests started
+    stopped before the run ends."""
+    import pytest_timeout
+
+    from tests import pgcluster
+
+    terminal = item.config.get_terminal_writer()
+    try:
+        capman = item.config.pluginmanager.getplugin("capturemanager")
+        out = err = ""
+        if capman:
+            capman.suspend_global_capture(item)
+            out, err = capman.read_global_capture()
+        terminal.sep("+", f"Timeout: {item.nodeid} ran over {settings.timeout:g} s")
+        for title, text in (("Captured stdout", out), ("Captured stderr", err)):
+            if text:
+                terminal.sep("~", title)
+                terminal.write(text)
+        terminal.sep("~", "Coroutines of the main thread's event loop")
+        terminal.write(_coroutine_stacks())
+        pytest_timeout.dump_stacks(terminal)
+        terminal.sep("+", "Timeout")
+        terminal.flush()
+        for pid in _children():  # `legaltv serve` and other subprocesses the test started
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        for cluster in list(pgcluster.RUNNING):
+            with contextlib.suppress(Exception):
+                cluster.stop()
+    finally:
+        terminal.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def _coroutine_stacks() -> str:
+    """Where each task of the main thread's event loop waits (none when no loop runs)."""
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    loop = None
+    while frame is not None and loop is None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, asyncio.AbstractEventLoop):
+            loop = candidate
+        frame = frame.f_back
+    if loop is None:
+        return "no event loop running in the main thread\n"
+    out = io.StringIO()
+    for task in list(asyncio.all_tasks(loop)):
+        out.write(f"--- {task!r}\n")
+        awaiting = task.get_coro()
+        while awaiting is not None:  # down the chain of awaits (a task's own stack stops at one)
+            frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+            if frame is not None:
+                code = frame.f_code
+                out.write(f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_name}')
+                out.write("\n")
+            chained = getattr(awaiting, "cr_await", None)
+            awaiting = chained if chained is not None else getattr(awaiting, "gi_yieldfrom", None)
+    return out.getvalue()
+
+
+def _children() -> list[int]:
+    mine = str(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                if stat.rsplit(")", 1)[1].split()[1] == mine:
+                    found.append(int(entry))
+    return found
+
+
+# -- the database ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -13,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -111,6 +113,35 @@ async def value_in(data_dir: Path, sql: str, params=()):
         return await db.fetchval(sql, params)
     finally:
         await db.close()
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held(data_dir: Path):
+    """Hold a data dir's database write lock from a connection of its own, as another process's
+    long write would: the server's write transactions wait until the block ends. Either
+    backend (PostgreSQL: the advisory lock every write transaction takes first)."""
+    url_file = data_dir / URL_FILE
+    if url_file.exists():
+        import asyncpg
+
+        from storage.pg import WRITE_LOCK
+
+        conn = await asyncpg.connect(url_file.read_text())
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1)", WRITE_LOCK)
+            yield
+        finally:
+            await conn.close()  # the session ends: the lock is free
+        return
+    conn = sqlite3.connect(
+        data_dir / "legaltv.sqlite3", isolation_level=None, timeout=30, check_same_thread=False
+    )
+    try:
+        await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
+        yield
+        await asyncio.to_thread(conn.execute, "ROLLBACK")
+    finally:
+        conn.close()
 
 
 def rows_in(data_dir: Path, sql: str, params=()) -> list[tuple]:

@@ -23,6 +23,9 @@ def server_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+RUNNING: set[Cluster] = set()  # started and not stopped yet (a timed-out run stops them too)
+
+
 class Cluster:
     """`start()` makes and starts the cluster; `url(db)` names a database in it."""
 
@@ -64,6 +67,7 @@ class Cluster:
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.folder / "log"), "-w", "start",
         )  # fmt: skip
+        RUNNING.add(self)
 
     def psql(self, sql: str) -> None:
         """Run one SQL command as the cluster's owner (e.g. CREATE DATABASE)."""
@@ -85,6 +89,7 @@ class Cluster:
         self.stop()
 
     def stop(self) -> None:
+        RUNNING.discard(self)
         try:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
         finally:

@@ -1,9 +1,11 @@
 """The front (tv_server.front): repeat TV screens and heartbeats answered before routing must be
 answered exactly as the full path answers them, and `legaltv serve` (which serves through the
-front) stops cleanly on SIGTERM without losing buffered usage records."""
+front) stops cleanly on SIGTERM: without losing buffered usage records, and answering the
+requests it was answering."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 
@@ -11,7 +13,16 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from device_registry import enrolment
-from tests.helpers import ServeProcess, device_token_key, free_port, make_settings, value_in
+from tests.helpers import (
+    ServeProcess,
+    device_token_key,
+    draft_for,
+    free_port,
+    make_settings,
+    submit,
+    value_in,
+    write_lock_held,
+)
 from tv_server import keys
 from tv_server.api.devices import HEARTBEATS
 from tv_server.app import create_app
@@ -129,3 +140,32 @@ async def test_serve_stops_on_sigterm_and_keeps_buffered_usage(data_dir, tmp_pat
         (pid,),
     )
     assert views == 2
+
+
+async def test_serve_on_sigterm_answers_the_request_it_is_answering(data_dir, tmp_path):
+    """A household's callback request on its way into the database when the server is told to
+    stop (a restart, a node taken out behind nginx) is saved and answered, not cut off; then
+    the server exits, whatever it was waiting on."""
+    requests_before = await value_in(data_dir, "SELECT COUNT(*) FROM callback_requests")
+    server = ServeProcess(data_dir, free_port(), tmp_path / "server.log")
+    try:
+        await server.start()
+        async with aiohttp.ClientSession() as session:
+            async with session.get(
+                server.base + "/tv/", params={"stb": LIVE}, allow_redirects=False
+            ) as r:
+                box = server.base + r.headers["Location"][: -len("home")]
+            draft = await draft_for(session, box)
+            async with write_lock_held(data_dir):  # another process's long write
+                sending = asyncio.create_task(submit(session, box, draft))
+                await asyncio.sleep(1.5)  # the request waits for the database
+                assert not sending.done()
+                server.proc.send_signal(signal.SIGTERM)
+                await asyncio.sleep(1)
+            response = await asyncio.wait_for(sending, 30)
+            assert response.status == 303, await response.text()
+        assert await asyncio.to_thread(server.proc.wait, 30) == 0, server.log.read_text()
+    finally:
+        server.stop()
+    saved = await value_in(data_dir, "SELECT COUNT(*) FROM callback_requests")
+    assert saved == requests_before + 1

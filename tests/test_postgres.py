@@ -12,9 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from storage import Migration
@@ -73,6 +75,55 @@ async def test_the_dialect_gives_sqlites_answers(pg):
     async with pg.transaction() as tx:
         await tx.execute("UPDATE t SET name = ? WHERE id = ?", (42, 1))
     assert await pg.fetchval("SELECT name FROM t WHERE id = 1") == "42"
+
+
+async def test_closing_never_waits_forever_for_a_connection_in_use(postgres):
+    """A node told to stop while a connection is still checked out (a long query; or a task
+    cancelled before its release began, as a stop used to do) closes its database anyway:
+    what is still out gets `close_seconds`, then is ended. The stop waited forever before."""
+    db = PgDatabase(new_database(postgres), close_seconds=1)
+    await db.open()
+    query = asyncio.create_task(db.fetchval("SELECT pg_sleep(30)"))
+    await asyncio.sleep(0.5)  # the query runs: its connection is out of the pool
+    started = time.monotonic()
+    async with asyncio.timeout(15):
+        await db.close()
+    assert time.monotonic() - started < 10
+    with pytest.raises(asyncpg.ConnectionDoesNotExistError):  # ended under the query
+        await query
+
+
+async def test_a_cancelled_bulk_write_ends_rolled_back(pg, postgres):
+    """A node that stops cancels its background work, a big multi-row write among it (the
+    coverage figures of every village). The write ends, rolled back, and the database closes:
+    asyncpg's executemany, cancelled while still sending rows, swallowed the cancellation and
+    waited forever for an answer the server (waiting for the rest of the rows) never sent."""
+    await pg.migrate([*POSTGRES, Migration("t_0001", "CREATE TABLE t (id INTEGER, name TEXT)")])
+
+    async def write(rows) -> None:
+        async with pg.transaction() as tx:
+            await tx.executemany("INSERT INTO t (id, name) VALUES (?, ?)", rows)
+
+    await write([(0, "an earlier round")])  # the statement known: what follows is the write
+    watcher = await asyncpg.connect(pg.url)
+    try:
+        task = asyncio.create_task(write([(i, "village figures " * 8) for i in range(100_000)]))
+        for _ in range(3000):  # until the server is receiving the rows
+            if await watcher.fetchval(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active'"
+                " AND query LIKE 'INSERT INTO t %'"
+            ):
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the write never reached the server")
+        task.cancel()
+        async with asyncio.timeout(20):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert await pg.fetchval("SELECT COUNT(*) FROM t") == 1  # the earlier round only
+    finally:
+        await watcher.close()
 
 
 async def test_write_transactions_are_serialised_across_processes(postgres):

@@ -134,7 +134,12 @@ async def _serve_until_listening(data_dir, *flags: str) -> tuple[str, str, int]:
                 raise AssertionError("the server did not start")
     finally:
         proc.terminate()
-        out, err = await proc.communicate()
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.communicate()
+            raise AssertionError("the server did not stop on SIGTERM") from None
     return out.decode(), err.decode(), warnings
 
 

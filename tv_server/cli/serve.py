@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
 import sys
 
 from tv_server import __version__, logredact
@@ -134,17 +135,38 @@ def settle_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 async def _serve(app, settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM, through the front (hot requests answered before routing)."""
+    """Serve until SIGINT/SIGTERM, through the front (hot requests answered before routing).
+
+    The first signal stops the server in order while every task still runs: no new connections,
+    the requests being answered finish (up to `shutdown_timeout`), then the app's shutdown and
+    cleanup stop the background work, write what is buffered and close the database. (aiohttp's
+    own signal handling raises out of the event loop instead, and `asyncio.run` then cancels
+    every task at once, the cleanup's included: a request cut off, and on PostgreSQL a pool
+    connection whose release was cancelled before it began, which the pool's close waited for
+    forever.) A second signal ends the process at once."""
     from aiohttp import web
 
     from tv_server.front import FrontRunner
 
-    runner = FrontRunner(app, access_log=None, shutdown_timeout=5, handle_signals=True)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def stop() -> None:
+        stopping.set()
+        for sig in STOP_SIGNALS:  # a second signal: its default action (exit now)
+            loop.remove_signal_handler(sig)
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop)
+    runner = FrontRunner(app, access_log=None, shutdown_timeout=5, handle_signals=False)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         settle_heap()
-        await asyncio.Event().wait()
+        await stopping.wait()
     finally:
         await runner.cleanup()
