@@ -263,13 +263,22 @@ async def record_event(
     return event_id
 
 
-async def list_for_device(db: Database, device_id: int, limit: int = 20) -> list[CallbackRequest]:
-    rows = await db.fetchall(
+def list_for_device_query(device_id: int, limit: int = 20) -> tuple[str, tuple[int, int]]:
+    """The read of a box's requests, newest first (for `Database.fetch_together`)."""
+    return (
         f"SELECT {_COLUMNS} FROM callback_requests WHERE device_id = ?"
         " ORDER BY created_at DESC, id DESC LIMIT ?",
         (device_id, limit),
     )
+
+
+def requests_from(rows) -> list[CallbackRequest]:
+    """The requests of rows read by `list_for_device_query`."""
     return [_request(r) for r in rows]
+
+
+async def list_for_device(db: Database, device_id: int, limit: int = 20) -> list[CallbackRequest]:
+    return requests_from(await db.fetchall(*list_for_device_query(device_id, limit)))
 
 
 async def get_by_key(db: Database, device_id: int, key: str) -> CallbackRequest | None:

@@ -479,11 +479,6 @@ async def cancel(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(screen_url(request, "tv_mine") + f"#ap-{appt.code}")
 
 
-async def mine_list(request: web.Request, box) -> list[bookings.Appointment]:
-    """The box's appointments for 我的申请, newest first."""
-    return await bookings.list_for_device(request.app[keys.DB], box.id)
-
-
 def mine_rows(request: web.Request, booked, names: dict[str, str]) -> list[dict]:
     """我的申请's rows of these appointments (`names`: service point names by code)."""
     now, cutoff = time.time(), _cutoff(request)

@@ -3,11 +3,10 @@ and 我的申请, the household's requests with their status."""
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from advisers import advisers
+from appointments import bookings
 from callbacks import daily, lifecycle, phones
 from callbacks import requests as domain
 from content.directory import points as directory
@@ -433,9 +432,7 @@ async def mine(request: web.Request) -> web.Response:
 
     box = await current_box(request)
     db = request.app[keys.DB]
-    items, booked = await asyncio.gather(
-        domain.list_for_device(db, box.id), appointments.mine_list(request, box)
-    )
+    items, booked = await bookings.household_lists(db, box.id)
     codes = {c for item in items for c in (item.office_code, item.service_point_code) if c}
     names = await point_names(request, codes | {appt.point_code for appt in booked})
     rows = []
