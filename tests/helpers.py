@@ -323,9 +323,9 @@ async def create(client, **changes) -> int:
     return int(re.search(r"/programs/(\d+)", response.headers["Location"]).group(1))
 
 
-async def create_with_video(client, path: Path, name: str) -> int:
-    """A new program saved with a video file by the logged-in editor; its id."""
-    pid = await create(client)
+async def save_with_video(client, pid: int, path: Path, name: str, **extra):
+    """The program editor's form of program `pid` posted with a video file (and `extra` images,
+    name → (filename, bytes)) by the logged-in editor; the response."""
     state = await workflow.get_state(client.app[keys.DB], pid)
     token = await csrf_of(client, f"/admin/programs/{pid}")
     data = FormData()
@@ -333,7 +333,15 @@ async def create_with_video(client, path: Path, name: str) -> int:
         data.add_field(key, value)
     raw = await asyncio.to_thread(path.read_bytes)
     data.add_field("video", raw, filename=name, content_type="application/octet-stream")
-    saved = await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
+    for key, (filename, content) in extra.items():
+        data.add_field(key, content, filename=filename, content_type="image/jpeg")
+    return await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
+
+
+async def create_with_video(client, path: Path, name: str) -> int:
+    """A new program saved with a video file by the logged-in editor; its id."""
+    pid = await create(client)
+    saved = await save_with_video(client, pid, path, name)
     assert saved.status == 303, await saved.text()
     return pid
 

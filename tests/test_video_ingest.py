@@ -28,9 +28,9 @@ from tests.helpers import (
     create,
     csrf_of,
     enter,
-    form,
     login,
     make_settings,
+    save_with_video,
 )
 from tests.video_samples import (
     audio_only,
@@ -292,19 +292,6 @@ def test_anamorphic_pictures_are_shown_at_their_display_aspect(made):
 
 
 # -- the program editor takes them --------------------------------------------------------------
-
-
-async def save_with_video(client, pid: int, path: Path, name: str, **extra):
-    state = await workflow.get_state(client.app[keys.DB], pid)
-    token = await csrf_of(client, f"/admin/programs/{pid}")
-    data = FormData()
-    for key, value in {"csrf_token": token, "revision": str(state.draft.id), **form()}.items():
-        data.add_field(key, value)
-    raw = await asyncio.to_thread(path.read_bytes)
-    data.add_field("video", raw, filename=name, content_type="application/octet-stream")
-    for key, (filename, content) in extra.items():
-        data.add_field(key, content, filename=filename, content_type="image/jpeg")
-    return await client.post(f"/admin/programs/{pid}", data=data, allow_redirects=False)
 
 
 async def test_editor_uploads_a_webm_without_a_poster_and_picks_a_frame(front_client, data_dir):
