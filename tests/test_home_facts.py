@@ -11,7 +11,7 @@ import re
 import time
 import zlib
 
-from tests.helpers import BACKEND, enter, write_in
+from tests.helpers import BACKEND, draft_for, enter, submit, write_in
 from tv_server import caches, keys, tvfont
 
 
@@ -216,19 +216,32 @@ async def test_a_boxs_facts_are_looked_up_by_the_box_not_by_the_fleets_requests(
 
 
 async def test_my_requests_reads_both_lists_in_one_trip(client, box):
-    """我的申请 shows the box's callback requests and its appointments: one read for both (two
-    trips to a reader's thread cost the server more CPU than the rest of the screen)."""
+    """我的申请 shows the box's callback requests and its appointments: both lists come from ONE
+    read (two trips to a reader's thread cost the server more CPU than the rest of the screen),
+    and they are the box's own, newest first, as the separate reads give them."""
+    from appointments import bookings
+    from callbacks import requests
+
     db = client.app[keys.DB]
-    first = await client.get(box + "mine")
-    assert first.status == 200
-    await first.text()
+    device = await _device_id(client, "DEMO-0001")
+    for phone in ("13800138000", "13900139000"):
+        sent = await submit(client, box, await draft_for(client, box, phone=phone))
+        assert sent.status == 303
+    page = await client.get(box + "mine")
+    assert page.status == 200 and "我的申请" in await page.text()
+    asked, booked = (
+        await requests.list_for_device(db, device),
+        await bookings.list_for_device(db, device),
+    )
+    assert len(asked) == 2
 
-    async def reads_of_one_visit() -> int:
+    async def one_call() -> tuple[int, tuple]:
         before = db.reads
-        page = await client.get(box + "mine")
-        assert page.status == 200 and "我的申请" in await page.text()
-        return db.reads - before
+        lists = await bookings.household_lists(db, device)
+        return db.reads - before, lists
 
-    # Background tasks read too: the quietest of a few visits is the screen's own.
+    # Background tasks read too: the quietest of a few calls is the call's own.
+    calls = [await one_call() for _ in range(3)]
+    assert all(lists == (asked, booked) for _reads, lists in calls)
     # (PostgreSQL's fetch_together runs the two statements one after another.)
-    assert min([await reads_of_one_visit() for _ in range(3)]) == (1 if BACKEND == "sqlite" else 2)
+    assert min(reads for reads, _lists in calls) == (1 if BACKEND == "sqlite" else 2)
