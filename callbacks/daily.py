@@ -32,19 +32,16 @@ def day_bounds(now: float) -> tuple[float, float]:
 async def count_today(db: Database | Transaction, device_id: int, now: float | None = None) -> int:
     """Callback requests and household bookings this box made on the office's day of `now`."""
     start, end = day_bounds(time.time() if now is None else now)
-    callbacks = await db.fetchone(
-        "SELECT COUNT(*) FROM callback_requests"
-        " WHERE device_id = ? AND created_at >= ? AND created_at < ?",
-        (device_id, start, end),
-    )
-    appointments = await db.fetchone(
-        "SELECT COUNT(*) FROM appointments a"
+    row = await db.fetchone(  # one statement: inside a transaction each is a trip
+        "SELECT (SELECT COUNT(*) FROM callback_requests"
+        " WHERE device_id = ? AND created_at >= ? AND created_at < ?)"
+        " + (SELECT COUNT(*) FROM appointments a"
         " WHERE a.device_id = ? AND a.created_at >= ? AND a.created_at < ?"
         " AND NOT EXISTS (SELECT 1 FROM appointment_events e WHERE e.appointment_id = a.id"
-        " AND e.kind = 'booked' AND e.actor = 'staff')",
-        (device_id, start, end),
+        " AND e.kind = 'booked' AND e.actor = 'staff'))",
+        (device_id, start, end, device_id, start, end),
     )
-    return int(callbacks[0]) + int(appointments[0])
+    return int(row[0])
 
 
 async def check(tx: Transaction, device_id: int, cap: int | None, now: float) -> None:
