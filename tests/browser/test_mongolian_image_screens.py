@@ -212,13 +212,9 @@ def overlap(a: list[float], b: list[float]) -> bool:
     return a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
 
 
-@pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("path", ["zh", "mn-font", "mn-image"])
-async def test_video_subtitles_stand_clear_of_the_info_bar(tv, size, path):
-    """The info bar (time, track, subtitle button) once lay over the subtitle line: with both
-    showing (the video paused at a cue), the subtitles stand above the bar, in Chinese and in
-    Mongolian on both rendering paths; with the bar gone (Down) they go back to the foot of the
-    picture."""
+async def video_page_on(tv, size, path):
+    """The video page of a program with subtitles, on a Chinese box ("zh") or a Mongolian box on
+    the font ("mn-font") or image ("mn-image") path."""
     server, _browser = tv
     serial = {"zh": "DEMO-0002", "mn-font": "DEMO-0003", "mn-image": "DEMO-0004"}[path]
     if path == "mn-image":
@@ -226,6 +222,17 @@ async def test_video_subtitles_stand_clear_of_the_info_bar(tv, size, path):
     pid = await video_with_subtitles(server)
     page = await (open_mn(tv, size, serial) if path != "zh" else open_box(tv, size, serial))
     await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    return page
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("path", ["zh", "mn-font", "mn-image"])
+async def test_video_subtitles_stand_clear_of_the_info_bar(tv, size, path):
+    """The info bar (time, track, subtitle button) once lay over the subtitle line: with both
+    showing (the video paused at a cue), the subtitles stand above the bar, in Chinese and in
+    Mongolian on both rendering paths; with the bar gone (Down) they go back to the foot of the
+    picture."""
+    page = await video_page_on(tv, size, path)
     await page.wait_for_selector("#subs:not(.hidden)")
     await page.wait_for_timeout(150)
     both = await page.evaluate(BOXES_OF_SUBS_AND_BAR)
@@ -274,13 +281,7 @@ async def test_video_info_bar_reads_over_any_picture(tv, size, path):
     no backing: its white time over a bright frame could not be read. On every path the bar's
     time stands on an opaque backing of its own (not the page's behind the picture) wherever
     it lies over the picture, at a contrast of at least 7:1, whatever the picture shows."""
-    server, _browser = tv
-    serial = {"zh": "DEMO-0002", "mn-font": "DEMO-0003", "mn-image": "DEMO-0004"}[path]
-    if path == "mn-image":
-        await force_image_path(server, serial)
-    pid = await video_with_subtitles(server)
-    page = await (open_mn(tv, size, serial) if path != "zh" else open_box(tv, size, serial))
-    await page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + f"/v-{pid}")
+    page = await video_page_on(tv, size, path)
     await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
     await page.keyboard.press("Enter")  # OK: play, a bright frame of the demo video
     await page.wait_for_function("() => document.getElementById('video').currentTime > 1.5")
