@@ -357,7 +357,7 @@ async def submit(request: web.Request) -> web.Response:
             raise
         return await _full(request, box, draft, exc.code)
     except LimitReached as exc:
-        return limit_screen(request, box, exc)
+        return limit_screen(request, box, exc, booking=True)
     raise web.HTTPSeeOther(screen_url(request, "tv_ap_receipt", code=appt.code))
 
 

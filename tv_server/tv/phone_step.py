@@ -36,12 +36,16 @@ def send_confirm(request: web.Request, html: str) -> web.Response:
     return response
 
 
-def limit_screen(request: web.Request, box: TvBox, exc: LimitReached) -> web.Response:
-    """The box holds as many open requests (or bookings) as it may: say so, offer 我的申请."""
+def limit_screen(
+    request: web.Request, box: TvBox, exc: LimitReached, *, booking: bool = False
+) -> web.Response:
+    """The box holds as many open requests (or bookings) as it may: say so, offer 我的申请.
+    `booking`: the appointment flow's screen, headed as its other steps are (预约办理)."""
     html = render(
         request,
         "tv/cb_limit.html",
         box,
+        booking=booking,
         message=tv_message(exc.code, exc.params),
         mine_url=screen_url(request, "tv_mine"),
         back=screen_url(request, "tv_home"),
