@@ -16,7 +16,7 @@ import time
 from appointments import bookings
 from storage import Database, clock
 
-# Reminders for tomorrow go out from this hour (China time) today: not at midnight.
+# Reminders for tomorrow go out from this hour today (the offices' clock): not at midnight.
 SEND_FROM = dt.time(9, 0)
 BATCH = 200
 

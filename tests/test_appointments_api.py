@@ -1,19 +1,32 @@
 """The hotline's read-only appointments API (scope appointments:read) and the day-before
 reminders through the webhook outbox (signed, delivered by the real sender, no full number unless
-the operator asks for it, never in the log)."""
+the operator asks for it, never in the log; sent by `legaltv serve` on its own)."""
 
+import asyncio
 import datetime as dt
 import json
 import logging
+import time
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from accounts import apikeys
 from appointments import reminders, slots
 from callbacks import webhooks
 from storage import clock
-from tests.helpers import POINT, book, enter, make_settings, phone_step, publish, tomorrow
+from tests.helpers import (
+    POINT,
+    ServeProcess,
+    book,
+    enter,
+    free_port,
+    make_settings,
+    phone_step,
+    publish,
+    tomorrow,
+)
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.callback_tasks import deliver_due
@@ -140,3 +153,61 @@ async def test_a_cancelled_booking_gets_no_reminder(client, box):
     assert (await client.post(f"{box}ac-{code}", allow_redirects=False)).status == 303
     assert await reminders.queue_due(db, with_phone=False, now=at_cst(slots.today(), 10)) == 0
     assert await db.fetchval("SELECT COUNT(*) FROM webhook_outbox") == 0
+
+
+@pytest.fixture
+def offices_at_noon(data_dir):
+    """An offices' zone (`timezone`) where it is past noon now, whatever hour the suite runs at:
+    reminders go out from 09:00 the day before on the offices' clock. (The zone is the
+    process's: put back after.)"""
+    offset = 12 - dt.datetime.now(dt.UTC).hour  # -11 … 12
+    yield "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # POSIX: Etc/GMT-3 is UTC+3
+    clock.set_zone(clock.DEFAULT_ZONE)
+
+
+async def test_the_running_server_sends_the_reminder_by_itself(
+    offices_at_noon, front_client, front_server, data_dir, tmp_path, monkeypatch
+):
+    """`legaltv serve` queues and delivers the day-before reminder on its own (no test calls a
+    reminder round): a household books for tomorrow through the TV, the server starts, and the
+    operator's SMS gateway gets the signed reminder with the masked number only. The server
+    runs a round as soon as it leads and every minute after: booking before it starts spares
+    the test that minute."""
+    received = []
+
+    async def gateway(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    receiver = web.Application()
+    receiver.router.add_post("/sms", gateway)
+    sms = await front_server(receiver)
+    # The booking, through the real app (whose sender is held back: only the server sends).
+    settings = make_settings(data_dir, timezone=offices_at_noon, webhook_poll_seconds=3600)
+    client = await front_client(create_app(settings))
+    db = client.app[keys.DB]
+    endpoint = await webhooks.add_endpoint(db, "sms", str(sms.make_url("/sms")))
+    code = await booked(client, await enter(client))
+    await client.close()
+    monkeypatch.setenv("LEGALTV_TIMEZONE", offices_at_noon)
+    monkeypatch.setenv("LEGALTV_WEBHOOK_POLL_SECONDS", "0.2")
+    monkeypatch.setenv("LEGALTV_LOG_LEVEL", "DEBUG")
+    server = ServeProcess(data_dir, free_port(), tmp_path / "server.log")
+    try:
+        await server.start()
+        deadline = time.monotonic() + 30
+        while not received:
+            assert time.monotonic() < deadline, "no reminder:\n" + server.log.read_text()[-4000:]
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # later rounds send nothing more
+    finally:
+        server.stop()
+    [(headers, body)] = received
+    assert headers[webhooks.EVENT_HEADER] == "appointment.reminder"
+    assert webhooks.verify(endpoint.secret, body, headers[webhooks.SIGNATURE_HEADER])
+    reminder = json.loads(body)["appointment"]
+    assert reminder["code"] == code and reminder["day"] == tomorrow().isoformat()
+    assert reminder["start"] == "09:00" and reminder["point"] == POINT
+    assert reminder["phone_masked"] == "138****8000" and "phone" not in reminder
+    assert "13800138000" not in body.decode()
+    assert "13800138000" not in server.log.read_text()  # at log_level DEBUG too
