@@ -1,6 +1,7 @@
 """When a service point takes appointments: weekly patterns (weekday, start, end, capacity per
 service), closed days (public holidays of the working-day calendar and the point's own
-exceptions) and the booking horizon. Times are China Standard Time; a day is an ISO date."""
+exceptions) and the booking horizon. Times are on the offices' clock (the `timezone` setting,
+default China Standard Time; storage.clock); a day is an ISO date."""
 
 from __future__ import annotations
 
