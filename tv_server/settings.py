@@ -8,6 +8,7 @@ checks that).
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 import tomllib
@@ -22,15 +23,45 @@ from storage.connect import is_postgres
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting. A number's allowed range: `minimum` and `maximum` inclusive, `above` an
+    exclusive lower bound (an interval that must be more than 0); None is unbounded. A value
+    outside it stops the start (`_coerce`), so a 0 or a negative number cannot quietly turn a
+    limit off or make a loop spin; where 0 means "off" the help says so and the range allows it."""
+
     name: str
     default: Any
     help: str
     type: type = str
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+
+    @property
+    def allowed(self) -> str:
+        """The allowed range in words ("" when unbounded), as error messages give it."""
+        low = (
+            f"more than {self.above}"
+            if self.above is not None
+            else (f"at least {self.minimum}" if self.minimum is not None else "")
+        )
+        if self.maximum is None:
+            return low
+        if self.minimum is not None and self.above is None:
+            return f"between {self.minimum} and {self.maximum}"
+        return f"{low} and at most {self.maximum}" if low else f"at most {self.maximum}"
+
+    def in_range(self, value: float) -> bool:
+        # Written so that NaN is never in range.
+        return (
+            (self.minimum is None or value >= self.minimum)
+            and (self.above is None or value > self.above)
+            and (self.maximum is None or value <= self.maximum)
+        )
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the server listens on."),
-    Setting("port", 8080, "TCP port the server listens on.", int),
+    Setting("port", 8080, "TCP port the server listens on.", int, minimum=1, maximum=65535),
     Setting("data_dir", "./var", "Folder holding the SQLite file, media and generated images."),
     Setting("public_url", "", "Public base URL printed at start-up (default http://HOST:PORT)."),
     Setting(
@@ -67,7 +98,9 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "The bearer token /metrics asks for when metrics_access is token (16 characters or more).",
     ),
-    Setting("session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int),
+    Setting(
+        "session_ttl", 8 * 3600, "Seconds an admin session lasts without activity.", int, minimum=1
+    ),
     Setting(
         "cookie_secure",
         False,
@@ -89,6 +122,7 @@ SETTINGS: tuple[Setting, ...] = (
         20,
         "Login attempts one address may make in 10 minutes before it must wait.",
         int,
+        minimum=1,
     ),
     Setting(
         "refusal_audit_seconds",
@@ -97,6 +131,7 @@ SETTINGS: tuple[Setting, ...] = (
         "and kind in this many seconds; the next row written counts those in between "
         '(detail "folded").',
         float,
+        above=0,
     ),
     Setting(
         "register_attempts_per_ip",
@@ -104,6 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Self-registrations of boxes (POST /api/v1/devices/{serial}/register) one client "
         "address may make per minute; then 429 with Retry-After. 0 turns the limit off.",
         int,
+        minimum=0,
     ),
     Setting(
         "launch_failures_per_ip",
@@ -112,6 +148,7 @@ SETTINGS: tuple[Setting, ...] = (
         "address may make per minute; then 429 with the TV's notice. Valid signed launches are "
         "never limited. 0 turns the limit off.",
         int,
+        minimum=0,
     ),
     Setting(
         "register_new_per_minute",
@@ -119,6 +156,7 @@ SETTINGS: tuple[Setting, ...] = (
         "New boxes self-registration may add per minute from all addresses together (caps how "
         "fast the pending list grows). 0 turns the limit off.",
         int,
+        minimum=0,
     ),
     Setting(
         "api_key_requests_per_minute",
@@ -126,6 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Requests one API key may make per minute to the Open311 endpoints, and apart from "
         "those to the coverage API; then 429 with Retry-After. 0 turns the limit off.",
         int,
+        minimum=0,
     ),
     Setting(
         "upload_max_bytes",
@@ -133,6 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest image an editor may upload (program pictures, covers, posters, announcement "
         "pictures). The body is streamed to disk and refused with 413 as soon as it is passed.",
         int,
+        minimum=1,
     ),
     Setting(
         "video_upload_max_bytes",
@@ -141,6 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
         "package (.zip, at most 512 MB however high this is). Streamed to disk, refused with "
         "413 once passed.",
         int,
+        minimum=1,
     ),
     Setting(
         "video_max_seconds",
@@ -149,6 +190,7 @@ SETTINGS: tuple[Setting, ...] = (
         "refused with a message. Videos shorter than 1 s, without a video stream or in a codec "
         "FFmpeg cannot decode are too; package imports apply the same checks.",
         int,
+        minimum=1,
     ),
     Setting(
         "video_jobs_concurrency",
@@ -158,6 +200,7 @@ SETTINGS: tuple[Setting, ...] = (
         "processes let one transcode: a starting process queues again the jobs it finds "
         "running.",
         int,
+        minimum=0,
     ),
     Setting(
         "video_ffmpeg_threads",
@@ -167,6 +210,7 @@ SETTINGS: tuple[Setting, ...] = (
         "at least one, so the server keeps a core while FFmpeg (already at the idle CPU "
         "priority) works.",
         int,
+        minimum=0,
     ),
     Setting(
         "video_ladder",
@@ -183,9 +227,22 @@ SETTINGS: tuple[Setting, ...] = (
         "or 25); when that would fall under 24 fps, the cap itself. Applies to videos "
         "transcoded afterwards.",
         int,
+        minimum=1,
     ),
-    Setting("launch_max_skew", 300, "Seconds a launch URL's timestamp may differ from now.", int),
-    Setting("box_token_ttl", 30 * 24 * 3600, "Seconds a box's signed page token stays valid.", int),
+    Setting(
+        "launch_max_skew",
+        300,
+        "Seconds a launch URL's timestamp may differ from now.",
+        int,
+        minimum=1,
+    ),
+    Setting(
+        "box_token_ttl",
+        30 * 24 * 3600,
+        "Seconds a box's signed page token stays valid.",
+        int,
+        minimum=1,
+    ),
     Setting(
         "demo",
         False,
@@ -200,7 +257,9 @@ SETTINGS: tuple[Setting, ...] = (
         "demo and trials only (`make run` turns it on with the demo); never in production.",
         bool,
     ),
-    Setting("max_open_callbacks", 3, "Open callback requests one box may have at once.", int),
+    Setting(
+        "max_open_callbacks", 3, "Open callback requests one box may have at once.", int, minimum=1
+    ),
     Setting(
         "requests_per_box_per_day",
         10,
@@ -208,6 +267,7 @@ SETTINGS: tuple[Setting, ...] = (
         " booked together, whatever their state now: a cancelled one still counts. Staff booking"
         " on a household's behalf does not count.",
         int,
+        minimum=1,
     ),
     Setting(
         "rating_window_days",
@@ -215,12 +275,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Days after a request is completed during which the household is asked to rate it"
         " (0: never ask).",
         int,
+        minimum=0,
     ),
     Setting(
         "rating_ask_again_hours",
         12,
         "Hours before a rating that was shown and left unanswered is asked once more.",
         float,
+        above=0,
     ),
     Setting("hotline", "12348", "The public legal service hotline shown on every home screen."),
     Setting(
@@ -238,9 +300,15 @@ SETTINGS: tuple[Setting, ...] = (
         "not chosen a language: by default the pastoral banners Otog Front, Otog, Hanggin and "
         "Uxin. Empty: every box starts in Chinese.",
     ),
-    Setting("usage_flush_seconds", 2.0, "How often batched usage records are written.", float),
     Setting(
-        "sse_keepalive_seconds", 20.0, "Interval of keep-alive comments on SSE streams.", float
+        "usage_flush_seconds", 2.0, "How often batched usage records are written.", float, above=0
+    ),
+    Setting(
+        "sse_keepalive_seconds",
+        20.0,
+        "Interval of keep-alive comments on SSE streams.",
+        float,
+        above=0,
     ),
     Setting(
         "sse_streams_per_box",
@@ -248,6 +316,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Announcement streams (SSE) one box may hold open; a further one ends its oldest. "
         "0 turns the limit off.",
         int,
+        minimum=0,
     ),
     Setting(
         "sse_streams_max",
@@ -255,9 +324,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Announcement streams (SSE) one server process holds open in all; a further one ends "
         "the oldest (that box reconnects or polls). 0 turns the limit off.",
         int,
+        minimum=0,
     ),
     Setting(
-        "announcement_poll_seconds", 5.0, "How often the server looks for new announcements.", float
+        "announcement_poll_seconds",
+        5.0,
+        "How often the server looks for new announcements.",
+        float,
+        above=0,
     ),
     Setting(
         "change_poll_seconds",
@@ -265,6 +339,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLite: how often the server reads the changes another process (a legaltv command) "
         "wrote, and drops what its caches may no longer serve.",
         float,
+        above=0,
     ),
     Setting(
         "coverage_first_refresh_seconds",
@@ -273,6 +348,7 @@ SETTINGS: tuple[Setting, ...] = (
         "(meanwhile those kept by the last run are served, marked stale; a staff change starts "
         "it at once). Then they are recomputed every minute.",
         float,
+        minimum=0,
     ),
     Setting(
         "coverage_first_wait_seconds",
@@ -280,17 +356,18 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a coverage request (the dashboard's default figures, the API) waits for figures "
         "not computed yet (a very first start; the first request after a staff change, which at "
         "a province's scale takes a minute) before it is answered 503 figures_computing with "
-        "Retry-After.",
+        "Retry-After (0: answered at once).",
         float,
+        minimum=0,
     ),
-    Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int),
+    Setting("screen_cache_entries", 5000, "Rendered TV screens kept in memory.", int, minimum=1),
     Setting(
         "database_url",
         "",
         "The database: empty for the data dir's SQLite file, sqlite:///FILE, or "
         "postgresql://USER:PASSWORD@HOST/NAME (docs/scaling.md).",
     ),
-    Setting("db_readers", 2, "Read-only SQLite connections in the pool.", int),
+    Setting("db_readers", 2, "Read-only SQLite connections in the pool.", int, minimum=1),
     Setting(
         "sqlite_synchronous",
         "FULL",
@@ -304,12 +381,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Working days within which a callback's first call is due (then the end of the "
         "household's time window).",
         float,
+        above=0,
     ),
     Setting(
         "callback_max_attempts",
         3,
         "Failed call attempts (no answer, busy) after which a request becomes unreachable.",
         int,
+        minimum=1,
     ),
     Setting(
         "callback_routing",
@@ -318,7 +397,13 @@ SETTINGS: tuple[Setting, ...] = (
         "mediation to the township station, legal aid, notarisation and appraisal to the banner "
         "centre.",
     ),
-    Setting("callback_retention_days", 180, "Days a closed request keeps its phone number.", int),
+    Setting(
+        "callback_retention_days",
+        180,
+        "Days a closed request keeps its phone number.",
+        int,
+        minimum=1,
+    ),
     Setting("working_weekdays", "1,2,3,4,5", "Working weekdays, ISO numbers (1 = Monday)."),
     Setting("working_hours", "08:30-18:00", "Office hours on working days (in `timezone`)."),
     Setting(
@@ -337,21 +422,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "appointment_horizon_days",
         14,
-        "Days ahead (after today) for which households can book an appointment.",
+        "Days ahead (after today) for which households can book an appointment (0: today "
+        "only; at most 366).",
         int,
+        minimum=0,
+        maximum=366,
     ),
     Setting(
         "appointment_cancel_cutoff_hours",
         2.0,
         "Hours before an appointment after which the household can no longer cancel it on the "
-        "TV (staff still can).",
+        "TV (staff still can; 0: until it starts).",
         float,
+        minimum=0,
     ),
     Setting(
         "appointment_max_per_box",
         3,
         "Appointments still to come that one box may hold at a time.",
         int,
+        minimum=1,
     ),
     Setting(
         "appointment_reminder_phone",
@@ -360,19 +450,23 @@ SETTINGS: tuple[Setting, ...] = (
         "gateway needs it). Off: the reminder carries the masked number only.",
         bool,
     ),
-    Setting("webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float),
+    Setting(
+        "webhook_poll_seconds", 2.0, "How often the webhook outbox is looked at.", float, above=0
+    ),
     Setting(
         "webhook_retention_days",
         30,
         "Days a queued webhook body is kept (delivered, given up or waiting on a switched-off "
         "endpoint) before it is deleted.",
         int,
+        minimum=1,
     ),
     Setting(
         "legal_review_days",
         365,
         "Days after its last legal review that a published program is due for the next one.",
         int,
+        minimum=1,
     ),
 )
 
@@ -436,11 +530,20 @@ def _coerce(setting: Setting, raw: Any, source: str) -> Any:
                 f"{source}: {setting.name} must be a list of ISO dates, not {raw!r}"
             ) from None
     try:
-        return setting.type(raw)
-    except (TypeError, ValueError):
+        if setting.type in (int, float) and (
+            isinstance(raw, bool) or (setting.type is int and isinstance(raw, float))
+        ):
+            raise TypeError  # TOML `true` is not 1, and 2.5 is not quietly 2
+        value = setting.type(raw)
+        if setting.type is float and not math.isfinite(value):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(
             f"{source}: {setting.name} must be a {setting.type.__name__}, not {raw!r}"
         ) from None
+    if setting.type in (int, float) and not setting.in_range(value):
+        raise ValueError(f"{source}: {setting.name} must be {setting.allowed}, not {raw!r}")
+    return value
 
 
 def load_settings(
