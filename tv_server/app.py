@@ -178,6 +178,8 @@ async def healthz(request: web.Request) -> web.Response:
             "front": request.app.get(ANSWERED, {}),
             # Settings that must never be on in production: "demo", "allow_unsigned".
             "warnings": list(request.app[keys.SETTINGS].unsafe_modes),
+            # Limits set to 0, which turns them off (tv_server.settings.LIMITS).
+            "limits_off": list(request.app[keys.SETTINGS].limits_off),
         },
         status=status,
     )

@@ -473,6 +473,18 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+# The limits that 0 turns off (their help says so). Off is allowed, for a site whose proxy
+# limits the same, but `legaltv serve` warns of each and /healthz lists them ("limits_off").
+LIMITS = (
+    "register_attempts_per_ip",
+    "launch_failures_per_ip",
+    "register_new_per_minute",
+    "api_key_requests_per_minute",
+    "sse_streams_per_box",
+    "sse_streams_max",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     values: dict[str, Any] = field(default_factory=dict)
@@ -498,6 +510,11 @@ class Settings:
     def unsafe_modes(self) -> tuple[str, ...]:
         """The settings on that must never be on a production server (see /healthz)."""
         return tuple(name for name in ("demo", "allow_unsigned") if self.values[name])
+
+    @property
+    def limits_off(self) -> tuple[str, ...]:
+        """The limits set to 0, which turns them off (`LIMITS`)."""
+        return tuple(name for name in LIMITS if self.values[name] == 0)
 
 
 def _coerce(setting: Setting, raw: Any, source: str) -> Any:

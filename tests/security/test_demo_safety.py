@@ -12,6 +12,7 @@ from accounts import users
 from tests.helpers import ROOT, TEST_SECRET, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
+from tv_server.settings import LIMITS, SETTINGS
 
 
 async def _app_client(front_client, data_dir, **overrides):
@@ -99,13 +100,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def _serve_until_listening(data_dir, *flags: str) -> tuple[str, str, int]:
-    """Run `legaltv serve` until it answers /healthz; return its stdout, stderr and the
-    health warnings."""
+async def _serve_until_listening(data_dir, *flags: str, env=None) -> tuple[str, str, dict]:
+    """Run `legaltv serve` (with `env` added to its environment) until it answers /healthz;
+    return its stdout, stderr and the health report."""
     import aiohttp
 
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LEGALTV_LAUNCH_SECRET": TEST_SECRET}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LEGALTV_LAUNCH_SECRET": TEST_SECRET,
+        **(env or {}),
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -126,7 +132,7 @@ async def _serve_until_listening(data_dir, *flags: str) -> tuple[str, str, int]:
                 await asyncio.sleep(0.1)
                 try:
                     async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        warnings = (await response.json())["warnings"]
+                        health = await response.json()
                         break
                 except aiohttp.ClientConnectionError:
                     assert proc.returncode is None, "the server stopped"
@@ -140,24 +146,41 @@ async def _serve_until_listening(data_dir, *flags: str) -> tuple[str, str, int]:
             proc.kill()
             await proc.communicate()
             raise AssertionError("the server did not stop on SIGTERM") from None
-    return out.decode(), err.decode(), warnings
+    return out.decode(), err.decode(), health
 
 
 async def test_serve_prints_a_warning_for_each_unsafe_mode(data_dir):
-    out, err, warnings = await _serve_until_listening(data_dir, "--demo", "--allow-unsigned")
-    assert warnings == ["demo", "allow_unsigned"]
+    out, err, health = await _serve_until_listening(data_dir, "--demo", "--allow-unsigned")
+    assert health["warnings"] == ["demo", "allow_unsigned"]
     assert "WARNING: demo mode is on" in err
     assert "ordos-demo-2026" in err
     assert "WARNING: unsigned box entry is on" in err
     assert "/tv/?stb=DEMO-0001" in out  # the README's demo URLs keep working
 
-    out, err, warnings = await _serve_until_listening(data_dir, "--demo")
-    assert warnings == ["demo"]
+    out, err, health = await _serve_until_listening(data_dir, "--demo")
+    assert health["warnings"] == ["demo"]
     assert "unsigned box entry" not in err
     assert "/tv/?stb=DEMO-0001" not in out  # not printed when they would be refused
 
-    out, err, warnings = await _serve_until_listening(data_dir)
-    assert warnings == []
+    out, err, health = await _serve_until_listening(data_dir)
+    assert health["warnings"] == [] and health["limits_off"] == []
+    assert "which turns that limit off" not in err
     assert "WARNING: demo mode is on" not in err
     assert "unsigned box entry" not in err
     assert "demo accounts with the published password disabled" in err  # the log says so
+
+
+async def test_serve_warns_of_each_limit_turned_off(data_dir):
+    """0 turns a limit off: allowed (a proxy in front may limit the same), but never quietly."""
+    off = {"LEGALTV_REGISTER_ATTEMPTS_PER_IP": "0", "LEGALTV_SSE_STREAMS_PER_BOX": "0"}
+    _out, err, health = await _serve_until_listening(data_dir, env=off)
+    assert health["limits_off"] == ["register_attempts_per_ip", "sse_streams_per_box"]
+    assert health["warnings"] == []  # not an unsafe mode: a choice an operator may make
+    assert "WARNING: register_attempts_per_ip is 0, which turns that limit off" in err
+    assert "WARNING: sse_streams_per_box is 0, which turns that limit off" in err
+    assert "launch_failures_per_ip is 0" not in err
+
+
+def test_every_limit_that_0_turns_off_is_warned_of():
+    says_off = {s.name for s in SETTINGS if "0 turns the limit off" in s.help}
+    assert says_off == set(LIMITS)

@@ -66,11 +66,18 @@ UNSAFE_WARNINGS = {
 
 
 def print_unsafe_warnings(settings: Settings) -> None:
-    """A clear warning on stderr for each setting that must never be on in production."""
+    """A clear warning on stderr for each setting that must never be on in production, and for
+    each limit turned off."""
     for name in settings.unsafe_modes:
         text = UNSAFE_WARNINGS[name].format(password=DEMO_PASSWORD)
         print(f"WARNING: {text}. Never use it on a production server.", file=sys.stderr)
-    if settings.unsafe_modes:
+    for name in settings.limits_off:
+        print(
+            f"WARNING: {name} is 0, which turns that limit off. Keep it on in production unless "
+            "a proxy in front limits the same.",
+            file=sys.stderr,
+        )
+    if settings.unsafe_modes or settings.limits_off:
         sys.stderr.flush()
 
 
