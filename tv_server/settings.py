@@ -279,7 +279,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "rating_ask_again_hours",
-        12,
+        12.0,
         "Hours before a rating that was shown and left unanswered is asked once more.",
         float,
         above=0,
