@@ -194,7 +194,11 @@ class Transaction(_Session):
     async def copy_rows(self, table: str, columns: Sequence[str], rows: list[Params]) -> None:
         """Bulk-insert `rows` (values in `columns`' order, of the columns' exact types) with
         COPY … FROM STDIN (binary): several times faster than a multi-row INSERT. For trusted
-        bulk loads (`registry synth`), not for user input."""
+        bulk loads (`registry synth`), not for user input.
+
+        Cancellable as it stands, unlike executemany: asyncpg's COPY, cancelled while sending
+        rows, sends CopyFail and a cancel request and raises at once (tests/test_postgres.py).
+        executemany's guard here would make a cancelled load send every row first."""
         await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
 

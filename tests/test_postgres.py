@@ -126,6 +126,47 @@ async def test_a_cancelled_bulk_write_ends_rolled_back(pg, postgres):
         await watcher.close()
 
 
+async def test_a_cancelled_bulk_copy_ends_rolled_back(pg, postgres):
+    """A bulk load (`registry synth`'s COPY) cancelled while asyncpg is still sending its rows,
+    as Ctrl-C or a stop cancels it: the load ends at once, nothing of it committed, the next
+    write and read are served at once, and the database closes without waiting for a
+    connection. (asyncpg's COPY, unlike its executemany, fails the COPY and passes the
+    cancellation on: no guard needed, this is the proof.)"""
+    await pg.migrate([*POSTGRES, Migration("t_0001", "CREATE TABLE t (id INTEGER, name TEXT)")])
+
+    async def load(rows) -> None:
+        async with pg.transaction() as tx:
+            await tx.copy_rows("t", ("id", "name"), rows)
+
+    await load([(0, "an earlier round")])  # the table's types known: what follows is the COPY
+    total, halfway = 200_000, asyncio.Event()
+    sent = 0
+
+    def villages():  # the rows, counted as asyncpg takes them to send
+        nonlocal sent
+        for i in range(total):
+            sent += 1
+            if sent == total // 2:
+                halfway.set()
+            yield (i, "village figures " * 8)
+
+    task = asyncio.create_task(load(villages()))
+    async with asyncio.timeout(60):
+        await halfway.wait()  # ~27 chunks of 512 KiB sent: the server is in the COPY
+    task.cancel()
+    async with asyncio.timeout(20):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sent < total  # cancelled while still sending rows
+    async with asyncio.timeout(5):
+        assert await pg.fetchval("SELECT COUNT(*) FROM t") == 1  # the earlier round only
+        await load([(1, "the next round")])
+        assert await pg.fetchval("SELECT COUNT(*) FROM t") == 2
+    started = time.monotonic()
+    await pg.close()
+    assert time.monotonic() - started < 2  # no connection left out (close waits 10 s for one)
+
+
 async def test_write_transactions_are_serialised_across_processes(postgres):
     """Two pools on one database (two nodes): a read-then-write in one transaction never
     interleaves with another's, as under SQLite's single writer."""
