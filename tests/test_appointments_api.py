@@ -92,19 +92,25 @@ def at_cst(day: dt.date, hour: int) -> float:
     return clock.at(day, dt.time(hour))
 
 
+async def sms_gateway(front_server):
+    """The operator's SMS gateway: a real server on loopback whose `POST /sms` deliveries
+    (headers, body) land in the list returned beside it."""
+    received = []
+
+    async def deliver(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    gateway = web.Application()
+    gateway.router.add_post("/sms", deliver)
+    return await front_server(gateway), received
+
+
 async def test_reminders_go_out_once_the_day_before_through_the_outbox(
     front_client, front_server, data_dir, caplog
 ):
     client = await front_client(create_app(make_settings(data_dir, webhook_poll_seconds=3600)))
-    received = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/sms", hook)
-    server = await front_server(app)
+    server, received = await sms_gateway(front_server)
     db = client.app[keys.DB]
     endpoint = await webhooks.add_endpoint(db, "sms", str(server.make_url("/sms")))
     box = await enter(client)
@@ -173,15 +179,7 @@ async def test_the_running_server_sends_the_reminder_by_itself(
     operator's SMS gateway gets the signed reminder with the masked number only. The server
     runs a round as soon as it leads and every minute after: booking before it starts spares
     the test that minute."""
-    received = []
-
-    async def gateway(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
-
-    receiver = web.Application()
-    receiver.router.add_post("/sms", gateway)
-    sms = await front_server(receiver)
+    sms, received = await sms_gateway(front_server)
     # The booking, through the real app (whose sender is held back: only the server sends).
     settings = make_settings(data_dir, timezone=offices_at_noon, webhook_poll_seconds=3600)
     client = await front_client(create_app(settings))
