@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from storage import Database, Migration, MigrationError
-from tests.helpers import ROOT, TEST_SECRET, launch_params, login, make_settings
+from tests.helpers import ROOT, TEST_SECRET, free_port, launch_params, login, make_settings
 from tv_server import keys
 from tv_server.app import create_app
 from tv_server.migrations import MIGRATIONS
@@ -213,7 +213,7 @@ async def test_the_server_refuses_to_start_on_a_failing_migration(old_data_dir):
         "--data-dir",
         str(old_data_dir),
         "--port",
-        "0",
+        str(free_port()),  # never listened on: the migration stops the start
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
