@@ -5,8 +5,10 @@ the slow path (or the tests no longer serving the app through the front).
 The hooks: `web.AppRunner._make_server()` (FrontRunner wraps the server it returns),
 `web.Server.request_handler` (the attribute each connection reads its handler from),
 `aiohttp.test_utils.TestServer._make_runner(**kwargs)` (tests/conftest.py serves the app through
-FrontRunner with it), and `StreamReader.is_eof()` / `read_nowait()` (the heartbeat lane reads a
-body that arrived with its headers without awaiting)."""
+FrontRunner with it), `StreamReader.is_eof()` / `read_nowait()` (the heartbeat lane reads a
+body that arrived with its headers without awaiting), and `FileResponse._make_response()` /
+`_prepare_open_file()` (tv_server.media.MediaFile closes a file whose request was cancelled while
+it was being opened)."""
 
 from __future__ import annotations
 
@@ -90,4 +92,26 @@ async def test_the_server_made_by_the_hook_answers_through_the_lanes():
         issubclass(FrontTestServer, TestServer),
         "TestServer",
         "tests/conftest.py's FrontTestServer no longer subclasses it",
+    )
+
+
+def test_the_file_response_hooks_media_file_overrides_keep_their_shape():
+    from aiohttp.web_fileresponse import FileResponse
+
+    opener = getattr(FileResponse, "_make_response", None)
+    _pin(opener is not None, "FileResponse._make_response", "the method is gone")
+    _pin(
+        not inspect.iscoroutinefunction(opener)
+        and list(inspect.signature(opener).parameters) == ["self", "request", "accept_encoding"],
+        "FileResponse._make_response",
+        "it is no longer the worker thread's (request, accept_encoding) call",
+    )
+    sender = getattr(FileResponse, "_prepare_open_file", None)
+    _pin(sender is not None, "FileResponse._prepare_open_file", "the method is gone")
+    _pin(
+        inspect.iscoroutinefunction(sender)
+        and list(inspect.signature(sender).parameters)
+        == ["self", "request", "fobj", "st", "file_encoding"],
+        "FileResponse._prepare_open_file",
+        "it no longer takes the opened file as (request, fobj, st, file_encoding)",
     )
