@@ -890,12 +890,8 @@ async def unfinished(db: Database, data_dir: Path, original: str | None) -> Unfi
     play as it is (`plays_in_browsers`) plays at once; a failed job never does."""
     if not original:
         return None
-    row = await db.fetchone(
-        "SELECT m.id, m.sha256, m.mime, j.state FROM media m"
-        " JOIN video_jobs j ON j.media_id = m.id WHERE m.file = ?",
-        (original,),
-    )
-    if row is None or row["state"] == "done":
+    row = await db.fetchone("SELECT id, sha256, mime FROM media WHERE file = ?", (original,))
+    if row is None:
         return None
     job = await job_for(db, row["id"])
     if job is None or job.state == "done":
