@@ -112,16 +112,19 @@ async def test_heartbeats_through_the_front_answer_as_the_routed_handler(
         await plain.close()
 
 
+async def box_of(session, server) -> str:
+    """The live demo box entered on a `legaltv serve` subprocess: its screens' base path."""
+    async with session.get(server.base + "/tv/", params={"stb": LIVE}, allow_redirects=False) as r:
+        return r.headers["Location"][: -len("home")]
+
+
 async def test_serve_stops_on_sigterm_and_keeps_buffered_usage(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("LEGALTV_USAGE_FLUSH_SECONDS", "3600")  # only the shutdown flush writes
     server = ServeProcess(data_dir, free_port(), tmp_path / "server.log")
     try:
         await server.start()
         async with aiohttp.ClientSession() as session:
-            async with session.get(
-                server.base + "/tv/", params={"stb": LIVE}, allow_redirects=False
-            ) as r:
-                box = r.headers["Location"][: -len("home")]
+            box = await box_of(session, server)
             pid = await value_in(
                 data_dir, "SELECT id FROM programs WHERE status = 'published' LIMIT 1"
             )
@@ -151,10 +154,7 @@ async def test_serve_on_sigterm_answers_the_request_it_is_answering(data_dir, tm
     try:
         await server.start()
         async with aiohttp.ClientSession() as session:
-            async with session.get(
-                server.base + "/tv/", params={"stb": LIVE}, allow_redirects=False
-            ) as r:
-                box = server.base + r.headers["Location"][: -len("home")]
+            box = server.base + await box_of(session, server)
             draft = await draft_for(session, box)
             async with write_lock_held(data_dir):  # another process's long write
                 sending = asyncio.create_task(submit(session, box, draft))
